@@ -1,0 +1,341 @@
+//! The node's JSON form of transactions, both directions.
+//!
+//! Reading accepts 64-bit integers as JSON numbers or as decimal strings, since nodes
+//! write both. Writing follows the node: integers above 2^32 − 1 become strings, so no
+//! JavaScript client rounds them.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{hex_array, hex_bytes, CodecError, FieldProblem, Result};
+use crate::keys::PublicKey;
+use crate::ops::*;
+
+fn field<'a>(obj: &'a Value, path: &str, name: &str) -> Result<&'a Value> {
+    let full = join(path, name);
+    match obj.get(name) {
+        Some(Value::Null) | None => Err(CodecError::field(&full, FieldProblem::Missing, "is required")),
+        Some(v) => Ok(v),
+    }
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
+}
+
+fn wrong_type(path: &str, expected: &str) -> CodecError {
+    CodecError::field(path, FieldProblem::WrongType, format!("expected {expected}"))
+}
+
+/// An integer given as a number or a decimal string, as a node may write it.
+pub fn int_u64(v: &Value, path: &str) -> Result<u64> {
+    let out_of_range = || CodecError::field(path, FieldProblem::OutOfRange, "is not an integer in 0..=2^64-1");
+    match v {
+        Value::Number(n) => n.as_u64().ok_or_else(out_of_range),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().map_err(|_| out_of_range())
+        }
+        Value::String(_) => Err(out_of_range()),
+        _ => Err(wrong_type(path, "an integer (number or decimal string)")),
+    }
+}
+
+pub fn int_i64(v: &Value, path: &str) -> Result<i64> {
+    let out_of_range = || CodecError::field(path, FieldProblem::OutOfRange, "is not an integer in the signed 64-bit range");
+    match v {
+        Value::Number(n) => n.as_i64().ok_or_else(out_of_range),
+        Value::String(s) => {
+            let digits = s.strip_prefix('-').unwrap_or(s);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(out_of_range());
+            }
+            s.parse().map_err(|_| out_of_range())
+        }
+        _ => Err(wrong_type(path, "an integer (number or decimal string)")),
+    }
+}
+
+fn narrow<T: TryFrom<u64>>(v: u64, path: &str) -> Result<T> {
+    T::try_from(v).map_err(|_| CodecError::field(path, FieldProblem::OutOfRange, format!("{v} does not fit")))
+}
+
+/// Writes an integer as the node does.
+pub fn write_u64(v: u64) -> Value {
+    if v > u32::MAX as u64 { Value::String(v.to_string()) } else { json!(v) }
+}
+
+pub fn write_i64(v: i64) -> Value {
+    if v.unsigned_abs() > u32::MAX as u64 { Value::String(v.to_string()) } else { json!(v) }
+}
+
+fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
+    v.as_str().ok_or_else(|| wrong_type(path, "a string"))
+}
+
+/// Parses `space.type.N` with the given space and type.
+pub fn object_id(v: &Value, path: &str, space: u64, kind: u64) -> Result<u64> {
+    let text = string(v, path)?;
+    let bad = || CodecError::field(path, FieldProblem::BadObjectId, format!("expected an id {space}.{kind}.N, found {text:?}"));
+    let mut parts = text.split('.');
+    let (Some(s), Some(t), Some(n), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(s) && digits(t) && digits(n)) || s.parse::<u64>().ok() != Some(space) || t.parse::<u64>().ok() != Some(kind) {
+        return Err(bad());
+    }
+    n.parse().map_err(|_| bad())
+}
+
+pub fn account_id(v: &Value, path: &str) -> Result<AccountId> {
+    object_id(v, path, 1, 2).map(AccountId)
+}
+
+fn asset(v: &Value, path: &str) -> Result<Asset> {
+    Ok(Asset {
+        amount: int_i64(field(v, path, "amount")?, &join(path, "amount"))?,
+        asset_id: AssetId(object_id(field(v, path, "asset_id")?, &join(path, "asset_id"), 1, 3)?),
+    })
+}
+
+fn public_key(v: &Value, path: &str) -> Result<PublicKey> {
+    string(v, path)?.parse::<PublicKey>().map_err(|e| e.at(path))
+}
+
+fn memo(v: &Value, path: &str) -> Result<Memo> {
+    let message_path = join(path, "message");
+    Ok(Memo {
+        from: public_key(field(v, path, "from")?, &join(path, "from"))?,
+        to: public_key(field(v, path, "to")?, &join(path, "to"))?,
+        nonce: int_u64(field(v, path, "nonce")?, &join(path, "nonce"))?,
+        message: hex_bytes(&message_path, string(field(v, path, "message")?, &message_path)?)?,
+    })
+}
+
+fn empty_extensions(v: &Value, path: &str) -> Result<()> {
+    match v.get("extensions") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(a)) if a.is_empty() => Ok(()),
+        Some(Value::Array(_)) => Err(CodecError::field(&join(path, "extensions"), FieldProblem::UnsupportedExtension, "extensions are not supported")),
+        Some(_) => Err(wrong_type(&join(path, "extensions"), "an array")),
+    }
+}
+
+/// Parses `[op_id, {…}]`.
+pub fn operation(v: &Value, path: &str) -> Result<Operation> {
+    let pair = v.as_array().filter(|a| a.len() == 2).ok_or_else(|| wrong_type(path, "[operation id, operation object]"))?;
+    let id = int_u64(&pair[0], &format!("{path}[0]"))?;
+    let body = &pair[1];
+    let p = format!("{path}[1]");
+    if !body.is_object() {
+        return Err(wrong_type(&p, "an object"));
+    }
+    let op = match id {
+        OP_TRANSFER => {
+            empty_extensions(body, &p)?;
+            Operation::Transfer(Transfer {
+                fee: asset(field(body, &p, "fee")?, &join(&p, "fee"))?,
+                from: account_id(field(body, &p, "from")?, &join(&p, "from"))?,
+                to: account_id(field(body, &p, "to")?, &join(&p, "to"))?,
+                amount: asset(field(body, &p, "amount")?, &join(&p, "amount"))?,
+                memo: match body.get("memo") {
+                    None | Some(Value::Null) => None,
+                    Some(m) => Some(memo(m, &join(&p, "memo"))?),
+                },
+            })
+        }
+        OP_SEND_MESSAGE => Operation::SendMessage(SendMessage {
+            fee: asset(field(body, &p, "fee")?, &join(&p, "fee"))?,
+            from: account_id(field(body, &p, "from")?, &join(&p, "from"))?,
+            to: account_id(field(body, &p, "to")?, &join(&p, "to"))?,
+            memo: memo(field(body, &p, "memo")?, &join(&p, "memo"))?,
+        }),
+        other => {
+            return Err(CodecError::field(
+                &format!("{path}[0]"),
+                FieldProblem::UnknownOperation,
+                format!("operation {other} is not supported (only 0 transfer and 61 send_message)"),
+            ))
+        }
+    };
+    op.validate(path)?;
+    Ok(op)
+}
+
+/// Parses a transaction; `signatures` is optional (absent for an unsigned one).
+pub fn transaction(v: &Value) -> Result<SignedTransaction> {
+    if !v.is_object() {
+        return Err(wrong_type("transaction", "an object"));
+    }
+    let ops = field(v, "", "operations")?.as_array().ok_or_else(|| wrong_type("operations", "an array"))?;
+    let operations = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| operation(op, &format!("operations[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    empty_extensions(v, "")?;
+    let tx = Transaction {
+        ref_block_num: narrow(int_u64(field(v, "", "ref_block_num")?, "ref_block_num")?, "ref_block_num")?,
+        ref_block_prefix: narrow(int_u64(field(v, "", "ref_block_prefix")?, "ref_block_prefix")?, "ref_block_prefix")?,
+        expiration: parse_time(string(field(v, "", "expiration")?, "expiration")?, "expiration")?,
+        operations,
+    };
+    tx.validate()?;
+    let signatures = match v.get("signatures") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let path = format!("signatures[{i}]");
+                hex_array::<65>(&path, string(s, &path)?)
+            })
+            .collect::<Result<_>>()?,
+        Some(_) => return Err(wrong_type("signatures", "an array")),
+    };
+    Ok(SignedTransaction { tx, signatures })
+}
+
+/// Parses transaction JSON text.
+pub fn transaction_from_str(text: &str) -> Result<SignedTransaction> {
+    let v: Value = serde_json::from_str(text).map_err(|e| CodecError::Json { detail: e.to_string() })?;
+    transaction(&v)
+}
+
+fn write_asset(a: &Asset) -> Value {
+    json!({ "amount": write_i64(a.amount), "asset_id": format!("1.3.{}", a.asset_id.0) })
+}
+
+fn write_memo(m: &Memo) -> Value {
+    json!({
+        "from": m.from.to_string(),
+        "to": m.to.to_string(),
+        "nonce": write_u64(m.nonce),
+        "message": hex::encode(&m.message),
+    })
+}
+
+pub fn write_operation(op: &Operation) -> Value {
+    let body = match op {
+        Operation::Transfer(t) => {
+            let mut o = Map::new();
+            o.insert("fee".into(), write_asset(&t.fee));
+            o.insert("from".into(), json!(format!("1.2.{}", t.from.0)));
+            o.insert("to".into(), json!(format!("1.2.{}", t.to.0)));
+            o.insert("amount".into(), write_asset(&t.amount));
+            if let Some(m) = &t.memo {
+                o.insert("memo".into(), write_memo(m));
+            }
+            o.insert("extensions".into(), json!([]));
+            Value::Object(o)
+        }
+        Operation::SendMessage(m) => json!({
+            "fee": write_asset(&m.fee),
+            "from": format!("1.2.{}", m.from.0),
+            "to": format!("1.2.{}", m.to.0),
+            "memo": write_memo(&m.memo),
+        }),
+    };
+    json!([op.id(), body])
+}
+
+/// The transaction as `broadcast_transaction` takes it.
+pub fn write_transaction(st: &SignedTransaction) -> Value {
+    json!({
+        "ref_block_num": st.tx.ref_block_num,
+        "ref_block_prefix": st.tx.ref_block_prefix,
+        "expiration": format_time(st.tx.expiration),
+        "operations": st.tx.operations.iter().map(write_operation).collect::<Vec<_>>(),
+        "extensions": [],
+        "signatures": st.signatures.iter().map(hex::encode).collect::<Vec<_>>(),
+    })
+}
+
+// Days from 1970-01-01 to a civil date and back (Howard Hinnant's algorithms).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + if m <= 2 { 1 } else { 0 }, m, d)
+}
+
+/// Parses the node's time form `YYYY-MM-DDTHH:MM:SS` (UTC) to Unix seconds.
+pub fn parse_time(text: &str, path: &str) -> Result<u32> {
+    let bad = || CodecError::field(path, FieldProblem::BadTime, format!("expected YYYY-MM-DDTHH:MM:SS (UTC), found {text:?}"));
+    let b = text.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return Err(bad());
+    }
+    let num = |r: core::ops::Range<usize>| -> Result<u32> {
+        let s = &text[r];
+        if s.bytes().all(|c| c.is_ascii_digit()) { s.parse().map_err(|_| bad()) } else { Err(bad()) }
+    };
+    let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let month_days = [31, if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&mo) || d == 0 || d > month_days[mo as usize - 1] || h > 23 || mi > 59 || s > 59 {
+        return Err(bad());
+    }
+    let secs = days_from_civil(y as i64, mo, d) * 86400 + (h * 3600 + mi * 60 + s) as i64;
+    u32::try_from(secs).map_err(|_| bad())
+}
+
+/// Formats Unix seconds as the node writes times.
+pub fn format_time(secs: u32) -> String {
+    let days = secs as i64 / 86400;
+    let rem = secs as i64 % 86400;
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_round_trips() {
+        assert_eq!(parse_time("1970-01-01T00:00:00", "t").unwrap(), 0);
+        assert_eq!(parse_time("2026-06-27T20:36:22", "t").unwrap(), 1_782_592_582);
+        for secs in [0u32, 59, 86_399, 951_782_400, 1_782_592_582, u32::MAX] {
+            assert_eq!(parse_time(&format_time(secs), "t").unwrap(), secs);
+        }
+        for bad in ["2026-02-30T00:00:00", "2026-13-01T00:00:00", "2026-06-27 20:36:22", "2026-06-27T20:36:2x", "2106-12-31T00:00:00"] {
+            assert!(matches!(parse_time(bad, "t"), Err(CodecError::Field { problem: FieldProblem::BadTime, .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn integers_as_numbers_or_strings() {
+        assert_eq!(int_u64(&json!(5), "x").unwrap(), 5);
+        assert_eq!(int_u64(&json!("18446744073709551615"), "x").unwrap(), u64::MAX);
+        assert!(int_u64(&json!("18446744073709551616"), "x").is_err());
+        assert!(int_u64(&json!("-1"), "x").is_err());
+        assert!(int_u64(&json!(" 1"), "x").is_err());
+        assert!(int_u64(&json!(1.5), "x").is_err());
+        assert!(matches!(int_u64(&json!(true), "x"), Err(CodecError::Field { problem: FieldProblem::WrongType, .. })));
+        assert_eq!(int_i64(&json!("-7100000000"), "x").unwrap(), -7_100_000_000);
+        assert_eq!(write_u64(7_100_000_000), json!("7100000000"));
+        assert_eq!(write_u64(4_294_967_295), json!(4_294_967_295u64));
+    }
+
+    #[test]
+    fn object_ids_are_strict() {
+        assert_eq!(account_id(&json!("1.2.743412"), "a").unwrap(), AccountId(743412));
+        for bad in ["1.3.5", "1.2", "1.2.x", "1.2.5.6", "1.2.", "01.2.5x", ""] {
+            assert!(matches!(account_id(&json!(bad), "a"), Err(CodecError::Field { problem: FieldProblem::BadObjectId, .. })), "{bad}");
+        }
+    }
+}

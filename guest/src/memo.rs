@@ -1,0 +1,115 @@
+//! Encrypted memos, exactly as CrowdWiz (Graphene) wallets make them.
+//!
+//! shared = sha512(x of ECDH point); seed = sha512(decimal nonce ‖ hex(shared));
+//! AES-256-CBC with key = seed[..32], iv = seed[32..48] over
+//! sha256(message)[..4] ‖ message, PKCS#7 padded.
+
+use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::error::{CodecError, Result};
+use crate::keys::{PrivateKey, PublicKey};
+
+type Enc = cbc::Encryptor<aes::Aes256>;
+type Dec = cbc::Decryptor<aes::Aes256>;
+
+/// Longest memo text accepted, in UTF-8 bytes. A signed transfer carrying it stays
+/// inside Graphene's default maximum transaction size (2048 bytes) with room to spare.
+pub const MAX_MEMO_MESSAGE_BYTES: usize = 1800;
+
+/// The symmetric key and IV both sides derive: the same from (mine, theirs) on either side.
+fn key_iv(mine: &PrivateKey, theirs: &PublicKey, nonce: u64) -> ([u8; 32], [u8; 16]) {
+    let point = (theirs.inner().to_projective() * *mine.secret().to_nonzero_scalar()).to_affine();
+    let encoded = point.to_encoded_point(false);
+    let x = encoded.x().expect("product of a valid key and a non-zero scalar is not identity");
+    let shared = Sha512::digest(x);
+    let mut seed_input = nonce.to_string().into_bytes();
+    seed_input.extend_from_slice(hex::encode(shared).as_bytes());
+    let seed = Sha512::digest(&seed_input);
+    let mut key = [0u8; 32];
+    let mut iv = [0u8; 16];
+    key.copy_from_slice(&seed[..32]);
+    iv.copy_from_slice(&seed[32..48]);
+    (key, iv)
+}
+
+/// Encrypts `message` from `mine` to `theirs`.
+pub fn encrypt(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, message: &str) -> Result<Vec<u8>> {
+    if message.len() > MAX_MEMO_MESSAGE_BYTES {
+        return Err(CodecError::MemoTooLong {
+            max: MAX_MEMO_MESSAGE_BYTES as u32,
+            found: message.len().min(u32::MAX as usize) as u32,
+        });
+    }
+    let (key, iv) = key_iv(mine, theirs, nonce);
+    let mut plain = Sha256::digest(message.as_bytes())[..4].to_vec();
+    plain.extend_from_slice(message.as_bytes());
+    Ok(Enc::new(&key.into(), &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(&plain))
+}
+
+/// Decrypts a memo with one side's private key and the other side's public key.
+pub fn decrypt(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, cipher: &[u8]) -> Result<String> {
+    if cipher.is_empty() || cipher.len() % 16 != 0 {
+        return Err(CodecError::MemoCiphertext { found: cipher.len() as u32 });
+    }
+    let (key, iv) = key_iv(mine, theirs, nonce);
+    let plain = Dec::new(&key.into(), &iv.into())
+        .decrypt_padded_vec_mut::<Pkcs7>(cipher)
+        .map_err(|_| CodecError::MemoWrongKey)?;
+    if plain.len() < 4 {
+        return Err(CodecError::MemoWrongKey);
+    }
+    let (check, message) = plain.split_at(4);
+    if Sha256::digest(message)[..4] != *check {
+        return Err(CodecError::MemoWrongKey);
+    }
+    String::from_utf8(message.to_vec()).map_err(|_| CodecError::MemoNotUtf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (PrivateKey, PrivateKey) {
+        (PrivateKey::from_bytes(&[1; 32]).unwrap(), PrivateKey::from_bytes(&[2; 32]).unwrap())
+    }
+
+    #[test]
+    fn both_sides_decrypt() {
+        let (a, b) = pair();
+        let c = encrypt(&a, &b.public_key(), 42, "Your code: 123456").unwrap();
+        assert_eq!(decrypt(&b, &a.public_key(), 42, &c).unwrap(), "Your code: 123456");
+        assert_eq!(decrypt(&a, &b.public_key(), 42, &c).unwrap(), "Your code: 123456");
+    }
+
+    #[test]
+    fn wrong_key_or_nonce_is_an_error_not_garbage() {
+        let (a, b) = pair();
+        let c = PrivateKey::from_bytes(&[3; 32]).unwrap();
+        let cipher = encrypt(&a, &b.public_key(), 7, "hello").unwrap();
+        assert_eq!(decrypt(&c, &a.public_key(), 7, &cipher), Err(CodecError::MemoWrongKey));
+        assert_eq!(decrypt(&b, &a.public_key(), 8, &cipher), Err(CodecError::MemoWrongKey));
+        assert_eq!(decrypt(&b, &a.public_key(), 7, &cipher[..15]), Err(CodecError::MemoCiphertext { found: 15 }));
+        assert_eq!(decrypt(&b, &a.public_key(), 7, &[]), Err(CodecError::MemoCiphertext { found: 0 }));
+    }
+
+    #[test]
+    fn non_utf8_plaintext_is_named() {
+        let (a, b) = pair();
+        let (key, iv) = key_iv(&a, &b.public_key(), 5);
+        let message = [0xffu8, 0xfe, 0x00];
+        let mut plain = Sha256::digest(message)[..4].to_vec();
+        plain.extend_from_slice(&message);
+        let cipher = Enc::new(&key.into(), &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(&plain);
+        assert_eq!(decrypt(&b, &a.public_key(), 5, &cipher), Err(CodecError::MemoNotUtf8));
+    }
+
+    #[test]
+    fn too_long_is_refused() {
+        let (a, b) = pair();
+        let long = "x".repeat(MAX_MEMO_MESSAGE_BYTES + 1);
+        assert!(matches!(encrypt(&a, &b.public_key(), 1, &long), Err(CodecError::MemoTooLong { .. })));
+        assert!(encrypt(&a, &b.public_key(), 1, &long[1..]).is_ok());
+    }
+}
