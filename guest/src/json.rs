@@ -157,7 +157,7 @@ pub fn operation(v: &Value, path: &str) -> Result<Operation> {
             ))
         }
     };
-    op.validate(path)?;
+    op.validate(&p)?;
     Ok(op)
 }
 

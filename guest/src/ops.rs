@@ -239,7 +239,7 @@ impl Transaction {
             return Err(CodecError::field("operations", FieldProblem::Missing, "a transaction needs at least one operation"));
         }
         for (i, op) in self.operations.iter().enumerate() {
-            op.validate(&format!("operations[{i}]"))?;
+            op.validate(&format!("operations[{i}][1]"))?;
         }
         Ok(())
     }

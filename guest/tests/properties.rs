@@ -1,0 +1,74 @@
+//! Properties over many random keys, digests, memos and transactions.
+
+use cwd_gateway::json;
+use cwd_gateway::keys::PrivateKey;
+use cwd_gateway::memo::{self, MAX_MEMO_MESSAGE_BYTES};
+use cwd_gateway::ops::*;
+use cwd_gateway::signing::{is_canonical, recover, sign_digest};
+use proptest::prelude::*;
+
+fn key() -> impl Strategy<Value = PrivateKey> {
+    any::<[u8; 32]>().prop_filter_map("scalar out of range", |b| PrivateKey::from_bytes(&b).ok())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_signature_is_canonical_and_recovers(k in key(), digest in any::<[u8; 32]>()) {
+        let sig = sign_digest(&k, &digest);
+        prop_assert!(is_canonical(&sig));
+        prop_assert!((31..=34).contains(&sig[0]));
+        prop_assert_eq!(recover(&digest, &sig).unwrap(), k.public_key());
+    }
+
+    #[test]
+    fn wif_round_trips(k in key()) {
+        let back = PrivateKey::from_wif(&k.to_wif()).unwrap();
+        prop_assert_eq!(back.public_key(), k.public_key());
+        let text = k.public_key().to_string();
+        prop_assert_eq!(text.parse::<cwd_gateway::keys::PublicKey>().unwrap(), k.public_key());
+    }
+
+    #[test]
+    fn memo_round_trips(a in key(), b in key(), nonce in any::<u64>(),
+                        message in prop::collection::vec(any::<char>(), 0..600)) {
+        let mut text: String = message.into_iter().collect();
+        while text.len() > MAX_MEMO_MESSAGE_BYTES { text.pop(); }
+        let cipher = memo::encrypt(&a, &b.public_key(), nonce, &text).unwrap();
+        prop_assert_eq!(cipher.len() % 16, 0);
+        prop_assert_eq!(&memo::decrypt(&b, &a.public_key(), nonce, &cipher).unwrap(), &text);
+        prop_assert_eq!(&memo::decrypt(&a, &b.public_key(), nonce, &cipher).unwrap(), &text);
+    }
+
+    #[test]
+    fn longest_memos_round_trip(a in key(), b in key(), nonce in any::<u64>(), fill in "[a-z]{1}") {
+        let text = fill.repeat(MAX_MEMO_MESSAGE_BYTES);
+        let cipher = memo::encrypt(&a, &b.public_key(), nonce, &text).unwrap();
+        prop_assert_eq!(memo::decrypt(&b, &a.public_key(), nonce, &cipher).unwrap(), text);
+    }
+
+    #[test]
+    fn transactions_round_trip_through_node_json(
+        k in key(), fee in 0i64..=MAX_SHARE_SUPPLY, amount in 1i64..=MAX_SHARE_SUPPLY,
+        from in any::<u32>(), to in any::<u32>(), nonce in any::<u64>(),
+        ref_num in any::<u16>(), ref_prefix in any::<u32>(), exp in any::<u32>(),
+        with_memo in any::<bool>(), message in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        prop_assume!(from != to);
+        let memo = Memo { from: k.public_key(), to: k.public_key(), nonce, message };
+        let op = if with_memo {
+            Operation::SendMessage(SendMessage { fee: Asset::cwd(fee), from: AccountId(from as u64), to: AccountId(to as u64), memo })
+        } else {
+            Operation::Transfer(Transfer { fee: Asset::cwd(fee), from: AccountId(from as u64), to: AccountId(to as u64), amount: Asset::cwd(amount), memo: Some(memo) })
+        };
+        let tx = Transaction { ref_block_num: ref_num, ref_block_prefix: ref_prefix, expiration: exp, operations: vec![op] };
+        let chain = [7u8; 32];
+        let signed = tx.clone().sign(&k, &chain).unwrap();
+        let text = json::write_transaction(&signed).to_string();
+        let back = json::transaction_from_str(&text).unwrap();
+        prop_assert_eq!(&back, &signed);
+        prop_assert_eq!(back.tx.to_bytes(), tx.to_bytes());
+        prop_assert_eq!(back.signers(&chain).unwrap(), vec![k.public_key()]);
+    }
+}

@@ -1,0 +1,194 @@
+//! Loading and running the gateway component: one engine, one pre-instantiated
+//! component, and per-instance limits (memory, time per call) and a WASI context that
+//! grants nothing but clocks and randomness.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{Gateway, GatewayPre};
+
+/// The component this host was built with.
+pub const EMBEDDED_WASM: &[u8] = include_bytes!(env!("CWD_GATEWAY_WASM"));
+
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Most linear memory one instance may grow to.
+    pub max_memory_bytes: usize,
+    /// Longest one call into the component may run before it is interrupted.
+    pub call_timeout: Duration,
+    /// Where compiled components are cached; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_memory_bytes: 64 << 20,
+            call_timeout: Duration::from_secs(10),
+            cache_dir: default_cache_dir(),
+        }
+    }
+}
+
+/// `$CWD_GATEWAY_CACHE_DIR`, else `$XDG_CACHE_HOME/cwd-gateway`, else `~/.cache/cwd-gateway`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CWD_GATEWAY_CACHE_DIR") {
+        return Some(dir.into());
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("cwd-gateway"))
+}
+
+/// What each instance's store holds: its WASI context and its limits.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Advances the engine's epoch so that a call running past its deadline traps.
+struct EpochTicker(Arc<AtomicBool>);
+
+impl EpochTicker {
+    fn start(engine: &Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (engine, flag) = (engine.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        EpochTicker(stop)
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The compiled, linked component, ready to instantiate cheaply many times.
+pub struct Runtime {
+    engine: Engine,
+    pre: GatewayPre<HostState>,
+    config: RuntimeConfig,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// The component embedded in this binary.
+    pub fn new(config: RuntimeConfig) -> Result<Self> {
+        Self::from_wasm(EMBEDDED_WASM, config)
+    }
+
+    pub fn from_wasm(wasm: &[u8], config: RuntimeConfig) -> Result<Self> {
+        let mut wt = Config::new();
+        wt.epoch_interruption(true);
+        let engine = Engine::new(&wt)?;
+        let component = load_component(&engine, wasm, config.cache_dir.as_deref())?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        let pre = GatewayPre::new(linker.instantiate_pre(&component)?)?;
+        let _ticker = EpochTicker::start(&engine);
+        Ok(Runtime { engine, pre, config, _ticker })
+    }
+
+    /// A fresh instance with its own store and limits.
+    pub fn instantiate(&self) -> Result<Instance> {
+        // No preopened directories, no sockets, no environment, no stdio: the
+        // component gets only what its imports grant.
+        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.config.max_memory_bytes)
+            .instances(4)
+            .tables(16)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(&self.engine, HostState { wasi, table: ResourceTable::new(), limits });
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.deadline_ticks());
+        let gateway = self.pre.instantiate(&mut store)?;
+        Ok(Instance { store, gateway, deadline_ticks: self.deadline_ticks() })
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        (self.config.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+}
+
+/// One instance of the component and its store.
+pub struct Instance {
+    pub(crate) store: Store<HostState>,
+    pub(crate) gateway: Gateway,
+    deadline_ticks: u64,
+}
+
+impl Instance {
+    /// Gives the next call its full time budget.
+    pub(crate) fn arm(&mut self) {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+    }
+}
+
+/// Compiles, or loads the compilation cached by a previous run. The cache key covers the
+/// component's bytes and everything the engine says its artifacts depend on.
+fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Result<Component> {
+    let Some(dir) = cache_dir else {
+        return compile(engine, wasm);
+    };
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    let mut key = Sha256::new();
+    key.update(wasm);
+    key.update(env!("CARGO_PKG_VERSION").as_bytes());
+    key.update(engine_hash.finish().to_le_bytes());
+    let path = dir.join(format!("gateway-{}-wasmtime{}.cwasm", hex::encode(&key.finalize()[..16]), env!("CWD_GATEWAY_WASMTIME_VERSION")));
+    if path.exists() {
+        // SAFETY: the file is one this host serialized into its own cache directory,
+        // named by the hash of its source and the engine; wasmtime checks the engine
+        // compatibility header again before use.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+            return Ok(component);
+        }
+    }
+    let component = compile(engine, wasm)?;
+    // The cache is an optimisation: failing to write it is not an error.
+    if std::fs::create_dir_all(dir).is_ok() {
+        if let Ok(bytes) = component.serialize() {
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+    }
+    Ok(component)
+}
+
+fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component> {
+    Component::new(engine, wasm).map_err(anyhow::Error::from).context("compiling the gateway component")
+}
