@@ -36,6 +36,11 @@ fn key_iv(mine: &PrivateKey, theirs: &PublicKey, nonce: u64) -> ([u8; 32], [u8; 
 
 /// Encrypts `message` from `mine` to `theirs`.
 pub fn encrypt(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, message: &str) -> Result<Vec<u8>> {
+    encrypt_bytes(mine, theirs, nonce, message.as_bytes())
+}
+
+/// Encrypts raw bytes. Wallets only show UTF-8 text; this exists for tools and tests.
+pub fn encrypt_bytes(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, message: &[u8]) -> Result<Vec<u8>> {
     if message.len() > MAX_MEMO_MESSAGE_BYTES {
         return Err(CodecError::MemoTooLong {
             max: MAX_MEMO_MESSAGE_BYTES as u32,
@@ -43,8 +48,8 @@ pub fn encrypt(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, message: &str)
         });
     }
     let (key, iv) = key_iv(mine, theirs, nonce);
-    let mut plain = Sha256::digest(message.as_bytes())[..4].to_vec();
-    plain.extend_from_slice(message.as_bytes());
+    let mut plain = Sha256::digest(message)[..4].to_vec();
+    plain.extend_from_slice(message);
     Ok(Enc::new(&key.into(), &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(&plain))
 }
 
@@ -97,11 +102,7 @@ mod tests {
     #[test]
     fn non_utf8_plaintext_is_named() {
         let (a, b) = pair();
-        let (key, iv) = key_iv(&a, &b.public_key(), 5);
-        let message = [0xffu8, 0xfe, 0x00];
-        let mut plain = Sha256::digest(message)[..4].to_vec();
-        plain.extend_from_slice(&message);
-        let cipher = Enc::new(&key.into(), &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(&plain);
+        let cipher = encrypt_bytes(&a, &b.public_key(), 5, &[0xff, 0xfe, 0x00]).unwrap();
         assert_eq!(decrypt(&b, &a.public_key(), 5, &cipher), Err(CodecError::MemoNotUtf8));
     }
 
