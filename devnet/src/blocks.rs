@@ -1,0 +1,116 @@
+//! Blocks: ids in Graphene's form (the first 4 bytes are the block number, big-endian),
+//! and their header and full JSON as `get_block_header` / `get_block` return them.
+
+use cwd_gateway::json::{format_time, write_transaction};
+use cwd_gateway::ops::SignedTransaction;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The witness every devnet block is signed by (the first witness object).
+pub const WITNESS: &str = "1.6.1";
+
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub num: u32,
+    pub id: [u8; 20],
+    pub previous: [u8; 20],
+    /// Unix seconds.
+    pub time: u32,
+    pub transactions: Vec<SignedTransaction>,
+}
+
+/// A block id: number ‖ 16 bytes of sha256 over what makes the block unique. `fork`
+/// changes after every reorganisation, so a replacement block at the same height gets
+/// a new id and TaPoS that named the dropped block fails, as on a real chain.
+pub fn block_id(num: u32, previous: &[u8; 20], time: u32, tx_ids: &[[u8; 20]], fork: u64) -> [u8; 20] {
+    let mut h = Sha256::new();
+    h.update(previous);
+    h.update(num.to_le_bytes());
+    h.update(time.to_le_bytes());
+    h.update(fork.to_le_bytes());
+    for id in tx_ids {
+        h.update(id);
+    }
+    let digest = h.finalize();
+    let mut id = [0u8; 20];
+    id[..4].copy_from_slice(&num.to_be_bytes());
+    id[4..].copy_from_slice(&digest[..16]);
+    id
+}
+
+/// The TaPoS prefix of a block id: the little-endian u32 at bytes 4..8.
+pub fn tapos_prefix(id: &[u8; 20]) -> u32 {
+    u32::from_le_bytes([id[4], id[5], id[6], id[7]])
+}
+
+impl Block {
+    /// Block 0: the state before the first block, with an all-zero id.
+    pub fn genesis(time: u32) -> Self {
+        Block { num: 0, id: [0; 20], previous: [0; 20], time, transactions: Vec::new() }
+    }
+
+    pub fn id_hex(&self) -> String {
+        hex::encode(self.id)
+    }
+
+    fn merkle_root(&self) -> String {
+        if self.transactions.is_empty() {
+            return hex::encode([0u8; 20]);
+        }
+        let mut h = Sha256::new();
+        for tx in &self.transactions {
+            h.update(tx.tx.id());
+        }
+        hex::encode(&h.finalize()[..20])
+    }
+
+    pub fn header_json(&self) -> Value {
+        json!({
+            "previous": hex::encode(self.previous),
+            "timestamp": format_time(self.time),
+            "witness": WITNESS,
+            "transaction_merkle_root": self.merkle_root(),
+            "extensions": [],
+        })
+    }
+
+    /// The signed block with its processed transactions (each with `operation_results`).
+    pub fn to_json(&self) -> Value {
+        let mut v = self.header_json();
+        let o = v.as_object_mut().expect("header is an object");
+        o.insert("witness_signature".into(), json!(hex::encode([0u8; 65])));
+        let txs: Vec<Value> = self
+            .transactions
+            .iter()
+            .map(|st| {
+                let mut t = write_transaction(st);
+                let results: Vec<Value> = st.tx.operations.iter().map(|_| json!([0, {}])).collect();
+                t.as_object_mut().expect("transaction is an object").insert("operation_results".into(), json!(results));
+                t
+            })
+            .collect();
+        o.insert("transactions".into(), json!(txs));
+        o.insert("block_id".into(), json!(self.id_hex()));
+        o.insert("signing_key".into(), json!(null));
+        o.insert(
+            "transaction_ids".into(),
+            json!(self.transactions.iter().map(|t| hex::encode(t.tx.id())).collect::<Vec<_>>()),
+        );
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_starts_with_number_and_fork_changes_it() {
+        let a = block_id(0x01020304, &[0; 20], 10, &[], 0);
+        assert_eq!(&a[..4], &[1, 2, 3, 4]);
+        assert_ne!(a, block_id(0x01020304, &[0; 20], 10, &[], 1));
+        let (num, prefix) = cwd_gateway::ops::tapos_from_block_id(&hex::encode(a)).unwrap();
+        assert_eq!(num, 0x0304);
+        assert_eq!(prefix, tapos_prefix(&a));
+    }
+}

@@ -1,0 +1,89 @@
+//! Everything a devnet can be told at start; most of it can also be changed at run time.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How blocks come.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Production {
+    /// Only when asked (`produce_block`), except that a synchronous broadcast produces
+    /// the block it waits for, so it never hangs a test.
+    Manual,
+    /// A block every so much real time (each still advances chain time by
+    /// `block_interval`, so a short real period runs the chain faster than real time).
+    Timer(Duration),
+}
+
+/// The fee schedule, in CWD units (5 decimals). A memo adds `per_kbyte * size / 1024`,
+/// as Graphene's `calculate_data_fee` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fees {
+    pub transfer: i64,
+    pub transfer_per_kbyte: i64,
+    pub send_message: i64,
+    pub send_message_per_kbyte: i64,
+}
+
+impl Default for Fees {
+    fn default() -> Self {
+        Fees { transfer: 2_000, transfer_per_kbyte: 10_000, send_message: 1_000, send_message_per_kbyte: 10_000 }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// 32 bytes; the CrowdWiz chain id by default.
+    pub chain_id: [u8; 32],
+    /// Seed for every key and nonce the devnet makes; `None` = different every run.
+    pub seed: Option<Vec<u8>>,
+    /// Chain time of the first block (Unix seconds); `None` = the wall clock at start.
+    pub genesis_time: Option<u32>,
+    /// Chain seconds between blocks.
+    pub block_interval: u32,
+    pub production: Production,
+    /// The last irreversible block is this many blocks behind the head.
+    pub irreversible_lag: u32,
+    /// Instance of the first `1.11.N` this node writes: two nodes of the same chain can
+    /// number history differently, and a client must not depend on it.
+    pub history_id_start: u64,
+    /// Instance of the first account created after the six system accounts.
+    pub first_account_instance: u64,
+    pub fees: Fees,
+    /// Graphene's `maximum_time_until_expiration`.
+    pub max_expiration: u32,
+    /// `api_limit_get_account_history` and `api_limit_get_relative_account_history`.
+    pub history_limit: u32,
+    /// How long (real time) `broadcast_transaction_synchronous` waits for its block.
+    pub sync_wait: Duration,
+    /// Where to listen; loopback with an ephemeral port by default.
+    pub listen: SocketAddr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut chain_id = [0u8; 32];
+        hex::decode_to_slice(crate::CROWDWIZ_CHAIN_ID, &mut chain_id).expect("constant is 32 bytes of hex");
+        Config {
+            chain_id,
+            seed: Some(b"cwd-devnet".to_vec()),
+            genesis_time: Some(1_782_000_000), // 2026-06-21T00:00:00
+            block_interval: 3,
+            production: Production::Manual,
+            irreversible_lag: 5,
+            history_id_start: 0,
+            first_account_instance: 100,
+            fees: Fees::default(),
+            max_expiration: 86_400,
+            history_limit: 100,
+            sync_wait: Duration::from_secs(30),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+impl Config {
+    /// A deterministic configuration for tests: manual blocks, the given seed.
+    pub fn seeded(seed: &str) -> Self {
+        Config { seed: Some(seed.as_bytes().to_vec()), ..Config::default() }
+    }
+}

@@ -1,0 +1,349 @@
+//! The node's JSON-RPC: `{"method":"call","params":[API, METHOD, [args]]}` (or a
+//! database method called directly), answered in the shapes a BitShares-family node
+//! writes. Never panics on bad input: every problem becomes a JSON-RPC error.
+
+use cwd_gateway::json::{self as cj, int_u64, write_i64};
+use cwd_gateway::keys::PublicKey;
+use cwd_gateway::ops::{AccountId, CORE_ASSET};
+use serde_json::{json, Value};
+
+use crate::error::{ChainError, Result};
+use crate::faults::FaultKind;
+use crate::fees::required_fee;
+use crate::node::Node;
+use crate::state::State;
+
+const DATABASE: &[&str] = &[
+    "get_chain_id",
+    "get_chain_properties",
+    "get_dynamic_global_properties",
+    "get_config",
+    "lookup_account_names",
+    "get_account_by_name",
+    "get_accounts",
+    "get_account_count",
+    "get_key_references",
+    "get_objects",
+    "get_block_header",
+    "get_block",
+    "get_required_fees",
+    "get_account_balances",
+    "get_named_account_balances",
+    "get_transaction_hex",
+    "get_assets",
+    "lookup_asset_symbols",
+];
+const HISTORY: &[&str] = &["get_account_history", "get_relative_account_history"];
+const BROADCAST: &[&str] = &["broadcast_transaction", "broadcast_transaction_synchronous"];
+
+/// Answers one request object.
+pub fn handle(node: &Node, request: &Value) -> Value {
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    respond(id, parse_call(request).and_then(|(api, method, args)| run(node, &api, &method, &args)))
+}
+
+/// The response envelope.
+pub fn respond(id: Value, outcome: Result<Value>) -> Value {
+    match outcome {
+        Ok(result) => json!({ "id": id, "jsonrpc": "2.0", "result": result }),
+        Err(e) => json!({ "id": id, "jsonrpc": "2.0", "error": e.to_json() }),
+    }
+}
+
+/// (api, method, args); api "" = find the method in any API.
+fn parse_call(request: &Value) -> Result<(String, String, Vec<Value>)> {
+    let obj = request.as_object().ok_or_else(|| ChainError::InvalidRequest("the request must be a JSON object".into()))?;
+    let method = obj
+        .get("method")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ChainError::InvalidRequest("\"method\" must be a string".into()))?;
+    let params = obj.get("params").cloned().unwrap_or(Value::Array(Vec::new()));
+    if method != "call" {
+        let args = match params {
+            Value::Array(a) => a,
+            _ => return Err(ChainError::InvalidParams("\"params\" must be an array".into())),
+        };
+        return Ok((String::new(), method.to_string(), args));
+    }
+    let p = params
+        .as_array()
+        .filter(|p| p.len() == 2 || p.len() == 3)
+        .ok_or_else(|| ChainError::InvalidParams("call takes [api, method, [args]]".into()))?;
+    let api = match &p[0] {
+        Value::String(s) => s.trim_end_matches("_api").to_string(),
+        Value::Number(_) => String::new(),
+        _ => return Err(ChainError::InvalidParams("api must be a name".into())),
+    };
+    let method = p[1].as_str().ok_or_else(|| ChainError::InvalidParams("method must be a string".into()))?;
+    let args = match p.get(2) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return Err(ChainError::InvalidParams("arguments must be an array".into())),
+    };
+    Ok((api, method.to_string(), args))
+}
+
+fn api_of(method: &str) -> Option<&'static str> {
+    if DATABASE.contains(&method) {
+        Some("database")
+    } else if HISTORY.contains(&method) {
+        Some("history")
+    } else if BROADCAST.contains(&method) {
+        Some("network_broadcast")
+    } else if method == "login" {
+        Some("login")
+    } else {
+        None
+    }
+}
+
+fn run(node: &Node, api: &str, method: &str, args: &[Value]) -> Result<Value> {
+    let home = api_of(method);
+    if home.is_none() || (!api.is_empty() && Some(api) != home) {
+        return Err(ChainError::MethodNotFound { api: if api.is_empty() { "database".into() } else { api.into() }, method: method.into() });
+    }
+    let mut drop = false;
+    let mut lose = None;
+    match node.decide_fault(method) {
+        Some(FaultKind::Error { code, message }) => return Err(ChainError::Injected { code, message }),
+        Some(FaultKind::Delay(d)) => std::thread::sleep(d),
+        Some(FaultKind::LoseResponse { code, message }) => lose = Some(ChainError::Injected { code, message }),
+        Some(FaultKind::Drop) => drop = true,
+        None => {}
+    }
+    let out = match method {
+        "broadcast_transaction" => {
+            node.broadcast(decode_tx(args)?, drop)?;
+            Ok(Value::Null)
+        }
+        "broadcast_transaction_synchronous" => Ok(node.broadcast_synchronous(decode_tx(args)?, drop)?.to_json()),
+        "login" => Ok(json!(true)),
+        _ => {
+            let state = node.lock();
+            query(&state, method, args)
+        }
+    };
+    match lose {
+        Some(e) => Err(e),
+        None => out,
+    }
+}
+
+fn arg<'a>(args: &'a [Value], i: usize, name: &str) -> Result<&'a Value> {
+    args.get(i).ok_or_else(|| ChainError::InvalidParams(format!("missing argument {i} ({name})")))
+}
+
+fn str_arg<'a>(args: &'a [Value], i: usize, name: &str) -> Result<&'a str> {
+    arg(args, i, name)?.as_str().ok_or_else(|| ChainError::InvalidParams(format!("argument {i} ({name}) must be a string")))
+}
+
+fn list_arg<'a>(args: &'a [Value], i: usize, name: &str) -> Result<&'a Vec<Value>> {
+    arg(args, i, name)?.as_array().ok_or_else(|| ChainError::InvalidParams(format!("argument {i} ({name}) must be an array")))
+}
+
+fn u64_arg(args: &[Value], i: usize, name: &str, default: u64) -> Result<u64> {
+    match args.get(i) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => int_u64(v, name).map_err(|e| ChainError::InvalidParams(e.to_string())),
+    }
+}
+
+/// A `1.11.N` argument; absent = `1.11.0`.
+fn history_id_arg(args: &[Value], i: usize, name: &str) -> Result<u64> {
+    match args.get(i) {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => cj::object_id(v, name, 1, 11).map_err(|e| ChainError::InvalidParams(e.to_string())),
+    }
+}
+
+fn decode_tx(args: &[Value]) -> Result<cwd_gateway::ops::SignedTransaction> {
+    let v = arg(args, 0, "trx")?;
+    Ok(cj::transaction(v).map_err(crate::error::Reject::Decode)?)
+}
+
+fn limit_arg(state: &State, args: &[Value], i: usize) -> Result<usize> {
+    let max = state.config.history_limit as u64;
+    let limit = u64_arg(args, i, "limit", max)?;
+    if limit > max {
+        return Err(ChainError::Assert(format!("limit <= configured_limit: limit can not be greater than {max}")));
+    }
+    Ok(limit as usize)
+}
+
+fn account_or_null(state: &State, key: &Value) -> Value {
+    key.as_str().and_then(|k| state.resolve(k)).map_or(Value::Null, |a| a.to_json())
+}
+
+fn asset_json(amount: i64) -> Value {
+    json!({ "amount": write_i64(amount), "asset_id": "1.3.0" })
+}
+
+/// Every read-only database and history call.
+fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
+    Ok(match method {
+        "get_chain_id" => json!(hex::encode(state.chain_id())),
+        "get_chain_properties" => json!({
+            "id": "2.11.0",
+            "chain_id": hex::encode(state.chain_id()),
+            "immutable_parameters": { "min_committee_member_count": 11, "min_witness_count": 11, "num_special_accounts": 0, "num_special_assets": 0 },
+        }),
+        "get_dynamic_global_properties" => state.dynamic_global_properties(),
+        "get_config" => json!({
+            "GRAPHENE_SYMBOL": "CWD",
+            "GRAPHENE_ADDRESS_PREFIX": "CWD",
+            "GRAPHENE_MIN_ACCOUNT_NAME_LENGTH": crate::accounts::MIN_NAME_LENGTH,
+            "GRAPHENE_MAX_ACCOUNT_NAME_LENGTH": crate::accounts::MAX_NAME_LENGTH,
+            "GRAPHENE_MAX_SHARE_SUPPLY": write_i64(cwd_gateway::ops::MAX_SHARE_SUPPLY),
+            "GRAPHENE_BLOCKCHAIN_PRECISION": 100000,
+            "GRAPHENE_BLOCKCHAIN_PRECISION_DIGITS": 5,
+            "GRAPHENE_DEFAULT_BLOCK_INTERVAL": state.config.block_interval,
+            "GRAPHENE_DEFAULT_MAX_TIME_UNTIL_EXPIRATION": state.config.max_expiration,
+            "GRAPHENE_100_PERCENT": 10000,
+        }),
+        "lookup_account_names" => {
+            let names = list_arg(args, 0, "account_names")?;
+            json!(names.iter().map(|n| n.as_str().and_then(|n| state.account_by_name(n)).map_or(Value::Null, |a| a.to_json())).collect::<Vec<_>>())
+        }
+        "get_account_by_name" => {
+            let name = str_arg(args, 0, "name")?;
+            state.account_by_name(name).map_or(Value::Null, |a| a.to_json())
+        }
+        "get_accounts" => json!(list_arg(args, 0, "account_names_or_ids")?.iter().map(|k| account_or_null(state, k)).collect::<Vec<_>>()),
+        "get_account_count" => json!(state.accounts().count()),
+        "get_key_references" => {
+            let keys = list_arg(args, 0, "keys")?;
+            let mut out = Vec::new();
+            for k in keys {
+                let key: PublicKey = k
+                    .as_str()
+                    .ok_or_else(|| ChainError::InvalidParams("keys must be strings".into()))?
+                    .parse()
+                    .map_err(|e: cwd_gateway::CodecError| ChainError::InvalidParams(e.to_string()))?;
+                let ids: Vec<String> = state
+                    .accounts()
+                    .filter(|a| a.owner == key || a.active == key || a.memo == key)
+                    .map(|a| format!("1.2.{}", a.id.0))
+                    .collect();
+                out.push(json!(ids));
+            }
+            json!(out)
+        }
+        "get_objects" => {
+            let ids = list_arg(args, 0, "ids")?;
+            json!(ids.iter().map(|id| object(state, id.as_str().unwrap_or(""))).collect::<Vec<_>>())
+        }
+        "get_block_header" | "get_block" => {
+            let num = u64_arg(args, 0, "block_num", 0)?;
+            let block = u32::try_from(num).ok().and_then(|n| state.block(n));
+            match block {
+                None => Value::Null,
+                Some(b) if method == "get_block" => b.to_json(),
+                Some(b) => b.header_json(),
+            }
+        }
+        "get_required_fees" => {
+            let ops = list_arg(args, 0, "ops")?;
+            let asset = args.get(1).and_then(Value::as_str).unwrap_or("1.3.0");
+            if asset != "1.3.0" {
+                return Err(ChainError::Assert(format!("fees can only be paid in CWD (1.3.0), not {asset}")));
+            }
+            let mut out = Vec::new();
+            for (i, op) in ops.iter().enumerate() {
+                let op = cj::operation(op, &format!("ops[{i}]")).map_err(|e| ChainError::InvalidParams(e.to_string()))?;
+                out.push(asset_json(required_fee(&state.config.fees, &op)));
+            }
+            json!(out)
+        }
+        "get_account_balances" | "get_named_account_balances" => {
+            let who = str_arg(args, 0, "account")?;
+            let account = state.resolve(who).ok_or_else(|| ChainError::Assert(format!("no such account: {who}")))?;
+            // Like a node, balances include the pending transactions it has applied.
+            let balance = state.balance(account.id) + state.pending_net(account.id);
+            let assets = match args.get(1) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a.clone(),
+                Some(_) => return Err(ChainError::InvalidParams("assets must be an array".into())),
+            };
+            if assets.is_empty() {
+                json!(if balance != 0 { vec![asset_json(balance)] } else { Vec::new() })
+            } else {
+                let mut out = Vec::new();
+                for a in &assets {
+                    let id = a.as_str().ok_or_else(|| ChainError::InvalidParams("asset ids must be strings".into()))?;
+                    out.push(if id == "1.3.0" { asset_json(balance) } else { json!({ "amount": 0, "asset_id": id }) });
+                }
+                json!(out)
+            }
+        }
+        "get_transaction_hex" => {
+            let st = cj::transaction(arg(args, 0, "trx")?).map_err(|e| ChainError::InvalidParams(e.to_string()))?;
+            let mut bytes = st.tx.to_bytes();
+            let mut w = cwd_gateway::ops::Writer::default();
+            w.varint(st.signatures.len() as u64);
+            bytes.extend_from_slice(&w.0);
+            for s in &st.signatures {
+                bytes.extend_from_slice(s);
+            }
+            json!(hex::encode(bytes))
+        }
+        "get_assets" => {
+            let ids = list_arg(args, 0, "asset_ids")?;
+            json!(ids.iter().map(|a| if a.as_str() == Some("1.3.0") { state.core_asset() } else { Value::Null }).collect::<Vec<_>>())
+        }
+        "lookup_asset_symbols" => {
+            let syms = list_arg(args, 0, "symbols_or_ids")?;
+            json!(syms
+                .iter()
+                .map(|a| if matches!(a.as_str(), Some("CWD") | Some("1.3.0")) { state.core_asset() } else { Value::Null })
+                .collect::<Vec<_>>())
+        }
+        "get_account_history" => {
+            let limit = limit_arg(state, args, 2)?;
+            let who = str_arg(args, 0, "account_id_or_name")?;
+            let stop = history_id_arg(args, 1, "stop")?;
+            let start = history_id_arg(args, 3, "start")?;
+            match state.resolve(who) {
+                None => json!([]),
+                Some(a) => json!(state.account_history(a.id, stop, limit, start).iter().map(|h| h.to_json()).collect::<Vec<_>>()),
+            }
+        }
+        "get_relative_account_history" => {
+            let limit = limit_arg(state, args, 2)?;
+            let who = str_arg(args, 0, "account_id_or_name")?;
+            let stop = u64_arg(args, 1, "stop", 0)?;
+            let start = u64_arg(args, 3, "start", 0)?;
+            match state.resolve(who) {
+                None => json!([]),
+                Some(a) => json!(state
+                    .relative_account_history(a.id, stop, limit, start)
+                    .iter()
+                    .map(|h| h.to_json())
+                    .collect::<Vec<_>>()),
+            }
+        }
+        other => return Err(ChainError::MethodNotFound { api: "database".into(), method: other.into() }),
+    })
+}
+
+/// `get_objects` for one id: what this node keeps, null for the rest.
+fn object(state: &State, id: &str) -> Value {
+    let parts: Vec<&str> = id.split('.').collect();
+    let [space, kind, n] = parts.as_slice() else { return Value::Null };
+    let Ok(n) = n.parse::<u64>() else { return Value::Null };
+    match (*space, *kind) {
+        ("2", "1") if n == 0 => state.dynamic_global_properties(),
+        ("1", "2") => state.account(AccountId(n)).map_or(Value::Null, |a| a.to_json()),
+        ("2", "6") => state.account(AccountId(n)).map_or(Value::Null, |a| state.statistics(a)),
+        ("1", "11") => state.history_object(n).map_or(Value::Null, |h| h.to_json()),
+        ("1", "3") if n == CORE_ASSET.0 => state.core_asset(),
+        ("2", "3") if n == 0 => json!({
+            "id": "2.3.0",
+            "current_supply": write_i64(state.issued() - state.fees_burned()),
+            "confidential_supply": 0,
+            "accumulated_fees": 0,
+            "fee_pool": 0,
+        }),
+        _ => Value::Null,
+    }
+}
+
