@@ -3,6 +3,7 @@
 
 wit_bindgen::generate!({ world: "gateway", path: "../wit" });
 
+use exports::crowdwiz::gateway::api as wapi;
 use exports::crowdwiz::gateway::codec as wit;
 
 use crate::codec;
@@ -100,6 +101,67 @@ impl wit::Guest for Component {
     }
     fn recover_signer(digest: String, signature: String) -> R<String> {
         w(codec::recover_signer(&digest, &signature))
+    }
+}
+
+// Placeholder until the core lands: every call answers `not-configured`.
+impl wapi::Guest for Component {
+    fn configure(_c: wapi::Config, _k: wapi::Keys) -> Result<wapi::GatewayInfo, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn start_link(_u: String, _a: String) -> Result<wapi::LinkStarted, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn confirm_link(_u: String, _c: String) -> Result<wapi::LinkedAccount, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn unlink(_u: String) -> Result<(), wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn account(_u: String) -> Result<wapi::AccountView, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn deposit_instructions(_u: String) -> Result<wapi::DepositInfo, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn quote_deposit(_c: u64) -> Result<wapi::Quote, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn quote_withdrawal(_a: wapi::WithdrawalAmount) -> Result<wapi::Quote, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn adjust_balance(_u: String, _d: i64, _k: String, _r: String) -> Result<wapi::BalanceChange, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn request_withdrawal(_u: String, _a: wapi::WithdrawalAmount, _k: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn approve_withdrawal(_i: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn reject_withdrawal(_i: String, _r: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn get_withdrawal(_i: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn list_withdrawals(_f: wapi::WithdrawalFilter, _s: Option<String>, _l: u32) -> Result<Vec<wapi::Withdrawal>, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn list_unclaimed(_r: bool, _s: Option<String>, _l: u32) -> Result<Vec<wapi::UnclaimedDeposit>, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn assign_unclaimed(_d: String, _u: String) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn refund_unclaimed(_d: String, _n: String) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn status() -> Result<wapi::GatewayStatus, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
+    }
+    fn tick() -> Result<wapi::TickReport, wapi::GatewayError> {
+        Err(wapi::GatewayError::NotConfigured)
     }
 }
 
