@@ -11,6 +11,22 @@ pub mod memo;
 pub mod ops;
 pub mod signing;
 
+// The gateway: a deterministic core behind the ports.
+pub mod chain;
+pub mod config;
+pub mod deposits;
+pub mod events;
+pub mod gateway;
+pub mod gateway_error;
+pub mod ledger;
+pub mod limits;
+pub mod linking;
+pub mod ports;
+pub mod rates;
+pub mod records;
+pub mod views;
+pub mod withdrawals;
+
 #[cfg(target_arch = "wasm32")]
 mod component;
 
