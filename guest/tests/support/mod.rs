@@ -713,8 +713,15 @@ impl World {
     /// A second gateway instance over the same store and chain (another host process).
     pub fn second_instance(&self) -> Gateway {
         let mut g = Self::instance(&self.chain, &self.store, &self.clock, &self.events, &self.rng);
-        g.configure(self.config.clone(), gateway_keys()).expect("configure");
-        g
+        // A host retries `configure` while the node is unavailable.
+        for _ in 0..100 {
+            match g.configure(self.config.clone(), gateway_keys()) {
+                Ok(_) => return g,
+                Err(cwd_gateway::gateway_error::GatewayError::NodeUnavailable { .. }) => continue,
+                Err(e) => panic!("configure: {e:?}"),
+            }
+        }
+        panic!("configure never succeeded")
     }
 
     /// Simulates a crash and restart: a fresh instance over the same store.
@@ -758,15 +765,19 @@ impl World {
 
     /// The code as the account owner sees it in their wallet.
     pub fn read_code(&mut self, account: &str) -> String {
+        self.try_read_code(account).expect("a message with a code")
+    }
+
+    /// `None` when no message reached the account (e.g. a dropped broadcast).
+    pub fn try_read_code(&mut self, account: &str) -> Option<String> {
         let msg = {
             let c = self.chain.borrow();
-            c.pending_message(account).or_else(|| c.last_message(account)).expect("a message")
+            c.pending_message(account).or_else(|| c.last_message(account))?
         };
         msg.split_whitespace()
             .map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()))
             .find(|w| w.len() >= 6 && w.bytes().all(|b| b.is_ascii_digit()))
-            .expect("a code in the message")
-            .to_string()
+            .map(str::to_string)
     }
 
     pub fn deposit(&mut self, from: &str, cwd: i64) {
