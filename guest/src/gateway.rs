@@ -26,7 +26,11 @@ pub struct Active {
 pub struct Gateway {
     pub ports: Ports,
     pub(crate) active: Option<Active>,
+    /// When the low-fee alert last went out (in memory: at most one an hour).
+    last_low_fee_alert_ms: Option<u64>,
 }
+
+const LOW_FEE_ALERT_EVERY_MS: u64 = 3_600_000;
 
 /// Valid game user ids: 1..=64 of `A-Z a-z 0-9 _ - . : @` (no `/`: they are store keys).
 pub fn check_user(user: &str) -> GwResult<()> {
@@ -38,7 +42,7 @@ pub fn check_user(user: &str) -> GwResult<()> {
 
 impl Gateway {
     pub fn new(ports: Ports) -> Self {
-        Gateway { ports, active: None }
+        Gateway { ports, active: None, last_low_fee_alert_ms: None }
     }
 
     pub(crate) fn active(&self) -> GwResult<&Active> {
@@ -222,8 +226,14 @@ impl Gateway {
         self.expire_links()?;
         if threshold > 0 {
             match chain::cwd_balance(self.ports.node.as_mut(), gateway_id) {
-                Ok(b) if b < threshold => self.emit(Event::Alert(Alert::LowFeeBalance { balance: b, threshold })),
-                Ok(_) => {}
+                Ok(b) if b < threshold => {
+                    let now = self.now();
+                    if self.last_low_fee_alert_ms.is_none_or(|t| now >= t.saturating_add(LOW_FEE_ALERT_EVERY_MS)) {
+                        self.last_low_fee_alert_ms = Some(now);
+                        self.emit(Event::Alert(Alert::LowFeeBalance { balance: b, threshold }));
+                    }
+                }
+                Ok(_) => self.last_low_fee_alert_ms = None,
                 Err(f) => {
                     self.alert_node(&f);
                     report.node_errors += 1;

@@ -21,8 +21,9 @@ fn limited(scope: LimitScope, retry_after_ms: u64) -> GatewayError {
 
 /// Checks the per-user limits for a new link code and counts it in `u`.
 pub fn take_user_link(u: &mut UserRec, cfg: &LinkConfig, now: u64) -> GwResult<()> {
-    if u.link_last_ms != 0 && now < u.link_last_ms.saturating_add(cfg.user_interval_ms) {
-        return Err(limited(LimitScope::User, u.link_last_ms + cfg.user_interval_ms - now));
+    let next_allowed = u.link_last_ms.saturating_add(cfg.user_interval_ms);
+    if u.link_last_ms != 0 && now < next_allowed {
+        return Err(limited(LimitScope::User, next_allowed - now));
     }
     let today = day(now);
     let count = if u.link_day == today { u.link_day_count } else { 0 };

@@ -147,7 +147,7 @@ impl Gateway {
         let salt: [u8; 16] = self.random_bytes();
         let nonce = u64::from_le_bytes(self.random_bytes());
         let hash = code_hash(&salt, user, target.id.0, &code);
-        let expires_at_ms = now + cfg.code_ttl_ms;
+        let expires_at_ms = now.saturating_add(cfg.code_ttl_ms);
         let account_name = target.name.clone();
         transact(self.ports.store.as_mut(), |t| {
             let mut u: UserRec = t.get_or_default(&records::user_key(user))?;
@@ -186,7 +186,7 @@ impl Gateway {
         op.memo = Memo { from: memo_pub, to: to_key, nonce, message: cipher };
         let (ref_block_num, ref_block_prefix) = crate::ops::tapos_from_block_id(&dgp.head_block_id)
             .map_err(|_| GatewayError::from(crate::gateway_error::NodeFailure::bad("database.get_dynamic_global_properties", "bad head_block_id")))?;
-        let tx = Transaction { ref_block_num, ref_block_prefix, expiration: dgp.head_time + 120, operations: vec![Operation::SendMessage(op)] };
+        let tx = Transaction { ref_block_num, ref_block_prefix, expiration: dgp.head_time.saturating_add(120), operations: vec![Operation::SendMessage(op)] };
         let tx_id = hex::encode(tx.id());
         let signed = tx.sign(&active_key, &chain_id).map_err(|_| GatewayError::invalid("account", "the message cannot be signed"))?;
         let tx_json = crate::json::write_transaction(&signed).to_string();

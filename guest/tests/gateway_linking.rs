@@ -80,7 +80,7 @@ fn codes_come_from_the_random_input_and_differ() {
 }
 
 #[test]
-fn link_code_expires() {
+fn weak_spot_link_code_expires() {
     let mut w = World::new(3);
     w.gw.start_link("u1", "alice").unwrap();
     let code = w.read_code("alice");

@@ -9,6 +9,7 @@ use cwd_gateway::ports::NodeError;
 use cwd_gateway::rates::WithdrawalAmount::{Cwd, Game};
 use cwd_gateway::records::{WdState, WithdrawalRec};
 use cwd_gateway::views::WithdrawalFilter;
+use cwd_gateway::gateway::Gateway;
 use support::*;
 
 fn funded(seed: u64, cfg: cwd_gateway::config::Config) -> World {
@@ -325,4 +326,49 @@ fn keys_never_leave_the_instance_and_configure_checks_them() {
     w.gw.tick().unwrap();
     let everything = format!("{}{:?}", w.store.dump(), w.events());
     assert!(!everything.contains(&keys.active_wif) && !everything.contains(&keys.memo_wif));
+}
+
+/// Checks, at the moment a transfer reaches the node, that the store already holds the
+/// freeze and the exact signed bytes (the original example broadcast first).
+struct Watchful {
+    inner: SimNode,
+    store: MemStore,
+    seen: std::rc::Rc<std::cell::Cell<u32>>,
+}
+
+impl cwd_gateway::ports::Node for Watchful {
+    fn call(&mut self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
+        if method == "broadcast_transaction" && params.contains("\"amount\"") {
+            let sent: serde_json::Value = serde_json::from_str(params).unwrap();
+            let wds: Vec<(String, WithdrawalRec)> = self.store.all("wd/");
+            let w = wds
+                .iter()
+                .map(|(_, w)| w)
+                .find(|w| w.tx.as_ref().is_some_and(|t| serde_json::from_str::<serde_json::Value>(&t.tx_json).unwrap() == sent[0]))
+                .expect("the broadcast transaction was stored before it was sent");
+            assert_eq!(w.state, WdState::Sent);
+            let u: cwd_gateway::records::UserRec = self.store.record(&format!("user/{}", w.user)).unwrap();
+            assert!(u.frozen >= w.game, "the amount was frozen before the broadcast");
+            self.seen.set(self.seen.get() + 1);
+        }
+        self.inner.call(api, method, params)
+    }
+}
+
+#[test]
+fn weak_spot_withdrawal_debited_and_stored_before_broadcast() {
+    let w = funded(52, default_config());
+    let seen = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut g = Gateway::new(cwd_gateway::ports::Ports {
+        store: Box::new(w.store.clone()),
+        node: Box::new(Watchful { inner: SimNode(w.chain.clone()), store: w.store.clone(), seen: seen.clone() }),
+        clock: Box::new(TestClock(w.clock.clone())),
+        events: Box::new(w.events.clone()),
+        random: Box::new(SeededRandom(w.rng.clone())),
+    });
+    g.configure(w.config.clone(), gateway_keys()).unwrap();
+    g.request_withdrawal("u1", Game(1_000), "w").unwrap();
+    g.tick().unwrap();
+    g.tick().unwrap(); // a rebroadcast is checked the same way
+    assert_eq!(seen.get(), 2);
 }
