@@ -156,6 +156,12 @@ impl State {
         self.blocks.get(num as usize)
     }
 
+    /// Every transaction in the current chain's blocks, oldest first (to check them
+    /// with another client, for example).
+    pub fn included_transactions(&self) -> Vec<&SignedTransaction> {
+        self.blocks.iter().flat_map(|b| b.transactions.iter()).collect()
+    }
+
     pub fn account(&self, id: AccountId) -> Option<&Account> {
         self.accounts.get(&id.0)
     }

@@ -91,5 +91,9 @@ fn control_api_plays_the_whole_side() {
     let before = d.balance_of("bob").unwrap();
     assert_eq!(control(&d, "issue", json!({ "account": "bob", "amount": 5 }))["result"]["balance"], json!(before + 5));
     assert_eq!(control(&d, "nope", json!({}))["error"]["code"], json!(-32601));
+    // Every included transaction, as broadcast, for checking with another client.
+    let txs = control(&d, "transactions", json!({}))["result"].clone();
+    assert_eq!(txs.as_array().unwrap().len(), 2);
+    assert!(cwd_gateway::json::transaction(&txs[0]).is_ok());
     assert_conserved(&d);
 }
