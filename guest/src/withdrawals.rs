@@ -41,6 +41,8 @@ pub fn withdrawal_nonce(gateway: AccountId, id: &str) -> u64 {
 enum NotNow {
     Node(NodeFailure),
     LowFunds { balance: u64 },
+    /// The receiving account does not exist on chain: nothing can ever pay it.
+    AccountGone,
 }
 
 impl Gateway {
@@ -285,6 +287,29 @@ impl Gateway {
                 self.emit(Event::Alert(Alert::LowFeeBalance { balance, threshold }));
                 return Ok(());
             }
+            Err(NotNow::AccountGone) => {
+                // Safe to unfreeze: no transaction exists, or the last one provably expired.
+                let id = w.id.clone();
+                let failed = transact(self.ports.store.as_mut(), |t| {
+                    let cur: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+                    let still = match &replacing {
+                        None => cur.state == WdState::Queued,
+                        Some((old, proof_block)) => {
+                            let c: Cursor = t.get_or_default(records::CURSOR)?;
+                            cur.state == WdState::Sent && cur.tx.as_ref().map(|x| &x.tx_id) == Some(old) && c.through_block >= *proof_block
+                        }
+                    };
+                    if !still {
+                        return Ok(Step::Done(None));
+                    }
+                    Ok(Step::Commit(Some(unfreeze(t, cur, WdState::Failed, "the receiving account does not exist")?)))
+                })?;
+                if let Some(w) = failed {
+                    report.withdrawals_failed += 1;
+                    self.emit(Event::WithdrawalFailed { withdrawal: w.reference(), reason: WithdrawalFailure::AccountUnusable });
+                }
+                return Ok(());
+            }
         };
         let (sent, cost) = built;
         let id = w.id.clone();
@@ -327,10 +352,10 @@ impl Gateway {
             (a.gateway_id, a.memo_key.clone(), a.active_key.clone(), a.chain_id, a.config.gateway_account.clone(), a.config.withdrawals.expiration_secs);
         let node = self.ports.node.as_mut();
         let to = AccountId(w.account_id);
-        let account = chain::account_by_id(node, to).map_err(NotNow::Node)?;
+        let account = chain::account_by_id(node, to).map_err(NotNow::Node)?.ok_or(NotNow::AccountGone)?;
         // A receiver without a usable memo key still gets the payout; the memo (which
         // identifies the withdrawal by its nonce) is then readable by the gateway only.
-        let to_key = account.and_then(|a| a.memo_key).unwrap_or_else(|| memo_key.public_key());
+        let to_key = account.memo_key.unwrap_or_else(|| memo_key.public_key());
         let text = format!("Withdrawal {} from {}", w.id, name);
         let cipher = memo::encrypt(&memo_key, &to_key, w.nonce, &text).map_err(|e| NotNow::Node(NodeFailure::bad("memo", e.to_string())))?;
         let mut op = Transfer {

@@ -118,7 +118,7 @@ fn run(seed: u64, steps: usize) {
     {
         let mut c = w.chain.borrow_mut();
         c.random_faults = Some((Rng(seed.wrapping_mul(31)), 120));
-        c.ints_as_strings = seed % 2 == 0;
+        c.ints_as_strings = seed.is_multiple_of(2);
         // Irreversibility sometimes lags more than a transaction's lifetime (30 s here).
         c.lib_lag = 2 + (seed % 11) as u32;
         c.accounts.iter_mut().find(|a| a.name == "dave").unwrap().balances.insert(9, 1_000_000);
@@ -149,15 +149,15 @@ fn run(seed: u64, steps: usize) {
             }
             33..=44 => {
                 // Game changes, sometimes retried with the same key.
-                let (key, delta, reason) = if !keys.is_empty() && rng.chance(300) {
+                let (key, delta, who) = if !keys.is_empty() && rng.chance(300) {
                     keys[rng.below(keys.len() as u64) as usize].clone()
                 } else {
                     let delta = rng.below(2_000) as i64 - 800;
-                    let k = (format!("k{seed}-{step}"), if delta == 0 { 1 } else { delta }, format!("{user}"));
+                    let k = (format!("k{seed}-{step}"), if delta == 0 { 1 } else { delta }, user.to_string());
                     keys.push(k.clone());
                     k
                 };
-                let _ = w.gw.adjust_balance(&reason, delta, &key, "play");
+                let _ = w.gw.adjust_balance(&who, delta, &key, "play");
             }
             45..=56 => {
                 let amount = if rng.chance(500) {

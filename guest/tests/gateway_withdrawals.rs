@@ -372,3 +372,18 @@ fn weak_spot_withdrawal_debited_and_stored_before_broadcast() {
     g.tick().unwrap(); // a rebroadcast is checked the same way
     assert_eq!(seen.get(), 2);
 }
+
+#[test]
+fn withdrawal_to_a_vanished_account_fails_and_unfreezes() {
+    let mut w = funded(53, default_config());
+    let wd = w.gw.request_withdrawal("u1", Game(1_000), "w").unwrap();
+    // The node no longer knows alice (a node on another chain, a wiped devnet…).
+    w.chain.borrow_mut().accounts.iter_mut().find(|a| a.name == "alice").unwrap().name = "gone-away".into();
+    let id = w.id("gone-away");
+    w.chain.borrow_mut().accounts.iter_mut().find(|a| a.id == id).unwrap().id = 99_999;
+    w.gw.tick().unwrap();
+    let v = w.gw.get_withdrawal(&wd.withdrawal_id).unwrap();
+    assert_eq!(v.state, WdState::Failed);
+    assert_eq!(w.balance("u1"), (10_000, 0));
+    assert!(w.events().iter().any(|e| matches!(e, Event::WithdrawalFailed { reason: WithdrawalFailure::AccountUnusable, .. })));
+}
