@@ -119,6 +119,11 @@ impl Node {
         self.lock().advance_time(secs)
     }
 
+    /// Sets the time of the next block (Unix seconds; never before head + interval).
+    pub fn set_time(&self, secs: u32) {
+        self.lock().set_time(secs)
+    }
+
     pub fn add_fault(&self, rule: FaultRule) {
         self.faults().add(rule)
     }
