@@ -11,7 +11,11 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 
 use cwd_gateway::events::OpPosition;
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use cwd_gateway::gateway::Gateway;
+use cwd_gateway::ports::{Node, NodeError, Ports};
 use cwd_gateway::rates::WithdrawalAmount;
 use cwd_gateway::records::{AdjustRec, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
 use support::*;
@@ -105,11 +109,49 @@ fn check(w: &World, seed: u64, step: usize) {
     }
 }
 
+/// A node that sometimes lets a second instance run a whole tick in the middle of a
+/// call of the first one, so that what the first one read is stale when it commits.
+struct RandomInterleave {
+    inner: SimNode,
+    other: Rc<RefCell<Option<Gateway>>>,
+    rng: Rng,
+}
+
+impl Node for RandomInterleave {
+    fn call(&mut self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
+        let answer = self.inner.call(api, method, params);
+        if self.rng.chance(150) {
+            let taken = self.other.borrow_mut().take();
+            if let Some(mut g) = taken {
+                let _ = g.tick();
+                *self.other.borrow_mut() = Some(g);
+            }
+        }
+        answer
+    }
+}
+
+fn interleaved_instance(w: &World, other: &Rc<RefCell<Option<Gateway>>>, seed: u64) -> Gateway {
+    let mut g = Gateway::new(Ports {
+        store: Box::new(w.store.clone()),
+        node: Box::new(RandomInterleave { inner: SimNode(w.chain.clone()), other: other.clone(), rng: Rng(seed ^ 0xabc) }),
+        clock: Box::new(TestClock(w.clock.clone())),
+        events: Box::new(w.events.clone()),
+        random: Box::new(SeededRandom(w.rng.clone())),
+    });
+    for _ in 0..100 {
+        if g.configure(w.config.clone(), gateway_keys()).is_ok() {
+            break;
+        }
+    }
+    g
+}
+
 fn run(seed: u64, steps: usize) {
     let mut cfg = default_config();
     cfg.withdrawals.review_above_cwd = 2_000_000;
     cfg.withdrawals.expiration_secs = 30;
-    cfg.withdrawals.max_attempts = 2;
+    cfg.withdrawals.max_attempts = 1 + (seed % 2) as u32;
     cfg.withdrawals.daily_cwd = 30_000_000;
     let mut w = World::with_config(seed, cfg);
     let mut rng = Rng(seed ^ 0x5eed);
@@ -124,6 +166,12 @@ fn run(seed: u64, steps: usize) {
         c.accounts.iter_mut().find(|a| a.name == "dave").unwrap().balances.insert(9, 1_000_000);
     }
     w.store.0.borrow_mut().random_fail = Some((Rng(seed.wrapping_mul(17)), 20));
+    // Odd seeds: a second instance runs ticks in the middle of the first one's calls.
+    let hidden: Rc<RefCell<Option<Gateway>>> = Rc::new(RefCell::new(None));
+    if seed % 2 == 1 {
+        *hidden.borrow_mut() = Some(w.second_instance());
+        w.gw = interleaved_instance(&w, &hidden, seed);
+    }
     for step in 0..steps {
         let user = USERS[rng.below(USERS.len() as u64) as usize];
         let account = ACCOUNTS[rng.below(ACCOUNTS.len() as u64) as usize];
@@ -204,7 +252,12 @@ fn run(seed: u64, steps: usize) {
                 }
                 let _ = other.as_mut().unwrap().tick();
             }
-            _ => w.restart(),
+            _ => {
+                w.restart();
+                if seed % 2 == 1 {
+                    w.gw = interleaved_instance(&w, &hidden, seed + step as u64);
+                }
+            }
         }
         check(&w, seed, step);
     }
