@@ -321,3 +321,44 @@ impl Gateway {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_graphene_rules() {
+        for ok in ["abc", "alice", "a-b-c", "abc.def", "a12", "game-gateway", &"a".repeat(63)] {
+            assert_eq!(check_account_name(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_account_name("ab"), Err(NameProblem::BadLength));
+        assert_eq!(check_account_name(&"a".repeat(64)), Err(NameProblem::BadLength));
+        assert_eq!(check_account_name("Abc"), Err(NameProblem::BadCharacter));
+        assert_eq!(check_account_name("ab_c"), Err(NameProblem::BadCharacter));
+        assert_eq!(check_account_name("-abc"), Err(NameProblem::BadLabel));
+        assert_eq!(check_account_name("abc-"), Err(NameProblem::BadLabel));
+        assert_eq!(check_account_name("abc..def"), Err(NameProblem::BadLabel));
+        assert_eq!(check_account_name("abc.d1"), Err(NameProblem::BadLabel));
+    }
+
+    #[test]
+    fn codes_are_zero_padded_and_rejection_sampled() {
+        let mut it = [0u64, 7].into_iter();
+        assert_eq!(code_from_random(6, || it.next().unwrap()), "000000");
+        // A draw in the biased zone at the top of u64 is thrown away.
+        let mut it = [u64::MAX, 123_456].into_iter();
+        assert_eq!(code_from_random(6, || it.next().unwrap()), "123456");
+        assert_eq!(code_from_random(12, || 42), "000000000042");
+    }
+
+    #[test]
+    fn code_hash_binds_salt_user_account_and_code() {
+        let h = code_hash(b"salt", "u1", 7, "123456");
+        assert_ne!(h, code_hash(b"salu", "u1", 7, "123456"));
+        assert_ne!(h, code_hash(b"salt", "u2", 7, "123456"));
+        assert_ne!(h, code_hash(b"salt", "u1", 8, "123456"));
+        assert_ne!(h, code_hash(b"salt", "u1", 7, "123457"));
+        assert!(constant_time_eq(&h, &code_hash(b"salt", "u1", 7, "123456")));
+        assert!(!constant_time_eq(&h[..31], &h));
+    }
+}

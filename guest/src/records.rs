@@ -227,12 +227,13 @@ pub fn encode<T: Serialize>(r: &T) -> Vec<u8> {
 }
 
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> GwResult<T> {
-    let env: Envelope<T> = serde_json::from_slice(bytes)
-        .map_err(|e| GatewayError::StoreUnavailable(format!("record {key} is unreadable: {e}")))?;
+    let unreadable = |e: serde_json::Error| GatewayError::StoreUnavailable(format!("record {key} is unreadable: {e}"));
+    // The version first: a record from a newer release is reported as such, not misread.
+    let env: Envelope<serde_json::Value> = serde_json::from_slice(bytes).map_err(unreadable)?;
     if env.v != VALUE_VERSION {
         return Err(GatewayError::StoreUnavailable(format!("record {key} has unknown version {}", env.v)));
     }
-    Ok(env.r)
+    serde_json::from_value(env.r).map_err(unreadable)
 }
 
 /// Reads and returns a record without registering a precondition.

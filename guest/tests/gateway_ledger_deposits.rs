@@ -287,3 +287,25 @@ fn malformed_history_is_refused_not_trusted() {
     assert_eq!(r.deposits_credited, 0);
     assert_eq!(r.node_errors, 1);
 }
+
+#[test]
+fn unreadable_records_are_typed_errors_not_panics() {
+    let mut w = World::new(31);
+    w.gw.adjust_balance("u1", 5, "k", "r").unwrap();
+    {
+        let mut s = w.store.0.borrow_mut();
+        s.data.get_mut("user/u1").unwrap().0 = b"{\"v\":99,\"r\":{}}".to_vec();
+    }
+    assert!(matches!(w.gw.account("u1"), Err(GatewayError::StoreUnavailable(m)) if m.contains("version 99")));
+    {
+        let mut s = w.store.0.borrow_mut();
+        s.data.get_mut("user/u1").unwrap().0 = b"garbage".to_vec();
+    }
+    assert!(matches!(w.gw.adjust_balance("u1", 5, "k2", "r"), Err(GatewayError::StoreUnavailable(_))));
+    assert_eq!(w.gw.deposit_instructions("u2"), Err(GatewayError::NotLinked));
+    w.store.0.borrow_mut().fail_commits = 100;
+    assert!(matches!(w.gw.adjust_balance("u3", 5, "k3", "r"), Err(GatewayError::StoreUnavailable(_))));
+    w.store.0.borrow_mut().fail_commits = 0;
+    w.store.0.borrow_mut().conflict_commits = 100;
+    assert_eq!(w.gw.adjust_balance("u3", 5, "k3", "r"), Err(GatewayError::Busy));
+}
