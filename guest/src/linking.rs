@@ -207,10 +207,11 @@ impl Gateway {
         let mut events = Vec::new();
         let cursor: Cursor = peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
         let result = transact_with_error(self.ports.store.as_mut(), |t| {
+            // Only what the committed attempt decided is announced.
+            events.clear();
             let ukey = records::user_key(user);
             let mut u: UserRec = t.get_or_default(&ukey)?;
             let Some(p) = u.pending.clone() else { return Err(GatewayError::NoPendingLink) };
-            events.clear();
             if now >= p.expires_at_ms {
                 u.pending = None;
                 t.put(&ukey, &u);
