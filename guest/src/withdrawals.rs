@@ -209,6 +209,10 @@ impl Gateway {
                         }
                     }
                     let Some(lt) = lib_time else { continue };
+                    // A node applies a block's transactions with the *previous* block's time
+                    // as "now" and accepts expiration >= now. So block B can include it only
+                    // if time(B-1) <= expiration. With time(LIB) > expiration, B <= LIB, and
+                    // the scan (complete through LIB) would have seen it.
                     if lt <= tx.expiration {
                         continue; // blocks that may still include it are not irreversible yet
                     }
