@@ -3,8 +3,17 @@
 //! pure codec export.
 
 pub mod bindings;
+pub mod clock;
+pub mod config;
 pub mod codec;
+pub mod events;
+pub mod gateway;
+pub mod http_api;
+pub mod imports;
+pub mod node;
 pub mod runtime;
+pub mod store;
 
 pub use codec::{CallError, Codec};
+pub use imports::Capabilities;
 pub use runtime::{Instance, Runtime, RuntimeConfig};
