@@ -15,7 +15,7 @@ use crate::rpc::respond;
 
 pub const METHODS: &[&str] = &[
     "status", "create_account", "issue", "balance", "transfer", "send_message", "messages", "produce_block",
-    "advance_time", "set_time", "reorg", "set_irreversible_lag", "set_fees", "fault_add", "faults_clear", "faults_list",
+    "advance_time", "set_time", "reorg", "set_irreversible_lag", "set_fees", "fault_add", "faults_clear", "faults_list", "transactions",
 ];
 
 pub fn handle(node: &Node, request: &Value) -> Value {
@@ -185,6 +185,7 @@ fn run(node: &Node, method: &str, p: &Value) -> Result<Value> {
             node.clear_faults();
             Value::Null
         }
+        "transactions" => json!(node.included_transactions()),
         "faults_list" => json!(node.fault_rules().iter().map(FaultRule::to_json).collect::<Vec<_>>()),
         other => return Err(ChainError::MethodNotFound { api: "devnet".into(), method: other.into() }),
     })

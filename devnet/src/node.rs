@@ -47,7 +47,8 @@ impl Node {
     }
 
     /// The state, for reading or changing directly. A panic elsewhere while holding the
-    /// lock does not make the node unusable.
+    /// lock does not make the node unusable. Do not call another `Node` method while
+    /// holding the guard (it locks too): bind values first, then assert.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -69,6 +70,12 @@ impl Node {
             Some(e) => Err(e.clone()),
             None => Ok(resp.get("result").cloned().unwrap_or(Value::Null)),
         }
+    }
+
+    /// Every transaction in the current chain's blocks, oldest first, in the JSON form
+    /// `broadcast_transaction` takes (for checking them with the reference client).
+    pub fn included_transactions(&self) -> Vec<Value> {
+        self.lock().included_transactions().into_iter().map(cwd_gateway::json::write_transaction).collect()
     }
 
     pub fn chain_id_hex(&self) -> String {
@@ -110,6 +117,11 @@ impl Node {
 
     pub fn advance_time(&self, secs: u32) {
         self.lock().advance_time(secs)
+    }
+
+    /// Sets the time of the next block (Unix seconds; never before head + interval).
+    pub fn set_time(&self, secs: u32) {
+        self.lock().set_time(secs)
     }
 
     pub fn add_fault(&self, rule: FaultRule) {

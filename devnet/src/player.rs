@@ -289,7 +289,7 @@ fn submit(state: &mut State, sender: &Account, mut op: Operation, signer: Option
     let tx = Transaction {
         ref_block_num: head.num as u16,
         ref_block_prefix: crate::blocks::tapos_prefix(&head.id),
-        expiration: head.time + HELPER_EXPIRATION,
+        expiration: head.time.saturating_add(HELPER_EXPIRATION),
         operations: vec![op],
     };
     let signed = tx.sign(&key, state.chain_id()).map_err(|e| ChainError::BadInput(e.to_string()))?;

@@ -110,7 +110,11 @@ fn accept_loop(node: &Arc<Node>, server: &Arc<Server>) {
         let request = match server.recv() {
             Ok(r) => r,
             Err(_) if node.is_stopping() => return,
-            Err(_) => continue,
+            Err(_) => {
+                // A failing listener must not spin the CPU.
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
         };
         if node.is_stopping() {
             return;

@@ -156,6 +156,12 @@ impl State {
         self.blocks.get(num as usize)
     }
 
+    /// Every transaction in the current chain's blocks, oldest first (to check them
+    /// with another client, for example).
+    pub fn included_transactions(&self) -> Vec<&SignedTransaction> {
+        self.blocks.iter().flat_map(|b| b.transactions.iter()).collect()
+    }
+
     pub fn account(&self, id: AccountId) -> Option<&Account> {
         self.accounts.get(&id.0)
     }
@@ -256,7 +262,7 @@ impl State {
         let interval = self.config.block_interval.max(1);
         let aslot = (head.time / interval) as u64;
         // Next maintenance: the next whole day of chain time.
-        let next_maintenance = (head.time / 86_400 + 1) * 86_400;
+        let next_maintenance = ((head.time as u64 / 86_400 + 1) * 86_400).min(u32::MAX as u64) as u32;
         json!({
             "id": "2.1.0",
             "head_block_number": head.num,
@@ -264,7 +270,7 @@ impl State {
             "time": format_time(head.time),
             "current_witness": crate::blocks::WITNESS,
             "next_maintenance_time": format_time(next_maintenance),
-            "last_budget_time": format_time(next_maintenance - 86_400),
+            "last_budget_time": format_time(next_maintenance.saturating_sub(86_400)),
             "witness_budget": 0,
             "accounts_registered_this_interval": 0,
             "recently_missed_count": 0,

@@ -205,3 +205,31 @@ fn timer_produces_blocks_on_its_own() {
     assert!(d.head_block_number() >= 4);
     d.shutdown();
 }
+
+#[test]
+fn every_method_survives_arguments_of_every_type() {
+    let d = start();
+    account(&d, "alice", 10);
+    d.lock().set_time(u32::MAX - 10);
+    d.produce_blocks(2); // time saturates at the end of u32 and nothing overflows
+    let methods = [
+        "get_chain_id", "get_chain_properties", "get_dynamic_global_properties", "get_config", "lookup_account_names",
+        "get_account_by_name", "get_accounts", "get_account_count", "get_key_references", "get_objects",
+        "get_block_header", "get_block", "get_required_fees", "get_account_balances", "get_transaction_hex",
+        "get_assets", "lookup_asset_symbols", "get_account_history", "get_relative_account_history",
+        "broadcast_transaction", "broadcast_transaction_synchronous", "login",
+    ];
+    let values = [
+        json!(null), json!(true), json!(-1), json!(u64::MAX), json!(1.5), json!("x"), json!("1.11.18446744073709551615"),
+        json!("alice"), json!([]), json!([null]), json!([["alice"]]), json!({}), json!([0, {}]), json!("99999999999999999999999"),
+    ];
+    for m in methods {
+        for a in &values {
+            for args in [json!([a]), json!([a, a]), json!(["alice", a, a, a]), json!([a, "1.11.0", 5, a])] {
+                let r = d.call(&json!({ "id": 1, "method": "call", "params": ["", m, args] }));
+                assert!(r.get("result").is_some() || r["error"]["message"].is_string(), "{m} {args}: {r}");
+            }
+        }
+    }
+    assert!(d.call_api("database", "get_chain_id", json!([])).is_ok());
+}

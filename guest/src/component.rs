@@ -1,13 +1,25 @@
 //! The only place that sees wit-bindgen's generated code: it maps the crate's own types
-//! onto the WIT interface and back. Built only for wasm32.
+//! onto the WIT interface and back, and implements the core's ports over the WIT
+//! imports (and `wasi:random` through `getrandom`). Built only for wasm32.
 
 wit_bindgen::generate!({ world: "gateway", path: "../wit" });
 
+use std::cell::RefCell;
+
+use crowdwiz::gateway::{clock as wclock, events as wev, node as wnode, store as wstore};
 use exports::crowdwiz::gateway::api as wapi;
 use exports::crowdwiz::gateway::codec as wit;
 
 use crate::codec;
+use crate::config::{Config, Keys, LinkConfig, Rate, WithdrawalConfig};
 use crate::error::{CodecError, FieldProblem, KeyProblem, SignatureProblem};
+use crate::events::{self as ev, Event};
+use crate::gateway::Gateway;
+use crate::gateway_error::{GatewayError, KeyRole, LimitScope, NameProblem};
+use crate::ports::{self, Ports};
+use crate::rates::WithdrawalAmount;
+use crate::records::WdState;
+use crate::views;
 
 struct Component;
 
@@ -104,64 +116,429 @@ impl wit::Guest for Component {
     }
 }
 
-// Placeholder until the core lands: every call answers `not-configured`.
+// ------------------------------------------------------------------ ports over imports
+
+struct WitStore;
+
+impl ports::Store for WitStore {
+    fn get(&mut self, key: &str) -> Result<Option<ports::Entry>, ports::StoreError> {
+        wstore::get(key)
+            .map(|e| e.map(|e| ports::Entry { key: e.key, value: e.value, version: e.version }))
+            .map_err(store_err)
+    }
+    fn scan(&mut self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<ports::Entry>, ports::StoreError> {
+        wstore::scan(prefix, start_after, limit)
+            .map(|v| v.into_iter().map(|e| ports::Entry { key: e.key, value: e.value, version: e.version }).collect())
+            .map_err(store_err)
+    }
+    fn commit(&mut self, preconditions: &[ports::Precondition], writes: &[ports::Write]) -> Result<bool, ports::StoreError> {
+        let pre: Vec<wstore::Precondition> = preconditions
+            .iter()
+            .map(|p| wstore::Precondition { key: p.key.clone(), expected_version: p.expected_version })
+            .collect();
+        let w: Vec<wstore::Write> = writes.iter().map(|w| wstore::Write { key: w.key.clone(), value: w.value.clone() }).collect();
+        match wstore::commit(&pre, &w) {
+            Ok(wstore::CommitOutcome::Committed) => Ok(true),
+            Ok(wstore::CommitOutcome::Conflict) => Ok(false),
+            Err(e) => Err(store_err(e)),
+        }
+    }
+}
+
+fn store_err(e: wstore::StoreError) -> ports::StoreError {
+    match e {
+        wstore::StoreError::Unavailable(s) => ports::StoreError(s),
+    }
+}
+
+struct WitNode;
+
+impl ports::Node for WitNode {
+    fn call(&mut self, api: &str, method: &str, params_json: &str) -> Result<String, ports::NodeError> {
+        wnode::call(api, method, params_json).map_err(|e| match e {
+            wnode::NodeError::Unreachable(s) => ports::NodeError::Unreachable(s),
+            wnode::NodeError::Timeout => ports::NodeError::Timeout,
+            wnode::NodeError::Rpc(r) => ports::NodeError::Rpc { code: r.code, message: r.message },
+            wnode::NodeError::BadResponse(s) => ports::NodeError::BadResponse(s),
+        })
+    }
+}
+
+struct WitClock;
+
+impl ports::Clock for WitClock {
+    fn now_ms(&mut self) -> u64 {
+        wclock::now_ms()
+    }
+}
+
+struct WasiRandom;
+
+impl ports::Random for WasiRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        // wasi:random never fails on a conforming host; if it did, refuse to go on with
+        // predictable codes.
+        getrandom::fill(buf).expect("wasi:random is available");
+    }
+}
+
+struct WitEvents;
+
+impl ports::Events for WitEvents {
+    fn emit(&mut self, event: Event) {
+        wev::emit(&event_to_wit(event));
+    }
+}
+
+thread_local! {
+    static GATEWAY: RefCell<Gateway> = RefCell::new(Gateway::new(Ports {
+        store: Box::new(WitStore),
+        node: Box::new(WitNode),
+        clock: Box::new(WitClock),
+        events: Box::new(WitEvents),
+        random: Box::new(WasiRandom),
+    }));
+}
+
+fn with<T>(f: impl FnOnce(&mut Gateway) -> Result<T, GatewayError>) -> Result<T, wapi::GatewayError> {
+    GATEWAY.with(|g| f(&mut g.borrow_mut())).map_err(error_to_wit)
+}
+
+// ------------------------------------------------------------------ events
+
+fn pos(p: ev::OpPosition) -> wev::OpPosition {
+    wev::OpPosition { block_num: p.block_num, trx_in_block: p.trx_in_block, op_in_trx: p.op_in_trx }
+}
+
+fn wref(r: ev::WithdrawalRef) -> wev::WithdrawalRef {
+    wev::WithdrawalRef { withdrawal_id: r.withdrawal_id, user: r.user, account: r.account, game: r.game, cwd: r.cwd }
+}
+
+fn event_to_wit(e: Event) -> wev::Event {
+    use wev::Event as W;
+    match e {
+        Event::LinkCodeSent { user, account, expires_at_ms, tx_id } => W::LinkCodeSent(wev::LinkCodeSent { user, account, expires_at_ms, tx_id }),
+        Event::LinkConfirmed { user, account, account_id } => W::LinkConfirmed(wev::LinkConfirmed { user, account, account_id }),
+        Event::LinkFailed { user, account, reason } => W::LinkFailed(wev::LinkFailed {
+            user,
+            account,
+            reason: match reason {
+                ev::LinkFailure::Expired => wev::LinkFailure::Expired,
+                ev::LinkFailure::TooManyAttempts => wev::LinkFailure::TooManyAttempts,
+            },
+        }),
+        Event::Unlinked { user, account, reserved_through_block } => W::Unlinked(wev::Unlinked { user, account, reserved_through_block }),
+        Event::DepositCredited { user, deposit_id, position, account, cwd, game, balance } => {
+            W::DepositCredited(wev::DepositCredited { user, deposit_id, position: pos(position), account, cwd, game, balance })
+        }
+        Event::DepositUnclaimed { deposit_id, position, from_account_id, asset_id, amount, reason } => W::DepositUnclaimed(wev::DepositUnclaimed {
+            deposit_id,
+            position: pos(position),
+            from_account_id,
+            asset_id,
+            amount,
+            reason: match reason {
+                ev::UnclaimedReason::UnlinkedSender => wev::UnclaimedReason::UnlinkedSender,
+                ev::UnclaimedReason::OtherAsset => wev::UnclaimedReason::OtherAsset,
+                ev::UnclaimedReason::TooSmall => wev::UnclaimedReason::TooSmall,
+            },
+        }),
+        Event::UnclaimedAssigned { deposit_id, user, game, balance } => W::UnclaimedAssigned(wev::UnclaimedAssigned { deposit_id, user, game, balance }),
+        Event::UnclaimedRefundMarked { deposit_id, note } => W::UnclaimedRefundMarked(wev::UnclaimedRefundMarked { deposit_id, note }),
+        Event::BalanceAdjusted { user, delta, balance, idempotency_key, reason } => {
+            W::BalanceAdjusted(wev::BalanceAdjusted { user, delta, balance, idempotency_key, reason })
+        }
+        Event::WithdrawalRequested(r) => W::WithdrawalRequested(wref(r)),
+        Event::WithdrawalAwaitingReview(r) => W::WithdrawalAwaitingReview(wref(r)),
+        Event::WithdrawalApproved(r) => W::WithdrawalApproved(wref(r)),
+        Event::WithdrawalRejected { withdrawal, reason } => W::WithdrawalRejected(wev::WithdrawalRejected { withdrawal: wref(withdrawal), reason }),
+        Event::WithdrawalSent { withdrawal, tx_id, attempt, expiration_ms } => {
+            W::WithdrawalSent(wev::WithdrawalSent { withdrawal: wref(withdrawal), tx_id, attempt, expiration_ms })
+        }
+        Event::WithdrawalConfirmed { withdrawal, tx_id, block_num } => {
+            W::WithdrawalConfirmed(wev::WithdrawalConfirmed { withdrawal: wref(withdrawal), tx_id, block_num })
+        }
+        Event::WithdrawalFailed { withdrawal, reason } => W::WithdrawalFailed(wev::WithdrawalFailed {
+            withdrawal: wref(withdrawal),
+            reason: match reason {
+                ev::WithdrawalFailure::Expired => wev::WithdrawalFailure::Expired,
+                ev::WithdrawalFailure::AccountUnusable => wev::WithdrawalFailure::AccountUnusable,
+            },
+        }),
+        Event::Alert(a) => W::Alert(match a {
+            ev::Alert::LowFeeBalance { balance, threshold } => wev::Alert::LowFeeBalance(wev::LowFeeBalance { balance, threshold }),
+            ev::Alert::NodeTrouble { call, detail } => wev::Alert::NodeTrouble(wev::NodeTrouble { call, detail }),
+            ev::Alert::BroadcastRefused { withdrawal_id, tx_id, detail } => {
+                wev::Alert::BroadcastRefused(wev::BroadcastRefused { withdrawal_id, tx_id, detail })
+            }
+            ev::Alert::StoreTrouble(s) => wev::Alert::StoreTrouble(s),
+        }),
+    }
+}
+
+// ------------------------------------------------------------------ api types
+
+fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
+    use wapi::GatewayError as W;
+    let role = |r: KeyRole| match r {
+        KeyRole::Active => wapi::KeyRole::Active,
+        KeyRole::Memo => wapi::KeyRole::Memo,
+    };
+    match e {
+        GatewayError::NotConfigured => W::NotConfigured,
+        GatewayError::Invalid { field, detail } => W::Invalid(wapi::Invalid { field, detail }),
+        GatewayError::BadKey(r) => W::BadKey(role(r)),
+        GatewayError::KeyMismatch(r) => W::KeyMismatch(role(r)),
+        GatewayError::WrongChain(s) => W::WrongChain(s),
+        GatewayError::BadUserId => W::BadUserId,
+        GatewayError::BadAccountName(p) => W::BadAccountName(match p {
+            NameProblem::BadLength => wapi::NameProblem::BadLength,
+            NameProblem::BadCharacter => wapi::NameProblem::BadCharacter,
+            NameProblem::BadLabel => wapi::NameProblem::BadLabel,
+        }),
+        GatewayError::AccountNotFound => W::AccountNotFound,
+        GatewayError::AccountTaken => W::AccountTaken,
+        GatewayError::AccountReserved { retry_after_ms } => W::AccountReserved(wapi::AccountReserved { retry_after_ms }),
+        GatewayError::AlreadyLinked(a) => W::AlreadyLinked(a),
+        GatewayError::NotLinked => W::NotLinked,
+        GatewayError::RateLimited { scope, retry_after_ms } => W::RateLimited(wapi::RateLimited {
+            scope: match scope {
+                LimitScope::User => wapi::LimitScope::User,
+                LimitScope::Account => wapi::LimitScope::Account,
+                LimitScope::Global => wapi::LimitScope::Global,
+            },
+            retry_after_ms,
+        }),
+        GatewayError::NoPendingLink => W::NoPendingLink,
+        GatewayError::LinkExpired => W::LinkExpired,
+        GatewayError::WrongCode { attempts_left } => W::WrongCode(wapi::WrongCode { attempts_left }),
+        GatewayError::TooManyAttempts => W::TooManyAttempts,
+        GatewayError::WithdrawalsPending => W::WithdrawalsPending,
+        GatewayError::InsufficientBalance(a) => W::InsufficientBalance(a),
+        GatewayError::BelowMinimum(a) => W::BelowMinimum(a),
+        GatewayError::AboveMaximum(a) => W::AboveMaximum(a),
+        GatewayError::DailyLimit { remaining_cwd, retry_after_ms } => W::DailyLimit(wapi::DailyLimit { remaining_cwd, retry_after_ms }),
+        GatewayError::AmountTooSmall => W::AmountTooSmall,
+        GatewayError::Overflow => W::Overflow,
+        GatewayError::IdempotencyConflict => W::IdempotencyConflict,
+        GatewayError::WithdrawalNotFound => W::WithdrawalNotFound,
+        GatewayError::NotAwaitingReview => W::NotAwaitingReview,
+        GatewayError::UnclaimedNotFound => W::UnclaimedNotFound,
+        GatewayError::AlreadyResolved => W::AlreadyResolved,
+        GatewayError::NotCwd => W::NotCwd,
+        GatewayError::NodeUnavailable { detail, retry_after_ms } => W::NodeUnavailable(wapi::NodeUnavailable { detail, retry_after_ms }),
+        GatewayError::StoreUnavailable(s) => W::StoreUnavailable(s),
+        GatewayError::Busy => W::Busy,
+    }
+}
+
+fn rate_in(r: wapi::Rate) -> Rate {
+    Rate { game_units: r.game_units, per_cwd_units: r.per_cwd_units }
+}
+
+fn rate_out(r: Rate) -> wapi::Rate {
+    wapi::Rate { game_units: r.game_units, per_cwd_units: r.per_cwd_units }
+}
+
+fn amount_in(a: wapi::WithdrawalAmount) -> WithdrawalAmount {
+    match a {
+        wapi::WithdrawalAmount::Game(g) => WithdrawalAmount::Game(g),
+        wapi::WithdrawalAmount::Cwd(c) => WithdrawalAmount::Cwd(c),
+    }
+}
+
+fn state_out(s: WdState) -> wapi::WithdrawalState {
+    match s {
+        WdState::AwaitingReview => wapi::WithdrawalState::AwaitingReview,
+        WdState::Queued => wapi::WithdrawalState::Queued,
+        WdState::Sent => wapi::WithdrawalState::Sent,
+        WdState::Confirmed => wapi::WithdrawalState::Confirmed,
+        WdState::Failed => wapi::WithdrawalState::Failed,
+        WdState::Rejected => wapi::WithdrawalState::Rejected,
+    }
+}
+
+fn state_in(s: wapi::WithdrawalState) -> WdState {
+    match s {
+        wapi::WithdrawalState::AwaitingReview => WdState::AwaitingReview,
+        wapi::WithdrawalState::Queued => WdState::Queued,
+        wapi::WithdrawalState::Sent => WdState::Sent,
+        wapi::WithdrawalState::Confirmed => WdState::Confirmed,
+        wapi::WithdrawalState::Failed => WdState::Failed,
+        wapi::WithdrawalState::Rejected => WdState::Rejected,
+    }
+}
+
+fn withdrawal_out(w: views::WithdrawalView) -> wapi::Withdrawal {
+    wapi::Withdrawal {
+        withdrawal_id: w.withdrawal_id,
+        user: w.user,
+        account: w.account,
+        game: w.game,
+        cwd: w.cwd,
+        state: state_out(w.state),
+        requested_at_ms: w.requested_at_ms,
+        tx_id: w.tx_id,
+        attempts: w.attempts,
+        block_num: w.block_num,
+        note: w.note,
+    }
+}
+
+fn unclaimed_out(u: views::UnclaimedView) -> wapi::UnclaimedDeposit {
+    wapi::UnclaimedDeposit {
+        deposit_id: u.deposit_id,
+        block_num: u.block_num,
+        trx_in_block: u.trx_in_block,
+        op_in_trx: u.op_in_trx,
+        from_account_id: u.from_account_id,
+        asset_id: u.asset_id,
+        amount: u.amount,
+        reason: u.reason,
+        state: match u.state {
+            views::UnclaimedStateView::Open => wapi::UnclaimedState::Open,
+            views::UnclaimedStateView::Assigned => wapi::UnclaimedState::Assigned,
+            views::UnclaimedStateView::RefundMarked => wapi::UnclaimedState::RefundMarked,
+        },
+        resolution: u.resolution,
+    }
+}
+
+fn quote_out(q: views::Quote) -> wapi::Quote {
+    wapi::Quote { cwd: q.cwd, game: q.game, rate: rate_out(q.rate) }
+}
+
+fn linked_out(l: views::LinkedAccount) -> wapi::LinkedAccount {
+    wapi::LinkedAccount { account: l.account, account_id: l.account_id, linked_at_ms: l.linked_at_ms }
+}
+
 impl wapi::Guest for Component {
-    fn configure(_c: wapi::Config, _k: wapi::Keys) -> Result<wapi::GatewayInfo, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn configure(config: wapi::Config, keys: wapi::Keys) -> Result<wapi::GatewayInfo, wapi::GatewayError> {
+        let c = Config {
+            gateway_account: config.gateway_account,
+            chain_id: config.chain_id,
+            deposit_rate: rate_in(config.deposit_rate),
+            withdrawal_rate: rate_in(config.withdrawal_rate),
+            link: LinkConfig {
+                code_digits: config.link.code_digits,
+                code_ttl_ms: config.link.code_ttl_ms,
+                max_attempts: config.link.max_attempts,
+                message_template: config.link.message_template,
+                user_interval_ms: config.link.user_interval_ms,
+                user_daily: config.link.user_daily,
+                account_daily: config.link.account_daily,
+                global_daily: config.link.global_daily,
+            },
+            withdrawals: WithdrawalConfig {
+                min_cwd: config.withdrawals.min_cwd,
+                max_cwd: config.withdrawals.max_cwd,
+                daily_cwd: config.withdrawals.daily_cwd,
+                review_above_cwd: config.withdrawals.review_above_cwd,
+                expiration_secs: config.withdrawals.expiration_secs,
+                max_attempts: config.withdrawals.max_attempts,
+            },
+            low_fee_balance_cwd: config.low_fee_balance_cwd,
+            tick_interval_ms: config.tick_interval_ms,
+        };
+        let k = Keys { active_wif: keys.active_wif, memo_wif: keys.memo_wif };
+        with(|g| g.configure(c, k)).map(|i| wapi::GatewayInfo {
+            account: i.account,
+            account_id: i.account_id,
+            head_block: i.head_block,
+            last_irreversible_block: i.last_irreversible_block,
+        })
     }
-    fn start_link(_u: String, _a: String) -> Result<wapi::LinkStarted, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn start_link(user: String, account: String) -> Result<wapi::LinkStarted, wapi::GatewayError> {
+        with(|g| g.start_link(&user, &account)).map(|l| wapi::LinkStarted {
+            account: l.account,
+            expires_at_ms: l.expires_at_ms,
+            code_digits: l.code_digits,
+            tx_id: l.tx_id,
+        })
     }
-    fn confirm_link(_u: String, _c: String) -> Result<wapi::LinkedAccount, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn confirm_link(user: String, code: String) -> Result<wapi::LinkedAccount, wapi::GatewayError> {
+        with(|g| g.confirm_link(&user, &code)).map(linked_out)
     }
-    fn unlink(_u: String) -> Result<(), wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn unlink(user: String) -> Result<(), wapi::GatewayError> {
+        with(|g| g.unlink(&user))
     }
-    fn account(_u: String) -> Result<wapi::AccountView, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn account(user: String) -> Result<wapi::AccountView, wapi::GatewayError> {
+        with(|g| g.account(&user)).map(|a| wapi::AccountView {
+            user: a.user,
+            linked: a.linked.map(linked_out),
+            pending_link: a.pending_link.map(|p| wapi::PendingLink { account: p.account, expires_at_ms: p.expires_at_ms, attempts_left: p.attempts_left }),
+            balance: a.balance,
+            frozen: a.frozen,
+        })
     }
-    fn deposit_instructions(_u: String) -> Result<wapi::DepositInfo, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn deposit_instructions(user: String) -> Result<wapi::DepositInfo, wapi::GatewayError> {
+        with(|g| g.deposit_instructions(&user)).map(|d| wapi::DepositInfo {
+            gateway_account: d.gateway_account,
+            from_account: d.from_account,
+            asset: d.asset,
+            rate: rate_out(d.rate),
+            note: d.note,
+        })
     }
-    fn quote_deposit(_c: u64) -> Result<wapi::Quote, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn quote_deposit(cwd: u64) -> Result<wapi::Quote, wapi::GatewayError> {
+        with(|g| g.quote_deposit(cwd)).map(quote_out)
     }
-    fn quote_withdrawal(_a: wapi::WithdrawalAmount) -> Result<wapi::Quote, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn quote_withdrawal(amount: wapi::WithdrawalAmount) -> Result<wapi::Quote, wapi::GatewayError> {
+        with(|g| g.quote_withdrawal(amount_in(amount))).map(quote_out)
     }
-    fn adjust_balance(_u: String, _d: i64, _k: String, _r: String) -> Result<wapi::BalanceChange, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn adjust_balance(user: String, delta: i64, idempotency_key: String, reason: String) -> Result<wapi::BalanceChange, wapi::GatewayError> {
+        with(|g| g.adjust_balance(&user, delta, &idempotency_key, &reason))
+            .map(|b| wapi::BalanceChange { balance: b.balance, frozen: b.frozen, replayed: b.replayed })
     }
-    fn request_withdrawal(_u: String, _a: wapi::WithdrawalAmount, _k: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn request_withdrawal(user: String, amount: wapi::WithdrawalAmount, idempotency_key: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        with(|g| g.request_withdrawal(&user, amount_in(amount), &idempotency_key)).map(withdrawal_out)
     }
-    fn approve_withdrawal(_i: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn approve_withdrawal(withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        with(|g| g.approve_withdrawal(&withdrawal_id)).map(withdrawal_out)
     }
-    fn reject_withdrawal(_i: String, _r: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn reject_withdrawal(withdrawal_id: String, reason: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        with(|g| g.reject_withdrawal(&withdrawal_id, &reason)).map(withdrawal_out)
     }
-    fn get_withdrawal(_i: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn get_withdrawal(withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        with(|g| g.get_withdrawal(&withdrawal_id)).map(withdrawal_out)
     }
-    fn list_withdrawals(_f: wapi::WithdrawalFilter, _s: Option<String>, _l: u32) -> Result<Vec<wapi::Withdrawal>, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn list_withdrawals(filter: wapi::WithdrawalFilter, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::Withdrawal>, wapi::GatewayError> {
+        let f = views::WithdrawalFilter { user: filter.user, state: filter.state.map(state_in) };
+        with(|g| g.list_withdrawals(&f, start_after.as_deref(), limit)).map(|v| v.into_iter().map(withdrawal_out).collect())
     }
-    fn list_unclaimed(_r: bool, _s: Option<String>, _l: u32) -> Result<Vec<wapi::UnclaimedDeposit>, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn list_unclaimed(include_resolved: bool, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::UnclaimedDeposit>, wapi::GatewayError> {
+        with(|g| g.list_unclaimed(include_resolved, start_after.as_deref(), limit)).map(|v| v.into_iter().map(unclaimed_out).collect())
     }
-    fn assign_unclaimed(_d: String, _u: String) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn assign_unclaimed(deposit_id: String, user: String) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
+        with(|g| g.assign_unclaimed(&deposit_id, &user)).map(unclaimed_out)
     }
-    fn refund_unclaimed(_d: String, _n: String) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+    fn refund_unclaimed(deposit_id: String, note: String) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
+        with(|g| g.refund_unclaimed(&deposit_id, &note)).map(unclaimed_out)
     }
     fn status() -> Result<wapi::GatewayStatus, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+        with(|g| g.status()).map(|s| wapi::GatewayStatus {
+            gateway_account: s.gateway_account,
+            cwd_balance: s.cwd_balance,
+            frozen_game: s.frozen_game,
+            pending_cwd: s.pending_cwd,
+            pending_withdrawals: s.pending_withdrawals,
+            unclaimed_cwd: s.unclaimed_cwd,
+            unclaimed_count: s.unclaimed_count,
+            scanned_through_block: s.scanned_through_block,
+            low_fee_balance: s.low_fee_balance,
+        })
     }
     fn tick() -> Result<wapi::TickReport, wapi::GatewayError> {
-        Err(wapi::GatewayError::NotConfigured)
+        with(|g| g.tick()).map(|r| wapi::TickReport {
+            next_tick_ms: r.next_tick_ms,
+            deposits_credited: r.deposits_credited,
+            deposits_unclaimed: r.deposits_unclaimed,
+            withdrawals_sent: r.withdrawals_sent,
+            withdrawals_confirmed: r.withdrawals_confirmed,
+            withdrawals_failed: r.withdrawals_failed,
+            node_errors: r.node_errors,
+            last_irreversible_block: r.last_irreversible_block,
+        })
     }
 }
 

@@ -1,5 +1,6 @@
-//! The CrowdWiz gateway guest: everything that speaks the chain's language, and (later)
-//! the gateway rules, as a deterministic core. It performs no I/O of its own; built for
+//! The CrowdWiz gateway guest: everything that speaks the chain's language, and the
+//! gateway rules (linking, ledger, rates, deposits, withdrawals) as a deterministic core
+//! behind the traits of [`ports`]; [`gateway::Gateway`] is its façade. It performs no I/O of its own; built for
 //! `wasm32-wasip2` it is a component whose imports are its only doors, and built
 //! natively it is an ordinary library for tests, benchmarks and tools.
 
@@ -10,6 +11,22 @@ pub mod keys;
 pub mod memo;
 pub mod ops;
 pub mod signing;
+
+// The gateway: a deterministic core behind the ports.
+pub mod chain;
+pub mod config;
+pub mod deposits;
+pub mod events;
+pub mod gateway;
+pub mod gateway_error;
+pub mod ledger;
+pub mod limits;
+pub mod linking;
+pub mod ports;
+pub mod rates;
+pub mod records;
+pub mod views;
+pub mod withdrawals;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -1,0 +1,148 @@
+//! The gateway's configuration (mirrors WIT `config`) with its defaults and checks.
+
+use crate::gateway_error::{GatewayError, GwResult};
+
+/// `game_units` game minor units for every `per_cwd_units` CWD units (1e-5 CWD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rate {
+    pub game_units: u64,
+    pub per_cwd_units: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LinkConfig {
+    pub code_digits: u8,
+    pub code_ttl_ms: u64,
+    pub max_attempts: u32,
+    pub message_template: String,
+    pub user_interval_ms: u64,
+    pub user_daily: u32,
+    pub account_daily: u32,
+    pub global_daily: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct WithdrawalConfig {
+    pub min_cwd: u64,
+    pub max_cwd: u64,
+    pub daily_cwd: u64,
+    pub review_above_cwd: u64,
+    pub expiration_secs: u32,
+    pub max_attempts: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub gateway_account: String,
+    pub chain_id: String,
+    pub deposit_rate: Rate,
+    pub withdrawal_rate: Rate,
+    pub link: LinkConfig,
+    pub withdrawals: WithdrawalConfig,
+    pub low_fee_balance_cwd: u64,
+    pub tick_interval_ms: u64,
+}
+
+/// The gateway's private keys, WIF. `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Keys {
+    pub active_wif: String,
+    pub memo_wif: String,
+}
+
+impl core::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Keys(<hidden>)")
+    }
+}
+
+pub const DEFAULT_MESSAGE: &str = "Your CrowdWiz link code is {code}. Enter it in the game to link your account. If you did not ask for it, ignore this message.";
+
+impl Config {
+    /// A configuration with every limit at its default; handy for hosts and tests.
+    pub fn new(gateway_account: &str, chain_id: &str, deposit_rate: Rate, withdrawal_rate: Rate) -> Self {
+        Config {
+            gateway_account: gateway_account.to_string(),
+            chain_id: chain_id.to_string(),
+            deposit_rate,
+            withdrawal_rate,
+            link: LinkConfig::default(),
+            withdrawals: WithdrawalConfig::default(),
+            low_fee_balance_cwd: 0,
+            tick_interval_ms: 0,
+        }
+        .normalized()
+        .expect("defaults are valid")
+    }
+
+    /// Fills defaults (zero = default) and checks every field.
+    pub fn normalized(mut self) -> GwResult<Config> {
+        let bad = |f: &str, d: &str| Err(GatewayError::invalid(f, d));
+        if crate::linking::check_account_name(&self.gateway_account).is_err() {
+            return bad("config.gateway-account", "not a valid chain account name");
+        }
+        if self.chain_id.len() != 64 || hex::decode(&self.chain_id).is_err() {
+            return bad("config.chain-id", "must be 64 hex digits");
+        }
+        self.chain_id = self.chain_id.to_ascii_lowercase();
+        for (name, r) in [("config.deposit-rate", self.deposit_rate), ("config.withdrawal-rate", self.withdrawal_rate)] {
+            if r.game_units == 0 || r.per_cwd_units == 0 {
+                return bad(name, "game-units and per-cwd-units must both be non-zero");
+            }
+        }
+        let l = &mut self.link;
+        if l.code_digits == 0 {
+            l.code_digits = 6;
+        }
+        if !(6..=12).contains(&l.code_digits) {
+            return bad("config.link.code-digits", "must be 6..=12");
+        }
+        if l.code_ttl_ms == 0 {
+            l.code_ttl_ms = 600_000;
+        }
+        if l.max_attempts == 0 {
+            l.max_attempts = 5;
+        }
+        if l.message_template.is_empty() {
+            l.message_template = DEFAULT_MESSAGE.to_string();
+        }
+        if !l.message_template.contains("{code}") {
+            return bad("config.link.message-template", "must contain {code}");
+        }
+        if l.message_template.len() > 1000 {
+            return bad("config.link.message-template", "at most 1000 bytes");
+        }
+        if l.user_interval_ms == 0 {
+            l.user_interval_ms = 60_000;
+        }
+        if l.user_daily == 0 {
+            l.user_daily = 10;
+        }
+        if l.account_daily == 0 {
+            l.account_daily = 5;
+        }
+        if l.global_daily == 0 {
+            l.global_daily = 1000;
+        }
+        let w = &mut self.withdrawals;
+        if w.min_cwd == 0 {
+            w.min_cwd = 100_000;
+        }
+        if w.max_cwd != 0 && w.max_cwd < w.min_cwd {
+            return bad("config.withdrawals.max-cwd", "must be at least min-cwd");
+        }
+        if w.expiration_secs == 0 {
+            w.expiration_secs = 120;
+        }
+        if !(30..=3600).contains(&w.expiration_secs) {
+            return bad("config.withdrawals.expiration-secs", "must be 30..=3600");
+        }
+        if w.max_attempts == 0 {
+            w.max_attempts = 3;
+        }
+        if self.tick_interval_ms == 0 {
+            self.tick_interval_ms = 60_000;
+        }
+        Ok(self)
+    }
+}

@@ -1,0 +1,86 @@
+//! What the gateway announces (mirrors WIT `events`). Emitted only after the state change
+//! it describes is committed; never carries a key or a link code.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct OpPosition {
+    pub block_num: u32,
+    pub trx_in_block: u32,
+    pub op_in_trx: u32,
+}
+
+impl OpPosition {
+    /// The deposit id: zero-padded so that ids sort in chain order.
+    pub fn deposit_id(&self) -> String {
+        format!("d-{:010}-{:05}-{:05}", self.block_num, self.trx_in_block, self.op_in_trx)
+    }
+
+    pub fn parse_deposit_id(id: &str) -> Option<OpPosition> {
+        let rest = id.strip_prefix("d-")?;
+        let mut it = rest.split('-');
+        let (b, t, o) = (it.next()?, it.next()?, it.next()?);
+        if it.next().is_some() || [b, t, o].iter().any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit())) {
+            return None;
+        }
+        let pos = OpPosition { block_num: b.parse().ok()?, trx_in_block: t.parse().ok()?, op_in_trx: o.parse().ok()? };
+        // Only the canonical spelling names a deposit.
+        (pos.deposit_id() == id).then_some(pos)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkFailure {
+    Expired,
+    TooManyAttempts,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnclaimedReason {
+    UnlinkedSender,
+    OtherAsset,
+    TooSmall,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithdrawalRef {
+    pub withdrawal_id: String,
+    pub user: String,
+    pub account: String,
+    pub game: u64,
+    pub cwd: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WithdrawalFailure {
+    Expired,
+    AccountUnusable,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Alert {
+    LowFeeBalance { balance: u64, threshold: u64 },
+    NodeTrouble { call: String, detail: String },
+    BroadcastRefused { withdrawal_id: String, tx_id: String, detail: String },
+    StoreTrouble(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    LinkCodeSent { user: String, account: String, expires_at_ms: u64, tx_id: String },
+    LinkConfirmed { user: String, account: String, account_id: String },
+    LinkFailed { user: String, account: String, reason: LinkFailure },
+    Unlinked { user: String, account: String, reserved_through_block: u32 },
+    DepositCredited { user: String, deposit_id: String, position: OpPosition, account: String, cwd: u64, game: u64, balance: u64 },
+    DepositUnclaimed { deposit_id: String, position: OpPosition, from_account_id: String, asset_id: String, amount: u64, reason: UnclaimedReason },
+    UnclaimedAssigned { deposit_id: String, user: String, game: u64, balance: u64 },
+    UnclaimedRefundMarked { deposit_id: String, note: String },
+    BalanceAdjusted { user: String, delta: i64, balance: u64, idempotency_key: String, reason: String },
+    WithdrawalRequested(WithdrawalRef),
+    WithdrawalAwaitingReview(WithdrawalRef),
+    WithdrawalApproved(WithdrawalRef),
+    WithdrawalRejected { withdrawal: WithdrawalRef, reason: String },
+    WithdrawalSent { withdrawal: WithdrawalRef, tx_id: String, attempt: u32, expiration_ms: u64 },
+    WithdrawalConfirmed { withdrawal: WithdrawalRef, tx_id: String, block_num: u32 },
+    WithdrawalFailed { withdrawal: WithdrawalRef, reason: WithdrawalFailure },
+    Alert(Alert),
+}

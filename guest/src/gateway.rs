@@ -1,0 +1,314 @@
+//! The façade: one [`Gateway`] per component instance. It holds the configuration and
+//! the keys in memory only, and reaches everything else through [`Ports`]. The rules live
+//! in the concept modules (`linking`, `ledger`, `deposits`, `withdrawals`, `limits`);
+//! this file wires configuration, views, status and the tick.
+
+use crate::chain;
+use crate::config::{Config, Keys};
+use crate::events::{Alert, Event};
+use crate::gateway_error::{GatewayError, GwResult, KeyRole, NodeFailure};
+use crate::keys::PrivateKey;
+use crate::ops::AccountId;
+use crate::ports::Ports;
+use crate::rates::{self, WithdrawalAmount};
+use crate::records::{self, peek, Cursor, UserRec, WithdrawalRec};
+use crate::views::*;
+
+/// The configured state: everything derived from `configure`.
+pub struct Active {
+    pub config: Config,
+    pub active_key: PrivateKey,
+    pub memo_key: PrivateKey,
+    pub gateway_id: AccountId,
+    pub chain_id: [u8; 32],
+}
+
+pub struct Gateway {
+    pub ports: Ports,
+    pub(crate) active: Option<Active>,
+    /// When the low-fee alert last went out (in memory: at most one an hour).
+    last_low_fee_alert_ms: Option<u64>,
+}
+
+const LOW_FEE_ALERT_EVERY_MS: u64 = 3_600_000;
+
+/// Valid game user ids: 1..=64 of `A-Z a-z 0-9 _ - . : @` (no `/`: they are store keys).
+pub fn check_user(user: &str) -> GwResult<()> {
+    let ok = !user.is_empty()
+        && user.len() <= 64
+        && user.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'@'));
+    if ok { Ok(()) } else { Err(GatewayError::BadUserId) }
+}
+
+impl Gateway {
+    pub fn new(ports: Ports) -> Self {
+        Gateway { ports, active: None, last_low_fee_alert_ms: None }
+    }
+
+    pub(crate) fn active(&self) -> GwResult<&Active> {
+        self.active.as_ref().ok_or(GatewayError::NotConfigured)
+    }
+
+    pub(crate) fn now(&mut self) -> u64 {
+        self.ports.clock.now_ms()
+    }
+
+    pub(crate) fn emit(&mut self, e: Event) {
+        self.ports.events.emit(e);
+    }
+
+    pub(crate) fn alert_node(&mut self, f: &NodeFailure) {
+        self.emit(Event::Alert(Alert::NodeTrouble { call: f.call.clone(), detail: f.error.to_string() }));
+    }
+
+    pub(crate) fn random_bytes<const N: usize>(&mut self) -> [u8; N] {
+        let mut b = [0u8; N];
+        self.ports.random.fill(&mut b);
+        b
+    }
+
+    /// Validates the configuration and keys and checks them against the chain.
+    pub fn configure(&mut self, config: Config, keys: Keys) -> GwResult<GatewayInfo> {
+        let config = config.normalized()?;
+        let active_key = PrivateKey::from_wif(&keys.active_wif).map_err(|_| GatewayError::BadKey(KeyRole::Active))?;
+        let memo_key = PrivateKey::from_wif(&keys.memo_wif).map_err(|_| GatewayError::BadKey(KeyRole::Memo))?;
+        let chain_id: [u8; 32] = hex::decode(&config.chain_id)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| GatewayError::invalid("config.chain-id", "must be 64 hex digits"))?;
+        let node = self.ports.node.as_mut();
+        let node_chain = chain::chain_id(node)?;
+        if node_chain != config.chain_id {
+            return Err(GatewayError::WrongChain(node_chain));
+        }
+        let account = chain::lookup_account(node, &config.gateway_account)?.ok_or(GatewayError::AccountNotFound)?;
+        let active_pub = active_key.public_key().to_string();
+        let authorised = account.active_keys.iter().any(|(k, w)| *k == active_pub && *w >= account.active_threshold);
+        if !authorised {
+            return Err(GatewayError::KeyMismatch(KeyRole::Active));
+        }
+        if account.memo_key != Some(memo_key.public_key()) {
+            return Err(GatewayError::KeyMismatch(KeyRole::Memo));
+        }
+        let dgp = chain::dgp(node)?;
+        let info = GatewayInfo {
+            account: account.name.clone(),
+            account_id: format!("1.2.{}", account.id.0),
+            head_block: dgp.head_block,
+            last_irreversible_block: dgp.last_irreversible_block,
+        };
+        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, chain_id });
+        Ok(info)
+    }
+
+    pub fn quote_deposit(&self, cwd: u64) -> GwResult<Quote> {
+        let rate = self.active()?.config.deposit_rate;
+        rates::chain_amount(cwd)?;
+        Ok(Quote { cwd, game: rates::deposit_game(rate, cwd)?, rate })
+    }
+
+    pub fn quote_withdrawal(&self, amount: WithdrawalAmount) -> GwResult<Quote> {
+        let rate = self.active()?.config.withdrawal_rate;
+        let (game, cwd) = rates::withdrawal(rate, amount)?;
+        Ok(Quote { cwd, game, rate })
+    }
+
+    pub fn account(&mut self, user: &str) -> GwResult<AccountView> {
+        self.active()?;
+        check_user(user)?;
+        let now = self.now();
+        let max_attempts = self.active()?.config.link.max_attempts;
+        let rec: UserRec = peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
+        Ok(AccountView {
+            user: user.to_string(),
+            linked: rec.linked.as_ref().map(|l| LinkedAccount {
+                account: l.account.clone(),
+                account_id: format!("1.2.{}", l.account_id),
+                linked_at_ms: l.linked_at_ms,
+            }),
+            pending_link: rec.pending.as_ref().filter(|p| now < p.expires_at_ms).map(|p| PendingLinkView {
+                account: p.account.clone(),
+                expires_at_ms: p.expires_at_ms,
+                attempts_left: max_attempts.saturating_sub(p.attempts),
+            }),
+            balance: rec.balance,
+            frozen: rec.frozen,
+        })
+    }
+
+    pub fn deposit_instructions(&mut self, user: &str) -> GwResult<DepositInfo> {
+        check_user(user)?;
+        let (gateway_account, rate) = {
+            let a = self.active()?;
+            (a.config.gateway_account.clone(), a.config.deposit_rate)
+        };
+        let rec: UserRec = peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
+        let linked = rec.linked.ok_or(GatewayError::NotLinked)?;
+        Ok(DepositInfo {
+            note: format!(
+                "Transfer CWD to {gateway_account} from {}. It is credited once its block is irreversible, usually within a minute or two; transfers from other accounts are not credited automatically.",
+                linked.account
+            ),
+            gateway_account,
+            from_account: linked.account,
+            asset: "CWD".into(),
+            rate,
+        })
+    }
+
+    pub fn status(&mut self) -> GwResult<GatewayStatus> {
+        let (gateway_account, gateway_id, threshold) = {
+            let a = self.active()?;
+            (a.config.gateway_account.clone(), a.gateway_id, a.config.low_fee_balance_cwd)
+        };
+        let store = self.ports.store.as_mut();
+        let cursor: Cursor = peek(store, records::CURSOR)?.unwrap_or_default();
+        let mut frozen_game = 0u64;
+        for e in records::scan_all(store, "user/", None, usize::MAX)? {
+            let u: UserRec = records::decode(&e.key, &e.value)?;
+            frozen_game = frozen_game.saturating_add(u.frozen);
+        }
+        let (mut pending_cwd, mut pending_withdrawals) = (0u64, 0u32);
+        for e in records::scan_all(store, "wdopen/", None, usize::MAX)? {
+            let id = &e.key["wdopen/".len()..];
+            if let Some(w) = peek::<WithdrawalRec>(store, &records::wd_key(id))? {
+                if !w.state.is_final() {
+                    pending_cwd = pending_cwd.saturating_add(w.cwd);
+                    pending_withdrawals += 1;
+                }
+            }
+        }
+        let (mut unclaimed_cwd, mut unclaimed_count) = (0u64, 0u32);
+        for e in records::scan_all(store, "unc/", None, usize::MAX)? {
+            let u: records::UnclaimedRec = records::decode(&e.key, &e.value)?;
+            if u.state == records::UnclaimedState::Open {
+                unclaimed_count += 1;
+                if u.asset_id == 0 {
+                    unclaimed_cwd = unclaimed_cwd.saturating_add(u.amount);
+                }
+            }
+        }
+        let cwd_balance = chain::cwd_balance(self.ports.node.as_mut(), gateway_id).ok();
+        Ok(GatewayStatus {
+            gateway_account,
+            cwd_balance,
+            frozen_game,
+            pending_cwd,
+            pending_withdrawals,
+            unclaimed_cwd,
+            unclaimed_count,
+            scanned_through_block: cursor.through_block,
+            low_fee_balance: matches!(cwd_balance, Some(b) if b < threshold),
+        })
+    }
+
+    /// The timer's call. Node failures never fail it: they are counted and alerted, and
+    /// the work is retried on a later tick.
+    pub fn tick(&mut self) -> GwResult<TickReport> {
+        let (interval, gateway_id, threshold) = {
+            let a = self.active()?;
+            (a.config.tick_interval_ms, a.gateway_id, a.config.low_fee_balance_cwd)
+        };
+        let mut report = TickReport { next_tick_ms: interval, ..Default::default() };
+        let dgp = match chain::dgp(self.ports.node.as_mut()) {
+            Ok(d) => d,
+            Err(f) => {
+                self.alert_node(&f);
+                report.node_errors += 1;
+                report.next_tick_ms = interval.min(10_000);
+                return Ok(report);
+            }
+        };
+        report.last_irreversible_block = dgp.last_irreversible_block;
+        let scan = self.scan_history(&dgp, &mut report)?;
+        let mut busy = !scan.complete;
+        busy |= self.process_withdrawals(&dgp, scan.complete, &mut report)?;
+        self.expire_links()?;
+        if threshold > 0 {
+            match chain::cwd_balance(self.ports.node.as_mut(), gateway_id) {
+                Ok(b) if b < threshold => {
+                    let now = self.now();
+                    if self.last_low_fee_alert_ms.is_none_or(|t| now >= t.saturating_add(LOW_FEE_ALERT_EVERY_MS)) {
+                        self.last_low_fee_alert_ms = Some(now);
+                        self.emit(Event::Alert(Alert::LowFeeBalance { balance: b, threshold }));
+                    }
+                }
+                Ok(_) => self.last_low_fee_alert_ms = None,
+                Err(f) => {
+                    self.alert_node(&f);
+                    report.node_errors += 1;
+                }
+            }
+        }
+        if busy || report.node_errors > 0 {
+            // Work remains (more history, withdrawals waiting for a block): come back soon.
+            report.next_tick_ms = interval.min(10_000);
+        }
+        Ok(report)
+    }
+
+    /// A withdrawal by id (views for the API).
+    pub fn get_withdrawal(&mut self, id: &str) -> GwResult<WithdrawalView> {
+        self.active()?;
+        let w: WithdrawalRec = peek(self.ports.store.as_mut(), &records::wd_key(id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+        Ok(w.view())
+    }
+
+    pub fn list_withdrawals(&mut self, filter: &WithdrawalFilter, start_after: Option<&str>, limit: u32) -> GwResult<Vec<WithdrawalView>> {
+        self.active()?;
+        check_limit(limit)?;
+        let store = self.ports.store.as_mut();
+        let mut out = Vec::new();
+        let mut after = start_after.map(records::wd_key);
+        loop {
+            let page = store.scan("wd/", after.as_deref(), 200)?;
+            let n = page.len();
+            for e in &page {
+                let w: WithdrawalRec = records::decode(&e.key, &e.value)?;
+                if filter.user.as_ref().is_some_and(|u| *u != w.user) || filter.state.is_some_and(|s| s != w.state) {
+                    continue;
+                }
+                out.push(w.view());
+                if out.len() >= limit as usize {
+                    return Ok(out);
+                }
+            }
+            match page.last() {
+                Some(last) if n == 200 => after = Some(last.key.clone()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+pub(crate) fn check_limit(limit: u32) -> GwResult<()> {
+    if (1..=500).contains(&limit) { Ok(()) } else { Err(GatewayError::invalid("limit", "must be 1..=500")) }
+}
+
+impl WithdrawalRec {
+    pub fn view(&self) -> WithdrawalView {
+        WithdrawalView {
+            withdrawal_id: self.id.clone(),
+            user: self.user.clone(),
+            account: self.account.clone(),
+            game: self.game,
+            cwd: self.cwd,
+            state: self.state,
+            requested_at_ms: self.requested_at_ms,
+            tx_id: self.tx.as_ref().map(|t| t.tx_id.clone()),
+            attempts: self.attempts,
+            block_num: self.block_num,
+            note: self.note.clone(),
+        }
+    }
+
+    pub fn reference(&self) -> crate::events::WithdrawalRef {
+        crate::events::WithdrawalRef {
+            withdrawal_id: self.id.clone(),
+            user: self.user.clone(),
+            account: self.account.clone(),
+            game: self.game,
+            cwd: self.cwd,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Every way a gateway call can fail (mirrors WIT `gateway-error`); each case says what
+//! the caller can do. Never carries a key or a link code.
+
+use crate::ports::{NodeError, StoreError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRole {
+    Active,
+    Memo,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameProblem {
+    BadLength,
+    BadCharacter,
+    BadLabel,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitScope {
+    User,
+    Account,
+    Global,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GatewayError {
+    NotConfigured,
+    Invalid { field: String, detail: String },
+    BadKey(KeyRole),
+    KeyMismatch(KeyRole),
+    WrongChain(String),
+    BadUserId,
+    BadAccountName(NameProblem),
+    AccountNotFound,
+    AccountTaken,
+    AccountReserved { retry_after_ms: u64 },
+    AlreadyLinked(String),
+    NotLinked,
+    RateLimited { scope: LimitScope, retry_after_ms: u64 },
+    NoPendingLink,
+    LinkExpired,
+    WrongCode { attempts_left: u32 },
+    TooManyAttempts,
+    WithdrawalsPending,
+    InsufficientBalance(u64),
+    BelowMinimum(u64),
+    AboveMaximum(u64),
+    DailyLimit { remaining_cwd: u64, retry_after_ms: u64 },
+    AmountTooSmall,
+    Overflow,
+    IdempotencyConflict,
+    WithdrawalNotFound,
+    NotAwaitingReview,
+    UnclaimedNotFound,
+    AlreadyResolved,
+    NotCwd,
+    NodeUnavailable { detail: String, retry_after_ms: u64 },
+    StoreUnavailable(String),
+    Busy,
+}
+
+pub type GwResult<T> = Result<T, GatewayError>;
+
+/// How long to suggest waiting after a node failure.
+pub const NODE_RETRY_MS: u64 = 5_000;
+
+impl GatewayError {
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        GatewayError::Invalid { field: field.to_string(), detail: detail.into() }
+    }
+}
+
+impl From<StoreError> for GatewayError {
+    fn from(e: StoreError) -> Self {
+        GatewayError::StoreUnavailable(e.0)
+    }
+}
+
+/// A node call that failed, with the call named (for alerts and errors).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeFailure {
+    pub call: String,
+    pub error: NodeError,
+}
+
+impl NodeFailure {
+    pub fn bad(call: &str, detail: impl Into<String>) -> Self {
+        NodeFailure { call: call.to_string(), error: NodeError::BadResponse(detail.into()) }
+    }
+    pub fn detail(&self) -> String {
+        format!("{}: {}", self.call, self.error)
+    }
+}
+
+impl From<NodeFailure> for GatewayError {
+    fn from(f: NodeFailure) -> Self {
+        GatewayError::NodeUnavailable { detail: f.detail(), retry_after_ms: NODE_RETRY_MS }
+    }
+}

@@ -1,0 +1,364 @@
+//! Linking a game user to a chain account with a one-time code sent on chain.
+//!
+//! The code comes from the random port (a CSPRNG in the component), is sent encrypted
+//! with `send_message` so only the account's owner can read it, and only a salted hash
+//! of it is stored, with an expiry and an attempt counter. The binding is written in the
+//! same commit that consumes the code, guarded by "the account's link key is absent (or
+//! reserved for this user)", so two users can never hold one account, even racing.
+
+use sha2::{Digest, Sha256};
+
+use crate::chain::{self, ChainAccount};
+use crate::events::{Event, LinkFailure};
+use crate::gateway::{check_user, Gateway};
+use crate::gateway_error::{GatewayError, GwResult, LimitScope, NameProblem};
+use crate::limits;
+use crate::memo;
+use crate::ops::{Asset, Memo, Operation, SendMessage, Transaction};
+use crate::records::{self, peek, transact, transact_with_error, Cursor, DayCounter, LinkRec, Linked, PendingLink, Step, UserRec};
+use crate::views::{LinkStarted, LinkedAccount};
+
+/// Graphene's `is_valid_name`: 3..=63 bytes; dot-separated labels of at least 3 bytes,
+/// each starting with a letter, ending with a letter or digit, with `a-z 0-9 -` inside.
+pub fn check_account_name(name: &str) -> Result<(), NameProblem> {
+    if name.len() < 3 || name.len() > 63 {
+        return Err(NameProblem::BadLength);
+    }
+    if !name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.') {
+        return Err(NameProblem::BadCharacter);
+    }
+    for label in name.split('.') {
+        let b = label.as_bytes();
+        if b.len() < 3 || !b[0].is_ascii_lowercase() || !(b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit()) {
+            return Err(NameProblem::BadLabel);
+        }
+    }
+    Ok(())
+}
+
+/// A uniformly random code of `digits` decimal digits from random bytes (rejection
+/// sampling, so no digit value is more likely than another).
+pub fn code_from_random(digits: u8, mut next_u64: impl FnMut() -> u64) -> String {
+    let modulus = 10u64.pow(digits as u32);
+    let zone = u64::MAX - (u64::MAX % modulus);
+    loop {
+        let r = next_u64();
+        if r < zone {
+            return format!("{:0width$}", r % modulus, width = digits as usize);
+        }
+    }
+}
+
+/// The stored form of a code: sha256 over a domain tag, the salt, the user, the
+/// account and the code. The salt stops precomputed tables over the small code space.
+pub fn code_hash(salt: &[u8], user: &str, account_id: u64, code: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"crowdwiz-gateway/link-code/v1\0");
+    h.update(salt);
+    h.update(user.as_bytes());
+    h.update([0]);
+    h.update(account_id.to_le_bytes());
+    h.update(code.as_bytes());
+    h.finalize().into()
+}
+
+/// Equality in time independent of where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Who may take `link` for `user`: nobody else while it is linked or reserved for
+/// deposits still in flight (until the scan has passed `through_block`).
+fn check_link_free(link: &Option<LinkRec>, user: &str, cursor: &Cursor, now_block_estimate_ms: u64) -> GwResult<()> {
+    match link {
+        None => Ok(()),
+        Some(LinkRec::Linked { user: holder, .. }) if holder == user => Ok(()),
+        Some(LinkRec::Linked { .. }) => Err(GatewayError::AccountTaken),
+        Some(LinkRec::Reserved { user: holder, .. }) if holder == user => Ok(()),
+        Some(LinkRec::Reserved { through_block, .. }) if *through_block <= cursor.through_block => Ok(()),
+        Some(LinkRec::Reserved { through_block, .. }) => Err(GatewayError::AccountReserved {
+            // Blocks are 5 s; add the irreversibility lag and a tick.
+            retry_after_ms: (*through_block - cursor.through_block) as u64 * 5_000 + now_block_estimate_ms,
+        }),
+    }
+}
+
+const RESERVE_MARGIN_MS: u64 = 60_000;
+/// Blocks past the head at unlink time during which a deposit sent just before the
+/// unlink may still land; such deposits are still credited to the old user.
+pub const UNLINK_MARGIN_BLOCKS: u32 = 24;
+
+impl Gateway {
+    pub fn start_link(&mut self, user: &str, account: &str) -> GwResult<LinkStarted> {
+        self.active()?;
+        check_user(user)?;
+        check_account_name(account).map_err(GatewayError::BadAccountName)?;
+        let now = self.now();
+        let cfg = self.active()?.config.link.clone();
+        let (gateway_id, memo_pub, digits) = {
+            let a = self.active()?;
+            (a.gateway_id, a.memo_key.public_key(), cfg.code_digits)
+        };
+
+        // Cheap refusals before any node call (and before spending a fee).
+        let rec: UserRec = peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
+        if let Some(l) = &rec.linked {
+            return Err(GatewayError::AlreadyLinked(l.account.clone()));
+        }
+        limits::take_user_link(&mut rec.clone(), &cfg, now)?;
+
+        let node = self.ports.node.as_mut();
+        let target: ChainAccount = chain::lookup_account(node, account)?.ok_or(GatewayError::AccountNotFound)?;
+        if target.id == gateway_id {
+            return Err(GatewayError::invalid("account", "is the gateway's own account"));
+        }
+        let cursor: Cursor = peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
+        let link: Option<LinkRec> = peek(self.ports.store.as_mut(), &records::link_key(target.id.0))?;
+        check_link_free(&link, user, &cursor, RESERVE_MARGIN_MS)?;
+
+        // The message goes to the account's memo key; a null memo key cannot read it.
+        let to_key = target.memo_key.ok_or_else(|| GatewayError::invalid("account", "the account has no usable memo key"))?;
+        let text_len = cfg.message_template.replace("{code}", &"0".repeat(digits as usize)).replace("{user}", user).len();
+        if text_len > memo::MAX_MEMO_MESSAGE_BYTES {
+            return Err(GatewayError::invalid("config.link.message-template", "the message is too long"));
+        }
+        // Fee and TaPoS before committing anything, so node trouble costs no limit.
+        let node = self.ports.node.as_mut();
+        let dgp = chain::dgp(node)?;
+        let placeholder = Memo { from: memo_pub, to: to_key, nonce: 0, message: vec![0u8; (text_len + 4) / 16 * 16 + 16] };
+        let mut op = SendMessage { fee: Asset::cwd(0), from: gateway_id, to: target.id, memo: placeholder };
+        op.fee = Asset::cwd(chain::required_fee(node, &Operation::SendMessage(op.clone()))?);
+
+        // Draw the code and salt, and commit the pending link with every counter.
+        let rnd: [u8; 64] = self.random_bytes();
+        let mut words = rnd.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>().into_iter();
+        let random = self.ports.random.as_mut();
+        let code = code_from_random(digits, || {
+            words.next().unwrap_or_else(|| {
+                // Eight rejections in a row: practically never; draw more.
+                let mut b = [0u8; 8];
+                random.fill(&mut b);
+                u64::from_le_bytes(b)
+            })
+        });
+        let salt: [u8; 16] = self.random_bytes();
+        let nonce = u64::from_le_bytes(self.random_bytes());
+        let hash = code_hash(&salt, user, target.id.0, &code);
+        let expires_at_ms = now.saturating_add(cfg.code_ttl_ms);
+        let account_name = target.name.clone();
+        transact(self.ports.store.as_mut(), |t| {
+            let mut u: UserRec = t.get_or_default(&records::user_key(user))?;
+            if let Some(l) = &u.linked {
+                return Err(GatewayError::AlreadyLinked(l.account.clone()));
+            }
+            limits::take_user_link(&mut u, &cfg, now)?;
+            let link: Option<LinkRec> = t.get(&records::link_key(target.id.0))?;
+            check_link_free(&link, user, &cursor, RESERVE_MARGIN_MS)?;
+            let mut acct: DayCounter = t.get_or_default(&records::lim_acct_key(target.id.0))?;
+            limits::take_daily(&mut acct, cfg.account_daily, LimitScope::Account, now)?;
+            let mut global: DayCounter = t.get_or_default(records::LIM_GLOBAL)?;
+            limits::take_daily(&mut global, cfg.global_daily, LimitScope::Global, now)?;
+            u.pending = Some(PendingLink {
+                account: account_name.clone(),
+                account_id: target.id.0,
+                salt: hex::encode(salt),
+                code_hash: hex::encode(hash),
+                expires_at_ms,
+                attempts: 0,
+            });
+            t.put(&records::user_key(user), &u);
+            t.put(&records::lim_acct_key(target.id.0), &acct);
+            t.put(records::LIM_GLOBAL, &global);
+            t.put(&format!("plink/{user}"), &expires_at_ms);
+            Ok(Step::Commit(()))
+        })?;
+
+        // Only now does the code exist anywhere outside this call: in the encrypted memo.
+        let text = cfg.message_template.replace("{code}", &code).replace("{user}", user);
+        let (active_key, memo_key, chain_id) = {
+            let a = self.active()?;
+            (a.active_key.clone(), a.memo_key.clone(), a.chain_id)
+        };
+        let cipher = memo::encrypt(&memo_key, &to_key, nonce, &text).map_err(|_| GatewayError::invalid("config.link.message-template", "the message cannot be encrypted"))?;
+        op.memo = Memo { from: memo_pub, to: to_key, nonce, message: cipher };
+        let (ref_block_num, ref_block_prefix) = crate::ops::tapos_from_block_id(&dgp.head_block_id)
+            .map_err(|_| GatewayError::from(crate::gateway_error::NodeFailure::bad("database.get_dynamic_global_properties", "bad head_block_id")))?;
+        let tx = Transaction { ref_block_num, ref_block_prefix, expiration: dgp.head_time.saturating_add(120), operations: vec![Operation::SendMessage(op)] };
+        let tx_id = hex::encode(tx.id());
+        let signed = tx.sign(&active_key, &chain_id).map_err(|_| GatewayError::invalid("account", "the message cannot be signed"))?;
+        let tx_json = crate::json::write_transaction(&signed).to_string();
+        if let Err(f) = chain::broadcast(self.ports.node.as_mut(), &tx_json) {
+            // The code is stored; the user can ask again once the per-user interval passes.
+            return Err(GatewayError::NodeUnavailable { detail: f.detail(), retry_after_ms: cfg.user_interval_ms });
+        }
+        self.emit(Event::LinkCodeSent { user: user.into(), account: target.name.clone(), expires_at_ms, tx_id: tx_id.clone() });
+        Ok(LinkStarted { account: target.name, expires_at_ms, code_digits: digits, tx_id })
+    }
+
+    pub fn confirm_link(&mut self, user: &str, code: &str) -> GwResult<LinkedAccount> {
+        self.active()?;
+        check_user(user)?;
+        let now = self.now();
+        let max_attempts = self.active()?.config.link.max_attempts;
+        let code = code.trim();
+        let mut events = Vec::new();
+        let cursor: Cursor = peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
+        let result = transact_with_error(self.ports.store.as_mut(), |t| {
+            let ukey = records::user_key(user);
+            let mut u: UserRec = t.get_or_default(&ukey)?;
+            let Some(p) = u.pending.clone() else { return Err(GatewayError::NoPendingLink) };
+            events.clear();
+            if now >= p.expires_at_ms {
+                u.pending = None;
+                t.put(&ukey, &u);
+                t.delete(&format!("plink/{user}"));
+                events.push(Event::LinkFailed { user: user.into(), account: p.account.clone(), reason: LinkFailure::Expired });
+                return Ok((Step::Commit(()), Err(GatewayError::LinkExpired)));
+            }
+            let salt = hex::decode(&p.salt).unwrap_or_default();
+            let expected = hex::decode(&p.code_hash).unwrap_or_default();
+            let got = code_hash(&salt, user, p.account_id, code);
+            if !constant_time_eq(&got, &expected) {
+                let attempts = p.attempts + 1;
+                if attempts >= max_attempts {
+                    // Void: a guesser gets `max_attempts` tries per code, no more.
+                    u.pending = None;
+                    t.delete(&format!("plink/{user}"));
+                    events.push(Event::LinkFailed { user: user.into(), account: p.account.clone(), reason: LinkFailure::TooManyAttempts });
+                    t.put(&ukey, &u);
+                    return Ok((Step::Commit(()), Err(GatewayError::TooManyAttempts)));
+                }
+                u.pending = Some(PendingLink { attempts, ..p });
+                t.put(&ukey, &u);
+                return Ok((Step::Commit(()), Err(GatewayError::WrongCode { attempts_left: max_attempts - attempts })));
+            }
+            let lkey = records::link_key(p.account_id);
+            let link: Option<LinkRec> = t.get(&lkey)?;
+            if let Err(e) = check_link_free(&link, user, &cursor, RESERVE_MARGIN_MS) {
+                return Ok((Step::Done(()), Err(e)));
+            }
+            u.pending = None;
+            u.linked = Some(Linked { account: p.account.clone(), account_id: p.account_id, linked_at_ms: now });
+            t.put(&ukey, &u);
+            t.put(&lkey, &LinkRec::Linked { user: user.into(), account: p.account.clone(), since_ms: now });
+            t.delete(&format!("plink/{user}"));
+            events.push(Event::LinkConfirmed { user: user.into(), account: p.account.clone(), account_id: format!("1.2.{}", p.account_id) });
+            Ok((
+                Step::Commit(()),
+                Ok(LinkedAccount { account: p.account.clone(), account_id: format!("1.2.{}", p.account_id), linked_at_ms: now }),
+            ))
+        });
+        if !matches!(result, Err(GatewayError::Busy) | Err(GatewayError::StoreUnavailable(_))) {
+            for e in events {
+                self.emit(e);
+            }
+        }
+        result
+    }
+
+    pub fn unlink(&mut self, user: &str) -> GwResult<()> {
+        self.active()?;
+        check_user(user)?;
+        let rec: UserRec = peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
+        if rec.linked.is_none() {
+            return Err(GatewayError::NotLinked);
+        }
+        if rec.frozen > 0 || rec.open_withdrawals > 0 {
+            return Err(GatewayError::WithdrawalsPending);
+        }
+        let dgp = chain::dgp(self.ports.node.as_mut())?;
+        let through_block = dgp.head_block.saturating_add(UNLINK_MARGIN_BLOCKS);
+        let linked = transact(self.ports.store.as_mut(), |t| {
+            let ukey = records::user_key(user);
+            let mut u: UserRec = t.get_or_default(&ukey)?;
+            let Some(l) = u.linked.take() else { return Err(GatewayError::NotLinked) };
+            if u.frozen > 0 || u.open_withdrawals > 0 {
+                return Err(GatewayError::WithdrawalsPending);
+            }
+            let lkey = records::link_key(l.account_id);
+            let _: Option<LinkRec> = t.get(&lkey)?;
+            t.put(&lkey, &LinkRec::Reserved { user: user.into(), account: l.account.clone(), through_block });
+            t.put(&ukey, &u);
+            Ok(Step::Commit(l))
+        })?;
+        self.emit(Event::Unlinked { user: user.into(), account: linked.account, reserved_through_block: through_block });
+        Ok(())
+    }
+
+    /// Clears link codes past their expiry (so the account view and events stay true).
+    pub(crate) fn expire_links(&mut self) -> GwResult<()> {
+        let now = self.now();
+        let entries = records::scan_all(self.ports.store.as_mut(), "plink/", None, 1000)?;
+        for e in entries {
+            let expires: u64 = records::decode(&e.key, &e.value)?;
+            if now < expires {
+                continue;
+            }
+            let user = e.key["plink/".len()..].to_string();
+            let failed = transact(self.ports.store.as_mut(), |t| {
+                let ukey = records::user_key(&user);
+                let mut u: UserRec = t.get_or_default(&ukey)?;
+                let current: Option<u64> = t.get(&e.key)?;
+                if current.is_none_or(|x| now < x) {
+                    return Ok(Step::Done(None)); // a newer code replaced it meanwhile
+                }
+                t.delete(&e.key);
+                match u.pending.take() {
+                    Some(p) if now >= p.expires_at_ms => {
+                        t.put(&ukey, &u);
+                        Ok(Step::Commit(Some(p.account)))
+                    }
+                    _ => Ok(Step::Commit(None)),
+                }
+            })?;
+            if let Some(account) = failed {
+                self.emit(Event::LinkFailed { user, account, reason: LinkFailure::Expired });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_graphene_rules() {
+        for ok in ["abc", "alice", "a-b-c", "abc.def", "a12", "game-gateway", &"a".repeat(63)] {
+            assert_eq!(check_account_name(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_account_name("ab"), Err(NameProblem::BadLength));
+        assert_eq!(check_account_name(&"a".repeat(64)), Err(NameProblem::BadLength));
+        assert_eq!(check_account_name("Abc"), Err(NameProblem::BadCharacter));
+        assert_eq!(check_account_name("ab_c"), Err(NameProblem::BadCharacter));
+        assert_eq!(check_account_name("-abc"), Err(NameProblem::BadLabel));
+        assert_eq!(check_account_name("abc-"), Err(NameProblem::BadLabel));
+        assert_eq!(check_account_name("abc..def"), Err(NameProblem::BadLabel));
+        assert_eq!(check_account_name("abc.d1"), Err(NameProblem::BadLabel));
+    }
+
+    #[test]
+    fn codes_are_zero_padded_and_rejection_sampled() {
+        let mut it = [0u64, 7].into_iter();
+        assert_eq!(code_from_random(6, || it.next().unwrap()), "000000");
+        // A draw in the biased zone at the top of u64 is thrown away.
+        let mut it = [u64::MAX, 123_456].into_iter();
+        assert_eq!(code_from_random(6, || it.next().unwrap()), "123456");
+        assert_eq!(code_from_random(12, || 42), "000000000042");
+    }
+
+    #[test]
+    fn code_hash_binds_salt_user_account_and_code() {
+        let h = code_hash(b"salt", "u1", 7, "123456");
+        assert_ne!(h, code_hash(b"salu", "u1", 7, "123456"));
+        assert_ne!(h, code_hash(b"salt", "u2", 7, "123456"));
+        assert_ne!(h, code_hash(b"salt", "u1", 8, "123456"));
+        assert_ne!(h, code_hash(b"salt", "u1", 7, "123457"));
+        assert!(constant_time_eq(&h, &code_hash(b"salt", "u1", 7, "123456")));
+        assert!(!constant_time_eq(&h[..31], &h));
+    }
+}

@@ -1,0 +1,87 @@
+//! The doors of the deterministic core: everything outside it comes through these
+//! traits. The component glue (`component.rs`) implements them over the WIT imports;
+//! tests implement them in memory. Given the same answers, the core does the same thing.
+
+use crate::events::Event;
+
+/// One stored value; `version` increases on every write of the key (first write: 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub version: u64,
+}
+
+/// A condition a commit requires: `expected_version: None` means "key absent".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Precondition {
+    pub key: String,
+    pub expected_version: Option<u64>,
+}
+
+/// Set (`Some`) or delete (`None`) a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+/// The store could not answer; transient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+/// `commit` outcome: `Ok(true)` committed, `Ok(false)` a precondition failed.
+pub trait Store {
+    fn get(&mut self, key: &str) -> Result<Option<Entry>, StoreError>;
+    fn scan(&mut self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError>;
+    fn commit(&mut self, preconditions: &[Precondition], writes: &[Write]) -> Result<bool, StoreError>;
+}
+
+/// How a node call failed (mirrors WIT `node-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeError {
+    Unreachable(String),
+    /// The request may or may not have taken effect.
+    Timeout,
+    Rpc { code: i64, message: String },
+    BadResponse(String),
+}
+
+impl core::fmt::Display for NodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NodeError::Unreachable(s) => write!(f, "node unreachable: {s}"),
+            NodeError::Timeout => write!(f, "node timed out"),
+            NodeError::Rpc { code, message } => write!(f, "node error {code}: {message}"),
+            NodeError::BadResponse(s) => write!(f, "bad node response: {s}"),
+        }
+    }
+}
+
+pub trait Node {
+    /// `params_json` is the JSON array of arguments; returns the `result` JSON text.
+    fn call(&mut self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError>;
+}
+
+pub trait Clock {
+    /// Milliseconds since the Unix epoch, UTC.
+    fn now_ms(&mut self) -> u64;
+}
+
+pub trait Events {
+    fn emit(&mut self, event: Event);
+}
+
+pub trait Random {
+    /// Fills `buf` with cryptographically secure random bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// Everything the core reaches the world through.
+pub struct Ports {
+    pub store: Box<dyn Store>,
+    pub node: Box<dyn Node>,
+    pub clock: Box<dyn Clock>,
+    pub events: Box<dyn Events>,
+    pub random: Box<dyn Random>,
+}

@@ -1,0 +1,365 @@
+//! The store's key scheme and value encoding, and the read-then-commit transaction
+//! every state change goes through.
+//!
+//! Keys (all ASCII; user ids cannot contain `/`):
+//! - `cursor`                 history scan cursor ([`Cursor`])
+//! - `user/<user>`            balance, frozen, link, pending code, limits ([`UserRec`])
+//! - `link/<1.2.N>`           who holds a chain account ([`LinkRec`])
+//! - `dep/<deposit-id>`       a credited deposit ([`DepositRec`])
+//! - `unc/<deposit-id>`       an unclaimed deposit ([`UnclaimedRec`])
+//! - `adj/<sha256(key)>`      a balance adjustment, by idempotency key ([`AdjustRec`])
+//! - `wd/<id>`                a withdrawal ([`WithdrawalRec`])
+//! - `wdkey/<sha256(key)>`    withdrawal id by idempotency key
+//! - `wdnonce/<hex nonce>`    withdrawal id by memo nonce (to recognise it in history)
+//! - `wdopen/<id>`            index of withdrawals not yet final
+//! - `seq/wd`                 the last withdrawal number
+//! - `lim/acct/<1.2.N>`, `lim/global`   link-message counters per UTC day
+//!
+//! Values are JSON `{"v":1,"r":<record>}`: the version lets a later release read and
+//! migrate older records instead of misreading them.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Rate;
+use crate::events::{OpPosition, UnclaimedReason};
+use crate::gateway_error::{GatewayError, GwResult};
+use crate::ports::{Precondition, Store, Write};
+
+pub const VALUE_VERSION: u32 = 1;
+
+pub const CURSOR: &str = "cursor";
+pub const SEQ_WD: &str = "seq/wd";
+pub const LIM_GLOBAL: &str = "lim/global";
+
+pub fn user_key(user: &str) -> String {
+    format!("user/{user}")
+}
+pub fn link_key(account_id: u64) -> String {
+    format!("link/1.2.{account_id}")
+}
+pub fn dep_key(pos: &OpPosition) -> String {
+    format!("dep/{}", pos.deposit_id())
+}
+pub fn unc_key(deposit_id: &str) -> String {
+    format!("unc/{deposit_id}")
+}
+pub fn adj_key(idempotency_key: &str) -> String {
+    format!("adj/{}", hex::encode(Sha256::digest(idempotency_key.as_bytes())))
+}
+pub fn wd_key(id: &str) -> String {
+    format!("wd/{id}")
+}
+pub fn wdkey_key(idempotency_key: &str) -> String {
+    format!("wdkey/{}", hex::encode(Sha256::digest(idempotency_key.as_bytes())))
+}
+pub fn wdnonce_key(nonce: u64) -> String {
+    format!("wdnonce/{nonce:016x}")
+}
+pub fn wdopen_key(id: &str) -> String {
+    format!("wdopen/{id}")
+}
+pub fn lim_acct_key(account_id: u64) -> String {
+    format!("lim/acct/1.2.{account_id}")
+}
+
+/// Where the deposit scan stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Per-account history sequence number of the last processed operation (0: none).
+    pub seq: u64,
+    /// Every gateway operation in blocks up to this one has been processed.
+    pub through_block: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Linked {
+    pub account: String,
+    pub account_id: u64,
+    pub linked_at_ms: u64,
+}
+
+/// A link code waiting for confirmation: only a salted hash of the code is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLink {
+    pub account: String,
+    pub account_id: u64,
+    pub salt: String,
+    pub code_hash: String,
+    pub expires_at_ms: u64,
+    pub attempts: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRec {
+    pub balance: u64,
+    pub frozen: u64,
+    pub linked: Option<Linked>,
+    pub pending: Option<PendingLink>,
+    /// Link-code requests: last time, and count on `link_day` (UTC day number).
+    pub link_last_ms: u64,
+    pub link_day: u64,
+    pub link_day_count: u32,
+    /// Withdrawals counted against the daily limit on `wd_day`.
+    pub wd_day: u64,
+    pub wd_day_cwd: u64,
+    /// Withdrawals not yet final.
+    pub open_withdrawals: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum LinkRec {
+    Linked { user: String, account: String, since_ms: u64 },
+    /// Released by `user`; deposits in blocks up to `through_block` are still theirs and
+    /// nobody else may link until the scan has passed that block.
+    Reserved { user: String, account: String, through_block: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepositRec {
+    pub user: String,
+    pub from_account_id: u64,
+    pub cwd: u64,
+    pub game: u64,
+    pub rate: Rate,
+    pub credited_at_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum UnclaimedState {
+    Open,
+    Assigned { user: String, game: u64, rate: Rate, at_ms: u64 },
+    RefundMarked { note: String, at_ms: u64 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnclaimedRec {
+    pub position: OpPosition,
+    pub from_account_id: u64,
+    pub asset_id: u64,
+    pub amount: u64,
+    pub reason: UnclaimedReason,
+    pub state: UnclaimedState,
+    pub recorded_at_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustRec {
+    pub user: String,
+    pub idempotency_key: String,
+    pub delta: i64,
+    pub reason: String,
+    pub balance_after: u64,
+    pub frozen_after: u64,
+    pub at_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WdState {
+    AwaitingReview,
+    Queued,
+    Sent,
+    Confirmed,
+    Failed,
+    Rejected,
+}
+
+impl WdState {
+    pub fn is_final(self) -> bool {
+        matches!(self, WdState::Confirmed | WdState::Failed | WdState::Rejected)
+    }
+}
+
+/// The signed transaction of one attempt, stored before it is broadcast.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentTx {
+    pub tx_id: String,
+    /// `broadcast_transaction`'s argument, exactly the bytes signed.
+    pub tx_json: String,
+    /// Chain time (seconds) after which it can no longer be included.
+    pub expiration: u32,
+    pub attempt: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawalRec {
+    pub id: String,
+    pub user: String,
+    pub account: String,
+    pub account_id: u64,
+    pub game: u64,
+    pub cwd: u64,
+    pub rate: Rate,
+    pub idempotency_key: String,
+    /// What was asked: `game:<n>` or `cwd:<n>` (idempotency compares it).
+    pub asked: String,
+    pub nonce: u64,
+    pub state: WdState,
+    pub requested_at_ms: u64,
+    /// UTC day it counts against.
+    pub day: u64,
+    pub tx: Option<SentTx>,
+    pub attempts: u32,
+    pub block_num: Option<u32>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCounter {
+    pub day: u64,
+    pub count: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<T> {
+    v: u32,
+    r: T,
+}
+
+pub fn encode<T: Serialize>(r: &T) -> Vec<u8> {
+    serde_json::to_vec(&Envelope { v: VALUE_VERSION, r }).expect("records serialize")
+}
+
+pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> GwResult<T> {
+    let unreadable = |e: serde_json::Error| GatewayError::StoreUnavailable(format!("record {key} is unreadable: {e}"));
+    // The version first: a record from a newer release is reported as such, not misread.
+    let env: Envelope<serde_json::Value> = serde_json::from_slice(bytes).map_err(unreadable)?;
+    if env.v != VALUE_VERSION {
+        return Err(GatewayError::StoreUnavailable(format!("record {key} has unknown version {}", env.v)));
+    }
+    serde_json::from_value(env.r).map_err(unreadable)
+}
+
+/// Reads and returns a record without registering a precondition.
+pub fn peek<T: DeserializeOwned>(store: &mut dyn Store, key: &str) -> GwResult<Option<T>> {
+    match store.get(key)? {
+        None => Ok(None),
+        Some(e) => decode(key, &e.value).map(Some),
+    }
+}
+
+/// A read-then-commit transaction: every key read becomes a precondition (its version,
+/// or "absent"), so the commit applies only if nothing read has changed meanwhile.
+pub struct Txn<'a> {
+    store: &'a mut dyn Store,
+    reads: BTreeMap<String, Option<u64>>,
+    writes: BTreeMap<String, Option<Vec<u8>>>,
+}
+
+impl<'a> Txn<'a> {
+    pub fn new(store: &'a mut dyn Store) -> Self {
+        Txn { store, reads: BTreeMap::new(), writes: BTreeMap::new() }
+    }
+
+    pub fn get<T: DeserializeOwned>(&mut self, key: &str) -> GwResult<Option<T>> {
+        let entry = self.store.get(key)?;
+        let version = entry.as_ref().map(|e| e.version);
+        // The first read of a key fixes the precondition.
+        self.reads.entry(key.to_string()).or_insert(version);
+        match entry {
+            None => Ok(None),
+            Some(e) => decode(key, &e.value).map(Some),
+        }
+    }
+
+    pub fn get_or_default<T: DeserializeOwned + Default>(&mut self, key: &str) -> GwResult<T> {
+        Ok(self.get(key)?.unwrap_or_default())
+    }
+
+    /// Requires `key` to be absent at commit (for keys written without a read).
+    pub fn require_absent(&mut self, key: &str) {
+        self.reads.insert(key.to_string(), None);
+    }
+
+    pub fn put<T: Serialize>(&mut self, key: &str, r: &T) {
+        self.writes.insert(key.to_string(), Some(encode(r)));
+    }
+
+    pub fn delete(&mut self, key: &str) {
+        self.writes.insert(key.to_string(), None);
+    }
+
+    pub fn has_writes(&self) -> bool {
+        !self.writes.is_empty()
+    }
+
+    /// Commits; `Ok(false)` when a precondition failed (re-read and retry).
+    pub fn commit(self) -> GwResult<bool> {
+        let pre: Vec<Precondition> =
+            self.reads.into_iter().map(|(key, expected_version)| Precondition { key, expected_version }).collect();
+        let writes: Vec<Write> = self.writes.into_iter().map(|(key, value)| Write { key, value }).collect();
+        Ok(self.store.commit(&pre, &writes)?)
+    }
+}
+
+/// How many times a call re-reads and retries after losing a race before `busy`.
+pub const MAX_RETRIES: usize = 8;
+
+/// What one attempt of a transactional step decided.
+pub enum Step<T> {
+    /// Commit the transaction, then answer `T`.
+    Commit(T),
+    /// Answer `T` without writing anything.
+    Done(T),
+}
+
+/// Runs `f` (which reads through the `Txn` and stages writes) until its commit goes
+/// through, retrying on conflict. Errors from `f` are final and write nothing.
+pub fn transact<T>(store: &mut dyn Store, mut f: impl FnMut(&mut Txn) -> GwResult<Step<T>>) -> GwResult<T> {
+    for _ in 0..MAX_RETRIES {
+        let mut txn = Txn::new(store);
+        match f(&mut txn)? {
+            Step::Done(t) => return Ok(t),
+            Step::Commit(t) => {
+                if txn.commit()? {
+                    return Ok(t);
+                }
+            }
+        }
+    }
+    Err(GatewayError::Busy)
+}
+
+/// Like [`transact`], but an error decided inside `f` may still commit its staged writes
+/// (e.g. a wrong link code must count the attempt, then answer the error).
+pub fn transact_with_error<T>(
+    store: &mut dyn Store,
+    mut f: impl FnMut(&mut Txn) -> GwResult<(Step<()>, GwResult<T>)>,
+) -> GwResult<T> {
+    for _ in 0..MAX_RETRIES {
+        let mut txn = Txn::new(store);
+        let (step, answer) = f(&mut txn)?;
+        match step {
+            Step::Done(()) => return answer,
+            Step::Commit(()) => {
+                if txn.commit()? {
+                    return answer;
+                }
+            }
+        }
+    }
+    Err(GatewayError::Busy)
+}
+
+/// All entries under `prefix` after `start_after`, in pages (the store limits a scan).
+pub fn scan_all(store: &mut dyn Store, prefix: &str, start_after: Option<String>, max: usize) -> GwResult<Vec<crate::ports::Entry>> {
+    let mut out = Vec::new();
+    let mut after = start_after;
+    loop {
+        let page = store.scan(prefix, after.as_deref(), 200)?;
+        let n = page.len();
+        if let Some(last) = page.last() {
+            after = Some(last.key.clone());
+        }
+        out.extend(page);
+        if n < 200 || out.len() >= max {
+            return Ok(out);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! What the API answers (mirrors the WIT records of `api`).
+
+use crate::config::Rate;
+use crate::records::WdState;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayInfo {
+    pub account: String,
+    pub account_id: String,
+    pub head_block: u32,
+    pub last_irreversible_block: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingLinkView {
+    pub account: String,
+    pub expires_at_ms: u64,
+    pub attempts_left: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkedAccount {
+    pub account: String,
+    pub account_id: String,
+    pub linked_at_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkStarted {
+    pub account: String,
+    pub expires_at_ms: u64,
+    pub code_digits: u8,
+    pub tx_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountView {
+    pub user: String,
+    pub linked: Option<LinkedAccount>,
+    pub pending_link: Option<PendingLinkView>,
+    pub balance: u64,
+    pub frozen: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DepositInfo {
+    pub gateway_account: String,
+    pub from_account: String,
+    pub asset: String,
+    pub rate: Rate,
+    pub note: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quote {
+    pub cwd: u64,
+    pub game: u64,
+    pub rate: Rate,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BalanceChange {
+    pub balance: u64,
+    pub frozen: u64,
+    pub replayed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithdrawalView {
+    pub withdrawal_id: String,
+    pub user: String,
+    pub account: String,
+    pub game: u64,
+    pub cwd: u64,
+    pub state: WdState,
+    pub requested_at_ms: u64,
+    pub tx_id: Option<String>,
+    pub attempts: u32,
+    pub block_num: Option<u32>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WithdrawalFilter {
+    pub user: Option<String>,
+    pub state: Option<WdState>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnclaimedStateView {
+    Open,
+    Assigned,
+    RefundMarked,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnclaimedView {
+    pub deposit_id: String,
+    pub block_num: u32,
+    pub trx_in_block: u32,
+    pub op_in_trx: u32,
+    pub from_account_id: String,
+    pub asset_id: String,
+    pub amount: u64,
+    pub reason: String,
+    pub state: UnclaimedStateView,
+    pub resolution: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayStatus {
+    pub gateway_account: String,
+    pub cwd_balance: Option<u64>,
+    pub frozen_game: u64,
+    pub pending_cwd: u64,
+    pub pending_withdrawals: u32,
+    pub unclaimed_cwd: u64,
+    pub unclaimed_count: u32,
+    pub scanned_through_block: u32,
+    pub low_fee_balance: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub next_tick_ms: u64,
+    pub deposits_credited: u32,
+    pub deposits_unclaimed: u32,
+    pub withdrawals_sent: u32,
+    pub withdrawals_confirmed: u32,
+    pub withdrawals_failed: u32,
+    pub node_errors: u32,
+    pub last_irreversible_block: u32,
+}

@@ -1,0 +1,399 @@
+//! Withdrawals: freeze at request time, then a state machine driven by the tick.
+//!
+//! queued ─▶ sent ─▶ confirmed            (seen in the gateway's history, irreversible)
+//!   ▲         └──▶ sent (attempt n+1)   (attempt n provably expired unincluded)
+//!   │         └──▶ failed + unfrozen    (every attempt expired unincluded)
+//! awaiting-review ─▶ queued | rejected + unfrozen
+//!
+//! A signed transaction and its id are committed BEFORE it is broadcast; errors and
+//! timeouts rebroadcast the same bytes; a new transaction is built only once the previous
+//! one can provably never be included: the irreversible block's time is past its
+//! expiration and the history scan has covered every block up to it without seeing it.
+//! The transfer's memo nonce is derived from the withdrawal id, so the payout is
+//! recognised in the history whatever node or instance sent it.
+
+use sha2::{Digest, Sha256};
+
+use crate::chain::{self, Dgp};
+use crate::events::{Alert, Event, WithdrawalFailure};
+use crate::gateway::{check_user, Gateway};
+use crate::gateway_error::{GatewayError, GwResult, NodeFailure};
+use crate::ledger::check_idempotency_key;
+use crate::limits;
+use crate::memo;
+use crate::ops::{AccountId, Asset, Memo, Operation, Transaction, Transfer};
+use crate::ports::NodeError;
+use crate::rates::{self, WithdrawalAmount};
+use crate::records::{self, transact, Cursor, SentTx, Step, UserRec, WdState, WithdrawalRec};
+use crate::views::{TickReport, WithdrawalView};
+
+/// The memo nonce of a withdrawal: a function of the gateway and the withdrawal id.
+pub fn withdrawal_nonce(gateway: AccountId, id: &str) -> u64 {
+    let mut h = Sha256::new();
+    h.update(b"crowdwiz-gateway/withdrawal-nonce/v1\0");
+    h.update(gateway.0.to_le_bytes());
+    h.update(id.as_bytes());
+    let d = h.finalize();
+    u64::from_le_bytes(d[..8].try_into().unwrap()).max(1)
+}
+
+/// Why a tick could not build a transaction now (it stays queued and is retried).
+enum NotNow {
+    Node(NodeFailure),
+    LowFunds { balance: u64 },
+    /// The receiving account does not exist on chain: nothing can ever pay it.
+    AccountGone,
+}
+
+impl Gateway {
+    pub fn request_withdrawal(&mut self, user: &str, amount: WithdrawalAmount, idempotency_key: &str) -> GwResult<WithdrawalView> {
+        self.active()?;
+        check_user(user)?;
+        check_idempotency_key(idempotency_key)?;
+        let (rate, wc, gateway) = {
+            let a = self.active()?;
+            (a.config.withdrawal_rate, a.config.withdrawals.clone(), a.gateway_id)
+        };
+        let now = self.now();
+        let asked = amount.describe();
+        // Replays first: a repeated request answers what the first one did.
+        let conv = rates::withdrawal(rate, amount);
+        let (view, fresh) = transact(self.ports.store.as_mut(), |t| {
+            let kkey = records::wdkey_key(idempotency_key);
+            if let Some(id) = t.get::<String>(&kkey)? {
+                let w: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+                if w.user != user || w.asked != asked || w.idempotency_key != idempotency_key {
+                    return Err(GatewayError::IdempotencyConflict);
+                }
+                return Ok(Step::Done((w, false)));
+            }
+            let (game, cwd) = conv.clone()?;
+            if cwd < wc.min_cwd {
+                return Err(GatewayError::BelowMinimum(wc.min_cwd));
+            }
+            if wc.max_cwd > 0 && cwd > wc.max_cwd {
+                return Err(GatewayError::AboveMaximum(wc.max_cwd));
+            }
+            let ukey = records::user_key(user);
+            let mut u: UserRec = t.get_or_default(&ukey)?;
+            let linked = u.linked.clone().ok_or(GatewayError::NotLinked)?;
+            if u.balance < game {
+                return Err(GatewayError::InsufficientBalance(u.balance));
+            }
+            let day = limits::take_withdrawal(&mut u, wc.daily_cwd, cwd, now)?;
+            let seq: u64 = t.get_or_default(records::SEQ_WD)?;
+            let seq = seq + 1;
+            let id = format!("w{seq:010}");
+            let nonce = withdrawal_nonce(gateway, &id);
+            u.balance -= game;
+            u.frozen = u.frozen.checked_add(game).ok_or(GatewayError::Overflow)?;
+            u.open_withdrawals += 1;
+            let state = if wc.review_above_cwd > 0 && cwd > wc.review_above_cwd { WdState::AwaitingReview } else { WdState::Queued };
+            let w = WithdrawalRec {
+                id: id.clone(),
+                user: user.into(),
+                account: linked.account,
+                account_id: linked.account_id,
+                game,
+                cwd,
+                rate,
+                idempotency_key: idempotency_key.into(),
+                asked: asked.clone(),
+                nonce,
+                state,
+                requested_at_ms: now,
+                day,
+                tx: None,
+                attempts: 0,
+                block_num: None,
+                note: None,
+            };
+            let _: Option<String> = t.get(&records::wdnonce_key(nonce))?;
+            let _: Option<WithdrawalRec> = t.get(&records::wd_key(&id))?;
+            t.put(&ukey, &u);
+            t.put(&records::wd_key(&id), &w);
+            t.put(&kkey, &id);
+            t.put(&records::wdnonce_key(nonce), &id);
+            t.put(&records::wdopen_key(&id), &now);
+            t.put(records::SEQ_WD, &seq);
+            Ok(Step::Commit((w, true)))
+        })?;
+        if fresh {
+            self.emit(Event::WithdrawalRequested(view.reference()));
+            if view.state == WdState::AwaitingReview {
+                self.emit(Event::WithdrawalAwaitingReview(view.reference()));
+            }
+        }
+        Ok(view.view())
+    }
+
+    pub fn approve_withdrawal(&mut self, id: &str) -> GwResult<WithdrawalView> {
+        self.active()?;
+        let w = transact(self.ports.store.as_mut(), |t| {
+            let mut w: WithdrawalRec = t.get(&records::wd_key(id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+            if w.state != WdState::AwaitingReview {
+                return Err(GatewayError::NotAwaitingReview);
+            }
+            w.state = WdState::Queued;
+            t.put(&records::wd_key(id), &w);
+            Ok(Step::Commit(w))
+        })?;
+        self.emit(Event::WithdrawalApproved(w.reference()));
+        Ok(w.view())
+    }
+
+    pub fn reject_withdrawal(&mut self, id: &str, reason: &str) -> GwResult<WithdrawalView> {
+        self.active()?;
+        if reason.len() > 200 {
+            return Err(GatewayError::invalid("reason", "at most 200 bytes"));
+        }
+        let w = transact(self.ports.store.as_mut(), |t| {
+            let w: WithdrawalRec = t.get(&records::wd_key(id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+            if w.state != WdState::AwaitingReview {
+                return Err(GatewayError::NotAwaitingReview);
+            }
+            Ok(Step::Commit(unfreeze(t, w, WdState::Rejected, reason)?))
+        })?;
+        self.emit(Event::WithdrawalRejected { withdrawal: w.reference(), reason: reason.into() });
+        Ok(w.view())
+    }
+
+    /// The tick's withdrawal work; true when something is still in flight.
+    pub(crate) fn process_withdrawals(&mut self, dgp: &Dgp, scan_complete: bool, report: &mut TickReport) -> GwResult<bool> {
+        let (gateway, max_attempts) = {
+            let a = self.active()?;
+            (a.gateway_id, a.config.withdrawals.max_attempts)
+        };
+        let open = records::scan_all(self.ports.store.as_mut(), "wdopen/", None, 10_000)?;
+        let mut in_flight = false;
+        let mut funds: Option<u64> = None;
+        let mut lib_time: Option<u32> = None;
+        for e in open {
+            let id = e.key["wdopen/".len()..].to_string();
+            let Some(w) = records::peek::<WithdrawalRec>(self.ports.store.as_mut(), &records::wd_key(&id))? else { continue };
+            match w.state {
+                WdState::AwaitingReview => {}
+                WdState::Queued => {
+                    in_flight = true;
+                    if funds.is_none() {
+                        match chain::cwd_balance(self.ports.node.as_mut(), gateway) {
+                            Ok(b) => funds = Some(b),
+                            Err(f) => {
+                                self.alert_node(&f);
+                                report.node_errors += 1;
+                                continue;
+                            }
+                        }
+                    }
+                    self.send_attempt(w, dgp, funds.as_mut().unwrap(), None, report)?;
+                }
+                WdState::Sent => {
+                    in_flight = true;
+                    let Some(tx) = w.tx.clone() else { continue };
+                    if dgp.head_time < tx.expiration {
+                        // Still includable: (re)broadcast exactly the stored bytes.
+                        self.broadcast_stored(&w, &tx, report);
+                        continue;
+                    }
+                    if !scan_complete {
+                        continue;
+                    }
+                    if lib_time.is_none() {
+                        match chain::block_time(self.ports.node.as_mut(), dgp.last_irreversible_block) {
+                            Ok(t) => lib_time = t,
+                            Err(f) => {
+                                self.alert_node(&f);
+                                report.node_errors += 1;
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(lt) = lib_time else { continue };
+                    if lt <= tx.expiration {
+                        continue; // blocks that may still include it are not irreversible yet
+                    }
+                    let proof_block = dgp.last_irreversible_block;
+                    if w.attempts < max_attempts {
+                        if funds.is_none() {
+                            match chain::cwd_balance(self.ports.node.as_mut(), gateway) {
+                                Ok(b) => funds = Some(b),
+                                Err(f) => {
+                                    self.alert_node(&f);
+                                    report.node_errors += 1;
+                                    continue;
+                                }
+                            }
+                        }
+                        self.send_attempt(w, dgp, funds.as_mut().unwrap(), Some((tx.tx_id.clone(), proof_block)), report)?;
+                    } else {
+                        let failed = transact(self.ports.store.as_mut(), |t| {
+                            let w: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+                            let c: Cursor = t.get_or_default(records::CURSOR)?;
+                            if w.state != WdState::Sent || w.tx.as_ref().map(|x| &x.tx_id) != Some(&tx.tx_id) || c.through_block < proof_block {
+                                return Ok(Step::Done(None));
+                            }
+                            Ok(Step::Commit(Some(unfreeze(t, w, WdState::Failed, "every transaction expired without being included")?)))
+                        })?;
+                        if let Some(w) = failed {
+                            report.withdrawals_failed += 1;
+                            self.emit(Event::WithdrawalFailed { withdrawal: w.reference(), reason: WithdrawalFailure::Expired });
+                        }
+                    }
+                }
+                WdState::Confirmed | WdState::Failed | WdState::Rejected => {
+                    // A stale index entry: drop it.
+                    let key = e.key.clone();
+                    transact(self.ports.store.as_mut(), |t| {
+                        let _: Option<u64> = t.get(&key)?;
+                        t.delete(&key);
+                        Ok(Step::Commit(()))
+                    })?;
+                }
+            }
+        }
+        Ok(in_flight)
+    }
+
+    fn broadcast_stored(&mut self, w: &WithdrawalRec, tx: &SentTx, report: &mut TickReport) {
+        match chain::broadcast(self.ports.node.as_mut(), &tx.tx_json) {
+            Ok(()) => {}
+            Err(NodeFailure { error: NodeError::Rpc { code, message }, .. }) => {
+                // Often "duplicate transaction" (already included): harmless.
+                self.emit(Event::Alert(Alert::BroadcastRefused {
+                    withdrawal_id: w.id.clone(),
+                    tx_id: tx.tx_id.clone(),
+                    detail: format!("{code}: {message}"),
+                }));
+            }
+            Err(f) => {
+                self.alert_node(&f);
+                report.node_errors += 1;
+            }
+        }
+    }
+
+    /// Builds, signs, stores and broadcasts a new transaction for `w`. `replacing` is the
+    /// previous attempt's id and the irreversible block that proves it expired unincluded.
+    fn send_attempt(&mut self, w: WithdrawalRec, dgp: &Dgp, funds: &mut u64, replacing: Option<(String, u32)>, report: &mut TickReport) -> GwResult<()> {
+        let built = match self.build_transfer(&w, dgp, *funds) {
+            Ok(b) => b,
+            Err(NotNow::Node(f)) => {
+                self.alert_node(&f);
+                report.node_errors += 1;
+                return Ok(());
+            }
+            Err(NotNow::LowFunds { balance }) => {
+                let threshold = w.cwd;
+                self.emit(Event::Alert(Alert::LowFeeBalance { balance, threshold }));
+                return Ok(());
+            }
+            Err(NotNow::AccountGone) => {
+                // Safe to unfreeze: no transaction exists, or the last one provably expired.
+                let id = w.id.clone();
+                let failed = transact(self.ports.store.as_mut(), |t| {
+                    let cur: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+                    let still = match &replacing {
+                        None => cur.state == WdState::Queued,
+                        Some((old, proof_block)) => {
+                            let c: Cursor = t.get_or_default(records::CURSOR)?;
+                            cur.state == WdState::Sent && cur.tx.as_ref().map(|x| &x.tx_id) == Some(old) && c.through_block >= *proof_block
+                        }
+                    };
+                    if !still {
+                        return Ok(Step::Done(None));
+                    }
+                    Ok(Step::Commit(Some(unfreeze(t, cur, WdState::Failed, "the receiving account does not exist")?)))
+                })?;
+                if let Some(w) = failed {
+                    report.withdrawals_failed += 1;
+                    self.emit(Event::WithdrawalFailed { withdrawal: w.reference(), reason: WithdrawalFailure::AccountUnusable });
+                }
+                return Ok(());
+            }
+        };
+        let (sent, cost) = built;
+        let id = w.id.clone();
+        let stored = transact(self.ports.store.as_mut(), |t| {
+            let mut cur: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+            match &replacing {
+                None if cur.state == WdState::Queued => {}
+                Some((old, proof_block)) if cur.state == WdState::Sent && cur.tx.as_ref().map(|x| &x.tx_id) == Some(old) => {
+                    // The proof must still hold in the store: the scan covered the block.
+                    let c: Cursor = t.get_or_default(records::CURSOR)?;
+                    if c.through_block < *proof_block {
+                        return Ok(Step::Done(None));
+                    }
+                }
+                _ => return Ok(Step::Done(None)), // someone else moved it on
+            }
+            cur.attempts += 1;
+            cur.state = WdState::Sent;
+            cur.tx = Some(SentTx { attempt: cur.attempts, ..sent.clone() });
+            t.put(&records::wd_key(&id), &cur);
+            Ok(Step::Commit(Some(cur)))
+        })?;
+        let Some(w) = stored else { return Ok(()) };
+        *funds = funds.saturating_sub(cost);
+        let tx = w.tx.clone().expect("just stored");
+        report.withdrawals_sent += 1;
+        self.emit(Event::WithdrawalSent {
+            withdrawal: w.reference(),
+            tx_id: tx.tx_id.clone(),
+            attempt: tx.attempt,
+            expiration_ms: tx.expiration as u64 * 1000,
+        });
+        self.broadcast_stored(&w, &tx, report);
+        Ok(())
+    }
+
+    fn build_transfer(&mut self, w: &WithdrawalRec, dgp: &Dgp, funds: u64) -> Result<(SentTx, u64), NotNow> {
+        let a = self.active.as_ref().expect("configured");
+        let (gateway, memo_key, active_key, chain_id, name, exp_secs) =
+            (a.gateway_id, a.memo_key.clone(), a.active_key.clone(), a.chain_id, a.config.gateway_account.clone(), a.config.withdrawals.expiration_secs);
+        let node = self.ports.node.as_mut();
+        let to = AccountId(w.account_id);
+        let account = chain::account_by_id(node, to).map_err(NotNow::Node)?.ok_or(NotNow::AccountGone)?;
+        // A receiver without a usable memo key still gets the payout; the memo (which
+        // identifies the withdrawal by its nonce) is then readable by the gateway only.
+        let to_key = account.memo_key.unwrap_or_else(|| memo_key.public_key());
+        let text = format!("Withdrawal {} from {}", w.id, name);
+        let cipher = memo::encrypt(&memo_key, &to_key, w.nonce, &text).map_err(|e| NotNow::Node(NodeFailure::bad("memo", e.to_string())))?;
+        let mut op = Transfer {
+            fee: Asset::cwd(0),
+            from: gateway,
+            to,
+            amount: Asset::cwd(w.cwd as i64),
+            memo: Some(Memo { from: memo_key.public_key(), to: to_key, nonce: w.nonce, message: cipher }),
+        };
+        let fee = chain::required_fee(node, &Operation::Transfer(op.clone())).map_err(NotNow::Node)?;
+        op.fee = Asset::cwd(fee);
+        let cost = w.cwd.saturating_add(fee as u64);
+        if funds < cost {
+            return Err(NotNow::LowFunds { balance: funds });
+        }
+        let (ref_block_num, ref_block_prefix) = crate::ops::tapos_from_block_id(&dgp.head_block_id)
+            .map_err(|_| NotNow::Node(NodeFailure::bad("database.get_dynamic_global_properties", "bad head_block_id")))?;
+        let expiration = dgp.head_time.saturating_add(exp_secs);
+        let tx = Transaction { ref_block_num, ref_block_prefix, expiration, operations: vec![Operation::Transfer(op)] };
+        let tx_id = hex::encode(tx.id());
+        let signed = tx.sign(&active_key, &chain_id).map_err(|e| NotNow::Node(NodeFailure::bad("sign", e.to_string())))?;
+        let tx_json = crate::json::write_transaction(&signed).to_string();
+        Ok((SentTx { tx_id, tx_json, expiration, attempt: 0 }, cost))
+    }
+}
+
+/// Moves a withdrawal to a final unpaid state and gives its game units back.
+fn unfreeze(t: &mut records::Txn, mut w: WithdrawalRec, state: WdState, note: &str) -> GwResult<WithdrawalRec> {
+    let ukey = records::user_key(&w.user);
+    let mut u: UserRec = t.get_or_default(&ukey)?;
+    u.frozen = u.frozen.saturating_sub(w.game);
+    u.balance = u.balance.checked_add(w.game).ok_or(GatewayError::Overflow)?;
+    u.open_withdrawals = u.open_withdrawals.saturating_sub(1);
+    limits::return_withdrawal(&mut u, w.day, w.cwd);
+    w.state = state;
+    w.note = Some(note.to_string());
+    t.put(&ukey, &u);
+    t.put(&records::wd_key(&w.id), &w);
+    t.delete(&records::wdopen_key(&w.id));
+    Ok(w)
+}

@@ -1,0 +1,302 @@
+//! Randomized sequences over many seeds: links, deposits (linked and not), game balance
+//! changes, withdrawals, reviews, restarts and a second instance, with node errors,
+//! timeouts, dropped broadcasts and store failures mixed in. After every step:
+//! - no negative balance (balances are u64; frozen equals what open withdrawals hold);
+//! - per user, balance + frozen = credited deposits + game changes − completed withdrawals;
+//! - no deposit credited twice, and every credit is a real chain transfer;
+//! - no withdrawal paid twice (counting the chain's transfers), none paid after failing.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+
+use cwd_gateway::events::OpPosition;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use cwd_gateway::gateway::Gateway;
+use cwd_gateway::ports::{Node, NodeError, Ports};
+use cwd_gateway::rates::WithdrawalAmount;
+use cwd_gateway::records::{AdjustRec, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
+use support::*;
+
+const USERS: [&str; 4] = ["p1", "p2", "p3", "p4"];
+const ACCOUNTS: [&str; 5] = ["alice", "bob", "carol", "mallory", "dave"];
+
+fn check(w: &World, seed: u64, step: usize) {
+    let ctx = || format!("seed {seed} step {step}");
+    let users: Vec<(String, UserRec)> = w.store.all("user/");
+    let deps: Vec<(String, DepositRec)> = w.store.all("dep/");
+    let uncs: Vec<(String, UnclaimedRec)> = w.store.all("unc/");
+    let adjs: Vec<(String, AdjustRec)> = w.store.all("adj/");
+    let wds: Vec<(String, WithdrawalRec)> = w.store.all("wd/");
+
+    let mut expect: HashMap<String, i128> = HashMap::new();
+    for (_, d) in &deps {
+        *expect.entry(d.user.clone()).or_default() += d.game as i128;
+    }
+    for (_, u) in &uncs {
+        if let UnclaimedState::Assigned { user, game, .. } = &u.state {
+            *expect.entry(user.clone()).or_default() += *game as i128;
+        }
+    }
+    for (_, a) in &adjs {
+        *expect.entry(a.user.clone()).or_default() += a.delta as i128;
+    }
+    let mut frozen: HashMap<String, u64> = HashMap::new();
+    for (_, x) in &wds {
+        match x.state {
+            WdState::Confirmed => *expect.entry(x.user.clone()).or_default() -= x.game as i128,
+            WdState::Failed | WdState::Rejected => {}
+            _ => *frozen.entry(x.user.clone()).or_default() += x.game,
+        }
+    }
+    for (key, u) in &users {
+        let user = &key["user/".len()..];
+        let have = u.balance as i128 + u.frozen as i128;
+        assert_eq!(have, expect.get(user).copied().unwrap_or(0), "ledger does not reconcile for {user} at {}", ctx());
+        assert_eq!(u.frozen, frozen.get(user).copied().unwrap_or(0), "frozen mismatch for {user} at {}", ctx());
+    }
+    for (user, e) in &expect {
+        if *e != 0 {
+            assert!(users.iter().any(|(k, _)| &k["user/".len()..] == user), "credit without a user record at {}", ctx());
+        }
+    }
+
+    // Deposits: each record is a distinct, real, irreversible transfer to the gateway.
+    let c = w.chain.borrow();
+    let gid = c.id_of(GATEWAY);
+    let lib = c.lib();
+    let empty = Vec::new();
+    let incoming: BTreeMap<OpPosition, (u64, i64, u64)> = c.history.get(&gid).unwrap_or(&empty)
+        .iter()
+        .filter(|h| h.op[0] == serde_json::json!(0) && h.op[1]["to"] == serde_json::json!(format!("1.2.{gid}")))
+        .map(|h| {
+            let from = h.op[1]["from"].as_str().unwrap()[4..].parse().unwrap();
+            let amount = cwd_gateway::json::int_i64(&h.op[1]["amount"]["amount"], "a").unwrap();
+            let asset = h.op[1]["amount"]["asset_id"].as_str().unwrap()[4..].parse().unwrap();
+            (h.pos, (from, amount, asset))
+        })
+        .collect();
+    for (key, d) in &deps {
+        let pos = OpPosition::parse_deposit_id(&key["dep/".len()..]).unwrap();
+        let (from, amount, asset) = incoming.get(&pos).unwrap_or_else(|| panic!("credited deposit {key} is not on chain at {}", ctx()));
+        assert!(pos.block_num <= lib, "credited a reversible deposit at {}", ctx());
+        assert_eq!((d.from_account_id, d.cwd as i64, *asset), (*from, *amount, 0), "at {}", ctx());
+        assert!(!uncs.iter().any(|(k, _)| k["unc/".len()..] == key["dep/".len()..]), "credited and unclaimed at {}", ctx());
+    }
+
+    // Withdrawals: at most one payout per withdrawal, none for failed or rejected ones,
+    // and every payout belongs to a withdrawal.
+    let pays = c.gateway_payouts(gid);
+    let mut by_nonce: HashMap<u64, Vec<(u64, i64)>> = HashMap::new();
+    for (to, amount, nonce, _) in &pays {
+        by_nonce.entry(*nonce).or_default().push((*to, *amount));
+    }
+    for (_, x) in &wds {
+        let n = by_nonce.get(&x.nonce).map_or(0, |v| v.len());
+        assert!(n <= 1, "withdrawal {} paid {n} times at {}", x.id, ctx());
+        if matches!(x.state, WdState::Failed | WdState::Rejected | WdState::Queued | WdState::AwaitingReview) {
+            assert_eq!(n, 0, "withdrawal {} is {:?} but was paid at {}", x.id, x.state, ctx());
+        }
+        if x.state == WdState::Confirmed {
+            assert_eq!(n, 1, "withdrawal {} confirmed without a payout at {}", x.id, ctx());
+            assert_eq!(by_nonce[&x.nonce][0], (x.account_id, x.cwd as i64));
+        }
+    }
+    for nonce in by_nonce.keys() {
+        assert!(wds.iter().any(|(_, x)| x.nonce == *nonce), "a payout matches no withdrawal at {}", ctx());
+    }
+}
+
+/// A node that sometimes lets a second instance run a whole tick in the middle of a
+/// call of the first one, so that what the first one read is stale when it commits.
+struct RandomInterleave {
+    inner: SimNode,
+    other: Rc<RefCell<Option<Gateway>>>,
+    rng: Rng,
+}
+
+impl Node for RandomInterleave {
+    fn call(&mut self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
+        let answer = self.inner.call(api, method, params);
+        if self.rng.chance(150) {
+            let taken = self.other.borrow_mut().take();
+            if let Some(mut g) = taken {
+                let _ = g.tick();
+                *self.other.borrow_mut() = Some(g);
+            }
+        }
+        answer
+    }
+}
+
+fn interleaved_instance(w: &World, other: &Rc<RefCell<Option<Gateway>>>, seed: u64) -> Gateway {
+    let mut g = Gateway::new(Ports {
+        store: Box::new(w.store.clone()),
+        node: Box::new(RandomInterleave { inner: SimNode(w.chain.clone()), other: other.clone(), rng: Rng(seed ^ 0xabc) }),
+        clock: Box::new(TestClock(w.clock.clone())),
+        events: Box::new(w.events.clone()),
+        random: Box::new(SeededRandom(w.rng.clone())),
+    });
+    for _ in 0..100 {
+        if g.configure(w.config.clone(), gateway_keys()).is_ok() {
+            break;
+        }
+    }
+    g
+}
+
+fn run(seed: u64, steps: usize) {
+    let mut cfg = default_config();
+    cfg.withdrawals.review_above_cwd = 2_000_000;
+    cfg.withdrawals.expiration_secs = 30;
+    cfg.withdrawals.max_attempts = 1 + (seed % 2) as u32;
+    cfg.withdrawals.daily_cwd = 30_000_000;
+    let mut w = World::with_config(seed, cfg);
+    let mut rng = Rng(seed ^ 0x5eed);
+    let mut other: Option<Gateway> = None;
+    let mut keys: Vec<(String, i64, String)> = Vec::new();
+    {
+        let mut c = w.chain.borrow_mut();
+        c.random_faults = Some((Rng(seed.wrapping_mul(31)), 120));
+        c.ints_as_strings = seed.is_multiple_of(2);
+        // Irreversibility sometimes lags more than a transaction's lifetime (30 s here).
+        c.lib_lag = 2 + (seed % 11) as u32;
+        c.accounts.iter_mut().find(|a| a.name == "dave").unwrap().balances.insert(9, 1_000_000);
+    }
+    w.store.0.borrow_mut().random_fail = Some((Rng(seed.wrapping_mul(17)), 20));
+    // Odd seeds: a second instance runs ticks in the middle of the first one's calls.
+    let hidden: Rc<RefCell<Option<Gateway>>> = Rc::new(RefCell::new(None));
+    if seed % 2 == 1 {
+        *hidden.borrow_mut() = Some(w.second_instance());
+        w.gw = interleaved_instance(&w, &hidden, seed);
+    }
+    for step in 0..steps {
+        let user = USERS[rng.below(USERS.len() as u64) as usize];
+        let account = ACCOUNTS[rng.below(ACCOUNTS.len() as u64) as usize];
+        match rng.below(100) {
+            0..=9 => {
+                // Link (the honest way, when the message made it out).
+                if w.gw.start_link(user, account).is_ok() {
+                    let code = w.try_read_code(account).unwrap_or_default();
+                    let code = if rng.chance(200) { "000000".to_string() } else { code };
+                    let _ = w.gw.confirm_link(user, &code);
+                }
+            }
+            10..=12 => {
+                let _ = w.gw.unlink(user);
+            }
+            13..=32 => {
+                let amount = 1 + rng.below(3_000_000) as i64;
+                if rng.chance(50) {
+                    w.chain.borrow_mut().player_transfer("dave", GATEWAY, 1 + amount % 1000, 9);
+                } else {
+                    w.deposit(account, amount);
+                }
+            }
+            33..=44 => {
+                // Game changes, sometimes retried with the same key.
+                let (key, delta, who) = if !keys.is_empty() && rng.chance(300) {
+                    keys[rng.below(keys.len() as u64) as usize].clone()
+                } else {
+                    let delta = rng.below(2_000) as i64 - 800;
+                    let k = (format!("k{seed}-{step}"), if delta == 0 { 1 } else { delta }, user.to_string());
+                    keys.push(k.clone());
+                    k
+                };
+                let _ = w.gw.adjust_balance(&who, delta, &key, "play");
+            }
+            45..=56 => {
+                let amount = if rng.chance(500) {
+                    WithdrawalAmount::Game(1 + rng.below(3_000))
+                } else {
+                    WithdrawalAmount::Cwd(1_000 + rng.below(3_000_000))
+                };
+                let key = if rng.chance(200) { format!("w{seed}-{}", step.saturating_sub(1)) } else { format!("w{seed}-{step}") };
+                let _ = w.gw.request_withdrawal(user, amount, &key);
+            }
+            57..=60 => {
+                // Review decisions on whatever waits.
+                if let Ok(list) = w.gw.list_withdrawals(&Default::default(), None, 50) {
+                    if let Some(x) = list.iter().find(|x| x.state == WdState::AwaitingReview) {
+                        if rng.chance(500) {
+                            let _ = w.gw.approve_withdrawal(&x.withdrawal_id);
+                        } else {
+                            let _ = w.gw.reject_withdrawal(&x.withdrawal_id, "no");
+                        }
+                    }
+                }
+            }
+            61..=62 => {
+                if let Ok(list) = w.gw.list_unclaimed(false, None, 10) {
+                    if let Some(u) = list.first() {
+                        if rng.chance(500) {
+                            let _ = w.gw.assign_unclaimed(&u.deposit_id, user);
+                        } else {
+                            let _ = w.gw.refund_unclaimed(&u.deposit_id, "refund");
+                        }
+                    }
+                }
+            }
+            63..=79 => {
+                let n = 1 + rng.below(4) as u32;
+                w.produce_n(n);
+            }
+            80..=93 => {
+                let _ = w.gw.tick();
+            }
+            94..=96 => {
+                if other.is_none() {
+                    other = Some(w.second_instance());
+                }
+                let _ = other.as_mut().unwrap().tick();
+            }
+            _ => {
+                w.restart();
+                if seed % 2 == 1 {
+                    w.gw = interleaved_instance(&w, &hidden, seed + step as u64);
+                }
+            }
+        }
+        check(&w, seed, step);
+    }
+    // Drain: faults off, let everything become irreversible and settle.
+    w.chain.borrow_mut().random_faults = None;
+    w.store.0.borrow_mut().random_fail = None;
+    for _ in 0..40 {
+        w.produce_n(6);
+        w.gw.tick().unwrap();
+        check(&w, seed, steps);
+    }
+    let wds: Vec<(String, WithdrawalRec)> = w.store.all("wd/");
+    for (_, x) in &wds {
+        assert!(matches!(x.state, WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::AwaitingReview), "seed {seed}: {} stuck in {:?}", x.id, x.state);
+    }
+    // Every irreversible transfer to the gateway is accounted for exactly once.
+    let c = w.chain.borrow();
+    let gid = c.id_of(GATEWAY);
+    let incoming = c.history.get(&gid).map(|h| h.iter().filter(|h| h.op[0] == serde_json::json!(0) && h.op[1]["to"] == serde_json::json!(format!("1.2.{gid}"))).count()).unwrap_or(0);
+    assert_eq!(w.store.keys("dep/").len() + w.store.keys("unc/").len(), incoming, "seed {seed}: deposits lost or doubled");
+    let count = |s: WdState| wds.iter().filter(|(_, x)| x.state == s).count();
+    let attempts: u32 = wds.iter().map(|(_, x)| x.attempts).sum();
+    eprintln!(
+        "seed {seed}: links {} deposits {} unclaimed {} adjustments {} withdrawals confirmed {} failed {} rejected {} review {} attempts {attempts}",
+        w.store.keys("link/").len(),
+        w.store.keys("dep/").len(),
+        w.store.keys("unc/").len(),
+        w.store.keys("adj/").len(),
+        count(WdState::Confirmed),
+        count(WdState::Failed),
+        count(WdState::Rejected),
+        count(WdState::AwaitingReview),
+    );
+}
+
+#[test]
+fn randomized_sequences_keep_the_books_balanced() {
+    let seeds: u64 = std::env::var("GATEWAY_PROPERTY_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(48);
+    for seed in 0..seeds {
+        run(seed, 160);
+    }
+}
