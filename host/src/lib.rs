@@ -5,6 +5,7 @@
 pub mod bindings;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod codec;
 pub mod events;
 pub mod gateway;
@@ -12,6 +13,7 @@ pub mod http_api;
 pub mod imports;
 pub mod node;
 pub mod runtime;
+pub mod serve;
 pub mod store;
 
 pub use codec::{CallError, Codec};
