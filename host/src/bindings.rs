@@ -1,8 +1,14 @@
-//! The generated bindings, in one place. The rest of the host speaks through
-//! `codec::Codec` and friends.
+//! The generated bindings, in one place. The rest of the host speaks through `codec`,
+//! `gateway` and the capability traits.
 
-wasmtime::component::bindgen!({ world: "gateway", path: "../wit" });
+wasmtime::component::bindgen!({
+    world: "gateway",
+    path: "../wit",
+    additional_derives: [serde::Serialize],
+});
 
+pub use crowdwiz::gateway::{clock as wit_clock, events as wit_events, node as wit_node, store as wit_store};
+pub use exports::crowdwiz::gateway::api;
 pub use exports::crowdwiz::gateway::codec::{
     CodecError, FieldError, FieldProblem, KeyError, KeyProblem, LengthError, SignatureProblem, TxInfo,
 };

@@ -3,8 +3,19 @@
 //! pure codec export.
 
 pub mod bindings;
+pub mod clock;
+pub mod config;
+pub mod demo;
 pub mod codec;
+pub mod events;
+pub mod gateway;
+pub mod http_api;
+pub mod imports;
+pub mod node;
 pub mod runtime;
+pub mod serve;
+pub mod store;
 
 pub use codec::{CallError, Codec};
+pub use imports::Capabilities;
 pub use runtime::{Instance, Runtime, RuntimeConfig};

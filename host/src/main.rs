@@ -1,10 +1,12 @@
 //! `cwd-gateway`: the reference host's command line.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use cwd_gateway_host::{CallError, Runtime, RuntimeConfig};
+use cwd_gateway_host::{demo, serve, CallError, Runtime, RuntimeConfig};
 
 const MAIN_CHAIN_ID: &str = "4bb7d961ed2ed1b2b618711b1bd4d8d905abe061fcb9c79d1ba15468eadfa998";
 
@@ -17,6 +19,37 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole story on one machine: a simulated chain, the gateway, a player.
+    Demo {
+        /// Exit after the walk-through instead of leaving the HTTP API up.
+        #[arg(long)]
+        once: bool,
+        /// Print every gateway event as it happens.
+        #[arg(long)]
+        verbose: bool,
+        /// Where the HTTP API listens after the walk-through.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Run the gateway: configuration file, database, nodes, timer, HTTP API.
+    Run {
+        #[arg(long, short, default_value = "cwd-gateway.toml")]
+        config: PathBuf,
+    },
+    /// Run a simulated CrowdWiz node (JSON-RPC on POST /, control API on POST /devnet).
+    Devnet {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// Real seconds between blocks (each block is 3 s of chain time).
+        #[arg(long, default_value_t = 3.0)]
+        block_seconds: f64,
+        /// Blocks between head and irreversible.
+        #[arg(long, default_value_t = 5)]
+        lag: u32,
+        /// Seed for deterministic keys.
+        #[arg(long, default_value = "devnet")]
+        seed: String,
+    },
     /// The chain codec, every call run inside the gateway component.
     #[command(subcommand)]
     Codec(CodecCommand),
@@ -73,11 +106,14 @@ enum CodecCommand {
 /// Exit codes: 0 ok, 1 the host or component failed, 2 bad input.
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(out) => {
-            println!("{out}");
-            ExitCode::SUCCESS
-        }
+    let result = match cli.command {
+        Command::Codec(cmd) => codec(cmd).map(|out| println!("{out}")),
+        Command::Demo { once, verbose, listen } => run_demo(once, verbose, &listen).map_err(Failure::Host),
+        Command::Run { config } => serve::run(&config).map_err(Failure::Host),
+        Command::Devnet { listen, block_seconds, lag, seed } => run_devnet(listen, block_seconds, lag, &seed).map_err(Failure::Host),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(2)
@@ -86,6 +122,52 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn run_demo(once: bool, verbose: bool, listen: &str) -> anyhow::Result<()> {
+    let opts = demo::DemoOptions { verbose, ..Default::default() };
+    let d = demo::run(&opts, &mut |line| println!("{line}"))?;
+    if once {
+        println!("\nDone (--once).");
+        return Ok(());
+    }
+    let http = cwd_gateway_host::http_api::HttpApi::bind(listen)?;
+    let token = demo_token();
+    println!("\nThe gateway's HTTP API is up at http://{} (Ctrl-C to stop). Try:", http.addr);
+    println!("  curl -s -H 'Authorization: Bearer {token}' -X POST http://{}/v1/account -d '{{\"user\":\"alice\"}}'", http.addr);
+    println!("  curl -s -H 'Authorization: Bearer {token}' -X POST http://{}/v1/status", http.addr);
+    println!("The devnet is at {} (control API: POST {}/devnet).", d.devnet.url(), d.devnet.url().trim_end_matches('/'));
+    for t in http.spawn(d.service.clone(), token, 2) {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// A fresh API token for this demo run (the OS's randomness, as hex).
+fn demo_token() -> String {
+    let mut bytes = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut bytes);
+    } else {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        bytes = t.to_le_bytes();
+    }
+    hex::encode(bytes)
+}
+
+fn run_devnet(listen: std::net::SocketAddr, block_seconds: f64, lag: u32, seed: &str) -> anyhow::Result<()> {
+    if !(block_seconds > 0.0 && block_seconds <= 3600.0) {
+        anyhow::bail!("--block-seconds must be in (0, 3600]");
+    }
+    let mut config = cwd_devnet::Config::seeded(seed);
+    config.listen = listen;
+    config.irreversible_lag = lag;
+    config.production = cwd_devnet::Production::Timer(Duration::from_secs_f64(block_seconds));
+    let handle = cwd_devnet::Devnet::start(config)?;
+    println!("devnet: JSON-RPC at {} (chain id {}), control API at {}", handle.url(), handle.chain_id_hex(), handle.control_url());
+    loop {
+        std::thread::park();
     }
 }
 
@@ -117,8 +199,7 @@ fn stdin() -> Result<String, Failure> {
     Ok(text)
 }
 
-fn run(cli: Cli) -> Result<String, Failure> {
-    let Command::Codec(cmd) = cli.command;
+fn codec(cmd: CodecCommand) -> Result<String, Failure> {
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let mut instance = runtime.instantiate()?;
     let mut codec = instance.codec();
@@ -131,8 +212,6 @@ fn run(cli: Cli) -> Result<String, Failure> {
             serde_json::json!({ "unsigned_hex": info.unsigned_hex, "digest": info.digest, "tx_id": info.id }).to_string()
         }
         CodecCommand::TxSign { wif, chain_id } => codec.sign_transaction(&stdin()?, &wif, &chain_id)?,
-        CodecCommand::TxSigners { chain_id } => {
-            serde_json::json!(codec.transaction_signers(&stdin()?, &chain_id)?).to_string()
-        }
+        CodecCommand::TxSigners { chain_id } => serde_json::json!(codec.transaction_signers(&stdin()?, &chain_id)?).to_string(),
     })
 }

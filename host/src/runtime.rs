@@ -15,6 +15,7 @@ use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{Gateway, GatewayPre};
+use crate::imports::Capabilities;
 
 /// The component this host was built with.
 pub const EMBEDDED_WASM: &[u8] = include_bytes!(env!("CWD_GATEWAY_WASM"));
@@ -54,6 +55,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 
 /// What each instance's store holds: its WASI context and its limits.
 pub struct HostState {
+    pub(crate) caps: Capabilities,
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
@@ -112,13 +114,19 @@ impl Runtime {
         let component = load_component(&engine, wasm, config.cache_dir.as_deref())?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Gateway::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)?;
         let pre = GatewayPre::new(linker.instantiate_pre(&component)?)?;
         let _ticker = EpochTicker::start(&engine);
         Ok(Runtime { engine, pre, config, _ticker })
     }
 
-    /// A fresh instance with its own store and limits.
+    /// A fresh instance for the pure codec: no store, node or events behind it.
     pub fn instantiate(&self) -> Result<Instance> {
+        self.instantiate_with(Capabilities::offline())
+    }
+
+    /// A fresh instance with its own limits, reaching the world through `caps`.
+    pub fn instantiate_with(&self, caps: Capabilities) -> Result<Instance> {
         // No preopened directories, no sockets, no environment, no stdio: the
         // component gets only what its imports grant.
         let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
@@ -129,7 +137,7 @@ impl Runtime {
             .memories(4)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, HostState { wasi, table: ResourceTable::new(), limits });
+        let mut store = Store::new(&self.engine, HostState { caps, wasi, table: ResourceTable::new(), limits });
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(self.deadline_ticks());
         let gateway = self.pre.instantiate(&mut store)?;

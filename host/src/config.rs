@@ -1,0 +1,274 @@
+//! The operator's configuration: one TOML file, plus the keys from a separate file or
+//! the environment (never from the main file).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::bindings::api;
+
+pub const MAIN_CHAIN_ID: &str = "4bb7d961ed2ed1b2b618711b1bd4d8d905abe061fcb9c79d1ba15468eadfa998";
+pub const ACTIVE_WIF_ENV: &str = "CWD_GATEWAY_ACTIVE_WIF";
+pub const MEMO_WIF_ENV: &str = "CWD_GATEWAY_MEMO_WIF";
+pub const API_TOKEN_ENV: &str = "CWD_GATEWAY_API_TOKEN";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub gateway: GatewaySection,
+    pub node: NodeSection,
+    pub rates: RatesSection,
+    #[serde(default)]
+    pub link: LinkSection,
+    #[serde(default)]
+    pub withdrawals: WithdrawalSection,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub http: HttpSection,
+    #[serde(default)]
+    pub events: EventsSection,
+    #[serde(default)]
+    pub keys: KeysSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySection {
+    /// The gateway's chain account name.
+    pub account: String,
+    #[serde(default = "main_chain")]
+    pub chain_id: String,
+    /// 0: the component's default (60 s).
+    #[serde(default)]
+    pub tick_interval_ms: u64,
+    #[serde(default)]
+    pub low_fee_balance_cwd: u64,
+}
+
+fn main_chain() -> String {
+    MAIN_CHAIN_ID.into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    pub urls: Vec<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_timeout() -> u64 {
+    10_000
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub game_units: u64,
+    pub per_cwd_units: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatesSection {
+    pub deposit: Rate,
+    pub withdrawal: Rate,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkSection {
+    pub code_digits: u8,
+    pub code_ttl_ms: u64,
+    pub max_attempts: u32,
+    pub message_template: String,
+    pub user_interval_ms: u64,
+    pub user_daily: u32,
+    pub account_daily: u32,
+    pub global_daily: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WithdrawalSection {
+    pub min_cwd: u64,
+    pub max_cwd: u64,
+    pub daily_cwd: u64,
+    pub review_above_cwd: u64,
+    pub expiration_secs: u32,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// SQLite file; `:memory:` for a throwaway in-memory store.
+    pub path: PathBuf,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection { path: "cwd-gateway.db".into() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Loopback by default: expose it deliberately, behind TLS.
+    pub listen: String,
+    /// A file holding the API token; else `$CWD_GATEWAY_API_TOKEN`.
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection { listen: "127.0.0.1:8080".into(), token_file: None }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsSection {
+    pub webhook_url: Option<String>,
+    /// A file holding the webhook HMAC secret.
+    pub webhook_secret_file: Option<PathBuf>,
+    pub webhook_retries: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysSection {
+    /// A TOML file with `active_wif` and `memo_wif`; else the environment variables
+    /// `CWD_GATEWAY_ACTIVE_WIF` and `CWD_GATEWAY_MEMO_WIF`.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    active_wif: String,
+    memo_wif: String,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        // Refuse secrets in the main file before anything else, without echoing them.
+        if text.lines().any(|l| {
+            let key = l.split('=').next().unwrap_or("").trim();
+            key.ends_with("wif") || key.contains("private")
+        }) {
+            bail!("private keys do not belong in the main configuration: put them in the [keys] file or the {ACTIVE_WIF_ENV} / {MEMO_WIF_ENV} environment variables");
+        }
+        let cfg: FileConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if cfg.node.urls.is_empty() {
+            bail!("[node] urls must name at least one node");
+        }
+        Ok(cfg)
+    }
+
+    pub fn node_timeout(&self) -> Duration {
+        Duration::from_millis(self.node.timeout_ms.max(100))
+    }
+
+    /// The component's configuration record.
+    pub fn component_config(&self) -> api::Config {
+        let rate = |r: Rate| api::Rate { game_units: r.game_units, per_cwd_units: r.per_cwd_units };
+        api::Config {
+            gateway_account: self.gateway.account.clone(),
+            chain_id: self.gateway.chain_id.clone(),
+            deposit_rate: rate(self.rates.deposit),
+            withdrawal_rate: rate(self.rates.withdrawal),
+            link: api::LinkConfig {
+                code_digits: self.link.code_digits,
+                code_ttl_ms: self.link.code_ttl_ms,
+                max_attempts: self.link.max_attempts,
+                message_template: self.link.message_template.clone(),
+                user_interval_ms: self.link.user_interval_ms,
+                user_daily: self.link.user_daily,
+                account_daily: self.link.account_daily,
+                global_daily: self.link.global_daily,
+            },
+            withdrawals: api::WithdrawalConfig {
+                min_cwd: self.withdrawals.min_cwd,
+                max_cwd: self.withdrawals.max_cwd,
+                daily_cwd: self.withdrawals.daily_cwd,
+                review_above_cwd: self.withdrawals.review_above_cwd,
+                expiration_secs: self.withdrawals.expiration_secs,
+                max_attempts: self.withdrawals.max_attempts,
+            },
+            low_fee_balance_cwd: self.gateway.low_fee_balance_cwd,
+            tick_interval_ms: self.gateway.tick_interval_ms,
+        }
+    }
+
+    /// The keys, from the key file or the environment. Errors never include them.
+    pub fn load_keys(&self) -> Result<api::Keys> {
+        if let Some(path) = &self.keys.file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading the key file {}", path.display()))?;
+            let k: KeyFile = toml::from_str(&text)
+                .map_err(|_| anyhow::anyhow!("the key file {} must hold exactly active_wif and memo_wif", path.display()))?;
+            return Ok(api::Keys { active_wif: k.active_wif, memo_wif: k.memo_wif });
+        }
+        match (std::env::var(ACTIVE_WIF_ENV), std::env::var(MEMO_WIF_ENV)) {
+            (Ok(active_wif), Ok(memo_wif)) => Ok(api::Keys { active_wif, memo_wif }),
+            _ => bail!("no keys: set [keys] file in the configuration, or {ACTIVE_WIF_ENV} and {MEMO_WIF_ENV}"),
+        }
+    }
+
+    pub fn api_token(&self) -> Result<String> {
+        let token = match &self.http.token_file {
+            Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading the API token file {}", p.display()))?,
+            None => std::env::var(API_TOKEN_ENV).map_err(|_| anyhow::anyhow!("no API token: set [http] token_file or {API_TOKEN_ENV}"))?,
+        };
+        let token = token.trim().to_string();
+        if token.len() < 16 {
+            bail!("the API token must be at least 16 characters");
+        }
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"
+[gateway]
+account = "game-gateway"
+[node]
+urls = ["http://127.0.0.1:8090"]
+[rates]
+deposit = { game_units = 90, per_cwd_units = 100000 }
+withdrawal = { game_units = 100, per_cwd_units = 100000 }
+"#;
+
+    #[test]
+    fn minimal_config_has_sensible_defaults() {
+        let c = FileConfig::parse(MIN).unwrap();
+        assert_eq!(c.gateway.chain_id, MAIN_CHAIN_ID);
+        assert_eq!(c.http.listen, "127.0.0.1:8080");
+        assert_eq!(c.component_config().deposit_rate.game_units, 90);
+    }
+
+    #[test]
+    fn keys_in_the_main_file_are_refused_without_echo() {
+        let text = format!("{MIN}\n[keys]\nactive_wif = \"5Jsecret\"\n");
+        let e = FileConfig::parse(&text).unwrap_err().to_string();
+        assert!(e.contains("do not belong") && !e.contains("5Jsecret"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_are_errors() {
+        let text = MIN.replace("account = ", "acount = ");
+        assert!(FileConfig::parse(&text).is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! The component's imports, answered by the host's capabilities.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::bindings::{wit_clock, wit_events, wit_node, wit_store};
+use crate::clock::{Clock, SystemClock};
+use crate::events::{EventSink, NullSink};
+use crate::node::{NoNode, Node, NodeError};
+use crate::runtime::HostState;
+use crate::store::{self, MemoryStore, Store};
+
+/// What an instance may reach. Cloning shares the same backends.
+#[derive(Clone)]
+pub struct Capabilities {
+    pub store: Arc<dyn Store>,
+    pub node: Arc<dyn Node>,
+    pub clock: Arc<dyn Clock>,
+    pub events: Arc<dyn EventSink>,
+}
+
+impl Capabilities {
+    /// For codec-only use: an empty memory store, no node, the system clock, no events.
+    pub fn offline() -> Self {
+        Capabilities {
+            store: Arc::new(MemoryStore::new()),
+            node: Arc::new(NoNode),
+            clock: Arc::new(SystemClock),
+            events: Arc::new(NullSink),
+        }
+    }
+}
+
+impl wit_store::Host for HostState {
+    fn get(&mut self, key: String) -> Result<Option<wit_store::Entry>, wit_store::StoreError> {
+        self.caps.store.get(&key).map(|e| e.map(entry)).map_err(store_error)
+    }
+
+    fn scan(
+        &mut self,
+        prefix: String,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wit_store::Entry>, wit_store::StoreError> {
+        let limit = limit.min(10_000);
+        self.caps
+            .store
+            .scan(&prefix, start_after.as_deref(), limit)
+            .map(|es| es.into_iter().map(entry).collect())
+            .map_err(store_error)
+    }
+
+    fn commit(
+        &mut self,
+        preconditions: Vec<wit_store::Precondition>,
+        writes: Vec<wit_store::Write>,
+    ) -> Result<wit_store::CommitOutcome, wit_store::StoreError> {
+        let pre: Vec<_> = preconditions
+            .into_iter()
+            .map(|p| store::Precondition { key: p.key, expected_version: p.expected_version })
+            .collect();
+        let writes: Vec<_> = writes.into_iter().map(|w| store::Write { key: w.key, value: w.value }).collect();
+        match self.caps.store.commit(&pre, &writes).map_err(store_error)? {
+            store::CommitOutcome::Committed => Ok(wit_store::CommitOutcome::Committed),
+            store::CommitOutcome::Conflict => Ok(wit_store::CommitOutcome::Conflict),
+        }
+    }
+}
+
+fn entry(e: store::Entry) -> wit_store::Entry {
+    wit_store::Entry { key: e.key, value: e.value, version: e.version }
+}
+
+fn store_error(e: store::StoreError) -> wit_store::StoreError {
+    wit_store::StoreError::Unavailable(e.0)
+}
+
+impl wit_node::Host for HostState {
+    fn call(&mut self, api: String, method: String, params_json: String) -> Result<String, wit_node::NodeError> {
+        self.caps.node.call(&api, &method, &params_json).map_err(|e| match e {
+            NodeError::Unreachable(m) => wit_node::NodeError::Unreachable(m),
+            NodeError::Timeout => wit_node::NodeError::Timeout,
+            NodeError::Rpc { code, message } => wit_node::NodeError::Rpc(wit_node::RpcError { code, message }),
+            NodeError::BadResponse(m) => wit_node::NodeError::BadResponse(m),
+        })
+    }
+}
+
+impl wit_clock::Host for HostState {
+    fn now_ms(&mut self) -> u64 {
+        self.caps.clock.now_ms()
+    }
+}
+
+impl wit_events::Host for HostState {
+    fn emit(&mut self, event: wit_events::Event) {
+        self.caps.events.emit(&event_json(&event));
+    }
+}
+
+/// `{"type": "kebab-case-name", …fields}` from a generated event value.
+pub fn event_json(event: &wit_events::Event) -> Value {
+    let v = serde_json::to_value(event).unwrap_or(Value::Null);
+    flatten_variant(v)
+}
+
+fn flatten_variant(v: Value) -> Value {
+    match v {
+        // Serde's externally tagged form: {"VariantName": payload} or "VariantName".
+        Value::Object(map) if map.len() == 1 => {
+            let (name, payload) = map.into_iter().next().unwrap();
+            let mut out = serde_json::Map::new();
+            out.insert("type".into(), Value::String(kebab(&name)));
+            match payload {
+                Value::Object(fields) => {
+                    for (k, v) in fields {
+                        out.insert(k.replace('_', "-"), v);
+                    }
+                }
+                Value::Null => {}
+                other => {
+                    let inner = flatten_variant(other);
+                    if let Value::Object(fields) = inner {
+                        for (k, v) in fields {
+                            if k == "type" {
+                                out.insert("kind".into(), v);
+                            } else {
+                                out.insert(k, v);
+                            }
+                        }
+                    } else {
+                        out.insert("value".into(), inner);
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::String(s) => Value::String(kebab(&s)),
+        other => other,
+    }
+}
+
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,161 @@
+//! The `node` capability: Graphene JSON-RPC over HTTP to one or more nodes, with a
+//! timeout per request and failover to the next node when one cannot be reached.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeError {
+    /// No node could be reached.
+    Unreachable(String),
+    /// No answer in time; the request may have taken effect.
+    Timeout,
+    /// The node answered with a JSON-RPC error.
+    Rpc { code: i64, message: String },
+    /// The node answered something that is not JSON-RPC.
+    BadResponse(String),
+}
+
+impl std::fmt::Display for NodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeError::Unreachable(m) => write!(f, "no node reachable: {m}"),
+            NodeError::Timeout => write!(f, "the node did not answer in time"),
+            NodeError::Rpc { code, message } => write!(f, "node error {code}: {message}"),
+            NodeError::BadResponse(m) => write!(f, "bad answer from node: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+pub trait Node: Send + Sync {
+    /// Calls `api.method(params…)`; `params_json` is a JSON array. Returns the `result`
+    /// member as JSON text.
+    fn call(&self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError>;
+}
+
+/// For hosts that only use the pure codec: every call says no node is configured.
+pub struct NoNode;
+
+impl Node for NoNode {
+    fn call(&self, _: &str, _: &str, _: &str) -> Result<String, NodeError> {
+        Err(NodeError::Unreachable("no node is configured".into()))
+    }
+}
+
+pub struct HttpNode {
+    urls: Vec<String>,
+    agent: ureq::Agent,
+    /// Index of the node that answered last; calls start there.
+    current: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+impl HttpNode {
+    pub fn new(urls: Vec<String>, timeout: Duration) -> Self {
+        assert!(!urls.is_empty(), "at least one node URL");
+        let agent = ureq::AgentBuilder::new().timeout(timeout).build();
+        HttpNode { urls, agent, current: AtomicUsize::new(0), next_id: AtomicU64::new(1) }
+    }
+
+    pub fn urls(&self) -> &[String] {
+        &self.urls
+    }
+
+    /// Keeps only the nodes whose chain id is `expected`; fails if none is left, so a
+    /// gateway never signs for the wrong chain.
+    pub fn verify_chain_id(mut self, expected: &str) -> anyhow::Result<Self> {
+        let mut problems = Vec::new();
+        let mut good = Vec::new();
+        for url in &self.urls {
+            match self.post(url, "database", "get_chain_id", &json!([])) {
+                Ok(Value::String(id)) if id.eq_ignore_ascii_case(expected) => good.push(url.clone()),
+                Ok(other) => problems.push(format!("{url} serves chain {other}, not {expected}")),
+                Err(e) => problems.push(format!("{url}: {e}")),
+            }
+        }
+        if good.is_empty() {
+            anyhow::bail!("no node serves the expected chain: {}", problems.join("; "));
+        }
+        for p in problems {
+            eprintln!("warning: node skipped: {p}");
+        }
+        self.urls = good;
+        Ok(self)
+    }
+
+    fn post(&self, url: &str, api: &str, method: &str, params: &Value) -> Result<Value, NodeError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({ "jsonrpc": "2.0", "id": id, "method": "call", "params": [api, method, params] });
+        let response = match self.agent.post(url).send_json(body) {
+            Ok(r) => r,
+            // Nodes may answer JSON-RPC errors with an HTTP error status.
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(ureq::Error::Transport(t)) => {
+                let text = t.to_string();
+                return Err(if is_timeout(&t) { NodeError::Timeout } else { NodeError::Unreachable(text) });
+            }
+        };
+        let text = response.into_string().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock {
+                NodeError::Timeout
+            } else {
+                NodeError::BadResponse(e.to_string())
+            }
+        })?;
+        let v: Value = serde_json::from_str(&text).map_err(|_| NodeError::BadResponse(truncate(&text)))?;
+        if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+            return Err(NodeError::Rpc {
+                code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
+                message: err.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+            });
+        }
+        v.get("result").cloned().ok_or_else(|| NodeError::BadResponse(truncate(&text)))
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
+fn is_timeout(t: &ureq::Transport) -> bool {
+    use std::error::Error;
+    let mut source = t.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    t.to_string().contains("timed out")
+}
+
+impl Node for HttpNode {
+    fn call(&self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError> {
+        let params: Value = serde_json::from_str(params_json)
+            .map_err(|e| NodeError::Rpc { code: -32602, message: format!("params are not JSON: {e}") })?;
+        // A broadcast that timed out may have been accepted: report it, never resend it
+        // elsewhere behind the component's back (it decides whether to rebroadcast).
+        let idempotent = api != "network_broadcast";
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = NodeError::Unreachable("no node tried".into());
+        for i in 0..self.urls.len() {
+            let index = (start + i) % self.urls.len();
+            match self.post(&self.urls[index], api, method, &params) {
+                Ok(v) => {
+                    self.current.store(index, Ordering::Relaxed);
+                    return Ok(v.to_string());
+                }
+                Err(e @ NodeError::Rpc { .. }) => return Err(e),
+                Err(NodeError::Timeout) if !idempotent => return Err(NodeError::Timeout),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+}

@@ -1,0 +1,133 @@
+//! The `store` capability: an ordered key-value store with versioned entries and atomic
+//! conditional batches (see `wit/store.wit`). Backends: SQLite (the default, durable)
+//! and memory (tests, throwaway demos). A game server can plug in its own by
+//! implementing [`Store`].
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: Vec<u8>,
+    /// Never reused for a key: every write gets a version above any the key ever had,
+    /// even across a delete, so a precondition cannot match a recreated key by accident.
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Precondition {
+    pub key: String,
+    /// `None`: the key must be absent.
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    pub key: String,
+    /// `None` deletes.
+    pub value: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    Conflict,
+}
+
+/// The backend could not answer; the component retries later.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "store unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub trait Store: Send + Sync {
+    fn get(&self, key: &str) -> Result<Option<Entry>, StoreError>;
+    /// Up to `limit` entries with keys starting with `prefix`, ascending by key bytes,
+    /// after `start_after` when given.
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError>;
+    /// All writes or none, only if every precondition holds; durable when it returns.
+    fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError>;
+}
+
+/// The smallest string above every string that starts with `prefix` (in UTF-8 byte
+/// order, which equals code point order), or `None` when there is none.
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+pub(crate) mod contract {
+    //! The semantics every backend must have, run against each.
+    use super::*;
+
+    fn w(key: &str, value: &str) -> Write {
+        Write { key: key.into(), value: Some(value.as_bytes().to_vec()) }
+    }
+    fn absent(key: &str) -> Precondition {
+        Precondition { key: key.into(), expected_version: None }
+    }
+    fn at(key: &str, v: u64) -> Precondition {
+        Precondition { key: key.into(), expected_version: Some(v) }
+    }
+
+    pub fn check(store: &dyn Store) {
+        assert_eq!(store.get("a").unwrap(), None);
+        assert_eq!(store.commit(&[absent("a")], &[w("a", "1"), w("b", "x")]).unwrap(), CommitOutcome::Committed);
+        let a = store.get("a").unwrap().unwrap();
+        assert_eq!(a.value, b"1");
+        // A second "create if absent" loses: nothing of its batch is written.
+        assert_eq!(store.commit(&[absent("a")], &[w("a", "2"), w("c", "y")]).unwrap(), CommitOutcome::Conflict);
+        assert_eq!(store.get("a").unwrap().unwrap().value, b"1");
+        assert_eq!(store.get("c").unwrap(), None);
+        // Version guards: stale version loses, current wins and bumps.
+        assert_eq!(store.commit(&[at("a", a.version + 1)], &[w("a", "3")]).unwrap(), CommitOutcome::Conflict);
+        assert_eq!(store.commit(&[at("a", a.version)], &[w("a", "3")]).unwrap(), CommitOutcome::Committed);
+        let a2 = store.get("a").unwrap().unwrap();
+        assert!(a2.version > a.version);
+        // Delete, then recreate: the old version never matches again.
+        assert_eq!(store.commit(&[at("a", a2.version)], &[Write { key: "a".into(), value: None }]).unwrap(), CommitOutcome::Committed);
+        assert_eq!(store.get("a").unwrap(), None);
+        assert_eq!(store.commit(&[absent("a")], &[w("a", "4")]).unwrap(), CommitOutcome::Committed);
+        assert!(store.get("a").unwrap().unwrap().version > a2.version);
+        assert_eq!(store.commit(&[at("a", a2.version)], &[w("a", "5")]).unwrap(), CommitOutcome::Conflict);
+        // Scans: prefix, order, start-after, limit, and non-ASCII keys.
+        for k in ["u/1", "u/2", "u/10", "u0", "u/é", "v/1", "u/\u{10FFFF}"] {
+            assert_eq!(store.commit(&[], &[w(k, k)]).unwrap(), CommitOutcome::Committed);
+        }
+        let keys = |es: Vec<Entry>| es.into_iter().map(|e| e.key).collect::<Vec<_>>();
+        assert_eq!(keys(store.scan("u/", None, 100).unwrap()), ["u/1", "u/10", "u/2", "u/é", "u/\u{10FFFF}"]);
+        assert_eq!(keys(store.scan("u/", Some("u/10"), 2).unwrap()), ["u/2", "u/é"]);
+        assert_eq!(keys(store.scan("", None, 3).unwrap()), ["a", "b", "u/1"]);
+        assert!(store.scan("w/", None, 10).unwrap().is_empty());
+        assert_eq!(keys(store.scan("u/\u{10FFFF}", None, 10).unwrap()), ["u/\u{10FFFF}"]);
+    }
+
+    #[test]
+    fn prefix_end_is_tight() {
+        assert_eq!(prefix_end("u/").as_deref(), Some("u0"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+    }
+}
