@@ -58,8 +58,15 @@ impl Drop for HttpApi {
 }
 
 fn respond(request: Request, status: u16, body: Value) {
+    respond_with(request, status, body, &[])
+}
+
+fn respond_with(request: Request, status: u16, body: Value, headers: &[(&str, &str)]) {
     let mut response = Response::from_string(body.to_string()).with_status_code(status);
     response.add_header(Header::from_bytes("content-type", "application/json").unwrap());
+    for (name, value) in headers {
+        response.add_header(Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap());
+    }
     if let Some(ms) = body.pointer("/error/retry_after_ms").and_then(Value::as_u64) {
         let secs = ms.div_ceil(1000).max(1).to_string();
         response.add_header(Header::from_bytes("retry-after", secs.as_bytes()).unwrap());
@@ -91,14 +98,17 @@ fn handle(service: &Service, token: &str, mut request: Request) {
         .and_then(|h| h.value.as_str().strip_prefix("Bearer "))
         .is_some_and(|t| token_matches(t.trim().as_bytes(), token.as_bytes()));
     if !authorized {
-        return respond(request, 401, json!({ "error": { "code": "unauthorized", "message": "send Authorization: Bearer <API token>" } }));
+        let body = json!({ "error": { "code": "unauthorized", "message": "send Authorization: Bearer <API token>" } });
+        return respond_with(request, 401, body, &[("www-authenticate", "Bearer")]);
     }
     let Some(call) = url.strip_prefix("/v1/") else {
         return respond(request, 404, json!({ "error": { "code": "not-found", "message": "calls are POST /v1/<call>" } }));
     };
     let call = call.split('?').next().unwrap_or("").to_string();
     if *request.method() != Method::Post && !(call == "status" && *request.method() == Method::Get) {
-        return respond(request, 405, json!({ "error": { "code": "method-not-allowed", "message": "use POST with a JSON object" } }));
+        let allow = if call == "status" { "GET, POST" } else { "POST" };
+        let body = json!({ "error": { "code": "method-not-allowed", "message": "use POST with a JSON object" } });
+        return respond_with(request, 405, body, &[("allow", allow)]);
     }
     let mut body = String::new();
     if request.body_length().is_some_and(|n| n as u64 > MAX_BODY)
@@ -123,11 +133,14 @@ fn handle(service: &Service, token: &str, mut request: Request) {
 
 /// Runs one call; `(HTTP status, JSON body)`.
 pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
+    // An argument that is present (not null) but of the wrong type is refused, never
+    // read as absent or as a default.
     macro_rules! arg {
         (str $name:literal) => {
-            match a.get($name).and_then(Value::as_str) {
-                Some(s) => s,
-                None => return Err(bad_request(concat!("missing string argument `", $name, "`"))),
+            match a.get($name) {
+                Some(Value::String(s)) => s.as_str(),
+                None | Some(Value::Null) => return Err(bad_request(concat!("missing string argument `", $name, "`"))),
+                Some(_) => return Err(bad_request(concat!("`", $name, "` must be a string"))),
             }
         };
         (opt_str $name:literal) => {
@@ -137,16 +150,29 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
                 Some(_) => return Err(bad_request(concat!("`", $name, "` must be a string"))),
             }
         };
+        (opt_bool $name:literal) => {
+            match a.get($name) {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(_) => return Err(bad_request(concat!("`", $name, "` must be true or false"))),
+            }
+        };
         (u64 $name:literal) => {
-            match a.get($name).and_then(Value::as_u64) {
-                Some(n) => n,
-                None => return Err(bad_request(concat!("missing non-negative integer argument `", $name, "`"))),
+            match a.get($name) {
+                None | Some(Value::Null) => return Err(bad_request(concat!("missing non-negative integer argument `", $name, "`"))),
+                Some(v) => match v.as_u64() {
+                    Some(n) => n,
+                    None => return Err(bad_request(concat!("`", $name, "` must be a non-negative integer (at most 2^64-1)"))),
+                },
             }
         };
         (i64 $name:literal) => {
-            match a.get($name).and_then(Value::as_i64) {
-                Some(n) => n,
-                None => return Err(bad_request(concat!("missing integer argument `", $name, "`"))),
+            match a.get($name) {
+                None | Some(Value::Null) => return Err(bad_request(concat!("missing integer argument `", $name, "`"))),
+                Some(v) => match v.as_i64() {
+                    Some(n) => n,
+                    None => return Err(bad_request(concat!("`", $name, "` must be an integer (-2^63..2^63-1)"))),
+                },
             }
         };
         (limit) => {
@@ -160,9 +186,10 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
         };
     }
     let amount = || -> Result<WithdrawalAmount, (u16, Value)> {
-        match (a.get("game").and_then(Value::as_u64), a.get("cwd").and_then(Value::as_u64)) {
-            (Some(g), None) => Ok(WithdrawalAmount::Game(g)),
-            (None, Some(c)) => Ok(WithdrawalAmount::Cwd(c)),
+        let given = |name| a.get(name).filter(|v| !v.is_null());
+        match (given("game"), given("cwd")) {
+            (Some(g), None) => g.as_u64().map(WithdrawalAmount::Game).ok_or_else(|| bad_request("`game` must be a non-negative integer")),
+            (None, Some(c)) => c.as_u64().map(WithdrawalAmount::Cwd).ok_or_else(|| bad_request("`cwd` must be a non-negative integer")),
             _ => Err(bad_request("give exactly one of `game` (game units) or `cwd` (1e-5 CWD units)")),
         }
     };
@@ -179,7 +206,7 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
             Err(e) => return Err(e),
         },
         "adjust-balance" => api
-            .adjust_balance(arg!(str "user"), arg!(i64 "delta"), arg!(str "idempotency_key"), a.get("reason").and_then(Value::as_str).unwrap_or(""))
+            .adjust_balance(arg!(str "user"), arg!(i64 "delta"), arg!(str "idempotency_key"), arg!(opt_str "reason").unwrap_or(""))
             .map(to_json),
         "request-withdrawal" => match amount() {
             Ok(am) => api.request_withdrawal(arg!(str "user"), am, arg!(str "idempotency_key")).map(to_json),
@@ -200,7 +227,7 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
             api.list_withdrawals(&filter, arg!(opt_str "start_after"), arg!(limit)).map(to_json)
         }
         "list-unclaimed" => api
-            .list_unclaimed(a.get("include_resolved").and_then(Value::as_bool).unwrap_or(false), arg!(opt_str "start_after"), arg!(limit))
+            .list_unclaimed(arg!(opt_bool "include_resolved").unwrap_or(false), arg!(opt_str "start_after"), arg!(limit))
             .map(to_json),
         "assign-unclaimed" => api.assign_unclaimed(arg!(str "deposit_id"), arg!(str "user")).map(to_json),
         "refund-unclaimed" => api.refund_unclaimed(arg!(str "deposit_id"), arg!(str "note")).map(to_json),
@@ -273,6 +300,15 @@ pub(crate) fn kebab(name: &str) -> String {
     out
 }
 
+/// A WIT enum case as its WIT name (`bad-length`). Not through `Debug`: the generated
+/// `Debug` writes `NameProblem::BadLength`.
+fn enum_name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => kebab(&s),
+        _ => "unknown".into(),
+    }
+}
+
 /// A sentence for a person about a refusal.
 pub fn error_message(e: &GatewayError) -> String {
     error_parts(e).2
@@ -289,13 +325,13 @@ fn error_parts(e: &GatewayError) -> (u16, &'static str, String, Value) {
         E::KeyMismatch(r) => (500, "key-mismatch", format!("the {} key does not belong to the gateway account", role(r)), none),
         E::WrongChain(c) => (502, "wrong-chain", format!("the node serves chain {c}, not the configured one"), none),
         E::BadUserId => (400, "bad-user-id", "user ids are 1 to 64 characters from A-Z a-z 0-9 _ - . : @".into(), none),
-        E::BadAccountName(p) => (400, "bad-account-name", format!("not a valid chain account name ({})", kebab(&format!("{p:?}"))), none),
+        E::BadAccountName(p) => (400, "bad-account-name", format!("not a valid chain account name ({})", enum_name(p)), none),
         E::AccountNotFound => (404, "account-not-found", "no such chain account; check the spelling".into(), none),
         E::AccountTaken => (409, "account-taken", "that chain account is linked to another user".into(), none),
         E::AccountReserved(r) => (409, "account-reserved", "that chain account still has deposits in flight for its previous user; retry later".into(), json!({ "retry_after_ms": r.retry_after_ms })),
         E::AlreadyLinked(acc) => (409, "already-linked", format!("the user is already linked to {acc}; unlink first"), json!({ "account": acc })),
         E::NotLinked => (409, "not-linked", "the user has no linked chain account; start a link first".into(), none),
-        E::RateLimited(r) => (429, "rate-limited", format!("too many link requests ({}); retry later", kebab(&format!("{:?}", r.scope))), json!({ "scope": kebab(&format!("{:?}", r.scope)), "retry_after_ms": r.retry_after_ms })),
+        E::RateLimited(r) => (429, "rate-limited", format!("too many link requests ({}); retry later", enum_name(&r.scope)), json!({ "scope": enum_name(&r.scope), "retry_after_ms": r.retry_after_ms })),
         E::NoPendingLink => (409, "no-pending-link", "no link code is pending; start a link again".into(), none),
         E::LinkExpired => (410, "link-expired", "the code expired; start a link again".into(), none),
         E::WrongCode(w) => (422, "wrong-code", format!("wrong code; {} attempts left", w.attempts_left), json!({ "attempts_left": w.attempts_left })),
