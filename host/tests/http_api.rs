@@ -4,8 +4,8 @@
 //! bad requests get the right 4xx and a JSON error.
 //!
 //! Set `CWD_HTTP_API_TRANSCRIPT=/some/file.json` to write every exchange of the story
-//! test (call, request, status, response) to that file: `docs/http-api.md` takes its
-//! examples from it.
+//! test (call, request, status, response) and the events raised to that file:
+//! `docs/http-api.md` takes its examples from it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -198,7 +198,7 @@ impl Env {
 
     fn write_transcript(&self) {
         if let Ok(path) = std::env::var("CWD_HTTP_API_TRANSCRIPT") {
-            let t = Value::Array(self.transcript.lock().unwrap().clone());
+            let t = json!({ "exchanges": self.transcript.lock().unwrap().clone(), "events": self.events.snapshot() });
             std::fs::write(&path, serde_json::to_string_pretty(&t).unwrap()).unwrap();
         }
     }
