@@ -142,7 +142,7 @@ fn a_timeout_fails_over_for_reads_but_never_resends_a_broadcast() {
     let start = Instant::now();
     let props: Value = serde_json::from_str(&node.call("database", "get_dynamic_global_properties", "[]").unwrap()).unwrap();
     assert!(props["head_block_id"].is_string());
-    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_millis(2_500), "took {:?}: waited for the slow node", start.elapsed());
     assert_eq!(a.faults_fired(), 1);
 
     // A read with one node only: Timeout.
@@ -157,7 +157,7 @@ fn a_timeout_fails_over_for_reads_but_never_resends_a_broadcast() {
     let node = HttpNode::new(vec![a.url().to_string(), b.url().to_string()], timeout);
     let start = Instant::now();
     assert_eq!(node.call("network_broadcast", "broadcast_transaction", "[{}]"), Err(NodeError::Timeout));
-    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_millis(2_500), "took {:?}: waited for the slow node", start.elapsed());
     assert_eq!(b.faults_fired(), 0, "the broadcast must not be resent to B");
     assert_eq!(b.fault_rules().len(), 1);
 }

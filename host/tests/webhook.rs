@@ -150,7 +150,7 @@ fn failed_deliveries_are_retried_until_accepted() {
     // With a growing pause between tries (200 ms, then 400 ms).
     let (first, second) = (got[1].at - got[0].at, got[2].at - got[1].at);
     assert!(first >= Duration::from_millis(150), "{first:?}");
-    assert!(second >= Duration::from_millis(300) && second > first, "{first:?} then {second:?}");
+    assert!(second >= Duration::from_millis(350), "{first:?} then {second:?}");
     // Accepted on the third try: not sent again.
     std::thread::sleep(Duration::from_millis(1_000));
     assert_eq!(rx.count(), 3);
