@@ -43,3 +43,38 @@ fn signed_by_the_component_verified_by_the_reference_client() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every transaction the devnet included during a gateway story (link message, player
+/// deposits, withdrawal payout) verifies with the reference client.
+#[test]
+fn every_transaction_the_devnet_accepted_verifies_with_the_reference_client() {
+    use cwd_gateway_e2e::{Harness, GATEWAY};
+    use cwd_gateway_host::bindings::api::WithdrawalAmount;
+    let Some((python, script)) = reference() else { return };
+    let h = Harness::new();
+    h.linked_player("ivy", "ivy-cwd", 100 * 100_000);
+    h.devnet.transfer("ivy-cwd", GATEWAY, 20 * 100_000, Some("deposit"), None).unwrap();
+    h.settle();
+    let w = h.api(|a| a.request_withdrawal("ivy", WithdrawalAmount::Cwd(5 * 100_000), "w-ref")).unwrap();
+    h.finish_withdrawal(&w.withdrawal_id);
+
+    let chain = h.devnet.chain_id_hex();
+    let dir = std::env::temp_dir().join(format!("cwd-reference-devnet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let txs = h.devnet.included_transactions();
+    assert!(txs.len() >= 3, "link message, deposit, payout");
+    let mut instance = runtime().instantiate().unwrap();
+    for (i, tx) in txs.iter().enumerate() {
+        let path = dir.join(format!("tx{i}.json"));
+        std::fs::write(&path, tx.to_string()).unwrap();
+        let out = Command::new(&python).arg(&script).arg(&path).output().unwrap();
+        assert!(out.status.success(), "reference client rejected devnet tx {i}: {}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ours = instance.codec().transaction_info(&tx.to_string(), &chain).unwrap();
+        assert_eq!(report["tx_id"], ours.id.as_str(), "tx {i}: same id in both implementations");
+        let signers = instance.codec().transaction_signers(&tx.to_string(), &chain).unwrap();
+        let hex: Vec<String> = signers.iter().map(|k| instance.codec().public_key_to_hex(k).unwrap()).collect();
+        assert_eq!(report["signers_compressed_hex"], serde_json::json!(hex), "tx {i}: same signers");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

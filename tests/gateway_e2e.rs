@@ -1,0 +1,220 @@
+//! The gateway story end to end: the real `.wasm` in the reference host, a devnet over
+//! loopback HTTP, blocks produced when each test says so.
+
+use cwd_devnet::{AccountSpec, FaultKind, FaultRule};
+use cwd_gateway_e2e::*;
+use cwd_gateway_host::bindings::api::{GatewayError, WithdrawalAmount, WithdrawalState};
+use serde_json::Value;
+
+fn units(v: &Value) -> i64 {
+    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).expect("an integer amount")
+}
+
+#[test]
+fn whole_story_link_deposit_play_withdraw() {
+    let h = Harness::new();
+    let alice = h.linked_player("alice", "alice-cwd", 500 * 100_000);
+    let chain_before = h.devnet.balance_of("alice-cwd").unwrap();
+
+    let tx = h.devnet.transfer("alice-cwd", GATEWAY, 25 * 100_000, Some("top up"), None).unwrap();
+    h.settle();
+    assert_eq!(h.balance("alice"), (25 * 90, 0), "25 CWD at 90 per CWD");
+
+    h.api(|a| a.adjust_balance("alice", 500, "match-1", "won")).unwrap();
+    h.api(|a| a.adjust_balance("alice", -250, "shop-1", "sword")).unwrap();
+    assert_eq!(h.balance("alice").0, 2250 + 250);
+
+    let w = h.api(|a| a.request_withdrawal("alice", WithdrawalAmount::Game(1_000), "w-1")).unwrap();
+    assert_eq!(w.cwd, 10 * 100_000);
+    assert_eq!(h.balance("alice"), (1_500, 1_000), "frozen at request time");
+    let done = h.finish_withdrawal(&w.withdrawal_id);
+    assert_eq!(done.state, WithdrawalState::Confirmed);
+    assert_eq!(h.balance("alice"), (1_500, 0));
+
+    let chain_after = h.devnet.balance_of("alice-cwd").unwrap();
+    assert_eq!(chain_after, chain_before - 25 * 100_000 - tx.fee + 10 * 100_000);
+    let payouts = h.payouts_to(&alice.id_string());
+    assert_eq!(payouts.len(), 1);
+    assert_eq!(units(&payouts[0][1]["amount"]["amount"]), 10 * 100_000);
+
+    // Every state change was announced.
+    let kinds: Vec<String> = h.events.snapshot().iter().map(|e| e["type"].as_str().unwrap_or("").to_string()).collect();
+    for k in ["link-code-sent", "link-confirmed", "deposit-credited", "balance-adjusted", "withdrawal-requested", "withdrawal-sent", "withdrawal-confirmed"] {
+        assert!(kinds.iter().any(|x| x == k), "no {k} event in {kinds:?}");
+    }
+}
+
+#[test]
+fn deposit_is_credited_only_once_its_block_is_irreversible() {
+    let h = Harness::new();
+    h.linked_player("bob", "bob-cwd", 100 * 100_000);
+    h.devnet.transfer("bob-cwd", GATEWAY, 10 * 100_000, None, None).unwrap();
+    h.devnet.produce_block();
+    let head = h.devnet.head_block_number();
+    assert!(h.devnet.last_irreversible_block_num() < head);
+    for _ in 0..3 {
+        h.tick();
+    }
+    assert_eq!(h.balance("bob").0, 0, "in a reversible block: not credited");
+    h.settle();
+    assert_eq!(h.balance("bob").0, 900);
+    h.settle();
+    h.tick();
+    assert_eq!(h.balance("bob").0, 900, "credited once");
+}
+
+#[test]
+fn reorganised_deposit_is_never_credited() {
+    let h = Harness::new();
+    h.linked_player("rita", "rita-cwd", 100 * 100_000);
+    h.devnet.transfer("rita-cwd", GATEWAY, 10 * 100_000, None, None).unwrap();
+    h.devnet.produce_block();
+    h.tick();
+    // The block holding the deposit is dropped and its transaction with it.
+    h.devnet.reorg(1, false).unwrap();
+    h.settle();
+    assert_eq!(h.balance("rita").0, 0);
+}
+
+#[test]
+fn two_deposits_in_one_block_are_both_credited() {
+    let h = Harness::new();
+    h.linked_player("carol", "carol-cwd", 100 * 100_000);
+    h.devnet.transfer("carol-cwd", GATEWAY, 3 * 100_000, None, None).unwrap();
+    h.devnet.transfer("carol-cwd", GATEWAY, 4 * 100_000, Some("second"), None).unwrap();
+    let block = h.devnet.produce_block();
+    let ops = { h.devnet.lock().account_ops(h.gateway.id).len() };
+    assert!(ops >= 2, "both in block {block}");
+    h.settle();
+    assert_eq!(h.balance("carol").0, 7 * 90);
+}
+
+#[test]
+fn more_than_100_history_entries_between_ticks() {
+    let h = Harness::new();
+    h.linked_player("dave", "dave-cwd", 10_000 * 100_000);
+    h.tick();
+    let n = 150u64;
+    for i in 0..n {
+        h.devnet.transfer("dave-cwd", GATEWAY, 100_000 + i as i64, None, None).unwrap();
+        if i % 40 == 39 {
+            h.devnet.produce_block();
+        }
+    }
+    h.settle();
+    let expected: u64 = (0..n).map(|i| (100_000 + i) * 90 / 100_000).sum();
+    assert_eq!(h.balance("dave").0, expected);
+}
+
+#[test]
+fn unlinked_sender_is_recorded_unclaimed_and_assignable() {
+    let h = Harness::new();
+    h.linked_player("erin", "erin-cwd", 100 * 100_000);
+    h.devnet.create_account(AccountSpec::new("stranger", 100 * 100_000)).unwrap();
+    h.devnet.transfer("stranger", GATEWAY, 5 * 100_000, None, None).unwrap();
+    h.settle();
+    let open = h.api(|a| a.list_unclaimed(false, None, 10)).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].amount, 5 * 100_000);
+    h.api(|a| a.assign_unclaimed(&open[0].deposit_id, "erin")).unwrap();
+    assert_eq!(h.balance("erin").0, 450);
+    assert!(matches!(refused(h.api(|a| a.assign_unclaimed(&open[0].deposit_id, "erin"))), GatewayError::AlreadyResolved));
+    assert_eq!(h.balance("erin").0, 450, "assigned once");
+}
+
+fn crash_during_broadcast(mode: Interference) {
+    let mut h = Harness::with(short_fuse_runtime(), |_| {});
+    let frank = h.linked_player("frank", "frank-cwd", 100 * 100_000);
+    h.devnet.transfer("frank-cwd", GATEWAY, 50 * 100_000, None, None).unwrap();
+    h.settle();
+    let w = h.api(|a| a.request_withdrawal("frank", WithdrawalAmount::Cwd(20 * 100_000), "w-crash")).unwrap();
+
+    *h.node.mode.lock().unwrap() = mode;
+    // The tick signs, stores, then is cut off mid-broadcast: the host "dies".
+    assert!(h.service.tick().is_err(), "the call deadline interrupts the tick");
+    h.restart();
+    let done = h.finish_withdrawal(&w.withdrawal_id);
+    assert_eq!(done.state, WithdrawalState::Confirmed);
+    assert_eq!(done.attempts, 1, "the stored transaction was rebroadcast, not rebuilt");
+
+    let payouts = h.payouts_to(&frank.id_string());
+    assert_eq!(payouts.len(), 1, "paid exactly once");
+    assert_eq!(units(&payouts[0][1]["amount"]["amount"]), 20 * 100_000);
+    assert_eq!(h.balance("frank"), (50 * 90 - 20 * 100, 0));
+    // More ticks and restarts change nothing.
+    h.restart();
+    h.settle();
+    assert_eq!(h.payouts_to(&frank.id_string()).len(), 1);
+}
+
+#[test]
+fn host_killed_after_signing_before_broadcast_pays_once() {
+    crash_during_broadcast(Interference::HangBeforeBroadcast);
+}
+
+#[test]
+fn host_killed_after_broadcast_pays_once() {
+    crash_during_broadcast(Interference::HangAfterBroadcast);
+}
+
+#[test]
+fn dropped_broadcast_is_rebuilt_only_after_provable_expiry() {
+    let h = Harness::new();
+    let gina = h.linked_player("gina", "gina-cwd", 100 * 100_000);
+    h.devnet.transfer("gina-cwd", GATEWAY, 50 * 100_000, None, None).unwrap();
+    h.settle();
+    // Every broadcast is accepted and then silently never included.
+    h.devnet.add_fault(FaultRule::next(1_000, Some("broadcast_transaction"), FaultKind::Drop));
+    let w = h.api(|a| a.request_withdrawal("gina", WithdrawalAmount::Cwd(10 * 100_000), "w-drop")).unwrap();
+    h.tick();
+    let first = h.api(|a| a.get_withdrawal(&w.withdrawal_id)).unwrap();
+    assert_eq!((first.state, first.attempts), (WithdrawalState::Sent, 1));
+    // 60 s expiration = 20 blocks of 3 s. Before it is provably past, only the same
+    // bytes are rebroadcast: no second transaction.
+    for _ in 0..15 {
+        h.devnet.produce_block();
+        h.tick();
+    }
+    let still = h.api(|a| a.get_withdrawal(&w.withdrawal_id)).unwrap();
+    assert_eq!((still.attempts, still.tx_id.clone()), (1, first.tx_id.clone()), "not rebuilt before expiry");
+    h.devnet.clear_faults();
+    let done = h.finish_withdrawal(&w.withdrawal_id);
+    assert_eq!(done.state, WithdrawalState::Confirmed);
+    assert_eq!(done.attempts, 2, "a second transaction once the first provably expired unincluded");
+    assert_ne!(done.tx_id, first.tx_id);
+    assert_eq!(h.payouts_to(&gina.id_string()).len(), 1, "paid once");
+}
+
+#[test]
+fn node_errors_and_timeouts_on_every_call_type() {
+    let h = Harness::new();
+    let hank = h.linked_player("hank", "hank-cwd", 1_000 * 100_000);
+    // From now on a share of every JSON-RPC call errors, and some time out.
+    h.devnet.add_fault(FaultRule::share(0.25, None, FaultRule::error("injected")));
+    h.devnet.add_fault(FaultRule::share(0.05, None, FaultKind::Delay(std::time::Duration::from_millis(2_500))));
+    for i in 0..5 {
+        h.devnet.transfer("hank-cwd", GATEWAY, (10 + i) * 100_000, None, None).unwrap();
+    }
+    let mut ids = Vec::new();
+    for round in 0..60 {
+        h.devnet.produce_blocks(6);
+        let _ = h.service.tick(); // errors are reported, never fatal
+        if round % 10 == 5 && ids.len() < 2 {
+            // Calls that need the node may be refused; the game just retries.
+            if let Ok(w) = h.api(|a| a.request_withdrawal("hank", WithdrawalAmount::Cwd(5 * 100_000), &format!("w-{round}"))) {
+                ids.push(w.withdrawal_id);
+            }
+        }
+    }
+    h.devnet.clear_faults();
+    h.settle();
+    for id in &ids {
+        assert_eq!(h.finish_withdrawal(id).state, WithdrawalState::Confirmed);
+    }
+    let credited: u64 = (0..5).map(|i| (10 + i) * 90).sum();
+    let (balance, frozen) = h.balance("hank");
+    assert_eq!(frozen, 0);
+    assert_eq!(balance, credited - ids.len() as u64 * 500, "ledger reconciles");
+    assert_eq!(h.payouts_to(&hank.id_string()).len(), ids.len(), "each withdrawal paid exactly once");
+    assert!(h.events.snapshot().iter().any(|e| e["type"] == "alert"), "node trouble was alerted");
+}
