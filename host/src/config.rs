@@ -267,6 +267,16 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
     }
 
     #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").expect("README has a TOML example") + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let c = FileConfig::parse(&readme[start..end]).unwrap();
+        assert_eq!(c.withdrawals.review_above_cwd, 100_000_000);
+        assert_eq!(c.node.urls.len(), 2);
+    }
+
+    #[test]
     fn unknown_fields_are_errors() {
         let text = MIN.replace("account = ", "acount = ");
         assert!(FileConfig::parse(&text).is_err());

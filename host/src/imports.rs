@@ -99,59 +99,53 @@ impl wit_events::Host for HostState {
     }
 }
 
-/// `{"type": "kebab-case-name", …fields}` from a generated event value.
+/// `{"type": "deposit-credited", …fields}` from a generated event value: the variant
+/// name in kebab-case, fields in snake_case (as in the HTTP API), a nested variant (an
+/// alert's kind) as `kind`, and enum-valued reasons in kebab-case.
 pub fn event_json(event: &wit_events::Event) -> Value {
-    let v = serde_json::to_value(event).unwrap_or(Value::Null);
-    flatten_variant(v)
+    let mut out = flatten_variant(serde_json::to_value(event).unwrap_or(Value::Null));
+    let enum_reason = matches!(out["type"].as_str(), Some("link-failed" | "deposit-unclaimed" | "withdrawal-failed"));
+    if let (true, Some(Value::String(r))) = (enum_reason, out.get_mut("reason")) {
+        *r = crate::http_api::kebab(r);
+    }
+    out
+}
+
+fn is_variant_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
 fn flatten_variant(v: Value) -> Value {
+    let mut out = serde_json::Map::new();
     match v {
-        // Serde's externally tagged form: {"VariantName": payload} or "VariantName".
-        Value::Object(map) if map.len() == 1 => {
+        // Serde's externally tagged form: {"VariantName": payload}.
+        Value::Object(map) if map.len() == 1 && map.keys().all(|k| is_variant_name(k)) => {
             let (name, payload) = map.into_iter().next().unwrap();
-            let mut out = serde_json::Map::new();
-            out.insert("type".into(), Value::String(kebab(&name)));
+            out.insert("type".into(), Value::String(crate::http_api::kebab(&name)));
             match payload {
-                Value::Object(fields) => {
-                    for (k, v) in fields {
-                        out.insert(k.replace('_', "-"), v);
-                    }
-                }
-                Value::Null => {}
-                other => {
-                    let inner = flatten_variant(other);
-                    if let Value::Object(fields) = inner {
-                        for (k, v) in fields {
-                            if k == "type" {
-                                out.insert("kind".into(), v);
-                            } else {
-                                out.insert(k, v);
-                            }
+                Value::Object(fields) if fields.len() == 1 && fields.keys().all(|k| is_variant_name(k)) => {
+                    if let Value::Object(inner) = flatten_variant(Value::Object(fields)) {
+                        for (k, v) in inner {
+                            out.insert(if k == "type" { "kind".into() } else { k }, v);
                         }
-                    } else {
-                        out.insert("value".into(), inner);
                     }
                 }
+                Value::Object(fields) => out.extend(fields),
+                Value::Null => {}
+                Value::String(s) if is_variant_name(&s) => {
+                    out.insert("kind".into(), Value::String(crate::http_api::kebab(&s)));
+                }
+                other => {
+                    out.insert("value".into(), other);
+                }
             }
-            Value::Object(out)
         }
-        Value::String(s) => Value::String(kebab(&s)),
-        other => other,
-    }
-}
-
-fn kebab(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('-');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
+        Value::String(s) => {
+            out.insert("type".into(), Value::String(crate::http_api::kebab(&s)));
+        }
+        other => {
+            out.insert("value".into(), other);
         }
     }
-    out
+    Value::Object(out)
 }
