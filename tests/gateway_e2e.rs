@@ -218,3 +218,95 @@ fn node_errors_and_timeouts_on_every_call_type() {
     assert_eq!(h.payouts_to(&hank.id_string()).len(), ids.len(), "each withdrawal paid exactly once");
     assert!(h.events.snapshot().iter().any(|e| e["type"] == "alert"), "node trouble was alerted");
 }
+
+/// Each node method the gateway uses, in turn, errors and then times out while the whole
+/// story runs: nothing is lost, nothing is paid or credited twice, and calls that need
+/// the node say so with a retry time instead of failing the host.
+#[test]
+fn each_node_method_failing_in_turn() {
+    const METHODS: [&str; 8] = [
+        "get_dynamic_global_properties",
+        "get_relative_account_history",
+        "get_required_fees",
+        "broadcast_transaction",
+        "get_account_balances",
+        "lookup_account_names",
+        "get_accounts",
+        "get_block_header",
+    ];
+    let h = Harness::new();
+    let mut paid = 0u64;
+    let mut credited = 0u64;
+    for (i, method) in METHODS.iter().enumerate() {
+        let user = format!("user{i}");
+        let account = format!("player-{i}");
+        let player = h.linked_player(&user, &account, 100 * 100_000);
+        for (times, kind) in [(3, FaultKind::Error { code: 1, message: "injected".into() }), (1, FaultKind::Delay(std::time::Duration::from_millis(2_500)))] {
+            h.devnet.add_fault(FaultRule::next(times, Some(method), kind));
+            h.devnet.transfer(&account, GATEWAY, 10 * 100_000, None, None).unwrap();
+            credited += 900;
+            let key = format!("w-{i}-{}", h.devnet.head_block_number());
+            loop {
+                let r = h.api(|a| a.request_withdrawal(&user, WithdrawalAmount::Cwd(2 * 100_000), &key));
+                let e = match r {
+                    Ok(_) => break,
+                    Err(e) => refused::<()>(Err(e)),
+                };
+                match e {
+                    GatewayError::NodeUnavailable(n) => assert!(n.retry_after_ms > 0),
+                    // The deposit is not credited yet: let the chain move on.
+                    GatewayError::InsufficientBalance(_) => {
+                        h.devnet.produce_blocks(6);
+                        let _ = h.service.tick();
+                    }
+                    other => panic!("{method}: unexpected refusal {other:?}"),
+                }
+            }
+            for _ in 0..4 {
+                h.devnet.produce_blocks(6);
+                let _ = h.service.tick();
+            }
+            h.devnet.clear_faults();
+            h.settle();
+            let done = h.finish_withdrawal(&key_to_id(&h, &user, &key));
+            assert_eq!(done.state, WithdrawalState::Confirmed, "{method}");
+            paid += 200;
+        }
+        assert_eq!(h.payouts_to(&player.id_string()).len(), 2, "{method}: each withdrawal paid once");
+        let (balance, frozen) = h.balance(&user);
+        assert_eq!((balance, frozen), (2 * 900 - 2 * 200, 0), "{method}: ledger reconciles");
+    }
+    assert_eq!(credited - paid, METHODS.len() as u64 * (2 * 900 - 2 * 200));
+}
+
+/// The withdrawal a request with `key` made (the same key returns the same withdrawal).
+fn key_to_id(h: &Harness, user: &str, key: &str) -> String {
+    h.api(|a| a.request_withdrawal(user, WithdrawalAmount::Cwd(2 * 100_000), key)).unwrap().withdrawal_id
+}
+
+#[test]
+fn host_refuses_to_start_with_keys_that_are_not_the_gateway_accounts() {
+    use cwd_gateway_host::bindings::api::Keys;
+    use cwd_gateway_host::gateway::Service;
+    use cwd_gateway_host::{Capabilities, clock::SystemClock, events::NullSink, store::MemoryStore};
+    use std::sync::Arc;
+    let h = Harness::new();
+    let other = h.devnet.create_account(AccountSpec::new("someone-else", 100_000)).unwrap();
+    let caps = || Capabilities {
+        store: Arc::new(MemoryStore::new()),
+        node: h.node.clone(),
+        clock: Arc::new(SystemClock),
+        events: Arc::new(NullSink),
+    };
+    let active = h.gateway.active_wif.clone().unwrap();
+    let memo = h.gateway.memo_wif.clone().unwrap();
+    let wrong_active = Keys { active_wif: other.active_wif.clone().unwrap(), memo_wif: memo.clone() };
+    let e = Service::start(runtime(), caps(), &h.config, wrong_active).err().expect("wrong active key refused").to_string();
+    assert!(e.contains("active") && !e.contains(other.active_wif.as_deref().unwrap()), "{e}");
+    let wrong_memo = Keys { active_wif: active.clone(), memo_wif: other.memo_wif.clone().unwrap() };
+    let e = Service::start(runtime(), caps(), &h.config, wrong_memo).err().expect("wrong memo key refused").to_string();
+    assert!(e.contains("memo"), "{e}");
+    let mut wrong_chain = h.config.clone();
+    wrong_chain.chain_id = "00".repeat(32);
+    assert!(Service::start(runtime(), caps(), &wrong_chain, Keys { active_wif: active, memo_wif: memo }).is_err());
+}
