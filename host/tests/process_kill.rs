@@ -1,0 +1,150 @@
+//! The real `cwd-gateway run` process, SIGKILLed while its withdrawal broadcast is in
+//! flight, then started again on the same SQLite file: the player is paid exactly once.
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cwd_devnet::{AccountSpec, Config, Devnet, FaultKind, FaultRule, Production};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_gateway(dir: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
+        .args(["run", "--config"])
+        .arg(dir.join("gateway.toml"))
+        .env("CWD_GATEWAY_API_TOKEN", TOKEN)
+        .env("CWD_GATEWAY_CACHE_DIR", dir.join("cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting cwd-gateway run")
+}
+
+fn call(port: u16, name: &str, args: Value) -> Result<Value, String> {
+    match ureq::post(&format!("http://127.0.0.1:{port}/v1/{name}"))
+        .set("authorization", &format!("Bearer {TOKEN}"))
+        .timeout(Duration::from_secs(20))
+        .send_json(args)
+    {
+        Ok(r) => Ok(r.into_json().unwrap()),
+        Err(ureq::Error::Status(code, r)) => Err(format!("{code} {}", r.into_string().unwrap_or_default())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(45), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Killer(Child);
+
+impl Drop for Killer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn killed_mid_broadcast_and_restarted_pays_once() {
+    let devnet = Devnet::start(Config { production: Production::Timer(Duration::from_millis(100)), ..Config::seeded("process-kill") }).unwrap();
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * 100_000)).unwrap();
+    let player = devnet.create_account(AccountSpec::new("kim-cwd", 100 * 100_000)).unwrap();
+
+    let dir = std::env::temp_dir().join(format!("cwd-process-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let mut keys = std::fs::File::create(dir.join("keys.toml")).unwrap();
+    writeln!(keys, "active_wif = \"{}\"\nmemo_wif = \"{}\"", gateway.active_wif.clone().unwrap(), gateway.memo_wif.clone().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("gateway.toml"),
+        format!(
+            r#"[gateway]
+account = "game-gateway"
+chain_id = "{chain}"
+tick_interval_ms = 200
+[node]
+urls = ["{url}"]
+timeout_ms = 5000
+[rates]
+deposit = {{ game_units = 90, per_cwd_units = 100000 }}
+withdrawal = {{ game_units = 100, per_cwd_units = 100000 }}
+[store]
+path = "{db}"
+[http]
+listen = "127.0.0.1:{port}"
+[keys]
+file = "{keys}"
+"#,
+            chain = devnet.chain_id_hex(),
+            url = devnet.url(),
+            db = dir.join("gateway.db").display(),
+            keys = dir.join("keys.toml").display(),
+        ),
+    )
+    .unwrap();
+
+    let mut gw = Killer(start_gateway(&dir));
+    wait("the HTTP API", || call(port, "status", json!({})).ok());
+
+    // Link through the HTTP API, reading the code in the player's wallet.
+    let started = call(port, "start-link", json!({ "user": "kim", "account": "kim-cwd" })).unwrap();
+    let digits = started["code_digits"].as_u64().unwrap() as usize;
+    let memo_key = player.memo_private().unwrap();
+    let code = wait("the link message", || {
+        let memos = devnet.received_memos("kim-cwd", Some(&memo_key)).ok()?;
+        let text = memos.into_iter().find(|m| m.op == "send_message")?.text.ok()?;
+        text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits).map(str::to_string)
+    });
+    call(port, "confirm-link", json!({ "user": "kim", "code": code })).unwrap();
+
+    devnet.transfer("kim-cwd", "game-gateway", 20 * 100_000, None, None).unwrap();
+    wait("the deposit", || {
+        let a = call(port, "account", json!({ "user": "kim" })).ok()?;
+        (a["balance"] == 1_800).then_some(())
+    });
+
+    // The next broadcast hangs at the node (which applies it afterwards); the host is
+    // killed while waiting for the answer.
+    let fired = devnet.faults_fired();
+    devnet.add_fault(FaultRule::next(1, Some("broadcast_transaction"), FaultKind::Delay(Duration::from_secs(3))));
+    let w = call(port, "request-withdrawal", json!({ "user": "kim", "cwd": 500_000, "idempotency_key": "w-kill" })).unwrap();
+    wait("the broadcast to reach the node", || (devnet.faults_fired() > fired).then_some(()));
+    gw.0.kill().unwrap();
+    gw.0.wait().unwrap();
+
+    let _gw2 = Killer(start_gateway(&dir));
+    wait("the restarted HTTP API", || call(port, "status", json!({})).ok());
+    let id = w["withdrawal_id"].as_str().unwrap();
+    let done = wait("the withdrawal to confirm", || {
+        let w = call(port, "get-withdrawal", json!({ "withdrawal_id": id })).ok()?;
+        (w["state"] == "confirmed" || w["state"] == "failed").then_some(w)
+    });
+    assert_eq!(done["state"], "confirmed");
+    assert_eq!(done["attempts"], 1, "the stored transaction, not a new one");
+
+    let payouts: Vec<Value> = devnet
+        .included_transactions()
+        .into_iter()
+        .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
+        .filter(|op| op[0] == 0 && op[1]["to"] == player.id_string().as_str())
+        .collect();
+    assert_eq!(payouts.len(), 1, "paid exactly once");
+    let account = call(port, "account", json!({ "user": "kim" })).unwrap();
+    assert_eq!((account["balance"].as_u64(), account["frozen"].as_u64()), (Some(1_800 - 500), Some(0)));
+    std::fs::remove_dir_all(&dir).ok();
+}
