@@ -20,17 +20,20 @@ const MAX_BODY: u64 = 64 * 1024;
 pub struct HttpApi {
     server: Arc<Server>,
     pub addr: SocketAddr,
+    /// Serving threads spawned; each needs its own wake-up to stop.
+    threads: std::sync::atomic::AtomicUsize,
 }
 
 impl HttpApi {
     pub fn bind(listen: &str) -> anyhow::Result<Self> {
         let server = Server::http(listen).map_err(|e| anyhow::anyhow!("binding the HTTP API to {listen}: {e}"))?;
         let addr = server.server_addr().to_ip().ok_or_else(|| anyhow::anyhow!("HTTP API is not on an IP address"))?;
-        Ok(HttpApi { server: Arc::new(server), addr })
+        Ok(HttpApi { server: Arc::new(server), addr, threads: Default::default() })
     }
 
     /// Serves on `threads` threads until `unblock` is called on the server.
     pub fn spawn(&self, service: Arc<Service>, token: String, threads: usize) -> Vec<std::thread::JoinHandle<()>> {
+        self.threads.fetch_add(threads.max(1), std::sync::atomic::Ordering::SeqCst);
         (0..threads.max(1))
             .map(|i| {
                 let (server, service, token) = (self.server.clone(), service.clone(), token.clone());
@@ -46,14 +49,17 @@ impl HttpApi {
             .collect()
     }
 
+    /// Stops every serving thread (tiny_http wakes one waiting thread per `unblock`).
     pub fn shutdown(&self) {
-        self.server.unblock();
+        for _ in 0..self.threads.load(std::sync::atomic::Ordering::SeqCst).max(1) {
+            self.server.unblock();
+        }
     }
 }
 
 impl Drop for HttpApi {
     fn drop(&mut self) {
-        self.server.unblock();
+        self.shutdown();
     }
 }
 

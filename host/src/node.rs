@@ -96,7 +96,14 @@ impl HttpNode {
             Err(ureq::Error::Status(_, r)) => r,
             Err(ureq::Error::Transport(t)) => {
                 let text = t.to_string();
-                return Err(if is_timeout(&t) { NodeError::Timeout } else { NodeError::Unreachable(text) });
+                return Err(if is_timeout(&t) {
+                    NodeError::Timeout
+                } else if matches!(t.kind(), ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns) {
+                    NodeError::Unreachable(text)
+                } else {
+                    // The request may have been delivered (connection reset mid-answer).
+                    NodeError::BadResponse(text)
+                });
             }
         };
         let text = response.into_string().map_err(|e| {
@@ -139,8 +146,9 @@ impl Node for HttpNode {
     fn call(&self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError> {
         let params: Value = serde_json::from_str(params_json)
             .map_err(|e| NodeError::Rpc { code: -32602, message: format!("params are not JSON: {e}") })?;
-        // A broadcast that timed out may have been accepted: report it, never resend it
-        // elsewhere behind the component's back (it decides whether to rebroadcast).
+        // A broadcast that may have been delivered (timeout, broken answer) is reported,
+        // never resent elsewhere behind the component's back: it decides whether to
+        // rebroadcast the same bytes.
         let idempotent = api != "network_broadcast";
         let start = self.current.load(Ordering::Relaxed);
         let mut last = NodeError::Unreachable("no node tried".into());
@@ -152,7 +160,8 @@ impl Node for HttpNode {
                     return Ok(v.to_string());
                 }
                 Err(e @ NodeError::Rpc { .. }) => return Err(e),
-                Err(NodeError::Timeout) if !idempotent => return Err(NodeError::Timeout),
+                // Only a node never reached may be replaced for a broadcast.
+                Err(e @ (NodeError::Timeout | NodeError::BadResponse(_))) if !idempotent => return Err(e),
                 Err(e) => last = e,
             }
         }
