@@ -59,6 +59,8 @@ pub struct ChainAccount {
     pub memo_key: Option<PublicKey>,
     pub active_threshold: u64,
     pub active_keys: Vec<(String, u64)>,
+    /// The account's statistics object, `2.6.N`.
+    pub statistics: String,
 }
 
 fn account_of(v: &Value, call: &str) -> NResult<Option<ChainAccount>> {
@@ -77,7 +79,11 @@ fn account_of(v: &Value, call: &str) -> NResult<Option<ChainAccount>> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Some(ChainAccount { id, name, memo_key, active_threshold, active_keys }))
+    let statistics = match v["statistics"].as_str() {
+        Some(s) => s.to_string(),
+        None => format!("2.6.{}", id.0),
+    };
+    Ok(Some(ChainAccount { id, name, memo_key, active_threshold, active_keys, statistics }))
 }
 
 /// `database.lookup_account_names([name])`.
@@ -88,12 +94,62 @@ pub fn lookup_account(node: &mut dyn Node, name: &str) -> NResult<Option<ChainAc
     account_of(&first, C)
 }
 
-/// `database.get_accounts([id])`.
+/// `database.get_objects([id])`: `None` for an unknown id. (Not `get_accounts`, which
+/// fails for an unknown id: database_api.cpp `get_account_from_string` asserts.)
 pub fn account_by_id(node: &mut dyn Node, id: AccountId) -> NResult<Option<ChainAccount>> {
-    const C: &str = "database.get_accounts";
-    let v = call(node, "database", "get_accounts", json!([[format!("1.2.{}", id.0)]]))?;
+    const C: &str = "database.get_objects";
+    let v = call(node, "database", "get_objects", json!([[format!("1.2.{}", id.0)]]))?;
     let first = v.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null);
     account_of(&first, C)
+}
+
+/// What a node's account-history plugin knows of an account (`2.6.N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryStats {
+    /// Operations ever added to the account's history on this node (its highest
+    /// sequence number); 0 when the node keeps no history for the account.
+    pub total_ops: u64,
+    /// Oldest operations dropped by `max-ops-per-account`: sequence numbers
+    /// `1..=removed_ops` are gone from this node.
+    pub removed_ops: u64,
+}
+
+/// `database.get_objects([stats_id])`, as account_history_plugin.cpp
+/// `add_account_history` keeps it.
+pub fn history_stats(node: &mut dyn Node, stats_id: &str) -> NResult<HistoryStats> {
+    const C: &str = "database.get_objects";
+    let v = call(node, "database", "get_objects", json!([[stats_id]]))?;
+    let o = v.as_array().and_then(|a| a.first()).filter(|o| !o.is_null()).ok_or_else(|| NodeFailure::bad(C, format!("no object {stats_id}")))?;
+    let total_ops = int_u64(&o["total_ops"], "total_ops").map_err(|e| NodeFailure::bad(C, e.to_string()))?;
+    // Older nodes lack `removed_ops`: nothing was removed.
+    let removed_ops = if o.get("removed_ops").is_some_and(|r| !r.is_null()) {
+        int_u64(&o["removed_ops"], "removed_ops").map_err(|e| NodeFailure::bad(C, e.to_string()))?
+    } else {
+        0
+    };
+    if removed_ops > total_ops {
+        return Err(NodeFailure::bad(C, "removed_ops above total_ops"));
+    }
+    Ok(HistoryStats { total_ops, removed_ops })
+}
+
+/// The chain parameters the gateway plans with (`2.0.0`'s `parameters`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainParams {
+    pub block_interval_secs: u32,
+    /// How far in the future a transaction's expiration may be (chain_parameters.hpp
+    /// `maximum_time_until_expiration`, a day by default).
+    pub max_expiration_secs: u32,
+}
+
+/// `database.get_global_properties()`.
+pub fn chain_params(node: &mut dyn Node) -> NResult<ChainParams> {
+    const C: &str = "database.get_global_properties";
+    let v = call(node, "database", "get_global_properties", json!([]))?;
+    let p = &v["parameters"];
+    let block_interval_secs = u32_of(&p["block_interval"], "block_interval", C)?.max(1);
+    let max_expiration_secs = u32_of(&p["maximum_time_until_expiration"], "maximum_time_until_expiration", C)?;
+    Ok(ChainParams { block_interval_secs, max_expiration_secs })
 }
 
 /// The fee the node requires for `op`, in CWD units.
@@ -168,11 +224,11 @@ pub fn history_window(node: &mut dyn Node, account: AccountId, stop: u64, start:
     for h in list.iter().rev() {
         let op = h["op"].as_array().filter(|a| a.len() == 2).ok_or_else(|| NodeFailure::bad(C, "op is not [id, body]"))?;
         out.push(HistoryEntry {
-            position: OpPosition {
-                block_num: u32_of(&h["block_num"], "block_num", C)?,
-                trx_in_block: u32_of(&h["trx_in_block"], "trx_in_block", C)?,
-                op_in_trx: u32_of(&h["op_in_trx"], "op_in_trx", C)?,
-            },
+            position: OpPosition::new(
+                u32_of(&h["block_num"], "block_num", C)?,
+                u32_of(&h["trx_in_block"], "trx_in_block", C)?,
+                u32_of(&h["op_in_trx"], "op_in_trx", C)?,
+            ),
             op_id: int_u64(&op[0], "op[0]").map_err(|e| NodeFailure::bad(C, e.to_string()))?,
             body: op[1].clone(),
         });

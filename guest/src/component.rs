@@ -162,6 +162,10 @@ impl ports::Node for WitNode {
             wnode::NodeError::BadResponse(s) => ports::NodeError::BadResponse(s),
         })
     }
+
+    fn fail_over(&mut self, reason: &str) -> bool {
+        wnode::fail_over(reason)
+    }
 }
 
 struct WitClock;
@@ -207,7 +211,7 @@ fn with<T>(f: impl FnOnce(&mut Gateway) -> Result<T, GatewayError>) -> Result<T,
 // ------------------------------------------------------------------ events
 
 fn pos(p: ev::OpPosition) -> wev::OpPosition {
-    wev::OpPosition { block_num: p.block_num, trx_in_block: p.trx_in_block, op_in_trx: p.op_in_trx }
+    wev::OpPosition { block_num: p.block_num, trx_in_block: p.trx_in_block, op_in_trx: p.op_in_trx, occurrence: p.occurrence }
 }
 
 fn wref(r: ev::WithdrawalRef) -> wev::WithdrawalRef {
@@ -231,7 +235,7 @@ fn event_to_wit(e: Event) -> wev::Event {
         Event::DepositCredited { user, deposit_id, position, account, cwd, game, balance } => {
             W::DepositCredited(wev::DepositCredited { user, deposit_id, position: pos(position), account, cwd, game, balance })
         }
-        Event::DepositUnclaimed { deposit_id, position, from_account_id, asset_id, amount, reason } => W::DepositUnclaimed(wev::DepositUnclaimed {
+        Event::DepositUnclaimed { deposit_id, position, from_account_id, asset_id, amount, reason, op } => W::DepositUnclaimed(wev::DepositUnclaimed {
             deposit_id,
             position: pos(position),
             from_account_id,
@@ -241,7 +245,10 @@ fn event_to_wit(e: Event) -> wev::Event {
                 ev::UnclaimedReason::UnlinkedSender => wev::UnclaimedReason::UnlinkedSender,
                 ev::UnclaimedReason::OtherAsset => wev::UnclaimedReason::OtherAsset,
                 ev::UnclaimedReason::TooSmall => wev::UnclaimedReason::TooSmall,
+                ev::UnclaimedReason::NotATransfer => wev::UnclaimedReason::NotATransfer,
+                ev::UnclaimedReason::UnrecognisedOperation => wev::UnclaimedReason::UnrecognisedOperation,
             },
+            op: u32::try_from(op).unwrap_or(u32::MAX),
         }),
         Event::UnclaimedAssigned { deposit_id, user, game, balance } => W::UnclaimedAssigned(wev::UnclaimedAssigned { deposit_id, user, game, balance }),
         Event::UnclaimedRefundMarked { deposit_id, note } => W::UnclaimedRefundMarked(wev::UnclaimedRefundMarked { deposit_id, note }),
@@ -272,6 +279,7 @@ fn event_to_wit(e: Event) -> wev::Event {
                 wev::Alert::BroadcastRefused(wev::BroadcastRefused { withdrawal_id, tx_id, detail })
             }
             ev::Alert::StoreTrouble(s) => wev::Alert::StoreTrouble(s),
+            ev::Alert::HistoryUntrusted { detail, switched } => wev::Alert::HistoryUntrusted(wev::HistoryUntrusted { detail, switched }),
         }),
     }
 }
@@ -391,6 +399,8 @@ fn unclaimed_out(u: views::UnclaimedView) -> wapi::UnclaimedDeposit {
         block_num: u.block_num,
         trx_in_block: u.trx_in_block,
         op_in_trx: u.op_in_trx,
+        occurrence: u.occurrence,
+        op: u.op,
         from_account_id: u.from_account_id,
         asset_id: u.asset_id,
         amount: u.amount,

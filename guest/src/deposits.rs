@@ -29,30 +29,95 @@ pub struct ScanOutcome {
 /// What a history operation means to the gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Class {
-    /// A transfer to the gateway.
-    Incoming { from: AccountId, asset_id: u64, amount: u64 },
+    /// Funds that reached the gateway: by `transfer` (`op_id` 0, credited when the
+    /// sender is linked) or by another operation (recorded as unclaimed).
+    Incoming { from: AccountId, asset_id: u64, amount: u64, op_id: u64 },
     /// A transfer from the gateway (a withdrawal, recognised by its memo nonce).
     Outgoing { to: AccountId, asset_id: u64, amount: u64, nonce: Option<u64> },
-    /// Anything else (link messages, fees, other operations).
+    /// An operation the gateway does not know that names an amount: it may have moved
+    /// funds to the gateway, so it is recorded for the operator, never passed over.
+    Unrecognised { from: AccountId, asset_id: u64, amount: u64, op_id: u64 },
+    /// Link messages, fees, and operations that move nothing to the gateway.
     Other,
 }
 
+/// Operations other than `transfer` that move funds to an account: (op id, name, payer
+/// field, payee field, amount field), from crowdwiz-core's protocol headers and
+/// evaluators (financial_evaluator.cpp, withdraw_permission_evaluator.cpp,
+/// asset_evaluator.cpp `override_transfer`, confidential_evaluator.cpp).
+const INCOMING_OPS: &[(u64, &str, &str, &str, &str)] = &[
+    (27, "withdraw_permission_claim", "withdraw_from_account", "withdraw_to_account", "amount_to_withdraw"),
+    (38, "override_transfer", "from", "to", "amount"),
+    (41, "transfer_from_blind", "", "to", "amount"),
+    (100, "approved_transfer_approve", "from", "to", "amount"),
+    // Cancelled (or expired) approved transfer: the escrow goes back to `from`.
+    (101, "approved_transfer_cancel", "to", "from", "amount"),
+    (105, "mass_payment_pay", "from", "to", "amount"),
+];
+
+/// `approved_transfer_resolve_dispute` (103): the winner gets the escrow less the
+/// arbitrator's 5 % (financial_evaluator.cpp `arbitr_reward`, rounded down).
+const OP_RESOLVE_DISPUTE: u64 = 103;
+
+/// Operations whose amounts never move funds to the gateway: what the gateway itself
+/// does (`send_message`), and proposals, whose executed transfers appear on their own.
+const QUIET_OPS: &[u64] = &[crate::ops::OP_SEND_MESSAGE, 22, 23, 24];
+
 pub fn classify(gateway: AccountId, e: &HistoryEntry) -> Class {
-    if e.op_id != OP_TRANSFER {
+    let b = &e.body;
+    let account = |field: &str| -> Option<AccountId> { account_id(&b[field], field).ok() };
+    let asset = |v: &Value| -> Option<(u64, u64)> {
+        let amount = u64::try_from(int_i64(&v["amount"], "amount").ok()?).ok()?;
+        Some((object_id(&v["asset_id"], "asset_id", 1, 3).ok()?, amount))
+    };
+    if e.op_id == OP_TRANSFER {
+        let (Some(from), Some(to), Some((asset_id, amount))) = (account("from"), account("to"), asset(&b["amount"])) else {
+            return Class::Other;
+        };
+        let nonce = b.get("memo").filter(|m| !m.is_null()).and_then(|m| int_u64(&m["nonce"], "nonce").ok());
+        return if to == gateway && from != gateway {
+            Class::Incoming { from, asset_id, amount, op_id: OP_TRANSFER }
+        } else if from == gateway && to != gateway {
+            Class::Outgoing { to, asset_id, amount, nonce }
+        } else {
+            Class::Other
+        };
+    }
+    if let Some(&(op_id, _, payer, payee, field)) = INCOMING_OPS.iter().find(|(id, ..)| *id == e.op_id) {
+        return match (account(payee), asset(&b[field])) {
+            (Some(to), Some((asset_id, amount))) if to == gateway && amount > 0 => {
+                let from = account(payer).unwrap_or(AccountId(0));
+                Class::Incoming { from, asset_id, amount, op_id }
+            }
+            _ => Class::Other,
+        };
+    }
+    if e.op_id == OP_RESOLVE_DISPUTE {
+        return match (account("winner"), account("to"), account("from"), asset(&b["amount"])) {
+            (Some(w), Some(to), Some(from), Some((asset_id, gross))) if w == gateway && gross > 0 => {
+                let arbitrator = (gross as u128 * 500 / 10_000) as u64;
+                let sender = if to == gateway { from } else { to };
+                Class::Incoming { from: sender, asset_id, amount: gross - arbitrator, op_id: e.op_id }
+            }
+            _ => Class::Other,
+        };
+    }
+    if QUIET_OPS.contains(&e.op_id) {
         return Class::Other;
     }
-    let parse = |b: &Value| -> Option<(AccountId, AccountId, u64, u64, Option<u64>)> {
-        let from = account_id(&b["from"], "from").ok()?;
-        let to = account_id(&b["to"], "to").ok()?;
-        let amount = int_i64(&b["amount"]["amount"], "amount").ok()?;
-        let asset = object_id(&b["amount"]["asset_id"], "asset_id", 1, 3).ok()?;
-        let nonce = b.get("memo").filter(|m| !m.is_null()).and_then(|m| int_u64(&m["nonce"], "nonce").ok());
-        Some((from, to, u64::try_from(amount).ok()?, asset, nonce))
-    };
-    match parse(&e.body) {
-        Some((from, to, amount, asset_id, _)) if to == gateway && from != gateway => Class::Incoming { from, asset_id, amount },
-        Some((from, to, amount, asset_id, nonce)) if from == gateway && to != gateway => Class::Outgoing { to, asset_id, amount, nonce },
-        _ => Class::Other,
+    // Unknown operation: any amount in it (other than its fee) may have reached us.
+    let Some(fields) = b.as_object() else { return Class::Other };
+    let named = fields.iter().filter(|(k, _)| k.as_str() != "fee").find_map(|(_, v)| asset(v).filter(|(_, a)| *a > 0));
+    match named {
+        Some((asset_id, amount)) => {
+            let from = fields
+                .values()
+                .filter_map(|v| account_id(v, "account").ok())
+                .find(|a| *a != gateway)
+                .unwrap_or(AccountId(0));
+            Class::Unrecognised { from, asset_id, amount, op_id: e.op_id }
+        }
+        None => Class::Other,
     }
 }
 
@@ -74,6 +139,10 @@ impl Gateway {
             (a.gateway_id, a.config.deposit_rate)
         };
         let lib = dgp.last_irreversible_block;
+        let start: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
+        let Some(stats) = self.trusted_history(start.seq, report)? else {
+            return Ok(ScanOutcome { complete: false });
+        };
         for _ in 0..MAX_PAGES_PER_TICK {
             let cursor: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
             let window = match chain::history_window(self.ports.node.as_mut(), gateway, cursor.seq + 1, cursor.seq + HISTORY_PAGE) {
@@ -84,6 +153,19 @@ impl Gateway {
                     return Ok(ScanOutcome { complete: false });
                 }
             };
+            // The statistics promised at least this many entries after the cursor: a
+            // shorter page means entries vanished (pruned meanwhile) or were never kept,
+            // and reading it as "nothing more" would pass over them.
+            let promised = stats.total_ops.saturating_sub(cursor.seq).min(HISTORY_PAGE);
+            if (window.len() as u64) < promised {
+                let detail = format!(
+                    "the node returned {} history entries after operation {} where its statistics promise {promised}",
+                    window.len(),
+                    cursor.seq
+                );
+                self.distrust_history(detail);
+                return Ok(ScanOutcome { complete: false });
+            }
             let full = window.len() as u64 == HISTORY_PAGE;
             let mut reached_reversible = false;
             for (i, entry) in window.iter().enumerate() {
@@ -134,6 +216,50 @@ impl Gateway {
         Ok(ScanOutcome { complete: false })
     }
 
+    /// The gateway account's history statistics on a node whose history can be trusted
+    /// from sequence `after` on, failing over to the host's other nodes; `None` when no
+    /// node can be trusted now (the scan waits; nothing is read as "nothing new").
+    fn trusted_history(&mut self, after: u64, report: &mut TickReport) -> GwResult<Option<chain::HistoryStats>> {
+        const MAX_FAILOVERS: usize = 4;
+        let stats_id = self.active()?.stats_id.clone();
+        for _ in 0..=MAX_FAILOVERS {
+            let stats = match chain::history_stats(self.ports.node.as_mut(), &stats_id) {
+                Ok(s) => s,
+                Err(f) => {
+                    self.alert_node(&f);
+                    report.node_errors += 1;
+                    return Ok(None);
+                }
+            };
+            let problem = if stats.total_ops == 0 {
+                // Every account created on chain has at least its account_create
+                // (account_history_plugin.cpp adds it to the new account's history).
+                format!("the node keeps no history for the gateway account ({stats_id} total_ops is 0)")
+            } else if stats.removed_ops > after {
+                format!(
+                    "the node pruned the gateway's history through operation {} but the scan has read only {after} (max-ops-per-account)",
+                    stats.removed_ops
+                )
+            } else if stats.total_ops < after {
+                format!("the node knows {} operations of the gateway account but {after} were already scanned", stats.total_ops)
+            } else {
+                return Ok(Some(stats));
+            };
+            report.node_errors += 1;
+            if !self.distrust_history(problem) {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Says why the node's history is not trusted and asks the host for another node.
+    fn distrust_history(&mut self, detail: String) -> bool {
+        let switched = self.ports.node.fail_over(&detail);
+        self.emit(Event::Alert(Alert::HistoryUntrusted { detail, switched }));
+        switched
+    }
+
     /// Applies one irreversible history operation at per-account sequence `seq`.
     fn apply_history_op(&mut self, seq: u64, pos: OpPosition, class: &Class, rate: Rate) -> GwResult<Applied> {
         let now = self.now();
@@ -142,12 +268,20 @@ impl Gateway {
             if c.seq + 1 != seq {
                 return Ok(Step::Done(Applied::Raced));
             }
+            let pos = c.place(pos);
             c.seq = seq;
+            c.last_position = Some(pos);
             t.put(records::CURSOR, &c);
             let deposit_id = pos.deposit_id();
+            let (from, asset_id, amount, op_id, recognised) = match *class {
+                Class::Other => return Ok(Step::Commit(Applied::Nothing)),
+                Class::Incoming { from, asset_id, amount, op_id } => (from, asset_id, amount, op_id, true),
+                Class::Unrecognised { from, asset_id, amount, op_id } => (from, asset_id, amount, op_id, false),
+                Class::Outgoing { .. } => (AccountId(0), 0, 0, 0, true),
+            };
             match *class {
                 Class::Other => Ok(Step::Commit(Applied::Nothing)),
-                Class::Incoming { from, asset_id, amount } => {
+                Class::Incoming { .. } | Class::Unrecognised { .. } => {
                     let dkey = records::dep_key(&pos);
                     let ukey_unc = records::unc_key(&deposit_id);
                     if t.get::<DepositRec>(&dkey)?.is_some() || t.get::<UnclaimedRec>(&ukey_unc)?.is_some() {
@@ -163,6 +297,8 @@ impl Gateway {
                         _ => None,
                     };
                     let credit = match (&owner, asset_id) {
+                        _ if !recognised => Err(UnclaimedReason::UnrecognisedOperation),
+                        _ if op_id != OP_TRANSFER => Err(UnclaimedReason::NotATransfer),
                         (_, a) if a != 0 => Err(UnclaimedReason::OtherAsset),
                         (None, _) => Err(UnclaimedReason::UnlinkedSender),
                         (Some(_), _) => match rates::deposit_game(rate, amount) {
@@ -202,6 +338,7 @@ impl Gateway {
                                     reason,
                                     state: UnclaimedState::Open,
                                     recorded_at_ms: now,
+                                    op_id,
                                 },
                             );
                             Ok(Step::Commit(Applied::Unclaimed(Event::DepositUnclaimed {
@@ -211,6 +348,7 @@ impl Gateway {
                                 asset_id: format!("1.3.{asset_id}"),
                                 amount,
                                 reason,
+                                op: op_id,
                             })))
                         }
                     }
@@ -342,17 +480,33 @@ impl UnclaimedRec {
             block_num: self.position.block_num,
             trx_in_block: self.position.trx_in_block,
             op_in_trx: self.position.op_in_trx,
+            occurrence: self.position.occurrence,
+            op: u32::try_from(self.op_id).unwrap_or(u32::MAX),
             from_account_id: format!("1.2.{}", self.from_account_id),
             asset_id: format!("1.3.{}", self.asset_id),
             amount: self.amount,
             reason: match self.reason {
-                UnclaimedReason::UnlinkedSender => "the sender is not linked to any user",
-                UnclaimedReason::OtherAsset => "the asset is not CWD",
-                UnclaimedReason::TooSmall => "the amount converts to zero game units",
-            }
-            .into(),
+                UnclaimedReason::UnlinkedSender => "the sender is not linked to any user".into(),
+                UnclaimedReason::OtherAsset => "the asset is not CWD".into(),
+                UnclaimedReason::TooSmall => "the amount converts to zero game units".into(),
+                UnclaimedReason::NotATransfer => {
+                    format!("the funds came by operation {} ({}), not by a transfer", self.op_id, op_name(self.op_id))
+                }
+                UnclaimedReason::UnrecognisedOperation => {
+                    format!("operation {} is unknown to the gateway and names this amount; check it on chain", self.op_id)
+                }
+            },
             state,
             resolution,
         }
+    }
+}
+
+/// crowdwiz-core's name of an operation that can move funds (operations.hpp).
+fn op_name(op_id: u64) -> &'static str {
+    match INCOMING_OPS.iter().find(|op| op.0 == op_id) {
+        Some(op) => op.1,
+        None if op_id == OP_RESOLVE_DISPUTE => "approved_transfer_resolve_dispute",
+        None => "an operation",
     }
 }

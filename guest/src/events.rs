@@ -6,22 +6,47 @@ pub struct OpPosition {
     pub block_num: u32,
     pub trx_in_block: u32,
     pub op_in_trx: u32,
+    /// 0 for the first operation of the gateway's history at this (block, trx, op), 1 for
+    /// the next… Operations executed by one proposal (and virtual operations such as
+    /// `mass_payment_pay`) share their parent's position. Not the node's `virtual_op`:
+    /// crowdwiz-core counts that per node process and never resets it
+    /// (db_block.cpp `push_applied_operation`), so it differs between nodes.
+    #[serde(default)]
+    pub occurrence: u32,
 }
 
 impl OpPosition {
-    /// The deposit id: zero-padded so that ids sort in chain order.
+    pub fn new(block_num: u32, trx_in_block: u32, op_in_trx: u32) -> Self {
+        OpPosition { block_num, trx_in_block, op_in_trx, occurrence: 0 }
+    }
+
+    /// Same (block, trx, op), whatever the occurrence.
+    pub fn same_site(&self, other: &OpPosition) -> bool {
+        (self.block_num, self.trx_in_block, self.op_in_trx) == (other.block_num, other.trx_in_block, other.op_in_trx)
+    }
+
+    /// The deposit id: zero-padded so that ids sort in chain order; the occurrence is
+    /// appended only when it is not 0, so ids of ordinary transfers keep their form.
     pub fn deposit_id(&self) -> String {
-        format!("d-{:010}-{:05}-{:05}", self.block_num, self.trx_in_block, self.op_in_trx)
+        let base = format!("d-{:010}-{:05}-{:05}", self.block_num, self.trx_in_block, self.op_in_trx);
+        match self.occurrence {
+            0 => base,
+            n => format!("{base}-{n:05}"),
+        }
     }
 
     pub fn parse_deposit_id(id: &str) -> Option<OpPosition> {
         let rest = id.strip_prefix("d-")?;
-        let mut it = rest.split('-');
-        let (b, t, o) = (it.next()?, it.next()?, it.next()?);
-        if it.next().is_some() || [b, t, o].iter().any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit())) {
+        let parts: Vec<&str> = rest.split('-').collect();
+        if !(3..=4).contains(&parts.len()) || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit())) {
             return None;
         }
-        let pos = OpPosition { block_num: b.parse().ok()?, trx_in_block: t.parse().ok()?, op_in_trx: o.parse().ok()? };
+        let pos = OpPosition {
+            block_num: parts[0].parse().ok()?,
+            trx_in_block: parts[1].parse().ok()?,
+            op_in_trx: parts[2].parse().ok()?,
+            occurrence: parts.get(3).map_or(Some(0), |o| o.parse().ok())?,
+        };
         // Only the canonical spelling names a deposit.
         (pos.deposit_id() == id).then_some(pos)
     }
@@ -39,6 +64,10 @@ pub enum UnclaimedReason {
     UnlinkedSender,
     OtherAsset,
     TooSmall,
+    /// Moved in by an operation other than `transfer` (op id in the record).
+    NotATransfer,
+    /// An operation the gateway does not know carried an amount: it may have moved funds.
+    UnrecognisedOperation,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +91,9 @@ pub enum Alert {
     NodeTrouble { call: String, detail: String },
     BroadcastRefused { withdrawal_id: String, tx_id: String, detail: String },
     StoreTrouble(String),
+    /// A node's account history cannot be trusted (pruned past the scan, none kept, or
+    /// inconsistent with the account statistics); the scan moves to another node.
+    HistoryUntrusted { detail: String, switched: bool },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +103,7 @@ pub enum Event {
     LinkFailed { user: String, account: String, reason: LinkFailure },
     Unlinked { user: String, account: String, reserved_through_block: u32 },
     DepositCredited { user: String, deposit_id: String, position: OpPosition, account: String, cwd: u64, game: u64, balance: u64 },
-    DepositUnclaimed { deposit_id: String, position: OpPosition, from_account_id: String, asset_id: String, amount: u64, reason: UnclaimedReason },
+    DepositUnclaimed { deposit_id: String, position: OpPosition, from_account_id: String, asset_id: String, amount: u64, reason: UnclaimedReason, op: u64 },
     UnclaimedAssigned { deposit_id: String, user: String, game: u64, balance: u64 },
     UnclaimedRefundMarked { deposit_id: String, note: String },
     BalanceAdjusted { user: String, delta: i64, balance: u64, idempotency_key: String, reason: String },

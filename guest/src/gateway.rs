@@ -20,6 +20,8 @@ pub struct Active {
     pub active_key: PrivateKey,
     pub memo_key: PrivateKey,
     pub gateway_id: AccountId,
+    /// The gateway account's statistics object (`2.6.N`): what a node's history holds.
+    pub stats_id: String,
     pub chain_id: [u8; 32],
 }
 
@@ -97,7 +99,7 @@ impl Gateway {
             head_block: dgp.head_block,
             last_irreversible_block: dgp.last_irreversible_block,
         };
-        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, chain_id });
+        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, stats_id: account.statistics.clone(), chain_id });
         Ok(info)
     }
 

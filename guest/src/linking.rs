@@ -87,9 +87,18 @@ fn check_link_free(link: &Option<LinkRec>, user: &str, cursor: &Cursor, now_bloc
 }
 
 const RESERVE_MARGIN_MS: u64 = 60_000;
-/// Blocks past the head at unlink time during which a deposit sent just before the
-/// unlink may still land; such deposits are still credited to the old user.
-pub const UNLINK_MARGIN_BLOCKS: u32 = 24;
+/// Blocks past the last one a transaction signed before the unlink can land in, for
+/// blocks produced a little early.
+pub const UNLINK_MARGIN_BLOCKS: u32 = 2;
+
+/// The last block a deposit signed before now can land in: a transaction is includable
+/// until its expiration, which the chain accepts up to `maximum_time_until_expiration`
+/// ahead (chain_parameters.hpp; a day by default), and the chain makes at most one block
+/// per `block_interval`.
+pub fn unlink_reserve_through(head_block: u32, params: chain::ChainParams) -> u32 {
+    let blocks = params.max_expiration_secs.div_ceil(params.block_interval_secs.max(1));
+    head_block.saturating_add(blocks).saturating_add(UNLINK_MARGIN_BLOCKS)
+}
 
 impl Gateway {
     pub fn start_link(&mut self, user: &str, account: &str) -> GwResult<LinkStarted> {
@@ -271,7 +280,8 @@ impl Gateway {
             return Err(GatewayError::WithdrawalsPending);
         }
         let dgp = chain::dgp(self.ports.node.as_mut())?;
-        let through_block = dgp.head_block.saturating_add(UNLINK_MARGIN_BLOCKS);
+        let params = chain::chain_params(self.ports.node.as_mut())?;
+        let through_block = unlink_reserve_through(dgp.head_block, params);
         let linked = transact(self.ports.store.as_mut(), |t| {
             let ukey = records::user_key(user);
             let mut u: UserRec = t.get_or_default(&ukey)?;

@@ -61,6 +61,13 @@ impl core::fmt::Display for NodeError {
 pub trait Node {
     /// `params_json` is the JSON array of arguments; returns the `result` JSON text.
     fn call(&mut self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError>;
+
+    /// The node that answered the last calls cannot be trusted (`reason`); move later
+    /// calls to another node. False when there is no other node.
+    fn fail_over(&mut self, reason: &str) -> bool {
+        let _ = reason;
+        false
+    }
 }
 
 pub trait Clock {

@@ -73,6 +73,22 @@ pub struct Cursor {
     pub seq: u64,
     /// Every gateway operation in blocks up to this one has been processed.
     pub through_block: u32,
+    /// Position of the last processed operation, to number the operations that share
+    /// it (see [`OpPosition::occurrence`]).
+    #[serde(default)]
+    pub last_position: Option<OpPosition>,
+}
+
+impl Cursor {
+    /// `pos` with its occurrence: one more than the last processed operation's when both
+    /// share a (block, trx, op), else 0.
+    pub fn place(&self, pos: OpPosition) -> OpPosition {
+        let occurrence = match &self.last_position {
+            Some(last) if last.same_site(&pos) => last.occurrence + 1,
+            _ => 0,
+        };
+        OpPosition { occurrence, ..pos }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +162,9 @@ pub struct UnclaimedRec {
     pub reason: UnclaimedReason,
     pub state: UnclaimedState,
     pub recorded_at_ms: u64,
+    /// The operation that moved the funds (0: `transfer`).
+    #[serde(default)]
+    pub op_id: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

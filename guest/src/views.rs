@@ -99,6 +99,8 @@ pub struct UnclaimedView {
     pub block_num: u32,
     pub trx_in_block: u32,
     pub op_in_trx: u32,
+    pub occurrence: u32,
+    pub op: u32,
     pub from_account_id: String,
     pub asset_id: String,
     pub amount: u64,

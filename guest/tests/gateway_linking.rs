@@ -206,18 +206,28 @@ fn bad_names_users_and_accounts_are_typed_errors() {
 #[test]
 fn unlink_keeps_in_flight_deposits_with_the_old_user() {
     let mut w = World::new(10);
+    // Transactions may expire up to 300 s after they are built: 60 blocks of 5 s.
+    w.chain.borrow_mut().max_expiration_secs = 300;
     w.link("u1", "alice");
     w.deposit("alice", 100_000); // on its way
     w.gw.unlink("u1").unwrap();
-    assert!(matches!(w.events().last(), Some(Event::Unlinked { .. })));
+    let head = w.chain.borrow().head().num;
+    assert!(
+        matches!(w.events().last(), Some(Event::Unlinked { reserved_through_block, .. }) if *reserved_through_block == head + 60 + 2),
+        "the reservation covers every block a transaction signed before the unlink can land in"
+    );
     // Nobody else can take alice while deposits may be in flight.
     assert!(matches!(w.gw.start_link("u2", "alice"), Err(GatewayError::AccountReserved { .. })));
     w.produce();
     w.settle();
     w.gw.tick().unwrap();
     assert_eq!(w.balance("u1").0, 90, "the in-flight deposit went to the old user");
-    // Once the scan has passed the reserved blocks, the account is free.
-    w.produce_n(30);
+    // Not before the scan has passed the reserved blocks…
+    w.produce_n(50);
+    w.gw.tick().unwrap();
+    assert!(matches!(w.gw.start_link("u2", "alice"), Err(GatewayError::AccountReserved { .. })));
+    // …then the account is free.
+    w.produce_n(20);
     w.gw.tick().unwrap();
     w.link("u2", "alice");
     w.deposit("alice", 100_000);

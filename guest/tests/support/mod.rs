@@ -203,6 +203,11 @@ pub enum PendingTx {
     Signed { tx: SignedTransaction, id: [u8; 20] },
     /// A player's transfer made directly on the simulated chain.
     Player { from: u64, to: u64, amount: i64, asset: u64 },
+    /// Operations that execute together and share one history position: a proposal's
+    /// transfers (after its `proposal_update`), a mass payment's `mass_payment_pay`s.
+    /// `at_block_end`: executed after the block's transactions, as proposals reaching
+    /// their expiry are (db_update.cpp `clear_expired_proposals`).
+    Group { ops: Vec<(Value, Vec<u64>)>, moves: Vec<(u64, u64, i64, u64)>, at_block_end: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -241,6 +246,24 @@ pub struct Chain {
     pub max_history_limit: u64,
     pub calls: Vec<String>,
     pub chain_id: String,
+    /// How each node the gateway can reach keeps account history (index = node).
+    pub history_modes: Vec<HistoryMode>,
+    /// The node answering now; `fail_over` moves to the next one.
+    pub current_node: usize,
+    /// Reasons the gateway gave for each fail-over.
+    pub failovers: Vec<String>,
+    /// `maximum_time_until_expiration` in the global properties.
+    pub max_expiration_secs: u32,
+}
+
+/// How a node's account-history plugin keeps history (account_history_plugin.cpp).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryMode {
+    Full,
+    /// `max-ops-per-account`: only the newest N operations of each account stay.
+    MaxOps(u64),
+    /// The account is not tracked (or `max-ops-per-account = 0`): no history at all.
+    None,
 }
 
 fn int(v: u64, strings: bool) -> Value {
@@ -274,6 +297,10 @@ impl Chain {
             max_history_limit: 100,
             calls: Vec::new(),
             chain_id: CHAIN_ID.into(),
+            history_modes: vec![HistoryMode::Full],
+            current_node: 0,
+            failovers: Vec::new(),
+            max_expiration_secs: 86_400,
         };
         c.push_block(start_secs);
         c
@@ -301,7 +328,22 @@ impl Chain {
         let mut balances = BTreeMap::new();
         balances.insert(0, cwd);
         self.accounts.push(ChainAccount { id, name: name.into(), active: key_for(name, "active"), memo: key_for(name, "memo"), balances });
+        // As on chain, the new account's history starts with its account_create.
+        let num = self.head().num;
+        let op = json!([5, {"fee": {"amount": 0, "asset_id": "1.3.0"}, "registrar": "1.2.1", "name": name}]);
+        self.record_op(num, self.accounts.len() as u32, 0, op, &[id]);
         id
+    }
+
+    /// (total_ops, removed_ops) of an account on the current node, as the history
+    /// plugin keeps them.
+    pub fn history_stats(&self, id: u64) -> (u64, u64) {
+        let total = self.history.get(&id).map_or(0, |h| h.len() as u64);
+        match self.history_modes[self.current_node] {
+            HistoryMode::Full => (total, 0),
+            HistoryMode::MaxOps(m) => (total, total.saturating_sub(m)),
+            HistoryMode::None => (0, 0),
+        }
     }
 
     pub fn account(&self, name: &str) -> &ChainAccount {
@@ -332,6 +374,7 @@ impl Chain {
         let num = self.head().num;
         let pending = std::mem::take(&mut self.pending);
         let mut trx_in_block = 0u32;
+        let mut at_end = Vec::new();
         for p in pending {
             match p {
                 PendingTx::Player { from, to, amount, asset } => {
@@ -355,6 +398,16 @@ impl Chain {
                     self.record_op(num, trx_in_block, 0, op, &[from, to]);
                     trx_in_block += 1;
                 }
+                PendingTx::Group { ops, moves, at_block_end: false } => {
+                    for (from, to, amount, asset) in moves {
+                        self.move_funds(from, to, amount, asset, 0);
+                    }
+                    for (op, accounts) in ops {
+                        self.record_op(num, trx_in_block, 0, op, &accounts);
+                    }
+                    trx_in_block += 1;
+                }
+                PendingTx::Group { .. } => at_end.push(p),
                 PendingTx::Signed { tx, id } => {
                     if tx.tx.expiration < time {
                         continue; // expired before inclusion: gone for good
@@ -388,6 +441,73 @@ impl Chain {
                 }
             }
         }
+        // After the transactions: position (block, transactions in it, the last
+        // transaction's op count), shared by everything executed there.
+        for p in at_end {
+            if let PendingTx::Group { ops, moves, .. } = p {
+                for (from, to, amount, asset) in moves {
+                    self.move_funds(from, to, amount, asset, 0);
+                }
+                for (op, accounts) in ops {
+                    self.record_op(num, trx_in_block, 1, op, &accounts);
+                }
+            }
+        }
+    }
+
+    fn transfer_json(from: u64, to: u64, amount: i64, asset: u64) -> Value {
+        json!([0, {
+            "fee": {"amount": TRANSFER_FEE, "asset_id": "1.3.0"},
+            "from": format!("1.2.{from}"), "to": format!("1.2.{to}"),
+            "amount": {"amount": write_i64(amount), "asset_id": format!("1.3.{asset}")},
+            "extensions": []
+        }])
+    }
+
+    /// A proposal holding `transfers` (from, to, CWD units) executes in the next block:
+    /// on its last approval (`proposal_update` by `approver`, then the transfers at the
+    /// update's position) or at its expiry (after the block's transactions).
+    pub fn proposal_transfers(&mut self, approver: &str, transfers: &[(&str, &str, i64)], at_expiry: bool) {
+        let mut ops = Vec::new();
+        let mut moves = Vec::new();
+        if !at_expiry {
+            let who = self.id_of(approver);
+            let update = json!([23, {"fee": {"amount": 100, "asset_id": "1.3.0"}, "fee_paying_account": format!("1.2.{who}"),
+                "proposal": "1.10.7", "active_approvals_to_add": [format!("1.2.{who}")], "active_approvals_to_remove": [],
+                "owner_approvals_to_add": [], "owner_approvals_to_remove": [], "key_approvals_to_add": [], "key_approvals_to_remove": [], "extensions": []}]);
+            ops.push((update, vec![who]));
+        }
+        for (from, to, amount) in transfers {
+            let (f, t) = (self.id_of(from), self.id_of(to));
+            ops.push((Self::transfer_json(f, t, *amount, 0), vec![f, t]));
+            moves.push((f, t, *amount, 0));
+        }
+        self.pending.push(PendingTx::Group { ops, moves, at_block_end: at_expiry });
+    }
+
+    /// `mass_payment` (op 104) by `from`, executed in the next block: one virtual
+    /// `mass_payment_pay` (op 105) per payee at the same position (financial_evaluator.cpp).
+    pub fn mass_payment(&mut self, from: &str, payments: &[(&str, i64)]) {
+        let f = self.id_of(from);
+        let map: Vec<Value> = payments.iter().map(|(to, a)| json!([format!("1.2.{}", self.id_of(to)), a])).collect();
+        let mut ops = vec![(json!([104, {"fee": {"amount": 500000, "asset_id": "1.3.0"}, "from": format!("1.2.{f}"), "asset_id": "1.3.0", "payments": map}]), vec![f])];
+        let mut moves = Vec::new();
+        for (to, amount) in payments {
+            let t = self.id_of(to);
+            let pay = json!([105, {"fee": {"amount": 0, "asset_id": "1.3.0"}, "from": format!("1.2.{f}"), "to": format!("1.2.{t}"),
+                "amount": {"amount": amount, "asset_id": "1.3.0"}}]);
+            ops.push((pay, vec![f, t]));
+            moves.push((f, t, *amount, 0));
+        }
+        self.pending.push(PendingTx::Group { ops, moves, at_block_end: false });
+    }
+
+    /// Any operation, recorded in the next block in the histories of `accounts`, moving
+    /// `moves` (from, to, amount, asset).
+    pub fn raw_op(&mut self, op: Value, accounts: &[&str], moves: &[(&str, &str, i64, u64)]) {
+        let accounts = accounts.iter().map(|a| self.id_of(a)).collect();
+        let moves = moves.iter().map(|(f, t, a, s)| (self.id_of(f), self.id_of(t), *a, *s)).collect();
+        self.pending.push(PendingTx::Group { ops: vec![(op, accounts)], moves, at_block_end: false });
     }
 
     fn move_funds(&mut self, from: u64, to: u64, amount: i64, asset: u64, fee: i64) {
@@ -400,7 +520,7 @@ impl Chain {
     fn record_op(&mut self, block: u32, trx: u32, op_in_trx: u32, op: Value, accounts: &[u64]) {
         let g = self.next_global;
         self.next_global += 1;
-        let pos = OpPosition { block_num: block, trx_in_block: trx, op_in_trx };
+        let pos = OpPosition::new(block, trx, op_in_trx);
         for a in accounts.iter().collect::<HashSet<_>>() {
             self.history.entry(*a).or_default().push(HistOp { pos, op: op.clone(), global_id: g });
         }
@@ -479,7 +599,7 @@ impl Chain {
         if st.tx.expiration <= head.time {
             return Err(rpc("transaction expired"));
         }
-        if st.tx.expiration > head.time + 86_400 {
+        if st.tx.expiration > head.time + self.max_expiration_secs {
             return Err(rpc("expiration too far in the future"));
         }
         let tapos_ok = self.blocks.iter().any(|b| {
@@ -556,6 +676,27 @@ impl Chain {
                     .map(|n| self.accounts.iter().find(|a| Some(a.name.as_str()) == n.as_str()).map_or(Value::Null, |a| self.account_json(a)))
                     .collect::<Vec<_>>())
             }
+            ("database", "get_global_properties") => {
+                json!({"id": "2.0.0", "parameters": {"block_interval": 5, "maximum_time_until_expiration": self.max_expiration_secs}})
+            }
+            ("database", "get_objects") => {
+                let ids = params[0].as_array().cloned().unwrap_or_default();
+                json!(ids
+                    .iter()
+                    .map(|v| {
+                        let text = v.as_str().unwrap_or("");
+                        let n = text.rsplit('.').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(u64::MAX);
+                        if text.starts_with("2.6.") && self.accounts.iter().any(|a| a.id == n) {
+                            let (total, removed) = self.history_stats(n);
+                            json!({"id": text, "owner": format!("1.2.{n}"), "total_ops": int(total, s), "removed_ops": int(removed, s)})
+                        } else if text.starts_with("1.2.") {
+                            self.accounts.iter().find(|a| a.id == n).map_or(Value::Null, |a| self.account_json(a))
+                        } else {
+                            Value::Null
+                        }
+                    })
+                    .collect::<Vec<_>>())
+            }
             ("database", "get_accounts") => {
                 let ids = params[0].as_array().cloned().unwrap_or_default();
                 json!(ids
@@ -595,7 +736,8 @@ impl Chain {
                 }
                 let id = who.strip_prefix("1.2.").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
                 let ops = self.history.get(&id).cloned().unwrap_or_default();
-                let total = ops.len() as u64;
+                let (total, removed) = self.history_stats(id);
+                let stop = stop.max(removed + 1);
                 let start = if start == 0 { total } else { start.min(total) };
                 let mut out = Vec::new();
                 if start >= stop && start > 0 && limit > 0 {
@@ -645,6 +787,16 @@ pub struct SimNode(pub Rc<RefCell<Chain>>);
 impl Node for SimNode {
     fn call(&mut self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError> {
         self.0.borrow_mut().handle(api, method, params_json)
+    }
+
+    fn fail_over(&mut self, reason: &str) -> bool {
+        let mut c = self.0.borrow_mut();
+        c.failovers.push(reason.to_string());
+        if c.history_modes.len() < 2 {
+            return false;
+        }
+        c.current_node = (c.current_node + 1) % c.history_modes.len();
+        true
     }
 }
 
