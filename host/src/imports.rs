@@ -85,6 +85,10 @@ impl wit_node::Host for HostState {
             NodeError::BadResponse(m) => wit_node::NodeError::BadResponse(m),
         })
     }
+
+    fn fail_over(&mut self, reason: String) -> bool {
+        self.caps.node.fail_over(&reason)
+    }
 }
 
 impl wit_clock::Host for HostState {

@@ -35,6 +35,13 @@ pub trait Node: Send + Sync {
     /// Calls `api.method(params…)`; `params_json` is a JSON array. Returns the `result`
     /// member as JSON text.
     fn call(&self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError>;
+
+    /// The component distrusts the node that answered last (`reason`, e.g. its history
+    /// was pruned): move later calls to the next node. False when there is none.
+    fn fail_over(&self, reason: &str) -> bool {
+        let _ = reason;
+        false
+    }
 }
 
 /// For hosts that only use the pure codec: every call says no node is configured.
@@ -159,12 +166,27 @@ impl Node for HttpNode {
                     self.current.store(index, Ordering::Relaxed);
                     return Ok(v.to_string());
                 }
-                Err(e @ NodeError::Rpc { .. }) => return Err(e),
+                // A node without the history plugin (or with the account untracked)
+                // answers history calls with an error another node may not give.
+                Err(e @ NodeError::Rpc { .. }) if api != "history" => return Err(e),
                 // Only a node never reached may be replaced for a broadcast.
                 Err(e @ (NodeError::Timeout | NodeError::BadResponse(_))) if !idempotent => return Err(e),
                 Err(e) => last = e,
             }
         }
         Err(last)
+    }
+
+    fn fail_over(&self, reason: &str) -> bool {
+        let n = self.urls.len();
+        if n < 2 {
+            eprintln!("warning: the only node is distrusted: {reason}");
+            return false;
+        }
+        let from = self.current.load(Ordering::Relaxed) % n;
+        let to = (from + 1) % n;
+        self.current.store(to, Ordering::Relaxed);
+        eprintln!("warning: node {} of {n} distrusted ({reason}); now using node {}", from + 1, to + 1);
+        true
     }
 }
