@@ -191,3 +191,28 @@ fn answers_that_are_not_json_rpc_are_bad_responses() {
         other => panic!("expected BadResponse, got {other:?}"),
     }
 }
+
+#[test]
+fn history_errors_fail_over_and_the_component_can_distrust_a_node() {
+    let (a, b) = (devnet("node-client history A"), devnet("node-client history B"));
+    // A node without the history plugin (or not tracking the account) answers an error;
+    // another node may have the history.
+    a.add_fault(FaultRule::next(1, Some("get_relative_account_history"), FaultKind::Error { code: 1, message: "no history here".into() }));
+    let node = HttpNode::new(vec![a.url().to_string(), b.url().to_string()], Duration::from_secs(5));
+    let page = node.call("history", "get_relative_account_history", r#"["1.2.0", 0, 10, 0]"#);
+    assert!(page.is_ok(), "B answered: {page:?}");
+    assert_eq!(a.faults_fired(), 1);
+    // B is now the node in use; the component distrusts it: calls move back to A.
+    let fired = a.faults_fired();
+    assert!(node.fail_over("history pruned past the scan"));
+    a.add_fault(FaultRule::next(1, Some("get_dynamic_global_properties"), FaultKind::Error { code: 7, message: "from A".into() }));
+    assert_eq!(
+        node.call("database", "get_dynamic_global_properties", "[]"),
+        Err(NodeError::Rpc { code: 7, message: "from A".into() }),
+        "the next call went to A"
+    );
+    assert_eq!(a.faults_fired(), fired + 1);
+    // With one node there is nowhere to go.
+    let single = HttpNode::new(vec![a.url().to_string()], Duration::from_secs(5));
+    assert!(!single.fail_over("pruned"));
+}
