@@ -6,6 +6,71 @@ use cwd_gateway::ops::SignedTransaction;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::ops::ChainOp;
+use crate::state::Change;
+
+/// A transaction in a block or in the pending pool: one a client signed, or one the
+/// devnet's helpers put there for operations no client of the devnet signs (proposals,
+/// mass payments), applied as the chain would after a valid transaction.
+#[derive(Clone, Debug)]
+pub enum BlockTx {
+    Signed(SignedTransaction),
+    Chain(ChainTx),
+}
+
+#[derive(Clone, Debug)]
+pub struct ChainTx {
+    /// Random: it has no signed form to hash.
+    pub id: [u8; 20],
+    pub expiration: u32,
+    pub ops: Vec<ChainOp>,
+}
+
+impl BlockTx {
+    pub fn id(&self) -> [u8; 20] {
+        match self {
+            BlockTx::Signed(st) => st.tx.id(),
+            BlockTx::Chain(c) => c.id,
+        }
+    }
+
+    pub fn expiration(&self) -> u32 {
+        match self {
+            BlockTx::Signed(st) => st.tx.expiration,
+            BlockTx::Chain(c) => c.expiration,
+        }
+    }
+
+    pub fn ops(&self) -> Vec<ChainOp> {
+        match self {
+            BlockTx::Signed(st) => st.tx.operations.iter().cloned().map(ChainOp::Codec).collect(),
+            BlockTx::Chain(c) => c.ops.clone(),
+        }
+    }
+
+    pub fn signed(&self) -> Option<&SignedTransaction> {
+        match self {
+            BlockTx::Signed(st) => Some(st),
+            BlockTx::Chain(_) => None,
+        }
+    }
+
+    /// The `signed_transaction` JSON (a helper's transaction has no signatures).
+    pub fn to_json(&self) -> Value {
+        match self {
+            BlockTx::Signed(st) => write_transaction(st),
+            BlockTx::Chain(c) => json!({
+                "ref_block_num": 0,
+                "ref_block_prefix": 0,
+                "expiration": format_time(c.expiration),
+                "operations": c.ops.iter().map(ChainOp::to_json).collect::<Vec<_>>(),
+                "extensions": [],
+                "signatures": [],
+            }),
+        }
+    }
+}
+
 /// The witness every devnet block is signed by (the first witness object).
 pub const WITNESS: &str = "1.6.1";
 
@@ -16,7 +81,11 @@ pub struct Block {
     pub previous: [u8; 20],
     /// Unix seconds.
     pub time: u32,
-    pub transactions: Vec<SignedTransaction>,
+    pub transactions: Vec<BlockTx>,
+    /// `operation_results`, per transaction.
+    pub results: Vec<Vec<Value>>,
+    /// What applying the block changed, to undo it in a reorganisation.
+    pub(crate) undo: Vec<Change>,
 }
 
 /// A block id: number ‖ 16 bytes of sha256 over what makes the block unique. `fork`
@@ -46,7 +115,7 @@ pub fn tapos_prefix(id: &[u8; 20]) -> u32 {
 impl Block {
     /// Block 0: the state before the first block, with an all-zero id.
     pub fn genesis(time: u32) -> Self {
-        Block { num: 0, id: [0; 20], previous: [0; 20], time, transactions: Vec::new() }
+        Block { num: 0, id: [0; 20], previous: [0; 20], time, transactions: Vec::new(), results: Vec::new(), undo: Vec::new() }
     }
 
     pub fn id_hex(&self) -> String {
@@ -59,7 +128,7 @@ impl Block {
         }
         let mut h = Sha256::new();
         for tx in &self.transactions {
-            h.update(tx.tx.id());
+            h.update(tx.id());
         }
         hex::encode(&h.finalize()[..20])
     }
@@ -82,9 +151,9 @@ impl Block {
         let txs: Vec<Value> = self
             .transactions
             .iter()
-            .map(|st| {
-                let mut t = write_transaction(st);
-                let results: Vec<Value> = st.tx.operations.iter().map(|_| json!([0, {}])).collect();
+            .zip(&self.results)
+            .map(|(tx, results)| {
+                let mut t = tx.to_json();
                 t.as_object_mut().expect("transaction is an object").insert("operation_results".into(), json!(results));
                 t
             })
@@ -94,7 +163,7 @@ impl Block {
         o.insert("signing_key".into(), json!(null));
         o.insert(
             "transaction_ids".into(),
-            json!(self.transactions.iter().map(|t| hex::encode(t.tx.id())).collect::<Vec<_>>()),
+            json!(self.transactions.iter().map(|t| hex::encode(t.id())).collect::<Vec<_>>()),
         );
         v
     }

@@ -22,11 +22,20 @@ pub struct Fees {
     pub transfer_per_kbyte: i64,
     pub send_message: i64,
     pub send_message_per_kbyte: i64,
+    /// `proposal_create` and `proposal_update` (protocol/proposal.hpp: 20 CWD).
+    pub proposal: i64,
+    /// `mass_payment`: `fee + price_per_transfer` per payee (protocol/financial.hpp).
+    pub mass_payment: i64,
+    pub mass_payment_per_transfer: i64,
 }
 
 impl Default for Fees {
     fn default() -> Self {
-        Fees { transfer: 2_000, transfer_per_kbyte: 10_000, send_message: 1_000, send_message_per_kbyte: 10_000 }
+        Fees { transfer: 2_000, transfer_per_kbyte: 10_000, send_message: 1_000, send_message_per_kbyte: 10_000,
+            proposal: 2_000_000,
+            mass_payment: 500_000,
+            mass_payment_per_transfer: 10_000,
+        }
     }
 }
 
@@ -57,6 +66,11 @@ pub struct Config {
     pub sync_wait: Duration,
     /// Where to listen; loopback with an ephemeral port by default.
     pub listen: SocketAddr,
+    /// The account_history plugin's `max-ops-per-account`: older entries of an account
+    /// are dropped (its `removed_ops` grows); 0 keeps no account history at all.
+    pub max_ops_per_account: u64,
+    /// The plugin's `track-account`: only these accounts get history (empty = all).
+    pub track_accounts: Vec<cwd_gateway::ops::AccountId>,
 }
 
 impl Default for Config {
@@ -77,6 +91,8 @@ impl Default for Config {
             history_limit: 100,
             sync_wait: Duration::from_secs(30),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_ops_per_account: u64::MAX,
+            track_accounts: Vec::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::rpc::respond;
 pub const METHODS: &[&str] = &[
     "status", "create_account", "issue", "balance", "transfer", "send_message", "messages", "produce_block",
     "advance_time", "set_time", "reorg", "set_irreversible_lag", "set_fees", "fault_add", "faults_clear", "faults_list", "transactions",
+    "create_asset", "issue_asset", "propose_transfers", "approve_proposal", "proposals", "mass_payment", "set_history",
 ];
 
 pub fn handle(node: &Node, request: &Value) -> Value {
@@ -128,7 +129,17 @@ fn run(node: &Node, method: &str, p: &Value) -> Result<Value> {
         "transfer" => {
             let amt = amount(p, "amount", "amount_cwd")?.ok_or_else(|| ChainError::InvalidParams("\"amount\" is required".into()))?;
             let signer = private(p, "active_wif")?;
-            let out = node.transfer(req_str(p, "from")?, req_str(p, "to")?, amt, opt_str(p, "memo")?, signer.as_ref())?;
+            let asset_id = match opt_str(p, "asset")? {
+                Some(a) => node.asset_id(a)?,
+                None => cwd_gateway::ops::CORE_ASSET,
+            };
+            let out = node.transfer_asset(
+                req_str(p, "from")?,
+                req_str(p, "to")?,
+                cwd_gateway::ops::Asset { amount: amt, asset_id },
+                opt_str(p, "memo")?,
+                signer.as_ref(),
+            )?;
             produce(p)?;
             out.to_json()
         }
@@ -170,6 +181,9 @@ fn run(node: &Node, method: &str, p: &Value) -> Result<Value> {
                 ("transfer_per_kbyte", &mut f.transfer_per_kbyte),
                 ("send_message", &mut f.send_message),
                 ("send_message_per_kbyte", &mut f.send_message_per_kbyte),
+                ("proposal", &mut f.proposal),
+                ("mass_payment", &mut f.mass_payment),
+                ("mass_payment_per_transfer", &mut f.mass_payment_per_transfer),
             ] {
                 if let Some(v) = amount(p, name, "-")? {
                     *slot = v.max(0);
@@ -186,6 +200,75 @@ fn run(node: &Node, method: &str, p: &Value) -> Result<Value> {
             Value::Null
         }
         "transactions" => json!(node.included_transactions()),
+        "create_asset" => {
+            let precision = opt_u32(p, "precision")?.unwrap_or(5);
+            let precision = u8::try_from(precision).map_err(|_| ChainError::InvalidParams("\"precision\" must be 0..=12".into()))?;
+            let max = amount(p, "max_supply", "-")?.unwrap_or(cwd_gateway::ops::MAX_SHARE_SUPPLY);
+            let id = node.create_asset(req_str(p, "issuer")?, req_str(p, "symbol")?, precision, max)?;
+            json!({ "id": format!("1.3.{}", id.0) })
+        }
+        "issue_asset" => {
+            let amt = amount(p, "amount", "-")?.ok_or_else(|| ChainError::InvalidParams("\"amount\" is required".into()))?;
+            json!({ "balance": write_i64(node.issue_asset(req_str(p, "asset")?, req_str(p, "account")?, amt)?) })
+        }
+        "propose_transfers" => {
+            let list = p.get("transfers").and_then(Value::as_array).ok_or_else(|| ChainError::InvalidParams("\"transfers\" must be an array".into()))?;
+            let mut transfers = Vec::new();
+            for t in list {
+                let amt = amount(t, "amount", "amount_cwd")?.ok_or_else(|| ChainError::InvalidParams("each transfer needs \"amount\"".into()))?;
+                let asset_id = match opt_str(t, "asset")? {
+                    Some(a) => node.asset_id(a)?,
+                    None => cwd_gateway::ops::CORE_ASSET,
+                };
+                transfers.push(crate::scenarios::ProposedTransfer {
+                    from: req_str(t, "from")?.to_string(),
+                    to: req_str(t, "to")?.to_string(),
+                    amount: cwd_gateway::ops::Asset { amount: amt, asset_id },
+                });
+            }
+            let expiration = match opt_str(p, "expiration")? {
+                Some(t) => parse_time(t, "expiration").map_err(|e| ChainError::InvalidParams(e.to_string()))?,
+                None => {
+                    let secs = opt_u32(p, "expires_in")?.ok_or_else(|| ChainError::InvalidParams("\"expiration\" or \"expires_in\" is required".into()))?;
+                    node.lock().head_time().saturating_add(secs)
+                }
+            };
+            let id = node.propose_transfers(req_str(p, "proposer")?, &transfers, expiration)?;
+            produce(p)?;
+            json!({ "id": id })
+        }
+        "approve_proposal" => {
+            let text = req_str(p, "proposal")?;
+            let n = text.strip_prefix("1.10.").unwrap_or(text).parse::<u64>().map_err(|_| ChainError::InvalidParams("\"proposal\" must be 1.10.N".into()))?;
+            let id = node.approve_proposal(req_str(p, "approver")?, n)?;
+            produce(p)?;
+            json!({ "id": id })
+        }
+        "proposals" => json!(node.lock().proposals().map(|x| x.to_json()).collect::<Vec<_>>()),
+        "mass_payment" => {
+            let list = p.get("payments").and_then(Value::as_array).ok_or_else(|| ChainError::InvalidParams("\"payments\" must be an array".into()))?;
+            let mut payments = Vec::new();
+            for x in list {
+                let amt = amount(x, "amount", "amount_cwd")?.ok_or_else(|| ChainError::InvalidParams("each payment needs \"amount\"".into()))?;
+                payments.push((req_str(x, "to")?, amt));
+            }
+            let id = node.mass_payment(req_str(p, "from")?, opt_str(p, "asset")?.unwrap_or("1.3.0"), &payments)?;
+            produce(p)?;
+            json!({ "id": id })
+        }
+        "set_history" => {
+            let max = match p.get("max_ops_per_account") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or_else(|| ChainError::InvalidParams("\"max_ops_per_account\" must be a u64".into()))?),
+            };
+            let track: Vec<&str> = match p.get("track_accounts") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a.iter().map(|v| v.as_str().ok_or_else(|| ChainError::InvalidParams("track_accounts are names".into()))).collect::<Result<_>>()?,
+                Some(_) => return Err(ChainError::InvalidParams("\"track_accounts\" must be an array".into())),
+            };
+            node.set_history_options(max, &track)?;
+            Value::Null
+        }
         "faults_list" => json!(node.fault_rules().iter().map(FaultRule::to_json).collect::<Vec<_>>()),
         other => return Err(ChainError::MethodNotFound { api: "devnet".into(), method: other.into() }),
     })

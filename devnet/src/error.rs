@@ -33,6 +33,8 @@ pub enum Reject {
     WrongAsset { field: String, asset: String },
     FeeTooLow { op_index: usize, required: i64, paid: i64 },
     InsufficientBalance { account: AccountId, needed: i64, available: i64 },
+    /// An evaluator's `FC_ASSERT` (proposal missing, expiration in the past…).
+    Assert(String),
 }
 
 impl Reject {
@@ -54,6 +56,7 @@ impl Reject {
             WrongAsset { .. } => "wrong_asset",
             FeeTooLow { .. } => "insufficient_fee",
             InsufficientBalance { .. } => "insufficient_balance",
+            Assert(_) => "assert_exception",
         }
     }
 
@@ -98,7 +101,9 @@ impl fmt::Display for Reject {
             MissingActiveAuth { account } => write!(f, "missing required active authority of 1.2.{}", account.0),
             IrrelevantSignature => write!(f, "unnecessary signature(s) detected"),
             UnknownAccount { account } => write!(f, "account 1.2.{} does not exist", account.0),
-            WrongAsset { field, asset } => write!(f, "{field}: asset {asset} is not CWD (1.3.0)"),
+            WrongAsset { field, asset } => {
+                write!(f, "{field}: asset {asset} cannot be used here (fees are paid in CWD 1.3.0, amounts in an existing asset)")
+            }
             FeeTooLow { op_index, required, paid } => {
                 write!(f, "insufficient fee for operation {op_index}: paid {paid}, required {required}")
             }
@@ -107,6 +112,7 @@ impl fmt::Display for Reject {
                 "insufficient balance: 1.2.{} has {available}, needs {needed} (amount + fee)",
                 account.0
             ),
+            Assert(d) => write!(f, "Assert Exception: {d}"),
         }
     }
 }

@@ -31,3 +31,16 @@ pub fn required_fee(fees: &Fees, op: &Operation) -> i64 {
         Operation::SendMessage(m) => fees.send_message + data_fee(memo_pack_size(&m.memo), fees.send_message_per_kbyte),
     }
 }
+
+/// The fee of an operation the devnet applies itself.
+pub fn chain_op_fee(fees: &Fees, op: &crate::ops::ChainOp) -> i64 {
+    use crate::ops::ChainOp;
+    match op {
+        ChainOp::Codec(op) => required_fee(fees, op),
+        ChainOp::ProposalCreate { .. } | ChainOp::ProposalUpdate { .. } => fees.proposal,
+        ChainOp::MassPayment { payments, .. } => {
+            fees.mass_payment.saturating_add(fees.mass_payment_per_transfer.saturating_mul(payments.len() as i64))
+        }
+        ChainOp::MassPaymentPay { .. } => 0,
+    }
+}

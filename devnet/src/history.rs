@@ -1,15 +1,21 @@
 //! Operation history: `operation_history_object`s (`1.11.N`, this node's own numbering)
 //! and the two paging rules of BitShares' `history_api`.
 
-use cwd_gateway::json::{write_operation, write_u64};
-use cwd_gateway::ops::Operation;
 use serde_json::{json, Value};
 
+use crate::ops::ChainOp;
+
+/// An `operation_history_object` as `database::push_applied_operation` (db_block.cpp)
+/// fills it: the position of the transaction's operation that caused it (an operation a
+/// proposal or a mass payment runs shares its parent's position) and the node's own
+/// `_current_virtual_op` counter, which tells such operations apart.
 #[derive(Clone, Debug)]
 pub struct OpHistory {
     /// The N of `1.11.N`.
     pub instance: u64,
-    pub op: Operation,
+    pub op: ChainOp,
+    /// `operation_result`: `[0, {}]` (void) or `[1, "1.10.N"]` (a created object).
+    pub result: Value,
     pub block_num: u32,
     pub trx_in_block: u32,
     pub op_in_trx: u32,
@@ -20,9 +26,9 @@ impl OpHistory {
     pub fn to_json(&self) -> Value {
         json!({
             "id": format!("1.11.{}", self.instance),
-            "op": write_operation(&self.op),
-            "result": [0, {}],
-            "block_num": write_u64(self.block_num as u64),
+            "op": self.op.to_json(),
+            "result": self.result,
+            "block_num": self.block_num,
             "trx_in_block": self.trx_in_block,
             "op_in_trx": self.op_in_trx,
             "virtual_op": self.virtual_op,
@@ -46,16 +52,16 @@ pub fn absolute(instances: &[u64], stop: u64, limit: usize, start: u64) -> Vec<u
     out
 }
 
-/// `get_relative_account_history(account, stop, limit, start)`: per-account sequence
-/// numbers 1..=total; start 0 (or past the end) = the newest; both ends inclusive;
-/// returns the positions (seq - 1) into the account's list, newest first.
-pub fn relative(total: u64, stop: u64, limit: usize, start: u64) -> Vec<u64> {
+/// `get_relative_account_history(account, stop, limit, start)` (api.cpp): per-account
+/// sequence numbers 1..=total of which the first `removed` were pruned; start 0 (or past
+/// the end) = the newest; both ends inclusive; returns sequence numbers, newest first.
+pub fn relative(total: u64, removed: u64, stop: u64, limit: usize, start: u64) -> Vec<u64> {
     let start = if start == 0 { total } else { start.min(total) };
-    if start < stop || start == 0 || limit == 0 {
+    if start < stop || start <= removed || limit == 0 {
         return Vec::new();
     }
-    let low = stop.max(1);
-    (low..=start).rev().take(limit).map(|seq| seq - 1).collect()
+    let low = stop.max(removed + 1);
+    (low..=start).rev().take(limit).collect()
 }
 
 #[cfg(test)]
@@ -84,12 +90,16 @@ mod tests {
 
     #[test]
     fn relative_is_inclusive_and_clamped() {
-        assert_eq!(relative(5, 0, 100, 0), vec![4, 3, 2, 1, 0]);
-        assert_eq!(relative(5, 2, 100, 4), vec![3, 2, 1]);
-        assert_eq!(relative(5, 1, 2, 0), vec![4, 3]);
-        assert_eq!(relative(5, 0, 100, 99), vec![4, 3, 2, 1, 0]);
-        assert!(relative(5, 6, 100, 0).is_empty());
-        assert!(relative(0, 0, 100, 0).is_empty());
-        assert!(relative(5, 0, 0, 0).is_empty());
+        assert_eq!(relative(5, 0, 0, 100, 0), vec![5, 4, 3, 2, 1]);
+        assert_eq!(relative(5, 0, 2, 100, 4), vec![4, 3, 2]);
+        assert_eq!(relative(5, 0, 1, 2, 0), vec![5, 4]);
+        assert_eq!(relative(5, 0, 0, 100, 99), vec![5, 4, 3, 2, 1]);
+        assert!(relative(5, 0, 6, 100, 0).is_empty());
+        assert!(relative(0, 0, 0, 100, 0).is_empty());
+        assert!(relative(5, 0, 0, 0, 0).is_empty());
+        // Pruned entries are gone; a start inside them finds nothing.
+        assert_eq!(relative(5, 3, 0, 100, 0), vec![5, 4]);
+        assert_eq!(relative(5, 3, 1, 100, 4), vec![4]);
+        assert!(relative(5, 3, 0, 100, 3).is_empty());
     }
 }

@@ -8,6 +8,7 @@
 //! codec (`cwd_gateway`), never a second implementation.
 
 pub mod accounts;
+pub mod assets;
 pub mod blocks;
 pub mod config;
 pub mod control;
@@ -16,9 +17,12 @@ pub mod faults;
 pub mod fees;
 pub mod history;
 pub mod node;
+pub mod ops;
 pub mod player;
+pub mod proposals;
 pub mod rng;
 pub mod rpc;
+pub mod scenarios;
 pub mod server;
 pub mod state;
 pub mod validate;

@@ -13,6 +13,7 @@ use crate::accounts::{Account, KeyRing};
 use crate::error::{ChainError, Result};
 use crate::fees::required_fee;
 use crate::node::Node;
+use crate::ops::ChainOp;
 use crate::state::State;
 
 /// Seconds a helper-made transaction stays valid.
@@ -203,13 +204,18 @@ impl Node {
     /// Sends `amount` units from `from` to `to`, with an optional encrypted memo, signed
     /// with `from`'s active key (the one the devnet holds, or `signer`).
     pub fn transfer(&self, from: &str, to: &str, amount: i64, memo_text: Option<&str>, signer: Option<&PrivateKey>) -> Result<SubmittedTx> {
+        self.transfer_asset(from, to, Asset::cwd(amount), memo_text, signer)
+    }
+
+    /// `transfer` in any asset (fee in CWD).
+    pub fn transfer_asset(&self, from: &str, to: &str, amount: Asset, memo_text: Option<&str>, signer: Option<&PrivateKey>) -> Result<SubmittedTx> {
         let mut state = self.lock();
         let (sender, receiver) = (find(&state, from)?, find(&state, to)?);
         let memo = match memo_text {
             Some(text) => Some(encrypt_memo(&mut state, &sender, &receiver, text, signer)?),
             None => None,
         };
-        let op = Operation::Transfer(Transfer { fee: Asset::cwd(0), from: sender.id, to: receiver.id, amount: Asset::cwd(amount), memo });
+        let op = Operation::Transfer(Transfer { fee: Asset::cwd(0), from: sender.id, to: receiver.id, amount, memo });
         submit(&mut state, &sender, op, signer)
     }
 
@@ -237,8 +243,9 @@ impl Node {
         for &instance in state.account_ops(account.id) {
             let Some(h) = state.history_object(instance) else { continue };
             let (kind, from, to, amount, m) = match &h.op {
-                Operation::Transfer(t) => ("transfer", t.from, t.to, Some(t.amount.amount), t.memo.as_ref()),
-                Operation::SendMessage(s) => ("send_message", s.from, s.to, None, Some(&s.memo)),
+                ChainOp::Codec(Operation::Transfer(t)) => ("transfer", t.from, t.to, Some(t.amount.amount), t.memo.as_ref()),
+                ChainOp::Codec(Operation::SendMessage(s)) => ("send_message", s.from, s.to, None, Some(&s.memo)),
+                _ => continue,
             };
             let Some(m) = m else { continue };
             if to != account.id {

@@ -4,7 +4,7 @@
 
 use cwd_gateway::json::{self as cj, int_u64, write_i64};
 use cwd_gateway::keys::PublicKey;
-use cwd_gateway::ops::{AccountId, CORE_ASSET};
+use cwd_gateway::ops::{AccountId, AssetId, CORE_ASSET};
 use serde_json::{json, Value};
 
 use crate::error::{ChainError, Result};
@@ -21,6 +21,7 @@ const DATABASE: &[&str] = &[
     "lookup_account_names",
     "get_account_by_name",
     "get_accounts",
+    "get_full_accounts",
     "get_account_count",
     "get_key_references",
     "get_objects",
@@ -170,12 +171,59 @@ fn limit_arg(state: &State, args: &[Value], i: usize) -> Result<usize> {
     Ok(limit as usize)
 }
 
-fn account_or_null(state: &State, key: &Value) -> Value {
-    key.as_str().and_then(|k| state.resolve(k)).map_or(Value::Null, |a| a.to_json())
+/// database_api.cpp, `get_account_from_string`: an unknown account is an assertion.
+fn account_from_string<'a>(state: &'a State, key: &Value) -> Result<&'a crate::accounts::Account> {
+    let k = key.as_str().ok_or_else(|| ChainError::InvalidParams("account names and ids must be strings".into()))?;
+    if k.is_empty() {
+        return Err(ChainError::Assert("name_or_id.size() > 0: ".into()));
+    }
+    state.resolve(k).ok_or_else(|| ChainError::Assert("account: no such account".into()))
+}
+
+/// database_api.cpp, `get_asset_from_string`.
+fn asset_from_string<'a>(state: &'a State, key: &Value) -> Result<&'a crate::assets::AssetInfo> {
+    let k = key.as_str().ok_or_else(|| ChainError::InvalidParams("asset symbols and ids must be strings".into()))?;
+    state.resolve_asset(k).ok_or_else(|| ChainError::Assert("asset: no such asset".into()))
 }
 
 fn asset_json(amount: i64) -> Value {
     json!({ "amount": write_i64(amount), "asset_id": "1.3.0" })
+}
+
+/// full_account.hpp's `full_account`, as `get_full_accounts` fills it.
+fn full_account(state: &State, a: &crate::accounts::Account) -> Value {
+    let name = |id: AccountId| state.account(id).map(|a| a.name.clone()).unwrap_or_default();
+    let balances: Vec<Value> = state
+        .holdings(a.id)
+        .into_iter()
+        .map(|(asset, amount)| {
+            json!({
+                "id": format!("2.5.{}", state.balance_object_id(a.id, cwd_gateway::ops::AssetId(asset))),
+                "owner": format!("1.2.{}", a.id.0),
+                "asset_type": format!("1.3.{asset}"),
+                "balance": write_i64(amount),
+                "maintenance_flag": false,
+            })
+        })
+        .collect();
+    let proposals: Vec<Value> = state.proposals().filter(|p| p.required().contains(&a.id)).map(|p| p.to_json()).collect();
+    let assets: Vec<Value> = state.assets_issued_by(a.id).map(|x| json!(x.id_string())).collect();
+    json!({
+        "account": a.to_json(),
+        "statistics": state.statistics(a),
+        "registrar_name": name(a.registrar),
+        "referrer_name": name(a.registrar),
+        "lifetime_referrer_name": name(a.registrar),
+        "votes": [],
+        "balances": balances,
+        "vesting_balances": [],
+        "limit_orders": [],
+        "call_orders": [],
+        "settle_orders": [],
+        "proposals": proposals,
+        "assets": assets,
+        "withdraws": [],
+    })
 }
 
 /// Every read-only database and history call.
@@ -208,7 +256,22 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
             let name = str_arg(args, 0, "name")?;
             state.account_by_name(name).map_or(Value::Null, |a| a.to_json())
         }
-        "get_accounts" => json!(list_arg(args, 0, "account_names_or_ids")?.iter().map(|k| account_or_null(state, k)).collect::<Vec<_>>()),
+        "get_accounts" => {
+            let mut out = Vec::new();
+            for k in list_arg(args, 0, "account_names_or_ids")? {
+                out.push(account_from_string(state, k)?.to_json());
+            }
+            json!(out)
+        }
+        "get_full_accounts" => {
+            // A std::map: fc writes it as [[key, value], …], sorted by key.
+            let mut out = std::collections::BTreeMap::new();
+            for k in list_arg(args, 0, "names_or_ids")? {
+                let a = account_from_string(state, k)?;
+                out.insert(k.as_str().unwrap_or_default().to_string(), full_account(state, a));
+            }
+            json!(out.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>())
+        }
         "get_account_count" => json!(state.accounts().count()),
         "get_key_references" => {
             let keys = list_arg(args, 0, "keys")?;
@@ -243,9 +306,9 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
         }
         "get_required_fees" => {
             let ops = list_arg(args, 0, "ops")?;
-            let asset = args.get(1).and_then(Value::as_str).unwrap_or("1.3.0");
-            if asset != "1.3.0" {
-                return Err(ChainError::Assert(format!("fees can only be paid in CWD (1.3.0), not {asset}")));
+            let asset = asset_from_string(state, args.get(1).unwrap_or(&json!("1.3.0")))?;
+            if asset.id != CORE_ASSET {
+                return Err(ChainError::Assert(format!("fees can only be paid in CWD (1.3.0), not {}", asset.symbol)));
             }
             let mut out = Vec::new();
             for (i, op) in ops.iter().enumerate() {
@@ -258,19 +321,27 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
             let who = str_arg(args, 0, "account")?;
             let account = state.resolve(who).ok_or_else(|| ChainError::Assert(format!("no such account: {who}")))?;
             // Like a node, balances include the pending transactions it has applied.
-            let balance = state.balance(account.id) + state.pending_net(account.id);
+            let of = |asset: u64| {
+                let id = cwd_gateway::ops::AssetId(asset);
+                state.asset_balance(account.id, id) + state.pending_delta(account.id, id)
+            };
+            let amount = |asset: u64, v: i64| json!({ "amount": write_i64(v), "asset_id": format!("1.3.{asset}") });
             let assets = match args.get(1) {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(a)) => a.clone(),
                 Some(_) => return Err(ChainError::InvalidParams("assets must be an array".into())),
             };
             if assets.is_empty() {
-                json!(if balance != 0 { vec![asset_json(balance)] } else { Vec::new() })
+                let mut held: Vec<u64> = state.holdings(account.id).into_keys().collect();
+                held.push(CORE_ASSET.0);
+                held.sort();
+                held.dedup();
+                json!(held.into_iter().map(|a| (a, of(a))).filter(|(_, v)| *v != 0).map(|(a, v)| amount(a, v)).collect::<Vec<_>>())
             } else {
                 let mut out = Vec::new();
                 for a in &assets {
-                    let id = a.as_str().ok_or_else(|| ChainError::InvalidParams("asset ids must be strings".into()))?;
-                    out.push(if id == "1.3.0" { asset_json(balance) } else { json!({ "amount": 0, "asset_id": id }) });
+                    let id = cj::object_id(a, "assets", 1, 3).map_err(|e| ChainError::InvalidParams(e.to_string()))?;
+                    out.push(amount(id, of(id)));
                 }
                 json!(out)
             }
@@ -287,14 +358,17 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
             json!(hex::encode(bytes))
         }
         "get_assets" => {
-            let ids = list_arg(args, 0, "asset_ids")?;
-            json!(ids.iter().map(|a| if a.as_str() == Some("1.3.0") { state.core_asset() } else { Value::Null }).collect::<Vec<_>>())
+            let mut out = Vec::new();
+            for a in list_arg(args, 0, "asset_symbols_or_ids")? {
+                out.push(state.asset_info(asset_from_string(state, a)?.id).to_json());
+            }
+            json!(out)
         }
         "lookup_asset_symbols" => {
             let syms = list_arg(args, 0, "symbols_or_ids")?;
             json!(syms
                 .iter()
-                .map(|a| if matches!(a.as_str(), Some("CWD") | Some("1.3.0")) { state.core_asset() } else { Value::Null })
+                .map(|a| a.as_str().and_then(|k| state.resolve_asset(k)).map_or(Value::Null, |x| state.asset_info(x.id).to_json()))
                 .collect::<Vec<_>>())
         }
         "get_account_history" => {
@@ -335,14 +409,9 @@ fn object(state: &State, id: &str) -> Value {
         ("1", "2") => state.account(AccountId(n)).map_or(Value::Null, |a| a.to_json()),
         ("2", "6") => state.account(AccountId(n)).map_or(Value::Null, |a| state.statistics(a)),
         ("1", "11") => state.history_object(n).map_or(Value::Null, |h| h.to_json()),
-        ("1", "3") if n == CORE_ASSET.0 => state.core_asset(),
-        ("2", "3") if n == 0 => json!({
-            "id": "2.3.0",
-            "current_supply": write_i64(state.issued() - state.fees_burned()),
-            "confidential_supply": 0,
-            "accumulated_fees": 0,
-            "fee_pool": 0,
-        }),
+        ("1", "3") => state.asset(AssetId(n)).map_or(Value::Null, |a| state.asset_info(a.id).to_json()),
+        ("2", "3") => state.asset(AssetId(n)).map_or(Value::Null, |a| state.asset_info(a.id).dynamic_json()),
+        ("1", "10") => state.proposal(n).map_or(Value::Null, |p| p.to_json()),
         _ => Value::Null,
     }
 }

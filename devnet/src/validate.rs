@@ -11,7 +11,8 @@ use cwd_gateway::CodecError;
 use crate::blocks::tapos_prefix;
 use crate::error::Reject;
 use crate::fees::required_fee;
-use crate::state::{op_delta, State};
+use crate::ops::ChainOp;
+use crate::state::State;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -66,7 +67,7 @@ fn check_tapos(state: &State, ref_block_num: u16, ref_block_prefix: u32) -> Resu
 }
 
 fn check_operations(state: &State, st: &SignedTransaction, mode: Mode) -> Result<(), Reject> {
-    let mut spend: HashMap<u64, i64> = HashMap::new();
+    let mut spend: HashMap<(u64, u64), i64> = HashMap::new();
     for (i, op) in st.tx.operations.iter().enumerate() {
         let (from, to) = match op {
             Operation::Transfer(t) => (t.from, t.to),
@@ -85,7 +86,7 @@ fn check_operations(state: &State, st: &SignedTransaction, mode: Mode) -> Result
             });
         }
         if let Operation::Transfer(t) = op {
-            if t.amount.asset_id != CORE_ASSET {
+            if state.asset(t.amount.asset_id).is_none() {
                 return Err(Reject::WrongAsset {
                     field: format!("operations[{i}].amount"),
                     asset: format!("1.3.{}", t.amount.asset_id.0),
@@ -96,20 +97,16 @@ fn check_operations(state: &State, st: &SignedTransaction, mode: Mode) -> Result
         if fee.amount < required {
             return Err(Reject::FeeTooLow { op_index: i, required, paid: fee.amount });
         }
-        for acc in [from, to] {
-            // Debits and credits in operation order, as the evaluator applies them.
-            let d = op_delta(op, acc);
-            let entry = spend.entry(acc.0).or_insert(0);
+        // Debits and credits in operation order, as the evaluator applies them.
+        for (acc, asset, d) in ChainOp::Codec(op.clone()).deltas() {
+            let entry = spend.entry((acc.0, asset.0)).or_insert(0);
             *entry += d;
-            if acc == from && d < 0 {
-                let available = state.balance(acc)
-                    + if mode == Mode::Broadcast { state.pending_net(acc) } else { 0 };
+            if d < 0 {
+                let available = state.asset_balance(acc, asset)
+                    + if mode == Mode::Broadcast { state.pending_delta(acc, asset) } else { 0 };
                 if available + *entry < 0 {
                     return Err(Reject::InsufficientBalance { account: acc, needed: -*entry, available });
                 }
-            }
-            if from == to {
-                break;
             }
         }
     }
