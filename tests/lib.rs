@@ -154,6 +154,13 @@ impl Harness {
     /// A player account on chain, linked to `user` through the real link flow.
     pub fn linked_player(&self, user: &str, account: &str, cwd_units: i64) -> CreatedAccount {
         let player = self.devnet.create_account(AccountSpec::new(account, cwd_units)).unwrap();
+        self.link_player(user, &player);
+        player
+    }
+
+    /// Links an existing chain account to `user` through the real link flow.
+    pub fn link_player(&self, user: &str, player: &CreatedAccount) {
+        let account = player.name.as_str();
         let started = self.api(|a| a.start_link(user, account)).expect("start-link");
         self.devnet.produce_block();
         let memo_key = player.memo_private().unwrap();
@@ -168,7 +175,6 @@ impl Harness {
             .expect("the link message arrived");
         let code: String = text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == started.code_digits as usize).unwrap().into();
         self.api(|a| a.confirm_link(user, &code)).expect("confirm-link");
-        player
     }
 
     /// The devnet's irreversibility lag. (Never call a devnet method while holding its
