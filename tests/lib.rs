@@ -187,7 +187,7 @@ impl Harness {
     pub fn finish_withdrawal(&self, id: &str) -> api::Withdrawal {
         for _ in 0..40 {
             let w = self.api(|a| a.get_withdrawal(id)).unwrap();
-            if matches!(w.state, WithdrawalState::Confirmed | WithdrawalState::Failed | WithdrawalState::Rejected) {
+            if matches!(w.state, WithdrawalState::Confirmed | WithdrawalState::Failed | WithdrawalState::Rejected | WithdrawalState::Cancelled) {
                 return w;
             }
             let lag = self.lag();

@@ -241,6 +241,7 @@ fn event_to_wit(e: Event) -> wev::Event {
                 ev::UnclaimedReason::UnlinkedSender => wev::UnclaimedReason::UnlinkedSender,
                 ev::UnclaimedReason::OtherAsset => wev::UnclaimedReason::OtherAsset,
                 ev::UnclaimedReason::TooSmall => wev::UnclaimedReason::TooSmall,
+                ev::UnclaimedReason::CreditOverflow => wev::UnclaimedReason::CreditOverflow,
             },
         }),
         Event::UnclaimedAssigned { deposit_id, user, game, balance } => W::UnclaimedAssigned(wev::UnclaimedAssigned { deposit_id, user, game, balance }),
@@ -265,6 +266,8 @@ fn event_to_wit(e: Event) -> wev::Event {
                 ev::WithdrawalFailure::AccountUnusable => wev::WithdrawalFailure::AccountUnusable,
             },
         }),
+        Event::WithdrawalCancelled { withdrawal, reason } => W::WithdrawalCancelled(wev::WithdrawalCancelled { withdrawal: wref(withdrawal), reason }),
+        Event::UnknownPayoutAcknowledged { deposit_id, note } => W::UnknownPayoutAcknowledged(wev::UnknownPayoutAcknowledged { deposit_id, note }),
         Event::Alert(a) => W::Alert(match a {
             ev::Alert::LowFeeBalance { balance, threshold } => wev::Alert::LowFeeBalance(wev::LowFeeBalance { balance, threshold }),
             ev::Alert::NodeTrouble { call, detail } => wev::Alert::NodeTrouble(wev::NodeTrouble { call, detail }),
@@ -272,6 +275,12 @@ fn event_to_wit(e: Event) -> wev::Event {
                 wev::Alert::BroadcastRefused(wev::BroadcastRefused { withdrawal_id, tx_id, detail })
             }
             ev::Alert::StoreTrouble(s) => wev::Alert::StoreTrouble(s),
+            ev::Alert::PayoutUnfunded { withdrawal_id, balance, shortfall } => {
+                wev::Alert::PayoutUnfunded(wev::PayoutUnfunded { withdrawal_id, balance, shortfall })
+            }
+            ev::Alert::UnknownPayout { deposit_id, position, to_account_id, amount, memo_withdrawal_id } => {
+                wev::Alert::UnknownPayout(wev::UnknownPayout { deposit_id, position: pos(position), to_account_id, amount, memo_withdrawal_id })
+            }
         }),
     }
 }
@@ -323,6 +332,8 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         GatewayError::IdempotencyConflict => W::IdempotencyConflict,
         GatewayError::WithdrawalNotFound => W::WithdrawalNotFound,
         GatewayError::NotAwaitingReview => W::NotAwaitingReview,
+        GatewayError::NotCancellable => W::NotCancellable,
+        GatewayError::UnknownPayoutNotFound => W::UnknownPayoutNotFound,
         GatewayError::UnclaimedNotFound => W::UnclaimedNotFound,
         GatewayError::AlreadyResolved => W::AlreadyResolved,
         GatewayError::NotCwd => W::NotCwd,
@@ -355,6 +366,7 @@ fn state_out(s: WdState) -> wapi::WithdrawalState {
         WdState::Confirmed => wapi::WithdrawalState::Confirmed,
         WdState::Failed => wapi::WithdrawalState::Failed,
         WdState::Rejected => wapi::WithdrawalState::Rejected,
+        WdState::Cancelled => wapi::WithdrawalState::Cancelled,
     }
 }
 
@@ -366,6 +378,7 @@ fn state_in(s: wapi::WithdrawalState) -> WdState {
         wapi::WithdrawalState::Confirmed => WdState::Confirmed,
         wapi::WithdrawalState::Failed => WdState::Failed,
         wapi::WithdrawalState::Rejected => WdState::Rejected,
+        wapi::WithdrawalState::Cancelled => WdState::Cancelled,
     }
 }
 
@@ -401,6 +414,21 @@ fn unclaimed_out(u: views::UnclaimedView) -> wapi::UnclaimedDeposit {
             views::UnclaimedStateView::RefundMarked => wapi::UnclaimedState::RefundMarked,
         },
         resolution: u.resolution,
+    }
+}
+
+fn unknown_payout_out(u: views::UnknownPayoutView) -> wapi::UnknownPayout {
+    wapi::UnknownPayout {
+        deposit_id: u.deposit_id,
+        block_num: u.position.block_num,
+        trx_in_block: u.position.trx_in_block,
+        op_in_trx: u.position.op_in_trx,
+        to_account_id: u.to_account_id,
+        asset_id: u.asset_id,
+        amount: u.amount,
+        memo_withdrawal_id: u.memo_withdrawal_id,
+        acknowledged: u.acknowledged,
+        note: u.note,
     }
 }
 
@@ -499,6 +527,15 @@ impl wapi::Guest for Component {
     fn reject_withdrawal(withdrawal_id: String, reason: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.reject_withdrawal(&withdrawal_id, &reason)).map(withdrawal_out)
     }
+    fn cancel_withdrawal(withdrawal_id: String, reason: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        with(|g| g.cancel_withdrawal(&withdrawal_id, &reason)).map(withdrawal_out)
+    }
+    fn list_unknown_payouts(include_acknowledged: bool) -> Result<Vec<wapi::UnknownPayout>, wapi::GatewayError> {
+        with(|g| g.list_unknown_payouts(include_acknowledged)).map(|v| v.into_iter().map(unknown_payout_out).collect())
+    }
+    fn acknowledge_unknown_payout(deposit_id: String, note: String) -> Result<wapi::UnknownPayout, wapi::GatewayError> {
+        with(|g| g.acknowledge_unknown_payout(&deposit_id, &note)).map(unknown_payout_out)
+    }
     fn get_withdrawal(withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.get_withdrawal(&withdrawal_id)).map(withdrawal_out)
     }
@@ -526,6 +563,7 @@ impl wapi::Guest for Component {
             unclaimed_count: s.unclaimed_count,
             scanned_through_block: s.scanned_through_block,
             low_fee_balance: s.low_fee_balance,
+            payouts_paused: s.payouts_paused,
         })
     }
     fn tick() -> Result<wapi::TickReport, wapi::GatewayError> {

@@ -39,6 +39,8 @@ pub enum UnclaimedReason {
     UnlinkedSender,
     OtherAsset,
     TooSmall,
+    /// Crediting it would overflow the user's balance (or the conversion overflowed).
+    CreditOverflow,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +64,11 @@ pub enum Alert {
     NodeTrouble { call: String, detail: String },
     BroadcastRefused { withdrawal_id: String, tx_id: String, detail: String },
     StoreTrouble(String),
+    /// A withdrawal cannot be funded now: the gateway account lacks `shortfall` CWD units.
+    PayoutUnfunded { withdrawal_id: String, balance: u64, shortfall: u64 },
+    /// A transfer from the gateway account carrying the gateway's withdrawal memo that
+    /// the store does not know (a restore from an old backup?): payouts are paused.
+    UnknownPayout { deposit_id: String, position: OpPosition, to_account_id: String, amount: u64, memo_withdrawal_id: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +86,9 @@ pub enum Event {
     WithdrawalAwaitingReview(WithdrawalRef),
     WithdrawalApproved(WithdrawalRef),
     WithdrawalRejected { withdrawal: WithdrawalRef, reason: String },
+    WithdrawalCancelled { withdrawal: WithdrawalRef, reason: String },
+    /// The operator acknowledged an unknown payout; payouts resume when none is left.
+    UnknownPayoutAcknowledged { deposit_id: String, note: String },
     WithdrawalSent { withdrawal: WithdrawalRef, tx_id: String, attempt: u32, expiration_ms: u64 },
     WithdrawalConfirmed { withdrawal: WithdrawalRef, tx_id: String, block_num: u32 },
     WithdrawalFailed { withdrawal: WithdrawalRef, reason: WithdrawalFailure },

@@ -52,6 +52,8 @@ pub enum GatewayError {
     IdempotencyConflict,
     WithdrawalNotFound,
     NotAwaitingReview,
+    NotCancellable,
+    UnknownPayoutNotFound,
     UnclaimedNotFound,
     AlreadyResolved,
     NotCwd,

@@ -13,6 +13,7 @@ pub mod ops;
 pub mod signing;
 
 // The gateway: a deterministic core behind the ports.
+pub mod alerts;
 pub mod chain;
 pub mod config;
 pub mod deposits;

@@ -1,12 +1,15 @@
 //! Linking a game user to a chain account with a one-time code sent on chain.
 //!
 //! The code comes from the random port (a CSPRNG in the component), is sent encrypted
-//! with `send_message` so only the account's owner can read it, and only a salted hash
-//! of it is stored, with an expiry and an attempt counter. The binding is written in the
+//! with `send_message` so only the account's owner can read it, and only a keyed hash
+//! of it is stored (HMAC-SHA256 under a key derived from the gateway's memo key, never
+//! stored), with an expiry and an attempt counter: a copy of the database does not
+//! reveal pending codes, however small the code space. The binding is written in the
 //! same commit that consumes the code, guarded by "the account's link key is absent (or
 //! reserved for this user)", so two users can never hold one account, even racing.
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::chain::{self, ChainAccount};
 use crate::events::{Event, LinkFailure};
@@ -49,17 +52,28 @@ pub fn code_from_random(digits: u8, mut next_u64: impl FnMut() -> u64) -> String
     }
 }
 
-/// The stored form of a code: sha256 over a domain tag, the salt, the user, the
-/// account and the code. The salt stops precomputed tables over the small code space.
-pub fn code_hash(salt: &[u8], user: &str, account_id: u64, code: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"crowdwiz-gateway/link-code/v1\0");
-    h.update(salt);
-    h.update(user.as_bytes());
-    h.update([0]);
-    h.update(account_id.to_le_bytes());
-    h.update(code.as_bytes());
-    h.finalize().into()
+type HmacSha256 = Hmac<Sha256>;
+
+/// The secret that keys stored code hashes: HMAC-SHA256 of a domain tag under the
+/// gateway's memo private key. Derived at `configure`, kept in memory only.
+pub fn code_key(memo_key: &crate::keys::PrivateKey) -> [u8; 32] {
+    let mut m = HmacSha256::new_from_slice(&memo_key.secret().to_bytes()).expect("any key length");
+    m.update(b"crowdwiz-gateway/link-code-key/v2");
+    m.finalize().into_bytes().into()
+}
+
+/// The stored form of a code: HMAC-SHA256 under [`code_key`] over a domain tag, the
+/// salt, the user, the account and the code. Without the key, a database copy gives
+/// nothing to test guesses against.
+pub fn code_hash(key: &[u8; 32], salt: &[u8], user: &str, account_id: u64, code: &str) -> [u8; 32] {
+    let mut m = HmacSha256::new_from_slice(key).expect("any key length");
+    m.update(b"crowdwiz-gateway/link-code/v2\0");
+    m.update(salt);
+    m.update(user.as_bytes());
+    m.update(&[0]);
+    m.update(&account_id.to_le_bytes());
+    m.update(code.as_bytes());
+    m.finalize().into_bytes().into()
 }
 
 /// Equality in time independent of where the inputs differ.
@@ -146,7 +160,7 @@ impl Gateway {
         });
         let salt: [u8; 16] = self.random_bytes();
         let nonce = u64::from_le_bytes(self.random_bytes());
-        let hash = code_hash(&salt, user, target.id.0, &code);
+        let hash = code_hash(&self.active()?.link_code_key, &salt, user, target.id.0, &code);
         let expires_at_ms = now.saturating_add(cfg.code_ttl_ms);
         let account_name = target.name.clone();
         transact(self.ports.store.as_mut(), |t| {
@@ -203,6 +217,7 @@ impl Gateway {
         check_user(user)?;
         let now = self.now();
         let max_attempts = self.active()?.config.link.max_attempts;
+        let key = self.active()?.link_code_key;
         let code = code.trim();
         let mut events = Vec::new();
         let cursor: Cursor = peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
@@ -221,7 +236,7 @@ impl Gateway {
             }
             let salt = hex::decode(&p.salt).unwrap_or_default();
             let expected = hex::decode(&p.code_hash).unwrap_or_default();
-            let got = code_hash(&salt, user, p.account_id, code);
+            let got = code_hash(&key, &salt, user, p.account_id, code);
             if !constant_time_eq(&got, &expected) {
                 let attempts = p.attempts + 1;
                 if attempts >= max_attempts {
@@ -353,13 +368,23 @@ mod tests {
     }
 
     #[test]
-    fn code_hash_binds_salt_user_account_and_code() {
-        let h = code_hash(b"salt", "u1", 7, "123456");
-        assert_ne!(h, code_hash(b"salu", "u1", 7, "123456"));
-        assert_ne!(h, code_hash(b"salt", "u2", 7, "123456"));
-        assert_ne!(h, code_hash(b"salt", "u1", 8, "123456"));
-        assert_ne!(h, code_hash(b"salt", "u1", 7, "123457"));
-        assert!(constant_time_eq(&h, &code_hash(b"salt", "u1", 7, "123456")));
+    fn code_hash_binds_key_salt_user_account_and_code() {
+        let k = [7u8; 32];
+        let h = code_hash(&k, b"salt", "u1", 7, "123456");
+        assert_ne!(h, code_hash(&[8u8; 32], b"salt", "u1", 7, "123456"));
+        assert_ne!(h, code_hash(&k, b"salu", "u1", 7, "123456"));
+        assert_ne!(h, code_hash(&k, b"salt", "u2", 7, "123456"));
+        assert_ne!(h, code_hash(&k, b"salt", "u1", 8, "123456"));
+        assert_ne!(h, code_hash(&k, b"salt", "u1", 7, "123457"));
+        assert!(constant_time_eq(&h, &code_hash(&k, b"salt", "u1", 7, "123456")));
         assert!(!constant_time_eq(&h[..31], &h));
+    }
+
+    #[test]
+    fn code_key_depends_on_the_memo_key() {
+        let a = crate::keys::PrivateKey::from_bytes(&[1u8; 32]).unwrap();
+        let b = crate::keys::PrivateKey::from_bytes(&[2u8; 32]).unwrap();
+        assert_ne!(code_key(&a), code_key(&b));
+        assert_eq!(code_key(&a), code_key(&a));
     }
 }

@@ -170,7 +170,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
         let w = service.with(|a| a.get_withdrawal(&w.withdrawal_id)).map_err(gw)?;
         match w.state {
             WithdrawalState::Confirmed => Ok(Some(w)),
-            WithdrawalState::Failed | WithdrawalState::Rejected => bail!("withdrawal ended {:?}: {:?}", w.state, w.note),
+            WithdrawalState::Failed | WithdrawalState::Rejected | WithdrawalState::Cancelled => bail!("withdrawal ended {:?}: {:?}", w.state, w.note),
             _ => Ok(None),
         }
     })?;

@@ -71,6 +71,9 @@ api_calls! {
     fn request_withdrawal => call_request_withdrawal(user: &str, amount: WithdrawalAmount, idempotency_key: &str) -> Withdrawal;
     fn approve_withdrawal => call_approve_withdrawal(withdrawal_id: &str) -> Withdrawal;
     fn reject_withdrawal => call_reject_withdrawal(withdrawal_id: &str, reason: &str) -> Withdrawal;
+    fn cancel_withdrawal => call_cancel_withdrawal(withdrawal_id: &str, reason: &str) -> Withdrawal;
+    fn list_unknown_payouts => call_list_unknown_payouts(include_acknowledged: bool) -> Vec<UnknownPayout>;
+    fn acknowledge_unknown_payout => call_acknowledge_unknown_payout(deposit_id: &str, note: &str) -> UnknownPayout;
     fn get_withdrawal => call_get_withdrawal(withdrawal_id: &str) -> Withdrawal;
     fn list_withdrawals => call_list_withdrawals(filter: &WithdrawalFilter, start_after: Option<&str>, limit: u32) -> Vec<Withdrawal>;
     fn list_unclaimed => call_list_unclaimed(include_resolved: bool, start_after: Option<&str>, limit: u32) -> Vec<UnclaimedDeposit>;
