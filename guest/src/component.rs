@@ -15,7 +15,7 @@ use crate::config::{Config, Keys, LinkConfig, Rate, WithdrawalConfig};
 use crate::error::{CodecError, FieldProblem, KeyProblem, SignatureProblem};
 use crate::events::{self as ev, Event};
 use crate::gateway::Gateway;
-use crate::gateway_error::{GatewayError, KeyRole, LimitScope, NameProblem};
+use crate::gateway_error::{GatewayError, KeyRole, LimitScope, NameProblem, ProofProblem};
 use crate::ports::{self, Ports};
 use crate::rates::WithdrawalAmount;
 use crate::records::WdState;
@@ -334,6 +334,13 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         GatewayError::NotAwaitingReview => W::NotAwaitingReview,
         GatewayError::NotCancellable => W::NotCancellable,
         GatewayError::UnknownPayoutNotFound => W::UnknownPayoutNotFound,
+        GatewayError::ProofRequired { difficulty_bits } => W::ProofRequired(difficulty_bits),
+        GatewayError::BadProof(p) => W::BadProof(match p {
+            ProofProblem::Malformed => wapi::ProofProblem::Malformed,
+            ProofProblem::Expired => wapi::ProofProblem::Expired,
+            ProofProblem::Used => wapi::ProofProblem::Used,
+            ProofProblem::InsufficientWork => wapi::ProofProblem::InsufficientWork,
+        }),
         GatewayError::UnclaimedNotFound => W::UnclaimedNotFound,
         GatewayError::AlreadyResolved => W::AlreadyResolved,
         GatewayError::NotCwd => W::NotCwd,
@@ -456,6 +463,7 @@ impl wapi::Guest for Component {
                 user_daily: config.link.user_daily,
                 account_daily: config.link.account_daily,
                 global_daily: config.link.global_daily,
+                pow_bits: config.link.pow_bits,
             },
             withdrawals: WithdrawalConfig {
                 min_cwd: config.withdrawals.min_cwd,
@@ -476,13 +484,20 @@ impl wapi::Guest for Component {
             last_irreversible_block: i.last_irreversible_block,
         })
     }
-    fn start_link(user: String, account: String) -> Result<wapi::LinkStarted, wapi::GatewayError> {
-        with(|g| g.start_link(&user, &account)).map(|l| wapi::LinkStarted {
+    fn start_link(user: String, account: String, proof: Option<wapi::PowProof>) -> Result<wapi::LinkStarted, wapi::GatewayError> {
+        let proof = proof.map(|p| crate::pow::Proof { challenge: p.challenge, nonce: p.nonce });
+        with(|g| g.start_link_with_proof(&user, &account, proof.as_ref())).map(|l| wapi::LinkStarted {
             account: l.account,
             expires_at_ms: l.expires_at_ms,
             code_digits: l.code_digits,
             tx_id: l.tx_id,
         })
+    }
+    fn link_challenge() -> Result<wapi::LinkChallenge, wapi::GatewayError> {
+        with(|g| g.link_challenge()).map(|c| wapi::LinkChallenge { challenge: c.challenge, difficulty_bits: c.difficulty_bits, expires_at_ms: c.expires_at_ms })
+    }
+    fn start_memo_link(user: String) -> Result<wapi::MemoLink, wapi::GatewayError> {
+        with(|g| g.start_memo_link(&user)).map(|m| wapi::MemoLink { code: m.code, gateway_account: m.gateway_account, expires_at_ms: m.expires_at_ms })
     }
     fn confirm_link(user: String, code: String) -> Result<wapi::LinkedAccount, wapi::GatewayError> {
         with(|g| g.confirm_link(&user, &code)).map(linked_out)

@@ -95,6 +95,19 @@ impl Gateway {
                 }
                 let seq = cursor.seq + 1 + i as u64;
                 let class = classify(gateway, entry);
+                if let Class::Incoming { from, asset_id: 0, .. } = class {
+                    // A memo-link code links the sender first; then it is an ordinary deposit.
+                    if let Some((user, hash)) = self.memo_link_claim(entry)? {
+                        if let Err(e) = self.apply_memo_link(seq, from, &user, &hash) {
+                            if let GatewayError::NodeUnavailable { detail, .. } = &e {
+                                self.raise(Alert::NodeTrouble { call: "database.get_accounts".into(), detail: detail.clone() });
+                                report.node_errors += 1;
+                                return Ok(ScanOutcome { complete: false });
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
                 let payout_memo = match class {
                     Class::Outgoing { .. } => self.payout_memo_id(entry),
                     _ => None,

@@ -23,6 +23,8 @@ pub struct Active {
     pub chain_id: [u8; 32],
     /// Keys stored link-code hashes; derived from the memo key, never stored.
     pub link_code_key: [u8; 32],
+    /// Authenticates proof-of-work challenges; derived from the memo key, never stored.
+    pub pow_key: [u8; 32],
 }
 
 pub struct Gateway {
@@ -97,7 +99,8 @@ impl Gateway {
             last_irreversible_block: dgp.last_irreversible_block,
         };
         let link_code_key = crate::linking::code_key(&memo_key);
-        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, chain_id, link_code_key });
+        let pow_key = crate::pow::pow_key_of(&memo_key);
+        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, chain_id, link_code_key, pow_key });
         Ok(info)
     }
 
@@ -226,6 +229,8 @@ impl Gateway {
         let mut busy = !scan.complete;
         busy |= self.process_withdrawals(&dgp, scan.complete, &mut report)?;
         self.expire_links()?;
+        self.expire_memo_links()?;
+        self.expire_proofs()?;
         if threshold > 0 {
             match chain::cwd_balance(self.ports.node.as_mut(), gateway_id) {
                 Ok(b) if b < threshold => self.raise(Alert::LowFeeBalance { balance: b, threshold }),

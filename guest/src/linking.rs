@@ -57,8 +57,13 @@ type HmacSha256 = Hmac<Sha256>;
 /// The secret that keys stored code hashes: HMAC-SHA256 of a domain tag under the
 /// gateway's memo private key. Derived at `configure`, kept in memory only.
 pub fn code_key(memo_key: &crate::keys::PrivateKey) -> [u8; 32] {
+    derived_key(memo_key, b"crowdwiz-gateway/link-code-key/v2")
+}
+
+/// A secret for one purpose (`tag`), derived from the memo key; never stored.
+pub fn derived_key(memo_key: &crate::keys::PrivateKey, tag: &[u8]) -> [u8; 32] {
     let mut m = HmacSha256::new_from_slice(&memo_key.secret().to_bytes()).expect("any key length");
-    m.update(b"crowdwiz-gateway/link-code-key/v2");
+    m.update(tag);
     m.finalize().into_bytes().into()
 }
 
@@ -86,7 +91,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Who may take `link` for `user`: nobody else while it is linked or reserved for
 /// deposits still in flight (until the scan has passed `through_block`).
-fn check_link_free(link: &Option<LinkRec>, user: &str, cursor: &Cursor, now_block_estimate_ms: u64) -> GwResult<()> {
+pub(crate) fn check_link_free(link: &Option<LinkRec>, user: &str, cursor: &Cursor, now_block_estimate_ms: u64) -> GwResult<()> {
     match link {
         None => Ok(()),
         Some(LinkRec::Linked { user: holder, .. }) if holder == user => Ok(()),
@@ -100,13 +105,18 @@ fn check_link_free(link: &Option<LinkRec>, user: &str, cursor: &Cursor, now_bloc
     }
 }
 
-const RESERVE_MARGIN_MS: u64 = 60_000;
+pub(crate) const RESERVE_MARGIN_MS: u64 = 60_000;
 /// Blocks past the head at unlink time during which a deposit sent just before the
 /// unlink may still land; such deposits are still credited to the old user.
 pub const UNLINK_MARGIN_BLOCKS: u32 = 24;
 
 impl Gateway {
+    /// `start-link` without a proof of work (enough when `pow-bits` is 0).
     pub fn start_link(&mut self, user: &str, account: &str) -> GwResult<LinkStarted> {
+        self.start_link_with_proof(user, account, None)
+    }
+
+    pub fn start_link_with_proof(&mut self, user: &str, account: &str, proof: Option<&crate::pow::Proof>) -> GwResult<LinkStarted> {
         self.active()?;
         check_user(user)?;
         check_account_name(account).map_err(GatewayError::BadAccountName)?;
@@ -123,6 +133,8 @@ impl Gateway {
             return Err(GatewayError::AlreadyLinked(l.account.clone()));
         }
         limits::take_user_link(&mut rec.clone(), &cfg, now)?;
+        // Work before any node call or fee; the proof is spent even if a later check refuses.
+        self.spend_proof(proof)?;
 
         let node = self.ports.node.as_mut();
         let target: ChainAccount = chain::lookup_account(node, account)?.ok_or(GatewayError::AccountNotFound)?;

@@ -14,6 +14,8 @@
 //! - `wdopen/<id>`            index of withdrawals not yet final
 //! - `seq/wd`                 the last withdrawal number
 //! - `lim/acct/<1.2.N>`, `lim/global`   link-message counters per UTC day
+//! - `mlink/<keyed hash>`     user of a pending memo-link code
+//! - `pow/<challenge>`        a spent proof-of-work challenge, until it expires
 //! - `upay/<deposit-id>`      a payout from the gateway the store did not know ([`UnknownPayoutRec`])
 //! - `alert/<kind>/<subject hash>`     when that alert last went out (rate limit)
 //!
@@ -113,6 +115,16 @@ pub struct UserRec {
     pub wd_day_cwd: u64,
     /// Withdrawals not yet final.
     pub open_withdrawals: u32,
+    /// A memo-link code waiting for the user's transfer (absent in older records).
+    #[serde(default)]
+    pub memo_link: Option<MemoLinkPending>,
+}
+
+/// A memo-link code: only its keyed hash is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoLinkPending {
+    pub code_hash: String,
+    pub expires_at_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,6 +72,7 @@ fn gateway_config(chain_id: String) -> api::Config {
             user_daily: 0,
             account_daily: 0,
             global_daily: 0,
+            pow_bits: 0,
         },
         // Payouts above 5 CWD wait for an operator.
         withdrawals: api::WithdrawalConfig {
