@@ -91,6 +91,7 @@ impl Gateway {
             for (i, entry) in window.iter().enumerate() {
                 if entry.position.block_num > lib {
                     reached_reversible = true;
+                    self.watch_reversible_payouts(gateway, &window[i..])?;
                     break;
                 }
                 let seq = cursor.seq + 1 + i as u64;

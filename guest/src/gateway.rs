@@ -31,6 +31,9 @@ pub struct Gateway {
     pub ports: Ports,
     pub(crate) active: Option<Active>,
     pub(crate) alert_memory: crate::alerts::AlertMemory,
+    /// Set by this tick's scan: a payout unknown to the store is in a block that is not
+    /// irreversible yet. No new payout this tick (it is recorded once irreversible).
+    pub(crate) unknown_payout_pending: bool,
 }
 
 /// Valid game user ids: 1..=64 of `A-Z a-z 0-9 _ - . : @` (no `/`: they are store keys).
@@ -43,7 +46,7 @@ pub fn check_user(user: &str) -> GwResult<()> {
 
 impl Gateway {
     pub fn new(ports: Ports) -> Self {
-        Gateway { ports, active: None, alert_memory: Default::default() }
+        Gateway { ports, active: None, alert_memory: Default::default(), unknown_payout_pending: false }
     }
 
     pub(crate) fn active(&self) -> GwResult<&Active> {
@@ -215,6 +218,7 @@ impl Gateway {
             (a.config.tick_interval_ms, a.gateway_id, a.config.low_fee_balance_cwd)
         };
         let mut report = TickReport { next_tick_ms: interval, ..Default::default() };
+        self.unknown_payout_pending = false;
         let dgp = match chain::dgp(self.ports.node.as_mut()) {
             Ok(d) => d,
             Err(f) => {

@@ -276,6 +276,26 @@ impl Gateway {
         Ok(false)
     }
 
+    /// Looks at history entries past the irreversible block: a payout with the gateway's
+    /// memo that the store does not know holds new payouts for this tick (a restore
+    /// shortly after a payout would otherwise not see it yet).
+    pub(crate) fn watch_reversible_payouts(&mut self, gateway: AccountId, entries: &[HistoryEntry]) -> GwResult<()> {
+        for e in entries {
+            let crate::deposits::Class::Outgoing { nonce, .. } = crate::deposits::classify(gateway, e) else { continue };
+            if self.payout_memo_id(e).is_none() {
+                continue;
+            }
+            let known = match nonce {
+                Some(n) => records::peek::<String>(self.ports.store.as_mut(), &records::wdnonce_key(n))?.is_some(),
+                None => false,
+            };
+            if !known {
+                self.unknown_payout_pending = true;
+            }
+        }
+        Ok(())
+    }
+
     /// The withdrawal id named by a history entry's memo, when the memo is the gateway's
     /// own withdrawal memo (sent with its memo key and decryptable by it).
     pub(crate) fn payout_memo_id(&self, e: &HistoryEntry) -> Option<String> {
@@ -301,7 +321,7 @@ impl Gateway {
         let open = records::scan_all(self.ports.store.as_mut(), "wdopen/", None, 10_000)?;
         // New transactions only when the scan is complete through the irreversible block
         // (a forgotten payout would have been seen) and no unknown payout is pending.
-        let may_send = scan_complete && !self.payouts_paused()?;
+        let may_send = scan_complete && !self.unknown_payout_pending && !self.payouts_paused()?;
         let mut in_flight = false;
         let mut funds: Option<u64> = None;
         let mut lib_time: Option<u32> = None;

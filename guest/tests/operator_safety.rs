@@ -336,3 +336,27 @@ fn recovering_a_code_from_a_database_copy_fails_without_the_key() {
     assert_eq!(cwd_gateway::linking::code_hash(&key, &salt, "u1", p.account_id, &code).as_slice(), stored.as_slice());
     w.gw.confirm_link("u1", &code).unwrap();
 }
+
+#[test]
+fn restore_right_after_a_payout_still_reversible_sends_nothing_until_it_is_seen() {
+    let mut w = World::new(100);
+    w.link("u1", "alice");
+    w.link("u2", "bob");
+    w.gw.adjust_balance("u1", 10_000, "s1", "").unwrap();
+    w.gw.adjust_balance("u2", 10_000, "s2", "").unwrap();
+    w.settle();
+    w.gw.tick().unwrap();
+    let old = backup(&w);
+    w.gw.request_withdrawal("u1", Game(1_000), "a").unwrap();
+    w.gw.tick().unwrap();
+    w.produce(); // included, not irreversible
+    restore(&mut w, &old);
+    w.gw.request_withdrawal("u2", Game(2_000), "b").unwrap();
+    w.gw.tick().unwrap();
+    assert_eq!(payouts(&w), 1, "the reversible unknown payout holds new payouts");
+    w.settle();
+    w.gw.tick().unwrap();
+    assert_eq!(payouts(&w), 1);
+    assert!(w.gw.status().unwrap().payouts_paused);
+    assert_eq!(alerts(&w).iter().filter(|a| matches!(a, Alert::UnknownPayout { .. })).count(), 1);
+}
