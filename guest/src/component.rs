@@ -493,8 +493,8 @@ impl wapi::Guest for Component {
             tx_id: l.tx_id,
         })
     }
-    fn link_challenge() -> Result<wapi::LinkChallenge, wapi::GatewayError> {
-        with(|g| g.link_challenge()).map(|c| wapi::LinkChallenge { challenge: c.challenge, difficulty_bits: c.difficulty_bits, expires_at_ms: c.expires_at_ms })
+    fn link_challenge() -> Result<wapi::PowChallenge, wapi::GatewayError> {
+        with(|g| g.link_challenge()).map(|c| wapi::PowChallenge { challenge: c.challenge, difficulty_bits: c.difficulty_bits, expires_at_ms: c.expires_at_ms })
     }
     fn start_memo_link(user: String) -> Result<wapi::MemoLink, wapi::GatewayError> {
         with(|g| g.start_memo_link(&user)).map(|m| wapi::MemoLink { code: m.code, gateway_account: m.gateway_account, expires_at_ms: m.expires_at_ms })

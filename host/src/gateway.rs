@@ -61,7 +61,7 @@ macro_rules! api_calls {
 api_calls! {
     fn configure => call_configure(config: &Config, keys: &Keys) -> GatewayInfo;
     fn start_link => call_start_link(user: &str, account: &str, proof: Option<&PowProof>) -> LinkStarted;
-    fn link_challenge => call_link_challenge() -> LinkChallenge;
+    fn link_challenge => call_link_challenge() -> PowChallenge;
     fn start_memo_link => call_start_memo_link(user: &str) -> MemoLink;
     fn confirm_link => call_confirm_link(user: &str, code: &str) -> LinkedAccount;
     fn unlink => call_unlink(user: &str) -> ();
