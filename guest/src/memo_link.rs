@@ -115,15 +115,11 @@ impl Gateway {
     pub(crate) fn memo_link_claim(&mut self, e: &HistoryEntry) -> GwResult<Option<(String, String)>> {
         let Some(a) = self.active.as_ref() else { return Ok(None) };
         let decrypted = (|| {
-            let m = e.body.get("memo").filter(|m| !m.is_null())?;
-            let to: crate::keys::PublicKey = m["to"].as_str()?.parse().ok()?;
-            if to != a.memo_key.public_key() {
+            let m = crate::json::memo(e.body.get("memo")?, "memo").ok()?;
+            if m.to != a.memo_key.public_key() {
                 return None;
             }
-            let from: crate::keys::PublicKey = m["from"].as_str()?.parse().ok()?;
-            let nonce = crate::json::int_u64(&m["nonce"], "nonce").ok()?;
-            let cipher = hex::decode(m["message"].as_str()?).ok()?;
-            memo::decrypt(&a.memo_key, &from, nonce, &cipher).ok()
+            memo::decrypt(&a.memo_key, &m.from, m.nonce, &m.message).ok()
         })();
         let Some(code) = decrypted.as_deref().and_then(parse_code) else { return Ok(None) };
         let hash = code_hash(&a.link_code_key, &code);

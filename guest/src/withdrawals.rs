@@ -300,15 +300,11 @@ impl Gateway {
     /// own withdrawal memo (sent with its memo key and decryptable by it).
     pub(crate) fn payout_memo_id(&self, e: &HistoryEntry) -> Option<String> {
         let a = self.active.as_ref()?;
-        let m = e.body.get("memo").filter(|m| !m.is_null())?;
-        let from: crate::keys::PublicKey = m["from"].as_str()?.parse().ok()?;
-        if from != a.memo_key.public_key() {
+        let m = crate::json::memo(e.body.get("memo")?, "memo").ok()?;
+        if m.from != a.memo_key.public_key() {
             return None;
         }
-        let to: crate::keys::PublicKey = m["to"].as_str()?.parse().ok()?;
-        let nonce = crate::json::int_u64(&m["nonce"], "nonce").ok()?;
-        let cipher = hex::decode(m["message"].as_str()?).ok()?;
-        let text = memo::decrypt(&a.memo_key, &to, nonce, &cipher).ok()?;
+        let text = memo::decrypt(&a.memo_key, &m.to, m.nonce, &m.message).ok()?;
         parse_payout_memo(&text, &a.config.gateway_account)
     }
 

@@ -40,6 +40,18 @@ fn restore(w: &mut World, b: &(std::collections::BTreeMap<String, (Vec<u8>, u64)
     w.restart();
 }
 
+/// u1 on alice and u2 on bob, 10,000 game units each, everything scanned.
+fn two_funded_users(seed: u64) -> World {
+    let mut w = World::new(seed);
+    w.link("u1", "alice");
+    w.link("u2", "bob");
+    w.gw.adjust_balance("u1", 10_000, "s1", "").unwrap();
+    w.gw.adjust_balance("u2", 10_000, "s2", "").unwrap();
+    w.settle();
+    w.gw.tick().unwrap();
+    w
+}
+
 #[test]
 fn overflow_deposit_followed_by_other_users_deposits_all_credited_or_recorded() {
     let mut w = World::new(90);
@@ -212,13 +224,7 @@ fn a_sent_withdrawal_cannot_be_cancelled() {
 
 #[test]
 fn restore_from_a_backup_taken_before_the_payout_pays_once_and_pauses_until_acknowledged() {
-    let mut w = World::new(96);
-    w.link("u1", "alice");
-    w.link("u2", "bob");
-    w.gw.adjust_balance("u1", 10_000, "s1", "").unwrap();
-    w.gw.adjust_balance("u2", 10_000, "s2", "").unwrap();
-    w.settle();
-    w.gw.tick().unwrap();
+    let mut w = two_funded_users(96);
     let old = backup(&w);
     let paid = w.gw.request_withdrawal("u1", Game(1_000), "a").unwrap();
     w.gw.tick().unwrap();
@@ -339,13 +345,7 @@ fn recovering_a_code_from_a_database_copy_fails_without_the_key() {
 
 #[test]
 fn restore_right_after_a_payout_still_reversible_sends_nothing_until_it_is_seen() {
-    let mut w = World::new(100);
-    w.link("u1", "alice");
-    w.link("u2", "bob");
-    w.gw.adjust_balance("u1", 10_000, "s1", "").unwrap();
-    w.gw.adjust_balance("u2", 10_000, "s2", "").unwrap();
-    w.settle();
-    w.gw.tick().unwrap();
+    let mut w = two_funded_users(100);
     let old = backup(&w);
     w.gw.request_withdrawal("u1", Game(1_000), "a").unwrap();
     w.gw.tick().unwrap();
