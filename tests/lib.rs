@@ -96,7 +96,7 @@ pub fn config(chain_id: String) -> api::Config {
         withdrawal_rate: api::Rate { game_units: 100, per_cwd_units: 100_000 },
         link: api::LinkConfig {
             code_digits: 0, code_ttl_ms: 0, max_attempts: 0, message_template: String::new(),
-            user_interval_ms: 0, user_daily: 0, account_daily: 0, global_daily: 0,
+            user_interval_ms: 0, user_daily: 0, account_daily: 0, global_daily: 0, pow_bits: 0,
         },
         withdrawals: api::WithdrawalConfig { min_cwd: 100_000, max_cwd: 0, daily_cwd: 0, review_above_cwd: 0, expiration_secs: 60, max_attempts: 0 },
         low_fee_balance_cwd: 0,
@@ -161,7 +161,7 @@ impl Harness {
     /// Links an existing chain account to `user` through the real link flow.
     pub fn link_player(&self, user: &str, player: &CreatedAccount) {
         let account = player.name.as_str();
-        let started = self.api(|a| a.start_link(user, account)).expect("start-link");
+        let started = self.api(|a| a.start_link(user, account, None)).expect("start-link");
         self.devnet.produce_block();
         let memo_key = player.memo_private().unwrap();
         let text = self
@@ -193,7 +193,7 @@ impl Harness {
     pub fn finish_withdrawal(&self, id: &str) -> api::Withdrawal {
         for _ in 0..40 {
             let w = self.api(|a| a.get_withdrawal(id)).unwrap();
-            if matches!(w.state, WithdrawalState::Confirmed | WithdrawalState::Failed | WithdrawalState::Rejected) {
+            if matches!(w.state, WithdrawalState::Confirmed | WithdrawalState::Failed | WithdrawalState::Rejected | WithdrawalState::Cancelled) {
                 return w;
             }
             let lag = self.lag();

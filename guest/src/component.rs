@@ -15,7 +15,7 @@ use crate::config::{Config, Keys, LinkConfig, Rate, WithdrawalConfig};
 use crate::error::{CodecError, FieldProblem, KeyProblem, SignatureProblem};
 use crate::events::{self as ev, Event};
 use crate::gateway::Gateway;
-use crate::gateway_error::{GatewayError, KeyRole, LimitScope, NameProblem};
+use crate::gateway_error::{GatewayError, KeyRole, LimitScope, NameProblem, ProofProblem};
 use crate::ports::{self, Ports};
 use crate::rates::WithdrawalAmount;
 use crate::records::WdState;
@@ -247,6 +247,7 @@ fn event_to_wit(e: Event) -> wev::Event {
                 ev::UnclaimedReason::TooSmall => wev::UnclaimedReason::TooSmall,
                 ev::UnclaimedReason::NotATransfer => wev::UnclaimedReason::NotATransfer,
                 ev::UnclaimedReason::UnrecognisedOperation => wev::UnclaimedReason::UnrecognisedOperation,
+                ev::UnclaimedReason::CreditOverflow => wev::UnclaimedReason::CreditOverflow,
             },
             op: u32::try_from(op).unwrap_or(u32::MAX),
         }),
@@ -272,6 +273,8 @@ fn event_to_wit(e: Event) -> wev::Event {
                 ev::WithdrawalFailure::AccountUnusable => wev::WithdrawalFailure::AccountUnusable,
             },
         }),
+        Event::WithdrawalCancelled { withdrawal, reason } => W::WithdrawalCancelled(wev::WithdrawalCancelled { withdrawal: wref(withdrawal), reason }),
+        Event::UnknownPayoutAcknowledged { deposit_id, note } => W::UnknownPayoutAcknowledged(wev::UnknownPayoutAcknowledged { deposit_id, note }),
         Event::Alert(a) => W::Alert(match a {
             ev::Alert::LowFeeBalance { balance, threshold } => wev::Alert::LowFeeBalance(wev::LowFeeBalance { balance, threshold }),
             ev::Alert::NodeTrouble { call, detail } => wev::Alert::NodeTrouble(wev::NodeTrouble { call, detail }),
@@ -280,6 +283,12 @@ fn event_to_wit(e: Event) -> wev::Event {
             }
             ev::Alert::StoreTrouble(s) => wev::Alert::StoreTrouble(s),
             ev::Alert::HistoryUntrusted { detail, switched } => wev::Alert::HistoryUntrusted(wev::HistoryUntrusted { detail, switched }),
+            ev::Alert::PayoutUnfunded { withdrawal_id, balance, shortfall } => {
+                wev::Alert::PayoutUnfunded(wev::PayoutUnfunded { withdrawal_id, balance, shortfall })
+            }
+            ev::Alert::UnknownPayout { deposit_id, position, to_account_id, amount, memo_withdrawal_id } => {
+                wev::Alert::UnknownPayout(wev::UnknownPayout { deposit_id, position: pos(position), to_account_id, amount, memo_withdrawal_id })
+            }
         }),
     }
 }
@@ -331,6 +340,15 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         GatewayError::IdempotencyConflict => W::IdempotencyConflict,
         GatewayError::WithdrawalNotFound => W::WithdrawalNotFound,
         GatewayError::NotAwaitingReview => W::NotAwaitingReview,
+        GatewayError::NotCancellable => W::NotCancellable,
+        GatewayError::UnknownPayoutNotFound => W::UnknownPayoutNotFound,
+        GatewayError::ProofRequired { difficulty_bits } => W::ProofRequired(difficulty_bits),
+        GatewayError::BadProof(p) => W::BadProof(match p {
+            ProofProblem::Malformed => wapi::ProofProblem::Malformed,
+            ProofProblem::Expired => wapi::ProofProblem::Expired,
+            ProofProblem::Used => wapi::ProofProblem::Used,
+            ProofProblem::InsufficientWork => wapi::ProofProblem::InsufficientWork,
+        }),
         GatewayError::UnclaimedNotFound => W::UnclaimedNotFound,
         GatewayError::AlreadyResolved => W::AlreadyResolved,
         GatewayError::NotCwd => W::NotCwd,
@@ -363,6 +381,7 @@ fn state_out(s: WdState) -> wapi::WithdrawalState {
         WdState::Confirmed => wapi::WithdrawalState::Confirmed,
         WdState::Failed => wapi::WithdrawalState::Failed,
         WdState::Rejected => wapi::WithdrawalState::Rejected,
+        WdState::Cancelled => wapi::WithdrawalState::Cancelled,
     }
 }
 
@@ -374,6 +393,7 @@ fn state_in(s: wapi::WithdrawalState) -> WdState {
         wapi::WithdrawalState::Confirmed => WdState::Confirmed,
         wapi::WithdrawalState::Failed => WdState::Failed,
         wapi::WithdrawalState::Rejected => WdState::Rejected,
+        wapi::WithdrawalState::Cancelled => WdState::Cancelled,
     }
 }
 
@@ -414,6 +434,21 @@ fn unclaimed_out(u: views::UnclaimedView) -> wapi::UnclaimedDeposit {
     }
 }
 
+fn unknown_payout_out(u: views::UnknownPayoutView) -> wapi::UnknownPayout {
+    wapi::UnknownPayout {
+        deposit_id: u.deposit_id,
+        block_num: u.position.block_num,
+        trx_in_block: u.position.trx_in_block,
+        op_in_trx: u.position.op_in_trx,
+        to_account_id: u.to_account_id,
+        asset_id: u.asset_id,
+        amount: u.amount,
+        memo_withdrawal_id: u.memo_withdrawal_id,
+        acknowledged: u.acknowledged,
+        note: u.note,
+    }
+}
+
 fn quote_out(q: views::Quote) -> wapi::Quote {
     wapi::Quote { cwd: q.cwd, game: q.game, rate: rate_out(q.rate) }
 }
@@ -438,6 +473,7 @@ impl wapi::Guest for Component {
                 user_daily: config.link.user_daily,
                 account_daily: config.link.account_daily,
                 global_daily: config.link.global_daily,
+                pow_bits: config.link.pow_bits,
             },
             withdrawals: WithdrawalConfig {
                 min_cwd: config.withdrawals.min_cwd,
@@ -458,13 +494,20 @@ impl wapi::Guest for Component {
             last_irreversible_block: i.last_irreversible_block,
         })
     }
-    fn start_link(user: String, account: String) -> Result<wapi::LinkStarted, wapi::GatewayError> {
-        with(|g| g.start_link(&user, &account)).map(|l| wapi::LinkStarted {
+    fn start_link(user: String, account: String, proof: Option<wapi::PowProof>) -> Result<wapi::LinkStarted, wapi::GatewayError> {
+        let proof = proof.map(|p| crate::pow::Proof { challenge: p.challenge, nonce: p.nonce });
+        with(|g| g.start_link_with_proof(&user, &account, proof.as_ref())).map(|l| wapi::LinkStarted {
             account: l.account,
             expires_at_ms: l.expires_at_ms,
             code_digits: l.code_digits,
             tx_id: l.tx_id,
         })
+    }
+    fn link_challenge() -> Result<wapi::PowChallenge, wapi::GatewayError> {
+        with(|g| g.link_challenge()).map(|c| wapi::PowChallenge { challenge: c.challenge, difficulty_bits: c.difficulty_bits, expires_at_ms: c.expires_at_ms })
+    }
+    fn start_memo_link(user: String) -> Result<wapi::MemoLink, wapi::GatewayError> {
+        with(|g| g.start_memo_link(&user)).map(|m| wapi::MemoLink { code: m.code, gateway_account: m.gateway_account, expires_at_ms: m.expires_at_ms })
     }
     fn confirm_link(user: String, code: String) -> Result<wapi::LinkedAccount, wapi::GatewayError> {
         with(|g| g.confirm_link(&user, &code)).map(linked_out)
@@ -509,6 +552,15 @@ impl wapi::Guest for Component {
     fn reject_withdrawal(withdrawal_id: String, reason: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.reject_withdrawal(&withdrawal_id, &reason)).map(withdrawal_out)
     }
+    fn cancel_withdrawal(withdrawal_id: String, reason: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        with(|g| g.cancel_withdrawal(&withdrawal_id, &reason)).map(withdrawal_out)
+    }
+    fn list_unknown_payouts(include_acknowledged: bool) -> Result<Vec<wapi::UnknownPayout>, wapi::GatewayError> {
+        with(|g| g.list_unknown_payouts(include_acknowledged)).map(|v| v.into_iter().map(unknown_payout_out).collect())
+    }
+    fn acknowledge_unknown_payout(deposit_id: String, note: String) -> Result<wapi::UnknownPayout, wapi::GatewayError> {
+        with(|g| g.acknowledge_unknown_payout(&deposit_id, &note)).map(unknown_payout_out)
+    }
     fn get_withdrawal(withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.get_withdrawal(&withdrawal_id)).map(withdrawal_out)
     }
@@ -536,6 +588,7 @@ impl wapi::Guest for Component {
             unclaimed_count: s.unclaimed_count,
             scanned_through_block: s.scanned_through_block,
             low_fee_balance: s.low_fee_balance,
+            payouts_paused: s.payouts_paused,
         })
     }
     fn tick() -> Result<wapi::TickReport, wapi::GatewayError> {

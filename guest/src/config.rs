@@ -19,6 +19,8 @@ pub struct LinkConfig {
     pub user_daily: u32,
     pub account_daily: u32,
     pub global_daily: u32,
+    /// Proof-of-work difficulty for `start-link`, in leading zero bits (0: none).
+    pub pow_bits: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -123,6 +125,9 @@ impl Config {
         }
         if l.global_daily == 0 {
             l.global_daily = 1000;
+        }
+        if l.pow_bits > crate::pow::MAX_BITS {
+            return bad("config.link.pow-bits", "must be 0..=32");
         }
         let w = &mut self.withdrawals;
         if w.min_cwd == 0 {

@@ -122,12 +122,14 @@ pub fn classify(gateway: AccountId, e: &HistoryEntry) -> Class {
 }
 
 /// What one history operation did, for events and the report.
-enum Applied {
+pub(crate) enum Applied {
     Nothing,
     Credited(Event),
     Unclaimed(Event),
     Confirmed(Event),
     Anomaly(String),
+    /// A payout the store does not know: payouts are paused until acknowledged.
+    UnknownPayout(crate::events::Alert),
     /// Another instance moved the cursor: stop and let the next tick carry on.
     Raced,
 }
@@ -171,11 +173,29 @@ impl Gateway {
             for (i, entry) in window.iter().enumerate() {
                 if entry.position.block_num > lib {
                     reached_reversible = true;
+                    self.watch_reversible_payouts(gateway, &window[i..])?;
                     break;
                 }
                 let seq = cursor.seq + 1 + i as u64;
                 let class = classify(gateway, entry);
-                let applied = self.apply_history_op(seq, entry.position, &class, rate)?;
+                if let Class::Incoming { from, asset_id: 0, .. } = class {
+                    // A memo-link code links the sender first; then it is an ordinary deposit.
+                    if let Some((user, hash)) = self.memo_link_claim(entry)? {
+                        if let Err(e) = self.apply_memo_link(seq, from, &user, &hash) {
+                            if let GatewayError::NodeUnavailable { detail, .. } = &e {
+                                self.raise(Alert::NodeTrouble { call: "database.get_accounts".into(), detail: detail.clone() });
+                                report.node_errors += 1;
+                                return Ok(ScanOutcome { complete: false });
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+                let payout_memo = match class {
+                    Class::Outgoing { .. } => self.payout_memo_id(entry),
+                    _ => None,
+                };
+                let applied = self.apply_history_op(seq, entry.position, &class, rate, payout_memo.as_deref())?;
                 match applied {
                     Applied::Nothing => {}
                     Applied::Credited(e) => {
@@ -190,7 +210,8 @@ impl Gateway {
                         report.withdrawals_confirmed += 1;
                         self.emit(e);
                     }
-                    Applied::Anomaly(s) => self.emit(Event::Alert(Alert::StoreTrouble(s))),
+                    Applied::Anomaly(s) => self.raise(Alert::StoreTrouble(s)),
+                    Applied::UnknownPayout(a) => self.raise(a),
                     Applied::Raced => return Ok(ScanOutcome { complete: false }),
                 }
             }
@@ -256,12 +277,14 @@ impl Gateway {
     /// Says why the node's history is not trusted and asks the host for another node.
     fn distrust_history(&mut self, detail: String) -> bool {
         let switched = self.ports.node.fail_over(&detail);
-        self.emit(Event::Alert(Alert::HistoryUntrusted { detail, switched }));
+        self.raise(Alert::HistoryUntrusted { detail, switched });
         switched
     }
 
     /// Applies one irreversible history operation at per-account sequence `seq`.
-    fn apply_history_op(&mut self, seq: u64, pos: OpPosition, class: &Class, rate: Rate) -> GwResult<Applied> {
+    /// `payout_memo`: for a transfer from the gateway, the withdrawal id its memo names
+    /// when the memo is the gateway's own withdrawal memo.
+    fn apply_history_op(&mut self, seq: u64, pos: OpPosition, class: &Class, rate: Rate, payout_memo: Option<&str>) -> GwResult<Applied> {
         let now = self.now();
         transact(self.ports.store.as_mut(), |t| {
             let mut c: Cursor = t.get_or_default(records::CURSOR)?;
@@ -302,17 +325,25 @@ impl Gateway {
                         (_, a) if a != 0 => Err(UnclaimedReason::OtherAsset),
                         (None, _) => Err(UnclaimedReason::UnlinkedSender),
                         (Some(_), _) => match rates::deposit_game(rate, amount) {
-                            Ok(0) | Err(_) => Err(UnclaimedReason::TooSmall),
+                            Ok(0) => Err(UnclaimedReason::TooSmall),
+                            Err(_) => Err(UnclaimedReason::CreditOverflow),
                             Ok(g) => Ok(g),
                         },
+                    };
+                    // A credit that cannot be made becomes an unclaimed deposit: the scan
+                    // never stalls on one user's problem.
+                    let credit = match (&owner, credit) {
+                        (Some((user, _)), Ok(game)) => {
+                            let u: UserRec = t.get_or_default(&records::user_key(user))?;
+                            u.balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow)
+                        }
+                        (_, c) => c,
                     };
                     match (owner, credit) {
                         (Some((user, account)), Ok(game)) => {
                             let ukey = records::user_key(&user);
                             let mut u: UserRec = t.get_or_default(&ukey)?;
-                            let Some(balance) = u.balance.checked_add(game) else {
-                                return Ok(Step::Done(Applied::Anomaly(format!("balance of {user} would overflow; deposit {deposit_id} left for the next tick"))));
-                            };
+                            let balance = u.balance.checked_add(game).ok_or(GatewayError::Overflow)?;
                             u.balance = balance;
                             t.put(&ukey, &u);
                             t.put(&dkey, &DepositRec { user: user.clone(), from_account_id: from.0, cwd: amount, game, rate, credited_at_ms: now });
@@ -354,9 +385,16 @@ impl Gateway {
                     }
                 }
                 Class::Outgoing { to, asset_id, amount, nonce } => {
-                    let Some(nonce) = nonce else { return Ok(Step::Commit(Applied::Nothing)) };
-                    let Some(id) = t.get::<String>(&records::wdnonce_key(nonce))? else {
-                        return Ok(Step::Commit(Applied::Nothing)); // not ours (an operator's own transfer)
+                    let known = match nonce {
+                        Some(n) => t.get::<String>(&records::wdnonce_key(n))?,
+                        None => None,
+                    };
+                    let Some(id) = known else {
+                        return match payout_memo {
+                            // Our withdrawal memo, unknown to the store: pause payouts.
+                            Some(memo_id) => Ok(Step::Commit(crate::withdrawals::record_unknown_payout(t, pos, to, asset_id, amount, memo_id, now)?)),
+                            None => Ok(Step::Commit(Applied::Nothing)), // not ours (an operator's own transfer)
+                        };
                     };
                     let wkey = records::wd_key(&id);
                     let Some(mut w) = t.get::<WithdrawalRec>(&wkey)? else { return Ok(Step::Commit(Applied::Nothing)) };
@@ -364,7 +402,9 @@ impl Gateway {
                         return Ok(Step::Commit(Applied::Nothing));
                     }
                     match w.state {
-                        WdState::Sent => {}
+                        // Queued or under review yet paid: the store was restored from a
+                        // backup taken before this payout was recorded. It is paid.
+                        WdState::Sent | WdState::Queued | WdState::AwaitingReview => {}
                         WdState::Confirmed => return Ok(Step::Commit(Applied::Nothing)),
                         other => {
                             // Paid although not in flight: must never happen; say so loudly.
@@ -489,6 +529,7 @@ impl UnclaimedRec {
                 UnclaimedReason::UnlinkedSender => "the sender is not linked to any user".into(),
                 UnclaimedReason::OtherAsset => "the asset is not CWD".into(),
                 UnclaimedReason::TooSmall => "the amount converts to zero game units".into(),
+                UnclaimedReason::CreditOverflow => "crediting it would overflow the user's balance".into(),
                 UnclaimedReason::NotATransfer => {
                     format!("the funds came by operation {} ({}), not by a transfer", self.op_id, op_name(self.op_id))
                 }

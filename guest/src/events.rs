@@ -68,6 +68,8 @@ pub enum UnclaimedReason {
     NotATransfer,
     /// An operation the gateway does not know carried an amount: it may have moved funds.
     UnrecognisedOperation,
+    /// Crediting it would overflow the user's balance (or the conversion overflowed).
+    CreditOverflow,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +96,11 @@ pub enum Alert {
     /// A node's account history cannot be trusted (pruned past the scan, none kept, or
     /// inconsistent with the account statistics); the scan moves to another node.
     HistoryUntrusted { detail: String, switched: bool },
+    /// A withdrawal cannot be funded now: the gateway account lacks `shortfall` CWD units.
+    PayoutUnfunded { withdrawal_id: String, balance: u64, shortfall: u64 },
+    /// A transfer from the gateway account carrying the gateway's withdrawal memo that
+    /// the store does not know (a restore from an old backup?): payouts are paused.
+    UnknownPayout { deposit_id: String, position: OpPosition, to_account_id: String, amount: u64, memo_withdrawal_id: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +118,9 @@ pub enum Event {
     WithdrawalAwaitingReview(WithdrawalRef),
     WithdrawalApproved(WithdrawalRef),
     WithdrawalRejected { withdrawal: WithdrawalRef, reason: String },
+    WithdrawalCancelled { withdrawal: WithdrawalRef, reason: String },
+    /// The operator acknowledged an unknown payout; payouts resume when none is left.
+    UnknownPayoutAcknowledged { deposit_id: String, note: String },
     WithdrawalSent { withdrawal: WithdrawalRef, tx_id: String, attempt: u32, expiration_ms: u64 },
     WithdrawalConfirmed { withdrawal: WithdrawalRef, tx_id: String, block_num: u32 },
     WithdrawalFailed { withdrawal: WithdrawalRef, reason: WithdrawalFailure },

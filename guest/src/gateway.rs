@@ -23,16 +23,20 @@ pub struct Active {
     /// The gateway account's statistics object (`2.6.N`): what a node's history holds.
     pub stats_id: String,
     pub chain_id: [u8; 32],
+    /// Keys stored link-code hashes; derived from the memo key, never stored.
+    pub link_code_key: [u8; 32],
+    /// Authenticates proof-of-work challenges; derived from the memo key, never stored.
+    pub pow_key: [u8; 32],
 }
 
 pub struct Gateway {
     pub ports: Ports,
     pub(crate) active: Option<Active>,
-    /// When the low-fee alert last went out (in memory: at most one an hour).
-    last_low_fee_alert_ms: Option<u64>,
+    pub(crate) alert_memory: crate::alerts::AlertMemory,
+    /// Set by this tick's scan: a payout unknown to the store is in a block that is not
+    /// irreversible yet. No new payout this tick (it is recorded once irreversible).
+    pub(crate) unknown_payout_pending: bool,
 }
-
-const LOW_FEE_ALERT_EVERY_MS: u64 = 3_600_000;
 
 /// Valid game user ids: 1..=64 of `A-Z a-z 0-9 _ - . : @` (no `/`: they are store keys).
 pub fn check_user(user: &str) -> GwResult<()> {
@@ -44,7 +48,7 @@ pub fn check_user(user: &str) -> GwResult<()> {
 
 impl Gateway {
     pub fn new(ports: Ports) -> Self {
-        Gateway { ports, active: None, last_low_fee_alert_ms: None }
+        Gateway { ports, active: None, alert_memory: Default::default(), unknown_payout_pending: false }
     }
 
     pub(crate) fn active(&self) -> GwResult<&Active> {
@@ -60,7 +64,7 @@ impl Gateway {
     }
 
     pub(crate) fn alert_node(&mut self, f: &NodeFailure) {
-        self.emit(Event::Alert(Alert::NodeTrouble { call: f.call.clone(), detail: f.error.to_string() }));
+        self.raise(Alert::NodeTrouble { call: f.call.clone(), detail: f.error.to_string() });
     }
 
     pub(crate) fn random_bytes<const N: usize>(&mut self) -> [u8; N] {
@@ -99,7 +103,10 @@ impl Gateway {
             head_block: dgp.head_block,
             last_irreversible_block: dgp.last_irreversible_block,
         };
-        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, stats_id: account.statistics.clone(), chain_id });
+        let link_code_key = crate::linking::code_key(&memo_key);
+        let pow_key = crate::pow::pow_key_of(&memo_key);
+        let stats_id = account.statistics.clone();
+        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, stats_id, chain_id, link_code_key, pow_key });
         Ok(info)
     }
 
@@ -190,6 +197,7 @@ impl Gateway {
                 }
             }
         }
+        let payouts_paused = self.payouts_paused()?;
         let cwd_balance = chain::cwd_balance(self.ports.node.as_mut(), gateway_id).ok();
         Ok(GatewayStatus {
             gateway_account,
@@ -201,6 +209,7 @@ impl Gateway {
             unclaimed_count,
             scanned_through_block: cursor.through_block,
             low_fee_balance: matches!(cwd_balance, Some(b) if b < threshold),
+            payouts_paused,
         })
     }
 
@@ -212,6 +221,7 @@ impl Gateway {
             (a.config.tick_interval_ms, a.gateway_id, a.config.low_fee_balance_cwd)
         };
         let mut report = TickReport { next_tick_ms: interval, ..Default::default() };
+        self.unknown_payout_pending = false;
         let dgp = match chain::dgp(self.ports.node.as_mut()) {
             Ok(d) => d,
             Err(f) => {
@@ -226,16 +236,12 @@ impl Gateway {
         let mut busy = !scan.complete;
         busy |= self.process_withdrawals(&dgp, scan.complete, &mut report)?;
         self.expire_links()?;
+        self.expire_memo_links()?;
+        self.expire_proofs()?;
         if threshold > 0 {
             match chain::cwd_balance(self.ports.node.as_mut(), gateway_id) {
-                Ok(b) if b < threshold => {
-                    let now = self.now();
-                    if self.last_low_fee_alert_ms.is_none_or(|t| now >= t.saturating_add(LOW_FEE_ALERT_EVERY_MS)) {
-                        self.last_low_fee_alert_ms = Some(now);
-                        self.emit(Event::Alert(Alert::LowFeeBalance { balance: b, threshold }));
-                    }
-                }
-                Ok(_) => self.last_low_fee_alert_ms = None,
+                Ok(b) if b < threshold => self.raise(Alert::LowFeeBalance { balance: b, threshold }),
+                Ok(_) => {}
                 Err(f) => {
                     self.alert_node(&f);
                     report.node_errors += 1;

@@ -23,6 +23,18 @@ pub enum LimitScope {
     Global,
 }
 
+/// Why a proof of work was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofProblem {
+    /// Not a challenge this gateway issued (or altered).
+    Malformed,
+    Expired,
+    /// Already spent by an earlier `start-link`.
+    Used,
+    /// The hash does not start with enough zero bits.
+    InsufficientWork,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GatewayError {
     NotConfigured,
@@ -52,6 +64,10 @@ pub enum GatewayError {
     IdempotencyConflict,
     WithdrawalNotFound,
     NotAwaitingReview,
+    NotCancellable,
+    UnknownPayoutNotFound,
+    ProofRequired { difficulty_bits: u8 },
+    BadProof(ProofProblem),
     UnclaimedNotFound,
     AlreadyResolved,
     NotCwd,

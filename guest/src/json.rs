@@ -101,7 +101,8 @@ fn public_key(v: &Value, path: &str) -> Result<PublicKey> {
     string(v, path)?.parse::<PublicKey>().map_err(|e| e.at(path))
 }
 
-fn memo(v: &Value, path: &str) -> Result<Memo> {
+/// A memo object: `from` and `to` keys, `nonce`, `message` (hex).
+pub fn memo(v: &Value, path: &str) -> Result<Memo> {
     let message_path = join(path, "message");
     Ok(Memo {
         from: public_key(field(v, path, "from")?, &join(path, "from"))?,

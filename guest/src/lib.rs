@@ -13,6 +13,7 @@ pub mod ops;
 pub mod signing;
 
 // The gateway: a deterministic core behind the ports.
+pub mod alerts;
 pub mod chain;
 pub mod config;
 pub mod deposits;
@@ -22,7 +23,9 @@ pub mod gateway_error;
 pub mod ledger;
 pub mod limits;
 pub mod linking;
+pub mod memo_link;
 pub mod ports;
+pub mod pow;
 pub mod rates;
 pub mod records;
 pub mod views;

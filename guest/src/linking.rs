@@ -1,12 +1,15 @@
 //! Linking a game user to a chain account with a one-time code sent on chain.
 //!
 //! The code comes from the random port (a CSPRNG in the component), is sent encrypted
-//! with `send_message` so only the account's owner can read it, and only a salted hash
-//! of it is stored, with an expiry and an attempt counter. The binding is written in the
+//! with `send_message` so only the account's owner can read it, and only a keyed hash
+//! of it is stored (HMAC-SHA256 under a key derived from the gateway's memo key, never
+//! stored), with an expiry and an attempt counter: a copy of the database does not
+//! reveal pending codes, however small the code space. The binding is written in the
 //! same commit that consumes the code, guarded by "the account's link key is absent (or
 //! reserved for this user)", so two users can never hold one account, even racing.
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::chain::{self, ChainAccount};
 use crate::events::{Event, LinkFailure};
@@ -49,17 +52,33 @@ pub fn code_from_random(digits: u8, mut next_u64: impl FnMut() -> u64) -> String
     }
 }
 
-/// The stored form of a code: sha256 over a domain tag, the salt, the user, the
-/// account and the code. The salt stops precomputed tables over the small code space.
-pub fn code_hash(salt: &[u8], user: &str, account_id: u64, code: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"crowdwiz-gateway/link-code/v1\0");
-    h.update(salt);
-    h.update(user.as_bytes());
-    h.update([0]);
-    h.update(account_id.to_le_bytes());
-    h.update(code.as_bytes());
-    h.finalize().into()
+type HmacSha256 = Hmac<Sha256>;
+
+/// The secret that keys stored code hashes: HMAC-SHA256 of a domain tag under the
+/// gateway's memo private key. Derived at `configure`, kept in memory only.
+pub fn code_key(memo_key: &crate::keys::PrivateKey) -> [u8; 32] {
+    derived_key(memo_key, b"crowdwiz-gateway/link-code-key/v2")
+}
+
+/// A secret for one purpose (`tag`), derived from the memo key; never stored.
+pub fn derived_key(memo_key: &crate::keys::PrivateKey, tag: &[u8]) -> [u8; 32] {
+    let mut m = HmacSha256::new_from_slice(&memo_key.secret().to_bytes()).expect("any key length");
+    m.update(tag);
+    m.finalize().into_bytes().into()
+}
+
+/// The stored form of a code: HMAC-SHA256 under [`code_key`] over a domain tag, the
+/// salt, the user, the account and the code. Without the key, a database copy gives
+/// nothing to test guesses against.
+pub fn code_hash(key: &[u8; 32], salt: &[u8], user: &str, account_id: u64, code: &str) -> [u8; 32] {
+    let mut m = HmacSha256::new_from_slice(key).expect("any key length");
+    m.update(b"crowdwiz-gateway/link-code/v2\0");
+    m.update(salt);
+    m.update(user.as_bytes());
+    m.update(&[0]);
+    m.update(&account_id.to_le_bytes());
+    m.update(code.as_bytes());
+    m.finalize().into_bytes().into()
 }
 
 /// Equality in time independent of where the inputs differ.
@@ -72,7 +91,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Who may take `link` for `user`: nobody else while it is linked or reserved for
 /// deposits still in flight (until the scan has passed `through_block`).
-fn check_link_free(link: &Option<LinkRec>, user: &str, cursor: &Cursor, now_block_estimate_ms: u64) -> GwResult<()> {
+pub(crate) fn check_link_free(link: &Option<LinkRec>, user: &str, cursor: &Cursor, now_block_estimate_ms: u64) -> GwResult<()> {
     match link {
         None => Ok(()),
         Some(LinkRec::Linked { user: holder, .. }) if holder == user => Ok(()),
@@ -86,7 +105,7 @@ fn check_link_free(link: &Option<LinkRec>, user: &str, cursor: &Cursor, now_bloc
     }
 }
 
-const RESERVE_MARGIN_MS: u64 = 60_000;
+pub(crate) const RESERVE_MARGIN_MS: u64 = 60_000;
 /// Blocks past the last one a transaction signed before the unlink can land in, for
 /// blocks produced a little early.
 pub const UNLINK_MARGIN_BLOCKS: u32 = 2;
@@ -101,7 +120,12 @@ pub fn unlink_reserve_through(head_block: u32, params: chain::ChainParams) -> u3
 }
 
 impl Gateway {
+    /// `start-link` without a proof of work (enough when `pow-bits` is 0).
     pub fn start_link(&mut self, user: &str, account: &str) -> GwResult<LinkStarted> {
+        self.start_link_with_proof(user, account, None)
+    }
+
+    pub fn start_link_with_proof(&mut self, user: &str, account: &str, proof: Option<&crate::pow::Proof>) -> GwResult<LinkStarted> {
         self.active()?;
         check_user(user)?;
         check_account_name(account).map_err(GatewayError::BadAccountName)?;
@@ -118,6 +142,8 @@ impl Gateway {
             return Err(GatewayError::AlreadyLinked(l.account.clone()));
         }
         limits::take_user_link(&mut rec.clone(), &cfg, now)?;
+        // Work before any node call or fee; the proof is spent even if a later check refuses.
+        self.spend_proof(proof)?;
 
         let node = self.ports.node.as_mut();
         let target: ChainAccount = chain::lookup_account(node, account)?.ok_or(GatewayError::AccountNotFound)?;
@@ -155,7 +181,7 @@ impl Gateway {
         });
         let salt: [u8; 16] = self.random_bytes();
         let nonce = u64::from_le_bytes(self.random_bytes());
-        let hash = code_hash(&salt, user, target.id.0, &code);
+        let hash = code_hash(&self.active()?.link_code_key, &salt, user, target.id.0, &code);
         let expires_at_ms = now.saturating_add(cfg.code_ttl_ms);
         let account_name = target.name.clone();
         transact(self.ports.store.as_mut(), |t| {
@@ -212,6 +238,7 @@ impl Gateway {
         check_user(user)?;
         let now = self.now();
         let max_attempts = self.active()?.config.link.max_attempts;
+        let key = self.active()?.link_code_key;
         let code = code.trim();
         let mut events = Vec::new();
         let cursor: Cursor = peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
@@ -230,7 +257,7 @@ impl Gateway {
             }
             let salt = hex::decode(&p.salt).unwrap_or_default();
             let expected = hex::decode(&p.code_hash).unwrap_or_default();
-            let got = code_hash(&salt, user, p.account_id, code);
+            let got = code_hash(&key, &salt, user, p.account_id, code);
             if !constant_time_eq(&got, &expected) {
                 let attempts = p.attempts + 1;
                 if attempts >= max_attempts {
@@ -363,13 +390,23 @@ mod tests {
     }
 
     #[test]
-    fn code_hash_binds_salt_user_account_and_code() {
-        let h = code_hash(b"salt", "u1", 7, "123456");
-        assert_ne!(h, code_hash(b"salu", "u1", 7, "123456"));
-        assert_ne!(h, code_hash(b"salt", "u2", 7, "123456"));
-        assert_ne!(h, code_hash(b"salt", "u1", 8, "123456"));
-        assert_ne!(h, code_hash(b"salt", "u1", 7, "123457"));
-        assert!(constant_time_eq(&h, &code_hash(b"salt", "u1", 7, "123456")));
+    fn code_hash_binds_key_salt_user_account_and_code() {
+        let k = [7u8; 32];
+        let h = code_hash(&k, b"salt", "u1", 7, "123456");
+        assert_ne!(h, code_hash(&[8u8; 32], b"salt", "u1", 7, "123456"));
+        assert_ne!(h, code_hash(&k, b"salu", "u1", 7, "123456"));
+        assert_ne!(h, code_hash(&k, b"salt", "u2", 7, "123456"));
+        assert_ne!(h, code_hash(&k, b"salt", "u1", 8, "123456"));
+        assert_ne!(h, code_hash(&k, b"salt", "u1", 7, "123457"));
+        assert!(constant_time_eq(&h, &code_hash(&k, b"salt", "u1", 7, "123456")));
         assert!(!constant_time_eq(&h[..31], &h));
+    }
+
+    #[test]
+    fn code_key_depends_on_the_memo_key() {
+        let a = crate::keys::PrivateKey::from_bytes(&[1u8; 32]).unwrap();
+        let b = crate::keys::PrivateKey::from_bytes(&[2u8; 32]).unwrap();
+        assert_ne!(code_key(&a), code_key(&b));
+        assert_eq!(code_key(&a), code_key(&a));
     }
 }

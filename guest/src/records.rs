@@ -14,6 +14,10 @@
 //! - `wdopen/<id>`            index of withdrawals not yet final
 //! - `seq/wd`                 the last withdrawal number
 //! - `lim/acct/<1.2.N>`, `lim/global`   link-message counters per UTC day
+//! - `mlink/<keyed hash>`     user of a pending memo-link code
+//! - `pow/<challenge>`        a spent proof-of-work challenge, until it expires
+//! - `upay/<deposit-id>`      a payout from the gateway the store did not know ([`UnknownPayoutRec`])
+//! - `alert/<kind>/<subject hash>`     when that alert last went out (rate limit)
 //!
 //! Values are JSON `{"v":1,"r":<record>}`: the version lets a later release read and
 //! migrate older records instead of misreading them.
@@ -61,6 +65,9 @@ pub fn wdnonce_key(nonce: u64) -> String {
 }
 pub fn wdopen_key(id: &str) -> String {
     format!("wdopen/{id}")
+}
+pub fn upay_key(deposit_id: &str) -> String {
+    format!("upay/{deposit_id}")
 }
 pub fn lim_acct_key(account_id: u64) -> String {
     format!("lim/acct/1.2.{account_id}")
@@ -124,6 +131,16 @@ pub struct UserRec {
     pub wd_day_cwd: u64,
     /// Withdrawals not yet final.
     pub open_withdrawals: u32,
+    /// A memo-link code waiting for the user's transfer (absent in older records).
+    #[serde(default)]
+    pub memo_link: Option<MemoLinkPending>,
+}
+
+/// A memo-link code: only its keyed hash is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoLinkPending {
+    pub code_hash: String,
+    pub expires_at_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,12 +204,28 @@ pub enum WdState {
     Confirmed,
     Failed,
     Rejected,
+    Cancelled,
 }
 
 impl WdState {
     pub fn is_final(self) -> bool {
-        matches!(self, WdState::Confirmed | WdState::Failed | WdState::Rejected)
+        matches!(self, WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::Cancelled)
     }
+}
+
+/// A transfer from the gateway account with the gateway's withdrawal memo that no
+/// withdrawal in the store matches. Payouts stay paused while one is not acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownPayoutRec {
+    pub position: OpPosition,
+    pub to_account_id: u64,
+    pub asset_id: u64,
+    pub amount: u64,
+    /// The withdrawal id the memo names (it may now name another withdrawal).
+    pub memo_withdrawal_id: String,
+    pub recorded_at_ms: u64,
+    /// The operator's note and time, once acknowledged.
+    pub acknowledged: Option<(String, u64)>,
 }
 
 /// The signed transaction of one attempt, stored before it is broadcast.

@@ -120,6 +120,8 @@ pub struct GatewayStatus {
     pub unclaimed_count: u32,
     pub scanned_through_block: u32,
     pub low_fee_balance: bool,
+    /// True while an unknown payout waits for `acknowledge-unknown-payout`.
+    pub payouts_paused: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -132,4 +134,17 @@ pub struct TickReport {
     pub withdrawals_failed: u32,
     pub node_errors: u32,
     pub last_irreversible_block: u32,
+}
+
+/// A payout from the gateway account that the store did not know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownPayoutView {
+    pub deposit_id: String,
+    pub position: crate::events::OpPosition,
+    pub to_account_id: String,
+    pub asset_id: String,
+    pub amount: u64,
+    pub memo_withdrawal_id: String,
+    pub acknowledged: bool,
+    pub note: Option<String>,
 }

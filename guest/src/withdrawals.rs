@@ -4,18 +4,23 @@
 //!   ▲         └──▶ sent (attempt n+1)   (attempt n provably expired unincluded)
 //!   │         └──▶ failed + unfrozen    (every attempt expired unincluded)
 //! awaiting-review ─▶ queued | rejected + unfrozen
+//! queued | awaiting-review ─▶ cancelled + unfrozen   (operator, before anything is sent)
 //!
 //! A signed transaction and its id are committed BEFORE it is broadcast; errors and
 //! timeouts rebroadcast the same bytes; a new transaction is built only once the previous
 //! one can provably never be included: the irreversible block's time is past its
 //! expiration and the history scan has covered every block up to it without seeing it.
-//! The transfer's memo nonce is derived from the withdrawal id, so the payout is
-//! recognised in the history whatever node or instance sent it.
+//! The transfer's memo nonce is drawn at random for each withdrawal and indexed, so the
+//! payout is recognised in the history whatever node or instance sent it, and a store
+//! restored from an old backup never reuses the nonce of a payout it forgot.
+//!
+//! No blind payout: nothing is sent until the scan has covered every block up to the
+//! last irreversible one, and while a payout carrying the gateway's withdrawal memo that
+//! the store does not know is unacknowledged (`upay/`), nothing new is sent at all.
 
-use sha2::{Digest, Sha256};
-
-use crate::chain::{self, Dgp};
-use crate::events::{Alert, Event, WithdrawalFailure};
+use crate::chain::{self, Dgp, HistoryEntry};
+use crate::deposits::Applied;
+use crate::events::{Alert, Event, OpPosition, WithdrawalFailure};
 use crate::gateway::{check_user, Gateway};
 use crate::gateway_error::{GatewayError, GwResult, NodeFailure};
 use crate::ledger::check_idempotency_key;
@@ -24,23 +29,67 @@ use crate::memo;
 use crate::ops::{AccountId, Asset, Memo, Operation, Transaction, Transfer};
 use crate::ports::NodeError;
 use crate::rates::{self, WithdrawalAmount};
-use crate::records::{self, transact, Cursor, SentTx, Step, UserRec, WdState, WithdrawalRec};
-use crate::views::{TickReport, WithdrawalView};
+use crate::records::{self, transact, Cursor, SentTx, Step, UnknownPayoutRec, UserRec, WdState, WithdrawalRec};
+use crate::views::{TickReport, UnknownPayoutView, WithdrawalView};
 
-/// The memo nonce of a withdrawal: a function of the gateway and the withdrawal id.
-pub fn withdrawal_nonce(gateway: AccountId, id: &str) -> u64 {
-    let mut h = Sha256::new();
-    h.update(b"crowdwiz-gateway/withdrawal-nonce/v1\0");
-    h.update(gateway.0.to_le_bytes());
-    h.update(id.as_bytes());
-    let d = h.finalize();
-    u64::from_le_bytes(d[..8].try_into().unwrap()).max(1)
+/// The plain text of a withdrawal's memo (encrypted on chain).
+pub fn payout_memo(id: &str, gateway_account: &str) -> String {
+    format!("Withdrawal {id} from {gateway_account}")
+}
+
+/// The withdrawal id in a memo of the gateway's withdrawal format, if it is one.
+pub fn parse_payout_memo(text: &str, gateway_account: &str) -> Option<String> {
+    let (id, from) = text.strip_prefix("Withdrawal ")?.split_once(" from ")?;
+    let well_formed = id.len() == 11 && id.starts_with('w') && id[1..].bytes().all(|b| b.is_ascii_digit());
+    (well_formed && from == gateway_account).then(|| id.to_string())
+}
+
+/// Whether a node's refusal of a broadcast says it already has the transaction: the
+/// transaction is in its pool or in a block, which is what a rebroadcast wants.
+pub fn is_duplicate_refusal(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("duplicate transaction") || m.contains("duplicate_transaction") || m.contains("duplicate trx")
+}
+
+/// Records a payout the store does not know (in the scan's commit) and pauses payouts.
+pub(crate) fn record_unknown_payout(t: &mut records::Txn, pos: OpPosition, to: AccountId, asset_id: u64, amount: u64, memo_id: &str, now: u64) -> GwResult<Applied> {
+    let deposit_id = pos.deposit_id();
+    let key = records::upay_key(&deposit_id);
+    if t.get::<UnknownPayoutRec>(&key)?.is_some() {
+        return Ok(Applied::Nothing);
+    }
+    t.put(
+        &key,
+        &UnknownPayoutRec { position: pos, to_account_id: to.0, asset_id, amount, memo_withdrawal_id: memo_id.into(), recorded_at_ms: now, acknowledged: None },
+    );
+    Ok(Applied::UnknownPayout(Alert::UnknownPayout {
+        deposit_id,
+        position: pos,
+        to_account_id: format!("1.2.{}", to.0),
+        amount,
+        memo_withdrawal_id: memo_id.into(),
+    }))
+}
+
+impl UnknownPayoutRec {
+    pub fn view(&self) -> UnknownPayoutView {
+        UnknownPayoutView {
+            deposit_id: self.position.deposit_id(),
+            position: self.position,
+            to_account_id: format!("1.2.{}", self.to_account_id),
+            asset_id: format!("1.3.{}", self.asset_id),
+            amount: self.amount,
+            memo_withdrawal_id: self.memo_withdrawal_id.clone(),
+            acknowledged: self.acknowledged.is_some(),
+            note: self.acknowledged.as_ref().map(|(n, _)| n.clone()),
+        }
+    }
 }
 
 /// Why a tick could not build a transaction now (it stays queued and is retried).
 enum NotNow {
     Node(NodeFailure),
-    LowFunds { balance: u64 },
+    LowFunds { balance: u64, needed: u64 },
     /// The receiving account does not exist on chain: nothing can ever pay it.
     AccountGone,
 }
@@ -50,12 +99,14 @@ impl Gateway {
         self.active()?;
         check_user(user)?;
         check_idempotency_key(idempotency_key)?;
-        let (rate, wc, gateway) = {
+        let (rate, wc) = {
             let a = self.active()?;
-            (a.config.withdrawal_rate, a.config.withdrawals.clone(), a.gateway_id)
+            (a.config.withdrawal_rate, a.config.withdrawals.clone())
         };
         let now = self.now();
         let asked = amount.describe();
+        // Random, never derived from the id: a restored store reuses ids, not nonces.
+        let nonce = u64::from_le_bytes(self.random_bytes()).max(1);
         // Replays first: a repeated request answers what the first one did.
         let conv = rates::withdrawal(rate, amount);
         let (view, fresh) = transact(self.ports.store.as_mut(), |t| {
@@ -84,7 +135,6 @@ impl Gateway {
             let seq: u64 = t.get_or_default(records::SEQ_WD)?;
             let seq = seq + 1;
             let id = format!("w{seq:010}");
-            let nonce = withdrawal_nonce(gateway, &id);
             u.balance -= game;
             u.frozen = u.frozen.checked_add(game).ok_or(GatewayError::Overflow)?;
             u.open_withdrawals += 1;
@@ -108,7 +158,9 @@ impl Gateway {
                 block_num: None,
                 note: None,
             };
-            let _: Option<String> = t.get(&records::wdnonce_key(nonce))?;
+            if t.get::<String>(&records::wdnonce_key(nonce))?.is_some() {
+                return Err(GatewayError::Busy); // a 2^-64 collision: the caller retries
+            }
             let _: Option<WithdrawalRec> = t.get(&records::wd_key(&id))?;
             t.put(&ukey, &u);
             t.put(&records::wd_key(&id), &w);
@@ -158,6 +210,104 @@ impl Gateway {
         Ok(w.view())
     }
 
+    /// Called by the operator: a withdrawal not sent yet (queued or under review) is
+    /// cancelled and unfrozen in one commit. A tick building it at the same moment
+    /// either stores its transaction first (then this answers `not-cancellable`) or
+    /// finds it cancelled and sends nothing.
+    pub fn cancel_withdrawal(&mut self, id: &str, reason: &str) -> GwResult<WithdrawalView> {
+        self.active()?;
+        if reason.len() > 200 {
+            return Err(GatewayError::invalid("reason", "at most 200 bytes"));
+        }
+        let w = transact(self.ports.store.as_mut(), |t| {
+            let w: WithdrawalRec = t.get(&records::wd_key(id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+            if !matches!(w.state, WdState::Queued | WdState::AwaitingReview) {
+                return Err(GatewayError::NotCancellable);
+            }
+            Ok(Step::Commit(unfreeze(t, w, WdState::Cancelled, reason)?))
+        })?;
+        self.emit(Event::WithdrawalCancelled { withdrawal: w.reference(), reason: reason.into() });
+        Ok(w.view())
+    }
+
+    /// Payouts the store did not know, oldest first (acknowledged ones only when asked).
+    pub fn list_unknown_payouts(&mut self, include_acknowledged: bool) -> GwResult<Vec<UnknownPayoutView>> {
+        self.active()?;
+        let mut out = Vec::new();
+        for e in records::scan_all(self.ports.store.as_mut(), "upay/", None, usize::MAX)? {
+            let r: UnknownPayoutRec = records::decode(&e.key, &e.value)?;
+            if include_acknowledged || r.acknowledged.is_none() {
+                out.push(r.view());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Called by the operator once an unknown payout is understood (see the restore
+    /// procedure). Payouts resume when no unknown payout is left unacknowledged.
+    pub fn acknowledge_unknown_payout(&mut self, deposit_id: &str, note: &str) -> GwResult<UnknownPayoutView> {
+        self.active()?;
+        if note.len() > 200 {
+            return Err(GatewayError::invalid("note", "at most 200 bytes"));
+        }
+        let now = self.now();
+        let key = records::upay_key(deposit_id);
+        let view = transact(self.ports.store.as_mut(), |t| {
+            let mut r: UnknownPayoutRec = t.get(&key)?.ok_or(GatewayError::UnknownPayoutNotFound)?;
+            if r.acknowledged.is_some() {
+                return Err(GatewayError::AlreadyResolved);
+            }
+            r.acknowledged = Some((note.into(), now));
+            t.put(&key, &r);
+            Ok(Step::Commit(r.view()))
+        })?;
+        self.emit(Event::UnknownPayoutAcknowledged { deposit_id: deposit_id.into(), note: note.into() });
+        Ok(view)
+    }
+
+    /// True while an unknown payout waits for acknowledgement.
+    pub(crate) fn payouts_paused(&mut self) -> GwResult<bool> {
+        for e in records::scan_all(self.ports.store.as_mut(), "upay/", None, usize::MAX)? {
+            let r: UnknownPayoutRec = records::decode(&e.key, &e.value)?;
+            if r.acknowledged.is_none() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Looks at history entries past the irreversible block: a payout with the gateway's
+    /// memo that the store does not know holds new payouts for this tick (a restore
+    /// shortly after a payout would otherwise not see it yet).
+    pub(crate) fn watch_reversible_payouts(&mut self, gateway: AccountId, entries: &[HistoryEntry]) -> GwResult<()> {
+        for e in entries {
+            let crate::deposits::Class::Outgoing { nonce, .. } = crate::deposits::classify(gateway, e) else { continue };
+            if self.payout_memo_id(e).is_none() {
+                continue;
+            }
+            let known = match nonce {
+                Some(n) => records::peek::<String>(self.ports.store.as_mut(), &records::wdnonce_key(n))?.is_some(),
+                None => false,
+            };
+            if !known {
+                self.unknown_payout_pending = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The withdrawal id named by a history entry's memo, when the memo is the gateway's
+    /// own withdrawal memo (sent with its memo key and decryptable by it).
+    pub(crate) fn payout_memo_id(&self, e: &HistoryEntry) -> Option<String> {
+        let a = self.active.as_ref()?;
+        let m = crate::json::memo(e.body.get("memo")?, "memo").ok()?;
+        if m.from != a.memo_key.public_key() {
+            return None;
+        }
+        let text = memo::decrypt(&a.memo_key, &m.to, m.nonce, &m.message).ok()?;
+        parse_payout_memo(&text, &a.config.gateway_account)
+    }
+
     /// The tick's withdrawal work; true when something is still in flight.
     pub(crate) fn process_withdrawals(&mut self, dgp: &Dgp, scan_complete: bool, report: &mut TickReport) -> GwResult<bool> {
         let (gateway, max_attempts) = {
@@ -165,6 +315,9 @@ impl Gateway {
             (a.gateway_id, a.config.withdrawals.max_attempts)
         };
         let open = records::scan_all(self.ports.store.as_mut(), "wdopen/", None, 10_000)?;
+        // New transactions only when the scan is complete through the irreversible block
+        // (a forgotten payout would have been seen) and no unknown payout is pending.
+        let may_send = scan_complete && !self.unknown_payout_pending && !self.payouts_paused()?;
         let mut in_flight = false;
         let mut funds: Option<u64> = None;
         let mut lib_time: Option<u32> = None;
@@ -175,6 +328,9 @@ impl Gateway {
                 WdState::AwaitingReview => {}
                 WdState::Queued => {
                     in_flight = true;
+                    if !may_send {
+                        continue;
+                    }
                     if funds.is_none() {
                         match chain::cwd_balance(self.ports.node.as_mut(), gateway) {
                             Ok(b) => funds = Some(b),
@@ -218,6 +374,9 @@ impl Gateway {
                     }
                     let proof_block = dgp.last_irreversible_block;
                     if w.attempts < max_attempts {
+                        if !may_send {
+                            continue;
+                        }
                         if funds.is_none() {
                             match chain::cwd_balance(self.ports.node.as_mut(), gateway) {
                                 Ok(b) => funds = Some(b),
@@ -244,7 +403,7 @@ impl Gateway {
                         }
                     }
                 }
-                WdState::Confirmed | WdState::Failed | WdState::Rejected => {
+                WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::Cancelled => {
                     // A stale index entry: drop it.
                     let key = e.key.clone();
                     transact(self.ports.store.as_mut(), |t| {
@@ -261,13 +420,14 @@ impl Gateway {
     fn broadcast_stored(&mut self, w: &WithdrawalRec, tx: &SentTx, report: &mut TickReport) {
         match chain::broadcast(self.ports.node.as_mut(), &tx.tx_json) {
             Ok(()) => {}
+            // The node already has it (pool or block): what a rebroadcast wants.
+            Err(NodeFailure { error: NodeError::Rpc { message, .. }, .. }) if is_duplicate_refusal(&message) => {}
             Err(NodeFailure { error: NodeError::Rpc { code, message }, .. }) => {
-                // Often "duplicate transaction" (already included): harmless.
-                self.emit(Event::Alert(Alert::BroadcastRefused {
+                self.raise(Alert::BroadcastRefused {
                     withdrawal_id: w.id.clone(),
                     tx_id: tx.tx_id.clone(),
                     detail: format!("{code}: {message}"),
-                }));
+                });
             }
             Err(f) => {
                 self.alert_node(&f);
@@ -286,9 +446,8 @@ impl Gateway {
                 report.node_errors += 1;
                 return Ok(());
             }
-            Err(NotNow::LowFunds { balance }) => {
-                let threshold = w.cwd;
-                self.emit(Event::Alert(Alert::LowFeeBalance { balance, threshold }));
+            Err(NotNow::LowFunds { balance, needed }) => {
+                self.raise(Alert::PayoutUnfunded { withdrawal_id: w.id.clone(), balance, shortfall: needed - balance });
                 return Ok(());
             }
             Err(NotNow::AccountGone) => {
@@ -360,7 +519,7 @@ impl Gateway {
         // A receiver without a usable memo key still gets the payout; the memo (which
         // identifies the withdrawal by its nonce) is then readable by the gateway only.
         let to_key = account.memo_key.unwrap_or_else(|| memo_key.public_key());
-        let text = format!("Withdrawal {} from {}", w.id, name);
+        let text = payout_memo(&w.id, &name);
         let cipher = memo::encrypt(&memo_key, &to_key, w.nonce, &text).map_err(|e| NotNow::Node(NodeFailure::bad("memo", e.to_string())))?;
         let mut op = Transfer {
             fee: Asset::cwd(0),
@@ -373,7 +532,7 @@ impl Gateway {
         op.fee = Asset::cwd(fee);
         let cost = w.cwd.saturating_add(fee as u64);
         if funds < cost {
-            return Err(NotNow::LowFunds { balance: funds });
+            return Err(NotNow::LowFunds { balance: funds, needed: cost });
         }
         let (ref_block_num, ref_block_prefix) = crate::ops::tapos_from_block_id(&dgp.head_block_id)
             .map_err(|_| NotNow::Node(NodeFailure::bad("database.get_dynamic_global_properties", "bad head_block_id")))?;

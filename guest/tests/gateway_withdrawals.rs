@@ -266,7 +266,8 @@ fn low_gateway_funds_keep_withdrawals_queued_and_alert() {
     let wd = w.gw.request_withdrawal("u1", Game(1_000), "w").unwrap();
     w.gw.tick().unwrap();
     assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Queued);
-    assert!(w.events().iter().any(|e| matches!(e, Event::Alert(cwd_gateway::events::Alert::LowFeeBalance { .. }))));
+    // The alert names the withdrawal and what is missing (payout + fee - funds).
+    assert!(w.events().iter().any(|e| matches!(e, Event::Alert(cwd_gateway::events::Alert::PayoutUnfunded { shortfall, .. }) if *shortfall == 1_000_000 + 2_000 - 500_000)));
     let st = w.gw.status().unwrap();
     assert!(st.low_fee_balance);
     assert_eq!((st.pending_withdrawals, st.pending_cwd, st.frozen_game), (1, 1_000_000, 1_000));

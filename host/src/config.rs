@@ -89,6 +89,8 @@ pub struct LinkSection {
     pub user_daily: u32,
     pub account_daily: u32,
     pub global_daily: u32,
+    /// Proof-of-work bits `start-link` requires (0: none).
+    pub pow_bits: u8,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -196,6 +198,7 @@ impl FileConfig {
                 user_daily: self.link.user_daily,
                 account_daily: self.link.account_daily,
                 global_daily: self.link.global_daily,
+                pow_bits: self.link.pow_bits,
             },
             withdrawals: api::WithdrawalConfig {
                 min_cwd: self.withdrawals.min_cwd,

@@ -95,7 +95,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
         link: api::LinkConfig {
             code_digits: 0, code_ttl_ms: 0, max_attempts: 0,
             message_template: "Your Dragon Quest link code: {code} (for player {user})".into(),
-            user_interval_ms: 0, user_daily: 0, account_daily: 0, global_daily: 0,
+            user_interval_ms: 0, user_daily: 0, account_daily: 0, global_daily: 0, pow_bits: 0,
         },
         withdrawals: api::WithdrawalConfig { min_cwd: 100_000, max_cwd: 0, daily_cwd: 0, review_above_cwd: 0, expiration_secs: 0, max_attempts: 0 },
         low_fee_balance_cwd: 100 * 100_000,
@@ -116,7 +116,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
 
     // 3. Link.
     say("\n[link] Game user \"alice\" says her CrowdWiz account is alice-cwd.".into());
-    let started = service.with(|a| a.start_link("alice", "alice-cwd")).map_err(gw)?;
+    let started = service.with(|a| a.start_link("alice", "alice-cwd", None)).map_err(gw)?;
     say(format!("  The gateway sent a {}-digit code to alice-cwd in an encrypted message (tx {}).", started.code_digits, started.tx_id));
     let memo_key = player.memo_private().context("player memo key")?;
     let text = wait_for("the link message to reach alice's wallet", Duration::from_secs(30), || {
@@ -170,7 +170,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
         let w = service.with(|a| a.get_withdrawal(&w.withdrawal_id)).map_err(gw)?;
         match w.state {
             WithdrawalState::Confirmed => Ok(Some(w)),
-            WithdrawalState::Failed | WithdrawalState::Rejected => bail!("withdrawal ended {:?}: {:?}", w.state, w.note),
+            WithdrawalState::Failed | WithdrawalState::Rejected | WithdrawalState::Cancelled => bail!("withdrawal ended {:?}: {:?}", w.state, w.note),
             _ => Ok(None),
         }
     })?;

@@ -60,7 +60,9 @@ macro_rules! api_calls {
 
 api_calls! {
     fn configure => call_configure(config: &Config, keys: &Keys) -> GatewayInfo;
-    fn start_link => call_start_link(user: &str, account: &str) -> LinkStarted;
+    fn start_link => call_start_link(user: &str, account: &str, proof: Option<&PowProof>) -> LinkStarted;
+    fn link_challenge => call_link_challenge() -> PowChallenge;
+    fn start_memo_link => call_start_memo_link(user: &str) -> MemoLink;
     fn confirm_link => call_confirm_link(user: &str, code: &str) -> LinkedAccount;
     fn unlink => call_unlink(user: &str) -> ();
     fn account => call_account(user: &str) -> AccountView;
@@ -71,6 +73,9 @@ api_calls! {
     fn request_withdrawal => call_request_withdrawal(user: &str, amount: WithdrawalAmount, idempotency_key: &str) -> Withdrawal;
     fn approve_withdrawal => call_approve_withdrawal(withdrawal_id: &str) -> Withdrawal;
     fn reject_withdrawal => call_reject_withdrawal(withdrawal_id: &str, reason: &str) -> Withdrawal;
+    fn cancel_withdrawal => call_cancel_withdrawal(withdrawal_id: &str, reason: &str) -> Withdrawal;
+    fn list_unknown_payouts => call_list_unknown_payouts(include_acknowledged: bool) -> Vec<UnknownPayout>;
+    fn acknowledge_unknown_payout => call_acknowledge_unknown_payout(deposit_id: &str, note: &str) -> UnknownPayout;
     fn get_withdrawal => call_get_withdrawal(withdrawal_id: &str) -> Withdrawal;
     fn list_withdrawals => call_list_withdrawals(filter: &WithdrawalFilter, start_after: Option<&str>, limit: u32) -> Vec<Withdrawal>;
     fn list_unclaimed => call_list_unclaimed(include_resolved: bool, start_after: Option<&str>, limit: u32) -> Vec<UnclaimedDeposit>;

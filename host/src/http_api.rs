@@ -201,7 +201,19 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
     };
     let outcome: Result<Result<Value, GatewayCallError>, (u16, Value)> = service.with(|api| Ok(match call {
         "status" => api.status().map(to_json),
-        "start-link" => api.start_link(arg!(str "user"), arg!(str "account")).map(to_json),
+        "start-link" => {
+            let proof = match (arg!(opt_str "challenge"), a.get("nonce").filter(|v| !v.is_null())) {
+                (None, None) => None,
+                (Some(c), Some(n)) => match n.as_u64() {
+                    Some(nonce) => Some(PowProof { challenge: c.to_string(), nonce }),
+                    None => return Err(bad_request("`nonce` must be a non-negative integer (at most 2^64-1)")),
+                },
+                _ => return Err(bad_request("give both `challenge` and `nonce` (a solved link-challenge), or neither")),
+            };
+            api.start_link(arg!(str "user"), arg!(str "account"), proof.as_ref()).map(to_json)
+        }
+        "link-challenge" => api.link_challenge().map(to_json),
+        "start-memo-link" => api.start_memo_link(arg!(str "user")).map(to_json),
         "confirm-link" => api.confirm_link(arg!(str "user"), arg!(str "code")).map(to_json),
         "unlink" => api.unlink(arg!(str "user")).map(|()| json!({ "unlinked": true })),
         "account" => api.account(arg!(str "user")).map(to_json),
@@ -220,13 +232,16 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
         },
         "approve-withdrawal" => api.approve_withdrawal(arg!(str "withdrawal_id")).map(to_json),
         "reject-withdrawal" => api.reject_withdrawal(arg!(str "withdrawal_id"), arg!(str "reason")).map(to_json),
+        "cancel-withdrawal" => api.cancel_withdrawal(arg!(str "withdrawal_id"), arg!(str "reason")).map(to_json),
+        "list-unknown-payouts" => api.list_unknown_payouts(arg!(opt_bool "include_acknowledged").unwrap_or(false)).map(to_json),
+        "acknowledge-unknown-payout" => api.acknowledge_unknown_payout(arg!(str "deposit_id"), arg!(str "note")).map(to_json),
         "get-withdrawal" => api.get_withdrawal(arg!(str "withdrawal_id")).map(to_json),
         "list-withdrawals" => {
             let state = match arg!(opt_str "state") {
                 None => None,
                 Some(s) => match parse_state(s) {
                     Some(st) => Some(st),
-                    None => return Err(bad_request("`state` is one of awaiting-review, queued, sent, confirmed, failed, rejected")),
+                    None => return Err(bad_request("`state` is one of awaiting-review, queued, sent, confirmed, failed, rejected, cancelled")),
                 },
             };
             let filter = WithdrawalFilter { user: arg!(opt_str "user").map(str::to_string), state };
@@ -262,6 +277,7 @@ fn parse_state(s: &str) -> Option<WithdrawalState> {
         "confirmed" => WithdrawalState::Confirmed,
         "failed" => WithdrawalState::Failed,
         "rejected" => WithdrawalState::Rejected,
+        "cancelled" => WithdrawalState::Cancelled,
         _ => return None,
     })
 }
@@ -352,6 +368,10 @@ fn error_parts(e: &GatewayError) -> (u16, &'static str, String, Value) {
         E::IdempotencyConflict => (409, "idempotency-conflict", "this idempotency key was used with other arguments; use a new key".into(), none),
         E::WithdrawalNotFound => (404, "withdrawal-not-found", "no such withdrawal".into(), none),
         E::NotAwaitingReview => (409, "not-awaiting-review", "the withdrawal is not awaiting review".into(), none),
+        E::NotCancellable => (409, "not-cancellable", "the withdrawal was already sent or is final; wait for it to confirm or fail".into(), none),
+        E::ProofRequired(bits) => (403, "proof-required", format!("solve a link-challenge ({bits} bits) and pass `challenge` and `nonce`"), json!({ "difficulty_bits": bits })),
+        E::BadProof(p) => (403, "bad-proof", format!("the proof of work was refused ({}); get a new link-challenge", enum_name(p)), json!({ "problem": enum_name(p) })),
+        E::UnknownPayoutNotFound => (404, "unknown-payout-not-found", "no such unknown payout; see list-unknown-payouts".into(), none),
         E::UnclaimedNotFound => (404, "unclaimed-not-found", "no such unclaimed deposit".into(), none),
         E::AlreadyResolved => (409, "already-resolved", "the deposit was already assigned or marked for refund".into(), none),
         E::NotCwd => (422, "not-cwd", "only CWD deposits can be assigned; mark it for refund".into(), none),

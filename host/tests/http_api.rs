@@ -72,6 +72,7 @@ fn gateway_config(chain_id: String) -> api::Config {
             user_daily: 0,
             account_daily: 0,
             global_daily: 0,
+            pow_bits: 0,
         },
         // Payouts above 5 CWD wait for an operator.
         withdrawals: api::WithdrawalConfig {
@@ -235,7 +236,7 @@ fn every_call_over_http() {
     assert_eq!(
         keys_of(&s),
         sorted(vec![
-            "cwd_balance", "frozen_game", "gateway_account", "low_fee_balance", "pending_cwd", "pending_withdrawals",
+            "cwd_balance", "frozen_game", "gateway_account", "low_fee_balance", "payouts_paused", "pending_cwd", "pending_withdrawals",
             "scanned_through_block", "unclaimed_count", "unclaimed_cwd"
         ])
     );
@@ -429,6 +430,34 @@ fn every_call_over_http() {
     assert_eq!((view["balance"].as_u64(), view["frozen"].as_u64()), (Some(1_700), Some(0)));
     let s = env.ok("status", json!({}));
     assert_eq!((s["pending_withdrawals"].as_u64(), s["frozen_game"].as_u64(), s["unclaimed_count"].as_u64()), (Some(0), Some(0), Some(0)));
+
+    // cancel-withdrawal: a queued withdrawal is unfrozen; a confirmed one cannot be.
+    let q = env.ok("request-withdrawal", json!({ "user": "alice", "game": 200, "idempotency_key": "alice-w3" }));
+    assert_eq!(env.ok("account", json!({ "user": "alice" }))["frozen"], 200);
+    let c = env.ok("cancel-withdrawal", json!({ "withdrawal_id": q["withdrawal_id"], "reason": "changed my mind" }));
+    assert_eq!(sorted(keys_of(&c)), sorted(WITHDRAWAL_FIELDS.to_vec()));
+    assert_eq!((c["state"].as_str(), c["note"].as_str()), (Some("cancelled"), Some("changed my mind")));
+    assert_eq!(env.ok("account", json!({ "user": "alice" }))["frozen"], 0);
+    env.refused("cancel-withdrawal", json!({ "withdrawal_id": small_id, "reason": "" }), 409, "not-cancellable");
+    env.refused("cancel-withdrawal", json!({ "withdrawal_id": "w9999999999", "reason": "" }), 404, "withdrawal-not-found");
+    let cancelled = env.ok("list-withdrawals", json!({ "state": "cancelled" }));
+    assert_eq!(cancelled.as_array().unwrap().len(), 1);
+
+    // Unknown payouts: none here; acknowledging a made-up one is refused.
+    assert_eq!(env.ok("list-unknown-payouts", json!({})), json!([]));
+    env.refused("acknowledge-unknown-payout", json!({ "deposit_id": "d-0000000001-00000-00000", "note": "" }), 404, "unknown-payout-not-found");
+
+    // link-challenge (pow_bits is 0 here, so start-link needs no proof) and start-memo-link;
+    // a `nonce` without its `challenge` is a bad request.
+    let ch = env.ok("link-challenge", json!({}));
+    assert_eq!(keys_of(&ch), vec!["challenge", "difficulty_bits", "expires_at_ms"]);
+    assert_eq!(ch["challenge"].as_str().unwrap().len(), 80);
+    let m = env.ok("start-memo-link", json!({ "user": "erin" }));
+    assert_eq!(keys_of(&m), vec!["code", "expires_at_ms", "gateway_account"]);
+    assert!(m["code"].as_str().unwrap().starts_with("link-"));
+    env.refused("start-memo-link", json!({ "user": "alice" }), 409, "already-linked");
+    let bad = env.raw("POST", "/v1/start-link", Some(&format!("Bearer {TOKEN}")), Some(br#"{"user": "erin", "account": "bob-cwd", "nonce": 5}"#));
+    assert_eq!((bad.status, bad.body["error"]["code"].as_str()), (400, Some("bad-request")));
 
     // The events the component raised along the way went to the host's sink.
     let types: Vec<String> = env.events.snapshot().iter().filter_map(|e| e["type"].as_str().map(str::to_string)).collect();

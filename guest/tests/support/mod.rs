@@ -202,7 +202,7 @@ pub enum PendingTx {
     /// A gateway-signed transaction (validated at broadcast).
     Signed { tx: SignedTransaction, id: [u8; 20] },
     /// A player's transfer made directly on the simulated chain.
-    Player { from: u64, to: u64, amount: i64, asset: u64 },
+    Player { from: u64, to: u64, amount: i64, asset: u64, memo: Option<Value> },
     /// Operations that execute together and share one history position: a proposal's
     /// transfers (after its `proposal_update`), a mass payment's `mass_payment_pay`s.
     /// `at_block_end`: executed after the block's transactions, as proposals reaching
@@ -367,7 +367,17 @@ impl Chain {
     /// A player transfers to someone (included in the next block).
     pub fn player_transfer(&mut self, from: &str, to: &str, amount: i64, asset: u64) {
         let (from, to) = (self.id_of(from), self.id_of(to));
-        self.pending.push(PendingTx::Player { from, to, amount, asset });
+        self.pending.push(PendingTx::Player { from, to, amount, asset, memo: None });
+    }
+
+    /// A player's CWD transfer with a memo encrypted from their memo key to the receiver's.
+    pub fn player_transfer_memo(&mut self, from: &str, to: &str, amount: i64, text: &str) {
+        let (a, b) = (self.account(from), self.account(to));
+        let nonce = self.next_global * 7919 + 1;
+        let cipher = memo::encrypt(&a.memo, &b.memo.public_key(), nonce, text).unwrap();
+        let memo = json!({"from": a.memo.public_key().to_string(), "to": b.memo.public_key().to_string(), "nonce": nonce.to_string(), "message": hex::encode(cipher)});
+        let (from, to) = (a.id, b.id);
+        self.pending.push(PendingTx::Player { from, to, amount, asset: 0, memo: Some(memo) });
     }
 
     /// Produces one block at `time` with every pending transaction that still fits.
@@ -379,7 +389,7 @@ impl Chain {
         let mut at_end = Vec::new();
         for p in pending {
             match p {
-                PendingTx::Player { from, to, amount, asset } => {
+                PendingTx::Player { from, to, amount, asset, memo } => {
                     let fee = TRANSFER_FEE;
                     let ok = {
                         let a = self.by_id_mut(from).unwrap();
@@ -391,12 +401,15 @@ impl Chain {
                         continue;
                     }
                     self.move_funds(from, to, amount, asset, fee);
-                    let op = json!([0, {
+                    let mut op = json!([0, {
                         "fee": {"amount": fee, "asset_id": "1.3.0"},
                         "from": format!("1.2.{from}"), "to": format!("1.2.{to}"),
                         "amount": {"amount": write_i64(amount), "asset_id": format!("1.3.{asset}")},
                         "extensions": []
                     }]);
+                    if let Some(m) = memo {
+                        op[1]["memo"] = m;
+                    }
                     self.record_op(num, trx_in_block, 0, op, &[from, to]);
                     trx_in_block += 1;
                 }

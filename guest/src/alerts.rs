@@ -1,0 +1,71 @@
+//! Alerts worth reading: every alert goes through [`Gateway::raise`], which lets one
+//! alert of a kind about one subject (a withdrawal, a node method, a payout…) through
+//! per [`ALERT_EVERY_MS`]. The last time is kept in the store (`alert/<kind>/<subject>`)
+//! so that restarted or parallel instances do not repeat it; while the store itself is
+//! failing, an in-memory copy keeps the limit for this instance.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::events::{Alert, Event};
+use crate::gateway::Gateway;
+use crate::records::{transact, Step};
+
+/// At most one alert per kind and subject in this window.
+pub const ALERT_EVERY_MS: u64 = 3_600_000;
+
+/// The kind (as in WIT) and the subject an alert is about.
+pub fn kind_and_subject(a: &Alert) -> (&'static str, String) {
+    match a {
+        Alert::LowFeeBalance { .. } => ("low-fee-balance", String::new()),
+        Alert::NodeTrouble { call, .. } => ("node-trouble", call.clone()),
+        Alert::BroadcastRefused { withdrawal_id, .. } => ("broadcast-refused", withdrawal_id.clone()),
+        Alert::StoreTrouble(detail) => ("store-trouble", detail.clone()),
+        Alert::PayoutUnfunded { withdrawal_id, .. } => ("payout-unfunded", withdrawal_id.clone()),
+        Alert::UnknownPayout { deposit_id, .. } => ("unknown-payout", deposit_id.clone()),
+        // The same cause again (whatever the operation counts) is not news.
+        Alert::HistoryUntrusted { detail, switched } => {
+            ("history-untrusted", format!("{switched} {}", detail.replace(|c: char| c.is_ascii_digit(), "")))
+        }
+    }
+}
+
+pub fn alert_key(kind: &str, subject: &str) -> String {
+    let h = Sha256::digest(subject.as_bytes());
+    format!("alert/{kind}/{}", hex::encode(&h[..12]))
+}
+
+/// In-memory last-sent times, for when the store cannot be written.
+#[derive(Default)]
+pub struct AlertMemory(HashMap<String, u64>);
+
+impl Gateway {
+    /// Emits `alert` unless the same kind about the same subject went out less than
+    /// [`ALERT_EVERY_MS`] ago (here or in any instance sharing the store).
+    pub(crate) fn raise(&mut self, alert: Alert) {
+        let now = self.now();
+        let (kind, subject) = kind_and_subject(&alert);
+        let key = alert_key(kind, &subject);
+        let due = |last: u64| now >= last.saturating_add(ALERT_EVERY_MS);
+        if self.alert_memory.0.get(&key).is_some_and(|t| !due(*t)) {
+            return;
+        }
+        let stored = transact(self.ports.store.as_mut(), |t| {
+            let last: Option<u64> = t.get(&key)?;
+            if last.is_some_and(|l| !due(l)) {
+                return Ok(Step::Done(false));
+            }
+            t.put(&key, &now);
+            Ok(Step::Commit(true))
+        });
+        match stored {
+            Ok(false) => {}
+            // Sent, or the store is failing: the in-memory limit still holds.
+            Ok(true) | Err(_) => {
+                self.alert_memory.0.insert(key, now);
+                self.emit(Event::Alert(alert));
+            }
+        }
+    }
+}
