@@ -242,6 +242,7 @@ fn event_to_wit(e: Event) -> wev::Event {
                 ev::UnclaimedReason::OtherAsset => wev::UnclaimedReason::OtherAsset,
                 ev::UnclaimedReason::TooSmall => wev::UnclaimedReason::TooSmall,
                 ev::UnclaimedReason::CreditOverflow => wev::UnclaimedReason::CreditOverflow,
+                ev::UnclaimedReason::UserUnreadable => wev::UnclaimedReason::UserUnreadable,
             },
         }),
         Event::UnclaimedAssigned { deposit_id, user, game, balance } => W::UnclaimedAssigned(wev::UnclaimedAssigned { deposit_id, user, game, balance }),

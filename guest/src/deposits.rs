@@ -197,10 +197,10 @@ impl Gateway {
                     // A credit that cannot be made becomes an unclaimed deposit: the scan
                     // never stalls on one user's problem.
                     let credit = match (&owner, credit) {
-                        (Some((user, _)), Ok(game)) => {
-                            let u: UserRec = t.get_or_default(&records::user_key(user))?;
-                            u.balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow)
-                        }
+                        (Some((user, _)), Ok(game)) => match t.get_decoded::<UserRec>(&records::user_key(user))? {
+                            Ok(u) => u.unwrap_or_default().balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow),
+                            Err(_) => Err(UnclaimedReason::UserUnreadable),
+                        },
                         (_, c) => c,
                     };
                     match (owner, credit) {
@@ -390,6 +390,7 @@ impl UnclaimedRec {
                 UnclaimedReason::OtherAsset => "the asset is not CWD",
                 UnclaimedReason::TooSmall => "the amount converts to zero game units",
                 UnclaimedReason::CreditOverflow => "crediting it would overflow the user's balance",
+                UnclaimedReason::UserUnreadable => "the user's record could not be read",
             }
             .into(),
             state,

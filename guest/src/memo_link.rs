@@ -143,7 +143,9 @@ impl Gateway {
                 return Ok(Step::Done(false));
             }
             let ukey = records::user_key(user);
-            let mut u: UserRec = t.get_or_default(&ukey)?;
+            // An unreadable user record links nobody (and must not stall the scan).
+            let Ok(u) = t.get_decoded::<UserRec>(&ukey)? else { return Ok(Step::Done(false)) };
+            let mut u = u.unwrap_or_default();
             let current = u.memo_link.as_ref().is_some_and(|p| p.code_hash == hash && now < p.expires_at_ms.saturating_add(MEMO_LINK_GRACE_MS));
             if !current || u.linked.is_some() {
                 return Ok(Step::Done(false));

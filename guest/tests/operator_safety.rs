@@ -420,3 +420,21 @@ fn alert_marks_are_forgotten_after_the_window() {
     w.gw.tick().unwrap();
     assert!(w.store.keys("alert/").is_empty());
 }
+
+#[test]
+fn an_unreadable_user_record_does_not_stall_other_users_deposits() {
+    let mut w = World::new(103);
+    w.link("broken", "alice");
+    w.link("u-bob", "bob");
+    // The user's record is damaged in the database.
+    w.store.0.borrow_mut().data.get_mut("user/broken").unwrap().0 = b"{not json".to_vec();
+    w.deposit("alice", 1_000_000);
+    w.deposit("bob", 200_000);
+    w.settle();
+    w.gw.tick().unwrap();
+    assert_eq!(w.balance("u-bob").0, 180);
+    let unc = w.gw.list_unclaimed(false, None, 10).unwrap();
+    assert_eq!((unc.len(), unc[0].reason.as_str()), (1, "the user's record could not be read"));
+    let c: Cursor = w.store.record("cursor").unwrap();
+    assert_eq!(c.through_block, w.chain.borrow().lib());
+}
