@@ -98,15 +98,8 @@ impl Gateway {
                 let class = classify(gateway, entry);
                 if let Class::Incoming { from, asset_id: 0, .. } = class {
                     // A memo-link code links the sender first; then it is an ordinary deposit.
-                    if let Some((user, hash)) = self.memo_link_claim(entry)? {
-                        if let Err(e) = self.apply_memo_link(seq, from, &user, &hash) {
-                            if let GatewayError::NodeUnavailable { detail, .. } = &e {
-                                self.raise(Alert::NodeTrouble { call: "database.get_accounts".into(), detail: detail.clone() });
-                                report.node_errors += 1;
-                                return Ok(ScanOutcome { complete: false });
-                            }
-                            return Err(e);
-                        }
+                    if !self.link_by_memo(seq, from, entry, report)? {
+                        return Ok(ScanOutcome { complete: false });
                     }
                 }
                 let payout_memo = match class {
