@@ -25,13 +25,16 @@ fn set_gateway_cwd(w: &World, cwd: i64) {
     w.chain.borrow_mut().accounts.iter_mut().find(|a| a.name == GATEWAY).unwrap().balances.insert(0, cwd);
 }
 
+/// A copy of the whole database (values with versions, and version counters).
+type Backup = (std::collections::BTreeMap<String, (Vec<u8>, u64)>, std::collections::HashMap<String, u64>);
+
 /// A copy of the whole database, as a backup.
-fn backup(w: &World) -> (std::collections::BTreeMap<String, (Vec<u8>, u64)>, std::collections::HashMap<String, u64>) {
+fn backup(w: &World) -> Backup {
     let s = w.store.0.borrow();
     (s.data.clone(), s.versions.clone())
 }
 
-fn restore(w: &mut World, b: &(std::collections::BTreeMap<String, (Vec<u8>, u64)>, std::collections::HashMap<String, u64>)) {
+fn restore(w: &mut World, b: &Backup) {
     {
         let mut s = w.store.0.borrow_mut();
         s.data = b.0.clone();
