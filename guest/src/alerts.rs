@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::events::{Alert, Event};
 use crate::gateway::Gateway;
-use crate::records::{transact, Step};
+use crate::gateway_error::GwResult;
+use crate::records::{self, transact, Step};
 
 /// At most one alert per kind and subject in this window.
 pub const ALERT_EVERY_MS: u64 = 3_600_000;
@@ -48,7 +49,8 @@ impl Gateway {
         let (kind, subject) = kind_and_subject(&alert);
         let key = alert_key(kind, &subject);
         let due = |last: u64| now >= last.saturating_add(ALERT_EVERY_MS);
-        if self.alert_memory.0.get(&key).is_some_and(|t| !due(*t)) {
+        self.alert_memory.0.retain(|_, t| !due(*t));
+        if self.alert_memory.0.contains_key(&key) {
             return;
         }
         let stored = transact(self.ports.store.as_mut(), |t| {
@@ -67,5 +69,29 @@ impl Gateway {
                 self.emit(Event::Alert(alert));
             }
         }
+    }
+}
+
+impl Gateway {
+    /// Forgets rate-limit marks older than the window (at most 1000 per tick), so the
+    /// store does not grow with every withdrawal that was ever alerted about.
+    pub(crate) fn expire_alert_marks(&mut self) -> GwResult<()> {
+        let now = self.now();
+        for e in records::scan_all(self.ports.store.as_mut(), "alert/", None, 1000)? {
+            let last: u64 = records::decode(&e.key, &e.value)?;
+            if now < last.saturating_add(ALERT_EVERY_MS) {
+                continue;
+            }
+            transact(self.ports.store.as_mut(), |t| {
+                match t.get::<u64>(&e.key)? {
+                    Some(l) if now >= l.saturating_add(ALERT_EVERY_MS) => {
+                        t.delete(&e.key);
+                        Ok(Step::Commit(()))
+                    }
+                    _ => Ok(Step::Done(())),
+                }
+            })?;
+        }
+        Ok(())
     }
 }

@@ -248,6 +248,7 @@ fn event_to_wit(e: Event) -> wev::Event {
                 ev::UnclaimedReason::NotATransfer => wev::UnclaimedReason::NotATransfer,
                 ev::UnclaimedReason::UnrecognisedOperation => wev::UnclaimedReason::UnrecognisedOperation,
                 ev::UnclaimedReason::CreditOverflow => wev::UnclaimedReason::CreditOverflow,
+                ev::UnclaimedReason::UserUnreadable => wev::UnclaimedReason::UserUnreadable,
             },
             op: u32::try_from(op).unwrap_or(u32::MAX),
         }),

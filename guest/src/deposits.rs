@@ -180,15 +180,8 @@ impl Gateway {
                 let class = classify(gateway, entry);
                 if let Class::Incoming { from, asset_id: 0, .. } = class {
                     // A memo-link code links the sender first; then it is an ordinary deposit.
-                    if let Some((user, hash)) = self.memo_link_claim(entry)? {
-                        if let Err(e) = self.apply_memo_link(seq, from, &user, &hash) {
-                            if let GatewayError::NodeUnavailable { detail, .. } = &e {
-                                self.raise(Alert::NodeTrouble { call: "database.get_accounts".into(), detail: detail.clone() });
-                                report.node_errors += 1;
-                                return Ok(ScanOutcome { complete: false });
-                            }
-                            return Err(e);
-                        }
+                    if !self.link_by_memo(seq, from, entry, report)? {
+                        return Ok(ScanOutcome { complete: false });
                     }
                 }
                 let payout_memo = match class {
@@ -333,10 +326,10 @@ impl Gateway {
                     // A credit that cannot be made becomes an unclaimed deposit: the scan
                     // never stalls on one user's problem.
                     let credit = match (&owner, credit) {
-                        (Some((user, _)), Ok(game)) => {
-                            let u: UserRec = t.get_or_default(&records::user_key(user))?;
-                            u.balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow)
-                        }
+                        (Some((user, _)), Ok(game)) => match t.get_decoded::<UserRec>(&records::user_key(user))? {
+                            Ok(u) => u.unwrap_or_default().balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow),
+                            Err(_) => Err(UnclaimedReason::UserUnreadable),
+                        },
                         (_, c) => c,
                     };
                     match (owner, credit) {
@@ -530,6 +523,7 @@ impl UnclaimedRec {
                 UnclaimedReason::OtherAsset => "the asset is not CWD".into(),
                 UnclaimedReason::TooSmall => "the amount converts to zero game units".into(),
                 UnclaimedReason::CreditOverflow => "crediting it would overflow the user's balance".into(),
+                UnclaimedReason::UserUnreadable => "the user's record could not be read".into(),
                 UnclaimedReason::NotATransfer => {
                     format!("the funds came by operation {} ({}), not by a transfer", self.op_id, op_name(self.op_id))
                 }

@@ -70,6 +70,8 @@ pub enum UnclaimedReason {
     UnrecognisedOperation,
     /// Crediting it would overflow the user's balance (or the conversion overflowed).
     CreditOverflow,
+    /// The user's record could not be read (damaged or from a newer release).
+    UserUnreadable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

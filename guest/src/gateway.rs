@@ -238,6 +238,7 @@ impl Gateway {
         self.expire_links()?;
         self.expire_memo_links()?;
         self.expire_proofs()?;
+        self.expire_alert_marks()?;
         if threshold > 0 {
             match chain::cwd_balance(self.ports.node.as_mut(), gateway_id) {
                 Ok(b) if b < threshold => self.raise(Alert::LowFeeBalance { balance: b, threshold }),

@@ -23,6 +23,7 @@ use crate::linking::{check_link_free, RESERVE_MARGIN_MS};
 use crate::memo;
 use crate::ops::AccountId;
 use crate::records::{self, peek, transact, Cursor, LinkRec, Linked, MemoLinkPending, Step, UserRec};
+use crate::views::TickReport;
 
 /// How long a memo-link code is accepted (the transfer must be sent within it).
 pub const MEMO_LINK_TTL_MS: u64 = 3_600_000;
@@ -110,9 +111,27 @@ impl Gateway {
         Ok(MemoLinkStarted { code, gateway_account, expires_at_ms })
     }
 
+    /// Called by the scan before it applies incoming CWD transfer `seq` from `from`: if
+    /// its memo is a pending memo-link code, links the sender. False when the node could
+    /// not be asked for the sender's name (alerted; the scan stops and retries).
+    pub(crate) fn link_by_memo(&mut self, seq: u64, from: AccountId, e: &HistoryEntry, report: &mut TickReport) -> GwResult<bool> {
+        let Some((user, hash)) = self.memo_link_claim(e)? else { return Ok(true) };
+        let account = match chain::account_by_id(self.ports.node.as_mut(), from) {
+            Ok(Some(a)) => a.name,
+            Ok(None) => return Ok(true),
+            Err(f) => {
+                self.alert_node(&f);
+                report.node_errors += 1;
+                return Ok(false);
+            }
+        };
+        self.apply_memo_link(seq, from, &account, &user, &hash)?;
+        Ok(true)
+    }
+
     /// For an incoming transfer whose memo is a pending memo-link code: the user it
     /// names and the code's hash. Reads the store only; no node call.
-    pub(crate) fn memo_link_claim(&mut self, e: &HistoryEntry) -> GwResult<Option<(String, String)>> {
+    fn memo_link_claim(&mut self, e: &HistoryEntry) -> GwResult<Option<(String, String)>> {
         let Some(a) = self.active.as_ref() else { return Ok(None) };
         let decrypted = (|| {
             let m = crate::json::memo(e.body.get("memo")?, "memo").ok()?;
@@ -127,15 +146,11 @@ impl Gateway {
         Ok(idx.map(|i| (i.user, hash)))
     }
 
-    /// Links `from` to `user` by the memo-link code `hash`, in its own commit, if the
-    /// scan has not applied history entry `seq` yet and the code is still the user's.
-    /// Answers whether it linked. The node is asked for the sender's name first.
-    pub(crate) fn apply_memo_link(&mut self, seq: u64, from: AccountId, user: &str, hash: &str) -> GwResult<bool> {
-        let account = match chain::account_by_id(self.ports.node.as_mut(), from) {
-            Ok(Some(a)) => a.name,
-            Ok(None) => return Ok(false),
-            Err(f) => return Err(f.into()),
-        };
+    /// Links `from` (named `account`) to `user` by the memo-link code `hash`, in its own
+    /// commit, if the scan has not applied history entry `seq` yet and the code is still
+    /// the user's. Answers whether it linked.
+    fn apply_memo_link(&mut self, seq: u64, from: AccountId, account: &str, user: &str, hash: &str) -> GwResult<bool> {
+        let account = account.to_string();
         let now = self.now();
         let linked = transact(self.ports.store.as_mut(), |t| {
             let c: Cursor = t.get_or_default(records::CURSOR)?;
@@ -143,7 +158,9 @@ impl Gateway {
                 return Ok(Step::Done(false));
             }
             let ukey = records::user_key(user);
-            let mut u: UserRec = t.get_or_default(&ukey)?;
+            // An unreadable user record links nobody (and must not stall the scan).
+            let Ok(u) = t.get_decoded::<UserRec>(&ukey)? else { return Ok(Step::Done(false)) };
+            let mut u = u.unwrap_or_default();
             let current = u.memo_link.as_ref().is_some_and(|p| p.code_hash == hash && now < p.expires_at_ms.saturating_add(MEMO_LINK_GRACE_MS));
             if !current || u.linked.is_some() {
                 return Ok(Step::Done(false));

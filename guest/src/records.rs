@@ -320,6 +320,17 @@ impl<'a> Txn<'a> {
         }
     }
 
+    /// Like [`Txn::get`], but a record that cannot be decoded is `Ok(Err(detail))`, told
+    /// apart from a store that cannot answer (`Err`).
+    pub fn get_decoded<T: DeserializeOwned>(&mut self, key: &str) -> GwResult<Result<Option<T>, String>> {
+        let entry = self.store.get(key)?;
+        self.reads.entry(key.to_string()).or_insert(entry.as_ref().map(|e| e.version));
+        Ok(match entry {
+            None => Ok(None),
+            Some(e) => decode(key, &e.value).map(Some).map_err(|e| format!("{e:?}")),
+        })
+    }
+
     pub fn get_or_default<T: DeserializeOwned + Default>(&mut self, key: &str) -> GwResult<T> {
         Ok(self.get(key)?.unwrap_or_default())
     }

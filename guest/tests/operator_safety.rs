@@ -25,13 +25,16 @@ fn set_gateway_cwd(w: &World, cwd: i64) {
     w.chain.borrow_mut().accounts.iter_mut().find(|a| a.name == GATEWAY).unwrap().balances.insert(0, cwd);
 }
 
+/// A copy of the whole database (values with versions, and version counters).
+type Backup = (std::collections::BTreeMap<String, (Vec<u8>, u64)>, std::collections::HashMap<String, u64>);
+
 /// A copy of the whole database, as a backup.
-fn backup(w: &World) -> (std::collections::BTreeMap<String, (Vec<u8>, u64)>, std::collections::HashMap<String, u64>) {
+fn backup(w: &World) -> Backup {
     let s = w.store.0.borrow();
     (s.data.clone(), s.versions.clone())
 }
 
-fn restore(w: &mut World, b: &(std::collections::BTreeMap<String, (Vec<u8>, u64)>, std::collections::HashMap<String, u64>)) {
+fn restore(w: &mut World, b: &Backup) {
     {
         let mut s = w.store.0.borrow_mut();
         s.data = b.0.clone();
@@ -359,4 +362,82 @@ fn restore_right_after_a_payout_still_reversible_sends_nothing_until_it_is_seen(
     assert_eq!(payouts(&w), 1);
     assert!(w.gw.status().unwrap().payouts_paused);
     assert_eq!(alerts(&w).iter().filter(|a| matches!(a, Alert::UnknownPayout { .. })).count(), 1);
+}
+
+/// A node that lets the operator cancel a withdrawal (through another instance) while
+/// a tick is building its transaction.
+struct CancelDuring {
+    inner: SimNode,
+    other: std::rc::Rc<std::cell::RefCell<Option<cwd_gateway::gateway::Gateway>>>,
+    id: String,
+}
+
+impl cwd_gateway::ports::Node for CancelDuring {
+    fn call(&mut self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
+        if method == "get_required_fees" {
+            if let Some(mut g) = self.other.borrow_mut().take() {
+                g.cancel_withdrawal(&self.id, "operator").expect("cancelled while being built");
+            }
+        }
+        self.inner.call(api, method, params)
+    }
+}
+
+#[test]
+fn cancel_racing_a_tick_that_builds_the_transfer_sends_nothing() {
+    let mut w = World::new(101);
+    w.link("u1", "alice");
+    w.gw.adjust_balance("u1", 10_000, "seed", "").unwrap();
+    w.settle();
+    w.gw.tick().unwrap();
+    let wd = w.gw.request_withdrawal("u1", Game(1_000), "w").unwrap();
+    let other = std::rc::Rc::new(std::cell::RefCell::new(Some(w.second_instance())));
+    let mut g = cwd_gateway::gateway::Gateway::new(cwd_gateway::ports::Ports {
+        store: Box::new(w.store.clone()),
+        node: Box::new(CancelDuring { inner: SimNode(w.chain.clone()), other: other.clone(), id: wd.withdrawal_id.clone() }),
+        clock: Box::new(TestClock(w.clock.clone())),
+        events: Box::new(w.events.clone()),
+        random: Box::new(SeededRandom(w.rng.clone())),
+    });
+    g.configure(w.config.clone(), gateway_keys()).unwrap();
+    let broadcasts = |w: &World| w.chain.borrow().calls.iter().filter(|c| *c == "network_broadcast.broadcast_transaction").count();
+    let before = broadcasts(&w);
+    let r = g.tick().unwrap();
+    assert!(other.borrow().is_none(), "the cancel ran during the tick");
+    assert_eq!(r.withdrawals_sent, 0);
+    assert_eq!(broadcasts(&w), before, "nothing broadcast for a cancelled withdrawal");
+    w.settle();
+    w.gw.tick().unwrap();
+    assert_eq!(payouts(&w), 0);
+    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Cancelled);
+    assert_eq!(w.balance("u1"), (10_000, 0));
+}
+
+#[test]
+fn alert_marks_are_forgotten_after_the_window() {
+    let mut w = World::new(102);
+    w.chain.borrow_mut().fault("get_dynamic_global_properties", Fault::Error(NodeError::Unreachable("down".into())));
+    w.gw.tick().unwrap();
+    assert_eq!(w.store.keys("alert/").len(), 1);
+    w.clock.set(w.clock.get() + ALERT_EVERY_MS);
+    w.gw.tick().unwrap();
+    assert!(w.store.keys("alert/").is_empty());
+}
+
+#[test]
+fn an_unreadable_user_record_does_not_stall_other_users_deposits() {
+    let mut w = World::new(103);
+    w.link("broken", "alice");
+    w.link("u-bob", "bob");
+    // The user's record is damaged in the database.
+    w.store.0.borrow_mut().data.get_mut("user/broken").unwrap().0 = b"{not json".to_vec();
+    w.deposit("alice", 1_000_000);
+    w.deposit("bob", 200_000);
+    w.settle();
+    w.gw.tick().unwrap();
+    assert_eq!(w.balance("u-bob").0, 180);
+    let unc = w.gw.list_unclaimed(false, None, 10).unwrap();
+    assert_eq!((unc.len(), unc[0].reason.as_str()), (1, "the user's record could not be read"));
+    let c: Cursor = w.store.record("cursor").unwrap();
+    assert_eq!(c.through_block, w.chain.borrow().lib());
 }
