@@ -133,11 +133,14 @@ fn timer_loop(node: &Node, period: Duration) {
     while !node.is_stopping() {
         let now = Instant::now();
         if now >= next {
-            node.produce_block();
-            next += period;
-            continue;
+            // On the wall clock, wait for the next second rather than run ahead of it.
+            if node.lock().wall_clock_ready() {
+                node.produce_block();
+                next = (next + period).max(Instant::now());
+                continue;
+            }
         }
-        std::thread::sleep((next - now).min(Duration::from_millis(50)));
+        std::thread::sleep(next.saturating_duration_since(now).clamp(Duration::from_millis(5), Duration::from_millis(50)));
     }
 }
 

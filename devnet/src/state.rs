@@ -110,12 +110,7 @@ pub struct State {
 impl State {
     /// A fresh chain with the six system accounts and one block.
     pub fn new(config: Config) -> Self {
-        let genesis_time = config.genesis_time.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as u32)
-                .unwrap_or(1_782_000_000)
-        });
+        let genesis_time = config.genesis_time.unwrap_or_else(wall_clock_secs);
         let rng = Rng::new(config.seed.as_deref());
         let mut s = State {
             accounts: BTreeMap::new(),
@@ -557,7 +552,14 @@ impl State {
         validate::check(self, st, Mode::Broadcast)
     }
 
-    /// Moves chain time forward without a block: the next block is `secs` later.
+    /// Whether the wall clock has reached a second after the head block, so a block made
+    /// now gets the real time.
+    pub fn wall_clock_ready(&self) -> bool {
+        !self.config.wall_clock || wall_clock_secs() > self.head_time()
+    }
+
+    /// Moves chain time forward without a block (a test's fast-forward): the next block
+    /// is `secs` later.
     pub fn advance_time(&mut self, secs: u32) {
         self.clock = self.clock.max(self.head_time()).saturating_add(secs);
     }
@@ -574,7 +576,11 @@ impl State {
     pub fn produce_block(&mut self) -> u32 {
         let prev = self.head();
         let (prev_id, prev_time, num) = (prev.id, prev.time, prev.num + 1);
-        let time = prev_time.saturating_add(self.config.block_interval.max(1)).max(self.clock);
+        let time = if self.config.wall_clock {
+            prev_time.saturating_add(1).max(self.clock).max(wall_clock_secs())
+        } else {
+            prev_time.saturating_add(self.config.block_interval.max(1)).max(self.clock)
+        };
         self.clock = time;
         let mut undo = vec![Change::OpInTrx(self.op_in_trx)];
         let mut txs = Vec::new();
@@ -900,6 +906,14 @@ impl State {
             self.included.remove(&id);
         }
     }
+}
+
+/// The wall clock in Unix seconds (u32 like fc's time_point_sec).
+pub fn wall_clock_secs() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().min(u32::MAX as u64) as u32)
+        .unwrap_or(0)
 }
 
 /// An operation with the virtual operations its evaluator pushes (a mass payment's

@@ -33,7 +33,8 @@ pub fn check(state: &State, st: &SignedTransaction, mode: Mode) -> Result<(), Re
     let head_time = state.head_time();
     match mode {
         Mode::Broadcast => {
-            if tx.expiration <= head_time {
+            // db_block.cpp, _apply_transaction: `now <= trx.expiration`.
+            if tx.expiration < head_time {
                 return Err(Reject::Expired { expiration: tx.expiration, head_time });
             }
             let limit = head_time.saturating_add(state.config.max_expiration);
