@@ -116,7 +116,7 @@ fn check_operations(state: &State, st: &SignedTransaction, mode: Mode) -> Result
 
 /// Every signature canonical and distinct; the fee payers' active (or owner) keys all
 /// among the signers; no signer that nobody needs.
-fn check_signatures(state: &State, st: &SignedTransaction) -> Result<(), Reject> {
+pub fn check_signatures(state: &State, st: &SignedTransaction) -> Result<(), Reject> {
     let digest = st.tx.digest(state.chain_id());
     let mut signers = HashSet::new();
     for sig in &st.signatures {

@@ -79,7 +79,7 @@ fn control_api_plays_the_whole_side() {
     assert_eq!(control(&d, "messages", json!({ "account": "alice" }))["result"][0]["message"], json!("hi"));
     // A transfer the chain refuses comes back with the node's reason.
     let r = control(&d, "transfer", json!({ "from": "alice", "to": "bob", "amount_cwd": "1000" }));
-    assert_eq!(r["error"]["data"]["name"], json!("insufficient_balance"), "{r}");
+    assert_eq!(rejection(&r), "insufficient_balance", "{r}");
     // Blocks, time, faucet, status.
     let head = control(&d, "produce_block", json!({ "count": 3 }))["result"]["head_block_number"].as_u64().unwrap();
     let before_time = d.lock().head_time();

@@ -240,7 +240,7 @@ fn expiration_equal_to_head_time_is_accepted_and_one_second_earlier_is_not() {
     before.expiration -= 1;
     let key = alice.active_private().unwrap();
     assert_eq!(broadcast(&d, &sign(&d, at_head, &key))["result"], json!(null));
-    assert_eq!(error_name(&broadcast(&d, &sign(&d, before, &key))), "tx_expired");
+    assert_eq!(rejection(&broadcast(&d, &sign(&d, before, &key))), "expired");
 }
 
 #[test]
