@@ -40,6 +40,9 @@ const DATABASE: &[&str] = &[
     "get_transaction_hex",
     "get_assets",
     "lookup_asset_symbols",
+    "set_block_applied_callback",
+    "set_subscribe_callback",
+    "cancel_all_subscriptions",
 ];
 const HISTORY: &[&str] = &["get_account_history", "get_relative_account_history", "get_account_history_operations"];
 const BROADCAST: &[&str] = &["broadcast_transaction", "broadcast_transaction_synchronous"];
@@ -108,7 +111,7 @@ pub fn respond(id: Value, outcome: Result<Value>) -> Value {
 /// (api, method, args), as fc's websocket_api/http_api read them: `call` takes exactly
 /// `[api id or name, method, [args]]`; any other method goes to the database API
 /// (`on_unhandled` → api 0).
-fn parse_call(session: &mut Session, request: &Value) -> Result<(&'static str, String, Vec<Value>)> {
+pub(crate) fn parse_call(session: &mut Session, request: &Value) -> Result<(&'static str, String, Vec<Value>)> {
     let obj = request.as_object().ok_or_else(|| ChainError::InvalidRequest("the request must be a JSON object".into()))?;
     let method = obj
         .get("method")
@@ -527,6 +530,11 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
                     .collect::<Vec<_>>()),
             }
         }
+        // Served by the WebSocket session (websocket.rs); a plain HTTP request has no
+        // connection to call back on.
+        "set_block_applied_callback" | "set_subscribe_callback" | "cancel_all_subscriptions" => {
+            return Err(ChainError::Assert(format!("{method}: notifications need a WebSocket connection")))
+        }
         other => return Err(ChainError::MethodNotFound { api: "database".into(), method: other.into() }),
     })
 }
@@ -541,7 +549,7 @@ fn chain_properties(state: &State) -> Value {
 }
 
 /// `get_objects` for one id: what this node keeps, null for the rest.
-fn object(state: &State, id: &str) -> Value {
+pub(crate) fn object(state: &State, id: &str) -> Value {
     let parts: Vec<&str> = id.split('.').collect();
     let [space, kind, n] = parts.as_slice() else { return Value::Null };
     let Ok(n) = n.parse::<u64>() else { return Value::Null };
