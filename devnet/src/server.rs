@@ -150,6 +150,8 @@ struct Head {
     content_length: usize,
     close: bool,
     websocket: bool,
+    /// `Expect: 100-continue` (curl sends it for larger bodies).
+    expect_continue: bool,
 }
 
 /// Peeks (without consuming) until a whole request head is there. `None` = the peer
@@ -187,6 +189,7 @@ fn peek_head(node: &Node, stream: &TcpStream) -> Option<Result<Head, String>> {
                     content_length,
                     close: header("connection").is_some_and(|c| c.contains("close")) || req.version == Some(0),
                     websocket: header("upgrade").is_some_and(|u| u.contains("websocket")),
+                    expect_continue: header("expect").is_some_and(|e| e.contains("100-continue")),
                 }));
             }
             Ok(httparse::Status::Partial) if n < MAX_HEAD => std::thread::sleep(Duration::from_millis(2)),
@@ -220,6 +223,9 @@ fn serve_connection(node: &Arc<Node>, stream: TcpStream) {
         let (status, body) = if head.content_length > MAX_BODY {
             (413, respond(Value::Null, Err(ChainError::InvalidRequest("body too large".into()))))
         } else {
+            if head.expect_continue && stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+                return;
+            }
             let mut body = vec![0u8; head.content_length];
             if read_full(node, &mut stream, &mut body).is_err() {
                 return;

@@ -103,3 +103,28 @@ fn block_and_object_notices() {
     assert_eq!(result(&d, "database", "get_chain_id", json!([])), json!(cwd_devnet::CROWDWIZ_CHAIN_ID));
     ws.close(None).unwrap();
 }
+
+#[test]
+fn http_keep_alive_and_expect_continue() {
+    use std::io::{Read, Write};
+    let d = start();
+    let mut s = TcpStream::connect(d.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = json!({ "id": 1, "method": "call", "params": [0, "get_chain_id", []] }).to_string();
+    // Two requests on one connection, the second with Expect: 100-continue.
+    write!(s, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    write!(s, "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
+    let mut first = vec![0u8; 0];
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&first).contains("100 Continue") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the server answers before the second body");
+        first.extend_from_slice(&buf[..n]);
+    }
+    s.write_all(body.as_bytes()).unwrap();
+    let mut all = first;
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches(cwd_devnet::CROWDWIZ_CHAIN_ID).count(), 2, "{text}");
+    assert!(text.contains("Connection: keep-alive") && text.contains("Connection: close"), "{text}");
+}
