@@ -110,7 +110,8 @@ impl Harness {
     }
 
     pub fn with(runtime: &'static Runtime, tweak: impl FnOnce(&mut DevnetConfig)) -> Self {
-        let mut dc = DevnetConfig::seeded("e2e");
+        // The gateway runs on a manual clock here: the devnet's chain clock is simulated too.
+        let mut dc = DevnetConfig::simulated("e2e");
         tweak(&mut dc);
         let devnet = Devnet::start(dc).expect("starting a devnet");
         let gateway = devnet.create_account(AccountSpec::new(GATEWAY, 100_000 * 100_000)).unwrap();

@@ -143,28 +143,22 @@ impl Block {
         })
     }
 
-    /// The signed block with its processed transactions (each with `operation_results`).
+    /// Transaction `i` as a processed transaction (with `operation_results`).
+    pub fn transaction_json(&self, i: usize) -> Value {
+        let (Some(tx), Some(results)) = (self.transactions.get(i), self.results.get(i)) else { return Value::Null };
+        let mut t = tx.to_json();
+        t.as_object_mut().expect("transaction is an object").insert("operation_results".into(), json!(results));
+        t
+    }
+
+    /// `signed_block` (protocol/block.hpp) as database_api.cpp's `get_block` returns
+    /// it: the header, `witness_signature` and the processed transactions.
     pub fn to_json(&self) -> Value {
         let mut v = self.header_json();
         let o = v.as_object_mut().expect("header is an object");
         o.insert("witness_signature".into(), json!(hex::encode([0u8; 65])));
-        let txs: Vec<Value> = self
-            .transactions
-            .iter()
-            .zip(&self.results)
-            .map(|(tx, results)| {
-                let mut t = tx.to_json();
-                t.as_object_mut().expect("transaction is an object").insert("operation_results".into(), json!(results));
-                t
-            })
-            .collect();
+        let txs: Vec<Value> = (0..self.transactions.len()).map(|i| self.transaction_json(i)).collect();
         o.insert("transactions".into(), json!(txs));
-        o.insert("block_id".into(), json!(self.id_hex()));
-        o.insert("signing_key".into(), json!(null));
-        o.insert(
-            "transaction_ids".into(),
-            json!(self.transactions.iter().map(|t| hex::encode(t.id())).collect::<Vec<_>>()),
-        );
         v
     }
 }

@@ -9,8 +9,9 @@ pub enum Production {
     /// Only when asked (`produce_block`), except that a synchronous broadcast produces
     /// the block it waits for, so it never hangs a test.
     Manual,
-    /// A block every so much real time (each still advances chain time by
-    /// `block_interval`, so a short real period runs the chain faster than real time).
+    /// A block every so much real time. On the wall clock a block never comes within
+    /// the second of the previous one (its time would run ahead); on a simulated clock
+    /// each block advances chain time by `block_interval`.
     Timer(Duration),
 }
 
@@ -39,6 +40,9 @@ impl Default for Fees {
     }
 }
 
+/// 2026-06-21T00:00:00, the first block time of a simulated clock.
+pub const SIMULATED_GENESIS: u32 = 1_782_000_000;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// 32 bytes; the CrowdWiz chain id by default.
@@ -47,6 +51,12 @@ pub struct Config {
     pub seed: Option<Vec<u8>>,
     /// Chain time of the first block (Unix seconds); `None` = the wall clock at start.
     pub genesis_time: Option<u32>,
+    /// Block timestamps follow the wall clock (as a node's: the real time a block is
+    /// made), never behind it; a block asked for within the second of the previous one
+    /// gets the next second. Off (`Config::simulated`), chain time starts at
+    /// `genesis_time` and moves by `block_interval` per block, for tests that pair the
+    /// devnet with a manual clock.
+    pub wall_clock: bool,
     /// Chain seconds between blocks.
     pub block_interval: u32,
     pub production: Production,
@@ -80,7 +90,8 @@ impl Default for Config {
         Config {
             chain_id,
             seed: Some(b"cwd-devnet".to_vec()),
-            genesis_time: Some(1_782_000_000), // 2026-06-21T00:00:00
+            genesis_time: None,
+            wall_clock: true,
             block_interval: 3,
             production: Production::Manual,
             irreversible_lag: 5,
@@ -98,8 +109,16 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A deterministic configuration for tests: manual blocks, the given seed.
+    /// Deterministic keys for tests: manual blocks, the given seed, wall-clock time.
     pub fn seeded(seed: &str) -> Self {
         Config { seed: Some(seed.as_bytes().to_vec()), ..Config::default() }
+    }
+
+    /// Like [`Config::seeded`], with a simulated chain clock starting at
+    /// 2026-06-21T00:00:00 and moving `block_interval` per block: for tests whose other
+    /// side runs on a manual clock too. Wallets that use their own clock need
+    /// [`Config::seeded`].
+    pub fn simulated(seed: &str) -> Self {
+        Config { genesis_time: Some(SIMULATED_GENESIS), wall_clock: false, ..Config::seeded(seed) }
     }
 }

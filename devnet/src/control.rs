@@ -270,6 +270,6 @@ fn run(node: &Node, method: &str, p: &Value) -> Result<Value> {
             Value::Null
         }
         "faults_list" => json!(node.fault_rules().iter().map(FaultRule::to_json).collect::<Vec<_>>()),
-        other => return Err(ChainError::MethodNotFound { api: "devnet".into(), method: other.into() }),
+        other => return Err(ChainError::UnknownControl(other.into())),
     })
 }

@@ -1,6 +1,6 @@
-//! Typed errors, and their JSON-RPC form as a Graphene node writes it: HTTP 200 with
-//! `{"code":1,"message":…,"data":{"code":…,"name":…,"message":…,"stack":[]}}` for chain
-//! errors, JSON-RPC's own codes for malformed requests.
+//! Typed errors, and their JSON-RPC form as a Graphene node writes it (fc's
+//! websocket_api/http_api: `{"code":1,"message":<to_detail_string>,"data":<exception>}`,
+//! HTTP 200), JSON-RPC's own codes only for requests that are not JSON-RPC.
 
 use core::fmt;
 
@@ -38,38 +38,147 @@ pub enum Reject {
 }
 
 impl Reject {
-    /// The fc exception name a node would put in `data.name`.
+    /// The fc exception name a node puts in `data.name`.
     pub fn name(&self) -> &'static str {
-        use Reject::*;
-        match self {
-            Decode(_) => "parse_error_exception",
-            BadTapos { .. } => "tx_bad_tapos",
-            Expired { .. } => "tx_expired",
-            TooFarInFuture { .. } => "tx_expiration_too_far",
-            Duplicate { .. } => "tx_duplicate",
-            NotCanonical => "tx_non_canonical_signature",
-            BadSignature(_) => "tx_bad_signature",
-            DuplicateSignature => "tx_duplicate_sig",
-            MissingActiveAuth { .. } => "tx_missing_active_auth",
-            IrrelevantSignature => "tx_irrelevant_sig",
-            UnknownAccount { .. } => "unknown_account",
-            WrongAsset { .. } => "wrong_asset",
-            FeeTooLow { .. } => "insufficient_fee",
-            InsufficientBalance { .. } => "insufficient_balance",
-            Assert(_) => "assert_exception",
-        }
+        self.fc().name
     }
 
-    /// The numeric fc code (Graphene's where one exists).
+    /// The numeric fc code.
     pub fn fc_code(&self) -> i64 {
+        self.fc().code
+    }
+
+    /// The exception a CrowdWiz node raises for this, with its wording: the assertion
+    /// text of the `FC_ASSERT`/`GRAPHENE_ASSERT` that fails (db_block.cpp
+    /// `_apply_transaction`, protocol/transaction.cpp `verify_authority`,
+    /// transfer_evaluator.cpp, db.get's "Unable to find Object").
+    pub fn fc(&self) -> Fc {
         use Reject::*;
+        let time = |t: &u32| cwd_gateway::json::format_time(*t);
+        let assert = |format: String, file: &'static str, method: &'static str, data: Value| Fc::assert(format, file, method, data);
         match self {
-            Decode(_) => 4,
-            MissingActiveAuth { .. } => 3030001,
-            DuplicateSignature => 3030003,
-            IrrelevantSignature => 3030004,
-            _ => 10,
+            Decode(e) => Fc { code: 4, name: "parse_error_exception", what: "Parse Error", format: e.to_string(), data: json!({}), file: "json.cpp", method: "from_string" },
+            BadTapos { .. } => assert(
+                "trx.ref_block_prefix == tapos_block_summary.block_id._hash[1]: ".into(),
+                "db_block.cpp",
+                "_apply_transaction",
+                json!({}),
+            ),
+            Expired { expiration, head_time } => assert(
+                "now <= trx.expiration: ".into(),
+                "db_block.cpp",
+                "_apply_transaction",
+                json!({ "now": time(head_time), "trx.exp": time(expiration) }),
+            ),
+            TooFarInFuture { expiration, limit } => assert(
+                "trx.expiration <= now + chain_parameters.maximum_time_until_expiration: ".into(),
+                "db_block.cpp",
+                "_apply_transaction",
+                json!({ "trx.expiration": time(expiration), "limit": time(limit) }),
+            ),
+            Duplicate { .. } => assert(
+                "trx_idx.indices().get<by_trx_id>().find(trx.id()) == trx_idx.indices().get<by_trx_id>().end(): ".into(),
+                "db_block.cpp",
+                "_apply_transaction",
+                json!({}),
+            ),
+            NotCanonical => assert("is_canonical( c ): signature is not canonical".into(), "elliptic_common.cpp", "public_key", json!({})),
+            BadSignature(e) => assert(format!("signature recovers no key: {e}"), "elliptic_secp256k1.cpp", "public_key", json!({})),
+            DuplicateSignature => Fc::tx(3030005, "tx_duplicate_sig", "duplicate signature included", "Duplicate Signature detected".into()),
+            MissingActiveAuth { account } => Fc::tx(
+                3030001,
+                "tx_missing_active_auth",
+                "missing required active authority",
+                format!("Missing Active Authority 1.2.{}", account.0),
+            ),
+            IrrelevantSignature => Fc::tx(3030004, "tx_irrelevant_sig", "irrelevant signature included", "Unnecessary signature(s) detected".into()),
+            UnknownAccount { account } => assert(
+                "maybe_found != nullptr: Unable to find Object".into(),
+                "index.hpp",
+                "get",
+                json!({ "id": format!("1.2.{}", account.0) }),
+            ),
+            WrongAsset { asset, .. } => {
+                assert("maybe_found != nullptr: Unable to find Object".into(), "index.hpp", "get", json!({ "id": asset }))
+            }
+            FeeTooLow { required, paid, .. } => Fc {
+                code: 3030007,
+                name: "insufficient_fee",
+                what: "insufficient fee",
+                format: format!("Insufficient Fee Paid: core_fee_paid {paid}, required {required}"),
+                data: json!({}),
+                file: "evaluator.cpp",
+                method: "prepare_fee",
+            },
+            InsufficientBalance { account, needed, available } => assert(
+                format!(
+                    "insufficient_balance: Insufficient Balance: {available}, unable to transfer '{needed}' from account '1.2.{}'",
+                    account.0
+                ),
+                "transfer_evaluator.cpp",
+                "do_evaluate",
+                json!({}),
+            ),
+            Assert(d) => assert(d.clone(), "evaluator.cpp", "evaluate", json!({})),
         }
+    }
+}
+
+/// An fc exception as a node serialises it: `code name: what`, then the log message
+/// (the assertion text) with its data and where it was raised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fc {
+    pub code: i64,
+    pub name: &'static str,
+    pub what: &'static str,
+    /// The log message, already formatted.
+    pub format: String,
+    pub data: Value,
+    pub file: &'static str,
+    pub method: &'static str,
+}
+
+impl Fc {
+    pub fn assert(format: String, file: &'static str, method: &'static str, data: Value) -> Self {
+        Fc { code: 10, name: "assert_exception", what: "Assert Exception", format, data, file, method }
+    }
+
+    fn tx(code: i64, name: &'static str, what: &'static str, format: String) -> Self {
+        Fc { code, name, what, format, data: json!({}), file: "transaction.cpp", method: "verify_authority" }
+    }
+
+    /// fc's `exception::to_detail_string`, the JSON-RPC error's `message`.
+    pub fn detail(&self) -> String {
+        format!(
+            "{} {}: {}\n{}\n    {}\n    th_a  {}:1 {}",
+            self.code, self.name, self.what, self.format, self.data, self.file, self.method
+        )
+    }
+
+    /// The JSON-RPC error object: code 1, the detail string, the exception as data.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "code": 1,
+            "message": self.detail(),
+            "data": {
+                "code": self.code,
+                "name": self.name,
+                "message": self.what,
+                "stack": [{
+                    "context": {
+                        "level": "error",
+                        "file": self.file,
+                        "line": 1,
+                        "method": self.method,
+                        "hostname": "",
+                        "thread_name": "th_a",
+                        "timestamp": cwd_gateway::json::format_time(crate::state::wall_clock_secs()),
+                    },
+                    "format": self.format,
+                    "data": self.data,
+                }],
+            },
+        })
     }
 }
 
@@ -125,6 +234,8 @@ pub enum ChainError {
     /// JSON, but not a JSON-RPC request.
     InvalidRequest(String),
     MethodNotFound { api: String, method: String },
+    /// A control API method that does not exist (the control API is JSON-RPC proper).
+    UnknownControl(String),
     /// An argument has the wrong type or is missing.
     InvalidParams(String),
     /// An `FC_ASSERT` a node would raise (limit too high, bad object id…).
@@ -155,6 +266,7 @@ impl fmt::Display for ChainError {
             Parse(d) => write!(f, "parse error: {d}"),
             InvalidRequest(d) => write!(f, "invalid request: {d}"),
             MethodNotFound { api, method } => write!(f, "method {method} not found in API {api}"),
+            UnknownControl(m) => write!(f, "no control method {m}"),
             InvalidParams(d) => write!(f, "invalid parameters: {d}"),
             Assert(d) => write!(f, "Assert Exception: {d}"),
             Tx(r) => write!(f, "{r}"),
@@ -171,31 +283,49 @@ impl std::error::Error for ChainError {}
 impl std::error::Error for Reject {}
 
 impl ChainError {
-    /// The JSON-RPC `error` object.
+    /// The JSON-RPC `error` object: fc's shape for everything a node raises, JSON-RPC's
+    /// codes only for requests that are not JSON-RPC at all.
     pub fn to_json(&self) -> Value {
         use ChainError::*;
         let message = self.to_string();
-        let (code, fc_code, name) = match self {
-            Parse(_) => (-32700, 0, "parse_error"),
-            InvalidRequest(_) => (-32600, 0, "invalid_request"),
-            MethodNotFound { .. } => (-32601, 0, "method_not_found"),
-            InvalidParams(_) => (-32602, 0, "invalid_params"),
-            Assert(_) => (1, 10, "assert_exception"),
-            Tx(r) => (1, r.fc_code(), r.name()),
-            Injected { code, .. } => (*code, 0, "injected_fault"),
-            NotIncluded { .. } => (1, 10, "transaction_not_included"),
-            Reorg(_) => (1, 10, "reorg_refused"),
-            NotFound(_) => (1, 10, "not_found"),
-            BadInput(_) => (1, 10, "bad_input"),
+        let devnet = |name: &'static str| Fc::assert(format!("{name}: {message}"), "devnet", "devnet", json!({}));
+        let fc = match self {
+            Parse(_) => return json!({ "code": -32700, "message": message }),
+            InvalidRequest(_) => return json!({ "code": -32600, "message": message }),
+            InvalidParams(_) => return json!({ "code": -32602, "message": message }),
+            UnknownControl(_) => return json!({ "code": -32601, "message": message }),
+            // fc's api_connection.hpp, generic_api::call.
+            MethodNotFound { method, .. } => Fc::assert(
+                format!("itr != _by_name.end(): no method with name '{method}'"),
+                "api_connection.hpp",
+                "call",
+                json!({ "name": method }),
+            ),
+            Assert(d) => Fc::assert(d.clone(), "database_api.cpp", "call", json!({})),
+            Tx(r) => r.fc(),
+            Injected { code, message } => {
+                return json!({
+                    "code": code,
+                    "message": message,
+                    "data": { "code": 0, "name": "injected_fault", "message": message, "stack": [] },
+                })
+            }
+            NotIncluded { .. } => devnet("transaction_not_included"),
+            Reorg(_) => devnet("reorg_refused"),
+            NotFound(_) => devnet("not_found"),
+            BadInput(_) => devnet("bad_input"),
         };
-        if code < 0 {
-            return json!({ "code": code, "message": message });
+        let mut v = fc.to_json();
+        // The devnet's own errors say which in data.name, for the control API's users.
+        if let NotIncluded { .. } | Reorg(_) | NotFound(_) | BadInput(_) = self {
+            v["data"]["name"] = json!(match self {
+                NotIncluded { .. } => "transaction_not_included",
+                Reorg(_) => "reorg_refused",
+                NotFound(_) => "not_found",
+                _ => "bad_input",
+            });
         }
-        json!({
-            "code": code,
-            "message": message,
-            "data": { "code": fc_code, "name": name, "message": message, "stack": [] },
-        })
+        v
     }
 }
 

@@ -26,6 +26,7 @@ pub mod scenarios;
 pub mod server;
 pub mod state;
 pub mod validate;
+pub mod websocket;
 
 pub use config::{Config, Fees, Production};
 pub use error::{ChainError, Reject};

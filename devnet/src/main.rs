@@ -1,7 +1,8 @@
 //! `cwd-devnet`: a simulated CrowdWiz node as a process.
 //!
 //!     cwd-devnet [--listen 127.0.0.1:8090] [--block-seconds 3] [--manual] [--lag 5]
-//!                [--seed TEXT] [--history-start N] [--account NAME:CWD]...
+//!                [--seed TEXT] [--history-start N] [--max-ops-per-account N]
+//!                [--track-account NAME]... [--account NAME:CWD]...
 //!
 //! Prints the URLs and the created accounts (with their keys) and serves until killed.
 
@@ -12,7 +13,7 @@ use cwd_devnet::{AccountSpec, Config, Devnet, Production};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: cwd-devnet [--listen ADDR] [--block-seconds N] [--manual] [--lag N] [--seed TEXT] [--history-start N] [--account NAME:CWD]..."
+        "usage: cwd-devnet [--listen ADDR] [--block-seconds N] [--manual] [--lag N] [--seed TEXT] [--history-start N] [--max-ops-per-account N] [--track-account NAME]... [--account NAME:CWD]..."
     );
     std::process::exit(2)
 }
@@ -21,6 +22,7 @@ fn main() {
     let mut config = Config { genesis_time: None, seed: None, ..Config::default() };
     let mut period = Some(Duration::from_secs(3));
     let mut accounts = Vec::new();
+    let mut tracked = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -35,6 +37,8 @@ fn main() {
             "--lag" => config.irreversible_lag = value().parse().unwrap_or_else(|_| usage()),
             "--seed" => config.seed = Some(value().into_bytes()),
             "--history-start" => config.history_id_start = value().parse().unwrap_or_else(|_| usage()),
+            "--max-ops-per-account" => config.max_ops_per_account = value().parse().unwrap_or_else(|_| usage()),
+            "--track-account" => tracked.push(value()),
             "--account" => {
                 let v = value();
                 let (name, cwd) = v.split_once(':').unwrap_or((v.as_str(), "0"));
@@ -62,6 +66,14 @@ fn main() {
         match devnet.create_account(spec) {
             Ok(a) => println!("{}", a.to_json()),
             Err(e) => eprintln!("{e}"),
+        }
+    }
+    if !tracked.is_empty() {
+        let names: Vec<&str> = tracked.iter().map(String::as_str).collect();
+        let max = Some(devnet.lock().config.max_ops_per_account);
+        if let Err(e) = devnet.set_history_options(max, &names) {
+            eprintln!("--track-account: {e}");
+            std::process::exit(2);
         }
     }
     loop {

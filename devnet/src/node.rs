@@ -20,11 +20,14 @@ pub struct Confirmation {
     pub id: String,
     pub block_num: u32,
     pub trx_num: u32,
+    /// The transaction as its block holds it (with `operation_results`).
+    pub trx: Value,
 }
 
 impl Confirmation {
+    /// api.hpp's `transaction_confirmation`: `{id, block_num, trx_num, trx}`.
     pub fn to_json(&self) -> Value {
-        json!({ "id": self.id, "block_num": self.block_num, "trx_num": self.trx_num, "expired": false })
+        json!({ "id": self.id, "block_num": self.block_num, "trx_num": self.trx_num, "trx": self.trx })
     }
 }
 
@@ -176,7 +179,8 @@ impl Node {
         let mut state = self.lock();
         loop {
             if let Some(loc) = state.location(&id) {
-                return Ok(Confirmation { id: id_hex, block_num: loc.block_num, trx_num: loc.trx_num });
+                let trx = state.block(loc.block_num).map_or(Value::Null, |b| b.transaction_json(loc.trx_num as usize));
+                return Ok(Confirmation { id: id_hex, block_num: loc.block_num, trx_num: loc.trx_num, trx });
             }
             if !state.is_pending(&id) {
                 let why = state.failure(&id).map_or("dropped by a reorganisation".to_string(), |r| r.to_string());

@@ -17,6 +17,13 @@ const DATABASE: &[&str] = &[
     "get_chain_id",
     "get_chain_properties",
     "get_dynamic_global_properties",
+    "get_global_properties",
+    "lookup_accounts",
+    "verify_authority",
+    "get_potential_signatures",
+    "get_required_signatures",
+    "get_transaction",
+    "get_recent_transaction_by_id",
     "get_config",
     "lookup_account_names",
     "get_account_by_name",
@@ -33,14 +40,64 @@ const DATABASE: &[&str] = &[
     "get_transaction_hex",
     "get_assets",
     "lookup_asset_symbols",
+    "set_block_applied_callback",
+    "set_subscribe_callback",
+    "cancel_all_subscriptions",
 ];
-const HISTORY: &[&str] = &["get_account_history", "get_relative_account_history"];
+const HISTORY: &[&str] = &["get_account_history", "get_relative_account_history", "get_account_history_operations"];
 const BROADCAST: &[&str] = &["broadcast_transaction", "broadcast_transaction_synchronous"];
 
-/// Answers one request object.
+/// The APIs one connection has been given ids for, as fc's api_connection numbers them:
+/// 0 is the database API and 1 the login API from the start; `call [1, "database", []]`
+/// (login_api::database) or a call by name gives the next id. Over HTTP every request
+/// is a new connection (fc's http_api), so only 0, 1 and names work there.
+#[derive(Clone, Debug)]
+pub struct Session {
+    apis: Vec<&'static str>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session { apis: vec!["database", "login"] }
+    }
+}
+
+impl Session {
+    /// login_api::get_api_by_name: the id of `name` on this connection.
+    fn api_id(&mut self, name: &str) -> Option<u64> {
+        let name = API_NAMES.iter().find(|n| **n == name.trim_end_matches("_api"))?;
+        if *name == "login" {
+            return Some(1);
+        }
+        Some(match self.apis.iter().position(|a| a == name) {
+            Some(i) => i as u64,
+            None => {
+                self.apis.push(name);
+                (self.apis.len() - 1) as u64
+            }
+        })
+    }
+
+    fn api(&self, id: u64) -> Result<&'static str> {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.apis.get(i).copied())
+            .ok_or_else(|| ChainError::Assert(format!("_local_apis.size() > api_id: api {id} is not registered on this connection")))
+    }
+}
+
+/// The APIs the devnet serves (login_api's getters).
+const API_NAMES: &[&str] = &["database", "login", "network_broadcast", "history"];
+
+/// Answers one request object on a fresh connection (HTTP).
 pub fn handle(node: &Node, request: &Value) -> Value {
+    handle_in(node, &mut Session::default(), request)
+}
+
+/// Answers one request object on a connection with its own API ids (WebSocket).
+pub fn handle_in(node: &Node, session: &mut Session, request: &Value) -> Value {
     let id = request.get("id").cloned().unwrap_or(Value::Null);
-    respond(id, parse_call(request).and_then(|(api, method, args)| run(node, &api, &method, &args)))
+    respond(id, parse_call(session, request).and_then(|(api, method, args)| run(node, session, api, &method, &args)))
 }
 
 /// The response envelope.
@@ -51,8 +108,10 @@ pub fn respond(id: Value, outcome: Result<Value>) -> Value {
     }
 }
 
-/// (api, method, args); api "" = find the method in any API.
-fn parse_call(request: &Value) -> Result<(String, String, Vec<Value>)> {
+/// (api, method, args), as fc's websocket_api/http_api read them: `call` takes exactly
+/// `[api id or name, method, [args]]`; any other method goes to the database API
+/// (`on_unhandled` → api 0).
+pub(crate) fn parse_call(session: &mut Session, request: &Value) -> Result<(&'static str, String, Vec<Value>)> {
     let obj = request.as_object().ok_or_else(|| ChainError::InvalidRequest("the request must be a JSON object".into()))?;
     let method = obj
         .get("method")
@@ -64,44 +123,49 @@ fn parse_call(request: &Value) -> Result<(String, String, Vec<Value>)> {
             Value::Array(a) => a,
             _ => return Err(ChainError::InvalidParams("\"params\" must be an array".into())),
         };
-        return Ok((String::new(), method.to_string(), args));
+        return Ok(("database", method.to_string(), args));
     }
     let p = params
         .as_array()
-        .filter(|p| p.len() == 2 || p.len() == 3)
-        .ok_or_else(|| ChainError::InvalidParams("call takes [api, method, [args]]".into()))?;
+        .filter(|p| p.len() == 3 && p[2].is_array())
+        .ok_or_else(|| ChainError::Assert("args.size() == 3 && args[2].is_array(): ".into()))?;
     let api = match &p[0] {
-        Value::String(s) => s.trim_end_matches("_api").to_string(),
-        Value::Number(_) => String::new(),
-        _ => return Err(ChainError::InvalidParams("api must be a name".into())),
+        Value::String(s) => {
+            let id = session.api_id(s).ok_or_else(|| ChainError::Assert(format!("false: No API named {s}")))?;
+            session.api(id)?
+        }
+        v => session.api(v.as_u64().ok_or_else(|| ChainError::InvalidParams("the api must be an id or a name".into()))?)?,
     };
     let method = p[1].as_str().ok_or_else(|| ChainError::InvalidParams("method must be a string".into()))?;
-    let args = match p.get(2) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.clone(),
-        Some(_) => return Err(ChainError::InvalidParams("arguments must be an array".into())),
-    };
+    let args = p[2].as_array().cloned().unwrap_or_default();
     Ok((api, method.to_string(), args))
 }
 
-fn api_of(method: &str) -> Option<&'static str> {
-    if DATABASE.contains(&method) {
-        Some("database")
-    } else if HISTORY.contains(&method) {
-        Some("history")
-    } else if BROADCAST.contains(&method) {
-        Some("network_broadcast")
-    } else if method == "login" {
-        Some("login")
-    } else {
-        None
+fn methods_of(api: &str) -> &'static [&'static str] {
+    match api {
+        "database" => DATABASE,
+        "history" => HISTORY,
+        "network_broadcast" => BROADCAST,
+        "login" => LOGIN,
+        _ => &[],
     }
 }
 
-fn run(node: &Node, api: &str, method: &str, args: &[Value]) -> Result<Value> {
-    let home = api_of(method);
-    if home.is_none() || (!api.is_empty() && Some(api) != home) {
-        return Err(ChainError::MethodNotFound { api: if api.is_empty() { "database".into() } else { api.into() }, method: method.into() });
+const LOGIN: &[&str] = &["login", "database", "network_broadcast", "history", "get_api_by_name"];
+
+fn run(node: &Node, session: &mut Session, api: &str, method: &str, args: &[Value]) -> Result<Value> {
+    if !methods_of(api).contains(&method) {
+        return Err(ChainError::MethodNotFound { api: api.into(), method: method.into() });
+    }
+    if api == "login" {
+        return match method {
+            "login" => Ok(json!(true)),
+            "get_api_by_name" => {
+                let name = str_arg(args, 0, "api_name")?;
+                Ok(session.api_id(name).map_or(Value::Null, |id| json!(id)))
+            }
+            other => Ok(json!(session.api_id(other).expect("login's getters are API names"))),
+        };
     }
     let mut drop = false;
     let mut lose = None;
@@ -118,7 +182,6 @@ fn run(node: &Node, api: &str, method: &str, args: &[Value]) -> Result<Value> {
             Ok(Value::Null)
         }
         "broadcast_transaction_synchronous" => Ok(node.broadcast_synchronous(decode_tx(args)?, drop)?.to_json()),
-        "login" => Ok(json!(true)),
         _ => {
             let state = node.lock();
             query(&state, method, args)
@@ -166,7 +229,7 @@ fn limit_arg(state: &State, args: &[Value], i: usize) -> Result<usize> {
     let max = state.config.history_limit as u64;
     let limit = u64_arg(args, i, "limit", max)?;
     if limit > max {
-        return Err(ChainError::Assert(format!("limit <= configured_limit: limit can not be greater than {max}")));
+        return Err(ChainError::Assert(format!("limit <= {max}: ")));
     }
     Ok(limit as usize)
 }
@@ -230,12 +293,62 @@ fn full_account(state: &State, a: &crate::accounts::Account) -> Value {
 fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
     Ok(match method {
         "get_chain_id" => json!(hex::encode(state.chain_id())),
-        "get_chain_properties" => json!({
-            "id": "2.11.0",
-            "chain_id": hex::encode(state.chain_id()),
-            "immutable_parameters": { "min_committee_member_count": 11, "min_witness_count": 11, "num_special_accounts": 0, "num_special_assets": 0 },
-        }),
+        "get_chain_properties" => chain_properties(state),
         "get_dynamic_global_properties" => state.dynamic_global_properties(),
+        "get_global_properties" => state.global_properties(),
+        "lookup_accounts" => {
+            let lower = str_arg(args, 0, "lower_bound_name")?;
+            let limit = u64_arg(args, 1, "limit", 0)?;
+            if limit > 1000 {
+                return Err(ChainError::Assert("limit <= 1000: ".into()));
+            }
+            let mut names: Vec<(&str, String)> =
+                state.accounts().filter(|a| a.name.as_str() >= lower).map(|a| (a.name.as_str(), format!("1.2.{}", a.id.0))).collect();
+            names.sort();
+            json!(names.into_iter().take(limit as usize).map(|(n, id)| json!([n, id])).collect::<Vec<_>>())
+        }
+        "verify_authority" => {
+            let st = cj::transaction(arg(args, 0, "trx")?).map_err(crate::error::Reject::Decode)?;
+            crate::validate::check_signatures(state, &st)?;
+            json!(true)
+        }
+        "get_potential_signatures" | "get_required_signatures" => {
+            let st = cj::transaction(arg(args, 0, "trx")?).map_err(crate::error::Reject::Decode)?;
+            let mut keys = Vec::new();
+            for op in &st.tx.operations {
+                if let Some(a) = state.account(op.fee_payer()) {
+                    keys.push(a.active.to_string());
+                    if method == "get_potential_signatures" {
+                        keys.push(a.owner.to_string());
+                    }
+                }
+            }
+            if method == "get_required_signatures" {
+                let available: Vec<String> = list_arg(args, 1, "available_keys")?.iter().filter_map(|k| k.as_str().map(String::from)).collect();
+                keys.retain(|k| available.contains(k));
+            }
+            keys.sort();
+            keys.dedup();
+            json!(keys)
+        }
+        "get_transaction" => {
+            let num = u64_arg(args, 0, "block_num", 0)?;
+            let trx = u64_arg(args, 1, "trx_in_block", 0)?;
+            let block = u32::try_from(num).ok().and_then(|n| state.block(n)).ok_or_else(|| ChainError::Assert("opt_block: ".into()))?;
+            if trx as usize >= block.transactions.len() {
+                return Err(ChainError::Assert("opt_block->transactions.size() > trx_num: ".into()));
+            }
+            block.transaction_json(trx as usize)
+        }
+        "get_recent_transaction_by_id" => {
+            let id_hex = str_arg(args, 0, "id")?;
+            let mut id = [0u8; 20];
+            hex::decode_to_slice(id_hex, &mut id).map_err(|_| ChainError::InvalidParams("id must be 40 hex digits".into()))?;
+            match state.location(&id).and_then(|l| state.block(l.block_num).and_then(|b| b.transactions.get(l.trx_num as usize))) {
+                Some(tx) if tx.expiration() >= state.head_time() => tx.to_json(),
+                _ => Value::Null,
+            }
+        }
         "get_config" => json!({
             "GRAPHENE_SYMBOL": "CWD",
             "GRAPHENE_ADDRESS_PREFIX": "CWD",
@@ -319,7 +432,7 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
         }
         "get_account_balances" | "get_named_account_balances" => {
             let who = str_arg(args, 0, "account")?;
-            let account = state.resolve(who).ok_or_else(|| ChainError::Assert(format!("no such account: {who}")))?;
+            let account = state.resolve(who).ok_or_else(|| ChainError::Assert("account: no such account".into()))?;
             // Like a node, balances include the pending transactions it has applied.
             let of = |asset: u64| {
                 let id = cwd_gateway::ops::AssetId(asset);
@@ -381,6 +494,28 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
                 Some(a) => json!(state.account_history(a.id, stop, limit, start).iter().map(|h| h.to_json()).collect::<Vec<_>>()),
             }
         }
+        "get_account_history_operations" => {
+            let who = str_arg(args, 0, "account_id_or_name")?;
+            let op_type = u64_arg(args, 1, "operation_type", 0)?;
+            let start = history_id_arg(args, 2, "start")?;
+            let stop = history_id_arg(args, 3, "stop")?;
+            let limit = limit_arg(state, args, 4)?;
+            let start = if start == 0 { u64::MAX } else { start };
+            match state.resolve(who) {
+                None => json!([]),
+                Some(a) => json!(state
+                    .account_ops(a.id)
+                    .iter()
+                    .rev()
+                    .take_while(|&&i| i > stop)
+                    .filter(|&&i| i <= start)
+                    .filter_map(|i| state.history_object(*i))
+                    .filter(|h| h.op.which() == op_type)
+                    .take(limit)
+                    .map(|h| h.to_json())
+                    .collect::<Vec<_>>()),
+            }
+        }
         "get_relative_account_history" => {
             let limit = limit_arg(state, args, 2)?;
             let who = str_arg(args, 0, "account_id_or_name")?;
@@ -395,17 +530,34 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
                     .collect::<Vec<_>>()),
             }
         }
+        // Served by the WebSocket session (websocket.rs); a plain HTTP request has no
+        // connection to call back on.
+        "set_block_applied_callback" | "set_subscribe_callback" | "cancel_all_subscriptions" => {
+            return Err(ChainError::Assert(format!("{method}: notifications need a WebSocket connection")))
+        }
         other => return Err(ChainError::MethodNotFound { api: "database".into(), method: other.into() }),
     })
 }
 
+/// `2.11.0`, chain_property_object.
+fn chain_properties(state: &State) -> Value {
+    json!({
+        "id": "2.11.0",
+        "chain_id": hex::encode(state.chain_id()),
+        "immutable_parameters": { "min_committee_member_count": 11, "min_witness_count": 11, "num_special_accounts": 0, "num_special_assets": 0 },
+    })
+}
+
 /// `get_objects` for one id: what this node keeps, null for the rest.
-fn object(state: &State, id: &str) -> Value {
+pub(crate) fn object(state: &State, id: &str) -> Value {
     let parts: Vec<&str> = id.split('.').collect();
     let [space, kind, n] = parts.as_slice() else { return Value::Null };
     let Ok(n) = n.parse::<u64>() else { return Value::Null };
     match (*space, *kind) {
+        ("2", "0") if n == 0 => state.global_properties(),
         ("2", "1") if n == 0 => state.dynamic_global_properties(),
+        ("2", "8") => state.block_summary(n).unwrap_or(Value::Null),
+        ("2", "11") if n == 0 => chain_properties(state),
         ("1", "2") => state.account(AccountId(n)).map_or(Value::Null, |a| a.to_json()),
         ("2", "6") => state.account(AccountId(n)).map_or(Value::Null, |a| state.statistics(a)),
         ("1", "11") => state.history_object(n).map_or(Value::Null, |h| h.to_json()),

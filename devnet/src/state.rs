@@ -110,12 +110,7 @@ pub struct State {
 impl State {
     /// A fresh chain with the six system accounts and one block.
     pub fn new(config: Config) -> Self {
-        let genesis_time = config.genesis_time.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as u32)
-                .unwrap_or(1_782_000_000)
-        });
+        let genesis_time = config.genesis_time.unwrap_or_else(wall_clock_secs);
         let rng = Rng::new(config.seed.as_deref());
         let mut s = State {
             accounts: BTreeMap::new(),
@@ -392,6 +387,73 @@ impl State {
         })
     }
 
+    /// `2.0.0`, global_property_object with the chain parameters a wallet reads
+    /// (protocol/chain_parameters.hpp) and the fee schedule (`current_fees`: the
+    /// devnet's fees for the operations it knows, as fee_schedule.hpp writes them).
+    pub fn global_properties(&self) -> Value {
+        let f = &self.config.fees;
+        json!({
+            "id": "2.0.0",
+            "parameters": {
+                "current_fees": {
+                    "parameters": [
+                        [0, { "fee": f.transfer, "price_per_kbyte": f.transfer_per_kbyte }],
+                        [22, { "fee": f.proposal, "price_per_kbyte": 10 }],
+                        [23, { "fee": f.proposal, "price_per_kbyte": 10 }],
+                        [61, { "fee": f.send_message, "price_per_kbyte": f.send_message_per_kbyte }],
+                        [104, { "fee": f.mass_payment, "price_per_transfer": f.mass_payment_per_transfer }],
+                        [105, { "fee": 0 }],
+                    ],
+                    "scale": 10000,
+                },
+                "block_interval": self.config.block_interval,
+                "maintenance_interval": 86400,
+                "maintenance_skip_slots": 3,
+                "committee_proposal_review_period": 1_209_600,
+                "maximum_transaction_size": 2048,
+                "maximum_block_size": 2_000_000,
+                "maximum_time_until_expiration": self.config.max_expiration,
+                "maximum_proposal_lifetime": 2_419_200,
+                "maximum_asset_whitelist_authorities": 10,
+                "maximum_asset_feed_publishers": 10,
+                "maximum_witness_count": 1001,
+                "maximum_committee_count": 1001,
+                "maximum_authority_membership": 10,
+                "reserve_percent_of_fee": 2000,
+                "network_percent_of_fee": 2000,
+                "lifetime_referrer_percent_of_fee": 3000,
+                "cashback_vesting_period_seconds": 31_536_000,
+                "cashback_vesting_threshold": 10_000_000,
+                "count_non_member_votes": true,
+                "allow_non_member_whitelists": false,
+                "witness_pay_per_block": 1_000_000,
+                "worker_budget_per_day": "50000000000",
+                "max_predicate_opcode": 1,
+                "fee_liquidation_threshold": 10_000_000,
+                "accounts_per_fee_scale": 1000,
+                "account_fee_scale_bitshifts": 4,
+                "max_authority_depth": 2,
+                "extensions": [],
+            },
+            "next_available_vote_id": 0,
+            "active_committee_members": [],
+            "active_witnesses": [crate::blocks::WITNESS],
+        })
+    }
+
+    /// `2.8.N`, block_summary_object: the newest block whose number's low 16 bits are N
+    /// (what TaPoS checks against).
+    pub fn block_summary(&self, n: u64) -> Option<Value> {
+        if n > 0xffff {
+            return None;
+        }
+        let head = self.head_num() as u64;
+        let back = (head as u16).wrapping_sub(n as u16) as u64;
+        let num = head.checked_sub(back)?;
+        let b = self.block_or_genesis(num as u32)?;
+        Some(json!({ "id": format!("2.8.{n}"), "block_id": b.id_hex() }))
+    }
+
     /// `2.6.N` (account_object.hpp, account_statistics_object; the matrix, credit and
     /// vote fields CrowdWiz adds after `current_month_income` are left out).
     pub fn statistics(&self, account: &Account) -> Value {
@@ -557,7 +619,14 @@ impl State {
         validate::check(self, st, Mode::Broadcast)
     }
 
-    /// Moves chain time forward without a block: the next block is `secs` later.
+    /// Whether the wall clock has reached a second after the head block, so a block made
+    /// now gets the real time.
+    pub fn wall_clock_ready(&self) -> bool {
+        !self.config.wall_clock || wall_clock_secs() > self.head_time()
+    }
+
+    /// Moves chain time forward without a block (a test's fast-forward): the next block
+    /// is `secs` later.
     pub fn advance_time(&mut self, secs: u32) {
         self.clock = self.clock.max(self.head_time()).saturating_add(secs);
     }
@@ -574,7 +643,11 @@ impl State {
     pub fn produce_block(&mut self) -> u32 {
         let prev = self.head();
         let (prev_id, prev_time, num) = (prev.id, prev.time, prev.num + 1);
-        let time = prev_time.saturating_add(self.config.block_interval.max(1)).max(self.clock);
+        let time = if self.config.wall_clock {
+            prev_time.saturating_add(1).max(self.clock).max(wall_clock_secs())
+        } else {
+            prev_time.saturating_add(self.config.block_interval.max(1)).max(self.clock)
+        };
         self.clock = time;
         let mut undo = vec![Change::OpInTrx(self.op_in_trx)];
         let mut txs = Vec::new();
@@ -900,6 +973,14 @@ impl State {
             self.included.remove(&id);
         }
     }
+}
+
+/// The wall clock in Unix seconds (u32 like fc's time_point_sec).
+pub fn wall_clock_secs() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().min(u32::MAX as u64) as u32)
+        .unwrap_or(0)
 }
 
 /// An operation with the virtual operations its evaluator pushes (a mass payment's

@@ -33,7 +33,8 @@ pub fn check(state: &State, st: &SignedTransaction, mode: Mode) -> Result<(), Re
     let head_time = state.head_time();
     match mode {
         Mode::Broadcast => {
-            if tx.expiration <= head_time {
+            // db_block.cpp, _apply_transaction: `now <= trx.expiration`.
+            if tx.expiration < head_time {
                 return Err(Reject::Expired { expiration: tx.expiration, head_time });
             }
             let limit = head_time.saturating_add(state.config.max_expiration);
@@ -115,7 +116,7 @@ fn check_operations(state: &State, st: &SignedTransaction, mode: Mode) -> Result
 
 /// Every signature canonical and distinct; the fee payers' active (or owner) keys all
 /// among the signers; no signer that nobody needs.
-fn check_signatures(state: &State, st: &SignedTransaction) -> Result<(), Reject> {
+pub fn check_signatures(state: &State, st: &SignedTransaction) -> Result<(), Reject> {
     let digest = st.tx.digest(state.chain_id());
     let mut signers = HashSet::new();
     for sig in &st.signatures {

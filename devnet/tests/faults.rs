@@ -57,7 +57,7 @@ fn lost_response_still_accepts_the_broadcast() {
     assert!(broadcast(&d, &st).get("error").is_some());
     d.produce_block();
     assert!(d.lock().location(&st.tx.id()).is_some(), "it happened although the client saw an error");
-    assert_eq!(error_name(&broadcast(&d, &st)), "tx_duplicate");
+    assert_eq!(rejection(&broadcast(&d, &st)), "duplicate");
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn dropped_broadcast_is_accepted_but_never_included() {
     d.add_fault(FaultRule::next(1, None, FaultKind::Drop));
     let mut bad = st.clone();
     bad.signatures[0][1] |= 0x80;
-    assert_eq!(error_name(&broadcast(&d, &bad)), "tx_non_canonical_signature");
+    assert_eq!(rejection(&broadcast(&d, &bad)), "non_canonical");
     d.clear_faults();
     // Rebroadcast after the loss works.
     assert_eq!(broadcast(&d, &st)["result"], json!(null));

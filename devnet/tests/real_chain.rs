@@ -206,7 +206,7 @@ fn user_asset_transfers_and_balances() {
         ..transfer_tx(&d, alice.id, gw.id, 1, fee, 60)
     };
     let st = sign(&d, bad, &alice.active_private().unwrap());
-    assert_eq!(error_name(&broadcast(&d, &st)), "wrong_asset");
+    assert_eq!(rejection(&broadcast(&d, &st)), "unknown_object");
 }
 
 #[test]

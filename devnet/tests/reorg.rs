@@ -56,7 +56,7 @@ fn requeued_transactions_come_back_in_the_new_chain() {
     assert_eq!(out.requeued, vec![a.id.clone(), b.id.clone()]);
     assert_eq!(d.lock().pending().len(), 2);
     // While pending, a rebroadcast is a duplicate.
-    assert_eq!(error_name(&broadcast(&d, &a.signed)), "tx_duplicate");
+    assert_eq!(rejection(&broadcast(&d, &a.signed)), "duplicate");
     let replay = d.produce_block();
     assert_eq!(replay, first);
     let s = d.lock();
@@ -78,7 +78,7 @@ fn tapos_naming_a_dropped_block_is_refused() {
     d.reorg(1, false).unwrap();
     d.produce_block();
     let st = sign(&d, tx, &alice.active_private().unwrap());
-    assert_eq!(error_name(&broadcast(&d, &st)), "tx_bad_tapos");
+    assert_eq!(rejection(&broadcast(&d, &st)), "tapos");
 }
 
 #[test]

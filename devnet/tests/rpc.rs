@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 #[test]
 fn dynamic_global_properties_like_a_node() {
-    let d = start();
+    let d = start_with(Config::simulated("tests"));
     d.produce_blocks(4);
     let dgp = result(&d, "database", "get_dynamic_global_properties", json!([]));
     for field in [
@@ -196,7 +196,7 @@ fn seeded_devnets_are_deterministic() {
 
 #[test]
 fn timer_produces_blocks_on_its_own() {
-    let d = start_with(Config { production: cwd_devnet::Production::Timer(Duration::from_millis(50)), ..Config::seeded("timer") });
+    let d = start_with(Config { production: cwd_devnet::Production::Timer(Duration::from_millis(50)), ..Config::simulated("timer") });
     let alice = account(&d, "alice", 10);
     let bob = account(&d, "bob", 0);
     let st = sign(&d, transfer_tx(&d, alice.id, bob.id, CWD, fee(&d), 60), &alice.active_private().unwrap());
@@ -205,6 +205,42 @@ fn timer_produces_blocks_on_its_own() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(d.head_block_number() >= 4);
     d.shutdown();
+}
+
+#[test]
+fn wall_clock_timer_stamps_blocks_with_real_time_and_never_runs_ahead() {
+    let d = start_with(Config { production: cwd_devnet::Production::Timer(Duration::from_millis(50)), ..Config::seeded("wall") });
+    let first = d.lock().head_time();
+    std::thread::sleep(Duration::from_millis(2_500));
+    let (head, time) = {
+        let s = d.lock();
+        (s.head_num(), s.head_time())
+    };
+    let now = cwd_devnet::state::wall_clock_secs();
+    // A 50 ms timer still makes at most one block per second of wall clock.
+    assert!(head >= 2 && time > first, "blocks come");
+    assert!(time <= now, "a block is never stamped after the wall clock ({time} > {now})");
+    assert!((head as u64) <= 2 + (time - first) as u64, "at most one block per second: {head} blocks over {} s", time - first);
+    // A wallet's expiration of its own clock + 30 s is accepted, and so is the head time.
+    let alice = account(&d, "alice", 10);
+    let bob = account(&d, "bob", 0);
+    let mut tx = transfer_tx(&d, alice.id, bob.id, CWD, fee(&d), 0);
+    tx.expiration = now + 30;
+    assert_eq!(broadcast(&d, &sign(&d, tx, &alice.active_private().unwrap()))["result"], json!(null));
+    d.shutdown();
+}
+
+#[test]
+fn expiration_equal_to_head_time_is_accepted_and_one_second_earlier_is_not() {
+    let d = start();
+    let alice = account(&d, "alice", 10);
+    let bob = account(&d, "bob", 0);
+    let at_head = transfer_tx(&d, alice.id, bob.id, CWD, fee(&d), 0);
+    let mut before = transfer_tx(&d, alice.id, bob.id, 2 * CWD, fee(&d), 0);
+    before.expiration -= 1;
+    let key = alice.active_private().unwrap();
+    assert_eq!(broadcast(&d, &sign(&d, at_head, &key))["result"], json!(null));
+    assert_eq!(rejection(&broadcast(&d, &sign(&d, before, &key))), "expired");
 }
 
 #[test]

@@ -55,11 +55,14 @@ fn synchronous_broadcast_reports_block_and_position() {
     assert_eq!(r["id"], json!(hex::encode(st.tx.id())));
     assert_eq!(r["block_num"], json!(d.head_block_number()));
     assert_eq!(r["trx_num"], json!(0));
-    assert_eq!(r["expired"], json!(false));
+    // api.hpp's transaction_confirmation: {id, block_num, trx_num, trx}.
+    assert_eq!(r["trx"]["signatures"], write_transaction(&st)["signatures"]);
+    assert_eq!(r["trx"]["operation_results"], json!([[0, {}]]));
+    assert_eq!(r.as_object().unwrap().len(), 4);
 }
 
 fn reject(d: &cwd_devnet::DevnetHandle, st: &cwd_gateway::ops::SignedTransaction) -> String {
-    error_name(&broadcast(d, st))
+    rejection(&broadcast(d, st))
 }
 
 #[test]
@@ -74,10 +77,10 @@ fn each_validation_rule_rejects() {
     // Malformed signature (bad header byte) and non-canonical (high bit of r).
     let mut st = sign(&d, tx(CWD, f, 60), &key);
     st.signatures[0][0] = 26;
-    assert_eq!(reject(&d, &st), "tx_bad_signature");
+    assert_eq!(reject(&d, &st), "bad_signature");
     let mut st = sign(&d, tx(CWD, f, 60), &key);
     st.signatures[0][1] |= 0x80;
-    assert_eq!(reject(&d, &st), "tx_non_canonical_signature");
+    assert_eq!(reject(&d, &st), "non_canonical");
     // Signed by the wrong key, by alice for another chain, or by alice's memo key.
     let st = sign(&d, tx(CWD, f, 60), &bob.active_private().unwrap());
     assert_eq!(reject(&d, &st), "tx_missing_active_auth");
@@ -95,27 +98,29 @@ fn each_validation_rule_rejects() {
     // TaPoS naming no block we have.
     let mut t = tx(CWD, f, 60);
     t.ref_block_prefix ^= 1;
-    assert_eq!(reject(&d, &sign(&d, t, &key)), "tx_bad_tapos");
+    assert_eq!(reject(&d, &sign(&d, t, &key)), "tapos");
     let mut t = tx(CWD, f, 60);
     t.ref_block_num = t.ref_block_num.wrapping_add(5);
-    assert_eq!(reject(&d, &sign(&d, t, &key)), "tx_bad_tapos");
-    // Expired (at head time) and too far in the future.
-    assert_eq!(reject(&d, &sign(&d, tx(CWD, f, 0), &key)), "tx_expired");
-    assert_eq!(reject(&d, &sign(&d, tx(CWD, f, 86_401), &key)), "tx_expiration_too_far");
+    assert_eq!(reject(&d, &sign(&d, t, &key)), "tapos");
+    // Expired (before head time; at head time is fine, see rpc.rs) and too far ahead.
+    let mut t = tx(CWD, f, 0);
+    t.expiration -= 1;
+    assert_eq!(reject(&d, &sign(&d, t, &key)), "expired");
+    assert_eq!(reject(&d, &sign(&d, tx(CWD, f, 86_401), &key)), "too_far");
     assert_eq!(broadcast(&d, &sign(&d, tx(2, f, 86_400), &key))["result"], json!(null));
     // Duplicate, also once included in a block.
     let st = sign(&d, tx(CWD, f, 60), &key);
     assert_eq!(broadcast(&d, &st)["result"], json!(null));
-    assert_eq!(reject(&d, &st), "tx_duplicate");
+    assert_eq!(reject(&d, &st), "duplicate");
     d.produce_block();
-    assert_eq!(reject(&d, &st), "tx_duplicate");
+    assert_eq!(reject(&d, &st), "duplicate");
     // Insufficient balance (amount + fee), counting what is pending.
     let have = d.lock().balance(alice.id);
     assert_eq!(reject(&d, &sign(&d, tx(have - f + 1, f, 60), &key)), "insufficient_balance");
     assert_eq!(reject(&d, &sign(&d, tx(3, f - 1, 60), &key)), "insufficient_fee");
     // Unknown account.
     let st = sign(&d, transfer_tx(&d, alice.id, AccountId(99_999), 1, f, 60), &key);
-    assert_eq!(reject(&d, &st), "unknown_account");
+    assert_eq!(reject(&d, &st), "unknown_object");
     // Unknown operation and from == to do not decode.
     let mut v = write_transaction(&sign(&d, tx(4, f, 60), &key));
     v["operations"][0][0] = json!(1);
@@ -130,7 +135,7 @@ fn each_validation_rule_rejects() {
     if let Operation::Transfer(x) = &mut t.operations[0] {
         x.amount.asset_id = cwd_gateway::ops::AssetId(1);
     }
-    assert_eq!(reject(&d, &sign(&d, t, &key)), "wrong_asset");
+    assert_eq!(reject(&d, &sign(&d, t, &key)), "unknown_object");
     assert_conserved(&d);
 }
 

@@ -68,12 +68,14 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
     // 1. A chain.
     let devnet = Devnet::start(DevnetConfig {
         production: Production::Timer(opts.block_period),
+        // Chain time is the wall clock: at most one block per second.
+        block_interval: 1,
         ..DevnetConfig::seeded("cwd-gateway demo")
     })
     .context("starting the devnet")?;
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * 100_000))?;
     let player = devnet.create_account(AccountSpec::new("alice-cwd", 500 * 100_000))?;
-    say(format!("Simulated CrowdWiz chain (devnet) at {} — a block every {:?} of real time, 3 s of chain time.", devnet.url(), opts.block_period));
+    say(format!("Simulated CrowdWiz chain (devnet) at {} — a block every {:?} of real time (at most one a second: chain time is the wall clock).", devnet.url(), opts.block_period));
     say(format!("  gateway account  game-gateway ({}) holds {}", gateway.id_string(), cwd(10_000 * 100_000)));
     say(format!("  player account   alice-cwd ({}) holds {}", player.id_string(), cwd(500 * 100_000)));
 

@@ -60,7 +60,7 @@ impl Drop for Killer {
 
 #[test]
 fn killed_mid_broadcast_and_restarted_pays_once() {
-    let devnet = Devnet::start(Config { production: Production::Timer(Duration::from_millis(100)), ..Config::seeded("process-kill") }).unwrap();
+    let devnet = Devnet::start(Config { production: Production::Timer(Duration::from_millis(100)), ..Config::simulated("process-kill") }).unwrap();
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * 100_000)).unwrap();
     let player = devnet.create_account(AccountSpec::new("kim-cwd", 100 * 100_000)).unwrap();
 

@@ -103,3 +103,25 @@ pub fn assert_conserved(d: &DevnetHandle) {
     let s = d.lock();
     assert_eq!(s.total_balances() + s.fees_burned(), s.issued());
 }
+
+/// What a node's error says, read from its wording as a client does: the fc name, or for
+/// an `assert_exception` the assertion that failed (db_block.cpp, transfer_evaluator.cpp).
+pub fn rejection(r: &Value) -> String {
+    let name = error_name(r);
+    let format = r["error"]["data"]["stack"][0]["format"].as_str().unwrap_or("");
+    assert!(r["error"]["message"].as_str().unwrap_or("").contains(format), "message carries the detail: {r}");
+    if name != "assert_exception" {
+        return name;
+    }
+    let kinds = [
+        ("find(trx.id())", "duplicate"),
+        ("now <= trx.expiration", "expired"),
+        ("maximum_time_until_expiration", "too_far"),
+        ("ref_block_prefix", "tapos"),
+        ("Insufficient Balance", "insufficient_balance"),
+        ("Unable to find Object", "unknown_object"),
+        ("is_canonical", "non_canonical"),
+        ("signature recovers no key", "bad_signature"),
+    ];
+    kinds.iter().find(|(k, _)| format.contains(k)).map_or(format!("assert: {format}"), |(_, v)| v.to_string())
+}
