@@ -46,9 +46,15 @@ pub fn parse_payout_memo(text: &str, gateway_account: &str) -> Option<String> {
 
 /// Whether a node's refusal of a broadcast says it already has the transaction: the
 /// transaction is in its pool or in a block, which is what a rebroadcast wants.
+/// crowdwiz-core says it with a bare assertion (db_block.cpp `_apply_transaction`:
+/// `FC_ASSERT( trx_idx.indices().get<by_trx_id>().find(trx.id()) == …end() )`); other
+/// nodes and proxies with words.
 pub fn is_duplicate_refusal(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    m.contains("duplicate transaction") || m.contains("duplicate_transaction") || m.contains("duplicate trx")
+    m.contains("duplicate transaction")
+        || m.contains("duplicate_transaction")
+        || m.contains("duplicate trx")
+        || m.contains("get<by_trx_id>().find(trx.id()) ==")
 }
 
 /// Records a payout the store does not know (in the scan's commit) and pauses payouts.
@@ -559,4 +565,20 @@ fn unfreeze(t: &mut records::Txn, mut w: WithdrawalRec, state: WdState, note: &s
     t.put(&records::wd_key(&w.id), &w);
     t.delete(&records::wdopen_key(&w.id));
     Ok(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_duplicate_refusal;
+
+    #[test]
+    fn duplicate_refusals_are_recognised_in_the_nodes_own_words() {
+        // What crowdwiz-core answers a rebroadcast (fc assert_exception, db_block.cpp).
+        let node = "10 assert_exception: Assert Exception\ntrx_idx.indices().get<by_trx_id>().find(trx.id()) == trx_idx.indices().get<by_trx_id>().end(): \n    {}\n    th_a  db_block.cpp:635 _apply_transaction";
+        assert!(is_duplicate_refusal(node));
+        assert!(is_duplicate_refusal("duplicate transaction 1a2b"));
+        for other in ["10 assert_exception: Assert Exception\nnow <= trx.expiration: ", "missing required active authority", "insufficient balance"] {
+            assert!(!is_duplicate_refusal(other), "{other}");
+        }
+    }
 }
