@@ -85,8 +85,8 @@ fn check(d: &cwd_devnet::DevnetHandle, run: &WalletRun) {
     assert_eq!(out["streamed"]["block_num"].as_u64(), Some(first.block_num as u64), "Blockchain.stream found the first payment");
     assert_eq!(out["streamed"]["amount"], json!(run.amount));
     assert_conserved(d);
-    // HOOK (gateway credit): with a gateway running against this devnet and watching
-    // "crowdwiz-gateway", both payments (history ids in `memos`) must be credited once.
+    // The same wallet paying the real gateway component, which credits each payment
+    // once: tests/wallet_e2e.rs.
 }
 
 #[test]
