@@ -1,5 +1,7 @@
 //! The `node` capability: Graphene JSON-RPC over HTTP to one or more nodes, with a
 //! timeout per request and failover to the next node when one cannot be reached.
+//! Every error text is passed through [`crate::redact`]: node URLs may carry
+//! credentials, and these texts reach the component, its events and API answers.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -73,21 +75,30 @@ impl HttpNode {
         for url in &self.urls {
             match self.post(url, "database", "get_chain_id", &json!([])) {
                 Ok(Value::String(id)) if id.eq_ignore_ascii_case(expected) => good.push(url.clone()),
-                Ok(other) => problems.push(format!("{url} serves chain {other}, not {expected}")),
-                Err(e) => problems.push(format!("{url}: {e}")),
+                Ok(other) => problems.push(format!("{} serves chain {other}, not {expected}", crate::redact::url(url))),
+                Err(e) => problems.push(format!("{}: {e}", crate::redact::url(url))),
             }
         }
         if good.is_empty() {
             anyhow::bail!("no node serves the expected chain: {}", problems.join("; "));
         }
         for p in problems {
-            eprintln!("warning: node skipped: {p}");
+            tracing::warn!(problem = %p, "node skipped");
         }
         self.urls = good;
         Ok(self)
     }
 
     fn post(&self, url: &str, api: &str, method: &str, params: &Value) -> Result<Value, NodeError> {
+        self.post_raw(url, api, method, params).map_err(|e| match e {
+            NodeError::Unreachable(m) => NodeError::Unreachable(crate::redact::text(&m)),
+            NodeError::BadResponse(m) => NodeError::BadResponse(crate::redact::text(&m)),
+            NodeError::Rpc { code, message } => NodeError::Rpc { code, message: crate::redact::text(&message) },
+            NodeError::Timeout => NodeError::Timeout,
+        })
+    }
+
+    fn post_raw(&self, url: &str, api: &str, method: &str, params: &Value) -> Result<Value, NodeError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({ "jsonrpc": "2.0", "id": id, "method": "call", "params": [api, method, params] });
         let response = match self.agent.post(url).send_json(body) {

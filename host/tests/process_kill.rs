@@ -69,6 +69,8 @@ fn killed_mid_broadcast_and_restarted_pays_once() {
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let mut keys = std::fs::File::create(dir.join("keys.toml")).unwrap();
+    // The host refuses a key file that others may read.
+    std::fs::set_permissions(dir.join("keys.toml"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     writeln!(keys, "active_wif = \"{}\"\nmemo_wif = \"{}\"", gateway.active_wif.clone().unwrap(), gateway.memo_wif.clone().unwrap()).unwrap();
     std::fs::write(
         dir.join("gateway.toml"),
