@@ -27,14 +27,20 @@ pub fn open_store(path: &Path) -> Result<Arc<dyn Store>> {
 }
 
 /// Structured logs on stderr: human-readable, or one JSON object a line. `RUST_LOG`
-/// filters (default `info`). Later calls do nothing.
+/// filters (default `info`). The HTTP client's own log lines are always dropped,
+/// whatever `RUST_LOG` says: they quote node URLs whole, credentials included (the
+/// host logs node failures itself, redacted). Later calls do nothing.
 pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let no_client_logs = tracing_subscriber::filter::filter_fn(|meta| !meta.target().starts_with("ureq"));
+    let layer = match format {
+        LogFormat::Human => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr).boxed(),
     };
+    let _ = tracing_subscriber::registry().with(layer.with_filter(filter).with_filter(no_client_logs)).try_init();
 }
 
 pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
