@@ -173,6 +173,9 @@ pub struct Service {
     config: Config,
     keys: SecretKeys,
     tick_instance: Mutex<Option<Instance>>,
+    /// Whether the tick instance exists and is configured; read without waiting for a
+    /// tick in progress.
+    tick_configured: AtomicBool,
     pool: Mutex<Pool>,
     pool_free: Condvar,
     pool_size: usize,
@@ -218,6 +221,7 @@ impl Service {
             config: config.clone(),
             keys: secret,
             tick_instance: Mutex::new(Some(tick)),
+            tick_configured: AtomicBool::new(true),
             pool: Mutex::new(Pool { idle: Vec::new(), total: 0 }),
             pool_free: Condvar::new(),
             pool_size: api_instances.max(1),
@@ -338,11 +342,13 @@ impl Service {
                 .with_keys(|k| fresh.api().configure(&self.config, k))
                 .map_err(|e| GatewayCallError::Component(anyhow::anyhow!("configuring a fresh tick instance: {e}")))?;
             *guard = Some(fresh);
+            self.tick_configured.store(true, Ordering::Relaxed);
         }
         let instance = guard.as_mut().expect("set above");
         let out = f(&mut instance.api());
         if let Some(cause) = instance.poisoned().map(str::to_string) {
             *guard = None;
+            self.tick_configured.store(false, Ordering::Relaxed);
             self.recovered("tick", &cause);
         }
         out
@@ -386,6 +392,11 @@ impl Service {
             0 => Duration::from_secs(60),
             ms => Duration::from_millis(ms),
         }
+    }
+
+    /// False between a trap in the tick instance and a successful reconfiguration.
+    pub fn is_configured(&self) -> bool {
+        self.tick_configured.load(Ordering::Relaxed)
     }
 
     pub fn health(&self) -> Health {

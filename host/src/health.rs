@@ -1,7 +1,8 @@
 //! What `/ready` reports: whether the gateway is doing its job, so that a supervisor
 //! can act (restart the process, page someone, take it out of a load balancer).
 //!
-//! Ready means all of: configured (always, once `Service::start` returned), the last
+//! Ready means all of: configured (the tick instance is; false between a trap in it
+//! and its successful replacement), the last
 //! tick succeeded within three tick intervals plus a minute (the tick itself may wait
 //! for slow nodes), and the last tick reached the node without errors. The scan lag
 //! (irreversible block minus the last block fully scanned) is reported, not judged:
@@ -28,8 +29,8 @@ pub fn readiness(service: &Service) -> Value {
         _ => None,
     };
     json!({
-        "ready": tick_recent && node_reachable,
-        "configured": true,
+        "ready": service.is_configured() && tick_recent && node_reachable,
+        "configured": service.is_configured(),
         "tick_recent": tick_recent,
         "node_reachable": node_reachable,
         "last_tick_ok_ms_ago": since_ok.map(|d| d.as_millis() as u64),

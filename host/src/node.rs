@@ -63,8 +63,9 @@ impl HttpNode {
         HttpNode { urls, agent, current: AtomicUsize::new(0), next_id: AtomicU64::new(1) }
     }
 
-    pub fn urls(&self) -> &[String] {
-        &self.urls
+    /// The node URLs, credentials masked (for messages).
+    pub fn urls(&self) -> Vec<String> {
+        self.urls.iter().map(|u| crate::redact::url(u)).collect()
     }
 
     /// Keeps only the nodes whose chain id is `expected`; fails if none is left, so a

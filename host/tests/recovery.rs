@@ -129,4 +129,36 @@ fn ready_tells_a_supervisor_whether_the_gateway_works() {
     gw.devnet.clear_faults();
     gw.service.tick().unwrap();
     assert_eq!(get("/ready").0, 200);
+
+    // Metrics: Prometheus text with the token, 401 without.
+    let metrics = |auth: Option<&str>| {
+        let mut req = ureq::get(&format!("http://{}/metrics", http.addr));
+        if let Some(a) = auth {
+            req = req.set("authorization", a);
+        }
+        match req.call() {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(metrics(None).0, 401);
+    let (status, text) = metrics(Some(&format!("Bearer {TOKEN}")));
+    assert_eq!(status, 200);
+    for series in [
+        "cwd_gateway_ticks_total{outcome=\"ok\"} 3",
+        "cwd_gateway_node_errors_total{method=\"get_dynamic_global_properties\",kind=\"timeout\"}",
+        "cwd_gateway_instance_recoveries_total 0",
+        "cwd_gateway_scan_lag_blocks ",
+        "cwd_gateway_tick_duration_seconds ",
+    ] {
+        assert!(text.contains(series), "{series} missing from\n{text}");
+    }
+    let before = text.lines().find(|l| l.starts_with("cwd_gateway_calls_total{call=\"account\",outcome=\"ok\"}")).map(str::to_string);
+    let r = ureq::post(&format!("http://{}/v1/account", http.addr)).set("authorization", &format!("Bearer {TOKEN}")).send_string(r#"{"user":"m"}"#);
+    assert_eq!(r.unwrap().status(), 200);
+    let after = metrics(Some(&format!("Bearer {TOKEN}"))).1;
+    let count = |l: Option<String>| l.and_then(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok())).unwrap_or(0);
+    let after_line = after.lines().find(|l| l.starts_with("cwd_gateway_calls_total{call=\"account\",outcome=\"ok\"}")).map(str::to_string);
+    assert_eq!(count(after_line), count(before) + 1, "{after}");
 }

@@ -76,10 +76,15 @@ impl Drop for Gateway {
 }
 
 fn run(dir: &Path, config: &Path, name: &str) -> Gateway {
+    run_with(dir, config, name, &[])
+}
+
+fn run_with(dir: &Path, config: &Path, name: &str, extra: &[&str]) -> Gateway {
     let stderr = dir.join(format!("{name}.stderr"));
     let child = Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
         .args(["run", "--config"])
         .arg(config)
+        .args(extra)
         .env("CWD_GATEWAY_CACHE_DIR", dir.join("cache"))
         .env("RUST_LOG", "debug")
         .stdout(std::fs::File::create(dir.join(format!("{name}.stdout"))).unwrap())
@@ -193,7 +198,7 @@ file = "{keys}"
 
     // The real thing: successes, refusals, and node failures.
     let answers = Mutex::new(Vec::new());
-    let gw = run(&dir, &dir.join("gateway.toml"), "run");
+    let gw = run_with(&dir, &dir.join("gateway.toml"), "run", &["--log-json"]);
     wait("the HTTP API", || (call(port, TOKEN, "account", json!({ "user": "x" }), &answers).0 == 200).then_some(()));
     call(port, TOKEN, "status", json!({}), &answers);
     call(port, "wrong-token-0123456789", "status", json!({}), &answers);
@@ -223,7 +228,12 @@ file = "{keys}"
     let signature = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("x-cwd-signature:").map(|v| v.trim().to_string())).unwrap();
     assert_eq!(signature, cwd_gateway_host::events::sign_body(WEBHOOK_SECRET.as_bytes(), body.as_bytes()));
 
-    outputs.push(("run stderr".into(), std::fs::read_to_string(dir.join("run.stderr")).unwrap()));
+    let log = std::fs::read_to_string(dir.join("run.stderr")).unwrap();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("--log-json wrote a line that is not JSON ({e})"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "a structured line: {v}");
+    }
+    outputs.push(("run stderr".into(), log));
     outputs.push(("run stdout".into(), std::fs::read_to_string(dir.join("run.stdout")).unwrap()));
     outputs.extend(answers.into_inner().unwrap().into_iter().map(|a| ("API answer".to_string(), a)));
     outputs.extend(hooks.into_iter().map(|h| ("webhook request".to_string(), h)));
