@@ -3,16 +3,19 @@
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cwd_devnet::{AccountSpec, Config, Devnet, FaultKind, FaultRule, Production};
 use serde_json::{json, Value};
+use support::{eventually, free_port};
+
+mod support;
+
+fn wait<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    eventually(what, Duration::from_secs(45), f)
+}
 
 const TOKEN: &str = "test-token-0123456789abcdef";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn start_gateway(dir: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
@@ -35,17 +38,6 @@ fn call(port: u16, name: &str, args: Value) -> Result<Value, String> {
         Ok(r) => Ok(r.into_json().unwrap()),
         Err(ureq::Error::Status(code, r)) => Err(format!("{code} {}", r.into_string().unwrap_or_default())),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < Duration::from_secs(45), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -9,19 +9,22 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cwd_devnet::{AccountSpec, Config, Devnet, FaultKind, FaultRule, Production};
 use serde_json::{json, Value};
+use support::{eventually, free_port};
+
+mod support;
+
+fn wait<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    eventually(what, Duration::from_secs(60), f)
+}
 
 const TOKEN: &str = "tok-SECRET-0123456789abcdef";
 const WEBHOOK_SECRET: &str = "whsec-SECRET-0123456789abcdef";
 const NODE_PASSWORD: &str = "nodepassSECRET4242";
 const NODE_API_KEY: &str = "apikeySECRET7777";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn write_private(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -107,17 +110,6 @@ fn call(port: u16, token: &str, name: &str, args: Value, answers: &Mutex<Vec<Str
     };
     answers.lock().unwrap().push(text.clone());
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

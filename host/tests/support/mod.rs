@@ -61,6 +61,12 @@ pub fn start(seed: &str, runtime: RuntimeConfig, node_timeout: Duration) -> Gw {
     Gw { devnet, gateway, service, events }
 }
 
+/// A loopback port free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `check` every 50 ms until it gives a value, failing after `timeout`.
 pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
