@@ -32,6 +32,21 @@ use crate::gateway::{GatewayCallError, Service};
 /// Requests larger than this are refused before parsing.
 const MAX_BODY: usize = 64 * 1024;
 
+/// Bodies declared up to this size are read and discarded before they are refused.
+const DRAIN_MAX: u64 = 1 << 20;
+
+/// Reads a body to its end without keeping it; true if it ended cleanly.
+async fn drain(mut body: Body) -> bool {
+    use http_body_util::BodyExt;
+    loop {
+        match body.frame().await {
+            None => return true,
+            Some(Ok(_)) => {}
+            Some(Err(_)) => return false,
+        }
+    }
+}
+
 /// What one client may cost the server.
 #[derive(Clone, Debug)]
 pub struct HttpLimits {
@@ -281,21 +296,27 @@ async fn call(State(st): Shared, Path(call): Path<String>, method: Method, heade
         let body = json!({ "error": { "code": "method-not-allowed", "message": "use POST with a JSON object" } });
         return respond_with(405, body, &[("allow", allow)]);
     }
-    let too_large = || {
+    let too_large = |close: bool| {
         let (s, v) = bad_request("the body must be UTF-8 JSON of at most 64 KiB");
-        // The unread rest of the body makes the connection unusable.
-        respond_with(s, v, &[("connection", "close")])
+        // An unread rest of the body makes the connection unusable.
+        respond_with(s, v, if close { &[("connection", "close")] } else { &[] })
     };
-    // The declared length is compared, never allocated.
+    // The declared length is compared, never allocated. A modest excess is read and
+    // discarded first (a client still writing would otherwise see the connection reset
+    // instead of the answer); beyond that the connection is closed at once.
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(|v| v.trim().parse::<u64>());
     match declared {
-        Some(Ok(n)) if n > MAX_BODY as u64 => return too_large(),
-        Some(Err(_)) => return too_large(),
+        Some(Ok(n)) if n > MAX_BODY as u64 && n <= DRAIN_MAX => {
+            let drained = tokio::time::timeout(st.limits.body_read_timeout, drain(body)).await;
+            return too_large(!matches!(drained, Ok(true)));
+        }
+        Some(Ok(n)) if n > MAX_BODY as u64 => return too_large(true),
+        Some(Err(_)) => return too_large(true),
         _ => {}
     }
     let bytes = match tokio::time::timeout(st.limits.body_read_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return too_large(),
+        Ok(Err(_)) => return too_large(true),
         Err(_) => {
             let body = json!({ "error": { "code": "request-timeout", "message": "the body did not arrive in time; send it at once" } });
             return respond_with(408, body, &[("connection", "close")]);
