@@ -90,7 +90,8 @@ impl Instance {
     /// A call trapped: the instance may be half-way through anything, so it is marked
     /// for replacement.
     fn trapped(&mut self, e: anyhow::Error) -> GatewayCallError {
-        self.poisoned = Some(trap_cause(&e).to_string());
+        // The first trap is the cause; later calls only find the instance unusable.
+        self.poisoned.get_or_insert_with(|| trap_cause(&e).to_string());
         GatewayCallError::Component(e)
     }
 }
@@ -113,7 +114,7 @@ struct SecretKeys {
 }
 
 impl SecretKeys {
-    /// A copy for one `configure` call, zeroed by the caller's `with_keys`.
+    /// A copy for one `configure` call, zeroed when it returns.
     fn with_keys<R>(&self, f: impl FnOnce(&Keys) -> R) -> R {
         let keys = Keys { active_wif: (*self.active_wif).clone(), memo_wif: (*self.memo_wif).clone() };
         let keys = Zeroizing::new(KeysZeroOnDrop(keys));
@@ -429,5 +430,19 @@ impl Service {
                 }
             })
             .expect("spawning the timer thread")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trap_cause;
+
+    #[test]
+    fn traps_are_named_by_cause() {
+        assert_eq!(trap_cause(&anyhow::Error::new(wasmtime::Trap::Interrupt)), "time-budget");
+        assert_eq!(trap_cause(&anyhow::Error::new(wasmtime::Trap::UnreachableCodeReached)), "panic");
+        let grow = anyhow::anyhow!("forcing trap when growing memory to 70000000 bytes").context("error while executing at wasm backtrace");
+        assert_eq!(trap_cause(&grow), "memory-limit");
+        assert_eq!(trap_cause(&anyhow::Error::new(wasmtime::Trap::StackOverflow)), "trap");
     }
 }
