@@ -162,3 +162,21 @@ fn ready_tells_a_supervisor_whether_the_gateway_works() {
     let after_line = after.lines().find(|l| l.starts_with("cwd_gateway_calls_total{call=\"account\",outcome=\"ok\"}")).map(str::to_string);
     assert_eq!(count(after_line), count(before) + 1, "{after}");
 }
+
+#[test]
+fn game_calls_do_not_wait_behind_a_tick_blocked_on_the_node() {
+    let node_timeout = Duration::from_secs(10);
+    let runtime = RuntimeConfig { node_wait_allowance: node_timeout + Duration::from_secs(1), ..RuntimeConfig::default() };
+    let gw = start("recovery isolation", runtime, node_timeout);
+    gw.service.with(|a| a.adjust_balance("uma", 50, "k-1", "")).unwrap();
+    let fired = gw.devnet.faults_fired();
+    gw.devnet.add_fault(FaultRule::next(1, None, FaultKind::Delay(Duration::from_secs(4))));
+    let service = gw.service.clone();
+    let tick = std::thread::spawn(move || service.tick());
+    eventually("the tick to wait on the node", Duration::from_secs(10), || (gw.devnet.faults_fired() > fired).then_some(()));
+    // The tick instance is busy for seconds; the API pool serves game calls meanwhile.
+    assert_eq!(gw.service.with(|a| a.adjust_balance("uma", -20, "k-2", "")).unwrap().balance, 30);
+    assert_eq!(gw.service.with(|a| a.account("uma")).unwrap().balance, 30);
+    assert!(!tick.is_finished(), "the game calls were answered while the tick still waited");
+    tick.join().unwrap().unwrap();
+}
