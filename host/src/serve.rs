@@ -23,7 +23,16 @@ pub fn open_store(path: &Path) -> Result<Arc<dyn Store>> {
         tracing::warn!("in-memory store: everything is lost when the process stops");
         return Ok(Arc::new(MemoryStore::new()));
     }
-    Ok(Arc::new(SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?))
+    let store = SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+    // New files are created private; one made by an older version may not be.
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the database may be read by others: chmod 600 it and its -wal and -shm files");
+        }
+    }
+    Ok(Arc::new(store))
 }
 
 /// Structured logs on stderr: human-readable, or one JSON object a line. `RUST_LOG`
