@@ -41,6 +41,6 @@ pub fn chain_op_fee(fees: &Fees, op: &crate::ops::ChainOp) -> i64 {
         ChainOp::MassPayment { payments, .. } => {
             fees.mass_payment.saturating_add(fees.mass_payment_per_transfer.saturating_mul(payments.len() as i64))
         }
-        ChainOp::MassPaymentPay { .. } => 0,
+        ChainOp::MassPaymentPay { .. } | ChainOp::AccountCreate { .. } => 0,
     }
 }

@@ -14,6 +14,7 @@ pub const OP_PROPOSAL_CREATE: u64 = 22;
 pub const OP_PROPOSAL_UPDATE: u64 = 23;
 pub const OP_MASS_PAYMENT: u64 = 104;
 pub const OP_MASS_PAYMENT_PAY: u64 = 105;
+pub const OP_ACCOUNT_CREATE: u64 = 5;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChainOp {
@@ -27,6 +28,9 @@ pub enum ChainOp {
     MassPayment { fee: Asset, from: AccountId, asset_id: AssetId, payments: BTreeMap<AccountId, i64> },
     /// `mass_payment_pay_operation`: the virtual operation pushed per payee.
     MassPaymentPay { from: AccountId, to: AccountId, amount: Asset },
+    /// `account_create_operation` by `registrar`: the first entry of the new account's
+    /// history (account_history_plugin.cpp adds it to the created account).
+    AccountCreate { registrar: AccountId, name: String, created: AccountId, owner: String, active: String, memo: String },
 }
 
 pub fn asset_json(a: &Asset) -> Value {
@@ -45,6 +49,7 @@ impl ChainOp {
             ChainOp::ProposalUpdate { .. } => OP_PROPOSAL_UPDATE,
             ChainOp::MassPayment { .. } => OP_MASS_PAYMENT,
             ChainOp::MassPaymentPay { .. } => OP_MASS_PAYMENT_PAY,
+            ChainOp::AccountCreate { .. } => OP_ACCOUNT_CREATE,
         }
     }
 
@@ -52,7 +57,7 @@ impl ChainOp {
         match self {
             ChainOp::Codec(op) => *op.fee(),
             ChainOp::ProposalCreate { fee, .. } | ChainOp::ProposalUpdate { fee, .. } | ChainOp::MassPayment { fee, .. } => *fee,
-            ChainOp::MassPaymentPay { .. } => Asset::cwd(0),
+            ChainOp::MassPaymentPay { .. } | ChainOp::AccountCreate { .. } => Asset::cwd(0),
         }
     }
 
@@ -63,6 +68,7 @@ impl ChainOp {
                 *fee_paying_account
             }
             ChainOp::MassPayment { from, .. } | ChainOp::MassPaymentPay { from, .. } => *from,
+            ChainOp::AccountCreate { registrar, .. } => *registrar,
         }
     }
 
@@ -102,6 +108,20 @@ impl ChainOp {
                 "to": account(*to),
                 "amount": asset_json(amount),
             }),
+            ChainOp::AccountCreate { registrar, name, owner, active, memo, .. } => {
+                let auth = |key: &str| json!({ "weight_threshold": 1, "account_auths": [], "key_auths": [[key, 1]], "address_auths": [] });
+                json!({
+                    "fee": asset_json(&Asset::cwd(0)),
+                    "registrar": account(*registrar),
+                    "referrer": account(*registrar),
+                    "referrer_percent": 0,
+                    "name": name,
+                    "owner": auth(owner),
+                    "active": auth(active),
+                    "options": { "memo_key": memo, "voting_account": "1.2.5", "num_witness": 0, "num_committee": 0, "votes": [], "extensions": [] },
+                    "extensions": {},
+                })
+            }
         };
         json!([self.which(), body])
     }
@@ -121,6 +141,9 @@ impl ChainOp {
             ChainOp::MassPayment { from, .. } => vec![*from],
             // The payer is not the fee payer here: only the payee is impacted.
             ChainOp::MassPaymentPay { to, .. } => vec![*to],
+            // The result's new account (account_history_plugin.cpp); the registrar is the
+            // devnet's genesis, which keeps no history.
+            ChainOp::AccountCreate { created, .. } => vec![*created],
         };
         v.sort();
         v.dedup();
@@ -142,7 +165,10 @@ impl ChainOp {
                 out.push((*from, *asset_id, -total));
             }
             ChainOp::MassPaymentPay { to, amount, .. } => out.push((*to, amount.asset_id, amount.amount)),
-            ChainOp::Codec(Operation::SendMessage(_)) | ChainOp::ProposalCreate { .. } | ChainOp::ProposalUpdate { .. } => {}
+            ChainOp::Codec(Operation::SendMessage(_))
+            | ChainOp::ProposalCreate { .. }
+            | ChainOp::ProposalUpdate { .. }
+            | ChainOp::AccountCreate { .. } => {}
         }
         out.retain(|(_, _, d)| *d != 0);
         out

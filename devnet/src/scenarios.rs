@@ -37,7 +37,7 @@ fn queue(state: &mut State, mut op: ChainOp) -> Result<String> {
         ChainOp::ProposalCreate { fee: f, .. } | ChainOp::ProposalUpdate { fee: f, .. } | ChainOp::MassPayment { fee: f, .. } => {
             *f = Asset::cwd(fee)
         }
-        ChainOp::Codec(_) | ChainOp::MassPaymentPay { .. } => {}
+        ChainOp::Codec(_) | ChainOp::MassPaymentPay { .. } | ChainOp::AccountCreate { .. } => {}
     }
     let expiration = state.head_time().saturating_add(HELPER_EXPIRATION);
     Ok(hex::encode(state.submit_chain_ops(vec![op], expiration)?))

@@ -510,8 +510,9 @@ impl State {
 
     // ---- changing ----
 
-    /// Creates an account outside of any block (like genesis: no history, not undone by
-    /// a reorganisation) and gives it `balance` new CWD.
+    /// Creates an account outside of any block (not undone by a reorganisation), its
+    /// history starting with an `account_create` at the head block, and gives it
+    /// `balance` new CWD.
     pub fn create_account(
         &mut self,
         name: &str,
@@ -537,6 +538,18 @@ impl State {
         self.by_name.insert(name.to_string(), id.0);
         self.accounts.insert(id.0, Account { id, name: name.to_string(), registrar: AccountId(1), owner, active, memo });
         self.keys.insert(id.0, keys);
+        // Its history starts with its account_create, as on chain; outside any block's
+        // undo log, like the account itself.
+        let create = ChainOp::AccountCreate {
+            registrar: AccountId(1),
+            name: name.to_string(),
+            created: id,
+            owner: owner.to_string(),
+            active: active.to_string(),
+            memo: memo.to_string(),
+        };
+        let head = self.head_num();
+        self.push_applied(create, json!([1, format!("1.2.{}", id.0)]), head, 0, &mut Vec::new());
         self.issue(id, balance)?;
         Ok(id)
     }
@@ -859,7 +872,7 @@ impl State {
                 }
                 void
             }
-            ChainOp::Codec(_) | ChainOp::MassPaymentPay { .. } => {
+            ChainOp::Codec(_) | ChainOp::MassPaymentPay { .. } | ChainOp::AccountCreate { .. } => {
                 self.push_applied(op, void.clone(), block_num, trx_in_block, undo);
                 void
             }

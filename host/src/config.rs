@@ -32,6 +32,43 @@ pub struct FileConfig {
     pub events: EventsSection,
     #[serde(default)]
     pub keys: KeysSection,
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSection {
+    /// Longest one call into the component may compute. Waits for the node do not
+    /// count (they are bounded by `[node] timeout_ms` per node tried): a slow node
+    /// gives `node-unavailable`, never a trap.
+    pub call_timeout_ms: u64,
+    /// Instances serving API calls (the timer ticks in one more of its own).
+    pub api_instances: usize,
+    pub max_memory_mb: usize,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        RuntimeSection { call_timeout_ms: 10_000, api_instances: crate::gateway::DEFAULT_API_INSTANCES, max_memory_mb: 64 }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `human` (the default) or `json` (one JSON object a line).
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,11 +161,23 @@ pub struct HttpSection {
     pub listen: String,
     /// A file holding the API token; else `$CWD_GATEWAY_API_TOKEN`.
     pub token_file: Option<PathBuf>,
+    pub header_read_timeout_ms: u64,
+    pub body_read_timeout_ms: u64,
+    pub max_connections: usize,
+    pub max_concurrent_calls: usize,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { listen: "127.0.0.1:8080".into(), token_file: None }
+        let limits = crate::http_api::HttpLimits::default();
+        HttpSection {
+            listen: "127.0.0.1:8080".into(),
+            token_file: None,
+            header_read_timeout_ms: limits.header_read_timeout.as_millis() as u64,
+            body_read_timeout_ms: limits.body_read_timeout.as_millis() as u64,
+            max_connections: limits.max_connections,
+            max_concurrent_calls: limits.max_concurrent_calls,
+        }
     }
 }
 
@@ -170,15 +219,56 @@ impl FileConfig {
         }) {
             bail!("private keys do not belong in the main configuration: put them in the [keys] file or the {ACTIVE_WIF_ENV} / {MEMO_WIF_ENV} environment variables");
         }
-        let cfg: FileConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let cfg: FileConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", describe_toml_error(text, &e)))?;
         if cfg.node.urls.is_empty() {
             bail!("[node] urls must name at least one node");
+        }
+        if !(100..=120_000).contains(&cfg.node.timeout_ms) {
+            bail!("[node] timeout_ms must be 100..=120000 (a node slower than that is down)");
+        }
+        if !(100..=600_000).contains(&cfg.runtime.call_timeout_ms) {
+            bail!("[runtime] call_timeout_ms must be 100..=600000");
+        }
+        if !(1..=64).contains(&cfg.runtime.api_instances) {
+            bail!("[runtime] api_instances must be 1..=64");
+        }
+        if !(16..=4096).contains(&cfg.runtime.max_memory_mb) {
+            bail!("[runtime] max_memory_mb must be 16..=4096");
+        }
+        if cfg.http.max_connections == 0 || cfg.http.max_concurrent_calls == 0 {
+            bail!("[http] max_connections and max_concurrent_calls must be at least 1");
+        }
+        if cfg.http.header_read_timeout_ms < 100 || cfg.http.body_read_timeout_ms < 100 {
+            bail!("[http] header_read_timeout_ms and body_read_timeout_ms must be at least 100");
         }
         Ok(cfg)
     }
 
     pub fn node_timeout(&self) -> Duration {
-        Duration::from_millis(self.node.timeout_ms.max(100))
+        Duration::from_millis(self.node.timeout_ms)
+    }
+
+    /// The component's limits. Each node call may take up to the node timeout for every
+    /// configured node (failover), so that much of each wait is not counted against the
+    /// call's budget: a slow node ends in `node-unavailable`, not in a trap.
+    pub fn runtime_config(&self) -> crate::runtime::RuntimeConfig {
+        let nodes = u32::try_from(self.node.urls.len()).unwrap_or(u32::MAX);
+        crate::runtime::RuntimeConfig {
+            max_memory_bytes: self.runtime.max_memory_mb << 20,
+            call_timeout: Duration::from_millis(self.runtime.call_timeout_ms),
+            node_wait_allowance: self.node_timeout().saturating_mul(nodes) + Duration::from_secs(1),
+            ..crate::runtime::RuntimeConfig::default()
+        }
+    }
+
+    pub fn http_limits(&self) -> crate::http_api::HttpLimits {
+        crate::http_api::HttpLimits {
+            header_read_timeout: Duration::from_millis(self.http.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.http.body_read_timeout_ms),
+            max_connections: self.http.max_connections,
+            max_concurrent_calls: self.http.max_concurrent_calls,
+            ..crate::http_api::HttpLimits::default()
+        }
     }
 
     /// The component's configuration record.
@@ -216,7 +306,7 @@ impl FileConfig {
     /// The keys, from the key file or the environment. Errors never include them.
     pub fn load_keys(&self) -> Result<api::Keys> {
         if let Some(path) = &self.keys.file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading the key file {}", path.display()))?;
+            let text = zeroize::Zeroizing::new(crate::files::read_secret(path, "key file")?);
             let k: KeyFile = toml::from_str(&text)
                 .map_err(|_| anyhow::anyhow!("the key file {} must hold exactly active_wif and memo_wif", path.display()))?;
             return Ok(api::Keys { active_wif: k.active_wif, memo_wif: k.memo_wif });
@@ -229,7 +319,7 @@ impl FileConfig {
 
     pub fn api_token(&self) -> Result<String> {
         let token = match &self.http.token_file {
-            Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading the API token file {}", p.display()))?,
+            Some(p) => crate::files::read_secret(p, "API token file")?,
             None => std::env::var(API_TOKEN_ENV).map_err(|_| anyhow::anyhow!("no API token: set [http] token_file or {API_TOKEN_ENV}"))?,
         };
         let token = token.trim().to_string();
@@ -237,6 +327,47 @@ impl FileConfig {
             bail!("the API token must be at least 16 characters");
         }
         Ok(token)
+    }
+
+    /// The webhook's HMAC key, trimmed like the token (a trailing newline would
+    /// otherwise silently change every signature).
+    pub fn webhook_secret(&self) -> Result<Option<Vec<u8>>> {
+        let Some(_) = &self.events.webhook_url else { return Ok(None) };
+        let Some(path) = &self.events.webhook_secret_file else {
+            bail!("[events] webhook_url needs webhook_secret_file (the HMAC key)");
+        };
+        let secret = crate::files::read_secret(path, "webhook secret file")?;
+        let secret = secret.trim();
+        if secret.len() < 16 {
+            bail!("the webhook secret must be at least 16 characters");
+        }
+        Ok(Some(secret.as_bytes().to_vec()))
+    }
+}
+
+/// A TOML error without the source line the `toml` crate quotes, and with any value it
+/// quotes masked (`"…"`, and the `` `…` `` of an unknown variant): the line may hold a
+/// secret put in the wrong place. Field names are kept: they say what to fix.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let raw = e.message();
+    let mut message = String::new();
+    let mut quote: Option<char> = None;
+    for (i, c) in raw.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || (c == '`' && raw[..i].ends_with("variant ")) => {
+                message.push_str("<value not shown>");
+                quote = Some(c);
+            }
+            None => message.push(c),
+        }
+    }
+    let message = message.trim().replace('\n', "; ");
+    match line {
+        Some(n) => format!("line {n}: {message}"),
+        None => message,
     }
 }
 
@@ -277,6 +408,24 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
         let c = FileConfig::parse(&readme[start..end]).unwrap();
         assert_eq!(c.withdrawals.review_above_cwd, 100_000_000);
         assert_eq!(c.node.urls.len(), 2);
+    }
+
+    #[test]
+    fn toml_errors_never_echo_values() {
+        let secret = "5KsecretSECRETsecret0123456789";
+        for text in [
+            format!("{MIN}\n[http]\nlisten = 5\ntoken = \"{secret}\"\n"),
+            format!("{MIN}\n[http]\nmax_connections = \"{secret}\"\n"),
+            format!("{MIN}\n[events]\nwebhook_secret = \"{secret}\"\n"),
+            format!("{MIN}\n[link]\ncode_digits = \"{secret}\"\n"),
+            format!("{MIN}\n[gateway2]\nx = \"{secret}\"\n"),
+            format!("{MIN}\nbroken = \"{secret}\n"),
+            format!("{MIN}\n[log]\nformat = \"{secret}\"\n"),
+        ] {
+            let e = format!("{:#}", FileConfig::parse(&text).unwrap_err());
+            assert!(!e.contains(secret) && !e.contains("5Ksecret"), "{e}");
+            assert!(e.contains("line "), "{e}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub struct LogSink;
 
 impl EventSink for LogSink {
     fn emit(&self, event: &Value) {
-        eprintln!("event {event}");
+        tracing::info!(target: "cwd_gateway::event", event = %event, "event");
     }
 }
 
@@ -95,9 +95,11 @@ impl WebhookSink {
                             .send_string(&body);
                         match sent {
                             Ok(_) => break,
-                            Err(e) if attempt == retries => {
-                                eprintln!("webhook: giving up on an event after {} tries: {e}", retries + 1)
-                            }
+                            Err(e) if attempt == retries => tracing::warn!(
+                                tries = retries + 1,
+                                error = %crate::redact::text(&e.to_string()),
+                                "webhook: giving up on an event (it is still in the store)"
+                            ),
                             Err(_) => {
                                 std::thread::sleep(delay);
                                 delay = (delay * 2).min(Duration::from_secs(30));
@@ -114,7 +116,7 @@ impl WebhookSink {
 impl EventSink for WebhookSink {
     fn emit(&self, event: &Value) {
         if let Err(TrySendError::Full(_)) = self.queue.try_send(event.to_string()) {
-            eprintln!("webhook: queue full, event dropped (it is still in the store)");
+            tracing::warn!("webhook: queue full, event dropped (it is still in the store)");
         }
     }
 }

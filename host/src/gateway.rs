@@ -1,10 +1,16 @@
 //! The component's `api` export, as plain Rust calls on an [`Instance`], and a
-//! [`Service`]: one configured instance shared by the HTTP API and the timer, which
-//! never ticks twice at once.
+//! [`Service`]: configured instances shared by the HTTP API and the timer. The timer
+//! ticks in an instance of its own; API calls are served by a pool, so a game call
+//! never waits behind the tick's node calls. The instances share the store, whose
+//! optimistic commits make this as safe as several processes. An instance in which a
+//! call trapped is dropped and replaced, with an alert.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use zeroize::Zeroizing;
 
 use crate::bindings::api::*;
 use crate::imports::Capabilities;
@@ -50,7 +56,7 @@ macro_rules! api_calls {
                     inst.gateway
                         .crowdwiz_gateway_api()
                         .$call(&mut inst.store, $($arg),*)
-                        .map_err(|e| GatewayCallError::Component(e.into()))?
+                        .map_err(|e| inst.trapped(e.into()))?
                         .map_err(GatewayCallError::Refused)
                 }
             )*
@@ -85,36 +91,322 @@ api_calls! {
     fn tick => call_tick() -> TickReport;
 }
 
-/// One configured instance, shared. Calls take turns (the component is single-threaded);
-/// several `Service`s (processes) may share one database safely.
+impl Instance {
+    /// A call trapped: the instance may be half-way through anything, so it is marked
+    /// for replacement.
+    fn trapped(&mut self, e: anyhow::Error) -> GatewayCallError {
+        // The first trap is the cause; later calls only find the instance unusable.
+        self.poisoned.get_or_insert_with(|| trap_cause(&e).to_string());
+        GatewayCallError::Component(e)
+    }
+}
+
+/// The kind of trap, for alerts and metrics: `time-budget`, `memory-limit`, `panic`
+/// (a Rust panic in the component is an `unreachable` trap) or `trap`.
+pub fn trap_cause(e: &anyhow::Error) -> &'static str {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => "time-budget",
+        Some(wasmtime::Trap::UnreachableCodeReached) => "panic",
+        _ if e.chain().any(|c| c.to_string().contains("growing memory") || c.to_string().contains("memory growth")) => "memory-limit",
+        _ => "trap",
+    }
+}
+
+/// The keys, kept to configure replacement instances; zeroed when the service goes.
+struct SecretKeys {
+    active_wif: Zeroizing<String>,
+    memo_wif: Zeroizing<String>,
+}
+
+impl SecretKeys {
+    /// A copy for one `configure` call, zeroed when it returns.
+    fn with_keys<R>(&self, f: impl FnOnce(&Keys) -> R) -> R {
+        let keys = Keys { active_wif: (*self.active_wif).clone(), memo_wif: (*self.memo_wif).clone() };
+        let keys = Zeroizing::new(KeysZeroOnDrop(keys));
+        f(&keys.0)
+    }
+}
+
+/// `Keys` is generated without `Zeroize`: its strings are wiped here.
+struct KeysZeroOnDrop(Keys);
+
+impl zeroize::Zeroize for KeysZeroOnDrop {
+    fn zeroize(&mut self) {
+        self.0.active_wif.zeroize();
+        self.0.memo_wif.zeroize();
+    }
+}
+
+/// How the service is doing, for `/ready` and `/metrics`.
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    /// When the last tick succeeded (no trap, no refusal).
+    pub last_tick_ok: Option<Instant>,
+    pub last_tick: Option<TickReport>,
+    pub last_tick_duration: Option<Duration>,
+    /// The last tick's error, if it failed.
+    pub last_tick_error: Option<String>,
+    /// The last block fully scanned, as of the last tick.
+    pub scanned_through_block: Option<u32>,
+}
+
+/// Counters since the process started.
+#[derive(Default)]
+pub struct Counters {
+    /// Instances dropped after a trap and replaced.
+    pub recoveries: AtomicU64,
+    pub ticks_ok: AtomicU64,
+    pub ticks_failed: AtomicU64,
+}
+
+/// An API instance and whether `configure` succeeded in it.
+struct Slot {
+    instance: Instance,
+    configured: bool,
+}
+
+/// The API instances not in use, and how many exist.
+struct Pool {
+    idle: Vec<Slot>,
+    total: usize,
+}
+
+/// Configured instances sharing one store: one for the timer's ticks, a pool for API
+/// calls. Several `Service`s (processes) may share one database safely.
 pub struct Service {
-    instance: Mutex<Instance>,
+    runtime: Runtime,
+    caps: Capabilities,
+    config: Config,
+    keys: SecretKeys,
+    tick_instance: Mutex<Option<Instance>>,
+    /// Whether the tick instance exists and is configured; read without waiting for a
+    /// tick in progress.
+    tick_configured: AtomicBool,
+    pool: Mutex<Pool>,
+    pool_free: Condvar,
+    pool_size: usize,
+    /// No reconfiguration attempt before this (when the node is down, every call would
+    /// otherwise wait for it).
+    next_configure: Mutex<Instant>,
+    health: Mutex<Health>,
+    pub counters: Counters,
     pub info: GatewayInfo,
     pub tick_interval: Duration,
 }
 
+/// API instances by default: calls beyond this many at once wait for one.
+pub const DEFAULT_API_INSTANCES: usize = 4;
+
+const RECONFIGURE_EVERY: Duration = Duration::from_secs(1);
+
 impl Service {
-    /// Instantiates and configures. The keys are passed to the component and dropped
-    /// here; the host keeps no copy.
+    /// Instantiates and configures. The keys are kept in memory that is zeroed on
+    /// drop, to configure replacement instances; they are never written anywhere.
     pub fn start(runtime: &Runtime, caps: Capabilities, config: &Config, keys: Keys) -> anyhow::Result<Arc<Self>> {
-        let mut instance = runtime.instantiate_with(caps)?;
-        let info = instance.api().configure(config, &keys).map_err(|e| anyhow::anyhow!("configuring the gateway: {e}"))?;
-        drop(keys);
-        Ok(Arc::new(Service {
-            instance: Mutex::new(instance),
+        Self::start_with(runtime, caps, config, keys, DEFAULT_API_INSTANCES)
+    }
+
+    /// As [`Service::start`], with `api_instances` instances serving API calls.
+    pub fn start_with(runtime: &Runtime, mut caps: Capabilities, config: &Config, keys: Keys, api_instances: usize) -> anyhow::Result<Arc<Self>> {
+        caps.events = Arc::new(crate::metrics::CountingSink(caps.events));
+        let mut keys = KeysZeroOnDrop(keys);
+        let secret = SecretKeys {
+            active_wif: Zeroizing::new(std::mem::take(&mut keys.0.active_wif)),
+            memo_wif: Zeroizing::new(std::mem::take(&mut keys.0.memo_wif)),
+        };
+        drop(Zeroizing::new(keys));
+        let mut tick = runtime.instantiate_with(caps.clone())?;
+        // `configure` checks the chain, the account and that the keys are its keys: a
+        // mismatch refuses to start.
+        let info = secret
+            .with_keys(|k| tick.api().configure(config, k))
+            .map_err(|e| anyhow::anyhow!("configuring the gateway: {e}"))?;
+        let service = Service {
+            runtime: runtime.clone(),
+            caps,
+            config: config.clone(),
+            keys: secret,
+            tick_instance: Mutex::new(Some(tick)),
+            tick_configured: AtomicBool::new(true),
+            pool: Mutex::new(Pool { idle: Vec::new(), total: 0 }),
+            pool_free: Condvar::new(),
+            pool_size: api_instances.max(1),
+            next_configure: Mutex::new(Instant::now()),
+            health: Mutex::new(Health::default()),
+            counters: Counters::default(),
             info,
             tick_interval: Duration::from_millis(config.tick_interval_ms.max(1)),
-        }))
+        };
+        // One API instance now, so that a bad start shows at once; more on demand.
+        let slot = service.new_slot()?;
+        if !slot.configured {
+            anyhow::bail!("configuring the gateway's API instance failed; see the log");
+        }
+        Self::lock(&service.pool).total = 1;
+        service.checkin(slot);
+        Ok(Arc::new(service))
     }
 
-    /// Runs `f` with exclusive use of the instance.
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh instance, configured if the node lets it be.
+    fn new_slot(&self) -> anyhow::Result<Slot> {
+        let mut instance = self.runtime.instantiate_with(self.caps.clone())?;
+        let configured = self.configure(&mut instance);
+        Ok(Slot { instance, configured })
+    }
+
+    fn configure(&self, instance: &mut Instance) -> bool {
+        *Self::lock(&self.next_configure) = Instant::now() + RECONFIGURE_EVERY;
+        match self.keys.with_keys(|k| instance.api().configure(&self.config, k)) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "configuring a gateway instance failed; it answers not-configured until a retry succeeds");
+                false
+            }
+        }
+    }
+
+    /// Takes an idle API instance, creating one if the pool is not full, else waits.
+    fn checkout(&self) -> anyhow::Result<Slot> {
+        let mut pool = Self::lock(&self.pool);
+        loop {
+            if let Some(slot) = pool.idle.pop() {
+                return Ok(slot);
+            }
+            if pool.total < self.pool_size {
+                pool.total += 1;
+                drop(pool);
+                return self.new_slot().inspect_err(|_| Self::lock(&self.pool).total -= 1);
+            }
+            pool = self.pool_free.wait(pool).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn checkin(&self, slot: Slot) {
+        let mut pool = Self::lock(&self.pool);
+        pool.idle.push(slot);
+        drop(pool);
+        self.pool_free.notify_one();
+    }
+
+    /// Runs `f` with exclusive use of an API instance. If a call in it trapped, the
+    /// instance is dropped (the next call gets a fresh, configured one) and an alert
+    /// is raised.
     pub fn with<R>(&self, f: impl FnOnce(&mut Api<'_>) -> R) -> R {
-        let mut guard = self.instance.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard.api())
+        let mut slot = loop {
+            match self.checkout() {
+                Ok(slot) => break slot,
+                // Instantiating a pre-linked component fails only when the host is out
+                // of resources: wait and try again rather than fail the call.
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "instantiating the gateway component failed; retrying");
+                    std::thread::sleep(RECONFIGURE_EVERY);
+                }
+            }
+        };
+        if !slot.configured && Instant::now() >= *Self::lock(&self.next_configure) {
+            slot.configured = self.configure(&mut slot.instance);
+        }
+        let out = f(&mut slot.instance.api());
+        match slot.instance.poisoned().map(str::to_string) {
+            None => self.checkin(slot),
+            Some(cause) => {
+                self.recovered("api", &cause);
+                Self::lock(&self.pool).total -= 1;
+                self.pool_free.notify_one();
+                // Replace it now, so that the next call finds it ready.
+                if let Ok(fresh) = self.checkout() {
+                    self.checkin(fresh);
+                }
+            }
+        }
+        out
     }
 
+    /// An instance was dropped after a trap: count it and tell the operator.
+    fn recovered(&self, role: &str, cause: &str) {
+        self.counters.recoveries.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(role, cause, "a call trapped in the gateway component; the instance was dropped and is replaced");
+        self.caps.events.emit(&json!({
+            "type": "alert",
+            "kind": "instance-restarted",
+            "role": role,
+            "cause": cause,
+            "detail": format!("a call in the {role} instance trapped ({cause}); the instance was replaced by a fresh one"),
+        }));
+    }
+
+    /// Runs `f` on the timer's instance, replacing it first if the last tick trapped.
+    fn with_tick_instance<R>(&self, f: impl FnOnce(&mut Api<'_>) -> GwResult<R>) -> GwResult<R> {
+        let mut guard = Self::lock(&self.tick_instance);
+        if guard.is_none() {
+            let mut fresh = self.runtime.instantiate_with(self.caps.clone()).map_err(GatewayCallError::Component)?;
+            self.keys
+                .with_keys(|k| fresh.api().configure(&self.config, k))
+                .map_err(|e| GatewayCallError::Component(anyhow::anyhow!("configuring a fresh tick instance: {e}")))?;
+            *guard = Some(fresh);
+            self.tick_configured.store(true, Ordering::Relaxed);
+        }
+        let instance = guard.as_mut().expect("set above");
+        let out = f(&mut instance.api());
+        if let Some(cause) = instance.poisoned().map(str::to_string) {
+            *guard = None;
+            self.tick_configured.store(false, Ordering::Relaxed);
+            self.recovered("tick", &cause);
+        }
+        out
+    }
+
+    /// One tick in the timer's instance, recorded for `/ready` and `/metrics`.
     pub fn tick(&self) -> GwResult<TickReport> {
-        self.with(|api| api.tick())
+        let started = Instant::now();
+        let result = self.with_tick_instance(|api| {
+            let report = api.tick()?;
+            // The scan position, for the lag figure; the status call's own node
+            // failure does not fail the tick.
+            let scanned = api.status().ok().map(|s| s.scanned_through_block);
+            Ok((report, scanned))
+        });
+        let mut health = Self::lock(&self.health);
+        health.last_tick_duration = Some(started.elapsed());
+        match result {
+            Ok((report, scanned)) => {
+                self.counters.ticks_ok.fetch_add(1, Ordering::Relaxed);
+                health.last_tick_ok = Some(Instant::now());
+                health.last_tick = Some(report.clone());
+                health.last_tick_error = None;
+                if scanned.is_some() {
+                    health.scanned_through_block = scanned;
+                }
+                Ok(report)
+            }
+            Err(e) => {
+                self.counters.ticks_failed.fetch_add(1, Ordering::Relaxed);
+                health.last_tick_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// The tick interval the component uses when nothing is pending (its default,
+    /// 60 s, when the configuration leaves it at 0).
+    pub fn expected_tick_interval(&self) -> Duration {
+        match self.config.tick_interval_ms {
+            0 => Duration::from_secs(60),
+            ms => Duration::from_millis(ms),
+        }
+    }
+
+    /// False between a trap in the tick instance and a successful reconfiguration.
+    pub fn is_configured(&self) -> bool {
+        self.tick_configured.load(Ordering::Relaxed)
+    }
+
+    pub fn health(&self) -> Health {
+        Self::lock(&self.health).clone()
     }
 
     /// Ticks until `stop` is set, at the interval the component asks for (bounded to
@@ -128,7 +420,7 @@ impl Service {
                     let wait = match service.tick() {
                         Ok(report) => Duration::from_millis(report.next_tick_ms),
                         Err(e) => {
-                            eprintln!("tick failed: {e}");
+                            tracing::warn!(error = %e, "tick failed");
                             service.tick_interval
                         }
                     };
@@ -143,5 +435,19 @@ impl Service {
                 }
             })
             .expect("spawning the timer thread")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trap_cause;
+
+    #[test]
+    fn traps_are_named_by_cause() {
+        assert_eq!(trap_cause(&anyhow::Error::new(wasmtime::Trap::Interrupt)), "time-budget");
+        assert_eq!(trap_cause(&anyhow::Error::new(wasmtime::Trap::UnreachableCodeReached)), "panic");
+        let grow = anyhow::anyhow!("forcing trap when growing memory to 70000000 bytes").context("error while executing at wasm backtrace");
+        assert_eq!(trap_cause(&grow), "memory-limit");
+        assert_eq!(trap_cause(&anyhow::Error::new(wasmtime::Trap::StackOverflow)), "trap");
     }
 }

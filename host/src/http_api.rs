@@ -1,59 +1,138 @@
 //! The HTTP JSON API for game servers that do not embed the component: every gateway
 //! call as `POST /v1/<call>` with a JSON object of arguments, answered with JSON.
-//! Loopback by default; every request needs `Authorization: Bearer <token>`.
-//! See `docs/http-api.md` for each call with examples.
+//! Loopback by default; every request but `/health` and `/ready` needs
+//! `Authorization: Bearer <token>`. See `docs/http-api.md` for each call with examples.
+//!
+//! Served by axum on hyper/tokio. No request, authenticated or not, can hold more than a
+//! bounded amount of memory or stop other clients from being served: headers and bodies
+//! must arrive within their timeouts, bodies are refused by their declared length before
+//! anything is read (and cut off at the limit when undeclared), connections and gateway
+//! calls in progress are capped, and gateway calls run off the async workers.
+//! [`dispatch`] stays transport-agnostic: call name and JSON arguments in, status and
+//! JSON out.
 
-use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tiny_http::{Header, Method, Request, Response, Server};
+use tokio::sync::{watch, Semaphore};
+use zeroize::Zeroizing;
 
 use crate::bindings::api::*;
 use crate::gateway::{GatewayCallError, Service};
 
 /// Requests larger than this are refused before parsing.
-const MAX_BODY: u64 = 64 * 1024;
+const MAX_BODY: usize = 64 * 1024;
+
+/// Bodies declared up to this size are read and discarded before they are refused.
+const DRAIN_MAX: u64 = 1 << 20;
+
+/// Reads a body to its end without keeping it; true if it ended cleanly.
+async fn drain(mut body: Body) -> bool {
+    use http_body_util::BodyExt;
+    loop {
+        match body.frame().await {
+            None => return true,
+            Some(Ok(_)) => {}
+            Some(Err(_)) => return false,
+        }
+    }
+}
+
+/// What one client may cost the server.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    /// Time to send the request line and headers (and longest idle keep-alive).
+    pub header_read_timeout: Duration,
+    /// Time to send the whole body, however it is trickled.
+    pub body_read_timeout: Duration,
+    /// Open connections; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Gateway calls in progress; more wait up to `call_queue_timeout`, then get 503 busy.
+    pub max_concurrent_calls: usize,
+    pub call_queue_timeout: Duration,
+    /// How long shutdown waits for requests in progress.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_connections: 2048,
+            max_concurrent_calls: 64,
+            call_queue_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
 
 pub struct HttpApi {
-    server: Arc<Server>,
     pub addr: SocketAddr,
-    /// Serving threads spawned; each needs its own wake-up to stop.
-    threads: std::sync::atomic::AtomicUsize,
+    listener: Mutex<Option<std::net::TcpListener>>,
+    limits: HttpLimits,
+    stop: watch::Sender<bool>,
 }
 
 impl HttpApi {
     pub fn bind(listen: &str) -> anyhow::Result<Self> {
-        let server = Server::http(listen).map_err(|e| anyhow::anyhow!("binding the HTTP API to {listen}: {e}"))?;
-        let addr = server.server_addr().to_ip().ok_or_else(|| anyhow::anyhow!("HTTP API is not on an IP address"))?;
-        Ok(HttpApi { server: Arc::new(server), addr, threads: Default::default() })
+        Self::bind_with(listen, HttpLimits::default())
     }
 
-    /// Serves on `threads` threads until `unblock` is called on the server.
+    pub fn bind_with(listen: &str, limits: HttpLimits) -> anyhow::Result<Self> {
+        let listener = std::net::TcpListener::bind(listen).map_err(|e| anyhow::anyhow!("binding the HTTP API to {listen}: {e}"))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (stop, _) = watch::channel(false);
+        Ok(HttpApi { addr, listener: Mutex::new(Some(listener)), limits, stop })
+    }
+
+    /// Serves on a thread running `threads` async workers until [`HttpApi::shutdown`];
+    /// the handle ends once requests in progress are answered (or the grace is over).
     pub fn spawn(&self, service: Arc<Service>, token: String, threads: usize) -> Vec<std::thread::JoinHandle<()>> {
-        self.threads.fetch_add(threads.max(1), std::sync::atomic::Ordering::SeqCst);
-        (0..threads.max(1))
-            .map(|i| {
-                let (server, service, token) = (self.server.clone(), service.clone(), token.clone());
-                std::thread::Builder::new()
-                    .name(format!("http-{i}"))
-                    .spawn(move || {
-                        for request in server.incoming_requests() {
-                            handle(&service, &token, request);
-                        }
-                    })
-                    .expect("spawning an HTTP thread")
+        let Some(listener) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            tracing::warn!("the HTTP API is already serving");
+            return Vec::new();
+        };
+        let state = Arc::new(AppState {
+            service,
+            token: Zeroizing::new(token),
+            calls: Semaphore::new(self.limits.max_concurrent_calls.max(1)),
+            limits: self.limits.clone(),
+        });
+        let (limits, stop) = (self.limits.clone(), self.stop.subscribe());
+        let handle = std::thread::Builder::new()
+            .name("http".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads.max(1))
+                    .thread_name("http-worker")
+                    .enable_all()
+                    .build()
+                    .expect("starting the HTTP runtime");
+                rt.block_on(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => serve(listener, router(state), limits, stop).await,
+                        Err(e) => tracing::error!(error = %e, "the HTTP API cannot use its socket"),
+                    }
+                });
             })
-            .collect()
+            .expect("spawning the HTTP thread");
+        vec![handle]
     }
 
-    /// Stops every serving thread (tiny_http wakes one waiting thread per `unblock`).
+    /// Stops accepting, lets requests in progress finish, then ends the serving thread.
     pub fn shutdown(&self) {
-        for _ in 0..self.threads.load(std::sync::atomic::Ordering::SeqCst).max(1) {
-            self.server.unblock();
-        }
+        self.stop.send_replace(true);
     }
 }
 
@@ -63,21 +142,80 @@ impl Drop for HttpApi {
     }
 }
 
-fn respond(request: Request, status: u16, body: Value) {
-    respond_with(request, status, body, &[])
+struct AppState {
+    service: Arc<Service>,
+    token: Zeroizing<String>,
+    calls: Semaphore,
+    limits: HttpLimits,
 }
 
-fn respond_with(request: Request, status: u16, body: Value, headers: &[(&str, &str)]) {
-    let mut response = Response::from_string(body.to_string()).with_status_code(status);
-    response.add_header(Header::from_bytes("content-type", "application/json").unwrap());
+type Shared = State<Arc<AppState>>;
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", any(health))
+        .route("/ready", any(ready))
+        .route("/metrics", any(metrics))
+        .route("/v1/openapi.json", any(openapi))
+        .route("/v1/{call}", any(call))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Accepts connections (at most `max_connections` at once) and serves each with
+/// hyper's HTTP/1: headers must arrive within the header timeout, which also closes
+/// idle keep-alive connections.
+async fn serve(listener: tokio::net::TcpListener, app: Router, limits: HttpLimits, mut stop: watch::Receiver<bool>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).max_buf_size(64 * 1024);
+    loop {
+        let permit = tokio::select! {
+            p = open.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("HTTP shutdown: requests still running after the grace period were cut off");
+    }
+}
+
+fn respond(status: u16, body: Value) -> Response {
+    respond_with(status, body, &[])
+}
+
+fn respond_with(status: u16, body: Value, headers: &[(&str, &str)]) -> Response {
+    let mut response = axum::http::Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json");
     for (name, value) in headers {
-        response.add_header(Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap());
+        response = response.header(*name, *value);
     }
     if let Some(ms) = body.pointer("/error/retry_after_ms").and_then(Value::as_u64) {
-        let secs = ms.div_ceil(1000).max(1).to_string();
-        response.add_header(Header::from_bytes("retry-after", secs.as_bytes()).unwrap());
+        response = response.header(header::RETRY_AFTER, ms.div_ceil(1000).max(1).to_string());
     }
-    let _ = request.respond(response);
+    response.body(Body::from(body.to_string())).expect("static header names and valid values")
 }
 
 fn bad_request(message: impl Into<String>) -> (u16, Value) {
@@ -92,49 +230,129 @@ fn token_matches(given: &[u8], expected: &[u8]) -> bool {
     given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-fn handle(service: &Service, token: &str, mut request: Request) {
-    let url = request.url().to_string();
-    if url == "/health" {
-        return respond(request, 200, json!({ "ok": true }));
-    }
-    let authorized = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("authorization"))
-        .and_then(|h| h.value.as_str().strip_prefix("Bearer "))
-        .is_some_and(|t| token_matches(t.trim().as_bytes(), token.as_bytes()));
-    if !authorized {
-        let body = json!({ "error": { "code": "unauthorized", "message": "send Authorization: Bearer <API token>" } });
-        return respond_with(request, 401, body, &[("www-authenticate", "Bearer")]);
-    }
-    let Some(call) = url.strip_prefix("/v1/") else {
-        return respond(request, 404, json!({ "error": { "code": "not-found", "message": "calls are POST /v1/<call>" } }));
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| token_matches(t.trim().as_bytes(), token.as_bytes()))
+}
+
+fn unauthorized() -> Response {
+    let body = json!({ "error": { "code": "unauthorized", "message": "send Authorization: Bearer <API token>" } });
+    respond_with(401, body, &[("www-authenticate", "Bearer")])
+}
+
+/// `/health`: the process lives and serves HTTP. No token needed.
+async fn health() -> Response {
+    respond(200, json!({ "ok": true }))
+}
+
+/// `/ready`: the gateway is doing its job (see `docs/http-api.md`); 200 or 503. No
+/// token needed; it tells nothing secret.
+async fn ready(State(st): Shared) -> Response {
+    let service = st.service.clone();
+    let report = match tokio::task::spawn_blocking(move || crate::health::readiness(&service)).await {
+        Ok(r) => r,
+        Err(_) => return respond(503, json!({ "ready": false })),
     };
-    let call = call.split('?').next().unwrap_or("").to_string();
-    if *request.method() != Method::Post && !(call == "status" && *request.method() == Method::Get) {
+    let status = if report["ready"] == Value::Bool(true) { 200 } else { 503 };
+    respond(status, report)
+}
+
+/// `/metrics`: Prometheus text format; needs the token (Prometheus sends it with
+/// `authorization: { credentials_file: … }`).
+async fn metrics(State(st): Shared, headers: HeaderMap) -> Response {
+    if !authorized(&headers, &st.token) {
+        return unauthorized();
+    }
+    let service = st.service.clone();
+    let text = tokio::task::spawn_blocking(move || crate::metrics::METRICS.render(&service)).await.unwrap_or_default();
+    axum::http::Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+        .body(Body::from(text))
+        .expect("static header")
+}
+
+/// `/v1/openapi.json`: the API described as OpenAPI 3.1. No token needed.
+async fn openapi() -> Response {
+    respond(200, crate::openapi::document())
+}
+
+async fn not_found(State(st): Shared, headers: HeaderMap) -> Response {
+    if !authorized(&headers, &st.token) {
+        return unauthorized();
+    }
+    respond(404, json!({ "error": { "code": "not-found", "message": "calls are POST /v1/<call>" } }))
+}
+
+/// `POST /v1/<call>`: token, method, body, then the call on a blocking thread.
+async fn call(State(st): Shared, Path(call): Path<String>, method: Method, headers: HeaderMap, body: Body) -> Response {
+    if !authorized(&headers, &st.token) {
+        return unauthorized();
+    }
+    if method != Method::POST && !(call == "status" && method == Method::GET) {
         let allow = if call == "status" { "GET, POST" } else { "POST" };
         let body = json!({ "error": { "code": "method-not-allowed", "message": "use POST with a JSON object" } });
-        return respond_with(request, 405, body, &[("allow", allow)]);
+        return respond_with(405, body, &[("allow", allow)]);
     }
-    let mut body = String::new();
-    if request.body_length().is_some_and(|n| n as u64 > MAX_BODY)
-        || request.as_reader().take(MAX_BODY + 1).read_to_string(&mut body).is_err()
-        || body.len() as u64 > MAX_BODY
-    {
+    let too_large = |close: bool| {
         let (s, v) = bad_request("the body must be UTF-8 JSON of at most 64 KiB");
-        return respond(request, s, v);
+        // An unread rest of the body makes the connection unusable.
+        respond_with(s, v, if close { &[("connection", "close")] } else { &[] })
+    };
+    // The declared length is compared, never allocated. A modest excess is read and
+    // discarded first (a client still writing would otherwise see the connection reset
+    // instead of the answer); beyond that the connection is closed at once.
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(|v| v.trim().parse::<u64>());
+    match declared {
+        Some(Ok(n)) if n > MAX_BODY as u64 && n <= DRAIN_MAX => {
+            let drained = tokio::time::timeout(st.limits.body_read_timeout, drain(body)).await;
+            return too_large(!matches!(drained, Ok(true)));
+        }
+        Some(Ok(n)) if n > MAX_BODY as u64 => return too_large(true),
+        Some(Err(_)) => return too_large(true),
+        _ => {}
     }
-    let args: Value = if body.trim().is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_str(&body) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => return { let (s, v) = bad_request("the body must be a JSON object"); respond(request, s, v) },
-            Err(e) => return { let (s, v) = bad_request(format!("the body is not JSON: {e}")); respond(request, s, v) },
+    let bytes = match tokio::time::timeout(st.limits.body_read_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return too_large(true),
+        Err(_) => {
+            let body = json!({ "error": { "code": "request-timeout", "message": "the body did not arrive in time; send it at once" } });
+            return respond_with(408, body, &[("connection", "close")]);
         }
     };
-    let (status, value) = dispatch(service, &call, &args);
-    respond(request, status, value);
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        let (s, v) = bad_request("the body must be UTF-8 JSON of at most 64 KiB");
+        return respond(s, v);
+    };
+    let args: Value = if text.trim().is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_str(text) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => return { let (s, v) = bad_request("the body must be a JSON object"); respond(s, v) },
+            Err(e) => return { let (s, v) = bad_request(format!("the body is not JSON: {e}")); respond(s, v) },
+        }
+    };
+    let Ok(Ok(_permit)) = tokio::time::timeout(st.limits.call_queue_timeout, st.calls.acquire()).await else {
+        let body = json!({ "error": { "code": "busy", "message": "too many calls in progress; retry shortly", "retry_after_ms": 1000 } });
+        return respond(503, body);
+    };
+    let service = st.service.clone();
+    let name = call.clone();
+    match tokio::task::spawn_blocking(move || dispatch(&service, &call, &args)).await {
+        Ok((status, value)) => {
+            let outcome = value.pointer("/error/code").and_then(Value::as_str).unwrap_or("ok");
+            // Unknown names are not labels: a client must not grow the metrics at will.
+            crate::metrics::METRICS.call(if outcome == "unknown-call" { "unknown" } else { &name }, outcome);
+            respond(status, value)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "an API call panicked in the host");
+            respond(500, json!({ "error": { "code": "host-failed", "message": "the host failed on this call; see its log" } }))
+        }
+    }
 }
 
 /// Runs one call; `(HTTP status, JSON body)`.
@@ -263,8 +481,8 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
         Ok(v) => (200, v),
         Err(GatewayCallError::Refused(e)) => error_json(&e),
         Err(GatewayCallError::Component(e)) => {
-            eprintln!("component failure in {call}: {e:#}");
-            (500, json!({ "error": { "code": "component-failed", "message": "the gateway component failed; see the host log" } }))
+            tracing::error!(call, cause = crate::gateway::trap_cause(&e), error = %format!("{e:#}"), "the gateway component failed");
+            (500, json!({ "error": { "code": "component-failed", "message": "the gateway component failed on this call and was replaced; the call may or may not have taken effect: retry it (with the same idempotency key) or read the state" } }))
         }
     }
 }

@@ -78,7 +78,19 @@ fn store_error(e: store::StoreError) -> wit_store::StoreError {
 
 impl wit_node::Host for HostState {
     fn call(&mut self, api: String, method: String, params_json: String) -> Result<String, wit_node::NodeError> {
-        self.caps.node.call(&api, &method, &params_json).map_err(|e| match e {
+        let started = std::time::Instant::now();
+        let result = self.caps.node.call(&api, &method, &params_json);
+        self.node_waited(started.elapsed());
+        if let Err(e) = &result {
+            let kind = match e {
+                NodeError::Unreachable(_) => "unreachable",
+                NodeError::Timeout => "timeout",
+                NodeError::Rpc { .. } => "rpc",
+                NodeError::BadResponse(_) => "bad-response",
+            };
+            crate::metrics::METRICS.node_error(&method, kind);
+        }
+        result.map_err(|e| match e {
             NodeError::Unreachable(m) => wit_node::NodeError::Unreachable(m),
             NodeError::Timeout => wit_node::NodeError::Timeout,
             NodeError::Rpc { code, message } => wit_node::NodeError::Rpc(wit_node::RpcError { code, message }),

@@ -35,6 +35,9 @@ enum Command {
     Run {
         #[arg(long, short, default_value = "cwd-gateway.toml")]
         config: PathBuf,
+        /// Log one JSON object a line (else as `[log] format` says; human by default).
+        #[arg(long)]
+        log_json: bool,
     },
     /// Run a simulated CrowdWiz node (JSON-RPC on POST /, control API on POST /devnet).
     Devnet {
@@ -106,10 +109,13 @@ enum CodecCommand {
 /// Exit codes: 0 ok, 1 the host or component failed, 2 bad input.
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        serve::init_logging(cwd_gateway_host::config::LogFormat::Human);
+    }
     let result = match cli.command {
         Command::Codec(cmd) => codec(cmd).map(|out| println!("{out}")),
         Command::Demo { once, verbose, listen } => run_demo(once, verbose, &listen).map_err(Failure::Host),
-        Command::Run { config } => serve::run(&config).map_err(Failure::Host),
+        Command::Run { config, log_json } => serve::run(&config, log_json).map_err(Failure::Host),
         Command::Devnet { listen, block_seconds, lag, seed } => run_devnet(listen, block_seconds, lag, &seed).map_err(Failure::Host),
     };
     match result {

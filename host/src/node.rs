@@ -1,5 +1,7 @@
 //! The `node` capability: Graphene JSON-RPC over HTTP to one or more nodes, with a
 //! timeout per request and failover to the next node when one cannot be reached.
+//! Every error text is passed through [`crate::redact`]: node URLs may carry
+//! credentials, and these texts reach the component, its events and API answers.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -68,8 +70,9 @@ impl HttpNode {
         HttpNode { urls, agent, current: AtomicUsize::new(0), next_id: AtomicU64::new(1) }
     }
 
-    pub fn urls(&self) -> &[String] {
-        &self.urls
+    /// The node URLs, credentials masked (for messages).
+    pub fn urls(&self) -> Vec<String> {
+        self.urls.iter().map(|u| crate::redact::url(u)).collect()
     }
 
     /// Keeps only the nodes whose chain id is `expected`; fails if none is left, so a
@@ -80,21 +83,30 @@ impl HttpNode {
         for url in &self.urls {
             match self.post(url, "database", "get_chain_id", &json!([])) {
                 Ok(Value::String(id)) if id.eq_ignore_ascii_case(expected) => good.push(url.clone()),
-                Ok(other) => problems.push(format!("{url} serves chain {other}, not {expected}")),
-                Err(e) => problems.push(format!("{url}: {e}")),
+                Ok(other) => problems.push(format!("{} serves chain {other}, not {expected}", crate::redact::url(url))),
+                Err(e) => problems.push(format!("{}: {e}", crate::redact::url(url))),
             }
         }
         if good.is_empty() {
             anyhow::bail!("no node serves the expected chain: {}", problems.join("; "));
         }
         for p in problems {
-            eprintln!("warning: node skipped: {p}");
+            tracing::warn!(problem = %p, "node skipped");
         }
         self.urls = good;
         Ok(self)
     }
 
     fn post(&self, url: &str, api: &str, method: &str, params: &Value) -> Result<Value, NodeError> {
+        self.post_raw(url, api, method, params).map_err(|e| match e {
+            NodeError::Unreachable(m) => NodeError::Unreachable(crate::redact::text(&m)),
+            NodeError::BadResponse(m) => NodeError::BadResponse(crate::redact::text(&m)),
+            NodeError::Rpc { code, message } => NodeError::Rpc { code, message: crate::redact::text(&message) },
+            NodeError::Timeout => NodeError::Timeout,
+        })
+    }
+
+    fn post_raw(&self, url: &str, api: &str, method: &str, params: &Value) -> Result<Value, NodeError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({ "jsonrpc": "2.0", "id": id, "method": "call", "params": [api, method, params] });
         let response = match self.agent.post(url).send_json(body) {

@@ -6,12 +6,12 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{Gateway, GatewayPre};
@@ -26,8 +26,13 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct RuntimeConfig {
     /// Most linear memory one instance may grow to.
     pub max_memory_bytes: usize,
-    /// Longest one call into the component may run before it is interrupted.
+    /// Longest one call into the component may run before it is interrupted, not
+    /// counting waits for the node forgiven by `node_wait_allowance`.
     pub call_timeout: Duration,
+    /// How much of each node call's wait does not count against `call_timeout`. Set it
+    /// to the node client's own bound (timeout × nodes tried, plus a margin) so that a
+    /// slow node ends in `node-unavailable`, not in a trap; zero counts every wait.
+    pub node_wait_allowance: Duration,
     /// Where compiled components are cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
 }
@@ -37,6 +42,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             max_memory_bytes: 64 << 20,
             call_timeout: Duration::from_secs(10),
+            node_wait_allowance: Duration::ZERO,
             cache_dir: default_cache_dir(),
         }
     }
@@ -59,6 +65,28 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    budget: CallBudget,
+}
+
+/// The time one call has used: wall time since it was armed, less forgiven node waits.
+struct CallBudget {
+    limit: Duration,
+    node_allowance: Duration,
+    started: Instant,
+    node_wait: Duration,
+}
+
+impl CallBudget {
+    fn used(&self) -> Duration {
+        self.started.elapsed().saturating_sub(self.node_wait)
+    }
+}
+
+impl HostState {
+    /// Counts a node call's wait, forgiving up to the allowance.
+    pub(crate) fn node_waited(&mut self, waited: Duration) {
+        self.budget.node_wait += waited.min(self.budget.node_allowance);
+    }
 }
 
 impl WasiView for HostState {
@@ -93,12 +121,14 @@ impl Drop for EpochTicker {
     }
 }
 
-/// The compiled, linked component, ready to instantiate cheaply many times.
+/// The compiled, linked component, ready to instantiate cheaply many times. Clones
+/// share the engine and the compiled code.
+#[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
     pre: GatewayPre<HostState>,
     config: RuntimeConfig,
-    _ticker: EpochTicker,
+    _ticker: Arc<EpochTicker>,
 }
 
 impl Runtime {
@@ -116,7 +146,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Gateway::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)?;
         let pre = GatewayPre::new(linker.instantiate_pre(&component)?)?;
-        let _ticker = EpochTicker::start(&engine);
+        let _ticker = Arc::new(EpochTicker::start(&engine));
         Ok(Runtime { engine, pre, config, _ticker })
     }
 
@@ -137,29 +167,60 @@ impl Runtime {
             .memories(4)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, HostState { caps, wasi, table: ResourceTable::new(), limits });
+        let budget = CallBudget {
+            limit: self.config.call_timeout,
+            node_allowance: self.config.node_wait_allowance,
+            started: Instant::now(),
+            node_wait: Duration::ZERO,
+        };
+        let mut store = Store::new(&self.engine, HostState { caps, wasi, table: ResourceTable::new(), limits, budget });
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(self.deadline_ticks());
+        // The epoch deadline is a wake-up, not the verdict: at each one the budget says
+        // whether the call has really used its time once forgiven node waits are taken off.
+        store.epoch_deadline_callback(|ctx| {
+            let budget = &ctx.data().budget;
+            let used = budget.used();
+            if used >= budget.limit {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Continue(ticks(budget.limit - used)))
+        });
+        store.set_epoch_deadline(ticks(self.config.call_timeout));
         let gateway = self.pre.instantiate(&mut store)?;
-        Ok(Instance { store, gateway, deadline_ticks: self.deadline_ticks() })
+        Ok(Instance { store, gateway, poisoned: None })
     }
 
-    fn deadline_ticks(&self) -> u64 {
-        (self.config.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
     }
+}
+
+fn ticks(d: Duration) -> u64 {
+    (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
 /// One instance of the component and its store.
 pub struct Instance {
     pub(crate) store: Store<HostState>,
     pub(crate) gateway: Gateway,
-    deadline_ticks: u64,
+    /// Why the instance can no longer be used: a call trapped in it (time budget,
+    /// memory limit, panic), which may have left its state half-changed.
+    pub(crate) poisoned: Option<String>,
 }
 
 impl Instance {
     /// Gives the next call its full time budget.
     pub(crate) fn arm(&mut self) {
-        self.store.set_epoch_deadline(self.deadline_ticks);
+        let budget = &mut self.store.data_mut().budget;
+        budget.started = Instant::now();
+        budget.node_wait = Duration::ZERO;
+        let limit = budget.limit;
+        self.store.set_epoch_deadline(ticks(limit));
+    }
+
+    /// Why a call trapped, if one did; the instance must then be replaced.
+    pub fn poisoned(&self) -> Option<&str> {
+        self.poisoned.as_deref()
     }
 }
 
@@ -189,7 +250,7 @@ fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Res
     if std::fs::create_dir_all(dir).is_ok() {
         if let Ok(bytes) = component.serialize() {
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            if std::fs::write(&tmp, bytes).is_ok() {
+            if crate::files::write_private(&tmp, &bytes).is_ok() {
                 let _ = std::fs::rename(&tmp, &path);
             }
         }

@@ -1,42 +1,65 @@
 //! `cwd-gateway run`: the gateway for real — the operator's configuration, SQLite, the
-//! configured nodes, the timer, events, and the HTTP API.
+//! configured nodes, the timer, events, and the HTTP API, until SIGINT or SIGTERM.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use crate::clock::SystemClock;
-use crate::config::FileConfig;
+use crate::config::{FileConfig, LogFormat};
 use crate::events::{EventSink, FanOut, LogSink, WebhookSink};
 use crate::gateway::Service;
 use crate::http_api::HttpApi;
 use crate::imports::Capabilities;
 use crate::node::HttpNode;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::Runtime;
 use crate::store::{MemoryStore, SqliteStore, Store};
 
 pub fn open_store(path: &Path) -> Result<Arc<dyn Store>> {
     if path.as_os_str() == ":memory:" {
-        eprintln!("warning: in-memory store: everything is lost when the process stops");
+        tracing::warn!("in-memory store: everything is lost when the process stops");
         return Ok(Arc::new(MemoryStore::new()));
     }
-    Ok(Arc::new(SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?))
+    let store = SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+    // New files are created private; one made by an older version may not be.
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the database may be read by others: chmod 600 it and its -wal and -shm files");
+        }
+    }
+    Ok(Arc::new(store))
 }
 
-pub fn run(config_path: &Path) -> Result<()> {
+/// Structured logs on stderr: human-readable, or one JSON object a line. `RUST_LOG`
+/// filters (default `info`). The HTTP client's own log lines are always dropped,
+/// whatever `RUST_LOG` says: they quote node URLs whole, credentials included (the
+/// host logs node failures itself, redacted). Later calls do nothing.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let no_client_logs = tracing_subscriber::filter::filter_fn(|meta| !meta.target().starts_with("ureq"));
+    let layer = match format {
+        LogFormat::Human => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr).boxed(),
+    };
+    let _ = tracing_subscriber::registry().with(layer.with_filter(filter).with_filter(no_client_logs)).try_init();
+}
+
+pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     let cfg = FileConfig::load(config_path)?;
+    init_logging(if json_logs { LogFormat::Json } else { cfg.log.format });
     let keys = cfg.load_keys()?;
     let token = cfg.api_token()?;
     let node = HttpNode::new(cfg.node.urls.clone(), cfg.node_timeout()).verify_chain_id(&cfg.gateway.chain_id)?;
     let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(LogSink)];
-    if let Some(url) = &cfg.events.webhook_url {
-        let secret = match &cfg.events.webhook_secret_file {
-            Some(p) => std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
-            None => anyhow::bail!("[events] webhook_url needs webhook_secret_file (the HMAC key)"),
-        };
+    if let (Some(url), Some(secret)) = (&cfg.events.webhook_url, cfg.webhook_secret()?) {
         sinks.push(Arc::new(WebhookSink::start(url.clone(), secret, cfg.events.webhook_retries.unwrap_or(5))));
     }
     let caps = Capabilities {
@@ -45,21 +68,46 @@ pub fn run(config_path: &Path) -> Result<()> {
         clock: Arc::new(SystemClock),
         events: Arc::new(FanOut(sinks)),
     };
-    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let runtime = Runtime::new(cfg.runtime_config())?;
     // `configure` checks the chain, the account and that the keys are its keys: a
     // mismatch refuses to start.
-    let service = Service::start(&runtime, caps, &cfg.component_config(), keys)?;
-    eprintln!(
-        "gateway {} ({}) configured; chain at block {}, irreversible {}",
-        service.info.account, service.info.account_id, service.info.head_block, service.info.last_irreversible_block
+    let service = Service::start_with(&runtime, caps, &cfg.component_config(), keys, cfg.runtime.api_instances)?;
+    tracing::info!(
+        account = %service.info.account,
+        account_id = %service.info.account_id,
+        head_block = service.info.head_block,
+        irreversible_block = service.info.last_irreversible_block,
+        "gateway configured"
     );
     let stop = Arc::new(AtomicBool::new(false));
     let timer = service.spawn_timer(stop.clone(), Duration::from_secs(300));
-    let http = HttpApi::bind(&cfg.http.listen)?;
-    eprintln!("HTTP API on http://{} (POST /v1/<call>, Authorization: Bearer <token>)", http.addr);
-    for t in http.spawn(service, token, 4) {
+    let http = Arc::new(HttpApi::bind_with(&cfg.http.listen, cfg.http_limits())?);
+    tracing::info!(addr = %http.addr, "HTTP API listening (POST /v1/<call>, Authorization: Bearer <token>; GET /health, /ready)");
+    let servers = http.spawn(service, token, 4);
+    wait_for_signal();
+    tracing::info!("stopping: finishing requests in progress");
+    http.shutdown();
+    stop.store(true, Ordering::Relaxed);
+    for t in servers {
         let _ = t.join();
     }
     let _ = timer.join();
     Ok(())
+}
+
+/// Blocks until SIGINT or SIGTERM.
+fn wait_for_signal() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a signal runtime");
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    });
 }

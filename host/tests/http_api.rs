@@ -7,8 +7,10 @@
 //! test (call, request, status, response) and the events raised to that file:
 //! `docs/http-api.md` takes its examples from it.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cwd_devnet::{AccountSpec, Config as DevnetConfig, CreatedAccount, Devnet, DevnetHandle};
 use cwd_gateway_host::bindings::api;
@@ -20,9 +22,9 @@ use cwd_gateway_host::node::HttpNode;
 use cwd_gateway_host::store::MemoryStore;
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use serde_json::{json, Value};
+use support::eventually;
 
-const TOKEN: &str = "test-token-0123456789abcdef";
-const CWD: i64 = 100_000;
+use support::{CWD, TOKEN};
 
 /// One HTTP answer: status, JSON body, and the Retry-After header if any.
 #[derive(Debug)]
@@ -45,47 +47,13 @@ struct Env {
     transcript: Mutex<Vec<Value>>,
 }
 
-/// Polls `check` every 20 ms until it gives a value, failing after `timeout`.
-fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
+/// The shared test configuration, with payouts above 5 CWD waiting for an operator.
 fn gateway_config(chain_id: String) -> api::Config {
-    api::Config {
-        gateway_account: "game-gateway".into(),
-        chain_id,
-        deposit_rate: api::Rate { game_units: 90, per_cwd_units: 100_000 },
-        withdrawal_rate: api::Rate { game_units: 100, per_cwd_units: 100_000 },
-        link: api::LinkConfig {
-            code_digits: 0,
-            code_ttl_ms: 0,
-            max_attempts: 0,
-            message_template: "Your Dragon Quest link code: {code} (for player {user})".into(),
-            user_interval_ms: 0,
-            user_daily: 0,
-            account_daily: 0,
-            global_daily: 0,
-            pow_bits: 0,
-        },
-        // Payouts above 5 CWD wait for an operator.
-        withdrawals: api::WithdrawalConfig {
-            min_cwd: 100_000,
-            max_cwd: 0,
-            daily_cwd: 0,
-            review_above_cwd: 5 * 100_000,
-            expiration_secs: 0,
-            max_attempts: 0,
-        },
-        low_fee_balance_cwd: 0,
-        tick_interval_ms: 1_000,
-    }
+    let mut config = support::config(chain_id);
+    config.link.message_template = "Your Dragon Quest link code: {code} (for player {user})".into();
+    config.withdrawals.review_above_cwd = 5 * 100_000;
+    config.tick_interval_ms = 1_000;
+    config
 }
 
 impl Env {

@@ -3,16 +3,19 @@
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cwd_devnet::{AccountSpec, Config, Devnet, FaultKind, FaultRule, Production};
 use serde_json::{json, Value};
+use support::{eventually, free_port};
+
+mod support;
+
+fn wait<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    eventually(what, Duration::from_secs(45), f)
+}
 
 const TOKEN: &str = "test-token-0123456789abcdef";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn start_gateway(dir: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
@@ -38,17 +41,6 @@ fn call(port: u16, name: &str, args: Value) -> Result<Value, String> {
     }
 }
 
-fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < Duration::from_secs(45), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 struct Killer(Child);
 
 impl Drop for Killer {
@@ -69,6 +61,8 @@ fn killed_mid_broadcast_and_restarted_pays_once() {
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let mut keys = std::fs::File::create(dir.join("keys.toml")).unwrap();
+    // The host refuses a key file that others may read.
+    std::fs::set_permissions(dir.join("keys.toml"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     writeln!(keys, "active_wif = \"{}\"\nmemo_wif = \"{}\"", gateway.active_wif.clone().unwrap(), gateway.memo_wif.clone().unwrap()).unwrap();
     std::fs::write(
         dir.join("gateway.toml"),

@@ -19,7 +19,10 @@ fn err(e: rusqlite::Error) -> StoreError {
 }
 
 impl SqliteStore {
+    /// Opens or creates the database. A new file is created readable by its owner only
+    /// (SQLite gives its journal files the same mode).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        crate::files::create_private(path).map_err(|e| StoreError(format!("creating {}: {e}", path.display())))?;
         let conn = Connection::open(path).map_err(err)?;
         Self::init(conn)
     }

@@ -1,0 +1,223 @@
+//! The HTTP API as an OpenAPI 3.1 document, served at `/v1/openapi.json`. Built from
+//! [`CALLS`]; tests check that table against `dispatch` (every call, no other) and
+//! against the server (required arguments are refused when missing), so it cannot drift.
+
+use serde_json::{json, Map, Value};
+
+/// An argument's JSON type, as OpenAPI names it.
+#[derive(Clone, Copy)]
+pub enum Ty {
+    Str,
+    U64,
+    I64,
+    Bool,
+    U32,
+}
+
+pub struct Arg {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub required: bool,
+    pub doc: &'static str,
+}
+
+pub struct Call {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub args: &'static [Arg],
+    /// `game` or `cwd`, exactly one.
+    pub amount: bool,
+}
+
+const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Arg {
+    Arg { name, ty, required: true, doc }
+}
+
+const fn opt(name: &'static str, ty: Ty, doc: &'static str) -> Arg {
+    Arg { name, ty, required: false, doc }
+}
+
+const USER: Arg = req("user", Ty::Str, "the game's user id (1-64 of A-Z a-z 0-9 _ - . : @)");
+
+pub const CALLS: &[Call] = &[
+    Call { name: "status", summary: "The gateway's state: balances, pending work, scan position.", args: &[], amount: false },
+    Call {
+        name: "start-link",
+        summary: "Send a one-time code to a chain account's wallet to link it to a user.",
+        args: &[
+            USER,
+            req("account", Ty::Str, "chain account name"),
+            opt("challenge", Ty::Str, "a link-challenge, solved (required when the gateway asks for proof of work)"),
+            opt("nonce", Ty::U64, "the solution to `challenge`"),
+        ],
+        amount: false,
+    },
+    Call { name: "link-challenge", summary: "A single-use proof-of-work challenge for start-link.", args: &[], amount: false },
+    Call {
+        name: "start-memo-link",
+        summary: "A one-time code the user sends as the memo of any CWD transfer to the gateway: links the sender, no fee.",
+        args: &[USER],
+        amount: false,
+    },
+    Call { name: "confirm-link", summary: "Confirm a link with the code the user read in their wallet.", args: &[USER, req("code", Ty::Str, "the code, as digits")], amount: false },
+    Call { name: "unlink", summary: "Unlink the user's chain account.", args: &[USER], amount: false },
+    Call { name: "account", summary: "The user's balance, frozen amount and linked account.", args: &[USER], amount: false },
+    Call { name: "deposit-instructions", summary: "Where and how the user deposits CWD.", args: &[USER], amount: false },
+    Call { name: "quote-deposit", summary: "Game units credited for a deposit.", args: &[req("cwd", Ty::U64, "CWD units (1e-5 CWD)")], amount: false },
+    Call { name: "quote-withdrawal", summary: "CWD paid and game units debited for a withdrawal.", args: &[], amount: true },
+    Call {
+        name: "adjust-balance",
+        summary: "Credit or debit game units (idempotent by key).",
+        args: &[USER, req("delta", Ty::I64, "game units, non-zero"), req("idempotency_key", Ty::Str, "unique per change"), opt("reason", Ty::Str, "at most 200 bytes")],
+        amount: false,
+    },
+    Call {
+        name: "request-withdrawal",
+        summary: "Freeze game units and queue a payout to the linked account (idempotent by key).",
+        args: &[USER, req("idempotency_key", Ty::Str, "unique per withdrawal")],
+        amount: true,
+    },
+    Call { name: "approve-withdrawal", summary: "Approve a withdrawal awaiting review.", args: &[req("withdrawal_id", Ty::Str, "")], amount: false },
+    Call { name: "reject-withdrawal", summary: "Reject a withdrawal awaiting review; unfreezes it.", args: &[req("withdrawal_id", Ty::Str, ""), req("reason", Ty::Str, "")], amount: false },
+    Call {
+        name: "cancel-withdrawal",
+        summary: "Cancel a withdrawal not yet sent (queued or awaiting review); unfreezes it.",
+        args: &[req("withdrawal_id", Ty::Str, ""), req("reason", Ty::Str, "at most 200 bytes")],
+        amount: false,
+    },
+    Call {
+        name: "list-unknown-payouts",
+        summary: "Payouts with the gateway's withdrawal memo that the store does not know (after a restore); they pause payouts.",
+        args: &[opt("include_acknowledged", Ty::Bool, "default false")],
+        amount: false,
+    },
+    Call {
+        name: "acknowledge-unknown-payout",
+        summary: "The operator has settled an unknown payout; payouts resume when none is left.",
+        args: &[req("deposit_id", Ty::Str, ""), req("note", Ty::Str, "at most 200 bytes")],
+        amount: false,
+    },
+    Call { name: "get-withdrawal", summary: "One withdrawal.", args: &[req("withdrawal_id", Ty::Str, "")], amount: false },
+    Call {
+        name: "list-withdrawals",
+        summary: "Withdrawals, oldest first, paged.",
+        args: &[
+            opt("user", Ty::Str, ""),
+            opt("state", Ty::Str, "awaiting-review, queued, sent, confirmed, failed, rejected or cancelled"),
+            opt("start_after", Ty::Str, "the last id of the previous page"),
+            opt("limit", Ty::U32, "default 100"),
+        ],
+        amount: false,
+    },
+    Call {
+        name: "list-unclaimed",
+        summary: "Funds that could not be credited automatically (unlinked sender, other asset, not a transfer…), paged.",
+        args: &[opt("include_resolved", Ty::Bool, "default false"), opt("start_after", Ty::Str, ""), opt("limit", Ty::U32, "default 100")],
+        amount: false,
+    },
+    Call { name: "assign-unclaimed", summary: "Credit an unclaimed CWD deposit to a user.", args: &[req("deposit_id", Ty::Str, ""), USER], amount: false },
+    Call { name: "refund-unclaimed", summary: "Mark an unclaimed deposit for refund by the operator.", args: &[req("deposit_id", Ty::Str, ""), req("note", Ty::Str, "")], amount: false },
+    Call { name: "tick", summary: "Run one tick now (scan deposits, send and confirm withdrawals).", args: &[], amount: false },
+];
+
+fn schema(ty: Ty) -> Value {
+    match ty {
+        Ty::Str => json!({ "type": "string" }),
+        Ty::U64 => json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX }),
+        Ty::I64 => json!({ "type": "integer", "minimum": i64::MIN, "maximum": i64::MAX }),
+        Ty::U32 => json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),
+        Ty::Bool => json!({ "type": "boolean" }),
+    }
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let error = json!({ "$ref": "#/components/schemas/Error" });
+    let errors = json!({
+        "400": { "description": "bad request or invalid argument", "content": { "application/json": { "schema": error } } },
+        "401": { "description": "missing or wrong token" },
+        "default": { "description": "a refusal: see docs/http-api.md for each code", "content": { "application/json": { "schema": error } } },
+    });
+    let mut paths = Map::new();
+    for call in CALLS {
+        let mut props = Map::new();
+        let mut required = Vec::new();
+        for a in call.args {
+            let mut s = schema(a.ty);
+            if !a.doc.is_empty() {
+                s["description"] = json!(a.doc);
+            }
+            props.insert(a.name.into(), s);
+            if a.required {
+                required.push(a.name);
+            }
+        }
+        let mut body = json!({ "type": "object", "properties": props, "required": required });
+        if call.amount {
+            body["properties"]["game"] = json!({ "type": "integer", "minimum": 0, "description": "game units" });
+            body["properties"]["cwd"] = json!({ "type": "integer", "minimum": 0, "description": "CWD units (1e-5 CWD)" });
+            body["oneOf"] = json!([{ "required": ["game"] }, { "required": ["cwd"] }]);
+        }
+        let mut responses = errors.clone();
+        responses["200"] = json!({ "description": "the call's result", "content": { "application/json": { "schema": { "type": "object" } } } });
+        let op = json!({
+            "operationId": call.name,
+            "summary": call.summary,
+            "security": [{ "bearer": [] }],
+            "requestBody": { "required": false, "content": { "application/json": { "schema": body } } },
+            "responses": responses,
+        });
+        let mut item = json!({ "post": op });
+        if call.name == "status" {
+            item["get"] = json!({ "operationId": "status-get", "summary": call.summary, "security": [{ "bearer": [] }], "responses": item["post"]["responses"].clone() });
+        }
+        paths.insert(format!("/v1/{}", call.name), item);
+    }
+    paths.insert("/health".into(), json!({ "get": { "summary": "The process lives.", "security": [], "responses": { "200": { "description": "alive" } } } }));
+    paths.insert("/ready".into(), json!({ "get": { "summary": "The gateway works: recent tick, node reachable; with the scan lag.", "security": [], "responses": { "200": { "description": "ready" }, "503": { "description": "not ready" } } } }));
+    paths.insert("/metrics".into(), json!({ "get": { "summary": "Prometheus text format.", "security": [{ "bearer": [] }], "responses": { "200": { "description": "metrics" } } } }));
+    paths.insert("/v1/openapi.json".into(), json!({ "get": { "summary": "This document.", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } }));
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "CrowdWiz gateway HTTP API", "version": env!("CARGO_PKG_VERSION"), "description": "See docs/http-api.md." },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": { "Error": { "type": "object", "required": ["error"], "properties": { "error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "retry_after_ms": { "type": "integer" } }
+            } } } },
+        },
+        "paths": paths,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The call names `dispatch` matches on, read from its source.
+    fn dispatched() -> Vec<String> {
+        let src = include_str!("http_api.rs");
+        let body = &src[src.find("pub fn dispatch(").expect("dispatch")..];
+        let body = &body[..body.find("\n}\n").expect("end of dispatch")];
+        body.lines()
+            .filter_map(|l| {
+                let l = l.trim_start().strip_prefix('"')?;
+                let (name, rest) = l.split_once('"')?;
+                rest.trim_start().starts_with("=>").then(|| name.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_dispatched_call_is_documented_and_nothing_else() {
+        let mut code = dispatched();
+        let mut doc: Vec<String> = super::CALLS.iter().map(|c| c.name.to_string()).collect();
+        assert!(code.len() >= 18, "{code:?}");
+        code.sort();
+        doc.sort();
+        assert_eq!(code, doc);
+        let paths = super::document()["paths"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        for c in super::CALLS {
+            assert!(paths.contains(&format!("/v1/{}", c.name)));
+        }
+    }
+}

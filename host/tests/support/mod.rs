@@ -1,0 +1,118 @@
+//! Shared by the resilience tests: a devnet with a funded gateway, a `Service`
+//! configured against it through the real `.wasm`, and a linked, funded player.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cwd_devnet::{AccountSpec, Config as DevnetConfig, CreatedAccount, Devnet, DevnetHandle, Production};
+use cwd_gateway_host::bindings::api;
+use cwd_gateway_host::clock::SystemClock;
+use cwd_gateway_host::events::MemorySink;
+use cwd_gateway_host::gateway::Service;
+use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::store::MemoryStore;
+use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
+use serde_json::Value;
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+pub const CWD: i64 = 100_000;
+
+pub struct Gw {
+    pub devnet: DevnetHandle,
+    pub gateway: CreatedAccount,
+    pub service: Arc<Service>,
+    pub events: MemorySink,
+}
+
+pub fn config(chain_id: String) -> api::Config {
+    api::Config {
+        gateway_account: "game-gateway".into(),
+        chain_id,
+        deposit_rate: api::Rate { game_units: 90, per_cwd_units: 100_000 },
+        withdrawal_rate: api::Rate { game_units: 100, per_cwd_units: 100_000 },
+        link: api::LinkConfig {
+            code_digits: 0,
+            code_ttl_ms: 0,
+            max_attempts: 0,
+            message_template: "code {code} for {user}".into(),
+            user_interval_ms: 0,
+            user_daily: 0,
+            account_daily: 0,
+            global_daily: 0,
+            pow_bits: 0,
+        },
+        withdrawals: api::WithdrawalConfig { min_cwd: 100_000, max_cwd: 0, daily_cwd: 0, review_above_cwd: 0, expiration_secs: 0, max_attempts: 0 },
+        low_fee_balance_cwd: 0,
+        tick_interval_ms: 200,
+    }
+}
+
+/// A devnet making a block every 100 ms, the gateway configured against it with
+/// `runtime` limits and a node client timing out after `node_timeout`.
+pub fn start(seed: &str, runtime: RuntimeConfig, node_timeout: Duration) -> Gw {
+    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::seeded(seed) }).expect("devnet");
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
+    let node = HttpNode::new(vec![devnet.url().to_string()], node_timeout).verify_chain_id(&devnet.chain_id_hex()).unwrap();
+    let events = MemorySink::default();
+    let caps = Capabilities { store: Arc::new(MemoryStore::new()), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(events.clone()) };
+    let runtime = Runtime::new(runtime).unwrap();
+    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let service = Service::start(&runtime, caps, &config(devnet.chain_id_hex()), keys).unwrap();
+    Gw { devnet, gateway, service, events }
+}
+
+/// A loopback port free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `check` every 50 ms until it gives a value, failing after `timeout`.
+pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Gw {
+    /// `user` linked to a new chain account holding `cwd` units, of which `deposit`
+    /// were deposited and credited. Ticks by hand.
+    pub fn funded_player(&self, user: &str, account: &str, cwd: i64, deposit: i64) -> CreatedAccount {
+        let player = self.devnet.create_account(AccountSpec::new(account, cwd)).unwrap();
+        let started = self.service.with(|a| a.start_link(user, account, None)).unwrap();
+        let memo_key = player.memo_private().unwrap();
+        let digits = started.code_digits as usize;
+        let code = eventually("the link code", Duration::from_secs(20), || {
+            let memos = self.devnet.received_memos(account, Some(&memo_key)).ok()?;
+            let text = memos.into_iter().find(|m| m.op == "send_message")?.text.ok()?;
+            text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits).map(str::to_string)
+        });
+        self.service.with(|a| a.confirm_link(user, &code)).unwrap();
+        self.devnet.transfer(account, "game-gateway", deposit, None, None).unwrap();
+        let expected = (deposit as u64) * 90 / 100_000;
+        eventually("the deposit", Duration::from_secs(30), || {
+            let _ = self.service.tick();
+            (self.service.with(|a| a.account(user)).ok()?.balance == expected).then_some(())
+        });
+        player
+    }
+
+    /// Transfers from the gateway to `account_id` included on chain.
+    pub fn payouts_to(&self, account_id: &str) -> Vec<Value> {
+        self.devnet
+            .included_transactions()
+            .into_iter()
+            .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
+            .filter(|op| op[0] == 0 && op[1]["to"] == account_id)
+            .collect()
+    }
+
+    pub fn restarts(&self) -> Vec<Value> {
+        self.events.snapshot().into_iter().filter(|e| e["type"] == "alert" && e["kind"] == "instance-restarted").collect()
+    }
+}
