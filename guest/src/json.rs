@@ -63,8 +63,10 @@ pub fn write_u64(v: u64) -> Value {
     if v > u32::MAX as u64 { Value::String(v.to_string()) } else { json!(v) }
 }
 
+/// A signed 64-bit value as fc writes it: a string outside the range of an `int32_t`
+/// (bitshares-fc json.cpp `to_stream`, `stringify_large_ints_and_doubles`).
 pub fn write_i64(v: i64) -> Value {
-    if v.unsigned_abs() > u32::MAX as u64 { Value::String(v.to_string()) } else { json!(v) }
+    if i32::try_from(v).is_err() { Value::String(v.to_string()) } else { json!(v) }
 }
 
 fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
@@ -304,6 +306,19 @@ pub fn format_time(secs: u32) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn integers_are_written_as_fc_writes_them() {
+        // int64 (amounts): a string outside int32; uint64: a string above uint32.
+        assert_eq!(super::write_i64(2_147_483_647), json!(2_147_483_647));
+        assert_eq!(super::write_i64(2_147_483_648), json!("2147483648"));
+        assert_eq!(super::write_i64(-2_147_483_648), json!(-2_147_483_648));
+        assert_eq!(super::write_i64(-2_147_483_649), json!("-2147483649"));
+        assert_eq!(super::write_u64(4_294_967_295), json!(4_294_967_295u64));
+        assert_eq!(super::write_u64(4_294_967_296), json!("4294967296"));
+    }
+
     use super::*;
 
     #[test]
