@@ -243,3 +243,17 @@ pub fn refused<T: std::fmt::Debug>(r: Result<T, GatewayCallError>) -> api::Gatew
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// CrowdWiz's Python client (`crowdwiz` 0.9.4), which `.ci/run` installs and names in
+/// `CWD_REFERENCE_PYTHON`. In CI its absence is a failure; elsewhere the caller is told
+/// and skips.
+pub fn reference_python() -> Option<String> {
+    match std::env::var("CWD_REFERENCE_PYTHON") {
+        Ok(py) => Some(py),
+        _ if std::env::var_os("CI").is_some() => panic!("CI must set CWD_REFERENCE_PYTHON (see .ci/run)"),
+        _ => {
+            eprintln!("note: CWD_REFERENCE_PYTHON not set; run .ci/run to include the tests that use CrowdWiz's Python client");
+            None
+        }
+    }
+}

@@ -18,19 +18,8 @@ use serde_json::Value;
 
 const CWD: i64 = 100_000;
 
-fn python() -> Option<String> {
-    match std::env::var("CWD_REFERENCE_PYTHON") {
-        Ok(py) => Some(py),
-        _ if std::env::var_os("CI").is_some() => panic!("CI must set CWD_REFERENCE_PYTHON (see .ci/run)"),
-        _ => {
-            eprintln!("note: CWD_REFERENCE_PYTHON not set; run .ci/run to include the Python wallet test");
-            None
-        }
-    }
-}
-
 fn wallet_pays_and_the_gateway_credits_once(transport: &str) {
-    let Some(py) = python() else { return };
+    let Some(py) = reference_python() else { return };
     // Wall-clock chain time with a block a second: the library sets its own expiration
     // from its own clock and waits for blocks.
     let h = Harness::with(runtime(), |dc| {
