@@ -148,11 +148,13 @@ fn pruned_history_is_never_read_as_nothing_new() {
 
 #[test]
 fn a_node_keeping_no_history_for_the_gateway_is_never_trusted() {
-    let h = Harness::new();
-    // The node tracks only the player's account (`track-account`): it keeps no history
-    // for the gateway, whose statistics say 0 operations.
+    // The node tracks only the player's account (`track-account`) from the start: it keeps
+    // no history for the gateway, not even its account_create, so its statistics say 0
+    // operations. The player is the account made after the gateway (1.2.100).
+    let player = cwd_gateway::ops::AccountId(101);
+    let h = Harness::with(runtime(), |dc| dc.track_accounts = vec![player]);
     let alice = h.devnet.create_account(cwd_devnet::AccountSpec::new("alice-cwd", 500 * CWD)).unwrap();
-    h.devnet.set_history_options(None, &["alice-cwd"]).unwrap();
+    assert_eq!(alice.id, player);
     h.link_player("alice", &alice);
     h.devnet.transfer("alice-cwd", GATEWAY, 2 * CWD, None, None).unwrap();
     for _ in 0..3 {
