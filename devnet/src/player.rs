@@ -166,7 +166,8 @@ fn find(state: &State, who: &str) -> Result<Account> {
 
 impl Node {
     /// Creates an account at once (no block needed; like genesis it is not undone by a
-    /// reorganisation) with `balance` new CWD.
+    /// reorganisation) with `balance` new CWD; its history starts with its
+    /// `account_create`.
     pub fn create_account(&self, spec: AccountSpec) -> Result<CreatedAccount> {
         let mut state = self.lock();
         let (owner, owner_priv) = key_for(&mut state, &spec.owner, "owner");

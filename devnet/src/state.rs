@@ -937,16 +937,22 @@ impl State {
         match change {
             Change::Balance { account, asset, delta } => *self.balances.entry((account, asset)).or_insert(0) -= delta,
             Change::FeesBurned(f) => self.fees_burned -= f,
+            // The counters move back only while nothing outside the undo log (an
+            // account_create) took a later number: reusing it would overwrite that entry.
             Change::History(instance) => {
                 self.history.remove(&instance);
-                self.next_history = instance;
+                if self.next_history == instance + 1 {
+                    self.next_history = instance;
+                }
             }
             Change::EntryAdded(account) => {
                 if let Some(h) = self.account_history.get_mut(&account) {
                     h.ops.pop();
-                    h.aths.pop();
+                    let ath = h.aths.pop();
                     h.total_ops -= 1;
-                    self.next_ath -= 1;
+                    if ath.is_some_and(|a| self.next_ath == a + 1) {
+                        self.next_ath -= 1;
+                    }
                 }
             }
             Change::EntryRemoved { account, instance, ath } => {

@@ -43,8 +43,13 @@ fn msg_fee(d: &cwd_devnet::DevnetHandle) -> i64 {
     // The fee of the one message the gateway sent, from its history.
     let s = d.lock();
     let gw = s.account_by_name("crowdwiz-gateway").unwrap().id;
-    let first = s.account_ops(gw)[0];
-    let fee = s.history_object(first).unwrap().op.fee().amount;
+    let message = s
+        .account_ops(gw)
+        .iter()
+        .filter_map(|&i| s.history_object(i))
+        .find(|h| matches!(h.op, cwd_devnet::ops::ChainOp::Codec(cwd_gateway::ops::Operation::SendMessage(_))))
+        .expect("the gateway's history holds its message");
+    let fee = message.op.fee().amount;
     assert!(fee > s.config.fees.send_message, "a memo adds the per-kilobyte part");
     fee
 }

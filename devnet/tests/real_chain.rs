@@ -26,6 +26,14 @@ fn positions(d: &cwd_devnet::DevnetHandle, who: &str) -> Vec<(u64, u64, u64, u64
     v
 }
 
+/// `positions` after the account's first entry, which must be its account_create.
+fn positions_since_created(d: &cwd_devnet::DevnetHandle, who: &str) -> Vec<(u64, u64, u64, u64, u64)> {
+    let mut v = positions(d, who);
+    assert_eq!(v.first().map(|p| p.0), Some(5), "{who}'s history starts with its account_create: {v:?}");
+    v.remove(0);
+    v
+}
+
 fn stats(d: &cwd_devnet::DevnetHandle, id: AccountId) -> Value {
     result(d, "database", "get_objects", json!([[format!("2.6.{}", id.0)]]))[0].clone()
 }
@@ -50,8 +58,8 @@ fn proposal_with_two_transfers_to_one_account_runs_on_approval_at_one_position()
     assert_eq!(prop["required_active_approvals"], json!([alice.id_string()]));
     assert_eq!(d.balance_of("crowdwiz-gateway").unwrap(), 0, "nothing moves before approval");
     // alice's history shows the proposal (she must approve it); the gateway's does not.
-    assert_eq!(positions(&d, "alice").iter().map(|p| p.0).collect::<Vec<_>>(), vec![22]);
-    assert!(positions(&d, "crowdwiz-gateway").is_empty());
+    assert_eq!(positions_since_created(&d, "alice").iter().map(|p| p.0).collect::<Vec<_>>(), vec![22]);
+    assert!(positions_since_created(&d, "crowdwiz-gateway").is_empty());
 
     // An unrelated transfer first, so the update is not the block's first transaction.
     d.transfer("bob", "alice", CWD, None, None).unwrap();
@@ -59,7 +67,7 @@ fn proposal_with_two_transfers_to_one_account_runs_on_approval_at_one_position()
     let block = d.produce_block();
     assert!(d.proposal_ids().is_empty(), "an executed proposal is gone");
     assert_eq!(d.balance_of("crowdwiz-gateway").unwrap(), 10 * CWD);
-    let gw_hist = positions(&d, "crowdwiz-gateway");
+    let gw_hist = positions_since_created(&d, "crowdwiz-gateway");
     assert_eq!(gw_hist.len(), 2);
     for p in &gw_hist {
         assert_eq!((p.0, p.1, p.2, p.3), (0, block as u64, 1, 0), "both share the proposal_update's position");
@@ -70,7 +78,7 @@ fn proposal_with_two_transfers_to_one_account_runs_on_approval_at_one_position()
     assert_eq!((update.1, update.2, update.3), (block as u64, 1, 0));
     assert!(gw_hist.iter().all(|p| p.4 > update.4), "the update is pushed before what it runs");
     let st = stats(&d, gw.id);
-    assert_eq!((st["total_ops"].as_u64(), st["removed_ops"].as_u64()), (Some(2), Some(0)));
+    assert_eq!((st["total_ops"].as_u64(), st["removed_ops"].as_u64()), (Some(3), Some(0)), "account_create and two transfers");
     assert_conserved(&d);
 }
 
@@ -95,7 +103,7 @@ fn two_proposals_run_at_expiry_in_one_block_after_failing_on_approval() {
     assert_eq!(d.proposal_ids(), ids);
     let p = result(&d, "database", "get_objects", json!([[format!("1.10.{}", ids[0])]]))[0].clone();
     assert!(p["fail_reason"].as_str().unwrap().contains("insufficient"), "{p}");
-    assert!(positions(&d, "crowdwiz-gateway").is_empty());
+    assert!(positions_since_created(&d, "crowdwiz-gateway").is_empty());
     d.issue("alice", 10 * CWD).unwrap();
     d.issue("carol", 10 * CWD).unwrap();
     // A block with one one-operation transaction, then the expiry.
@@ -104,7 +112,7 @@ fn two_proposals_run_at_expiry_in_one_block_after_failing_on_approval() {
     let block = d.produce_block();
     assert!(d.proposal_ids().is_empty());
     assert_eq!(d.balance_of("crowdwiz-gateway").unwrap(), 15 * CWD);
-    let gw_hist = positions(&d, "crowdwiz-gateway");
+    let gw_hist = positions_since_created(&d, "crowdwiz-gateway");
     assert_eq!(gw_hist.len(), 2);
     // clear_expired_proposals runs after the block's transactions: trx_in_block is their
     // count and op_in_trx what the last transaction left (its operation count).
@@ -148,8 +156,8 @@ fn mass_payment_credits_through_virtual_payouts() {
     let fees = d.lock().config.fees;
     assert_eq!(d.balance_of("payer").unwrap(), 95 * CWD - fees.mass_payment - 2 * fees.mass_payment_per_transfer);
     // The payer sees op 104 only; each payee only its own 105, at the 104's position.
-    assert_eq!(positions(&d, "payer").iter().map(|p| p.0).collect::<Vec<_>>(), vec![104]);
-    let gw_hist = positions(&d, "crowdwiz-gateway");
+    assert_eq!(positions_since_created(&d, "payer").iter().map(|p| p.0).collect::<Vec<_>>(), vec![104]);
+    let gw_hist = positions_since_created(&d, "crowdwiz-gateway");
     assert_eq!(gw_hist.len(), 1);
     assert_eq!((gw_hist[0].0, gw_hist[0].1, gw_hist[0].2, gw_hist[0].3), (105, block as u64, 0, 0));
     let entry = result(&d, "history", "get_account_history", json!(["crowdwiz-gateway", "1.11.0", 1, "1.11.0"]))[0].clone();
@@ -222,25 +230,27 @@ fn max_ops_per_account_prunes_oldest_and_counts_removed() {
         d.produce_block();
         all.push(*d.lock().account_ops(gw.id).last().unwrap());
     }
+    // The account_create and five transfers, of which the oldest three are pruned.
     let st = stats(&d, gw.id);
-    assert_eq!((st["total_ops"].as_u64(), st["removed_ops"].as_u64()), (Some(5), Some(2)));
+    assert_eq!((st["total_ops"].as_u64(), st["removed_ops"].as_u64()), (Some(6), Some(3)));
     assert_eq!(d.lock().account_ops(gw.id), &all[2..]);
     let h = result(&d, "history", "get_account_history", json!(["crowdwiz-gateway", "1.11.0", 100, "1.11.0"]));
     assert_eq!(h.as_array().unwrap().len(), 3);
     // Relative sequence numbers keep counting; the pruned ones are gone.
     let r = result(&d, "history", "get_relative_account_history", json!(["crowdwiz-gateway", 0, 100, 0]));
     assert_eq!(r.as_array().unwrap().len(), 3);
-    assert_eq!(result(&d, "history", "get_relative_account_history", json!(["crowdwiz-gateway", 0, 100, 2])), json!([]));
-    let r = result(&d, "history", "get_relative_account_history", json!(["crowdwiz-gateway", 0, 100, 3]));
+    assert_eq!(result(&d, "history", "get_relative_account_history", json!(["crowdwiz-gateway", 0, 100, 3])), json!([]));
+    let r = result(&d, "history", "get_relative_account_history", json!(["crowdwiz-gateway", 0, 100, 4]));
     assert_eq!(r[0]["id"], json!(format!("1.11.{}", all[2])));
     // The operation objects themselves stay (partial-operations is off).
     let o = result(&d, "database", "get_objects", json!([[format!("1.11.{}", all[0])]]));
     assert_eq!(o[0]["id"], json!(format!("1.11.{}", all[0])));
-    // Undone by a reorganisation, exactly.
+    // Undone by a reorganisation, exactly (the account_create stays pruned: the third
+    // transfer's block, which pruned it, is kept).
     d.lock().set_irreversible_lag(10);
     d.reorg(2, false).unwrap();
     let st = stats(&d, gw.id);
-    assert_eq!((st["total_ops"].as_u64(), st["removed_ops"].as_u64()), (Some(3), Some(0)));
+    assert_eq!((st["total_ops"].as_u64(), st["removed_ops"].as_u64()), (Some(4), Some(1)));
     assert_eq!(d.lock().account_ops(gw.id), &all[..3]);
     assert_conserved(&d);
 }
@@ -249,19 +259,20 @@ fn max_ops_per_account_prunes_oldest_and_counts_removed() {
 fn node_that_keeps_no_history_for_an_account() {
     let d = start();
     let alice = account(&d, "alice", 100);
-    let gw = account(&d, "crowdwiz-gateway", 0);
+    // Tracking only alice before the gateway exists: not even its account_create is kept.
     d.set_history_options(None, &["alice"]).unwrap();
+    let gw = account(&d, "crowdwiz-gateway", 0);
     d.transfer("alice", "crowdwiz-gateway", CWD, None, None).unwrap();
     d.produce_block();
     assert_eq!(d.balance_of("crowdwiz-gateway").unwrap(), CWD);
     assert_eq!(result(&d, "history", "get_account_history", json!(["crowdwiz-gateway", "1.11.0", 100, "1.11.0"])), json!([]));
     assert_eq!(stats(&d, gw.id)["total_ops"].as_u64(), Some(0), "statistics count only what the plugin recorded");
-    assert_eq!(stats(&d, alice.id)["total_ops"].as_u64(), Some(1));
+    assert_eq!(stats(&d, alice.id)["total_ops"].as_u64(), Some(2), "alice's account_create and the transfer");
     // max-ops-per-account 0: no account history at all.
     control(&d, "set_history", json!({ "max_ops_per_account": 0 }));
     d.transfer("alice", "crowdwiz-gateway", CWD, None, None).unwrap();
     d.produce_block();
-    assert_eq!(stats(&d, alice.id)["total_ops"].as_u64(), Some(1));
+    assert_eq!(stats(&d, alice.id)["total_ops"].as_u64(), Some(2));
     assert_eq!(stats(&d, gw.id)["total_ops"].as_u64(), Some(0));
 }
 

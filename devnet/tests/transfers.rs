@@ -22,7 +22,7 @@ fn signed_transfer_is_accepted_applied_and_conserves() {
     // Like a node, balances include pending transactions.
     let bal = result(&d, "database", "get_account_balances", json!(["bob", ["1.3.0"]]));
     assert_eq!(bal, json!([{ "amount": 260 * CWD, "asset_id": "1.3.0" }]));
-    assert!(d.lock().account_ops(bob.id).is_empty(), "history waits for a block");
+    assert_eq!(d.lock().account_ops(bob.id).len(), 1, "history waits for a block: only bob's account_create");
     let num = d.produce_block();
     let s = d.lock();
     assert_eq!(s.balance(alice.id), 750 * CWD - f);
@@ -34,10 +34,12 @@ fn signed_transfer_is_accepted_applied_and_conserves() {
     let block = result(&d, "database", "get_block", json!([num]));
     assert_eq!(block["transactions"][0]["signatures"], write_transaction(&st)["signatures"]);
     assert_eq!(block["transactions"][0]["operation_results"], json!([[0, {}]]));
-    // Both sides see it in their history, with block and position.
+    // Both sides see it in their history, with block and position, after their
+    // account_create.
     for who in ["alice", "bob"] {
         let h = result(&d, "history", "get_account_history", json!([who, "1.11.0", 10, "1.11.0"]));
-        assert_eq!(h.as_array().unwrap().len(), 1, "{h}");
+        assert_eq!(h.as_array().unwrap().len(), 2, "{h}");
+        assert_eq!(h[1]["op"][0], json!(5), "{h}");
         assert_eq!(h[0]["block_num"], json!(num));
         assert_eq!(h[0]["trx_in_block"], json!(0));
         assert_eq!(h[0]["op"][0], json!(0));

@@ -53,7 +53,10 @@ fn api_ids_are_per_connection_and_call_is_strict() {
     // api 0 is the database API only.
     let r = call(&mut ws, 7, json!([0, "get_account_history", ["alice", "1.11.0", 10, "1.11.0"]]));
     assert!(r["error"]["message"].as_str().unwrap().contains("no method with name 'get_account_history'"), "{r}");
-    assert_eq!(call(&mut ws, 8, json!([history_id, "get_account_history", ["alice", "1.11.0", 10, "1.11.0"]]))["result"], json!([]));
+    let h = call(&mut ws, 8, json!([history_id, "get_account_history", ["alice", "1.11.0", 10, "1.11.0"]]))["result"].clone();
+    assert_eq!(h, result(&d, "history", "get_account_history", json!(["alice", "1.11.0", 10, "1.11.0"])));
+    assert_eq!(h.as_array().map(|a| a.len()), Some(1), "{h}");
+    assert_eq!(h[0]["op"][0], json!(5), "alice's account_create: {h}");
     // Exactly three params, the third an array.
     assert_eq!(error_name(&call(&mut ws, 9, json!([0, "get_chain_id"]))), "assert_exception");
     assert_eq!(error_name(&call(&mut ws, 10, json!([0, "get_chain_id", [], 1]))), "assert_exception");
