@@ -165,3 +165,88 @@ fn a_node_keeping_no_history_for_the_gateway_is_never_trusted() {
     let alerts: Vec<Value> = events_of(&h, "alert").into_iter().filter(|a| a["kind"] == "history-untrusted").collect();
     assert!(alerts.iter().any(|a| a["detail"].as_str().unwrap().contains("keeps no history")), "{alerts:?}");
 }
+
+/// A public node with `max-ops-per-account = keep` in front of the devnet (which keeps
+/// everything): it answers as the devnet does, except that each account's statistics
+/// count the pruned operations in `removed_ops` and its history no longer has them
+/// (account_history_plugin.cpp `add_account_history`). A test double of a node.
+struct PruningNode {
+    url: String,
+    server: std::sync::Arc<tiny_http::Server>,
+}
+
+impl PruningNode {
+    fn start(upstream: String, keep: u64) -> PruningNode {
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+        let s = server.clone();
+        std::thread::spawn(move || {
+            let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(5)).build();
+            let int = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|t| t.parse().ok())).unwrap_or(0);
+            let call = |method: &str, args: Value| -> Value {
+                let body = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "call", "params": ["database", method, args] });
+                agent.post(&upstream).send_json(body).unwrap().into_json::<Value>().unwrap()["result"].clone()
+            };
+            for mut request in s.incoming_requests() {
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(request.as_reader(), &mut text);
+                let req: Value = serde_json::from_str(&text).unwrap_or_default();
+                let mut reply: Value = agent.post(&upstream).send_string(&text).map(|r| r.into_json().unwrap()).unwrap_or_default();
+                let (method, args) = (req["params"][1].as_str().unwrap_or(""), &req["params"][2]);
+                if method == "get_objects" {
+                    if let Some(objects) = reply["result"].as_array_mut() {
+                        for o in objects.iter_mut().filter(|o| o["id"].as_str().is_some_and(|id| id.starts_with("2.6."))) {
+                            let total = int(&o["total_ops"]);
+                            o["removed_ops"] = serde_json::json!(int(&o["removed_ops"]).max(total.saturating_sub(keep)));
+                        }
+                    }
+                }
+                if method == "get_relative_account_history" {
+                    // Entries come newest first from sequence min(start, total) down.
+                    let stats_id = args[0].as_str().unwrap_or("").replacen("1.2.", "2.6.", 1);
+                    let total = int(&call("get_objects", serde_json::json!([[stats_id]]))[0]["total_ops"]);
+                    let start = match int(&args[3]) { 0 => total, s => s.min(total) };
+                    let removed = total.saturating_sub(keep);
+                    if let Some(entries) = reply["result"].as_array_mut() {
+                        let kept: Vec<Value> = entries.iter().enumerate().filter(|(i, _)| start - *i as u64 > removed).map(|(_, e)| e.clone()).collect();
+                        *entries = kept;
+                    }
+                }
+                let _ = request.respond(tiny_http::Response::from_string(reply.to_string()));
+            }
+        });
+        PruningNode { url, server }
+    }
+}
+
+impl Drop for PruningNode {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+#[test]
+fn a_pruned_node_is_left_for_the_next_node_and_every_deposit_is_credited_once() {
+    // The host's first node prunes to the newest 3 operations per account; the second
+    // keeps the whole history.
+    let mut pruning = None;
+    let h = Harness::with_nodes(runtime(), |_| {}, |devnet| {
+        let p = PruningNode::start(devnet.url().to_string(), 3);
+        let urls = vec![p.url.clone(), devnet.url().to_string()];
+        pruning = Some(p);
+        urls
+    });
+    h.linked_player("alice", "alice-cwd", 500 * CWD);
+    h.settle();
+    assert!(events_of(&h, "alert").is_empty(), "the pruned node is fine while the scan keeps up");
+    for _ in 0..6 {
+        h.devnet.transfer("alice-cwd", GATEWAY, CWD, None, None).unwrap();
+        h.devnet.produce_block();
+    }
+    h.settle();
+    let alerts: Vec<Value> = events_of(&h, "alert").into_iter().filter(|a| a["kind"] == "history-untrusted").collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0]["detail"].as_str().unwrap().contains("pruned") && alerts[0]["switched"] == true, "{alerts:?}");
+    assert_credited_once(&h, "alice", 6, 6 * 90);
+    drop(pruning);
+}

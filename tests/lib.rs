@@ -72,6 +72,10 @@ impl Node for InterferingNode {
         }
         self.inner.call(api, method, params_json)
     }
+
+    fn fail_over(&self, reason: &str) -> bool {
+        self.inner.fail_over(reason)
+    }
 }
 
 pub const GATEWAY: &str = "game-gateway";
@@ -110,12 +114,18 @@ impl Harness {
     }
 
     pub fn with(runtime: &'static Runtime, tweak: impl FnOnce(&mut DevnetConfig)) -> Self {
+        Self::with_nodes(runtime, tweak, |devnet| vec![devnet.url().to_string()])
+    }
+
+    /// With the node URLs the host fails over between, made from the devnet (e.g. a
+    /// proxy in front of it, then the devnet itself).
+    pub fn with_nodes(runtime: &'static Runtime, tweak: impl FnOnce(&mut DevnetConfig), nodes: impl FnOnce(&DevnetHandle) -> Vec<String>) -> Self {
         // The gateway runs on a manual clock here: the devnet's chain clock is simulated too.
         let mut dc = DevnetConfig::simulated("e2e");
         tweak(&mut dc);
         let devnet = Devnet::start(dc).expect("starting a devnet");
         let gateway = devnet.create_account(AccountSpec::new(GATEWAY, 100_000 * 100_000)).unwrap();
-        let inner = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(2));
+        let inner = HttpNode::new(nodes(&devnet), Duration::from_secs(2));
         let node = Arc::new(InterferingNode { inner, mode: Mutex::new(Interference::None), hang: Duration::from_millis(1_500) });
         let clock = ManualClock::new(1_782_000_000_000);
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
