@@ -416,6 +416,7 @@ impl Service {
         std::thread::Builder::new()
             .name("gateway-timer".into())
             .spawn(move || {
+                let mut finality = crate::finality::FinalityWatch::new(service.caps.node.as_ref());
                 while !stop.load(Ordering::Relaxed) {
                     let wait = match service.tick() {
                         Ok(report) => Duration::from_millis(report.next_tick_ms),
@@ -425,9 +426,13 @@ impl Service {
                         }
                     };
                     let wait = wait.clamp(Duration::from_millis(50), max_interval);
-                    // Sleep in slices so that stopping is prompt.
+                    // Sleep in slices so that stopping is prompt; tick at once when the
+                    // irreversible block moves (deposits to credit, payouts to confirm).
                     let mut left = wait;
                     while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+                        if finality.moved(service.caps.node.as_ref()) {
+                            break;
+                        }
                         let step = left.min(Duration::from_millis(50));
                         std::thread::sleep(step);
                         left -= step;

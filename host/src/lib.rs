@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod codec;
 pub mod events;
+pub mod finality;
 pub mod files;
 pub mod gateway;
 pub mod health;

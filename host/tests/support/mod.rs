@@ -51,6 +51,12 @@ pub fn config(chain_id: String) -> api::Config {
 /// A devnet making a block every 100 ms, the gateway configured against it with
 /// `runtime` limits and a node client timing out after `node_timeout`.
 pub fn start(seed: &str, runtime: RuntimeConfig, node_timeout: Duration) -> Gw {
+    start_with(seed, runtime, node_timeout, |_| {})
+}
+
+/// [`start`] with the gateway configuration changed by `tweak`.
+#[allow(dead_code)]
+pub fn start_with(seed: &str, runtime: RuntimeConfig, node_timeout: Duration, tweak: impl FnOnce(&mut api::Config)) -> Gw {
     let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::seeded(seed) }).expect("devnet");
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
     let node = HttpNode::new(vec![devnet.url().to_string()], node_timeout).verify_chain_id(&devnet.chain_id_hex()).unwrap();
@@ -58,7 +64,9 @@ pub fn start(seed: &str, runtime: RuntimeConfig, node_timeout: Duration) -> Gw {
     let caps = Capabilities { store: Arc::new(MemoryStore::new()), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(events.clone()) };
     let runtime = Runtime::new(runtime).unwrap();
     let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
-    let service = Service::start(&runtime, caps, &config(devnet.chain_id_hex()), keys).unwrap();
+    let mut config = config(devnet.chain_id_hex());
+    tweak(&mut config);
+    let service = Service::start(&runtime, caps, &config, keys).unwrap();
     Gw { devnet, gateway, service, events }
 }
 
