@@ -15,22 +15,28 @@ const DEFAULT_BLOCK_INTERVAL: Duration = Duration::from_secs(5);
 const AFTER_BLOCK: Duration = Duration::from_millis(300);
 
 pub struct FinalityWatch {
-    block_interval: Duration,
+    /// Read from the chain's global properties at the first poll.
+    block_interval: Option<Duration>,
     next_poll: Instant,
     last_irreversible: Option<u64>,
 }
 
+impl Default for FinalityWatch {
+    fn default() -> Self {
+        FinalityWatch { block_interval: None, next_poll: Instant::now(), last_irreversible: None }
+    }
+}
+
 impl FinalityWatch {
-    /// Reads the block interval from the chain's global properties.
-    pub fn new(node: &dyn Node) -> Self {
-        let block_interval = node
-            .call("database", "get_global_properties", "[]")
-            .ok()
-            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-            .and_then(|v| int(&v["parameters"]["block_interval"]))
-            .filter(|s| (1..=60).contains(s))
-            .map_or(DEFAULT_BLOCK_INTERVAL, Duration::from_secs);
-        FinalityWatch { block_interval, next_poll: Instant::now(), last_irreversible: None }
+    fn block_interval(&mut self, node: &dyn Node) -> Duration {
+        *self.block_interval.get_or_insert_with(|| {
+            node.call("database", "get_global_properties", "[]")
+                .ok()
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+                .and_then(|v| int(&v["parameters"]["block_interval"]))
+                .filter(|s| (1..=60).contains(s))
+                .map_or(DEFAULT_BLOCK_INTERVAL, Duration::from_secs)
+        })
     }
 
     /// Asks the node when a poll is due; true when the irreversible block moved since the
@@ -40,7 +46,8 @@ impl FinalityWatch {
         if now < self.next_poll {
             return false;
         }
-        self.next_poll = now + self.block_interval;
+        let interval = self.block_interval(node);
+        self.next_poll = now + interval;
         let Some(dgp) = node.call("database", "get_dynamic_global_properties", "[]").ok().and_then(|t| serde_json::from_str::<Value>(&t).ok())
         else {
             return false;
@@ -48,8 +55,8 @@ impl FinalityWatch {
         // Aim the next poll just after the next block is due, when the chain clock is the
         // wall clock (otherwise once per block interval from now).
         if let (Some(head), Ok(wall)) = (dgp["time"].as_str().and_then(unix_seconds), SystemTime::now().duration_since(UNIX_EPOCH)) {
-            let due = Duration::from_secs(head) + self.block_interval + AFTER_BLOCK;
-            if let Some(wait) = due.checked_sub(wall).filter(|w| *w <= self.block_interval + AFTER_BLOCK) {
+            let due = Duration::from_secs(head) + interval + AFTER_BLOCK;
+            if let Some(wait) = due.checked_sub(wall).filter(|w| *w <= interval + AFTER_BLOCK) {
                 self.next_poll = now + wait;
             }
         }

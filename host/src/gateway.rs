@@ -416,7 +416,7 @@ impl Service {
         std::thread::Builder::new()
             .name("gateway-timer".into())
             .spawn(move || {
-                let mut finality = crate::finality::FinalityWatch::new(service.caps.node.as_ref());
+                let mut finality = crate::finality::FinalityWatch::default();
                 while !stop.load(Ordering::Relaxed) {
                     let wait = match service.tick() {
                         Ok(report) => Duration::from_millis(report.next_tick_ms),
