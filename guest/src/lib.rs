@@ -1,16 +1,12 @@
-//! The CrowdWiz gateway guest: everything that speaks the chain's language, and the
-//! gateway rules (linking, ledger, rates, deposits, withdrawals) as a deterministic core
-//! behind the traits of [`ports`]; [`gateway::Gateway`] is its façade. It performs no I/O of its own; built for
+//! The gateway layer: the gateway rules (linking, ledger, rates, deposits, withdrawals) as a
+//! deterministic core behind the traits of [`ports`], on top of the chain layer
+//! (`cwd-codec`, re-exported here); [`gateway::Gateway`] is its façade. It performs no I/O of its own; built for
 //! `wasm32-wasip2` it is a component whose imports are its only doors, and built
 //! natively it is an ordinary library for tests, benchmarks and tools.
 
-pub mod codec;
-pub mod error;
-pub mod json;
-pub mod keys;
-pub mod memo;
-pub mod ops;
-pub mod signing;
+// The chain layer lives in its own crate; re-exported so `crate::keys` and
+// `cwd_gateway::codec` keep meaning the same thing.
+pub use cwd_codec::{codec, error, json, keys, memo, ops, signing};
 
 // The gateway: a deterministic core behind the ports.
 pub mod alerts;
@@ -34,4 +30,4 @@ pub mod withdrawals;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
-pub use error::{CodecError, FieldProblem, KeyProblem, SignatureProblem};
+pub use cwd_codec::{CodecError, FieldProblem, KeyProblem, SignatureProblem};

@@ -60,7 +60,8 @@ impl PrivateKey {
         PublicKey(self.0.public_key())
     }
 
-    pub(crate) fn secret(&self) -> &k256::SecretKey {
+    /// The secret scalar, for keyed derivations (the gateway keys its link-code HMAC with it).
+    pub fn secret(&self) -> &k256::SecretKey {
         &self.0
     }
 }

@@ -1,7 +1,7 @@
 //! Bad inputs: each a typed error naming what and where, never a panic.
 
-use cwd_gateway::codec::{self, MAIN_CHAIN_ID};
-use cwd_gateway::{CodecError, FieldProblem, KeyProblem};
+use cwd_codec::codec::{self, MAIN_CHAIN_ID};
+use cwd_codec::{CodecError, FieldProblem, KeyProblem};
 use serde_json::{json, Value};
 
 const WIF: &str = "5JyZhmF9Fo9QYjv4CgR8z3MEQ4RTTTsHohwUR4BmPUr7AkEi9YB";

@@ -1,7 +1,7 @@
 //! Every case of the CrowdWiz client's reference vectors, reproduced natively.
 //! (`tests/` at the workspace root checks the same cases through the `.wasm`.)
 
-use cwd_gateway::codec;
+use cwd_codec::codec;
 use serde_json::Value;
 
 fn vectors() -> Value {

@@ -1,10 +1,10 @@
 //! Properties over many random keys, digests, memos and transactions.
 
-use cwd_gateway::json;
-use cwd_gateway::keys::PrivateKey;
-use cwd_gateway::memo::{self, MAX_MEMO_MESSAGE_BYTES};
-use cwd_gateway::ops::*;
-use cwd_gateway::signing::{is_canonical, recover, sign_digest};
+use cwd_codec::json;
+use cwd_codec::keys::PrivateKey;
+use cwd_codec::memo::{self, MAX_MEMO_MESSAGE_BYTES};
+use cwd_codec::ops::*;
+use cwd_codec::signing::{is_canonical, recover, sign_digest};
 use proptest::prelude::*;
 
 fn key() -> impl Strategy<Value = PrivateKey> {
@@ -27,7 +27,7 @@ proptest! {
         let back = PrivateKey::from_wif(&k.to_wif()).unwrap();
         prop_assert_eq!(back.public_key(), k.public_key());
         let text = k.public_key().to_string();
-        prop_assert_eq!(text.parse::<cwd_gateway::keys::PublicKey>().unwrap(), k.public_key());
+        prop_assert_eq!(text.parse::<cwd_codec::keys::PublicKey>().unwrap(), k.public_key());
     }
 
     #[test]
