@@ -36,6 +36,26 @@ pub struct FileConfig {
     pub runtime: RuntimeSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub lease: LeaseSection,
+}
+
+/// The tick lease (see `crate::lease`): which host does the tick's work when several
+/// share one database.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaseSection {
+    /// This host's name in the lease; unique per host. Default: the machine's host name
+    /// (so a restarted process takes its own lease back at once).
+    pub holder: Option<String>,
+    /// A holder that has not renewed for this long is taken over.
+    pub duration_ms: u64,
+}
+
+impl Default for LeaseSection {
+    fn default() -> Self {
+        LeaseSection { holder: None, duration_ms: crate::lease::DEFAULT_DURATION.as_millis() as u64 }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,11 +166,17 @@ pub struct WithdrawalSection {
 pub struct StoreSection {
     /// SQLite file; `:memory:` for a throwaway in-memory store.
     pub path: PathBuf,
+    /// `postgres://user@host:port/database`: PostgreSQL instead of `path`.
+    pub url: Option<String>,
+    /// A file holding the database password (mode 0600), instead of one in `url`.
+    pub password_file: Option<PathBuf>,
+    /// Most connections to PostgreSQL this host opens.
+    pub pool_size: u32,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
-        StoreSection { path: "cwd-gateway.db".into() }
+        StoreSection { path: "cwd-gateway.db".into(), url: None, password_file: None, pool_size: 8 }
     }
 }
 
@@ -241,7 +267,40 @@ impl FileConfig {
         if cfg.http.header_read_timeout_ms < 100 || cfg.http.body_read_timeout_ms < 100 {
             bail!("[http] header_read_timeout_ms and body_read_timeout_ms must be at least 100");
         }
+        if let Some(url) = &cfg.store.url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("[store] url must start with postgres:// or postgresql://");
+            }
+        }
+        if !(1..=256).contains(&cfg.store.pool_size) {
+            bail!("[store] pool_size must be 1..=256");
+        }
+        if !(500..=3_600_000).contains(&cfg.lease.duration_ms) {
+            bail!("[lease] duration_ms must be 500..=3600000");
+        }
+        if cfg.lease.holder.as_ref().is_some_and(|h| h.trim().is_empty() || h.len() > 200) {
+            bail!("[lease] holder must be 1..=200 characters");
+        }
         Ok(cfg)
+    }
+
+    /// The PostgreSQL connection, when `[store] url` is set.
+    pub fn postgres_options(&self) -> Result<Option<crate::store::PostgresOptions>> {
+        let Some(url) = &self.store.url else { return Ok(None) };
+        let mut options = crate::store::PostgresOptions::new(url.clone());
+        options.pool_size = self.store.pool_size;
+        if let Some(path) = &self.store.password_file {
+            options.password = Some(crate::files::read_secret(path, "database password file")?.trim().to_string());
+        }
+        Ok(Some(options))
+    }
+
+    /// This host's part in the tick lease.
+    pub fn lease_config(&self) -> crate::lease::LeaseConfig {
+        crate::lease::LeaseConfig {
+            holder: self.lease.holder.clone().unwrap_or_else(crate::lease::machine_name),
+            duration: Duration::from_millis(self.lease.duration_ms),
+        }
     }
 
     pub fn node_timeout(&self) -> Duration {

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::bindings::api::*;
 use crate::imports::Capabilities;
+use crate::lease::{FencedStore, Lease, LeaseConfig, LeaseStatus, Role};
 use crate::runtime::{Instance, Runtime};
 
 /// A gateway call failed: the gateway said no (`Refused`, with what to do), or the
@@ -22,6 +23,8 @@ use crate::runtime::{Instance, Runtime};
 pub enum GatewayCallError {
     Refused(GatewayError),
     Component(anyhow::Error),
+    /// Another host holds the tick lease (named when known): it does the tick's work.
+    Standby { holder: Option<String> },
 }
 
 impl std::fmt::Display for GatewayCallError {
@@ -29,6 +32,8 @@ impl std::fmt::Display for GatewayCallError {
         match self {
             GatewayCallError::Refused(e) => write!(f, "{}", crate::http_api::error_message(e)),
             GatewayCallError::Component(e) => write!(f, "the gateway component failed: {e:#}"),
+            GatewayCallError::Standby { holder: Some(h) } => write!(f, "this host does not hold the tick lease; {h} does the tick's work"),
+            GatewayCallError::Standby { holder: None } => write!(f, "this host does not hold the tick lease; another host does the tick's work"),
         }
     }
 }
@@ -176,6 +181,11 @@ struct Pool {
 pub struct Service {
     runtime: Runtime,
     caps: Capabilities,
+    /// `caps` with the store fenced by the tick lease: what the tick instance gets.
+    tick_caps: Capabilities,
+    lease: Lease,
+    /// The lease version the tick instance's commits require (0: none held).
+    fence: Arc<AtomicU64>,
     config: Config,
     keys: SecretKeys,
     tick_instance: Mutex<Option<Instance>>,
@@ -197,6 +207,21 @@ pub struct Service {
 /// API instances by default: calls beyond this many at once wait for one.
 pub const DEFAULT_API_INSTANCES: usize = 4;
 
+/// How a [`Service`] runs beside others.
+#[derive(Clone, Debug)]
+pub struct ServiceOptions {
+    /// Instances serving API calls (the tick has its own).
+    pub api_instances: usize,
+    /// This host's part in the tick lease.
+    pub lease: LeaseConfig,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions { api_instances: DEFAULT_API_INSTANCES, lease: LeaseConfig::default() }
+    }
+}
+
 const RECONFIGURE_EVERY: Duration = Duration::from_secs(1);
 
 impl Service {
@@ -207,7 +232,13 @@ impl Service {
     }
 
     /// As [`Service::start`], with `api_instances` instances serving API calls.
-    pub fn start_with(runtime: &Runtime, mut caps: Capabilities, config: &Config, keys: Keys, api_instances: usize) -> anyhow::Result<Arc<Self>> {
+    pub fn start_with(runtime: &Runtime, caps: Capabilities, config: &Config, keys: Keys, api_instances: usize) -> anyhow::Result<Arc<Self>> {
+        Self::start_opts(runtime, caps, config, keys, ServiceOptions { api_instances, ..Default::default() })
+    }
+
+    /// As [`Service::start`], with explicit options.
+    pub fn start_opts(runtime: &Runtime, mut caps: Capabilities, config: &Config, keys: Keys, options: ServiceOptions) -> anyhow::Result<Arc<Self>> {
+        let api_instances = options.api_instances;
         caps.events = Arc::new(crate::metrics::CountingSink(caps.events));
         let mut keys = KeysZeroOnDrop(keys);
         let secret = SecretKeys {
@@ -215,7 +246,10 @@ impl Service {
             memo_wif: Zeroizing::new(std::mem::take(&mut keys.0.memo_wif)),
         };
         drop(Zeroizing::new(keys));
-        let mut tick = runtime.instantiate_with(caps.clone())?;
+        let fence = Arc::new(AtomicU64::new(0));
+        let tick_caps = Capabilities { store: Arc::new(FencedStore::new(caps.store.clone(), fence.clone())), ..caps.clone() };
+        let lease = Lease::new(caps.store.clone(), options.lease);
+        let mut tick = runtime.instantiate_with(tick_caps.clone())?;
         // `configure` checks the chain, the account and that the keys are its keys: a
         // mismatch refuses to start.
         let info = secret
@@ -224,6 +258,9 @@ impl Service {
         let service = Service {
             runtime: runtime.clone(),
             caps,
+            tick_caps,
+            lease,
+            fence,
             config: config.clone(),
             keys: secret,
             tick_instance: Mutex::new(Some(tick)),
@@ -339,11 +376,59 @@ impl Service {
         }));
     }
 
-    /// Runs `f` on the timer's instance, replacing it first if the last tick trapped.
+    /// Takes or renews the tick lease and arms the tick instance's fence with it. Callers
+    /// hold the tick instance's lock, so that no tick runs while the version changes.
+    fn lease_step(&self) -> GwResult<()> {
+        let now_ms = self.caps.clock.now_ms();
+        match self.lease.acquire(now_ms) {
+            Ok(Role::Holder(version)) => {
+                self.fence.store(version, Ordering::SeqCst);
+                Ok(())
+            }
+            Ok(Role::Standby(holder)) => {
+                self.fence.store(0, Ordering::SeqCst);
+                Err(GatewayCallError::Standby { holder })
+            }
+            Err(e) => {
+                self.fence.store(0, Ordering::SeqCst);
+                Err(GatewayCallError::Refused(GatewayError::StoreUnavailable(e.0)))
+            }
+        }
+    }
+
+    /// Renews the lease if the holder's renewal is due (between ticks). False when this
+    /// host does not hold it (any more).
+    pub fn renew_lease_if_due(&self) -> bool {
+        if self.lease.renewal_due() {
+            let _guard = Self::lock(&self.tick_instance);
+            return self.lease_step().is_ok();
+        }
+        self.lease.held()
+    }
+
+    pub fn lease_config(&self) -> &LeaseConfig {
+        self.lease.config()
+    }
+
+    /// Who holds the tick lease, as this host last saw it.
+    pub fn lease_status(&self) -> LeaseStatus {
+        self.lease.status()
+    }
+
+    /// Gives up the tick lease (a clean stop): another host takes it at once.
+    pub fn release_lease(&self) {
+        let _guard = Self::lock(&self.tick_instance);
+        self.fence.store(0, Ordering::SeqCst);
+        self.lease.release();
+    }
+
+    /// Runs `f` on the timer's instance under the tick lease, replacing the instance
+    /// first if the last tick trapped.
     fn with_tick_instance<R>(&self, f: impl FnOnce(&mut Api<'_>) -> GwResult<R>) -> GwResult<R> {
         let mut guard = Self::lock(&self.tick_instance);
+        self.lease_step()?;
         if guard.is_none() {
-            let mut fresh = self.runtime.instantiate_with(self.caps.clone()).map_err(GatewayCallError::Component)?;
+            let mut fresh = self.runtime.instantiate_with(self.tick_caps.clone()).map_err(GatewayCallError::Component)?;
             self.keys
                 .with_keys(|k| fresh.api().configure(&self.config, k))
                 .map_err(|e| GatewayCallError::Component(anyhow::anyhow!("configuring a fresh tick instance: {e}")))?;
@@ -370,6 +455,9 @@ impl Service {
             let scanned = api.status().ok().map(|s| s.scanned_through_block);
             Ok((report, scanned))
         });
+        if let Err(GatewayCallError::Standby { holder }) = result {
+            return Err(GatewayCallError::Standby { holder });
+        }
         let mut health = Self::lock(&self.health);
         health.last_tick_duration = Some(started.elapsed());
         match result {
@@ -420,6 +508,8 @@ impl Service {
                 while !stop.load(Ordering::Relaxed) {
                     let wait = match service.tick() {
                         Ok(report) => Duration::from_millis(report.next_tick_ms),
+                        // Another host does the work: look again soon whether it still does.
+                        Err(GatewayCallError::Standby { .. }) => service.lease.config().poll_every(),
                         Err(e) => {
                             tracing::warn!(error = %e, "tick failed");
                             service.tick_interval
@@ -430,7 +520,9 @@ impl Service {
                     // irreversible block moves (deposits to credit, payouts to confirm).
                     let mut left = wait;
                     while !left.is_zero() && !stop.load(Ordering::Relaxed) {
-                        if finality.moved(service.caps.node.as_ref()) {
+                        // Only the holder watches the chain (one host's worth of node load),
+                        // and it keeps its lease while idle.
+                        if service.lease.held() && (!service.renew_lease_if_due() || finality.moved(service.caps.node.as_ref())) {
                             break;
                         }
                         let step = left.min(Duration::from_millis(50));
@@ -438,6 +530,7 @@ impl Service {
                         left -= step;
                     }
                 }
+                service.release_lease();
             })
             .expect("spawning the timer thread")
     }

@@ -6,7 +6,8 @@
 //! tick succeeded within three tick intervals plus a minute (the tick itself may wait
 //! for slow nodes), and the last tick reached the node without errors. The scan lag
 //! (irreversible block minus the last block fully scanned) is reported, not judged:
-//! how much lag is acceptable is the operator's call.
+//! how much lag is acceptable is the operator's call. A standby host (another host holds
+//! the tick lease) is ready when configured and reading the lease: it ticks nothing.
 
 use std::time::Duration;
 
@@ -19,6 +20,11 @@ const TICK_SLACK: Duration = Duration::from_secs(60);
 
 pub fn readiness(service: &Service) -> Value {
     let h = service.health();
+    let lease = service.lease_status();
+    // A standby host (another holds the tick lease) is ready when it serves calls and
+    // reads the lease: the holder's ticks are the holder's to report.
+    let lease_recent = lease.last_ok.is_some_and(|t| t.elapsed() <= service.lease_config().duration + TICK_SLACK);
+    let standby = !lease.held && lease.holder.as_ref().is_some_and(|h| *h != lease.this_host) && lease_recent;
     let stale_after = service.expected_tick_interval() * 3 + TICK_SLACK;
     let since_ok = h.last_tick_ok.map(|t| t.elapsed());
     let tick_recent = since_ok.is_some_and(|d| d <= stale_after);
@@ -28,8 +34,16 @@ pub fn readiness(service: &Service) -> Value {
         (Some(irr), Some(scanned)) => Some(irr.saturating_sub(scanned)),
         _ => None,
     };
+    let ready = service.is_configured() && if standby { true } else { tick_recent && node_reachable };
     json!({
-        "ready": service.is_configured() && tick_recent && node_reachable,
+        "ready": ready,
+        "tick_lease": {
+            "this_host": lease.this_host,
+            "holder": lease.holder,
+            "role": if lease.held { "holder" } else { "standby" },
+            "takeovers": lease.takeovers,
+            "last_error": lease.last_error,
+        },
         "configured": service.is_configured(),
         "tick_recent": tick_recent,
         "node_reachable": node_reachable,

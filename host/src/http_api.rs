@@ -417,7 +417,12 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
             _ => Err(bad_request("give exactly one of `game` (game units) or `cwd` (1e-5 CWD units)")),
         }
     };
-    let outcome: Result<Result<Value, GatewayCallError>, (u16, Value)> = service.with(|api| Ok(match call {
+    // The tick runs in the tick instance, under the tick lease: on a host that does not
+    // hold it, the holder does the work.
+    let outcome: Result<Result<Value, GatewayCallError>, (u16, Value)> = if call == "tick" {
+        Ok(service.tick().map(to_json))
+    } else {
+        service.with(|api| Ok(match call {
         "status" => api.status().map(to_json),
         "start-link" => {
             let proof = match (arg!(opt_str "challenge"), a.get("nonce").filter(|v| !v.is_null())) {
@@ -470,9 +475,9 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
             .map(to_json),
         "assign-unclaimed" => api.assign_unclaimed(arg!(str "deposit_id"), arg!(str "user")).map(to_json),
         "refund-unclaimed" => api.refund_unclaimed(arg!(str "deposit_id"), arg!(str "note")).map(to_json),
-        "tick" => api.tick().map(to_json),
         other => return Err((404, json!({ "error": { "code": "unknown-call", "message": format!("no call named {other:?}") } }))),
-    }));
+    }))
+    };
     let result = match outcome {
         Ok(r) => r,
         Err(reply) => return reply,
@@ -480,6 +485,10 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
     match result {
         Ok(v) => (200, v),
         Err(GatewayCallError::Refused(e)) => error_json(&e),
+        Err(e @ GatewayCallError::Standby { .. }) => {
+            let GatewayCallError::Standby { holder } = &e else { unreachable!() };
+            (409, json!({ "error": { "code": "not-tick-holder", "message": e.to_string(), "holder": holder } }))
+        }
         Err(GatewayCallError::Component(e)) => {
             tracing::error!(call, cause = crate::gateway::trap_cause(&e), error = %format!("{e:#}"), "the gateway component failed");
             (500, json!({ "error": { "code": "component-failed", "message": "the gateway component failed on this call and was replaced; the call may or may not have taken effect: retry it (with the same idempotency key) or read the state" } }))

@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod health;
 pub mod http_api;
 pub mod imports;
+pub mod lease;
 pub mod metrics;
 pub mod node;
 pub mod openapi;

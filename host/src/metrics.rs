@@ -82,6 +82,9 @@ impl Metrics {
         let h = service.health();
         let _ = writeln!(out, "# HELP cwd_gateway_instance_recoveries_total Component instances dropped after a trap and replaced.\n# TYPE cwd_gateway_instance_recoveries_total counter\ncwd_gateway_instance_recoveries_total {}", c.recoveries.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP cwd_gateway_ticks_total Ticks run by the timer, by outcome.\n# TYPE cwd_gateway_ticks_total counter\ncwd_gateway_ticks_total{{outcome=\"ok\"}} {}\ncwd_gateway_ticks_total{{outcome=\"failed\"}} {}", c.ticks_ok.load(Ordering::Relaxed), c.ticks_failed.load(Ordering::Relaxed));
+        let lease = service.lease_status();
+        let _ = writeln!(out, "# HELP cwd_gateway_tick_lease_held Whether this host holds the tick lease (does the tick's work), with the holder it last saw.\n# TYPE cwd_gateway_tick_lease_held gauge\ncwd_gateway_tick_lease_held{{this_host=\"{}\",holder=\"{}\"}} {}", label(&lease.this_host), label(lease.holder.as_deref().unwrap_or("")), u8::from(lease.held));
+        let _ = writeln!(out, "# HELP cwd_gateway_tick_lease_takeovers_total Times this host took the tick lease over from a holder that stopped renewing it.\n# TYPE cwd_gateway_tick_lease_takeovers_total counter\ncwd_gateway_tick_lease_takeovers_total {}", lease.takeovers);
         if let Some(d) = h.last_tick_duration {
             let _ = writeln!(out, "# HELP cwd_gateway_tick_duration_seconds How long the last tick took.\n# TYPE cwd_gateway_tick_duration_seconds gauge\ncwd_gateway_tick_duration_seconds {:.6}", d.as_secs_f64());
         }

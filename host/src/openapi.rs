@@ -117,7 +117,7 @@ pub const CALLS: &[Call] = &[
     },
     Call { name: "assign-unclaimed", summary: "Credit an unclaimed CWD deposit to a user.", args: &[req("deposit_id", Ty::Str, ""), USER], amount: false },
     Call { name: "refund-unclaimed", summary: "Mark an unclaimed deposit for refund by the operator.", args: &[req("deposit_id", Ty::Str, ""), req("note", Ty::Str, "")], amount: false },
-    Call { name: "tick", summary: "Run one tick now (scan deposits, send and confirm withdrawals).", args: &[], amount: false },
+    Call { name: "tick", summary: "Run one tick now (scan deposits, send and confirm withdrawals); only on the host holding the tick lease.", args: &[], amount: false },
 ];
 
 fn schema(ty: Ty) -> Value {

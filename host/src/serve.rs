@@ -1,4 +1,4 @@
-//! `cwd-gateway run`: the gateway for real — the operator's configuration, SQLite, the
+//! `cwd-gateway run`: the gateway for real — the operator's configuration, the store, the
 //! configured nodes, the timer, events, and the HTTP API, until SIGINT or SIGTERM.
 
 use std::path::Path;
@@ -16,7 +16,20 @@ use crate::http_api::HttpApi;
 use crate::imports::Capabilities;
 use crate::node::HttpNode;
 use crate::runtime::Runtime;
-use crate::store::{MemoryStore, SqliteStore, Store};
+use crate::gateway::ServiceOptions;
+use crate::store::{MemoryStore, PostgresStore, SqliteStore, Store};
+
+/// PostgreSQL when `[store] url` is set, else SQLite at `[store] path`.
+pub fn open_configured_store(cfg: &FileConfig) -> Result<Arc<dyn Store>> {
+    match cfg.postgres_options()? {
+        Some(options) => {
+            let store = PostgresStore::open(&options).map_err(|e| anyhow::anyhow!("opening the PostgreSQL store at {}: {e}", crate::redact::url(&options.url)))?;
+            tracing::info!(url = %crate::redact::url(&options.url), "store: PostgreSQL");
+            Ok(Arc::new(store))
+        }
+        None => open_store(&cfg.store.path),
+    }
+}
 
 pub fn open_store(path: &Path) -> Result<Arc<dyn Store>> {
     if path.as_os_str() == ":memory:" {
@@ -63,7 +76,7 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
         sinks.push(Arc::new(WebhookSink::start(url.clone(), secret, cfg.events.webhook_retries.unwrap_or(5))));
     }
     let caps = Capabilities {
-        store: open_store(&cfg.store.path)?,
+        store: open_configured_store(&cfg)?,
         node: Arc::new(node),
         clock: Arc::new(SystemClock),
         events: Arc::new(FanOut(sinks)),
@@ -71,7 +84,8 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     let runtime = Runtime::new(cfg.runtime_config())?;
     // `configure` checks the chain, the account and that the keys are its keys: a
     // mismatch refuses to start.
-    let service = Service::start_with(&runtime, caps, &cfg.component_config(), keys, cfg.runtime.api_instances)?;
+    let options = ServiceOptions { api_instances: cfg.runtime.api_instances, lease: cfg.lease_config() };
+    let service = Service::start_opts(&runtime, caps, &cfg.component_config(), keys, options)?;
     tracing::info!(
         account = %service.info.account,
         account_id = %service.info.account_id,

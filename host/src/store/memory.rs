@@ -70,4 +70,9 @@ mod tests {
     fn meets_the_store_contract() {
         super::super::contract::check(&super::MemoryStore::new());
     }
+
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        super::super::contract::check_concurrent(&[std::sync::Arc::new(super::MemoryStore::new())], 4, 50);
+    }
 }

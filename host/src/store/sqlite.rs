@@ -141,4 +141,15 @@ mod tests {
         assert_eq!(c.get("bind/alice").unwrap().unwrap().value, b"user1");
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    #[test]
+    fn concurrent_writers_on_two_handles_lose_nothing() {
+        let dir = std::env::temp_dir().join(format!("cwd-sqlite-conc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gw.db");
+        let _ = std::fs::remove_file(&path);
+        let handles: Vec<std::sync::Arc<dyn Store>> = vec![std::sync::Arc::new(SqliteStore::open(&path).unwrap()), std::sync::Arc::new(SqliteStore::open(&path).unwrap())];
+        super::super::contract::check_concurrent(&handles, 2, 25);
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -1,0 +1,284 @@
+//! PostgreSQL: the backend several hosts share. A pool of synchronous connections
+//! (`postgres` + `r2d2`): the store is called from the component's imports on plain
+//! threads (the timer, `spawn_blocking`), never from async code.
+//!
+//! Correctness under concurrent writers from many processes comes from SERIALIZABLE
+//! transactions, retried on serialization failures (SQLSTATE 40001) and deadlocks
+//! (40P01). Why not row locks (`SELECT … FOR UPDATE`): a precondition "key absent" has
+//! no row to lock, so two writers could both see it absent; SERIALIZABLE covers absent
+//! keys too (predicate locks), and it is the model distributed SQL engines speaking
+//! PostgreSQL's protocol (CockroachDB, YugabyteDB) offer, with the same retry error.
+//!
+//! Keys are `bytea`, so that order is byte order (UTF-8 order, as the contract says)
+//! whatever the database's collation. Versions come from one sequence: store-wide,
+//! increasing, never reused, even across a delete.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use ::postgres::error::SqlState;
+use ::postgres::types::{ToSql, Type};
+use ::postgres::NoTls;
+use r2d2_postgres::{r2d2, PostgresConnectionManager};
+
+use super::*;
+
+/// The schema this host writes; a database at a newer one is refused.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Serializes migrations of hosts starting together (an arbitrary, fixed id).
+const MIGRATION_LOCK: i64 = 0x6377_6467_6b76;
+
+/// A commit that keeps losing serialization races gives up after this long.
+const RETRY_FOR: Duration = Duration::from_secs(10);
+
+pub struct PostgresStore {
+    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+}
+
+/// How to reach the database.
+#[derive(Clone)]
+pub struct PostgresOptions {
+    /// `postgres://user[:password]@host[:port]/database[?options]` (a Unix socket
+    /// directory as `host=/run/postgresql` in the query string).
+    pub url: String,
+    /// Overrides a password in the URL (read from a private file by the caller).
+    pub password: Option<String>,
+    /// Most connections this host opens.
+    pub pool_size: u32,
+    /// How long a call waits for a connection before answering `store-unavailable`.
+    pub connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("url", &crate::redact::url(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        PostgresOptions { url: url.into(), password: None, pool_size: 8, connect_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// A database error as text without anything secret: the driver's messages name the
+/// user and server, never the password, and URLs in them are masked anyway.
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("PostgreSQL: {}", crate::redact::text(&e.to_string())))
+}
+
+fn is_retryable(e: &::postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+impl PostgresStore {
+    /// Connects, and creates or migrates the schema.
+    pub fn open(options: &PostgresOptions) -> Result<Self, StoreError> {
+        let url = options.url.trim();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError("[store] url must be a postgres:// or postgresql:// URL".into()));
+        }
+        // The parser's error may quote the URL: say what is wrong without it.
+        let mut config = ::postgres::Config::from_str(url).map_err(|_| {
+            StoreError(format!("[store] url {} is not a valid PostgreSQL URL (user, host, port, database, options)", crate::redact::url(url)))
+        })?;
+        if let Some(p) = &options.password {
+            config.password(p.trim_end_matches(['\r', '\n']));
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("cwd-gateway");
+        }
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(1))
+            // A checkout test would cost a round trip a call; a broken connection shows
+            // as an error on its next use and is then dropped.
+            .test_on_check_out(false)
+            .connection_timeout(options.connect_timeout)
+            // Connection failures are reported through the calls' errors, redacted.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build(manager)
+            .map_err(err)?;
+        let store = PostgresStore { pool };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+        self.pool.get().map_err(err)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        match Self::migrate_in(&mut conn, true) {
+            // Engines without advisory locks (older CockroachDB releases): start one host
+            // alone to create the schema.
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => Self::migrate_in(&mut conn, false),
+            other => other,
+        }
+        .map_err(err)?
+    }
+
+    /// The schema created or checked in one transaction: `Err` when the database
+    /// failed, `Ok(Err)` when the schema is not one this host can use.
+    fn migrate_in(conn: &mut ::postgres::Client, lock: bool) -> Result<Result<(), StoreError>, ::postgres::Error> {
+        let mut tx = conn.transaction()?;
+        if lock {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        }
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS cwd_gateway_meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL)")?;
+        let found: Option<i64> = tx.query_opt("SELECT value FROM cwd_gateway_meta WHERE name = 'schema_version'", &[])?.map(|r| r.get(0));
+        match found {
+            None => tx.batch_execute(
+                "CREATE TABLE cwd_kv (key BYTEA PRIMARY KEY, value BYTEA NOT NULL, version BIGINT NOT NULL);
+                 CREATE SEQUENCE cwd_kv_version;
+                 INSERT INTO cwd_gateway_meta (name, value) VALUES ('schema_version', 1);",
+            )?,
+            Some(SCHEMA_VERSION) => {}
+            Some(v) if v > SCHEMA_VERSION => {
+                return Ok(Err(StoreError(format!(
+                    "the database's schema is version {v}, newer than this cwd-gateway knows ({SCHEMA_VERSION}): upgrade the host"
+                ))))
+            }
+            Some(v) => return Ok(Err(StoreError(format!("the database's schema version {v} is unknown: restore a backup or use a new database")))),
+        }
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    /// One attempt of a commit, inside a SERIALIZABLE transaction.
+    fn try_commit(
+        conn: &mut ::postgres::Client,
+        pre_keys: &[&[u8]],
+        pre_versions: &[Option<i64>],
+        put_keys: &[&[u8]],
+        put_values: &[&[u8]],
+        del_keys: &[&[u8]],
+    ) -> Result<CommitOutcome, ::postgres::Error> {
+        let mut tx = conn.build_transaction().isolation_level(::postgres::IsolationLevel::Serializable).start()?;
+        if !pre_keys.is_empty() {
+            let failed: i64 = tx
+                .query_typed_one(
+                    "SELECT count(*) FROM unnest($1::bytea[], $2::int8[]) AS p(k, v)
+                     LEFT JOIN cwd_kv ON cwd_kv.key = p.k
+                     WHERE cwd_kv.version IS DISTINCT FROM p.v",
+                    &[(&pre_keys as &(dyn ToSql + Sync), Type::BYTEA_ARRAY), (&pre_versions, Type::INT8_ARRAY)],
+                )?
+                .get(0);
+            if failed > 0 {
+                tx.rollback()?;
+                return Ok(CommitOutcome::Conflict);
+            }
+        }
+        if !put_keys.is_empty() {
+            tx.execute_typed(
+                "INSERT INTO cwd_kv (key, value, version)
+                 SELECT k, v, nextval('cwd_kv_version') FROM unnest($1::bytea[], $2::bytea[]) AS w(k, v)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version",
+                &[(&put_keys as &(dyn ToSql + Sync), Type::BYTEA_ARRAY), (&put_values, Type::BYTEA_ARRAY)],
+            )?;
+        }
+        if !del_keys.is_empty() {
+            tx.execute_typed("DELETE FROM cwd_kv WHERE key = ANY($1::bytea[])", &[(&del_keys as &(dyn ToSql + Sync), Type::BYTEA_ARRAY)])?;
+        }
+        tx.commit()?;
+        Ok(CommitOutcome::Committed)
+    }
+}
+
+fn entry(key: String, value: Vec<u8>, version: i64) -> Entry {
+    Entry { key, value, version: version as u64 }
+}
+
+fn key_text(bytes: Vec<u8>) -> Result<String, StoreError> {
+    String::from_utf8(bytes).map_err(|_| StoreError("PostgreSQL: a key in cwd_kv is not UTF-8 (written by something else?)".into()))
+}
+
+/// A short pause before retrying a serialization failure, growing with the attempt and
+/// jittered so that the racers do not collide again in step.
+fn backoff(attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    let cap_us = 500u64 << attempt.min(6);
+    Duration::from_micros(h.finish() % cap_us)
+}
+
+impl Store for PostgresStore {
+    fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        let mut conn = self.conn()?;
+        let row = conn
+            .query_typed_opt("SELECT value, version FROM cwd_kv WHERE key = $1", &[(&key.as_bytes() as &(dyn ToSql + Sync), Type::BYTEA)])
+            .map_err(err)?;
+        Ok(row.map(|r| entry(key.to_string(), r.get(0), r.get(1))))
+    }
+
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        let mut conn = self.conn()?;
+        let lower = match start_after {
+            Some(s) if s >= prefix => s,
+            _ => prefix,
+        };
+        let strict = start_after.is_some_and(|s| s >= prefix);
+        let end = prefix_end(prefix);
+        let sql = if strict {
+            "SELECT key, value, version FROM cwd_kv WHERE key > $1 AND ($2::bytea IS NULL OR key < $2) ORDER BY key LIMIT $3"
+        } else {
+            "SELECT key, value, version FROM cwd_kv WHERE key >= $1 AND ($2::bytea IS NULL OR key < $2) ORDER BY key LIMIT $3"
+        };
+        let end_bytes = end.as_deref().map(str::as_bytes);
+        let rows = conn
+            .query_typed(sql, &[(&lower.as_bytes() as &(dyn ToSql + Sync), Type::BYTEA), (&end_bytes, Type::BYTEA), (&(limit as i64), Type::INT8)])
+            .map_err(err)?;
+        rows.into_iter().map(|r| Ok(entry(key_text(r.get(0))?, r.get(1), r.get(2)))).collect()
+    }
+
+    fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+        let pre_keys: Vec<&[u8]> = preconditions.iter().map(|p| p.key.as_bytes()).collect();
+        let pre_versions: Vec<Option<i64>> = preconditions
+            .iter()
+            .map(|p| p.expected_version.map(|v| i64::try_from(v).unwrap_or(-1)))
+            .collect();
+        // The last write of a key wins, as in the other backends; sorted, so that
+        // concurrent batches lock rows in one order.
+        let mut last: std::collections::BTreeMap<&str, Option<&[u8]>> = std::collections::BTreeMap::new();
+        for w in writes {
+            last.insert(&w.key, w.value.as_deref());
+        }
+        let (mut put_keys, mut put_values, mut del_keys) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, v) in &last {
+            match v {
+                Some(v) => {
+                    put_keys.push(k.as_bytes());
+                    put_values.push(*v);
+                }
+                None => del_keys.push(k.as_bytes()),
+            }
+        }
+        if pre_keys.is_empty() && last.is_empty() {
+            return Ok(CommitOutcome::Committed);
+        }
+        let mut conn = self.conn()?;
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            match Self::try_commit(&mut conn, &pre_keys, &pre_versions, &put_keys, &put_values, &del_keys) {
+                Ok(outcome) => return Ok(outcome),
+                Err(e) if is_retryable(&e) && started.elapsed() < RETRY_FOR => {
+                    attempt += 1;
+                    std::thread::sleep(backoff(attempt));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+}

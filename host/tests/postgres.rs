@@ -1,0 +1,321 @@
+//! The store on a real PostgreSQL server that the test starts itself (see
+//! `support/pg.rs`): the store contract, three hosts on one database under parallel API
+//! load, and the tick lease holder killed mid-withdrawal with another host finishing it.
+//! Skipped with a message when PostgreSQL is not installed, unless `$CI` is set.
+
+#[path = "support/pg.rs"]
+mod pg;
+mod support;
+
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cwd_devnet::{AccountSpec, Config as DevnetConfig, Devnet, FaultKind, FaultRule, Production};
+use cwd_gateway_host::bindings::api::{self, GatewayError};
+use cwd_gateway_host::clock::SystemClock;
+use cwd_gateway_host::events::NullSink;
+use cwd_gateway_host::gateway::{GatewayCallError, Service, ServiceOptions};
+use cwd_gateway_host::lease::LeaseConfig;
+use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::store::{contract, CommitOutcome, PostgresOptions, PostgresStore, Precondition, Store, Write};
+use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
+use pg::PgServer;
+use serde_json::{json, Value};
+use support::{eventually, free_port, CWD, TOKEN};
+
+fn open(url: &str) -> PostgresStore {
+    PostgresStore::open(&PostgresOptions::new(url)).expect("opening the PostgreSQL store")
+}
+
+#[test]
+fn postgres_meets_the_store_contract() {
+    let Some(server) = PgServer::start("contract", false) else { return };
+    let url = server.create_database("contract");
+    contract::check(&open(&url));
+
+    // Three pools (as three processes would have), three threads each, racing on one key.
+    let url2 = server.create_database("concurrent");
+    let handles: Vec<Arc<dyn Store>> = (0..3).map(|_| Arc::new(open(&url2)) as Arc<dyn Store>).collect();
+    contract::check_concurrent(&handles, 3, 30);
+
+    // Two "create if absent" racing from two pools: exactly one wins, many times over.
+    let (a, b) = (Arc::new(open(&url2)), Arc::new(open(&url2)));
+    for i in 0..50 {
+        let key = format!("bind/{i}");
+        let create = |s: Arc<PostgresStore>, v: &'static str, key: String| {
+            std::thread::spawn(move || {
+                s.commit(&[Precondition { key: key.clone(), expected_version: None }], &[Write { key, value: Some(v.as_bytes().to_vec()) }]).unwrap()
+            })
+        };
+        let (ta, tb) = (create(a.clone(), "a", key.clone()), create(b.clone(), "b", key.clone()));
+        let outcomes = [ta.join().unwrap(), tb.join().unwrap()];
+        assert_eq!(outcomes.iter().filter(|o| **o == CommitOutcome::Committed).count(), 1, "{outcomes:?}");
+    }
+
+    // Reopening finds the schema and the data; a newer schema is refused.
+    let again = open(&url);
+    assert_eq!(again.get("b").unwrap().unwrap().value, b"x");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client.batch_execute("UPDATE cwd_gateway_meta SET value = 99 WHERE name = 'schema_version'").unwrap();
+    let e = PostgresStore::open(&PostgresOptions::new(url.clone())).err().expect("a newer schema is refused").to_string();
+    assert!(e.contains("newer") && e.contains("upgrade"), "{e}");
+
+    // The password never shows in an error: a wrong one, an unreachable server.
+    let wrong = url.replace(&server.password, "not-the-password-0xdeadbeef");
+    let e = PostgresStore::open(&PostgresOptions::new(wrong)).err().expect("a wrong password is refused").to_string();
+    assert!(!e.contains("not-the-password") && !e.contains(&server.password), "{e}");
+    assert!(e.contains("password authentication failed"), "says what is wrong: {e}");
+    let dead = format!("postgres://postgres:{}@127.0.0.1:{}/contract", server.password, free_port());
+    let e = PostgresStore::open(&PostgresOptions { connect_timeout: Duration::from_secs(1), ..PostgresOptions::new(dead) }).err().unwrap().to_string();
+    assert!(!e.contains(&server.password), "{e}");
+    // A password file's password replaces the URL's.
+    let no_pw = url.replace(&format!(":{}@", server.password), "@");
+    let store = PostgresStore::open(&PostgresOptions { password: Some(format!("{}\n", server.password)), ..PostgresOptions::new(no_pw) });
+    assert!(store.err().is_some_and(|e| e.to_string().contains("newer")), "connected with the password file's password");
+}
+
+fn host(runtime: &Runtime, url: &str, node_url: &str, chain_id: &str, config: &api::Config, keys: &api::Keys, name: &str, lease: Duration) -> Arc<Service> {
+    let node = HttpNode::new(vec![node_url.to_string()], Duration::from_secs(5)).verify_chain_id(chain_id).unwrap();
+    let caps = Capabilities { store: Arc::new(open(url)), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };
+    let options = ServiceOptions { api_instances: 4, lease: LeaseConfig { holder: name.into(), duration: lease } };
+    Service::start_opts(runtime, caps, config, keys.clone(), options).unwrap()
+}
+
+/// Three hosts on one database, their timers running, twelve threads moving balances
+/// through all three at once: every change applied exactly once, one tick worker.
+#[test]
+fn three_hosts_under_parallel_load_lose_no_update() {
+    let Some(server) = PgServer::start("load", false) else { return };
+    let url = server.create_database("load");
+    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::seeded("pg-load") }).unwrap();
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * CWD)).unwrap();
+    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let config = support::config(devnet.chain_id_hex());
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let hosts: Vec<Arc<Service>> = (0..3)
+        .map(|i| host(&runtime, &url, devnet.url(), &devnet.chain_id_hex(), &config, &keys, &format!("host-{i}"), Duration::from_secs(10)))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let timers: Vec<_> = hosts.iter().map(|h| h.spawn_timer(stop.clone(), Duration::from_millis(200))).collect();
+
+    const USERS: usize = 4;
+    const CALLS: usize = 30;
+    let threads: Vec<_> = (0..12)
+        .map(|t| {
+            let service = hosts[t % 3].clone();
+            std::thread::spawn(move || {
+                let mut retries = 0;
+                for i in 0..CALLS {
+                    let (user, delta, key) = (format!("p{}", (t + i) % USERS), (1 + t * CALLS + i) as i64, format!("t{t}-{i}"));
+                    loop {
+                        match service.with(|a| a.adjust_balance(&user, delta, &key, "load")) {
+                            Ok(c) => {
+                                assert!(!c.replayed, "a fresh key is applied, not replayed");
+                                break;
+                            }
+                            Err(GatewayCallError::Refused(GatewayError::Busy | GatewayError::StoreUnavailable(_))) => retries += 1,
+                            Err(e) => panic!("adjust-balance: {e}"),
+                        }
+                    }
+                }
+                retries
+            })
+        })
+        .collect();
+    let retries: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let mut expected = [0u64; USERS];
+    for t in 0..12 {
+        for i in 0..CALLS {
+            expected[(t + i) % USERS] += (1 + t * CALLS + i) as u64;
+        }
+    }
+    for (u, want) in expected.iter().enumerate() {
+        for h in &hosts {
+            let view = h.with(|a| a.account(&format!("p{u}"))).unwrap();
+            assert_eq!(view.balance, *want, "user p{u}: every change exactly once ({retries} busy retries)");
+        }
+    }
+    // Replays through another host change nothing.
+    for t in 0..12 {
+        let c = hosts[(t + 1) % 3].with(|a| a.adjust_balance(&format!("p{}", t % USERS), (1 + t * CALLS) as i64, &format!("t{t}-0"), "load")).unwrap();
+        assert!(c.replayed);
+    }
+    assert_eq!(hosts[0].with(|a| a.account("p0")).unwrap().balance, expected[0]);
+
+    // One host held the tick lease and ticked; the others only watched.
+    let holders: Vec<String> = hosts.iter().filter(|h| h.lease_status().held).map(|h| h.lease_status().this_host).collect();
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    for h in &hosts {
+        let ticked = h.counters.ticks_ok.load(Ordering::Relaxed) + h.counters.ticks_failed.load(Ordering::Relaxed);
+        assert_eq!(ticked > 0, h.lease_status().held, "only the holder ticks ({})", h.lease_status().this_host);
+        assert_eq!(h.lease_status().holder.as_deref(), Some(holders[0].as_str()));
+    }
+    // A standby asked to tick says who does.
+    let standby = hosts.iter().find(|h| !h.lease_status().held).unwrap();
+    match standby.tick() {
+        Err(GatewayCallError::Standby { holder }) => assert_eq!(holder.as_deref(), Some(holders[0].as_str())),
+        other => panic!("a standby host must not tick: {other:?}"),
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in timers {
+        t.join().unwrap();
+    }
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn call(port: u16, name: &str, args: Value) -> Result<Value, String> {
+    match ureq::post(&format!("http://127.0.0.1:{port}/v1/{name}"))
+        .set("authorization", &format!("Bearer {TOKEN}"))
+        .timeout(Duration::from_secs(20))
+        .send_json(args)
+    {
+        Ok(r) => Ok(r.into_json().unwrap()),
+        Err(ureq::Error::Status(code, r)) => Err(format!("{code} {}", r.into_string().unwrap_or_default())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn ready(port: u16) -> Option<Value> {
+    match ureq::get(&format!("http://127.0.0.1:{port}/ready")).timeout(Duration::from_secs(10)).call() {
+        Ok(r) => r.into_json().ok(),
+        Err(ureq::Error::Status(_, r)) => r.into_json().ok(),
+        Err(_) => None,
+    }
+}
+
+fn wait<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    eventually(what, Duration::from_secs(60), f)
+}
+
+/// Three `cwd-gateway run` processes on one database. The lease holder is SIGKILLed
+/// while its withdrawal broadcast is in flight; another host takes the lease over when
+/// it lapses and finishes the withdrawal with the stored transaction: paid once.
+#[test]
+fn lease_holder_killed_mid_withdrawal_another_host_pays_once() {
+    let Some(server) = PgServer::start("kill", false) else { return };
+    let url = server.create_database("kill");
+    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::simulated("pg-kill") }).unwrap();
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * CWD)).unwrap();
+    let player = devnet.create_account(AccountSpec::new("kim-cwd", 100 * CWD)).unwrap();
+    let dir = server.dir().join("hosts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys_path = dir.join("keys.toml");
+    let mut keys = std::fs::File::create(&keys_path).unwrap();
+    std::fs::set_permissions(&keys_path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    writeln!(keys, "active_wif = \"{}\"\nmemo_wif = \"{}\"", gateway.active_wif.clone().unwrap(), gateway.memo_wif.clone().unwrap()).unwrap();
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let start = |i: usize| {
+        let cfg = dir.join(format!("host-{i}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[gateway]\naccount = \"game-gateway\"\nchain_id = \"{chain}\"\ntick_interval_ms = 200\n[node]\nurls = [\"{node}\"]\ntimeout_ms = 5000\n\
+                 [rates]\ndeposit = {{ game_units = 90, per_cwd_units = 100000 }}\nwithdrawal = {{ game_units = 100, per_cwd_units = 100000 }}\n\
+                 [store]\nurl = \"{url}\"\n[lease]\nholder = \"host-{i}\"\nduration_ms = 4000\n[http]\nlisten = \"127.0.0.1:{port}\"\n[keys]\nfile = \"{keys}\"\n",
+                chain = devnet.chain_id_hex(),
+                node = devnet.url(),
+                port = ports[i],
+                keys = keys_path.display(),
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join(format!("host-{i}.log"))).unwrap();
+        Proc(
+            Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
+                .args(["run", "--config"])
+                .arg(&cfg)
+                .env("CWD_GATEWAY_API_TOKEN", TOKEN)
+                .env("CWD_GATEWAY_CACHE_DIR", dir.join("cache"))
+                .env("RUST_LOG", "debug")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("starting cwd-gateway run"),
+        )
+    };
+    let mut procs: Vec<Option<Proc>> = (0..3).map(|i| Some(start(i))).collect();
+    for &p in &ports {
+        wait("the HTTP API", || call(p, "status", json!({})).ok());
+    }
+    let holder_of = |port: u16| ready(port).and_then(|r| r["tick_lease"]["holder"].as_str().map(str::to_string));
+    let holder = wait("a lease holder", || holder_of(ports[0]));
+    let h: usize = holder.strip_prefix("host-").unwrap().parse().unwrap();
+    let (other, third) = ((h + 1) % 3, (h + 2) % 3);
+    for &p in &ports {
+        wait("all hosts agree on the holder", || (holder_of(p)? == holder).then_some(()));
+        assert_eq!(ready(p).unwrap()["ready"], true, "holder and standbys are ready");
+    }
+
+    // Link and deposit through the standby hosts' APIs; the holder's ticks credit it.
+    let started = call(ports[other], "start-link", json!({ "user": "kim", "account": "kim-cwd" })).unwrap();
+    let digits = started["code_digits"].as_u64().unwrap() as usize;
+    let memo_key = player.memo_private().unwrap();
+    let code = wait("the link message", || {
+        let memos = devnet.received_memos("kim-cwd", Some(&memo_key)).ok()?;
+        let text = memos.into_iter().find(|m| m.op == "send_message")?.text.ok()?;
+        text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits).map(str::to_string)
+    });
+    call(ports[third], "confirm-link", json!({ "user": "kim", "code": code })).unwrap();
+    devnet.transfer("kim-cwd", "game-gateway", 20 * CWD, None, None).unwrap();
+    wait("the deposit", || (call(ports[other], "account", json!({ "user": "kim" })).ok()?["balance"] == 1_800).then_some(()));
+
+    // Only the holder ticks.
+    let ticks = |port: u16| -> u64 {
+        let text = ureq::get(&format!("http://127.0.0.1:{port}/metrics")).set("authorization", &format!("Bearer {TOKEN}")).call().unwrap().into_string().unwrap();
+        text.lines().filter(|l| l.starts_with("cwd_gateway_ticks_total")).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
+    };
+    assert!(ticks(ports[h]) > 0);
+    assert_eq!((ticks(ports[other]), ticks(ports[third])), (0, 0), "standby hosts do not tick");
+
+    // The holder's next broadcast hangs at the node (which applies it afterwards); the
+    // holder is killed while waiting for the answer.
+    let fired = devnet.faults_fired();
+    devnet.add_fault(FaultRule::next(1, Some("broadcast_transaction"), FaultKind::Delay(Duration::from_secs(3))));
+    let w = call(ports[other], "request-withdrawal", json!({ "user": "kim", "cwd": 500_000, "idempotency_key": "w-kill" })).unwrap();
+    wait("the broadcast to reach the node", || (devnet.faults_fired() > fired).then_some(()));
+    let mut killed = procs[h].take().unwrap();
+    killed.0.kill().unwrap();
+    killed.0.wait().unwrap();
+
+    let id = w["withdrawal_id"].as_str().unwrap();
+    let done = wait("another host to finish the withdrawal", || {
+        let w = call(ports[third], "get-withdrawal", json!({ "withdrawal_id": id })).ok()?;
+        (w["state"] == "confirmed" || w["state"] == "failed").then_some(w)
+    });
+    assert_eq!(done["state"], "confirmed");
+    assert_eq!(done["attempts"], 1, "the stored transaction, not a new one");
+    let payouts: Vec<Value> = devnet
+        .included_transactions()
+        .into_iter()
+        .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
+        .filter(|op| op[0] == 0 && op[1]["to"] == player.id_string().as_str())
+        .collect();
+    assert_eq!(payouts.len(), 1, "paid exactly once");
+    let account = call(ports[other], "account", json!({ "user": "kim" })).unwrap();
+    assert_eq!((account["balance"].as_u64(), account["frozen"].as_u64()), (Some(1_800 - 500), Some(0)));
+
+    // A survivor holds the lease now, took it over once, and both survivors say so.
+    let new_holder = wait("a new holder", || holder_of(ports[other]).filter(|x| *x != holder));
+    assert!(new_holder == format!("host-{other}") || new_holder == format!("host-{third}"), "{new_holder}");
+    let takeovers: u64 = [other, third].iter().map(|&i| ready(ports[i]).unwrap()["tick_lease"]["takeovers"].as_u64().unwrap()).sum();
+    assert_eq!(takeovers, 1);
+
+    // The database password never reached a log.
+    drop(procs);
+    for i in 0..3 {
+        let log = std::fs::read_to_string(dir.join(format!("host-{i}.log"))).unwrap();
+        assert!(!log.contains(&server.password), "host-{i}'s log shows the database password");
+        assert!(log.contains("store: PostgreSQL"), "host-{i} used PostgreSQL");
+    }
+}
