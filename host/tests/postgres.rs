@@ -237,14 +237,16 @@ fn lease_holder_killed_mid_withdrawal_another_host_pays_once() {
                 .arg(&cfg)
                 .env("CWD_GATEWAY_API_TOKEN", TOKEN)
                 .env("CWD_GATEWAY_CACHE_DIR", dir.join("cache"))
-                .env("RUST_LOG", "debug")
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
                 .expect("starting cwd-gateway run"),
         )
     };
-    let mut procs: Vec<Option<Proc>> = (0..3).map(|i| Some(start(i))).collect();
+    // The first host compiles the component into the shared cache; the others load it.
+    let mut procs: Vec<Option<Proc>> = vec![Some(start(0))];
+    eventually("the first host's HTTP API", Duration::from_secs(180), || call(ports[0], "status", json!({})).ok());
+    procs.extend((1..3).map(|i| Some(start(i))));
     for &p in &ports {
         wait("the HTTP API", || call(p, "status", json!({})).ok());
     }

@@ -72,6 +72,16 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(format!("PostgreSQL: {}", crate::redact::text(&e.to_string())))
 }
 
+/// A driver error with the server's own message (its `Display` alone says "db error").
+fn pg_err(e: &::postgres::Error) -> StoreError {
+    let detail = match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        (None, Some(source)) => format!("{e}: {source}"),
+        (None, None) => e.to_string(),
+    };
+    err(detail)
+}
+
 fn is_retryable(e: &::postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }
@@ -96,6 +106,9 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("cwd-gateway");
         }
+        // One connection first, for an error that says what is wrong (the pool reports
+        // only the driver's summary).
+        config.connect(NoTls).map_err(|e| pg_err(&e))?;
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
@@ -125,7 +138,7 @@ impl PostgresStore {
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => Self::migrate_in(&mut conn, false),
             other => other,
         }
-        .map_err(err)?
+        .map_err(|e| pg_err(&e))?
     }
 
     /// The schema created or checked in one transaction: `Err` when the database
@@ -218,7 +231,7 @@ impl Store for PostgresStore {
         let mut conn = self.conn()?;
         let row = conn
             .query_typed_opt("SELECT value, version FROM cwd_kv WHERE key = $1", &[(&key.as_bytes() as &(dyn ToSql + Sync), Type::BYTEA)])
-            .map_err(err)?;
+            .map_err(|e| pg_err(&e))?;
         Ok(row.map(|r| entry(key.to_string(), r.get(0), r.get(1))))
     }
 
@@ -238,7 +251,7 @@ impl Store for PostgresStore {
         let end_bytes = end.as_deref().map(str::as_bytes);
         let rows = conn
             .query_typed(sql, &[(&lower.as_bytes() as &(dyn ToSql + Sync), Type::BYTEA), (&end_bytes, Type::BYTEA), (&(limit as i64), Type::INT8)])
-            .map_err(err)?;
+            .map_err(|e| pg_err(&e))?;
         rows.into_iter().map(|r| Ok(entry(key_text(r.get(0))?, r.get(1), r.get(2)))).collect()
     }
 
@@ -277,7 +290,7 @@ impl Store for PostgresStore {
                     attempt += 1;
                     std::thread::sleep(backoff(attempt));
                 }
-                Err(e) => return Err(err(e)),
+                Err(e) => return Err(pg_err(&e)),
             }
         }
     }
