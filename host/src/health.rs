@@ -34,7 +34,7 @@ pub fn readiness(service: &Service) -> Value {
         (Some(irr), Some(scanned)) => Some(irr.saturating_sub(scanned)),
         _ => None,
     };
-    let ready = service.is_configured() && if standby { true } else { tick_recent && node_reachable };
+    let ready = service.is_configured() && (standby || (tick_recent && node_reachable));
     json!({
         "ready": ready,
         "tick_lease": {

@@ -8,7 +8,7 @@ mod pg;
 mod support;
 
 use std::io::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +24,7 @@ use cwd_gateway_host::store::{contract, CommitOutcome, PostgresOptions, Postgres
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use pg::PgServer;
 use serde_json::{json, Value};
-use support::{eventually, free_port, CWD, TOKEN};
+use support::{call, eventually, free_port, KillOnDrop, CWD, TOKEN};
 
 fn open(url: &str) -> PostgresStore {
     PostgresStore::open(&PostgresOptions::new(url)).expect("opening the PostgreSQL store")
@@ -165,27 +165,6 @@ fn three_hosts_under_parallel_load_lose_no_update() {
     }
 }
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn call(port: u16, name: &str, args: Value) -> Result<Value, String> {
-    match ureq::post(&format!("http://127.0.0.1:{port}/v1/{name}"))
-        .set("authorization", &format!("Bearer {TOKEN}"))
-        .timeout(Duration::from_secs(20))
-        .send_json(args)
-    {
-        Ok(r) => Ok(r.into_json().unwrap()),
-        Err(ureq::Error::Status(code, r)) => Err(format!("{code} {}", r.into_string().unwrap_or_default())),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 fn ready(port: u16) -> Option<Value> {
     match ureq::get(&format!("http://127.0.0.1:{port}/ready")).timeout(Duration::from_secs(10)).call() {
         Ok(r) => r.into_json().ok(),
@@ -231,7 +210,7 @@ fn lease_holder_killed_mid_withdrawal_another_host_pays_once() {
         )
         .unwrap();
         let log = std::fs::File::create(dir.join(format!("host-{i}.log"))).unwrap();
-        Proc(
+        KillOnDrop(
             Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
                 .args(["run", "--config"])
                 .arg(&cfg)
@@ -244,7 +223,7 @@ fn lease_holder_killed_mid_withdrawal_another_host_pays_once() {
         )
     };
     // The first host compiles the component into the shared cache; the others load it.
-    let mut procs: Vec<Option<Proc>> = vec![Some(start(0))];
+    let mut procs: Vec<Option<KillOnDrop>> = vec![Some(start(0))];
     eventually("the first host's HTTP API", Duration::from_secs(180), || call(ports[0], "status", json!({})).ok());
     procs.extend((1..3).map(|i| Some(start(i))));
     for &p in &ports {
@@ -262,12 +241,7 @@ fn lease_holder_killed_mid_withdrawal_another_host_pays_once() {
     // Link and deposit through the standby hosts' APIs; the holder's ticks credit it.
     let started = call(ports[other], "start-link", json!({ "user": "kim", "account": "kim-cwd" })).unwrap();
     let digits = started["code_digits"].as_u64().unwrap() as usize;
-    let memo_key = player.memo_private().unwrap();
-    let code = wait("the link message", || {
-        let memos = devnet.received_memos("kim-cwd", Some(&memo_key)).ok()?;
-        let text = memos.into_iter().find(|m| m.op == "send_message")?.text.ok()?;
-        text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits).map(str::to_string)
-    });
+    let code = support::link_code(&devnet, &player, digits, Duration::from_secs(60));
     call(ports[third], "confirm-link", json!({ "user": "kim", "code": code })).unwrap();
     devnet.transfer("kim-cwd", "game-gateway", 20 * CWD, None, None).unwrap();
     wait("the deposit", || (call(ports[other], "account", json!({ "user": "kim" })).ok()?["balance"] == 1_800).then_some(()));
@@ -297,13 +271,7 @@ fn lease_holder_killed_mid_withdrawal_another_host_pays_once() {
     });
     assert_eq!(done["state"], "confirmed");
     assert_eq!(done["attempts"], 1, "the stored transaction, not a new one");
-    let payouts: Vec<Value> = devnet
-        .included_transactions()
-        .into_iter()
-        .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
-        .filter(|op| op[0] == 0 && op[1]["to"] == player.id_string().as_str())
-        .collect();
-    assert_eq!(payouts.len(), 1, "paid exactly once");
+    assert_eq!(support::payouts(&devnet, &player.id_string()).len(), 1, "paid exactly once");
     let account = call(ports[other], "account", json!({ "user": "kim" })).unwrap();
     assert_eq!((account["balance"].as_u64(), account["frozen"].as_u64()), (Some(1_800 - 500), Some(0)));
 

@@ -2,12 +2,12 @@
 //! flight, then started again on the same SQLite file: the player is paid exactly once.
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cwd_devnet::{AccountSpec, Config, Devnet, FaultKind, FaultRule, Production};
-use serde_json::{json, Value};
-use support::{eventually, free_port};
+use serde_json::json;
+use support::{call, eventually, free_port, KillOnDrop, TOKEN};
 
 mod support;
 
@@ -15,10 +15,8 @@ fn wait<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
     eventually(what, Duration::from_secs(45), f)
 }
 
-const TOKEN: &str = "test-token-0123456789abcdef";
-
-fn start_gateway(dir: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
+fn start_gateway(dir: &std::path::Path) -> KillOnDrop {
+    let child = Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
         .args(["run", "--config"])
         .arg(dir.join("gateway.toml"))
         .env("CWD_GATEWAY_API_TOKEN", TOKEN)
@@ -26,28 +24,8 @@ fn start_gateway(dir: &std::path::Path) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("starting cwd-gateway run")
-}
-
-fn call(port: u16, name: &str, args: Value) -> Result<Value, String> {
-    match ureq::post(&format!("http://127.0.0.1:{port}/v1/{name}"))
-        .set("authorization", &format!("Bearer {TOKEN}"))
-        .timeout(Duration::from_secs(20))
-        .send_json(args)
-    {
-        Ok(r) => Ok(r.into_json().unwrap()),
-        Err(ureq::Error::Status(code, r)) => Err(format!("{code} {}", r.into_string().unwrap_or_default())),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-struct Killer(Child);
-
-impl Drop for Killer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+        .expect("starting cwd-gateway run");
+    KillOnDrop(child)
 }
 
 #[test]
@@ -92,18 +70,13 @@ file = "{keys}"
     )
     .unwrap();
 
-    let mut gw = Killer(start_gateway(&dir));
+    let mut gw = start_gateway(&dir);
     wait("the HTTP API", || call(port, "status", json!({})).ok());
 
     // Link through the HTTP API, reading the code in the player's wallet.
     let started = call(port, "start-link", json!({ "user": "kim", "account": "kim-cwd" })).unwrap();
     let digits = started["code_digits"].as_u64().unwrap() as usize;
-    let memo_key = player.memo_private().unwrap();
-    let code = wait("the link message", || {
-        let memos = devnet.received_memos("kim-cwd", Some(&memo_key)).ok()?;
-        let text = memos.into_iter().find(|m| m.op == "send_message")?.text.ok()?;
-        text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits).map(str::to_string)
-    });
+    let code = support::link_code(&devnet, &player, digits, Duration::from_secs(45));
     call(port, "confirm-link", json!({ "user": "kim", "code": code })).unwrap();
 
     devnet.transfer("kim-cwd", "game-gateway", 20 * 100_000, None, None).unwrap();
@@ -121,7 +94,7 @@ file = "{keys}"
     gw.0.kill().unwrap();
     gw.0.wait().unwrap();
 
-    let _gw2 = Killer(start_gateway(&dir));
+    let _gw2 = start_gateway(&dir);
     wait("the restarted HTTP API", || call(port, "status", json!({})).ok());
     let id = w["withdrawal_id"].as_str().unwrap();
     let done = wait("the withdrawal to confirm", || {
@@ -131,13 +104,7 @@ file = "{keys}"
     assert_eq!(done["state"], "confirmed");
     assert_eq!(done["attempts"], 1, "the stored transaction, not a new one");
 
-    let payouts: Vec<Value> = devnet
-        .included_transactions()
-        .into_iter()
-        .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
-        .filter(|op| op[0] == 0 && op[1]["to"] == player.id_string().as_str())
-        .collect();
-    assert_eq!(payouts.len(), 1, "paid exactly once");
+    assert_eq!(support::payouts(&devnet, &player.id_string()).len(), 1, "paid exactly once");
     let account = call(port, "account", json!({ "user": "kim" })).unwrap();
     assert_eq!((account["balance"].as_u64(), account["frozen"].as_u64()), (Some(1_800 - 500), Some(0)));
     std::fs::remove_dir_all(&dir).ok();

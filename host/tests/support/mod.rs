@@ -87,19 +87,57 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> O
     }
 }
 
+/// A `cwd-gateway run` child process, killed (if still running) when dropped.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `POST /v1/<name>` on a gateway at `127.0.0.1:port`: the answer, or `"<status> <body>"`.
+pub fn call(port: u16, name: &str, args: Value) -> Result<Value, String> {
+    match ureq::post(&format!("http://127.0.0.1:{port}/v1/{name}"))
+        .set("authorization", &format!("Bearer {TOKEN}"))
+        .timeout(Duration::from_secs(20))
+        .send_json(args)
+    {
+        Ok(r) => Ok(r.into_json().unwrap()),
+        Err(ureq::Error::Status(code, r)) => Err(format!("{code} {}", r.into_string().unwrap_or_default())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The `digits`-digit link code the gateway sent to `player`, read with its memo key.
+pub fn link_code(devnet: &DevnetHandle, player: &CreatedAccount, digits: usize, timeout: Duration) -> String {
+    let memo_key = player.memo_private().expect("the player's memo key");
+    eventually("the link code", timeout, || {
+        let memos = devnet.received_memos(&player.name, Some(&memo_key)).ok()?;
+        let text = memos.into_iter().find(|m| m.op == "send_message")?.text.ok()?;
+        text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits).map(str::to_string)
+    })
+}
+
+/// Transfers to `account_id` included on chain.
+pub fn payouts(devnet: &DevnetHandle, account_id: &str) -> Vec<Value> {
+    devnet
+        .included_transactions()
+        .into_iter()
+        .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
+        .filter(|op| op[0] == 0 && op[1]["to"] == account_id)
+        .collect()
+}
+
 impl Gw {
     /// `user` linked to a new chain account holding `cwd` units, of which `deposit`
     /// were deposited and credited. Ticks by hand.
     pub fn funded_player(&self, user: &str, account: &str, cwd: i64, deposit: i64) -> CreatedAccount {
         let player = self.devnet.create_account(AccountSpec::new(account, cwd)).unwrap();
         let started = self.service.with(|a| a.start_link(user, account, None)).unwrap();
-        let memo_key = player.memo_private().unwrap();
         let digits = started.code_digits as usize;
-        let code = eventually("the link code", Duration::from_secs(20), || {
-            let memos = self.devnet.received_memos(account, Some(&memo_key)).ok()?;
-            let text = memos.into_iter().find(|m| m.op == "send_message")?.text.ok()?;
-            text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits).map(str::to_string)
-        });
+        let code = link_code(&self.devnet, &player, digits, Duration::from_secs(20));
         self.service.with(|a| a.confirm_link(user, &code)).unwrap();
         self.devnet.transfer(account, "game-gateway", deposit, None, None).unwrap();
         let expected = (deposit as u64) * 90 / 100_000;
@@ -112,12 +150,7 @@ impl Gw {
 
     /// Transfers from the gateway to `account_id` included on chain.
     pub fn payouts_to(&self, account_id: &str) -> Vec<Value> {
-        self.devnet
-            .included_transactions()
-            .into_iter()
-            .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
-            .filter(|op| op[0] == 0 && op[1]["to"] == account_id)
-            .collect()
+        payouts(&self.devnet, account_id)
     }
 
     pub fn restarts(&self) -> Vec<Value> {
