@@ -419,10 +419,9 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
     };
     // The tick runs in the tick instance, under the tick lease: on a host that does not
     // hold it, the holder does the work.
-    let outcome: Result<Result<Value, GatewayCallError>, (u16, Value)> = if call == "tick" {
-        Ok(service.tick().map(to_json))
-    } else {
-        service.with(|api| Ok(match call {
+    let outcome: Result<Result<Value, GatewayCallError>, (u16, Value)> = match call {
+        "tick" => Ok(service.tick().map(to_json)),
+        _ => service.with(|api| Ok(match call {
         "status" => api.status().map(to_json),
         "start-link" => {
             let proof = match (arg!(opt_str "challenge"), a.get("nonce").filter(|v| !v.is_null())) {
@@ -476,7 +475,7 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
         "assign-unclaimed" => api.assign_unclaimed(arg!(str "deposit_id"), arg!(str "user")).map(to_json),
         "refund-unclaimed" => api.refund_unclaimed(arg!(str "deposit_id"), arg!(str "note")).map(to_json),
         other => return Err((404, json!({ "error": { "code": "unknown-call", "message": format!("no call named {other:?}") } }))),
-    }))
+    })),
     };
     let result = match outcome {
         Ok(r) => r,
