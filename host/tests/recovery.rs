@@ -71,9 +71,11 @@ fn a_trapped_call_gets_a_5xx_its_instance_is_replaced_and_the_withdrawal_is_paid
     let w = gw.service.with(|a| a.request_withdrawal("tia", WithdrawalAmount::Cwd(10 * CWD as u64), "w-trap")).unwrap();
 
     // 1. A trap in an API call (through the HTTP API's dispatch): a clear 500, an alert,
-    // and the next call is served by a fresh instance.
+    // and the next call is served by a fresh instance. (`tick` runs in the tick instance,
+    // under the tick lease: `start-link`'s message broadcast is the API call that waits.)
+    gw.devnet.create_account(cwd_devnet::AccountSpec::new("tib-cwd", 10 * CWD)).unwrap();
     gw.devnet.add_fault(FaultRule::next(1, Some("broadcast_transaction"), FaultKind::Delay(Duration::from_secs(2))));
-    let (status, body) = dispatch(&gw.service, "tick", &json!({}));
+    let (status, body) = dispatch(&gw.service, "start-link", &json!({ "user": "tib", "account": "tib-cwd" }));
     assert_eq!((status, body["error"]["code"].as_str()), (500, Some("component-failed")), "{body}");
     let restarts = gw.restarts();
     assert_eq!(restarts.len(), 1, "{restarts:?}");
