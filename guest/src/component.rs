@@ -486,6 +486,7 @@ impl wapi::Guest for Component {
             },
             low_fee_balance_cwd: config.low_fee_balance_cwd,
             tick_interval_ms: config.tick_interval_ms,
+            idempotency_window_ms: config.idempotency_window_ms,
         };
         let k = Keys { active_wif: keys.active_wif, memo_wif: keys.memo_wif };
         with(|g| g.configure(c, k)).map(|i| wapi::GatewayInfo {
@@ -602,6 +603,8 @@ impl wapi::Guest for Component {
             withdrawals_failed: r.withdrawals_failed,
             node_errors: r.node_errors,
             last_irreversible_block: r.last_irreversible_block,
+            history_scanned: r.history_scanned,
+            history_behind: r.history_behind,
         })
     }
 }

@@ -43,6 +43,8 @@ pub struct Config {
     pub withdrawals: WithdrawalConfig,
     pub low_fee_balance_cwd: u64,
     pub tick_interval_ms: u64,
+    /// How long idempotency records are kept (see [`crate::retention`]).
+    pub idempotency_window_ms: u64,
 }
 
 /// The gateway's private keys, WIF. `Debug` never prints them.
@@ -72,6 +74,7 @@ impl Config {
             withdrawals: WithdrawalConfig::default(),
             low_fee_balance_cwd: 0,
             tick_interval_ms: 0,
+            idempotency_window_ms: 0,
         }
         .normalized()
         .expect("defaults are valid")
@@ -147,6 +150,12 @@ impl Config {
         }
         if self.tick_interval_ms == 0 {
             self.tick_interval_ms = 60_000;
+        }
+        if self.idempotency_window_ms == 0 {
+            self.idempotency_window_ms = crate::retention::DEFAULT_WINDOW_MS;
+        }
+        if self.idempotency_window_ms < crate::retention::MIN_WINDOW_MS {
+            return bad("config.idempotency-window-ms", "must be at least 3600000 (an hour)");
         }
         Ok(self)
     }

@@ -15,7 +15,7 @@ use crate::gateway_error::{GatewayError, GwResult};
 use crate::json::{account_id, int_i64, int_u64, object_id};
 use crate::ops::{AccountId, OP_TRANSFER};
 use crate::rates;
-use crate::records::{self, transact, Cursor, DepositRec, LinkRec, Step, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
+use crate::records::{self, transact, Cursor, Txn, DepositRec, LinkRec, Step, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
 use crate::views::{TickReport, UnclaimedStateView, UnclaimedView};
 
 /// Pages read per tick at most; the tick asks to be called again soon when it stops early.
@@ -24,6 +24,19 @@ pub const MAX_PAGES_PER_TICK: usize = 50;
 pub struct ScanOutcome {
     /// Every gateway operation in blocks up to the last irreversible one is processed.
     pub complete: bool,
+    /// The scan stopped at its page limit with history left to read (a catch-up).
+    pub more: bool,
+}
+
+/// One history operation of a page, classified, ready to stage.
+struct PageOp {
+    /// Its sequence number in the gateway account's history.
+    seq: u64,
+    position: OpPosition,
+    class: Class,
+    /// For a transfer from the gateway: the withdrawal id its memo names when the memo
+    /// is the gateway's own withdrawal memo.
+    payout_memo: Option<String>,
 }
 
 /// What a history operation means to the gateway.
@@ -143,8 +156,16 @@ impl Gateway {
         let lib = dgp.last_irreversible_block;
         let start: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
         let Some(stats) = self.trusted_history(start.seq, report)? else {
-            return Ok(ScanOutcome { complete: false });
+            return Ok(ScanOutcome { complete: false, more: false });
         };
+        let outcome = self.scan_pages(gateway, rate, lib, stats, report)?;
+        let end: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
+        report.history_behind = stats.total_ops.saturating_sub(end.seq);
+        Ok(outcome)
+    }
+
+    fn scan_pages(&mut self, gateway: AccountId, rate: Rate, lib: u32, stats: chain::HistoryStats, report: &mut TickReport) -> GwResult<ScanOutcome> {
+        let incomplete = ScanOutcome { complete: false, more: false };
         for _ in 0..MAX_PAGES_PER_TICK {
             let cursor: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
             let window = match chain::history_window(self.ports.node.as_mut(), gateway, cursor.seq + 1, cursor.seq + HISTORY_PAGE) {
@@ -152,7 +173,7 @@ impl Gateway {
                 Err(f) => {
                     self.alert_node(&f);
                     report.node_errors += 1;
-                    return Ok(ScanOutcome { complete: false });
+                    return Ok(incomplete);
                 }
             };
             // The statistics promised at least this many entries after the cursor: a
@@ -166,47 +187,40 @@ impl Gateway {
                     cursor.seq
                 );
                 self.distrust_history(detail);
-                return Ok(ScanOutcome { complete: false });
+                return Ok(incomplete);
             }
             let full = window.len() as u64 == HISTORY_PAGE;
-            let mut reached_reversible = false;
-            for (i, entry) in window.iter().enumerate() {
-                if entry.position.block_num > lib {
-                    reached_reversible = true;
-                    self.watch_reversible_payouts(gateway, &window[i..])?;
-                    break;
-                }
+            let irreversible = window.iter().take_while(|e| e.position.block_num <= lib).count();
+            // The page's irreversible operations, committed together; a memo-link code
+            // links its sender in a commit of its own, at its place in the history.
+            let mut ops: Vec<PageOp> = Vec::with_capacity(irreversible);
+            for (i, entry) in window[..irreversible].iter().enumerate() {
                 let seq = cursor.seq + 1 + i as u64;
                 let class = classify(gateway, entry);
                 if let Class::Incoming { from, asset_id: 0, .. } = class {
-                    // A memo-link code links the sender first; then it is an ordinary deposit.
-                    if !self.link_by_memo(seq, from, entry, report)? {
-                        return Ok(ScanOutcome { complete: false });
+                    if self.memo_link_claim(entry)?.is_some() {
+                        if !self.apply_page(&ops, rate, report)? {
+                            return Ok(incomplete);
+                        }
+                        ops.clear();
+                        // A memo-link code links the sender first; then it is an ordinary deposit.
+                        if !self.link_by_memo(seq, from, entry, report)? {
+                            return Ok(incomplete);
+                        }
                     }
                 }
                 let payout_memo = match class {
                     Class::Outgoing { .. } => self.payout_memo_id(entry),
                     _ => None,
                 };
-                let applied = self.apply_history_op(seq, entry.position, &class, rate, payout_memo.as_deref())?;
-                match applied {
-                    Applied::Nothing => {}
-                    Applied::Credited(e) => {
-                        report.deposits_credited += 1;
-                        self.emit(e);
-                    }
-                    Applied::Unclaimed(e) => {
-                        report.deposits_unclaimed += 1;
-                        self.emit(e);
-                    }
-                    Applied::Confirmed(e) => {
-                        report.withdrawals_confirmed += 1;
-                        self.emit(e);
-                    }
-                    Applied::Anomaly(s) => self.raise(Alert::StoreTrouble(s)),
-                    Applied::UnknownPayout(a) => self.raise(a),
-                    Applied::Raced => return Ok(ScanOutcome { complete: false }),
-                }
+                ops.push(PageOp { seq, position: entry.position, class, payout_memo });
+            }
+            if !self.apply_page(&ops, rate, report)? {
+                return Ok(incomplete);
+            }
+            let reached_reversible = irreversible < window.len();
+            if reached_reversible {
+                self.watch_reversible_payouts(gateway, &window[irreversible..])?;
             }
             if reached_reversible || !full {
                 // Everything up to the irreversible block is done: say so, monotonically.
@@ -216,18 +230,85 @@ impl Gateway {
                         return Ok(Step::Done(true));
                     }
                     // Only if nobody moved the cursor since this page was read.
-                    let expected = cursor.seq + window.iter().filter(|e| e.position.block_num <= lib).count() as u64;
-                    if c.seq != expected {
+                    if c.seq != cursor.seq + irreversible as u64 {
                         return Ok(Step::Done(false));
                     }
                     c.through_block = lib;
                     t.put(records::CURSOR, &c);
                     Ok(Step::Commit(true))
                 })?;
-                return Ok(ScanOutcome { complete: done });
+                return Ok(ScanOutcome { complete: done, more: false });
             }
         }
-        Ok(ScanOutcome { complete: false })
+        // Stopped at the page limit with history left: the tick asks to be called again at once.
+        Ok(ScanOutcome { complete: false, more: true })
+    }
+
+    /// Applies consecutive history operations (the first one right after the cursor) in
+    /// one commit: cursor, records and balance changes together, guarded by the versions
+    /// of everything read. Answers false when another instance moved the cursor first.
+    /// A page that keeps losing races with game calls, or in which an operation fails,
+    /// is applied one commit per operation instead, so the scan still gets as far as
+    /// it can.
+    fn apply_page(&mut self, ops: &[PageOp], rate: Rate, report: &mut TickReport) -> GwResult<bool> {
+        const PAGE_ATTEMPTS: usize = 3;
+        if ops.is_empty() {
+            return Ok(true);
+        }
+        let now = self.now();
+        for _ in 0..PAGE_ATTEMPTS {
+            let mut t = Txn::new(self.ports.store.as_mut());
+            let mut applied = Vec::with_capacity(ops.len());
+            for op in ops {
+                match stage_history_op(&mut t, op, rate, now) {
+                    Ok(Step::Done(Applied::Raced)) => return Ok(false),
+                    Ok(Step::Commit(a) | Step::Done(a)) => applied.push(a),
+                    Err(_) => break,
+                }
+            }
+            if applied.len() < ops.len() {
+                break;
+            }
+            if t.commit()? {
+                for a in applied {
+                    self.announce(a, report);
+                }
+                return Ok(true);
+            }
+        }
+        for op in ops {
+            let applied = transact(self.ports.store.as_mut(), |t| stage_history_op(t, op, rate, now))?;
+            let raced = matches!(applied, Applied::Raced);
+            self.announce(applied, report);
+            if raced {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Events, alerts and counts for one committed history operation.
+    fn announce(&mut self, applied: Applied, report: &mut TickReport) {
+        if !matches!(applied, Applied::Raced) {
+            report.history_scanned += 1;
+        }
+        match applied {
+            Applied::Nothing | Applied::Raced => {}
+            Applied::Credited(e) => {
+                report.deposits_credited += 1;
+                self.emit(e);
+            }
+            Applied::Unclaimed(e) => {
+                report.deposits_unclaimed += 1;
+                self.emit(e);
+            }
+            Applied::Confirmed(e) => {
+                report.withdrawals_confirmed += 1;
+                self.emit(e);
+            }
+            Applied::Anomaly(s) => self.raise(Alert::StoreTrouble(s)),
+            Applied::UnknownPayout(a) => self.raise(a),
+        }
     }
 
     /// The gateway account's history statistics on a node whose history can be trusted
@@ -272,158 +353,6 @@ impl Gateway {
         let switched = self.ports.node.fail_over(&detail);
         self.raise(Alert::HistoryUntrusted { detail, switched });
         switched
-    }
-
-    /// Applies one irreversible history operation at per-account sequence `seq`.
-    /// `payout_memo`: for a transfer from the gateway, the withdrawal id its memo names
-    /// when the memo is the gateway's own withdrawal memo.
-    fn apply_history_op(&mut self, seq: u64, pos: OpPosition, class: &Class, rate: Rate, payout_memo: Option<&str>) -> GwResult<Applied> {
-        let now = self.now();
-        transact(self.ports.store.as_mut(), |t| {
-            let mut c: Cursor = t.get_or_default(records::CURSOR)?;
-            if c.seq + 1 != seq {
-                return Ok(Step::Done(Applied::Raced));
-            }
-            let pos = c.place(pos);
-            c.seq = seq;
-            c.last_position = Some(pos);
-            t.put(records::CURSOR, &c);
-            let deposit_id = pos.deposit_id();
-            let (from, asset_id, amount, op_id, recognised) = match *class {
-                Class::Other => return Ok(Step::Commit(Applied::Nothing)),
-                Class::Incoming { from, asset_id, amount, op_id } => (from, asset_id, amount, op_id, true),
-                Class::Unrecognised { from, asset_id, amount, op_id } => (from, asset_id, amount, op_id, false),
-                Class::Outgoing { .. } => (AccountId(0), 0, 0, 0, true),
-            };
-            match *class {
-                Class::Other => Ok(Step::Commit(Applied::Nothing)),
-                Class::Incoming { .. } | Class::Unrecognised { .. } => {
-                    let dkey = records::dep_key(&pos);
-                    let ukey_unc = records::unc_key(&deposit_id);
-                    if t.get::<DepositRec>(&dkey)?.is_some() || t.get::<UnclaimedRec>(&ukey_unc)?.is_some() {
-                        return Ok(Step::Commit(Applied::Nothing)); // already applied (cannot happen with the cursor, kept as a second lock)
-                    }
-                    let link: Option<LinkRec> = t.get(&records::link_key(from.0))?;
-                    let owner = match &link {
-                        Some(LinkRec::Linked { user, account, .. }) => Some((user.clone(), account.clone())),
-                        // Deposits already on their way when the user unlinked are still theirs.
-                        Some(LinkRec::Reserved { user, account, through_block }) if pos.block_num <= *through_block => {
-                            Some((user.clone(), account.clone()))
-                        }
-                        _ => None,
-                    };
-                    let credit = match (&owner, asset_id) {
-                        _ if !recognised => Err(UnclaimedReason::UnrecognisedOperation),
-                        _ if op_id != OP_TRANSFER => Err(UnclaimedReason::NotATransfer),
-                        (_, a) if a != 0 => Err(UnclaimedReason::OtherAsset),
-                        (None, _) => Err(UnclaimedReason::UnlinkedSender),
-                        (Some(_), _) => match rates::deposit_game(rate, amount) {
-                            Ok(0) => Err(UnclaimedReason::TooSmall),
-                            Err(_) => Err(UnclaimedReason::CreditOverflow),
-                            Ok(g) => Ok(g),
-                        },
-                    };
-                    // A credit that cannot be made becomes an unclaimed deposit: the scan
-                    // never stalls on one user's problem.
-                    let credit = match (&owner, credit) {
-                        (Some((user, _)), Ok(game)) => match t.get_decoded::<UserRec>(&records::user_key(user))? {
-                            Ok(u) => u.unwrap_or_default().balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow),
-                            Err(_) => Err(UnclaimedReason::UserUnreadable),
-                        },
-                        (_, c) => c,
-                    };
-                    match (owner, credit) {
-                        (Some((user, account)), Ok(game)) => {
-                            let ukey = records::user_key(&user);
-                            let mut u: UserRec = t.get_or_default(&ukey)?;
-                            let balance = u.balance.checked_add(game).ok_or(GatewayError::Overflow)?;
-                            u.balance = balance;
-                            t.put(&ukey, &u);
-                            t.put(&dkey, &DepositRec { user: user.clone(), from_account_id: from.0, cwd: amount, game, rate, credited_at_ms: now });
-                            Ok(Step::Commit(Applied::Credited(Event::DepositCredited {
-                                user,
-                                deposit_id,
-                                position: pos,
-                                account,
-                                cwd: amount,
-                                game,
-                                balance,
-                            })))
-                        }
-                        (_, credit) => {
-                            let reason = credit.err().unwrap_or(UnclaimedReason::UnlinkedSender);
-                            t.put(
-                                &ukey_unc,
-                                &UnclaimedRec {
-                                    position: pos,
-                                    from_account_id: from.0,
-                                    asset_id,
-                                    amount,
-                                    reason,
-                                    state: UnclaimedState::Open,
-                                    recorded_at_ms: now,
-                                    op_id,
-                                },
-                            );
-                            Ok(Step::Commit(Applied::Unclaimed(Event::DepositUnclaimed {
-                                deposit_id,
-                                position: pos,
-                                from_account_id: format!("1.2.{}", from.0),
-                                asset_id: format!("1.3.{asset_id}"),
-                                amount,
-                                reason,
-                                op: op_id,
-                            })))
-                        }
-                    }
-                }
-                Class::Outgoing { to, asset_id, amount, nonce } => {
-                    let known = match nonce {
-                        Some(n) => t.get::<String>(&records::wdnonce_key(n))?,
-                        None => None,
-                    };
-                    let Some(id) = known else {
-                        return match payout_memo {
-                            // Our withdrawal memo, unknown to the store: pause payouts.
-                            Some(memo_id) => Ok(Step::Commit(crate::withdrawals::record_unknown_payout(t, pos, to, asset_id, amount, memo_id, now)?)),
-                            None => Ok(Step::Commit(Applied::Nothing)), // not ours (an operator's own transfer)
-                        };
-                    };
-                    let wkey = records::wd_key(&id);
-                    let Some(mut w) = t.get::<WithdrawalRec>(&wkey)? else { return Ok(Step::Commit(Applied::Nothing)) };
-                    if w.account_id != to.0 || w.cwd != amount || asset_id != 0 {
-                        return Ok(Step::Commit(Applied::Nothing));
-                    }
-                    match w.state {
-                        // Queued or under review yet paid: the store was restored from a
-                        // backup taken before this payout was recorded. It is paid.
-                        WdState::Sent | WdState::Queued | WdState::AwaitingReview => {}
-                        WdState::Confirmed => return Ok(Step::Commit(Applied::Nothing)),
-                        other => {
-                            // Paid although not in flight: must never happen; say so loudly.
-                            return Ok(Step::Commit(Applied::Anomaly(format!(
-                                "withdrawal {id} was paid on chain at {deposit_id} while {other:?}"
-                            ))));
-                        }
-                    }
-                    let ukey = records::user_key(&w.user);
-                    let mut u: UserRec = t.get_or_default(&ukey)?;
-                    u.frozen = u.frozen.saturating_sub(w.game);
-                    u.open_withdrawals = u.open_withdrawals.saturating_sub(1);
-                    w.state = WdState::Confirmed;
-                    w.block_num = Some(pos.block_num);
-                    t.put(&ukey, &u);
-                    t.put(&wkey, &w);
-                    t.delete(&records::wdopen_key(&id));
-                    let tx_id = w.tx.as_ref().map(|x| x.tx_id.clone()).unwrap_or_default();
-                    Ok(Step::Commit(Applied::Confirmed(Event::WithdrawalConfirmed {
-                        withdrawal: w.reference(),
-                        tx_id,
-                        block_num: pos.block_num,
-                    })))
-                }
-            }
-        })
     }
 
     pub fn list_unclaimed(&mut self, include_resolved: bool, start_after: Option<&str>, limit: u32) -> GwResult<Vec<UnclaimedView>> {
@@ -498,6 +427,155 @@ impl Gateway {
         })?;
         self.emit(Event::UnclaimedRefundMarked { deposit_id: deposit_id.into(), note: note.into() });
         Ok(view)
+    }
+}
+
+/// Stages one irreversible history operation (`op.seq` in the account's history) in
+/// `t`: the cursor advance, the record and the balance change.
+fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64) -> GwResult<Step<Applied>> {
+    let (seq, pos, class, payout_memo) = (op.seq, op.position, &op.class, op.payout_memo.as_deref());
+    let mut c: Cursor = t.get_or_default(records::CURSOR)?;
+    if c.seq + 1 != seq {
+        return Ok(Step::Done(Applied::Raced));
+    }
+    let pos = c.place(pos);
+    c.seq = seq;
+    c.last_position = Some(pos);
+    t.put(records::CURSOR, &c);
+    let deposit_id = pos.deposit_id();
+    let (from, asset_id, amount, op_id, recognised) = match *class {
+        Class::Other => return Ok(Step::Commit(Applied::Nothing)),
+        Class::Incoming { from, asset_id, amount, op_id } => (from, asset_id, amount, op_id, true),
+        Class::Unrecognised { from, asset_id, amount, op_id } => (from, asset_id, amount, op_id, false),
+        Class::Outgoing { .. } => (AccountId(0), 0, 0, 0, true),
+    };
+    match *class {
+        Class::Other => Ok(Step::Commit(Applied::Nothing)),
+        Class::Incoming { .. } | Class::Unrecognised { .. } => {
+            let dkey = records::dep_key(&pos);
+            let ukey_unc = records::unc_key(&deposit_id);
+            if t.get::<DepositRec>(&dkey)?.is_some() || t.get::<UnclaimedRec>(&ukey_unc)?.is_some() {
+                return Ok(Step::Commit(Applied::Nothing)); // already applied (cannot happen with the cursor, kept as a second lock)
+            }
+            let link: Option<LinkRec> = t.get(&records::link_key(from.0))?;
+            let owner = match &link {
+                Some(LinkRec::Linked { user, account, .. }) => Some((user.clone(), account.clone())),
+                // Deposits already on their way when the user unlinked are still theirs.
+                Some(LinkRec::Reserved { user, account, through_block }) if pos.block_num <= *through_block => {
+                    Some((user.clone(), account.clone()))
+                }
+                _ => None,
+            };
+            let credit = match (&owner, asset_id) {
+                _ if !recognised => Err(UnclaimedReason::UnrecognisedOperation),
+                _ if op_id != OP_TRANSFER => Err(UnclaimedReason::NotATransfer),
+                (_, a) if a != 0 => Err(UnclaimedReason::OtherAsset),
+                (None, _) => Err(UnclaimedReason::UnlinkedSender),
+                (Some(_), _) => match rates::deposit_game(rate, amount) {
+                    Ok(0) => Err(UnclaimedReason::TooSmall),
+                    Err(_) => Err(UnclaimedReason::CreditOverflow),
+                    Ok(g) => Ok(g),
+                },
+            };
+            // A credit that cannot be made becomes an unclaimed deposit: the scan
+            // never stalls on one user's problem.
+            let credit = match (&owner, credit) {
+                (Some((user, _)), Ok(game)) => match t.get_decoded::<UserRec>(&records::user_key(user))? {
+                    Ok(u) => u.unwrap_or_default().balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow),
+                    Err(_) => Err(UnclaimedReason::UserUnreadable),
+                },
+                (_, c) => c,
+            };
+            match (owner, credit) {
+                (Some((user, account)), Ok(game)) => {
+                    let ukey = records::user_key(&user);
+                    let mut u: UserRec = t.get_or_default(&ukey)?;
+                    let balance = u.balance.checked_add(game).ok_or(GatewayError::Overflow)?;
+                    u.balance = balance;
+                    t.put(&ukey, &u);
+                    t.put(&dkey, &DepositRec { user: user.clone(), from_account_id: from.0, cwd: amount, game, rate, credited_at_ms: now });
+                    Ok(Step::Commit(Applied::Credited(Event::DepositCredited {
+                        user,
+                        deposit_id,
+                        position: pos,
+                        account,
+                        cwd: amount,
+                        game,
+                        balance,
+                    })))
+                }
+                (_, credit) => {
+                    let reason = credit.err().unwrap_or(UnclaimedReason::UnlinkedSender);
+                    t.put(
+                        &ukey_unc,
+                        &UnclaimedRec {
+                            position: pos,
+                            from_account_id: from.0,
+                            asset_id,
+                            amount,
+                            reason,
+                            state: UnclaimedState::Open,
+                            recorded_at_ms: now,
+                            op_id,
+                        },
+                    );
+                    Ok(Step::Commit(Applied::Unclaimed(Event::DepositUnclaimed {
+                        deposit_id,
+                        position: pos,
+                        from_account_id: format!("1.2.{}", from.0),
+                        asset_id: format!("1.3.{asset_id}"),
+                        amount,
+                        reason,
+                        op: op_id,
+                    })))
+                }
+            }
+        }
+        Class::Outgoing { to, asset_id, amount, nonce } => {
+            let known = match nonce {
+                Some(n) => t.get::<String>(&records::wdnonce_key(n))?,
+                None => None,
+            };
+            let Some(id) = known else {
+                return match payout_memo {
+                    // Our withdrawal memo, unknown to the store: pause payouts.
+                    Some(memo_id) => Ok(Step::Commit(crate::withdrawals::record_unknown_payout(t, pos, to, asset_id, amount, memo_id, now)?)),
+                    None => Ok(Step::Commit(Applied::Nothing)), // not ours (an operator's own transfer)
+                };
+            };
+            let wkey = records::wd_key(&id);
+            let Some(mut w) = t.get::<WithdrawalRec>(&wkey)? else { return Ok(Step::Commit(Applied::Nothing)) };
+            if w.account_id != to.0 || w.cwd != amount || asset_id != 0 {
+                return Ok(Step::Commit(Applied::Nothing));
+            }
+            match w.state {
+                // Queued or under review yet paid: the store was restored from a
+                // backup taken before this payout was recorded. It is paid.
+                WdState::Sent | WdState::Queued | WdState::AwaitingReview => {}
+                WdState::Confirmed => return Ok(Step::Commit(Applied::Nothing)),
+                other => {
+                    // Paid although not in flight: must never happen; say so loudly.
+                    return Ok(Step::Commit(Applied::Anomaly(format!(
+                        "withdrawal {id} was paid on chain at {deposit_id} while {other:?}"
+                    ))));
+                }
+            }
+            let ukey = records::user_key(&w.user);
+            let mut u: UserRec = t.get_or_default(&ukey)?;
+            u.frozen = u.frozen.saturating_sub(w.game);
+            u.open_withdrawals = u.open_withdrawals.saturating_sub(1);
+            w.state = WdState::Confirmed;
+            w.block_num = Some(pos.block_num);
+            t.put(&ukey, &u);
+            t.put(&wkey, &w);
+            t.delete(&records::wdopen_key(&id));
+            let tx_id = w.tx.as_ref().map(|x| x.tx_id.clone()).unwrap_or_default();
+            Ok(Step::Commit(Applied::Confirmed(Event::WithdrawalConfirmed {
+                withdrawal: w.reference(),
+                tx_id,
+                block_num: pos.block_num,
+            })))
+        }
     }
 }
 

@@ -239,6 +239,7 @@ impl Gateway {
         self.expire_memo_links()?;
         self.expire_proofs()?;
         self.expire_alert_marks()?;
+        self.prune_idempotency()?;
         if threshold > 0 {
             match chain::cwd_balance(self.ports.node.as_mut(), gateway_id) {
                 Ok(b) if b < threshold => self.raise(Alert::LowFeeBalance { balance: b, threshold }),
@@ -252,6 +253,10 @@ impl Gateway {
         if busy || report.node_errors > 0 {
             // Work remains (more history, withdrawals waiting for a block): come back soon.
             report.next_tick_ms = interval.min(10_000);
+        }
+        if scan.more && report.node_errors == 0 {
+            // Catching up: the next pages are there to read now.
+            report.next_tick_ms = 0;
         }
         Ok(report)
     }

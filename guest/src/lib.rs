@@ -24,6 +24,7 @@ pub mod ports;
 pub mod pow;
 pub mod rates;
 pub mod records;
+pub mod retention;
 pub mod views;
 pub mod withdrawals;
 

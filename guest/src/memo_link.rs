@@ -131,7 +131,7 @@ impl Gateway {
 
     /// For an incoming transfer whose memo is a pending memo-link code: the user it
     /// names and the code's hash. Reads the store only; no node call.
-    fn memo_link_claim(&mut self, e: &HistoryEntry) -> GwResult<Option<(String, String)>> {
+    pub(crate) fn memo_link_claim(&mut self, e: &HistoryEntry) -> GwResult<Option<(String, String)>> {
         let Some(a) = self.active.as_ref() else { return Ok(None) };
         let decrypted = (|| {
             let m = crate::json::memo(e.body.get("memo")?, "memo").ok()?;

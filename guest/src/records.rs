@@ -298,36 +298,50 @@ pub fn peek<T: DeserializeOwned>(store: &mut dyn Store, key: &str) -> GwResult<O
 
 /// A read-then-commit transaction: every key read becomes a precondition (its version,
 /// or "absent"), so the commit applies only if nothing read has changed meanwhile.
+/// Reads see the transaction's own staged writes, so several steps (a page of history)
+/// can be staged in one transaction and committed together.
 pub struct Txn<'a> {
     store: &'a mut dyn Store,
     reads: BTreeMap<String, Option<u64>>,
+    /// Values read from the store, so a key reads the same all through the transaction.
+    seen: BTreeMap<String, Option<Vec<u8>>>,
     writes: BTreeMap<String, Option<Vec<u8>>>,
 }
 
 impl<'a> Txn<'a> {
     pub fn new(store: &'a mut dyn Store) -> Self {
-        Txn { store, reads: BTreeMap::new(), writes: BTreeMap::new() }
+        Txn { store, reads: BTreeMap::new(), seen: BTreeMap::new(), writes: BTreeMap::new() }
+    }
+
+    /// The value the transaction sees: its own staged write, else the store's (read
+    /// once; the first read fixes the precondition).
+    fn fetch(&mut self, key: &str) -> GwResult<Option<Vec<u8>>> {
+        if let Some(staged) = self.writes.get(key) {
+            return Ok(staged.clone());
+        }
+        if let Some(seen) = self.seen.get(key) {
+            return Ok(seen.clone());
+        }
+        let entry = self.store.get(key)?;
+        self.reads.entry(key.to_string()).or_insert(entry.as_ref().map(|e| e.version));
+        let value = entry.map(|e| e.value);
+        self.seen.insert(key.to_string(), value.clone());
+        Ok(value)
     }
 
     pub fn get<T: DeserializeOwned>(&mut self, key: &str) -> GwResult<Option<T>> {
-        let entry = self.store.get(key)?;
-        let version = entry.as_ref().map(|e| e.version);
-        // The first read of a key fixes the precondition.
-        self.reads.entry(key.to_string()).or_insert(version);
-        match entry {
+        match self.fetch(key)? {
             None => Ok(None),
-            Some(e) => decode(key, &e.value).map(Some),
+            Some(v) => decode(key, &v).map(Some),
         }
     }
 
     /// Like [`Txn::get`], but a record that cannot be decoded is `Ok(Err(detail))`, told
     /// apart from a store that cannot answer (`Err`).
     pub fn get_decoded<T: DeserializeOwned>(&mut self, key: &str) -> GwResult<Result<Option<T>, String>> {
-        let entry = self.store.get(key)?;
-        self.reads.entry(key.to_string()).or_insert(entry.as_ref().map(|e| e.version));
-        Ok(match entry {
+        Ok(match self.fetch(key)? {
             None => Ok(None),
-            Some(e) => decode(key, &e.value).map(Some).map_err(|e| format!("{e:?}")),
+            Some(v) => decode(key, &v).map(Some).map_err(|e| format!("{e:?}")),
         })
     }
 

@@ -134,6 +134,10 @@ pub struct TickReport {
     pub withdrawals_failed: u32,
     pub node_errors: u32,
     pub last_irreversible_block: u32,
+    /// History operations applied this tick.
+    pub history_scanned: u32,
+    /// Operations the node has in the gateway's history after the scan's cursor.
+    pub history_behind: u64,
 }
 
 /// A payout from the gateway account that the store did not know.

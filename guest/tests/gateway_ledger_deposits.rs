@@ -115,11 +115,13 @@ fn weak_spot_crash_between_credit_and_cursor_never_double_credits() {
     w.store.0.borrow_mut().fail_commits = 1;
     assert!(matches!(w.gw.tick(), Err(GatewayError::StoreUnavailable(_))));
     assert_eq!(w.balance("u1").0, 0);
-    // The commit lands but the process dies before learning it: credit, record and
-    // cursor went together, so the restarted instance does not credit again.
+    // The commit lands but the process dies before learning it: credits, records and
+    // cursor went together (one commit for the page), so the restarted instance does
+    // not credit again.
     w.store.0.borrow_mut().fail_after_commits = 1;
     assert!(w.gw.tick().is_err());
-    assert_eq!(w.balance("u1").0, 90);
+    assert_eq!(w.balance("u1").0, 270);
+    assert_eq!(w.store.keys("dep/").len(), 2);
     w.restart();
     w.gw.tick().unwrap();
     w.gw.tick().unwrap();

@@ -103,6 +103,9 @@ pub struct GatewaySection {
     pub tick_interval_ms: u64,
     #[serde(default)]
     pub low_fee_balance_cwd: u64,
+    /// How long idempotency keys are remembered; 0: the component's default (a day).
+    #[serde(default)]
+    pub idempotency_window_ms: u64,
 }
 
 fn main_chain() -> String {
@@ -359,6 +362,7 @@ impl FileConfig {
             },
             low_fee_balance_cwd: self.gateway.low_fee_balance_cwd,
             tick_interval_ms: self.gateway.tick_interval_ms,
+            idempotency_window_ms: self.gateway.idempotency_window_ms,
         }
     }
 

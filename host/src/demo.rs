@@ -102,6 +102,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
         withdrawals: api::WithdrawalConfig { min_cwd: 100_000, max_cwd: 0, daily_cwd: 0, review_above_cwd: 0, expiration_secs: 0, max_attempts: 0 },
         low_fee_balance_cwd: 100 * 100_000,
         tick_interval_ms: 500,
+        idempotency_window_ms: 0,
     };
     let keys = api::Keys {
         active_wif: gateway.active_wif.clone().context("devnet keeps generated keys")?,

@@ -120,3 +120,50 @@ impl EventSink for WebhookSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::{EventSink, LogSink};
+    use crate::config::LogFormat;
+
+    /// Records the size of every `write` call.
+    #[derive(Clone, Default)]
+    struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_event_is_one_write_of_one_whole_line() {
+        for format in [LogFormat::Human, LogFormat::Json] {
+            let writes = Writes::default();
+            let w = writes.clone();
+            let subscriber = tracing_subscriber::registry().with(crate::serve::log_layer(format, move || w.clone()));
+            tracing::subscriber::with_default(subscriber, || {
+                for i in 0..3 {
+                    LogSink.emit(&json!({"type": "deposit-credited", "user": format!("u{i}"), "cwd": 100_000, "reason": "x".repeat(300)}));
+                }
+            });
+            let lines = writes.0.lock().unwrap().clone();
+            assert_eq!(lines.len(), 3, "{format:?}: one write per event");
+            for line in lines {
+                let text = String::from_utf8(line).unwrap();
+                assert!(text.ends_with('\n') && text.matches('\n').count() == 1, "{format:?}: {text}");
+                assert!(text.contains("deposit-credited"), "{format:?}: {text}");
+            }
+        }
+    }
+}

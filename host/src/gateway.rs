@@ -199,6 +199,7 @@ pub struct Service {
     /// otherwise wait for it).
     next_configure: Mutex<Instant>,
     health: Mutex<Health>,
+    catch_up: Mutex<crate::catchup::CatchUp>,
     pub counters: Counters,
     pub info: GatewayInfo,
     pub tick_interval: Duration,
@@ -270,6 +271,7 @@ impl Service {
             pool_size: api_instances.max(1),
             next_configure: Mutex::new(Instant::now()),
             health: Mutex::new(Health::default()),
+            catch_up: Mutex::new(crate::catchup::CatchUp::default()),
             counters: Counters::default(),
             info,
             tick_interval: Duration::from_millis(config.tick_interval_ms.max(1)),
@@ -462,6 +464,7 @@ impl Service {
         health.last_tick_duration = Some(started.elapsed());
         match result {
             Ok((report, scanned)) => {
+                Self::lock(&self.catch_up).observe(Instant::now(), report.history_scanned, report.history_behind);
                 self.counters.ticks_ok.fetch_add(1, Ordering::Relaxed);
                 health.last_tick_ok = Some(Instant::now());
                 health.last_tick = Some(report.clone());
@@ -497,8 +500,9 @@ impl Service {
         Self::lock(&self.health).clone()
     }
 
-    /// Ticks until `stop` is set, at the interval the component asks for (bounded to
-    /// 50 ms..=`max_interval`). A failed tick is logged and retried at the usual interval.
+    /// Ticks until `stop` is set, at the interval the component asks for (at most
+    /// `max_interval`; at once when it asks for 0, as in a catch-up, else at least
+    /// 50 ms apart). A failed tick is logged and retried at the usual interval.
     pub fn spawn_timer(self: &Arc<Self>, stop: Arc<AtomicBool>, max_interval: Duration) -> std::thread::JoinHandle<()> {
         let service = self.clone();
         std::thread::Builder::new()
@@ -507,6 +511,8 @@ impl Service {
                 let mut finality = crate::finality::FinalityWatch::default();
                 while !stop.load(Ordering::Relaxed) {
                     let wait = match service.tick() {
+                        // More history to read right now: no pause, not even a poll.
+                        Ok(report) if report.next_tick_ms == 0 => continue,
                         Ok(report) => Duration::from_millis(report.next_tick_ms),
                         // Another host does the work: look again soon whether it still does.
                         Err(GatewayCallError::Standby { .. }) => service.lease.config().poll_every(),

@@ -58,11 +58,22 @@ pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let no_client_logs = tracing_subscriber::filter::filter_fn(|meta| !meta.target().starts_with("ureq"));
-    let layer = match format {
-        LogFormat::Human => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr).boxed(),
-    };
+    let layer = log_layer(format, std::io::stderr);
     let _ = tracing_subscriber::registry().with(layer.with_filter(filter).with_filter(no_client_logs)).try_init();
+}
+
+/// The log format's layer writing to `writer`. Each line (an event's JSON included) is
+/// formatted in memory and handed to the writer in one `write`.
+pub fn log_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer;
+    match format {
+        LogFormat::Human => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(writer).boxed(),
+    }
 }
 
 pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {

@@ -97,6 +97,10 @@ pub struct MemStoreInner {
     /// Random commit failures (per mille), for the property test.
     pub random_fail: Option<(Rng, u64)>,
     pub commits: u64,
+    /// Commit calls so far, committed or not.
+    pub attempts: u64,
+    /// A crash at commit call number N: before writing (`false`) or after (`true`).
+    pub crash_at: Option<(u64, bool)>,
 }
 
 #[derive(Clone, Default)]
@@ -121,6 +125,11 @@ impl Store for MemStore {
 
     fn commit(&mut self, preconditions: &[Precondition], writes: &[Write]) -> Result<bool, StoreError> {
         let mut s = self.0.borrow_mut();
+        s.attempts += 1;
+        let crash = s.crash_at.filter(|(n, _)| *n == s.attempts).map(|(_, after)| after);
+        if crash == Some(false) {
+            return Err(StoreError("injected: crash before the write".into()));
+        }
         if s.fail_commits > 0 {
             s.fail_commits -= 1;
             return Err(StoreError("injected: database down".into()));
@@ -154,6 +163,9 @@ impl Store for MemStore {
             }
         }
         s.commits += 1;
+        if crash == Some(true) {
+            return Err(StoreError("injected: crash after the write".into()));
+        }
         if s.fail_after_commits > 0 {
             s.fail_after_commits -= 1;
             return Err(StoreError("injected: lost answer after commit".into()));

@@ -1,0 +1,141 @@
+//! Game calls through the HTTP API with 16 clients, against a SQLite store
+//! (`synchronous = FULL`) on disk, next to baselines measured in the same run:
+//!
+//! - `adjust-balance` (one conditional commit each; concurrent ones share a group
+//!   commit) beside raw single-row SQLite commits with the same settings, one thread;
+//! - `account` (reads only) beside `GET /health` through the same server (the HTTP
+//!   stack's own ceiling).
+//!
+//! `cargo bench -p cwd-gateway --bench throughput` (optionally `-- <seconds>` per
+//! phase, default 5).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cwd_devnet::{AccountSpec, Config as DevnetConfig, Devnet, Production};
+use cwd_gateway_host::bindings::api;
+use cwd_gateway_host::clock::SystemClock;
+use cwd_gateway_host::events::NullSink;
+use cwd_gateway_host::gateway::Service;
+use cwd_gateway_host::http_api::HttpApi;
+use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::store::SqliteStore;
+use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
+use support::*;
+
+const CLIENTS: usize = 16;
+
+fn pct(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p).div_ceil(100).saturating_sub(1)]
+}
+
+/// Single-row commits, one after another, for `secs`: commits a second.
+fn raw_sqlite(path: &Path, secs: f64) -> f64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)").unwrap();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < secs {
+        let tx = conn.unchecked_transaction().unwrap();
+        tx.prepare_cached("INSERT INTO t (k, v) VALUES (?1, ?2)").unwrap().execute(rusqlite::params![n as i64, vec![7u8; 200]]).unwrap();
+        tx.commit().unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `CLIENTS` threads sending requests made by `request(client, i)` for `secs`: calls a
+/// second and the sorted latencies.
+fn load(addr: SocketAddr, secs: f64, request: impl Fn(usize, u64) -> (String, Option<String>) + Send + Sync) -> (f64, Vec<Duration>) {
+    let request = &request;
+    let start = Instant::now();
+    let mut all: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                s.spawn(move || {
+                    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+                    let mut lat = Vec::new();
+                    let mut i = 0u64;
+                    while start.elapsed().as_secs_f64() < secs {
+                        let (path, body) = request(c, i);
+                        let t = Instant::now();
+                        let url = format!("http://{addr}{path}");
+                        let r = match &body {
+                            Some(b) => agent.post(&url).set("authorization", &format!("Bearer {TOKEN}")).send_string(b),
+                            None => agent.get(&url).call(),
+                        };
+                        assert_eq!(r.map(|r| r.status()).unwrap_or_else(|e| panic!("{path}: {e}")), 200);
+                        lat.push(t.elapsed());
+                        i += 1;
+                    }
+                    lat
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    all.sort();
+    (rate, all)
+}
+
+fn line(what: &str, rate: f64, lat: &[Duration]) {
+    println!("{what:<44} {rate:>9.0}/s  p50={:>9.2?} p99={:>9.2?}", pct(lat, 50), pct(lat, 99));
+}
+
+fn main() {
+    let secs: f64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5.0);
+    let dir = std::env::temp_dir().join(format!("cwd-bench-throughput-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let raw = raw_sqlite(&dir.join("raw.db"), secs);
+
+    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(500)), ..DevnetConfig::seeded("throughput bench") }).expect("devnet");
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
+    let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5));
+    let store = Arc::new(SqliteStore::open(&dir.join("gateway.db")).unwrap());
+    let caps = Capabilities { store: store.clone(), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };
+    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let service = Service::start_with(&runtime, caps, &config(devnet.chain_id_hex()), keys, CLIENTS).unwrap();
+    let http = HttpApi::bind("127.0.0.1:0").unwrap();
+    http.spawn(service.clone(), TOKEN.into(), 2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let timer = service.spawn_timer(stop.clone(), Duration::from_secs(5));
+    let addr = http.addr;
+
+    let adjust = |c: usize, i: u64| ("/v1/adjust-balance".to_string(), Some(format!(r#"{{"user":"bench-{c}","delta":1,"idempotency_key":"k-{c}-{i}"}}"#)));
+    let account = |c: usize, _| ("/v1/account".to_string(), Some(format!(r#"{{"user":"bench-{c}"}}"#)));
+    let health = |_, _| ("/health".to_string(), None);
+    load(addr, 1.0, adjust); // warm-up: every instance created, users exist
+    let groups0 = store.groups_written();
+    let (adj_rate, adj_lat) = load(addr, secs, |c, i| adjust(c, i + 1_000_000));
+    let groups = store.groups_written() - groups0;
+    let (acc_rate, acc_lat) = load(addr, secs, account);
+    let (health_rate, health_lat) = load(addr, secs, health);
+
+    println!("{CLIENTS} clients over HTTP, SQLite synchronous=FULL on disk, {secs} s a phase");
+    println!("{:<44} {raw:>9.0}/s", "baseline: raw single-row SQLite commits");
+    line("adjust-balance", adj_rate, &adj_lat);
+    println!(
+        "  ratio to raw commits {:.2}; {:.1} commits per fsync ({groups} groups)",
+        adj_rate / raw,
+        adj_lat.len() as f64 / groups.max(1) as f64
+    );
+    line("baseline: GET /health", health_rate, &health_lat);
+    line("account", acc_rate, &acc_lat);
+    println!("  ratio to /health {:.2}", acc_rate / health_rate);
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = timer.join();
+    http.shutdown();
+    std::fs::remove_dir_all(&dir).ok();
+}
