@@ -4,7 +4,7 @@
 
 wit_bindgen::generate!({ world: "gateway", path: "../wit" });
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crowdwiz::gateway::{clock as wclock, events as wev, node as wnode, store as wstore};
 use exports::crowdwiz::gateway::api as wapi;
@@ -14,7 +14,7 @@ use crate::codec;
 use crate::config::{Config, Keys, LinkConfig, Rate, WithdrawalConfig};
 use crate::error::{CodecError, FieldProblem, KeyProblem, SignatureProblem};
 use crate::events::{self as ev, Event};
-use crate::gateway::Gateway;
+use crate::gateway::{Active, Gateway};
 use crate::gateway_error::{GatewayError, KeyRole, LimitScope, NameProblem, ProofProblem};
 use crate::ports::{self, Ports};
 use crate::rates::WithdrawalAmount;
@@ -194,18 +194,42 @@ impl ports::Events for WitEvents {
     }
 }
 
-thread_local! {
-    static GATEWAY: RefCell<Gateway> = RefCell::new(Gateway::new(Ports {
+fn fresh_gateway() -> Gateway {
+    Gateway::new(Ports {
         store: Box::new(WitStore),
         node: Box::new(WitNode),
         clock: Box::new(WitClock),
         events: Box::new(WitEvents),
         random: Box::new(WasiRandom),
-    }));
+    })
+}
+
+thread_local! {
+    /// The gateway is moved out of this cell for the length of a call and back after it,
+    /// never borrowed across an import: a host whose import threw (instead of returning
+    /// its error variant) unwinds the call past us, which leaves the cell empty rather
+    /// than borrowed forever, and the next call starts from a fresh gateway instead of
+    /// trapping. Every state change is a store commit, so an abandoned call is like a
+    /// crash of that call.
+    static GATEWAY: Cell<Option<Gateway>> = const { Cell::new(None) };
+    /// What the last successful `configure` set up, to configure a fresh gateway without
+    /// asking the host again. Instance memory only, like the gateway itself.
+    static CONFIGURED: RefCell<Option<Active>> = const { RefCell::new(None) };
 }
 
 fn with<T>(f: impl FnOnce(&mut Gateway) -> Result<T, GatewayError>) -> Result<T, wapi::GatewayError> {
-    GATEWAY.with(|g| f(&mut g.borrow_mut())).map_err(error_to_wit)
+    let mut g = GATEWAY.take().unwrap_or_else(|| {
+        let mut g = fresh_gateway();
+        g.active = CONFIGURED.with(|c| c.borrow().clone());
+        g
+    });
+    let r = f(&mut g);
+    GATEWAY.set(Some(g));
+    r.map_err(error_to_wit)
+}
+
+fn remember_configuration(g: &Gateway) {
+    CONFIGURED.with(|c| *c.borrow_mut() = g.active.clone());
 }
 
 // ------------------------------------------------------------------ events
@@ -488,7 +512,11 @@ impl wapi::Guest for Component {
             tick_interval_ms: config.tick_interval_ms,
         };
         let k = Keys { active_wif: keys.active_wif, memo_wif: keys.memo_wif };
-        with(|g| g.configure(c, k)).map(|i| wapi::GatewayInfo {
+        with(|g| {
+            let info = g.configure(c, k)?;
+            remember_configuration(g);
+            Ok(info)
+        }).map(|i| wapi::GatewayInfo {
             account: i.account,
             account_id: i.account_id,
             head_block: i.head_block,
