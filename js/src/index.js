@@ -3,11 +3,13 @@
 import { EventEmitter } from 'node:events';
 import { hostImports } from './host-imports.js';
 import { jspiAvailable, jspiEngine, workerEngine } from './engines.js';
-import { JsonRpcNodes, NodeError } from './node-rpc.js';
+import { JsonRpcNodes } from './node-rpc.js';
+import { CodecError } from './codec.js';
 
 export { memoryStore, sqliteStore } from './stores.js';
 export { JsonRpcNodes, NodeError } from './node-rpc.js';
 export { ComponentExit } from './wasi.js';
+export { createCodec, CodecError, codecComponent } from './codec.js';
 export { jspiAvailable };
 
 const jsonText = (v) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x));
@@ -20,14 +22,6 @@ export class GatewayError extends Error {
     this.code = payload.tag;
     this.detail = payload.val;
     this.payload = payload;
-  }
-}
-
-/** A codec call refused its input (`code` is the `codec-error` case). */
-export class CodecError extends GatewayError {
-  constructor(payload, fn) {
-    super(payload, fn);
-    this.name = 'CodecError';
   }
 }
 
