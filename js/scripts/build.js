@@ -5,7 +5,7 @@
 //
 //   node scripts/build.js [gateway.wasm] [codec.wasm]
 // Defaults: ../target/guest/wasm32-wasip2/release/cwd_gateway.wasm (a host build makes it)
-// and ../target/codec-component/wasm32-wasip2/release/cwd_codec_component.wasm.
+// and ../target/guest/wasm32-wasip2/codec-component/cwd_codec_component.wasm.
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +15,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const repo = resolve(root, '..');
 const gatewayWasm = resolve(process.argv[2] ?? process.env.CWD_GATEWAY_WASM ?? join(repo, 'target/guest/wasm32-wasip2/release/cwd_gateway.wasm'));
-const codecWasm = resolve(process.argv[3] ?? process.env.CWD_CODEC_WASM ?? join(repo, 'target/codec-component/wasm32-wasip2/release/cwd_codec_component.wasm'));
+const codecWasm = resolve(process.argv[3] ?? process.env.CWD_CODEC_WASM ?? join(repo, 'target/guest/wasm32-wasip2/codec-component/cwd_codec_component.wasm'));
 const jco = join(root, 'node_modules/@bytecodealliance/jco/dist/jco.js');
 
 function run(args) {

@@ -2,7 +2,10 @@
 // component in Node: the codec-only entry point and the gateway's codec agree with it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCodec, createGateway, memoryStore } from '../src/index.js';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCodec, createGateway, memoryStore, codecComponent } from '../src/index.js';
+import { genRoot } from '../src/load.js';
 import { vectors, mode } from './helpers.js';
 
 function check(codec) {
@@ -57,4 +60,15 @@ test('every reference vector through a gateway instance (async codec calls)', as
   } finally {
     await gw.close();
   }
+});
+
+test('the codec-only component imports nothing of the gateway and stays small', { skip: codecComponent !== 'codec' && 'built without the codec-only component' }, () => {
+  const dir = join(genRoot, 'codec');
+  const dts = readFileSync(join(dir, 'codec.d.ts'), 'utf8');
+  const imports = [...dts.matchAll(/'([^']+)': typeof/g)].map((m) => m[1]);
+  assert.ok(imports.length > 0);
+  assert.deepEqual(imports.filter((i) => i.startsWith('crowdwiz:')), []);
+  const wasm = process.env.CWD_CODEC_WASM ?? join(genRoot, '..', '..', 'target', 'guest', 'wasm32-wasip2', 'codec-component', 'cwd_codec_component.wasm');
+  const size = statSync(wasm).size;
+  assert.ok(size <= 300 * 1024, `the codec-only component is ${size} bytes`);
 });
