@@ -57,8 +57,12 @@ export function workerEngine(host, stderr, { flavour = 'sync', name = 'gateway' 
     worker.on('message', async (msg) => {
       switch (msg.type) {
         case 'import': {
-          const result = await host[msg.iface][msg.fn](...msg.args);
-          port1.postMessage({ result });
+          // The worker sleeps until this answer: it must always come.
+          try {
+            port1.postMessage({ result: await host[msg.iface][msg.fn](...msg.args) });
+          } catch (e) {
+            port1.postMessage({ fault: String(e?.message ?? e) });
+          }
           Atomics.store(signal, 0, 1);
           Atomics.notify(signal, 0);
           break;

@@ -11,7 +11,9 @@ function request(iface, fn, args) {
   Atomics.store(signal, 0, 0);
   parentPort.postMessage({ type: 'import', iface, fn, args });
   Atomics.wait(signal, 0, 0);
-  return receiveMessageOnPort(replyPort).message.result;
+  const answer = receiveMessageOnPort(replyPort).message;
+  if ('fault' in answer) throw new Error(`host import ${iface}.${fn} failed: ${answer.fault}`);
+  return answer.result;
 }
 
 const remote = (iface, fns) => Object.fromEntries(fns.map((fn) => [fn, (...args) => request(iface, fn, args)]));
