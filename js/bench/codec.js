@@ -64,6 +64,14 @@ const check = await createCodec();
 if (check.signTransaction(tx(check.memoEncrypt(FROM_WIF, TO_PUB, 7n, 'withdrawal w-7'), 7), FROM_WIF, CHAIN) !== gw.first.codec.signTransaction(tx(gw.first.codec.memoEncrypt(FROM_WIF, TO_PUB, 7n, 'withdrawal w-7'), 7), FROM_WIF, CHAIN)) {
   throw new Error('the two components disagree');
 }
+{
+  // The crossing itself: a call with a string answer and nothing to compute.
+  const c = await createCodec();
+  for (let i = 0; i < 1000; i++) c.mainChainId();
+  const t0 = performance.now();
+  for (let i = 0; i < 20000; i++) c.mainChainId();
+  console.log(`a trivial codec call (main-chain-id): ${(((performance.now() - t0) / 20000) * 1000).toFixed(2)} µs`);
+}
 console.log('transfer + encrypted memo, serialize and sign (mean per transfer):');
 console.log(`  Node, ${codecComponent === "codec" ? "codec-only component" : "codec via gateway   "}  ${viaCodec.us.toFixed(1)} µs  (${viaCodec.perSecond.toFixed(0)}/s)`);
 console.log(`  Node, gateway component      ${viaGateway.us.toFixed(1)} µs  (${viaGateway.perSecond.toFixed(0)}/s)`);

@@ -54,8 +54,9 @@ test('errors are typed: rpc (with a 64-bit code), bad response', async () => {
 });
 
 test('an unreachable node is skipped; the next one answers and stays current', async () => {
-  const down = await closedPort();
+  // The live server first: a port freed before it listens could be handed to it.
   const up = await server(answer('{"id":1,"result":true}'));
+  const down = await closedPort();
   try {
     const nodes = new JsonRpcNodes([down, up.url]);
     assert.equal(await nodes.call('database', 'get_chain_id', '[]'), 'true');
