@@ -8,7 +8,7 @@ use std::process::Command;
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
-    for watched in ["codec/src", "codec/Cargo.toml", "guest/src", "guest/Cargo.toml", "wit", "Cargo.lock", "Cargo.toml"] {
+    for watched in ["codec/src", "codec/Cargo.toml", "codec/component/src", "guest/src", "guest/Cargo.toml", "wit", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=CWD_GATEWAY_GUEST_WASM");

@@ -4,17 +4,15 @@
 
 wit_bindgen::generate!({ world: "gateway", path: "../wit" });
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crowdwiz::gateway::{clock as wclock, events as wev, node as wnode, store as wstore};
 use exports::crowdwiz::gateway::api as wapi;
 use exports::crowdwiz::gateway::codec as wit;
 
-use crate::codec;
 use crate::config::{Config, Keys, LinkConfig, Rate, WithdrawalConfig};
-use crate::error::{CodecError, FieldProblem, KeyProblem, SignatureProblem};
 use crate::events::{self as ev, Event};
-use crate::gateway::Gateway;
+use crate::gateway::{Active, Gateway};
 use crate::gateway_error::{GatewayError, KeyRole, LimitScope, NameProblem, ProofProblem};
 use crate::ports::{self, Ports};
 use crate::rates::WithdrawalAmount;
@@ -23,98 +21,8 @@ use crate::views;
 
 struct Component;
 
-impl From<CodecError> for wit::CodecError {
-    fn from(e: CodecError) -> Self {
-        match e {
-            CodecError::Key { field, problem } => wit::CodecError::BadKey(wit::KeyError {
-                field,
-                problem: match problem {
-                    KeyProblem::NotBase58 => wit::KeyProblem::NotBase58,
-                    KeyProblem::BadChecksum => wit::KeyProblem::BadChecksum,
-                    KeyProblem::BadLength => wit::KeyProblem::BadLength,
-                    KeyProblem::BadVersion => wit::KeyProblem::BadVersion,
-                    KeyProblem::WrongPrefix => wit::KeyProblem::WrongPrefix,
-                    KeyProblem::NotOnCurve => wit::KeyProblem::NotOnCurve,
-                    KeyProblem::OutOfRange => wit::KeyProblem::OutOfRange,
-                },
-            }),
-            CodecError::Hex { field } => wit::CodecError::BadHex(field),
-            CodecError::Length { field, expected, found } => {
-                wit::CodecError::BadLength(wit::LengthError { field, expected, found })
-            }
-            CodecError::MemoWrongKey => wit::CodecError::MemoWrongKey,
-            CodecError::MemoNotUtf8 => wit::CodecError::MemoNotUtf8,
-            CodecError::MemoTooLong { max, .. } => wit::CodecError::MemoTooLong(max),
-            CodecError::MemoCiphertext { found } => wit::CodecError::MemoBadCiphertext(found),
-            CodecError::Json { detail } => wit::CodecError::BadJson(detail),
-            CodecError::Field { path, problem, detail } => wit::CodecError::BadField(wit::FieldError {
-                path,
-                detail,
-                problem: match problem {
-                    FieldProblem::Missing => wit::FieldProblem::Missing,
-                    FieldProblem::WrongType => wit::FieldProblem::WrongType,
-                    FieldProblem::UnknownOperation => wit::FieldProblem::UnknownOperation,
-                    FieldProblem::OutOfRange => wit::FieldProblem::OutOfRange,
-                    FieldProblem::BadObjectId => wit::FieldProblem::BadObjectId,
-                    FieldProblem::BadTime => wit::FieldProblem::BadTime,
-                    FieldProblem::SameAccount => wit::FieldProblem::SameAccount,
-                    FieldProblem::UnsupportedExtension => wit::FieldProblem::UnsupportedExtension,
-                },
-            }),
-            CodecError::Signature { problem } => wit::CodecError::BadSignature(match problem {
-                SignatureProblem::Malformed => wit::SignatureProblem::Malformed,
-                SignatureProblem::NotCanonical => wit::SignatureProblem::NotCanonical,
-                SignatureProblem::Unrecoverable => wit::SignatureProblem::Unrecoverable,
-            }),
-        }
-    }
-}
-
-type R<T> = Result<T, wit::CodecError>;
-
-fn w<T>(r: crate::error::Result<T>) -> R<T> {
-    r.map_err(Into::into)
-}
-
-impl wit::Guest for Component {
-    fn main_chain_id() -> String {
-        codec::MAIN_CHAIN_ID.to_string()
-    }
-    fn public_key_of(wif: String) -> R<String> {
-        w(codec::public_key_of(&wif))
-    }
-    fn public_key_to_hex(public_key: String) -> R<String> {
-        w(codec::public_key_hex(&public_key))
-    }
-    fn public_key_from_hex(sec1_hex: String) -> R<String> {
-        w(codec::public_key_from_hex(&sec1_hex))
-    }
-    fn memo_encrypt(wif: String, to: String, nonce: u64, message: String) -> R<String> {
-        w(codec::memo_encrypt(&wif, &to, nonce, &message))
-    }
-    fn memo_decrypt(wif: String, other: String, nonce: u64, message_hex: String) -> R<String> {
-        w(codec::memo_decrypt(&wif, &other, nonce, &message_hex))
-    }
-    fn operation_hex(operation_json: String) -> R<String> {
-        w(codec::operation_hex(&operation_json))
-    }
-    fn transaction_info(transaction_json: String, chain_id: String) -> R<wit::TxInfo> {
-        w(codec::transaction_info(&transaction_json, &chain_id))
-            .map(|i| wit::TxInfo { unsigned_hex: i.unsigned_hex, digest: i.digest, id: i.id })
-    }
-    fn sign_transaction(transaction_json: String, wif: String, chain_id: String) -> R<String> {
-        w(codec::sign_transaction(&transaction_json, &wif, &chain_id))
-    }
-    fn transaction_signers(transaction_json: String, chain_id: String) -> R<Vec<String>> {
-        w(codec::transaction_signers(&transaction_json, &chain_id))
-    }
-    fn sign_digest(digest: String, wif: String) -> R<String> {
-        w(codec::sign_digest(&digest, &wif))
-    }
-    fn recover_signer(digest: String, signature: String) -> R<String> {
-        w(codec::recover_signer(&digest, &signature))
-    }
-}
+// The codec exports, shared with the codec-only component (codec/component).
+include!("../../codec/component/src/codec_exports.rs");
 
 // ------------------------------------------------------------------ ports over imports
 
@@ -194,18 +102,42 @@ impl ports::Events for WitEvents {
     }
 }
 
-thread_local! {
-    static GATEWAY: RefCell<Gateway> = RefCell::new(Gateway::new(Ports {
+fn fresh_gateway() -> Gateway {
+    Gateway::new(Ports {
         store: Box::new(WitStore),
         node: Box::new(WitNode),
         clock: Box::new(WitClock),
         events: Box::new(WitEvents),
         random: Box::new(WasiRandom),
-    }));
+    })
+}
+
+thread_local! {
+    /// The gateway is moved out of this cell for the length of a call and back after it,
+    /// never borrowed across an import: a host whose import threw (instead of returning
+    /// its error variant) unwinds the call past us, which leaves the cell empty rather
+    /// than borrowed forever, and the next call starts from a fresh gateway instead of
+    /// trapping. Every state change is a store commit, so an abandoned call is like a
+    /// crash of that call.
+    static GATEWAY: Cell<Option<Gateway>> = const { Cell::new(None) };
+    /// What the last successful `configure` set up, to configure a fresh gateway without
+    /// asking the host again. Instance memory only, like the gateway itself.
+    static CONFIGURED: RefCell<Option<Active>> = const { RefCell::new(None) };
 }
 
 fn with<T>(f: impl FnOnce(&mut Gateway) -> Result<T, GatewayError>) -> Result<T, wapi::GatewayError> {
-    GATEWAY.with(|g| f(&mut g.borrow_mut())).map_err(error_to_wit)
+    let mut g = GATEWAY.take().unwrap_or_else(|| {
+        let mut g = fresh_gateway();
+        g.active = CONFIGURED.with(|c| c.borrow().clone());
+        g
+    });
+    let r = f(&mut g);
+    GATEWAY.set(Some(g));
+    r.map_err(error_to_wit)
+}
+
+fn remember_configuration(g: &Gateway) {
+    CONFIGURED.with(|c| *c.borrow_mut() = g.active.clone());
 }
 
 // ------------------------------------------------------------------ events
@@ -489,7 +421,11 @@ impl wapi::Guest for Component {
             idempotency_window_ms: config.idempotency_window_ms,
         };
         let k = Keys { active_wif: keys.active_wif, memo_wif: keys.memo_wif };
-        with(|g| g.configure(c, k)).map(|i| wapi::GatewayInfo {
+        with(|g| {
+            let info = g.configure(c, k)?;
+            remember_configuration(g);
+            Ok(info)
+        }).map(|i| wapi::GatewayInfo {
             account: i.account,
             account_id: i.account_id,
             head_block: i.head_block,

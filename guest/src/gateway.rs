@@ -15,6 +15,7 @@ use crate::records::{self, peek, Cursor, UserRec, WithdrawalRec};
 use crate::views::*;
 
 /// The configured state: everything derived from `configure`.
+#[derive(Clone)]
 pub struct Active {
     pub config: Config,
     pub active_key: PrivateKey,
