@@ -45,6 +45,8 @@ pub fn config(chain_id: String) -> api::Config {
         withdrawals: api::WithdrawalConfig { min_cwd: 100_000, max_cwd: 0, daily_cwd: 0, review_above_cwd: 0, expiration_secs: 0, max_attempts: 0 },
         low_fee_balance_cwd: 0,
         tick_interval_ms: 200,
+        treasury: cwd_gateway_host::config::TreasurySection::default().component(),
+        referrals: cwd_gateway_host::config::ReferralsSection::default().component(),
     }
 }
 
