@@ -175,6 +175,9 @@ impl Gateway {
             let a = self.active()?;
             (a.gateway_id, a.config.gateway_account.clone(), a.config.treasury.clone(), a.cold_id)
         };
+        if cold_id.is_none() && tr.low_water_cwd == 0 && tr.low_fee_days == 0 {
+            return Ok(false); // nothing configured to watch: no node call
+        }
         let balance = match chain::cwd_balance(self.ports.node.as_mut(), gateway) {
             Ok(b) => b,
             Err(f) => {
