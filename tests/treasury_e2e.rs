@@ -13,6 +13,7 @@ use cwd_gateway::transfers::TransferRec;
 use cwd_gateway_e2e::*;
 use cwd_gateway_host::bindings::api::{GatewayError, SweepState as ApiSweepState, WithdrawalAmount};
 use cwd_gateway_host::gateway::GatewayCallError;
+use cwd_gateway_host::store::Store as _;
 
 const CWD: u64 = 100_000;
 const COLD: &str = "game-cold";
