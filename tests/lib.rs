@@ -106,6 +106,8 @@ pub fn config(chain_id: String) -> api::Config {
         low_fee_balance_cwd: 0,
         tick_interval_ms: 1_000,
         idempotency_window_ms: 0,
+        treasury: cwd_gateway_host::config::TreasurySection::default().component(),
+        referrals: cwd_gateway_host::config::ReferralsSection::default().component(),
     }
 }
 
@@ -121,6 +123,21 @@ impl Harness {
     /// With the node URLs the host fails over between, made from the devnet (e.g. a
     /// proxy in front of it, then the devnet itself).
     pub fn with_nodes(runtime: &'static Runtime, tweak: impl FnOnce(&mut DevnetConfig), nodes: impl FnOnce(&DevnetHandle) -> Vec<String>) -> Self {
+        Self::with_setup(runtime, tweak, nodes, |_, _| {})
+    }
+
+    /// Like [`Harness::with`], with a `setup` that may create chain accounts (a cold
+    /// account…) and change the gateway's configuration before it is configured.
+    pub fn with_config(runtime: &'static Runtime, setup: impl FnOnce(&DevnetHandle, &mut api::Config)) -> Self {
+        Self::with_setup(runtime, |_| {}, |devnet| vec![devnet.url().to_string()], setup)
+    }
+
+    fn with_setup(
+        runtime: &'static Runtime,
+        tweak: impl FnOnce(&mut DevnetConfig),
+        nodes: impl FnOnce(&DevnetHandle) -> Vec<String>,
+        setup: impl FnOnce(&DevnetHandle, &mut api::Config),
+    ) -> Self {
         // The gateway runs on a manual clock here: the devnet's chain clock is simulated too.
         let mut dc = DevnetConfig::simulated("e2e");
         tweak(&mut dc);
@@ -131,7 +148,8 @@ impl Harness {
         let clock = ManualClock::new(1_782_000_000_000);
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let events = MemorySink::default();
-        let config = config(devnet.chain_id_hex());
+        let mut config = config(devnet.chain_id_hex());
+        setup(&devnet, &mut config);
         let service = start(runtime, &store, &node, &clock, &events, &config, &gateway);
         Harness { devnet, gateway, store, node, clock, events, config, service, runtime }
     }
@@ -223,6 +241,40 @@ impl Harness {
             .into_iter()
             .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
             .filter(|op| op[0] == 0 && op[1]["from"] == gateway_id.as_str() && op[1]["to"] == account_id)
+            .collect()
+    }
+}
+
+impl Harness {
+    /// Every record under `prefix` in the gateway's store, decoded as the component
+    /// wrote it (for invariants over the whole ledger).
+    pub fn records<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Vec<T> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.store.scan(prefix, after.as_deref(), 200).expect("store scan");
+            for e in &page {
+                out.push(cwd_gateway::records::decode(&e.key, &e.value).expect("a readable record"));
+            }
+            match page.last() {
+                Some(last) if page.len() == 200 => after = Some(last.key.clone()),
+                _ => return out,
+            }
+        }
+    }
+
+    /// Every transfer the chain included from the gateway: (to `1.2.N`, amount, memo nonce).
+    pub fn gateway_transfers(&self) -> Vec<(String, u64, u64)> {
+        let gateway_id = self.gateway.id_string();
+        self.devnet
+            .included_transactions()
+            .into_iter()
+            .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
+            .filter(|op| op[0] == 0 && op[1]["from"] == gateway_id.as_str())
+            .map(|op| {
+                let int = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(0);
+                (op[1]["to"].as_str().unwrap_or("").to_string(), int(&op[1]["amount"]["amount"]), int(&op[1]["memo"]["nonce"]))
+            })
             .collect()
     }
 }

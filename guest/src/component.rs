@@ -10,7 +10,7 @@ use crowdwiz::gateway::{clock as wclock, events as wev, node as wnode, store as 
 use exports::crowdwiz::gateway::api as wapi;
 use exports::crowdwiz::gateway::codec as wit;
 
-use crate::config::{Config, Keys, LinkConfig, Rate, WithdrawalConfig};
+use crate::config::{Config, Keys, LinkConfig, Rate, ReferralConfig, TreasuryConfig, WithdrawalConfig};
 use crate::events::{self as ev, Event};
 use crate::gateway::{Active, Gateway};
 use crate::gateway_error::{GatewayError, KeyRole, LimitScope, NameProblem, ProofProblem};
@@ -208,6 +208,16 @@ fn event_to_wit(e: Event) -> wev::Event {
         }),
         Event::WithdrawalCancelled { withdrawal, reason } => W::WithdrawalCancelled(wev::WithdrawalCancelled { withdrawal: wref(withdrawal), reason }),
         Event::UnknownPayoutAcknowledged { deposit_id, note } => W::UnknownPayoutAcknowledged(wev::UnknownPayoutAcknowledged { deposit_id, note }),
+        Event::SweepSent(s) => W::SweepSent(sweep_ref(s)),
+        Event::SweepConfirmed { sweep, block_num } => W::SweepConfirmed(wev::SweepConfirmed { sweep: sweep_ref(sweep), block_num }),
+        Event::SweepExpired(s) => W::SweepExpired(sweep_ref(s)),
+        Event::InternalTransfer { transfer_id, from_user, to_user, amount, from_balance, to_balance } => {
+            W::InternalTransfer(wev::InternalTransfer { transfer_id, from_user, to_user, amount, from_balance, to_balance })
+        }
+        Event::ReferrerSet { user, referrer } => W::ReferrerSet(wev::ReferrerSet { user, referrer }),
+        Event::ReferrersRewarded { user, base_amount, to_referrers, cashback, pool_balance } => {
+            W::ReferrersRewarded(wev::ReferrersRewarded { user, base_amount, to_referrers, cashback, pool_balance })
+        }
         Event::Alert(a) => W::Alert(match a {
             ev::Alert::LowFeeBalance { balance, threshold } => wev::Alert::LowFeeBalance(wev::LowFeeBalance { balance, threshold }),
             ev::Alert::NodeTrouble { call, detail } => wev::Alert::NodeTrouble(wev::NodeTrouble { call, detail }),
@@ -218,6 +228,12 @@ fn event_to_wit(e: Event) -> wev::Event {
             ev::Alert::HistoryUntrusted { detail, switched } => wev::Alert::HistoryUntrusted(wev::HistoryUntrusted { detail, switched }),
             ev::Alert::PayoutUnfunded { withdrawal_id, balance, shortfall } => {
                 wev::Alert::PayoutUnfunded(wev::PayoutUnfunded { withdrawal_id, balance, shortfall })
+            }
+            ev::Alert::HotBalanceLow { balance, needed, low_water, refill_cwd } => {
+                wev::Alert::HotBalanceLow(wev::HotBalanceLow { balance, needed, low_water, refill_cwd })
+            }
+            ev::Alert::FeeReserveLow { fee_balance, days_left, threshold_days } => {
+                wev::Alert::FeeReserveLow(wev::FeeReserveLow { fee_balance, days_left, threshold_days })
             }
             ev::Alert::UnknownPayout { deposit_id, position, to_account_id, amount, memo_withdrawal_id } => {
                 wev::Alert::UnknownPayout(wev::UnknownPayout { deposit_id, position: pos(position), to_account_id, amount, memo_withdrawal_id })
@@ -285,6 +301,10 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         GatewayError::UnclaimedNotFound => W::UnclaimedNotFound,
         GatewayError::AlreadyResolved => W::AlreadyResolved,
         GatewayError::NotCwd => W::NotCwd,
+        GatewayError::ReferrerAlreadySet(r) => W::ReferrerAlreadySet(r),
+        GatewayError::SelfReferral => W::SelfReferral,
+        GatewayError::ReferralCycle => W::ReferralCycle,
+        GatewayError::PoolInsufficient(a) => W::PoolInsufficient(a),
         GatewayError::NodeUnavailable { detail, retry_after_ms } => W::NodeUnavailable(wapi::NodeUnavailable { detail, retry_after_ms }),
         GatewayError::StoreUnavailable(s) => W::StoreUnavailable(s),
         GatewayError::Busy => W::Busy,
@@ -386,6 +406,62 @@ fn quote_out(q: views::Quote) -> wapi::Quote {
     wapi::Quote { cwd: q.cwd, game: q.game, rate: rate_out(q.rate) }
 }
 
+fn sweep_ref(s: ev::SweepRef) -> wev::SweepRef {
+    wev::SweepRef { sweep_id: s.sweep_id, cold_account: s.cold_account, cwd: s.cwd, tx_id: s.tx_id }
+}
+
+fn sweep_out(s: views::SweepView) -> wapi::Sweep {
+    use crate::sweep::SweepState as S;
+    wapi::Sweep {
+        sweep_id: s.sweep_id,
+        cold_account: s.cold_account,
+        cwd: s.cwd,
+        fee: s.fee,
+        hot_balance: s.hot_balance,
+        kept_cwd: s.kept_cwd,
+        state: match s.state {
+            S::Sent => wapi::SweepState::Sent,
+            S::Confirmed => wapi::SweepState::Confirmed,
+            S::Expired => wapi::SweepState::Expired,
+        },
+        created_at_ms: s.created_at_ms,
+        tx_id: s.tx_id,
+        block_num: s.block_num,
+    }
+}
+
+fn transfer_out(t: views::InternalTransferView) -> wapi::InternalTransfer {
+    wapi::InternalTransfer {
+        transfer_id: t.transfer_id,
+        from_user: t.from_user,
+        to_user: t.to_user,
+        amount: t.amount,
+        memo: t.memo,
+        at_ms: t.at_ms,
+        from_balance: t.from_balance,
+        to_balance: t.to_balance,
+        replayed: t.replayed,
+    }
+}
+
+fn referral_out(r: views::ReferralView) -> wapi::Referral {
+    wapi::Referral { user: r.user, referrer: r.referrer, since_ms: r.since_ms }
+}
+
+fn fee_reserve_out(f: views::FeeReserveView) -> wapi::FeeReserve {
+    wapi::FeeReserve {
+        fee_balance: f.fee_balance,
+        reserve_cwd: f.reserve_cwd,
+        link_messages: f.link_messages,
+        avg_link_fee: f.avg_link_fee,
+        payouts: f.payouts,
+        avg_payout_fee: f.avg_payout_fee,
+        fees_last_week: f.fees_last_week,
+        days_left: f.days_left,
+        low: f.low,
+    }
+}
+
 fn linked_out(l: views::LinkedAccount) -> wapi::LinkedAccount {
     wapi::LinkedAccount { account: l.account, account_id: l.account_id, linked_at_ms: l.linked_at_ms }
 }
@@ -419,6 +495,19 @@ impl wapi::Guest for Component {
             low_fee_balance_cwd: config.low_fee_balance_cwd,
             tick_interval_ms: config.tick_interval_ms,
             idempotency_window_ms: config.idempotency_window_ms,
+            treasury: TreasuryConfig {
+                cold_account: config.treasury.cold_account,
+                high_water_cwd: config.treasury.high_water_cwd,
+                low_water_cwd: config.treasury.low_water_cwd,
+                fee_reserve_cwd: config.treasury.fee_reserve_cwd,
+                low_fee_days: config.treasury.low_fee_days,
+                min_sweep_cwd: config.treasury.min_sweep_cwd,
+            },
+            referrals: ReferralConfig {
+                level_rates_per_mille: config.referrals.level_rates_per_mille,
+                cashback_per_mille: config.referrals.cashback_per_mille,
+                pool_user: config.referrals.pool_user,
+            },
         };
         let k = Keys { active_wif: keys.active_wif, memo_wif: keys.memo_wif };
         with(|g| {
@@ -527,7 +616,45 @@ impl wapi::Guest for Component {
             scanned_through_block: s.scanned_through_block,
             low_fee_balance: s.low_fee_balance,
             payouts_paused: s.payouts_paused,
+            fee_reserve: fee_reserve_out(s.fee_reserve),
+            open_sweep: s.open_sweep.map(sweep_out),
         })
+    }
+    fn transfer_internal(from_user: String, to_user: String, amount: u64, idempotency_key: String, memo: String) -> Result<wapi::InternalTransfer, wapi::GatewayError> {
+        with(|g| g.transfer_internal(&from_user, &to_user, amount, &idempotency_key, &memo)).map(transfer_out)
+    }
+    fn list_transfers(user: String, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::InternalTransfer>, wapi::GatewayError> {
+        with(|g| g.list_transfers(&user, start_after.as_deref(), limit)).map(|v| v.into_iter().map(transfer_out).collect())
+    }
+    fn set_referrer(user: String, referrer: String) -> Result<wapi::Referral, wapi::GatewayError> {
+        with(|g| g.set_referrer(&user, &referrer)).map(referral_out)
+    }
+    fn reward_referrers(user: String, base_amount: u64, idempotency_key: String) -> Result<wapi::Reward, wapi::GatewayError> {
+        with(|g| g.reward_referrers(&user, base_amount, &idempotency_key)).map(|r| wapi::Reward {
+            user: r.user,
+            base_amount: r.base_amount,
+            shares: r.shares.into_iter().map(|s| wapi::RewardShare { level: s.level, user: s.user, amount: s.amount }).collect(),
+            cashback: r.cashback,
+            paid: r.paid,
+            pool_balance: r.pool_balance,
+            at_ms: r.at_ms,
+            replayed: r.replayed,
+        })
+    }
+    fn list_referrals(referrer: String, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::Referral>, wapi::GatewayError> {
+        with(|g| g.list_referrals(&referrer, start_after.as_deref(), limit)).map(|v| v.into_iter().map(referral_out).collect())
+    }
+    fn referral_earnings(user: String) -> Result<wapi::ReferralTotals, wapi::GatewayError> {
+        with(|g| g.referral_earnings(&user)).map(|e| wapi::ReferralTotals {
+            user: e.user,
+            referrer: e.referrer,
+            referrals: e.referrals,
+            by_level: e.by_level,
+            cashback: e.cashback,
+        })
+    }
+    fn list_sweeps(start_after: Option<String>, limit: u32) -> Result<Vec<wapi::Sweep>, wapi::GatewayError> {
+        with(|g| g.list_sweeps(start_after.as_deref(), limit)).map(|v| v.into_iter().map(sweep_out).collect())
     }
     fn tick() -> Result<wapi::TickReport, wapi::GatewayError> {
         with(|g| g.tick()).map(|r| wapi::TickReport {
@@ -537,6 +664,8 @@ impl wapi::Guest for Component {
             withdrawals_sent: r.withdrawals_sent,
             withdrawals_confirmed: r.withdrawals_confirmed,
             withdrawals_failed: r.withdrawals_failed,
+            sweeps_sent: r.sweeps_sent,
+            sweeps_confirmed: r.sweeps_confirmed,
             node_errors: r.node_errors,
             last_irreversible_block: r.last_irreversible_block,
             history_scanned: r.history_scanned,

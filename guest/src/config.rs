@@ -33,6 +33,30 @@ pub struct WithdrawalConfig {
     pub max_attempts: u32,
 }
 
+/// Sweeping to cold storage and the fee reserve (mirrors WIT `treasury-config`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TreasuryConfig {
+    /// Empty: no sweeps.
+    pub cold_account: String,
+    pub high_water_cwd: u64,
+    pub low_water_cwd: u64,
+    pub fee_reserve_cwd: u64,
+    pub low_fee_days: u32,
+    pub min_sweep_cwd: u64,
+}
+
+/// The affiliate programme (mirrors WIT `referral-config`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ReferralConfig {
+    /// Per-mille per level; index 0 is the user's own referrer.
+    pub level_rates_per_mille: Vec<u32>,
+    pub cashback_per_mille: u32,
+    pub pool_user: String,
+}
+
+pub const MAX_REFERRAL_LEVELS: usize = 10;
+pub const DEFAULT_POOL_USER: &str = "referral-pool";
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub gateway_account: String,
@@ -45,6 +69,8 @@ pub struct Config {
     pub tick_interval_ms: u64,
     /// How long idempotency records are kept (see [`crate::retention`]).
     pub idempotency_window_ms: u64,
+    pub treasury: TreasuryConfig,
+    pub referrals: ReferralConfig,
 }
 
 /// The gateway's private keys, WIF. `Debug` never prints them.
@@ -75,6 +101,8 @@ impl Config {
             low_fee_balance_cwd: 0,
             tick_interval_ms: 0,
             idempotency_window_ms: 0,
+            treasury: TreasuryConfig::default(),
+            referrals: ReferralConfig::default(),
         }
         .normalized()
         .expect("defaults are valid")
@@ -156,6 +184,32 @@ impl Config {
         }
         if self.idempotency_window_ms < crate::retention::MIN_WINDOW_MS {
             return bad("config.idempotency-window-ms", "must be at least 3600000 (an hour)");
+        }
+        let tr = &mut self.treasury;
+        if !tr.cold_account.is_empty() {
+            if crate::linking::check_account_name(&tr.cold_account).is_err() {
+                return bad("config.treasury.cold-account", "not a valid chain account name");
+            }
+            if tr.cold_account == self.gateway_account {
+                return bad("config.treasury.cold-account", "must not be the gateway account");
+            }
+        }
+        if tr.min_sweep_cwd == 0 {
+            tr.min_sweep_cwd = 100_000;
+        }
+        let r = &mut self.referrals;
+        if r.pool_user.is_empty() {
+            r.pool_user = DEFAULT_POOL_USER.to_string();
+        }
+        if crate::gateway::check_user(&r.pool_user).is_err() {
+            return bad("config.referrals.pool-user", "not a valid user id");
+        }
+        if r.level_rates_per_mille.len() > MAX_REFERRAL_LEVELS {
+            return bad("config.referrals.level-rates-per-mille", "at most 10 levels");
+        }
+        let total: u64 = r.level_rates_per_mille.iter().map(|&x| x as u64).sum::<u64>() + r.cashback_per_mille as u64;
+        if total > 1000 {
+            return bad("config.referrals", "level rates and cashback must sum to at most 1000 per mille");
         }
         Ok(self)
     }

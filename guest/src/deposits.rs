@@ -143,6 +143,8 @@ pub(crate) enum Applied {
     Anomaly(String),
     /// A payout the store does not know: payouts are paused until acknowledged.
     UnknownPayout(crate::events::Alert),
+    /// A sweep to the cold account is confirmed.
+    Swept(Event),
     /// Another instance moved the cursor: stop and let the next tick carry on.
     Raced,
 }
@@ -304,6 +306,10 @@ impl Gateway {
             }
             Applied::Confirmed(e) => {
                 report.withdrawals_confirmed += 1;
+                self.emit(e);
+            }
+            Applied::Swept(e) => {
+                report.sweeps_confirmed += 1;
                 self.emit(e);
             }
             Applied::Anomaly(s) => self.raise(Alert::StoreTrouble(s)),
@@ -543,6 +549,9 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64) -> GwResult<
                     None => Ok(Step::Commit(Applied::Nothing)), // not ours (an operator's own transfer)
                 };
             };
+            if crate::sweep::is_sweep_id(&id) {
+                return Ok(Step::Commit(crate::sweep::confirm_in_scan(t, &id, to, asset_id, amount, pos)?));
+            }
             let wkey = records::wd_key(&id);
             let Some(mut w) = t.get::<WithdrawalRec>(&wkey)? else { return Ok(Step::Commit(Applied::Nothing)) };
             if w.account_id != to.0 || w.cwd != amount || asset_id != 0 {

@@ -83,6 +83,15 @@ pub struct WithdrawalRef {
     pub cwd: u64,
 }
 
+/// A sweep to the cold account, as events name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepRef {
+    pub sweep_id: String,
+    pub cold_account: String,
+    pub cwd: u64,
+    pub tx_id: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WithdrawalFailure {
     Expired,
@@ -103,6 +112,11 @@ pub enum Alert {
     /// A transfer from the gateway account carrying the gateway's withdrawal memo that
     /// the store does not know (a restore from an old backup?): payouts are paused.
     UnknownPayout { deposit_id: String, position: OpPosition, to_account_id: String, amount: u64, memo_withdrawal_id: String },
+    /// The gateway account holds less than its needs plus the low-water mark: move
+    /// `refill_cwd` back from cold storage.
+    HotBalanceLow { balance: u64, needed: u64, low_water: u64, refill_cwd: u64 },
+    /// The fee balance lasts fewer days than configured at last week's rate.
+    FeeReserveLow { fee_balance: u64, days_left: u32, threshold_days: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,5 +140,11 @@ pub enum Event {
     WithdrawalSent { withdrawal: WithdrawalRef, tx_id: String, attempt: u32, expiration_ms: u64 },
     WithdrawalConfirmed { withdrawal: WithdrawalRef, tx_id: String, block_num: u32 },
     WithdrawalFailed { withdrawal: WithdrawalRef, reason: WithdrawalFailure },
+    SweepSent(SweepRef),
+    SweepConfirmed { sweep: SweepRef, block_num: u32 },
+    SweepExpired(SweepRef),
+    InternalTransfer { transfer_id: String, from_user: String, to_user: String, amount: u64, from_balance: u64, to_balance: u64 },
+    ReferrerSet { user: String, referrer: String },
+    ReferrersRewarded { user: String, base_amount: u64, to_referrers: u64, cashback: u64, pool_balance: u64 },
     Alert(Alert),
 }

@@ -28,6 +28,8 @@ pub struct Active {
     pub link_code_key: [u8; 32],
     /// Authenticates proof-of-work challenges; derived from the memo key, never stored.
     pub pow_key: [u8; 32],
+    /// The cold account sweeps go to, when one is configured.
+    pub cold_id: Option<AccountId>,
 }
 
 pub struct Gateway {
@@ -97,6 +99,14 @@ impl Gateway {
         if account.memo_key != Some(memo_key.public_key()) {
             return Err(GatewayError::KeyMismatch(KeyRole::Memo));
         }
+        let cold_id = match config.treasury.cold_account.as_str() {
+            "" => None,
+            cold => Some(
+                chain::lookup_account(node, cold)?
+                    .ok_or_else(|| GatewayError::invalid("config.treasury.cold-account", "no such account on chain"))?
+                    .id,
+            ),
+        };
         let dgp = chain::dgp(node)?;
         let info = GatewayInfo {
             account: account.name.clone(),
@@ -107,7 +117,7 @@ impl Gateway {
         let link_code_key = crate::linking::code_key(&memo_key);
         let pow_key = crate::pow::pow_key_of(&memo_key);
         let stats_id = account.statistics.clone();
-        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, stats_id, chain_id, link_code_key, pow_key });
+        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, stats_id, chain_id, link_code_key, pow_key, cold_id });
         Ok(info)
     }
 
@@ -178,16 +188,6 @@ impl Gateway {
             let u: UserRec = records::decode(&e.key, &e.value)?;
             frozen_game = frozen_game.saturating_add(u.frozen);
         }
-        let (mut pending_cwd, mut pending_withdrawals) = (0u64, 0u32);
-        for e in records::scan_all(store, "wdopen/", None, usize::MAX)? {
-            let id = &e.key["wdopen/".len()..];
-            if let Some(w) = peek::<WithdrawalRec>(store, &records::wd_key(id))? {
-                if !w.state.is_final() {
-                    pending_cwd = pending_cwd.saturating_add(w.cwd);
-                    pending_withdrawals += 1;
-                }
-            }
-        }
         let (mut unclaimed_cwd, mut unclaimed_count) = (0u64, 0u32);
         for e in records::scan_all(store, "unc/", None, usize::MAX)? {
             let u: records::UnclaimedRec = records::decode(&e.key, &e.value)?;
@@ -198,8 +198,11 @@ impl Gateway {
                 }
             }
         }
+        let (pending_cwd, pending_withdrawals) = self.pending_withdrawals()?;
         let payouts_paused = self.payouts_paused()?;
         let cwd_balance = chain::cwd_balance(self.ports.node.as_mut(), gateway_id).ok();
+        let fee_reserve = self.fee_reserve(cwd_balance, pending_cwd)?;
+        let open_sweep = self.open_sweep()?.map(|s| s.view());
         Ok(GatewayStatus {
             gateway_account,
             cwd_balance,
@@ -211,6 +214,8 @@ impl Gateway {
             scanned_through_block: cursor.through_block,
             low_fee_balance: matches!(cwd_balance, Some(b) if b < threshold),
             payouts_paused,
+            fee_reserve,
+            open_sweep,
         })
     }
 
@@ -236,6 +241,7 @@ impl Gateway {
         let scan = self.scan_history(&dgp, &mut report)?;
         let mut busy = !scan.complete;
         busy |= self.process_withdrawals(&dgp, scan.complete, &mut report)?;
+        busy |= self.process_sweep(&dgp, scan.complete, &mut report)?;
         self.expire_links()?;
         self.expire_memo_links()?;
         self.expire_proofs()?;

@@ -71,6 +71,12 @@ pub enum GatewayError {
     UnclaimedNotFound,
     AlreadyResolved,
     NotCwd,
+    /// The user already has this referrer.
+    ReferrerAlreadySet(String),
+    SelfReferral,
+    ReferralCycle,
+    /// The referral pool holds only this many game units.
+    PoolInsufficient(u64),
     NodeUnavailable { detail: String, retry_after_ms: u64 },
     StoreUnavailable(String),
     Busy,

@@ -14,6 +14,7 @@ pub mod chain;
 pub mod config;
 pub mod deposits;
 pub mod events;
+pub mod fees;
 pub mod gateway;
 pub mod gateway_error;
 pub mod ledger;
@@ -25,6 +26,9 @@ pub mod pow;
 pub mod rates;
 pub mod records;
 pub mod retention;
+pub mod referrals;
+pub mod sweep;
+pub mod transfers;
 pub mod views;
 pub mod withdrawals;
 

@@ -208,6 +208,7 @@ impl Gateway {
             t.put(&records::lim_acct_key(target.id.0), &acct);
             t.put(records::LIM_GLOBAL, &global);
             t.put(&format!("plink/{user}"), &expires_at_ms);
+            crate::fees::note(t, crate::fees::FeeKind::LinkMessage, op.fee.amount as u64, now)?;
             Ok(Step::Commit(()))
         })?;
 

@@ -18,6 +18,12 @@
 //! - `pow/<challenge>`        a spent proof-of-work challenge, until it expires
 //! - `upay/<deposit-id>`      a payout from the gateway the store did not know ([`UnknownPayoutRec`])
 //! - `alert/<kind>/<subject hash>`     when that alert last went out (rate limit)
+//! - `sweep/<id>`, `sweepopen`, `seq/sweep`   sweeps to the cold account (`sweep`); a
+//!   sweep's nonce is in `wdnonce/` too, so the scan recognises it like a payout
+//! - `fees/<day>`             fees paid per UTC day (`fees`)
+//! - `xfer/<sha256(key)>`, `xferu/<user>/<id>`   internal transfers (`transfers`)
+//! - `ref/<user>`, `refby/<referrer>/<user>`, `refsum/<user>`, `rwd/<sha256(key)>`
+//!   referrals and rewards (`referrals`)
 //!
 //! Values are JSON `{"v":1,"r":<record>}`: the version lets a later release read and
 //! migrate older records instead of misreading them.

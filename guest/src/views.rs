@@ -122,6 +122,89 @@ pub struct GatewayStatus {
     pub low_fee_balance: bool,
     /// True while an unknown payout waits for `acknowledge-unknown-payout`.
     pub payouts_paused: bool,
+    pub fee_reserve: FeeReserveView,
+    pub open_sweep: Option<SweepView>,
+}
+
+/// Mirrors WIT `fee-reserve`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeeReserveView {
+    pub fee_balance: Option<u64>,
+    pub reserve_cwd: u64,
+    pub link_messages: u32,
+    pub avg_link_fee: u64,
+    pub payouts: u32,
+    pub avg_payout_fee: u64,
+    pub fees_last_week: u64,
+    pub days_left: Option<u32>,
+    pub low: bool,
+}
+
+/// Mirrors WIT `sweep`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepView {
+    pub sweep_id: String,
+    pub cold_account: String,
+    pub cwd: u64,
+    pub fee: u64,
+    pub hot_balance: u64,
+    pub kept_cwd: u64,
+    pub state: crate::sweep::SweepState,
+    pub created_at_ms: u64,
+    pub tx_id: String,
+    pub block_num: Option<u32>,
+}
+
+/// Mirrors WIT `internal-transfer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InternalTransferView {
+    pub transfer_id: String,
+    pub from_user: String,
+    pub to_user: String,
+    pub amount: u64,
+    pub memo: String,
+    pub at_ms: u64,
+    pub from_balance: u64,
+    pub to_balance: u64,
+    pub replayed: bool,
+}
+
+/// Mirrors WIT `referral`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferralView {
+    pub user: String,
+    pub referrer: String,
+    pub since_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RewardShareView {
+    pub level: u32,
+    pub user: String,
+    pub amount: u64,
+}
+
+/// Mirrors WIT `reward`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RewardView {
+    pub user: String,
+    pub base_amount: u64,
+    pub shares: Vec<RewardShareView>,
+    pub cashback: u64,
+    pub paid: u64,
+    pub pool_balance: u64,
+    pub at_ms: u64,
+    pub replayed: bool,
+}
+
+/// Mirrors WIT `referral-earnings`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferralEarningsView {
+    pub user: String,
+    pub referrer: Option<String>,
+    pub referrals: u32,
+    pub by_level: Vec<u64>,
+    pub cashback: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -132,6 +215,8 @@ pub struct TickReport {
     pub withdrawals_sent: u32,
     pub withdrawals_confirmed: u32,
     pub withdrawals_failed: u32,
+    pub sweeps_sent: u32,
+    pub sweeps_confirmed: u32,
     pub node_errors: u32,
     pub last_irreversible_block: u32,
     /// History operations applied this tick.

@@ -92,8 +92,12 @@ impl UnknownPayoutRec {
     }
 }
 
+/// The last irreversible block's time, read once per tick when first needed.
+#[derive(Default)]
+pub(crate) struct LibTime(Option<Option<u32>>);
+
 /// Why a tick could not build a transaction now (it stays queued and is retried).
-enum NotNow {
+pub(crate) enum NotNow {
     Node(NodeFailure),
     LowFunds { balance: u64, needed: u64 },
     /// The receiving account does not exist on chain: nothing can ever pay it.
@@ -326,7 +330,7 @@ impl Gateway {
         let may_send = scan_complete && !self.unknown_payout_pending && !self.payouts_paused()?;
         let mut in_flight = false;
         let mut funds: Option<u64> = None;
-        let mut lib_time: Option<u32> = None;
+        let mut lib_time = LibTime::default();
         for e in open {
             let id = e.key["wdopen/".len()..].to_string();
             let Some(w) = records::peek::<WithdrawalRec>(self.ports.store.as_mut(), &records::wd_key(&id))? else { continue };
@@ -354,29 +358,11 @@ impl Gateway {
                     let Some(tx) = w.tx.clone() else { continue };
                     if dgp.head_time < tx.expiration {
                         // Still includable: (re)broadcast exactly the stored bytes.
-                        self.broadcast_stored(&w, &tx, report);
+                        self.broadcast_stored(&w.id, &tx, report);
                         continue;
                     }
-                    if !scan_complete {
+                    if !scan_complete || !self.proven_expired(tx.expiration, dgp, &mut lib_time, report) {
                         continue;
-                    }
-                    if lib_time.is_none() {
-                        match chain::block_time(self.ports.node.as_mut(), dgp.last_irreversible_block) {
-                            Ok(t) => lib_time = t,
-                            Err(f) => {
-                                self.alert_node(&f);
-                                report.node_errors += 1;
-                                continue;
-                            }
-                        }
-                    }
-                    let Some(lt) = lib_time else { continue };
-                    // A node applies a block's transactions with the *previous* block's time
-                    // as "now" and accepts expiration >= now. So block B can include it only
-                    // if time(B-1) <= expiration. With time(LIB) > expiration, B <= LIB, and
-                    // the scan (complete through LIB) would have seen it.
-                    if lt <= tx.expiration {
-                        continue; // blocks that may still include it are not irreversible yet
                     }
                     let proof_block = dgp.last_irreversible_block;
                     if w.attempts < max_attempts {
@@ -423,14 +409,37 @@ impl Gateway {
         Ok(in_flight)
     }
 
-    fn broadcast_stored(&mut self, w: &WithdrawalRec, tx: &SentTx, report: &mut TickReport) {
+    /// True when a transaction expiring at `expiration` can provably never be included:
+    /// the irreversible block's time is past it. Only meaningful once the scan is
+    /// complete through that block (then it would have seen the transaction).
+    pub(crate) fn proven_expired(&mut self, expiration: u32, dgp: &Dgp, lib_time: &mut LibTime, report: &mut TickReport) -> bool {
+        if lib_time.0.is_none() {
+            match chain::block_time(self.ports.node.as_mut(), dgp.last_irreversible_block) {
+                Ok(t) => lib_time.0 = Some(t),
+                Err(f) => {
+                    self.alert_node(&f);
+                    report.node_errors += 1;
+                    return false;
+                }
+            }
+        }
+        // A node applies a block's transactions with the *previous* block's time as "now"
+        // and accepts expiration >= now. So block B can include it only if time(B-1) <=
+        // expiration. With time(LIB) > expiration, B <= LIB, and the scan (complete
+        // through LIB) would have seen it.
+        matches!(lib_time.0, Some(Some(lt)) if lt > expiration)
+    }
+
+    /// Broadcasts exactly the stored bytes of a payout (`subject`: its withdrawal or
+    /// sweep id, for alerts); "duplicate" is success.
+    pub(crate) fn broadcast_stored(&mut self, subject: &str, tx: &SentTx, report: &mut TickReport) {
         match chain::broadcast(self.ports.node.as_mut(), &tx.tx_json) {
             Ok(()) => {}
             // The node already has it (pool or block): what a rebroadcast wants.
             Err(NodeFailure { error: NodeError::Rpc { message, .. }, .. }) if is_duplicate_refusal(&message) => {}
             Err(NodeFailure { error: NodeError::Rpc { code, message }, .. }) => {
                 self.raise(Alert::BroadcastRefused {
-                    withdrawal_id: w.id.clone(),
+                    withdrawal_id: subject.to_string(),
                     tx_id: tx.tx_id.clone(),
                     detail: format!("{code}: {message}"),
                 });
@@ -482,6 +491,7 @@ impl Gateway {
         };
         let (sent, cost) = built;
         let id = w.id.clone();
+        let now = self.now();
         let stored = transact(self.ports.store.as_mut(), |t| {
             let mut cur: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
             match &replacing {
@@ -499,6 +509,7 @@ impl Gateway {
             cur.state = WdState::Sent;
             cur.tx = Some(SentTx { attempt: cur.attempts, ..sent.clone() });
             t.put(&records::wd_key(&id), &cur);
+            crate::fees::note(t, crate::fees::FeeKind::Payout, cost - cur.cwd, now)?;
             Ok(Step::Commit(Some(cur)))
         })?;
         let Some(w) = stored else { return Ok(()) };
@@ -511,32 +522,55 @@ impl Gateway {
             attempt: tx.attempt,
             expiration_ms: tx.expiration as u64 * 1000,
         });
-        self.broadcast_stored(&w, &tx, report);
+        self.broadcast_stored(&w.id, &tx, report);
         Ok(())
     }
 
     fn build_transfer(&mut self, w: &WithdrawalRec, dgp: &Dgp, funds: u64) -> Result<(SentTx, u64), NotNow> {
+        let name = self.active.as_ref().expect("configured").config.gateway_account.clone();
+        self.build_payout(AccountId(w.account_id), w.cwd, w.nonce, &payout_memo(&w.id, &name), dgp, funds)
+    }
+
+    /// The fee of a CWD transfer from the gateway to `to` with this memo (its length
+    /// sets the fee).
+    pub(crate) fn payout_fee(&mut self, to: AccountId, cwd: u64, memo_text: &str) -> Result<u64, NotNow> {
+        let op = self.payout_op(to, cwd, 1, memo_text)?;
+        let fee = chain::required_fee(self.ports.node.as_mut(), &Operation::Transfer(op)).map_err(NotNow::Node)?;
+        Ok(fee as u64)
+    }
+
+    fn payout_op(&mut self, to: AccountId, cwd: u64, nonce: u64, memo_text: &str) -> Result<Transfer, NotNow> {
         let a = self.active.as_ref().expect("configured");
-        let (gateway, memo_key, active_key, chain_id, name, exp_secs) =
-            (a.gateway_id, a.memo_key.clone(), a.active_key.clone(), a.chain_id, a.config.gateway_account.clone(), a.config.withdrawals.expiration_secs);
+        let (gateway, memo_key) = (a.gateway_id, a.memo_key.clone());
         let node = self.ports.node.as_mut();
-        let to = AccountId(w.account_id);
         let account = chain::account_by_id(node, to).map_err(NotNow::Node)?.ok_or(NotNow::AccountGone)?;
         // A receiver without a usable memo key still gets the payout; the memo (which
-        // identifies the withdrawal by its nonce) is then readable by the gateway only.
+        // identifies the payout by its nonce) is then readable by the gateway only.
         let to_key = account.memo_key.unwrap_or_else(|| memo_key.public_key());
-        let text = payout_memo(&w.id, &name);
-        let cipher = memo::encrypt(&memo_key, &to_key, w.nonce, &text).map_err(|e| NotNow::Node(NodeFailure::bad("memo", e.to_string())))?;
-        let mut op = Transfer {
+        let cipher = memo::encrypt(&memo_key, &to_key, nonce, memo_text).map_err(|e| NotNow::Node(NodeFailure::bad("memo", e.to_string())))?;
+        let amount = i64::try_from(cwd).map_err(|_| NotNow::Node(NodeFailure::bad("amount", "above the chain's maximum")))?;
+        Ok(Transfer {
             fee: Asset::cwd(0),
             from: gateway,
             to,
-            amount: Asset::cwd(w.cwd as i64),
-            memo: Some(Memo { from: memo_key.public_key(), to: to_key, nonce: w.nonce, message: cipher }),
+            amount: Asset::cwd(amount),
+            memo: Some(Memo { from: memo_key.public_key(), to: to_key, nonce, message: cipher }),
+        })
+    }
+
+    /// Builds and signs a CWD transfer from the gateway with an encrypted memo (nothing
+    /// stored, nothing sent): the transaction and its cost (amount plus fee). Shared by
+    /// withdrawals and sweeps.
+    pub(crate) fn build_payout(&mut self, to: AccountId, cwd: u64, nonce: u64, memo_text: &str, dgp: &Dgp, funds: u64) -> Result<(SentTx, u64), NotNow> {
+        let (active_key, chain_id, exp_secs) = {
+            let a = self.active.as_ref().expect("configured");
+            (a.active_key.clone(), a.chain_id, a.config.withdrawals.expiration_secs)
         };
+        let mut op = self.payout_op(to, cwd, nonce, memo_text)?;
+        let node = self.ports.node.as_mut();
         let fee = chain::required_fee(node, &Operation::Transfer(op.clone())).map_err(NotNow::Node)?;
         op.fee = Asset::cwd(fee);
-        let cost = w.cwd.saturating_add(fee as u64);
+        let cost = cwd.saturating_add(fee as u64);
         if funds < cost {
             return Err(NotNow::LowFunds { balance: funds, needed: cost });
         }

@@ -2,7 +2,10 @@
 //! changes, withdrawals, reviews, restarts and a second instance, with node errors,
 //! timeouts, dropped broadcasts and store failures mixed in. After every step:
 //! - no negative balance (balances are u64; frozen equals what open withdrawals hold);
-//! - per user, balance + frozen = credited deposits + game changes − completed withdrawals;
+//! - per user, balance + frozen = credited deposits + game changes + internal transfers
+//!   in − out + rewards − rewards paid (the pool) − completed withdrawals;
+//! - sweeps to cold storage: each paid at most once, and never leaving pending
+//!   withdrawals unfunded;
 //! - no deposit credited twice, and every credit is a real chain transfer;
 //! - no withdrawal paid twice (counting the chain's transfers), none paid after failing.
 
@@ -17,7 +20,8 @@ use std::rc::Rc;
 use cwd_gateway::gateway::Gateway;
 use cwd_gateway::ports::{Node, NodeError, Ports};
 use cwd_gateway::rates::WithdrawalAmount;
-use cwd_gateway::records::{AdjustRec, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
+use cwd_gateway::records::{DepositRec, UnclaimedRec, WdState, WithdrawalRec};
+use cwd_gateway::sweep::{SweepRec, SweepState};
 use support::*;
 
 const USERS: [&str; 4] = ["p1", "p2", "p3", "p4"];
@@ -25,48 +29,11 @@ const ACCOUNTS: [&str; 5] = ["alice", "bob", "carol", "mallory", "dave"];
 
 fn check(w: &World, seed: u64, step: usize) {
     let ctx = || format!("seed {seed} step {step}");
-    let users: Vec<(String, UserRec)> = w.store.all("user/");
+    check_ledger(&w.store, &ctx());
     let deps: Vec<(String, DepositRec)> = w.store.all("dep/");
     let uncs: Vec<(String, UnclaimedRec)> = w.store.all("unc/");
-    let adjs: Vec<(String, AdjustRec)> = w.store.all("adj/");
     let wds: Vec<(String, WithdrawalRec)> = w.store.all("wd/");
-
-    let mut expect: HashMap<String, i128> = HashMap::new();
-    for (_, d) in &deps {
-        *expect.entry(d.user.clone()).or_default() += d.game as i128;
-    }
-    for (_, u) in &uncs {
-        if let UnclaimedState::Assigned { user, game, .. } = &u.state {
-            *expect.entry(user.clone()).or_default() += *game as i128;
-        }
-    }
-    for (_, a) in &adjs {
-        *expect.entry(a.user.clone()).or_default() += a.delta as i128;
-    }
-    // Adjustments whose idempotency records were pruned: their daily totals.
-    for (key, d) in w.store.all::<cwd_gateway::retention::AdjustDayRec>("adjday/") {
-        let user = key["adjday/".len()..].split('/').next().unwrap().to_string();
-        *expect.entry(user).or_default() += d.delta;
-    }
-    let mut frozen: HashMap<String, u64> = HashMap::new();
-    for (_, x) in &wds {
-        match x.state {
-            WdState::Confirmed => *expect.entry(x.user.clone()).or_default() -= x.game as i128,
-            WdState::Failed | WdState::Rejected => {}
-            _ => *frozen.entry(x.user.clone()).or_default() += x.game,
-        }
-    }
-    for (key, u) in &users {
-        let user = &key["user/".len()..];
-        let have = u.balance as i128 + u.frozen as i128;
-        assert_eq!(have, expect.get(user).copied().unwrap_or(0), "ledger does not reconcile for {user} at {}", ctx());
-        assert_eq!(u.frozen, frozen.get(user).copied().unwrap_or(0), "frozen mismatch for {user} at {}", ctx());
-    }
-    for (user, e) in &expect {
-        if *e != 0 {
-            assert!(users.iter().any(|(k, _)| &k["user/".len()..] == user), "credit without a user record at {}", ctx());
-        }
-    }
+    let sweeps: Vec<(String, SweepRec)> = w.store.all("sweep/");
 
     // Deposits: each record is a distinct, real, irreversible transfer to the gateway.
     let c = w.chain.borrow();
@@ -109,9 +76,30 @@ fn check(w: &World, seed: u64, step: usize) {
             assert_eq!(by_nonce[&x.nonce][0], (x.account_id, x.cwd as i64));
         }
     }
-    for nonce in by_nonce.keys() {
-        assert!(wds.iter().any(|(_, x)| x.nonce == *nonce), "a payout matches no withdrawal at {}", ctx());
+    // Sweeps: each paid at most once, to the cold account, never after it expired.
+    for (_, s) in &sweeps {
+        let n = by_nonce.get(&s.nonce).map_or(0, |v| v.len());
+        assert!(n <= 1, "sweep {} paid {n} times at {}", s.id, ctx());
+        match s.state {
+            SweepState::Confirmed => assert_eq!(by_nonce[&s.nonce][0], (s.cold_account_id, s.cwd as i64), "at {}", ctx()),
+            SweepState::Expired => assert_eq!(n, 0, "sweep {} expired but was paid at {}", s.id, ctx()),
+            SweepState::Sent => {}
+        }
     }
+    for nonce in by_nonce.keys() {
+        assert!(
+            wds.iter().any(|(_, x)| x.nonce == *nonce) || sweeps.iter().any(|(_, s)| s.nonce == *nonce),
+            "a payout matches no withdrawal or sweep at {}",
+            ctx()
+        );
+    }
+    // A sweep never leaves pending withdrawals unfunded: what the gateway holds, less
+    // sweeps still in flight, covers every withdrawal not yet paid on chain.
+    let paid: std::collections::HashSet<u64> = pays.iter().map(|p| p.2).collect();
+    let unpaid: i128 = wds.iter().filter(|(_, x)| !x.state.is_final() && !paid.contains(&x.nonce)).map(|(_, x)| x.cwd as i128).sum();
+    let sweeping: i128 = sweeps.iter().filter(|(_, s)| s.state == SweepState::Sent && !paid.contains(&s.nonce)).map(|(_, s)| (s.cwd + s.fee) as i128).sum();
+    let hot = c.balance(GATEWAY, 0) as i128;
+    assert!(hot - sweeping >= unpaid, "sweeps left {} for {unpaid} of pending withdrawals at {}", hot - sweeping, ctx());
 }
 
 /// A node that sometimes lets a second instance run a whole tick in the middle of a
@@ -158,6 +146,13 @@ fn run(seed: u64, steps: usize) {
     cfg.withdrawals.expiration_secs = 30;
     cfg.withdrawals.max_attempts = 1 + (seed % 2) as u32;
     cfg.withdrawals.daily_cwd = 30_000_000;
+    // Sweeps to cold storage, keeping more than a day's withdrawals of every user hot.
+    cfg.treasury.cold_account = COLD.into();
+    cfg.treasury.high_water_cwd = 150_000_000;
+    cfg.treasury.fee_reserve_cwd = 1_000_000;
+    cfg.treasury.min_sweep_cwd = 10_000 + (seed % 3) * 1_000_000;
+    cfg.referrals.level_rates_per_mille = vec![100, 50, 25];
+    cfg.referrals.cashback_per_mille = 10;
     let mut w = World::with_config(seed, cfg);
     let mut rng = Rng(seed ^ 0x5eed);
     let mut other: Option<Gateway> = None;
@@ -212,7 +207,7 @@ fn run(seed: u64, steps: usize) {
                 };
                 let _ = w.gw.adjust_balance(&who, delta, &key, "play");
             }
-            45..=56 => {
+            45..=54 => {
                 let amount = if rng.chance(500) {
                     WithdrawalAmount::Game(1 + rng.below(3_000))
                 } else {
@@ -221,7 +216,25 @@ fn run(seed: u64, steps: usize) {
                 let key = if rng.chance(200) { format!("w{seed}-{}", step.saturating_sub(1)) } else { format!("w{seed}-{step}") };
                 let _ = w.gw.request_withdrawal(user, amount, &key);
             }
-            57..=60 => {
+            55..=58 => {
+                // The ledger's other moves: internal transfers, referrals, rewards.
+                let other = USERS[rng.below(USERS.len() as u64) as usize];
+                match rng.below(4) {
+                    0 => {
+                        let _ = w.gw.transfer_internal(user, other, 1 + rng.below(800), &format!("x{seed}-{}", step.saturating_sub(rng.below(2) as usize)), "");
+                    }
+                    1 => {
+                        let _ = w.gw.set_referrer(user, other);
+                    }
+                    2 => {
+                        let _ = w.gw.adjust_balance("referral-pool", 1 + rng.below(5_000) as i64, &format!("pool{seed}-{step}"), "fund");
+                    }
+                    _ => {
+                        let _ = w.gw.reward_referrers(user, 1 + rng.below(3_000), &format!("r{seed}-{}", step.saturating_sub(rng.below(2) as usize)));
+                    }
+                }
+            }
+            59..=60 => {
                 // Review decisions on whatever waits.
                 if let Ok(list) = w.gw.list_withdrawals(&Default::default(), None, 50) {
                     if let Some(x) = list.iter().find(|x| x.state == WdState::AwaitingReview) {
@@ -286,7 +299,7 @@ fn run(seed: u64, steps: usize) {
     let count = |s: WdState| wds.iter().filter(|(_, x)| x.state == s).count();
     let attempts: u32 = wds.iter().map(|(_, x)| x.attempts).sum();
     eprintln!(
-        "seed {seed}: links {} deposits {} unclaimed {} adjustments {} withdrawals confirmed {} failed {} rejected {} review {} attempts {attempts}",
+        "seed {seed}: links {} deposits {} unclaimed {} adjustments {} withdrawals confirmed {} failed {} rejected {} review {} attempts {attempts} sweeps {}/{} transfers {} referrals {} rewards {}",
         w.store.keys("link/").len(),
         w.store.keys("dep/").len(),
         w.store.keys("unc/").len(),
@@ -295,6 +308,11 @@ fn run(seed: u64, steps: usize) {
         count(WdState::Failed),
         count(WdState::Rejected),
         count(WdState::AwaitingReview),
+        w.store.all::<SweepRec>("sweep/").iter().filter(|(_, s)| s.state == SweepState::Confirmed).count(),
+        w.store.keys("sweep/").len(),
+        w.store.keys("xfer/").len(),
+        w.store.keys("ref/").len(),
+        w.store.keys("rwd/").len(),
     );
 }
 

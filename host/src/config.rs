@@ -25,6 +25,10 @@ pub struct FileConfig {
     #[serde(default)]
     pub withdrawals: WithdrawalSection,
     #[serde(default)]
+    pub treasury: TreasurySection,
+    #[serde(default)]
+    pub referrals: ReferralsSection,
+    #[serde(default)]
     pub store: StoreSection,
     #[serde(default)]
     pub http: HttpSection,
@@ -162,6 +166,54 @@ pub struct WithdrawalSection {
     pub review_above_cwd: u64,
     pub expiration_secs: u32,
     pub max_attempts: u32,
+}
+
+/// `[treasury]`: sweeping the hot account to cold storage and the fee reserve (CWD
+/// units; 0 = off / default). See WIT `treasury-config`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TreasurySection {
+    /// Empty: no sweeps.
+    pub cold_account: String,
+    pub high_water_cwd: u64,
+    pub low_water_cwd: u64,
+    pub fee_reserve_cwd: u64,
+    pub low_fee_days: u32,
+    pub min_sweep_cwd: u64,
+}
+
+impl TreasurySection {
+    pub fn component(&self) -> api::TreasuryConfig {
+        api::TreasuryConfig {
+            cold_account: self.cold_account.clone(),
+            high_water_cwd: self.high_water_cwd,
+            low_water_cwd: self.low_water_cwd,
+            fee_reserve_cwd: self.fee_reserve_cwd,
+            low_fee_days: self.low_fee_days,
+            min_sweep_cwd: self.min_sweep_cwd,
+        }
+    }
+}
+
+/// `[referrals]`: levels (per mille of the base amount, first = the user's own
+/// referrer), cashback and the pool user. See WIT `referral-config`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReferralsSection {
+    pub level_rates_per_mille: Vec<u32>,
+    pub cashback_per_mille: u32,
+    /// Empty: `referral-pool`.
+    pub pool_user: String,
+}
+
+impl ReferralsSection {
+    pub fn component(&self) -> api::ReferralConfig {
+        api::ReferralConfig {
+            level_rates_per_mille: self.level_rates_per_mille.clone(),
+            cashback_per_mille: self.cashback_per_mille,
+            pool_user: self.pool_user.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -363,6 +415,8 @@ impl FileConfig {
             low_fee_balance_cwd: self.gateway.low_fee_balance_cwd,
             tick_interval_ms: self.gateway.tick_interval_ms,
             idempotency_window_ms: self.gateway.idempotency_window_ms,
+            treasury: self.treasury.component(),
+            referrals: self.referrals.component(),
         }
     }
 

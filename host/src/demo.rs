@@ -75,9 +75,11 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
     .context("starting the devnet")?;
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * 100_000))?;
     let player = devnet.create_account(AccountSpec::new("alice-cwd", 500 * 100_000))?;
+    let cold = devnet.create_account(AccountSpec::new("game-cold", 0))?;
     say(format!("Simulated CrowdWiz chain (devnet) at {} — a block every {:?} of real time (at most one a second: chain time is the wall clock).", devnet.url(), opts.block_period));
     say(format!("  gateway account  game-gateway ({}) holds {}", gateway.id_string(), cwd(10_000 * 100_000)));
     say(format!("  player account   alice-cwd ({}) holds {}", player.id_string(), cwd(500 * 100_000)));
+    say(format!("  cold account     game-cold ({}): the operator's offline storage", cold.id_string()));
 
     // 2. The gateway component in this host, talking to the devnet over HTTP.
     let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&devnet.chain_id_hex())?;
@@ -103,6 +105,17 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
         low_fee_balance_cwd: 100 * 100_000,
         tick_interval_ms: 500,
         idempotency_window_ms: 0,
+        // Keep 1000 CWD hot beyond pending withdrawals and a 50 CWD fee reserve.
+        treasury: api::TreasuryConfig {
+            cold_account: "game-cold".into(),
+            high_water_cwd: 1_000 * 100_000,
+            low_water_cwd: 100 * 100_000,
+            fee_reserve_cwd: 50 * 100_000,
+            low_fee_days: 0,
+            min_sweep_cwd: 0,
+        },
+        // 10 % to the referrer, 5 % to theirs, 2 % cashback, from the pool.
+        referrals: api::ReferralConfig { level_rates_per_mille: vec![100, 50], cashback_per_mille: 20, pool_user: String::new() },
     };
     let keys = api::Keys {
         active_wif: gateway.active_wif.clone().context("devnet keeps generated keys")?,
@@ -185,7 +198,35 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
         cwd(done.cwd)
     ));
 
-    // 7. The books.
+    // 7. Treasury: the timer swept the excess to cold storage right after it started.
+    let sweep = wait_for("the sweep to cold storage to be confirmed", Duration::from_secs(60), || {
+        let s = service.with(|a| a.list_sweeps(None, 10)).map_err(gw)?;
+        Ok(s.into_iter().find(|s| matches!(s.state, api::SweepState::Confirmed)))
+    })?;
+    say(format!(
+        "\n[treasury] The gateway signs automatically, so it keeps only 1000 CWD beyond what pending withdrawals and its fee reserve need: sweep {} sent {} to {} (block {}), fee {}.",
+        sweep.sweep_id,
+        cwd(sweep.cwd),
+        sweep.cold_account,
+        sweep.block_num.unwrap_or(0),
+        cwd(sweep.fee)
+    ));
+    say(format!("  game-cold on chain now holds {}.", cwd(devnet.balance_of("game-cold")? as u64)));
+
+    // 8. Internal transfer and a referral reward.
+    let pool = service.with(|a| a.adjust_balance("referral-pool", 10_000, "pool-fund-1", "operator funds the referral pool")).map_err(gw)?;
+    say(format!("\n[referrals] The operator funds the referral pool: {} coins.", pool.balance));
+    service.with(|a| a.set_referrer("bob", "alice")).map_err(gw)?;
+    let gift = service.with(|a| a.transfer_internal("alice", "bob", 100, "gift-1", "welcome gift")).map_err(gw)?;
+    say(format!("  Bob joins with alice as his referrer; she gives him 100 coins (internal transfer): alice {}, bob {}.", gift.from_balance, gift.to_balance));
+    let reward = service.with(|a| a.reward_referrers("bob", 1_000, "fee-bob-1")).map_err(gw)?;
+    let to_alice: u64 = reward.shares.iter().filter(|s| s.user == "alice").map(|s| s.amount).sum();
+    say(format!(
+        "  The game earns a 1000-coin fee from bob: alice (level 1) gets {to_alice}, bob {} cashback; the pool paid {} and holds {}.",
+        reward.cashback, reward.paid, reward.pool_balance
+    ));
+
+    // 9. The books.
     let final_account = service.with(|a| a.account("alice")).map_err(gw)?;
     let status = service.with(|a| a.status()).map_err(gw)?;
     say(format!(

@@ -93,6 +93,13 @@ api_calls! {
     fn assign_unclaimed => call_assign_unclaimed(deposit_id: &str, user: &str) -> UnclaimedDeposit;
     fn refund_unclaimed => call_refund_unclaimed(deposit_id: &str, note: &str) -> UnclaimedDeposit;
     fn status => call_status() -> GatewayStatus;
+    fn transfer_internal => call_transfer_internal(from_user: &str, to_user: &str, amount: u64, idempotency_key: &str, memo: &str) -> InternalTransfer;
+    fn list_transfers => call_list_transfers(user: &str, start_after: Option<&str>, limit: u32) -> Vec<InternalTransfer>;
+    fn set_referrer => call_set_referrer(user: &str, referrer: &str) -> Referral;
+    fn reward_referrers => call_reward_referrers(user: &str, base_amount: u64, idempotency_key: &str) -> Reward;
+    fn list_referrals => call_list_referrals(referrer: &str, start_after: Option<&str>, limit: u32) -> Vec<Referral>;
+    fn referral_earnings => call_referral_earnings(user: &str) -> ReferralTotals;
+    fn list_sweeps => call_list_sweeps(start_after: Option<&str>, limit: u32) -> Vec<Sweep>;
     fn tick => call_tick() -> TickReport;
 }
 

@@ -474,6 +474,15 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
             .map(to_json),
         "assign-unclaimed" => api.assign_unclaimed(arg!(str "deposit_id"), arg!(str "user")).map(to_json),
         "refund-unclaimed" => api.refund_unclaimed(arg!(str "deposit_id"), arg!(str "note")).map(to_json),
+        "transfer-internal" => api
+            .transfer_internal(arg!(str "from_user"), arg!(str "to_user"), arg!(u64 "amount"), arg!(str "idempotency_key"), arg!(opt_str "memo").unwrap_or(""))
+            .map(to_json),
+        "list-transfers" => api.list_transfers(arg!(str "user"), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
+        "set-referrer" => api.set_referrer(arg!(str "user"), arg!(str "referrer")).map(to_json),
+        "reward-referrers" => api.reward_referrers(arg!(str "user"), arg!(u64 "base_amount"), arg!(str "idempotency_key")).map(to_json),
+        "list-referrals" => api.list_referrals(arg!(str "referrer"), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
+        "referral-earnings" => api.referral_earnings(arg!(str "user")).map(to_json),
+        "list-sweeps" => api.list_sweeps(arg!(opt_str "start_after"), arg!(limit)).map(to_json),
         other => return Err((404, json!({ "error": { "code": "unknown-call", "message": format!("no call named {other:?}") } }))),
     })),
     };
@@ -601,6 +610,10 @@ fn error_parts(e: &GatewayError) -> (u16, &'static str, String, Value) {
         E::UnclaimedNotFound => (404, "unclaimed-not-found", "no such unclaimed deposit".into(), none),
         E::AlreadyResolved => (409, "already-resolved", "the deposit was already assigned or marked for refund".into(), none),
         E::NotCwd => (422, "not-cwd", "only CWD deposits can be assigned; mark it for refund".into(), none),
+        E::ReferrerAlreadySet(r) => (409, "referrer-already-set", format!("the user's referrer is already {r}; it is set once"), json!({ "referrer": r })),
+        E::SelfReferral => (422, "self-referral", "a user cannot refer themselves".into(), none),
+        E::ReferralCycle => (422, "referral-cycle", "the referrer is the user's own referral (directly or up the chain)".into(), none),
+        E::PoolInsufficient(avail) => (422, "pool-insufficient", format!("the referral pool holds {avail}; fund it with adjust-balance on the pool user"), json!({ "available": avail })),
         E::NodeUnavailable(n) => (503, "node-unavailable", format!("the node is unavailable: {}", n.detail), json!({ "retry_after_ms": n.retry_after_ms })),
         E::StoreUnavailable(d) => (503, "store-unavailable", format!("the database is unavailable: {d}"), json!({ "retry_after_ms": 1000 })),
         E::Busy => (503, "busy", "concurrent updates; retry shortly".into(), json!({ "retry_after_ms": 100 })),

@@ -118,6 +118,49 @@ pub const CALLS: &[Call] = &[
     Call { name: "assign-unclaimed", summary: "Credit an unclaimed CWD deposit to a user.", args: &[req("deposit_id", Ty::Str, ""), USER], amount: false },
     Call { name: "refund-unclaimed", summary: "Mark an unclaimed deposit for refund by the operator.", args: &[req("deposit_id", Ty::Str, ""), req("note", Ty::Str, "")], amount: false },
     Call { name: "tick", summary: "Run one tick now (scan deposits, send and confirm withdrawals); only on the host holding the tick lease.", args: &[], amount: false },
+    Call {
+        name: "transfer-internal",
+        summary: "Move game units from one user to another in one commit (idempotent by key).",
+        args: &[
+            req("from_user", Ty::Str, "the paying user"),
+            req("to_user", Ty::Str, "the receiving user"),
+            req("amount", Ty::U64, "game units, non-zero"),
+            req("idempotency_key", Ty::Str, "unique per transfer"),
+            opt("memo", Ty::Str, "at most 200 bytes"),
+        ],
+        amount: false,
+    },
+    Call {
+        name: "list-transfers",
+        summary: "A user's internal transfers (sent and received), oldest first, paged.",
+        args: &[USER, opt("start_after", Ty::Str, "the last transfer_id of the previous page"), opt("limit", Ty::U32, "default 100")],
+        amount: false,
+    },
+    Call {
+        name: "set-referrer",
+        summary: "Register the user's referrer (once; no self-referral, no cycles).",
+        args: &[USER, req("referrer", Ty::Str, "the referring user's id")],
+        amount: false,
+    },
+    Call {
+        name: "reward-referrers",
+        summary: "Pay the configured levels' referrers and the user's cashback from the referral pool, for a fee the game earned (idempotent by key).",
+        args: &[USER, req("base_amount", Ty::U64, "the fee earned from the user, game units"), req("idempotency_key", Ty::Str, "unique per reward")],
+        amount: false,
+    },
+    Call {
+        name: "list-referrals",
+        summary: "The users a referrer referred, paged.",
+        args: &[req("referrer", Ty::Str, "the referring user's id"), opt("start_after", Ty::Str, "the last user of the previous page"), opt("limit", Ty::U32, "default 100")],
+        amount: false,
+    },
+    Call { name: "referral-earnings", summary: "A user's referrer, referral count and earnings by level.", args: &[USER], amount: false },
+    Call {
+        name: "list-sweeps",
+        summary: "Sweeps of the hot account's excess to the cold account, oldest first, paged.",
+        args: &[opt("start_after", Ty::Str, "the last sweep_id of the previous page"), opt("limit", Ty::U32, "default 100")],
+        amount: false,
+    },
 ];
 
 fn schema(ty: Ty) -> Value {

@@ -50,6 +50,8 @@ struct Env {
 /// The shared test configuration, with payouts above 5 CWD waiting for an operator.
 fn gateway_config(chain_id: String) -> api::Config {
     let mut config = support::config(chain_id);
+    config.referrals.level_rates_per_mille = vec![100, 50];
+    config.referrals.cashback_per_mille = 20;
     config.link.message_template = "Your Dragon Quest link code: {code} (for player {user})".into();
     config.withdrawals.review_above_cwd = 5 * 100_000;
     config.tick_interval_ms = 1_000;
@@ -204,8 +206,8 @@ fn every_call_over_http() {
     assert_eq!(
         keys_of(&s),
         sorted(vec![
-            "cwd_balance", "frozen_game", "gateway_account", "low_fee_balance", "payouts_paused", "pending_cwd", "pending_withdrawals",
-            "scanned_through_block", "unclaimed_count", "unclaimed_cwd"
+            "cwd_balance", "fee_reserve", "frozen_game", "gateway_account", "low_fee_balance", "open_sweep", "payouts_paused", "pending_cwd",
+            "pending_withdrawals", "scanned_through_block", "unclaimed_count", "unclaimed_cwd"
         ])
     );
     assert_eq!(s["gateway_account"], "game-gateway");
@@ -295,7 +297,7 @@ fn every_call_over_http() {
         keys_of(&report),
         sorted(vec![
             "deposits_credited", "deposits_unclaimed", "history_behind", "history_scanned", "last_irreversible_block", "next_tick_ms",
-            "node_errors", "withdrawals_confirmed", "withdrawals_failed", "withdrawals_sent"
+            "node_errors", "sweeps_confirmed", "sweeps_sent", "withdrawals_confirmed", "withdrawals_failed", "withdrawals_sent"
         ])
     );
     assert_eq!((report["deposits_credited"].as_u64(), report["deposits_unclaimed"].as_u64()), (Some(1), Some(2)), "{report}");
@@ -426,6 +428,37 @@ fn every_call_over_http() {
     env.refused("start-memo-link", json!({ "user": "alice" }), 409, "already-linked");
     let bad = env.raw("POST", "/v1/start-link", Some(&format!("Bearer {TOKEN}")), Some(br#"{"user": "erin", "account": "bob-cwd", "nonce": 5}"#));
     assert_eq!((bad.status, bad.body["error"]["code"].as_str()), (400, Some("bad-request")));
+
+    // The ledger's other moves: an internal transfer, a referral and a reward from the
+    // pool; no cold account here, so no sweeps.
+    let bob0 = env.ok("account", json!({ "user": "bob" }))["balance"].as_u64().unwrap();
+    let t = env.ok("transfer-internal", json!({ "from_user": "alice", "to_user": "bob", "amount": 100, "idempotency_key": "gift-1", "memo": "welcome gift" }));
+    assert_eq!(
+        keys_of(&t),
+        sorted(vec!["amount", "at_ms", "from_balance", "from_user", "memo", "replayed", "to_balance", "to_user", "transfer_id"])
+    );
+    assert_eq!((t["from_balance"].as_u64(), t["to_balance"].as_u64()), (Some(1_600), Some(bob0 + 100)));
+    assert_eq!(env.ok("transfer-internal", json!({ "from_user": "alice", "to_user": "bob", "amount": 100, "idempotency_key": "gift-1", "memo": "welcome gift" }))["replayed"], true);
+    env.refused("transfer-internal", json!({ "from_user": "bob", "to_user": "alice", "amount": bob0 + 101, "idempotency_key": "gift-2" }), 422, "insufficient-balance");
+    assert_eq!(env.ok("list-transfers", json!({ "user": "bob" })).as_array().unwrap().len(), 1);
+    let r = env.ok("set-referrer", json!({ "user": "bob", "referrer": "alice" }));
+    assert_eq!(keys_of(&r), vec!["referrer", "since_ms", "user"]);
+    env.refused("set-referrer", json!({ "user": "alice", "referrer": "bob" }), 422, "referral-cycle");
+    env.refused("set-referrer", json!({ "user": "alice", "referrer": "alice" }), 422, "self-referral");
+    env.refused("set-referrer", json!({ "user": "bob", "referrer": "erin" }), 409, "referrer-already-set");
+    env.refused("reward-referrers", json!({ "user": "bob", "base_amount": 1_000, "idempotency_key": "fee-bob-1" }), 422, "pool-insufficient");
+    env.ok("adjust-balance", json!({ "user": "referral-pool", "delta": 10_000, "idempotency_key": "pool-1", "reason": "operator funds the pool" }));
+    let reward = env.ok("reward-referrers", json!({ "user": "bob", "base_amount": 1_000, "idempotency_key": "fee-bob-1" }));
+    assert_eq!(
+        keys_of(&reward),
+        sorted(vec!["at_ms", "base_amount", "cashback", "paid", "pool_balance", "replayed", "shares", "user"])
+    );
+    assert_eq!(reward["shares"], json!([{ "level": 1, "user": "alice", "amount": 100 }]));
+    assert_eq!((reward["cashback"].as_u64(), reward["paid"].as_u64(), reward["pool_balance"].as_u64()), (Some(20), Some(120), Some(9_880)));
+    assert_eq!(env.ok("list-referrals", json!({ "referrer": "alice" }))[0]["user"], "bob");
+    let earned = env.ok("referral-earnings", json!({ "user": "alice" }));
+    assert_eq!((earned["referrals"].as_u64(), earned["by_level"].clone()), (Some(1), json!([100])));
+    assert_eq!(env.ok("list-sweeps", json!({})), json!([]));
 
     // The events the component raised along the way went to the host's sink.
     let types: Vec<String> = env.events.snapshot().iter().filter_map(|e| e["type"].as_str().map(str::to_string)).collect();

@@ -25,6 +25,7 @@ pub const GATEWAY: &str = "game-gateway";
 pub const START_MS: u64 = 1_800_000_000_000;
 pub const TRANSFER_FEE: i64 = 2_000;
 pub const MESSAGE_FEE: i64 = 1_000;
+pub const COLD: &str = "cold-store";
 
 // ---------------------------------------------------------------- randomness
 
@@ -868,6 +869,8 @@ impl World {
         for name in ["alice", "bob", "carol", "mallory", "dave"] {
             chain.create_account(name, 100_000_000);
         }
+        // The operator's cold storage (sweeps go here when a test configures it).
+        chain.create_account(COLD, 0);
         let chain = Rc::new(RefCell::new(chain));
         let store = MemStore::default();
         let events = Recorder::default();
@@ -977,4 +980,80 @@ impl World {
         let v = self.gw.account(user).unwrap();
         (v.balance, v.frozen)
     }
+}
+
+// ---------------------------------------------------------------- the ledger invariant
+
+/// The ledger balances, from the store's records alone: per user, balance + frozen =
+/// credited deposits + assigned unclaimed + game changes + internal transfers in − out +
+/// rewards received − rewards paid (the pool) − completed withdrawals; frozen is what
+/// open withdrawals hold; and the units in users' hands equal the units that entered
+/// (deposits, assignments, game changes) less those paid out: transfers and rewards
+/// only move units. Panics with `ctx` on any mismatch.
+pub fn check_ledger(store: &MemStore, ctx: &str) {
+    use cwd_gateway::records::{AdjustRec, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
+    use cwd_gateway::referrals::RewardRec;
+    use cwd_gateway::transfers::TransferRec;
+    let users: Vec<(String, UserRec)> = store.all("user/");
+    let mut expect: HashMap<String, i128> = HashMap::new();
+    let mut entered: i128 = 0;
+    for (_, d) in store.all::<DepositRec>("dep/") {
+        *expect.entry(d.user.clone()).or_default() += d.game as i128;
+        entered += d.game as i128;
+    }
+    for (_, u) in store.all::<UnclaimedRec>("unc/") {
+        if let UnclaimedState::Assigned { user, game, .. } = &u.state {
+            *expect.entry(user.clone()).or_default() += *game as i128;
+            entered += *game as i128;
+        }
+    }
+    for (_, a) in store.all::<AdjustRec>("adj/") {
+        *expect.entry(a.user.clone()).or_default() += a.delta as i128;
+        entered += a.delta as i128;
+    }
+    // Adjustments whose idempotency records were pruned: their daily totals.
+    for (key, d) in store.all::<cwd_gateway::retention::AdjustDayRec>("adjday/") {
+        let user = key["adjday/".len()..].split('/').next().unwrap().to_string();
+        *expect.entry(user).or_default() += d.delta;
+        entered += d.delta;
+    }
+    for (_, t) in store.all::<TransferRec>("xfer/") {
+        *expect.entry(t.from_user.clone()).or_default() -= t.amount as i128;
+        *expect.entry(t.to_user.clone()).or_default() += t.amount as i128;
+    }
+    for (_, r) in store.all::<RewardRec>("rwd/") {
+        let shares: u64 = r.shares.iter().map(|s| s.amount).sum();
+        assert_eq!(shares + r.cashback, r.paid, "reward {} does not add up at {ctx}", r.idempotency_key);
+        assert!(r.paid <= r.base, "reward {} pays more than its base at {ctx}", r.idempotency_key);
+        *expect.entry(r.pool_user.clone()).or_default() -= r.paid as i128;
+        for s in &r.shares {
+            *expect.entry(s.user.clone()).or_default() += s.amount as i128;
+        }
+        *expect.entry(r.user.clone()).or_default() += r.cashback as i128;
+    }
+    let mut frozen: HashMap<String, u64> = HashMap::new();
+    for (_, x) in store.all::<WithdrawalRec>("wd/") {
+        match x.state {
+            WdState::Confirmed => {
+                *expect.entry(x.user.clone()).or_default() -= x.game as i128;
+                entered -= x.game as i128;
+            }
+            WdState::Failed | WdState::Rejected | WdState::Cancelled => {}
+            _ => *frozen.entry(x.user.clone()).or_default() += x.game,
+        }
+    }
+    let mut held: i128 = 0;
+    for (key, u) in &users {
+        let user = &key["user/".len()..];
+        let have = u.balance as i128 + u.frozen as i128;
+        held += have;
+        assert_eq!(have, expect.get(user).copied().unwrap_or(0), "ledger does not reconcile for {user} at {ctx}");
+        assert_eq!(u.frozen, frozen.get(user).copied().unwrap_or(0), "frozen mismatch for {user} at {ctx}");
+    }
+    for (user, e) in &expect {
+        if *e != 0 {
+            assert!(users.iter().any(|(k, _)| &k["user/".len()..] == user), "a move without a user record ({user}) at {ctx}");
+        }
+    }
+    assert_eq!(held, entered, "units were created or lost by transfers or rewards at {ctx}");
 }

@@ -46,6 +46,8 @@ pub fn config(chain_id: String) -> api::Config {
         low_fee_balance_cwd: 0,
         tick_interval_ms: 200,
         idempotency_window_ms: 0,
+        treasury: cwd_gateway_host::config::TreasurySection::default().component(),
+        referrals: cwd_gateway_host::config::ReferralsSection::default().component(),
     }
 }
 
