@@ -38,6 +38,7 @@ impl<K: Ord + Clone, V> Bounded<K, V> {
         self.map.insert(key, value);
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
