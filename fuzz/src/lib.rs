@@ -102,20 +102,12 @@ pub fn run_one(target: &Target, input: &[u8]) -> Result<String, String> {
     result.map_err(|_| LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "panic".into()))
 }
 
-/// splitmix64: seeded and repeatable.
-pub struct Rng(pub u64);
+/// The seeded generator of the guest's tests (splitmix64), repeatable.
+pub use support::Rng;
 
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
+/// A number below `n` (0 when `n` is 0).
+fn pick(rng: &mut Rng, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 const MAX_INPUT: usize = 16 * 1024;
@@ -123,32 +115,32 @@ const MAX_WORKING_CORPUS: usize = 4096;
 
 /// One to four byte-level and token-level mutations of `data`.
 pub fn mutate(rng: &mut Rng, data: &mut Vec<u8>, others: &[Vec<u8>], dictionary: &[&str]) {
-    for _ in 0..1 + rng.below(4) {
+    for _ in 0..1 + pick(rng, 4) {
         let len = data.len();
-        match rng.below(10) {
+        match pick(rng, 10) {
             0 if len > 0 => {
-                let i = rng.below(len);
-                data[i] ^= 1 << rng.below(8);
+                let i = pick(rng, len);
+                data[i] ^= 1 << pick(rng, 8);
             }
             1 if len > 0 => {
-                let i = rng.below(len);
-                data[i] = *b"\0\x01\x7f\x80\xff0129-.\"\n,{}[]:".get(rng.below(20)).unwrap_or(&0);
+                let i = pick(rng, len);
+                data[i] = *b"\0\x01\x7f\x80\xff0129-.\"\n,{}[]:".get(pick(rng, 20)).unwrap_or(&0);
             }
             2 if len > 0 => {
-                let at = rng.below(len);
-                let n = 1 + rng.below((len - at).min(16));
+                let at = pick(rng, len);
+                let n = 1 + pick(rng, (len - at).min(16));
                 data.drain(at..at + n);
             }
             3 => {
-                let at = rng.below(len + 1);
-                let n = 1 + rng.below(8);
+                let at = pick(rng, len + 1);
+                let n = 1 + pick(rng, 8);
                 let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
                 data.splice(at..at, bytes);
             }
             4 | 5 if !dictionary.is_empty() => {
-                let token = dictionary[rng.below(dictionary.len())].as_bytes();
-                let at = rng.below(len + 1);
-                if rng.below(2) == 0 || len == 0 {
+                let token = dictionary[pick(rng, dictionary.len())].as_bytes();
+                let at = pick(rng, len + 1);
+                if pick(rng, 2) == 0 || len == 0 {
                     data.splice(at..at, token.iter().copied());
                 } else {
                     let end = (at + token.len()).min(len);
@@ -157,30 +149,30 @@ pub fn mutate(rng: &mut Rng, data: &mut Vec<u8>, others: &[Vec<u8>], dictionary:
             }
             6 if len > 0 => {
                 // Repeat a chunk: long strings, deep nesting, big pages.
-                let at = rng.below(len);
-                let n = 1 + rng.below((len - at).min(64));
+                let at = pick(rng, len);
+                let n = 1 + pick(rng, (len - at).min(64));
                 let chunk = data[at..at + n].to_vec();
-                for _ in 0..1 + rng.below(16) {
+                for _ in 0..1 + pick(rng, 16) {
                     data.splice(at..at, chunk.iter().copied());
                 }
             }
             7 if !others.is_empty() => {
                 // Splice: our head with another input's tail.
-                let other = &others[rng.below(others.len())];
-                let cut = rng.below(len + 1);
-                let from = rng.below(other.len() + 1);
+                let other = &others[pick(rng, others.len())];
+                let cut = pick(rng, len + 1);
+                let from = pick(rng, other.len() + 1);
                 data.truncate(cut);
                 data.extend_from_slice(&other[from..]);
             }
             8 if len > 0 => {
                 // A number somewhere becomes a boundary value.
-                let at = rng.below(len);
-                let token = ["0", "-1", "18446744073709551615", "18446744073709551616", "9223372036854775807", "-9223372036854775808", "4294967296", "1e300", "0.5", "1000000000000000001"][rng.below(10)];
+                let at = pick(rng, len);
+                let token = ["0", "-1", "18446744073709551615", "18446744073709551616", "9223372036854775807", "-9223372036854775808", "4294967296", "1e300", "0.5", "1000000000000000001"][pick(rng, 10)];
                 data.splice(at..at, token.bytes());
             }
             _ if len > 1 => {
-                let a = rng.below(len);
-                let b = rng.below(len);
+                let a = pick(rng, len);
+                let b = pick(rng, len);
                 data.swap(a, b);
             }
             _ => data.push(rng.next() as u8),
@@ -209,7 +201,7 @@ pub fn fuzz(target: &Target, seed: u64, budget: Budget) -> Report {
         let input = match pending.next() {
             Some(i) => i,
             None => {
-                let mut i = corpus[rng.below(corpus.len())].clone();
+                let mut i = corpus[pick(&mut rng, corpus.len())].clone();
                 mutate(&mut rng, &mut i, &corpus, target.dictionary);
                 i
             }
