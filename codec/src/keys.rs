@@ -2,11 +2,14 @@
 
 use core::fmt;
 use core::str::FromStr;
+use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use ripemd::Ripemd160;
 use sha2::{Digest, Sha256};
 
+use crate::cache::Bounded;
 use crate::error::{CodecError, KeyProblem, Result};
 
 /// The address prefix of the CrowdWiz chain.
@@ -14,8 +17,14 @@ pub const PUBLIC_KEY_PREFIX: &str = "CWD";
 const WIF_VERSION: u8 = 0x80;
 
 /// A secp256k1 private key. Its `Debug` never prints the secret.
+///
+/// Its public key is derived once, on first use, and kept with it: the gateway asks for
+/// its memo key's public key for every memo it reads.
 #[derive(Clone)]
-pub struct PrivateKey(k256::SecretKey);
+pub struct PrivateKey {
+    secret: k256::SecretKey,
+    public: OnceLock<PublicKey>,
+}
 
 /// A secp256k1 public key, compressed (33 bytes) on the wire.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,26 +52,26 @@ impl PrivateKey {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         k256::SecretKey::from_slice(bytes)
-            .map(PrivateKey)
+            .map(|secret| PrivateKey { secret, public: OnceLock::new() })
             .map_err(|_| CodecError::key("private key", KeyProblem::OutOfRange))
     }
 
     pub fn to_wif(&self) -> String {
         let mut body = Vec::with_capacity(37);
         body.push(WIF_VERSION);
-        body.extend_from_slice(&self.0.to_bytes());
+        body.extend_from_slice(&self.secret.to_bytes());
         let check = Sha256::digest(Sha256::digest(&body));
         body.extend_from_slice(&check[..4]);
         bs58::encode(body).into_string()
     }
 
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.public_key())
+        *self.public.get_or_init(|| PublicKey(self.secret.public_key()))
     }
 
     /// The secret scalar, for keyed derivations (the gateway keys its link-code HMAC with it).
     pub fn secret(&self) -> &k256::SecretKey {
-        &self.0
+        &self.secret
     }
 }
 
@@ -99,13 +108,33 @@ impl PublicKey {
     }
 }
 
+/// Keys parsed from text, by text. Public data; the same few keys (the gateway's, a
+/// player's) come back in every transaction and memo, and decompressing one costs a
+/// square root in the field.
+const PARSED_KEYS: usize = 256;
+
+thread_local! {
+    static PARSED: RefCell<Bounded<String, PublicKey>> = RefCell::new(Bounded::new(PARSED_KEYS));
+}
+
 impl FromStr for PublicKey {
     type Err = CodecError;
 
     /// Parses `CWD` + `base58(key ‖ ripemd160(key)[..4])`.
     fn from_str(text: &str) -> Result<Self> {
-        const F: &str = "public key";
         let text = text.trim();
+        if let Some(key) = PARSED.with(|c| c.borrow().get(text).copied()) {
+            return Ok(key);
+        }
+        let key = Self::parse_uncached(text)?;
+        PARSED.with(|c| c.borrow_mut().insert(text.to_string(), key));
+        Ok(key)
+    }
+}
+
+impl PublicKey {
+    fn parse_uncached(text: &str) -> Result<Self> {
+        const F: &str = "public key";
         let Some(body) = text.strip_prefix(PUBLIC_KEY_PREFIX) else {
             return Err(CodecError::key(F, KeyProblem::WrongPrefix));
         };

@@ -4,6 +4,7 @@
 //! encrypted memos ([`memo`]); [`codec`] is the text-in, text-out face the components
 //! export. Pure functions, no I/O: the gateway rules (crate `cwd-gateway-guest`) build on it.
 
+mod cache;
 pub mod codec;
 pub mod error;
 pub mod json;

@@ -7,6 +7,10 @@
 use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256, Sha512};
+use std::cell::RefCell;
+use zeroize::Zeroizing;
+
+use crate::cache::Bounded;
 
 use crate::error::{CodecError, Result};
 use crate::keys::{PrivateKey, PublicKey};
@@ -18,15 +22,55 @@ type Dec = cbc::Decryptor<aes::Aes256>;
 /// inside Graphene's default maximum transaction size (2048 bytes) with room to spare.
 pub const MAX_MEMO_MESSAGE_BYTES: usize = 1800;
 
-/// The symmetric key and IV both sides derive: the same from (mine, theirs) on either side.
-fn key_iv(mine: &PrivateKey, theirs: &PublicKey, nonce: u64) -> ([u8; 32], [u8; 16]) {
+/// How many (our key, their key) shared secrets are kept.
+const SHARED_SECRETS: usize = 64;
+
+thread_local! {
+    /// hex(sha512(x of the ECDH point)) by (fingerprint of our key, their compressed key).
+    ///
+    /// The ECDH is the dearest step of a memo (a variable-base multiplication), and a
+    /// gateway writes to and reads from the same players again and again. An entry can
+    /// read the memos between exactly these two keys: less than the private key, which
+    /// the caller holds in the same memory for as long (the gateway keeps its memo key;
+    /// a codec caller passes it on every call). Bounded, oldest first out, zeroized when
+    /// evicted; [`forget_shared_secrets`] drops them all.
+    static SHARED: RefCell<Bounded<([u8; 32], [u8; 33]), Zeroizing<[u8; 128]>>> =
+        RefCell::new(Bounded::new(SHARED_SECRETS));
+}
+
+/// Drops (and zeroizes) every cached shared secret, e.g. after a key change.
+pub fn forget_shared_secrets() {
+    SHARED.with(|c| c.borrow_mut().clear());
+}
+
+/// Names our key in the cache without keeping it: sha256 is one-way, and the tag keeps
+/// the value from meaning anything elsewhere.
+fn fingerprint(mine: &PrivateKey) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"cwd-codec memo cache key\0");
+    h.update(Zeroizing::new(<[u8; 32]>::from(mine.secret().to_bytes())).as_slice());
+    h.finalize().into()
+}
+
+/// hex(sha512(x)) of the ECDH point of `mine` and `theirs`: the same on either side.
+fn shared_hex(mine: &PrivateKey, theirs: &PublicKey) -> Zeroizing<[u8; 128]> {
+    let id = (fingerprint(mine), theirs.to_compressed());
+    if let Some(found) = SHARED.with(|c| c.borrow().get(&id).cloned()) {
+        return found;
+    }
     let point = (theirs.inner().to_projective() * *mine.secret().to_nonzero_scalar()).to_affine();
     let encoded = point.to_encoded_point(false);
     let x = encoded.x().expect("product of a valid key and a non-zero scalar is not identity");
-    let shared = Sha512::digest(x);
-    let mut seed_input = nonce.to_string().into_bytes();
-    seed_input.extend_from_slice(hex::encode(shared).as_bytes());
-    let seed = Sha512::digest(&seed_input);
+    let shared = Zeroizing::new(<[u8; 64]>::from(Sha512::digest(x)));
+    let mut text = Zeroizing::new([0u8; 128]);
+    hex::encode_to_slice(shared.as_slice(), text.as_mut_slice()).expect("128 hex digits for 64 bytes");
+    SHARED.with(|c| c.borrow_mut().insert(id, text.clone()));
+    text
+}
+
+/// The symmetric key and IV both sides derive: the same from (mine, theirs) on either side.
+fn key_iv(mine: &PrivateKey, theirs: &PublicKey, nonce: u64) -> ([u8; 32], [u8; 16]) {
+    let seed = Sha512::new().chain_update(nonce.to_string()).chain_update(shared_hex(mine, theirs).as_slice()).finalize();
     let mut key = [0u8; 32];
     let mut iv = [0u8; 16];
     key.copy_from_slice(&seed[..32]);

@@ -238,5 +238,15 @@ pub fn history_window(node: &mut dyn Node, account: AccountId, stop: u64, start:
     if out.windows(2).any(|w| w[0].position > w[1].position) {
         return Err(NodeFailure::bad(C, "entries out of chain order"));
     }
+    // Block 0 does not exist, and one operation (one `1.11.N`) listed twice would be
+    // applied twice: operations sharing a position have distinct ids.
+    if out.iter().any(|e| e.position.block_num == 0) {
+        return Err(NodeFailure::bad(C, "an entry in block 0"));
+    }
+    let mut ids: Vec<&str> = list.iter().filter_map(|h| h["id"].as_str()).collect();
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return Err(NodeFailure::bad(C, "the same operation twice in one page"));
+    }
     Ok(out)
 }

@@ -134,6 +134,32 @@ pub fn classify(gateway: AccountId, e: &HistoryEntry) -> Class {
     }
 }
 
+/// Why an operation that can move funds cannot be read, if it cannot: its accounts and
+/// amount are not of their types. [`classify`] reads such an operation as moving nothing,
+/// so the scan refuses the page instead (a node fault) rather than pass over a deposit.
+pub fn unreadable(e: &HistoryEntry) -> Option<String> {
+    let b = &e.body;
+    let fields: Vec<&str> = if e.op_id == OP_TRANSFER {
+        vec!["from", "to", "amount"]
+    } else if e.op_id == OP_RESOLVE_DISPUTE {
+        vec!["winner", "to", "from", "amount"]
+    } else if let Some(&(_, _, _, payee, amount)) = INCOMING_OPS.iter().find(|(id, ..)| *id == e.op_id) {
+        vec![payee, amount]
+    } else {
+        return None;
+    };
+    fields.into_iter().find(|f| {
+        let v = &b[*f];
+        let ok = if v.is_object() {
+            int_i64(&v["amount"], "amount").is_ok_and(|a| a >= 0) && object_id(&v["asset_id"], "asset_id", 1, 3).is_ok()
+        } else {
+            account_id(v, f).is_ok()
+        };
+        !ok
+    })
+    .map(|f| format!("operation {} at {:?}: `{f}` is not what the chain writes", e.op_id, e.position))
+}
+
 /// What one history operation did, for events and the report.
 pub(crate) enum Applied {
     Nothing,
@@ -191,6 +217,17 @@ impl Gateway {
                 self.distrust_history(detail);
                 return Ok(incomplete);
             }
+            // Across pages too, history only moves forward, and an irreversible entry
+            // cannot lie past what the statistics counted (they were read after the
+            // irreversible block): a node saying otherwise would misplace or repeat one.
+            let behind = cursor.last_position.is_some_and(|last| window.first().is_some_and(|e| e.position < OpPosition { occurrence: 0, ..last }));
+            let irreversible = window.iter().filter(|e| e.position.block_num <= lib).count() as u64;
+            if behind || cursor.seq + irreversible > stats.total_ops {
+                let detail = if behind { "an entry before the last one processed" } else { "more irreversible entries than the statistics count" };
+                self.alert_node(&crate::gateway_error::NodeFailure::bad("history.get_relative_account_history", detail));
+                report.node_errors += 1;
+                return Ok(incomplete);
+            }
             let full = window.len() as u64 == HISTORY_PAGE;
             let irreversible = window.iter().take_while(|e| e.position.block_num <= lib).count();
             // The page's irreversible operations, committed together; a memo-link code
@@ -198,6 +235,11 @@ impl Gateway {
             let mut ops: Vec<PageOp> = Vec::with_capacity(irreversible);
             for (i, entry) in window[..irreversible].iter().enumerate() {
                 let seq = cursor.seq + 1 + i as u64;
+                if let Some(detail) = unreadable(entry) {
+                    self.alert_node(&crate::gateway_error::NodeFailure::bad("history.get_relative_account_history", detail));
+                    report.node_errors += 1;
+                    return Ok(incomplete);
+                }
                 let class = classify(gateway, entry);
                 if let Class::Incoming { from, asset_id: 0, .. } = class {
                     if self.memo_link_claim(entry)?.is_some() {

@@ -17,6 +17,7 @@ use cwd_gateway::keys::{PrivateKey, PublicKey};
 use cwd_gateway::memo;
 use cwd_gateway::ops::{Operation, SignedTransaction};
 use cwd_gateway::ports::*;
+use cwd_gateway::records::{DepositRec, UnclaimedRec, WdState, WithdrawalRec};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -1056,4 +1057,107 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
         }
     }
     assert_eq!(held, entered, "units were created or lost by transfers or rewards at {ctx}");
+}
+
+// ---------------------------------------------------------------- invariants
+
+/// How far the history the gateway read can be trusted for where operations are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Positions {
+    /// An honest node: every credit is at the exact position of a real transfer.
+    Exact,
+    /// A node that lies about positions, ids, order and types but not about what was
+    /// transferred: every credit still matches a distinct real transfer (from, amount,
+    /// asset), so no lie creates money.
+    Untrusted,
+}
+
+/// The books after any step: no negative balance; per user, balance + frozen equals
+/// credited deposits + game changes − completed withdrawals; no deposit credited twice
+/// and each a real chain transfer; no withdrawal paid twice, none paid after failing.
+pub fn check_books(w: &World, ctx: &str, positions: Positions) {
+    let ctx = || ctx.to_string();
+    check_ledger(&w.store, &ctx());
+    let deps: Vec<(String, DepositRec)> = w.store.all("dep/");
+    let uncs: Vec<(String, UnclaimedRec)> = w.store.all("unc/");
+    let wds: Vec<(String, WithdrawalRec)> = w.store.all("wd/");
+    let sweeps: Vec<(String, cwd_gateway::sweep::SweepRec)> = w.store.all("sweep/");
+
+    // Deposits: each record is a distinct, real, irreversible transfer to the gateway.
+    let c = w.chain.borrow();
+    let gid = c.id_of(GATEWAY);
+    let lib = c.lib();
+    let empty = Vec::new();
+    let incoming: BTreeMap<OpPosition, (u64, i64, u64)> = c.history.get(&gid).unwrap_or(&empty)
+        .iter()
+        .filter(|h| h.op[0] == serde_json::json!(0) && h.op[1]["to"] == serde_json::json!(format!("1.2.{gid}")))
+        .map(|h| {
+            let from = h.op[1]["from"].as_str().unwrap()[4..].parse().unwrap();
+            let amount = cwd_gateway::json::int_i64(&h.op[1]["amount"]["amount"], "a").unwrap();
+            let asset = h.op[1]["amount"]["asset_id"].as_str().unwrap()[4..].parse().unwrap();
+            (h.pos, (from, amount, asset))
+        })
+        .collect();
+    if positions == Positions::Untrusted {
+        let mut real: HashMap<(u64, i64, u64), usize> = HashMap::new();
+        for (from, amount, asset) in incoming.values() {
+            *real.entry((*from, *amount, *asset)).or_default() += 1;
+        }
+        let claims = deps.iter().map(|(_, d)| (d.from_account_id, d.cwd as i64, 0)).chain(uncs.iter().map(|(_, u)| (u.from_account_id, u.amount as i64, u.asset_id)));
+        for claim in claims {
+            let left = real.get_mut(&claim).filter(|n| **n > 0).unwrap_or_else(|| panic!("credit {claim:?} matches no real transfer not already credited at {}", ctx()));
+            *left -= 1;
+        }
+    }
+    for (key, d) in deps.iter().filter(|_| positions == Positions::Exact) {
+        let pos = OpPosition::parse_deposit_id(&key["dep/".len()..]).unwrap();
+        let (from, amount, asset) = incoming.get(&pos).unwrap_or_else(|| panic!("credited deposit {key} is not on chain at {}", ctx()));
+        assert!(pos.block_num <= lib, "credited a reversible deposit at {}", ctx());
+        assert_eq!((d.from_account_id, d.cwd as i64, *asset), (*from, *amount, 0), "at {}", ctx());
+        assert!(!uncs.iter().any(|(k, _)| k["unc/".len()..] == key["dep/".len()..]), "credited and unclaimed at {}", ctx());
+    }
+
+    // Withdrawals: at most one payout per withdrawal, none for failed or rejected ones,
+    // and every payout belongs to a withdrawal.
+    let pays = c.gateway_payouts(gid);
+    let mut by_nonce: HashMap<u64, Vec<(u64, i64)>> = HashMap::new();
+    for (to, amount, nonce, _) in &pays {
+        by_nonce.entry(*nonce).or_default().push((*to, *amount));
+    }
+    for (_, x) in &wds {
+        let n = by_nonce.get(&x.nonce).map_or(0, |v| v.len());
+        assert!(n <= 1, "withdrawal {} paid {n} times at {}", x.id, ctx());
+        if matches!(x.state, WdState::Failed | WdState::Rejected | WdState::Queued | WdState::AwaitingReview) {
+            assert_eq!(n, 0, "withdrawal {} is {:?} but was paid at {}", x.id, x.state, ctx());
+        }
+        if x.state == WdState::Confirmed {
+            assert_eq!(n, 1, "withdrawal {} confirmed without a payout at {}", x.id, ctx());
+            assert_eq!(by_nonce[&x.nonce][0], (x.account_id, x.cwd as i64));
+        }
+    }
+    // Sweeps: each paid at most once, to the cold account, never after it expired.
+    use cwd_gateway::sweep::SweepState;
+    for (_, s) in &sweeps {
+        let n = by_nonce.get(&s.nonce).map_or(0, |v| v.len());
+        assert!(n <= 1, "sweep {} paid {n} times at {}", s.id, ctx());
+        match s.state {
+            SweepState::Confirmed => assert_eq!(by_nonce[&s.nonce][0], (s.cold_account_id, s.cwd as i64), "at {}", ctx()),
+            SweepState::Expired => assert_eq!(n, 0, "sweep {} expired but was paid at {}", s.id, ctx()),
+            SweepState::Sent => {}
+        }
+    }
+    for nonce in by_nonce.keys() {
+        assert!(
+            wds.iter().any(|(_, x)| x.nonce == *nonce) || sweeps.iter().any(|(_, s)| s.nonce == *nonce),
+            "a payout matches no withdrawal or sweep at {}",
+            ctx()
+        );
+    }
+    // A sweep never leaves pending withdrawals unfunded: what the gateway holds, less
+    // sweeps still in flight, covers every withdrawal not yet paid on chain.
+    let paid: std::collections::HashSet<u64> = pays.iter().map(|p| p.2).collect();
+    let unpaid: i128 = wds.iter().filter(|(_, x)| !x.state.is_final() && !paid.contains(&x.nonce)).map(|(_, x)| x.cwd as i128).sum();
+    let sweeping: i128 = sweeps.iter().filter(|(_, s)| s.state == SweepState::Sent && !paid.contains(&s.nonce)).map(|(_, s)| (s.cwd + s.fee) as i128).sum();
+    let hot = c.balance(GATEWAY, 0) as i128;
+    assert!(hot - sweeping >= unpaid, "sweeps left {} for {unpaid} of pending withdrawals at {}", hot - sweeping, ctx());
 }
