@@ -19,6 +19,15 @@ pub use world::{run_seed, Params, Report, Violation};
 
 use std::collections::BTreeMap;
 
+/// Errors are expected by the thousand in a run (every injected fault makes one);
+/// capturing a backtrace for each (`RUST_BACKTRACE=1` makes anyhow do it) would cost
+/// more than the run itself. Panics keep theirs.
+pub fn quiet_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+}
+
 /// Totals over many seeds.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -26,6 +35,7 @@ pub struct Summary {
     pub steps: u64,
     pub injected: BTreeMap<String, u64>,
     pub actions: BTreeMap<String, u64>,
+    pub succeeded: BTreeMap<String, u64>,
     pub restarts: u64,
     pub events: u64,
     pub credited: u64,
@@ -45,6 +55,9 @@ impl Summary {
                 }
                 for (k, v) in r.actions {
                     *self.actions.entry(k.to_string()).or_default() += v;
+                }
+                for (k, v) in r.succeeded {
+                    *self.succeeded.entry(k.to_string()).or_default() += v;
                 }
                 self.restarts += r.restarts;
                 self.events += r.events;
@@ -66,9 +79,12 @@ impl Summary {
         for (k, v) in &self.injected {
             println!("  {k:<36} {v}");
         }
-        println!("actions:");
+        println!("actions (gateway calls: tried / succeeded):");
         for (k, v) in &self.actions {
-            println!("  {k:<36} {v}");
+            match self.succeeded.get(k) {
+                Some(ok) => println!("  {k:<36} {v} / {ok}"),
+                None => println!("  {k:<36} {v}"),
+            }
         }
         for v in &self.violations {
             println!("{v}");

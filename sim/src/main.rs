@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    cwd_sim::quiet_backtraces();
     let mut seeds = 1_000u64;
     let mut first = 0u64;
     let mut one: Option<u64> = None;

@@ -73,7 +73,7 @@ impl Params {
             second_host: r.chance(500),
             crash: if calm { 0 } else { r.below(60) },
             reorg: if calm { 0 } else { r.below(80) },
-            expiration_secs: 15 + r.below(60) as u32,
+            expiration_secs: 30 + r.below(90) as u32,
             max_attempts: r.below(4) as u32,
             review_above_cwd: if r.chance(500) { 500_000 + r.below(2_000_000) } else { 0 },
         }
@@ -89,6 +89,8 @@ pub struct Report {
     pub digest: String,
     pub injected: BTreeMap<String, u64>,
     pub actions: BTreeMap<&'static str, u64>,
+    /// Gateway calls that succeeded, by kind.
+    pub succeeded: BTreeMap<&'static str, u64>,
     pub events: u64,
     pub restarts: u64,
     pub credited: u64,
@@ -254,7 +256,10 @@ impl World {
             self.faults.state().crashed = false;
             match started {
                 Ok(s) => return s,
-                Err(_) => {
+                Err(e) => {
+                    if calm {
+                        panic!("the host does not start even without faults: {e:#}");
+                    }
                     self.note("start-failed");
                     self.clock.advance(1_000);
                 }
@@ -309,18 +314,33 @@ impl World {
         }
     }
 
-    fn record<R: std::fmt::Debug>(&mut self, what: &str, out: &GwResult<R>) {
+    fn record<R: std::fmt::Debug>(&mut self, what: &'static str, out: &GwResult<R>) {
+        if out.is_ok() {
+            *self.report.succeeded.entry(what).or_default() += 1;
+        }
         let line = match out {
             Ok(v) => format!("{what} ok {v:?}\n"),
             Err(GatewayCallError::Refused(e)) => format!("{what} refused {e:?}\n"),
             // The trap's text names wasm offsets, not state: its kind is enough.
             Err(GatewayCallError::Component(e)) => format!("{what} trapped {}\n", cwd_gateway_host::gateway::trap_cause(e)),
         };
+        self.trace(&line);
         self.digest.update(line.as_bytes());
     }
 
     fn note(&mut self, what: &str) {
-        self.digest.update(format!("{what}\n").as_bytes());
+        let line = format!("{what}\n");
+        self.trace(&line);
+        self.digest.update(line.as_bytes());
+    }
+
+    /// `CWD_SIM_TRACE=1`: every call's outcome and every chain action on stderr, to read
+    /// what a replayed seed did.
+    fn trace(&self, line: &str) {
+        static ON: OnceLock<bool> = OnceLock::new();
+        if *ON.get_or_init(|| std::env::var_os("CWD_SIM_TRACE").is_some()) {
+            eprint!("[{} ms] {line}", self.clock.now_ms());
+        }
     }
 
     /// Folds new events into the digest.
@@ -417,20 +437,32 @@ impl World {
         text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits as usize).map(str::to_string)
     }
 
-    fn step(&mut self) -> Result<(), String> {
+    /// The link flow: the gateway sends a code on chain, the player reads it with its
+    /// memo key and types it back (sometimes wrongly).
+    fn link(&mut self, user: &str, account: &str) -> Result<(), String> {
+        if let Some(started) = self.call("start-link", |a| a.start_link(user, account, None)) {
+            self.produce(1)?;
+            let right = self.read_code(account, started.code_digits);
+            let code = match right {
+                Some(c) if !self.rng.chance(150) => c,
+                _ => format!("{:0width$}", self.rng.below(1_000_000), width = started.code_digits as usize),
+            };
+            self.call("confirm-link", |a| a.confirm_link(user, &code));
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, step: u32) -> Result<(), String> {
+        // The first steps link user i to player i (under faults, so not always).
+        if (step as usize) < self.users.len().min(self.players.len()) {
+            let (user, account) = (self.users[step as usize].clone(), self.players[step as usize].name.clone());
+            return self.link(&user, &account);
+        }
         let roll = self.rng.below(100);
         match roll {
             0..=7 => {
                 let (user, account) = (self.pick_user(), self.pick_player());
-                if let Some(started) = self.call("start-link", |a| a.start_link(&user, &account, None)) {
-                    self.produce(1)?;
-                    let right = self.read_code(&account, started.code_digits);
-                    let code = match right {
-                        Some(c) if !self.rng.chance(150) => c,
-                        _ => format!("{:0width$}", self.rng.below(1_000_000), width = started.code_digits as usize),
-                    };
-                    self.call("confirm-link", |a| a.confirm_link(&user, &code));
-                }
+                self.link(&user, &account)?;
             }
             8..=10 => {
                 let (user, account) = (self.pick_user(), self.pick_player());
@@ -440,11 +472,11 @@ impl World {
                     self.on_chain("memo-link-transfer", |n| n.transfer(&account, GATEWAY, amount, Some(&memo), None).ok().map(|t| t.id))?;
                 }
             }
-            11..=12 => {
+            11 => {
                 let user = self.pick_user();
                 self.call("unlink", |a| a.unlink(&user));
             }
-            13..=27 => {
+            12..=27 => {
                 let account = self.pick_player();
                 let amount = 1 + self.rng.below(3_000_000) as i64;
                 let memo = self.rng.chance(300).then(|| format!("deposit {amount}"));
@@ -493,7 +525,7 @@ impl World {
                     }
                     k
                 } else {
-                    let delta = self.rng.below(4_000) as i64 - 1_500;
+                    let delta = self.rng.below(3_500) as i64 - 500;
                     let k = (format!("adj-{}", self.rng.next()), self.pick_user(), if delta == 0 { 1 } else { delta });
                     self.adj_keys.push(k.clone());
                     k
@@ -505,7 +537,7 @@ impl World {
                     let i = self.rng.below(self.wd_keys.len() as u64) as usize;
                     self.wd_keys[i].clone()
                 } else {
-                    let k = (format!("wd-{}", self.rng.next()), self.pick_user(), 100_000 + self.rng.below(3_000_000));
+                    let k = (format!("wd-{}", self.rng.next()), self.pick_user(), 100_000 + self.rng.below(1_500_000));
                     self.wd_keys.push(k.clone());
                     k
                 };
@@ -632,7 +664,7 @@ impl World {
             self.second = Some(s);
         }
         for step in 0..steps {
-            if let Err(m) = self.step().and_then(|_| self.check()) {
+            if let Err(m) = self.step(step).and_then(|_| self.check()) {
                 return Err(violation(&self, Some(step), m));
             }
             self.absorb_events();
