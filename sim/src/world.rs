@@ -23,7 +23,7 @@ use crate::node::{Chain, SimNode};
 use crate::rng::Rng;
 use crate::store::SimStore;
 
-pub const GATEWAY: &str = "game-gateway";
+pub use cwd_gateway_e2e::GATEWAY;
 const GATEWAY_CWD: i64 = 1_000_000 * 100_000;
 const PLAYER_CWD: i64 = 10_000 * 100_000;
 const ASSET: &str = "SIMGOLD";
@@ -198,7 +198,8 @@ impl World {
         let store = Arc::new(SimStore::new(faults.clone()));
         let node = Arc::new(SimNode::new(chain.clone(), faults.clone()));
         let runtime = base_runtime().with_simulation(Arc::new(SimHooks { faults: faults.clone() }));
-        let mut config = config(chain.nodes[1].chain_id_hex());
+        // The end-to-end tests' configuration (90 game units per CWD in, 100 out).
+        let mut config = cwd_gateway_e2e::config(chain.nodes[1].chain_id_hex());
         config.withdrawals.expiration_secs = params.expiration_secs;
         config.withdrawals.max_attempts = params.max_attempts;
         config.withdrawals.review_above_cwd = params.review_above_cwd;
@@ -689,30 +690,6 @@ impl World {
 
 pub fn is_final(s: WithdrawalState) -> bool {
     matches!(s, WithdrawalState::Confirmed | WithdrawalState::Failed | WithdrawalState::Rejected | WithdrawalState::Cancelled)
-}
-
-/// The gateway configuration of every run (rates as in the README's example).
-fn config(chain_id: String) -> api::Config {
-    api::Config {
-        gateway_account: GATEWAY.into(),
-        chain_id,
-        deposit_rate: api::Rate { game_units: 90, per_cwd_units: 100_000 },
-        withdrawal_rate: api::Rate { game_units: 100, per_cwd_units: 100_000 },
-        link: api::LinkConfig {
-            code_digits: 0,
-            code_ttl_ms: 0,
-            max_attempts: 0,
-            message_template: String::new(),
-            user_interval_ms: 0,
-            user_daily: 0,
-            account_daily: 0,
-            global_daily: 0,
-            pow_bits: 0,
-        },
-        withdrawals: api::WithdrawalConfig { min_cwd: 100_000, max_cwd: 0, daily_cwd: 0, review_above_cwd: 0, expiration_secs: 60, max_attempts: 0 },
-        low_fee_balance_cwd: 0,
-        tick_interval_ms: 1_000,
-    }
 }
 
 /// Runs one seed: a report, or the first invariant that failed. A panic anywhere (the
