@@ -71,6 +71,9 @@ impl Faults {
     }
 
     pub fn count(&self, kind: &'static str) {
+        if std::env::var_os("CWD_SIM_TRACE").is_some() {
+            eprintln!("  fault: {kind}");
+        }
         *self.state().injected.entry(kind).or_default() += 1;
     }
 

@@ -34,19 +34,32 @@ impl Chain {
     }
 }
 
+/// What the chain looked like: head block and pending transactions. An answer repeated
+/// at the same moment is a true duplicate; at a later one it is stale.
+type ChainMoment = (u32, [u8; 20], usize);
+
+fn moment(chain: &Chain) -> ChainMoment {
+    let s = chain.full().lock();
+    (s.head_num(), s.head().id, s.pending().len())
+}
+
 pub struct SimNode {
     pub chain: Arc<Chain>,
     faults: Faults,
     current: Mutex<usize>,
     /// The last answer per identical request, for duplicate answers.
-    answers: Mutex<BTreeMap<(String, String, String), String>>,
+    answers: Mutex<BTreeMap<(String, String, String), (String, ChainMoment)>>,
+    /// Duplicate answers may be stale (an answer from before the chain moved), as from
+    /// a lagging node or a cache; off by default (see RELIABILITY.md, open findings).
+    pub stale_answers: bool,
     /// The second host process, ticked in the middle of a call when the plan says so.
     pub second: Mutex<Option<Arc<Service>>>,
 }
 
 impl SimNode {
     pub fn new(chain: Arc<Chain>, faults: Faults) -> Self {
-        SimNode { chain, faults, current: Mutex::new(0), answers: Mutex::default(), second: Mutex::new(None) }
+        let stale_answers = std::env::var_os("CWD_SIM_STALE_ANSWERS").is_some();
+        SimNode { chain, faults, current: Mutex::new(0), answers: Mutex::default(), stale_answers, second: Mutex::new(None) }
     }
 
     fn current(&self) -> usize {
@@ -117,8 +130,14 @@ impl Node for SimNode {
             return self.broadcast(method, &params);
         }
         let key = (api.to_string(), method.to_string(), params_json.to_string());
-        if let Some(previous) = self.answers.lock().unwrap().get(&key).cloned() {
-            if self.faults.fire("duplicate-answer", rates.duplicate_answer) {
+        let now = moment(&self.chain);
+        let previous = self.answers.lock().unwrap().get(&key).cloned();
+        if let Some((previous, then)) = previous.filter(|(_, then)| self.stale_answers || *then == now) {
+            let kind = if then == now { "duplicate-answer" } else { "stale-answer" };
+            if self.faults.fire(kind, rates.duplicate_answer) {
+                if std::env::var_os("CWD_SIM_TRACE").is_some() {
+                    eprintln!("  {kind} to {method} {params_json}");
+                }
                 return Ok(previous);
             }
         }
@@ -139,7 +158,7 @@ impl Node for SimNode {
             }
             if let Ok(a) = &answer {
                 *self.current.lock().unwrap() = i;
-                self.answers.lock().unwrap().insert(key, a.clone());
+                self.answers.lock().unwrap().insert(key, (a.clone(), now));
             }
             return answer;
         }

@@ -116,7 +116,8 @@ impl std::fmt::Display for Violation {
         };
         write!(
             f,
-            "seed {seed}: invariant violated at {at}: {msg}\n  replay: cargo run -p cwd-sim -- --seed {seed} --steps {steps}",
+            "seed {seed}: invariant violated at {at}: {msg}\n  replay: {env}cargo run -p cwd-sim -- --seed {seed} --steps {steps}",
+            env = if std::env::var_os("CWD_SIM_STALE_ANSWERS").is_some() { "CWD_SIM_STALE_ANSWERS=1 " } else { "" },
             seed = self.seed,
             msg = self.message,
             steps = self.steps
