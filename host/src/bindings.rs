@@ -5,6 +5,9 @@ wasmtime::component::bindgen!({
     world: "gateway",
     path: "../wit",
     additional_derives: [serde::Serialize],
+    // An import may trap: the simulator's hooks (`runtime::SimulationHooks`) end a call
+    // at any import, as a crash of the instance there would.
+    imports: { default: trappable },
 });
 
 pub use crowdwiz::gateway::{clock as wit_clock, events as wit_events, node as wit_node, store as wit_store};

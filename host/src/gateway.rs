@@ -202,9 +202,10 @@ pub struct Service {
     pool: Mutex<Pool>,
     pool_free: Condvar,
     pool_size: usize,
-    /// No reconfiguration attempt before this (when the node is down, every call would
-    /// otherwise wait for it).
-    next_configure: Mutex<Instant>,
+    /// No reconfiguration attempt before this time of the capability clock (when the
+    /// node is down, every call would otherwise wait for it). The capability clock, not
+    /// `Instant`, so that a simulated host is driven by simulated time alone.
+    next_configure_ms: AtomicU64,
     health: Mutex<Health>,
     catch_up: Mutex<crate::catchup::CatchUp>,
     pub counters: Counters,
@@ -276,7 +277,7 @@ impl Service {
             pool: Mutex::new(Pool { idle: Vec::new(), total: 0 }),
             pool_free: Condvar::new(),
             pool_size: api_instances.max(1),
-            next_configure: Mutex::new(Instant::now()),
+            next_configure_ms: AtomicU64::new(0),
             health: Mutex::new(Health::default()),
             catch_up: Mutex::new(crate::catchup::CatchUp::default()),
             counters: Counters::default(),
@@ -305,7 +306,8 @@ impl Service {
     }
 
     fn configure(&self, instance: &mut Instance) -> bool {
-        *Self::lock(&self.next_configure) = Instant::now() + RECONFIGURE_EVERY;
+        let next = self.caps.clock.now_ms().saturating_add(RECONFIGURE_EVERY.as_millis() as u64);
+        self.next_configure_ms.store(next, Ordering::Relaxed);
         match self.keys.with_keys(|k| instance.api().configure(&self.config, k)) {
             Ok(_) => true,
             Err(e) => {
@@ -313,6 +315,14 @@ impl Service {
                 false
             }
         }
+    }
+
+    /// Whether the backoff after a failed configuration is over; a clock that went back
+    /// by more than the backoff does not postpone it.
+    fn reconfigure_due(&self) -> bool {
+        let now = self.caps.clock.now_ms();
+        let next = self.next_configure_ms.load(Ordering::Relaxed);
+        now >= next || next > now.saturating_add(RECONFIGURE_EVERY.as_millis() as u64)
     }
 
     /// Takes an idle API instance, creating one if the pool is not full, else waits.
@@ -353,7 +363,7 @@ impl Service {
                 }
             }
         };
-        if !slot.configured && Instant::now() >= *Self::lock(&self.next_configure) {
+        if !slot.configured && self.reconfigure_due() {
             slot.configured = self.configure(&mut slot.instance);
         }
         let out = f(&mut slot.instance.api());

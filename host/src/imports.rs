@@ -32,9 +32,14 @@ impl Capabilities {
     }
 }
 
+// Every import passes two trap points (before the capability acts, and after it acted
+// but before the component sees the answer); only simulation hooks ever trap there.
 impl wit_store::Host for HostState {
-    fn get(&mut self, key: String) -> Result<Option<wit_store::Entry>, wit_store::StoreError> {
-        self.caps.store.get(&key).map(|e| e.map(entry)).map_err(store_error)
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<wit_store::Entry>, wit_store::StoreError>> {
+        self.trap_point("store.get", false)?;
+        let out = self.caps.store.get(&key).map(|e| e.map(entry)).map_err(store_error);
+        self.trap_point("store.get", true)?;
+        Ok(out)
     }
 
     fn scan(
@@ -42,29 +47,36 @@ impl wit_store::Host for HostState {
         prefix: String,
         start_after: Option<String>,
         limit: u32,
-    ) -> Result<Vec<wit_store::Entry>, wit_store::StoreError> {
+    ) -> wasmtime::Result<Result<Vec<wit_store::Entry>, wit_store::StoreError>> {
+        self.trap_point("store.scan", false)?;
         let limit = limit.min(10_000);
-        self.caps
+        let out = self
+            .caps
             .store
             .scan(&prefix, start_after.as_deref(), limit)
             .map(|es| es.into_iter().map(entry).collect())
-            .map_err(store_error)
+            .map_err(store_error);
+        self.trap_point("store.scan", true)?;
+        Ok(out)
     }
 
     fn commit(
         &mut self,
         preconditions: Vec<wit_store::Precondition>,
         writes: Vec<wit_store::Write>,
-    ) -> Result<wit_store::CommitOutcome, wit_store::StoreError> {
+    ) -> wasmtime::Result<Result<wit_store::CommitOutcome, wit_store::StoreError>> {
+        self.trap_point("store.commit", false)?;
         let pre: Vec<_> = preconditions
             .into_iter()
             .map(|p| store::Precondition { key: p.key, expected_version: p.expected_version })
             .collect();
         let writes: Vec<_> = writes.into_iter().map(|w| store::Write { key: w.key, value: w.value }).collect();
-        match self.caps.store.commit(&pre, &writes).map_err(store_error)? {
-            store::CommitOutcome::Committed => Ok(wit_store::CommitOutcome::Committed),
-            store::CommitOutcome::Conflict => Ok(wit_store::CommitOutcome::Conflict),
-        }
+        let out = self.caps.store.commit(&pre, &writes).map_err(store_error).map(|o| match o {
+            store::CommitOutcome::Committed => wit_store::CommitOutcome::Committed,
+            store::CommitOutcome::Conflict => wit_store::CommitOutcome::Conflict,
+        });
+        self.trap_point("store.commit", true)?;
+        Ok(out)
     }
 }
 
@@ -77,7 +89,8 @@ fn store_error(e: store::StoreError) -> wit_store::StoreError {
 }
 
 impl wit_node::Host for HostState {
-    fn call(&mut self, api: String, method: String, params_json: String) -> Result<String, wit_node::NodeError> {
+    fn call(&mut self, api: String, method: String, params_json: String) -> wasmtime::Result<Result<String, wit_node::NodeError>> {
+        self.trap_point("node.call", false)?;
         let started = std::time::Instant::now();
         let result = self.caps.node.call(&api, &method, &params_json);
         self.node_waited(started.elapsed());
@@ -90,28 +103,36 @@ impl wit_node::Host for HostState {
             };
             crate::metrics::METRICS.node_error(&method, kind);
         }
-        result.map_err(|e| match e {
+        self.trap_point("node.call", true)?;
+        Ok(result.map_err(|e| match e {
             NodeError::Unreachable(m) => wit_node::NodeError::Unreachable(m),
             NodeError::Timeout => wit_node::NodeError::Timeout,
             NodeError::Rpc { code, message } => wit_node::NodeError::Rpc(wit_node::RpcError { code, message }),
             NodeError::BadResponse(m) => wit_node::NodeError::BadResponse(m),
-        })
+        }))
     }
 
-    fn fail_over(&mut self, reason: String) -> bool {
-        self.caps.node.fail_over(&reason)
+    fn fail_over(&mut self, reason: String) -> wasmtime::Result<bool> {
+        self.trap_point("node.fail-over", false)?;
+        let out = self.caps.node.fail_over(&reason);
+        self.trap_point("node.fail-over", true)?;
+        Ok(out)
     }
 }
 
 impl wit_clock::Host for HostState {
-    fn now_ms(&mut self) -> u64 {
-        self.caps.clock.now_ms()
+    fn now_ms(&mut self) -> wasmtime::Result<u64> {
+        self.trap_point("clock.now-ms", false)?;
+        Ok(self.caps.clock.now_ms())
     }
 }
 
 impl wit_events::Host for HostState {
-    fn emit(&mut self, event: wit_events::Event) {
+    fn emit(&mut self, event: wit_events::Event) -> wasmtime::Result<()> {
+        self.trap_point("events.emit", false)?;
         self.caps.events.emit(&event_json(&event));
+        self.trap_point("events.emit", true)?;
+        Ok(())
     }
 }
 

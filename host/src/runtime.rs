@@ -59,9 +59,42 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("cwd-gateway"))
 }
 
+/// Seams for a deterministic simulation of this host (the `cwd-sim` crate): where each
+/// new instance's `wasi:random` bytes come from, and whether a call to an import traps.
+/// A production host sets none: randomness is the system's and imports never trap.
+pub trait SimulationHooks: Send + Sync {
+    /// The byte source of one new instance's `wasi:random` (secure and insecure).
+    fn random_source(&self) -> Box<dyn FnMut(&mut [u8]) + Send>;
+    /// Whether the call to `import` (e.g. `store.commit`) traps: before the capability
+    /// acts (`after` false) or after it has acted and before its answer is returned.
+    fn trap_import(&self, import: &str, after: bool) -> bool;
+}
+
+/// A [`SimulationHooks`] byte source as the generator wasmtime-wasi takes.
+struct HookRng(Box<dyn FnMut(&mut [u8]) + Send>);
+
+impl rand_core::TryRng for HookRng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        (self.0)(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        (self.0)(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        (self.0)(dst);
+        Ok(())
+    }
+}
+
 /// What each instance's store holds: its WASI context and its limits.
 pub struct HostState {
     pub(crate) caps: Capabilities,
+    hooks: Option<Arc<dyn SimulationHooks>>,
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
@@ -86,6 +119,16 @@ impl HostState {
     /// Counts a node call's wait, forgiving up to the allowance.
     pub(crate) fn node_waited(&mut self, waited: Duration) {
         self.budget.node_wait += waited.min(self.budget.node_allowance);
+    }
+
+    /// A trap here if the simulation hooks say so; never in a production host.
+    pub(crate) fn trap_point(&self, import: &str, after: bool) -> wasmtime::Result<()> {
+        match &self.hooks {
+            Some(h) if h.trap_import(import, after) => {
+                Err(wasmtime::format_err!("simulated trap at {import} ({})", if after { "after it acted" } else { "before it acted" }))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -128,6 +171,7 @@ pub struct Runtime {
     engine: Engine,
     pre: GatewayPre<HostState>,
     config: RuntimeConfig,
+    hooks: Option<Arc<dyn SimulationHooks>>,
     _ticker: Arc<EpochTicker>,
 }
 
@@ -147,7 +191,13 @@ impl Runtime {
         Gateway::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)?;
         let pre = GatewayPre::new(linker.instantiate_pre(&component)?)?;
         let _ticker = Arc::new(EpochTicker::start(&engine));
-        Ok(Runtime { engine, pre, config, _ticker })
+        Ok(Runtime { engine, pre, config, hooks: None, _ticker })
+    }
+
+    /// This runtime (sharing its compiled component) with simulation hooks: seeded
+    /// randomness and traps at chosen imports, for every instance it makes.
+    pub fn with_simulation(&self, hooks: Arc<dyn SimulationHooks>) -> Self {
+        Runtime { hooks: Some(hooks), ..self.clone() }
     }
 
     /// A fresh instance for the pure codec: no store, node or events behind it.
@@ -159,7 +209,17 @@ impl Runtime {
     pub fn instantiate_with(&self, caps: Capabilities) -> Result<Instance> {
         // No preopened directories, no sockets, no environment, no stdio: the
         // component gets only what its imports grant.
-        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let mut wasi = WasiCtx::builder();
+        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        if let Some(hooks) = &self.hooks {
+            let mut seed = [0u8; 16];
+            let mut source = hooks.random_source();
+            source(&mut seed);
+            wasi.insecure_random_seed(u128::from_le_bytes(seed));
+            wasi.insecure_random(HookRng(hooks.random_source()));
+            wasi.secure_random(HookRng(source));
+        }
+        let wasi = wasi.build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.config.max_memory_bytes)
             .instances(4)
@@ -173,7 +233,7 @@ impl Runtime {
             started: Instant::now(),
             node_wait: Duration::ZERO,
         };
-        let mut store = Store::new(&self.engine, HostState { caps, wasi, table: ResourceTable::new(), limits, budget });
+        let mut store = Store::new(&self.engine, HostState { caps, hooks: self.hooks.clone(), wasi, table: ResourceTable::new(), limits, budget });
         store.limiter(|s| &mut s.limits);
         // The epoch deadline is a wake-up, not the verdict: at each one the budget says
         // whether the call has really used its time once forgiven node waits are taken off.

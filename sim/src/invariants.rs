@@ -1,0 +1,259 @@
+//! The invariants, read from the store (the gateway's records) and from the node that
+//! keeps all history (what the chain really holds), never from the gateway's answers.
+
+use std::collections::BTreeMap;
+
+use cwd_gateway::events::OpPosition;
+use cwd_gateway::records::{self, AdjustRec, Cursor, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
+use cwd_gateway_host::store::Store;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::world::World;
+
+/// Deposit rate of every run: 90 game units per CWD, rounded down.
+const DEPOSIT_GAME: u128 = 90;
+const CWD: u128 = 100_000;
+
+fn all<T: DeserializeOwned>(w: &World, prefix: &str) -> Result<Vec<(String, T)>, String> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = w.store.inner.scan(prefix, after.as_deref(), 1_000).map_err(|e| e.0)?;
+        if page.is_empty() {
+            return Ok(out);
+        }
+        for e in &page {
+            let rec = records::decode::<T>(&e.key, &e.value).map_err(|err| format!("record {} does not decode: {err:?}", e.key))?;
+            out.push((e.key.clone(), rec));
+        }
+        after = page.last().map(|e| e.key.clone());
+    }
+}
+
+/// Funds that reached the gateway, as the chain holds them.
+#[derive(Debug)]
+struct Incoming {
+    op_id: u64,
+    from: u64,
+    asset: u64,
+    amount: u64,
+}
+
+/// A transfer from the gateway.
+#[derive(Debug)]
+struct Payout {
+    to: u64,
+    amount: u64,
+    nonce: Option<u64>,
+    block: u32,
+}
+
+struct ChainView {
+    lib: u32,
+    lib_time: u32,
+    /// Deposit id (position with occurrence) → incoming operation, all blocks.
+    incoming: BTreeMap<String, (u32, Incoming)>,
+    payouts: Vec<Payout>,
+}
+
+fn int(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn instance(v: &Value) -> Option<u64> {
+    v.as_str()?.rsplit('.').next()?.parse().ok()
+}
+
+fn chain_view(w: &World) -> ChainView {
+    let s = w.chain.full().lock();
+    let lib = s.last_irreversible();
+    let lib_time = s.block(lib).map(|b| b.time).unwrap_or(0);
+    let gid = w.gateway_id;
+    let mut incoming = BTreeMap::new();
+    let mut payouts = Vec::new();
+    let mut last: Option<OpPosition> = None;
+    for inst in s.account_ops(cwd_gateway::ops::AccountId(gid)) {
+        let Some(h) = s.history_object(*inst) else { continue };
+        let site = OpPosition { block_num: h.block_num, trx_in_block: h.trx_in_block, op_in_trx: h.op_in_trx, occurrence: 0 };
+        let occurrence = match &last {
+            Some(l) if l.same_site(&site) => l.occurrence + 1,
+            _ => 0,
+        };
+        let pos = OpPosition { occurrence, ..site };
+        last = Some(pos.clone());
+        let op = h.op.to_json();
+        let (op_id, body) = (op[0].as_u64().unwrap_or(u64::MAX), &op[1]);
+        let to = instance(&body["to"]);
+        let from = instance(&body["from"]);
+        let amount = int(&body["amount"]["amount"]).unwrap_or(0);
+        let asset = instance(&body["amount"]["asset_id"]).unwrap_or(u64::MAX);
+        if matches!(op_id, 0 | 105) && to == Some(gid) && from != Some(gid) {
+            incoming.insert(pos.deposit_id(), (h.block_num, Incoming { op_id, from: from.unwrap_or(0), asset, amount }));
+        }
+        if op_id == 0 && from == Some(gid) && to != Some(gid) {
+            payouts.push(Payout { to: to.unwrap_or(0), amount, nonce: int(&body["memo"]["nonce"]), block: h.block_num });
+        }
+    }
+    ChainView { lib, lib_time, incoming, payouts }
+}
+
+/// After every step: the ledger reconciles, every credit is one real irreversible
+/// transfer, nothing is paid twice or paid after a refund.
+pub fn safety(w: &World) -> Result<(), String> {
+    let users: Vec<(String, UserRec)> = all(w, "user/")?;
+    let deps: Vec<(String, DepositRec)> = all(w, "dep/")?;
+    let uncs: Vec<(String, UnclaimedRec)> = all(w, "unc/")?;
+    let adjs: Vec<(String, AdjustRec)> = all(w, "adj/")?;
+    let wds: Vec<(String, WithdrawalRec)> = all(w, "wd/")?;
+    let cursor: Option<Cursor> = all::<Cursor>(w, records::CURSOR)?.into_iter().find(|(k, _)| k == records::CURSOR).map(|(_, c)| c);
+    let chain = chain_view(w);
+
+    // Ledger: balance + frozen = credited deposits + game changes − completed withdrawals.
+    let mut expect: BTreeMap<String, i128> = BTreeMap::new();
+    for (_, d) in &deps {
+        *expect.entry(d.user.clone()).or_default() += d.game as i128;
+    }
+    for (_, u) in &uncs {
+        if let UnclaimedState::Assigned { user, game, .. } = &u.state {
+            *expect.entry(user.clone()).or_default() += *game as i128;
+        }
+    }
+    for (_, a) in &adjs {
+        *expect.entry(a.user.clone()).or_default() += a.delta as i128;
+    }
+    let mut frozen: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, x) in &wds {
+        match x.state {
+            WdState::Confirmed => *expect.entry(x.user.clone()).or_default() -= x.game as i128,
+            WdState::Failed | WdState::Rejected | WdState::Cancelled => {}
+            WdState::AwaitingReview | WdState::Queued | WdState::Sent => *frozen.entry(x.user.clone()).or_default() += x.game,
+        }
+    }
+    for (key, u) in &users {
+        let user = &key["user/".len()..];
+        let have = u.balance as i128 + u.frozen as i128;
+        let want = expect.get(user).copied().unwrap_or(0);
+        if have != want {
+            return Err(format!("ledger: {user} holds balance {} + frozen {} = {have}, but credits + changes − withdrawals = {want}", u.balance, u.frozen));
+        }
+        let f = frozen.get(user).copied().unwrap_or(0);
+        if u.frozen != f {
+            return Err(format!("ledger: {user} has {} frozen, but its open withdrawals hold {f}", u.frozen));
+        }
+    }
+    for (user, e) in &expect {
+        if *e != 0 && !users.iter().any(|(k, _)| &k["user/".len()..] == user) {
+            return Err(format!("ledger: {e} credited to {user}, who has no record"));
+        }
+    }
+
+    // Deposits: each credit or unclaimed record is one real, irreversible operation.
+    for (key, d) in &deps {
+        let id = &key["dep/".len()..];
+        let Some((block, inc)) = chain.incoming.get(id) else {
+            return Err(format!("deposit {id} is credited but the chain holds no such transfer to the gateway"));
+        };
+        if *block > chain.lib {
+            return Err(format!("deposit {id} is credited from reversible block {block} (irreversible: {})", chain.lib));
+        }
+        if (inc.op_id, inc.asset, inc.from, inc.amount) != (0, 0, d.from_account_id, d.cwd) {
+            return Err(format!("deposit {id} credited as {} CWD units from 1.2.{}, but the chain holds {inc:?}", d.cwd, d.from_account_id));
+        }
+        let game = (d.cwd as u128 * DEPOSIT_GAME / CWD) as u64;
+        if d.game != game {
+            return Err(format!("deposit {id}: {} CWD units credited as {} game units, not {game}", d.cwd, d.game));
+        }
+        if uncs.iter().any(|(k, _)| &k["unc/".len()..] == id) {
+            return Err(format!("deposit {id} is both credited and unclaimed"));
+        }
+    }
+    for (key, u) in &uncs {
+        let id = &key["unc/".len()..];
+        let Some((block, inc)) = chain.incoming.get(id) else {
+            return Err(format!("unclaimed deposit {id} matches no transfer to the gateway on chain"));
+        };
+        if *block > chain.lib || (inc.from, inc.asset, inc.amount) != (u.from_account_id, u.asset_id, u.amount) {
+            return Err(format!("unclaimed deposit {id} ({u:?}) differs from the chain's {inc:?} in block {block} (irreversible: {})", chain.lib));
+        }
+    }
+    if let Some(c) = &cursor {
+        for (id, (block, _)) in &chain.incoming {
+            if *block <= c.through_block && *block <= chain.lib && !deps.iter().any(|(k, _)| &k[4..] == id) && !uncs.iter().any(|(k, _)| &k[4..] == id) {
+                return Err(format!("transfer {id} to the gateway is behind the scan (block {}) but neither credited nor unclaimed", c.through_block));
+            }
+        }
+    }
+
+    // Withdrawals: at most one payment each, none for one not (or no longer) paying.
+    let mut by_nonce: BTreeMap<u64, Vec<&Payout>> = BTreeMap::new();
+    for p in &chain.payouts {
+        match p.nonce {
+            Some(n) if wds.iter().any(|(_, x)| x.nonce == n) => by_nonce.entry(n).or_default().push(p),
+            _ => return Err(format!("the chain holds a payment from the gateway that matches no withdrawal: {p:?}")),
+        }
+    }
+    for (_, x) in &wds {
+        let paid = by_nonce.get(&x.nonce).map(Vec::as_slice).unwrap_or(&[]);
+        if paid.len() > 1 {
+            return Err(format!("withdrawal {} is paid {} times on chain", x.id, paid.len()));
+        }
+        match x.state {
+            WdState::Failed | WdState::Rejected | WdState::Cancelled | WdState::AwaitingReview | WdState::Queued if !paid.is_empty() => {
+                return Err(format!("withdrawal {} is {:?} (refunded or never sent) but the chain holds its payment {:?}", x.id, x.state, paid[0]));
+            }
+            WdState::Confirmed => {
+                let [p] = paid else {
+                    return Err(format!("withdrawal {} is confirmed but the chain holds no payment for it", x.id));
+                };
+                if p.block > chain.lib || (p.to, p.amount) != (x.account_id, x.cwd) {
+                    return Err(format!("withdrawal {} is confirmed as {} units to 1.2.{} but the chain holds {p:?} (irreversible: {})", x.id, x.cwd, x.account_id, chain.lib));
+                }
+            }
+            WdState::Failed => {
+                if let Some(tx) = &x.tx {
+                    if tx.expiration > chain.lib_time {
+                        return Err(format!(
+                            "withdrawal {} was refunded while its transaction (expiring {}) could still be included (irreversible block time {})",
+                            x.id, tx.expiration, chain.lib_time
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let unknown: Vec<(String, Value)> = all(w, "upay/")?;
+    if let Some((k, _)) = unknown.first() {
+        return Err(format!("the gateway recorded an unknown payout {k}: a payment it cannot match to a withdrawal"));
+    }
+    Ok(())
+}
+
+/// `None` once every withdrawal is final and every irreversible deposit is settled;
+/// else what is still open.
+pub fn settled(w: &World) -> Result<Option<String>, String> {
+    let wds: Vec<(String, WithdrawalRec)> = all(w, "wd/")?;
+    if let Some((_, x)) = wds.iter().find(|(_, x)| !x.state.is_final()) {
+        return Ok(Some(format!("withdrawal {} is still {:?}", x.id, x.state)));
+    }
+    let chain = chain_view(w);
+    let cursor: Option<Cursor> = all::<Cursor>(w, records::CURSOR)?.into_iter().find(|(k, _)| k == records::CURSOR).map(|(_, c)| c);
+    let through = cursor.map_or(0, |c| c.through_block);
+    if let Some((id, _)) = chain.incoming.iter().find(|(_, (b, _))| *b <= chain.lib && *b > through) {
+        return Ok(Some(format!("deposit {id} is irreversible but not yet scanned (scanned through block {through})")));
+    }
+    Ok(None)
+}
+
+/// (deposits credited, withdrawals confirmed, withdrawals refunded after a failure).
+pub fn totals(w: &World) -> (u64, u64, u64) {
+    let deps: Vec<(String, DepositRec)> = all(w, "dep/").unwrap_or_default();
+    let wds: Vec<(String, WithdrawalRec)> = all(w, "wd/").unwrap_or_default();
+    let count = |s: WdState| wds.iter().filter(|(_, x)| x.state == s).count() as u64;
+    (deps.len() as u64, count(WdState::Confirmed), count(WdState::Failed))
+}
