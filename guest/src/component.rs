@@ -595,6 +595,21 @@ impl wapi::Guest for Component {
         let f = views::WithdrawalFilter { user: filter.user, state: filter.state.map(state_in) };
         with(|g| g.list_withdrawals(&f, start_after.as_deref(), limit)).map(|v| v.into_iter().map(withdrawal_out).collect())
     }
+    fn list_deposits(user: String, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::CreditedDeposit>, wapi::GatewayError> {
+        with(|g| g.list_deposits(&user, start_after.as_deref(), limit)).map(|v| {
+            v.into_iter()
+                .map(|d| wapi::CreditedDeposit {
+                    deposit_id: d.deposit_id,
+                    user: d.user,
+                    from_account_id: d.from_account_id,
+                    cwd: d.cwd,
+                    game: d.game,
+                    credited_at_ms: d.credited_at_ms,
+                    assigned: d.assigned,
+                })
+                .collect()
+        })
+    }
     fn list_unclaimed(include_resolved: bool, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::UnclaimedDeposit>, wapi::GatewayError> {
         with(|g| g.list_unclaimed(include_resolved, start_after.as_deref(), limit)).map(|v| v.into_iter().map(unclaimed_out).collect())
     }

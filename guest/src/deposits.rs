@@ -16,7 +16,7 @@ use crate::json::{account_id, int_i64, int_u64, object_id};
 use crate::ops::{AccountId, OP_TRANSFER};
 use crate::rates;
 use crate::records::{self, transact, Cursor, Txn, DepositRec, LinkRec, Step, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
-use crate::views::{TickReport, UnclaimedStateView, UnclaimedView};
+use crate::views::{CreditedDepositView, TickReport, UnclaimedStateView, UnclaimedView};
 
 /// Pages read per tick at most; the tick asks to be called again soon when it stops early.
 pub const MAX_PAGES_PER_TICK: usize = 50;
@@ -427,6 +427,48 @@ impl Gateway {
         }
     }
 
+    /// `user`'s credited deposits in chain order, automatic credits and operator
+    /// assignments together, after `start_after` (a deposit id), at most `limit`.
+    pub fn list_deposits(&mut self, user: &str, start_after: Option<&str>, limit: u32) -> GwResult<Vec<CreditedDepositView>> {
+        self.active()?;
+        check_user(user)?;
+        check_limit(limit)?;
+        let limit = limit as usize;
+        let store = self.ports.store.as_mut();
+        let mut out = scan_matching(store, "dep/", start_after, limit, |key, value| {
+            let d: DepositRec = records::decode(key, value)?;
+            Ok((d.user == user).then(|| CreditedDepositView {
+                deposit_id: key["dep/".len()..].to_string(),
+                user: d.user,
+                from_account_id: format!("1.2.{}", d.from_account_id),
+                cwd: d.cwd,
+                game: d.game,
+                credited_at_ms: d.credited_at_ms,
+                assigned: false,
+            }))
+        })?;
+        out.extend(scan_matching(store, "unc/", start_after, limit, |key, value| {
+            let u: UnclaimedRec = records::decode(key, value)?;
+            Ok(match u.state {
+                UnclaimedState::Assigned { user: to, game, at_ms, .. } if to == user => Some(CreditedDepositView {
+                    deposit_id: u.position.deposit_id(),
+                    user: to,
+                    from_account_id: format!("1.2.{}", u.from_account_id),
+                    cwd: u.amount,
+                    game,
+                    credited_at_ms: at_ms,
+                    assigned: true,
+                }),
+                _ => None,
+            })
+        })?);
+        // Both lists are in deposit-id order, so the first `limit` of the two together
+        // are among the first `limit` of each.
+        out.sort_by(|a, b| a.deposit_id.cmp(&b.deposit_id));
+        out.truncate(limit);
+        Ok(out)
+    }
+
     pub fn assign_unclaimed(&mut self, deposit_id: &str, user: &str) -> GwResult<UnclaimedView> {
         self.active()?;
         check_user(user)?;
@@ -626,6 +668,35 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64) -> GwResult<
                 tx_id,
                 block_num: pos.block_num,
             })))
+        }
+    }
+}
+
+/// Records under `prefix` after `prefix<start_after>`, in key order, that `keep` turns
+/// into a value, at most `limit`.
+fn scan_matching<T>(
+    store: &mut dyn crate::ports::Store,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+    mut keep: impl FnMut(&str, &[u8]) -> GwResult<Option<T>>,
+) -> GwResult<Vec<T>> {
+    let mut out = Vec::new();
+    let mut after = start_after.map(|id| format!("{prefix}{id}"));
+    loop {
+        let page = store.scan(prefix, after.as_deref(), 200)?;
+        let n = page.len();
+        for e in &page {
+            if let Some(v) = keep(&e.key, &e.value)? {
+                out.push(v);
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        match page.last() {
+            Some(last) if n == 200 => after = Some(last.key.clone()),
+            _ => return Ok(out),
         }
     }
 }

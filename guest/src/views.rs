@@ -80,6 +80,18 @@ pub struct WithdrawalView {
     pub note: Option<String>,
 }
 
+/// A deposit credited to a user (`list-deposits`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreditedDepositView {
+    pub deposit_id: String,
+    pub user: String,
+    pub from_account_id: String,
+    pub cwd: u64,
+    pub game: u64,
+    pub credited_at_ms: u64,
+    pub assigned: bool,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WithdrawalFilter {
     pub user: Option<String>,

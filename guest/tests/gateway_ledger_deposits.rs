@@ -311,3 +311,39 @@ fn unreadable_records_are_typed_errors_not_panics() {
     w.store.0.borrow_mut().conflict_commits = 100;
     assert_eq!(w.gw.adjust_balance("u3", 5, "k3", "r"), Err(GatewayError::Busy));
 }
+
+#[test]
+fn list_deposits_shows_a_users_credits_in_chain_order() {
+    let mut w = World::new(27);
+    w.link("u1", "alice");
+    w.deposit("alice", 100_000);
+    w.produce();
+    w.deposit("bob", 300_000); // bob is linked to nobody: unclaimed, then assigned to u1
+    w.produce();
+    w.deposit("alice", 200_000);
+    w.produce();
+    w.settle();
+    w.gw.tick().unwrap();
+    let open = w.gw.list_unclaimed(false, None, 10).unwrap();
+    w.gw.assign_unclaimed(&open[0].deposit_id, "u1").unwrap();
+
+    let all = w.gw.list_deposits("u1", None, 10).unwrap();
+    let seen: Vec<(u64, u64, bool)> = all.iter().map(|d| (d.cwd, d.game, d.assigned)).collect();
+    assert_eq!(seen, vec![(100_000, 90, false), (300_000, 270, true), (200_000, 180, false)]);
+    assert!(all.windows(2).all(|p| p[0].deposit_id < p[1].deposit_id), "chain order");
+    assert_eq!(all[1].from_account_id, format!("1.2.{}", w.id("bob")));
+    assert!(all.iter().all(|d| d.user == "u1" && d.credited_at_ms > 0));
+    // What the list shows is what the balance holds.
+    assert_eq!(all.iter().map(|d| d.game).sum::<u64>(), w.balance("u1").0);
+
+    // Pages follow on from the last id.
+    let first = w.gw.list_deposits("u1", None, 2).unwrap();
+    assert_eq!(first, all[..2]);
+    assert_eq!(w.gw.list_deposits("u1", Some(&first[1].deposit_id), 2).unwrap(), all[2..]);
+    assert_eq!(w.gw.list_deposits("u1", Some(&all[2].deposit_id), 2).unwrap(), vec![]);
+
+    assert_eq!(w.gw.list_deposits("u2", None, 10).unwrap(), vec![]);
+    assert_eq!(w.gw.list_deposits("not a user!", None, 10), Err(GatewayError::BadUserId));
+    assert!(matches!(w.gw.list_deposits("u1", None, 0), Err(GatewayError::Invalid { .. })));
+    assert!(matches!(w.gw.list_deposits("u1", None, 501), Err(GatewayError::Invalid { .. })));
+}

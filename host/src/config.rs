@@ -13,6 +13,7 @@ pub const MAIN_CHAIN_ID: &str = "4bb7d961ed2ed1b2b618711b1bd4d8d905abe061fcb9c79
 pub const ACTIVE_WIF_ENV: &str = "CWD_GATEWAY_ACTIVE_WIF";
 pub const MEMO_WIF_ENV: &str = "CWD_GATEWAY_MEMO_WIF";
 pub const API_TOKEN_ENV: &str = "CWD_GATEWAY_API_TOKEN";
+pub const CABINET_SECRET_ENV: &str = "CWD_GATEWAY_CABINET_SECRET";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +43,7 @@ pub struct FileConfig {
     pub log: LogSection,
     #[serde(default)]
     pub lease: LeaseSection,
+    pub cabinet: CabinetSection,
 }
 
 /// The tick lease (see `crate::lease`): which host does the tick's work when several
@@ -60,6 +62,16 @@ impl Default for LeaseSection {
     fn default() -> Self {
         LeaseSection { holder: None, duration_ms: crate::lease::DEFAULT_DURATION.as_millis() as u64 }
     }
+}
+
+/// The player's web cabinet (`docs/cabinet.md`), off unless enabled.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CabinetSection {
+    pub enabled: bool,
+    /// A file holding the secret game servers sign session tokens with; else
+    /// `$CWD_GATEWAY_CABINET_SECRET`.
+    pub session_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -444,6 +456,20 @@ impl FileConfig {
             bail!("the API token must be at least 16 characters");
         }
         Ok(token)
+    }
+
+    /// The cabinet, when enabled, with its session secret (trimmed, 32+ bytes).
+    pub fn cabinet(&self) -> Result<Option<crate::cabinet::Cabinet>> {
+        if !self.cabinet.enabled {
+            return Ok(None);
+        }
+        let secret = match &self.cabinet.session_secret_file {
+            Some(p) => crate::files::read_secret(p, "cabinet session secret file")?,
+            None => std::env::var(CABINET_SECRET_ENV)
+                .map_err(|_| anyhow::anyhow!("[cabinet] enabled needs session_secret_file or {CABINET_SECRET_ENV}"))?,
+        };
+        let secret = zeroize::Zeroizing::new(secret);
+        crate::cabinet::Cabinet::new(secret.trim().as_bytes().to_vec()).map(Some)
     }
 
     /// The webhook's HMAC key, trimmed like the token (a trailing newline would

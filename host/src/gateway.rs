@@ -89,6 +89,7 @@ api_calls! {
     fn acknowledge_unknown_payout => call_acknowledge_unknown_payout(deposit_id: &str, note: &str) -> UnknownPayout;
     fn get_withdrawal => call_get_withdrawal(withdrawal_id: &str) -> Withdrawal;
     fn list_withdrawals => call_list_withdrawals(filter: &WithdrawalFilter, start_after: Option<&str>, limit: u32) -> Vec<Withdrawal>;
+    fn list_deposits => call_list_deposits(user: &str, start_after: Option<&str>, limit: u32) -> Vec<CreditedDeposit>;
     fn list_unclaimed => call_list_unclaimed(include_resolved: bool, start_after: Option<&str>, limit: u32) -> Vec<UnclaimedDeposit>;
     fn assign_unclaimed => call_assign_unclaimed(deposit_id: &str, user: &str) -> UnclaimedDeposit;
     fn refund_unclaimed => call_refund_unclaimed(deposit_id: &str, note: &str) -> UnclaimedDeposit;

@@ -81,6 +81,7 @@ pub struct HttpApi {
     listener: Mutex<Option<std::net::TcpListener>>,
     limits: HttpLimits,
     stop: watch::Sender<bool>,
+    cabinet: Option<Arc<crate::cabinet::Cabinet>>,
 }
 
 impl HttpApi {
@@ -93,7 +94,13 @@ impl HttpApi {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (stop, _) = watch::channel(false);
-        Ok(HttpApi { addr, listener: Mutex::new(Some(listener)), limits, stop })
+        Ok(HttpApi { addr, listener: Mutex::new(Some(listener)), limits, stop, cabinet: None })
+    }
+
+    /// Also serves the player's web cabinet under `/cabinet/` (see `docs/cabinet.md`).
+    pub fn with_cabinet(mut self, cabinet: crate::cabinet::Cabinet) -> Self {
+        self.cabinet = Some(Arc::new(cabinet));
+        self
     }
 
     /// Serves on a thread running `threads` async workers until [`HttpApi::shutdown`];
@@ -108,6 +115,7 @@ impl HttpApi {
             token: Zeroizing::new(token),
             calls: Semaphore::new(self.limits.max_concurrent_calls.max(1)),
             limits: self.limits.clone(),
+            cabinet: self.cabinet.clone(),
         });
         let (limits, stop) = (self.limits.clone(), self.stop.subscribe());
         let handle = std::thread::Builder::new()
@@ -142,18 +150,20 @@ impl Drop for HttpApi {
     }
 }
 
-struct AppState {
+pub(crate) struct AppState {
     service: Arc<Service>,
     token: Zeroizing<String>,
     calls: Semaphore,
     limits: HttpLimits,
+    pub(crate) cabinet: Option<Arc<crate::cabinet::Cabinet>>,
 }
 
-type Shared = State<Arc<AppState>>;
+pub(crate) type Shared = State<Arc<AppState>>;
 
 fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/health", any(health))
+    let app = Router::new();
+    let app = if state.cabinet.is_some() { app.merge(crate::cabinet::routes()) } else { app };
+    app.route("/health", any(health))
         .route("/ready", any(ready))
         .route("/metrics", any(metrics))
         .route("/v1/openapi.json", any(openapi))
@@ -201,11 +211,11 @@ async fn serve(listener: tokio::net::TcpListener, app: Router, limits: HttpLimit
     }
 }
 
-fn respond(status: u16, body: Value) -> Response {
+pub(crate) fn respond(status: u16, body: Value) -> Response {
     respond_with(status, body, &[])
 }
 
-fn respond_with(status: u16, body: Value, headers: &[(&str, &str)]) -> Response {
+pub(crate) fn respond_with(status: u16, body: Value, headers: &[(&str, &str)]) -> Response {
     let mut response = axum::http::Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header(header::CONTENT_TYPE, "application/json");
@@ -296,6 +306,16 @@ async fn call(State(st): Shared, Path(call): Path<String>, method: Method, heade
         let body = json!({ "error": { "code": "method-not-allowed", "message": "use POST with a JSON object" } });
         return respond_with(405, body, &[("allow", allow)]);
     }
+    let args = match read_args(&st, &headers, body).await {
+        Ok(args) => args,
+        Err(refusal) => return refusal,
+    };
+    let (status, value) = run_call(&st, &call, args).await;
+    respond(status, value)
+}
+
+/// Reads a request body as a JSON object (empty: `{}`), within the body limits.
+pub(crate) async fn read_args(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, Response> {
     let too_large = |close: bool| {
         let (s, v) = bad_request("the body must be UTF-8 JSON of at most 64 KiB");
         // An unread rest of the body makes the connection unusable.
@@ -308,49 +328,54 @@ async fn call(State(st): Shared, Path(call): Path<String>, method: Method, heade
     match declared {
         Some(Ok(n)) if n > MAX_BODY as u64 && n <= DRAIN_MAX => {
             let drained = tokio::time::timeout(st.limits.body_read_timeout, drain(body)).await;
-            return too_large(!matches!(drained, Ok(true)));
+            return Err(too_large(!matches!(drained, Ok(true))));
         }
-        Some(Ok(n)) if n > MAX_BODY as u64 => return too_large(true),
-        Some(Err(_)) => return too_large(true),
+        Some(Ok(n)) if n > MAX_BODY as u64 => return Err(too_large(true)),
+        Some(Err(_)) => return Err(too_large(true)),
         _ => {}
     }
     let bytes = match tokio::time::timeout(st.limits.body_read_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return too_large(true),
+        Ok(Err(_)) => return Err(too_large(true)),
         Err(_) => {
             let body = json!({ "error": { "code": "request-timeout", "message": "the body did not arrive in time; send it at once" } });
-            return respond_with(408, body, &[("connection", "close")]);
+            return Err(respond_with(408, body, &[("connection", "close")]));
         }
+    };
+    let refuse = |message: String| {
+        let (s, v) = bad_request(message);
+        Err(respond(s, v))
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {
-        let (s, v) = bad_request("the body must be UTF-8 JSON of at most 64 KiB");
-        return respond(s, v);
+        return refuse("the body must be UTF-8 JSON of at most 64 KiB".into());
     };
-    let args: Value = if text.trim().is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_str(text) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => return { let (s, v) = bad_request("the body must be a JSON object"); respond(s, v) },
-            Err(e) => return { let (s, v) = bad_request(format!("the body is not JSON: {e}")); respond(s, v) },
-        }
-    };
+    if text.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    match serde_json::from_str(text) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => refuse("the body must be a JSON object".into()),
+        Err(e) => refuse(format!("the body is not JSON: {e}")),
+    }
+}
+
+/// Runs one call within the concurrency limit, off the async workers, and counts it.
+pub(crate) async fn run_call(st: &AppState, call: &str, args: Value) -> (u16, Value) {
     let Ok(Ok(_permit)) = tokio::time::timeout(st.limits.call_queue_timeout, st.calls.acquire()).await else {
-        let body = json!({ "error": { "code": "busy", "message": "too many calls in progress; retry shortly", "retry_after_ms": 1000 } });
-        return respond(503, body);
+        return (503, json!({ "error": { "code": "busy", "message": "too many calls in progress; retry shortly", "retry_after_ms": 1000 } }));
     };
     let service = st.service.clone();
-    let name = call.clone();
-    match tokio::task::spawn_blocking(move || dispatch(&service, &call, &args)).await {
+    let name = call.to_string();
+    match tokio::task::spawn_blocking(move || dispatch(&service, &name, &args)).await {
         Ok((status, value)) => {
             let outcome = value.pointer("/error/code").and_then(Value::as_str).unwrap_or("ok");
             // Unknown names are not labels: a client must not grow the metrics at will.
-            crate::metrics::METRICS.call(if outcome == "unknown-call" { "unknown" } else { &name }, outcome);
-            respond(status, value)
+            crate::metrics::METRICS.call(if outcome == "unknown-call" { "unknown" } else { call }, outcome);
+            (status, value)
         }
         Err(e) => {
             tracing::error!(error = %e, "an API call panicked in the host");
-            respond(500, json!({ "error": { "code": "host-failed", "message": "the host failed on this call; see its log" } }))
+            (500, json!({ "error": { "code": "host-failed", "message": "the host failed on this call; see its log" } }))
         }
     }
 }
@@ -469,6 +494,7 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
             let filter = WithdrawalFilter { user: arg!(opt_str "user").map(str::to_string), state };
             api.list_withdrawals(&filter, arg!(opt_str "start_after"), arg!(limit)).map(to_json)
         }
+        "list-deposits" => api.list_deposits(arg!(str "user"), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
         "list-unclaimed" => api
             .list_unclaimed(arg!(opt_bool "include_resolved").unwrap_or(false), arg!(opt_str "start_after"), arg!(limit))
             .map(to_json),

@@ -3,6 +3,7 @@
 //! pure codec export.
 
 pub mod bindings;
+pub mod cabinet;
 pub mod catchup;
 pub mod clock;
 pub mod config;

@@ -53,6 +53,18 @@ enum Command {
         #[arg(long, default_value = "devnet")]
         seed: String,
     },
+    /// Print a player's cabinet link: a session token for `user`, signed with the
+    /// configured cabinet secret (what a game server does; see docs/cabinet.md).
+    CabinetToken {
+        #[arg(long, short, default_value = "cwd-gateway.toml")]
+        config: PathBuf,
+        /// The game's user id.
+        #[arg(long)]
+        user: String,
+        /// How long the session lasts.
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: u64,
+    },
     /// The chain codec, every call run inside the gateway component.
     #[command(subcommand)]
     Codec(CodecCommand),
@@ -116,6 +128,7 @@ fn main() -> ExitCode {
         Command::Codec(cmd) => codec(cmd).map(|out| println!("{out}")),
         Command::Demo { once, verbose, listen } => run_demo(once, verbose, &listen).map_err(Failure::Host),
         Command::Run { config, log_json } => serve::run(&config, log_json).map_err(Failure::Host),
+        Command::CabinetToken { config, user, ttl_secs } => cabinet_token(&config, &user, ttl_secs),
         Command::Devnet { listen, block_seconds, lag, seed } => run_devnet(listen, block_seconds, lag, &seed).map_err(Failure::Host),
     };
     match result {
@@ -138,7 +151,18 @@ fn run_demo(once: bool, verbose: bool, listen: &str) -> anyhow::Result<()> {
         println!("\nDone (--once).");
         return Ok(());
     }
+    let cabinet = cwd_gateway_host::cabinet::Cabinet::new(format!("{}{}", demo_token(), demo_token()).into_bytes())?;
     let http = cwd_gateway_host::http_api::HttpApi::bind(listen)?;
+    // A second player, not linked yet, to click through the whole journey.
+    let bob = d.devnet.create_account(cwd_devnet::AccountSpec::new("bob-cwd", 500 * 100_000))?;
+    let control = format!("{}/devnet", d.devnet.url().trim_end_matches('/'));
+    println!("\nThe player's cabinet (sessions last an hour):");
+    println!("  alice (linked, with history): http://{}/cabinet/#session={}", http.addr, cabinet.mint("alice", 3600));
+    println!("  bob (to link bob-cwd, {}):    http://{}/cabinet/#session={}", bob.id_string(), http.addr, cabinet.mint("bob", 3600));
+    println!("  bob's wallet on the devnet — read the code, then top up:");
+    println!("    curl -s {control} -d '{{\"method\":\"messages\",\"params\":{{\"account\":\"bob-cwd\"}}}}'");
+    println!("    curl -s {control} -d '{{\"method\":\"transfer\",\"params\":{{\"from\":\"bob-cwd\",\"to\":\"game-gateway\",\"amount_cwd\":\"10\"}}}}'");
+    let http = http.with_cabinet(cabinet);
     let token = demo_token();
     println!("\nThe gateway's HTTP API is up at http://{} (Ctrl-C to stop). Try:", http.addr);
     println!("  curl -s -H 'Authorization: Bearer {token}' -X POST http://{}/v1/account -d '{{\"user\":\"alice\"}}'", http.addr);
@@ -160,6 +184,16 @@ fn demo_token() -> String {
         bytes = t.to_le_bytes();
     }
     hex::encode(bytes)
+}
+
+fn cabinet_token(config: &std::path::Path, user: &str, ttl_secs: u64) -> Result<(), Failure> {
+    let cfg = cwd_gateway_host::config::FileConfig::load(config).map_err(|e| Failure::Input(format!("{e:#}")))?;
+    let cabinet = cfg.cabinet()?.ok_or_else(|| Failure::Input("the cabinet is not enabled: set [cabinet] enabled = true".into()))?;
+    if user.is_empty() || ttl_secs == 0 {
+        return Err(Failure::Input("--user must not be empty and --ttl-secs must be at least 1".into()));
+    }
+    println!("http://{}/cabinet/#session={}", cfg.http.listen, cabinet.mint(user, ttl_secs));
+    Ok(())
 }
 
 fn run_devnet(listen: std::net::SocketAddr, block_seconds: f64, lag: u32, seed: &str) -> anyhow::Result<()> {

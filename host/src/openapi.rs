@@ -110,6 +110,12 @@ pub const CALLS: &[Call] = &[
         amount: false,
     },
     Call {
+        name: "list-deposits",
+        summary: "A user's credited deposits, oldest first, paged.",
+        args: &[USER, opt("start_after", Ty::Str, "the last deposit id of the previous page"), opt("limit", Ty::U32, "default 100")],
+        amount: false,
+    },
+    Call {
         name: "list-unclaimed",
         summary: "Funds that could not be credited automatically (unlinked sender, other asset, not a transfer…), paged.",
         args: &[opt("include_resolved", Ty::Bool, "default false"), opt("start_after", Ty::Str, ""), opt("limit", Ty::U32, "default 100")],

@@ -106,7 +106,12 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     );
     let stop = Arc::new(AtomicBool::new(false));
     let timer = service.spawn_timer(stop.clone(), Duration::from_secs(300));
-    let http = Arc::new(HttpApi::bind_with(&cfg.http.listen, cfg.http_limits())?);
+    let mut http = HttpApi::bind_with(&cfg.http.listen, cfg.http_limits())?;
+    if let Some(cabinet) = cfg.cabinet()? {
+        http = http.with_cabinet(cabinet);
+        tracing::info!(addr = %http.addr, "player cabinet enabled at /cabinet/");
+    }
+    let http = Arc::new(http);
     tracing::info!(addr = %http.addr, "HTTP API listening (POST /v1/<call>, Authorization: Bearer <token>; GET /health, /ready)");
     let servers = http.spawn(service, token, 4);
     wait_for_signal();

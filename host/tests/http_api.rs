@@ -303,6 +303,15 @@ fn every_call_over_http() {
     assert_eq!((report["deposits_credited"].as_u64(), report["deposits_unclaimed"].as_u64()), (Some(1), Some(2)), "{report}");
     let view = env.ok("account", json!({ "user": "alice" }));
     assert_eq!(view["balance"], 25 * 90);
+    let deposits = env.ok("list-deposits", json!({ "user": "alice" }));
+    assert_eq!(deposits.as_array().unwrap().len(), 1, "{deposits}");
+    assert_eq!(
+        sorted(deposits[0].as_object().unwrap().keys().map(String::as_str).collect()),
+        sorted(vec!["assigned", "credited_at_ms", "cwd", "deposit_id", "from_account_id", "game", "user"])
+    );
+    assert_eq!((deposits[0]["cwd"].as_i64(), deposits[0]["game"].as_u64(), deposits[0]["assigned"].as_bool()), (Some(25 * CWD), Some(25 * 90), Some(false)));
+    assert_eq!(env.ok("list-deposits", json!({ "user": "alice", "start_after": deposits[0]["deposit_id"] })), json!([]));
+    env.refused("list-deposits", json!({ "user": "alice", "limit": 0 }), 400, "invalid");
 
     // adjust-balance, with replay and idempotency conflict
     let won = env.ok("adjust-balance", json!({ "user": "alice", "delta": 500, "idempotency_key": "match-1001", "reason": "won the arena match" }));
@@ -374,6 +383,8 @@ fn every_call_over_http() {
     let assigned = env.ok("assign-unclaimed", json!({ "deposit_id": first, "user": "carol" }));
     assert_eq!((assigned["state"].as_str(), assigned["resolution"].as_str()), (Some("assigned"), Some("carol")));
     assert_eq!(env.ok("account", json!({ "user": "carol" }))["balance"], 3 * 90);
+    let carols = env.ok("list-deposits", json!({ "user": "carol" }));
+    assert_eq!((carols[0]["deposit_id"].as_str(), carols[0]["game"].as_u64(), carols[0]["assigned"].as_bool()), (Some(first), Some(3 * 90), Some(true)));
     env.refused("assign-unclaimed", json!({ "deposit_id": first, "user": "dave" }), 409, "already-resolved");
     env.refused("assign-unclaimed", json!({ "deposit_id": "nope", "user": "dave" }), 404, "unclaimed-not-found");
     let refunded = env.ok("refund-unclaimed", json!({ "deposit_id": second, "note": "sent back in tx 1a2b" }));

@@ -1,0 +1,207 @@
+//! The player's web cabinet, served by the HTTP API under `/cabinet/` when enabled:
+//! plain HTML and one script (`host/cabinet/`, embedded), and `POST /cabinet/api/<call>`
+//! for them. The browser proves who it acts for with a session token the game server
+//! signed ([`session`]); every call is then made server-side, through the same
+//! [`dispatch`](crate::http_api::dispatch) as the API, with the user id taken from the
+//! token and only the arguments a player may choose taken from the browser. The API
+//! token never reaches the browser. See `docs/cabinet.md`.
+
+pub mod session;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::response::Response;
+use axum::routing::{any, get};
+use axum::Router;
+use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
+
+use crate::http_api::{read_args, respond_with, run_call, AppState, Shared};
+use session::{Session, SessionError};
+
+const INDEX_HTML: &str = include_str!("../../cabinet/index.html");
+const APP_JS: &str = include_str!("../../cabinet/app.js");
+const STYLE_CSS: &str = include_str!("../../cabinet/cabinet.css");
+
+/// Deposits or withdrawals listed per page of the history.
+const HISTORY_PAGE: u64 = 100;
+
+/// The cabinet's own configuration: the secret game servers sign sessions with.
+pub struct Cabinet {
+    secret: Zeroizing<Vec<u8>>,
+}
+
+impl Cabinet {
+    pub fn new(secret: Vec<u8>) -> anyhow::Result<Self> {
+        let secret = Zeroizing::new(secret);
+        if secret.len() < session::MIN_SECRET_LEN {
+            anyhow::bail!("the cabinet's session secret must be at least {} bytes", session::MIN_SECRET_LEN);
+        }
+        Ok(Cabinet { secret })
+    }
+
+    /// A session token for `user`, valid for `ttl_secs` from now (for the demo and the
+    /// `cabinet-token` command; games sign their own).
+    pub fn mint(&self, user: &str, ttl_secs: u64) -> String {
+        session::mint(&self.secret, user, now_secs().saturating_add(ttl_secs))
+    }
+
+    fn session(&self, headers: &HeaderMap) -> Result<Session, SessionError> {
+        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        session::verify(&self.secret, given.unwrap_or(""), now_secs())
+    }
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The cabinet's routes, merged into the API's router when it is enabled.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/cabinet", get(redirect))
+        .route("/cabinet/", get(|| async { page("text/html; charset=utf-8", INDEX_HTML) }))
+        .route("/cabinet/app.js", get(|| async { page("text/javascript; charset=utf-8", APP_JS) }))
+        .route("/cabinet/cabinet.css", get(|| async { page("text/css; charset=utf-8", STYLE_CSS) }))
+        .route("/cabinet/api/{call}", any(api))
+        .route("/cabinet/{*rest}", any(|| async { json_reply(404, error("not-found", "no such page in the cabinet")) }))
+}
+
+async fn redirect() -> Response {
+    axum::http::Response::builder()
+        .status(308)
+        .header(header::LOCATION, "/cabinet/")
+        .body(Body::empty())
+        .expect("static header")
+}
+
+/// A static asset. The policy allows only this origin's script, style and calls: no
+/// inline script can run even if a value were ever rendered as markup.
+fn page(content_type: &'static str, text: &'static str) -> Response {
+    axum::http::Response::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .header(
+            "content-security-policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+        )
+        .header("x-content-type-options", "nosniff")
+        .header("referrer-policy", "no-referrer")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from(text))
+        .expect("static headers")
+}
+
+fn error(code: &str, message: &str) -> Value {
+    json!({ "error": { "code": code, "message": message } })
+}
+
+fn json_reply(status: u16, body: Value) -> Response {
+    respond_with(status, body, &[("cache-control", "no-store")])
+}
+
+/// The arguments the browser may choose for a call, copied as given (the gateway
+/// checks their types), plus the session's user where the call takes one.
+fn args_for(browser: &Value, fields: &[&str], user: Option<&str>) -> Value {
+    let mut out = Map::new();
+    for f in fields {
+        if let Some(v) = browser.get(*f) {
+            out.insert((*f).to_string(), v.clone());
+        }
+    }
+    if let Some(u) = user {
+        out.insert("user".into(), Value::String(u.to_string()));
+    }
+    Value::Object(out)
+}
+
+/// `POST /cabinet/api/<call>` with `Authorization: Bearer <session token>`.
+async fn api(State(st): Shared, Path(call): Path<String>, method: Method, headers: HeaderMap, body: Body) -> Response {
+    let Some(cabinet) = st.cabinet.clone() else {
+        return json_reply(404, error("not-found", "the cabinet is not enabled"));
+    };
+    if method != Method::POST {
+        return respond_with(405, error("method-not-allowed", "use POST with a JSON object"), &[("allow", "POST")]);
+    }
+    let session = match cabinet.session(&headers) {
+        Ok(s) => s,
+        Err(e) => return respond_with(401, error(e.code(), e.message()), &[("www-authenticate", "Bearer"), ("cache-control", "no-store")]),
+    };
+    let browser = match read_args(&st, &headers, body).await {
+        Ok(v) => v,
+        Err(refusal) => return refusal,
+    };
+    let user = session.user.as_str();
+    let (status, value) = match call.as_str() {
+        "me" => me(&st, &session).await,
+        "link-challenge" => run_call(&st, "link-challenge", json!({})).await,
+        "start-link" => run_call(&st, "start-link", args_for(&browser, &["account", "challenge", "nonce"], Some(user))).await,
+        "confirm-link" => run_call(&st, "confirm-link", args_for(&browser, &["code"], Some(user))).await,
+        "quote-deposit" => run_call(&st, "quote-deposit", args_for(&browser, &["cwd"], None)).await,
+        "quote-withdrawal" => run_call(&st, "quote-withdrawal", args_for(&browser, &["game", "cwd"], None)).await,
+        "request-withdrawal" => {
+            // Namespaced by user (length-prefixed: user ids may contain `:`), so one
+            // player's key can never meet another's.
+            let Some(key) = browser.get("request_id").and_then(Value::as_str).filter(|k| (1..=100).contains(&k.len())) else {
+                return json_reply(400, error("bad-request", "`request_id` must be a string of 1 to 100 bytes, the same when a request is retried"));
+            };
+            let mut args = args_for(&browser, &["game", "cwd"], Some(user));
+            args["idempotency_key"] = Value::String(format!("cabinet:{}:{user}:{key}", user.len()));
+            run_call(&st, "request-withdrawal", args).await
+        }
+        "withdrawal" => {
+            let (status, value) = run_call(&st, "get-withdrawal", args_for(&browser, &["withdrawal_id"], None)).await;
+            if status == 200 && value.get("user").and_then(Value::as_str) != Some(user) {
+                // Another player's withdrawal is, to this player, no withdrawal.
+                (404, error("withdrawal-not-found", "no such withdrawal"))
+            } else {
+                (status, value)
+            }
+        }
+        "deposits" => {
+            let mut args = args_for(&browser, &["start_after"], Some(user));
+            args["limit"] = json!(HISTORY_PAGE);
+            run_call(&st, "list-deposits", args).await
+        }
+        "withdrawals" => {
+            let mut args = args_for(&browser, &["start_after"], Some(user));
+            args["limit"] = json!(HISTORY_PAGE);
+            run_call(&st, "list-withdrawals", args).await
+        }
+        _ => (404, error("unknown-call", "the cabinet has no such call")),
+    };
+    json_reply(status, value)
+}
+
+/// Everything the cabinet shows at once: the account, and once linked how to top up and
+/// the withdrawal rate.
+async fn me(st: &AppState, session: &Session) -> (u16, Value) {
+    let user = session.user.as_str();
+    let (status, account) = run_call(st, "account", json!({ "user": user })).await;
+    if status != 200 {
+        return (status, account);
+    }
+    let (mut deposit, mut withdrawal_rate) = (Value::Null, Value::Null);
+    if !account["linked"].is_null() {
+        let (s, d) = run_call(st, "deposit-instructions", json!({ "user": user })).await;
+        if s != 200 {
+            return (s, d);
+        }
+        deposit = d;
+        let (s, q) = run_call(st, "quote-withdrawal", json!({ "cwd": 100_000 })).await;
+        if s != 200 {
+            return (s, q);
+        }
+        withdrawal_rate = q["rate"].clone();
+    }
+    (200, json!({
+        "user": user,
+        "session_expires_at_secs": session.expires_at_secs,
+        "account": account,
+        "deposit": deposit,
+        "withdrawal_rate": withdrawal_rate,
+    }))
+}
