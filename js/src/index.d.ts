@@ -35,11 +35,14 @@ export interface NodeBackend {
 }
 
 /** A configuration where zero or absent fields take their defaults (wit/api.wit). */
-export type ConfigInput = Omit<Api.Config, 'link' | 'withdrawals' | 'lowFeeBalanceCwd' | 'tickIntervalMs'> & {
+export type ConfigInput = Omit<Api.Config, 'link' | 'withdrawals' | 'lowFeeBalanceCwd' | 'tickIntervalMs' | 'idempotencyWindowMs' | 'treasury' | 'referrals'> & {
   link?: Partial<Api.LinkConfig>;
   withdrawals?: Partial<Api.WithdrawalConfig>;
   lowFeeBalanceCwd?: bigint;
   tickIntervalMs?: bigint;
+  idempotencyWindowMs?: bigint;
+  treasury?: Partial<Api.TreasuryConfig>;
+  referrals?: Partial<Api.ReferralConfig>;
 };
 
 export interface GatewayOptions {

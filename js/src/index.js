@@ -38,15 +38,20 @@ export class GatewayTrap extends Error {
 
 const DEFAULT_LINK = { codeDigits: 0, codeTtlMs: 0n, maxAttempts: 0, messageTemplate: '', userIntervalMs: 0n, userDaily: 0, accountDaily: 0, globalDaily: 0, powBits: 0 };
 const DEFAULT_WITHDRAWALS = { minCwd: 0n, maxCwd: 0n, dailyCwd: 0n, reviewAboveCwd: 0n, expirationSecs: 0, maxAttempts: 0 };
+const DEFAULT_TREASURY = { coldAccount: '', highWaterCwd: 0n, lowWaterCwd: 0n, feeReserveCwd: 0n, lowFeeDays: 0, minSweepCwd: 0n };
+const DEFAULT_REFERRALS = { levelRatesPerMille: [], cashbackPerMille: 0, poolUser: '' };
 
 /** A full `config` from the fields given; zero means "the default" (see wit/api.wit). */
 export function withDefaults(config) {
   return {
     lowFeeBalanceCwd: 0n,
     tickIntervalMs: 0n,
+    idempotencyWindowMs: 0n,
     ...config,
     link: { ...DEFAULT_LINK, ...config.link },
     withdrawals: { ...DEFAULT_WITHDRAWALS, ...config.withdrawals },
+    treasury: { ...DEFAULT_TREASURY, ...config.treasury },
+    referrals: { ...DEFAULT_REFERRALS, ...config.referrals },
   };
 }
 
