@@ -112,14 +112,20 @@ pub struct HistoryStats {
     /// Oldest operations dropped by `max-ops-per-account`: sequence numbers
     /// `1..=removed_ops` are gone from this node.
     pub removed_ops: u64,
+    /// The last irreversible block in the same answer: the statistics and the block come
+    /// from one node at one moment, so a lagging node cannot pair old statistics with a
+    /// newer irreversible block and let the scan pass over an operation it never saw.
+    pub last_irreversible_block: u32,
 }
 
 /// `database.get_objects([stats_id])`, as account_history_plugin.cpp
 /// `add_account_history` keeps it.
 pub fn history_stats(node: &mut dyn Node, stats_id: &str) -> NResult<HistoryStats> {
     const C: &str = "database.get_objects";
-    let v = call(node, "database", "get_objects", json!([[stats_id]]))?;
+    let v = call(node, "database", "get_objects", json!([[stats_id, "2.1.0"]]))?;
     let o = v.as_array().and_then(|a| a.first()).filter(|o| !o.is_null()).ok_or_else(|| NodeFailure::bad(C, format!("no object {stats_id}")))?;
+    let d = v.as_array().and_then(|a| a.get(1)).filter(|o| !o.is_null()).ok_or_else(|| NodeFailure::bad(C, "no object 2.1.0"))?;
+    let last_irreversible_block = u32_of(&d["last_irreversible_block_num"], "last_irreversible_block_num", C)?;
     let total_ops = int_u64(&o["total_ops"], "total_ops").map_err(|e| NodeFailure::bad(C, e.to_string()))?;
     // Older nodes lack `removed_ops`: nothing was removed.
     let removed_ops = if o.get("removed_ops").is_some_and(|r| !r.is_null()) {
@@ -130,7 +136,7 @@ pub fn history_stats(node: &mut dyn Node, stats_id: &str) -> NResult<HistoryStat
     if removed_ops > total_ops {
         return Err(NodeFailure::bad(C, "removed_ops above total_ops"));
     }
-    Ok(HistoryStats { total_ops, removed_ops })
+    Ok(HistoryStats { total_ops, removed_ops, last_irreversible_block })
 }
 
 /// The chain parameters the gateway plans with (`2.0.0`'s `parameters`).

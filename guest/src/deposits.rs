@@ -181,11 +181,13 @@ impl Gateway {
             let a = self.active()?;
             (a.gateway_id, a.config.deposit_rate)
         };
-        let lib = dgp.last_irreversible_block;
         let start: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
         let Some(stats) = self.trusted_history(start.seq, report)? else {
             return Ok(ScanOutcome { complete: false, more: false });
         };
+        // Irreversible as far as the node that gave the statistics saw it then, never
+        // further: otherwise a scan could pass over an operation those statistics miss.
+        let lib = dgp.last_irreversible_block.min(stats.last_irreversible_block);
         let outcome = self.scan_pages(gateway, rate, lib, stats, report)?;
         let end: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
         report.history_behind = stats.total_ops.saturating_sub(end.seq);

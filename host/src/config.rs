@@ -43,6 +43,7 @@ pub struct FileConfig {
     pub log: LogSection,
     #[serde(default)]
     pub lease: LeaseSection,
+    #[serde(default)]
     pub cabinet: CabinetSection,
 }
 

@@ -720,6 +720,8 @@ impl Chain {
                         if text.starts_with("2.6.") && self.accounts.iter().any(|a| a.id == n) {
                             let (total, removed) = self.history_stats(n);
                             json!({"id": text, "owner": format!("1.2.{n}"), "total_ops": int(total, s), "removed_ops": int(removed, s)})
+                        } else if text == "2.1.0" {
+                            json!({"id": "2.1.0", "last_irreversible_block_num": int(self.lib() as u64, s)})
                         } else if text.starts_with("1.2.") {
                             self.accounts.iter().find(|a| a.id == n).map_or(Value::Null, |a| self.account_json(a))
                         } else {
