@@ -265,10 +265,17 @@ impl Harness {
 
     /// Every transfer the chain included from the gateway: (to `1.2.N`, amount, memo nonce).
     pub fn gateway_transfers(&self) -> Vec<(String, u64, u64)> {
+        self.gateway_transfers_in(self.devnet.included_transactions())
+    }
+
+    /// The gateway's transfers still waiting for a block (already in `balance_of`).
+    pub fn gateway_transfers_pending(&self) -> Vec<(String, u64, u64)> {
+        self.gateway_transfers_in(self.devnet.pending_transactions())
+    }
+
+    fn gateway_transfers_in(&self, txs: Vec<Value>) -> Vec<(String, u64, u64)> {
         let gateway_id = self.gateway.id_string();
-        self.devnet
-            .included_transactions()
-            .into_iter()
+        txs.into_iter()
             .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
             .filter(|op| op[0] == 0 && op[1]["from"] == gateway_id.as_str())
             .map(|op| {

@@ -94,7 +94,8 @@ fn check_ledger(h: &Harness, ctx: &str) {
 /// What the chain shows against what the store owes: the gateway's balance, less the
 /// sweeps still in flight, covers every withdrawal not yet paid on chain.
 fn check_funded(h: &Harness, ctx: &str) {
-    let paid: HashSet<u64> = h.gateway_transfers().into_iter().map(|t| t.2).collect();
+    // Pending transfers already show in `balance_of`: count them as paid.
+    let paid: HashSet<u64> = h.gateway_transfers().into_iter().chain(h.gateway_transfers_pending()).map(|t| t.2).collect();
     let unpaid: u64 = h.records::<WithdrawalRec>("wd/").iter().filter(|w| !w.state.is_final() && !paid.contains(&w.nonce)).map(|w| w.cwd).sum();
     let sweeping: u64 = h.records::<SweepRec>("sweep/").iter().filter(|s| s.state == SweepState::Sent && !paid.contains(&s.nonce)).map(|s| s.cwd + s.fee).sum();
     let hot = h.devnet.balance_of(GATEWAY).unwrap() as u64;

@@ -81,6 +81,12 @@ impl Node {
         self.lock().included_transactions().into_iter().map(cwd_gateway::json::write_transaction).collect()
     }
 
+    /// Transactions accepted but not yet in a block (their effect already shows in
+    /// `balance_of`, as in a node's pending state).
+    pub fn pending_transactions(&self) -> Vec<Value> {
+        self.lock().pending().iter().filter_map(crate::blocks::BlockTx::signed).map(cwd_gateway::json::write_transaction).collect()
+    }
+
     pub fn chain_id_hex(&self) -> String {
         hex::encode(self.lock().chain_id())
     }
