@@ -62,6 +62,23 @@ pub trait Store: Send + Sync {
     fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError>;
 }
 
+/// The key range a `scan` reads: from `lower` (excluded when `strict`) up to `end`
+/// (excluded; `None`: no upper bound). A `start_after` below the prefix starts at it.
+pub(crate) struct ScanRange<'a> {
+    pub lower: &'a str,
+    pub strict: bool,
+    pub end: Option<String>,
+}
+
+impl<'a> ScanRange<'a> {
+    pub(crate) fn of(prefix: &'a str, start_after: Option<&'a str>) -> Self {
+        match start_after {
+            Some(s) if s >= prefix => ScanRange { lower: s, strict: true, end: prefix_end(prefix) },
+            _ => ScanRange { lower: prefix, strict: false, end: prefix_end(prefix) },
+        }
+    }
+}
+
 /// The smallest string above every string that starts with `prefix` (in UTF-8 byte
 /// order, which equals code point order), or `None` when there is none.
 pub(crate) fn prefix_end(prefix: &str) -> Option<String> {

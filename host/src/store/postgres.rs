@@ -237,12 +237,7 @@ impl Store for PostgresStore {
 
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         let mut conn = self.conn()?;
-        let lower = match start_after {
-            Some(s) if s >= prefix => s,
-            _ => prefix,
-        };
-        let strict = start_after.is_some_and(|s| s >= prefix);
-        let end = prefix_end(prefix);
+        let ScanRange { lower, strict, end } = ScanRange::of(prefix, start_after);
         let sql = if strict {
             "SELECT key, value, version FROM cwd_kv WHERE key > $1 AND ($2::bytea IS NULL OR key < $2) ORDER BY key LIMIT $3"
         } else {

@@ -205,12 +205,7 @@ impl Store for SqliteStore {
     }
 
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
-        let lower = match start_after {
-            Some(s) if s >= prefix => s,
-            _ => prefix,
-        };
-        let strict = start_after.is_some_and(|s| s >= prefix);
-        let end = prefix_end(prefix);
+        let ScanRange { lower, strict, end } = ScanRange::of(prefix, start_after);
         let sql = if strict {
             "SELECT key, value, version FROM kv WHERE key > ?1 AND (?2 IS NULL OR key < ?2) ORDER BY key LIMIT ?3"
         } else {
