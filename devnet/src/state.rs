@@ -457,7 +457,8 @@ impl State {
     /// `2.6.N` (account_object.hpp, account_statistics_object; the matrix, credit and
     /// vote fields CrowdWiz adds after `current_month_income` are left out).
     pub fn statistics(&self, account: &Account) -> Value {
-        let h = self.account_history_of(account.id);
+        let empty = AccountHistory::default();
+        let h = self.account_history.get(&account.id.0).unwrap_or(&empty);
         json!({
             "id": account.statistics_id(),
             "owner": format!("1.2.{}", account.id.0),

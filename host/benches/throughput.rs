@@ -52,6 +52,58 @@ fn raw_sqlite(path: &Path, secs: f64) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// A minimal HTTP/1.1 keep-alive client: the load generator shares the two cores with
+/// the server, so it must cost as little as possible per request (a general client such
+/// as ureq spent more CPU per request than the server did).
+struct Client {
+    stream: std::io::BufReader<std::net::TcpStream>,
+    out: Vec<u8>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Self {
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        Client { stream: std::io::BufReader::new(stream), out: Vec::with_capacity(512) }
+    }
+
+    /// Sends one request and reads its whole answer; the status code.
+    fn send(&mut self, path: &str, body: Option<&str>) -> u16 {
+        use std::io::{BufRead, Read, Write};
+        self.out.clear();
+        match body {
+            Some(b) => write!(
+                self.out,
+                "POST {path} HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{b}",
+                b.len()
+            ),
+            None => write!(self.out, "GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n"),
+        }
+        .unwrap();
+        self.stream.get_mut().write_all(&self.out).unwrap();
+        let mut line = String::new();
+        self.stream.read_line(&mut line).unwrap();
+        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{path}: bad status line {line:?}"));
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).unwrap();
+        status
+    }
+}
+
 /// `CLIENTS` threads sending requests made by `request(client, i)` for `secs`: calls a
 /// second and the sorted latencies.
 fn load(addr: SocketAddr, secs: f64, request: impl Fn(usize, u64) -> (String, Option<String>) + Send + Sync) -> (f64, Vec<Duration>) {
@@ -61,18 +113,13 @@ fn load(addr: SocketAddr, secs: f64, request: impl Fn(usize, u64) -> (String, Op
         let handles: Vec<_> = (0..CLIENTS)
             .map(|c| {
                 s.spawn(move || {
-                    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+                    let mut client = Client::connect(addr);
                     let mut lat = Vec::new();
                     let mut i = 0u64;
                     while start.elapsed().as_secs_f64() < secs {
                         let (path, body) = request(c, i);
                         let t = Instant::now();
-                        let url = format!("http://{addr}{path}");
-                        let r = match &body {
-                            Some(b) => agent.post(&url).set("authorization", &format!("Bearer {TOKEN}")).send_string(b),
-                            None => agent.get(&url).call(),
-                        };
-                        assert_eq!(r.map(|r| r.status()).unwrap_or_else(|e| panic!("{path}: {e}")), 200);
+                        assert_eq!(client.send(&path, body.as_deref()), 200, "{path}");
                         lat.push(t.elapsed());
                         i += 1;
                     }

@@ -14,6 +14,7 @@ pub mod finality;
 pub mod files;
 pub mod gateway;
 pub mod health;
+pub mod history_prefetch;
 pub mod http_api;
 pub mod imports;
 pub mod lease;

@@ -88,7 +88,7 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     }
     let caps = Capabilities {
         store: open_configured_store(&cfg)?,
-        node: Arc::new(node),
+        node: Arc::new(crate::history_prefetch::HistoryPrefetch::new(Arc::new(node))),
         clock: Arc::new(SystemClock),
         events: Arc::new(FanOut(sinks)),
     };

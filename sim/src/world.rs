@@ -27,6 +27,8 @@ pub use cwd_gateway_e2e::GATEWAY;
 const GATEWAY_CWD: i64 = 1_000_000 * 100_000;
 const PLAYER_CWD: i64 = 10_000 * 100_000;
 const ASSET: &str = "SIMGOLD";
+/// The ledger user that funds referral rewards.
+const POOL: &str = "referral-pool";
 const API_INSTANCES: usize = 2;
 /// Steps per seed unless told otherwise (CI and the long run).
 pub const DEFAULT_STEPS: u32 = 40;
@@ -163,6 +165,8 @@ pub struct World {
     events_seen: usize,
     adj_keys: Vec<(String, String, i64)>,
     wd_keys: Vec<(String, String, u64)>,
+    xfer_keys: Vec<String>,
+    reward_keys: Vec<String>,
     report: Report,
 }
 
@@ -204,6 +208,10 @@ impl World {
         config.withdrawals.expiration_secs = params.expiration_secs;
         config.withdrawals.max_attempts = params.max_attempts;
         config.withdrawals.review_above_cwd = params.review_above_cwd;
+        // Two referral levels and a cashback, paid from the pool user's balance.
+        config.referrals = api::ReferralConfig { level_rates_per_mille: vec![100, 30], cashback_per_mille: 20, pool_user: POOL.into() };
+        // The shortest idempotency window, so that long clock jumps prune records.
+        config.idempotency_window_ms = cwd_gateway::retention::MIN_WINDOW_MS;
         let keys = (gateway.active_wif.clone().expect("devnet key"), gateway.memo_wif.clone().expect("devnet key"));
         let users = (0..params.users).map(|i| format!("user-{i}")).collect();
         let mut w = World {
@@ -228,6 +236,8 @@ impl World {
             events_seen: 0,
             adj_keys: Vec::new(),
             wd_keys: Vec::new(),
+            xfer_keys: Vec::new(),
+            reward_keys: Vec::new(),
             report: Report { seed, ..Report::default() },
         };
         w.sync_clock();
@@ -461,7 +471,7 @@ impl World {
             let (user, account) = (self.users[step as usize].clone(), self.players[step as usize].name.clone());
             return self.link(&user, &account);
         }
-        let roll = self.rng.below(100);
+        let roll = self.rng.below(110);
         match roll {
             0..=7 => {
                 let (user, account) = (self.pick_user(), self.pick_player());
@@ -599,6 +609,50 @@ impl World {
                     let n = self.rng.below(60) as u32;
                     self.faults.state().crash_in = Some(n);
                     self.note(&format!("crash armed {n}"));
+                }
+            }
+            99..=100 => {
+                let (from, to) = (self.pick_user(), self.pick_user());
+                // Mostly affordable; sometimes more than the sender holds.
+                let cap = if self.rng.chance(900) { 500 } else { 200_000 };
+                let amount = 1 + self.rng.below(cap);
+                let key = if !self.xfer_keys.is_empty() && self.rng.chance(200) {
+                    self.xfer_keys[self.rng.below(self.xfer_keys.len() as u64) as usize].clone()
+                } else {
+                    let k = format!("xfer-{}", self.rng.next());
+                    self.xfer_keys.push(k.clone());
+                    k
+                };
+                self.call("transfer-internal", |a| a.transfer_internal(&from, &to, amount, &key, "gift"));
+            }
+            101 => {
+                let (user, referrer) = (self.pick_user(), self.pick_user());
+                self.call("set-referrer", |a| a.set_referrer(&user, &referrer));
+            }
+            102..=103 => {
+                // The game funds the referral pool from its own revenue.
+                let amount = 1 + self.rng.below(200_000) as i64;
+                let key = format!("pool-{}", self.rng.next());
+                self.call("adjust-balance", |a| a.adjust_balance(POOL, amount, &key, "pool"));
+            }
+            104..=105 => {
+                let user = self.pick_user();
+                let base = self.rng.below(20_000);
+                let key = if !self.reward_keys.is_empty() && self.rng.chance(200) {
+                    self.reward_keys[self.rng.below(self.reward_keys.len() as u64) as usize].clone()
+                } else {
+                    let k = format!("rwd-{}", self.rng.next());
+                    self.reward_keys.push(k.clone());
+                    k
+                };
+                self.call("reward-referrers", |a| a.reward_referrers(&user, base, &key));
+            }
+            106 => {
+                // Past the idempotency window: the next ticks prune records (guest/src/retention.rs).
+                if self.rng.chance(400) {
+                    let ms = cwd_gateway::retention::MIN_WINDOW_MS + self.rng.below(600_000);
+                    self.clock.advance(ms);
+                    self.note(&format!("clock +{ms}"));
                 }
             }
             _ => {

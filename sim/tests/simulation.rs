@@ -30,6 +30,9 @@ fn a_thousand_seeds_hold_every_invariant() {
         assert!(summary.injected.get(kind).copied().unwrap_or(0) > 0, "no {kind} fault was injected");
     }
     assert!(summary.restarts > 0, "no host crash was injected");
+    for call in ["transfer-internal", "set-referrer", "reward-referrers", "request-withdrawal", "adjust-balance"] {
+        assert!(summary.succeeded.get(call).copied().unwrap_or(0) > 0, "no {call} call succeeded");
+    }
 }
 
 #[test]
