@@ -194,8 +194,10 @@ impl Lease {
 
     fn try_acquire(&self, now_ms: u64) -> Result<Role, StoreError> {
         let mut st = lock(&self.state);
+        // A restarted process takes its own name's lease back at once, on its first
+        // attempt that reaches the store: one failing on a store error does not count
+        // (it would otherwise wait a whole lease duration behind its former self).
         let first = !st.attempted;
-        st.attempted = true;
         let current = match self.store.get(LEASE_KEY) {
             Ok(c) => c,
             Err(e) => {
@@ -226,6 +228,7 @@ impl Lease {
             }
         };
         let Some(expected) = expected else {
+            st.attempted = true;
             if st.held.take().is_some() {
                 tracing::warn!(holder = ?holder_name, "this host lost the tick lease; another host does the tick's work now");
             }
@@ -250,6 +253,9 @@ impl Lease {
             }
             st.observed = None;
         };
+        if outcome.is_ok() {
+            st.attempted = true;
+        }
         match outcome {
             Ok(CommitOutcome::Committed) => {}
             Ok(CommitOutcome::Conflict) => {
@@ -386,6 +392,45 @@ mod tests {
         assert!(matches!(other.acquire(2).unwrap(), Role::Standby(_)));
         new.release();
         assert!(matches!(other.acquire(3).unwrap(), Role::Holder(_)), "a released lease is taken at once");
+    }
+
+    /// Refuses its first `fail` commits (before writing).
+    struct Flaky {
+        inner: MemoryStore,
+        fail: std::sync::atomic::AtomicU32,
+    }
+
+    impl Store for Flaky {
+        fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+            self.inner.get(key)
+        }
+        fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+            self.inner.scan(prefix, start_after, limit)
+        }
+        fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+            if self.fail.load(Ordering::SeqCst) > 0 {
+                self.fail.fetch_sub(1, Ordering::SeqCst);
+                return Err(StoreError("database unavailable".into()));
+            }
+            self.inner.commit(preconditions, writes)
+        }
+    }
+
+    /// Found by the simulator (seed 1320): a host restarted after a crash whose first
+    /// lease attempt met a store error stayed standby behind its own former process.
+    #[test]
+    fn a_restarted_process_whose_first_attempt_fails_still_takes_its_lease_back() {
+        let store: Arc<dyn Store> = Arc::new(Flaky { inner: MemoryStore::new(), fail: 0.into() });
+        let old = lease(&store, "host-1", 60_000);
+        assert!(matches!(old.acquire(0).unwrap(), Role::Holder(_)));
+        drop(old); // killed: no release
+        let flaky = Flaky { inner: MemoryStore::new(), fail: 1.into() };
+        let entry = store.get(LEASE_KEY).unwrap().unwrap();
+        flaky.inner.commit(&[], &[Write { key: LEASE_KEY.into(), value: Some(entry.value) }]).unwrap();
+        let store: Arc<dyn Store> = Arc::new(flaky);
+        let new = lease(&store, "host-1", 60_000);
+        assert!(new.acquire(1).is_err(), "the store refuses the first commit");
+        assert!(matches!(new.acquire(2).unwrap(), Role::Holder(_)), "the next attempt still counts as the first");
     }
 
     #[test]
