@@ -306,7 +306,7 @@ impl Gateway {
             let mut t = Txn::new(self.ports.store.as_mut());
             let mut applied = Vec::with_capacity(ops.len());
             for op in ops {
-                match stage_history_op(&mut t, op, rate, now) {
+                match stage_history_op(&mut t, op, rate, now, Existing::RequireAbsent) {
                     Ok(Step::Done(Applied::Raced)) => return Ok(false),
                     Ok(Step::Commit(a) | Step::Done(a)) => applied.push(a),
                     Err(_) => break,
@@ -323,7 +323,7 @@ impl Gateway {
             }
         }
         for op in ops {
-            let applied = transact(self.ports.store.as_mut(), |t| stage_history_op(t, op, rate, now))?;
+            let applied = transact(self.ports.store.as_mut(), |t| stage_history_op(t, op, rate, now, Existing::ReadAndSkip))?;
             let raced = matches!(applied, Applied::Raced);
             self.announce(applied, report);
             if raced {
@@ -524,7 +524,16 @@ impl Gateway {
 
 /// Stages one irreversible history operation (`op.seq` in the account's history) in
 /// `t`: the cursor advance, the record and the balance change.
-fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64) -> GwResult<Step<Applied>> {
+/// How [`stage_history_op`] guards against an operation's records already existing.
+#[derive(Clone, Copy)]
+enum Existing {
+    /// As commit preconditions: no store read per operation (a page's commit).
+    RequireAbsent,
+    /// Read them, and step over the operation if one exists.
+    ReadAndSkip,
+}
+
+fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exist: Existing) -> GwResult<Step<Applied>> {
     let (seq, pos, class, payout_memo) = (op.seq, op.position, &op.class, op.payout_memo.as_deref());
     let mut c: Cursor = t.get_or_default(records::CURSOR)?;
     if c.seq + 1 != seq {
@@ -546,8 +555,19 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64) -> GwResult<
         Class::Incoming { .. } | Class::Unrecognised { .. } => {
             let dkey = records::dep_key(&pos);
             let ukey_unc = records::unc_key(&deposit_id);
-            if t.get::<DepositRec>(&dkey)?.is_some() || t.get::<UnclaimedRec>(&ukey_unc)?.is_some() {
-                return Ok(Step::Commit(Applied::Nothing)); // already applied (cannot happen with the cursor, kept as a second lock)
+            // Already applied? Cannot happen with the cursor; kept as a second lock.
+            match records_exist {
+                // A page's commit fails if either exists; its retry, one operation per
+                // commit, reads them and steps over the operation.
+                Existing::RequireAbsent => {
+                    t.require_absent(&dkey);
+                    t.require_absent(&ukey_unc);
+                }
+                Existing::ReadAndSkip => {
+                    if t.get::<DepositRec>(&dkey)?.is_some() || t.get::<UnclaimedRec>(&ukey_unc)?.is_some() {
+                        return Ok(Step::Commit(Applied::Nothing));
+                    }
+                }
             }
             let link: Option<LinkRec> = t.get(&records::link_key(from.0))?;
             let owner = match &link {
@@ -571,9 +591,13 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64) -> GwResult<
             };
             // A credit that cannot be made becomes an unclaimed deposit: the scan
             // never stalls on one user's problem.
+            let mut user_rec = None;
             let credit = match (&owner, credit) {
                 (Some((user, _)), Ok(game)) => match t.get_decoded::<UserRec>(&records::user_key(user))? {
-                    Ok(u) => u.unwrap_or_default().balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow),
+                    Ok(u) => {
+                        let u = user_rec.insert(u.unwrap_or_default());
+                        u.balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow)
+                    }
                     Err(_) => Err(UnclaimedReason::UserUnreadable),
                 },
                 (_, c) => c,
@@ -581,7 +605,7 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64) -> GwResult<
             match (owner, credit) {
                 (Some((user, account)), Ok(game)) => {
                     let ukey = records::user_key(&user);
-                    let mut u: UserRec = t.get_or_default(&ukey)?;
+                    let mut u: UserRec = user_rec.unwrap_or_default();
                     let balance = u.balance.checked_add(game).ok_or(GatewayError::Overflow)?;
                     u.balance = balance;
                     t.put(&ukey, &u);

@@ -333,25 +333,21 @@ impl<'a> Txn<'a> {
     }
 
     /// The value the transaction sees: its own staged write, else the store's (read
-    /// once; the first read fixes the precondition).
-    fn fetch(&mut self, key: &str) -> GwResult<Option<Vec<u8>>> {
-        if let Some(staged) = self.writes.get(key) {
-            return Ok(staged.clone());
+    /// once; the first read fixes the precondition). Borrowed, not copied: a page of
+    /// history reads the same few records once per operation.
+    fn fetch(&mut self, key: &str) -> GwResult<Option<&[u8]>> {
+        if !self.writes.contains_key(key) && !self.seen.contains_key(key) {
+            let entry = self.store.get(key)?;
+            self.reads.entry(key.to_string()).or_insert(entry.as_ref().map(|e| e.version));
+            self.seen.insert(key.to_string(), entry.map(|e| e.value));
         }
-        if let Some(seen) = self.seen.get(key) {
-            return Ok(seen.clone());
-        }
-        let entry = self.store.get(key)?;
-        self.reads.entry(key.to_string()).or_insert(entry.as_ref().map(|e| e.version));
-        let value = entry.map(|e| e.value);
-        self.seen.insert(key.to_string(), value.clone());
-        Ok(value)
+        Ok(self.writes.get(key).or_else(|| self.seen.get(key)).and_then(|v| v.as_deref()))
     }
 
     pub fn get<T: DeserializeOwned>(&mut self, key: &str) -> GwResult<Option<T>> {
         match self.fetch(key)? {
             None => Ok(None),
-            Some(v) => decode(key, &v).map(Some),
+            Some(v) => decode(key, v).map(Some),
         }
     }
 
@@ -360,7 +356,7 @@ impl<'a> Txn<'a> {
     pub fn get_decoded<T: DeserializeOwned>(&mut self, key: &str) -> GwResult<Result<Option<T>, String>> {
         Ok(match self.fetch(key)? {
             None => Ok(None),
-            Some(v) => decode(key, &v).map(Some).map_err(|e| format!("{e:?}")),
+            Some(v) => decode(key, v).map(Some).map_err(|e| format!("{e:?}")),
         })
     }
 

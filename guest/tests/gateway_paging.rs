@@ -110,3 +110,23 @@ fn a_page_that_keeps_conflicting_is_applied_one_operation_at_a_time() {
     ticks_until_caught_up(&mut w);
     check_exactly_once(&mut w, credited);
 }
+
+/// The second lock: a page's commit requires the records of its operations to be
+/// absent instead of reading them one by one. If they exist after all (a cursor put
+/// back behind what was applied), the page commit fails, the per-operation retry reads
+/// them and steps over each operation: nothing is credited or announced twice.
+#[test]
+fn operations_already_recorded_are_stepped_over_when_the_cursor_goes_back() {
+    let (mut w, credited) = world_with_history(74);
+    let (old_cursor, _) = w.store.0.borrow().data.get("cursor").cloned().expect("a cursor after the link");
+    ticks_until_caught_up(&mut w);
+    check_exactly_once(&mut w, credited);
+    {
+        let mut s = w.store.0.borrow_mut();
+        let version = s.versions.get("cursor").copied().unwrap_or(0) + 1;
+        s.versions.insert("cursor".into(), version);
+        s.data.insert("cursor".into(), (old_cursor, version));
+    }
+    ticks_until_caught_up(&mut w);
+    check_exactly_once(&mut w, credited);
+}

@@ -383,6 +383,33 @@ impl Service {
         out
     }
 
+    /// Runs `f` at once on an idle, configured API instance, or returns `None` without
+    /// waiting when there is none (then use [`Service::with`]). For calls that only read
+    /// the store, on a store whose reads never wait on a network or a lock for long
+    /// ([`Store::reads_are_brief`]): the HTTP API runs those on its async threads, sparing
+    /// a hand-off to a blocking thread per call.
+    pub fn try_with_ready<R>(&self, f: impl FnOnce(&mut Api<'_>) -> R) -> Option<R> {
+        if !self.caps.store.reads_are_brief() {
+            return None;
+        }
+        let mut slot = {
+            let mut pool = Self::lock(&self.pool);
+            let at = pool.idle.iter().rposition(|s| s.configured)?;
+            pool.idle.swap_remove(at)
+        };
+        let out = f(&mut slot.instance.api());
+        match slot.instance.poisoned().map(str::to_string) {
+            None => self.checkin(slot),
+            Some(cause) => {
+                // The replacement is made by the next call that needs one (`checkout`).
+                self.recovered("api", &cause);
+                Self::lock(&self.pool).total -= 1;
+                self.pool_free.notify_one();
+            }
+        }
+        Some(out)
+    }
+
     /// An instance was dropped after a trap: count it and tell the operator.
     fn recovered(&self, role: &str, cause: &str) {
         self.counters.recoveries.fetch_add(1, Ordering::Relaxed);

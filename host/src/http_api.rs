@@ -27,7 +27,7 @@ use tokio::sync::{watch, Semaphore};
 use zeroize::Zeroizing;
 
 use crate::bindings::api::*;
-use crate::gateway::{GatewayCallError, Service};
+use crate::gateway::{Api, GatewayCallError, Service};
 
 /// Requests larger than this are refused before parsing.
 const MAX_BODY: usize = 64 * 1024;
@@ -364,9 +364,19 @@ pub(crate) async fn run_call(st: &AppState, call: &str, args: Value) -> (u16, Va
     let Ok(Ok(_permit)) = tokio::time::timeout(st.limits.call_queue_timeout, st.calls.acquire()).await else {
         return (503, json!({ "error": { "code": "busy", "message": "too many calls in progress; retry shortly", "retry_after_ms": 1000 } }));
     };
+    // Store-only reads run here when an instance is idle: a hand-off to a blocking
+    // thread costs more than the call itself (see BENCHMARKS.md).
+    let inline = match READS_INLINE.contains(&call) {
+        true => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch_in(&st.service, call, &args, Run::IfReady))).transpose(),
+        false => None,
+    };
     let service = st.service.clone();
     let name = call.to_string();
-    match tokio::task::spawn_blocking(move || dispatch(&service, &name, &args)).await {
+    let answer = match inline {
+        Some(answer) => answer.map_err(|_| "panicked inline".to_string()),
+        None => tokio::task::spawn_blocking(move || dispatch(&service, &name, &args)).await.map_err(|e| e.to_string()),
+    };
+    match answer {
         Ok((status, value)) => {
             let outcome = value.pointer("/error/code").and_then(Value::as_str).unwrap_or("ok");
             // Unknown names are not labels: a client must not grow the metrics at will.
@@ -380,8 +390,24 @@ pub(crate) async fn run_call(st: &AppState, call: &str, args: Value) -> (u16, Va
     }
 }
 
+/// Calls that only read the store (one or two keys) and never call the node.
+const READS_INLINE: [&str; 4] = ["account", "deposit-instructions", "quote-deposit", "quote-withdrawal"];
+
+/// How [`dispatch_in`] gets an API instance.
+#[derive(Clone, Copy, PartialEq)]
+enum Run {
+    /// Waits for one (a blocking thread).
+    Wait,
+    /// Only an idle, configured one on a store with brief reads; `None` otherwise.
+    IfReady,
+}
+
 /// Runs one call; `(HTTP status, JSON body)`.
 pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
+    dispatch_in(service, call, a, Run::Wait).expect("a waiting run always answers")
+}
+
+fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u16, Value)> {
     // An argument that is present (not null) but of the wrong type is refused, never
     // read as absent or as a default.
     macro_rules! arg {
@@ -445,8 +471,9 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
     // The tick runs in the tick instance, under the tick lease: on a host that does not
     // hold it, the holder does the work.
     let outcome: Result<Result<Value, GatewayCallError>, (u16, Value)> = match call {
+        "tick" if run == Run::IfReady => return None,
         "tick" => Ok(service.tick().map(to_json)),
-        _ => service.with(|api| Ok(match call {
+        _ => with_api(service, run, |api| Ok(match call {
         "status" => api.status().map(to_json),
         "start-link" => {
             let proof = match (arg!(opt_str "challenge"), a.get("nonce").filter(|v| !v.is_null())) {
@@ -510,13 +537,13 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
         "referral-earnings" => api.referral_earnings(arg!(str "user")).map(to_json),
         "list-sweeps" => api.list_sweeps(arg!(opt_str "start_after"), arg!(limit)).map(to_json),
         other => return Err((404, json!({ "error": { "code": "unknown-call", "message": format!("no call named {other:?}") } }))),
-    })),
+    }))?,
     };
     let result = match outcome {
         Ok(r) => r,
-        Err(reply) => return reply,
+        Err(reply) => return Some(reply),
     };
-    match result {
+    Some(match result {
         Ok(v) => (200, v),
         Err(GatewayCallError::Refused(e)) => error_json(&e),
         Err(e @ GatewayCallError::Standby { .. }) => {
@@ -527,6 +554,13 @@ pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
             tracing::error!(call, cause = crate::gateway::trap_cause(&e), error = %format!("{e:#}"), "the gateway component failed");
             (500, json!({ "error": { "code": "component-failed", "message": "the gateway component failed on this call and was replaced; the call may or may not have taken effect: retry it (with the same idempotency key) or read the state" } }))
         }
+    })
+}
+
+fn with_api<R>(service: &Service, run: Run, f: impl FnOnce(&mut Api<'_>) -> R) -> Option<R> {
+    match run {
+        Run::Wait => Some(service.with(f)),
+        Run::IfReady => service.try_with_ready(f),
     }
 }
 

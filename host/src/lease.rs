@@ -323,6 +323,10 @@ impl Store for FencedStore {
         self.inner.scan(prefix, start_after, limit)
     }
 
+    fn reads_are_brief(&self) -> bool {
+        self.inner.reads_are_brief()
+    }
+
     fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         let fence = self.fence.load(Ordering::SeqCst);
         if fence == 0 {

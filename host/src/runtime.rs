@@ -184,6 +184,11 @@ impl Runtime {
     pub fn from_wasm(wasm: &[u8], config: RuntimeConfig) -> Result<Self> {
         let mut wt = Config::new();
         wt.epoch_interruption(true);
+        // For profiling with `perf`: names the component's compiled functions in
+        // /tmp/perf-<pid>.map (see BENCHMARKS.md).
+        if std::env::var_os("CWD_PERF_MAP").is_some_and(|v| v == "1") {
+            wt.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&wt)?;
         let component = load_component(&engine, wasm, config.cache_dir.as_deref())?;
         let mut linker = Linker::<HostState>::new(&engine);

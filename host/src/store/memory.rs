@@ -41,6 +41,10 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn reads_are_brief(&self) -> bool {
+        true
+    }
+
     fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         let mut inner = self.inner.lock().unwrap();
         for p in preconditions {

@@ -60,6 +60,12 @@ pub trait Store: Send + Sync {
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError>;
     /// All writes or none, only if every precondition holds; durable when it returns.
     fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError>;
+    /// Whether `get` and `scan` answer within microseconds, never waiting on a network
+    /// or behind a long lock: then the host may run read-only calls on its async
+    /// threads. Off unless a backend says so.
+    fn reads_are_brief(&self) -> bool {
+        false
+    }
 }
 
 /// The key range a `scan` reads: from `lower` (excluded when `strict`) up to `end`

@@ -222,6 +222,12 @@ impl Store for SqliteStore {
         })
     }
 
+    /// A file database reads on its own connections in WAL mode, beside any writer; an
+    /// in-memory one shares the writer's connection, whose commits have no fsync.
+    fn reads_are_brief(&self) -> bool {
+        true
+    }
+
     /// Group commit: the caller joins the waiting list; if no group is being written,
     /// it writes every waiting request (its own among them) as one group and hands each
     /// caller its own answer; otherwise it waits for the group that takes it. A caller
