@@ -41,6 +41,9 @@ fn wallet_pays_and_the_gateway_credits_once(transport: &str) {
     let output = Command::new(&py)
         .arg(&script)
         .args([url.as_str(), "player-one", player.active_wif.as_deref().unwrap(), player.memo_wif.as_deref().unwrap(), GATEWAY, "2.5"])
+        // Each run its own wallet data directory: the library creates its default one
+        // with a check-then-create that two wallets started at once can lose.
+        .env("XDG_DATA_HOME", wallet_data_dir(transport))
         .output()
         .expect("the Python wallet runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -75,4 +78,12 @@ fn python_wallet_over_http_is_credited_once() {
 #[test]
 fn python_wallet_over_websocket_is_credited_once() {
     wallet_pays_and_the_gateway_credits_once("ws");
+}
+
+/// A fresh, private data directory for one run of the Python wallet.
+fn wallet_data_dir(transport: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cwd-python-wallet-{}-{transport}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a wallet data directory");
+    dir
 }

@@ -54,6 +54,9 @@ fn run_wallet(python: &str, transport: &str) -> (cwd_devnet::DevnetHandle, Walle
     let output = Command::new(python)
         .arg(&script)
         .args([url.as_str(), "player-one", player.active_wif.as_deref().unwrap(), player.memo_wif.as_deref().unwrap(), "crowdwiz-gateway", "2.5"])
+        // Each run its own wallet data directory: the library creates its default one
+        // with a check-then-create that two wallets started at once can lose.
+        .env("XDG_DATA_HOME", wallet_data_dir(transport))
         .output()
         .expect("the Python wallet runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -101,4 +104,12 @@ fn python_wallet_over_websocket() {
     let Some(py) = python() else { return };
     let (d, run) = run_wallet(&py, "ws");
     check(&d, &run);
+}
+
+/// A fresh, private data directory for one run of the Python wallet.
+fn wallet_data_dir(transport: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cwd-python-wallet-{}-{transport}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a wallet data directory");
+    dir
 }
