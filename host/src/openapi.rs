@@ -242,10 +242,10 @@ pub fn document() -> Value {
 
 #[cfg(test)]
 mod tests {
-    /// The call names `dispatch` matches on, read from its source.
+    /// The call names `dispatch_in` matches on, read from its source.
     fn dispatched() -> Vec<String> {
         let src = include_str!("http_api.rs");
-        let body = &src[src.find("pub fn dispatch(").expect("dispatch")..];
+        let body = &src[src.find("fn dispatch_in(").expect("dispatch_in")..];
         let body = &body[..body.find("\n}\n").expect("end of dispatch")];
         body.lines()
             .filter_map(|l| {
