@@ -66,7 +66,10 @@ impl PrivateKey {
     }
 
     pub fn public_key(&self) -> PublicKey {
-        *self.public.get_or_init(|| PublicKey(self.secret.public_key()))
+        *self.public.get_or_init(|| {
+            let point = crate::generator::mul_generator(&self.secret.to_nonzero_scalar()).to_affine();
+            PublicKey(k256::PublicKey::from_affine(point).expect("a non-zero scalar times G is not the identity"))
+        })
     }
 
     /// The secret scalar, for keyed derivations (the gateway keys its link-code HMAC with it).

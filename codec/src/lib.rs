@@ -7,6 +7,7 @@
 mod cache;
 pub mod codec;
 pub mod error;
+mod generator;
 pub mod json;
 pub mod keys;
 pub mod memo;

@@ -1,21 +1,25 @@
 //! Compact recoverable signatures in the form Graphene nodes accept.
 //!
-//! A node accepts a signature only if it is *canonical* (see [`is_canonical`]); about one
-//! signature in four is not, whatever its S. Like the chain's own clients we retry with new
-//! nonce data until one is. The nonce is RFC 6979 with a counter as extra data, so the same
-//! key and digest always give the same signature: the guest stays deterministic.
+//! A node accepts a signature only if it is *canonical* (see [`is_canonical`]): about
+//! one try in two is not, because of `r` alone. The chain's clients retry with new nonce
+//! data, each try a fresh multiplication 𝑘×𝑮. Here the first nonce is RFC 6979's (key
+//! and digest in, no extra data) and a failed try moves to 𝑘+1, whose point is 𝑹+𝑮: one
+//! point addition instead of a multiplication. The same key and digest always give the
+//! same signature (the guest stays deterministic), and every published signature still
+//! uses a nonce no one can predict without the key, never used for another digest.
 
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
-use k256::elliptic_curve::ops::{Invert, MulByGenerator, Reduce};
+use k256::elliptic_curve::ops::{Invert, Reduce};
 use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::scalar::IsHigh;
 use k256::elliptic_curve::subtle::ConditionallySelectable;
 use k256::elliptic_curve::{Curve, FieldBytesEncoding, PrimeField};
-use k256::{FieldBytes, ProjectivePoint, Scalar, Secp256k1, U256};
+use k256::{AffinePoint, FieldBytes, Scalar, Secp256k1, U256};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{CodecError, Result, SignatureProblem};
+use crate::generator;
 use crate::keys::{PrivateKey, PublicKey};
 
 /// 65 bytes: header (27 + 4 + recovery id) ‖ r ‖ s.
@@ -29,47 +33,57 @@ pub fn is_canonical(c: &CompactSignature) -> bool {
         && !(c[33] == 0 && c[34] & 0x80 == 0)
 }
 
-/// Signs a 32-byte digest, retrying with new nonce data until the signature is canonical.
-///
-/// ECDSA as `k256` does it (`ecdsa::hazmat::sign_prehashed`, low-S normalized, the same
-/// recovery id), in an order that suits the retry: a try fails on `r` alone about half
-/// the time, and `r` comes from 𝑘×𝑮 only, so the inversion of 𝑘 and 𝒔 are computed
-/// only for an `r` that passes. Same bytes, one scalar inversion fewer per failed try.
+/// The first nonce: RFC 6979 with SHA-256, as k256 derives it.
+fn first_nonce(d_repr: &FieldBytes, z_bytes: &FieldBytes) -> Zeroizing<Scalar> {
+    let order = <U256 as FieldBytesEncoding<Secp256k1>>::encode_field_bytes(&Secp256k1::ORDER);
+    let k = rfc6979::generate_k::<Sha256, _>(d_repr, &order, z_bytes, &[]);
+    Zeroizing::new(Scalar::from_repr(k).expect("RFC 6979 gives a scalar below the order"))
+}
+
+/// Signs a 32-byte digest canonically: ECDSA as `k256` does it
+/// (`ecdsa::hazmat::sign_prehashed`, low-S normalized, the same recovery id) with the
+/// nonce RFC 6979 gives, or the next one after it that makes a canonical signature.
+/// `r` comes from 𝑹 alone, so the inversion of 𝑘 and 𝒔 are computed only for an `r`
+/// that passes.
 pub fn sign_digest(key: &PrivateKey, digest: &[u8; 32]) -> CompactSignature {
     let d = key.secret().to_nonzero_scalar();
     let d_repr = Zeroizing::new(d.to_repr());
-    let order = <U256 as FieldBytesEncoding<Secp256k1>>::encode_field_bytes(&Secp256k1::ORDER);
     let z_bytes = FieldBytes::from(*digest);
     let z = <Scalar as Reduce<U256>>::reduce_bytes(&z_bytes);
-    for counter in 0u64.. {
-        // Counter 0 is plain RFC 6979; later tries add the counter as extra data.
-        let extra = if counter == 0 { Vec::new() } else { counter.to_le_bytes().to_vec() };
-        let k = Zeroizing::new(Scalar::from_repr(rfc6979::generate_k::<Sha256, _>(&d_repr, &order, &z_bytes, &extra)).unwrap());
-        if bool::from(k.is_zero()) {
-            continue;
+    let mut k = first_nonce(&d_repr, &z_bytes);
+    let mut big_r = generator::mul_generator(&k);
+    for _ in 0u64.. {
+        if let Some(signature) = try_nonce(&k, &big_r.to_affine(), &d, &d_repr, &z) {
+            return signature;
         }
-        let big_r = ProjectivePoint::mul_by_generator(&*k).to_affine();
-        let r = <Scalar as Reduce<U256>>::reduce_bytes(&big_r.x());
-        let mut out = [0u8; 65];
-        out[1..33].copy_from_slice(&r.to_bytes());
-        if out[1] & 0x80 != 0 || (out[1] == 0 && out[2] & 0x80 == 0) {
-            continue; // not canonical whatever s is
-        }
-        let Some(k_inv) = invert_blinded(&k, &d_repr) else { continue };
-        let s = k_inv * (z + r * *d);
-        if bool::from(r.is_zero() | s.is_zero()) {
-            continue;
-        }
-        let high = s.is_high();
-        let s = Scalar::conditional_select(&s, &-s, high);
-        let recid = RecoveryId::new(bool::from(big_r.y_is_odd()) ^ bool::from(high), r.to_repr() != big_r.x());
-        out[0] = 27 + 4 + recid.to_byte();
-        out[33..].copy_from_slice(&s.to_bytes());
-        if is_canonical(&out) {
-            return out;
-        }
+        *k += Scalar::ONE;
+        big_r += AffinePoint::GENERATOR;
     }
-    unreachable!("the counter space is never exhausted")
+    unreachable!("the nonce space is never exhausted")
+}
+
+/// The canonical signature with nonce 𝑘 (𝑹 = 𝑘×𝑮), if it is one.
+fn try_nonce(k: &Scalar, big_r: &AffinePoint, d: &Scalar, d_repr: &FieldBytes, z: &Scalar) -> Option<CompactSignature> {
+    if bool::from(k.is_zero()) {
+        return None;
+    }
+    let r = <Scalar as Reduce<U256>>::reduce_bytes(&big_r.x());
+    let mut out = [0u8; 65];
+    out[1..33].copy_from_slice(&r.to_bytes());
+    if out[1] & 0x80 != 0 || (out[1] == 0 && out[2] & 0x80 == 0) {
+        return None; // not canonical whatever s is
+    }
+    let k_inv = invert_blinded(k, d_repr)?;
+    let s = k_inv * (*z + r * *d);
+    if bool::from(r.is_zero() | s.is_zero()) {
+        return None;
+    }
+    let high = s.is_high();
+    let s = Scalar::conditional_select(&s, &-s, high);
+    let recid = RecoveryId::new(bool::from(big_r.y_is_odd()) ^ bool::from(high), r.to_repr() != big_r.x());
+    out[0] = 27 + 4 + recid.to_byte();
+    out[33..].copy_from_slice(&s.to_bytes());
+    is_canonical(&out).then_some(out)
 }
 
 /// 𝑘⁻¹ as 𝑏·(𝑘𝑏)⁻¹: the constant-time inversion (an addition chain of about 290
@@ -137,25 +151,31 @@ mod tests {
         assert_eq!(invert_blinded(&Scalar::ZERO, &d_repr), None);
     }
 
+    /// The bytes `k256`'s own ECDSA gives with RFC 6979's nonce or the first one after
+    /// it that makes a canonical signature; retries do happen in this range.
     #[test]
-    fn same_bytes_as_k256_signing() {
+    fn same_bytes_as_k256_signing_with_the_same_nonce() {
         use k256::ecdsa::hazmat::SignPrimitive;
-        for seed in 1u8..=40 {
+        let mut retried = 0;
+        for seed in 1u8..=60 {
             let key = PrivateKey::from_bytes(&[seed; 32]).unwrap();
             let digest = [seed.wrapping_mul(37); 32];
             let scalar = key.secret().to_nonzero_scalar();
-            let expected = (0u64..)
-                .find_map(|counter| {
-                    let extra = if counter == 0 { Vec::new() } else { counter.to_le_bytes().to_vec() };
-                    let (sig, recid) = scalar.try_sign_prehashed_rfc6979::<Sha256>(&FieldBytes::from(digest), &extra).ok()?;
+            let z = FieldBytes::from(digest);
+            let k0 = *first_nonce(&scalar.to_repr(), &z);
+            let (tries, expected) = (0u64..)
+                .find_map(|j| {
+                    let (sig, recid) = scalar.try_sign_prehashed(k0 + Scalar::from(j), &z).ok()?;
                     let mut out = [0u8; 65];
                     out[0] = 27 + 4 + recid?.to_byte();
                     out[1..].copy_from_slice(&sig.to_bytes());
-                    is_canonical(&out).then_some(out)
+                    is_canonical(&out).then_some((j, out))
                 })
                 .unwrap();
+            retried += (tries > 0) as u32;
             assert_eq!(sign_digest(&key, &digest), expected, "seed {seed}");
         }
+        assert!(retried > 10, "the retry path ran {retried} times");
     }
 
     #[test]
