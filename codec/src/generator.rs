@@ -4,25 +4,109 @@
 //! the end; inside the component (32-bit field limbs) every field multiplication counts.
 //! Here each of the 65 signed radix-16 digits of 𝑘 picks one of eight *affine* points
 //! `j·16^i·𝑮` (a constant-time scan of the window, then a conditional negation) and adds
-//! it with k256's complete mixed addition: 65 mixed additions, no doublings, and no
-//! exceptional cases to handle (the formulas are complete; a zero digit picks the
-//! identity, which the mixed addition passes over in constant time). Nothing branches on
-//! or indexes memory by 𝑘.
+//! it with the complete mixed addition of Renes, Costello and Batina (2015, Algorithm 8,
+//! for 𝑎 = 0): 65 mixed additions, no doublings, no exceptional cases (a zero digit keeps
+//! the sum as it was, chosen in constant time). Nothing branches on or indexes memory
+//! by 𝑘. The point stays projective so that signing can blind its 𝑍 before inverting
+//! it ([`Point::to_affine_blinded`]).
 //!
-//! The table (520 points, about 43 KB) is computed once per instance, on first use.
+//! The table (520 points, about 42 KB) is computed once per instance, on first use, and
+//! checked against k256 in the tests.
 
 use std::sync::OnceLock;
 
+use k256::elliptic_curve::group::prime::PrimeCurveAffine;
+use k256::elliptic_curve::point::AffineCoordinates;
+use k256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use k256::elliptic_curve::subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use k256::elliptic_curve::BatchNormalize;
-use k256::{AffinePoint, ProjectivePoint, Scalar};
+use k256::{AffinePoint, EncodedPoint, FieldElement, ProjectivePoint, Scalar};
+
+use crate::inverse;
 
 /// Signed radix-16 digits of a scalar below 2^256: 64 nibbles and a final carry.
 const WINDOWS: usize = 65;
 /// Multiples per window: digits are in [-8, 8).
 const PER_WINDOW: usize = 8;
 
-struct Table(Vec<[AffinePoint; PER_WINDOW]>);
+/// An affine point other than the identity, both coordinates normalized.
+#[derive(Clone, Copy)]
+struct Affine {
+    x: FieldElement,
+    y: FieldElement,
+}
+
+/// A point in homogeneous projective coordinates (x = X/Z, y = Y/Z), each of
+/// magnitude 1; the identity is (0 : 1 : 0).
+#[derive(Clone, Copy)]
+pub(crate) struct Point {
+    x: FieldElement,
+    y: FieldElement,
+    z: FieldElement,
+}
+
+impl Point {
+    const IDENTITY: Point = Point { x: FieldElement::ZERO, y: FieldElement::ONE, z: FieldElement::ZERO };
+
+    /// self + q, complete (RCB 2015, Algorithm 8; 3𝑏 = 21), the magnitudes kept within
+    /// what k256's field arithmetic takes (its debug builds check them).
+    fn add_affine(&self, q: &Affine) -> Point {
+        let xx = self.x * &q.x;
+        let yy = self.y * &q.y;
+        let xy = (self.x + &self.y) * &(q.x + &q.y) + &(xx + &yy).negate(2); // X1·Y2 + X2·Y1
+        let yz = q.y * &self.z + &self.y; // Y1 + Y2·Z1
+        let xz = q.x * &self.z + &self.x; // X1 + X2·Z1
+        let bz = self.z.mul_single(7);
+        let b3z = (bz.double() + &bz).normalize_weak();
+        let yy_plus = yy + &b3z;
+        let yy_minus = yy + &b3z.negate(1);
+        let bxz = xz.mul_single(7).normalize_weak();
+        let b3xz = (bxz.double() + &bxz).normalize_weak();
+        let xx3 = xx.double() + &xx;
+        Point {
+            x: (xy * &yy_minus + &(yz * &b3xz).negate(1)).normalize_weak(),
+            y: (yy_minus * &yy_plus + &(b3xz * &xx3)).normalize_weak(),
+            z: (yy_plus * &yz + &(xx3 * &xy)).normalize_weak(),
+        }
+    }
+
+    /// self + 𝑮.
+    pub(crate) fn add_generator(&self) -> Point {
+        self.add_affine(&table().0[0][0])
+    }
+
+    fn conditional_select(a: &Point, b: &Point, choice: Choice) -> Point {
+        Point {
+            x: FieldElement::conditional_select(&a.x, &b.x, choice),
+            y: FieldElement::conditional_select(&a.y, &b.y, choice),
+            z: FieldElement::conditional_select(&a.z, &b.z, choice),
+        }
+    }
+
+    /// (x, y), normalized, through a variable-time inversion of 𝑍·`blinding`
+    /// ([`crate::inverse`]): `blinding` must be secret and non-zero, and is multiplied
+    /// back out. `None` for the identity (or a zero `blinding`).
+    pub(crate) fn to_affine_blinded(&self, blinding: &FieldElement) -> Option<(FieldElement, FieldElement)> {
+        let zb: [u8; 32] = (self.z * blinding).normalize().to_bytes().into();
+        let inv = inverse::invert_vartime(&inverse::from_be_bytes(&zb), &inverse::PRIME)?;
+        let inv = Option::<FieldElement>::from(FieldElement::from_bytes(&inverse::to_be_bytes(&inv).into()))?;
+        let z_inv = inv * blinding;
+        Some(((self.x * &z_inv).normalize(), (self.y * &z_inv).normalize()))
+    }
+
+    /// The affine point, through k256's constant-time inversion.
+    pub(crate) fn to_affine(&self) -> AffinePoint {
+        let Some(z_inv) = Option::<FieldElement>::from(self.z.invert()) else {
+            return AffinePoint::IDENTITY;
+        };
+        let x = (self.x * &z_inv).normalize().to_bytes();
+        let y = (self.y * &z_inv).normalize().to_bytes();
+        let encoded = EncodedPoint::from_affine_coordinates(&x, &y, false);
+        Option::from(AffinePoint::from_encoded_point(&encoded)).expect("the sum of points on the curve is on the curve")
+    }
+}
+
+struct Table(Vec<[Affine; PER_WINDOW]>);
 
 static TABLE: OnceLock<Table> = OnceLock::new();
 
@@ -39,8 +123,19 @@ fn table() -> &'static Table {
             base = base.double().double().double().double();
         }
         let affine: Vec<AffinePoint> = ProjectivePoint::batch_normalize(points.as_slice());
+        let affine: Vec<Affine> = affine.iter().map(from_k256).collect();
         Table(affine.chunks_exact(PER_WINDOW).map(|w| w.try_into().expect("chunks of PER_WINDOW")).collect())
     })
+}
+
+fn from_k256(p: &AffinePoint) -> Affine {
+    let encoded = p.to_encoded_point(false);
+    let coordinate = |c: Option<&k256::FieldBytes>| {
+        let bytes = c.expect("multiples of G below its order are not the identity");
+        Option::<FieldElement>::from(FieldElement::from_bytes(bytes)).expect("a coordinate below p")
+    };
+    debug_assert!(!bool::from(p.is_identity()) && p.x() == *encoded.x().unwrap());
+    Affine { x: coordinate(encoded.x()), y: coordinate(encoded.y()) }
 }
 
 /// 𝑘 = Σ dᵢ·16^i with every dᵢ in [-8, 8) (the last one 0 or 1), computed without
@@ -60,25 +155,30 @@ fn digits(k: &Scalar) -> [i8; WINDOWS] {
     d
 }
 
-/// `digit·16^i·𝑮` for `digit` in [-8, 8], scanning the whole window.
-fn select(window: &[AffinePoint; PER_WINDOW], digit: i8) -> AffinePoint {
+/// `digit·16^i·𝑮` for `digit` in [-8, 8] scanning the whole window, and whether `digit`
+/// is zero (the point is then a stand-in, to be ignored).
+fn select(window: &[Affine; PER_WINDOW], digit: i8) -> (Affine, Choice) {
     let negative = digit >> 7; // all ones when negative
     let magnitude = ((digit ^ negative) - negative) as u8;
-    let mut point = AffinePoint::IDENTITY;
-    for (j, candidate) in window.iter().enumerate() {
-        point.conditional_assign(candidate, magnitude.ct_eq(&(j as u8 + 1)));
+    let mut point = window[0];
+    for (j, candidate) in window.iter().enumerate().skip(1) {
+        let hit = magnitude.ct_eq(&(j as u8 + 1));
+        point.x.conditional_assign(&candidate.x, hit);
+        point.y.conditional_assign(&candidate.y, hit);
     }
     let flip = Choice::from((negative & 1) as u8);
-    AffinePoint::conditional_select(&point, &-point, flip)
+    point.y = FieldElement::conditional_select(&point.y, &point.y.negate(1).normalize_weak(), flip);
+    (point, magnitude.ct_eq(&0))
 }
 
 /// 𝑘×𝑮, in constant time.
-pub(crate) fn mul_generator(k: &Scalar) -> ProjectivePoint {
+pub(crate) fn mul_generator(k: &Scalar) -> Point {
     let table = table();
     let digits = digits(k);
-    let mut acc = ProjectivePoint::IDENTITY;
+    let mut acc = Point::IDENTITY;
     for (window, &digit) in table.0.iter().zip(digits.iter()) {
-        acc += select(window, digit);
+        let (q, zero) = select(window, digit);
+        acc = Point::conditional_select(&acc.add_affine(&q), &acc, zero);
     }
     acc
 }
@@ -93,6 +193,37 @@ mod tests {
 
     fn k256_says(k: &Scalar) -> AffinePoint {
         ProjectivePoint::mul_by_generator(k).to_affine()
+    }
+
+    /// The blinded conversion gives the same coordinates whatever the blinding.
+    fn assert_blinded_matches(p: &Point, expected: &AffinePoint) {
+        for blinding in [FieldElement::ONE, FieldElement::from_u64(0xdead_beef), -FieldElement::ONE] {
+            match p.to_affine_blinded(&blinding) {
+                None => assert!(bool::from(expected.is_identity())),
+                Some((x, y)) => {
+                    let encoded = expected.to_encoded_point(false);
+                    assert_eq!((x.to_bytes(), y.to_bytes()), (*encoded.x().unwrap(), *encoded.y().unwrap()));
+                }
+            }
+        }
+        assert_eq!(p.to_affine_blinded(&FieldElement::ZERO), None);
+    }
+
+    #[test]
+    fn adding_the_generator_steps_to_the_next_scalar() {
+        let mut k = Scalar::from(3u64);
+        let mut p = mul_generator(&k);
+        for _ in 0..20 {
+            p = p.add_generator();
+            k += Scalar::ONE;
+            assert_eq!(p.to_affine(), k256_says(&k));
+        }
+        // Through the identity and out again: −1·G + G, then + G.
+        let minus_one = mul_generator(&-Scalar::ONE);
+        assert_eq!(minus_one.add_generator().to_affine(), AffinePoint::IDENTITY);
+        assert_eq!(minus_one.add_generator().add_generator().to_affine(), k256_says(&Scalar::ONE));
+        // Doubling through the mixed addition: G + G.
+        assert_eq!(mul_generator(&Scalar::ONE).add_generator().to_affine(), k256_says(&Scalar::from(2u64)));
     }
 
     #[test]
@@ -119,6 +250,7 @@ mod tests {
         }
         for k in cases {
             assert_eq!(mul_generator(&k).to_affine(), k256_says(&k), "k = {:?}", k.to_bytes());
+            assert_blinded_matches(&mul_generator(&k), &k256_says(&k));
         }
     }
 
@@ -127,6 +259,7 @@ mod tests {
         fn random_scalars_match_k256(bytes in any::<[u8; 32]>()) {
             let k = <Scalar as k256::elliptic_curve::ops::Reduce<k256::U256>>::reduce_bytes(&bytes.into());
             prop_assert_eq!(mul_generator(&k).to_affine(), k256_says(&k));
+            assert_blinded_matches(&mul_generator(&k), &k256_says(&k));
         }
     }
 

@@ -68,6 +68,7 @@ impl PrivateKey {
     pub fn public_key(&self) -> PublicKey {
         *self.public.get_or_init(|| {
             let point = crate::generator::mul_generator(&self.secret.to_nonzero_scalar()).to_affine();
+            // Constant-time conversion: the key's point is public, its Z is not.
             PublicKey(k256::PublicKey::from_affine(point).expect("a non-zero scalar times G is not the identity"))
         })
     }

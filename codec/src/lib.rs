@@ -8,6 +8,7 @@ mod cache;
 pub mod codec;
 pub mod error;
 mod generator;
+mod inverse;
 pub mod json;
 pub mod keys;
 pub mod memo;

@@ -9,17 +9,16 @@
 //! uses a nonce no one can predict without the key, never used for another digest.
 
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
-use k256::elliptic_curve::ops::{Invert, Reduce};
-use k256::elliptic_curve::point::AffineCoordinates;
+use k256::elliptic_curve::ops::Reduce;
 use k256::elliptic_curve::scalar::IsHigh;
 use k256::elliptic_curve::subtle::ConditionallySelectable;
 use k256::elliptic_curve::{Curve, FieldBytesEncoding, PrimeField};
-use k256::{AffinePoint, FieldBytes, Scalar, Secp256k1, U256};
-use sha2::{Digest, Sha256};
+use k256::{FieldBytes, FieldElement, Scalar, Secp256k1, U256};
+use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroizing;
 
 use crate::error::{CodecError, Result, SignatureProblem};
-use crate::generator;
+use crate::{generator, inverse};
 use crate::keys::{PrivateKey, PublicKey};
 
 /// 65 bytes: header (27 + 4 + recovery id) ‖ r ‖ s.
@@ -53,52 +52,76 @@ pub fn sign_digest(key: &PrivateKey, digest: &[u8; 32]) -> CompactSignature {
     let mut k = first_nonce(&d_repr, &z_bytes);
     let mut big_r = generator::mul_generator(&k);
     for _ in 0u64.. {
-        if let Some(signature) = try_nonce(&k, &big_r.to_affine(), &d, &d_repr, &z) {
+        if let Some(signature) = try_nonce(&k, &big_r, &d, &d_repr, &z) {
             return signature;
         }
         *k += Scalar::ONE;
-        big_r += AffinePoint::GENERATOR;
+        big_r = big_r.add_generator();
     }
     unreachable!("the nonce space is never exhausted")
 }
 
 /// The canonical signature with nonce 𝑘 (𝑹 = 𝑘×𝑮), if it is one.
-fn try_nonce(k: &Scalar, big_r: &AffinePoint, d: &Scalar, d_repr: &FieldBytes, z: &Scalar) -> Option<CompactSignature> {
+fn try_nonce(k: &Scalar, big_r: &generator::Point, d: &Scalar, d_repr: &FieldBytes, z: &Scalar) -> Option<CompactSignature> {
     if bool::from(k.is_zero()) {
         return None;
     }
-    let r = <Scalar as Reduce<U256>>::reduce_bytes(&big_r.x());
+    let blinding = Blinding::new(d_repr, k);
+    let (x, y) = big_r.to_affine_blinded(&blinding.field)?;
+    let x_bytes = x.to_bytes();
+    let r = <Scalar as Reduce<U256>>::reduce_bytes(&x_bytes);
     let mut out = [0u8; 65];
     out[1..33].copy_from_slice(&r.to_bytes());
     if out[1] & 0x80 != 0 || (out[1] == 0 && out[2] & 0x80 == 0) {
         return None; // not canonical whatever s is
     }
-    let k_inv = invert_blinded(k, d_repr)?;
+    let k_inv = invert_blinded(k, &blinding.scalar)?;
     let s = k_inv * (*z + r * *d);
     if bool::from(r.is_zero() | s.is_zero()) {
         return None;
     }
     let high = s.is_high();
     let s = Scalar::conditional_select(&s, &-s, high);
-    let recid = RecoveryId::new(bool::from(big_r.y_is_odd()) ^ bool::from(high), r.to_repr() != big_r.x());
+    let recid = RecoveryId::new(bool::from(y.is_odd()) ^ bool::from(high), r.to_repr() != x_bytes);
     out[0] = 27 + 4 + recid.to_byte();
     out[33..].copy_from_slice(&s.to_bytes());
     is_canonical(&out).then_some(out)
 }
 
-/// 𝑘⁻¹ as 𝑏·(𝑘𝑏)⁻¹: the constant-time inversion (an addition chain of about 290
-/// multiplications, a fifth of a signature inside the component) replaced by a
-/// variable-time one that only ever sees 𝑘𝑏. The blinding 𝑏 is derived from the private
-/// key and 𝑘, so it is as secret as they are and signing stays deterministic; 𝑘𝑏 then
-/// tells nothing of 𝑘. The value is exactly 𝑘⁻¹, so no signature byte changes.
-fn invert_blinded(k: &Scalar, d_repr: &FieldBytes) -> Option<Scalar> {
-    let b_bytes = Zeroizing::new(Sha256::new().chain_update(b"cwd-codec nonce blinding\0").chain_update(d_repr).chain_update(k.to_bytes()).finalize());
-    let b = Zeroizing::new(<Scalar as Reduce<U256>>::reduce_bytes(&b_bytes));
-    if bool::from(b.is_zero()) {
-        return k.invert().into();
+/// Secret factors that hide 𝑘 and 𝑹's 𝑍 from the variable-time inversions
+/// ([`crate::inverse`]): derived from the private key and 𝑘 (so as secret as they are,
+/// and signing stays deterministic), non-zero, and multiplied back out, so no signature
+/// byte depends on them.
+struct Blinding {
+    scalar: Zeroizing<Scalar>,
+    field: FieldElement,
+}
+
+impl Drop for Blinding {
+    fn drop(&mut self) {
+        self.field = FieldElement::ZERO;
     }
-    let kb = Zeroizing::new(*k * *b);
-    let inv = Zeroizing::new(Option::<Scalar>::from(kb.invert_vartime())?);
+}
+
+impl Blinding {
+    fn new(d_repr: &FieldBytes, k: &Scalar) -> Self {
+        let bytes = Zeroizing::new(Sha512::new().chain_update(b"cwd-codec signing blinding\0").chain_update(d_repr).chain_update(k.to_bytes()).finalize());
+        let scalar = <Scalar as Reduce<U256>>::reduce_bytes(FieldBytes::from_slice(&bytes[..32]));
+        let field = Option::<FieldElement>::from(FieldElement::from_bytes(FieldBytes::from_slice(&bytes[32..]))).unwrap_or(FieldElement::ONE);
+        Blinding {
+            scalar: Zeroizing::new(if bool::from(scalar.is_zero()) { Scalar::ONE } else { scalar }),
+            field: if bool::from(field.normalizes_to_zero()) { FieldElement::ONE } else { field },
+        }
+    }
+}
+
+/// 𝑘⁻¹ as 𝑏·(𝑘𝑏)⁻¹: a constant-time inversion (an addition chain of about 290
+/// multiplications) replaced by a variable-time one ([`crate::inverse`]) that only ever
+/// sees 𝑘𝑏, which tells nothing of 𝑘. The value is exactly 𝑘⁻¹.
+fn invert_blinded(k: &Scalar, b: &Scalar) -> Option<Scalar> {
+    let kb = Zeroizing::new(inverse::from_be_bytes(&(*k * *b).to_bytes().into()));
+    let inv = Zeroizing::new(inverse::invert_vartime(&kb, &inverse::ORDER)?);
+    let inv = Zeroizing::new(Option::<Scalar>::from(Scalar::from_repr(inverse::to_be_bytes(&inv).into()))?);
     Some(*inv * *b)
 }
 
@@ -139,16 +162,16 @@ mod tests {
         }
     }
 
-    /// The reordered signing gives the bytes `k256`'s own signing gives.
     #[test]
     fn blinded_inversion_is_the_inversion() {
         let d = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
         let d_repr = d.secret().to_nonzero_scalar().to_repr();
         for i in 1u64..200 {
             let k = Scalar::from(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)) * Scalar::from(i + 7);
-            assert_eq!(invert_blinded(&k, &d_repr), Option::<Scalar>::from(k.invert()), "k #{i}");
+            let blinding = Blinding::new(&d_repr, &k);
+            assert_eq!(invert_blinded(&k, &blinding.scalar), Option::<Scalar>::from(k.invert()), "k #{i}");
         }
-        assert_eq!(invert_blinded(&Scalar::ZERO, &d_repr), None);
+        assert_eq!(invert_blinded(&Scalar::ZERO, &Scalar::ONE), None);
     }
 
     /// The bytes `k256`'s own ECDSA gives with RFC 6979's nonce or the first one after

@@ -38,7 +38,8 @@ fn tx_to(memo_hex: &str, nonce: u64, to_pub: &str) -> String {
     .to_string()
 }
 
-fn measure(iterations: u32, mut work: impl FnMut(u64)) -> Duration {
+/// Mean time of one `work`, after a warm-up.
+fn measure(iterations: u32, work: &mut impl FnMut(u64)) -> Duration {
     for i in 0..iterations / 10 + 1 {
         work(u64::MAX - i as u64); // warm-up
     }
@@ -49,8 +50,24 @@ fn measure(iterations: u32, mut work: impl FnMut(u64)) -> Duration {
     start.elapsed() / iterations
 }
 
+/// The machine is shared and its speed wanders within seconds, so the two sides run in
+/// alternating rounds and each figure is the median of its rounds' means.
+const ROUNDS: u32 = 7;
+
+fn compare(iterations: u32, mut a: impl FnMut(u64), mut b: impl FnMut(u64)) -> (Duration, Duration) {
+    let per_round = (iterations / ROUNDS).max(1);
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        xs.push(measure(per_round, &mut a));
+        ys.push(measure(per_round, &mut b));
+    }
+    xs.sort();
+    ys.sort();
+    (xs[xs.len() / 2], ys[ys.len() / 2])
+}
+
 fn main() {
-    let iterations: u32 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(300);
+    let iterations: u32 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(2100);
     let runtime = Runtime::new(RuntimeConfig::default()).expect("loading the component");
     let mut instance = runtime.instantiate().expect("instantiating");
 
@@ -66,55 +83,83 @@ fn main() {
     };
     assert_eq!(native_out, wasm_out, "component and native disagree");
 
-    let wasm = measure(iterations, |nonce| {
-        let mut c = instance.codec();
-        let memo = c.memo_encrypt(FROM_WIF, TO_PUB, nonce, "withdrawal w-7").unwrap();
-        std::hint::black_box(c.sign_transaction(&tx(&memo, nonce), FROM_WIF, CHAIN).unwrap());
-    });
-    let native = measure(iterations, |nonce| {
-        let memo = cwd_gateway::codec::memo_encrypt(FROM_WIF, TO_PUB, nonce, "withdrawal w-7").unwrap();
-        std::hint::black_box(cwd_gateway::codec::sign_transaction(&tx(&memo, nonce), FROM_WIF, CHAIN).unwrap());
-    });
-    // The two calls apart: where the component's time goes.
+    // The transactions are made before timing: the figures are the codec's work alone.
     let memo_hex = instance.codec().memo_encrypt(FROM_WIF, TO_PUB, 7, "withdrawal w-7").unwrap();
-    let wasm_memo = measure(iterations, |nonce| {
-        std::hint::black_box(instance.codec().memo_encrypt(FROM_WIF, TO_PUB, nonce, "withdrawal w-7").unwrap());
-    });
-    let wasm_sign = measure(iterations, |nonce| {
-        std::hint::black_box(instance.codec().sign_transaction(&tx(&memo_hex, nonce), FROM_WIF, CHAIN).unwrap());
-    });
+    let txs: Vec<String> = (0..64).map(|n| tx(&memo_hex, n)).collect();
+    let wasm_transfer = |instance: &mut cwd_gateway_host::Instance, nonce: u64| {
+        let mut c = instance.codec();
+        std::hint::black_box(c.memo_encrypt(FROM_WIF, TO_PUB, nonce, "withdrawal w-7").unwrap());
+        std::hint::black_box(c.sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN).unwrap());
+    };
+
+    let native_transfer = |nonce: u64| {
+        std::hint::black_box(cwd_gateway::codec::memo_encrypt(FROM_WIF, TO_PUB, nonce, "withdrawal w-7").unwrap());
+        std::hint::black_box(cwd_gateway::codec::sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN).unwrap());
+    };
+
+    // One side's warm loop alone, for `perf record` or `valgrind --tool=callgrind`
+    // (instruction counts do not wander with the machine; BENCHMARKS.md, Profiling).
+    match std::env::var("CWD_BENCH_ONLY").as_deref() {
+        Ok("component") => {
+            let wasm = measure(iterations, &mut |nonce| wasm_transfer(&mut instance, nonce));
+            return println!("inside the component {:.1} µs", wasm.as_secs_f64() * 1e6);
+        }
+        Ok("native") => {
+            let native = measure(iterations, &mut |nonce| native_transfer(nonce));
+            return println!("native {:.1} µs", native.as_secs_f64() * 1e6);
+        }
+        _ => {}
+    }
+
+    let (wasm, native) = compare(iterations, |nonce| wasm_transfer(&mut instance, nonce), native_transfer);
+    // The two calls apart: where the component's time goes.
+    let shared = std::cell::RefCell::new(&mut instance);
+    let (wasm_memo, wasm_sign) = compare(
+        iterations,
+        |nonce| {
+            std::hint::black_box(shared.borrow_mut().codec().memo_encrypt(FROM_WIF, TO_PUB, nonce, "withdrawal w-7").unwrap());
+        },
+        |nonce| {
+            std::hint::black_box(shared.borrow_mut().codec().sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN).unwrap());
+        },
+    );
     // A new recipient for every transfer: nothing cached helps.
-    let recipients: Vec<String> = (0..2 * iterations + iterations / 10 + 2)
+    let recipients: Vec<(String, String)> = (0..600u32)
         .map(|i| {
             let mut secret = [0x5au8; 32];
             secret[..4].copy_from_slice(&i.to_le_bytes());
-            cwd_gateway::keys::PrivateKey::from_bytes(&secret).unwrap().public_key().to_string()
+            let to = cwd_gateway::keys::PrivateKey::from_bytes(&secret).unwrap().public_key().to_string();
+            (to.clone(), tx_to(&memo_hex, i as u64, &to))
         })
         .collect();
-    let mut next = recipients.iter().cycle();
-    let wasm_cold = measure(iterations, |nonce| {
-        let to = next.next().unwrap();
-        let mut c = instance.codec();
-        let memo = c.memo_encrypt(FROM_WIF, to, nonce, "withdrawal w-7").unwrap();
-        std::hint::black_box(c.sign_transaction(&tx_to(&memo, nonce, to), FROM_WIF, CHAIN).unwrap());
-    });
-    let native_cold = measure(iterations, |nonce| {
-        let to = next.next().unwrap();
-        let memo = cwd_gateway::codec::memo_encrypt(FROM_WIF, to, nonce, "withdrawal w-7").unwrap();
-        std::hint::black_box(cwd_gateway::codec::sign_transaction(&tx_to(&memo, nonce, to), FROM_WIF, CHAIN).unwrap());
-    });
+    let mut next_wasm = recipients.iter().cycle();
+    let mut next_native = recipients.iter().cycle().skip(128);
+    let (wasm_cold, native_cold) = compare(
+        iterations / 2,
+        |nonce| {
+            let (to, tx) = next_wasm.next().unwrap();
+            let mut c = instance.codec();
+            std::hint::black_box(c.memo_encrypt(FROM_WIF, to, nonce, "withdrawal w-7").unwrap());
+            std::hint::black_box(c.sign_transaction(tx, FROM_WIF, CHAIN).unwrap());
+        },
+        |nonce| {
+            let (to, tx) = next_native.next().unwrap();
+            std::hint::black_box(cwd_gateway::codec::memo_encrypt(FROM_WIF, to, nonce, "withdrawal w-7").unwrap());
+            std::hint::black_box(cwd_gateway::codec::sign_transaction(tx, FROM_WIF, CHAIN).unwrap());
+        },
+    );
 
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    println!("transfer + encrypted memo, serialize and sign ({iterations} iterations each, mean per transfer):");
+    println!("transfer + encrypted memo, serialize and sign ({iterations} transfers a side in {ROUNDS} alternating rounds; medians of the rounds' means):");
     println!("  inside the component  {:>9.1} µs", us(wasm));
     println!("  native                {:>9.1} µs", us(native));
     println!("  ratio component/native {:>8.2}x", wasm.as_secs_f64() / native.as_secs_f64());
     println!("  of which, in the component: memo-encrypt {:.1} µs, sign-transaction {:.1} µs", us(wasm_memo), us(wasm_sign));
-    println!("new recipient every transfer (no cache hits):");
+    println!("new recipient every transfer (no cache hits; 600 recipients, more than the caches hold):");
     println!("  inside the component  {:>9.1} µs", us(wasm_cold));
     println!("  native                {:>9.1} µs", us(native_cold));
     println!("  ratio component/native {:>8.2}x", wasm_cold.as_secs_f64() / native_cold.as_secs_f64());
-    match python_baseline(iterations.min(50)) {
+    match python_baseline(50) {
         Some(py) => println!(
             "CrowdWiz Python client (crowdwiz 0.9.4), same work, same run: {py:>9.1} µs ({:.0}x the component)",
             py / us(wasm)
