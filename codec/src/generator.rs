@@ -87,10 +87,7 @@ impl Point {
     /// ([`crate::inverse`]): `blinding` must be secret and non-zero, and is multiplied
     /// back out. `None` for the identity (or a zero `blinding`).
     pub(crate) fn to_affine_blinded(&self, blinding: &FieldElement) -> Option<(FieldElement, FieldElement)> {
-        let zb: [u8; 32] = (self.z * blinding).normalize().to_bytes().into();
-        let inv = inverse::invert_vartime(&inverse::from_be_bytes(&zb), &inverse::PRIME)?;
-        let inv = Option::<FieldElement>::from(FieldElement::from_bytes(&inverse::to_be_bytes(&inv).into()))?;
-        let z_inv = inv * blinding;
+        let z_inv = inverse::invert_field_vartime(&(self.z * blinding))? * blinding;
         Some(((self.x * &z_inv).normalize(), (self.y * &z_inv).normalize()))
     }
 

@@ -119,9 +119,7 @@ impl Blinding {
 /// multiplications) replaced by a variable-time one ([`crate::inverse`]) that only ever
 /// sees 𝑘𝑏, which tells nothing of 𝑘. The value is exactly 𝑘⁻¹.
 fn invert_blinded(k: &Scalar, b: &Scalar) -> Option<Scalar> {
-    let kb = Zeroizing::new(inverse::from_be_bytes(&(*k * *b).to_bytes().into()));
-    let inv = Zeroizing::new(inverse::invert_vartime(&kb, &inverse::ORDER)?);
-    let inv = Zeroizing::new(Option::<Scalar>::from(Scalar::from_repr(inverse::to_be_bytes(&inv).into()))?);
+    let inv = Zeroizing::new(inverse::invert_scalar_vartime(&Zeroizing::new(*k * *b))?);
     Some(*inv * *b)
 }
 
