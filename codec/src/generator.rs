@@ -16,7 +16,6 @@
 use std::sync::OnceLock;
 
 use k256::elliptic_curve::group::prime::PrimeCurveAffine;
-use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use k256::elliptic_curve::subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use k256::elliptic_curve::BatchNormalize;
@@ -24,10 +23,13 @@ use k256::{AffinePoint, EncodedPoint, FieldElement, ProjectivePoint, Scalar};
 
 use crate::inverse;
 
-/// Signed radix-16 digits of a scalar below 2^256: 64 nibbles and a final carry.
-const WINDOWS: usize = 65;
-/// Multiples per window: digits are in [-8, 8).
-const PER_WINDOW: usize = 8;
+/// Bits per digit. Wider windows mean fewer additions but longer scans: inside the
+/// component 5 bits is the cheapest (BENCHMARKS.md).
+const WIDTH: usize = 5;
+/// Signed digits of a scalar below 2^256 (one more when a carry can leave the top one).
+const WINDOWS: usize = 256 / WIDTH + 1;
+/// Multiples per window: digits are in [-2^(WIDTH-1), 2^(WIDTH-1)).
+const PER_WINDOW: usize = 1 << (WIDTH - 1);
 
 /// An affine point other than the identity, both coordinates normalized.
 #[derive(Clone, Copy)]
@@ -72,7 +74,7 @@ impl Point {
 
     /// self + 𝑮.
     pub(crate) fn add_generator(&self) -> Point {
-        self.add_affine(&table().0[0][0])
+        self.add_affine(&table().generator)
     }
 
     fn conditional_select(a: &Point, b: &Point, choice: Choice) -> Point {
@@ -103,7 +105,14 @@ impl Point {
     }
 }
 
-struct Table(Vec<[Affine; PER_WINDOW]>);
+/// x ‖ y of one multiple, big-endian 64-bit words: plain words scan faster than field
+/// elements (one mask a candidate, eight words).
+type Entry = [u64; 8];
+
+struct Table {
+    windows: Vec<[Entry; PER_WINDOW]>,
+    generator: Affine,
+}
 
 static TABLE: OnceLock<Table> = OnceLock::new();
 
@@ -117,52 +126,72 @@ fn table() -> &'static Table {
                 points.push(multiple);
                 multiple += base;
             }
-            base = base.double().double().double().double();
+            for _ in 0..WIDTH {
+                base = base.double();
+            }
         }
         let affine: Vec<AffinePoint> = ProjectivePoint::batch_normalize(points.as_slice());
-        let affine: Vec<Affine> = affine.iter().map(from_k256).collect();
-        Table(affine.chunks_exact(PER_WINDOW).map(|w| w.try_into().expect("chunks of PER_WINDOW")).collect())
+        let entries: Vec<Entry> = affine.iter().map(entry).collect();
+        Table {
+            windows: entries.chunks_exact(PER_WINDOW).map(|w| w.try_into().expect("chunks of PER_WINDOW")).collect(),
+            generator: affine_of(&entries[0]),
+        }
     })
 }
 
-fn from_k256(p: &AffinePoint) -> Affine {
+fn entry(p: &AffinePoint) -> Entry {
+    debug_assert!(!bool::from(p.is_identity()), "multiples of G below its order are not the identity");
     let encoded = p.to_encoded_point(false);
-    let coordinate = |c: Option<&k256::FieldBytes>| {
-        let bytes = c.expect("multiples of G below its order are not the identity");
-        Option::<FieldElement>::from(FieldElement::from_bytes(bytes)).expect("a coordinate below p")
-    };
-    debug_assert!(!bool::from(p.is_identity()) && p.x() == *encoded.x().unwrap());
-    Affine { x: coordinate(encoded.x()), y: coordinate(encoded.y()) }
+    let mut out = [0u64; 8];
+    for (i, word) in encoded.as_bytes()[1..].chunks_exact(8).enumerate() {
+        out[i] = u64::from_be_bytes(word.try_into().expect("8 bytes"));
+    }
+    out
 }
 
-/// 𝑘 = Σ dᵢ·16^i with every dᵢ in [-8, 8) (the last one 0 or 1), computed without
-/// branches.
+fn affine_of(e: &Entry) -> Affine {
+    let mut bytes = [0u8; 64];
+    for (chunk, word) in bytes.chunks_exact_mut(8).zip(e) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    let coordinate = |b: &[u8]| FieldElement::from_bytes(k256::FieldBytes::from_slice(b)).unwrap_or(FieldElement::ZERO);
+    Affine { x: coordinate(&bytes[..32]), y: coordinate(&bytes[32..]) }
+}
+
+/// 𝑘 = Σ dᵢ·2^(WIDTH·i) with every dᵢ in [-2^(WIDTH-1), 2^(WIDTH-1)), computed without
+/// branches on 𝑘.
 fn digits(k: &Scalar) -> [i8; WINDOWS] {
-    let bytes = k.to_bytes();
+    let words = inverse::from_be_bytes(&k.to_bytes().into());
     let mut d = [0i8; WINDOWS];
-    for (i, byte) in bytes.iter().rev().enumerate() {
-        d[2 * i] = (byte & 0x0f) as i8;
-        d[2 * i + 1] = (byte >> 4) as i8;
+    for (i, digit) in d.iter_mut().enumerate() {
+        let (word, offset) = ((i * WIDTH) / 64, (i * WIDTH) % 64);
+        let mut bits = words.get(word).map_or(0, |w| w >> offset);
+        if offset + WIDTH > 64 {
+            bits |= words.get(word + 1).map_or(0, |w| w << (64 - offset));
+        }
+        *digit = (bits & ((1 << WIDTH) - 1)) as i8;
     }
     for i in 0..WINDOWS - 1 {
-        let carry = (d[i] + 8) >> 4;
-        d[i] -= carry << 4;
+        let carry = (d[i] + (1 << (WIDTH - 1))) >> WIDTH;
+        d[i] -= carry << WIDTH;
         d[i + 1] += carry;
     }
     d
 }
 
-/// `digit·16^i·𝑮` for `digit` in [-8, 8] scanning the whole window, and whether `digit`
-/// is zero (the point is then a stand-in, to be ignored).
-fn select(window: &[Affine; PER_WINDOW], digit: i8) -> (Affine, Choice) {
+/// `digit·2^(WIDTH·i)·𝑮` scanning the whole window, and whether `digit` is zero (the
+/// point is then a stand-in, to be ignored).
+fn select(window: &[Entry; PER_WINDOW], digit: i8) -> (Affine, Choice) {
     let negative = digit >> 7; // all ones when negative
     let magnitude = ((digit ^ negative) - negative) as u8;
-    let mut point = window[0];
-    for (j, candidate) in window.iter().enumerate().skip(1) {
-        let hit = magnitude.ct_eq(&(j as u8 + 1));
-        point.x.conditional_assign(&candidate.x, hit);
-        point.y.conditional_assign(&candidate.y, hit);
+    let mut picked = [0u64; 8];
+    for (j, candidate) in window.iter().enumerate() {
+        let mask = (magnitude.ct_eq(&(j as u8 + 1)).unwrap_u8() as u64).wrapping_neg();
+        for (p, c) in picked.iter_mut().zip(candidate) {
+            *p |= c & mask;
+        }
     }
+    let mut point = affine_of(&picked);
     let flip = Choice::from((negative & 1) as u8);
     point.y = FieldElement::conditional_select(&point.y, &point.y.negate(1).normalize_weak(), flip);
     (point, magnitude.ct_eq(&0))
@@ -173,7 +202,7 @@ pub(crate) fn mul_generator(k: &Scalar) -> Point {
     let table = table();
     let digits = digits(k);
     let mut acc = Point::IDENTITY;
-    for (window, &digit) in table.0.iter().zip(digits.iter()) {
+    for (window, &digit) in table.windows.iter().zip(digits.iter()) {
         let (q, zero) = select(window, digit);
         acc = Point::conditional_select(&acc.add_affine(&q), &acc, zero);
     }
@@ -225,12 +254,14 @@ mod tests {
 
     #[test]
     fn digits_add_up_to_the_scalar() {
-        let sixteen = Scalar::from(16u64);
-        for k in [Scalar::ZERO, Scalar::ONE, -Scalar::ONE, Scalar::from(8u64), Scalar::from(0x8888_8888u64), -Scalar::from(7u64)] {
+        let radix = Scalar::from(1u64 << WIDTH);
+        let half = 1i8 << (WIDTH - 1);
+        let all_half = Scalar::from_repr([0x88; 32].into()).unwrap();
+        for k in [Scalar::ZERO, Scalar::ONE, -Scalar::ONE, Scalar::from(half as u64), Scalar::from(0x8888_8888u64), -Scalar::from(7u64), all_half] {
             let d = digits(&k);
-            assert!(d[..WINDOWS - 1].iter().all(|&x| (-8..8).contains(&x)) && (0..=1).contains(&d[WINDOWS - 1]));
+            assert!(d.iter().all(|&x| (-half..half).contains(&x)), "{d:?}");
             let back = d.iter().rev().fold(Scalar::ZERO, |acc, &x| {
-                acc * sixteen + if x < 0 { -Scalar::from((-x) as u64) } else { Scalar::from(x as u64) }
+                acc * radix + if x < 0 { -Scalar::from((-x) as u64) } else { Scalar::from(x as u64) }
             });
             assert_eq!(back, k);
         }

@@ -119,6 +119,10 @@ const PARSED_KEYS: usize = 256;
 
 thread_local! {
     static PARSED: RefCell<Bounded<String, PublicKey>> = RefCell::new(Bounded::new(PARSED_KEYS));
+    /// The text of keys shown or parsed, by compressed key: the same keys are written
+    /// back into every transaction's JSON, and the text costs a RIPEMD-160 and a base58
+    /// encoding (quadratic in the length) each time.
+    static SHOWN: RefCell<Bounded<[u8; 33], String>> = RefCell::new(Bounded::new(PARSED_KEYS));
 }
 
 impl FromStr for PublicKey {
@@ -132,6 +136,8 @@ impl FromStr for PublicKey {
         }
         let key = Self::parse_uncached(text)?;
         PARSED.with(|c| c.borrow_mut().insert(text.to_string(), key));
+        // A key's text is unique (base58 of fixed-length bytes), so this is its Display.
+        SHOWN.with(|c| c.borrow_mut().insert(key.to_compressed(), text.to_string()));
         Ok(key)
     }
 }
@@ -159,9 +165,14 @@ impl PublicKey {
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let key = self.to_compressed();
+        if let Some(text) = SHOWN.with(|c| c.borrow().get(&key).cloned()) {
+            return f.write_str(&text);
+        }
         let mut raw = key.to_vec();
         raw.extend_from_slice(&Ripemd160::digest(key)[..4]);
-        write!(f, "{PUBLIC_KEY_PREFIX}{}", bs58::encode(raw).into_string())
+        let text = format!("{PUBLIC_KEY_PREFIX}{}", bs58::encode(raw).into_string());
+        SHOWN.with(|c| c.borrow_mut().insert(key, text.clone()));
+        f.write_str(&text)
     }
 }
 
@@ -192,6 +203,23 @@ mod tests {
         assert_eq!(key.to_wif(), WIF);
         assert_eq!(key.public_key().to_string(), PUB);
         assert_eq!(PUB.parse::<PublicKey>().unwrap(), key.public_key());
+    }
+
+    /// Shown text comes from a cache filled by parsing and by showing: both must give
+    /// the one canonical text, whichever filled it first.
+    #[test]
+    fn text_is_the_same_cached_or_not() {
+        for seed in 1u8..40 {
+            let key = PrivateKey::from_bytes(&[seed; 32]).unwrap().public_key();
+            let mut raw = key.to_compressed().to_vec();
+            raw.extend_from_slice(&Ripemd160::digest(key.to_compressed())[..4]);
+            let expected = format!("CWD{}", bs58::encode(raw).into_string());
+            if seed % 2 == 0 {
+                assert_eq!(expected.parse::<PublicKey>().unwrap(), key);
+            }
+            assert_eq!(key.to_string(), expected);
+            assert_eq!(format!(" {expected} ").parse::<PublicKey>().unwrap().to_string(), expected);
+        }
     }
 
     #[test]
