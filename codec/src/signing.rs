@@ -94,13 +94,7 @@ fn try_nonce(k: &Scalar, big_r: &generator::Point, d: &Scalar, d_repr: &FieldByt
 /// byte depends on them.
 struct Blinding {
     scalar: Zeroizing<Scalar>,
-    field: FieldElement,
-}
-
-impl Drop for Blinding {
-    fn drop(&mut self) {
-        self.field = FieldElement::ZERO;
-    }
+    field: Zeroizing<FieldElement>,
 }
 
 impl Blinding {
@@ -110,7 +104,7 @@ impl Blinding {
         let field = Option::<FieldElement>::from(FieldElement::from_bytes(FieldBytes::from_slice(&bytes[32..]))).unwrap_or(FieldElement::ONE);
         Blinding {
             scalar: Zeroizing::new(if bool::from(scalar.is_zero()) { Scalar::ONE } else { scalar }),
-            field: if bool::from(field.normalizes_to_zero()) { FieldElement::ONE } else { field },
+            field: Zeroizing::new(if bool::from(field.normalizes_to_zero()) { FieldElement::ONE } else { field }),
         }
     }
 }

@@ -127,19 +127,33 @@ fn accept_loop(node: &Arc<Node>, listener: &TcpListener) {
 }
 
 fn timer_loop(node: &Node, period: Duration) {
-    let mut next = Instant::now() + period;
+    // On the wall clock with whole seconds between blocks, blocks come at the start of
+    // their second, as a witness makes them: crowdwiz-core's witness plugin
+    // (libraries/plugins/witness/witness.cpp, `schedule_production_loop`) wakes at each
+    // wall-clock second boundary and produces when its slot has come. A client may aim
+    // its polls at a block's timestamp plus the interval.
+    let aligned = node.lock().config.wall_clock && period >= Duration::from_secs(1) && period.subsec_nanos() == 0;
+    let mut next = if aligned { next_slot(period) } else { Instant::now() + period };
     while !node.is_stopping() {
         let now = Instant::now();
         if now >= next {
             // On the wall clock, wait for the next second rather than run ahead of it.
             if node.lock().wall_clock_ready() {
                 node.produce_block();
-                next = (next + period).max(Instant::now());
+                next = if aligned { next_slot(period) } else { (next + period).max(Instant::now()) };
                 continue;
             }
         }
-        std::thread::sleep(next.saturating_duration_since(now).clamp(Duration::from_millis(5), POLL));
+        std::thread::sleep(next.saturating_duration_since(now).clamp(Duration::from_millis(1), POLL));
     }
+}
+
+/// The next wall-clock multiple of `period` (whole seconds since the Unix epoch).
+fn next_slot(period: Duration) -> Instant {
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = period.as_secs().max(1);
+    let slot = Duration::from_secs((wall.as_secs() / secs + 1) * secs);
+    Instant::now() + slot.saturating_sub(wall)
 }
 
 /// A parsed request head.

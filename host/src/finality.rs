@@ -13,17 +13,25 @@ use crate::node::Node;
 const DEFAULT_BLOCK_INTERVAL: Duration = Duration::from_secs(5);
 /// After the next block is due, before asking: a block takes a moment to arrive.
 const AFTER_BLOCK: Duration = Duration::from_millis(300);
+/// A poll that finds no new head block (it came late, or the clocks disagree) asks
+/// again after a fraction of the interval, at most this many times before the next
+/// whole interval: a late block costs a few calls, not an interval of latency.
+const LATE_RETRIES: u32 = 2;
+const LATE_RETRY_FRACTION: u32 = 4;
 
 pub struct FinalityWatch {
     /// Read from the chain's global properties at the first poll.
     block_interval: Option<Duration>,
     next_poll: Instant,
     last_irreversible: Option<u64>,
+    last_head: Option<u64>,
+    /// Polls in a row that found the head where it was.
+    misses: u32,
 }
 
 impl Default for FinalityWatch {
     fn default() -> Self {
-        FinalityWatch { block_interval: None, next_poll: Instant::now(), last_irreversible: None }
+        FinalityWatch { block_interval: None, next_poll: Instant::now(), last_irreversible: None, last_head: None, misses: 0 }
     }
 }
 
@@ -52,12 +60,23 @@ impl FinalityWatch {
         else {
             return false;
         };
-        // Aim the next poll just after the next block is due, when the chain clock is the
-        // wall clock (otherwise once per block interval from now).
-        if let (Some(head), Ok(wall)) = (dgp["time"].as_str().and_then(unix_seconds), SystemTime::now().duration_since(UNIX_EPOCH)) {
-            let due = Duration::from_secs(head) + interval + AFTER_BLOCK;
-            if let Some(wait) = due.checked_sub(wall).filter(|w| *w <= interval + AFTER_BLOCK) {
-                self.next_poll = now + wait;
+        let head = int(&dgp["head_block_number"]);
+        if head.is_some() && head == self.last_head {
+            // The block this poll was aimed at has not come yet.
+            if self.misses < LATE_RETRIES {
+                self.next_poll = now + interval / LATE_RETRY_FRACTION;
+            }
+            self.misses += 1;
+        } else {
+            self.misses = 0;
+            self.last_head = head;
+            // Aim the next poll just after the next block is due, when the chain clock is
+            // the wall clock (otherwise once per block interval from now).
+            if let (Some(head), Ok(wall)) = (dgp["time"].as_str().and_then(unix_seconds), SystemTime::now().duration_since(UNIX_EPOCH)) {
+                let due = Duration::from_secs(head) + interval + AFTER_BLOCK;
+                if let Some(wait) = due.checked_sub(wall).filter(|w| *w <= interval + AFTER_BLOCK) {
+                    self.next_poll = now + wait;
+                }
             }
         }
         let Some(lib) = int(&dgp["last_irreversible_block_num"]) else { return false };
@@ -93,7 +112,59 @@ fn unix_seconds(text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::unix_seconds;
+    use super::*;
+    use crate::node::NodeError;
+    use std::sync::Mutex;
+
+    /// A node whose head and irreversible block the test sets; counts its polls.
+    struct Chain {
+        head: Mutex<(u64, u64, u64)>, // (head number, head time, irreversible)
+        polls: Mutex<u32>,
+    }
+
+    impl Node for Chain {
+        fn call(&self, _api: &str, method: &str, _params: &str) -> Result<String, NodeError> {
+            match method {
+                "get_global_properties" => Ok(r#"{"parameters":{"block_interval":1}}"#.into()),
+                _ => {
+                    *self.polls.lock().unwrap() += 1;
+                    let (head, time, lib) = *self.head.lock().unwrap();
+                    let secs = time % 86_400;
+                    let t = format!("2026-12-02T{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+                    Ok(format!(r#"{{"head_block_number":{head},"time":"{t}","last_irreversible_block_num":{lib}}}"#))
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_late_block_is_asked_for_again_soon_and_only_a_few_times() {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let chain = Chain { head: Mutex::new((10, now, 5)), polls: Mutex::new(0) };
+        let mut watch = FinalityWatch::default();
+        assert!(!watch.moved(&chain), "the first answer only sets where the chain is");
+        // The same head again: the block is late; the next poll comes after a quarter
+        // of the interval, not a whole one.
+        watch.next_poll = Instant::now();
+        assert!(!watch.moved(&chain));
+        assert!(watch.next_poll <= Instant::now() + Duration::from_millis(250));
+        watch.next_poll = Instant::now();
+        assert!(!watch.moved(&chain));
+        assert!(watch.next_poll <= Instant::now() + Duration::from_millis(250));
+        // Past the retries (a halted chain): back to once an interval.
+        watch.next_poll = Instant::now();
+        assert!(!watch.moved(&chain));
+        assert!(watch.next_poll > Instant::now() + Duration::from_millis(900));
+        // The block comes and the irreversible one moves.
+        *chain.head.lock().unwrap() = (11, now + 1, 6);
+        watch.next_poll = Instant::now();
+        assert!(watch.moved(&chain));
+        assert_eq!(watch.misses, 0);
+        // Until the next poll is due, nothing is asked.
+        let polls = *chain.polls.lock().unwrap();
+        assert!(!watch.moved(&chain));
+        assert_eq!(*chain.polls.lock().unwrap(), polls);
+    }
 
     #[test]
     fn node_times_are_unix_seconds() {
