@@ -1,16 +1,17 @@
 //! 𝑘×𝑮 for signatures and key derivation, from a table of multiples of 𝑮.
 //!
-//! k256's own table keeps projective points and halves its size with four doublings at
-//! the end; inside the component (32-bit field limbs) every field multiplication counts.
-//! Here each of the 65 signed radix-16 digits of 𝑘 picks one of eight *affine* points
-//! `j·16^i·𝑮` (a constant-time scan of the window, then a conditional negation) and adds
-//! it with the complete mixed addition of Renes, Costello and Batina (2015, Algorithm 8,
-//! for 𝑎 = 0): 65 mixed additions, no doublings, no exceptional cases (a zero digit keeps
-//! the sum as it was, chosen in constant time). Nothing branches on or indexes memory
-//! by 𝑘. The point stays projective so that signing can blind its 𝑍 before inverting
-//! it ([`Point::to_affine_blinded`]).
+//! k256's own table keeps projective points, scans them with a constant-time choice per
+//! limb, and halves its size with four doublings at the end; inside the component
+//! (32-bit field limbs) every field multiplication counts. Here each of the 52 signed
+//! 5-bit digits of 𝑘 picks one of sixteen *affine* points `j·32^i·𝑮` (a constant-time
+//! scan of the window as plain words, then a conditional negation) and adds it with the
+//! complete mixed addition of Renes, Costello and Batina (2015, Algorithm 8, for 𝑎 = 0):
+//! 52 mixed additions, no doublings, no exceptional cases (a zero digit keeps the sum as
+//! it was, chosen in constant time). Nothing branches on or indexes memory by 𝑘. The
+//! point stays projective so that signing can blind its 𝑍 before inverting it
+//! ([`Point::to_affine_blinded`]).
 //!
-//! The table (520 points, about 42 KB) is computed once per instance, on first use, and
+//! The table (832 points, 53 KB) is computed once per instance, on first use, and
 //! checked against k256 in the tests.
 
 use std::sync::OnceLock;
@@ -26,12 +27,13 @@ use crate::inverse;
 /// Bits per digit. Wider windows mean fewer additions but longer scans: inside the
 /// component 5 bits is the cheapest (BENCHMARKS.md).
 const WIDTH: usize = 5;
-/// Signed digits of a scalar below 2^256 (one more when a carry can leave the top one).
+/// Signed digits of a scalar below 2^256, the last one taking the final carry.
 const WINDOWS: usize = 256 / WIDTH + 1;
 /// Multiples per window: digits are in [-2^(WIDTH-1), 2^(WIDTH-1)).
 const PER_WINDOW: usize = 1 << (WIDTH - 1);
 
-/// An affine point other than the identity, both coordinates normalized.
+/// An affine point, both coordinates normalized. (For a zero digit the scan yields
+/// (0, 0), not a point; the sum made with it is discarded.)
 #[derive(Clone, Copy)]
 struct Affine {
     x: FieldElement,
