@@ -42,7 +42,7 @@ pub fn public_key_from_hex(text: &str) -> Result<String> {
 
 pub fn memo_encrypt(wif: &str, to: &str, nonce: u64, message: &str) -> Result<String> {
     let key = PrivateKey::from_wif(wif)?;
-    Ok(hex::encode(memo::encrypt(&key, &public_key(to, "recipient public key")?, nonce, message)?))
+    Ok(json::hex_text(&memo::encrypt(&key, &public_key(to, "recipient public key")?, nonce, message)?))
 }
 
 pub fn memo_decrypt(wif: &str, other: &str, nonce: u64, cipher_hex: &str) -> Result<String> {
@@ -73,7 +73,7 @@ pub fn sign_transaction(tx_json: &str, wif: &str, chain: &str) -> Result<String>
     let chain = chain_id(chain)?;
     let key = PrivateKey::from_wif(wif)?;
     let st = json::transaction_from_str(tx_json)?.tx.sign(&key, &chain)?;
-    Ok(json::write_transaction(&st).to_string())
+    Ok(json::transaction_text(&st))
 }
 
 /// The public keys that signed a transaction, in signature order.
@@ -85,7 +85,7 @@ pub fn transaction_signers(tx_json: &str, chain: &str) -> Result<Vec<String>> {
 
 pub fn sign_digest(digest_hex: &str, wif: &str) -> Result<String> {
     let digest = hex_array::<32>("digest", digest_hex)?;
-    Ok(hex::encode(signing::sign_digest(&PrivateKey::from_wif(wif)?, &digest)))
+    Ok(json::hex_text(&signing::sign_digest(&PrivateKey::from_wif(wif)?, &digest)))
 }
 
 pub fn recover_signer(digest_hex: &str, signature_hex: &str) -> Result<String> {

@@ -9,6 +9,9 @@ use k256::elliptic_curve::sec1::ToEncodedPoint;
 use ripemd::Ripemd160;
 use sha2::{Digest, Sha256};
 
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
 use crate::cache::Bounded;
 use crate::error::{CodecError, KeyProblem, Result};
 
@@ -32,11 +35,26 @@ pub struct PublicKey(k256::PublicKey);
 
 impl PrivateKey {
     /// Parses `base58(0x80 ‖ key ‖ sha256(sha256(0x80 ‖ key))[..4])`.
+    ///
+    /// The last key parsed is kept (zeroized when replaced): the gateway passes the same
+    /// key to each memo and signature, and parsing it is a base58 decoding, quadratic in
+    /// its length, and two SHA-256s. The text is compared in constant time.
     pub fn from_wif(wif: &str) -> Result<Self> {
+        let wif = wif.trim();
+        let hit = LAST_WIF.with(|c| {
+            c.borrow().as_ref().filter(|(text, _)| text.len() == wif.len() && bool::from(text.as_bytes().ct_eq(wif.as_bytes()))).map(|(_, key)| key.clone())
+        });
+        if let Some(key) = hit {
+            return Ok(key);
+        }
+        let key = Self::from_wif_uncached(wif)?;
+        LAST_WIF.with(|c| *c.borrow_mut() = Some((Zeroizing::new(wif.to_string()), key.clone())));
+        Ok(key)
+    }
+
+    fn from_wif_uncached(wif: &str) -> Result<Self> {
         const F: &str = "private key";
-        let raw = bs58::decode(wif.trim())
-            .into_vec()
-            .map_err(|_| CodecError::key(F, KeyProblem::NotBase58))?;
+        let raw = Zeroizing::new(bs58::decode(wif).into_vec().map_err(|_| CodecError::key(F, KeyProblem::NotBase58))?);
         if raw.len() != 37 {
             return Err(CodecError::key(F, KeyProblem::BadLength));
         }
@@ -118,6 +136,7 @@ impl PublicKey {
 const PARSED_KEYS: usize = 256;
 
 thread_local! {
+    static LAST_WIF: RefCell<Option<(Zeroizing<String>, PrivateKey)>> = const { RefCell::new(None) };
     static PARSED: RefCell<Bounded<String, PublicKey>> = RefCell::new(Bounded::new(PARSED_KEYS));
     /// The text of keys shown or parsed, by compressed key: the same keys are written
     /// back into every transaction's JSON, and the text costs a RIPEMD-160 and a base58
@@ -162,17 +181,27 @@ impl PublicKey {
     }
 }
 
-impl fmt::Display for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl PublicKey {
+    /// Gives `f` the key's `CWD…` text, from the cache when it is there.
+    pub(crate) fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         let key = self.to_compressed();
-        if let Some(text) = SHOWN.with(|c| c.borrow().get(&key).cloned()) {
-            return f.write_str(&text);
+        let mut f = Some(f);
+        let cached = SHOWN.with(|c| c.borrow().get(&key).map(|text| (f.take().expect("called once"))(text)));
+        if let Some(out) = cached {
+            return out;
         }
         let mut raw = key.to_vec();
         raw.extend_from_slice(&Ripemd160::digest(key)[..4]);
         let text = format!("{PUBLIC_KEY_PREFIX}{}", bs58::encode(raw).into_string());
-        SHOWN.with(|c| c.borrow_mut().insert(key, text.clone()));
-        f.write_str(&text)
+        let out = (f.take().expect("called once"))(&text);
+        SHOWN.with(|c| c.borrow_mut().insert(key, text));
+        out
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with_text(|text| f.write_str(text))
     }
 }
 
@@ -203,6 +232,23 @@ mod tests {
         assert_eq!(key.to_wif(), WIF);
         assert_eq!(key.public_key().to_string(), PUB);
         assert_eq!(PUB.parse::<PublicKey>().unwrap(), key.public_key());
+    }
+
+    /// The last-key cache answers only for the same text: another key, or a corrupted
+    /// copy of the cached one, is parsed (and refused) as without it.
+    #[test]
+    fn the_last_wif_is_kept_only_for_the_same_text() {
+        let a = PrivateKey::from_bytes(&[3; 32]).unwrap();
+        let b = PrivateKey::from_bytes(&[4; 32]).unwrap();
+        for _ in 0..2 {
+            assert_eq!(PrivateKey::from_wif(&a.to_wif()).unwrap().public_key(), a.public_key());
+            assert_eq!(PrivateKey::from_wif(&format!(" {} ", b.to_wif())).unwrap().public_key(), b.public_key());
+        }
+        let mut corrupt = b.to_wif().into_bytes();
+        corrupt[10] = if corrupt[10] == b'2' { b'3' } else { b'2' };
+        let corrupt = String::from_utf8(corrupt).unwrap();
+        assert!(matches!(PrivateKey::from_wif(&corrupt), Err(CodecError::Key { problem: KeyProblem::BadChecksum, .. })));
+        assert_eq!(PrivateKey::from_wif(&b.to_wif()).unwrap().public_key(), b.public_key());
     }
 
     /// Shown text comes from a cache filled by parsing and by showing: both must give

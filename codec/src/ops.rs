@@ -4,6 +4,8 @@
 //! Extensions are always empty: we never write one, and we refuse to sign one we
 //! cannot serialize.
 
+use core::fmt;
+
 use sha2::{Digest, Sha256};
 
 use crate::error::{CodecError, FieldProblem, Result};
@@ -116,10 +118,11 @@ impl Writer {
     }
 }
 
-fn check_amount(path: &str, value: i64, min: i64) -> Result<()> {
+/// `path` is spelled out only for an error: the checks run on every operation parsed.
+fn check_amount(path: impl FnOnce() -> String, value: i64, min: i64) -> Result<()> {
     if value < min || value > MAX_SHARE_SUPPLY {
         return Err(CodecError::field(
-            path,
+            &path(),
             FieldProblem::OutOfRange,
             format!("amount {value} is outside {min}..={MAX_SHARE_SUPPLY}"),
         ));
@@ -127,9 +130,9 @@ fn check_amount(path: &str, value: i64, min: i64) -> Result<()> {
     Ok(())
 }
 
-fn check_accounts(path: &str, from: AccountId, to: AccountId) -> Result<()> {
+fn check_accounts(path: &impl fmt::Display, from: AccountId, to: AccountId) -> Result<()> {
     if from == to {
-        return Err(CodecError::field(path, FieldProblem::SameAccount, "from and to are the same account"));
+        return Err(CodecError::field(&path.to_string(), FieldProblem::SameAccount, "from and to are the same account"));
     }
     Ok(())
 }
@@ -158,15 +161,16 @@ impl Operation {
         }
     }
 
-    /// The checks a node's `validate()` makes; `path` names the operation in errors.
-    pub fn validate(&self, path: &str) -> Result<()> {
-        check_amount(&format!("{path}.fee.amount"), self.fee().amount, 0)?;
+    /// The checks a node's `validate()` makes; `path` names the operation in errors (and
+    /// is spelled out only for one).
+    pub fn validate(&self, path: impl fmt::Display) -> Result<()> {
+        check_amount(|| format!("{path}.fee.amount"), self.fee().amount, 0)?;
         match self {
             Operation::Transfer(t) => {
-                check_amount(&format!("{path}.amount.amount"), t.amount.amount, 1)?;
-                check_accounts(path, t.from, t.to)
+                check_amount(|| format!("{path}.amount.amount"), t.amount.amount, 1)?;
+                check_accounts(&path, t.from, t.to)
             }
-            Operation::SendMessage(m) => check_accounts(path, m.from, m.to),
+            Operation::SendMessage(m) => check_accounts(&path, m.from, m.to),
         }
     }
 
@@ -238,8 +242,14 @@ impl Transaction {
         if self.operations.is_empty() {
             return Err(CodecError::field("operations", FieldProblem::Missing, "a transaction needs at least one operation"));
         }
+        struct Body(usize);
+        impl fmt::Display for Body {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "operations[{}][1]", self.0)
+            }
+        }
         for (i, op) in self.operations.iter().enumerate() {
-            op.validate(&format!("operations[{i}][1]"))?;
+            op.validate(Body(i))?;
         }
         Ok(())
     }

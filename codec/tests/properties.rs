@@ -71,4 +71,28 @@ proptest! {
         prop_assert_eq!(back.tx.to_bytes(), tx.to_bytes());
         prop_assert_eq!(back.signers(&chain).unwrap(), vec![k.public_key()]);
     }
+
+    /// The text the component returns is written without a `Value` tree: it must be the
+    /// bytes `write_transaction` gives, for every shape and size of field.
+    #[test]
+    fn transaction_text_is_the_json_value_text(
+        k in key(), other in key(), fee in 0i64..=MAX_SHARE_SUPPLY, amount in 1i64..=MAX_SHARE_SUPPLY,
+        from in any::<u64>(), to in any::<u64>(), asset in any::<u64>(), nonce in any::<u64>(),
+        small in any::<bool>(), ref_num in any::<u16>(), ref_prefix in any::<u32>(), exp in any::<u32>(),
+        kinds in prop::collection::vec(0u8..3, 1..4), message in prop::collection::vec(any::<u8>(), 0..64),
+        signatures in 0usize..3,
+    ) {
+        prop_assume!(from != to);
+        // Small values too: numbers below 2^31 / 2^32 are written as JSON numbers.
+        let (fee, amount, nonce) = if small { (fee % 3_000_000_000, amount % 3_000_000_000 + 1, nonce % 5_000_000_000) } else { (fee, amount, nonce) };
+        let memo = Memo { from: k.public_key(), to: other.public_key(), nonce, message };
+        let operations = kinds.iter().map(|kind| match kind {
+            0 => Operation::SendMessage(SendMessage { fee: Asset::cwd(fee), from: AccountId(from), to: AccountId(to), memo: memo.clone() }),
+            1 => Operation::Transfer(Transfer { fee: Asset { amount: fee, asset_id: AssetId(asset) }, from: AccountId(from), to: AccountId(to), amount: Asset { amount, asset_id: AssetId(asset) }, memo: None }),
+            _ => Operation::Transfer(Transfer { fee: Asset::cwd(fee), from: AccountId(from), to: AccountId(to), amount: Asset::cwd(amount), memo: Some(memo.clone()) }),
+        }).collect();
+        let tx = Transaction { ref_block_num: ref_num, ref_block_prefix: ref_prefix, expiration: exp, operations };
+        let signed = SignedTransaction { signatures: (0..signatures).map(|i| sign_digest(&k, &[i as u8; 32])).collect(), tx };
+        prop_assert_eq!(json::transaction_text(&signed), json::write_transaction(&signed).to_string());
+    }
 }

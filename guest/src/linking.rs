@@ -225,7 +225,7 @@ impl Gateway {
         let tx = Transaction { ref_block_num, ref_block_prefix, expiration: dgp.head_time.saturating_add(120), operations: vec![Operation::SendMessage(op)] };
         let tx_id = hex::encode(tx.id());
         let signed = tx.sign(&active_key, &chain_id).map_err(|_| GatewayError::invalid("account", "the message cannot be signed"))?;
-        let tx_json = crate::json::write_transaction(&signed).to_string();
+        let tx_json = crate::json::transaction_text(&signed);
         if let Err(f) = chain::broadcast(self.ports.node.as_mut(), &tx_json) {
             // The code is stored; the user can ask again once the per-user interval passes.
             return Err(GatewayError::NodeUnavailable { detail: f.detail(), retry_after_ms: cfg.user_interval_ms });

@@ -580,7 +580,7 @@ impl Gateway {
         let tx = Transaction { ref_block_num, ref_block_prefix, expiration, operations: vec![Operation::Transfer(op)] };
         let tx_id = hex::encode(tx.id());
         let signed = tx.sign(&active_key, &chain_id).map_err(|e| NotNow::Node(NodeFailure::bad("sign", e.to_string())))?;
-        let tx_json = crate::json::write_transaction(&signed).to_string();
+        let tx_json = crate::json::transaction_text(&signed);
         Ok((SentTx { tx_id, tx_json, expiration, attempt: 0 }, cost))
     }
 }
