@@ -186,9 +186,13 @@ fn digits(k: &Scalar) -> [i8; WINDOWS] {
 fn select(window: &[Entry; PER_WINDOW], digit: i8) -> (Affine, Choice) {
     let negative = digit >> 7; // all ones when negative
     let magnitude = ((digit ^ negative) - negative) as u8;
+    // One optimization barrier for the window, not one a candidate (in wasm each is a
+    // round trip through the stack): the masks are arithmetic on a value the compiler
+    // cannot see, all ones for the candidate whose number it is and zero for the others.
+    let hidden = core::hint::black_box(magnitude as u64);
     let mut picked = [0u64; 8];
     for (j, candidate) in window.iter().enumerate() {
-        let mask = (magnitude.ct_eq(&(j as u8 + 1)).unwrap_u8() as u64).wrapping_neg();
+        let mask = ((hidden ^ (j as u64 + 1)).wrapping_sub(1) >> 63).wrapping_neg();
         for (p, c) in picked.iter_mut().zip(candidate) {
             *p |= c & mask;
         }
