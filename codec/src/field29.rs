@@ -135,18 +135,8 @@ impl Field29 {
         t[0] += (c << FOLD_SHIFT) * FOLD;
         t[1] += c << (2 * FOLD_SHIFT);
         let mut r = [0u64; 9];
-        let mut c = 0;
-        for (limb, column) in r.iter_mut().zip(&t[..9]) {
-            let v = column + c;
-            *limb = v & MASK;
-            c = v >> BITS;
-        }
-        r[0] += c * FOLD;
-        r[1] += (c << FOLD_SHIFT) + (r[0] >> BITS);
-        r[0] &= MASK;
-        r[2] += r[1] >> BITS;
-        r[1] &= MASK;
-        Field29(r)
+        r.copy_from_slice(&t[..9]);
+        Field29(r).normalize_weak()
     }
 
     /// Magnitudes add.
@@ -181,7 +171,8 @@ impl Field29 {
         Field29(r)
     }
 
-    /// The same value, magnitude 1 (limbs up to 2⁴⁰ in).
+    /// The same value, magnitude 1, for any limbs below 2⁶³·⁹ (the carry out of limb 8
+    /// is then below 2³⁵, and folding it carries at most 2¹⁴ into limb 2).
     #[inline]
     pub(crate) fn normalize_weak(&self) -> Self {
         let mut l = self.0;
