@@ -170,8 +170,11 @@ fn main() {
 
 /// Mean µs per transfer of `tests/reference/bench_codec.py`, when the client is installed.
 fn python_baseline(iterations: u32) -> Option<f64> {
-    let python = std::env::var("CWD_REFERENCE_PYTHON").ok()?;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/bench_codec.py");
+    let python = std::path::PathBuf::from(std::env::var("CWD_REFERENCE_PYTHON").ok()?);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // `cargo bench` runs in host/: a relative path is meant from the workspace root.
+    let python = if python.is_relative() && !python.exists() { root.join(python) } else { python };
+    let script = root.join("tests/reference/bench_codec.py");
     let out = std::process::Command::new(python)
         .arg(script)
         .args([FROM_WIF, TO_PUB, FROM_PUB, &iterations.to_string()])
