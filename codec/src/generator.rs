@@ -11,7 +11,7 @@
 //! point stays projective so that signing can blind its 𝑍 before inverting it
 //! ([`PointIn::to_affine_blinded`]).
 //!
-//! The additions run in k256's field natively and in [`Field29`] inside wasm (see
+//! The additions run in k256's field natively and in `field29`'s inside wasm (see
 //! [`Coordinate`]); the tests run both natively against k256.
 //!
 //! The table (832 points; 53 KB natively, 60 KB inside wasm) is computed once per
