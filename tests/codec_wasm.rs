@@ -33,13 +33,28 @@ fn memos_through_the_component() {
     let mut codec = inst.codec();
     for case in vectors()["memos"].as_array().unwrap() {
         let nonce: u64 = s(&case["nonce"]).parse().unwrap();
-        let enc = codec.memo_encrypt(s(&case["from_wif"]), s(&case["to"]), nonce, s(&case["plaintext"])).unwrap();
-        assert_eq!(enc, s(&case["message"]));
+        let enc = codec.memo_encrypt(s(&case["from_wif"]), s(&case["to"]), Some(nonce), s(&case["plaintext"])).unwrap();
+        assert_eq!((enc.nonce, enc.message_hex.as_str()), (nonce, s(&case["message"])));
         let dec = codec.memo_decrypt(s(&case["to_wif"]), s(&case["from"]), nonce, s(&case["message"])).unwrap();
         assert_eq!(dec, s(&case["plaintext"]));
         // Wrong nonce: a clear error, never garbage text.
         let wrong = codec.memo_decrypt(s(&case["to_wif"]), s(&case["from"]), nonce ^ 1, s(&case["message"]));
         assert!(matches!(invalid(wrong), CodecError::MemoWrongKey));
+    }
+}
+
+/// Without a nonce the component draws one from wasi:random: never the same twice, and
+/// the memo reads back with the nonce it reports.
+#[test]
+fn memo_nonces_left_out_are_random() {
+    let mut inst = runtime().instantiate().unwrap();
+    let mut codec = inst.codec();
+    let case = &vectors()["memos"][0];
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..64 {
+        let memo = codec.memo_encrypt(s(&case["from_wif"]), s(&case["to"]), None, "withdrawal w-7").unwrap();
+        assert!(seen.insert(memo.nonce), "a random nonce came twice");
+        assert_eq!(codec.memo_decrypt(s(&case["to_wif"]), s(&case["from"]), memo.nonce, &memo.message_hex).unwrap(), "withdrawal w-7");
     }
 }
 
@@ -89,7 +104,8 @@ fn bad_inputs_are_errors_not_traps() {
     assert!(matches!(invalid(codec.public_key_from_hex(&format!("02{}", "00".repeat(31) + "05"))), CodecError::BadKey(k) if k.problem == KeyProblem::NotOnCurve));
     assert!(matches!(invalid(codec.memo_decrypt(wif, public, 1, "xyz")), CodecError::BadHex(_)));
     assert!(matches!(invalid(codec.memo_decrypt(wif, public, 1, "00")), CodecError::MemoBadCiphertext(1)));
-    assert!(matches!(invalid(codec.memo_encrypt(wif, public, 1, &"x".repeat(5000))), CodecError::MemoTooLong(1800)));
+    assert!(matches!(invalid(codec.memo_encrypt(wif, public, Some(1), &"x".repeat(5000))), CodecError::MemoTooLong(1800)));
+    assert!(matches!(invalid(codec.memo_encrypt(wif, public, None, &"x".repeat(5000))), CodecError::MemoTooLong(1800)));
     assert!(matches!(invalid(codec.transaction_info("{", chain)), CodecError::BadJson(_)));
     assert!(matches!(invalid(codec.recover_signer(&"00".repeat(32), &format!("1a{}", "11".repeat(64)))), CodecError::BadSignature(SignatureProblem::Malformed)));
 

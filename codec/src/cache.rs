@@ -42,11 +42,6 @@ impl<K: Ord + Clone, V> Bounded<K, V> {
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
-
-    pub(crate) fn clear(&mut self) {
-        self.map.clear();
-        self.order.clear();
-    }
 }
 
 #[cfg(test)]
@@ -63,7 +58,5 @@ mod tests {
         assert_eq!((c.get(&6), c.get(&7), c.get(&9)), (None, Some(&70), Some(&90)));
         c.insert(9, 0); // present: kept as it was
         assert_eq!(c.get(&9), Some(&90));
-        c.clear();
-        assert_eq!(c.len(), 0);
     }
 }

@@ -40,9 +40,22 @@ pub fn public_key_from_hex(text: &str) -> Result<String> {
     Ok(PublicKey::from_sec1(&hex_bytes("public key", text)?)?.to_string())
 }
 
-pub fn memo_encrypt(wif: &str, to: &str, nonce: u64, message: &str) -> Result<String> {
+/// A memo as it goes into an operation: its nonce and ciphertext (hex).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncryptedMemo {
+    pub nonce: u64,
+    pub message_hex: String,
+}
+
+/// Encrypts a memo. Without a `nonce`, one is drawn with `random` (the caller's secure
+/// source: `wasi:random` in the components). A nonce must never be used twice between
+/// the same two keys: the same key and IV would encrypt both texts, and the two
+/// ciphertexts would tell how the texts' first blocks differ.
+pub fn memo_encrypt(wif: &str, to: &str, nonce: Option<u64>, message: &str, random: impl FnOnce() -> u64) -> Result<EncryptedMemo> {
     let key = PrivateKey::from_wif(wif)?;
-    Ok(json::hex_text(&memo::encrypt(&key, &public_key(to, "recipient public key")?, nonce, message)?))
+    let to = public_key(to, "recipient public key")?;
+    let nonce = nonce.unwrap_or_else(random);
+    Ok(EncryptedMemo { nonce, message_hex: json::hex_text(&memo::encrypt(&key, &to, nonce, message)?) })
 }
 
 pub fn memo_decrypt(wif: &str, other: &str, nonce: u64, cipher_hex: &str) -> Result<String> {
@@ -85,7 +98,7 @@ pub fn transaction_signers(tx_json: &str, chain: &str) -> Result<Vec<String>> {
 
 pub fn sign_digest(digest_hex: &str, wif: &str) -> Result<String> {
     let digest = hex_array::<32>("digest", digest_hex)?;
-    Ok(json::hex_text(&signing::sign_digest(&PrivateKey::from_wif(wif)?, &digest)))
+    Ok(json::hex_text(&signing::sign_digest(&PrivateKey::from_wif(wif)?, &digest)?))
 }
 
 pub fn recover_signer(digest_hex: &str, signature_hex: &str) -> Result<String> {

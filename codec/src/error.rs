@@ -44,6 +44,10 @@ pub enum SignatureProblem {
     NotCanonical,
     /// No public key can be recovered from it for this digest.
     Unrecoverable,
+    /// A signature just made did not check out against the key that made it (a fault in
+    /// the computation): it was not given out. Nothing was signed; try again, and if it
+    /// happens again, the machine is faulty.
+    SelfCheckFailed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,6 +128,7 @@ impl fmt::Display for CodecError {
                 SignatureProblem::Malformed => write!(f, "signature is malformed"),
                 SignatureProblem::NotCanonical => write!(f, "signature is not canonical; nodes reject it"),
                 SignatureProblem::Unrecoverable => write!(f, "no public key recovers from this signature and digest"),
+                SignatureProblem::SelfCheckFailed => write!(f, "the signature made did not verify against its key and was withheld (a fault while signing)"),
             },
         }
     }

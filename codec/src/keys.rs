@@ -9,7 +9,6 @@ use k256::elliptic_curve::sec1::ToEncodedPoint;
 use ripemd::Ripemd160;
 use sha2::{Digest, Sha256};
 
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::cache::Bounded;
@@ -34,26 +33,11 @@ pub struct PrivateKey {
 pub struct PublicKey(k256::PublicKey);
 
 impl PrivateKey {
-    /// Parses `base58(0x80 ‖ key ‖ sha256(sha256(0x80 ‖ key))[..4])`.
-    ///
-    /// The last key parsed is kept (zeroized when replaced): the gateway passes the same
-    /// key to each memo and signature, and parsing it is a base58 decoding, quadratic in
-    /// its length, and two SHA-256s. The text is compared in constant time.
+    /// Parses `base58(0x80 ‖ key ‖ sha256(sha256(0x80 ‖ key))[..4])`. Nothing of the
+    /// text or the decoded bytes is kept: the buffers are zeroized before this returns.
     pub fn from_wif(wif: &str) -> Result<Self> {
-        let wif = wif.trim();
-        let hit = LAST_WIF.with(|c| {
-            c.borrow().as_ref().filter(|(text, _)| text.len() == wif.len() && bool::from(text.as_bytes().ct_eq(wif.as_bytes()))).map(|(_, key)| key.clone())
-        });
-        if let Some(key) = hit {
-            return Ok(key);
-        }
-        let key = Self::from_wif_uncached(wif)?;
-        LAST_WIF.with(|c| *c.borrow_mut() = Some((Zeroizing::new(wif.to_string()), key.clone())));
-        Ok(key)
-    }
-
-    fn from_wif_uncached(wif: &str) -> Result<Self> {
         const F: &str = "private key";
+        let wif = wif.trim();
         let raw = Zeroizing::new(bs58::decode(wif).into_vec().map_err(|_| CodecError::key(F, KeyProblem::NotBase58))?);
         if raw.len() != 37 {
             return Err(CodecError::key(F, KeyProblem::BadLength));
@@ -75,20 +59,17 @@ impl PrivateKey {
     }
 
     pub fn to_wif(&self) -> String {
-        let mut body = Vec::with_capacity(37);
+        let mut body = Zeroizing::new(Vec::with_capacity(37));
         body.push(WIF_VERSION);
-        body.extend_from_slice(&self.secret.to_bytes());
-        let check = Sha256::digest(Sha256::digest(&body));
+        body.extend_from_slice(&Zeroizing::new(self.secret.to_bytes()));
+        let check = Sha256::digest(Sha256::digest(&*body));
         body.extend_from_slice(&check[..4]);
-        bs58::encode(body).into_string()
+        bs58::encode(&*body).into_string()
     }
 
     pub fn public_key(&self) -> PublicKey {
-        *self.public.get_or_init(|| {
-            let point = crate::generator::mul_generator(&self.secret.to_nonzero_scalar()).to_affine();
-            // Constant-time conversion: the key's point is public, its Z is not.
-            PublicKey(k256::PublicKey::from_affine(point).expect("a non-zero scalar times G is not the identity"))
-        })
+        // k256's 𝑑×𝑮: constant time, its precomputed tables scanned whole.
+        *self.public.get_or_init(|| PublicKey(self.secret.public_key()))
     }
 
     /// The secret scalar, for keyed derivations (the gateway keys its link-code HMAC with it).
@@ -136,7 +117,6 @@ impl PublicKey {
 const PARSED_KEYS: usize = 256;
 
 thread_local! {
-    static LAST_WIF: RefCell<Option<(Zeroizing<String>, PrivateKey)>> = const { RefCell::new(None) };
     static PARSED: RefCell<Bounded<String, PublicKey>> = RefCell::new(Bounded::new(PARSED_KEYS));
     /// The text of keys shown or parsed, by compressed key: the same keys are written
     /// back into every transaction's JSON, and the text costs a RIPEMD-160 and a base58
@@ -232,23 +212,6 @@ mod tests {
         assert_eq!(key.to_wif(), WIF);
         assert_eq!(key.public_key().to_string(), PUB);
         assert_eq!(PUB.parse::<PublicKey>().unwrap(), key.public_key());
-    }
-
-    /// The last-key cache answers only for the same text: another key, or a corrupted
-    /// copy of the cached one, is parsed (and refused) as without it.
-    #[test]
-    fn the_last_wif_is_kept_only_for_the_same_text() {
-        let a = PrivateKey::from_bytes(&[3; 32]).unwrap();
-        let b = PrivateKey::from_bytes(&[4; 32]).unwrap();
-        for _ in 0..2 {
-            assert_eq!(PrivateKey::from_wif(&a.to_wif()).unwrap().public_key(), a.public_key());
-            assert_eq!(PrivateKey::from_wif(&format!(" {} ", b.to_wif())).unwrap().public_key(), b.public_key());
-        }
-        let mut corrupt = b.to_wif().into_bytes();
-        corrupt[10] = if corrupt[10] == b'2' { b'3' } else { b'2' };
-        let corrupt = String::from_utf8(corrupt).unwrap();
-        assert!(matches!(PrivateKey::from_wif(&corrupt), Err(CodecError::Key { problem: KeyProblem::BadChecksum, .. })));
-        assert_eq!(PrivateKey::from_wif(&b.to_wif()).unwrap().public_key(), b.public_key());
     }
 
     /// Shown text comes from a cache filled by parsing and by showing: both must give

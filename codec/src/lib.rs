@@ -7,11 +7,6 @@
 mod cache;
 pub mod codec;
 pub mod error;
-// The field 𝑘×𝑮 uses inside wasm; natively only its tests (against k256) run it.
-#[cfg(any(target_arch = "wasm32", test))]
-mod field29;
-mod generator;
-mod inverse;
 pub mod json;
 pub mod keys;
 pub mod memo;

@@ -5,12 +5,8 @@
 //! sha256(message)[..4] ‖ message, PKCS#7 padded.
 
 use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
-use k256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256, Sha512};
-use std::cell::RefCell;
 use zeroize::Zeroizing;
-
-use crate::cache::Bounded;
 
 use crate::error::{CodecError, Result};
 use crate::keys::{PrivateKey, PublicKey};
@@ -22,57 +18,23 @@ type Dec = cbc::Decryptor<aes::Aes256>;
 /// inside Graphene's default maximum transaction size (2048 bytes) with room to spare.
 pub const MAX_MEMO_MESSAGE_BYTES: usize = 1800;
 
-/// How many (our key, their key) shared secrets are kept.
-const SHARED_SECRETS: usize = 64;
-
-thread_local! {
-    /// hex(sha512(x of the ECDH point)) by (fingerprint of our key, their compressed key).
-    ///
-    /// The ECDH is the dearest step of a memo (a variable-base multiplication), and a
-    /// gateway writes to and reads from the same players again and again. An entry can
-    /// read the memos between exactly these two keys: less than the private key, which
-    /// the caller holds in the same memory for as long (the gateway keeps its memo key;
-    /// a codec caller passes it on every call). Bounded, oldest first out, zeroized when
-    /// evicted; [`forget_shared_secrets`] drops them all.
-    static SHARED: RefCell<Bounded<([u8; 32], [u8; 33]), Zeroizing<[u8; 128]>>> =
-        RefCell::new(Bounded::new(SHARED_SECRETS));
-}
-
-/// Drops (and zeroizes) every cached shared secret, e.g. after a key change.
-pub fn forget_shared_secrets() {
-    SHARED.with(|c| c.borrow_mut().clear());
-}
-
-/// Names our key in the cache without keeping it: sha256 is one-way, and the tag keeps
-/// the value from meaning anything elsewhere.
-fn fingerprint(mine: &PrivateKey) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"cwd-codec memo cache key\0");
-    h.update(Zeroizing::new(<[u8; 32]>::from(mine.secret().to_bytes())).as_slice());
-    h.finalize().into()
-}
-
-/// hex(sha512(x)) of the ECDH point of `mine` and `theirs`: the same on either side.
+/// hex(sha512(x of the ECDH point)) of `mine` and `theirs`: the same on either side.
+/// The ECDH is k256's (`ecdh::diffie_hellman`: a constant-time multiplication, its
+/// shared secret zeroized on drop); nothing of it outlives the call.
 fn shared_hex(mine: &PrivateKey, theirs: &PublicKey) -> Zeroizing<[u8; 128]> {
-    let id = (fingerprint(mine), theirs.to_compressed());
-    if let Some(found) = SHARED.with(|c| c.borrow().get(&id).cloned()) {
-        return found;
-    }
-    let point = (theirs.inner().to_projective() * *mine.secret().to_nonzero_scalar()).to_affine();
-    let encoded = point.to_encoded_point(false);
-    let x = encoded.x().expect("product of a valid key and a non-zero scalar is not identity");
-    let shared = Zeroizing::new(<[u8; 64]>::from(Sha512::digest(x)));
+    let secret = Zeroizing::new(mine.secret().to_nonzero_scalar());
+    let point = k256::ecdh::diffie_hellman(*secret, theirs.inner().as_affine());
+    let shared = Zeroizing::new(<[u8; 64]>::from(Sha512::digest(point.raw_secret_bytes())));
     let mut text = Zeroizing::new([0u8; 128]);
     hex::encode_to_slice(shared.as_slice(), text.as_mut_slice()).expect("128 hex digits for 64 bytes");
-    SHARED.with(|c| c.borrow_mut().insert(id, text.clone()));
     text
 }
 
 /// The symmetric key and IV both sides derive: the same from (mine, theirs) on either side.
-fn key_iv(mine: &PrivateKey, theirs: &PublicKey, nonce: u64) -> ([u8; 32], [u8; 16]) {
-    let seed = Sha512::new().chain_update(nonce.to_string()).chain_update(shared_hex(mine, theirs).as_slice()).finalize();
-    let mut key = [0u8; 32];
-    let mut iv = [0u8; 16];
+fn key_iv(mine: &PrivateKey, theirs: &PublicKey, nonce: u64) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 16]>) {
+    let seed = Zeroizing::new(<[u8; 64]>::from(Sha512::new().chain_update(nonce.to_string()).chain_update(shared_hex(mine, theirs).as_slice()).finalize()));
+    let mut key = Zeroizing::new([0u8; 32]);
+    let mut iv = Zeroizing::new([0u8; 16]);
     key.copy_from_slice(&seed[..32]);
     iv.copy_from_slice(&seed[32..48]);
     (key, iv)
@@ -92,9 +54,11 @@ pub fn encrypt_bytes(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, message:
         });
     }
     let (key, iv) = key_iv(mine, theirs, nonce);
-    let mut plain = Sha256::digest(message)[..4].to_vec();
+    // The text may be a secret itself (a link code): no copy of it outlives the call.
+    let mut plain = Zeroizing::new(Vec::with_capacity(4 + message.len()));
+    plain.extend_from_slice(&Sha256::digest(message)[..4]);
     plain.extend_from_slice(message);
-    Ok(Enc::new(&key.into(), &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(&plain))
+    Ok(Enc::new(key.as_ref().into(), iv.as_ref().into()).encrypt_padded_vec_mut::<Pkcs7>(&plain))
 }
 
 /// Decrypts a memo with one side's private key and the other side's public key.
@@ -103,9 +67,9 @@ pub fn decrypt(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, cipher: &[u8])
         return Err(CodecError::MemoCiphertext { found: cipher.len() as u32 });
     }
     let (key, iv) = key_iv(mine, theirs, nonce);
-    let plain = Dec::new(&key.into(), &iv.into())
-        .decrypt_padded_vec_mut::<Pkcs7>(cipher)
-        .map_err(|_| CodecError::MemoWrongKey)?;
+    let plain = Zeroizing::new(
+        Dec::new(key.as_ref().into(), iv.as_ref().into()).decrypt_padded_vec_mut::<Pkcs7>(cipher).map_err(|_| CodecError::MemoWrongKey)?,
+    );
     if plain.len() < 4 {
         return Err(CodecError::MemoWrongKey);
     }

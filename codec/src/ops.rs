@@ -254,10 +254,11 @@ impl Transaction {
         Ok(())
     }
 
-    /// Validates and signs with one key.
+    /// Validates and signs with one key. The signature is checked before it is given
+    /// out ([`signing::sign_digest`]): a transaction whose signature fails never exists.
     pub fn sign(self, key: &PrivateKey, chain_id: &[u8; 32]) -> Result<SignedTransaction> {
         self.validate()?;
-        let signature = signing::sign_digest(key, &self.digest(chain_id));
+        let signature = signing::sign_digest(key, &self.digest(chain_id))?;
         Ok(SignedTransaction { tx: self, signatures: vec![signature] })
     }
 }

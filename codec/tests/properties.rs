@@ -16,7 +16,7 @@ proptest! {
 
     #[test]
     fn every_signature_is_canonical_and_recovers(k in key(), digest in any::<[u8; 32]>()) {
-        let sig = sign_digest(&k, &digest);
+        let sig = sign_digest(&k, &digest).unwrap();
         prop_assert!(is_canonical(&sig));
         prop_assert!((31..=34).contains(&sig[0]));
         prop_assert_eq!(recover(&digest, &sig).unwrap(), k.public_key());
@@ -92,7 +92,30 @@ proptest! {
             _ => Operation::Transfer(Transfer { fee: Asset::cwd(fee), from: AccountId(from), to: AccountId(to), amount: Asset::cwd(amount), memo: Some(memo.clone()) }),
         }).collect();
         let tx = Transaction { ref_block_num: ref_num, ref_block_prefix: ref_prefix, expiration: exp, operations };
-        let signed = SignedTransaction { signatures: (0..signatures).map(|i| sign_digest(&k, &[i as u8; 32])).collect(), tx };
+        let signed = SignedTransaction { signatures: (0..signatures).map(|i| sign_digest(&k, &[i as u8; 32]).unwrap()).collect(), tx };
         prop_assert_eq!(json::transaction_text(&signed), json::write_transaction(&signed).to_string());
+    }
+}
+
+/// Thousands of signatures over random digests, each verified by k256's own ECDSA
+/// verifier (not our recovery path) against the key's public key, and canonical.
+#[test]
+fn thousands_of_signatures_verify_independently() {
+    use k256::ecdsa::signature::hazmat::PrehashVerifier;
+    use k256::ecdsa::{Signature, VerifyingKey};
+    use sha2::{Digest, Sha256};
+    let bytes = |tag: &str, i: usize| -> [u8; 32] { Sha256::new().chain_update(tag).chain_update(i.to_le_bytes()).finalize().into() };
+    let keys: Vec<PrivateKey> = (0..50).map(|j| PrivateKey::from_bytes(&bytes("key", j)).unwrap()).collect();
+    for i in 0..5000 {
+        let key = &keys[i % keys.len()];
+        let digest = bytes("digest", i);
+        let sig = sign_digest(key, &digest).unwrap();
+        assert!(is_canonical(&sig), "#{i}");
+        let verifying = VerifyingKey::from_sec1_bytes(&key.public_key().to_compressed()).unwrap();
+        let signature = Signature::from_slice(&sig[1..]).unwrap();
+        assert!(verifying.verify_prehash(&digest, &signature).is_ok(), "#{i} does not verify");
+        let mut other = digest;
+        other[i % 32] ^= 1 << (i % 8);
+        assert!(verifying.verify_prehash(&other, &signature).is_err(), "#{i} verifies another digest");
     }
 }

@@ -32,7 +32,8 @@ fn memos_match_both_ways() {
         let (from, to) = (s(&case["from"]), s(&case["to"]));
         let plain = s(&case["plaintext"]);
         let cipher = s(&case["message"]);
-        assert_eq!(codec::memo_encrypt(from_wif, to, nonce, plain).unwrap(), cipher);
+        let memo = codec::memo_encrypt(from_wif, to, Some(nonce), plain, || unreachable!("the nonce is given")).unwrap();
+        assert_eq!((memo.nonce, memo.message_hex.as_str()), (nonce, cipher));
         assert_eq!(codec::memo_decrypt(to_wif, from, nonce, cipher).unwrap(), plain);
         assert_eq!(codec::memo_decrypt(from_wif, to, nonce, cipher).unwrap(), plain);
     }

@@ -27,6 +27,7 @@ pub fn kind_and_subject(a: &Alert) -> (&'static str, String) {
         Alert::UnknownPayout { deposit_id, .. } => ("unknown-payout", deposit_id.clone()),
         Alert::HotBalanceLow { .. } => ("hot-balance-low", String::new()),
         Alert::FeeReserveLow { .. } => ("fee-reserve-low", String::new()),
+        Alert::SigningFailed { purpose, subject } => ("signing-failed", format!("{purpose} {subject}")),
         // The same cause again (whatever the operation counts) is not news.
         Alert::HistoryUntrusted { detail, switched } => {
             ("history-untrusted", format!("{switched} {}", detail.replace(|c: char| c.is_ascii_digit(), "")))

@@ -235,6 +235,7 @@ fn event_to_wit(e: Event) -> wev::Event {
             ev::Alert::FeeReserveLow { fee_balance, days_left, threshold_days } => {
                 wev::Alert::FeeReserveLow(wev::FeeReserveLow { fee_balance, days_left, threshold_days })
             }
+            ev::Alert::SigningFailed { purpose, subject } => wev::Alert::SigningFailed(wev::SigningFailed { purpose, subject }),
             ev::Alert::UnknownPayout { deposit_id, position, to_account_id, amount, memo_withdrawal_id } => {
                 wev::Alert::UnknownPayout(wev::UnknownPayout { deposit_id, position: pos(position), to_account_id, amount, memo_withdrawal_id })
             }
@@ -308,6 +309,7 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         GatewayError::NodeUnavailable { detail, retry_after_ms } => W::NodeUnavailable(wapi::NodeUnavailable { detail, retry_after_ms }),
         GatewayError::StoreUnavailable(s) => W::StoreUnavailable(s),
         GatewayError::Busy => W::Busy,
+        GatewayError::SigningFailed => W::SigningFailed,
     }
 }
 

@@ -80,6 +80,15 @@ pub struct Keys {
     pub memo_wif: String,
 }
 
+/// The keys' text is wiped when the value goes (after `configure` has parsed it).
+impl Drop for Keys {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.active_wif.zeroize();
+        self.memo_wif.zeroize();
+    }
+}
+
 impl core::fmt::Debug for Keys {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Keys(<hidden>)")

@@ -117,6 +117,10 @@ pub enum Alert {
     HotBalanceLow { balance: u64, needed: u64, low_water: u64, refill_cwd: u64 },
     /// The fee balance lasts fewer days than configured at last week's rate.
     FeeReserveLow { fee_balance: u64, days_left: u32, threshold_days: u32 },
+    /// A signature the gateway made did not verify against its active key (a fault while
+    /// signing): the transaction (`purpose`: withdrawal, sweep or link-message, about
+    /// `subject`) was neither stored nor sent. Check the machine.
+    SigningFailed { purpose: String, subject: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

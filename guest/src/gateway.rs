@@ -13,6 +13,7 @@ use crate::ports::Ports;
 use crate::rates::{self, WithdrawalAmount};
 use crate::records::{self, peek, Cursor, UserRec, WithdrawalRec};
 use crate::views::*;
+use zeroize::Zeroizing;
 
 /// The configured state: everything derived from `configure`.
 #[derive(Clone)]
@@ -25,9 +26,9 @@ pub struct Active {
     pub stats_id: String,
     pub chain_id: [u8; 32],
     /// Keys stored link-code hashes; derived from the memo key, never stored.
-    pub link_code_key: [u8; 32],
+    pub link_code_key: Zeroizing<[u8; 32]>,
     /// Authenticates proof-of-work challenges; derived from the memo key, never stored.
-    pub pow_key: [u8; 32],
+    pub pow_key: Zeroizing<[u8; 32]>,
     /// The cold account sweeps go to, when one is configured.
     pub cold_id: Option<AccountId>,
 }

@@ -80,6 +80,9 @@ pub enum GatewayError {
     NodeUnavailable { detail: String, retry_after_ms: u64 },
     StoreUnavailable(String),
     Busy,
+    /// A signature just made failed its check against the key (a fault while signing):
+    /// nothing was sent, an alert went out. Retry later.
+    SigningFailed,
 }
 
 pub type GwResult<T> = Result<T, GatewayError>;

@@ -10,9 +10,11 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::chain::{self, ChainAccount};
-use crate::events::{Event, LinkFailure};
+use crate::events::{Alert, Event, LinkFailure};
 use crate::gateway::{check_user, Gateway};
 use crate::gateway_error::{GatewayError, GwResult, LimitScope, NameProblem};
 use crate::limits;
@@ -56,15 +58,15 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The secret that keys stored code hashes: HMAC-SHA256 of a domain tag under the
 /// gateway's memo private key. Derived at `configure`, kept in memory only.
-pub fn code_key(memo_key: &crate::keys::PrivateKey) -> [u8; 32] {
+pub fn code_key(memo_key: &crate::keys::PrivateKey) -> Zeroizing<[u8; 32]> {
     derived_key(memo_key, b"crowdwiz-gateway/link-code-key/v2")
 }
 
 /// A secret for one purpose (`tag`), derived from the memo key; never stored.
-pub fn derived_key(memo_key: &crate::keys::PrivateKey, tag: &[u8]) -> [u8; 32] {
-    let mut m = HmacSha256::new_from_slice(&memo_key.secret().to_bytes()).expect("any key length");
+pub fn derived_key(memo_key: &crate::keys::PrivateKey, tag: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut m = HmacSha256::new_from_slice(&Zeroizing::new(memo_key.secret().to_bytes())).expect("any key length");
     m.update(tag);
-    m.finalize().into_bytes().into()
+    Zeroizing::new(m.finalize().into_bytes().into())
 }
 
 /// The stored form of a code: HMAC-SHA256 under [`code_key`] over a domain tag, the
@@ -81,12 +83,10 @@ pub fn code_hash(key: &[u8; 32], salt: &[u8], user: &str, account_id: u64, code:
     m.finalize().into_bytes().into()
 }
 
-/// Equality in time independent of where the inputs differ.
+/// Equality in time independent of where the inputs differ (`subtle`'s); lengths are
+/// public.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bool::from(a.ct_eq(b))
 }
 
 /// Who may take `link` for `user`: nobody else while it is linked or reserved for
@@ -224,7 +224,15 @@ impl Gateway {
             .map_err(|_| GatewayError::from(crate::gateway_error::NodeFailure::bad("database.get_dynamic_global_properties", "bad head_block_id")))?;
         let tx = Transaction { ref_block_num, ref_block_prefix, expiration: dgp.head_time.saturating_add(120), operations: vec![Operation::SendMessage(op)] };
         let tx_id = hex::encode(tx.id());
-        let signed = tx.sign(&active_key, &chain_id).map_err(|_| GatewayError::invalid("account", "the message cannot be signed"))?;
+        let signed = match tx.sign(&active_key, &chain_id) {
+            Ok(signed) => signed,
+            Err(crate::error::CodecError::Signature { problem: crate::error::SignatureProblem::SelfCheckFailed }) => {
+                // The code is stored but reached nobody; the user asks again later.
+                self.raise(Alert::SigningFailed { purpose: "link-message".into(), subject: user.into() });
+                return Err(GatewayError::SigningFailed);
+            }
+            Err(_) => return Err(GatewayError::invalid("account", "the message cannot be signed")),
+        };
         let tx_json = crate::json::transaction_text(&signed);
         if let Err(f) = chain::broadcast(self.ports.node.as_mut(), &tx_json) {
             // The code is stored; the user can ask again once the per-user interval passes.
@@ -239,7 +247,7 @@ impl Gateway {
         check_user(user)?;
         let now = self.now();
         let max_attempts = self.active()?.config.link.max_attempts;
-        let key = self.active()?.link_code_key;
+        let key = self.active()?.link_code_key.clone();
         let code = code.trim();
         let mut events = Vec::new();
         let cursor: Cursor = peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();

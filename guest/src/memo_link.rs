@@ -86,7 +86,7 @@ impl Gateway {
         check_user(user)?;
         let (cfg, key, gateway_account) = {
             let a = self.active()?;
-            (a.config.link.clone(), a.link_code_key, a.config.gateway_account.clone())
+            (a.config.link.clone(), a.link_code_key.clone(), a.config.gateway_account.clone())
         };
         let now = self.now();
         let code = code_from_bytes(self.random_bytes());

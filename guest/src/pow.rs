@@ -98,7 +98,7 @@ pub fn check(key: &[u8; 32], proof: &Proof, bits: u8, now: u64) -> Result<u64, P
     Ok(expires)
 }
 
-pub fn pow_key_of(memo_key: &crate::keys::PrivateKey) -> [u8; 32] {
+pub fn pow_key_of(memo_key: &crate::keys::PrivateKey) -> zeroize::Zeroizing<[u8; 32]> {
     derived_key(memo_key, b"crowdwiz-gateway/pow-key/v1")
 }
 
@@ -111,7 +111,7 @@ impl Gateway {
     pub fn link_challenge(&mut self) -> GwResult<Challenge> {
         let (key, bits) = {
             let a = self.active()?;
-            (a.pow_key, a.config.link.pow_bits)
+            (a.pow_key.clone(), a.config.link.pow_bits)
         };
         let expires_at_ms = self.now().saturating_add(CHALLENGE_TTL_MS);
         let random: [u8; 16] = self.random_bytes();
@@ -122,7 +122,7 @@ impl Gateway {
     pub(crate) fn spend_proof(&mut self, proof: Option<&Proof>) -> GwResult<()> {
         let (key, bits) = {
             let a = self.active()?;
-            (a.pow_key, a.config.link.pow_bits)
+            (a.pow_key.clone(), a.config.link.pow_bits)
         };
         if bits == 0 {
             return Ok(());

@@ -218,6 +218,10 @@ impl Gateway {
                 report.node_errors += 1;
                 return Ok(false);
             }
+            Err(NotNow::SigningFailed) => {
+                self.raise(Alert::SigningFailed { purpose: "sweep".into(), subject: id.clone() });
+                return Ok(false);
+            }
             Err(NotNow::AccountGone) => {
                 self.raise(Alert::NodeTrouble {
                     call: "treasury.cold-account".into(),

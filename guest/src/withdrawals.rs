@@ -19,6 +19,7 @@
 //! the store does not know is unacknowledged (`upay/`), nothing new is sent at all.
 
 use crate::chain::{self, Dgp, HistoryEntry};
+use crate::error::{CodecError, SignatureProblem};
 use crate::deposits::Applied;
 use crate::events::{Alert, Event, OpPosition, WithdrawalFailure};
 use crate::gateway::{check_user, Gateway};
@@ -102,6 +103,8 @@ pub(crate) enum NotNow {
     LowFunds { balance: u64, needed: u64 },
     /// The receiving account does not exist on chain: nothing can ever pay it.
     AccountGone,
+    /// The signature failed its self-check: nothing was stored or sent.
+    SigningFailed,
 }
 
 impl Gateway {
@@ -465,6 +468,11 @@ impl Gateway {
                 self.raise(Alert::PayoutUnfunded { withdrawal_id: w.id.clone(), balance, shortfall: needed - balance });
                 return Ok(());
             }
+            Err(NotNow::SigningFailed) => {
+                // Nothing stored, nothing sent: the next tick builds and signs it anew.
+                self.raise(Alert::SigningFailed { purpose: "withdrawal".into(), subject: w.id.clone() });
+                return Ok(());
+            }
             Err(NotNow::AccountGone) => {
                 // Safe to unfreeze: no transaction exists, or the last one provably expired.
                 let id = w.id.clone();
@@ -579,7 +587,10 @@ impl Gateway {
         let expiration = dgp.head_time.saturating_add(exp_secs);
         let tx = Transaction { ref_block_num, ref_block_prefix, expiration, operations: vec![Operation::Transfer(op)] };
         let tx_id = hex::encode(tx.id());
-        let signed = tx.sign(&active_key, &chain_id).map_err(|e| NotNow::Node(NodeFailure::bad("sign", e.to_string())))?;
+        let signed = tx.sign(&active_key, &chain_id).map_err(|e| match e {
+            CodecError::Signature { problem: SignatureProblem::SelfCheckFailed } => NotNow::SigningFailed,
+            e => NotNow::Node(NodeFailure::bad("sign", e.to_string())),
+        })?;
         let tx_json = crate::json::transaction_text(&signed);
         Ok((SentTx { tx_id, tx_json, expiration, attempt: 0 }, cost))
     }

@@ -73,27 +73,27 @@ fn main() {
 
     // Both sides do the same work and must give the same bytes.
     let native_out = {
-        let memo = cwd_gateway::codec::memo_encrypt(FROM_WIF, TO_PUB, 7, "withdrawal w-7").unwrap();
+        let memo = cwd_gateway::codec::memo_encrypt(FROM_WIF, TO_PUB, Some(7), "withdrawal w-7", || unreachable!()).unwrap().message_hex;
         cwd_gateway::codec::sign_transaction(&tx(&memo, 7), FROM_WIF, CHAIN).unwrap()
     };
     let wasm_out = {
         let mut c = instance.codec();
-        let memo = c.memo_encrypt(FROM_WIF, TO_PUB, 7, "withdrawal w-7").unwrap();
+        let memo = c.memo_encrypt(FROM_WIF, TO_PUB, Some(7), "withdrawal w-7").unwrap().message_hex;
         c.sign_transaction(&tx(&memo, 7), FROM_WIF, CHAIN).unwrap()
     };
     assert_eq!(native_out, wasm_out, "component and native disagree");
 
     // The transactions are made before timing: the figures are the codec's work alone.
-    let memo_hex = instance.codec().memo_encrypt(FROM_WIF, TO_PUB, 7, "withdrawal w-7").unwrap();
+    let memo_hex = instance.codec().memo_encrypt(FROM_WIF, TO_PUB, Some(7), "withdrawal w-7").unwrap().message_hex;
     let txs: Vec<String> = (0..64).map(|n| tx(&memo_hex, n)).collect();
     let wasm_transfer = |instance: &mut cwd_gateway_host::Instance, nonce: u64| {
         let mut c = instance.codec();
-        std::hint::black_box(c.memo_encrypt(FROM_WIF, TO_PUB, nonce, "withdrawal w-7").unwrap());
+        std::hint::black_box(c.memo_encrypt(FROM_WIF, TO_PUB, Some(nonce), "withdrawal w-7").unwrap().message_hex);
         std::hint::black_box(c.sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN).unwrap());
     };
 
     let native_transfer = |nonce: u64| {
-        std::hint::black_box(cwd_gateway::codec::memo_encrypt(FROM_WIF, TO_PUB, nonce, "withdrawal w-7").unwrap());
+        std::hint::black_box(cwd_gateway::codec::memo_encrypt(FROM_WIF, TO_PUB, Some(nonce), "withdrawal w-7", || unreachable!()).unwrap().message_hex);
         std::hint::black_box(cwd_gateway::codec::sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN).unwrap());
     };
 
@@ -117,7 +117,7 @@ fn main() {
     let (wasm_memo, wasm_sign) = compare(
         iterations,
         |nonce| {
-            std::hint::black_box(shared.borrow_mut().codec().memo_encrypt(FROM_WIF, TO_PUB, nonce, "withdrawal w-7").unwrap());
+            std::hint::black_box(shared.borrow_mut().codec().memo_encrypt(FROM_WIF, TO_PUB, Some(nonce), "withdrawal w-7").unwrap().message_hex);
         },
         |nonce| {
             std::hint::black_box(shared.borrow_mut().codec().sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN).unwrap());
@@ -139,12 +139,12 @@ fn main() {
         |nonce| {
             let (to, tx) = next_wasm.next().unwrap();
             let mut c = instance.codec();
-            std::hint::black_box(c.memo_encrypt(FROM_WIF, to, nonce, "withdrawal w-7").unwrap());
+            std::hint::black_box(c.memo_encrypt(FROM_WIF, to, Some(nonce), "withdrawal w-7").unwrap().message_hex);
             std::hint::black_box(c.sign_transaction(tx, FROM_WIF, CHAIN).unwrap());
         },
         |nonce| {
             let (to, tx) = next_native.next().unwrap();
-            std::hint::black_box(cwd_gateway::codec::memo_encrypt(FROM_WIF, to, nonce, "withdrawal w-7").unwrap());
+            std::hint::black_box(cwd_gateway::codec::memo_encrypt(FROM_WIF, to, Some(nonce), "withdrawal w-7", || unreachable!()).unwrap().message_hex);
             std::hint::black_box(cwd_gateway::codec::sign_transaction(tx, FROM_WIF, CHAIN).unwrap());
         },
     );

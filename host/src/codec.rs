@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::bindings::{CodecError, FieldProblem, KeyProblem, SignatureProblem, TxInfo};
+use crate::bindings::{CodecError, FieldProblem, KeyProblem, SignatureProblem, TxInfo, EncryptedMemo};
 use crate::runtime::Instance;
 
 /// A codec call failed: the input was bad, or the component itself failed (a trap,
@@ -64,6 +64,7 @@ pub fn describe(e: &CodecError) -> String {
             SignatureProblem::Malformed => "signature is malformed".into(),
             SignatureProblem::NotCanonical => "signature is not canonical; nodes reject it".into(),
             SignatureProblem::Unrecoverable => "no public key recovers from this signature and digest".into(),
+            SignatureProblem::SelfCheckFailed => "a signature made did not verify against its key and was withheld (a fault while signing)".into(),
         },
     }
 }
@@ -103,8 +104,9 @@ codec_calls! {
     fn public_key_of => call_public_key_of(wif: &str) -> String;
     fn public_key_to_hex => call_public_key_to_hex(public_key: &str) -> String;
     fn public_key_from_hex => call_public_key_from_hex(sec1_hex: &str) -> String;
-    /// Ciphertext hex of a memo from the holder of `wif` to `to`.
-    fn memo_encrypt => call_memo_encrypt(wif: &str, to: &str, nonce: u64, message: &str) -> String;
+    /// A memo from the holder of `wif` to `to`: its nonce (`None`: drawn at random by the
+    /// component) and ciphertext hex.
+    fn memo_encrypt => call_memo_encrypt(wif: &str, to: &str, nonce: Option<u64>, message: &str) -> EncryptedMemo;
     fn memo_decrypt => call_memo_decrypt(wif: &str, other: &str, nonce: u64, message_hex: &str) -> String;
     fn operation_hex => call_operation_hex(operation_json: &str) -> String;
     fn transaction_info => call_transaction_info(transaction_json: &str, chain_id: &str) -> TxInfo;

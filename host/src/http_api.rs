@@ -677,6 +677,7 @@ fn error_parts(e: &GatewayError) -> (u16, &'static str, String, Value) {
         E::NodeUnavailable(n) => (503, "node-unavailable", format!("the node is unavailable: {}", n.detail), json!({ "retry_after_ms": n.retry_after_ms })),
         E::StoreUnavailable(d) => (503, "store-unavailable", format!("the database is unavailable: {d}"), json!({ "retry_after_ms": 1000 })),
         E::Busy => (503, "busy", "concurrent updates; retry shortly".into(), json!({ "retry_after_ms": 100 })),
+        E::SigningFailed => (503, "signing-failed", "a signature failed its self-check and nothing was sent; the operator was alerted; retry later".into(), json!({ "retry_after_ms": 5000 })),
     }
 }
 

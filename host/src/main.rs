@@ -74,15 +74,17 @@ enum Command {
 enum CodecCommand {
     /// Print the public key (CWD…) of a WIF private key.
     Key { wif: String },
-    /// Encrypt a memo; prints the ciphertext hex.
+    /// Encrypt a memo; prints `{"nonce": "<decimal>", "message": "<hex>"}`, the memo's
+    /// fields as they go into an operation.
     MemoEncrypt {
         #[arg(long)]
         wif: String,
         /// The recipient's public key (CWD…).
         #[arg(long)]
         to: String,
+        /// Leave it out: a random one is drawn. Never reuse one between the same keys.
         #[arg(long)]
-        nonce: u64,
+        nonce: Option<u64>,
         #[arg(long)]
         message: String,
     },
@@ -245,7 +247,10 @@ fn codec(cmd: CodecCommand) -> Result<String, Failure> {
     let mut codec = instance.codec();
     Ok(match cmd {
         CodecCommand::Key { wif } => codec.public_key_of(&wif)?,
-        CodecCommand::MemoEncrypt { wif, to, nonce, message } => codec.memo_encrypt(&wif, &to, nonce, &message)?,
+        CodecCommand::MemoEncrypt { wif, to, nonce, message } => {
+            let memo = codec.memo_encrypt(&wif, &to, nonce, &message)?;
+            serde_json::json!({ "nonce": memo.nonce.to_string(), "message": memo.message_hex }).to_string()
+        }
         CodecCommand::MemoDecrypt { wif, from, nonce, message } => codec.memo_decrypt(&wif, &from, nonce, &message)?,
         CodecCommand::TxDigest { chain_id } => {
             let info = codec.transaction_info(&stdin()?, &chain_id)?;

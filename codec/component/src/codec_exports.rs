@@ -46,6 +46,7 @@ impl From<cwd_codec::error::CodecError> for wit::CodecError {
                 SignatureProblem::Malformed => wit::SignatureProblem::Malformed,
                 SignatureProblem::NotCanonical => wit::SignatureProblem::NotCanonical,
                 SignatureProblem::Unrecoverable => wit::SignatureProblem::Unrecoverable,
+                SignatureProblem::SelfCheckFailed => wit::SignatureProblem::SelfCheckFailed,
             }),
         }
     }
@@ -55,6 +56,14 @@ type R<T> = Result<T, wit::CodecError>;
 
 fn w<T>(r: cwd_codec::error::Result<T>) -> R<T> {
     r.map_err(Into::into)
+}
+
+/// A memo nonce from `wasi:random` (through `getrandom`), for callers that give none.
+fn random_memo_nonce() -> u64 {
+    let mut b = [0u8; 8];
+    // wasi:random never fails on a conforming host; if it did, no memo goes out.
+    getrandom::fill(&mut b).expect("wasi:random is available");
+    u64::from_le_bytes(b)
 }
 
 impl wit::Guest for Component {
@@ -70,8 +79,9 @@ impl wit::Guest for Component {
     fn public_key_from_hex(sec1_hex: String) -> R<String> {
         w(cwd_codec::codec::public_key_from_hex(&sec1_hex))
     }
-    fn memo_encrypt(wif: String, to: String, nonce: u64, message: String) -> R<String> {
-        w(cwd_codec::codec::memo_encrypt(&wif, &to, nonce, &message))
+    fn memo_encrypt(wif: String, to: String, nonce: Option<u64>, message: String) -> R<wit::EncryptedMemo> {
+        w(cwd_codec::codec::memo_encrypt(&wif, &to, nonce, &message, random_memo_nonce))
+            .map(|m| wit::EncryptedMemo { nonce: m.nonce, message_hex: m.message_hex })
     }
     fn memo_decrypt(wif: String, other: String, nonce: u64, message_hex: String) -> R<String> {
         w(cwd_codec::codec::memo_decrypt(&wif, &other, nonce, &message_hex))

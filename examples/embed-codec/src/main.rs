@@ -19,14 +19,15 @@ fn main() -> Result<()> {
     let gateway_key = codec.public_key_of(gateway_wif)?;
     println!("gateway public key: {gateway_key}");
 
-    let memo = codec.memo_encrypt(gateway_wif, player_memo_key, 42, "withdrawal #42")?;
+    // No nonce given: the component draws one from wasi:random (a reused one leaks).
+    let memo = codec.memo_encrypt(gateway_wif, player_memo_key, None, "withdrawal #42")?;
     let tx = json!({
         "ref_block_num": 1234, "ref_block_prefix": 3735928559u32, "expiration": "2026-11-22T12:00:00",
         "operations": [[0, {
             "fee": {"amount": 2000, "asset_id": "1.3.0"},
             "from": "1.2.100", "to": "1.2.200",
             "amount": {"amount": 1_250_000, "asset_id": "1.3.0"},
-            "memo": {"from": gateway_key, "to": player_memo_key, "nonce": 42, "message": memo},
+            "memo": {"from": gateway_key, "to": player_memo_key, "nonce": memo.nonce.to_string(), "message": memo.message_hex},
             "extensions": []
         }]],
         "extensions": []
