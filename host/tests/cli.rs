@@ -39,10 +39,15 @@ fn key_and_memos() {
     assert_eq!(ok(&["codec", "key", s(&k["wif"])], ""), s(&k["public_key"]));
     let m = &v["memos"][2];
     let nonce = s(&m["nonce"]);
-    let enc = ok(&["codec", "memo-encrypt", "--wif", s(&m["from_wif"]), "--to", s(&m["to"]), "--nonce", nonce, "--message", s(&m["plaintext"])], "");
-    assert_eq!(enc, s(&m["message"]));
-    let dec = ok(&["codec", "memo-decrypt", "--wif", s(&m["to_wif"]), "--from", s(&m["from"]), "--nonce", nonce, "--message", &enc], "");
+    let enc: Value = serde_json::from_str(&ok(&["codec", "memo-encrypt", "--wif", s(&m["from_wif"]), "--to", s(&m["to"]), "--nonce", nonce, "--message", s(&m["plaintext"])], "")).unwrap();
+    assert_eq!((s(&enc["nonce"]), s(&enc["message"])), (nonce, s(&m["message"])));
+    let dec = ok(&["codec", "memo-decrypt", "--wif", s(&m["to_wif"]), "--from", s(&m["from"]), "--nonce", nonce, "--message", s(&enc["message"])], "");
     assert_eq!(dec, s(&m["plaintext"]));
+    // No --nonce: a random one, reported with the ciphertext.
+    let drawn: Value = serde_json::from_str(&ok(&["codec", "memo-encrypt", "--wif", s(&m["from_wif"]), "--to", s(&m["to"]), "--message", "hi"], "")).unwrap();
+    assert_ne!(s(&drawn["nonce"]), nonce);
+    let dec = ok(&["codec", "memo-decrypt", "--wif", s(&m["to_wif"]), "--from", s(&m["from"]), "--nonce", s(&drawn["nonce"]), "--message", s(&drawn["message"])], "");
+    assert_eq!(dec, "hi");
 }
 
 #[test]

@@ -27,7 +27,7 @@ const tx = (memo, nonce) => JSON.stringify({
 });
 
 function perSecond(codec) {
-  const work = (nonce) => codec.signTransaction(tx(codec.memoEncrypt(FROM_WIF, TO_PUB, nonce, 'withdrawal w-7'), nonce), FROM_WIF, CHAIN);
+  const work = (nonce) => codec.signTransaction(tx(codec.memoEncrypt(FROM_WIF, TO_PUB, nonce, 'withdrawal w-7').messageHex, nonce), FROM_WIF, CHAIN);
   for (let i = 0; i < iterations / 10 + 1; i++) work(18446744073709551615n - BigInt(i));
   const t0 = performance.now();
   for (let i = 0; i < iterations; i++) work(BigInt(i));
@@ -61,7 +61,7 @@ if (codecComponent === 'codec') {
 const viaGateway = perSecond(gw.first.codec);
 const viaCodec = perSecond(await createCodec());
 const check = await createCodec();
-if (check.signTransaction(tx(check.memoEncrypt(FROM_WIF, TO_PUB, 7n, 'withdrawal w-7'), 7), FROM_WIF, CHAIN) !== gw.first.codec.signTransaction(tx(gw.first.codec.memoEncrypt(FROM_WIF, TO_PUB, 7n, 'withdrawal w-7'), 7), FROM_WIF, CHAIN)) {
+if (check.signTransaction(tx(check.memoEncrypt(FROM_WIF, TO_PUB, 7n, 'withdrawal w-7').messageHex, 7), FROM_WIF, CHAIN) !== gw.first.codec.signTransaction(tx(gw.first.codec.memoEncrypt(FROM_WIF, TO_PUB, 7n, 'withdrawal w-7').messageHex, 7), FROM_WIF, CHAIN)) {
   throw new Error('the two components disagree');
 }
 {

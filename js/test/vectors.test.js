@@ -17,7 +17,12 @@ function check(codec) {
   for (const m of vectors.memos) {
     // Nonces are full 64-bit: as bigint, never a Number.
     const nonce = BigInt(m.nonce);
-    assert.equal(codec.memoEncrypt(m.from_wif, m.to, nonce, m.plaintext), m.message);
+    assert.deepEqual(codec.memoEncrypt(m.from_wif, m.to, nonce, m.plaintext), { nonce, messageHex: m.message });
+    // Without a nonce the component draws one (wasi:random) and says which.
+    const drawn = codec.memoEncrypt(m.from_wif, m.to, undefined, m.plaintext);
+    assert.equal(typeof drawn.nonce, 'bigint');
+    assert.notEqual(drawn.nonce, codec.memoEncrypt(m.from_wif, m.to, undefined, m.plaintext).nonce);
+    assert.equal(codec.memoDecrypt(m.to_wif, m.from, drawn.nonce, drawn.messageHex), m.plaintext);
     assert.equal(codec.memoDecrypt(m.to_wif, m.from, nonce, m.message), m.plaintext);
     assert.throws(() => codec.memoDecrypt(m.to_wif, m.from, nonce ^ 1n, m.message), (e) => e.code === 'memo-wrong-key');
   }
