@@ -77,6 +77,27 @@ fn postgres_meets_the_store_contract() {
     assert!(store.err().is_some_and(|e| e.to_string().contains("newer")), "connected with the password file's password");
 }
 
+/// Every shape of scan asks the primary key's index for the range between both bounds
+/// (PostgreSQL's generic plan, the one a prepared statement keeps whatever the
+/// arguments): a prefix with few rows costs what it returns, however many rows follow.
+#[test]
+fn prefix_scans_use_both_bounds() {
+    let Some(server) = PgServer::start("plans", false) else { return };
+    let store = open(&server.create_database("plans"));
+    let writes: Vec<Write> = (0..3000).map(|i| Write { key: format!("zz/{i:05}"), value: Some(vec![1]) }).collect();
+    store.commit(&[], &writes).unwrap();
+    for (prefix, after) in [("dep/", None), ("dep/", Some("dep/00042")), ("user/", Some("a")), ("pow/", Some("zzz"))] {
+        let plan = store.scan_plan(prefix, after).unwrap();
+        let cond = plan.lines().find(|l| l.contains("Index Cond")).unwrap_or_else(|| panic!("no index range for {prefix}: {plan}"));
+        assert!(cond.contains("(key >") && cond.contains("(key < $2)"), "{prefix} after {after:?}: {plan}");
+        assert!(!plan.contains("Filter"), "{prefix}: a bound left to a filter: {plan}");
+    }
+    let plan = store.scan_plan("\u{10FFFF}", None).unwrap();
+    assert!(plan.contains("Index Cond: (key >= $1)"), "{plan}");
+    // The plans were asked for on pooled connections that go on serving.
+    assert_eq!(store.scan("zz/", Some("zz/02997"), 10).unwrap().len(), 2);
+}
+
 fn host(runtime: &Runtime, url: &str, node_url: &str, chain_id: &str, config: &api::Config, keys: &api::Keys, name: &str, lease: Duration) -> Arc<Service> {
     let node = HttpNode::new(vec![node_url.to_string()], Duration::from_secs(5)).verify_chain_id(chain_id).unwrap();
     let caps = Capabilities { store: Arc::new(open(url)), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };

@@ -20,6 +20,19 @@ export function prefixEnd(prefix) {
 /** In-memory store: for tests and throwaway demos (everything is lost on exit). */
 export function memoryStore() {
   const map = new Map(); // key -> { value, version }
+  const sorted = []; // every key, in UTF-8 byte order: a scan reads only its range
+  // The first index whose key is above `key` (`strict`) or at or above it.
+  const seek = (key, strict) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = byUtf8(sorted[mid], key);
+      if (c < 0 || (strict && c === 0)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
   let seq = 0n;
   return {
     async get(key) {
@@ -27,11 +40,15 @@ export function memoryStore() {
       return e && { key, value: e.value.slice(), version: e.version };
     },
     async scan(prefix, startAfter, limit) {
-      const keys = [...map.keys()]
-        .filter((k) => k.startsWith(prefix) && (startAfter === undefined || byUtf8(k, startAfter) > 0))
-        .sort(byUtf8)
-        .slice(0, limit);
-      return keys.map((k) => ({ key: k, value: map.get(k).value.slice(), version: map.get(k).version }));
+      const strict = startAfter !== undefined && byUtf8(startAfter, prefix) >= 0;
+      const end = prefixEnd(prefix);
+      const out = [];
+      for (let i = seek(strict ? startAfter : prefix, strict); i < sorted.length && out.length < limit; i++) {
+        const k = sorted[i];
+        if (end !== undefined && byUtf8(k, end) >= 0) break;
+        out.push({ key: k, value: map.get(k).value.slice(), version: map.get(k).version });
+      }
+      return out;
     },
     async commit(preconditions, writes) {
       for (const p of preconditions) {
@@ -39,8 +56,14 @@ export function memoryStore() {
       }
       for (const w of writes) {
         seq += 1n;
-        if (w.value === undefined) map.delete(w.key);
-        else map.set(w.key, { value: Uint8Array.from(w.value), version: seq });
+        const had = map.has(w.key);
+        if (w.value === undefined) {
+          if (had) sorted.splice(seek(w.key, false), 1);
+          map.delete(w.key);
+        } else {
+          if (!had) sorted.splice(seek(w.key, false), 0, w.key);
+          map.set(w.key, { value: Uint8Array.from(w.value), version: seq });
+        }
       }
       return 'committed';
     },
@@ -73,8 +96,17 @@ export async function sqliteStore(path) {
   };
   const getStmt = q('SELECT value, version FROM kv WHERE key = ?');
   const versionStmt = q('SELECT version FROM kv WHERE key = ?');
-  const scanGe = q('SELECT key, value, version FROM kv WHERE key >= ? AND (? IS NULL OR key < ?) ORDER BY key LIMIT ?');
-  const scanGt = q('SELECT key, value, version FROM kv WHERE key > ? AND (? IS NULL OR key < ?) ORDER BY key LIMIT ?');
+  // Each bound a plain comparison (never `? IS NULL OR key < ?`), so SQLite reads the
+  // key's range between them, not everything after the lower one.
+  const scanSql = (op, bounded) => `SELECT key, value, version FROM kv WHERE key ${op} ?${bounded ? ' AND key < ?' : ''} ORDER BY key LIMIT ?`;
+  const scans = {};
+  for (const op of ['>', '>=']) for (const bounded of [true, false]) scans[`${op}${bounded}`] = { sql: scanSql(op, bounded), stmt: q(scanSql(op, bounded)) };
+  const scanOf = (prefix, startAfter) => {
+    const strict = startAfter !== undefined && byUtf8(startAfter, prefix) >= 0;
+    const end = prefixEnd(prefix);
+    const { sql, stmt } = scans[`${strict ? '>' : '>='}${end !== undefined}`];
+    return { sql, stmt, args: end === undefined ? [strict ? startAfter : prefix] : [strict ? startAfter : prefix, end] };
+  };
   const seqStmt = q('SELECT seq FROM kv_seq WHERE id = 0');
   const upsert = q('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version');
   const del = q('DELETE FROM kv WHERE key = ?');
@@ -86,10 +118,13 @@ export async function sqliteStore(path) {
       return row && entry(key, row);
     },
     async scan(prefix, startAfter, limit) {
-      const strict = startAfter !== undefined && byUtf8(startAfter, prefix) >= 0;
-      const lower = strict ? startAfter : prefix;
-      const end = prefixEnd(prefix) ?? null;
-      return (strict ? scanGt : scanGe).all(lower, end, end, limit).map((r) => entry(r.key, r));
+      const { stmt, args } = scanOf(prefix, startAfter);
+      return stmt.all(...args, limit).map((r) => entry(r.key, r));
+    },
+    /** SQLite's plan for the statement `scan` runs (EXPLAIN QUERY PLAN, a line a step). */
+    scanPlan(prefix, startAfter) {
+      const { sql, args } = scanOf(prefix, startAfter);
+      return db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args, 100).map((r) => r.detail).join('\n');
     },
     async commit(preconditions, writes) {
       db.exec('BEGIN IMMEDIATE');

@@ -59,11 +59,48 @@ test('memory store meets the store contract', async () => {
   await contract(memoryStore());
 });
 
+// The memory store keeps its keys sorted and scans by binary search: the same answers
+// as filtering and sorting everything, through random writes and deletes.
+test('memory store scans agree with a full sort', async () => {
+  const store = memoryStore();
+  const model = new Map();
+  let seed = 7;
+  const rand = (n) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  const alphabet = ['a', 'b', '/', 'é', '\uFFFD', '\u{10FFFF}', '0'];
+  const key = () => Array.from({ length: 1 + rand(3) }, () => alphabet[rand(alphabet.length)]).join('');
+  const utf8 = (x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y));
+  for (let i = 0; i < 600; i++) {
+    const k = key();
+    if (rand(4) === 0) {
+      await store.commit([], [{ key: k, value: undefined }]);
+      model.delete(k);
+    } else {
+      await store.commit([], [w(k, k)]);
+      model.set(k, k);
+    }
+    const prefix = key().slice(0, rand(3));
+    const after = rand(2) ? undefined : key();
+    const limit = 1 + rand(8);
+    const expected = [...model.keys()].filter((x) => x.startsWith(prefix) && (after === undefined || utf8(x, after) > 0)).sort(utf8).slice(0, limit);
+    assert.deepEqual((await store.scan(prefix, after, limit)).map((e) => e.key), expected, `${JSON.stringify(prefix)} after ${JSON.stringify(after)}`);
+  }
+});
+
 const hasSqlite = await import('node:sqlite').then(() => true, () => false);
 const noSqlite = !hasSqlite && 'node:sqlite needs Node >= 22.5';
 
 test('node:sqlite store meets the store contract', { skip: noSqlite }, async () => {
   await contract(await sqliteStore(':memory:'));
+});
+
+test('node:sqlite: prefix scans use both bounds', { skip: noSqlite }, async () => {
+  const store = await sqliteStore(':memory:');
+  for (const [prefix, after] of [['dep/', undefined], ['dep/', 'dep/00042'], ['user/', 'a'], ['pow/', 'zzz']]) {
+    const plan = store.scanPlan(prefix, after);
+    assert.match(plan, /key>\? AND key<\?/, `${prefix} after ${after}: ${plan}`);
+  }
+  assert.match(store.scanPlan('\u{10FFFF}', undefined), /key>\?/);
+  store.close();
 });
 
 test('node:sqlite: two handles on one file race safely and survive reopening', { skip: noSqlite }, async () => {

@@ -30,12 +30,14 @@ impl Store for MemoryStore {
     }
 
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let range = ScanRange::of(prefix, start_after);
+        let lower = if range.strict { Excluded(range.lower) } else { Included(range.lower) };
+        let upper = range.end.as_deref().map_or(Unbounded, Excluded);
         let inner = self.inner.lock().unwrap();
         Ok(inner
             .entries
-            .range(prefix.to_string()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .filter(|(k, _)| start_after.is_none_or(|s| k.as_str() > s))
+            .range::<str, _>((lower, upper))
             .take(limit as usize)
             .map(|(k, (v, ver))| Entry { key: k.clone(), value: v.clone(), version: *ver })
             .collect())

@@ -85,6 +85,31 @@ impl<'a> ScanRange<'a> {
     }
 }
 
+impl ScanRange<'_> {
+    /// The scan's statement for a table `kv` with `key`, `value` and `version` columns,
+    /// parameters `lower`, then `end` when there is one, then the limit (`?` or `$n` by
+    /// `dialect`). Each bound is a plain comparison, never `(? IS NULL OR key < ?)`:
+    /// a planner uses only what it can prove at planning time, and with the `OR` it reads
+    /// from the lower bound to the end of the table whatever the prefix holds.
+    pub(crate) fn sql(&self, table: &str, dialect: Dialect) -> String {
+        let p = |n: usize| match dialect {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}"),
+        };
+        let op = if self.strict { ">" } else { ">=" };
+        match self.end {
+            Some(_) => format!("SELECT key, value, version FROM {table} WHERE key {op} {} AND key < {} ORDER BY key LIMIT {}", p(1), p(2), p(3)),
+            None => format!("SELECT key, value, version FROM {table} WHERE key {op} {} ORDER BY key LIMIT {}", p(1), p(2)),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
 /// The smallest string above every string that starts with `prefix` (in UTF-8 byte
 /// order, which equals code point order), or `None` when there is none.
 pub(crate) fn prefix_end(prefix: &str) -> Option<String> {

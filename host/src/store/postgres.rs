@@ -226,6 +226,32 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_micros(h.finish() % cap_us)
 }
 
+impl PostgresStore {
+    /// PostgreSQL's generic plan (the one a prepared statement settles on, whatever its
+    /// arguments) for the statement `scan` runs, one line a step, with sequential scans
+    /// disabled so that a small table still shows what the index is asked for: for
+    /// operators, and for the test that both bounds of a prefix are the index's range.
+    pub fn scan_plan(&self, prefix: &str, start_after: Option<&str>) -> Result<String, StoreError> {
+        let mut conn = self.conn()?;
+        let range = ScanRange::of(prefix, start_after);
+        let sql = range.sql("cwd_kv", Dialect::Postgres);
+        let (types, args) = match &range.end {
+            Some(end) => ("bytea, bytea, int8", format!("'\\x{}', '\\x{}', 100", hex::encode(range.lower), hex::encode(end))),
+            None => ("bytea, int8", format!("'\\x{}', 100", hex::encode(range.lower))),
+        };
+        // A prepared statement outlives transactions: one name a call, dropped after.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!("cwd_scan_plan_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let mut tx = conn.transaction().map_err(|e| pg_err(&e))?;
+        tx.batch_execute(&format!("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; PREPARE {name} ({types}) AS {sql}"))
+            .map_err(|e| pg_err(&e))?;
+        let plan = tx.query(&format!("EXPLAIN EXECUTE {name}({args})"), &[]).map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>());
+        let _ = tx.batch_execute(&format!("DEALLOCATE {name}"));
+        let _ = tx.rollback();
+        Ok(plan.map_err(|e| pg_err(&e))?.join("\n"))
+    }
+}
+
 impl Store for PostgresStore {
     fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         let mut conn = self.conn()?;
@@ -237,16 +263,14 @@ impl Store for PostgresStore {
 
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         let mut conn = self.conn()?;
-        let ScanRange { lower, strict, end } = ScanRange::of(prefix, start_after);
-        let sql = if strict {
-            "SELECT key, value, version FROM cwd_kv WHERE key > $1 AND ($2::bytea IS NULL OR key < $2) ORDER BY key LIMIT $3"
-        } else {
-            "SELECT key, value, version FROM cwd_kv WHERE key >= $1 AND ($2::bytea IS NULL OR key < $2) ORDER BY key LIMIT $3"
-        };
-        let end_bytes = end.as_deref().map(str::as_bytes);
-        let rows = conn
-            .query_typed(sql, &[(&lower.as_bytes() as &(dyn ToSql + Sync), Type::BYTEA), (&end_bytes, Type::BYTEA), (&(limit as i64), Type::INT8)])
-            .map_err(|e| pg_err(&e))?;
+        let range = ScanRange::of(prefix, start_after);
+        let sql = range.sql("cwd_kv", Dialect::Postgres);
+        let (lower, limit) = (range.lower.as_bytes(), limit as i64);
+        let rows = match range.end.as_deref().map(str::as_bytes) {
+            Some(end) => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&end, Type::BYTEA), (&limit, Type::INT8)]),
+            None => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&limit, Type::INT8)]),
+        }
+        .map_err(|e| pg_err(&e))?;
         rows.into_iter().map(|r| Ok(entry(key_text(r.get(0))?, r.get(1), r.get(2)))).collect()
     }
 
