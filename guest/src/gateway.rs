@@ -11,6 +11,7 @@ use crate::keys::PrivateKey;
 use crate::ops::AccountId;
 use crate::ports::Ports;
 use crate::rates::{self, WithdrawalAmount};
+use crate::records::totals::{self, Totals};
 use crate::records::{self, peek, Cursor, UserRec, WithdrawalRec};
 use crate::views::*;
 use zeroize::Zeroizing;
@@ -32,6 +33,9 @@ pub struct Active {
     /// The cold account sweeps go to, when one is configured.
     pub cold_id: Option<AccountId>,
 }
+
+/// Records counted per tick while totals are built over an older store.
+const TOTALS_BUILD_BATCH: u32 = 2_000;
 
 pub struct Gateway {
     pub ports: Ports,
@@ -184,21 +188,14 @@ impl Gateway {
         };
         let store = self.ports.store.as_mut();
         let cursor: Cursor = peek(store, records::CURSOR)?.unwrap_or_default();
-        let mut frozen_game = 0u64;
-        for e in records::scan_all(store, "user/", None, usize::MAX)? {
-            let u: UserRec = records::decode(&e.key, &e.value)?;
-            frozen_game = frozen_game.saturating_add(u.frozen);
-        }
-        let (mut unclaimed_cwd, mut unclaimed_count) = (0u64, 0u32);
-        for e in records::scan_all(store, "unc/", None, usize::MAX)? {
-            let u: records::UnclaimedRec = records::decode(&e.key, &e.value)?;
-            if u.state == records::UnclaimedState::Open {
-                unclaimed_count += 1;
-                if u.asset_id == 0 {
-                    unclaimed_cwd = unclaimed_cwd.saturating_add(u.amount);
-                }
-            }
-        }
+        // Kept totals: a few shard records, whatever the store holds (a recount, page by
+        // page, only while a store from before totals is being counted).
+        let t = match totals::read(store)? {
+            Some(t) => t,
+            None => totals::recount(store)?,
+        };
+        let frozen_game = Totals::clamp(t.frozen_game);
+        let (unclaimed_cwd, unclaimed_count) = (Totals::clamp(t.unclaimed_cwd), Totals::clamp(t.unclaimed_count).min(u32::MAX as u64) as u32);
         let (pending_cwd, pending_withdrawals) = self.pending_withdrawals()?;
         let payouts_paused = self.payouts_paused()?;
         let cwd_balance = chain::cwd_balance(self.ports.node.as_mut(), gateway_id).ok();
@@ -243,6 +240,8 @@ impl Gateway {
         let mut busy = !scan.complete;
         busy |= self.process_withdrawals(&dgp, scan.complete, &mut report)?;
         busy |= self.process_sweep(&dgp, scan.complete, &mut report)?;
+        // Totals over a store from before they existed: one bounded batch a tick.
+        totals::build_step(self.ports.store.as_mut(), TOTALS_BUILD_BATCH)?;
         self.expire_links()?;
         self.expire_memo_links()?;
         self.expire_proofs()?;

@@ -27,6 +27,7 @@ use crate::gateway_error::{GatewayError, GwResult};
 use crate::ops::AccountId;
 use crate::records::{self, peek, transact, Cursor, SentTx, Step, Txn, WithdrawalRec};
 use crate::views::{SweepView, TickReport};
+use crate::records::totals::Totals;
 use crate::withdrawals::{LibTime, NotNow};
 
 pub const SWEEP_OPEN: &str = "sweepopen";
@@ -121,6 +122,9 @@ impl Gateway {
     /// and how many there are.
     pub(crate) fn pending_withdrawals(&mut self) -> GwResult<(u64, u32)> {
         let store = self.ports.store.as_mut();
+        if let Some(t) = records::totals::read(store)? {
+            return Ok((Totals::clamp(t.pending_cwd), Totals::clamp(t.pending_count).min(u32::MAX as u64) as u32));
+        }
         let (mut cwd, mut n) = (0u64, 0u32);
         for e in records::scan_all(store, "wdopen/", None, usize::MAX)? {
             let id = &e.key["wdopen/".len()..];

@@ -280,6 +280,9 @@ impl Gateway {
 
     /// True while an unknown payout waits for acknowledgement.
     pub(crate) fn payouts_paused(&mut self) -> GwResult<bool> {
+        if let Some(t) = records::totals::read(self.ports.store.as_mut())? {
+            return Ok(t.unacked_payouts > 0);
+        }
         for e in records::scan_all(self.ports.store.as_mut(), "upay/", None, usize::MAX)? {
             let r: UnknownPayoutRec = records::decode(&e.key, &e.value)?;
             if r.acknowledged.is_none() {

@@ -1059,6 +1059,21 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
         }
     }
     assert_eq!(held, entered, "units were created or lost by transfers or rewards at {ctx}");
+    check_totals(store, ctx);
+}
+
+/// The totals kept in commits (`tot/` shards) equal the same sums recounted from the
+/// records, once they are built; and every shard stays non-negative.
+pub fn check_totals(store: &MemStore, ctx: &str) {
+    use cwd_gateway::records::totals::{self, Totals};
+    let mut s = store.clone();
+    if let Some(kept) = totals::read(&mut s).unwrap() {
+        assert_eq!(kept, totals::recount(&mut s).unwrap(), "kept totals differ from the records at {ctx}");
+        for (key, shard) in store.all::<Totals>(totals::TOTALS_PREFIX) {
+            let fields = [shard.frozen_game, shard.unclaimed_count, shard.unclaimed_cwd, shard.pending_count, shard.pending_cwd, shard.unacked_payouts];
+            assert!(fields.iter().all(|f| *f >= 0), "shard {key} went negative at {ctx}: {shard:?}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------- invariants

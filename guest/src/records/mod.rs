@@ -24,6 +24,8 @@
 //! - `xfer/<sha256(key)>`, `xferu/<user>/<id>`   internal transfers (`transfers`)
 //! - `ref/<user>`, `refby/<referrer>/<user>`, `refsum/<user>`, `rwd/<sha256(key)>`
 //!   referrals and rewards (`referrals`)
+//! - `tot/<shard>`, `meta/totals-build`   totals over `user/`, `unc/`, `wd/`, `upay/`
+//!   kept in the commits that change them ([`totals`])
 //!
 //! Values are JSON `{"v":1,"r":<record>}`: the version lets a later release read and
 //! migrate older records instead of misreading them.
@@ -38,6 +40,8 @@ use crate::config::Rate;
 use crate::events::{OpPosition, UnclaimedReason};
 use crate::gateway_error::{GatewayError, GwResult};
 use crate::ports::{Precondition, Store, Write};
+
+pub mod totals;
 
 pub const VALUE_VERSION: u32 = 1;
 
@@ -382,7 +386,8 @@ impl<'a> Txn<'a> {
     }
 
     /// Commits; `Ok(false)` when a precondition failed (re-read and retry).
-    pub fn commit(self) -> GwResult<bool> {
+    pub fn commit(mut self) -> GwResult<bool> {
+        totals::stage(&mut self)?;
         let pre: Vec<Precondition> =
             self.reads.into_iter().map(|(key, expected_version)| Precondition { key, expected_version }).collect();
         let writes: Vec<Write> = self.writes.into_iter().map(|(key, value)| Write { key, value }).collect();

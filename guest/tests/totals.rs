@@ -1,0 +1,124 @@
+//! Totals kept in the commits that change them (`records::totals`): they equal the
+//! recount from the records after every kind of change, and a store written before
+//! totals existed gets them built in bounded batches while the gateway serves, across a
+//! restart in the middle, to the same figures a fresh store keeps.
+
+mod support;
+
+use cwd_gateway::gateway::Gateway;
+use cwd_gateway::ports::Store;
+use cwd_gateway::rates::WithdrawalAmount::Game;
+use cwd_gateway::records::totals::{self, Totals, TOTALS_BUILD, TOTALS_PREFIX};
+use support::*;
+
+/// A world with many users, frozen funds, open and finished withdrawals, and unclaimed
+/// deposits (a deposit from an unlinked account).
+fn busy_world(seed: u64) -> World {
+    let mut w = World::new(seed);
+    w.link("u1", "alice");
+    w.gw.adjust_balance("u1", 50_000, "seed-u1", "funds").unwrap();
+    for i in 0..40 {
+        w.gw.adjust_balance(&format!("p{i:02}"), 100 + i, &format!("seed-{i}"), "funds").unwrap();
+    }
+    for i in 0..6 {
+        w.gw.request_withdrawal("u1", Game(1_000 + i), &format!("w-{i}")).unwrap();
+    }
+    w.gw.tick().unwrap();
+    w.settle();
+    w.gw.tick().unwrap();
+    w.chain.borrow_mut().player_transfer("bob", GATEWAY, 300_000, 0);
+    w.settle();
+    w.gw.tick().unwrap();
+    w.gw.request_withdrawal("u1", Game(2_000), "w-open").unwrap();
+    w
+}
+
+fn kept(w: &World) -> Option<Totals> {
+    totals::read(&mut w.store.clone()).unwrap()
+}
+
+fn recount(w: &World) -> Totals {
+    totals::recount(&mut w.store.clone()).unwrap()
+}
+
+/// Forgets the totals, as a store written by the release before them has none.
+fn as_older_release(w: &World) {
+    let mut s = w.store.0.borrow_mut();
+    s.data.retain(|k, _| !k.starts_with(TOTALS_PREFIX) && k != TOTALS_BUILD);
+}
+
+#[test]
+fn kept_totals_equal_the_recount_through_payouts_claims_and_restarts() {
+    let mut w = busy_world(91);
+    let t = kept(&w).expect("built on the first tick");
+    assert_eq!(t, recount(&w));
+    assert!(t.frozen_game > 0 && t.pending_count >= 1 && t.unclaimed_count == 1, "{t:?}");
+    let status = w.gw.status().unwrap();
+    assert_eq!((status.frozen_game, status.unclaimed_count, status.unclaimed_cwd), (t.frozen_game as u64, 1, 300_000));
+    assert_eq!((status.pending_cwd, status.pending_withdrawals as i128), (t.pending_cwd as u64, t.pending_count));
+    // Pay everything out; assign the unclaimed deposit: the totals follow.
+    for _ in 0..4 {
+        w.gw.tick().unwrap();
+        w.settle();
+    }
+    w.gw.tick().unwrap();
+    let deposit = w.gw.list_unclaimed(false, None, 10).unwrap().remove(0).deposit_id;
+    w.gw.assign_unclaimed(&deposit, "u1").unwrap();
+    let t = kept(&w).unwrap();
+    assert_eq!(t, recount(&w));
+    assert_eq!((t.frozen_game, t.pending_count, t.unclaimed_count, t.unclaimed_cwd), (0, 0, 0, 0), "{t:?}");
+    check_ledger(&w.store, "after payouts and a claim");
+}
+
+#[test]
+fn an_older_store_gets_its_totals_built_in_batches_across_a_restart() {
+    let mut w = busy_world(92);
+    let expected = recount(&w);
+    as_older_release(&w);
+    assert_eq!(kept(&w), None, "no totals: readers recount");
+    assert_eq!(w.gw.status().unwrap().frozen_game, expected.frozen_game as u64);
+
+    // A few small batches, with changes on both sides of the build's cursor in between.
+    let mut store = w.store.clone();
+    assert!(!totals::build_step(&mut store, 5).unwrap());
+    w.gw.request_withdrawal("u1", Game(700), "w-during-1").unwrap();
+    assert!(!totals::build_step(&mut store, 5).unwrap());
+    w.gw.adjust_balance("p39", 1, "during", "late user").unwrap();
+    w.gw.request_withdrawal("u1", Game(800), "w-during-2").unwrap();
+    assert!(!totals::build_step(&mut store, 5).unwrap());
+
+    // The host dies here; a new instance goes on from the stored cursor.
+    w.restart();
+    assert_eq!(kept(&w), None, "not yet built");
+    w.gw.request_withdrawal("u1", Game(900), "w-during-3").unwrap();
+    while !totals::build_step(&mut store, 7).unwrap() {}
+    let t = kept(&w).expect("built");
+    assert_eq!(t, recount(&w), "the build and the live commits counted each record once");
+    assert_eq!(t.frozen_game, expected.frozen_game + 700 + 800 + 900);
+
+    // The same figures a store that always kept totals has.
+    w.gw.tick().unwrap();
+    assert_eq!(kept(&w), Some(recount(&w)));
+    check_ledger(&w.store, "after the build");
+}
+
+#[test]
+fn a_tick_builds_at_most_one_batch() {
+    let mut w = busy_world(93);
+    as_older_release(&w);
+    // 2,500 more users: more than one tick's batch.
+    let mut store = w.store.clone();
+    for i in 0..2_500u32 {
+        let key = format!("user/bulk{i:05}");
+        let rec = cwd_gateway::records::UserRec { frozen: 1, ..Default::default() };
+        store.commit(&[], &[cwd_gateway::ports::Write { key, value: Some(cwd_gateway::records::encode(&rec)) }]).unwrap();
+    }
+    w.gw.tick().unwrap();
+    assert_eq!(kept(&w), None, "one batch of 2,000 does not finish 2,500 records and more");
+    let build: totals::Build = cwd_gateway::records::peek(&mut store, TOTALS_BUILD).unwrap().unwrap();
+    assert_eq!(build.counted, 2_000);
+    w.gw.tick().unwrap();
+    let t = kept(&w).expect("built on the second tick");
+    assert_eq!(t, recount(&w));
+    let _: &Gateway = &w.gw;
+}
