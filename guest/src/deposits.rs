@@ -437,32 +437,29 @@ impl Gateway {
         check_limit(limit)?;
         let limit = limit as usize;
         let store = self.ports.store.as_mut();
+        if records::derived::is_built(store)? {
+            // The user's own index: what is read is what is returned.
+            let prefix = records::indexes::deposits_prefix(user);
+            let after = start_after.map(|id| format!("{prefix}{id}"));
+            let mut out = Vec::new();
+            for e in store.scan(&prefix, after.as_deref(), limit as u32)? {
+                let id = &e.key[prefix.len()..];
+                if let Some(d) = records::peek::<DepositRec>(store, &format!("dep/{id}"))? {
+                    out.push(d.view(id));
+                } else if let Some(u) = records::peek::<UnclaimedRec>(store, &records::unc_key(id))? {
+                    out.extend(u.credited_view());
+                }
+            }
+            return Ok(out);
+        }
+        // A store whose indexes are still being built: every record, filtered.
         let mut out = scan_matching(store, "dep/", start_after, limit, |key, value| {
             let d: DepositRec = records::decode(key, value)?;
-            Ok((d.user == user).then(|| CreditedDepositView {
-                deposit_id: key["dep/".len()..].to_string(),
-                user: d.user,
-                from_account_id: format!("1.2.{}", d.from_account_id),
-                cwd: d.cwd,
-                game: d.game,
-                credited_at_ms: d.credited_at_ms,
-                assigned: false,
-            }))
+            Ok((d.user == user).then(|| d.view(&key["dep/".len()..])))
         })?;
         out.extend(scan_matching(store, "unc/", start_after, limit, |key, value| {
             let u: UnclaimedRec = records::decode(key, value)?;
-            Ok(match u.state {
-                UnclaimedState::Assigned { user: to, game, at_ms, .. } if to == user => Some(CreditedDepositView {
-                    deposit_id: u.position.deposit_id(),
-                    user: to,
-                    from_account_id: format!("1.2.{}", u.from_account_id),
-                    cwd: u.amount,
-                    game,
-                    credited_at_ms: at_ms,
-                    assigned: true,
-                }),
-                _ => None,
-            })
+            Ok(u.credited_view().filter(|v| v.user == user))
         })?);
         // Both lists are in deposit-id order, so the first `limit` of the two together
         // are among the first `limit` of each.
@@ -727,7 +724,37 @@ fn scan_matching<T>(
     }
 }
 
+impl DepositRec {
+    fn view(self, deposit_id: &str) -> CreditedDepositView {
+        CreditedDepositView {
+            deposit_id: deposit_id.to_string(),
+            user: self.user,
+            from_account_id: format!("1.2.{}", self.from_account_id),
+            cwd: self.cwd,
+            game: self.game,
+            credited_at_ms: self.credited_at_ms,
+            assigned: false,
+        }
+    }
+}
+
 impl UnclaimedRec {
+    /// As a credited deposit of the user it was assigned to (`None` unless assigned).
+    fn credited_view(self) -> Option<CreditedDepositView> {
+        match self.state {
+            UnclaimedState::Assigned { user, game, at_ms, .. } => Some(CreditedDepositView {
+                deposit_id: self.position.deposit_id(),
+                user,
+                from_account_id: format!("1.2.{}", self.from_account_id),
+                cwd: self.amount,
+                game,
+                credited_at_ms: at_ms,
+                assigned: true,
+            }),
+            _ => None,
+        }
+    }
+
     pub fn view(&self) -> UnclaimedView {
         let (state, resolution) = match &self.state {
             UnclaimedState::Open => (UnclaimedStateView::Open, None),

@@ -34,8 +34,8 @@ pub struct Active {
     pub cold_id: Option<AccountId>,
 }
 
-/// Records counted per tick while totals are built over an older store.
-const TOTALS_BUILD_BATCH: u32 = 2_000;
+/// Records counted per tick while derived data (totals, indexes) is built over an older store.
+const DERIVED_BUILD_BATCH: u32 = 2_000;
 
 pub struct Gateway {
     pub ports: Ports,
@@ -240,8 +240,8 @@ impl Gateway {
         let mut busy = !scan.complete;
         busy |= self.process_withdrawals(&dgp, scan.complete, &mut report)?;
         busy |= self.process_sweep(&dgp, scan.complete, &mut report)?;
-        // Totals over a store from before they existed: one bounded batch a tick.
-        totals::build_step(self.ports.store.as_mut(), TOTALS_BUILD_BATCH)?;
+        // Totals and indexes over a store from before them: one bounded batch a tick.
+        crate::records::derived::build_step(self.ports.store.as_mut(), DERIVED_BUILD_BATCH)?;
         self.expire_links()?;
         self.expire_memo_links()?;
         self.expire_proofs()?;
@@ -280,6 +280,28 @@ impl Gateway {
         check_limit(limit)?;
         let store = self.ports.store.as_mut();
         let mut out = Vec::new();
+        let indexed = records::derived::is_built(store)?;
+        if let (Some(user), true) = (filter.user.as_deref(), indexed) {
+            // The user's own index: only that user's withdrawals are read.
+            let prefix = records::indexes::withdrawals_prefix(user);
+            let mut after = start_after.map(|id| format!("{prefix}{id}"));
+            loop {
+                let page = store.scan(&prefix, after.as_deref(), 200)?;
+                for e in &page {
+                    let Some(w) = peek::<WithdrawalRec>(store, &records::wd_key(&e.key[prefix.len()..]))? else { continue };
+                    if filter.state.is_none_or(|s| s == w.state) {
+                        out.push(w.view());
+                        if out.len() >= limit as usize {
+                            return Ok(out);
+                        }
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() == 200 => after = Some(last.key.clone()),
+                    _ => return Ok(out),
+                }
+            }
+        }
         let mut after = start_after.map(records::wd_key);
         loop {
             let page = store.scan("wd/", after.as_deref(), 200)?;

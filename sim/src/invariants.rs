@@ -255,6 +255,43 @@ pub fn safety(w: &World) -> Result<(), String> {
     if let Some((k, _)) = unknown.first() {
         return Err(format!("the gateway recorded an unknown payout {k}: a payment it cannot match to a withdrawal"));
     }
+    kept_totals(w)
+}
+
+/// The totals kept in commits (`tot/` shards) equal the sums recounted from the records,
+/// once built, and no shard is negative.
+fn kept_totals(w: &World) -> Result<(), String> {
+    use cwd_gateway::records::derived::{Build, BUILD_KEY};
+    use cwd_gateway::records::totals::{self, Totals};
+    let built = all::<Build>(w, BUILD_KEY)?.into_iter().any(|(k, b)| k == BUILD_KEY && b.done);
+    if !built {
+        return Ok(());
+    }
+    let mut kept = Totals::default();
+    for (key, shard) in all::<Totals>(w, totals::TOTALS_PREFIX)? {
+        let fields = [shard.frozen_game, shard.unclaimed_count, shard.unclaimed_cwd, shard.pending_count, shard.pending_cwd, shard.unacked_payouts];
+        if fields.iter().any(|f| *f < 0) {
+            return Err(format!("totals shard {key} is negative: {shard:?}"));
+        }
+        kept.add(&shard, 1);
+    }
+    let mut recount = Totals::default();
+    for prefix in totals::SUMMED {
+        let mut after: Option<String> = None;
+        loop {
+            let page = w.store.inner.scan(prefix, after.as_deref(), 1_000).map_err(|e| e.0)?;
+            for e in &page {
+                recount.add(&totals::contribution(&e.key, Some(&e.value)), 1);
+            }
+            match page.last() {
+                Some(last) => after = Some(last.key.clone()),
+                None => break,
+            }
+        }
+    }
+    if kept != recount {
+        return Err(format!("kept totals {kept:?} differ from the records' {recount:?}"));
+    }
     Ok(())
 }
 

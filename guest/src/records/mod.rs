@@ -24,8 +24,9 @@
 //! - `xfer/<sha256(key)>`, `xferu/<user>/<id>`   internal transfers (`transfers`)
 //! - `ref/<user>`, `refby/<referrer>/<user>`, `refsum/<user>`, `rwd/<sha256(key)>`
 //!   referrals and rewards (`referrals`)
-//! - `tot/<shard>`, `meta/totals-build`   totals over `user/`, `unc/`, `wd/`, `upay/`
-//!   kept in the commits that change them ([`totals`])
+//! - `tot/<shard>`             totals over `user/`, `unc/`, `wd/`, `upay/` ([`totals`])
+//! - `udep/<user>/<deposit-id>`, `uwd/<user>/<id>`   per-user indexes ([`indexes`])
+//! - `meta/derived-build`     the build of both over an older store ([`derived`])
 //!
 //! Values are JSON `{"v":1,"r":<record>}`: the version lets a later release read and
 //! migrate older records instead of misreading them.
@@ -41,6 +42,8 @@ use crate::events::{OpPosition, UnclaimedReason};
 use crate::gateway_error::{GatewayError, GwResult};
 use crate::ports::{Precondition, Store, Write};
 
+pub mod derived;
+pub mod indexes;
 pub mod totals;
 
 pub const VALUE_VERSION: u32 = 1;
@@ -368,6 +371,19 @@ impl<'a> Txn<'a> {
         Ok(self.get(key)?.unwrap_or_default())
     }
 
+    /// What a staged write of `key` replaces: the value read, or read now (a
+    /// precondition on it then holds the commit to that value).
+    fn replaced(&mut self, key: &str) -> GwResult<Option<Vec<u8>>> {
+        if let Some(v) = self.seen.get(key) {
+            return Ok(v.clone());
+        }
+        let entry = self.store.get(key)?;
+        self.reads.entry(key.to_string()).or_insert(entry.as_ref().map(|e| e.version));
+        let value = entry.map(|e| e.value);
+        self.seen.insert(key.to_string(), value.clone());
+        Ok(value)
+    }
+
     /// Requires `key` to be absent at commit (for keys written without a read).
     pub fn require_absent(&mut self, key: &str) {
         self.reads.insert(key.to_string(), None);
@@ -387,7 +403,7 @@ impl<'a> Txn<'a> {
 
     /// Commits; `Ok(false)` when a precondition failed (re-read and retry).
     pub fn commit(mut self) -> GwResult<bool> {
-        totals::stage(&mut self)?;
+        derived::stage(&mut self)?;
         let pre: Vec<Precondition> =
             self.reads.into_iter().map(|(key, expected_version)| Precondition { key, expected_version }).collect();
         let writes: Vec<Write> = self.writes.into_iter().map(|(key, value)| Write { key, value }).collect();

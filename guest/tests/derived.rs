@@ -1,14 +1,16 @@
-//! Totals kept in the commits that change them (`records::totals`): they equal the
-//! recount from the records after every kind of change, and a store written before
-//! totals existed gets them built in bounded batches while the gateway serves, across a
-//! restart in the middle, to the same figures a fresh store keeps.
+//! Derived data kept in the commits that change records (`records::derived`): totals
+//! equal the recount from the records after every kind of change; per-user listings
+//! read through the user's index give what a scan of every record gives; and a store
+//! written before either existed gets both built in bounded batches while the gateway
+//! serves, across a restart in the middle, to what a fresh store keeps.
 
 mod support;
 
 use cwd_gateway::gateway::Gateway;
 use cwd_gateway::ports::Store;
 use cwd_gateway::rates::WithdrawalAmount::Game;
-use cwd_gateway::records::totals::{self, Totals, TOTALS_BUILD, TOTALS_PREFIX};
+use cwd_gateway::records::derived::{self, Build, BUILD_KEY};
+use cwd_gateway::records::totals::{self, Totals, TOTALS_PREFIX};
 use support::*;
 
 /// A world with many users, frozen funds, open and finished withdrawals, and unclaimed
@@ -44,7 +46,7 @@ fn recount(w: &World) -> Totals {
 /// Forgets the totals, as a store written by the release before them has none.
 fn as_older_release(w: &World) {
     let mut s = w.store.0.borrow_mut();
-    s.data.retain(|k, _| !k.starts_with(TOTALS_PREFIX) && k != TOTALS_BUILD);
+    s.data.retain(|k, _| !k.starts_with(TOTALS_PREFIX) && !k.starts_with("udep/") && !k.starts_with("uwd/") && k != BUILD_KEY);
 }
 
 #[test]
@@ -80,18 +82,18 @@ fn an_older_store_gets_its_totals_built_in_batches_across_a_restart() {
 
     // A few small batches, with changes on both sides of the build's cursor in between.
     let mut store = w.store.clone();
-    assert!(!totals::build_step(&mut store, 5).unwrap());
+    assert!(!derived::build_step(&mut store, 5).unwrap());
     w.gw.request_withdrawal("u1", Game(700), "w-during-1").unwrap();
-    assert!(!totals::build_step(&mut store, 5).unwrap());
+    assert!(!derived::build_step(&mut store, 5).unwrap());
     w.gw.adjust_balance("p39", 1, "during", "late user").unwrap();
     w.gw.request_withdrawal("u1", Game(800), "w-during-2").unwrap();
-    assert!(!totals::build_step(&mut store, 5).unwrap());
+    assert!(!derived::build_step(&mut store, 5).unwrap());
 
     // The host dies here; a new instance goes on from the stored cursor.
     w.restart();
     assert_eq!(kept(&w), None, "not yet built");
     w.gw.request_withdrawal("u1", Game(900), "w-during-3").unwrap();
-    while !totals::build_step(&mut store, 7).unwrap() {}
+    while !derived::build_step(&mut store, 7).unwrap() {}
     let t = kept(&w).expect("built");
     assert_eq!(t, recount(&w), "the build and the live commits counted each record once");
     assert_eq!(t.frozen_game, expected.frozen_game + 700 + 800 + 900);
@@ -115,10 +117,64 @@ fn a_tick_builds_at_most_one_batch() {
     }
     w.gw.tick().unwrap();
     assert_eq!(kept(&w), None, "one batch of 2,000 does not finish 2,500 records and more");
-    let build: totals::Build = cwd_gateway::records::peek(&mut store, TOTALS_BUILD).unwrap().unwrap();
+    let build: Build = cwd_gateway::records::peek(&mut store, BUILD_KEY).unwrap().unwrap();
     assert_eq!(build.counted, 2_000);
     w.gw.tick().unwrap();
     let t = kept(&w).expect("built on the second tick");
     assert_eq!(t, recount(&w));
     let _: &Gateway = &w.gw;
+}
+
+/// Every user's listings, paged three at a time (so cursors are exercised).
+fn listings(w: &mut World, users: &[&str]) -> Vec<String> {
+    use cwd_gateway::views::WithdrawalFilter;
+    let mut out = Vec::new();
+    for user in users {
+        let mut after: Option<String> = None;
+        loop {
+            let page = w.gw.list_deposits(user, after.as_deref(), 3).unwrap();
+            out.extend(page.iter().map(|d| format!("{user} dep {} {} {}", d.deposit_id, d.game, d.assigned)));
+            match page.last() {
+                Some(last) if page.len() == 3 => after = Some(last.deposit_id.clone()),
+                _ => break,
+            }
+        }
+        let mut after: Option<String> = None;
+        loop {
+            let filter = WithdrawalFilter { user: Some(user.to_string()), state: None };
+            let page = w.gw.list_withdrawals(&filter, after.as_deref(), 3).unwrap();
+            out.extend(page.iter().map(|x| format!("{user} wd {} {:?}", x.withdrawal_id, x.state)));
+            match page.last() {
+                Some(last) if page.len() == 3 => after = Some(last.withdrawal_id.clone()),
+                _ => break,
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn listings_through_the_index_equal_listings_over_every_record() {
+    let mut w = busy_world(94);
+    w.link("u2", "carol");
+    for i in 0..7 {
+        w.deposit("alice", 100_000 + i);
+        w.deposit("carol", 200_000 + i);
+    }
+    w.settle();
+    w.gw.tick().unwrap();
+    let deposit = w.gw.list_unclaimed(false, None, 10).unwrap().remove(0).deposit_id;
+    w.gw.assign_unclaimed(&deposit, "u2").unwrap();
+    w.gw.adjust_balance("u2", 5_000, "u2-funds", "funds").unwrap();
+    w.gw.request_withdrawal("u2", Game(1_000), "u2-w").unwrap();
+    let users = ["u1", "u2", "p00", "nobody"];
+    let indexed = listings(&mut w, &users);
+    assert!(indexed.iter().filter(|l| l.contains(" dep ")).count() >= 15, "{indexed:?}");
+    assert!(indexed.iter().any(|l| l.starts_with("u2 dep") && l.ends_with("true")), "the assigned deposit is listed");
+    check_ledger(&w.store, "indexed");
+    as_older_release(&w);
+    assert_eq!(listings(&mut w, &users), indexed, "the fallback over every record answers the same");
+    assert!(derived::build_step(&mut w.store.clone(), 1_000).unwrap());
+    assert_eq!(listings(&mut w, &users), indexed, "rebuilt indexes answer the same");
+    check_ledger(&w.store, "rebuilt");
 }
