@@ -22,6 +22,9 @@ pub struct Active {
     pub config: Config,
     pub active_key: PrivateKey,
     pub memo_key: PrivateKey,
+    /// The memo key's shared secrets with players, kept as long as the key (see
+    /// `memo::SharedSecrets`): each memo read or written to a known player skips the ECDH.
+    pub memo_secrets: std::rc::Rc<crate::memo::SharedSecrets>,
     pub gateway_id: AccountId,
     /// The gateway account's statistics object (`2.6.N`): what a node's history holds.
     pub stats_id: String,
@@ -122,7 +125,8 @@ impl Gateway {
         let link_code_key = crate::linking::code_key(&memo_key);
         let pow_key = crate::pow::pow_key_of(&memo_key);
         let stats_id = account.statistics.clone();
-        self.active = Some(Active { config, active_key, memo_key, gateway_id: account.id, stats_id, chain_id, link_code_key, pow_key, cold_id });
+        let memo_secrets = std::rc::Rc::new(crate::memo::SharedSecrets::new(&memo_key));
+        self.active = Some(Active { config, active_key, memo_key, memo_secrets, gateway_id: account.id, stats_id, chain_id, link_code_key, pow_key, cold_id });
         Ok(info)
     }
 

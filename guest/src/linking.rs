@@ -214,11 +214,11 @@ impl Gateway {
 
         // Only now does the code exist anywhere outside this call: in the encrypted memo.
         let text = cfg.message_template.replace("{code}", &code).replace("{user}", user);
-        let (active_key, memo_key, chain_id) = {
+        let (active_key, memo_key, chain_id, secrets) = {
             let a = self.active()?;
-            (a.active_key.clone(), a.memo_key.clone(), a.chain_id)
+            (a.active_key.clone(), a.memo_key.clone(), a.chain_id, a.memo_secrets.clone())
         };
-        let cipher = memo::encrypt(&memo_key, &to_key, nonce, &text).map_err(|_| GatewayError::invalid("config.link.message-template", "the message cannot be encrypted"))?;
+        let cipher = memo::encrypt_with(&secrets, &memo_key, &to_key, nonce, &text).map_err(|_| GatewayError::invalid("config.link.message-template", "the message cannot be encrypted"))?;
         op.memo = Memo { from: memo_pub, to: to_key, nonce, message: cipher };
         let (ref_block_num, ref_block_prefix) = crate::ops::tapos_from_block_id(&dgp.head_block_id)
             .map_err(|_| GatewayError::from(crate::gateway_error::NodeFailure::bad("database.get_dynamic_global_properties", "bad head_block_id")))?;

@@ -138,7 +138,7 @@ impl Gateway {
             if m.to != a.memo_key.public_key() {
                 return None;
             }
-            memo::decrypt(&a.memo_key, &m.from, m.nonce, &m.message).ok()
+            memo::decrypt_with(&a.memo_secrets, &a.memo_key, &m.from, m.nonce, &m.message).ok()
         })();
         let Some(code) = decrypted.as_deref().and_then(parse_code) else { return Ok(None) };
         let hash = code_hash(&a.link_code_key, &code);

@@ -320,7 +320,7 @@ impl Gateway {
         if m.from != a.memo_key.public_key() {
             return None;
         }
-        let text = memo::decrypt(&a.memo_key, &m.to, m.nonce, &m.message).ok()?;
+        let text = memo::decrypt_with(&a.memo_secrets, &a.memo_key, &m.to, m.nonce, &m.message).ok()?;
         parse_payout_memo(&text, &a.config.gateway_account)
     }
 
@@ -552,13 +552,13 @@ impl Gateway {
 
     fn payout_op(&mut self, to: AccountId, cwd: u64, nonce: u64, memo_text: &str) -> Result<Transfer, NotNow> {
         let a = self.active.as_ref().expect("configured");
-        let (gateway, memo_key) = (a.gateway_id, a.memo_key.clone());
+        let (gateway, memo_key, secrets) = (a.gateway_id, a.memo_key.clone(), a.memo_secrets.clone());
         let node = self.ports.node.as_mut();
         let account = chain::account_by_id(node, to).map_err(NotNow::Node)?.ok_or(NotNow::AccountGone)?;
         // A receiver without a usable memo key still gets the payout; the memo (which
         // identifies the payout by its nonce) is then readable by the gateway only.
         let to_key = account.memo_key.unwrap_or_else(|| memo_key.public_key());
-        let cipher = memo::encrypt(&memo_key, &to_key, nonce, memo_text).map_err(|e| NotNow::Node(NodeFailure::bad("memo", e.to_string())))?;
+        let cipher = memo::encrypt_with(&secrets, &memo_key, &to_key, nonce, memo_text).map_err(|e| NotNow::Node(NodeFailure::bad("memo", e.to_string())))?;
         let amount = i64::try_from(cwd).map_err(|_| NotNow::Node(NodeFailure::bad("amount", "above the chain's maximum")))?;
         Ok(Transfer {
             fee: Asset::cwd(0),
