@@ -687,6 +687,7 @@ impl wapi::Guest for Component {
             last_irreversible_block: r.last_irreversible_block,
             history_scanned: r.history_scanned,
             history_behind: r.history_behind,
+            scanned_through_block: r.scanned_through_block,
         })
     }
 }

@@ -200,8 +200,8 @@ impl Gateway {
         };
         let frozen_game = Totals::clamp(t.frozen_game);
         let (unclaimed_cwd, unclaimed_count) = (Totals::clamp(t.unclaimed_cwd), Totals::clamp(t.unclaimed_count).min(u32::MAX as u64) as u32);
-        let (pending_cwd, pending_withdrawals) = self.pending_withdrawals()?;
-        let payouts_paused = self.payouts_paused()?;
+        let (pending_cwd, pending_withdrawals) = (Totals::clamp(t.pending_cwd), Totals::clamp(t.pending_count).min(u32::MAX as u64) as u32);
+        let payouts_paused = t.unacked_payouts > 0;
         let cwd_balance = chain::cwd_balance(self.ports.node.as_mut(), gateway_id).ok();
         let fee_reserve = self.fee_reserve(cwd_balance, pending_cwd)?;
         let open_sweep = self.open_sweep()?.map(|s| s.view());
@@ -269,6 +269,8 @@ impl Gateway {
             // Catching up: the next pages are there to read now.
             report.next_tick_ms = 0;
         }
+        // For the host's lag figure, without a `status` call (which asks the node).
+        report.scanned_through_block = peek::<Cursor>(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default().through_block;
         Ok(report)
     }
 

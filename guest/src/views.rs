@@ -235,6 +235,8 @@ pub struct TickReport {
     pub history_scanned: u32,
     /// Operations the node has in the gateway's history after the scan's cursor.
     pub history_behind: u64,
+    /// The last block whose operations are all scanned, after this tick.
+    pub scanned_through_block: u32,
 }
 
 /// A payout from the gateway account that the store did not know.
