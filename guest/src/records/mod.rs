@@ -377,6 +377,9 @@ impl<'a> Txn<'a> {
         if let Some(v) = self.seen.get(key) {
             return Ok(v.clone());
         }
+        if let Some(None) = self.reads.get(key) {
+            return Ok(None); // required absent: the commit applies only if it is
+        }
         let entry = self.store.get(key)?;
         self.reads.entry(key.to_string()).or_insert(entry.as_ref().map(|e| e.version));
         let value = entry.map(|e| e.value);
