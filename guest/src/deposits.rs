@@ -439,32 +439,18 @@ impl Gateway {
         let store = self.ports.store.as_mut();
         if records::derived::is_built(store)? {
             // The user's own index: what is read is what is returned.
-            // Rows by block: start at the row of `start_after`'s block (ids sort in chain
-            // order, so an id that does not parse still pages right, from the start).
             let prefix = records::indexes::deposits_prefix(user);
-            let block = start_after.and_then(OpPosition::parse_deposit_id).map(|p| p.block_num);
-            let mut after = block.and_then(|b| b.checked_sub(1)).map(|b| records::indexes::deposits_row(user, b));
+            let after = start_after.map(|id| format!("{prefix}{id}"));
             let mut out = Vec::new();
-            loop {
-                let rows = store.scan(&prefix, after.as_deref(), 20)?;
-                for e in &rows {
-                    let ids: Vec<String> = records::decode(&e.key, &e.value)?;
-                    for id in ids.iter().filter(|id| start_after.is_none_or(|s| id.as_str() > s)) {
-                        if let Some(d) = records::peek::<DepositRec>(store, &format!("dep/{id}"))? {
-                            out.push(d.view(id));
-                        } else if let Some(u) = records::peek::<UnclaimedRec>(store, &records::unc_key(id))? {
-                            out.extend(u.credited_view());
-                        }
-                        if out.len() >= limit {
-                            return Ok(out);
-                        }
-                    }
-                }
-                match rows.last() {
-                    Some(last) if rows.len() == 20 => after = Some(last.key.clone()),
-                    _ => return Ok(out),
+            for e in store.scan(&prefix, after.as_deref(), limit as u32)? {
+                let id = &e.key[prefix.len()..];
+                if let Some(d) = records::peek::<DepositRec>(store, &format!("dep/{id}"))? {
+                    out.push(d.view(id));
+                } else if let Some(u) = records::peek::<UnclaimedRec>(store, &records::unc_key(id))? {
+                    out.extend(u.credited_view());
                 }
             }
+            return Ok(out);
         }
         // A store whose indexes are still being built: every record, filtered.
         let mut out = scan_matching(store, "dep/", start_after, limit, |key, value| {

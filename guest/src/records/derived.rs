@@ -49,7 +49,7 @@ pub(super) fn stage(txn: &mut Txn) -> GwResult<()> {
     for key in changed {
         let old = txn.replaced(&key)?;
         let new = txn.writes[&key].clone();
-        indexes::stage(txn, &key, old.as_deref(), new.as_deref())?;
+        indexes::stage(txn, &key, old.as_deref(), new.as_deref());
         let mut d = totals::contribution(&key, new.as_deref());
         d.add(&totals::contribution(&key, old.as_deref()), -1);
         if d != Totals::default() {
@@ -95,7 +95,7 @@ pub fn build_step(store: &mut dyn Store, batch: u32) -> GwResult<bool> {
         for key in &keys {
             // Read in the transaction: a live commit to it meanwhile makes this retry.
             let value = t.fetch(key)?.map(<[u8]>::to_vec);
-            indexes::stage(t, key, None, value.as_deref())?;
+            indexes::stage(t, key, None, value.as_deref());
             deltas.push((key.clone(), totals::contribution(key, value.as_deref())));
         }
         totals::stage(t, deltas)?;

@@ -25,7 +25,7 @@
 //! - `ref/<user>`, `refby/<referrer>/<user>`, `refsum/<user>`, `rwd/<sha256(key)>`
 //!   referrals and rewards (`referrals`)
 //! - `tot/<shard>`             totals over `user/`, `unc/`, `wd/`, `upay/` ([`totals`])
-//! - `udep/<user>/<block>`, `uwd/<user>/<id>`   per-user indexes ([`indexes`])
+//! - `udep/<user>/<deposit-id>`, `uwd/<user>/<id>`   per-user indexes ([`indexes`])
 //! - `meta/derived-build`     the build of both over an older store ([`derived`])
 //!
 //! Values are JSON `{"v":1,"r":<record>}`: the version lets a later release read and
