@@ -38,7 +38,7 @@ pub struct Active {
 }
 
 /// Records counted per tick while derived data (totals, indexes) is built over an older store.
-const DERIVED_BUILD_BATCH: u32 = 2_000;
+const DERIVED_BUILD_BATCH: u32 = 500;
 
 pub struct Gateway {
     pub ports: Ports,
@@ -245,7 +245,13 @@ impl Gateway {
         busy |= self.process_withdrawals(&dgp, scan.complete, &mut report)?;
         busy |= self.process_sweep(&dgp, scan.complete, &mut report)?;
         // Totals and indexes over a store from before them: one bounded batch a tick.
-        crate::records::derived::build_step(self.ports.store.as_mut(), DERIVED_BUILD_BATCH)?;
+        // A batch that loses races with live commits (or a failing store) is tried again
+        // next tick; it never holds up the tick's own work.
+        if let Err(e) = crate::records::derived::build_step(self.ports.store.as_mut(), DERIVED_BUILD_BATCH) {
+            if !matches!(e, GatewayError::Busy) {
+                self.raise(Alert::StoreTrouble(format!("building totals and indexes: {e:?}")));
+            }
+        }
         self.expire_links()?;
         self.expire_memo_links()?;
         self.expire_proofs()?;

@@ -62,7 +62,12 @@ pub fn contribution(key: &str, value: Option<&[u8]>) -> Totals {
     let mut t = Totals::default();
     let Some(v) = value else { return t };
     if key.starts_with("user/") {
-        if let Ok(u) = decode::<UserRec>(key, v) {
+        // Only the field summed: every balance change passes here twice (old and new).
+        #[derive(Deserialize)]
+        struct Frozen {
+            frozen: u64,
+        }
+        if let Ok(u) = decode::<Frozen>(key, v) {
             t.frozen_game = u.frozen as i128;
         }
     } else if key.starts_with("unc/") {
