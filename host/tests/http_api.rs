@@ -297,7 +297,7 @@ fn every_call_over_http() {
         keys_of(&report),
         sorted(vec![
             "deposits_credited", "deposits_unclaimed", "history_behind", "history_scanned", "last_irreversible_block", "next_tick_ms",
-            "node_errors", "sweeps_confirmed", "sweeps_sent", "withdrawals_confirmed", "withdrawals_failed", "withdrawals_sent"
+            "node_errors", "scanned_through_block", "sweeps_confirmed", "sweeps_sent", "withdrawals_confirmed", "withdrawals_failed", "withdrawals_sent"
         ])
     );
     assert_eq!((report["deposits_credited"].as_u64(), report["deposits_unclaimed"].as_u64()), (Some(1), Some(2)), "{report}");
