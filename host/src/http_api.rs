@@ -234,10 +234,9 @@ fn bad_request(message: impl Into<String>) -> (u16, Value) {
 
 /// Constant-time comparison: the token must not leak through timing.
 fn token_matches(given: &[u8], expected: &[u8]) -> bool {
-    if given.len() != expected.len() {
-        return false;
-    }
-    given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    use subtle::ConstantTimeEq;
+    // Only the length leaks, and tokens have a fixed, public length.
+    given.ct_eq(expected).into()
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -248,9 +247,23 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
         .is_some_and(|t| token_matches(t.trim().as_bytes(), token.as_bytes()))
 }
 
-fn unauthorized() -> Response {
+fn unauthorized(request: &HeaderMap) -> Response {
     let body = json!({ "error": { "code": "unauthorized", "message": "send Authorization: Bearer <API token>" } });
-    respond_with(401, body, &[("www-authenticate", "Bearer")])
+    refuse_unread(request, 401, body, &[("www-authenticate", "Bearer")])
+}
+
+/// An answer given without reading the request's body. hyper closes such a
+/// connection once the answer is out, so the answer says so: a client reusing it
+/// would otherwise send its next request into a closed socket.
+pub(crate) fn refuse_unread(request: &HeaderMap, status: u16, body: Value, headers: &[(&str, &str)]) -> Response {
+    let declares_body = request.contains_key(header::TRANSFER_ENCODING)
+        || request.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
+    if !declares_body {
+        return respond_with(status, body, headers);
+    }
+    let mut with_close = headers.to_vec();
+    with_close.push(("connection", "close"));
+    respond_with(status, body, &with_close)
 }
 
 /// `/health`: the process lives and serves HTTP. No token needed.
@@ -274,7 +287,7 @@ async fn ready(State(st): Shared) -> Response {
 /// `authorization: { credentials_file: … }`).
 async fn metrics(State(st): Shared, headers: HeaderMap) -> Response {
     if !authorized(&headers, &st.token) {
-        return unauthorized();
+        return unauthorized(&headers);
     }
     let service = st.service.clone();
     let text = tokio::task::spawn_blocking(move || crate::metrics::METRICS.render(&service)).await.unwrap_or_default();
@@ -291,20 +304,20 @@ async fn openapi() -> Response {
 
 async fn not_found(State(st): Shared, headers: HeaderMap) -> Response {
     if !authorized(&headers, &st.token) {
-        return unauthorized();
+        return unauthorized(&headers);
     }
-    respond(404, json!({ "error": { "code": "not-found", "message": "calls are POST /v1/<call>" } }))
+    refuse_unread(&headers, 404, json!({ "error": { "code": "not-found", "message": "calls are POST /v1/<call>" } }), &[])
 }
 
 /// `POST /v1/<call>`: token, method, body, then the call on a blocking thread.
 async fn call(State(st): Shared, Path(call): Path<String>, method: Method, headers: HeaderMap, body: Body) -> Response {
     if !authorized(&headers, &st.token) {
-        return unauthorized();
+        return unauthorized(&headers);
     }
     if method != Method::POST && !(call == "status" && method == Method::GET) {
         let allow = if call == "status" { "GET, POST" } else { "POST" };
         let body = json!({ "error": { "code": "method-not-allowed", "message": "use POST with a JSON object" } });
-        return respond_with(405, body, &[("allow", allow)]);
+        return refuse_unread(&headers, 405, body, &[("allow", allow)]);
     }
     let args = match read_args(&st, &headers, body).await {
         Ok(args) => args,

@@ -35,6 +35,7 @@ struct Reply {
     content_type: Option<String>,
     www_authenticate: Option<String>,
     allow: Option<String>,
+    connection: Option<String>,
 }
 
 struct Env {
@@ -111,11 +112,17 @@ impl Env {
             Err(e) => panic!("{method} {path}: {e}"),
         };
         let header = |name: &str| response.header(name).map(str::to_string);
-        let (status, retry_after, content_type, www_authenticate, allow) =
-            (response.status(), header("retry-after"), header("content-type"), header("www-authenticate"), header("allow"));
+        let (status, retry_after, content_type, www_authenticate, allow, connection) = (
+            response.status(),
+            header("retry-after"),
+            header("content-type"),
+            header("www-authenticate"),
+            header("allow"),
+            header("connection"),
+        );
         let text = response.into_string().unwrap();
         let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path} answered non-JSON ({e}): {text:?}"));
-        Reply { status, body, retry_after, content_type, www_authenticate, allow }
+        Reply { status, body, retry_after, content_type, www_authenticate, allow, connection }
     }
 
     /// `POST /v1/<call>` with the right token, recorded for the docs.
@@ -499,7 +506,12 @@ fn bad_requests_get_4xx_and_json_errors() {
         let r = env.raw("POST", "/v1/status", header.as_deref(), Some(b"{}"));
         assert_eq!((r.status, code(&r).as_deref()), (401, Some("unauthorized")), "{what}: {}", r.body);
         assert_eq!(r.www_authenticate.as_deref(), Some("Bearer"), "{what}");
+        // Refused unread, the body leaves the connection unusable: the answer says so,
+        // or a client reusing it would send its next request into a closed socket.
+        assert_eq!(r.connection.as_deref(), Some("close"), "{what}");
     }
+    let r = env.raw("GET", "/v1/status", None, None);
+    assert_eq!((r.status, r.connection), (401, None), "no body, nothing unread: the connection stays open");
     // Unknown calls and paths; no token is checked before anything is revealed.
     let r = post("/v1/no-such-call", b"{}");
     assert_eq!((r.status, code(&r).as_deref()), (404, Some("unknown-call")), "{}", r.body);

@@ -20,7 +20,7 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use crate::http_api::{read_args, respond_with, run_call, AppState, Shared};
+use crate::http_api::{read_args, refuse_unread, respond_with, run_call, AppState, Shared};
 use session::{Session, SessionError};
 
 const INDEX_HTML: &str = include_str!("../../cabinet/index.html");
@@ -124,11 +124,11 @@ async fn api(State(st): Shared, Path(call): Path<String>, method: Method, header
         return json_reply(404, error("not-found", "the cabinet is not enabled"));
     };
     if method != Method::POST {
-        return respond_with(405, error("method-not-allowed", "use POST with a JSON object"), &[("allow", "POST")]);
+        return refuse_unread(&headers, 405, error("method-not-allowed", "use POST with a JSON object"), &[("allow", "POST")]);
     }
     let session = match cabinet.session(&headers) {
         Ok(s) => s,
-        Err(e) => return respond_with(401, error(e.code(), e.message()), &[("www-authenticate", "Bearer"), ("cache-control", "no-store")]),
+        Err(e) => return refuse_unread(&headers, 401, error(e.code(), e.message()), &[("www-authenticate", "Bearer"), ("cache-control", "no-store")]),
     };
     let browser = match read_args(&st, &headers, body).await {
         Ok(v) => v,
