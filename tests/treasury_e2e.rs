@@ -11,7 +11,7 @@ use cwd_gateway::referrals::RewardRec;
 use cwd_gateway::sweep::{SweepRec, SweepState};
 use cwd_gateway::transfers::TransferRec;
 use cwd_gateway_e2e::*;
-use cwd_gateway_host::bindings::api::{GatewayError, SweepState as ApiSweepState, WithdrawalAmount};
+use cwd_gateway_host::bindings::api::{GatewayError, ListOrder, SweepState as ApiSweepState, WithdrawalAmount};
 use cwd_gateway_host::gateway::GatewayCallError;
 
 const CWD: u64 = 100_000;
@@ -317,7 +317,7 @@ fn e2e_hundred_parallel_internal_transfers_conserve_the_total() {
         assert_eq!((again.from_balance, again.to_balance), (t.from_balance, t.to_balance));
     }
     assert_eq!(total(&h), 4_000);
-    let listed: usize = users.iter().map(|u| h.api(|a| a.list_transfers(u, None, 500)).unwrap().len()).sum();
+    let listed: usize = users.iter().map(|u| h.api(|a| a.list_transfers(u, ListOrder::NewestFirst, None, 500)).unwrap().len()).sum();
     assert_eq!(listed, 2 * applied.len(), "listed once for each side");
     assert!(matches!(refused(h.api(|a| a.transfer_internal("ann", "ann", 1, "self", ""))), GatewayError::Invalid(_)));
     assert!(matches!(refused(h.api(|a| a.transfer_internal("ann", "ben", 1_000_000, "too-much", ""))), GatewayError::InsufficientBalance(_)));

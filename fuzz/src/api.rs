@@ -7,7 +7,7 @@
 use cwd_gateway::config::{Config, Keys, Rate};
 use cwd_gateway::pow::Proof;
 use cwd_gateway::rates::WithdrawalAmount;
-use cwd_gateway::records::WdState;
+use cwd_gateway::records::{Order, WdState};
 use cwd_gateway::views::WithdrawalFilter;
 
 use crate::input::Input;
@@ -29,7 +29,7 @@ const METHODS: &[&str] = &[
 /// Sometimes a real id instead of the text read: what the gateway handed out.
 fn id(w: &mut World, input: &mut Input, text: String) -> String {
     match input.byte() % 4 {
-        0 => w.gw.list_withdrawals(&WithdrawalFilter::default(), None, 5).ok().and_then(|l| l.first().map(|x| x.withdrawal_id.clone())).unwrap_or(text),
+        0 => w.gw.list_withdrawals(&WithdrawalFilter::default(), Order::OldestFirst, None, 5).ok().and_then(|l| l.first().map(|x| x.withdrawal_id.clone())).unwrap_or(text),
         1 => w.gw.list_unclaimed(true, None, 5).ok().and_then(|l| l.first().map(|x| x.deposit_id.clone())).unwrap_or(text),
         _ => text,
     }
@@ -138,7 +138,8 @@ pub fn run(data: &[u8]) -> String {
                 let filter = WithdrawalFilter { user: if user.is_empty() { None } else { Some(user) }, state };
                 let after = input.line();
                 let limit = input.number() as u32;
-                w.gw.list_withdrawals(&filter, if after.is_empty() { None } else { Some(&after) }, limit).is_ok()
+                let order = if input.byte() % 2 == 0 { Order::OldestFirst } else { Order::NewestFirst };
+                w.gw.list_withdrawals(&filter, order, if after.is_empty() { None } else { Some(&after) }, limit).is_ok()
             }
             "list_unclaimed" => {
                 let all = input.byte() % 2 == 0;

@@ -294,7 +294,7 @@ pub fn run(data: &[u8]) -> String {
                 let _ = w.gw.request_withdrawal(user, amount, &format!("w{step}"));
             }
             5 => {
-                if let Ok(list) = w.gw.list_withdrawals(&Default::default(), None, 50) {
+                if let Ok(list) = w.gw.list_withdrawals(&Default::default(), Default::default(), None, 50) {
                     if let Some(x) = list.iter().find(|x| x.state == WdState::AwaitingReview) {
                         let _ = if script.byte() % 2 == 0 { w.gw.approve_withdrawal(&x.withdrawal_id) } else { w.gw.reject_withdrawal(&x.withdrawal_id, "no") };
                     }

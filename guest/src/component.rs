@@ -28,6 +28,10 @@ include!("../../codec/component/src/codec_exports.rs");
 
 struct WitStore;
 
+fn entries(list: Vec<wstore::Entry>) -> Vec<ports::Entry> {
+    list.into_iter().map(|e| ports::Entry { key: e.key, value: e.value, version: e.version }).collect()
+}
+
 impl ports::Store for WitStore {
     fn get(&mut self, key: &str) -> Result<Option<ports::Entry>, ports::StoreError> {
         wstore::get(key)
@@ -35,9 +39,10 @@ impl ports::Store for WitStore {
             .map_err(store_err)
     }
     fn scan(&mut self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<ports::Entry>, ports::StoreError> {
-        wstore::scan(prefix, start_after, limit)
-            .map(|v| v.into_iter().map(|e| ports::Entry { key: e.key, value: e.value, version: e.version }).collect())
-            .map_err(store_err)
+        wstore::scan(prefix, start_after, limit).map(entries).map_err(store_err)
+    }
+    fn scan_reverse(&mut self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<ports::Entry>, ports::StoreError> {
+        wstore::scan_reverse(prefix, start_before, limit).map(entries).map_err(store_err)
     }
     fn commit(&mut self, preconditions: &[ports::Precondition], writes: &[ports::Write]) -> Result<bool, ports::StoreError> {
         let pre: Vec<wstore::Precondition> = preconditions
@@ -352,6 +357,13 @@ fn state_in(s: wapi::WithdrawalState) -> WdState {
     }
 }
 
+fn order_in(o: wapi::ListOrder) -> crate::records::Order {
+    match o {
+        wapi::ListOrder::OldestFirst => crate::records::Order::OldestFirst,
+        wapi::ListOrder::NewestFirst => crate::records::Order::NewestFirst,
+    }
+}
+
 fn withdrawal_out(w: views::WithdrawalView) -> wapi::Withdrawal {
     wapi::Withdrawal {
         withdrawal_id: w.withdrawal_id,
@@ -593,12 +605,12 @@ impl wapi::Guest for Component {
     fn get_withdrawal(withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.get_withdrawal(&withdrawal_id)).map(withdrawal_out)
     }
-    fn list_withdrawals(filter: wapi::WithdrawalFilter, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::Withdrawal>, wapi::GatewayError> {
+    fn list_withdrawals(filter: wapi::WithdrawalFilter, order: wapi::ListOrder, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::Withdrawal>, wapi::GatewayError> {
         let f = views::WithdrawalFilter { user: filter.user, state: filter.state.map(state_in) };
-        with(|g| g.list_withdrawals(&f, start_after.as_deref(), limit)).map(|v| v.into_iter().map(withdrawal_out).collect())
+        with(|g| g.list_withdrawals(&f, order_in(order), start_after.as_deref(), limit)).map(|v| v.into_iter().map(withdrawal_out).collect())
     }
-    fn list_deposits(user: String, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::CreditedDeposit>, wapi::GatewayError> {
-        with(|g| g.list_deposits(&user, start_after.as_deref(), limit)).map(|v| {
+    fn list_deposits(user: String, order: wapi::ListOrder, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::CreditedDeposit>, wapi::GatewayError> {
+        with(|g| g.list_deposits(&user, order_in(order), start_after.as_deref(), limit)).map(|v| {
             v.into_iter()
                 .map(|d| wapi::CreditedDeposit {
                     deposit_id: d.deposit_id,
@@ -640,8 +652,8 @@ impl wapi::Guest for Component {
     fn transfer_internal(from_user: String, to_user: String, amount: u64, idempotency_key: String, memo: String) -> Result<wapi::InternalTransfer, wapi::GatewayError> {
         with(|g| g.transfer_internal(&from_user, &to_user, amount, &idempotency_key, &memo)).map(transfer_out)
     }
-    fn list_transfers(user: String, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::InternalTransfer>, wapi::GatewayError> {
-        with(|g| g.list_transfers(&user, start_after.as_deref(), limit)).map(|v| v.into_iter().map(transfer_out).collect())
+    fn list_transfers(user: String, order: wapi::ListOrder, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::InternalTransfer>, wapi::GatewayError> {
+        with(|g| g.list_transfers(&user, order_in(order), start_after.as_deref(), limit)).map(|v| v.into_iter().map(transfer_out).collect())
     }
     fn set_referrer(user: String, referrer: String) -> Result<wapi::Referral, wapi::GatewayError> {
         with(|g| g.set_referrer(&user, &referrer)).map(referral_out)

@@ -15,7 +15,7 @@ use crate::gateway_error::{GatewayError, GwResult};
 use crate::json::{account_id, int_i64, int_u64, object_id};
 use crate::ops::{AccountId, OP_TRANSFER};
 use crate::rates;
-use crate::records::{self, transact, Cursor, Txn, DepositRec, LinkRec, Step, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
+use crate::records::{self, transact, Cursor, Order, Txn, DepositRec, LinkRec, Step, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
 use crate::views::{CreditedDepositView, TickReport, UnclaimedStateView, UnclaimedView};
 
 /// Pages read per tick at most; the tick asks to be called again soon when it stops early.
@@ -408,30 +408,15 @@ impl Gateway {
     pub fn list_unclaimed(&mut self, include_resolved: bool, start_after: Option<&str>, limit: u32) -> GwResult<Vec<UnclaimedView>> {
         self.active()?;
         check_limit(limit)?;
-        let mut out = Vec::new();
-        let mut after = start_after.map(records::unc_key);
-        loop {
-            let page = self.ports.store.scan("unc/", after.as_deref(), 200)?;
-            let n = page.len();
-            for e in &page {
-                let u: UnclaimedRec = records::decode(&e.key, &e.value)?;
-                if include_resolved || u.state == UnclaimedState::Open {
-                    out.push(u.view());
-                    if out.len() >= limit as usize {
-                        return Ok(out);
-                    }
-                }
-            }
-            match page.last() {
-                Some(last) if n == 200 => after = Some(last.key.clone()),
-                _ => return Ok(out),
-            }
-        }
+        records::page_matching(self.ports.store.as_mut(), "unc/", Order::OldestFirst, start_after, limit as usize, |_, e| {
+            let u: UnclaimedRec = records::decode(&e.key, &e.value)?;
+            Ok((include_resolved || u.state == UnclaimedState::Open).then(|| u.view()))
+        })
     }
 
-    /// `user`'s credited deposits in chain order, automatic credits and operator
-    /// assignments together, after `start_after` (a deposit id), at most `limit`.
-    pub fn list_deposits(&mut self, user: &str, start_after: Option<&str>, limit: u32) -> GwResult<Vec<CreditedDepositView>> {
+    /// `user`'s credited deposits in chain order (or newest first), automatic credits
+    /// and operator assignments together, past `cursor` (a deposit id), at most `limit`.
+    pub fn list_deposits(&mut self, user: &str, order: Order, cursor: Option<&str>, limit: u32) -> GwResult<Vec<CreditedDepositView>> {
         self.active()?;
         check_user(user)?;
         check_limit(limit)?;
@@ -440,30 +425,29 @@ impl Gateway {
         if records::derived::is_built(store)? {
             // The user's own index: what is read is what is returned.
             let prefix = records::indexes::deposits_prefix(user);
-            let after = start_after.map(|id| format!("{prefix}{id}"));
-            let mut out = Vec::new();
-            for e in store.scan(&prefix, after.as_deref(), limit as u32)? {
+            return records::page_matching(store, &prefix, order, cursor, limit, |store, e| {
                 let id = &e.key[prefix.len()..];
                 if let Some(d) = records::peek::<DepositRec>(store, &format!("dep/{id}"))? {
-                    out.push(d.view(id));
-                } else if let Some(u) = records::peek::<UnclaimedRec>(store, &records::unc_key(id))? {
-                    out.extend(u.credited_view());
+                    return Ok(Some(d.view(id)));
                 }
-            }
-            return Ok(out);
+                Ok(records::peek::<UnclaimedRec>(store, &records::unc_key(id))?.and_then(|u| u.credited_view()))
+            });
         }
         // A store whose indexes are still being built: every record, filtered.
-        let mut out = scan_matching(store, "dep/", start_after, limit, |key, value| {
-            let d: DepositRec = records::decode(key, value)?;
-            Ok((d.user == user).then(|| d.view(&key["dep/".len()..])))
+        let mut out = records::page_matching(store, "dep/", order, cursor, limit, |_, e| {
+            let d: DepositRec = records::decode(&e.key, &e.value)?;
+            Ok((d.user == user).then(|| d.view(&e.key["dep/".len()..])))
         })?;
-        out.extend(scan_matching(store, "unc/", start_after, limit, |key, value| {
-            let u: UnclaimedRec = records::decode(key, value)?;
+        out.extend(records::page_matching(store, "unc/", order, cursor, limit, |_, e| {
+            let u: UnclaimedRec = records::decode(&e.key, &e.value)?;
             Ok(u.credited_view().filter(|v| v.user == user))
         })?);
         // Both lists are in deposit-id order, so the first `limit` of the two together
         // are among the first `limit` of each.
-        out.sort_by(|a, b| a.deposit_id.cmp(&b.deposit_id));
+        out.sort_by(|a, b| match order {
+            Order::OldestFirst => a.deposit_id.cmp(&b.deposit_id),
+            Order::NewestFirst => b.deposit_id.cmp(&a.deposit_id),
+        });
         out.truncate(limit);
         Ok(out)
     }
@@ -691,35 +675,6 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exis
                 tx_id,
                 block_num: pos.block_num,
             })))
-        }
-    }
-}
-
-/// Records under `prefix` after `prefix<start_after>`, in key order, that `keep` turns
-/// into a value, at most `limit`.
-fn scan_matching<T>(
-    store: &mut dyn crate::ports::Store,
-    prefix: &str,
-    start_after: Option<&str>,
-    limit: usize,
-    mut keep: impl FnMut(&str, &[u8]) -> GwResult<Option<T>>,
-) -> GwResult<Vec<T>> {
-    let mut out = Vec::new();
-    let mut after = start_after.map(|id| format!("{prefix}{id}"));
-    loop {
-        let page = store.scan(prefix, after.as_deref(), 200)?;
-        let n = page.len();
-        for e in &page {
-            if let Some(v) = keep(&e.key, &e.value)? {
-                out.push(v);
-                if out.len() >= limit {
-                    return Ok(out);
-                }
-            }
-        }
-        match page.last() {
-            Some(last) if n == 200 => after = Some(last.key.clone()),
-            _ => return Ok(out),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::ops::AccountId;
 use crate::ports::Ports;
 use crate::rates::{self, WithdrawalAmount};
 use crate::records::totals::{self, Totals};
-use crate::records::{self, peek, Cursor, UserRec, WithdrawalRec};
+use crate::records::{self, peek, Cursor, Order, UserRec, WithdrawalRec};
 use crate::views::*;
 use zeroize::Zeroizing;
 
@@ -287,52 +287,32 @@ impl Gateway {
         Ok(w.view())
     }
 
-    pub fn list_withdrawals(&mut self, filter: &WithdrawalFilter, start_after: Option<&str>, limit: u32) -> GwResult<Vec<WithdrawalView>> {
+    /// Withdrawals that match `filter`, in id order (or newest first), past `cursor` (a
+    /// withdrawal id). A user's come from their index; open states from the open set.
+    pub fn list_withdrawals(&mut self, filter: &WithdrawalFilter, order: Order, cursor: Option<&str>, limit: u32) -> GwResult<Vec<WithdrawalView>> {
         self.active()?;
         check_limit(limit)?;
         let store = self.ports.store.as_mut();
-        let mut out = Vec::new();
-        let indexed = records::derived::is_built(store)?;
-        if let (Some(user), true) = (filter.user.as_deref(), indexed) {
-            // The user's own index: only that user's withdrawals are read.
+        let matches = |w: &WithdrawalRec| filter.user.as_ref().is_none_or(|u| *u == w.user) && filter.state.is_none_or(|s| s == w.state);
+        // Index entries (the id after the prefix) lead to the record.
+        let via_ids = |prefix: String| {
+            move |store: &mut dyn crate::ports::Store, e: &crate::ports::Entry| -> GwResult<Option<WithdrawalView>> {
+                let w = peek::<WithdrawalRec>(store, &records::wd_key(&e.key[prefix.len()..]))?;
+                Ok(w.filter(|w| matches(w)).map(|w| w.view()))
+            }
+        };
+        let limit = limit as usize;
+        if let (Some(user), true) = (filter.user.as_deref(), records::derived::is_built(store)?) {
             let prefix = records::indexes::withdrawals_prefix(user);
-            let mut after = start_after.map(|id| format!("{prefix}{id}"));
-            loop {
-                let page = store.scan(&prefix, after.as_deref(), 200)?;
-                for e in &page {
-                    let Some(w) = peek::<WithdrawalRec>(store, &records::wd_key(&e.key[prefix.len()..]))? else { continue };
-                    if filter.state.is_none_or(|s| s == w.state) {
-                        out.push(w.view());
-                        if out.len() >= limit as usize {
-                            return Ok(out);
-                        }
-                    }
-                }
-                match page.last() {
-                    Some(last) if page.len() == 200 => after = Some(last.key.clone()),
-                    _ => return Ok(out),
-                }
-            }
+            return records::page_matching(store, &prefix.clone(), order, cursor, limit, via_ids(prefix));
         }
-        let mut after = start_after.map(records::wd_key);
-        loop {
-            let page = store.scan("wd/", after.as_deref(), 200)?;
-            let n = page.len();
-            for e in &page {
-                let w: WithdrawalRec = records::decode(&e.key, &e.value)?;
-                if filter.user.as_ref().is_some_and(|u| *u != w.user) || filter.state.is_some_and(|s| s != w.state) {
-                    continue;
-                }
-                out.push(w.view());
-                if out.len() >= limit as usize {
-                    return Ok(out);
-                }
-            }
-            match page.last() {
-                Some(last) if n == 200 => after = Some(last.key.clone()),
-                _ => return Ok(out),
-            }
+        if filter.state.is_some_and(|s| !s.is_final()) {
+            return records::page_matching(store, "wdopen/", order, cursor, limit, via_ids("wdopen/".into()));
         }
+        records::page_matching(store, "wd/", order, cursor, limit, |_, e| {
+            let w: WithdrawalRec = records::decode(&e.key, &e.value)?;
+            Ok(matches(&w).then(|| w.view()))
+        })
     }
 }
 

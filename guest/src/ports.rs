@@ -34,6 +34,8 @@ pub struct StoreError(pub String);
 pub trait Store {
     fn get(&mut self, key: &str) -> Result<Option<Entry>, StoreError>;
     fn scan(&mut self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError>;
+    /// Descending: the prefix's keys below `start_before`.
+    fn scan_reverse(&mut self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError>;
     fn commit(&mut self, preconditions: &[Precondition], writes: &[Write]) -> Result<bool, StoreError>;
 }
 

@@ -12,7 +12,7 @@ use crate::events::Event;
 use crate::gateway::{check_limit, check_user, Gateway};
 use crate::gateway_error::{GatewayError, GwResult};
 use crate::ledger::{check_idempotency_key, MAX_REASON_BYTES};
-use crate::records::{self, transact, Step, UserRec};
+use crate::records::{self, transact, Order, Step, UserRec};
 use crate::views::InternalTransferView;
 
 pub fn xfer_key(idempotency_key: &str) -> String {
@@ -121,14 +121,13 @@ impl Gateway {
         Ok(rec.view(!fresh))
     }
 
-    pub fn list_transfers(&mut self, user: &str, start_after: Option<&str>, limit: u32) -> GwResult<Vec<InternalTransferView>> {
+    pub fn list_transfers(&mut self, user: &str, order: Order, cursor: Option<&str>, limit: u32) -> GwResult<Vec<InternalTransferView>> {
         self.active()?;
         check_user(user)?;
         check_limit(limit)?;
         let prefix = format!("xferu/{user}/");
-        let after = start_after.map(|id| xfer_user_key(user, id));
-        let mut page = records::scan_all(self.ports.store.as_mut(), &prefix, after, limit as usize)?;
-        page.truncate(limit as usize);
-        page.iter().map(|e| records::decode::<TransferRec>(&e.key, &e.value).map(|r| r.view(false))).collect()
+        records::page_matching(self.ports.store.as_mut(), &prefix, order, cursor, limit as usize, |_, e| {
+            records::decode::<TransferRec>(&e.key, &e.value).map(|r| Some(r.view(false)))
+        })
     }
 }

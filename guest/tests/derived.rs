@@ -10,6 +10,7 @@ use cwd_gateway::gateway::Gateway;
 use cwd_gateway::ports::Store;
 use cwd_gateway::rates::WithdrawalAmount::Game;
 use cwd_gateway::records::derived::{self, Build, BUILD_KEY};
+use cwd_gateway::records::Order;
 use cwd_gateway::records::totals::{self, Totals, TOTALS_PREFIX};
 use support::*;
 
@@ -130,30 +131,51 @@ fn a_tick_builds_at_most_one_batch() {
     let _: &Gateway = &w.gw;
 }
 
-/// Every user's listings, paged three at a time (so cursors are exercised).
+/// Pages through a listing three at a time (so cursors are exercised), in `order`.
+fn paged<T>(order: Order, mut page: impl FnMut(Order, Option<&str>) -> Vec<T>, id: impl Fn(&T) -> String) -> Vec<T> {
+    let (mut out, mut after) = (Vec::new(), None::<String>);
+    loop {
+        let p = page(order, after.as_deref());
+        let full = p.len() == 3;
+        after = p.last().map(&id);
+        out.extend(p);
+        if !full {
+            return out;
+        }
+    }
+}
+
+/// Both orders of one listing: newest first is oldest first backwards, page for page.
+fn both_orders<T: std::fmt::Debug + PartialEq>(mut page: impl FnMut(Order, Option<&str>) -> Vec<T>, id: impl Fn(&T) -> String) -> Vec<T> {
+    let oldest = paged(Order::OldestFirst, &mut page, &id);
+    let mut newest = paged(Order::NewestFirst, &mut page, &id);
+    newest.reverse();
+    assert_eq!(newest, oldest, "newest first is oldest first reversed");
+    oldest
+}
+
+/// Every user's listings, and the open withdrawals by state, in both orders.
 fn listings(w: &mut World, users: &[&str]) -> Vec<String> {
+    use cwd_gateway::records::WdState;
     use cwd_gateway::views::WithdrawalFilter;
     let mut out = Vec::new();
     for user in users {
-        let mut after: Option<String> = None;
-        loop {
-            let page = w.gw.list_deposits(user, after.as_deref(), 3).unwrap();
-            out.extend(page.iter().map(|d| format!("{user} dep {} {} {}", d.deposit_id, d.game, d.assigned)));
-            match page.last() {
-                Some(last) if page.len() == 3 => after = Some(last.deposit_id.clone()),
-                _ => break,
-            }
-        }
-        let mut after: Option<String> = None;
-        loop {
-            let filter = WithdrawalFilter { user: Some(user.to_string()), state: None };
-            let page = w.gw.list_withdrawals(&filter, after.as_deref(), 3).unwrap();
-            out.extend(page.iter().map(|x| format!("{user} wd {} {:?}", x.withdrawal_id, x.state)));
-            match page.last() {
-                Some(last) if page.len() == 3 => after = Some(last.withdrawal_id.clone()),
-                _ => break,
-            }
-        }
+        let deposits = both_orders(|o, after| w.gw.list_deposits(user, o, after, 3).unwrap(), |d| d.deposit_id.clone());
+        out.extend(deposits.iter().map(|d| format!("{user} dep {} {} {}", d.deposit_id, d.game, d.assigned)));
+        let filter = WithdrawalFilter { user: Some(user.to_string()), state: None };
+        let withdrawals = both_orders(|o, after| w.gw.list_withdrawals(&filter, o, after, 3).unwrap(), |x| x.withdrawal_id.clone());
+        out.extend(withdrawals.iter().map(|x| format!("{user} wd {} {:?}", x.withdrawal_id, x.state)));
+        let transfers = both_orders(|o, after| w.gw.list_transfers(user, o, after, 3).unwrap(), |x| x.transfer_id.clone());
+        out.extend(transfers.iter().map(|x| format!("{user} xfer {} {}", x.transfer_id, x.amount)));
+    }
+    for state in [WdState::Queued, WdState::AwaitingReview, WdState::Sent, WdState::Confirmed] {
+        // Open states are read from the open set; every state equals the full filter.
+        let filter = WithdrawalFilter { user: None, state: Some(state) };
+        let listed = both_orders(|o, after| w.gw.list_withdrawals(&filter, o, after, 3).unwrap(), |x| x.withdrawal_id.clone());
+        let all = paged(Order::OldestFirst, |o, after| w.gw.list_withdrawals(&Default::default(), o, after, 3).unwrap(), |x| x.withdrawal_id.clone());
+        let expected: Vec<_> = all.into_iter().filter(|x| x.state == state).collect();
+        assert_eq!(listed, expected, "{state:?}");
+        out.extend(listed.iter().map(|x| format!("state {state:?} {}", x.withdrawal_id)));
     }
     out
 }
@@ -172,10 +194,15 @@ fn listings_through_the_index_equal_listings_over_every_record() {
     w.gw.assign_unclaimed(&deposit, "u2").unwrap();
     w.gw.adjust_balance("u2", 5_000, "u2-funds", "funds").unwrap();
     w.gw.request_withdrawal("u2", Game(1_000), "u2-w").unwrap();
+    for i in 0..5 {
+        w.gw.transfer_internal("u1", "u2", 10 + i, &format!("x{i}"), "").unwrap();
+    }
     let users = ["u1", "u2", "p00", "nobody"];
     let indexed = listings(&mut w, &users);
     assert!(indexed.iter().filter(|l| l.contains(" dep ")).count() >= 15, "{indexed:?}");
     assert!(indexed.iter().any(|l| l.starts_with("u2 dep") && l.ends_with("true")), "the assigned deposit is listed");
+    assert_eq!(indexed.iter().filter(|l| l.contains(" xfer ")).count(), 10, "each transfer under both users");
+    assert!(indexed.iter().any(|l| l.starts_with("state Queued")) && indexed.iter().any(|l| l.starts_with("state Confirmed")), "{indexed:?}");
     check_ledger(&w.store, "indexed");
     as_older_release(&w);
     assert_eq!(listings(&mut w, &users), indexed, "the fallback over every record answers the same");

@@ -7,7 +7,7 @@ use cwd_gateway::events::{Alert, Event, UnclaimedReason};
 use cwd_gateway::gateway_error::GatewayError;
 use cwd_gateway::ports::NodeError;
 use cwd_gateway::rates::WithdrawalAmount;
-use cwd_gateway::records::{AdjustRec, DepositRec};
+use cwd_gateway::records::{AdjustRec, DepositRec, Order};
 use cwd_gateway::views::UnclaimedStateView;
 use support::*;
 
@@ -327,7 +327,7 @@ fn list_deposits_shows_a_users_credits_in_chain_order() {
     let open = w.gw.list_unclaimed(false, None, 10).unwrap();
     w.gw.assign_unclaimed(&open[0].deposit_id, "u1").unwrap();
 
-    let all = w.gw.list_deposits("u1", None, 10).unwrap();
+    let all = w.gw.list_deposits("u1", Order::OldestFirst, None, 10).unwrap();
     let seen: Vec<(u64, u64, bool)> = all.iter().map(|d| (d.cwd, d.game, d.assigned)).collect();
     assert_eq!(seen, vec![(100_000, 90, false), (300_000, 270, true), (200_000, 180, false)]);
     assert!(all.windows(2).all(|p| p[0].deposit_id < p[1].deposit_id), "chain order");
@@ -337,13 +337,13 @@ fn list_deposits_shows_a_users_credits_in_chain_order() {
     assert_eq!(all.iter().map(|d| d.game).sum::<u64>(), w.balance("u1").0);
 
     // Pages follow on from the last id.
-    let first = w.gw.list_deposits("u1", None, 2).unwrap();
+    let first = w.gw.list_deposits("u1", Order::OldestFirst, None, 2).unwrap();
     assert_eq!(first, all[..2]);
-    assert_eq!(w.gw.list_deposits("u1", Some(&first[1].deposit_id), 2).unwrap(), all[2..]);
-    assert_eq!(w.gw.list_deposits("u1", Some(&all[2].deposit_id), 2).unwrap(), vec![]);
+    assert_eq!(w.gw.list_deposits("u1", Order::OldestFirst, Some(&first[1].deposit_id), 2).unwrap(), all[2..]);
+    assert_eq!(w.gw.list_deposits("u1", Order::OldestFirst, Some(&all[2].deposit_id), 2).unwrap(), vec![]);
 
-    assert_eq!(w.gw.list_deposits("u2", None, 10).unwrap(), vec![]);
-    assert_eq!(w.gw.list_deposits("not a user!", None, 10), Err(GatewayError::BadUserId));
-    assert!(matches!(w.gw.list_deposits("u1", None, 0), Err(GatewayError::Invalid { .. })));
-    assert!(matches!(w.gw.list_deposits("u1", None, 501), Err(GatewayError::Invalid { .. })));
+    assert_eq!(w.gw.list_deposits("u2", Order::OldestFirst, None, 10).unwrap(), vec![]);
+    assert_eq!(w.gw.list_deposits("not a user!", Order::OldestFirst, None, 10), Err(GatewayError::BadUserId));
+    assert!(matches!(w.gw.list_deposits("u1", Order::OldestFirst, None, 0), Err(GatewayError::Invalid { .. })));
+    assert!(matches!(w.gw.list_deposits("u1", Order::OldestFirst, None, 501), Err(GatewayError::Invalid { .. })));
 }

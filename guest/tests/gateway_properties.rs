@@ -17,7 +17,7 @@ use std::rc::Rc;
 use cwd_gateway::gateway::Gateway;
 use cwd_gateway::ports::{Node, NodeError, Ports};
 use cwd_gateway::rates::WithdrawalAmount;
-use cwd_gateway::records::{WdState, WithdrawalRec};
+use cwd_gateway::records::{Order, WdState, WithdrawalRec};
 use cwd_gateway::sweep::{SweepRec, SweepState};
 use support::*;
 
@@ -162,7 +162,7 @@ fn run(seed: u64, steps: usize) {
             }
             59..=60 => {
                 // Review decisions on whatever waits.
-                if let Ok(list) = w.gw.list_withdrawals(&Default::default(), None, 50) {
+                if let Ok(list) = w.gw.list_withdrawals(&Default::default(), Order::OldestFirst, None, 50) {
                     if let Some(x) = list.iter().find(|x| x.state == WdState::AwaitingReview) {
                         if rng.chance(500) {
                             let _ = w.gw.approve_withdrawal(&x.withdrawal_id);

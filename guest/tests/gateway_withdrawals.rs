@@ -7,7 +7,7 @@ use cwd_gateway::events::{Event, WithdrawalFailure};
 use cwd_gateway::gateway_error::GatewayError;
 use cwd_gateway::ports::NodeError;
 use cwd_gateway::rates::WithdrawalAmount::{Cwd, Game};
-use cwd_gateway::records::{WdState, WithdrawalRec};
+use cwd_gateway::records::{Order, WdState, WithdrawalRec};
 use cwd_gateway::views::WithdrawalFilter;
 use cwd_gateway::gateway::Gateway;
 use support::*;
@@ -234,7 +234,7 @@ fn large_withdrawals_wait_for_review() {
     assert!(w.events().iter().any(|e| matches!(e, Event::WithdrawalAwaitingReview(r) if r.withdrawal_id == big.withdrawal_id)));
     w.gw.tick().unwrap();
     assert_eq!(w.gw.get_withdrawal(&big.withdrawal_id).unwrap().state, WdState::AwaitingReview, "not sent without approval");
-    let listed = w.gw.list_withdrawals(&WithdrawalFilter { user: None, state: Some(WdState::AwaitingReview) }, None, 10).unwrap();
+    let listed = w.gw.list_withdrawals(&WithdrawalFilter { user: None, state: Some(WdState::AwaitingReview) }, Order::OldestFirst, None, 10).unwrap();
     assert_eq!(listed.len(), 2);
     w.gw.approve_withdrawal(&big.withdrawal_id).unwrap();
     assert_eq!(w.gw.approve_withdrawal(&big.withdrawal_id), Err(GatewayError::NotAwaitingReview));
@@ -250,11 +250,11 @@ fn large_withdrawals_wait_for_review() {
     assert_eq!(w.gw.get_withdrawal(&big.withdrawal_id).unwrap().state, WdState::Confirmed);
     assert_eq!(w.balance("u1"), (5_000, 0));
     assert_eq!(payouts(&w).len(), 2);
-    let all = w.gw.list_withdrawals(&WithdrawalFilter::default(), None, 10).unwrap();
+    let all = w.gw.list_withdrawals(&WithdrawalFilter::default(), Order::OldestFirst, None, 10).unwrap();
     assert_eq!(all.len(), 3);
-    let page = w.gw.list_withdrawals(&WithdrawalFilter::default(), Some(&all[0].withdrawal_id), 1).unwrap();
+    let page = w.gw.list_withdrawals(&WithdrawalFilter::default(), Order::OldestFirst, Some(&all[0].withdrawal_id), 1).unwrap();
     assert_eq!(page[0].withdrawal_id, all[1].withdrawal_id);
-    assert!(matches!(w.gw.list_withdrawals(&WithdrawalFilter::default(), None, 0), Err(GatewayError::Invalid { .. })));
+    assert!(matches!(w.gw.list_withdrawals(&WithdrawalFilter::default(), Order::OldestFirst, None, 0), Err(GatewayError::Invalid { .. })));
 }
 
 #[test]

@@ -13,6 +13,7 @@ use cwd_gateway::gateway::Gateway;
 use cwd_gateway::gateway_error::GatewayError;
 use cwd_gateway::ports::{Node, NodeError, Ports};
 use cwd_gateway::rates::WithdrawalAmount;
+use cwd_gateway::records::Order;
 use cwd_gateway::sweep::{SweepRec, SweepState};
 use support::*;
 
@@ -138,7 +139,7 @@ fn a_withdrawal_requested_while_a_sweep_is_built_voids_it() {
     g.tick().unwrap();
     w.settle();
     g.tick().unwrap();
-    let racing = w.gw.list_withdrawals(&Default::default(), None, 10).unwrap();
+    let racing = w.gw.list_withdrawals(&Default::default(), Order::OldestFirst, None, 10).unwrap();
     assert_eq!(racing[0].state, cwd_gateway::records::WdState::Confirmed);
     check_ledger(&w.store, "the end");
 }
@@ -243,9 +244,9 @@ fn internal_transfers_are_one_commit_idempotent_and_never_negative() {
     assert!(w.gw.transfer_internal("p1", "p2", 1, "t6", "").is_err());
     w.store.0.borrow_mut().random_fail = None;
     assert_eq!((w.balance("p1").0, w.balance("p2").0), (600, 400));
-    let listed = w.gw.list_transfers("p2", None, 10).unwrap();
+    let listed = w.gw.list_transfers("p2", Order::OldestFirst, None, 10).unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(w.gw.list_transfers("p2", Some(&listed[0].transfer_id), 10).unwrap().len(), 0);
+    assert_eq!(w.gw.list_transfers("p2", Order::OldestFirst, Some(&listed[0].transfer_id), 10).unwrap().len(), 0);
     check_ledger(&w.store, "transfers");
 }
 

@@ -88,14 +88,14 @@ api_calls! {
     fn list_unknown_payouts => call_list_unknown_payouts(include_acknowledged: bool) -> Vec<UnknownPayout>;
     fn acknowledge_unknown_payout => call_acknowledge_unknown_payout(deposit_id: &str, note: &str) -> UnknownPayout;
     fn get_withdrawal => call_get_withdrawal(withdrawal_id: &str) -> Withdrawal;
-    fn list_withdrawals => call_list_withdrawals(filter: &WithdrawalFilter, start_after: Option<&str>, limit: u32) -> Vec<Withdrawal>;
-    fn list_deposits => call_list_deposits(user: &str, start_after: Option<&str>, limit: u32) -> Vec<CreditedDeposit>;
+    fn list_withdrawals => call_list_withdrawals(filter: &WithdrawalFilter, order: ListOrder, start_after: Option<&str>, limit: u32) -> Vec<Withdrawal>;
+    fn list_deposits => call_list_deposits(user: &str, order: ListOrder, start_after: Option<&str>, limit: u32) -> Vec<CreditedDeposit>;
     fn list_unclaimed => call_list_unclaimed(include_resolved: bool, start_after: Option<&str>, limit: u32) -> Vec<UnclaimedDeposit>;
     fn assign_unclaimed => call_assign_unclaimed(deposit_id: &str, user: &str) -> UnclaimedDeposit;
     fn refund_unclaimed => call_refund_unclaimed(deposit_id: &str, note: &str) -> UnclaimedDeposit;
     fn status => call_status() -> GatewayStatus;
     fn transfer_internal => call_transfer_internal(from_user: &str, to_user: &str, amount: u64, idempotency_key: &str, memo: &str) -> InternalTransfer;
-    fn list_transfers => call_list_transfers(user: &str, start_after: Option<&str>, limit: u32) -> Vec<InternalTransfer>;
+    fn list_transfers => call_list_transfers(user: &str, order: ListOrder, start_after: Option<&str>, limit: u32) -> Vec<InternalTransfer>;
     fn set_referrer => call_set_referrer(user: &str, referrer: &str) -> Referral;
     fn reward_referrers => call_reward_referrers(user: &str, base_amount: u64, idempotency_key: &str) -> Reward;
     fn list_referrals => call_list_referrals(referrer: &str, start_after: Option<&str>, limit: u32) -> Vec<Referral>;

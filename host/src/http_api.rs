@@ -463,6 +463,14 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                 },
             }
         };
+        (order) => {
+            match a.get("order") {
+                None | Some(Value::Null) => ListOrder::OldestFirst,
+                Some(Value::String(s)) if s == "oldest-first" => ListOrder::OldestFirst,
+                Some(Value::String(s)) if s == "newest-first" => ListOrder::NewestFirst,
+                Some(_) => return Err(bad_request("`order` is oldest-first (the default) or newest-first")),
+            }
+        };
         (limit) => {
             match a.get("limit") {
                 None | Some(Value::Null) => 100,
@@ -532,9 +540,9 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                 },
             };
             let filter = WithdrawalFilter { user: arg!(opt_str "user").map(str::to_string), state };
-            api.list_withdrawals(&filter, arg!(opt_str "start_after"), arg!(limit)).map(to_json)
+            api.list_withdrawals(&filter, arg!(order), arg!(opt_str "start_after"), arg!(limit)).map(to_json)
         }
-        "list-deposits" => api.list_deposits(arg!(str "user"), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
+        "list-deposits" => api.list_deposits(arg!(str "user"), arg!(order), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
         "list-unclaimed" => api
             .list_unclaimed(arg!(opt_bool "include_resolved").unwrap_or(false), arg!(opt_str "start_after"), arg!(limit))
             .map(to_json),
@@ -543,7 +551,7 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
         "transfer-internal" => api
             .transfer_internal(arg!(str "from_user"), arg!(str "to_user"), arg!(u64 "amount"), arg!(str "idempotency_key"), arg!(opt_str "memo").unwrap_or(""))
             .map(to_json),
-        "list-transfers" => api.list_transfers(arg!(str "user"), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
+        "list-transfers" => api.list_transfers(arg!(str "user"), arg!(order), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
         "set-referrer" => api.set_referrer(arg!(str "user"), arg!(str "referrer")).map(to_json),
         "reward-referrers" => api.reward_referrers(arg!(str "user"), arg!(u64 "base_amount"), arg!(str "idempotency_key")).map(to_json),
         "list-referrals" => api.list_referrals(arg!(str "referrer"), arg!(opt_str "start_after"), arg!(limit)).map(to_json),

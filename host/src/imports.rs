@@ -60,6 +60,24 @@ impl wit_store::Host for HostState {
         Ok(out)
     }
 
+    fn scan_reverse(
+        &mut self,
+        prefix: String,
+        start_before: Option<String>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<wit_store::Entry>, wit_store::StoreError>> {
+        self.trap_point("store.scan-reverse", false)?;
+        let limit = limit.min(10_000);
+        let out = self
+            .caps
+            .store
+            .scan_reverse(&prefix, start_before.as_deref(), limit)
+            .map(|es| es.into_iter().map(entry).collect())
+            .map_err(store_error);
+        self.trap_point("store.scan-reverse", true)?;
+        Ok(out)
+    }
+
     fn commit(
         &mut self,
         preconditions: Vec<wit_store::Precondition>,

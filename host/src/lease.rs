@@ -323,6 +323,10 @@ impl Store for FencedStore {
         self.inner.scan(prefix, start_after, limit)
     }
 
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        self.inner.scan_reverse(prefix, start_before, limit)
+    }
+
     fn reads_are_brief(&self) -> bool {
         self.inner.reads_are_brief()
     }
@@ -410,6 +414,9 @@ mod tests {
         }
         fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
             self.inner.scan(prefix, start_after, limit)
+        }
+        fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+            self.inner.scan_reverse(prefix, start_before, limit)
         }
         fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
             if self.fail.load(Ordering::SeqCst) > 0 {

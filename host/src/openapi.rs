@@ -38,6 +38,7 @@ const fn opt(name: &'static str, ty: Ty, doc: &'static str) -> Arg {
 }
 
 const USER: Arg = req("user", Ty::Str, "the game's user id (1-64 of A-Z a-z 0-9 _ - . : @)");
+const ORDER: Arg = opt("order", Ty::Str, "oldest-first (default) or newest-first; start_after then pages toward older");
 
 pub const CALLS: &[Call] = &[
     Call { name: "status", summary: "The gateway's state: balances, pending work, scan position.", args: &[], amount: false },
@@ -100,10 +101,11 @@ pub const CALLS: &[Call] = &[
     Call { name: "get-withdrawal", summary: "One withdrawal.", args: &[req("withdrawal_id", Ty::Str, "")], amount: false },
     Call {
         name: "list-withdrawals",
-        summary: "Withdrawals, oldest first, paged.",
+        summary: "Withdrawals, oldest or newest first, paged; with a user only theirs are read, with an open state only open ones.",
         args: &[
             opt("user", Ty::Str, ""),
             opt("state", Ty::Str, "awaiting-review, queued, sent, confirmed, failed, rejected or cancelled"),
+            ORDER,
             opt("start_after", Ty::Str, "the last id of the previous page"),
             opt("limit", Ty::U32, "default 100"),
         ],
@@ -111,8 +113,8 @@ pub const CALLS: &[Call] = &[
     },
     Call {
         name: "list-deposits",
-        summary: "A user's credited deposits, oldest first, paged.",
-        args: &[USER, opt("start_after", Ty::Str, "the last deposit id of the previous page"), opt("limit", Ty::U32, "default 100")],
+        summary: "A user's credited deposits, oldest or newest first, paged.",
+        args: &[USER, ORDER, opt("start_after", Ty::Str, "the last deposit id of the previous page"), opt("limit", Ty::U32, "default 100")],
         amount: false,
     },
     Call {
@@ -138,8 +140,8 @@ pub const CALLS: &[Call] = &[
     },
     Call {
         name: "list-transfers",
-        summary: "A user's internal transfers (sent and received), oldest first, paged.",
-        args: &[USER, opt("start_after", Ty::Str, "the last transfer_id of the previous page"), opt("limit", Ty::U32, "default 100")],
+        summary: "A user's internal transfers (sent and received), oldest or newest first, paged.",
+        args: &[USER, ORDER, opt("start_after", Ty::Str, "the last transfer_id of the previous page"), opt("limit", Ty::U32, "default 100")],
         amount: false,
     },
     Call {

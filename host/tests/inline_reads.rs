@@ -27,6 +27,9 @@ impl Store for NetworkLike {
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.0.scan(prefix, start_after, limit)
     }
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        self.0.scan_reverse(prefix, start_before, limit)
+    }
     fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         self.0.commit(preconditions, writes)
     }

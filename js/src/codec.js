@@ -18,7 +18,7 @@ export class CodecError extends Error {
 
 const refuse = { tag: 'err', val: { tag: 'unavailable', val: 'the codec has no store' } };
 const gatewayImports = {
-  'crowdwiz:gateway/store': { get: () => refuse, scan: () => refuse, commit: () => refuse },
+  'crowdwiz:gateway/store': { get: () => refuse, scan: () => refuse, scanReverse: () => refuse, commit: () => refuse },
   'crowdwiz:gateway/node': { call: () => ({ tag: 'err', val: { tag: 'unreachable', val: 'the codec has no node' } }), failOver: () => false },
   'crowdwiz:gateway/clock': { nowMs: () => BigInt(Date.now()) },
   'crowdwiz:gateway/events': { emit: () => {} },

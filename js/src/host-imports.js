@@ -30,6 +30,13 @@ export function hostImports({ store, node, clock, onEvent, log }) {
           return storeErr('scan', e);
         }
       },
+      async scanReverse(prefix, startBefore, limit) {
+        try {
+          return ok(await store.scanReverse(prefix, startBefore ?? undefined, limit));
+        } catch (e) {
+          return storeErr('scan-reverse', e);
+        }
+      },
       async commit(preconditions, writes) {
         try {
           const outcome = await store.commit(preconditions, writes);

@@ -25,6 +25,8 @@ export type Codec = typeof CodecApi & { component: 'codec' | 'gateway' };
 export interface StoreBackend {
   get(key: string): Store.Entry | undefined | Promise<Store.Entry | undefined>;
   scan(prefix: string, startAfter: string | undefined, limit: number): Store.Entry[] | Promise<Store.Entry[]>;
+  /** Descending by key: the prefix's keys below `startBefore` (listings newest first). */
+  scanReverse(prefix: string, startBefore: string | undefined, limit: number): Store.Entry[] | Promise<Store.Entry[]>;
   commit(preconditions: Store.Precondition[], writes: Store.Write[]): Store.CommitOutcome | Promise<Store.CommitOutcome>;
 }
 

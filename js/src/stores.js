@@ -50,6 +50,17 @@ export function memoryStore() {
       }
       return out;
     },
+    async scanReverse(prefix, startBefore, limit) {
+      const end = prefixEnd(prefix);
+      const top = startBefore !== undefined && (end === undefined || byUtf8(startBefore, end) < 0) ? startBefore : end;
+      const out = [];
+      for (let i = (top === undefined ? sorted.length : seek(top, false)) - 1; i >= 0 && out.length < limit; i--) {
+        const k = sorted[i];
+        if (byUtf8(k, prefix) < 0) break;
+        out.push({ key: k, value: map.get(k).value.slice(), version: map.get(k).version });
+      }
+      return out;
+    },
     async commit(preconditions, writes) {
       for (const p of preconditions) {
         if (map.get(p.key)?.version !== p.expectedVersion) return 'conflict';
@@ -107,6 +118,8 @@ export async function sqliteStore(path) {
     const { sql, stmt } = scans[`${strict ? '>' : '>='}${end !== undefined}`];
     return { sql, stmt, args: end === undefined ? [strict ? startAfter : prefix] : [strict ? startAfter : prefix, end] };
   };
+  const reverseSql = (bounded) => `SELECT key, value, version FROM kv WHERE key >= ?${bounded ? ' AND key < ?' : ''} ORDER BY key DESC LIMIT ?`;
+  const reverses = { true: q(reverseSql(true)), false: q(reverseSql(false)) };
   const seqStmt = q('SELECT seq FROM kv_seq WHERE id = 0');
   const upsert = q('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version');
   const del = q('DELETE FROM kv WHERE key = ?');
@@ -120,6 +133,12 @@ export async function sqliteStore(path) {
     async scan(prefix, startAfter, limit) {
       const { stmt, args } = scanOf(prefix, startAfter);
       return stmt.all(...args, limit).map((r) => entry(r.key, r));
+    },
+    async scanReverse(prefix, startBefore, limit) {
+      const end = prefixEnd(prefix);
+      const top = startBefore !== undefined && (end === undefined || byUtf8(startBefore, end) < 0) ? startBefore : end;
+      const args = top === undefined ? [prefix] : [prefix, top];
+      return reverses[top !== undefined].all(...args, limit).map((r) => entry(r.key, r));
     },
     /** SQLite's plan for the statement `scan` runs (EXPLAIN QUERY PLAN, a line a step). */
     scanPlan(prefix, startAfter) {

@@ -18,7 +18,7 @@ function request(iface, fn, args) {
 
 const remote = (iface, fns) => Object.fromEntries(fns.map((fn) => [fn, (...args) => request(iface, fn, args)]));
 const own = {
-  'crowdwiz:gateway/store': remote('store', ['get', 'scan', 'commit']),
+  'crowdwiz:gateway/store': remote('store', ['get', 'scan', 'scanReverse', 'commit']),
   'crowdwiz:gateway/node': remote('node', ['call', 'failOver']),
   'crowdwiz:gateway/clock': remote('clock', ['nowMs']),
   'crowdwiz:gateway/events': { emit: (event) => parentPort.postMessage({ type: 'event', event }) },

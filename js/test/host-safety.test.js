@@ -75,7 +75,7 @@ test('a key in process.env is never visible to the component; exit cannot end th
     const refuse = { tag: 'err', val: { tag: 'unavailable', val: 'no store' } };
     const exports = await instantiateBuild('sync', 'gateway', {
       ...spy,
-      'crowdwiz:gateway/store': { get: () => refuse, scan: () => refuse, commit: () => refuse },
+      'crowdwiz:gateway/store': { get: () => refuse, scan: () => refuse, scanReverse: () => refuse, commit: () => refuse },
       'crowdwiz:gateway/node': { call: () => ({ tag: 'err', val: { tag: 'unreachable', val: 'none' } }), failOver: () => false },
       'crowdwiz:gateway/clock': { nowMs: () => BigInt(Date.now()) },
       'crowdwiz:gateway/events': { emit: () => {} },
@@ -104,6 +104,7 @@ test('a throwing store or node backend is an error answer, and the next call wor
       return store.get(k);
     },
     scan: (...a) => store.scan(...a),
+    scanReverse: (...a) => store.scanReverse(...a),
     commit: (...a) => store.commit(...a),
   };
   const flakyNode = {
@@ -136,6 +137,7 @@ test('after a trap the instance is replaced and configured again; the next call 
   const buggy = {
     get: (k) => (corrupt ? { key: k, value: 'not bytes', version: 'x' } : store.get(k)),
     scan: (...a) => store.scan(...a),
+    scanReverse: (...a) => store.scanReverse(...a),
     commit: (...a) => store.commit(...a),
   };
   const gw = await createGateway({ mode, nodes: [devnet.url], store: buggy, config: gatewayConfig(devnet), keys: gatewayKeys(devnet), autoTick: false, log: () => {} });

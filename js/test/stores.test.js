@@ -46,6 +46,14 @@ async function contract(store) {
   assert.deepEqual(await store.scan('w/', undefined, 10), []);
   assert.deepEqual(keys(await store.scan('u/\u{10FFFF}', undefined, 10)), ['u/\u{10FFFF}']);
   assert.equal(text((await store.scan('v/', undefined, 1))[0].value), 'v/1');
+  // Reverse scans: the same keys from the top, before `startBefore`.
+  assert.deepEqual(keys(await store.scanReverse('u/', undefined, 100)), ['u/\u{10FFFF}', 'u/\uFFFD', 'u/é', 'u/2', 'u/10', 'u/1']);
+  assert.deepEqual(keys(await store.scanReverse('u/', 'u/é', 2)), ['u/2', 'u/10']);
+  assert.deepEqual(await store.scanReverse('u/', 'u/1', 10), []);
+  assert.deepEqual(keys(await store.scanReverse('u/', 'u0', 1)), ['u/\u{10FFFF}']);
+  assert.deepEqual(await store.scanReverse('u/', 'a', 10), []);
+  assert.deepEqual(keys(await store.scanReverse('', undefined, 2)), ['v/1', 'u0']);
+  assert.deepEqual(await store.scanReverse('w/', undefined, 10), []);
 }
 
 test('prefixEnd is tight', () => {
@@ -83,6 +91,9 @@ test('memory store scans agree with a full sort', async () => {
     const limit = 1 + rand(8);
     const expected = [...model.keys()].filter((x) => x.startsWith(prefix) && (after === undefined || utf8(x, after) > 0)).sort(utf8).slice(0, limit);
     assert.deepEqual((await store.scan(prefix, after, limit)).map((e) => e.key), expected, `${JSON.stringify(prefix)} after ${JSON.stringify(after)}`);
+    const before = after;
+    const backwards = [...model.keys()].filter((x) => x.startsWith(prefix) && (before === undefined || utf8(x, before) < 0)).sort(utf8).reverse().slice(0, limit);
+    assert.deepEqual((await store.scanReverse(prefix, before, limit)).map((e) => e.key), backwards, `${JSON.stringify(prefix)} before ${JSON.stringify(before)}`);
   }
 });
 

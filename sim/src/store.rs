@@ -28,6 +28,10 @@ impl Store for SimStore {
         self.inner.scan(prefix, start_after, limit)
     }
 
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        self.inner.scan_reverse(prefix, start_before, limit)
+    }
+
     fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         let rate = self.faults.rates.store;
         if self.faults.fire("store-unavailable-before-commit", rate / 2) {

@@ -563,7 +563,7 @@ impl World {
             }
             60..=61 => {
                 let filter = WithdrawalFilter { user: None, state: None };
-                if let Some(list) = self.call("list-withdrawals", |a| a.list_withdrawals(&filter, None, 100)) {
+                if let Some(list) = self.call("list-withdrawals", |a| a.list_withdrawals(&filter, api::ListOrder::OldestFirst, None, 100)) {
                     let open: Vec<_> = list.iter().filter(|w| !is_final(w.state)).map(|w| w.withdrawal_id.clone()).collect();
                     if !open.is_empty() {
                         let id = open[self.rng.below(open.len() as u64) as usize].clone();
@@ -667,7 +667,7 @@ impl World {
     /// An operator decision on one withdrawal awaiting review.
     fn review(&mut self, approve: bool) {
         let filter = WithdrawalFilter { user: None, state: Some(WithdrawalState::AwaitingReview) };
-        if let Some(list) = self.call("list-withdrawals", |a| a.list_withdrawals(&filter, None, 100)) {
+        if let Some(list) = self.call("list-withdrawals", |a| a.list_withdrawals(&filter, api::ListOrder::OldestFirst, None, 100)) {
             if let Some(w) = list.first() {
                 let id = w.withdrawal_id.clone();
                 if approve {

@@ -250,7 +250,7 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     let (stop, bot) = start_bot(&telegram_url, &format!("http://{}", gw.http.addr), API_TOKEN);
     let again = telegram.next_reply(seen + 2);
     assert!(again.contains(&format!("Withdrawal {id}:")), "{again}");
-    let list = gw.service.with(|a| a.list_withdrawals(&api::WithdrawalFilter { user: Some(user.clone()), state: None }, None, 100)).unwrap();
+    let list = gw.service.with(|a| a.list_withdrawals(&api::WithdrawalFilter { user: Some(user.clone()), state: None }, api::ListOrder::OldestFirst, None, 100)).unwrap();
     assert_eq!(list.len(), 1);
     let account = gw.service.with(|a| a.account(&user)).unwrap();
     assert_eq!((account.balance, account.frozen), (1250, 0));

@@ -463,6 +463,50 @@ pub fn transact_with_error<T>(
     Err(GatewayError::Busy)
 }
 
+/// The order of a listing. Ids sort in time (chain order, request order), so keys under
+/// one prefix are oldest first; newest first walks them backwards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    #[default]
+    OldestFirst,
+    NewestFirst,
+}
+
+/// Up to `limit` values that `keep` makes of the entries under `prefix` in `order`,
+/// starting past `prefix<cursor>` (the id a previous page ended with). `keep` gets the
+/// store (to follow an index key to its record) and the entry; `None` skips it. Reads
+/// in pages of 200: what a filter skips is read, nothing beyond the last value.
+pub fn page_matching<T>(
+    store: &mut dyn Store,
+    prefix: &str,
+    order: Order,
+    cursor: Option<&str>,
+    limit: usize,
+    mut keep: impl FnMut(&mut dyn Store, &crate::ports::Entry) -> GwResult<Option<T>>,
+) -> GwResult<Vec<T>> {
+    const PAGE: u32 = 200;
+    let mut out = Vec::new();
+    let mut from = cursor.map(|id| format!("{prefix}{id}"));
+    loop {
+        let page = match order {
+            Order::OldestFirst => store.scan(prefix, from.as_deref(), PAGE)?,
+            Order::NewestFirst => store.scan_reverse(prefix, from.as_deref(), PAGE)?,
+        };
+        for e in &page {
+            if let Some(v) = keep(&mut *store, e)? {
+                out.push(v);
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => from = Some(last.key.clone()),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// All entries under `prefix` after `start_after`, in pages (the store limits a scan).
 pub fn scan_all(store: &mut dyn Store, prefix: &str, start_after: Option<String>, max: usize) -> GwResult<Vec<crate::ports::Entry>> {
     let mut out = Vec::new();

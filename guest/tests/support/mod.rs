@@ -125,6 +125,20 @@ impl Store for MemStore {
             .collect())
     }
 
+    fn scan_reverse(&mut self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        let s = self.0.borrow();
+        Ok(s.data
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| start_before.is_none_or(|b| k.as_str() < b))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .take(limit as usize)
+            .map(|(k, (v, ver))| Entry { key: k.clone(), value: v.clone(), version: *ver })
+            .collect())
+    }
+
     fn commit(&mut self, preconditions: &[Precondition], writes: &[Write]) -> Result<bool, StoreError> {
         let mut s = self.0.borrow_mut();
         s.attempts += 1;

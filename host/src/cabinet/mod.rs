@@ -163,12 +163,12 @@ async fn api(State(st): Shared, Path(call): Path<String>, method: Method, header
         }
         "deposits" => {
             let mut args = args_for(&browser, &["start_after"], Some(user));
-            args["limit"] = json!(HISTORY_PAGE);
+            (args["limit"], args["order"]) = (json!(HISTORY_PAGE), json!("newest-first"));
             run_call(&st, "list-deposits", args).await
         }
         "withdrawals" => {
             let mut args = args_for(&browser, &["start_after"], Some(user));
-            args["limit"] = json!(HISTORY_PAGE);
+            (args["limit"], args["order"]) = (json!(HISTORY_PAGE), json!("newest-first"));
             run_call(&st, "list-withdrawals", args).await
         }
         _ => (404, error("unknown-call", "the cabinet has no such call")),

@@ -21,6 +21,22 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn read_range(&self, range: ScanRange<'_>, limit: u32) -> Vec<Entry> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let lower = if range.strict { Excluded(range.lower) } else { Included(range.lower) };
+        let upper = range.end.as_deref().map_or(Unbounded, Excluded);
+        if range.end.as_deref().is_some_and(|end| end <= range.lower) {
+            return Vec::new(); // an empty range, which BTreeMap::range refuses
+        }
+        let inner = self.inner.lock().unwrap();
+        let entries = inner.entries.range::<str, _>((lower, upper));
+        let entry = |(k, (v, ver)): (&String, &(Vec<u8>, u64))| Entry { key: k.clone(), value: v.clone(), version: *ver };
+        match range.descending {
+            false => entries.take(limit as usize).map(entry).collect(),
+            true => entries.rev().take(limit as usize).map(entry).collect(),
+        }
+    }
 }
 
 impl Store for MemoryStore {
@@ -30,17 +46,11 @@ impl Store for MemoryStore {
     }
 
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
-        use std::ops::Bound::{Excluded, Included, Unbounded};
-        let range = ScanRange::of(prefix, start_after);
-        let lower = if range.strict { Excluded(range.lower) } else { Included(range.lower) };
-        let upper = range.end.as_deref().map_or(Unbounded, Excluded);
-        let inner = self.inner.lock().unwrap();
-        Ok(inner
-            .entries
-            .range::<str, _>((lower, upper))
-            .take(limit as usize)
-            .map(|(k, (v, ver))| Entry { key: k.clone(), value: v.clone(), version: *ver })
-            .collect())
+        Ok(self.read_range(ScanRange::of(prefix, start_after), limit))
+    }
+
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        Ok(self.read_range(ScanRange::reverse(prefix, start_before), limit))
     }
 
     fn reads_are_brief(&self) -> bool {

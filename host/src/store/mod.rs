@@ -58,6 +58,9 @@ pub trait Store: Send + Sync {
     /// Up to `limit` entries with keys starting with `prefix`, ascending by key bytes,
     /// after `start_after` when given.
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError>;
+    /// Up to `limit` entries with keys starting with `prefix`, descending by key bytes,
+    /// before `start_before` when given (listings newest first).
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError>;
     /// All writes or none, only if every precondition holds; durable when it returns.
     fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError>;
     /// Whether `get` and `scan` answer within microseconds, never waiting on a network
@@ -68,20 +71,33 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// The key range a `scan` reads: from `lower` (excluded when `strict`) up to `end`
-/// (excluded; `None`: no upper bound). A `start_after` below the prefix starts at it.
+/// The key range a scan reads: from `lower` (excluded when `strict`) up to `end`
+/// (excluded; `None`: no upper bound), ascending or, when `descending`, from the top.
+/// A `start_after` below the prefix starts at it.
 pub(crate) struct ScanRange<'a> {
     pub lower: &'a str,
     pub strict: bool,
     pub end: Option<String>,
+    pub descending: bool,
 }
 
 impl<'a> ScanRange<'a> {
     pub(crate) fn of(prefix: &'a str, start_after: Option<&'a str>) -> Self {
         match start_after {
-            Some(s) if s >= prefix => ScanRange { lower: s, strict: true, end: prefix_end(prefix) },
-            _ => ScanRange { lower: prefix, strict: false, end: prefix_end(prefix) },
+            Some(s) if s >= prefix => ScanRange { lower: s, strict: true, end: prefix_end(prefix), descending: false },
+            _ => ScanRange { lower: prefix, strict: false, end: prefix_end(prefix), descending: false },
         }
+    }
+
+    /// The range of `scan_reverse`: the prefix's keys below `start_before`. A
+    /// `start_before` at or below the prefix leaves nothing; above its end, everything.
+    pub(crate) fn reverse(prefix: &'a str, start_before: Option<&'a str>) -> Self {
+        let end = match (start_before, prefix_end(prefix)) {
+            (Some(s), Some(e)) if s < e.as_str() => Some(s.to_string()),
+            (Some(s), None) => Some(s.to_string()),
+            (_, e) => e,
+        };
+        ScanRange { lower: prefix, strict: false, end, descending: true }
     }
 }
 
@@ -97,9 +113,11 @@ impl ScanRange<'_> {
             Dialect::Postgres => format!("${n}"),
         };
         let op = if self.strict { ">" } else { ">=" };
+        let order = if self.descending { "DESC" } else { "" };
+        let select = format!("SELECT key, value, version FROM {table} WHERE key {op} {}", p(1));
         match self.end {
-            Some(_) => format!("SELECT key, value, version FROM {table} WHERE key {op} {} AND key < {} ORDER BY key LIMIT {}", p(1), p(2), p(3)),
-            None => format!("SELECT key, value, version FROM {table} WHERE key {op} {} ORDER BY key LIMIT {}", p(1), p(2)),
+            Some(_) => format!("{select} AND key < {} ORDER BY key {order} LIMIT {}", p(2), p(3)),
+            None => format!("{select} ORDER BY key {order} LIMIT {}", p(2)),
         }
     }
 }
@@ -174,6 +192,15 @@ pub mod contract {
         assert_eq!(keys(store.scan("", None, 3).unwrap()), ["a", "b", "u/1"]);
         assert!(store.scan("w/", None, 10).unwrap().is_empty());
         assert_eq!(keys(store.scan("u/\u{10FFFF}", None, 10).unwrap()), ["u/\u{10FFFF}"]);
+        // Reverse scans: the same keys from the top, before `start-before`.
+        assert_eq!(keys(store.scan_reverse("u/", None, 100).unwrap()), ["u/\u{10FFFF}", "u/é", "u/2", "u/10", "u/1"]);
+        assert_eq!(keys(store.scan_reverse("u/", Some("u/é"), 2).unwrap()), ["u/2", "u/10"]);
+        assert_eq!(keys(store.scan_reverse("u/", Some("u/1"), 10).unwrap()), Vec::<String>::new());
+        assert_eq!(keys(store.scan_reverse("u/", Some("u0"), 1).unwrap()), ["u/\u{10FFFF}"]);
+        assert_eq!(keys(store.scan_reverse("u/", Some("a"), 10).unwrap()), Vec::<String>::new());
+        assert_eq!(keys(store.scan_reverse("", None, 2).unwrap()), ["v/1", "u0"]);
+        assert!(store.scan_reverse("w/", None, 10).unwrap().is_empty());
+        assert!(store.scan("u/", Some("zzz"), 10).unwrap().is_empty(), "a start past the prefix");
     }
 
     /// `handles` (each its own connection or pool, as separate processes would have)

@@ -227,6 +227,18 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl PostgresStore {
+    fn read_range(&self, range: ScanRange<'_>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        let mut conn = self.conn()?;
+        let sql = range.sql("cwd_kv", Dialect::Postgres);
+        let (lower, limit) = (range.lower.as_bytes(), limit as i64);
+        let rows = match range.end.as_deref().map(str::as_bytes) {
+            Some(end) => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&end, Type::BYTEA), (&limit, Type::INT8)]),
+            None => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&limit, Type::INT8)]),
+        }
+        .map_err(|e| pg_err(&e))?;
+        rows.into_iter().map(|r| Ok(entry(key_text(r.get(0))?, r.get(1), r.get(2)))).collect()
+    }
+
     /// PostgreSQL's generic plan (the one a prepared statement settles on, whatever its
     /// arguments) for the statement `scan` runs, one line a step, with sequential scans
     /// disabled so that a small table still shows what the index is asked for: for
@@ -262,16 +274,11 @@ impl Store for PostgresStore {
     }
 
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
-        let mut conn = self.conn()?;
-        let range = ScanRange::of(prefix, start_after);
-        let sql = range.sql("cwd_kv", Dialect::Postgres);
-        let (lower, limit) = (range.lower.as_bytes(), limit as i64);
-        let rows = match range.end.as_deref().map(str::as_bytes) {
-            Some(end) => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&end, Type::BYTEA), (&limit, Type::INT8)]),
-            None => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&limit, Type::INT8)]),
-        }
-        .map_err(|e| pg_err(&e))?;
-        rows.into_iter().map(|r| Ok(entry(key_text(r.get(0))?, r.get(1), r.get(2)))).collect()
+        self.read_range(ScanRange::of(prefix, start_after), limit)
+    }
+
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        self.read_range(ScanRange::reverse(prefix, start_before), limit)
     }
 
     fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {

@@ -195,6 +195,20 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    fn read_range(&self, range: ScanRange<'_>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        let sql = range.sql("kv", Dialect::Sqlite);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
+            let row = |r: &rusqlite::Row<'_>| Ok(Entry { key: r.get(0)?, value: r.get(1)?, version: r.get::<_, i64>(2)? as u64 });
+            let rows = match &range.end {
+                Some(end) => stmt.query_map(params![range.lower, end, limit as i64], row),
+                None => stmt.query_map(params![range.lower, limit as i64], row),
+            }
+            .map_err(err)?;
+            rows.collect::<Result<_, _>>().map_err(err)
+        })
+    }
+
     /// SQLite's plan (`EXPLAIN QUERY PLAN`, one line a step) for the statement `scan`
     /// runs with these arguments: for operators, and for the test that both bounds of a
     /// prefix are used as the key's range.
@@ -225,18 +239,11 @@ impl Store for SqliteStore {
     }
 
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
-        let range = ScanRange::of(prefix, start_after);
-        let sql = range.sql("kv", Dialect::Sqlite);
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
-            let row = |r: &rusqlite::Row<'_>| Ok(Entry { key: r.get(0)?, value: r.get(1)?, version: r.get::<_, i64>(2)? as u64 });
-            let rows = match &range.end {
-                Some(end) => stmt.query_map(params![range.lower, end, limit as i64], row),
-                None => stmt.query_map(params![range.lower, limit as i64], row),
-            }
-            .map_err(err)?;
-            rows.collect::<Result<_, _>>().map_err(err)
-        })
+        self.read_range(ScanRange::of(prefix, start_after), limit)
+    }
+
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        self.read_range(ScanRange::reverse(prefix, start_before), limit)
     }
 
     /// A file database reads on its own connections in WAL mode, beside any writer; an
