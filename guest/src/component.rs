@@ -563,6 +563,7 @@ impl wapi::Guest for Component {
             pending_link: a.pending_link.map(|p| wapi::PendingLink { account: p.account, expires_at_ms: p.expires_at_ms, attempts_left: p.attempts_left }),
             balance: a.balance,
             frozen: a.frozen,
+            revision: a.revision,
         })
     }
     fn deposit_instructions(user: String) -> Result<wapi::DepositInfo, wapi::GatewayError> {

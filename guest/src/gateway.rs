@@ -147,7 +147,11 @@ impl Gateway {
         check_user(user)?;
         let now = self.now();
         let max_attempts = self.active()?.config.link.max_attempts;
-        let rec: UserRec = peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
+        let key = records::user_key(user);
+        let (rec, revision) = match self.ports.store.get(&key)? {
+            Some(e) => (records::decode::<UserRec>(&key, &e.value)?, e.version),
+            None => (UserRec::default(), 0),
+        };
         Ok(AccountView {
             user: user.to_string(),
             linked: rec.linked.as_ref().map(|l| LinkedAccount {
@@ -162,6 +166,7 @@ impl Gateway {
             }),
             balance: rec.balance,
             frozen: rec.frozen,
+            revision,
         })
     }
 

@@ -40,6 +40,8 @@ pub struct AccountView {
     pub pending_link: Option<PendingLinkView>,
     pub balance: u64,
     pub frozen: u64,
+    /// The user record's store version.
+    pub revision: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

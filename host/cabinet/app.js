@@ -113,10 +113,16 @@ function endSession(message) {
 
 // ---- state ------------------------------------------------------------------------
 let me = null;
-let poll = null;
-let watched = null; // the withdrawal being followed to a final state
+let live = false; // the long poll on the account's revision is running
+let watch = null; // polls the withdrawal being followed to a final state
+let watched = null;
+const HISTORY_PAGE = 20; // the host's page size for the cabinet's listings
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function stopPolling() { if (poll) { clearInterval(poll); poll = null; } }
+function stopPolling() {
+  live = false;
+  if (watch) { clearInterval(watch); watch = null; }
+}
 
 async function refresh() {
   try {
@@ -130,6 +136,7 @@ async function refresh() {
   const linked = me.account.linked;
   show("link-panel", !linked);
   for (const id of ["balance-panel", "topup-panel", "withdraw-panel", "history-panel"]) show(id, !!linked);
+  if (!live) waitForChanges();
   if (!linked) {
     const pending = me.account.pending_link;
     if (pending && $("code-form").hidden) {
@@ -147,26 +154,80 @@ async function refresh() {
   $("deposit-note").textContent = me.deposit.note;
   $("withdraw-rate").textContent = "Withdrawals: " + describeRate(me.withdrawal_rate) + ".";
   await refreshHistory();
-  if (!poll) poll = setInterval(tick, 3000);
+}
+
+// Long polling: the host answers when the account's revision moves (a deposit credited,
+// a withdrawal requested, paid or returned, a link) or after 25 s; only then is
+// anything re-read.
+async function waitForChanges() {
+  live = true;
+  while (live && me) {
+    try {
+      const r = await call("wait", { revision: me.account.revision, wait_ms: 25000 });
+      if (r.changed && live) await refresh();
+    } catch (e) {
+      if (e.status === 401) break;
+      await sleep(3000); // offline or busy: try again shortly
+    }
+  }
+  live = false;
+}
+
+// ---- history: both listings newest first, paged by their own cursors -----------------
+// A row is shown only when no unloaded row of the other list can be newer, so the
+// merged order is right page after page.
+let ledger = null; // the loaded pages of both listings
+
+function listOf(rows) { return { rows, cursor: null, more: true }; }
+
+async function loadPage(kind, list) {
+  const args = list.cursor ? { start_after: list.cursor } : {};
+  const page = await call(kind, args);
+  list.rows = list.rows.concat(page);
+  list.more = page.length === HISTORY_PAGE;
+  if (page.length) list.cursor = kind === "deposits" ? page[page.length - 1].deposit_id : page[page.length - 1].withdrawal_id;
 }
 
 async function refreshHistory() {
-  let deposits, withdrawals;
+  const fresh = { deposits: listOf([]), withdrawals: listOf([]) };
   try {
-    [deposits, withdrawals] = await Promise.all([call("deposits"), call("withdrawals")]);
+    await Promise.all([loadPage("deposits", fresh.deposits), loadPage("withdrawals", fresh.withdrawals)]);
   } catch (e) {
     return;
   }
-  const rows = deposits.map((d) => ({
+  ledger = fresh;
+  renderHistory();
+}
+
+$("history-older").addEventListener("click", async () => {
+  if (!ledger) return;
+  $("history-older").disabled = true;
+  try {
+    await Promise.all(Object.entries(ledger).filter(([, l]) => l.more).map(([kind, l]) => loadPage(kind, l)));
+    renderHistory();
+  } catch (e) {
+    alertText(e.message);
+  } finally {
+    $("history-older").disabled = false;
+  }
+});
+
+function renderHistory() {
+  const rows = ledger.deposits.rows.map((d) => ({
     at: d.credited_at_ms, kind: d.assigned ? "deposit (assigned)" : "deposit", id: d.deposit_id,
     game: "+" + d.game, cwd: formatCwd(d.cwd), state: "credited",
-  })).concat(withdrawals.map((w) => ({
+  })).concat(ledger.withdrawals.rows.map((w) => ({
     at: w.requested_at_ms, kind: "withdrawal", id: w.withdrawal_id, game: "−" + w.game, cwd: formatCwd(w.cwd), state: w.state,
   })));
-  rows.sort((a, b) => b.at - a.at);
+  const oldestLoaded = (l, at) => (l.more && l.rows.length ? at(l.rows[l.rows.length - 1]) : -Infinity);
+  const horizon = Math.max(
+    oldestLoaded(ledger.deposits, (d) => d.credited_at_ms),
+    oldestLoaded(ledger.withdrawals, (w) => w.requested_at_ms),
+  );
+  const shown = rows.filter((r) => r.at >= horizon).sort((a, b) => b.at - a.at);
   const body = $("history-rows");
   body.replaceChildren();
-  for (const r of rows) {
+  for (const r of shown) {
     const tr = document.createElement("tr");
     for (const text of [new Date(r.at).toLocaleString(), r.kind, r.id, r.game, r.cwd, r.state]) {
       const td = document.createElement("td");
@@ -177,14 +238,18 @@ async function refreshHistory() {
     tr.dataset.state = r.state;
     body.appendChild(tr);
   }
-  show("history-empty", rows.length === 0);
+  show("history-empty", shown.length === 0);
+  show("history-older", ledger.deposits.more || ledger.withdrawals.more);
 }
 
-async function tick() {
-  if (watched && !FINAL_STATES.includes(watched.state)) {
+// A withdrawal on its way changes state without touching the balance ("sent"): the
+// one being followed is looked at every 3 s until it is final.
+function follow() {
+  if (watch) return;
+  watch = setInterval(async () => {
+    if (!watched || FINAL_STATES.includes(watched.state)) { clearInterval(watch); watch = null; return; }
     try { showWithdrawal(await call("withdrawal", { withdrawal_id: watched.withdrawal_id })); } catch (e) { /* next time */ }
-  }
-  await refresh();
+  }, 3000);
 }
 
 function showWithdrawal(w) {
@@ -195,6 +260,7 @@ function showWithdrawal(w) {
   $("w-tx").textContent = w.tx_id ? w.tx_id + (w.block_num ? " in block " + w.block_num : "") : "not sent yet";
   $("withdrawal").dataset.state = w.state;
   show("withdrawal", true);
+  if (!FINAL_STATES.includes(w.state)) follow();
 }
 
 // ---- linking ------------------------------------------------------------------------

@@ -147,8 +147,31 @@ fn a_player_links_with_proof_of_work_tops_up_and_withdraws() {
     assert_eq!(me["withdrawal_rate"], json!({ "game_units": 100, "per_cwd_units": 100000 }));
     let q = as_user(&env, &alice, "quote-deposit", json!({ "cwd": 25 * CWD }));
     assert_eq!(q["game"], 25 * 90);
+    // Long polling: nothing changes, so the wait runs out; a bad revision is refused.
+    let revision = me["account"]["revision"].as_u64().unwrap();
+    let idle = as_user(&env, &alice, "wait", json!({ "revision": revision, "wait_ms": 200 }));
+    assert_eq!(idle, json!({ "revision": revision, "changed": false }));
+    refused_as(&env, &alice, "wait", json!({ "revision": "x" }), 400, "bad-request");
     let chain_before = env.gw.devnet.balance_of("alice-cwd").unwrap();
+    // A page waiting while the deposit arrives is answered when it is credited.
+    let waiter = {
+        let (url, alice) = (env.url("/cabinet/api/wait"), alice.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let r: Value = agent()
+                .post(&url)
+                .set("authorization", &format!("Bearer {alice}"))
+                .send_json(json!({ "revision": revision }))
+                .unwrap()
+                .into_json()
+                .unwrap();
+            (r, started.elapsed())
+        })
+    };
     env.gw.devnet.transfer("alice-cwd", "game-gateway", 25 * CWD, Some("top up"), None).unwrap();
+    let (woke, _) = waiter.join().unwrap();
+    assert_eq!(woke["changed"], true, "{woke}");
+    assert!(woke["revision"].as_u64() > Some(revision), "{woke}");
     eventually("the deposit credited", Duration::from_secs(60), || {
         (as_user(&env, &alice, "me", json!({}))["account"]["balance"] == 25 * 90).then_some(())
     });
@@ -178,6 +201,14 @@ fn a_player_links_with_proof_of_work_tops_up_and_withdraws() {
     let history = as_user(&env, &alice, "withdrawals", json!({}));
     assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
     assert_eq!(history[0]["state"], "confirmed");
+    // Newest first, paged by the last id seen.
+    let w2 = as_user(&env, &alice, "request-withdrawal", json!({ "cwd": 5 * CWD, "request_id": "r3" }));
+    let history = as_user(&env, &alice, "withdrawals", json!({}));
+    let ids: Vec<&str> = history.as_array().unwrap().iter().map(|w| w["withdrawal_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [w2["withdrawal_id"].as_str().unwrap(), id.as_str()]);
+    let older = as_user(&env, &alice, "withdrawals", json!({ "start_after": ids[0] }));
+    assert_eq!(older.as_array().unwrap().len(), 1);
+    assert_eq!(older[0]["withdrawal_id"], id.as_str());
     // On chain: the deposit and its fee left, the payout came back, nothing else.
     let chain_after = env.gw.devnet.balance_of("alice-cwd").unwrap();
     let fee = chain_before - 25 * CWD - (chain_after - 10 * CWD);

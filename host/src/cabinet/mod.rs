@@ -9,7 +9,7 @@
 pub mod session;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -28,7 +28,12 @@ const APP_JS: &str = include_str!("../../cabinet/app.js");
 const STYLE_CSS: &str = include_str!("../../cabinet/cabinet.css");
 
 /// Deposits or withdrawals listed per page of the history.
-const HISTORY_PAGE: u64 = 100;
+const HISTORY_PAGE: u64 = 20;
+
+/// The longest a `wait` holds its request, and how often it looks meanwhile: one key
+/// read each time, right on every host sharing the database (no event bus needed).
+const WAIT_MAX: Duration = Duration::from_secs(25);
+const WAIT_STEP: Duration = Duration::from_millis(500);
 
 /// The cabinet's own configuration: the secret game servers sign sessions with.
 pub struct Cabinet {
@@ -137,6 +142,7 @@ async fn api(State(st): Shared, Path(call): Path<String>, method: Method, header
     let user = session.user.as_str();
     let (status, value) = match call.as_str() {
         "me" => me(&st, &session).await,
+        "wait" => wait(&st, user, &browser).await,
         "link-challenge" => run_call(&st, "link-challenge", json!({})).await,
         "start-link" => run_call(&st, "start-link", args_for(&browser, &["account", "challenge", "nonce"], Some(user))).await,
         "confirm-link" => run_call(&st, "confirm-link", args_for(&browser, &["code"], Some(user))).await,
@@ -174,6 +180,35 @@ async fn api(State(st): Shared, Path(call): Path<String>, method: Method, header
         _ => (404, error("unknown-call", "the cabinet has no such call")),
     };
     json_reply(status, value)
+}
+
+/// Long polling: answers as soon as the player's account revision differs from the
+/// one the page has (`revision`), or after `wait_ms` (at most 25 s) with `changed: false`.
+/// The page then re-reads; between changes it costs one key read every half second.
+async fn wait(st: &AppState, user: &str, browser: &Value) -> (u16, Value) {
+    let Some(known) = browser.get("revision").and_then(Value::as_u64) else {
+        return (400, error("bad-request", "`revision` (from me.account.revision) must be a non-negative integer"));
+    };
+    let wait = match browser.get("wait_ms") {
+        None | Some(Value::Null) => WAIT_MAX,
+        Some(v) => match v.as_u64() {
+            Some(ms) => Duration::from_millis(ms).min(WAIT_MAX),
+            None => return (400, error("bad-request", "`wait_ms` must be a non-negative integer")),
+        },
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let (status, account) = run_call(st, "account", json!({ "user": user })).await;
+        if status != 200 {
+            return (status, account);
+        }
+        let revision = account["revision"].as_u64().unwrap_or(0);
+        let now = tokio::time::Instant::now();
+        if revision != known || now >= deadline {
+            return (200, json!({ "revision": revision, "changed": revision != known }));
+        }
+        tokio::time::sleep(WAIT_STEP.min(deadline - now)).await;
+    }
 }
 
 /// Everything the cabinet shows at once: the account, and once linked how to top up and
