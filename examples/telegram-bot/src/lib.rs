@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use gateway::{GatewayApi, Refusal};
 use telegram::{BotApi, Update};
 
-const HELP: &str = "Commands:\n/link <CrowdWiz account> — link your account (a code arrives in your wallet)\n/code <digits> — type the code\n/deposit — how to top up\n/balance — your balance and recent withdrawals\n/withdraw <game units> — withdraw to your CrowdWiz account";
+const HELP: &str = "Commands:\n/link <CrowdWiz account> — link your account (a code arrives in your wallet)\n/code <digits> — type the code\n/deposit — how to top up\n/balance — your balance and recent withdrawals\n/history — your deposits, newest first (then /history <id> for older)\n/withdraw <game units> — withdraw to your CrowdWiz account";
 
 const FINAL_STATES: [&str; 4] = ["confirmed", "failed", "rejected", "cancelled"];
 
@@ -113,6 +113,7 @@ impl Bot {
             }),
             ("/deposit", None) => self.deposit(&user),
             ("/balance", None) => self.balance(&user),
+            ("/history", older_than) => self.history(&user, older_than),
             ("/withdraw", Some(amount)) => match amount.parse::<u64>() {
                 Ok(game) if game > 0 => self.withdraw(message.chat.id, &user, game, update.update_id),
                 _ => Ok("Give the amount in whole game units: /withdraw 1000".to_string()),
@@ -164,10 +165,29 @@ impl Bot {
             return Ok("You have not linked a CrowdWiz account yet: /link <account>".into());
         };
         let mut out = format!("{}: {} game units ({} frozen by withdrawals).", account, a["balance"], a["frozen"]);
-        let list = self.gateway.call("list-withdrawals", json!({ "user": user, "limit": 500 }))?;
-        let recent: Vec<&Value> = list.as_array().map(|l| l.iter().rev().take(3).collect()).unwrap_or_default();
-        for w in recent {
+        let list = self.gateway.call("list-withdrawals", json!({ "user": user, "order": "newest-first", "limit": 3 }))?;
+        for w in list.as_array().into_iter().flatten() {
             out.push_str(&format!("\n{}: {} game units → {}, {}", w["withdrawal_id"].as_str().unwrap_or("?"), w["game"], cwd(w["cwd"].as_u64().unwrap_or(0)), w["state"].as_str().unwrap_or("?")));
+        }
+        Ok(out)
+    }
+
+    /// A page of the player's credited deposits, newest first; the last id shown is the
+    /// cursor for the next (older) page.
+    fn history(&self, user: &str, older_than: Option<&str>) -> Result<String, Refusal> {
+        const PAGE: usize = 5;
+        let args = json!({ "user": user, "order": "newest-first", "limit": PAGE, "start_after": older_than });
+        let list = self.gateway.call("list-deposits", args)?;
+        let deposits = list.as_array().map(Vec::as_slice).unwrap_or_default();
+        if deposits.is_empty() {
+            return Ok(if older_than.is_some() { "No older deposits." } else { "No deposits yet: /deposit shows how to top up." }.into());
+        }
+        let mut out = String::from(if older_than.is_some() { "Older deposits:" } else { "Your deposits, newest first:" });
+        for d in deposits {
+            out.push_str(&format!("\n{}: {} → {} game units", d["deposit_id"].as_str().unwrap_or("?"), cwd(d["cwd"].as_u64().unwrap_or(0)), d["game"]));
+        }
+        if deposits.len() == PAGE {
+            out.push_str(&format!("\nOlder: /history {}", deposits[PAGE - 1]["deposit_id"].as_str().unwrap_or("?")));
         }
         Ok(out)
     }

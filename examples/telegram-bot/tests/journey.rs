@@ -256,6 +256,10 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     assert_eq!((account.balance, account.frozen), (1250, 0));
     let reply = telegram.ask("/balance");
     assert!(reply.contains("1250 game units") && reply.contains(&format!("{id}: 1000 game units → 10.00000 CWD, confirmed")), "{reply}");
+    let history = telegram.ask("/history");
+    assert!(history.starts_with("Your deposits, newest first:") && history.contains("25.00000 CWD → 2250 game units"), "{history}");
+    assert!(!history.contains("Older:"), "one deposit, one page: {history}");
+    assert_eq!(telegram.ask("/history d-0000000001-00000-00000"), "No older deposits.");
 
     // Nothing the bot said carries a token or the code.
     for (_, text) in telegram.sent() {
