@@ -701,6 +701,7 @@ impl wapi::Guest for Component {
             history_scanned: r.history_scanned,
             history_behind: r.history_behind,
             scanned_through_block: r.scanned_through_block,
+            derived_build: r.derived_build.map(|b| wapi::DerivedBuild { counted: b.counted, done: b.done }),
         })
     }
 }

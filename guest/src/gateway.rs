@@ -252,10 +252,10 @@ impl Gateway {
         // Totals and indexes over a store from before them: one bounded batch a tick.
         // A batch that loses races with live commits (or a failing store) is tried again
         // next tick; it never holds up the tick's own work.
-        if let Err(e) = crate::records::derived::build_step(self.ports.store.as_mut(), DERIVED_BUILD_BATCH) {
-            if !matches!(e, GatewayError::Busy) {
-                self.raise(Alert::StoreTrouble(format!("building totals and indexes: {e:?}")));
-            }
+        match crate::records::derived::build_batch(self.ports.store.as_mut(), DERIVED_BUILD_BATCH) {
+            Ok(progress) => report.derived_build = progress,
+            Err(GatewayError::Busy) => {}
+            Err(e) => self.raise(Alert::StoreTrouble(format!("building totals and indexes: {e:?}"))),
         }
         self.expire_links()?;
         self.expire_memo_links()?;

@@ -239,6 +239,8 @@ pub struct TickReport {
     pub history_behind: u64,
     /// The last block whose operations are all scanned, after this tick.
     pub scanned_through_block: u32,
+    /// Progress of the build of totals and indexes over an older store, while it runs.
+    pub derived_build: Option<crate::records::derived::Build>,
 }
 
 /// A payout from the gateway account that the store did not know.

@@ -116,17 +116,22 @@ fn a_tick_builds_at_most_one_batch() {
         let rec = cwd_gateway::records::UserRec { frozen: 1, ..Default::default() };
         store.commit(&[], &[cwd_gateway::ports::Write { key, value: Some(cwd_gateway::records::encode(&rec)) }]).unwrap();
     }
-    w.gw.tick().unwrap();
+    let report = w.gw.tick().unwrap();
     assert_eq!(kept(&w), None, "one batch of 500 does not finish 2,500 records and more");
     let build: Build = cwd_gateway::records::peek(&mut store, BUILD_KEY).unwrap().unwrap();
     assert_eq!(build.counted, 500);
+    assert_eq!(report.derived_build.as_ref().map(|b| (b.counted, b.done)), Some((500, false)), "the tick reports its progress");
     let mut ticks = 1;
+    let mut last = report;
     while kept(&w).is_none() {
-        w.gw.tick().unwrap();
+        last = w.gw.tick().unwrap();
         ticks += 1;
         assert!(ticks <= 7, "2,500 users and a few dozen records take six batches");
     }
     assert_eq!(ticks, 6);
+    let finished = last.derived_build.expect("the finishing tick reports it");
+    assert!(finished.done && finished.counted > 2_500, "{finished:?}");
+    assert_eq!(w.gw.tick().unwrap().derived_build, None, "nothing more once built");
     assert_eq!(kept(&w).unwrap(), recount(&w));
     let _: &Gateway = &w.gw;
 }

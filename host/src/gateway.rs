@@ -509,6 +509,11 @@ impl Service {
         match result {
             Ok((report, scanned)) => {
                 Self::lock(&self.catch_up).observe(Instant::now(), report.history_scanned, report.history_behind);
+                match &report.derived_build {
+                    Some(b) if b.done => tracing::info!(records = b.counted, "totals and indexes built over the older store"),
+                    Some(b) => tracing::info!(records = b.counted, "building totals and indexes over an older store (a batch a tick)"),
+                    None => {}
+                }
                 self.counters.ticks_ok.fetch_add(1, Ordering::Relaxed);
                 health.last_tick_ok = Some(Instant::now());
                 health.last_tick = Some(report.clone());

@@ -69,13 +69,18 @@ pub(super) fn stage(txn: &mut Txn) -> GwResult<()> {
 /// after the cursor and writes their index keys, in one commit with the cursor.
 /// Answers whether the build is done.
 pub fn build_step(store: &mut dyn Store, batch: u32) -> GwResult<bool> {
+    Ok(build_batch(store, batch)?.is_none_or(|b| b.done))
+}
+
+/// One batch, as [`build_step`]; answers the progress after it (`None`: built already).
+pub fn build_batch(store: &mut dyn Store, batch: u32) -> GwResult<Option<Build>> {
     if is_built(store)? {
-        return Ok(true);
+        return Ok(None);
     }
     transact(store, |t| {
         let mut build: Build = t.get_or_default(BUILD_KEY)?;
         if build.done {
-            return Ok(Step::Done(true));
+            return Ok(Step::Done(None));
         }
         // The next `batch` tracked keys after the cursor, across the prefixes in order.
         let mut keys = Vec::new();
@@ -103,7 +108,7 @@ pub fn build_step(store: &mut dyn Store, batch: u32) -> GwResult<bool> {
         build.cursor = keys.last().cloned().or(build.cursor.take());
         build.done = finished;
         t.put(BUILD_KEY, &build);
-        Ok(Step::Commit(finished))
+        Ok(Step::Commit(Some(build)))
     })
 }
 
