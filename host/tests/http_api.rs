@@ -268,7 +268,7 @@ fn every_call_over_http() {
 
     // account, deposit-instructions
     let view = env.ok("account", json!({ "user": "alice" }));
-    assert_eq!(keys_of(&view), vec!["balance", "frozen", "linked", "pending_link", "user"]);
+    assert_eq!(keys_of(&view), vec!["balance", "frozen", "linked", "pending_link", "revision", "user"]);
     assert_eq!((view["balance"].as_u64(), view["frozen"].as_u64()), (Some(0), Some(0)));
     assert_eq!(view["linked"]["account"], "alice-cwd");
     assert_eq!(view["pending_link"], Value::Null);
@@ -303,11 +303,12 @@ fn every_call_over_http() {
     assert_eq!(
         keys_of(&report),
         sorted(vec![
-            "deposits_credited", "deposits_unclaimed", "history_behind", "history_scanned", "last_irreversible_block", "next_tick_ms",
+            "deposits_credited", "deposits_unclaimed", "derived_build", "history_behind", "history_scanned", "last_irreversible_block", "next_tick_ms",
             "node_errors", "scanned_through_block", "sweeps_confirmed", "sweeps_sent", "withdrawals_confirmed", "withdrawals_failed", "withdrawals_sent"
         ])
     );
     assert_eq!((report["deposits_credited"].as_u64(), report["deposits_unclaimed"].as_u64()), (Some(1), Some(2)), "{report}");
+    assert_eq!(report["derived_build"], Value::Null, "a fresh store keeps its totals from the start");
     let view = env.ok("account", json!({ "user": "alice" }));
     assert_eq!(view["balance"], 25 * 90);
     let deposits = env.ok("list-deposits", json!({ "user": "alice" }));
