@@ -94,6 +94,12 @@ fn prefix_scans_use_both_bounds() {
     }
     let plan = store.scan_plan("\u{10FFFF}", None).unwrap();
     assert!(plan.contains("Index Cond: (key >= $1)"), "{plan}");
+    for (prefix, before) in [("udep/alice/", None), ("udep/alice/", Some("udep/alice/d-0000000042")), ("uwd/", Some("zzz"))] {
+        let plan = store.scan_reverse_plan(prefix, before).unwrap();
+        assert!(plan.contains("Index Scan Backward"), "{prefix} before {before:?}: {plan}");
+        let cond = plan.lines().find(|l| l.contains("Index Cond")).unwrap_or_else(|| panic!("no index range for {prefix}: {plan}"));
+        assert!(cond.contains("(key >= $1)") && cond.contains("(key < $2)"), "{prefix} before {before:?}: {plan}");
+    }
     // The plans were asked for on pooled connections that go on serving.
     assert_eq!(store.scan("zz/", Some("zz/02997"), 10).unwrap().len(), 2);
 }

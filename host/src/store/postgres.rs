@@ -244,8 +244,16 @@ impl PostgresStore {
     /// disabled so that a small table still shows what the index is asked for: for
     /// operators, and for the test that both bounds of a prefix are the index's range.
     pub fn scan_plan(&self, prefix: &str, start_after: Option<&str>) -> Result<String, StoreError> {
+        self.plan(ScanRange::of(prefix, start_after))
+    }
+
+    /// The same for `scan_reverse`.
+    pub fn scan_reverse_plan(&self, prefix: &str, start_before: Option<&str>) -> Result<String, StoreError> {
+        self.plan(ScanRange::reverse(prefix, start_before))
+    }
+
+    fn plan(&self, range: ScanRange<'_>) -> Result<String, StoreError> {
         let mut conn = self.conn()?;
-        let range = ScanRange::of(prefix, start_after);
         let sql = range.sql("cwd_kv", Dialect::Postgres);
         let (types, args) = match &range.end {
             Some(end) => ("bytea, bytea, int8", format!("'\\x{}', '\\x{}', 100", hex::encode(range.lower), hex::encode(end))),

@@ -213,7 +213,15 @@ impl SqliteStore {
     /// runs with these arguments: for operators, and for the test that both bounds of a
     /// prefix are used as the key's range.
     pub fn scan_plan(&self, prefix: &str, start_after: Option<&str>) -> Result<String, StoreError> {
-        let range = ScanRange::of(prefix, start_after);
+        self.plan(ScanRange::of(prefix, start_after))
+    }
+
+    /// The same for `scan_reverse`.
+    pub fn scan_reverse_plan(&self, prefix: &str, start_before: Option<&str>) -> Result<String, StoreError> {
+        self.plan(ScanRange::reverse(prefix, start_before))
+    }
+
+    fn plan(&self, range: ScanRange<'_>) -> Result<String, StoreError> {
         let sql = format!("EXPLAIN QUERY PLAN {}", range.sql("kv", Dialect::Sqlite));
         self.read(|conn| {
             let mut stmt = conn.prepare(&sql).map_err(err)?;
@@ -318,6 +326,12 @@ mod tests {
             // With no upper bound (a prefix of only U+10FFFF) the lower one is still used.
             let plan = store.scan_plan("\u{10FFFF}", None).unwrap();
             assert!(plan.contains("key>?"), "{plan}");
+            // Reverse scans: the same range, walked from the top (no sort step).
+            for (prefix, before) in [("udep/alice/", None), ("udep/alice/", Some("udep/alice/d-0000000042")), ("uwd/", Some("zzz"))] {
+                let plan = store.scan_reverse_plan(prefix, before).unwrap();
+                assert!(plan.contains("key>? AND key<?"), "round {round}, {prefix} before {before:?}: {plan}");
+                assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
+            }
             let writes: Vec<Write> = (0..2000).map(|i| Write { key: format!("zz/{i:05}"), value: Some(vec![1]) }).collect();
             store.commit(&[], &writes).unwrap();
             store.read(|c| c.execute_batch("ANALYZE").map_err(err)).unwrap();
