@@ -204,8 +204,8 @@ impl Gateway {
             None => totals::recount(store)?,
         };
         let frozen_game = Totals::clamp(t.frozen_game);
-        let (unclaimed_cwd, unclaimed_count) = (Totals::clamp(t.unclaimed_cwd), Totals::clamp(t.unclaimed_count).min(u32::MAX as u64) as u32);
-        let (pending_cwd, pending_withdrawals) = (Totals::clamp(t.pending_cwd), Totals::clamp(t.pending_count).min(u32::MAX as u64) as u32);
+        let (unclaimed_cwd, unclaimed_count) = (Totals::clamp(t.unclaimed_cwd), Totals::clamp_count(t.unclaimed_count));
+        let (pending_cwd, pending_withdrawals) = (Totals::clamp(t.pending_cwd), Totals::clamp_count(t.pending_count));
         let payouts_paused = t.unacked_payouts > 0;
         let cwd_balance = chain::cwd_balance(self.ports.node.as_mut(), gateway_id).ok();
         let fee_reserve = self.fee_reserve(cwd_balance, pending_cwd)?;

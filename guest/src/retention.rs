@@ -14,8 +14,11 @@
 //!   is final and older than the window. The withdrawal record `wd/<id>` stays.
 //! - Deposits, unclaimed deposits, withdrawals and unknown payouts always stay.
 //!
-//! The tick looks at up to [`SCAN_PER_TICK`] keys of each kind, resuming where the
-//! last tick stopped (`prune/adj`, `prune/wdkey`) and wrapping around at the end.
+//! Balance changes are found through their time index (`adjexp/<at-ms>/<hash>`, kept
+//! with the records): a tick reads only those due, at most [`SCAN_PER_TICK`]. Withdrawal
+//! keys (and balance changes while a store's index is being built) are looked at up to
+//! [`SCAN_PER_TICK`] a tick, resuming where the last tick stopped (`prune/adj`,
+//! `prune/wdkey`) and wrapping around at the end.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::gateway::Gateway;
 use crate::gateway_error::GwResult;
 use crate::limits::day;
-use crate::records::{self, transact, AdjustRec, Step, WithdrawalRec};
+use crate::records::{self, indexes, transact, AdjustRec, Step, WithdrawalRec};
 
 /// Default window: a day, as payment APIs keep theirs.
 pub const DEFAULT_WINDOW_MS: u64 = 86_400_000;
@@ -77,13 +80,41 @@ impl Gateway {
         Ok(page)
     }
 
+    /// `adj/` keys whose window has passed, at most [`SCAN_PER_TICK`]. Through the time
+    /// index (`adjexp/`), oldest first: only those are read, plus the first that is
+    /// not due. A store whose index is still being built is walked round instead.
+    fn expired_adjustments(&mut self, cutoff: u64) -> GwResult<Vec<String>> {
+        let store = self.ports.store.as_mut();
+        if !records::derived::is_built(store)? {
+            let page = self.next_keys("adj/", MARK_ADJ)?;
+            return Ok(page
+                .into_iter()
+                .filter(|e| records::decode::<AdjustRec>(&e.key, &e.value).is_ok_and(|a| a.at_ms < cutoff))
+                .map(|e| e.key)
+                .collect());
+        }
+        let mut due = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.scan(indexes::ADJUSTMENTS_BY_TIME, after.as_deref(), PER_COMMIT as u32)?;
+            for e in &page {
+                match indexes::adjustment_of(&e.key) {
+                    Some((at, key)) if at < cutoff => due.push(key),
+                    _ => return Ok(due),
+                }
+                if due.len() >= SCAN_PER_TICK as usize {
+                    return Ok(due);
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PER_COMMIT => after = Some(last.key.clone()),
+                _ => return Ok(due),
+            }
+        }
+    }
+
     fn prune_adjustments(&mut self, cutoff: u64) -> GwResult<u32> {
-        let page = self.next_keys("adj/", MARK_ADJ)?;
-        let expired: Vec<String> = page
-            .into_iter()
-            .filter(|e| records::decode::<AdjustRec>(&e.key, &e.value).is_ok_and(|a| a.at_ms < cutoff))
-            .map(|e| e.key)
-            .collect();
+        let expired = self.expired_adjustments(cutoff)?;
         let mut pruned = 0;
         for chunk in expired.chunks(PER_COMMIT) {
             pruned += transact(self.ports.store.as_mut(), |t| {

@@ -123,7 +123,7 @@ impl Gateway {
     pub(crate) fn pending_withdrawals(&mut self) -> GwResult<(u64, u32)> {
         let store = self.ports.store.as_mut();
         if let Some(t) = records::totals::read(store)? {
-            return Ok((Totals::clamp(t.pending_cwd), Totals::clamp(t.pending_count).min(u32::MAX as u64) as u32));
+            return Ok((Totals::clamp(t.pending_cwd), Totals::clamp_count(t.pending_count)));
         }
         let (mut cwd, mut n) = (0u64, 0u32);
         for e in records::scan_all(store, "wdopen/", None, usize::MAX)? {

@@ -47,7 +47,7 @@ fn recount(w: &World) -> Totals {
 /// Forgets the totals, as a store written by the release before them has none.
 fn as_older_release(w: &World) {
     let mut s = w.store.0.borrow_mut();
-    s.data.retain(|k, _| !k.starts_with(TOTALS_PREFIX) && !k.starts_with("udep/") && !k.starts_with("uwd/") && k != BUILD_KEY);
+    s.data.retain(|k, _| !k.starts_with(TOTALS_PREFIX) && !k.starts_with("udep/") && !k.starts_with("uwd/") && !k.starts_with("adjexp/") && k != BUILD_KEY);
 }
 
 #[test]

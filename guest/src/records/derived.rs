@@ -18,7 +18,7 @@ use super::*;
 /// The build over records written before derived data existed ([`Build`]).
 pub const BUILD_KEY: &str = "meta/derived-build";
 /// Records derived data is kept for, in key order (the build walks them in this order).
-const TRACKED: [&str; 5] = ["dep/", "unc/", "upay/", "user/", "wd/"];
+const TRACKED: [&str; 6] = ["adj/", "dep/", "unc/", "upay/", "user/", "wd/"];
 
 /// The build's progress: records at or below `cursor` (all of them once `done`) count.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,10 @@
-//! Per-user index keys, kept in the same commit as the records they point to (see
-//! [`super::derived`]), so a user's listing reads that user's keys and nothing else:
+//! Index keys, kept in the same commit as the records they point to (see
+//! [`super::derived`]), so a listing reads what it returns and nothing else:
 //! `udep/<user>/<deposit-id>` for deposits credited to the user (and unclaimed ones
 //! assigned to them), `uwd/<user>/<withdrawal-id>` for the user's withdrawals. Ids sort
 //! in chain order and in request order, so the index pages in the listings' order.
+//! `adjexp/<at-ms>/<hash>` orders balance changes by time, so the tick's pruning reads
+//! only the idempotency records whose window has passed.
 //! One key per record, not one row per user and block: a row of ids is rewritten on
 //! every append, and a block can hold thousands of one player's transfers (measured: a
 //! catch-up then ran at 0.15 of its baseline, against 0.42 with a key per record).
@@ -17,6 +19,14 @@ pub fn withdrawals_prefix(user: &str) -> String {
     format!("uwd/{user}/")
 }
 
+pub const ADJUSTMENTS_BY_TIME: &str = "adjexp/";
+
+/// The time an `adjexp/` key carries, and the `adj/` key it points to.
+pub fn adjustment_of(index: &str) -> Option<(u64, String)> {
+    let (at, hash) = index.strip_prefix(ADJUSTMENTS_BY_TIME)?.split_once('/')?;
+    Some((at.parse().ok()?, format!("adj/{hash}")))
+}
+
 /// The index key a record has (`None`: none, or it does not decode).
 pub fn index_key(key: &str, value: Option<&[u8]>) -> Option<String> {
     let v = value?;
@@ -28,12 +38,22 @@ pub fn index_key(key: &str, value: Option<&[u8]>) -> Option<String> {
             UnclaimedState::Assigned { user, .. } => Some(format!("{}{id}", deposits_prefix(&user))),
             _ => None,
         }
+    } else if let Some(hash) = key.strip_prefix("adj/") {
+        let at = decode::<AdjustAt>(key, v).ok()?.at_ms;
+        // Fixed width, so that keys sort by time.
+        Some(format!("{ADJUSTMENTS_BY_TIME}{at:020}/{hash}"))
     } else if let Some(id) = key.strip_prefix("wd/") {
         let w = decode::<WithdrawalRec>(key, v).ok()?;
         Some(format!("{}{id}", withdrawals_prefix(&w.user)))
     } else {
         None
     }
+}
+
+/// The one field of an `AdjustRec` the index needs.
+#[derive(serde::Deserialize)]
+struct AdjustAt {
+    at_ms: u64,
 }
 
 /// Stages the index change of one record going from `old` to `new`.

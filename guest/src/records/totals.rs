@@ -49,6 +49,11 @@ impl Totals {
     pub fn clamp(v: i128) -> u64 {
         v.clamp(0, u64::MAX as i128) as u64
     }
+
+    /// A count as the API reports it (a `u32`, saturating).
+    pub fn clamp_count(v: i128) -> u32 {
+        v.clamp(0, u32::MAX as i128) as u32
+    }
 }
 
 pub fn shard_key(record_key: &str) -> String {

@@ -1084,13 +1084,13 @@ pub fn check_totals(store: &MemStore, ctx: &str) {
     if let Some(kept) = totals::read(&mut s).unwrap() {
         // Per-user index keys: exactly those the records call for.
         let mut want = std::collections::BTreeSet::new();
-        for prefix in ["dep/", "unc/", "wd/"] {
+        for prefix in ["adj/", "dep/", "unc/", "wd/"] {
             for k in store.keys(prefix) {
                 let v = store.0.borrow().data[&k].0.clone();
                 want.extend(cwd_gateway::records::indexes::index_key(&k, Some(&v)));
             }
         }
-        let have: std::collections::BTreeSet<String> = store.keys("udep/").into_iter().chain(store.keys("uwd/")).collect();
+        let have: std::collections::BTreeSet<String> = ["udep/", "uwd/", "adjexp/"].into_iter().flat_map(|p| store.keys(p)).collect();
         assert_eq!(have, want, "per-user indexes differ from the records at {ctx}");
         assert_eq!(kept, totals::recount(&mut s).unwrap(), "kept totals differ from the records at {ctx}");
         for (key, shard) in store.all::<Totals>(totals::TOTALS_PREFIX) {
