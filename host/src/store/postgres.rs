@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use ::postgres::error::SqlState;
 use ::postgres::types::{ToSql, Type};
-use ::postgres::NoTls;
+use ::postgres::{NoTls, Statement};
 use r2d2_postgres::{r2d2, PostgresConnectionManager};
 
 use super::*;
@@ -37,23 +37,58 @@ const MIGRATION_LOCK: i64 = 0x6377_6467_6b76;
 /// A commit that keeps losing serialization races gives up after this long.
 const RETRY_FOR: Duration = Duration::from_secs(10);
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<Manager>;
 
 pub struct PostgresStore {
     /// For reads (and migrations): sessions at the server's default isolation.
     pool: Pool,
-    /// For commits: sessions whose transactions are SERIALIZABLE ([`Serializable`]).
+    /// For commits: sessions whose transactions are SERIALIZABLE ([`Manager`]).
     commits: Pool,
 }
 
-/// Makes every transaction of a new session SERIALIZABLE, so that a statement sent
-/// alone (its own implicit transaction) is one.
-#[derive(Debug)]
-struct Serializable;
+/// A session with the statements every call runs prepared once: sent unprepared, a
+/// statement is parsed and planned by the server on every call, which cost more of the
+/// server's time than the commit itself.
+struct Session {
+    client: ::postgres::Client,
+    get: Statement,
+    /// [`COMMIT_SQL`], on the sessions of the commit pool.
+    commit: Option<Statement>,
+}
 
-impl r2d2::CustomizeConnection<::postgres::Client, ::postgres::Error> for Serializable {
-    fn on_acquire(&self, conn: &mut ::postgres::Client) -> Result<(), ::postgres::Error> {
-        conn.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+/// Opens [`Session`]s; for commits, ones whose transactions are all SERIALIZABLE, so
+/// that a statement sent alone (its own implicit transaction) is one.
+struct Manager {
+    inner: PostgresConnectionManager<NoTls>,
+    commits: bool,
+}
+
+const GET_SQL: &str = "SELECT value, version FROM cwd_kv WHERE key = $1";
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Session;
+    type Error = ::postgres::Error;
+
+    fn connect(&self) -> Result<Session, ::postgres::Error> {
+        let mut client = self.inner.connect()?;
+        let commit = match self.commits {
+            true => {
+                client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE")?;
+                let bytea = Type::BYTEA_ARRAY;
+                Some(client.prepare_typed(COMMIT_SQL, &[bytea.clone(), Type::INT8_ARRAY, bytea.clone(), bytea.clone(), bytea])?)
+            }
+            false => None,
+        };
+        let get = client.prepare_typed(GET_SQL, &[Type::BYTEA])?;
+        Ok(Session { client, get, commit })
+    }
+
+    fn is_valid(&self, conn: &mut Session) -> Result<(), ::postgres::Error> {
+        self.inner.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut Session) -> bool {
+        self.inner.has_broken(&mut conn.client)
     }
 }
 
@@ -167,8 +202,11 @@ impl PostgresStore {
             config.application_name("cwd-gateway");
         }
         // One connection first, for an error that says what is wrong (the pool reports
-        // only the driver's summary).
-        config.connect(NoTls).map_err(|e| pg_err(&e))?;
+        // only the driver's summary), and for the schema, which the pools' sessions
+        // prepare their statements against.
+        let mut first = config.connect(NoTls).map_err(|e| pg_err(&e))?;
+        Self::migrate(&mut first)?;
+        drop(first);
         let builder = || {
             r2d2::Pool::builder()
                 .max_size(options.pool_size.max(1))
@@ -180,23 +218,21 @@ impl PostgresStore {
                 // Connection failures are reported through the calls' errors, redacted.
                 .error_handler(Box::new(r2d2::NopErrorHandler))
         };
-        let pool = builder().build(PostgresConnectionManager::new(config.clone(), NoTls)).map_err(err)?;
-        let commits = builder().connection_customizer(Box::new(Serializable)).build(PostgresConnectionManager::new(config, NoTls)).map_err(err)?;
-        let store = PostgresStore { pool, commits };
-        store.migrate()?;
-        Ok(store)
+        let manager = |commits| Manager { inner: PostgresConnectionManager::new(config.clone(), NoTls), commits };
+        let pool = builder().build(manager(false)).map_err(err)?;
+        let commits = builder().build(manager(true)).map_err(err)?;
+        Ok(PostgresStore { pool, commits })
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
         self.pool.get().map_err(err)
     }
 
-    fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        match Self::migrate_in(&mut conn, true) {
+    fn migrate(conn: &mut ::postgres::Client) -> Result<(), StoreError> {
+        match Self::migrate_in(conn, true) {
             // Engines without advisory locks (older CockroachDB releases): start one host
             // alone to create the schema.
-            Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => Self::migrate_in(&mut conn, false),
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => Self::migrate_in(conn, false),
             other => other,
         }
         .map_err(|e| pg_err(&e))?
@@ -230,25 +266,17 @@ impl PostgresStore {
     }
 
     /// One attempt of a commit: one statement, one round trip ([`COMMIT_SQL`]), on a
-    /// connection from `commits`.
+    /// session from `commits`.
     fn try_commit(
-        conn: &mut ::postgres::Client,
+        conn: &mut Session,
         pre_keys: &[&[u8]],
         pre_versions: &[Option<i64>],
         put_keys: &[&[u8]],
         put_values: &[&[u8]],
         del_keys: &[&[u8]],
     ) -> Result<Result<CommitOutcome, StoreError>, ::postgres::Error> {
-        let row = conn.query_typed_one(
-            COMMIT_SQL,
-            &[
-                (&pre_keys as &(dyn ToSql + Sync), Type::BYTEA_ARRAY),
-                (&pre_versions, Type::INT8_ARRAY),
-                (&put_keys, Type::BYTEA_ARRAY),
-                (&put_values, Type::BYTEA_ARRAY),
-                (&del_keys, Type::BYTEA_ARRAY),
-            ],
-        )?;
+        let statement = conn.commit.as_ref().expect("a session of the commit pool");
+        let row = conn.client.query_one(statement, &[&pre_keys, &pre_versions, &put_keys, &put_values, &del_keys])?;
         let (serializable, holds): (bool, bool) = (row.get(0), row.get(1));
         Ok(match (serializable, holds) {
             (false, _) => Err(StoreError(
@@ -296,7 +324,7 @@ impl PostgresStore {
         // A prepared statement outlives transactions: one name a call, dropped after.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let name = format!("cwd_scan_plan_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let mut tx = conn.transaction().map_err(|e| pg_err(&e))?;
+        let mut tx = conn.client.transaction().map_err(|e| pg_err(&e))?;
         tx.batch_execute(&format!("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; PREPARE {name} ({types}) AS {sql}"))
             .map_err(|e| pg_err(&e))?;
         let plan = tx.query(&format!("EXPLAIN EXECUTE {name}({args})"), &[]).map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>());
@@ -309,9 +337,8 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         let mut conn = self.conn()?;
-        let row = conn
-            .query_typed_opt("SELECT value, version FROM cwd_kv WHERE key = $1", &[(&key.as_bytes() as &(dyn ToSql + Sync), Type::BYTEA)])
-            .map_err(|e| pg_err(&e))?;
+        let conn = &mut *conn;
+        let row = conn.client.query_opt(&conn.get, &[&key.as_bytes()]).map_err(|e| pg_err(&e))?;
         Ok(row.map(|r| entry(key.to_string(), r.get(0), r.get(1))))
     }
 
@@ -321,8 +348,8 @@ impl Store for PostgresStore {
         let sql = range.sql("cwd_kv", Dialect::Postgres);
         let (lower, limit) = (range.lower.as_bytes(), limit as i64);
         let rows = match range.end.as_deref().map(str::as_bytes) {
-            Some(end) => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&end, Type::BYTEA), (&limit, Type::INT8)]),
-            None => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&limit, Type::INT8)]),
+            Some(end) => conn.client.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&end, Type::BYTEA), (&limit, Type::INT8)]),
+            None => conn.client.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&limit, Type::INT8)]),
         }
         .map_err(|e| pg_err(&e))?;
         rows.into_iter().map(|r| Ok(entry(key_text(r.get(0))?, r.get(1), r.get(2)))).collect()
