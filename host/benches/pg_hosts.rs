@@ -52,8 +52,12 @@ fn host(chain: &Chain, store: Arc<dyn Store>, name: &str) -> Arc<Service> {
     Service::start_opts(&chain.runtime, caps, &chain.config, chain.keys.clone(), options).unwrap()
 }
 
-/// CPU time so far (µs): this process, PostgreSQL's processes, and the machine's busy
-/// and total time (from `/proc`).
+/// The bench's PostgreSQL server (its postmaster's pid): only its processes count, not
+/// other servers on the machine.
+static POSTMASTER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// CPU time so far (µs): this process, the bench's PostgreSQL processes, and the
+/// machine's busy and total time (from `/proc`; other work on the machine shows there).
 #[derive(Clone, Copy, Default)]
 struct Cpu {
     own: f64,
@@ -65,21 +69,22 @@ struct Cpu {
 impl Cpu {
     fn now() -> Cpu {
         let tick_us = 1e6 / 100.0; // USER_HZ is 100 on Linux
-        // utime + stime, and cutime + cstime (children that exited and were reaped:
-        // PostgreSQL's closed sessions), after the command name (which may hold spaces).
-        let times = |stat: &str| -> Option<(String, f64)> {
-            let (head, rest) = stat.rsplit_once(')')?;
-            let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
-            Some((head.rsplit_once('(')?.1.to_string(), f.get(11..15)?.iter().sum::<f64>() * tick_us))
+        // (pid, ppid, utime + stime + cutime + cstime): children that exited and were
+        // reaped (PostgreSQL's closed sessions) count in their parent.
+        let times = |stat: &str| -> Option<(f64, f64, f64)> {
+            let pid: f64 = stat.split_once(" (")?.0.parse().ok()?;
+            let f: Vec<f64> = stat.rsplit_once(')')?.1.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+            Some((pid, *f.get(1)?, f.get(11..15)?.iter().sum::<f64>() * tick_us))
         };
-        let own = std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| times(&s)).map_or(0.0, |t| t.1);
+        let own = std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| times(&s)).map_or(0.0, |t| t.2);
+        let postmaster = POSTMASTER.get().map_or(-1.0, |p| *p as f64);
         let pg = std::fs::read_dir("/proc")
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|e| times(&std::fs::read_to_string(e.path().join("stat")).ok()?))
-            .filter(|(name, _)| name == "postgres")
-            .map(|(_, t)| t)
+            .filter(|(pid, ppid, _)| *pid == postmaster || *ppid == postmaster)
+            .map(|(_, _, t)| t)
             .sum();
         let line = std::fs::read_to_string("/proc/stat").unwrap_or_default();
         let f: Vec<f64> = line.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
@@ -226,6 +231,8 @@ fn round_trips(chain: &Chain, server: &pg::PgServer) -> String {
 fn main() {
     let secs: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10);
     let Some(server) = pg::PgServer::start("bench", true) else { return };
+    let pid = std::fs::read_to_string(server.dir().join("data/postmaster.pid")).unwrap_or_default();
+    let _ = POSTMASTER.set(pid.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0));
     let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(500)), ..DevnetConfig::seeded("pg bench") }).unwrap();
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * support::CWD)).unwrap();
     let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
