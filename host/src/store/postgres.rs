@@ -139,7 +139,7 @@ pub struct PostgresOptions {
     pub url: String,
     /// Overrides a password in the URL (read from a private file by the caller).
     pub password: Option<String>,
-    /// Most connections this host opens.
+    /// Most connections this host opens for reads, and as many again for commits.
     pub pool_size: u32,
     /// How long a call waits for a connection before answering `store-unavailable`.
     pub connect_timeout: Duration,
