@@ -238,7 +238,8 @@ pub struct StoreSection {
     pub url: Option<String>,
     /// A file holding the database password (mode 0600), instead of one in `url`.
     pub password_file: Option<PathBuf>,
-    /// Most connections to PostgreSQL this host opens.
+    /// Most connections to PostgreSQL this host opens for reads, and as many again for
+    /// commits (a pool of its own: their sessions are SERIALIZABLE).
     pub pool_size: u32,
 }
 

@@ -104,6 +104,104 @@ fn prefix_scans_use_both_bounds() {
     assert_eq!(store.scan("zz/", Some("zz/02997"), 10).unwrap().len(), 2);
 }
 
+fn put(key: &str, value: &str) -> Write {
+    Write { key: key.into(), value: Some(value.as_bytes().to_vec()) }
+}
+
+fn at(key: &str, version: Option<u64>) -> Precondition {
+    Precondition { key: key.into(), expected_version: version }
+}
+
+/// A commit is one statement: a precondition that fails anywhere in it (an absent key
+/// present, a stale version, a version of a deleted key) leaves every key of its batch
+/// as it was, puts, new keys and deletes alike, and answers `conflict`.
+#[test]
+fn a_failed_precondition_in_the_one_statement_writes_nothing() {
+    let Some(server) = PgServer::start("noop", false) else { return };
+    let store = open(&server.create_database("noop"));
+    assert_eq!(store.commit(&[], &[put("a", "1"), put("b", "1"), put("c", "1"), put("gone", "1")]).unwrap(), CommitOutcome::Committed);
+    let gone = store.get("gone").unwrap().unwrap().version;
+    store.commit(&[], &[Write { key: "gone".into(), value: None }]).unwrap();
+    let before: Vec<_> = ["a", "b", "c", "new"].iter().map(|k| store.get(k).unwrap()).collect();
+    let (a, b) = (before[0].clone().unwrap().version, before[1].clone().unwrap().version);
+    let writes = [put("a", "2"), put("new", "2"), Write { key: "c".into(), value: None }, put("b", "2")];
+    for failing in [at("b", None), at("b", Some(b + 1000)), at("b", Some(a)), at("gone", Some(gone))] {
+        let pres = [at("a", Some(a)), at("new", None), failing.clone()];
+        assert_eq!(store.commit(&pres, &writes).unwrap(), CommitOutcome::Conflict, "{failing:?}");
+        let after: Vec<_> = ["a", "b", "c", "new"].iter().map(|k| store.get(k).unwrap()).collect();
+        assert_eq!(after, before, "{failing:?} wrote something");
+    }
+    // The same batch with every precondition holding applies all of it.
+    assert_eq!(store.commit(&[at("a", Some(a)), at("new", None), at("b", Some(b)), at("gone", None)], &writes).unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.get("a").unwrap().unwrap().value, b"2");
+    assert_eq!(store.get("new").unwrap().unwrap().value, b"2");
+    assert_eq!(store.get("c").unwrap(), None);
+    assert!(store.get("b").unwrap().unwrap().version > b);
+    // Preconditions alone: checked, nothing written.
+    assert_eq!(store.commit(&[at("c", None)], &[]).unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.commit(&[at("a", Some(a))], &[]).unwrap(), CommitOutcome::Conflict);
+}
+
+/// Two pools (two processes) racing, many rounds, each round released together: two
+/// commits guarded by the same version of one key never both commit (no lost update),
+/// and two commits each requiring the other's key absent (write skew, which row locks
+/// alone would let through) never both commit either. Exactly one of each pair wins.
+#[test]
+fn racing_commits_never_both_commit() {
+    let Some(server) = PgServer::start("race", false) else { return };
+    let url = server.create_database("race");
+    let stores = [Arc::new(open(&url)), Arc::new(open(&url))];
+    let race = |batches: [(Vec<Precondition>, Vec<Write>); 2]| -> usize {
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = batches
+            .into_iter()
+            .zip(stores.iter().cloned())
+            .map(|((pres, writes), store)| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store.commit(&pres, &writes).unwrap()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).filter(|o| *o == CommitOutcome::Committed).count()
+    };
+    for i in 0..60 {
+        let key = format!("k/{i}");
+        stores[0].commit(&[], &[put(&key, "0")]).unwrap();
+        let v = stores[0].get(&key).unwrap().unwrap().version;
+        let won = race([(vec![at(&key, Some(v))], vec![put(&key, "a")]), (vec![at(&key, Some(v))], vec![put(&key, "b"), put(&format!("x/{i}"), "b")])]);
+        assert_eq!(won, 1, "round {i}: same version");
+        let (a, b) = (format!("skew-a/{i}"), format!("skew-b/{i}"));
+        let won = race([(vec![at(&a, None)], vec![put(&b, "1")]), (vec![at(&b, None)], vec![put(&a, "1")])]);
+        assert_eq!(won, 1, "round {i}: write skew");
+    }
+}
+
+/// A commit is one round trip: one statement, whatever it holds and however it ends
+/// (counted in the server's statement log; the sessions' setup statement aside).
+#[test]
+fn a_commit_is_one_statement() {
+    let Some(server) = PgServer::start("trips", false) else { return };
+    let url = server.create_database("trips");
+    let mut admin = postgres::Client::connect(&server.url("postgres"), postgres::NoTls).unwrap();
+    admin.batch_execute("ALTER DATABASE trips SET log_statement = 'all'").unwrap();
+    let store = open(&url);
+    let statements = || {
+        let log = std::fs::read_to_string(server.dir().join("log")).unwrap_or_default();
+        log.lines().filter(|l| (l.contains("LOG:  statement: ") || l.contains("LOG:  execute ")) && !l.contains("SET SESSION CHARACTERISTICS")).count()
+    };
+    store.commit(&[], &[put("warm", "1")]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let before = statements();
+    let v = store.get("warm").unwrap().unwrap().version;
+    assert_eq!(store.commit(&[at("warm", Some(v)), at("a", None)], &[put("warm", "2"), put("a", "1"), Write { key: "b".into(), value: None }]).unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.commit(&[at("warm", Some(v))], &[put("warm", "3")]).unwrap(), CommitOutcome::Conflict);
+    assert_eq!(store.commit(&[], &[put("c", "1")]).unwrap(), CommitOutcome::Committed);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(statements() - before, 1 + 3, "a get and three commits");
+}
+
 fn host(runtime: &Runtime, url: &str, node_url: &str, chain_id: &str, config: &api::Config, keys: &api::Keys, name: &str, lease: Duration) -> Arc<Service> {
     let node = HttpNode::new(vec![node_url.to_string()], Duration::from_secs(5)).verify_chain_id(chain_id).unwrap();
     let caps = Capabilities { store: Arc::new(open(url)), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };

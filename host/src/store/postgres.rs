@@ -1,4 +1,4 @@
-//! PostgreSQL: the backend several hosts share. A pool of synchronous connections
+//! PostgreSQL: the backend several hosts share. Pools of synchronous connections
 //! (`postgres` + `r2d2`): the store is called from the component's imports on plain
 //! threads (the timer, `spawn_blocking`), never from async code.
 //!
@@ -9,6 +9,11 @@
 //! keys too (predicate locks), and it is the model distributed SQL engines speaking
 //! PostgreSQL's protocol (CockroachDB, YugabyteDB) offer, with the same retry error.
 //!
+//! A commit is one statement, so one round trip (see [`COMMIT_SQL`]): its connections
+//! come from a pool of their own whose sessions start every transaction SERIALIZABLE,
+//! while reads keep the server's default (a read-only statement needs no predicate
+//! locks, which would only make writers fail more often).
+//!
 //! Keys are `bytea`, so that order is byte order (UTF-8 order, as the contract says)
 //! whatever the database's collation. Versions come from one sequence: store-wide,
 //! increasing, never reused, even across a delete.
@@ -18,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use ::postgres::error::SqlState;
 use ::postgres::types::{ToSql, Type};
-use ::postgres::NoTls;
+use ::postgres::{NoTls, Statement};
 use r2d2_postgres::{r2d2, PostgresConnectionManager};
 
 use super::*;
@@ -32,9 +37,99 @@ const MIGRATION_LOCK: i64 = 0x6377_6467_6b76;
 /// A commit that keeps losing serialization races gives up after this long.
 const RETRY_FOR: Duration = Duration::from_secs(10);
 
+type Pool = r2d2::Pool<Manager>;
+
 pub struct PostgresStore {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    /// For reads (and migrations): sessions at the server's default isolation.
+    pool: Pool,
+    /// For commits: sessions whose transactions are SERIALIZABLE ([`Manager`]).
+    commits: Pool,
 }
+
+/// A session with the statements every call runs prepared once: sent unprepared, a
+/// statement is parsed and planned by the server on every call, which cost more of the
+/// server's time than the commit itself.
+struct Session {
+    client: ::postgres::Client,
+    get: Statement,
+    /// [`COMMIT_SQL`], on the sessions of the commit pool.
+    commit: Option<Statement>,
+}
+
+/// Opens [`Session`]s; for commits, ones whose transactions are all SERIALIZABLE, so
+/// that a statement sent alone (its own implicit transaction) is one.
+struct Manager {
+    inner: PostgresConnectionManager<NoTls>,
+    commits: bool,
+}
+
+const GET_SQL: &str = "SELECT value, version FROM cwd_kv WHERE key = $1";
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Session;
+    type Error = ::postgres::Error;
+
+    fn connect(&self) -> Result<Session, ::postgres::Error> {
+        let mut client = self.inner.connect()?;
+        let commit = match self.commits {
+            true => {
+                client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE")?;
+                let bytea = Type::BYTEA_ARRAY;
+                Some(client.prepare_typed(COMMIT_SQL, &[bytea.clone(), Type::INT8_ARRAY, bytea.clone(), bytea.clone(), bytea])?)
+            }
+            false => None,
+        };
+        let get = client.prepare_typed(GET_SQL, &[Type::BYTEA])?;
+        Ok(Session { client, get, commit })
+    }
+
+    fn is_valid(&self, conn: &mut Session) -> Result<(), ::postgres::Error> {
+        self.inner.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut Session) -> bool {
+        self.inner.has_broken(&mut conn.client)
+    }
+}
+
+/// A whole commit in one statement, run alone, so in its own implicit transaction
+/// (committed, durably, before the server answers): `pre` checks every precondition
+/// (`$1` keys, `$2` versions, NULL for "absent"), and the writes (`$3`/`$4` puts, `$5`
+/// deletes) apply only when all hold. Every part sees one snapshot. Each precondition
+/// is a lookup by primary key (a subquery a key: the index, whatever the table's size),
+/// and so is its predicate lock.
+///
+/// Why this is the old multi-statement SERIALIZABLE transaction, minus round trips: it is
+/// a SERIALIZABLE transaction with the same reads and the same writes, so PostgreSQL
+/// makes its outcome that of some serial order, in which it does exactly what the
+/// contract says. Concretely: a writer of a row changed since its snapshot (an update,
+/// an upsert meeting a row inserted since, a delete) fails with 40001 instead of
+/// overwriting, and the reads of `pre` hold predicate locks, so a key found absent and
+/// inserted concurrently makes one of the two fail with 40001 (at the latest at commit).
+/// The loser is retried from a new snapshot and sees the winner's version: `conflict`,
+/// never two commits, never a lost update.
+///
+/// Why not READ COMMITTED with row locks: within one statement the snapshot is taken
+/// before any lock is waited for. `FOR UPDATE` would re-read an existing row's newest
+/// version after waiting, but a key absent from the snapshot and inserted meanwhile
+/// stays invisible (two "absent" commits, or write skew between two commits each
+/// requiring the other's key absent), and `ON CONFLICT DO UPDATE` would overwrite the
+/// winner's row. The isolation is read back in the statement: a session that is not
+/// SERIALIZABLE after all (a pooler sharing server sessions between clients) writes
+/// nothing and is an error, never a silent downgrade.
+const COMMIT_SQL: &str = "WITH pre AS MATERIALIZED (
+    SELECT current_setting('transaction_isolation') = 'serializable' AS serializable,
+           NOT EXISTS (SELECT FROM unnest($1::bytea[], $2::int8[]) AS p(k, v)
+                       WHERE (SELECT version FROM cwd_kv WHERE key = p.k) IS DISTINCT FROM p.v) AS holds
+), put AS (
+    INSERT INTO cwd_kv (key, value, version)
+    SELECT k, v, nextval('cwd_kv_version') FROM unnest($3::bytea[], $4::bytea[]) AS w(k, v)
+    WHERE (SELECT serializable AND holds FROM pre)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version
+), del AS (
+    DELETE FROM cwd_kv WHERE key = ANY($5::bytea[]) AND (SELECT serializable AND holds FROM pre)
+)
+SELECT serializable, holds FROM pre";
 
 /// How to reach the database.
 #[derive(Clone)]
@@ -44,7 +139,7 @@ pub struct PostgresOptions {
     pub url: String,
     /// Overrides a password in the URL (read from a private file by the caller).
     pub password: Option<String>,
-    /// Most connections this host opens.
+    /// Most connections this host opens for reads, and as many again for commits.
     pub pool_size: u32,
     /// How long a call waits for a connection before answering `store-unavailable`.
     pub connect_timeout: Duration,
@@ -107,35 +202,37 @@ impl PostgresStore {
             config.application_name("cwd-gateway");
         }
         // One connection first, for an error that says what is wrong (the pool reports
-        // only the driver's summary).
-        config.connect(NoTls).map_err(|e| pg_err(&e))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
-        let pool = r2d2::Pool::builder()
-            .max_size(options.pool_size.max(1))
-            .min_idle(Some(1))
-            // A checkout test would cost a round trip a call; a broken connection shows
-            // as an error on its next use and is then dropped.
-            .test_on_check_out(false)
-            .connection_timeout(options.connect_timeout)
-            // Connection failures are reported through the calls' errors, redacted.
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build(manager)
-            .map_err(err)?;
-        let store = PostgresStore { pool };
-        store.migrate()?;
-        Ok(store)
+        // only the driver's summary), and for the schema, which the pools' sessions
+        // prepare their statements against.
+        let mut first = config.connect(NoTls).map_err(|e| pg_err(&e))?;
+        Self::migrate(&mut first)?;
+        drop(first);
+        let builder = || {
+            r2d2::Pool::builder()
+                .max_size(options.pool_size.max(1))
+                .min_idle(Some(1))
+                // A checkout test would cost a round trip a call; a broken connection
+                // shows as an error on its next use and is then dropped.
+                .test_on_check_out(false)
+                .connection_timeout(options.connect_timeout)
+                // Connection failures are reported through the calls' errors, redacted.
+                .error_handler(Box::new(r2d2::NopErrorHandler))
+        };
+        let manager = |commits| Manager { inner: PostgresConnectionManager::new(config.clone(), NoTls), commits };
+        let pool = builder().build(manager(false)).map_err(err)?;
+        let commits = builder().build(manager(true)).map_err(err)?;
+        Ok(PostgresStore { pool, commits })
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
         self.pool.get().map_err(err)
     }
 
-    fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        match Self::migrate_in(&mut conn, true) {
+    fn migrate(conn: &mut ::postgres::Client) -> Result<(), StoreError> {
+        match Self::migrate_in(conn, true) {
             // Engines without advisory locks (older CockroachDB releases): start one host
             // alone to create the schema.
-            Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => Self::migrate_in(&mut conn, false),
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => Self::migrate_in(conn, false),
             other => other,
         }
         .map_err(|e| pg_err(&e))?
@@ -168,43 +265,28 @@ impl PostgresStore {
         Ok(Ok(()))
     }
 
-    /// One attempt of a commit, inside a SERIALIZABLE transaction.
+    /// One attempt of a commit: one statement, one round trip ([`COMMIT_SQL`]), on a
+    /// session from `commits`.
     fn try_commit(
-        conn: &mut ::postgres::Client,
+        conn: &mut Session,
         pre_keys: &[&[u8]],
         pre_versions: &[Option<i64>],
         put_keys: &[&[u8]],
         put_values: &[&[u8]],
         del_keys: &[&[u8]],
-    ) -> Result<CommitOutcome, ::postgres::Error> {
-        let mut tx = conn.build_transaction().isolation_level(::postgres::IsolationLevel::Serializable).start()?;
-        if !pre_keys.is_empty() {
-            let failed: i64 = tx
-                .query_typed_one(
-                    "SELECT count(*) FROM unnest($1::bytea[], $2::int8[]) AS p(k, v)
-                     LEFT JOIN cwd_kv ON cwd_kv.key = p.k
-                     WHERE cwd_kv.version IS DISTINCT FROM p.v",
-                    &[(&pre_keys as &(dyn ToSql + Sync), Type::BYTEA_ARRAY), (&pre_versions, Type::INT8_ARRAY)],
-                )?
-                .get(0);
-            if failed > 0 {
-                tx.rollback()?;
-                return Ok(CommitOutcome::Conflict);
-            }
-        }
-        if !put_keys.is_empty() {
-            tx.execute_typed(
-                "INSERT INTO cwd_kv (key, value, version)
-                 SELECT k, v, nextval('cwd_kv_version') FROM unnest($1::bytea[], $2::bytea[]) AS w(k, v)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version",
-                &[(&put_keys as &(dyn ToSql + Sync), Type::BYTEA_ARRAY), (&put_values, Type::BYTEA_ARRAY)],
-            )?;
-        }
-        if !del_keys.is_empty() {
-            tx.execute_typed("DELETE FROM cwd_kv WHERE key = ANY($1::bytea[])", &[(&del_keys as &(dyn ToSql + Sync), Type::BYTEA_ARRAY)])?;
-        }
-        tx.commit()?;
-        Ok(CommitOutcome::Committed)
+    ) -> Result<Result<CommitOutcome, StoreError>, ::postgres::Error> {
+        let statement = conn.commit.as_ref().expect("a session of the commit pool");
+        let row = conn.client.query_one(statement, &[&pre_keys, &pre_versions, &put_keys, &put_values, &del_keys])?;
+        let (serializable, holds): (bool, bool) = (row.get(0), row.get(1));
+        Ok(match (serializable, holds) {
+            (false, _) => Err(StoreError(
+                "PostgreSQL: a commit ran below SERIALIZABLE and was not applied (a connection pooler in transaction mode? \
+                 cwd-gateway needs its own server sessions)"
+                    .into(),
+            )),
+            (true, true) => Ok(CommitOutcome::Committed),
+            (true, false) => Ok(CommitOutcome::Conflict),
+        })
     }
 }
 
@@ -232,8 +314,8 @@ impl PostgresStore {
         let sql = range.sql("cwd_kv", Dialect::Postgres);
         let (lower, limit) = (range.lower.as_bytes(), limit as i64);
         let rows = match range.end.as_deref().map(str::as_bytes) {
-            Some(end) => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&end, Type::BYTEA), (&limit, Type::INT8)]),
-            None => conn.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&limit, Type::INT8)]),
+            Some(end) => conn.client.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&end, Type::BYTEA), (&limit, Type::INT8)]),
+            None => conn.client.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&limit, Type::INT8)]),
         }
         .map_err(|e| pg_err(&e))?;
         rows.into_iter().map(|r| Ok(entry(key_text(r.get(0))?, r.get(1), r.get(2)))).collect()
@@ -262,7 +344,7 @@ impl PostgresStore {
         // A prepared statement outlives transactions: one name a call, dropped after.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let name = format!("cwd_scan_plan_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let mut tx = conn.transaction().map_err(|e| pg_err(&e))?;
+        let mut tx = conn.client.transaction().map_err(|e| pg_err(&e))?;
         tx.batch_execute(&format!("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; PREPARE {name} ({types}) AS {sql}"))
             .map_err(|e| pg_err(&e))?;
         let plan = tx.query(&format!("EXPLAIN EXECUTE {name}({args})"), &[]).map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>());
@@ -275,9 +357,8 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         let mut conn = self.conn()?;
-        let row = conn
-            .query_typed_opt("SELECT value, version FROM cwd_kv WHERE key = $1", &[(&key.as_bytes() as &(dyn ToSql + Sync), Type::BYTEA)])
-            .map_err(|e| pg_err(&e))?;
+        let conn = &mut *conn;
+        let row = conn.client.query_opt(&conn.get, &[&key.as_bytes()]).map_err(|e| pg_err(&e))?;
         Ok(row.map(|r| entry(key.to_string(), r.get(0), r.get(1))))
     }
 
@@ -314,12 +395,12 @@ impl Store for PostgresStore {
         if pre_keys.is_empty() && last.is_empty() {
             return Ok(CommitOutcome::Committed);
         }
-        let mut conn = self.conn()?;
+        let mut conn = self.commits.get().map_err(err)?;
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             match Self::try_commit(&mut conn, &pre_keys, &pre_versions, &put_keys, &put_values, &del_keys) {
-                Ok(outcome) => return Ok(outcome),
+                Ok(outcome) => return outcome,
                 Err(e) if is_retryable(&e) && started.elapsed() < RETRY_FOR => {
                     attempt += 1;
                     std::thread::sleep(backoff(attempt));
