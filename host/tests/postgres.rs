@@ -270,12 +270,18 @@ fn three_hosts_under_parallel_load_lose_no_update() {
     }
     assert_eq!(hosts[0].with(|a| a.account("p0")).unwrap().balance, expected[0]);
 
-    // One host held the tick lease and ticked; the others only watched.
+    // One host held the tick lease and ticked; the others only watched. (The load can
+    // be over before the holder's first tick is: give it a moment.)
+    let ticks = |h: &Arc<Service>| h.counters.ticks_ok.load(Ordering::Relaxed) + h.counters.ticks_failed.load(Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    while !hosts.iter().any(|h| h.lease_status().held && ticks(h) > 0) {
+        assert!(started.elapsed() < Duration::from_secs(20), "no host ticked");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let holders: Vec<String> = hosts.iter().filter(|h| h.lease_status().held).map(|h| h.lease_status().this_host).collect();
     assert_eq!(holders.len(), 1, "{holders:?}");
     for h in &hosts {
-        let ticked = h.counters.ticks_ok.load(Ordering::Relaxed) + h.counters.ticks_failed.load(Ordering::Relaxed);
-        assert_eq!(ticked > 0, h.lease_status().held, "only the holder ticks ({})", h.lease_status().this_host);
+        assert_eq!(ticks(h) > 0, h.lease_status().held, "only the holder ticks ({})", h.lease_status().this_host);
         assert_eq!(h.lease_status().holder.as_deref(), Some(holders[0].as_str()));
     }
     // A standby asked to tick says who does.
