@@ -309,7 +309,7 @@ impl Gateway {
         let limit = limit as usize;
         if let (Some(user), true) = (filter.user.as_deref(), records::derived::is_built(store)?) {
             let prefix = records::indexes::withdrawals_prefix(user);
-            return records::page_matching(store, &prefix.clone(), order, cursor, limit, via_ids(prefix));
+            return records::page_matching(store, &prefix, order, cursor, limit, via_ids(prefix.clone()));
         }
         if filter.state.is_some_and(|s| !s.is_final()) {
             return records::page_matching(store, "wdopen/", order, cursor, limit, via_ids("wdopen/".into()));

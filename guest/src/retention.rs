@@ -15,7 +15,8 @@
 //! - Deposits, unclaimed deposits, withdrawals and unknown payouts always stay.
 //!
 //! Balance changes are found through their time index (`adjexp/<at-ms>/<hash>`, kept
-//! with the records): a tick reads only those due, at most [`SCAN_PER_TICK`]. Withdrawal
+//! with the records): a tick reads only those due (the latest due first), at most
+//! [`SCAN_PER_TICK`]. Withdrawal
 //! keys (and balance changes while a store's index is being built) are looked at up to
 //! [`SCAN_PER_TICK`] a tick, resuming where the last tick stopped (`prune/adj`,
 //! `prune/wdkey`) and wrapping around at the end.
@@ -80,9 +81,9 @@ impl Gateway {
         Ok(page)
     }
 
-    /// `adj/` keys whose window has passed, at most [`SCAN_PER_TICK`]. Through the time
-    /// index (`adjexp/`), oldest first: only those are read, plus the first that is
-    /// not due. A store whose index is still being built is walked round instead.
+    /// `adj/` keys whose window has passed, at most [`SCAN_PER_TICK`]: through the time
+    /// index (`adjexp/`), a range bounded by the cutoff, so only those are read. A store
+    /// whose index is still being built is walked round instead.
     fn expired_adjustments(&mut self, cutoff: u64) -> GwResult<Vec<String>> {
         let store = self.ports.store.as_mut();
         if !records::derived::is_built(store)? {
@@ -93,24 +94,8 @@ impl Gateway {
                 .map(|e| e.key)
                 .collect());
         }
-        let mut due = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.scan(indexes::ADJUSTMENTS_BY_TIME, after.as_deref(), PER_COMMIT as u32)?;
-            for e in &page {
-                match indexes::adjustment_of(&e.key) {
-                    Some((at, key)) if at < cutoff => due.push(key),
-                    _ => return Ok(due),
-                }
-                if due.len() >= SCAN_PER_TICK as usize {
-                    return Ok(due);
-                }
-            }
-            match page.last() {
-                Some(last) if page.len() == PER_COMMIT => after = Some(last.key.clone()),
-                _ => return Ok(due),
-            }
-        }
+        let due = store.scan_reverse(indexes::ADJUSTMENTS_BY_TIME, Some(&indexes::adjustments_before(cutoff)), SCAN_PER_TICK)?;
+        Ok(due.iter().filter_map(|e| indexes::adjustment_of(&e.key)).collect())
     }
 
     fn prune_adjustments(&mut self, cutoff: u64) -> GwResult<u32> {

@@ -21,10 +21,21 @@ pub fn withdrawals_prefix(user: &str) -> String {
 
 pub const ADJUSTMENTS_BY_TIME: &str = "adjexp/";
 
-/// The time an `adjexp/` key carries, and the `adj/` key it points to.
-pub fn adjustment_of(index: &str) -> Option<(u64, String)> {
-    let (at, hash) = index.strip_prefix(ADJUSTMENTS_BY_TIME)?.split_once('/')?;
-    Some((at.parse().ok()?, format!("adj/{hash}")))
+/// The time-index key of a balance change made at `at_ms` (fixed width: keys sort by time).
+fn adjustment_index(at_ms: u64, hash: &str) -> String {
+    format!("{}/{hash}", adjustments_before(at_ms))
+}
+
+/// Above every time-index key of a change made before `at_ms`, below the others: the
+/// bound of a scan that reads only what is due.
+pub fn adjustments_before(at_ms: u64) -> String {
+    format!("{ADJUSTMENTS_BY_TIME}{at_ms:020}")
+}
+
+/// The `adj/` key an `adjexp/` key points to.
+pub fn adjustment_of(index: &str) -> Option<String> {
+    let (_, hash) = index.strip_prefix(ADJUSTMENTS_BY_TIME)?.split_once('/')?;
+    Some(format!("adj/{hash}"))
 }
 
 /// The index key a record has (`None`: none, or it does not decode).
@@ -39,9 +50,7 @@ pub fn index_key(key: &str, value: Option<&[u8]>) -> Option<String> {
             _ => None,
         }
     } else if let Some(hash) = key.strip_prefix("adj/") {
-        let at = decode::<AdjustAt>(key, v).ok()?.at_ms;
-        // Fixed width, so that keys sort by time.
-        Some(format!("{ADJUSTMENTS_BY_TIME}{at:020}/{hash}"))
+        Some(adjustment_index(decode::<AdjustAt>(key, v).ok()?.at_ms, hash))
     } else if let Some(id) = key.strip_prefix("wd/") {
         let w = decode::<WithdrawalRec>(key, v).ok()?;
         Some(format!("{}{id}", withdrawals_prefix(&w.user)))
