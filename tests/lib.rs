@@ -18,20 +18,27 @@ use serde_json::Value;
 /// One runtime per test binary: compiling the component once is the point of `InstancePre`.
 pub fn runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| Runtime::new(RuntimeConfig::default()).expect("loading the gateway component"))
+    RT.get_or_init(|| {
+        Runtime::new(RuntimeConfig::default()).expect("loading the gateway component")
+    })
 }
 
 /// A runtime whose calls are cut off after `ms`: how the tests "kill" a host mid-call.
 pub fn short_fuse_runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
     RT.get_or_init(|| {
-        Runtime::new(RuntimeConfig { call_timeout: Duration::from_millis(800), ..RuntimeConfig::default() }).expect("loading the gateway component")
+        Runtime::new(RuntimeConfig {
+            call_timeout: Duration::from_millis(800),
+            ..RuntimeConfig::default()
+        })
+        .expect("loading the gateway component")
     })
 }
 
 pub fn vectors() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/crowdwiz-public.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("reading the reference vectors")).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(path).expect("reading the reference vectors"))
+        .unwrap()
 }
 
 /// What the node capability does with a call, decided by the test.
@@ -96,13 +103,33 @@ pub fn config(chain_id: String) -> api::Config {
     api::Config {
         gateway_account: GATEWAY.into(),
         chain_id,
-        deposit_rate: api::Rate { game_units: 90, per_cwd_units: 100_000 },
-        withdrawal_rate: api::Rate { game_units: 100, per_cwd_units: 100_000 },
-        link: api::LinkConfig {
-            code_digits: 0, code_ttl_ms: 0, max_attempts: 0, message_template: String::new(),
-            user_interval_ms: 0, user_daily: 0, account_daily: 0, global_daily: 0, pow_bits: 0,
+        deposit_rate: api::Rate {
+            game_units: 90,
+            per_cwd_units: 100_000,
         },
-        withdrawals: api::WithdrawalConfig { min_cwd: 100_000, max_cwd: 0, daily_cwd: 0, review_above_cwd: 0, expiration_secs: 60, max_attempts: 0 },
+        withdrawal_rate: api::Rate {
+            game_units: 100,
+            per_cwd_units: 100_000,
+        },
+        link: api::LinkConfig {
+            code_digits: 0,
+            code_ttl_ms: 0,
+            max_attempts: 0,
+            message_template: String::new(),
+            user_interval_ms: 0,
+            user_daily: 0,
+            account_daily: 0,
+            global_daily: 0,
+            pow_bits: 0,
+        },
+        withdrawals: api::WithdrawalConfig {
+            min_cwd: 100_000,
+            max_cwd: 0,
+            daily_cwd: 0,
+            review_above_cwd: 0,
+            expiration_secs: 60,
+            max_attempts: 0,
+        },
         low_fee_balance_cwd: 0,
         tick_interval_ms: 1_000,
         idempotency_window_ms: 0,
@@ -122,14 +149,26 @@ impl Harness {
 
     /// With the node URLs the host fails over between, made from the devnet (e.g. a
     /// proxy in front of it, then the devnet itself).
-    pub fn with_nodes(runtime: &'static Runtime, tweak: impl FnOnce(&mut DevnetConfig), nodes: impl FnOnce(&DevnetHandle) -> Vec<String>) -> Self {
+    pub fn with_nodes(
+        runtime: &'static Runtime,
+        tweak: impl FnOnce(&mut DevnetConfig),
+        nodes: impl FnOnce(&DevnetHandle) -> Vec<String>,
+    ) -> Self {
         Self::with_setup(runtime, tweak, nodes, |_, _| {})
     }
 
     /// Like [`Harness::with`], with a `setup` that may create chain accounts (a cold
     /// account…) and change the gateway's configuration before it is configured.
-    pub fn with_config(runtime: &'static Runtime, setup: impl FnOnce(&DevnetHandle, &mut api::Config)) -> Self {
-        Self::with_setup(runtime, |_| {}, |devnet| vec![devnet.url().to_string()], setup)
+    pub fn with_config(
+        runtime: &'static Runtime,
+        setup: impl FnOnce(&DevnetHandle, &mut api::Config),
+    ) -> Self {
+        Self::with_setup(
+            runtime,
+            |_| {},
+            |devnet| vec![devnet.url().to_string()],
+            setup,
+        )
     }
 
     fn with_setup(
@@ -142,22 +181,46 @@ impl Harness {
         let mut dc = DevnetConfig::simulated("e2e");
         tweak(&mut dc);
         let devnet = Devnet::start(dc).expect("starting a devnet");
-        let gateway = devnet.create_account(AccountSpec::new(GATEWAY, 100_000 * 100_000)).unwrap();
+        let gateway = devnet
+            .create_account(AccountSpec::new(GATEWAY, 100_000 * 100_000))
+            .unwrap();
         let inner = HttpNode::new(nodes(&devnet), Duration::from_secs(2));
-        let node = Arc::new(InterferingNode { inner, mode: Mutex::new(Interference::None), hang: Duration::from_millis(1_500) });
+        let node = Arc::new(InterferingNode {
+            inner,
+            mode: Mutex::new(Interference::None),
+            hang: Duration::from_millis(1_500),
+        });
         let clock = ManualClock::new(1_782_000_000_000);
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let events = MemorySink::default();
         let mut config = config(devnet.chain_id_hex());
         setup(&devnet, &mut config);
         let service = start(runtime, &store, &node, &clock, &events, &config, &gateway);
-        Harness { devnet, gateway, store, node, clock, events, config, service, runtime }
+        Harness {
+            devnet,
+            gateway,
+            store,
+            node,
+            clock,
+            events,
+            config,
+            service,
+            runtime,
+        }
     }
 
     /// The host process dies and a new one starts on the same database: the old
     /// instance (and everything it held in memory) is gone.
     pub fn restart(&mut self) {
-        self.service = start(self.runtime, &self.store, &self.node, &self.clock, &self.events, &self.config, &self.gateway);
+        self.service = start(
+            self.runtime,
+            &self.store,
+            &self.node,
+            &self.clock,
+            &self.events,
+            &self.config,
+            &self.gateway,
+        );
     }
 
     pub fn api<R>(&self, f: impl FnOnce(&mut cwd_gateway_host::gateway::Api<'_>) -> R) -> R {
@@ -174,7 +237,13 @@ impl Harness {
             let lag = self.lag();
             self.devnet.produce_blocks(lag + 1);
             let r = self.tick();
-            if r.deposits_credited + r.deposits_unclaimed + r.withdrawals_sent + r.withdrawals_confirmed + r.withdrawals_failed == 0 {
+            if r.deposits_credited
+                + r.deposits_unclaimed
+                + r.withdrawals_sent
+                + r.withdrawals_confirmed
+                + r.withdrawals_failed
+                == 0
+            {
                 return;
             }
         }
@@ -183,7 +252,10 @@ impl Harness {
 
     /// A player account on chain, linked to `user` through the real link flow.
     pub fn linked_player(&self, user: &str, account: &str, cwd_units: i64) -> CreatedAccount {
-        let player = self.devnet.create_account(AccountSpec::new(account, cwd_units)).unwrap();
+        let player = self
+            .devnet
+            .create_account(AccountSpec::new(account, cwd_units))
+            .unwrap();
         self.link_player(user, &player);
         player
     }
@@ -191,7 +263,9 @@ impl Harness {
     /// Links an existing chain account to `user` through the real link flow.
     pub fn link_player(&self, user: &str, player: &CreatedAccount) {
         let account = player.name.as_str();
-        let started = self.api(|a| a.start_link(user, account, None)).expect("start-link");
+        let started = self
+            .api(|a| a.start_link(user, account, None))
+            .expect("start-link");
         self.devnet.produce_block();
         let memo_key = player.memo_private().unwrap();
         let text = self
@@ -203,8 +277,13 @@ impl Harness {
             .find(|m| m.op == "send_message")
             .and_then(|m| m.text.ok())
             .expect("the link message arrived");
-        let code: String = text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == started.code_digits as usize).unwrap().into();
-        self.api(|a| a.confirm_link(user, &code)).expect("confirm-link");
+        let code: String = text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == started.code_digits as usize)
+            .unwrap()
+            .into();
+        self.api(|a| a.confirm_link(user, &code))
+            .expect("confirm-link");
     }
 
     /// The devnet's irreversibility lag. (Never call a devnet method while holding its
@@ -223,7 +302,13 @@ impl Harness {
     pub fn finish_withdrawal(&self, id: &str) -> api::Withdrawal {
         for _ in 0..40 {
             let w = self.api(|a| a.get_withdrawal(id)).unwrap();
-            if matches!(w.state, WithdrawalState::Confirmed | WithdrawalState::Failed | WithdrawalState::Rejected | WithdrawalState::Cancelled) {
+            if matches!(
+                w.state,
+                WithdrawalState::Confirmed
+                    | WithdrawalState::Failed
+                    | WithdrawalState::Rejected
+                    | WithdrawalState::Cancelled
+            ) {
                 return w;
             }
             let lag = self.lag();
@@ -240,7 +325,9 @@ impl Harness {
             .included_transactions()
             .into_iter()
             .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
-            .filter(|op| op[0] == 0 && op[1]["from"] == gateway_id.as_str() && op[1]["to"] == account_id)
+            .filter(|op| {
+                op[0] == 0 && op[1]["from"] == gateway_id.as_str() && op[1]["to"] == account_id
+            })
             .collect()
     }
 }
@@ -252,9 +339,14 @@ impl Harness {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page = self.store.scan(prefix, after.as_deref(), 200).expect("store scan");
+            let page = self
+                .store
+                .scan(prefix, after.as_deref(), 200)
+                .expect("store scan");
             for e in &page {
-                out.push(cwd_gateway::records::decode(&e.key, &e.value).expect("a readable record"));
+                out.push(
+                    cwd_gateway::records::decode(&e.key, &e.value).expect("a readable record"),
+                );
             }
             match page.last() {
                 Some(last) if page.len() == 200 => after = Some(last.key.clone()),
@@ -279,8 +371,16 @@ impl Harness {
             .flat_map(|tx| tx["operations"].as_array().cloned().unwrap_or_default())
             .filter(|op| op[0] == 0 && op[1]["from"] == gateway_id.as_str())
             .map(|op| {
-                let int = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(0);
-                (op[1]["to"].as_str().unwrap_or("").to_string(), int(&op[1]["amount"]["amount"]), int(&op[1]["memo"]["nonce"]))
+                let int = |v: &Value| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        .unwrap_or(0)
+                };
+                (
+                    op[1]["to"].as_str().unwrap_or("").to_string(),
+                    int(&op[1]["amount"]["amount"]),
+                    int(&op[1]["memo"]["nonce"]),
+                )
             })
             .collect()
     }
@@ -301,8 +401,16 @@ fn start(
     config: &api::Config,
     gateway: &CreatedAccount,
 ) -> Arc<Service> {
-    let caps = Capabilities { store: store.clone(), node: node.clone(), clock: Arc::new(clock.clone()), events: Arc::new(events.clone()) };
-    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let caps = Capabilities {
+        store: store.clone(),
+        node: node.clone(),
+        clock: Arc::new(clock.clone()),
+        events: Arc::new(events.clone()),
+    };
+    let keys = api::Keys {
+        active_wif: gateway.active_wif.clone().unwrap(),
+        memo_wif: gateway.memo_wif.clone().unwrap(),
+    };
     Service::start(runtime, caps, config, keys).expect("configuring the gateway")
 }
 
@@ -320,7 +428,9 @@ pub fn refused<T: std::fmt::Debug>(r: Result<T, GatewayCallError>) -> api::Gatew
 pub fn reference_python() -> Option<String> {
     match std::env::var("CWD_REFERENCE_PYTHON") {
         Ok(py) => Some(py),
-        _ if std::env::var_os("CI").is_some() => panic!("CI must set CWD_REFERENCE_PYTHON (see .ci/run)"),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI must set CWD_REFERENCE_PYTHON (see .ci/run)")
+        }
         _ => {
             eprintln!("note: CWD_REFERENCE_PYTHON not set; run .ci/run to include the tests that use CrowdWiz's Python client");
             None

@@ -20,7 +20,10 @@ use cwd_gateway::rates::WithdrawalAmount;
 use cwd_gateway::records::{WdState, WithdrawalRec};
 use serde_json::{json, Value};
 
-use crate::support::{self, check_books, default_config, gateway_keys, Positions, SeededRandom, SimNode, TestClock, World, GATEWAY};
+use crate::support::{
+    self, check_books, default_config, gateway_keys, Positions, SeededRandom, SimNode, TestClock,
+    World, GATEWAY,
+};
 
 pub const DICTIONARY: &[&str] = &["\u{ff}", "\u{0}", "\u{5}", "\u{a0}", "\u{f0}"];
 
@@ -69,9 +72,22 @@ struct Liar {
 
 /// A value of another type than `v`, or nonsense of the same type.
 fn wrong(v: &Value, pick: u8) -> Value {
-    let options = [json!(null), json!(true), json!([]), json!({}), json!("x1"), json!(-1), json!(1.5), json!(u64::MAX), json!("18446744073709551616"), json!([[0, {}]])];
+    let options = [
+        json!(null),
+        json!(true),
+        json!([]),
+        json!({}),
+        json!("x1"),
+        json!(-1),
+        json!(1.5),
+        json!(u64::MAX),
+        json!("18446744073709551616"),
+        json!([[0, {}]]),
+    ];
     let mut i = pick as usize % options.len();
-    while std::mem::discriminant(&options[i]) == std::mem::discriminant(v) && options[i] != json!(-1) {
+    while std::mem::discriminant(&options[i]) == std::mem::discriminant(v)
+        && options[i] != json!(-1)
+    {
         i = (i + 1) % options.len();
     }
     options[i].clone()
@@ -117,7 +133,16 @@ impl Liar {
                 s.told("wrong type");
             }
             2 => {
-                let garbage = ["", "null", "{", "[]", "\"x\"", "1e999", "[null]", "{\"result\":1}"];
+                let garbage = [
+                    "",
+                    "null",
+                    "{",
+                    "[]",
+                    "\"x\"",
+                    "1e999",
+                    "[null]",
+                    "{\"result\":1}",
+                ];
                 s.told("garbage");
                 return Ok(garbage[arg as usize % garbage.len()].to_string());
             }
@@ -125,7 +150,11 @@ impl Liar {
                 // A page far larger than asked for, or entries repeated.
                 let list = v.as_array().cloned().unwrap_or_default();
                 if !list.is_empty() {
-                    let times = if arg > 200 { 2_000 / list.len() + 1 } else { 2 + arg as usize % 3 };
+                    let times = if arg > 200 {
+                        2_000 / list.len() + 1
+                    } else {
+                        2 + arg as usize % 3
+                    };
                     let mut out = Vec::new();
                     for e in &list {
                         for _ in 0..if arg % 2 == 0 { times } else { 1 } {
@@ -160,7 +189,10 @@ impl Liar {
                 if let Some(list) = v.as_array_mut() {
                     if !list.is_empty() {
                         let i = arg as usize % list.len();
-                        let block = list[i]["block_num"].as_u64().or_else(|| list[i]["block_num"].as_str().and_then(|t| t.parse().ok())).unwrap_or(0);
+                        let block = list[i]["block_num"]
+                            .as_u64()
+                            .or_else(|| list[i]["block_num"].as_str().and_then(|t| t.parse().ok()))
+                            .unwrap_or(0);
                         let claimed = match s.byte() % 4 {
                             0 => block + 1 + s.byte() as u64,
                             1 => block.saturating_sub(1 + s.byte() as u64),
@@ -174,7 +206,10 @@ impl Liar {
             }
             6 if method == "get_objects" => {
                 if let Some(o) = v.get_mut(0).filter(|o| o.get("total_ops").is_some()) {
-                    let real = o["total_ops"].as_u64().or_else(|| o["total_ops"].as_str().and_then(|t| t.parse().ok())).unwrap_or(0);
+                    let real = o["total_ops"]
+                        .as_u64()
+                        .or_else(|| o["total_ops"].as_str().and_then(|t| t.parse().ok()))
+                        .unwrap_or(0);
                     let lie = match arg % 5 {
                         0 => real + 1 + s.byte() as u64,
                         1 => real.saturating_sub(1 + s.byte() as u64),
@@ -190,11 +225,24 @@ impl Liar {
                 }
             }
             7 if method == "get_dynamic_global_properties" => {
-                let lib = v["last_irreversible_block_num"].as_u64().or_else(|| v["last_irreversible_block_num"].as_str().and_then(|t| t.parse().ok())).unwrap_or(0);
-                let head = v["head_block_number"].as_u64().or_else(|| v["head_block_number"].as_str().and_then(|t| t.parse().ok())).unwrap_or(0);
+                let lib = v["last_irreversible_block_num"]
+                    .as_u64()
+                    .or_else(|| {
+                        v["last_irreversible_block_num"]
+                            .as_str()
+                            .and_then(|t| t.parse().ok())
+                    })
+                    .unwrap_or(0);
+                let head = v["head_block_number"]
+                    .as_u64()
+                    .or_else(|| v["head_block_number"].as_str().and_then(|t| t.parse().ok()))
+                    .unwrap_or(0);
                 match arg % 4 {
                     // Irreversibility going backwards, or ahead of the head block.
-                    0 => v["last_irreversible_block_num"] = json!(lib.saturating_sub(1 + s.byte() as u64)),
+                    0 => {
+                        v["last_irreversible_block_num"] =
+                            json!(lib.saturating_sub(1 + s.byte() as u64))
+                    }
                     1 => v["last_irreversible_block_num"] = json!(head + 1 + s.byte() as u64),
                     2 => v["head_block_number"] = json!(lib.saturating_sub(1)),
                     _ => v["time"] = json!("1970-01-01T00:00:00"),
@@ -207,7 +255,10 @@ impl Liar {
                     0 => NodeError::Timeout,
                     1 => NodeError::Unreachable("lying node".into()),
                     2 => NodeError::BadResponse("lying node".into()),
-                    _ => NodeError::Rpc { code: 7, message: "lying node".into() },
+                    _ => NodeError::Rpc {
+                        code: 7,
+                        message: "lying node".into(),
+                    },
                 });
             }
             _ => return Ok(answer),
@@ -234,10 +285,14 @@ impl Node for Liar {
 fn instance(w: &World, script: &Script) -> Option<Gateway> {
     let mut g = Gateway::new(Ports {
         store: Box::new(w.store.clone()),
-        node: Box::new(Liar { honest: SimNode(w.chain.clone()), script: script.clone() }),
+        node: Box::new(Liar {
+            honest: SimNode(w.chain.clone()),
+            script: script.clone(),
+        }),
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        outbox: true,
     });
     for _ in 0..20 {
         if g.configure(w.config.clone(), gateway_keys()).is_ok() {
@@ -252,7 +307,14 @@ pub fn run(data: &[u8]) -> String {
     cfg.withdrawals.review_above_cwd = 2_000_000;
     cfg.withdrawals.expiration_secs = 30;
     let mut w = World::with_config(7, cfg);
-    w.chain.borrow_mut().accounts.iter_mut().find(|a| a.name == "dave").expect("dave").balances.insert(9, 1_000_000);
+    w.chain
+        .borrow_mut()
+        .accounts
+        .iter_mut()
+        .find(|a| a.name == "dave")
+        .expect("dave")
+        .balances
+        .insert(9, 1_000_000);
     let script = Script(Rc::new(RefCell::new((data.to_vec(), 0, true, Vec::new()))));
     if let Some(g) = instance(&w, &script) {
         w.gw = g;
@@ -266,7 +328,10 @@ pub fn run(data: &[u8]) -> String {
         let account = ACCOUNTS[script.byte() as usize % ACCOUNTS.len()];
         let action = script.byte() % 10;
         if trace() {
-            eprintln!("step {step}: action {action} user {user} account {account}; events so far {:?}", w.take_events());
+            eprintln!(
+                "step {step}: action {action} user {user} account {account}; events so far {:?}",
+                w.take_events()
+            );
         }
         match action {
             0 => {
@@ -279,7 +344,9 @@ pub fn run(data: &[u8]) -> String {
             1 | 2 => {
                 let amount = 1 + (script.byte() as i64) * 20_011;
                 if script.byte() % 8 == 0 {
-                    w.chain.borrow_mut().player_transfer("dave", GATEWAY, 1 + amount % 1000, 9);
+                    w.chain
+                        .borrow_mut()
+                        .player_transfer("dave", GATEWAY, 1 + amount % 1000, 9);
                 } else {
                     w.deposit(account, amount);
                 }
@@ -287,16 +354,27 @@ pub fn run(data: &[u8]) -> String {
             3 => {
                 keys += 1;
                 let delta = script.byte() as i64 * 10 - 1_000;
-                let _ = w.gw.adjust_balance(user, if delta == 0 { 1 } else { delta }, &format!("k{}", keys % 5), "play");
+                let _ = w.gw.adjust_balance(
+                    user,
+                    if delta == 0 { 1 } else { delta },
+                    &format!("k{}", keys % 5),
+                    "play",
+                );
             }
             4 => {
                 let amount = WithdrawalAmount::Cwd(1_000 + script.byte() as u64 * 12_000);
                 let _ = w.gw.request_withdrawal(user, amount, &format!("w{step}"));
             }
             5 => {
-                if let Ok(list) = w.gw.list_withdrawals(&Default::default(), Default::default(), None, 50) {
+                if let Ok(list) =
+                    w.gw.list_withdrawals(&Default::default(), Default::default(), None, 50)
+                {
                     if let Some(x) = list.iter().find(|x| x.state == WdState::AwaitingReview) {
-                        let _ = if script.byte() % 2 == 0 { w.gw.approve_withdrawal(&x.withdrawal_id) } else { w.gw.reject_withdrawal(&x.withdrawal_id, "no") };
+                        let _ = if script.byte() % 2 == 0 {
+                            w.gw.approve_withdrawal(&x.withdrawal_id)
+                        } else {
+                            w.gw.reject_withdrawal(&x.withdrawal_id, "no")
+                        };
                     }
                 }
             }
@@ -323,16 +401,40 @@ pub fn run(data: &[u8]) -> String {
         check_books(&w, "drain", Positions::Untrusted);
     }
     if trace() {
-        eprintln!("after the drain: events {:?}\nstore {}", w.take_events(), w.store.dump());
+        eprintln!(
+            "after the drain: events {:?}\nstore {}",
+            w.take_events(),
+            w.store.dump()
+        );
     }
     let wds: Vec<(String, WithdrawalRec)> = w.store.all("wd/");
     for (_, x) in &wds {
-        assert!(matches!(x.state, WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::AwaitingReview), "withdrawal {} stuck in {:?} after the node told the truth", x.id, x.state);
+        assert!(
+            matches!(
+                x.state,
+                WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::AwaitingReview
+            ),
+            "withdrawal {} stuck in {:?} after the node told the truth",
+            x.id,
+            x.state
+        );
     }
     let c = w.chain.borrow();
     let gid = c.id_of(GATEWAY);
-    let incoming = c.history.get(&gid).map(|h| h.iter().filter(|h| h.op[0] == json!(0) && h.op[1]["to"] == json!(format!("1.2.{gid}"))).count()).unwrap_or(0);
-    assert_eq!(w.store.keys("dep/").len() + w.store.keys("unc/").len(), incoming, "deposits lost or doubled after the node told the truth");
+    let incoming = c
+        .history
+        .get(&gid)
+        .map(|h| {
+            h.iter()
+                .filter(|h| h.op[0] == json!(0) && h.op[1]["to"] == json!(format!("1.2.{gid}")))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(
+        w.store.keys("dep/").len() + w.store.keys("unc/").len(),
+        incoming,
+        "deposits lost or doubled after the node told the truth"
+    );
     let mut lies = script.0.borrow().3.clone();
     lies.sort();
     let _ = support::START_MS;

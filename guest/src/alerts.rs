@@ -21,17 +21,25 @@ pub fn kind_and_subject(a: &Alert) -> (&'static str, String) {
     match a {
         Alert::LowFeeBalance { .. } => ("low-fee-balance", String::new()),
         Alert::NodeTrouble { call, .. } => ("node-trouble", call.clone()),
-        Alert::BroadcastRefused { withdrawal_id, .. } => ("broadcast-refused", withdrawal_id.clone()),
+        Alert::BroadcastRefused { withdrawal_id, .. } => {
+            ("broadcast-refused", withdrawal_id.clone())
+        }
         Alert::StoreTrouble(detail) => ("store-trouble", detail.clone()),
         Alert::PayoutUnfunded { withdrawal_id, .. } => ("payout-unfunded", withdrawal_id.clone()),
         Alert::UnknownPayout { deposit_id, .. } => ("unknown-payout", deposit_id.clone()),
         Alert::HotBalanceLow { .. } => ("hot-balance-low", String::new()),
         Alert::FeeReserveLow { .. } => ("fee-reserve-low", String::new()),
-        Alert::SigningFailed { purpose, subject } => ("signing-failed", format!("{purpose} {subject}")),
-        // The same cause again (whatever the operation counts) is not news.
-        Alert::HistoryUntrusted { detail, switched } => {
-            ("history-untrusted", format!("{switched} {}", detail.replace(|c: char| c.is_ascii_digit(), "")))
+        Alert::SigningFailed { purpose, subject } => {
+            ("signing-failed", format!("{purpose} {subject}"))
         }
+        // The same cause again (whatever the operation counts) is not news.
+        Alert::HistoryUntrusted { detail, switched } => (
+            "history-untrusted",
+            format!(
+                "{switched} {}",
+                detail.replace(|c: char| c.is_ascii_digit(), "")
+            ),
+        ),
     }
 }
 
@@ -56,20 +64,25 @@ impl Gateway {
         if self.alert_memory.0.contains_key(&key) {
             return;
         }
-        let stored = transact(self.ports.store.as_mut(), |t| {
+        let stored = transact(&mut self.ports, |t| {
             let last: Option<u64> = t.get(&key)?;
             if last.is_some_and(|l| !due(l)) {
                 return Ok(Step::Done(false));
             }
             t.put(&key, &now);
+            t.emit(Event::Alert(alert.clone()));
             Ok(Step::Commit(true))
         });
         match stored {
             Ok(false) => {}
-            // Sent, or the store is failing: the in-memory limit still holds.
-            Ok(true) | Err(_) => {
+            Ok(true) => {
                 self.alert_memory.0.insert(key, now);
-                self.emit(Event::Alert(alert));
+            }
+            // The store is failing: the alert reaches the live sink only (it cannot be in
+            // the feed), and the in-memory limit holds.
+            Err(_) => {
+                self.alert_memory.0.insert(key, now);
+                self.ports.events.emit(Event::Alert(alert));
             }
         }
     }
@@ -85,14 +98,12 @@ impl Gateway {
             if now < last.saturating_add(ALERT_EVERY_MS) {
                 continue;
             }
-            transact(self.ports.store.as_mut(), |t| {
-                match t.get::<u64>(&e.key)? {
-                    Some(l) if now >= l.saturating_add(ALERT_EVERY_MS) => {
-                        t.delete(&e.key);
-                        Ok(Step::Commit(()))
-                    }
-                    _ => Ok(Step::Done(())),
+            transact(&mut self.ports, |t| match t.get::<u64>(&e.key)? {
+                Some(l) if now >= l.saturating_add(ALERT_EVERY_MS) => {
+                    t.delete(&e.key);
+                    Ok(Step::Commit(()))
                 }
+                _ => Ok(Step::Done(())),
             })?;
         }
         Ok(())

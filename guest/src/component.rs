@@ -10,7 +10,9 @@ use crowdwiz::gateway::{clock as wclock, events as wev, node as wnode, store as 
 use exports::crowdwiz::gateway::api as wapi;
 use exports::crowdwiz::gateway::codec as wit;
 
-use crate::config::{Config, Keys, LinkConfig, Rate, ReferralConfig, TreasuryConfig, WithdrawalConfig};
+use crate::config::{
+    Config, Keys, LinkConfig, Rate, ReferralConfig, TreasuryConfig, WithdrawalConfig,
+};
 use crate::events::{self as ev, Event};
 use crate::gateway::{Active, Gateway};
 use crate::gateway_error::{GatewayError, KeyRole, LimitScope, NameProblem, ProofProblem};
@@ -29,27 +31,66 @@ include!("../../codec/component/src/codec_exports.rs");
 struct WitStore;
 
 fn entries(list: Vec<wstore::Entry>) -> Vec<ports::Entry> {
-    list.into_iter().map(|e| ports::Entry { key: e.key, value: e.value, version: e.version }).collect()
+    list.into_iter()
+        .map(|e| ports::Entry {
+            key: e.key,
+            value: e.value,
+            version: e.version,
+        })
+        .collect()
 }
 
 impl ports::Store for WitStore {
     fn get(&mut self, key: &str) -> Result<Option<ports::Entry>, ports::StoreError> {
         wstore::get(key)
-            .map(|e| e.map(|e| ports::Entry { key: e.key, value: e.value, version: e.version }))
+            .map(|e| {
+                e.map(|e| ports::Entry {
+                    key: e.key,
+                    value: e.value,
+                    version: e.version,
+                })
+            })
             .map_err(store_err)
     }
-    fn scan(&mut self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<ports::Entry>, ports::StoreError> {
-        wstore::scan(prefix, start_after, limit).map(entries).map_err(store_err)
+    fn scan(
+        &mut self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ports::Entry>, ports::StoreError> {
+        wstore::scan(prefix, start_after, limit)
+            .map(entries)
+            .map_err(store_err)
     }
-    fn scan_reverse(&mut self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<ports::Entry>, ports::StoreError> {
-        wstore::scan_reverse(prefix, start_before, limit).map(entries).map_err(store_err)
+    fn scan_reverse(
+        &mut self,
+        prefix: &str,
+        start_before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ports::Entry>, ports::StoreError> {
+        wstore::scan_reverse(prefix, start_before, limit)
+            .map(entries)
+            .map_err(store_err)
     }
-    fn commit(&mut self, preconditions: &[ports::Precondition], writes: &[ports::Write]) -> Result<bool, ports::StoreError> {
+    fn commit(
+        &mut self,
+        preconditions: &[ports::Precondition],
+        writes: &[ports::Write],
+    ) -> Result<bool, ports::StoreError> {
         let pre: Vec<wstore::Precondition> = preconditions
             .iter()
-            .map(|p| wstore::Precondition { key: p.key.clone(), expected_version: p.expected_version })
+            .map(|p| wstore::Precondition {
+                key: p.key.clone(),
+                expected_version: p.expected_version,
+            })
             .collect();
-        let w: Vec<wstore::Write> = writes.iter().map(|w| wstore::Write { key: w.key.clone(), value: w.value.clone() }).collect();
+        let w: Vec<wstore::Write> = writes
+            .iter()
+            .map(|w| wstore::Write {
+                key: w.key.clone(),
+                value: w.value.clone(),
+            })
+            .collect();
         match wstore::commit(&pre, &w) {
             Ok(wstore::CommitOutcome::Committed) => Ok(true),
             Ok(wstore::CommitOutcome::Conflict) => Ok(false),
@@ -67,11 +108,19 @@ fn store_err(e: wstore::StoreError) -> ports::StoreError {
 struct WitNode;
 
 impl ports::Node for WitNode {
-    fn call(&mut self, api: &str, method: &str, params_json: &str) -> Result<String, ports::NodeError> {
+    fn call(
+        &mut self,
+        api: &str,
+        method: &str,
+        params_json: &str,
+    ) -> Result<String, ports::NodeError> {
         wnode::call(api, method, params_json).map_err(|e| match e {
             wnode::NodeError::Unreachable(s) => ports::NodeError::Unreachable(s),
             wnode::NodeError::Timeout => ports::NodeError::Timeout,
-            wnode::NodeError::Rpc(r) => ports::NodeError::Rpc { code: r.code, message: r.message },
+            wnode::NodeError::Rpc(r) => ports::NodeError::Rpc {
+                code: r.code,
+                message: r.message,
+            },
             wnode::NodeError::BadResponse(s) => ports::NodeError::BadResponse(s),
         })
     }
@@ -114,6 +163,7 @@ fn fresh_gateway() -> Gateway {
         clock: Box::new(WitClock),
         events: Box::new(WitEvents),
         random: Box::new(WasiRandom),
+        outbox: true,
     })
 }
 
@@ -130,7 +180,9 @@ thread_local! {
     static CONFIGURED: RefCell<Option<Active>> = const { RefCell::new(None) };
 }
 
-fn with<T>(f: impl FnOnce(&mut Gateway) -> Result<T, GatewayError>) -> Result<T, wapi::GatewayError> {
+fn with<T>(
+    f: impl FnOnce(&mut Gateway) -> Result<T, GatewayError>,
+) -> Result<T, wapi::GatewayError> {
     let mut g = GATEWAY.take().unwrap_or_else(|| {
         let mut g = fresh_gateway();
         g.active = CONFIGURED.with(|c| c.borrow().clone());
@@ -148,19 +200,52 @@ fn remember_configuration(g: &Gateway) {
 // ------------------------------------------------------------------ events
 
 fn pos(p: ev::OpPosition) -> wev::OpPosition {
-    wev::OpPosition { block_num: p.block_num, trx_in_block: p.trx_in_block, op_in_trx: p.op_in_trx, occurrence: p.occurrence }
+    wev::OpPosition {
+        block_num: p.block_num,
+        trx_in_block: p.trx_in_block,
+        op_in_trx: p.op_in_trx,
+        occurrence: p.occurrence,
+    }
 }
 
 fn wref(r: ev::WithdrawalRef) -> wev::WithdrawalRef {
-    wev::WithdrawalRef { withdrawal_id: r.withdrawal_id, user: r.user, account: r.account, game: r.game, cwd: r.cwd }
+    wev::WithdrawalRef {
+        withdrawal_id: r.withdrawal_id,
+        user: r.user,
+        account: r.account,
+        game: r.game,
+        cwd: r.cwd,
+    }
 }
 
 fn event_to_wit(e: Event) -> wev::Event {
     use wev::Event as W;
     match e {
-        Event::LinkCodeSent { user, account, expires_at_ms, tx_id } => W::LinkCodeSent(wev::LinkCodeSent { user, account, expires_at_ms, tx_id }),
-        Event::LinkConfirmed { user, account, account_id } => W::LinkConfirmed(wev::LinkConfirmed { user, account, account_id }),
-        Event::LinkFailed { user, account, reason } => W::LinkFailed(wev::LinkFailed {
+        Event::LinkCodeSent {
+            user,
+            account,
+            expires_at_ms,
+            tx_id,
+        } => W::LinkCodeSent(wev::LinkCodeSent {
+            user,
+            account,
+            expires_at_ms,
+            tx_id,
+        }),
+        Event::LinkConfirmed {
+            user,
+            account,
+            account_id,
+        } => W::LinkConfirmed(wev::LinkConfirmed {
+            user,
+            account,
+            account_id,
+        }),
+        Event::LinkFailed {
+            user,
+            account,
+            reason,
+        } => W::LinkFailed(wev::LinkFailed {
             user,
             account,
             reason: match reason {
@@ -168,11 +253,41 @@ fn event_to_wit(e: Event) -> wev::Event {
                 ev::LinkFailure::TooManyAttempts => wev::LinkFailure::TooManyAttempts,
             },
         }),
-        Event::Unlinked { user, account, reserved_through_block } => W::Unlinked(wev::Unlinked { user, account, reserved_through_block }),
-        Event::DepositCredited { user, deposit_id, position, account, cwd, game, balance } => {
-            W::DepositCredited(wev::DepositCredited { user, deposit_id, position: pos(position), account, cwd, game, balance })
-        }
-        Event::DepositUnclaimed { deposit_id, position, from_account_id, asset_id, amount, reason, op } => W::DepositUnclaimed(wev::DepositUnclaimed {
+        Event::Unlinked {
+            user,
+            account,
+            reserved_through_block,
+        } => W::Unlinked(wev::Unlinked {
+            user,
+            account,
+            reserved_through_block,
+        }),
+        Event::DepositCredited {
+            user,
+            deposit_id,
+            position,
+            account,
+            cwd,
+            game,
+            balance,
+        } => W::DepositCredited(wev::DepositCredited {
+            user,
+            deposit_id,
+            position: pos(position),
+            account,
+            cwd,
+            game,
+            balance,
+        }),
+        Event::DepositUnclaimed {
+            deposit_id,
+            position,
+            from_account_id,
+            asset_id,
+            amount,
+            reason,
+            op,
+        } => W::DepositUnclaimed(wev::DepositUnclaimed {
             deposit_id,
             position: pos(position),
             from_account_id,
@@ -183,67 +298,192 @@ fn event_to_wit(e: Event) -> wev::Event {
                 ev::UnclaimedReason::OtherAsset => wev::UnclaimedReason::OtherAsset,
                 ev::UnclaimedReason::TooSmall => wev::UnclaimedReason::TooSmall,
                 ev::UnclaimedReason::NotATransfer => wev::UnclaimedReason::NotATransfer,
-                ev::UnclaimedReason::UnrecognisedOperation => wev::UnclaimedReason::UnrecognisedOperation,
+                ev::UnclaimedReason::UnrecognisedOperation => {
+                    wev::UnclaimedReason::UnrecognisedOperation
+                }
                 ev::UnclaimedReason::CreditOverflow => wev::UnclaimedReason::CreditOverflow,
                 ev::UnclaimedReason::UserUnreadable => wev::UnclaimedReason::UserUnreadable,
             },
             op: u32::try_from(op).unwrap_or(u32::MAX),
         }),
-        Event::UnclaimedAssigned { deposit_id, user, game, balance } => W::UnclaimedAssigned(wev::UnclaimedAssigned { deposit_id, user, game, balance }),
-        Event::UnclaimedRefundMarked { deposit_id, note } => W::UnclaimedRefundMarked(wev::UnclaimedRefundMarked { deposit_id, note }),
-        Event::BalanceAdjusted { user, delta, balance, idempotency_key, reason } => {
-            W::BalanceAdjusted(wev::BalanceAdjusted { user, delta, balance, idempotency_key, reason })
+        Event::UnclaimedAssigned {
+            deposit_id,
+            user,
+            game,
+            balance,
+        } => W::UnclaimedAssigned(wev::UnclaimedAssigned {
+            deposit_id,
+            user,
+            game,
+            balance,
+        }),
+        Event::UnclaimedRefundMarked { deposit_id, note } => {
+            W::UnclaimedRefundMarked(wev::UnclaimedRefundMarked { deposit_id, note })
         }
+        Event::BalanceAdjusted {
+            user,
+            delta,
+            balance,
+            idempotency_key,
+            reason,
+        } => W::BalanceAdjusted(wev::BalanceAdjusted {
+            user,
+            delta,
+            balance,
+            idempotency_key,
+            reason,
+        }),
         Event::WithdrawalRequested(r) => W::WithdrawalRequested(wref(r)),
         Event::WithdrawalAwaitingReview(r) => W::WithdrawalAwaitingReview(wref(r)),
         Event::WithdrawalApproved(r) => W::WithdrawalApproved(wref(r)),
-        Event::WithdrawalRejected { withdrawal, reason } => W::WithdrawalRejected(wev::WithdrawalRejected { withdrawal: wref(withdrawal), reason }),
-        Event::WithdrawalSent { withdrawal, tx_id, attempt, expiration_ms } => {
-            W::WithdrawalSent(wev::WithdrawalSent { withdrawal: wref(withdrawal), tx_id, attempt, expiration_ms })
+        Event::WithdrawalRejected { withdrawal, reason } => {
+            W::WithdrawalRejected(wev::WithdrawalRejected {
+                withdrawal: wref(withdrawal),
+                reason,
+            })
         }
-        Event::WithdrawalConfirmed { withdrawal, tx_id, block_num } => {
-            W::WithdrawalConfirmed(wev::WithdrawalConfirmed { withdrawal: wref(withdrawal), tx_id, block_num })
-        }
-        Event::WithdrawalFailed { withdrawal, reason } => W::WithdrawalFailed(wev::WithdrawalFailed {
+        Event::WithdrawalSent {
+            withdrawal,
+            tx_id,
+            attempt,
+            expiration_ms,
+        } => W::WithdrawalSent(wev::WithdrawalSent {
             withdrawal: wref(withdrawal),
-            reason: match reason {
-                ev::WithdrawalFailure::Expired => wev::WithdrawalFailure::Expired,
-                ev::WithdrawalFailure::AccountUnusable => wev::WithdrawalFailure::AccountUnusable,
-            },
+            tx_id,
+            attempt,
+            expiration_ms,
         }),
-        Event::WithdrawalCancelled { withdrawal, reason } => W::WithdrawalCancelled(wev::WithdrawalCancelled { withdrawal: wref(withdrawal), reason }),
-        Event::UnknownPayoutAcknowledged { deposit_id, note } => W::UnknownPayoutAcknowledged(wev::UnknownPayoutAcknowledged { deposit_id, note }),
+        Event::WithdrawalConfirmed {
+            withdrawal,
+            tx_id,
+            block_num,
+        } => W::WithdrawalConfirmed(wev::WithdrawalConfirmed {
+            withdrawal: wref(withdrawal),
+            tx_id,
+            block_num,
+        }),
+        Event::WithdrawalFailed { withdrawal, reason } => {
+            W::WithdrawalFailed(wev::WithdrawalFailed {
+                withdrawal: wref(withdrawal),
+                reason: match reason {
+                    ev::WithdrawalFailure::Expired => wev::WithdrawalFailure::Expired,
+                    ev::WithdrawalFailure::AccountUnusable => {
+                        wev::WithdrawalFailure::AccountUnusable
+                    }
+                },
+            })
+        }
+        Event::WithdrawalCancelled { withdrawal, reason } => {
+            W::WithdrawalCancelled(wev::WithdrawalCancelled {
+                withdrawal: wref(withdrawal),
+                reason,
+            })
+        }
+        Event::UnknownPayoutAcknowledged { deposit_id, note } => {
+            W::UnknownPayoutAcknowledged(wev::UnknownPayoutAcknowledged { deposit_id, note })
+        }
         Event::SweepSent(s) => W::SweepSent(sweep_ref(s)),
-        Event::SweepConfirmed { sweep, block_num } => W::SweepConfirmed(wev::SweepConfirmed { sweep: sweep_ref(sweep), block_num }),
+        Event::SweepConfirmed { sweep, block_num } => W::SweepConfirmed(wev::SweepConfirmed {
+            sweep: sweep_ref(sweep),
+            block_num,
+        }),
         Event::SweepExpired(s) => W::SweepExpired(sweep_ref(s)),
-        Event::InternalTransfer { transfer_id, from_user, to_user, amount, from_balance, to_balance } => {
-            W::InternalTransfer(wev::InternalTransfer { transfer_id, from_user, to_user, amount, from_balance, to_balance })
+        Event::InternalTransfer {
+            transfer_id,
+            from_user,
+            to_user,
+            amount,
+            from_balance,
+            to_balance,
+        } => W::InternalTransfer(wev::InternalTransfer {
+            transfer_id,
+            from_user,
+            to_user,
+            amount,
+            from_balance,
+            to_balance,
+        }),
+        Event::ReferrerSet { user, referrer } => {
+            W::ReferrerSet(wev::ReferrerSet { user, referrer })
         }
-        Event::ReferrerSet { user, referrer } => W::ReferrerSet(wev::ReferrerSet { user, referrer }),
-        Event::ReferrersRewarded { user, base_amount, to_referrers, cashback, pool_balance } => {
-            W::ReferrersRewarded(wev::ReferrersRewarded { user, base_amount, to_referrers, cashback, pool_balance })
-        }
+        Event::ReferrersRewarded {
+            user,
+            base_amount,
+            to_referrers,
+            cashback,
+            pool_balance,
+        } => W::ReferrersRewarded(wev::ReferrersRewarded {
+            user,
+            base_amount,
+            to_referrers,
+            cashback,
+            pool_balance,
+        }),
         Event::Alert(a) => W::Alert(match a {
-            ev::Alert::LowFeeBalance { balance, threshold } => wev::Alert::LowFeeBalance(wev::LowFeeBalance { balance, threshold }),
-            ev::Alert::NodeTrouble { call, detail } => wev::Alert::NodeTrouble(wev::NodeTrouble { call, detail }),
-            ev::Alert::BroadcastRefused { withdrawal_id, tx_id, detail } => {
-                wev::Alert::BroadcastRefused(wev::BroadcastRefused { withdrawal_id, tx_id, detail })
+            ev::Alert::LowFeeBalance { balance, threshold } => {
+                wev::Alert::LowFeeBalance(wev::LowFeeBalance { balance, threshold })
             }
+            ev::Alert::NodeTrouble { call, detail } => {
+                wev::Alert::NodeTrouble(wev::NodeTrouble { call, detail })
+            }
+            ev::Alert::BroadcastRefused {
+                withdrawal_id,
+                tx_id,
+                detail,
+            } => wev::Alert::BroadcastRefused(wev::BroadcastRefused {
+                withdrawal_id,
+                tx_id,
+                detail,
+            }),
             ev::Alert::StoreTrouble(s) => wev::Alert::StoreTrouble(s),
-            ev::Alert::HistoryUntrusted { detail, switched } => wev::Alert::HistoryUntrusted(wev::HistoryUntrusted { detail, switched }),
-            ev::Alert::PayoutUnfunded { withdrawal_id, balance, shortfall } => {
-                wev::Alert::PayoutUnfunded(wev::PayoutUnfunded { withdrawal_id, balance, shortfall })
+            ev::Alert::HistoryUntrusted { detail, switched } => {
+                wev::Alert::HistoryUntrusted(wev::HistoryUntrusted { detail, switched })
             }
-            ev::Alert::HotBalanceLow { balance, needed, low_water, refill_cwd } => {
-                wev::Alert::HotBalanceLow(wev::HotBalanceLow { balance, needed, low_water, refill_cwd })
+            ev::Alert::PayoutUnfunded {
+                withdrawal_id,
+                balance,
+                shortfall,
+            } => wev::Alert::PayoutUnfunded(wev::PayoutUnfunded {
+                withdrawal_id,
+                balance,
+                shortfall,
+            }),
+            ev::Alert::HotBalanceLow {
+                balance,
+                needed,
+                low_water,
+                refill_cwd,
+            } => wev::Alert::HotBalanceLow(wev::HotBalanceLow {
+                balance,
+                needed,
+                low_water,
+                refill_cwd,
+            }),
+            ev::Alert::FeeReserveLow {
+                fee_balance,
+                days_left,
+                threshold_days,
+            } => wev::Alert::FeeReserveLow(wev::FeeReserveLow {
+                fee_balance,
+                days_left,
+                threshold_days,
+            }),
+            ev::Alert::SigningFailed { purpose, subject } => {
+                wev::Alert::SigningFailed(wev::SigningFailed { purpose, subject })
             }
-            ev::Alert::FeeReserveLow { fee_balance, days_left, threshold_days } => {
-                wev::Alert::FeeReserveLow(wev::FeeReserveLow { fee_balance, days_left, threshold_days })
-            }
-            ev::Alert::SigningFailed { purpose, subject } => wev::Alert::SigningFailed(wev::SigningFailed { purpose, subject }),
-            ev::Alert::UnknownPayout { deposit_id, position, to_account_id, amount, memo_withdrawal_id } => {
-                wev::Alert::UnknownPayout(wev::UnknownPayout { deposit_id, position: pos(position), to_account_id, amount, memo_withdrawal_id })
-            }
+            ev::Alert::UnknownPayout {
+                deposit_id,
+                position,
+                to_account_id,
+                amount,
+                memo_withdrawal_id,
+            } => wev::Alert::UnknownPayout(wev::UnknownPayout {
+                deposit_id,
+                position: pos(position),
+                to_account_id,
+                amount,
+                memo_withdrawal_id,
+            }),
         }),
     }
 }
@@ -270,10 +510,15 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         }),
         GatewayError::AccountNotFound => W::AccountNotFound,
         GatewayError::AccountTaken => W::AccountTaken,
-        GatewayError::AccountReserved { retry_after_ms } => W::AccountReserved(wapi::AccountReserved { retry_after_ms }),
+        GatewayError::AccountReserved { retry_after_ms } => {
+            W::AccountReserved(wapi::AccountReserved { retry_after_ms })
+        }
         GatewayError::AlreadyLinked(a) => W::AlreadyLinked(a),
         GatewayError::NotLinked => W::NotLinked,
-        GatewayError::RateLimited { scope, retry_after_ms } => W::RateLimited(wapi::RateLimited {
+        GatewayError::RateLimited {
+            scope,
+            retry_after_ms,
+        } => W::RateLimited(wapi::RateLimited {
             scope: match scope {
                 LimitScope::User => wapi::LimitScope::User,
                 LimitScope::Account => wapi::LimitScope::Account,
@@ -283,13 +528,21 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         }),
         GatewayError::NoPendingLink => W::NoPendingLink,
         GatewayError::LinkExpired => W::LinkExpired,
-        GatewayError::WrongCode { attempts_left } => W::WrongCode(wapi::WrongCode { attempts_left }),
+        GatewayError::WrongCode { attempts_left } => {
+            W::WrongCode(wapi::WrongCode { attempts_left })
+        }
         GatewayError::TooManyAttempts => W::TooManyAttempts,
         GatewayError::WithdrawalsPending => W::WithdrawalsPending,
         GatewayError::InsufficientBalance(a) => W::InsufficientBalance(a),
         GatewayError::BelowMinimum(a) => W::BelowMinimum(a),
         GatewayError::AboveMaximum(a) => W::AboveMaximum(a),
-        GatewayError::DailyLimit { remaining_cwd, retry_after_ms } => W::DailyLimit(wapi::DailyLimit { remaining_cwd, retry_after_ms }),
+        GatewayError::DailyLimit {
+            remaining_cwd,
+            retry_after_ms,
+        } => W::DailyLimit(wapi::DailyLimit {
+            remaining_cwd,
+            retry_after_ms,
+        }),
         GatewayError::AmountTooSmall => W::AmountTooSmall,
         GatewayError::Overflow => W::Overflow,
         GatewayError::IdempotencyConflict => W::IdempotencyConflict,
@@ -311,7 +564,13 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         GatewayError::SelfReferral => W::SelfReferral,
         GatewayError::ReferralCycle => W::ReferralCycle,
         GatewayError::PoolInsufficient(a) => W::PoolInsufficient(a),
-        GatewayError::NodeUnavailable { detail, retry_after_ms } => W::NodeUnavailable(wapi::NodeUnavailable { detail, retry_after_ms }),
+        GatewayError::NodeUnavailable {
+            detail,
+            retry_after_ms,
+        } => W::NodeUnavailable(wapi::NodeUnavailable {
+            detail,
+            retry_after_ms,
+        }),
         GatewayError::StoreUnavailable(s) => W::StoreUnavailable(s),
         GatewayError::Busy => W::Busy,
         GatewayError::SigningFailed => W::SigningFailed,
@@ -319,11 +578,17 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
 }
 
 fn rate_in(r: wapi::Rate) -> Rate {
-    Rate { game_units: r.game_units, per_cwd_units: r.per_cwd_units }
+    Rate {
+        game_units: r.game_units,
+        per_cwd_units: r.per_cwd_units,
+    }
 }
 
 fn rate_out(r: Rate) -> wapi::Rate {
-    wapi::Rate { game_units: r.game_units, per_cwd_units: r.per_cwd_units }
+    wapi::Rate {
+        game_units: r.game_units,
+        per_cwd_units: r.per_cwd_units,
+    }
 }
 
 fn amount_in(a: wapi::WithdrawalAmount) -> WithdrawalAmount {
@@ -417,11 +682,20 @@ fn unknown_payout_out(u: views::UnknownPayoutView) -> wapi::UnknownPayout {
 }
 
 fn quote_out(q: views::Quote) -> wapi::Quote {
-    wapi::Quote { cwd: q.cwd, game: q.game, rate: rate_out(q.rate) }
+    wapi::Quote {
+        cwd: q.cwd,
+        game: q.game,
+        rate: rate_out(q.rate),
+    }
 }
 
 fn sweep_ref(s: ev::SweepRef) -> wev::SweepRef {
-    wev::SweepRef { sweep_id: s.sweep_id, cold_account: s.cold_account, cwd: s.cwd, tx_id: s.tx_id }
+    wev::SweepRef {
+        sweep_id: s.sweep_id,
+        cold_account: s.cold_account,
+        cwd: s.cwd,
+        tx_id: s.tx_id,
+    }
 }
 
 fn sweep_out(s: views::SweepView) -> wapi::Sweep {
@@ -459,7 +733,11 @@ fn transfer_out(t: views::InternalTransferView) -> wapi::InternalTransfer {
 }
 
 fn referral_out(r: views::ReferralView) -> wapi::Referral {
-    wapi::Referral { user: r.user, referrer: r.referrer, since_ms: r.since_ms }
+    wapi::Referral {
+        user: r.user,
+        referrer: r.referrer,
+        since_ms: r.since_ms,
+    }
 }
 
 fn fee_reserve_out(f: views::FeeReserveView) -> wapi::FeeReserve {
@@ -477,11 +755,18 @@ fn fee_reserve_out(f: views::FeeReserveView) -> wapi::FeeReserve {
 }
 
 fn linked_out(l: views::LinkedAccount) -> wapi::LinkedAccount {
-    wapi::LinkedAccount { account: l.account, account_id: l.account_id, linked_at_ms: l.linked_at_ms }
+    wapi::LinkedAccount {
+        account: l.account,
+        account_id: l.account_id,
+        linked_at_ms: l.linked_at_ms,
+    }
 }
 
 impl wapi::Guest for Component {
-    fn configure(config: wapi::Config, keys: wapi::Keys) -> Result<wapi::GatewayInfo, wapi::GatewayError> {
+    fn configure(
+        config: wapi::Config,
+        keys: wapi::Keys,
+    ) -> Result<wapi::GatewayInfo, wapi::GatewayError> {
         let c = Config {
             gateway_account: config.gateway_account,
             chain_id: config.chain_id,
@@ -523,32 +808,53 @@ impl wapi::Guest for Component {
                 pool_user: config.referrals.pool_user,
             },
         };
-        let k = Keys { active_wif: keys.active_wif, memo_wif: keys.memo_wif };
+        let k = Keys {
+            active_wif: keys.active_wif,
+            memo_wif: keys.memo_wif,
+        };
         with(|g| {
             let info = g.configure(c, k)?;
             remember_configuration(g);
             Ok(info)
-        }).map(|i| wapi::GatewayInfo {
+        })
+        .map(|i| wapi::GatewayInfo {
             account: i.account,
             account_id: i.account_id,
             head_block: i.head_block,
             last_irreversible_block: i.last_irreversible_block,
         })
     }
-    fn start_link(user: String, account: String, proof: Option<wapi::PowProof>) -> Result<wapi::LinkStarted, wapi::GatewayError> {
-        let proof = proof.map(|p| crate::pow::Proof { challenge: p.challenge, nonce: p.nonce });
-        with(|g| g.start_link_with_proof(&user, &account, proof.as_ref())).map(|l| wapi::LinkStarted {
-            account: l.account,
-            expires_at_ms: l.expires_at_ms,
-            code_digits: l.code_digits,
-            tx_id: l.tx_id,
+    fn start_link(
+        user: String,
+        account: String,
+        proof: Option<wapi::PowProof>,
+    ) -> Result<wapi::LinkStarted, wapi::GatewayError> {
+        let proof = proof.map(|p| crate::pow::Proof {
+            challenge: p.challenge,
+            nonce: p.nonce,
+        });
+        with(|g| g.start_link_with_proof(&user, &account, proof.as_ref())).map(|l| {
+            wapi::LinkStarted {
+                account: l.account,
+                expires_at_ms: l.expires_at_ms,
+                code_digits: l.code_digits,
+                tx_id: l.tx_id,
+            }
         })
     }
     fn link_challenge() -> Result<wapi::PowChallenge, wapi::GatewayError> {
-        with(|g| g.link_challenge()).map(|c| wapi::PowChallenge { challenge: c.challenge, difficulty_bits: c.difficulty_bits, expires_at_ms: c.expires_at_ms })
+        with(|g| g.link_challenge()).map(|c| wapi::PowChallenge {
+            challenge: c.challenge,
+            difficulty_bits: c.difficulty_bits,
+            expires_at_ms: c.expires_at_ms,
+        })
     }
     fn start_memo_link(user: String) -> Result<wapi::MemoLink, wapi::GatewayError> {
-        with(|g| g.start_memo_link(&user)).map(|m| wapi::MemoLink { code: m.code, gateway_account: m.gateway_account, expires_at_ms: m.expires_at_ms })
+        with(|g| g.start_memo_link(&user)).map(|m| wapi::MemoLink {
+            code: m.code,
+            gateway_account: m.gateway_account,
+            expires_at_ms: m.expires_at_ms,
+        })
     }
     fn confirm_link(user: String, code: String) -> Result<wapi::LinkedAccount, wapi::GatewayError> {
         with(|g| g.confirm_link(&user, &code)).map(linked_out)
@@ -560,7 +866,11 @@ impl wapi::Guest for Component {
         with(|g| g.account(&user)).map(|a| wapi::AccountView {
             user: a.user,
             linked: a.linked.map(linked_out),
-            pending_link: a.pending_link.map(|p| wapi::PendingLink { account: p.account, expires_at_ms: p.expires_at_ms, attempts_left: p.attempts_left }),
+            pending_link: a.pending_link.map(|p| wapi::PendingLink {
+                account: p.account,
+                expires_at_ms: p.expires_at_ms,
+                attempts_left: p.attempts_left,
+            }),
             balance: a.balance,
             frozen: a.frozen,
             revision: a.revision,
@@ -581,36 +891,77 @@ impl wapi::Guest for Component {
     fn quote_withdrawal(amount: wapi::WithdrawalAmount) -> Result<wapi::Quote, wapi::GatewayError> {
         with(|g| g.quote_withdrawal(amount_in(amount))).map(quote_out)
     }
-    fn adjust_balance(user: String, delta: i64, idempotency_key: String, reason: String) -> Result<wapi::BalanceChange, wapi::GatewayError> {
-        with(|g| g.adjust_balance(&user, delta, &idempotency_key, &reason))
-            .map(|b| wapi::BalanceChange { balance: b.balance, frozen: b.frozen, replayed: b.replayed })
+    fn adjust_balance(
+        user: String,
+        delta: i64,
+        idempotency_key: String,
+        reason: String,
+    ) -> Result<wapi::BalanceChange, wapi::GatewayError> {
+        with(|g| g.adjust_balance(&user, delta, &idempotency_key, &reason)).map(|b| {
+            wapi::BalanceChange {
+                balance: b.balance,
+                frozen: b.frozen,
+                replayed: b.replayed,
+            }
+        })
     }
-    fn request_withdrawal(user: String, amount: wapi::WithdrawalAmount, idempotency_key: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
-        with(|g| g.request_withdrawal(&user, amount_in(amount), &idempotency_key)).map(withdrawal_out)
+    fn request_withdrawal(
+        user: String,
+        amount: wapi::WithdrawalAmount,
+        idempotency_key: String,
+    ) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        with(|g| g.request_withdrawal(&user, amount_in(amount), &idempotency_key))
+            .map(withdrawal_out)
     }
     fn approve_withdrawal(withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.approve_withdrawal(&withdrawal_id)).map(withdrawal_out)
     }
-    fn reject_withdrawal(withdrawal_id: String, reason: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+    fn reject_withdrawal(
+        withdrawal_id: String,
+        reason: String,
+    ) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.reject_withdrawal(&withdrawal_id, &reason)).map(withdrawal_out)
     }
-    fn cancel_withdrawal(withdrawal_id: String, reason: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+    fn cancel_withdrawal(
+        withdrawal_id: String,
+        reason: String,
+    ) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.cancel_withdrawal(&withdrawal_id, &reason)).map(withdrawal_out)
     }
-    fn list_unknown_payouts(include_acknowledged: bool) -> Result<Vec<wapi::UnknownPayout>, wapi::GatewayError> {
-        with(|g| g.list_unknown_payouts(include_acknowledged)).map(|v| v.into_iter().map(unknown_payout_out).collect())
+    fn list_unknown_payouts(
+        include_acknowledged: bool,
+    ) -> Result<Vec<wapi::UnknownPayout>, wapi::GatewayError> {
+        with(|g| g.list_unknown_payouts(include_acknowledged))
+            .map(|v| v.into_iter().map(unknown_payout_out).collect())
     }
-    fn acknowledge_unknown_payout(deposit_id: String, note: String) -> Result<wapi::UnknownPayout, wapi::GatewayError> {
+    fn acknowledge_unknown_payout(
+        deposit_id: String,
+        note: String,
+    ) -> Result<wapi::UnknownPayout, wapi::GatewayError> {
         with(|g| g.acknowledge_unknown_payout(&deposit_id, &note)).map(unknown_payout_out)
     }
     fn get_withdrawal(withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.get_withdrawal(&withdrawal_id)).map(withdrawal_out)
     }
-    fn list_withdrawals(filter: wapi::WithdrawalFilter, order: wapi::ListOrder, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::Withdrawal>, wapi::GatewayError> {
-        let f = views::WithdrawalFilter { user: filter.user, state: filter.state.map(state_in) };
-        with(|g| g.list_withdrawals(&f, order_in(order), start_after.as_deref(), limit)).map(|v| v.into_iter().map(withdrawal_out).collect())
+    fn list_withdrawals(
+        filter: wapi::WithdrawalFilter,
+        order: wapi::ListOrder,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wapi::Withdrawal>, wapi::GatewayError> {
+        let f = views::WithdrawalFilter {
+            user: filter.user,
+            state: filter.state.map(state_in),
+        };
+        with(|g| g.list_withdrawals(&f, order_in(order), start_after.as_deref(), limit))
+            .map(|v| v.into_iter().map(withdrawal_out).collect())
     }
-    fn list_deposits(user: String, order: wapi::ListOrder, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::CreditedDeposit>, wapi::GatewayError> {
+    fn list_deposits(
+        user: String,
+        order: wapi::ListOrder,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wapi::CreditedDeposit>, wapi::GatewayError> {
         with(|g| g.list_deposits(&user, order_in(order), start_after.as_deref(), limit)).map(|v| {
             v.into_iter()
                 .map(|d| wapi::CreditedDeposit {
@@ -625,13 +976,24 @@ impl wapi::Guest for Component {
                 .collect()
         })
     }
-    fn list_unclaimed(include_resolved: bool, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::UnclaimedDeposit>, wapi::GatewayError> {
-        with(|g| g.list_unclaimed(include_resolved, start_after.as_deref(), limit)).map(|v| v.into_iter().map(unclaimed_out).collect())
+    fn list_unclaimed(
+        include_resolved: bool,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wapi::UnclaimedDeposit>, wapi::GatewayError> {
+        with(|g| g.list_unclaimed(include_resolved, start_after.as_deref(), limit))
+            .map(|v| v.into_iter().map(unclaimed_out).collect())
     }
-    fn assign_unclaimed(deposit_id: String, user: String) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
+    fn assign_unclaimed(
+        deposit_id: String,
+        user: String,
+    ) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
         with(|g| g.assign_unclaimed(&deposit_id, &user)).map(unclaimed_out)
     }
-    fn refund_unclaimed(deposit_id: String, note: String) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
+    fn refund_unclaimed(
+        deposit_id: String,
+        note: String,
+    ) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
         with(|g| g.refund_unclaimed(&deposit_id, &note)).map(unclaimed_out)
     }
     fn status() -> Result<wapi::GatewayStatus, wapi::GatewayError> {
@@ -650,20 +1012,45 @@ impl wapi::Guest for Component {
             open_sweep: s.open_sweep.map(sweep_out),
         })
     }
-    fn transfer_internal(from_user: String, to_user: String, amount: u64, idempotency_key: String, memo: String) -> Result<wapi::InternalTransfer, wapi::GatewayError> {
-        with(|g| g.transfer_internal(&from_user, &to_user, amount, &idempotency_key, &memo)).map(transfer_out)
+    fn transfer_internal(
+        from_user: String,
+        to_user: String,
+        amount: u64,
+        idempotency_key: String,
+        memo: String,
+    ) -> Result<wapi::InternalTransfer, wapi::GatewayError> {
+        with(|g| g.transfer_internal(&from_user, &to_user, amount, &idempotency_key, &memo))
+            .map(transfer_out)
     }
-    fn list_transfers(user: String, order: wapi::ListOrder, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::InternalTransfer>, wapi::GatewayError> {
-        with(|g| g.list_transfers(&user, order_in(order), start_after.as_deref(), limit)).map(|v| v.into_iter().map(transfer_out).collect())
+    fn list_transfers(
+        user: String,
+        order: wapi::ListOrder,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wapi::InternalTransfer>, wapi::GatewayError> {
+        with(|g| g.list_transfers(&user, order_in(order), start_after.as_deref(), limit))
+            .map(|v| v.into_iter().map(transfer_out).collect())
     }
     fn set_referrer(user: String, referrer: String) -> Result<wapi::Referral, wapi::GatewayError> {
         with(|g| g.set_referrer(&user, &referrer)).map(referral_out)
     }
-    fn reward_referrers(user: String, base_amount: u64, idempotency_key: String) -> Result<wapi::Reward, wapi::GatewayError> {
+    fn reward_referrers(
+        user: String,
+        base_amount: u64,
+        idempotency_key: String,
+    ) -> Result<wapi::Reward, wapi::GatewayError> {
         with(|g| g.reward_referrers(&user, base_amount, &idempotency_key)).map(|r| wapi::Reward {
             user: r.user,
             base_amount: r.base_amount,
-            shares: r.shares.into_iter().map(|s| wapi::RewardShare { level: s.level, user: s.user, amount: s.amount }).collect(),
+            shares: r
+                .shares
+                .into_iter()
+                .map(|s| wapi::RewardShare {
+                    level: s.level,
+                    user: s.user,
+                    amount: s.amount,
+                })
+                .collect(),
             cashback: r.cashback,
             paid: r.paid,
             pool_balance: r.pool_balance,
@@ -671,8 +1058,13 @@ impl wapi::Guest for Component {
             replayed: r.replayed,
         })
     }
-    fn list_referrals(referrer: String, start_after: Option<String>, limit: u32) -> Result<Vec<wapi::Referral>, wapi::GatewayError> {
-        with(|g| g.list_referrals(&referrer, start_after.as_deref(), limit)).map(|v| v.into_iter().map(referral_out).collect())
+    fn list_referrals(
+        referrer: String,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wapi::Referral>, wapi::GatewayError> {
+        with(|g| g.list_referrals(&referrer, start_after.as_deref(), limit))
+            .map(|v| v.into_iter().map(referral_out).collect())
     }
     fn referral_earnings(user: String) -> Result<wapi::ReferralTotals, wapi::GatewayError> {
         with(|g| g.referral_earnings(&user)).map(|e| wapi::ReferralTotals {
@@ -683,8 +1075,12 @@ impl wapi::Guest for Component {
             cashback: e.cashback,
         })
     }
-    fn list_sweeps(start_after: Option<String>, limit: u32) -> Result<Vec<wapi::Sweep>, wapi::GatewayError> {
-        with(|g| g.list_sweeps(start_after.as_deref(), limit)).map(|v| v.into_iter().map(sweep_out).collect())
+    fn list_sweeps(
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wapi::Sweep>, wapi::GatewayError> {
+        with(|g| g.list_sweeps(start_after.as_deref(), limit))
+            .map(|v| v.into_iter().map(sweep_out).collect())
     }
     fn tick() -> Result<wapi::TickReport, wapi::GatewayError> {
         with(|g| g.tick()).map(|r| wapi::TickReport {
@@ -701,7 +1097,10 @@ impl wapi::Guest for Component {
             history_scanned: r.history_scanned,
             history_behind: r.history_behind,
             scanned_through_block: r.scanned_through_block,
-            derived_build: r.derived_build.map(|b| wapi::DerivedBuild { counted: b.counted, done: b.done }),
+            derived_build: r.derived_build.map(|b| wapi::DerivedBuild {
+                counted: b.counted,
+                done: b.done,
+            }),
         })
     }
 }

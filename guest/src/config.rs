@@ -54,6 +54,23 @@ pub struct ReferralConfig {
     pub pool_user: String,
 }
 
+/// The event feed and webhook deliveries (mirrors WIT `event-config`). Zero: default.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct EventConfig {
+    /// How long the feed keeps an event (default 30 days; at least a day, and at least
+    /// `webhook_give_up_ms`, so no delivery outlives its event).
+    pub retention_ms: u64,
+    /// How long a webhook delivery is retried before it is marked failed (default 3 days).
+    pub webhook_give_up_ms: u64,
+    /// The longest wait between two attempts (default an hour; at least a second).
+    pub webhook_max_interval_ms: u64,
+    /// Events go to the host's `events.emit` only: no outbox, no feed, no durable
+    /// webhooks (for embedders that keep their own record).
+    pub live_only: bool,
+}
+
+pub const DAY_MS: u64 = 86_400_000;
+
 pub const MAX_REFERRAL_LEVELS: usize = 10;
 pub const DEFAULT_POOL_USER: &str = "referral-pool";
 
@@ -71,6 +88,7 @@ pub struct Config {
     pub idempotency_window_ms: u64,
     pub treasury: TreasuryConfig,
     pub referrals: ReferralConfig,
+    pub events: EventConfig,
 }
 
 /// The gateway's private keys, WIF. `Debug` never prints them.
@@ -99,7 +117,12 @@ pub const DEFAULT_MESSAGE: &str = "Your CrowdWiz link code is {code}. Enter it i
 
 impl Config {
     /// A configuration with every limit at its default; handy for hosts and tests.
-    pub fn new(gateway_account: &str, chain_id: &str, deposit_rate: Rate, withdrawal_rate: Rate) -> Self {
+    pub fn new(
+        gateway_account: &str,
+        chain_id: &str,
+        deposit_rate: Rate,
+        withdrawal_rate: Rate,
+    ) -> Self {
         Config {
             gateway_account: gateway_account.to_string(),
             chain_id: chain_id.to_string(),
@@ -112,6 +135,7 @@ impl Config {
             idempotency_window_ms: 0,
             treasury: TreasuryConfig::default(),
             referrals: ReferralConfig::default(),
+            events: EventConfig::default(),
         }
         .normalized()
         .expect("defaults are valid")
@@ -127,7 +151,10 @@ impl Config {
             return bad("config.chain-id", "must be 64 hex digits");
         }
         self.chain_id = self.chain_id.to_ascii_lowercase();
-        for (name, r) in [("config.deposit-rate", self.deposit_rate), ("config.withdrawal-rate", self.withdrawal_rate)] {
+        for (name, r) in [
+            ("config.deposit-rate", self.deposit_rate),
+            ("config.withdrawal-rate", self.withdrawal_rate),
+        ] {
             if r.game_units == 0 || r.per_cwd_units == 0 {
                 return bad(name, "game-units and per-cwd-units must both be non-zero");
             }
@@ -192,15 +219,24 @@ impl Config {
             self.idempotency_window_ms = crate::retention::DEFAULT_WINDOW_MS;
         }
         if self.idempotency_window_ms < crate::retention::MIN_WINDOW_MS {
-            return bad("config.idempotency-window-ms", "must be at least 3600000 (an hour)");
+            return bad(
+                "config.idempotency-window-ms",
+                "must be at least 3600000 (an hour)",
+            );
         }
         let tr = &mut self.treasury;
         if !tr.cold_account.is_empty() {
             if crate::linking::check_account_name(&tr.cold_account).is_err() {
-                return bad("config.treasury.cold-account", "not a valid chain account name");
+                return bad(
+                    "config.treasury.cold-account",
+                    "not a valid chain account name",
+                );
             }
             if tr.cold_account == self.gateway_account {
-                return bad("config.treasury.cold-account", "must not be the gateway account");
+                return bad(
+                    "config.treasury.cold-account",
+                    "must not be the gateway account",
+                );
             }
         }
         if tr.min_sweep_cwd == 0 {
@@ -214,11 +250,50 @@ impl Config {
             return bad("config.referrals.pool-user", "not a valid user id");
         }
         if r.level_rates_per_mille.len() > MAX_REFERRAL_LEVELS {
-            return bad("config.referrals.level-rates-per-mille", "at most 10 levels");
+            return bad(
+                "config.referrals.level-rates-per-mille",
+                "at most 10 levels",
+            );
         }
-        let total: u64 = r.level_rates_per_mille.iter().map(|&x| x as u64).sum::<u64>() + r.cashback_per_mille as u64;
+        let total: u64 = r
+            .level_rates_per_mille
+            .iter()
+            .map(|&x| x as u64)
+            .sum::<u64>()
+            + r.cashback_per_mille as u64;
         if total > 1000 {
-            return bad("config.referrals", "level rates and cashback must sum to at most 1000 per mille");
+            return bad(
+                "config.referrals",
+                "level rates and cashback must sum to at most 1000 per mille",
+            );
+        }
+        let ev = &mut self.events;
+        if ev.retention_ms == 0 {
+            ev.retention_ms = 30 * DAY_MS;
+        }
+        if ev.webhook_give_up_ms == 0 {
+            ev.webhook_give_up_ms = 3 * DAY_MS;
+        }
+        if ev.webhook_max_interval_ms == 0 {
+            ev.webhook_max_interval_ms = 3_600_000;
+        }
+        if ev.retention_ms < DAY_MS {
+            return bad(
+                "config.events.retention-ms",
+                "must be at least 86400000 (a day)",
+            );
+        }
+        if ev.webhook_give_up_ms > ev.retention_ms {
+            return bad(
+                "config.events.webhook-give-up-ms",
+                "must not exceed retention-ms (a delivery must not outlive its event)",
+            );
+        }
+        if ev.webhook_max_interval_ms < 1000 {
+            return bad(
+                "config.events.webhook-max-interval-ms",
+                "must be at least 1000",
+            );
         }
         Ok(self)
     }

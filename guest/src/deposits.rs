@@ -15,7 +15,10 @@ use crate::gateway_error::{GatewayError, GwResult};
 use crate::json::{account_id, int_i64, int_u64, object_id};
 use crate::ops::{AccountId, OP_TRANSFER};
 use crate::rates;
-use crate::records::{self, transact, Cursor, Order, Txn, DepositRec, LinkRec, Step, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
+use crate::records::{
+    self, transact, Cursor, DepositRec, LinkRec, Order, Step, Txn, UnclaimedRec, UnclaimedState,
+    UserRec, WdState, WithdrawalRec,
+};
 use crate::views::{CreditedDepositView, TickReport, UnclaimedStateView, UnclaimedView};
 
 /// Pages read per tick at most; the tick asks to be called again soon when it stops early.
@@ -44,12 +47,27 @@ struct PageOp {
 pub enum Class {
     /// Funds that reached the gateway: by `transfer` (`op_id` 0, credited when the
     /// sender is linked) or by another operation (recorded as unclaimed).
-    Incoming { from: AccountId, asset_id: u64, amount: u64, op_id: u64 },
+    Incoming {
+        from: AccountId,
+        asset_id: u64,
+        amount: u64,
+        op_id: u64,
+    },
     /// A transfer from the gateway (a withdrawal, recognised by its memo nonce).
-    Outgoing { to: AccountId, asset_id: u64, amount: u64, nonce: Option<u64> },
+    Outgoing {
+        to: AccountId,
+        asset_id: u64,
+        amount: u64,
+        nonce: Option<u64>,
+    },
     /// An operation the gateway does not know that names an amount: it may have moved
     /// funds to the gateway, so it is recorded for the operator, never passed over.
-    Unrecognised { from: AccountId, asset_id: u64, amount: u64, op_id: u64 },
+    Unrecognised {
+        from: AccountId,
+        asset_id: u64,
+        amount: u64,
+        op_id: u64,
+    },
     /// Link messages, fees, and operations that move nothing to the gateway.
     Other,
 }
@@ -59,7 +77,13 @@ pub enum Class {
 /// evaluators (financial_evaluator.cpp, withdraw_permission_evaluator.cpp,
 /// asset_evaluator.cpp `override_transfer`, confidential_evaluator.cpp).
 const INCOMING_OPS: &[(u64, &str, &str, &str, &str)] = &[
-    (27, "withdraw_permission_claim", "withdraw_from_account", "withdraw_to_account", "amount_to_withdraw"),
+    (
+        27,
+        "withdraw_permission_claim",
+        "withdraw_from_account",
+        "withdraw_to_account",
+        "amount_to_withdraw",
+    ),
     (38, "override_transfer", "from", "to", "amount"),
     (41, "transfer_from_blind", "", "to", "amount"),
     (100, "approved_transfer_approve", "from", "to", "amount"),
@@ -84,33 +108,67 @@ pub fn classify(gateway: AccountId, e: &HistoryEntry) -> Class {
         Some((object_id(&v["asset_id"], "asset_id", 1, 3).ok()?, amount))
     };
     if e.op_id == OP_TRANSFER {
-        let (Some(from), Some(to), Some((asset_id, amount))) = (account("from"), account("to"), asset(&b["amount"])) else {
+        let (Some(from), Some(to), Some((asset_id, amount))) =
+            (account("from"), account("to"), asset(&b["amount"]))
+        else {
             return Class::Other;
         };
-        let nonce = b.get("memo").filter(|m| !m.is_null()).and_then(|m| int_u64(&m["nonce"], "nonce").ok());
+        let nonce = b
+            .get("memo")
+            .filter(|m| !m.is_null())
+            .and_then(|m| int_u64(&m["nonce"], "nonce").ok());
         return if to == gateway && from != gateway {
-            Class::Incoming { from, asset_id, amount, op_id: OP_TRANSFER }
+            Class::Incoming {
+                from,
+                asset_id,
+                amount,
+                op_id: OP_TRANSFER,
+            }
         } else if from == gateway && to != gateway {
-            Class::Outgoing { to, asset_id, amount, nonce }
+            Class::Outgoing {
+                to,
+                asset_id,
+                amount,
+                nonce,
+            }
         } else {
             Class::Other
         };
     }
-    if let Some(&(op_id, _, payer, payee, field)) = INCOMING_OPS.iter().find(|(id, ..)| *id == e.op_id) {
+    if let Some(&(op_id, _, payer, payee, field)) =
+        INCOMING_OPS.iter().find(|(id, ..)| *id == e.op_id)
+    {
         return match (account(payee), asset(&b[field])) {
             (Some(to), Some((asset_id, amount))) if to == gateway && amount > 0 => {
                 let from = account(payer).unwrap_or(AccountId(0));
-                Class::Incoming { from, asset_id, amount, op_id }
+                Class::Incoming {
+                    from,
+                    asset_id,
+                    amount,
+                    op_id,
+                }
             }
             _ => Class::Other,
         };
     }
     if e.op_id == OP_RESOLVE_DISPUTE {
-        return match (account("winner"), account("to"), account("from"), asset(&b["amount"])) {
-            (Some(w), Some(to), Some(from), Some((asset_id, gross))) if w == gateway && gross > 0 => {
+        return match (
+            account("winner"),
+            account("to"),
+            account("from"),
+            asset(&b["amount"]),
+        ) {
+            (Some(w), Some(to), Some(from), Some((asset_id, gross)))
+                if w == gateway && gross > 0 =>
+            {
                 let arbitrator = (gross as u128 * 500 / 10_000) as u64;
                 let sender = if to == gateway { from } else { to };
-                Class::Incoming { from: sender, asset_id, amount: gross - arbitrator, op_id: e.op_id }
+                Class::Incoming {
+                    from: sender,
+                    asset_id,
+                    amount: gross - arbitrator,
+                    op_id: e.op_id,
+                }
             }
             _ => Class::Other,
         };
@@ -119,8 +177,13 @@ pub fn classify(gateway: AccountId, e: &HistoryEntry) -> Class {
         return Class::Other;
     }
     // Unknown operation: any amount in it (other than its fee) may have reached us.
-    let Some(fields) = b.as_object() else { return Class::Other };
-    let named = fields.iter().filter(|(k, _)| k.as_str() != "fee").find_map(|(_, v)| asset(v).filter(|(_, a)| *a > 0));
+    let Some(fields) = b.as_object() else {
+        return Class::Other;
+    };
+    let named = fields
+        .iter()
+        .filter(|(k, _)| k.as_str() != "fee")
+        .find_map(|(_, v)| asset(v).filter(|(_, a)| *a > 0));
     match named {
         Some((asset_id, amount)) => {
             let from = fields
@@ -128,7 +191,12 @@ pub fn classify(gateway: AccountId, e: &HistoryEntry) -> Class {
                 .filter_map(|v| account_id(v, "account").ok())
                 .find(|a| *a != gateway)
                 .unwrap_or(AccountId(0));
-            Class::Unrecognised { from, asset_id, amount, op_id: e.op_id }
+            Class::Unrecognised {
+                from,
+                asset_id,
+                amount,
+                op_id: e.op_id,
+            }
         }
         None => Class::Other,
     }
@@ -143,21 +211,31 @@ pub fn unreadable(e: &HistoryEntry) -> Option<String> {
         vec!["from", "to", "amount"]
     } else if e.op_id == OP_RESOLVE_DISPUTE {
         vec!["winner", "to", "from", "amount"]
-    } else if let Some(&(_, _, _, payee, amount)) = INCOMING_OPS.iter().find(|(id, ..)| *id == e.op_id) {
+    } else if let Some(&(_, _, _, payee, amount)) =
+        INCOMING_OPS.iter().find(|(id, ..)| *id == e.op_id)
+    {
         vec![payee, amount]
     } else {
         return None;
     };
-    fields.into_iter().find(|f| {
-        let v = &b[*f];
-        let ok = if v.is_object() {
-            int_i64(&v["amount"], "amount").is_ok_and(|a| a >= 0) && object_id(&v["asset_id"], "asset_id", 1, 3).is_ok()
-        } else {
-            account_id(v, f).is_ok()
-        };
-        !ok
-    })
-    .map(|f| format!("operation {} at {:?}: `{f}` is not what the chain writes", e.op_id, e.position))
+    fields
+        .into_iter()
+        .find(|f| {
+            let v = &b[*f];
+            let ok = if v.is_object() {
+                int_i64(&v["amount"], "amount").is_ok_and(|a| a >= 0)
+                    && object_id(&v["asset_id"], "asset_id", 1, 3).is_ok()
+            } else {
+                account_id(v, f).is_ok()
+            };
+            !ok
+        })
+        .map(|f| {
+            format!(
+                "operation {} at {:?}: `{f}` is not what the chain writes",
+                e.op_id, e.position
+            )
+        })
 }
 
 /// What one history operation did, for events and the report.
@@ -175,30 +253,72 @@ pub(crate) enum Applied {
     Raced,
 }
 
+impl Applied {
+    /// The event committed with it. An unknown payout's alert goes with its record: the
+    /// record is written once, so it needs no rate limit.
+    fn event(&self) -> Option<Event> {
+        match self {
+            Applied::Credited(e)
+            | Applied::Unclaimed(e)
+            | Applied::Confirmed(e)
+            | Applied::Swept(e) => Some(e.clone()),
+            Applied::UnknownPayout(a) => Some(Event::Alert(a.clone())),
+            Applied::Nothing | Applied::Anomaly(_) | Applied::Raced => None,
+        }
+    }
+}
+
 impl Gateway {
-    pub(crate) fn scan_history(&mut self, dgp: &Dgp, report: &mut TickReport) -> GwResult<ScanOutcome> {
+    pub(crate) fn scan_history(
+        &mut self,
+        dgp: &Dgp,
+        report: &mut TickReport,
+    ) -> GwResult<ScanOutcome> {
         let (gateway, rate) = {
             let a = self.active()?;
             (a.gateway_id, a.config.deposit_rate)
         };
-        let start: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
+        let start: Cursor =
+            records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
         let Some(stats) = self.trusted_history(start.seq, report)? else {
-            return Ok(ScanOutcome { complete: false, more: false });
+            return Ok(ScanOutcome {
+                complete: false,
+                more: false,
+            });
         };
         // Irreversible as far as the node that gave the statistics saw it then, never
         // further: otherwise a scan could pass over an operation those statistics miss.
-        let lib = dgp.last_irreversible_block.min(stats.last_irreversible_block);
+        let lib = dgp
+            .last_irreversible_block
+            .min(stats.last_irreversible_block);
         let outcome = self.scan_pages(gateway, rate, lib, stats, report)?;
-        let end: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
+        let end: Cursor =
+            records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
         report.history_behind = stats.total_ops.saturating_sub(end.seq);
         Ok(outcome)
     }
 
-    fn scan_pages(&mut self, gateway: AccountId, rate: Rate, lib: u32, stats: chain::HistoryStats, report: &mut TickReport) -> GwResult<ScanOutcome> {
-        let incomplete = ScanOutcome { complete: false, more: false };
+    fn scan_pages(
+        &mut self,
+        gateway: AccountId,
+        rate: Rate,
+        lib: u32,
+        stats: chain::HistoryStats,
+        report: &mut TickReport,
+    ) -> GwResult<ScanOutcome> {
+        let incomplete = ScanOutcome {
+            complete: false,
+            more: false,
+        };
         for _ in 0..MAX_PAGES_PER_TICK {
-            let cursor: Cursor = records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
-            let window = match chain::history_window(self.ports.node.as_mut(), gateway, cursor.seq + 1, cursor.seq + HISTORY_PAGE) {
+            let cursor: Cursor =
+                records::peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
+            let window = match chain::history_window(
+                self.ports.node.as_mut(),
+                gateway,
+                cursor.seq + 1,
+                cursor.seq + HISTORY_PAGE,
+            ) {
                 Ok(w) => w,
                 Err(f) => {
                     self.alert_node(&f);
@@ -222,28 +342,55 @@ impl Gateway {
             // Across pages too, history only moves forward, and an irreversible entry
             // cannot lie past what the statistics counted (they were read after the
             // irreversible block): a node saying otherwise would misplace or repeat one.
-            let behind = cursor.last_position.is_some_and(|last| window.first().is_some_and(|e| e.position < OpPosition { occurrence: 0, ..last }));
-            let irreversible = window.iter().filter(|e| e.position.block_num <= lib).count() as u64;
+            let behind = cursor.last_position.is_some_and(|last| {
+                window.first().is_some_and(|e| {
+                    e.position
+                        < OpPosition {
+                            occurrence: 0,
+                            ..last
+                        }
+                })
+            });
+            let irreversible = window
+                .iter()
+                .filter(|e| e.position.block_num <= lib)
+                .count() as u64;
             if behind || cursor.seq + irreversible > stats.total_ops {
-                let detail = if behind { "an entry before the last one processed" } else { "more irreversible entries than the statistics count" };
-                self.alert_node(&crate::gateway_error::NodeFailure::bad("history.get_relative_account_history", detail));
+                let detail = if behind {
+                    "an entry before the last one processed"
+                } else {
+                    "more irreversible entries than the statistics count"
+                };
+                self.alert_node(&crate::gateway_error::NodeFailure::bad(
+                    "history.get_relative_account_history",
+                    detail,
+                ));
                 report.node_errors += 1;
                 return Ok(incomplete);
             }
             let full = window.len() as u64 == HISTORY_PAGE;
-            let irreversible = window.iter().take_while(|e| e.position.block_num <= lib).count();
+            let irreversible = window
+                .iter()
+                .take_while(|e| e.position.block_num <= lib)
+                .count();
             // The page's irreversible operations, committed together; a memo-link code
             // links its sender in a commit of its own, at its place in the history.
             let mut ops: Vec<PageOp> = Vec::with_capacity(irreversible);
             for (i, entry) in window[..irreversible].iter().enumerate() {
                 let seq = cursor.seq + 1 + i as u64;
                 if let Some(detail) = unreadable(entry) {
-                    self.alert_node(&crate::gateway_error::NodeFailure::bad("history.get_relative_account_history", detail));
+                    self.alert_node(&crate::gateway_error::NodeFailure::bad(
+                        "history.get_relative_account_history",
+                        detail,
+                    ));
                     report.node_errors += 1;
                     return Ok(incomplete);
                 }
                 let class = classify(gateway, entry);
-                if let Class::Incoming { from, asset_id: 0, .. } = class {
+                if let Class::Incoming {
+                    from, asset_id: 0, ..
+                } = class
+                {
                     if self.memo_link_claim(entry)?.is_some() {
                         if !self.apply_page(&ops, rate, report)? {
                             return Ok(incomplete);
@@ -259,7 +406,12 @@ impl Gateway {
                     Class::Outgoing { .. } => self.payout_memo_id(entry),
                     _ => None,
                 };
-                ops.push(PageOp { seq, position: entry.position, class, payout_memo });
+                ops.push(PageOp {
+                    seq,
+                    position: entry.position,
+                    class,
+                    payout_memo,
+                });
             }
             if !self.apply_page(&ops, rate, report)? {
                 return Ok(incomplete);
@@ -270,7 +422,7 @@ impl Gateway {
             }
             if reached_reversible || !full {
                 // Everything up to the irreversible block is done: say so, monotonically.
-                let done = transact(self.ports.store.as_mut(), |t| {
+                let done = transact(&mut self.ports, |t| {
                     let mut c: Cursor = t.get_or_default(records::CURSOR)?;
                     if c.through_block >= lib {
                         return Ok(Step::Done(true));
@@ -283,11 +435,17 @@ impl Gateway {
                     t.put(records::CURSOR, &c);
                     Ok(Step::Commit(true))
                 })?;
-                return Ok(ScanOutcome { complete: done, more: false });
+                return Ok(ScanOutcome {
+                    complete: done,
+                    more: false,
+                });
             }
         }
         // Stopped at the page limit with history left: the tick asks to be called again at once.
-        Ok(ScanOutcome { complete: false, more: true })
+        Ok(ScanOutcome {
+            complete: false,
+            more: true,
+        })
     }
 
     /// Applies consecutive history operations (the first one right after the cursor) in
@@ -296,14 +454,19 @@ impl Gateway {
     /// A page that keeps losing races with game calls, or in which an operation fails,
     /// is applied one commit per operation instead, so the scan still gets as far as
     /// it can.
-    fn apply_page(&mut self, ops: &[PageOp], rate: Rate, report: &mut TickReport) -> GwResult<bool> {
+    fn apply_page(
+        &mut self,
+        ops: &[PageOp],
+        rate: Rate,
+        report: &mut TickReport,
+    ) -> GwResult<bool> {
         const PAGE_ATTEMPTS: usize = 3;
         if ops.is_empty() {
             return Ok(true);
         }
         let now = self.now();
         for _ in 0..PAGE_ATTEMPTS {
-            let mut t = Txn::new(self.ports.store.as_mut());
+            let mut t = Txn::with_events(&mut self.ports);
             let mut applied = Vec::with_capacity(ops.len());
             for op in ops {
                 match stage_history_op(&mut t, op, rate, now, Existing::RequireAbsent) {
@@ -315,6 +478,11 @@ impl Gateway {
             if applied.len() < ops.len() {
                 break;
             }
+            for a in &applied {
+                if let Some(e) = a.event() {
+                    t.emit(e);
+                }
+            }
             if t.commit()? {
                 for a in applied {
                     self.announce(a, report);
@@ -323,7 +491,15 @@ impl Gateway {
             }
         }
         for op in ops {
-            let applied = transact(self.ports.store.as_mut(), |t| stage_history_op(t, op, rate, now, Existing::ReadAndSkip))?;
+            let applied = transact(&mut self.ports, |t| {
+                let step = stage_history_op(t, op, rate, now, Existing::ReadAndSkip)?;
+                if let Step::Commit(a) = &step {
+                    if let Some(e) = a.event() {
+                        t.emit(e);
+                    }
+                }
+                Ok(step)
+            })?;
             let raced = matches!(applied, Applied::Raced);
             self.announce(applied, report);
             if raced {
@@ -333,38 +509,30 @@ impl Gateway {
         Ok(true)
     }
 
-    /// Events, alerts and counts for one committed history operation.
+    /// Alerts and counts for one committed history operation (its event went with it).
     fn announce(&mut self, applied: Applied, report: &mut TickReport) {
         if !matches!(applied, Applied::Raced) {
             report.history_scanned += 1;
         }
         match applied {
             Applied::Nothing | Applied::Raced => {}
-            Applied::Credited(e) => {
-                report.deposits_credited += 1;
-                self.emit(e);
-            }
-            Applied::Unclaimed(e) => {
-                report.deposits_unclaimed += 1;
-                self.emit(e);
-            }
-            Applied::Confirmed(e) => {
-                report.withdrawals_confirmed += 1;
-                self.emit(e);
-            }
-            Applied::Swept(e) => {
-                report.sweeps_confirmed += 1;
-                self.emit(e);
-            }
+            Applied::Credited(_) => report.deposits_credited += 1,
+            Applied::Unclaimed(_) => report.deposits_unclaimed += 1,
+            Applied::Confirmed(_) => report.withdrawals_confirmed += 1,
+            Applied::Swept(_) => report.sweeps_confirmed += 1,
             Applied::Anomaly(s) => self.raise(Alert::StoreTrouble(s)),
-            Applied::UnknownPayout(a) => self.raise(a),
+            Applied::UnknownPayout(_) => {}
         }
     }
 
     /// The gateway account's history statistics on a node whose history can be trusted
     /// from sequence `after` on, failing over to the host's other nodes; `None` when no
     /// node can be trusted now (the scan waits; nothing is read as "nothing new").
-    fn trusted_history(&mut self, after: u64, report: &mut TickReport) -> GwResult<Option<chain::HistoryStats>> {
+    fn trusted_history(
+        &mut self,
+        after: u64,
+        report: &mut TickReport,
+    ) -> GwResult<Option<chain::HistoryStats>> {
         const MAX_FAILOVERS: usize = 4;
         let stats_id = self.active()?.stats_id.clone();
         for _ in 0..=MAX_FAILOVERS {
@@ -379,7 +547,9 @@ impl Gateway {
             let problem = if stats.total_ops == 0 {
                 // Every account created on chain has at least its account_create
                 // (account_history_plugin.cpp adds it to the new account's history).
-                format!("the node keeps no history for the gateway account ({stats_id} total_ops is 0)")
+                format!(
+                    "the node keeps no history for the gateway account ({stats_id} total_ops is 0)"
+                )
             } else if stats.removed_ops > after {
                 format!(
                     "the node pruned the gateway's history through operation {} but the scan has read only {after} (max-ops-per-account)",
@@ -405,18 +575,36 @@ impl Gateway {
         switched
     }
 
-    pub fn list_unclaimed(&mut self, include_resolved: bool, start_after: Option<&str>, limit: u32) -> GwResult<Vec<UnclaimedView>> {
+    pub fn list_unclaimed(
+        &mut self,
+        include_resolved: bool,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<UnclaimedView>> {
         self.active()?;
         check_limit(limit)?;
-        records::page_matching(self.ports.store.as_mut(), "unc/", Order::OldestFirst, start_after, limit as usize, |_, e| {
-            let u: UnclaimedRec = records::decode(&e.key, &e.value)?;
-            Ok((include_resolved || u.state == UnclaimedState::Open).then(|| u.view()))
-        })
+        records::page_matching(
+            self.ports.store.as_mut(),
+            "unc/",
+            Order::OldestFirst,
+            start_after,
+            limit as usize,
+            |_, e| {
+                let u: UnclaimedRec = records::decode(&e.key, &e.value)?;
+                Ok((include_resolved || u.state == UnclaimedState::Open).then(|| u.view()))
+            },
+        )
     }
 
     /// `user`'s credited deposits in chain order (or newest first), automatic credits
     /// and operator assignments together, past `cursor` (a deposit id), at most `limit`.
-    pub fn list_deposits(&mut self, user: &str, order: Order, cursor: Option<&str>, limit: u32) -> GwResult<Vec<CreditedDepositView>> {
+    pub fn list_deposits(
+        &mut self,
+        user: &str,
+        order: Order,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<CreditedDepositView>> {
         self.active()?;
         check_user(user)?;
         check_limit(limit)?;
@@ -430,7 +618,8 @@ impl Gateway {
                 if let Some(d) = records::peek::<DepositRec>(store, &format!("dep/{id}"))? {
                     return Ok(Some(d.view(id)));
                 }
-                Ok(records::peek::<UnclaimedRec>(store, &records::unc_key(id))?.and_then(|u| u.credited_view()))
+                Ok(records::peek::<UnclaimedRec>(store, &records::unc_key(id))?
+                    .and_then(|u| u.credited_view()))
             });
         }
         // A store whose indexes are still being built: every record, filtered.
@@ -438,10 +627,17 @@ impl Gateway {
             let d: DepositRec = records::decode(&e.key, &e.value)?;
             Ok((d.user == user).then(|| d.view(&e.key["dep/".len()..])))
         })?;
-        out.extend(records::page_matching(store, "unc/", order, cursor, limit, |_, e| {
-            let u: UnclaimedRec = records::decode(&e.key, &e.value)?;
-            Ok(u.credited_view().filter(|v| v.user == user))
-        })?);
+        out.extend(records::page_matching(
+            store,
+            "unc/",
+            order,
+            cursor,
+            limit,
+            |_, e| {
+                let u: UnclaimedRec = records::decode(&e.key, &e.value)?;
+                Ok(u.credited_view().filter(|v| v.user == user))
+            },
+        )?);
         // Both lists are in deposit-id order, so the first `limit` of the two together
         // are among the first `limit` of each.
         out.sort_by(|a, b| match order {
@@ -458,7 +654,7 @@ impl Gateway {
         let rate = self.active()?.config.deposit_rate;
         let now = self.now();
         let key = records::unc_key(deposit_id);
-        let (view, game, balance) = transact(self.ports.store.as_mut(), |t| {
+        let view = transact(&mut self.ports, |t| {
             let mut u: UnclaimedRec = t.get(&key)?.ok_or(GatewayError::UnclaimedNotFound)?;
             if u.state != UnclaimedState::Open {
                 return Err(GatewayError::AlreadyResolved);
@@ -472,13 +668,26 @@ impl Gateway {
             }
             let ukey = records::user_key(user);
             let mut rec: UserRec = t.get_or_default(&ukey)?;
-            rec.balance = rec.balance.checked_add(game).ok_or(GatewayError::Overflow)?;
-            u.state = UnclaimedState::Assigned { user: user.into(), game, rate, at_ms: now };
+            rec.balance = rec
+                .balance
+                .checked_add(game)
+                .ok_or(GatewayError::Overflow)?;
+            u.state = UnclaimedState::Assigned {
+                user: user.into(),
+                game,
+                rate,
+                at_ms: now,
+            };
             t.put(&ukey, &rec);
             t.put(&key, &u);
-            Ok(Step::Commit((u.view(), game, rec.balance)))
+            t.emit(Event::UnclaimedAssigned {
+                deposit_id: deposit_id.into(),
+                user: user.into(),
+                game,
+                balance: rec.balance,
+            });
+            Ok(Step::Commit(u.view()))
         })?;
-        self.emit(Event::UnclaimedAssigned { deposit_id: deposit_id.into(), user: user.into(), game, balance });
         Ok(view)
     }
 
@@ -489,16 +698,22 @@ impl Gateway {
         }
         let now = self.now();
         let key = records::unc_key(deposit_id);
-        let view = transact(self.ports.store.as_mut(), |t| {
+        let view = transact(&mut self.ports, |t| {
             let mut u: UnclaimedRec = t.get(&key)?.ok_or(GatewayError::UnclaimedNotFound)?;
             if u.state != UnclaimedState::Open {
                 return Err(GatewayError::AlreadyResolved);
             }
-            u.state = UnclaimedState::RefundMarked { note: note.into(), at_ms: now };
+            u.state = UnclaimedState::RefundMarked {
+                note: note.into(),
+                at_ms: now,
+            };
             t.put(&key, &u);
+            t.emit(Event::UnclaimedRefundMarked {
+                deposit_id: deposit_id.into(),
+                note: note.into(),
+            });
             Ok(Step::Commit(u.view()))
         })?;
-        self.emit(Event::UnclaimedRefundMarked { deposit_id: deposit_id.into(), note: note.into() });
         Ok(view)
     }
 }
@@ -514,8 +729,15 @@ enum Existing {
     ReadAndSkip,
 }
 
-fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exist: Existing) -> GwResult<Step<Applied>> {
-    let (seq, pos, class, payout_memo) = (op.seq, op.position, &op.class, op.payout_memo.as_deref());
+fn stage_history_op(
+    t: &mut Txn,
+    op: &PageOp,
+    rate: Rate,
+    now: u64,
+    records_exist: Existing,
+) -> GwResult<Step<Applied>> {
+    let (seq, pos, class, payout_memo) =
+        (op.seq, op.position, &op.class, op.payout_memo.as_deref());
     let mut c: Cursor = t.get_or_default(records::CURSOR)?;
     if c.seq + 1 != seq {
         return Ok(Step::Done(Applied::Raced));
@@ -527,8 +749,18 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exis
     let deposit_id = pos.deposit_id();
     let (from, asset_id, amount, op_id, recognised) = match *class {
         Class::Other => return Ok(Step::Commit(Applied::Nothing)),
-        Class::Incoming { from, asset_id, amount, op_id } => (from, asset_id, amount, op_id, true),
-        Class::Unrecognised { from, asset_id, amount, op_id } => (from, asset_id, amount, op_id, false),
+        Class::Incoming {
+            from,
+            asset_id,
+            amount,
+            op_id,
+        } => (from, asset_id, amount, op_id, true),
+        Class::Unrecognised {
+            from,
+            asset_id,
+            amount,
+            op_id,
+        } => (from, asset_id, amount, op_id, false),
         Class::Outgoing { .. } => (AccountId(0), 0, 0, 0, true),
     };
     match *class {
@@ -545,18 +777,24 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exis
                     t.require_absent(&ukey_unc);
                 }
                 Existing::ReadAndSkip => {
-                    if t.get::<DepositRec>(&dkey)?.is_some() || t.get::<UnclaimedRec>(&ukey_unc)?.is_some() {
+                    if t.get::<DepositRec>(&dkey)?.is_some()
+                        || t.get::<UnclaimedRec>(&ukey_unc)?.is_some()
+                    {
                         return Ok(Step::Commit(Applied::Nothing));
                     }
                 }
             }
             let link: Option<LinkRec> = t.get(&records::link_key(from.0))?;
             let owner = match &link {
-                Some(LinkRec::Linked { user, account, .. }) => Some((user.clone(), account.clone())),
-                // Deposits already on their way when the user unlinked are still theirs.
-                Some(LinkRec::Reserved { user, account, through_block }) if pos.block_num <= *through_block => {
+                Some(LinkRec::Linked { user, account, .. }) => {
                     Some((user.clone(), account.clone()))
                 }
+                // Deposits already on their way when the user unlinked are still theirs.
+                Some(LinkRec::Reserved {
+                    user,
+                    account,
+                    through_block,
+                }) if pos.block_num <= *through_block => Some((user.clone(), account.clone())),
                 _ => None,
             };
             let credit = match (&owner, asset_id) {
@@ -574,13 +812,18 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exis
             // never stalls on one user's problem.
             let mut user_rec = None;
             let credit = match (&owner, credit) {
-                (Some((user, _)), Ok(game)) => match t.get_decoded::<UserRec>(&records::user_key(user))? {
-                    Ok(u) => {
-                        let u = user_rec.insert(u.unwrap_or_default());
-                        u.balance.checked_add(game).map(|_| game).ok_or(UnclaimedReason::CreditOverflow)
+                (Some((user, _)), Ok(game)) => {
+                    match t.get_decoded::<UserRec>(&records::user_key(user))? {
+                        Ok(u) => {
+                            let u = user_rec.insert(u.unwrap_or_default());
+                            u.balance
+                                .checked_add(game)
+                                .map(|_| game)
+                                .ok_or(UnclaimedReason::CreditOverflow)
+                        }
+                        Err(_) => Err(UnclaimedReason::UserUnreadable),
                     }
-                    Err(_) => Err(UnclaimedReason::UserUnreadable),
-                },
+                }
                 (_, c) => c,
             };
             match (owner, credit) {
@@ -590,7 +833,17 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exis
                     let balance = u.balance.checked_add(game).ok_or(GatewayError::Overflow)?;
                     u.balance = balance;
                     t.put(&ukey, &u);
-                    t.put(&dkey, &DepositRec { user: user.clone(), from_account_id: from.0, cwd: amount, game, rate, credited_at_ms: now });
+                    t.put(
+                        &dkey,
+                        &DepositRec {
+                            user: user.clone(),
+                            from_account_id: from.0,
+                            cwd: amount,
+                            game,
+                            rate,
+                            credited_at_ms: now,
+                        },
+                    );
                     Ok(Step::Commit(Applied::Credited(Event::DepositCredited {
                         user,
                         deposit_id,
@@ -628,7 +881,12 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exis
                 }
             }
         }
-        Class::Outgoing { to, asset_id, amount, nonce } => {
+        Class::Outgoing {
+            to,
+            asset_id,
+            amount,
+            nonce,
+        } => {
             let known = match nonce {
                 Some(n) => t.get::<String>(&records::wdnonce_key(n))?,
                 None => None,
@@ -636,15 +894,21 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exis
             let Some(id) = known else {
                 return match payout_memo {
                     // Our withdrawal memo, unknown to the store: pause payouts.
-                    Some(memo_id) => Ok(Step::Commit(crate::withdrawals::record_unknown_payout(t, pos, to, asset_id, amount, memo_id, now)?)),
+                    Some(memo_id) => Ok(Step::Commit(crate::withdrawals::record_unknown_payout(
+                        t, pos, to, asset_id, amount, memo_id, now,
+                    )?)),
                     None => Ok(Step::Commit(Applied::Nothing)), // not ours (an operator's own transfer)
                 };
             };
             if crate::sweep::is_sweep_id(&id) {
-                return Ok(Step::Commit(crate::sweep::confirm_in_scan(t, &id, to, asset_id, amount, pos)?));
+                return Ok(Step::Commit(crate::sweep::confirm_in_scan(
+                    t, &id, to, asset_id, amount, pos,
+                )?));
             }
             let wkey = records::wd_key(&id);
-            let Some(mut w) = t.get::<WithdrawalRec>(&wkey)? else { return Ok(Step::Commit(Applied::Nothing)) };
+            let Some(mut w) = t.get::<WithdrawalRec>(&wkey)? else {
+                return Ok(Step::Commit(Applied::Nothing));
+            };
             if w.account_id != to.0 || w.cwd != amount || asset_id != 0 {
                 return Ok(Step::Commit(Applied::Nothing));
             }
@@ -670,11 +934,13 @@ fn stage_history_op(t: &mut Txn, op: &PageOp, rate: Rate, now: u64, records_exis
             t.put(&wkey, &w);
             t.delete(&records::wdopen_key(&id));
             let tx_id = w.tx.as_ref().map(|x| x.tx_id.clone()).unwrap_or_default();
-            Ok(Step::Commit(Applied::Confirmed(Event::WithdrawalConfirmed {
-                withdrawal: w.reference(),
-                tx_id,
-                block_num: pos.block_num,
-            })))
+            Ok(Step::Commit(Applied::Confirmed(
+                Event::WithdrawalConfirmed {
+                    withdrawal: w.reference(),
+                    tx_id,
+                    block_num: pos.block_num,
+                },
+            )))
         }
     }
 }
@@ -697,7 +963,9 @@ impl UnclaimedRec {
     /// As a credited deposit of the user it was assigned to (`None` unless assigned).
     fn credited_view(self) -> Option<CreditedDepositView> {
         match self.state {
-            UnclaimedState::Assigned { user, game, at_ms, .. } => Some(CreditedDepositView {
+            UnclaimedState::Assigned {
+                user, game, at_ms, ..
+            } => Some(CreditedDepositView {
                 deposit_id: self.position.deposit_id(),
                 user,
                 from_account_id: format!("1.2.{}", self.from_account_id),
@@ -713,8 +981,12 @@ impl UnclaimedRec {
     pub fn view(&self) -> UnclaimedView {
         let (state, resolution) = match &self.state {
             UnclaimedState::Open => (UnclaimedStateView::Open, None),
-            UnclaimedState::Assigned { user, .. } => (UnclaimedStateView::Assigned, Some(user.clone())),
-            UnclaimedState::RefundMarked { note, .. } => (UnclaimedStateView::RefundMarked, Some(note.clone())),
+            UnclaimedState::Assigned { user, .. } => {
+                (UnclaimedStateView::Assigned, Some(user.clone()))
+            }
+            UnclaimedState::RefundMarked { note, .. } => {
+                (UnclaimedStateView::RefundMarked, Some(note.clone()))
+            }
         };
         UnclaimedView {
             deposit_id: self.position.deposit_id(),
@@ -730,10 +1002,16 @@ impl UnclaimedRec {
                 UnclaimedReason::UnlinkedSender => "the sender is not linked to any user".into(),
                 UnclaimedReason::OtherAsset => "the asset is not CWD".into(),
                 UnclaimedReason::TooSmall => "the amount converts to zero game units".into(),
-                UnclaimedReason::CreditOverflow => "crediting it would overflow the user's balance".into(),
+                UnclaimedReason::CreditOverflow => {
+                    "crediting it would overflow the user's balance".into()
+                }
                 UnclaimedReason::UserUnreadable => "the user's record could not be read".into(),
                 UnclaimedReason::NotATransfer => {
-                    format!("the funds came by operation {} ({}), not by a transfer", self.op_id, op_name(self.op_id))
+                    format!(
+                        "the funds came by operation {} ({}), not by a transfer",
+                        self.op_id,
+                        op_name(self.op_id)
+                    )
                 }
                 UnclaimedReason::UnrecognisedOperation => {
                     format!("operation {} is unknown to the gateway and names this amount; check it on chain", self.op_id)

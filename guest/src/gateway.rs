@@ -5,7 +5,7 @@
 
 use crate::chain;
 use crate::config::{Config, Keys};
-use crate::events::{Alert, Event};
+use crate::events::Alert;
 use crate::gateway_error::{GatewayError, GwResult, KeyRole, NodeFailure};
 use crate::keys::PrivateKey;
 use crate::ops::AccountId;
@@ -37,6 +37,9 @@ pub struct Active {
     pub cold_id: Option<AccountId>,
 }
 
+/// Sequencing passes per tick (each numbers up to `feed::SEQUENCE_BATCH` events).
+const SEQUENCE_ROUNDS: u32 = 10;
+
 /// Records counted per tick while derived data (totals, indexes) is built over an older store.
 const DERIVED_BUILD_BATCH: u32 = 500;
 
@@ -53,13 +56,24 @@ pub struct Gateway {
 pub fn check_user(user: &str) -> GwResult<()> {
     let ok = !user.is_empty()
         && user.len() <= 64
-        && user.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'@'));
-    if ok { Ok(()) } else { Err(GatewayError::BadUserId) }
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(GatewayError::BadUserId)
+    }
 }
 
 impl Gateway {
     pub fn new(ports: Ports) -> Self {
-        Gateway { ports, active: None, alert_memory: Default::default(), unknown_payout_pending: false }
+        Gateway {
+            ports,
+            active: None,
+            alert_memory: Default::default(),
+            unknown_payout_pending: false,
+        }
     }
 
     pub(crate) fn active(&self) -> GwResult<&Active> {
@@ -70,12 +84,11 @@ impl Gateway {
         self.ports.clock.now_ms()
     }
 
-    pub(crate) fn emit(&mut self, e: Event) {
-        self.ports.events.emit(e);
-    }
-
     pub(crate) fn alert_node(&mut self, f: &NodeFailure) {
-        self.raise(Alert::NodeTrouble { call: f.call.clone(), detail: f.error.to_string() });
+        self.raise(Alert::NodeTrouble {
+            call: f.call.clone(),
+            detail: f.error.to_string(),
+        });
     }
 
     pub(crate) fn random_bytes<const N: usize>(&mut self) -> [u8; N] {
@@ -87,8 +100,10 @@ impl Gateway {
     /// Validates the configuration and keys and checks them against the chain.
     pub fn configure(&mut self, config: Config, keys: Keys) -> GwResult<GatewayInfo> {
         let config = config.normalized()?;
-        let active_key = PrivateKey::from_wif(&keys.active_wif).map_err(|_| GatewayError::BadKey(KeyRole::Active))?;
-        let memo_key = PrivateKey::from_wif(&keys.memo_wif).map_err(|_| GatewayError::BadKey(KeyRole::Memo))?;
+        let active_key = PrivateKey::from_wif(&keys.active_wif)
+            .map_err(|_| GatewayError::BadKey(KeyRole::Active))?;
+        let memo_key = PrivateKey::from_wif(&keys.memo_wif)
+            .map_err(|_| GatewayError::BadKey(KeyRole::Memo))?;
         let chain_id: [u8; 32] = hex::decode(&config.chain_id)
             .ok()
             .and_then(|b| b.try_into().ok())
@@ -98,9 +113,13 @@ impl Gateway {
         if node_chain != config.chain_id {
             return Err(GatewayError::WrongChain(node_chain));
         }
-        let account = chain::lookup_account(node, &config.gateway_account)?.ok_or(GatewayError::AccountNotFound)?;
+        let account = chain::lookup_account(node, &config.gateway_account)?
+            .ok_or(GatewayError::AccountNotFound)?;
         let active_pub = active_key.public_key().to_string();
-        let authorised = account.active_keys.iter().any(|(k, w)| *k == active_pub && *w >= account.active_threshold);
+        let authorised = account
+            .active_keys
+            .iter()
+            .any(|(k, w)| *k == active_pub && *w >= account.active_threshold);
         if !authorised {
             return Err(GatewayError::KeyMismatch(KeyRole::Active));
         }
@@ -111,7 +130,12 @@ impl Gateway {
             "" => None,
             cold => Some(
                 chain::lookup_account(node, cold)?
-                    .ok_or_else(|| GatewayError::invalid("config.treasury.cold-account", "no such account on chain"))?
+                    .ok_or_else(|| {
+                        GatewayError::invalid(
+                            "config.treasury.cold-account",
+                            "no such account on chain",
+                        )
+                    })?
                     .id,
             ),
         };
@@ -126,14 +150,30 @@ impl Gateway {
         let pow_key = crate::pow::pow_key_of(&memo_key);
         let stats_id = account.statistics.clone();
         let memo_secrets = std::rc::Rc::new(crate::memo::SharedSecrets::new(&memo_key));
-        self.active = Some(Active { config, active_key, memo_key, memo_secrets, gateway_id: account.id, stats_id, chain_id, link_code_key, pow_key, cold_id });
+        self.ports.outbox = !config.events.live_only;
+        self.active = Some(Active {
+            config,
+            active_key,
+            memo_key,
+            memo_secrets,
+            gateway_id: account.id,
+            stats_id,
+            chain_id,
+            link_code_key,
+            pow_key,
+            cold_id,
+        });
         Ok(info)
     }
 
     pub fn quote_deposit(&self, cwd: u64) -> GwResult<Quote> {
         let rate = self.active()?.config.deposit_rate;
         rates::chain_amount(cwd)?;
-        Ok(Quote { cwd, game: rates::deposit_game(rate, cwd)?, rate })
+        Ok(Quote {
+            cwd,
+            game: rates::deposit_game(rate, cwd)?,
+            rate,
+        })
     }
 
     pub fn quote_withdrawal(&self, amount: WithdrawalAmount) -> GwResult<Quote> {
@@ -159,11 +199,15 @@ impl Gateway {
                 account_id: format!("1.2.{}", l.account_id),
                 linked_at_ms: l.linked_at_ms,
             }),
-            pending_link: rec.pending.as_ref().filter(|p| now < p.expires_at_ms).map(|p| PendingLinkView {
-                account: p.account.clone(),
-                expires_at_ms: p.expires_at_ms,
-                attempts_left: max_attempts.saturating_sub(p.attempts),
-            }),
+            pending_link: rec
+                .pending
+                .as_ref()
+                .filter(|p| now < p.expires_at_ms)
+                .map(|p| PendingLinkView {
+                    account: p.account.clone(),
+                    expires_at_ms: p.expires_at_ms,
+                    attempts_left: max_attempts.saturating_sub(p.attempts),
+                }),
             balance: rec.balance,
             frozen: rec.frozen,
             revision,
@@ -176,7 +220,8 @@ impl Gateway {
             let a = self.active()?;
             (a.config.gateway_account.clone(), a.config.deposit_rate)
         };
-        let rec: UserRec = peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
+        let rec: UserRec =
+            peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
         let linked = rec.linked.ok_or(GatewayError::NotLinked)?;
         Ok(DepositInfo {
             note: format!(
@@ -193,7 +238,11 @@ impl Gateway {
     pub fn status(&mut self) -> GwResult<GatewayStatus> {
         let (gateway_account, gateway_id, threshold) = {
             let a = self.active()?;
-            (a.config.gateway_account.clone(), a.gateway_id, a.config.low_fee_balance_cwd)
+            (
+                a.config.gateway_account.clone(),
+                a.gateway_id,
+                a.config.low_fee_balance_cwd,
+            )
         };
         let store = self.ports.store.as_mut();
         let cursor: Cursor = peek(store, records::CURSOR)?.unwrap_or_default();
@@ -204,8 +253,14 @@ impl Gateway {
             None => totals::recount(store)?,
         };
         let frozen_game = Totals::clamp(t.frozen_game);
-        let (unclaimed_cwd, unclaimed_count) = (Totals::clamp(t.unclaimed_cwd), Totals::clamp_count(t.unclaimed_count));
-        let (pending_cwd, pending_withdrawals) = (Totals::clamp(t.pending_cwd), Totals::clamp_count(t.pending_count));
+        let (unclaimed_cwd, unclaimed_count) = (
+            Totals::clamp(t.unclaimed_cwd),
+            Totals::clamp_count(t.unclaimed_count),
+        );
+        let (pending_cwd, pending_withdrawals) = (
+            Totals::clamp(t.pending_cwd),
+            Totals::clamp_count(t.pending_count),
+        );
         let payouts_paused = t.unacked_payouts > 0;
         let cwd_balance = chain::cwd_balance(self.ports.node.as_mut(), gateway_id).ok();
         let fee_reserve = self.fee_reserve(cwd_balance, pending_cwd)?;
@@ -231,9 +286,16 @@ impl Gateway {
     pub fn tick(&mut self) -> GwResult<TickReport> {
         let (interval, gateway_id, threshold) = {
             let a = self.active()?;
-            (a.config.tick_interval_ms, a.gateway_id, a.config.low_fee_balance_cwd)
+            (
+                a.config.tick_interval_ms,
+                a.gateway_id,
+                a.config.low_fee_balance_cwd,
+            )
         };
-        let mut report = TickReport { next_tick_ms: interval, ..Default::default() };
+        let mut report = TickReport {
+            next_tick_ms: interval,
+            ..Default::default()
+        };
         self.unknown_payout_pending = false;
         let dgp = match chain::dgp(self.ports.node.as_mut()) {
             Ok(d) => d,
@@ -255,16 +317,32 @@ impl Gateway {
         match crate::records::derived::build_batch(self.ports.store.as_mut(), DERIVED_BUILD_BATCH) {
             Ok(progress) => report.derived_build = progress,
             Err(GatewayError::Busy) => {}
-            Err(e) => self.raise(Alert::StoreTrouble(format!("building totals and indexes: {e:?}"))),
+            Err(e) => self.raise(Alert::StoreTrouble(format!(
+                "building totals and indexes: {e:?}"
+            ))),
         }
         self.expire_links()?;
         self.expire_memo_links()?;
         self.expire_proofs()?;
         self.expire_alert_marks()?;
         self.prune_idempotency()?;
+        // The feed: number what the outbox holds (the tick's own events included), a
+        // bounded amount a tick; another instance sequencing at once is no failure.
+        for _ in 0..SEQUENCE_ROUNDS {
+            match self.sequence_events() {
+                Ok(n) if n < crate::feed::SEQUENCE_BATCH => break,
+                Ok(_) => busy |= true,
+                Err(GatewayError::Busy) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        self.prune_feed()?;
         if threshold > 0 {
             match chain::cwd_balance(self.ports.node.as_mut(), gateway_id) {
-                Ok(b) if b < threshold => self.raise(Alert::LowFeeBalance { balance: b, threshold }),
+                Ok(b) if b < threshold => self.raise(Alert::LowFeeBalance {
+                    balance: b,
+                    threshold,
+                }),
                 Ok(_) => {}
                 Err(f) => {
                     self.alert_node(&f);
@@ -281,27 +359,41 @@ impl Gateway {
             report.next_tick_ms = 0;
         }
         // For the host's lag figure, without a `status` call (which asks the node).
-        report.scanned_through_block = peek::<Cursor>(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default().through_block;
+        report.scanned_through_block = peek::<Cursor>(self.ports.store.as_mut(), records::CURSOR)?
+            .unwrap_or_default()
+            .through_block;
         Ok(report)
     }
 
     /// A withdrawal by id (views for the API).
     pub fn get_withdrawal(&mut self, id: &str) -> GwResult<WithdrawalView> {
         self.active()?;
-        let w: WithdrawalRec = peek(self.ports.store.as_mut(), &records::wd_key(id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+        let w: WithdrawalRec = peek(self.ports.store.as_mut(), &records::wd_key(id))?
+            .ok_or(GatewayError::WithdrawalNotFound)?;
         Ok(w.view())
     }
 
     /// Withdrawals that match `filter`, in id order (or newest first), past `cursor` (a
     /// withdrawal id). A user's come from their index; open states from the open set.
-    pub fn list_withdrawals(&mut self, filter: &WithdrawalFilter, order: Order, cursor: Option<&str>, limit: u32) -> GwResult<Vec<WithdrawalView>> {
+    pub fn list_withdrawals(
+        &mut self,
+        filter: &WithdrawalFilter,
+        order: Order,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<WithdrawalView>> {
         self.active()?;
         check_limit(limit)?;
         let store = self.ports.store.as_mut();
-        let matches = |w: &WithdrawalRec| filter.user.as_ref().is_none_or(|u| *u == w.user) && filter.state.is_none_or(|s| s == w.state);
+        let matches = |w: &WithdrawalRec| {
+            filter.user.as_ref().is_none_or(|u| *u == w.user)
+                && filter.state.is_none_or(|s| s == w.state)
+        };
         // Index entries (the id after the prefix) lead to the record.
         let via_ids = |prefix: String| {
-            move |store: &mut dyn crate::ports::Store, e: &crate::ports::Entry| -> GwResult<Option<WithdrawalView>> {
+            move |store: &mut dyn crate::ports::Store,
+                  e: &crate::ports::Entry|
+                  -> GwResult<Option<WithdrawalView>> {
                 let w = peek::<WithdrawalRec>(store, &records::wd_key(&e.key[prefix.len()..]))?;
                 Ok(w.filter(|w| matches(w)).map(|w| w.view()))
             }
@@ -309,10 +401,24 @@ impl Gateway {
         let limit = limit as usize;
         if let (Some(user), true) = (filter.user.as_deref(), records::derived::is_built(store)?) {
             let prefix = records::indexes::withdrawals_prefix(user);
-            return records::page_matching(store, &prefix, order, cursor, limit, via_ids(prefix.clone()));
+            return records::page_matching(
+                store,
+                &prefix,
+                order,
+                cursor,
+                limit,
+                via_ids(prefix.clone()),
+            );
         }
         if filter.state.is_some_and(|s| !s.is_final()) {
-            return records::page_matching(store, "wdopen/", order, cursor, limit, via_ids("wdopen/".into()));
+            return records::page_matching(
+                store,
+                "wdopen/",
+                order,
+                cursor,
+                limit,
+                via_ids("wdopen/".into()),
+            );
         }
         records::page_matching(store, "wd/", order, cursor, limit, |_, e| {
             let w: WithdrawalRec = records::decode(&e.key, &e.value)?;
@@ -322,7 +428,11 @@ impl Gateway {
 }
 
 pub(crate) fn check_limit(limit: u32) -> GwResult<()> {
-    if (1..=500).contains(&limit) { Ok(()) } else { Err(GatewayError::invalid("limit", "must be 1..=500")) }
+    if (1..=500).contains(&limit) {
+        Ok(())
+    } else {
+        Err(GatewayError::invalid("limit", "must be 1..=500"))
+    }
 }
 
 impl WithdrawalRec {

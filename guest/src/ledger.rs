@@ -12,7 +12,10 @@ pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 200;
 
 pub fn check_idempotency_key(key: &str) -> GwResult<()> {
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
-        return Err(GatewayError::invalid("idempotency-key", "must be 1..=200 bytes"));
+        return Err(GatewayError::invalid(
+            "idempotency-key",
+            "must be 1..=200 bytes",
+        ));
     }
     Ok(())
 }
@@ -20,14 +23,24 @@ pub fn check_idempotency_key(key: &str) -> GwResult<()> {
 /// `balance + delta`, refusing to go below zero or past u64.
 pub fn apply_delta(balance: u64, delta: i64) -> GwResult<u64> {
     if delta >= 0 {
-        balance.checked_add(delta as u64).ok_or(GatewayError::Overflow)
+        balance
+            .checked_add(delta as u64)
+            .ok_or(GatewayError::Overflow)
     } else {
-        balance.checked_sub(delta.unsigned_abs()).ok_or(GatewayError::InsufficientBalance(balance))
+        balance
+            .checked_sub(delta.unsigned_abs())
+            .ok_or(GatewayError::InsufficientBalance(balance))
     }
 }
 
 impl Gateway {
-    pub fn adjust_balance(&mut self, user: &str, delta: i64, idempotency_key: &str, reason: &str) -> GwResult<BalanceChange> {
+    pub fn adjust_balance(
+        &mut self,
+        user: &str,
+        delta: i64,
+        idempotency_key: &str,
+        reason: &str,
+    ) -> GwResult<BalanceChange> {
         self.active()?;
         check_user(user)?;
         check_idempotency_key(idempotency_key)?;
@@ -38,14 +51,22 @@ impl Gateway {
             return Err(GatewayError::invalid("reason", "at most 200 bytes"));
         }
         let now = self.now();
-        let (change, fresh) = transact(self.ports.store.as_mut(), |t| {
+        let change = transact(&mut self.ports, |t| {
             let akey = records::adj_key(idempotency_key);
             if let Some(prev) = t.get::<AdjustRec>(&akey)? {
-                if prev.user != user || prev.delta != delta || prev.reason != reason || prev.idempotency_key != idempotency_key {
+                if prev.user != user
+                    || prev.delta != delta
+                    || prev.reason != reason
+                    || prev.idempotency_key != idempotency_key
+                {
                     return Err(GatewayError::IdempotencyConflict);
                 }
-                let first = BalanceChange { balance: prev.balance_after, frozen: prev.frozen_after, replayed: true };
-                return Ok(Step::Done((first, false)));
+                let first = BalanceChange {
+                    balance: prev.balance_after,
+                    frozen: prev.frozen_after,
+                    replayed: true,
+                };
+                return Ok(Step::Done(first));
             }
             let ukey = records::user_key(user);
             let mut u: UserRec = t.get_or_default(&ukey)?;
@@ -63,17 +84,19 @@ impl Gateway {
                     at_ms: now,
                 },
             );
-            Ok(Step::Commit((BalanceChange { balance: u.balance, frozen: u.frozen, replayed: false }, true)))
-        })?;
-        if fresh {
-            self.emit(Event::BalanceAdjusted {
+            t.emit(Event::BalanceAdjusted {
                 user: user.into(),
                 delta,
-                balance: change.balance,
+                balance: u.balance,
                 idempotency_key: idempotency_key.into(),
                 reason: reason.into(),
             });
-        }
+            Ok(Step::Commit(BalanceChange {
+                balance: u.balance,
+                frozen: u.frozen,
+                replayed: false,
+            }))
+        })?;
         Ok(change)
     }
 }

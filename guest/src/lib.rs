@@ -14,6 +14,7 @@ pub mod chain;
 pub mod config;
 pub mod deposits;
 pub mod events;
+pub mod feed;
 pub mod fees;
 pub mod gateway;
 pub mod gateway_error;
@@ -25,11 +26,12 @@ pub mod ports;
 pub mod pow;
 pub mod rates;
 pub mod records;
-pub mod retention;
 pub mod referrals;
+pub mod retention;
 pub mod sweep;
 pub mod transfers;
 pub mod views;
+pub mod webhooks;
 pub mod withdrawals;
 
 #[cfg(target_arch = "wasm32")]

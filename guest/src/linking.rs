@@ -20,7 +20,10 @@ use crate::gateway_error::{GatewayError, GwResult, LimitScope, NameProblem};
 use crate::limits;
 use crate::memo;
 use crate::ops::{Asset, Memo, Operation, SendMessage, Transaction};
-use crate::records::{self, peek, transact, transact_with_error, Cursor, DayCounter, LinkRec, Linked, PendingLink, Step, UserRec};
+use crate::records::{
+    self, peek, transact, transact_with_error, Cursor, DayCounter, LinkRec, Linked, PendingLink,
+    Step, UserRec,
+};
 use crate::views::{LinkStarted, LinkedAccount};
 
 /// Graphene's `is_valid_name`: 3..=63 bytes; dot-separated labels of at least 3 bytes,
@@ -29,12 +32,18 @@ pub fn check_account_name(name: &str) -> Result<(), NameProblem> {
     if name.len() < 3 || name.len() > 63 {
         return Err(NameProblem::BadLength);
     }
-    if !name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.') {
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+    {
         return Err(NameProblem::BadCharacter);
     }
     for label in name.split('.') {
         let b = label.as_bytes();
-        if b.len() < 3 || !b[0].is_ascii_lowercase() || !(b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit()) {
+        if b.len() < 3
+            || !b[0].is_ascii_lowercase()
+            || !(b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
+        {
             return Err(NameProblem::BadLabel);
         }
     }
@@ -64,7 +73,8 @@ pub fn code_key(memo_key: &crate::keys::PrivateKey) -> Zeroizing<[u8; 32]> {
 
 /// A secret for one purpose (`tag`), derived from the memo key; never stored.
 pub fn derived_key(memo_key: &crate::keys::PrivateKey, tag: &[u8]) -> Zeroizing<[u8; 32]> {
-    let mut m = HmacSha256::new_from_slice(&Zeroizing::new(memo_key.secret().to_bytes())).expect("any key length");
+    let mut m = HmacSha256::new_from_slice(&Zeroizing::new(memo_key.secret().to_bytes()))
+        .expect("any key length");
     m.update(tag);
     Zeroizing::new(m.finalize().into_bytes().into())
 }
@@ -91,16 +101,24 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Who may take `link` for `user`: nobody else while it is linked or reserved for
 /// deposits still in flight (until the scan has passed `through_block`).
-pub(crate) fn check_link_free(link: &Option<LinkRec>, user: &str, cursor: &Cursor, now_block_estimate_ms: u64) -> GwResult<()> {
+pub(crate) fn check_link_free(
+    link: &Option<LinkRec>,
+    user: &str,
+    cursor: &Cursor,
+    now_block_estimate_ms: u64,
+) -> GwResult<()> {
     match link {
         None => Ok(()),
         Some(LinkRec::Linked { user: holder, .. }) if holder == user => Ok(()),
         Some(LinkRec::Linked { .. }) => Err(GatewayError::AccountTaken),
         Some(LinkRec::Reserved { user: holder, .. }) if holder == user => Ok(()),
-        Some(LinkRec::Reserved { through_block, .. }) if *through_block <= cursor.through_block => Ok(()),
+        Some(LinkRec::Reserved { through_block, .. }) if *through_block <= cursor.through_block => {
+            Ok(())
+        }
         Some(LinkRec::Reserved { through_block, .. }) => Err(GatewayError::AccountReserved {
             // Blocks are 5 s; add the irreversibility lag and a tick.
-            retry_after_ms: (*through_block - cursor.through_block) as u64 * 5_000 + now_block_estimate_ms,
+            retry_after_ms: (*through_block - cursor.through_block) as u64 * 5_000
+                + now_block_estimate_ms,
         }),
     }
 }
@@ -115,8 +133,12 @@ pub const UNLINK_MARGIN_BLOCKS: u32 = 2;
 /// ahead (chain_parameters.hpp; a day by default), and the chain makes at most one block
 /// per `block_interval`.
 pub fn unlink_reserve_through(head_block: u32, params: chain::ChainParams) -> u32 {
-    let blocks = params.max_expiration_secs.div_ceil(params.block_interval_secs.max(1));
-    head_block.saturating_add(blocks).saturating_add(UNLINK_MARGIN_BLOCKS)
+    let blocks = params
+        .max_expiration_secs
+        .div_ceil(params.block_interval_secs.max(1));
+    head_block
+        .saturating_add(blocks)
+        .saturating_add(UNLINK_MARGIN_BLOCKS)
 }
 
 impl Gateway {
@@ -125,7 +147,12 @@ impl Gateway {
         self.start_link_with_proof(user, account, None)
     }
 
-    pub fn start_link_with_proof(&mut self, user: &str, account: &str, proof: Option<&crate::pow::Proof>) -> GwResult<LinkStarted> {
+    pub fn start_link_with_proof(
+        &mut self,
+        user: &str,
+        account: &str,
+        proof: Option<&crate::pow::Proof>,
+    ) -> GwResult<LinkStarted> {
         self.active()?;
         check_user(user)?;
         check_account_name(account).map_err(GatewayError::BadAccountName)?;
@@ -137,7 +164,8 @@ impl Gateway {
         };
 
         // Cheap refusals before any node call (and before spending a fee).
-        let rec: UserRec = peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
+        let rec: UserRec =
+            peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
         if let Some(l) = &rec.linked {
             return Err(GatewayError::AlreadyLinked(l.account.clone()));
         }
@@ -146,30 +174,61 @@ impl Gateway {
         self.spend_proof(proof)?;
 
         let node = self.ports.node.as_mut();
-        let target: ChainAccount = chain::lookup_account(node, account)?.ok_or(GatewayError::AccountNotFound)?;
+        let target: ChainAccount =
+            chain::lookup_account(node, account)?.ok_or(GatewayError::AccountNotFound)?;
         if target.id == gateway_id {
-            return Err(GatewayError::invalid("account", "is the gateway's own account"));
+            return Err(GatewayError::invalid(
+                "account",
+                "is the gateway's own account",
+            ));
         }
         let cursor: Cursor = peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
-        let link: Option<LinkRec> = peek(self.ports.store.as_mut(), &records::link_key(target.id.0))?;
+        let link: Option<LinkRec> =
+            peek(self.ports.store.as_mut(), &records::link_key(target.id.0))?;
         check_link_free(&link, user, &cursor, RESERVE_MARGIN_MS)?;
 
         // The message goes to the account's memo key; a null memo key cannot read it.
-        let to_key = target.memo_key.ok_or_else(|| GatewayError::invalid("account", "the account has no usable memo key"))?;
-        let text_len = cfg.message_template.replace("{code}", &"0".repeat(digits as usize)).replace("{user}", user).len();
+        let to_key = target.memo_key.ok_or_else(|| {
+            GatewayError::invalid("account", "the account has no usable memo key")
+        })?;
+        let text_len = cfg
+            .message_template
+            .replace("{code}", &"0".repeat(digits as usize))
+            .replace("{user}", user)
+            .len();
         if text_len > memo::MAX_MEMO_MESSAGE_BYTES {
-            return Err(GatewayError::invalid("config.link.message-template", "the message is too long"));
+            return Err(GatewayError::invalid(
+                "config.link.message-template",
+                "the message is too long",
+            ));
         }
         // Fee and TaPoS before committing anything, so node trouble costs no limit.
         let node = self.ports.node.as_mut();
         let dgp = chain::dgp(node)?;
-        let placeholder = Memo { from: memo_pub, to: to_key, nonce: 0, message: vec![0u8; (text_len + 4) / 16 * 16 + 16] };
-        let mut op = SendMessage { fee: Asset::cwd(0), from: gateway_id, to: target.id, memo: placeholder };
-        op.fee = Asset::cwd(chain::required_fee(node, &Operation::SendMessage(op.clone()))?);
+        let placeholder = Memo {
+            from: memo_pub,
+            to: to_key,
+            nonce: 0,
+            message: vec![0u8; (text_len + 4) / 16 * 16 + 16],
+        };
+        let mut op = SendMessage {
+            fee: Asset::cwd(0),
+            from: gateway_id,
+            to: target.id,
+            memo: placeholder,
+        };
+        op.fee = Asset::cwd(chain::required_fee(
+            node,
+            &Operation::SendMessage(op.clone()),
+        )?);
 
         // Draw the code and salt, and commit the pending link with every counter.
         let rnd: [u8; 64] = self.random_bytes();
-        let mut words = rnd.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>().into_iter();
+        let mut words = rnd
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect::<Vec<_>>()
+            .into_iter();
         let random = self.ports.random.as_mut();
         let code = code_from_random(digits, || {
             words.next().unwrap_or_else(|| {
@@ -181,10 +240,16 @@ impl Gateway {
         });
         let salt: [u8; 16] = self.random_bytes();
         let nonce = u64::from_le_bytes(self.random_bytes());
-        let hash = code_hash(&self.active()?.link_code_key, &salt, user, target.id.0, &code);
+        let hash = code_hash(
+            &self.active()?.link_code_key,
+            &salt,
+            user,
+            target.id.0,
+            &code,
+        );
         let expires_at_ms = now.saturating_add(cfg.code_ttl_ms);
         let account_name = target.name.clone();
-        transact(self.ports.store.as_mut(), |t| {
+        transact(&mut self.ports, |t| {
             let mut u: UserRec = t.get_or_default(&records::user_key(user))?;
             if let Some(l) = &u.linked {
                 return Err(GatewayError::AlreadyLinked(l.account.clone()));
@@ -208,38 +273,100 @@ impl Gateway {
             t.put(&records::lim_acct_key(target.id.0), &acct);
             t.put(records::LIM_GLOBAL, &global);
             t.put(&format!("plink/{user}"), &expires_at_ms);
-            crate::fees::note(t, crate::fees::FeeKind::LinkMessage, op.fee.amount as u64, now)?;
+            crate::fees::note(
+                t,
+                crate::fees::FeeKind::LinkMessage,
+                op.fee.amount as u64,
+                now,
+            )?;
             Ok(Step::Commit(()))
         })?;
 
         // Only now does the code exist anywhere outside this call: in the encrypted memo.
-        let text = cfg.message_template.replace("{code}", &code).replace("{user}", user);
+        let text = cfg
+            .message_template
+            .replace("{code}", &code)
+            .replace("{user}", user);
         let (active_key, memo_key, chain_id, secrets) = {
             let a = self.active()?;
-            (a.active_key.clone(), a.memo_key.clone(), a.chain_id, a.memo_secrets.clone())
+            (
+                a.active_key.clone(),
+                a.memo_key.clone(),
+                a.chain_id,
+                a.memo_secrets.clone(),
+            )
         };
-        let cipher = memo::encrypt_with(&secrets, &memo_key, &to_key, nonce, &text).map_err(|_| GatewayError::invalid("config.link.message-template", "the message cannot be encrypted"))?;
-        op.memo = Memo { from: memo_pub, to: to_key, nonce, message: cipher };
+        let cipher =
+            memo::encrypt_with(&secrets, &memo_key, &to_key, nonce, &text).map_err(|_| {
+                GatewayError::invalid(
+                    "config.link.message-template",
+                    "the message cannot be encrypted",
+                )
+            })?;
+        op.memo = Memo {
+            from: memo_pub,
+            to: to_key,
+            nonce,
+            message: cipher,
+        };
         let (ref_block_num, ref_block_prefix) = crate::ops::tapos_from_block_id(&dgp.head_block_id)
-            .map_err(|_| GatewayError::from(crate::gateway_error::NodeFailure::bad("database.get_dynamic_global_properties", "bad head_block_id")))?;
-        let tx = Transaction { ref_block_num, ref_block_prefix, expiration: dgp.head_time.saturating_add(120), operations: vec![Operation::SendMessage(op)] };
+            .map_err(|_| {
+                GatewayError::from(crate::gateway_error::NodeFailure::bad(
+                    "database.get_dynamic_global_properties",
+                    "bad head_block_id",
+                ))
+            })?;
+        let tx = Transaction {
+            ref_block_num,
+            ref_block_prefix,
+            expiration: dgp.head_time.saturating_add(120),
+            operations: vec![Operation::SendMessage(op)],
+        };
         let tx_id = hex::encode(tx.id());
         let signed = match tx.sign(&active_key, &chain_id) {
             Ok(signed) => signed,
-            Err(crate::error::CodecError::Signature { problem: crate::error::SignatureProblem::SelfCheckFailed }) => {
+            Err(crate::error::CodecError::Signature {
+                problem: crate::error::SignatureProblem::SelfCheckFailed,
+            }) => {
                 // The code is stored but reached nobody; the user asks again later.
-                self.raise(Alert::SigningFailed { purpose: "link-message".into(), subject: user.into() });
+                self.raise(Alert::SigningFailed {
+                    purpose: "link-message".into(),
+                    subject: user.into(),
+                });
                 return Err(GatewayError::SigningFailed);
             }
-            Err(_) => return Err(GatewayError::invalid("account", "the message cannot be signed")),
+            Err(_) => {
+                return Err(GatewayError::invalid(
+                    "account",
+                    "the message cannot be signed",
+                ))
+            }
         };
         let tx_json = crate::json::transaction_text(&signed);
         if let Err(f) = chain::broadcast(self.ports.node.as_mut(), &tx_json) {
             // The code is stored; the user can ask again once the per-user interval passes.
-            return Err(GatewayError::NodeUnavailable { detail: f.detail(), retry_after_ms: cfg.user_interval_ms });
+            return Err(GatewayError::NodeUnavailable {
+                detail: f.detail(),
+                retry_after_ms: cfg.user_interval_ms,
+            });
         }
-        self.emit(Event::LinkCodeSent { user: user.into(), account: target.name.clone(), expires_at_ms, tx_id: tx_id.clone() });
-        Ok(LinkStarted { account: target.name, expires_at_ms, code_digits: digits, tx_id })
+        // The change it reports is the broadcast, not a store write: a commit of its own.
+        let sent = Event::LinkCodeSent {
+            user: user.into(),
+            account: target.name.clone(),
+            expires_at_ms,
+            tx_id: tx_id.clone(),
+        };
+        transact(&mut self.ports, |t| {
+            t.emit(sent.clone());
+            Ok(Step::Commit(()))
+        })?;
+        Ok(LinkStarted {
+            account: target.name,
+            expires_at_ms,
+            code_digits: digits,
+            tx_id,
+        })
     }
 
     pub fn confirm_link(&mut self, user: &str, code: &str) -> GwResult<LinkedAccount> {
@@ -249,19 +376,22 @@ impl Gateway {
         let max_attempts = self.active()?.config.link.max_attempts;
         let key = self.active()?.link_code_key.clone();
         let code = code.trim();
-        let mut events = Vec::new();
         let cursor: Cursor = peek(self.ports.store.as_mut(), records::CURSOR)?.unwrap_or_default();
-        let result = transact_with_error(self.ports.store.as_mut(), |t| {
-            // Only what the committed attempt decided is announced.
-            events.clear();
+        let result = transact_with_error(&mut self.ports, |t| {
             let ukey = records::user_key(user);
             let mut u: UserRec = t.get_or_default(&ukey)?;
-            let Some(p) = u.pending.clone() else { return Err(GatewayError::NoPendingLink) };
+            let Some(p) = u.pending.clone() else {
+                return Err(GatewayError::NoPendingLink);
+            };
             if now >= p.expires_at_ms {
                 u.pending = None;
                 t.put(&ukey, &u);
                 t.delete(&format!("plink/{user}"));
-                events.push(Event::LinkFailed { user: user.into(), account: p.account.clone(), reason: LinkFailure::Expired });
+                t.emit(Event::LinkFailed {
+                    user: user.into(),
+                    account: p.account.clone(),
+                    reason: LinkFailure::Expired,
+                });
                 return Ok((Step::Commit(()), Err(GatewayError::LinkExpired)));
             }
             let salt = hex::decode(&p.salt).unwrap_or_default();
@@ -273,13 +403,22 @@ impl Gateway {
                     // Void: a guesser gets `max_attempts` tries per code, no more.
                     u.pending = None;
                     t.delete(&format!("plink/{user}"));
-                    events.push(Event::LinkFailed { user: user.into(), account: p.account.clone(), reason: LinkFailure::TooManyAttempts });
+                    t.emit(Event::LinkFailed {
+                        user: user.into(),
+                        account: p.account.clone(),
+                        reason: LinkFailure::TooManyAttempts,
+                    });
                     t.put(&ukey, &u);
                     return Ok((Step::Commit(()), Err(GatewayError::TooManyAttempts)));
                 }
                 u.pending = Some(PendingLink { attempts, ..p });
                 t.put(&ukey, &u);
-                return Ok((Step::Commit(()), Err(GatewayError::WrongCode { attempts_left: max_attempts - attempts })));
+                return Ok((
+                    Step::Commit(()),
+                    Err(GatewayError::WrongCode {
+                        attempts_left: max_attempts - attempts,
+                    }),
+                ));
             }
             let lkey = records::link_key(p.account_id);
             let link: Option<LinkRec> = t.get(&lkey)?;
@@ -287,28 +426,43 @@ impl Gateway {
                 return Ok((Step::Done(()), Err(e)));
             }
             u.pending = None;
-            u.linked = Some(Linked { account: p.account.clone(), account_id: p.account_id, linked_at_ms: now });
+            u.linked = Some(Linked {
+                account: p.account.clone(),
+                account_id: p.account_id,
+                linked_at_ms: now,
+            });
             t.put(&ukey, &u);
-            t.put(&lkey, &LinkRec::Linked { user: user.into(), account: p.account.clone(), since_ms: now });
+            t.put(
+                &lkey,
+                &LinkRec::Linked {
+                    user: user.into(),
+                    account: p.account.clone(),
+                    since_ms: now,
+                },
+            );
             t.delete(&format!("plink/{user}"));
-            events.push(Event::LinkConfirmed { user: user.into(), account: p.account.clone(), account_id: format!("1.2.{}", p.account_id) });
+            t.emit(Event::LinkConfirmed {
+                user: user.into(),
+                account: p.account.clone(),
+                account_id: format!("1.2.{}", p.account_id),
+            });
             Ok((
                 Step::Commit(()),
-                Ok(LinkedAccount { account: p.account.clone(), account_id: format!("1.2.{}", p.account_id), linked_at_ms: now }),
+                Ok(LinkedAccount {
+                    account: p.account.clone(),
+                    account_id: format!("1.2.{}", p.account_id),
+                    linked_at_ms: now,
+                }),
             ))
         });
-        if !matches!(result, Err(GatewayError::Busy) | Err(GatewayError::StoreUnavailable(_))) {
-            for e in events {
-                self.emit(e);
-            }
-        }
         result
     }
 
     pub fn unlink(&mut self, user: &str) -> GwResult<()> {
         self.active()?;
         check_user(user)?;
-        let rec: UserRec = peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
+        let rec: UserRec =
+            peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
         if rec.linked.is_none() {
             return Err(GatewayError::NotLinked);
         }
@@ -318,20 +472,33 @@ impl Gateway {
         let dgp = chain::dgp(self.ports.node.as_mut())?;
         let params = chain::chain_params(self.ports.node.as_mut())?;
         let through_block = unlink_reserve_through(dgp.head_block, params);
-        let linked = transact(self.ports.store.as_mut(), |t| {
+        transact(&mut self.ports, |t| {
             let ukey = records::user_key(user);
             let mut u: UserRec = t.get_or_default(&ukey)?;
-            let Some(l) = u.linked.take() else { return Err(GatewayError::NotLinked) };
+            let Some(l) = u.linked.take() else {
+                return Err(GatewayError::NotLinked);
+            };
             if u.frozen > 0 || u.open_withdrawals > 0 {
                 return Err(GatewayError::WithdrawalsPending);
             }
             let lkey = records::link_key(l.account_id);
             let _: Option<LinkRec> = t.get(&lkey)?;
-            t.put(&lkey, &LinkRec::Reserved { user: user.into(), account: l.account.clone(), through_block });
+            t.put(
+                &lkey,
+                &LinkRec::Reserved {
+                    user: user.into(),
+                    account: l.account.clone(),
+                    through_block,
+                },
+            );
             t.put(&ukey, &u);
-            Ok(Step::Commit(l))
+            t.emit(Event::Unlinked {
+                user: user.into(),
+                account: l.account,
+                reserved_through_block: through_block,
+            });
+            Ok(Step::Commit(()))
         })?;
-        self.emit(Event::Unlinked { user: user.into(), account: linked.account, reserved_through_block: through_block });
         Ok(())
     }
 
@@ -345,25 +512,27 @@ impl Gateway {
                 continue;
             }
             let user = e.key["plink/".len()..].to_string();
-            let failed = transact(self.ports.store.as_mut(), |t| {
+            transact(&mut self.ports, |t| {
                 let ukey = records::user_key(&user);
                 let mut u: UserRec = t.get_or_default(&ukey)?;
                 let current: Option<u64> = t.get(&e.key)?;
                 if current.is_none_or(|x| now < x) {
-                    return Ok(Step::Done(None)); // a newer code replaced it meanwhile
+                    return Ok(Step::Done(())); // a newer code replaced it meanwhile
                 }
                 t.delete(&e.key);
                 match u.pending.take() {
                     Some(p) if now >= p.expires_at_ms => {
                         t.put(&ukey, &u);
-                        Ok(Step::Commit(Some(p.account)))
+                        t.emit(Event::LinkFailed {
+                            user: user.clone(),
+                            account: p.account,
+                            reason: LinkFailure::Expired,
+                        });
+                        Ok(Step::Commit(()))
                     }
-                    _ => Ok(Step::Commit(None)),
+                    _ => Ok(Step::Commit(())),
                 }
             })?;
-            if let Some(account) = failed {
-                self.emit(Event::LinkFailed { user, account, reason: LinkFailure::Expired });
-            }
         }
         Ok(())
     }
@@ -375,11 +544,22 @@ mod tests {
 
     #[test]
     fn names_follow_graphene_rules() {
-        for ok in ["abc", "alice", "a-b-c", "abc.def", "a12", "game-gateway", &"a".repeat(63)] {
+        for ok in [
+            "abc",
+            "alice",
+            "a-b-c",
+            "abc.def",
+            "a12",
+            "game-gateway",
+            &"a".repeat(63),
+        ] {
             assert_eq!(check_account_name(ok), Ok(()), "{ok}");
         }
         assert_eq!(check_account_name("ab"), Err(NameProblem::BadLength));
-        assert_eq!(check_account_name(&"a".repeat(64)), Err(NameProblem::BadLength));
+        assert_eq!(
+            check_account_name(&"a".repeat(64)),
+            Err(NameProblem::BadLength)
+        );
         assert_eq!(check_account_name("Abc"), Err(NameProblem::BadCharacter));
         assert_eq!(check_account_name("ab_c"), Err(NameProblem::BadCharacter));
         assert_eq!(check_account_name("-abc"), Err(NameProblem::BadLabel));
@@ -407,7 +587,10 @@ mod tests {
         assert_ne!(h, code_hash(&k, b"salt", "u2", 7, "123456"));
         assert_ne!(h, code_hash(&k, b"salt", "u1", 8, "123456"));
         assert_ne!(h, code_hash(&k, b"salt", "u1", 7, "123457"));
-        assert!(constant_time_eq(&h, &code_hash(&k, b"salt", "u1", 7, "123456")));
+        assert!(constant_time_eq(
+            &h,
+            &code_hash(&k, b"salt", "u1", 7, "123456")
+        ));
         assert!(!constant_time_eq(&h[..31], &h));
     }
 

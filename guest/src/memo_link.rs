@@ -22,7 +22,9 @@ use crate::limits;
 use crate::linking::{check_link_free, RESERVE_MARGIN_MS};
 use crate::memo;
 use crate::ops::AccountId;
-use crate::records::{self, peek, transact, Cursor, LinkRec, Linked, MemoLinkPending, Step, UserRec};
+use crate::records::{
+    self, peek, transact, Cursor, LinkRec, Linked, MemoLinkPending, Step, UserRec,
+};
 use crate::views::TickReport;
 
 /// How long a memo-link code is accepted (the transfer must be sent within it).
@@ -86,13 +88,17 @@ impl Gateway {
         check_user(user)?;
         let (cfg, key, gateway_account) = {
             let a = self.active()?;
-            (a.config.link.clone(), a.link_code_key.clone(), a.config.gateway_account.clone())
+            (
+                a.config.link.clone(),
+                a.link_code_key.clone(),
+                a.config.gateway_account.clone(),
+            )
         };
         let now = self.now();
         let code = code_from_bytes(self.random_bytes());
         let hash = code_hash(&key, &code);
         let expires_at_ms = now.saturating_add(MEMO_LINK_TTL_MS);
-        transact(self.ports.store.as_mut(), |t| {
+        transact(&mut self.ports, |t| {
             let ukey = records::user_key(user);
             let mut u: UserRec = t.get_or_default(&ukey)?;
             if let Some(l) = &u.linked {
@@ -103,19 +109,40 @@ impl Gateway {
                 t.delete(&index_key(&old.code_hash));
             }
             t.require_absent(&index_key(&hash));
-            t.put(&index_key(&hash), &MemoLinkIndex { user: user.into(), expires_at_ms });
-            u.memo_link = Some(MemoLinkPending { code_hash: hash.clone(), expires_at_ms });
+            t.put(
+                &index_key(&hash),
+                &MemoLinkIndex {
+                    user: user.into(),
+                    expires_at_ms,
+                },
+            );
+            u.memo_link = Some(MemoLinkPending {
+                code_hash: hash.clone(),
+                expires_at_ms,
+            });
             t.put(&ukey, &u);
             Ok(Step::Commit(()))
         })?;
-        Ok(MemoLinkStarted { code, gateway_account, expires_at_ms })
+        Ok(MemoLinkStarted {
+            code,
+            gateway_account,
+            expires_at_ms,
+        })
     }
 
     /// Called by the scan before it applies incoming CWD transfer `seq` from `from`: if
     /// its memo is a pending memo-link code, links the sender. False when the node could
     /// not be asked for the sender's name (alerted; the scan stops and retries).
-    pub(crate) fn link_by_memo(&mut self, seq: u64, from: AccountId, e: &HistoryEntry, report: &mut TickReport) -> GwResult<bool> {
-        let Some((user, hash)) = self.memo_link_claim(e)? else { return Ok(true) };
+    pub(crate) fn link_by_memo(
+        &mut self,
+        seq: u64,
+        from: AccountId,
+        e: &HistoryEntry,
+        report: &mut TickReport,
+    ) -> GwResult<bool> {
+        let Some((user, hash)) = self.memo_link_claim(e)? else {
+            return Ok(true);
+        };
         let account = match chain::account_by_id(self.ports.node.as_mut(), from) {
             Ok(Some(a)) => a.name,
             Ok(None) => return Ok(true),
@@ -131,8 +158,13 @@ impl Gateway {
 
     /// For an incoming transfer whose memo is a pending memo-link code: the user it
     /// names and the code's hash. Reads the store only; no node call.
-    pub(crate) fn memo_link_claim(&mut self, e: &HistoryEntry) -> GwResult<Option<(String, String)>> {
-        let Some(a) = self.active.as_ref() else { return Ok(None) };
+    pub(crate) fn memo_link_claim(
+        &mut self,
+        e: &HistoryEntry,
+    ) -> GwResult<Option<(String, String)>> {
+        let Some(a) = self.active.as_ref() else {
+            return Ok(None);
+        };
         let decrypted = (|| {
             let m = crate::json::memo(e.body.get("memo")?, "memo").ok()?;
             if m.to != a.memo_key.public_key() {
@@ -140,7 +172,9 @@ impl Gateway {
             }
             memo::decrypt_with(&a.memo_secrets, &a.memo_key, &m.from, m.nonce, &m.message).ok()
         })();
-        let Some(code) = decrypted.as_deref().and_then(parse_code) else { return Ok(None) };
+        let Some(code) = decrypted.as_deref().and_then(parse_code) else {
+            return Ok(None);
+        };
         let hash = code_hash(&a.link_code_key, &code);
         let idx: Option<MemoLinkIndex> = peek(self.ports.store.as_mut(), &index_key(&hash))?;
         Ok(idx.map(|i| (i.user, hash)))
@@ -149,19 +183,30 @@ impl Gateway {
     /// Links `from` (named `account`) to `user` by the memo-link code `hash`, in its own
     /// commit, if the scan has not applied history entry `seq` yet and the code is still
     /// the user's. Answers whether it linked.
-    fn apply_memo_link(&mut self, seq: u64, from: AccountId, account: &str, user: &str, hash: &str) -> GwResult<bool> {
+    fn apply_memo_link(
+        &mut self,
+        seq: u64,
+        from: AccountId,
+        account: &str,
+        user: &str,
+        hash: &str,
+    ) -> GwResult<bool> {
         let account = account.to_string();
         let now = self.now();
-        let linked = transact(self.ports.store.as_mut(), |t| {
+        let linked = transact(&mut self.ports, |t| {
             let c: Cursor = t.get_or_default(records::CURSOR)?;
             if c.seq + 1 != seq {
                 return Ok(Step::Done(false));
             }
             let ukey = records::user_key(user);
             // An unreadable user record links nobody (and must not stall the scan).
-            let Ok(u) = t.get_decoded::<UserRec>(&ukey)? else { return Ok(Step::Done(false)) };
+            let Ok(u) = t.get_decoded::<UserRec>(&ukey)? else {
+                return Ok(Step::Done(false));
+            };
             let mut u = u.unwrap_or_default();
-            let current = u.memo_link.as_ref().is_some_and(|p| p.code_hash == hash && now < p.expires_at_ms.saturating_add(MEMO_LINK_GRACE_MS));
+            let current = u.memo_link.as_ref().is_some_and(|p| {
+                p.code_hash == hash && now < p.expires_at_ms.saturating_add(MEMO_LINK_GRACE_MS)
+            });
             if !current || u.linked.is_some() {
                 return Ok(Step::Done(false));
             }
@@ -173,16 +218,29 @@ impl Gateway {
             }
             u.memo_link = None;
             u.pending = None;
-            u.linked = Some(Linked { account: account.clone(), account_id: from.0, linked_at_ms: now });
+            u.linked = Some(Linked {
+                account: account.clone(),
+                account_id: from.0,
+                linked_at_ms: now,
+            });
             t.put(&ukey, &u);
-            t.put(&lkey, &LinkRec::Linked { user: user.into(), account: account.clone(), since_ms: now });
+            t.put(
+                &lkey,
+                &LinkRec::Linked {
+                    user: user.into(),
+                    account: account.clone(),
+                    since_ms: now,
+                },
+            );
             t.delete(&index_key(hash));
             t.delete(&format!("plink/{user}"));
+            t.emit(Event::LinkConfirmed {
+                user: user.into(),
+                account: account.clone(),
+                account_id: format!("1.2.{}", from.0),
+            });
             Ok(Step::Commit(true))
         })?;
-        if linked {
-            self.emit(Event::LinkConfirmed { user: user.into(), account, account_id: format!("1.2.{}", from.0) });
-        }
         Ok(linked)
     }
 
@@ -195,7 +253,7 @@ impl Gateway {
                 continue;
             }
             let hash = e.key["mlink/".len()..].to_string();
-            transact(self.ports.store.as_mut(), |t| {
+            transact(&mut self.ports, |t| {
                 if t.get::<MemoLinkIndex>(&e.key)?.is_none() {
                     return Ok(Step::Done(()));
                 }
@@ -222,7 +280,10 @@ mod tests {
         let c = code_from_bytes([0xff; 10]);
         assert_eq!(c, "link-7777777777777777");
         assert_eq!(code_from_bytes([0; 10]), "link-aaaaaaaaaaaaaaaa");
-        assert_eq!(parse_code("  LINK-7777777777777777\n").as_deref(), Some(c.as_str()));
+        assert_eq!(
+            parse_code("  LINK-7777777777777777\n").as_deref(),
+            Some(c.as_str())
+        );
         assert_eq!(parse_code("link-777777777777777"), None);
         assert_eq!(parse_code("link-77777777777777771"), None);
         assert_eq!(parse_code("hello"), None);

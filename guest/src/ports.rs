@@ -33,10 +33,24 @@ pub struct StoreError(pub String);
 /// `commit` outcome: `Ok(true)` committed, `Ok(false)` a precondition failed.
 pub trait Store {
     fn get(&mut self, key: &str) -> Result<Option<Entry>, StoreError>;
-    fn scan(&mut self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError>;
+    fn scan(
+        &mut self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError>;
     /// Descending: the prefix's keys below `start_before`.
-    fn scan_reverse(&mut self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError>;
-    fn commit(&mut self, preconditions: &[Precondition], writes: &[Write]) -> Result<bool, StoreError>;
+    fn scan_reverse(
+        &mut self,
+        prefix: &str,
+        start_before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError>;
+    fn commit(
+        &mut self,
+        preconditions: &[Precondition],
+        writes: &[Write],
+    ) -> Result<bool, StoreError>;
 }
 
 /// How a node call failed (mirrors WIT `node-error`).
@@ -45,7 +59,10 @@ pub enum NodeError {
     Unreachable(String),
     /// The request may or may not have taken effect.
     Timeout,
-    Rpc { code: i64, message: String },
+    Rpc {
+        code: i64,
+        message: String,
+    },
     BadResponse(String),
 }
 
@@ -93,4 +110,7 @@ pub struct Ports {
     pub clock: Box<dyn Clock>,
     pub events: Box<dyn Events>,
     pub random: Box<dyn Random>,
+    /// Events go into the store's outbox with their change (the feed); false: only to
+    /// `events` (config `events.live-only`). Set by `configure`.
+    pub outbox: bool,
 }

@@ -59,7 +59,9 @@ pub fn leading_zero_bits(d: &[u8]) -> u32 {
 
 /// Finds the smallest nonce that meets `bits` (what a client does; about 2^bits hashes).
 pub fn solve(challenge: &str, bits: u8) -> u64 {
-    (0u64..).find(|n| leading_zero_bits(&work_hash(challenge, *n)) >= bits as u32).expect("a nonce exists")
+    (0u64..)
+        .find(|n| leading_zero_bits(&work_hash(challenge, *n)) >= bits as u32)
+        .expect("a nonce exists")
 }
 
 fn mac(key: &[u8; 32], body: &[u8]) -> [u8; 16] {
@@ -80,10 +82,14 @@ fn issue(key: &[u8; 32], expires_at_ms: u64, random: [u8; 16]) -> String {
 
 /// Checks a proof without spending it; the challenge's expiry on success.
 pub fn check(key: &[u8; 32], proof: &Proof, bits: u8, now: u64) -> Result<u64, ProofProblem> {
-    let raw = (proof.challenge.len() == 80 && proof.challenge.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-        .then(|| hex::decode(&proof.challenge).ok())
-        .flatten()
-        .ok_or(ProofProblem::Malformed)?;
+    let raw = (proof.challenge.len() == 80
+        && proof
+            .challenge
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then(|| hex::decode(&proof.challenge).ok())
+    .flatten()
+    .ok_or(ProofProblem::Malformed)?;
     let (body, m) = raw.split_at(24);
     if !constant_time_eq(&mac(key, body), m) {
         return Err(ProofProblem::Malformed);
@@ -115,7 +121,11 @@ impl Gateway {
         };
         let expires_at_ms = self.now().saturating_add(CHALLENGE_TTL_MS);
         let random: [u8; 16] = self.random_bytes();
-        Ok(Challenge { challenge: issue(&key, expires_at_ms, random), difficulty_bits: bits, expires_at_ms })
+        Ok(Challenge {
+            challenge: issue(&key, expires_at_ms, random),
+            difficulty_bits: bits,
+            expires_at_ms,
+        })
     }
 
     /// Checks and spends a proof when the configuration asks for one.
@@ -127,11 +137,13 @@ impl Gateway {
         if bits == 0 {
             return Ok(());
         }
-        let proof = proof.ok_or(GatewayError::ProofRequired { difficulty_bits: bits })?;
+        let proof = proof.ok_or(GatewayError::ProofRequired {
+            difficulty_bits: bits,
+        })?;
         let now = self.now();
         let expires = check(&key, proof, bits, now).map_err(GatewayError::BadProof)?;
         let k = spent_key(&proof.challenge);
-        transact(self.ports.store.as_mut(), |t| {
+        transact(&mut self.ports, |t| {
             if t.get::<u64>(&k)?.is_some() {
                 return Err(GatewayError::BadProof(ProofProblem::Used));
             }
@@ -148,7 +160,7 @@ impl Gateway {
             if now < expires {
                 continue;
             }
-            transact(self.ports.store.as_mut(), |t| {
+            transact(&mut self.ports, |t| {
                 if t.get::<u64>(&e.key)?.is_some() {
                     t.delete(&e.key);
                 }
@@ -168,15 +180,83 @@ mod tests {
         let key = [3u8; 32];
         let c = issue(&key, 1_000, [9u8; 16]);
         let n = solve(&c, 8);
-        assert_eq!(check(&key, &Proof { challenge: c.clone(), nonce: n }, 8, 999), Ok(1_000));
-        assert_eq!(check(&key, &Proof { challenge: c.clone(), nonce: n }, 8, 1_000), Err(ProofProblem::Expired));
-        assert_eq!(check(&[4u8; 32], &Proof { challenge: c.clone(), nonce: n }, 8, 999), Err(ProofProblem::Malformed));
+        assert_eq!(
+            check(
+                &key,
+                &Proof {
+                    challenge: c.clone(),
+                    nonce: n
+                },
+                8,
+                999
+            ),
+            Ok(1_000)
+        );
+        assert_eq!(
+            check(
+                &key,
+                &Proof {
+                    challenge: c.clone(),
+                    nonce: n
+                },
+                8,
+                1_000
+            ),
+            Err(ProofProblem::Expired)
+        );
+        assert_eq!(
+            check(
+                &[4u8; 32],
+                &Proof {
+                    challenge: c.clone(),
+                    nonce: n
+                },
+                8,
+                999
+            ),
+            Err(ProofProblem::Malformed)
+        );
         // A forged expiry breaks the MAC.
         let forged = format!("{}{}", "ff", &c[2..]);
-        assert_eq!(check(&key, &Proof { challenge: forged, nonce: n }, 8, 999), Err(ProofProblem::Malformed));
-        let weak = (0u64..).find(|x| leading_zero_bits(&work_hash(&c, *x)) < 8).unwrap();
-        assert_eq!(check(&key, &Proof { challenge: c.clone(), nonce: weak }, 8, 999), Err(ProofProblem::InsufficientWork));
-        assert_eq!(check(&key, &Proof { challenge: c.to_uppercase(), nonce: n }, 8, 999), Err(ProofProblem::Malformed));
+        assert_eq!(
+            check(
+                &key,
+                &Proof {
+                    challenge: forged,
+                    nonce: n
+                },
+                8,
+                999
+            ),
+            Err(ProofProblem::Malformed)
+        );
+        let weak = (0u64..)
+            .find(|x| leading_zero_bits(&work_hash(&c, *x)) < 8)
+            .unwrap();
+        assert_eq!(
+            check(
+                &key,
+                &Proof {
+                    challenge: c.clone(),
+                    nonce: weak
+                },
+                8,
+                999
+            ),
+            Err(ProofProblem::InsufficientWork)
+        );
+        assert_eq!(
+            check(
+                &key,
+                &Proof {
+                    challenge: c.to_uppercase(),
+                    nonce: n
+                },
+                8,
+                999
+            ),
+            Err(ProofProblem::Malformed)
+        );
         assert_eq!(leading_zero_bits(&[0, 0x10, 0xff]), 11);
     }
 }

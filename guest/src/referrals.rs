@@ -37,7 +37,10 @@ pub fn refsum_key(user: &str) -> String {
     format!("refsum/{user}")
 }
 pub fn rwd_key(idempotency_key: &str) -> String {
-    format!("rwd/{}", hex::encode(Sha256::digest(idempotency_key.as_bytes())))
+    format!(
+        "rwd/{}",
+        hex::encode(Sha256::digest(idempotency_key.as_bytes()))
+    )
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +52,11 @@ pub struct RefRec {
 
 impl RefRec {
     pub fn view(&self) -> ReferralView {
-        ReferralView { user: self.user.clone(), referrer: self.referrer.clone(), since_ms: self.since_ms }
+        ReferralView {
+            user: self.user.clone(),
+            referrer: self.referrer.clone(),
+            since_ms: self.since_ms,
+        }
     }
 }
 
@@ -87,7 +94,15 @@ impl RewardRec {
         RewardView {
             user: self.user.clone(),
             base_amount: self.base,
-            shares: self.shares.iter().map(|s| RewardShareView { level: s.level, user: s.user.clone(), amount: s.amount }).collect(),
+            shares: self
+                .shares
+                .iter()
+                .map(|s| RewardShareView {
+                    level: s.level,
+                    user: s.user.clone(),
+                    amount: s.amount,
+                })
+                .collect(),
             cashback: self.cashback,
             paid: self.paid,
             pool_balance: self.pool_balance,
@@ -133,15 +148,18 @@ impl Gateway {
         }
         let pool = self.pool_user()?;
         if user == pool || referrer == pool {
-            return Err(GatewayError::invalid("referrer", "the referral pool takes no part in referrals"));
+            return Err(GatewayError::invalid(
+                "referrer",
+                "the referral pool takes no part in referrals",
+            ));
         }
         let now = self.now();
-        let (rec, fresh) = transact(self.ports.store.as_mut(), |t| {
+        let rec = transact(&mut self.ports, |t| {
             if let Some(r) = t.get::<RefRec>(&ref_key(user))? {
                 if r.referrer != referrer {
                     return Err(GatewayError::ReferrerAlreadySet(r.referrer));
                 }
-                return Ok(Step::Done((r, false)));
+                return Ok(Step::Done(r));
             }
             // Up the referrer's chain: meeting the user would close a cycle.
             let mut cur = referrer.to_string();
@@ -152,21 +170,31 @@ impl Gateway {
                     None => break,
                 }
             }
-            let rec = RefRec { user: user.into(), referrer: referrer.into(), since_ms: now };
+            let rec = RefRec {
+                user: user.into(),
+                referrer: referrer.into(),
+                since_ms: now,
+            };
             t.put(&ref_key(user), &rec);
             t.put(&refby_key(referrer, user), &rec);
             let mut s: RefSum = t.get_or_default(&refsum_key(referrer))?;
             s.referrals = s.referrals.saturating_add(1);
             t.put(&refsum_key(referrer), &s);
-            Ok(Step::Commit((rec, true)))
+            t.emit(Event::ReferrerSet {
+                user: user.into(),
+                referrer: referrer.into(),
+            });
+            Ok(Step::Commit(rec))
         })?;
-        if fresh {
-            self.emit(Event::ReferrerSet { user: user.into(), referrer: referrer.into() });
-        }
         Ok(rec.view())
     }
 
-    pub fn reward_referrers(&mut self, user: &str, base: u64, idempotency_key: &str) -> GwResult<RewardView> {
+    pub fn reward_referrers(
+        &mut self,
+        user: &str,
+        base: u64,
+        idempotency_key: &str,
+    ) -> GwResult<RewardView> {
         self.active()?;
         check_user(user)?;
         check_idempotency_key(idempotency_key)?;
@@ -175,13 +203,17 @@ impl Gateway {
         }
         let rc = self.active()?.config.referrals.clone();
         if user == rc.pool_user {
-            return Err(GatewayError::invalid("user", "the referral pool is not rewarded"));
+            return Err(GatewayError::invalid(
+                "user",
+                "the referral pool is not rewarded",
+            ));
         }
         let now = self.now();
         let key = rwd_key(idempotency_key);
-        let (rec, fresh) = transact(self.ports.store.as_mut(), |t| {
+        let (rec, fresh) = transact(&mut self.ports, |t| {
             if let Some(prev) = t.get::<RewardRec>(&key)? {
-                if prev.user != user || prev.base != base || prev.idempotency_key != idempotency_key {
+                if prev.user != user || prev.base != base || prev.idempotency_key != idempotency_key
+                {
                     return Err(GatewayError::IdempotencyConflict);
                 }
                 return Ok(Step::Done((prev, false)));
@@ -190,13 +222,19 @@ impl Gateway {
             let mut shares = Vec::new();
             let mut cur = user.to_string();
             for (i, &rate) in rc.level_rates_per_mille.iter().enumerate() {
-                let Some(r) = t.get::<RefRec>(&ref_key(&cur))? else { break };
+                let Some(r) = t.get::<RefRec>(&ref_key(&cur))? else {
+                    break;
+                };
                 if r.referrer == rc.pool_user {
                     break; // a pool named after the referral was set: its share stays in it
                 }
                 let amount = share(base, rate);
                 if amount > 0 {
-                    shares.push(ShareRec { level: i as u32 + 1, user: r.referrer.clone(), amount });
+                    shares.push(ShareRec {
+                        level: i as u32 + 1,
+                        user: r.referrer.clone(),
+                        amount,
+                    });
                 }
                 cur = r.referrer;
             }
@@ -208,12 +246,18 @@ impl Gateway {
             // read and written once.
             let pkey = records::user_key(&rc.pool_user);
             let mut pool: UserRec = t.get_or_default(&pkey)?;
-            pool.balance = pool.balance.checked_sub(paid).ok_or(GatewayError::PoolInsufficient(pool.balance))?;
+            pool.balance = pool
+                .balance
+                .checked_sub(paid)
+                .ok_or(GatewayError::PoolInsufficient(pool.balance))?;
             t.put(&pkey, &pool);
             let credit = |t: &mut Txn, to: &str, amount: u64| -> GwResult<()> {
                 let k = records::user_key(to);
                 let mut u: UserRec = t.get_or_default(&k)?;
-                u.balance = u.balance.checked_add(amount).ok_or(GatewayError::Overflow)?;
+                u.balance = u
+                    .balance
+                    .checked_add(amount)
+                    .ok_or(GatewayError::Overflow)?;
                 t.put(&k, &u);
                 Ok(())
             };
@@ -237,28 +281,38 @@ impl Gateway {
                 at_ms: now,
             };
             t.put(&key, &rec);
-            Ok(Step::Commit((rec, true)))
-        })?;
-        if fresh {
-            self.emit(Event::ReferrersRewarded {
+            t.emit(Event::ReferrersRewarded {
                 user: user.into(),
                 base_amount: base,
                 to_referrers: rec.paid - rec.cashback,
                 cashback: rec.cashback,
                 pool_balance: rec.pool_balance,
             });
-        }
+            Ok(Step::Commit((rec, true)))
+        })?;
         Ok(rec.view(!fresh))
     }
 
-    pub fn list_referrals(&mut self, referrer: &str, start_after: Option<&str>, limit: u32) -> GwResult<Vec<ReferralView>> {
+    pub fn list_referrals(
+        &mut self,
+        referrer: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<ReferralView>> {
         self.active()?;
         check_user(referrer)?;
         check_limit(limit)?;
         let after = start_after.map(|u| refby_key(referrer, u));
-        let mut page = records::scan_all(self.ports.store.as_mut(), &format!("refby/{referrer}/"), after, limit as usize)?;
+        let mut page = records::scan_all(
+            self.ports.store.as_mut(),
+            &format!("refby/{referrer}/"),
+            after,
+            limit as usize,
+        )?;
         page.truncate(limit as usize);
-        page.iter().map(|e| records::decode::<RefRec>(&e.key, &e.value).map(|r| r.view())).collect()
+        page.iter()
+            .map(|e| records::decode::<RefRec>(&e.key, &e.value).map(|r| r.view()))
+            .collect()
     }
 
     pub fn referral_earnings(&mut self, user: &str) -> GwResult<ReferralEarningsView> {
@@ -267,7 +321,13 @@ impl Gateway {
         let store = self.ports.store.as_mut();
         let referrer = records::peek::<RefRec>(store, &ref_key(user))?.map(|r| r.referrer);
         let s: RefSum = records::peek(store, &refsum_key(user))?.unwrap_or_default();
-        Ok(ReferralEarningsView { user: user.into(), referrer, referrals: s.referrals, by_level: s.by_level, cashback: s.cashback })
+        Ok(ReferralEarningsView {
+            user: user.into(),
+            referrer,
+            referrals: s.referrals,
+            by_level: s.by_level,
+            cashback: s.cashback,
+        })
     }
 }
 

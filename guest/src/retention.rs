@@ -59,18 +59,27 @@ impl Gateway {
     pub(crate) fn prune_idempotency(&mut self) -> GwResult<u32> {
         let window = self.active()?.config.idempotency_window_ms;
         let now = self.now();
-        let Some(cutoff) = now.checked_sub(window) else { return Ok(0) };
+        let Some(cutoff) = now.checked_sub(window) else {
+            return Ok(0);
+        };
         Ok(self.prune_adjustments(cutoff)? + self.prune_withdrawal_keys(cutoff)?)
     }
 
     /// The next keys under `prefix` after the mark, and moves the mark past them.
     fn next_keys(&mut self, prefix: &str, mark: &str) -> GwResult<Vec<crate::ports::Entry>> {
         let after: Option<String> = records::peek(self.ports.store.as_mut(), mark)?;
-        let page = self.ports.store.scan(prefix, after.as_deref(), SCAN_PER_TICK)?;
+        let page = self
+            .ports
+            .store
+            .scan(prefix, after.as_deref(), SCAN_PER_TICK)?;
         // At the end, start again from the beginning next time.
-        let next = if page.len() < SCAN_PER_TICK as usize { None } else { page.last().map(|e| e.key.clone()) };
+        let next = if page.len() < SCAN_PER_TICK as usize {
+            None
+        } else {
+            page.last().map(|e| e.key.clone())
+        };
         if next != after {
-            transact(self.ports.store.as_mut(), |t| {
+            transact(&mut self.ports, |t| {
                 match &next {
                     Some(k) => t.put(mark, k),
                     None => t.delete(mark),
@@ -90,23 +99,34 @@ impl Gateway {
             let page = self.next_keys("adj/", MARK_ADJ)?;
             return Ok(page
                 .into_iter()
-                .filter(|e| records::decode::<AdjustRec>(&e.key, &e.value).is_ok_and(|a| a.at_ms < cutoff))
+                .filter(|e| {
+                    records::decode::<AdjustRec>(&e.key, &e.value).is_ok_and(|a| a.at_ms < cutoff)
+                })
                 .map(|e| e.key)
                 .collect());
         }
-        let due = store.scan_reverse(indexes::ADJUSTMENTS_BY_TIME, Some(&indexes::adjustments_before(cutoff)), SCAN_PER_TICK)?;
-        Ok(due.iter().filter_map(|e| indexes::adjustment_of(&e.key)).collect())
+        let due = store.scan_reverse(
+            indexes::ADJUSTMENTS_BY_TIME,
+            Some(&indexes::adjustments_before(cutoff)),
+            SCAN_PER_TICK,
+        )?;
+        Ok(due
+            .iter()
+            .filter_map(|e| indexes::adjustment_of(&e.key))
+            .collect())
     }
 
     fn prune_adjustments(&mut self, cutoff: u64) -> GwResult<u32> {
         let expired = self.expired_adjustments(cutoff)?;
         let mut pruned = 0;
         for chunk in expired.chunks(PER_COMMIT) {
-            pruned += transact(self.ports.store.as_mut(), |t| {
+            pruned += transact(&mut self.ports, |t| {
                 let mut days: BTreeMap<String, AdjustDayRec> = BTreeMap::new();
                 let mut n = 0;
                 for key in chunk {
-                    let Some(a) = t.get::<AdjustRec>(key)? else { continue };
+                    let Some(a) = t.get::<AdjustRec>(key)? else {
+                        continue;
+                    };
                     if a.at_ms >= cutoff {
                         continue;
                     }
@@ -122,7 +142,11 @@ impl Gateway {
                     d.delta += add.delta;
                     t.put(&key, &d);
                 }
-                Ok(if n == 0 { Step::Done(0) } else { Step::Commit(n) })
+                Ok(if n == 0 {
+                    Step::Done(0)
+                } else {
+                    Step::Commit(n)
+                })
             })?;
         }
         Ok(pruned)
@@ -132,15 +156,18 @@ impl Gateway {
         let page = self.next_keys("wdkey/", MARK_WDKEY)?;
         let mut expired = Vec::new();
         for e in page {
-            let Ok(id) = records::decode::<String>(&e.key, &e.value) else { continue };
-            let w: Option<WithdrawalRec> = records::peek(self.ports.store.as_mut(), &records::wd_key(&id))?;
+            let Ok(id) = records::decode::<String>(&e.key, &e.value) else {
+                continue;
+            };
+            let w: Option<WithdrawalRec> =
+                records::peek(self.ports.store.as_mut(), &records::wd_key(&id))?;
             if w.is_some_and(|w| w.state.is_final() && w.requested_at_ms < cutoff) {
                 expired.push(e.key);
             }
         }
         let mut pruned = 0;
         for chunk in expired.chunks(PER_COMMIT) {
-            pruned += transact(self.ports.store.as_mut(), |t| {
+            pruned += transact(&mut self.ports, |t| {
                 let mut n = 0;
                 for key in chunk {
                     if t.get::<String>(key)?.is_some() {
@@ -148,7 +175,11 @@ impl Gateway {
                         n += 1;
                     }
                 }
-                Ok(if n == 0 { Step::Done(0) } else { Step::Commit(n) })
+                Ok(if n == 0 {
+                    Step::Done(0)
+                } else {
+                    Step::Commit(n)
+                })
             })?;
         }
         Ok(pruned)

@@ -25,9 +25,9 @@ use crate::events::{Alert, Event, OpPosition, SweepRef};
 use crate::gateway::{check_limit, Gateway};
 use crate::gateway_error::{GatewayError, GwResult};
 use crate::ops::AccountId;
+use crate::records::totals::Totals;
 use crate::records::{self, peek, transact, Cursor, SentTx, Step, Txn, WithdrawalRec};
 use crate::views::{SweepView, TickReport};
-use crate::records::totals::Totals;
 use crate::withdrawals::{LibTime, NotNow};
 
 pub const SWEEP_OPEN: &str = "sweepopen";
@@ -88,16 +88,30 @@ impl SweepRec {
     }
 
     pub fn reference(&self) -> SweepRef {
-        SweepRef { sweep_id: self.id.clone(), cold_account: self.cold_account.clone(), cwd: self.cwd, tx_id: self.tx.tx_id.clone() }
+        SweepRef {
+            sweep_id: self.id.clone(),
+            cold_account: self.cold_account.clone(),
+            cwd: self.cwd,
+            tx_id: self.tx.tx_id.clone(),
+        }
     }
 }
 
 /// Confirms a sweep the history scan found in an irreversible block (inside the scan's
 /// commit, with the cursor).
-pub(crate) fn confirm_in_scan(t: &mut Txn, id: &str, to: AccountId, asset_id: u64, amount: u64, pos: OpPosition) -> GwResult<crate::deposits::Applied> {
+pub(crate) fn confirm_in_scan(
+    t: &mut Txn,
+    id: &str,
+    to: AccountId,
+    asset_id: u64,
+    amount: u64,
+    pos: OpPosition,
+) -> GwResult<crate::deposits::Applied> {
     use crate::deposits::Applied;
     let key = sweep_key(id);
-    let Some(mut s) = t.get::<SweepRec>(&key)? else { return Ok(Applied::Nothing) };
+    let Some(mut s) = t.get::<SweepRec>(&key)? else {
+        return Ok(Applied::Nothing);
+    };
     if s.cold_account_id != to.0 || s.cwd != amount || asset_id != 0 {
         return Ok(Applied::Nothing);
     }
@@ -105,7 +119,10 @@ pub(crate) fn confirm_in_scan(t: &mut Txn, id: &str, to: AccountId, asset_id: u6
         SweepState::Sent => {}
         SweepState::Confirmed => return Ok(Applied::Nothing),
         SweepState::Expired => {
-            return Ok(Applied::Anomaly(format!("sweep {id} was included at {} after it was proven expired", pos.deposit_id())));
+            return Ok(Applied::Anomaly(format!(
+                "sweep {id} was included at {} after it was proven expired",
+                pos.deposit_id()
+            )));
         }
     }
     s.state = SweepState::Confirmed;
@@ -114,7 +131,10 @@ pub(crate) fn confirm_in_scan(t: &mut Txn, id: &str, to: AccountId, asset_id: u6
     if t.get::<String>(SWEEP_OPEN)?.as_deref() == Some(id) {
         t.delete(SWEEP_OPEN);
     }
-    Ok(Applied::Swept(Event::SweepConfirmed { sweep: s.reference(), block_num: pos.block_num }))
+    Ok(Applied::Swept(Event::SweepConfirmed {
+        sweep: s.reference(),
+        block_num: pos.block_num,
+    }))
 }
 
 impl Gateway {
@@ -123,7 +143,10 @@ impl Gateway {
     pub(crate) fn pending_withdrawals(&mut self) -> GwResult<(u64, u32)> {
         let store = self.ports.store.as_mut();
         if let Some(t) = records::totals::read(store)? {
-            return Ok((Totals::clamp(t.pending_cwd), Totals::clamp_count(t.pending_count)));
+            return Ok((
+                Totals::clamp(t.pending_cwd),
+                Totals::clamp_count(t.pending_count),
+            ));
         }
         let (mut cwd, mut n) = (0u64, 0u32);
         for e in records::scan_all(store, "wdopen/", None, usize::MAX)? {
@@ -147,24 +170,42 @@ impl Gateway {
         }
     }
 
-    pub fn list_sweeps(&mut self, start_after: Option<&str>, limit: u32) -> GwResult<Vec<SweepView>> {
+    pub fn list_sweeps(
+        &mut self,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<SweepView>> {
         self.active()?;
         check_limit(limit)?;
-        let mut page = records::scan_all(self.ports.store.as_mut(), "sweep/", start_after.map(sweep_key), limit as usize)?;
+        let mut page = records::scan_all(
+            self.ports.store.as_mut(),
+            "sweep/",
+            start_after.map(sweep_key),
+            limit as usize,
+        )?;
         page.truncate(limit as usize);
-        page.iter().map(|e| records::decode::<SweepRec>(&e.key, &e.value).map(|s| s.view())).collect()
+        page.iter()
+            .map(|e| records::decode::<SweepRec>(&e.key, &e.value).map(|s| s.view()))
+            .collect()
     }
 
     /// The tick's treasury work: the sweep in flight, then the balance checks and a new
     /// sweep. True while a sweep is in flight.
-    pub(crate) fn process_sweep(&mut self, dgp: &Dgp, scan_complete: bool, report: &mut TickReport) -> GwResult<bool> {
+    pub(crate) fn process_sweep(
+        &mut self,
+        dgp: &Dgp,
+        scan_complete: bool,
+        report: &mut TickReport,
+    ) -> GwResult<bool> {
         if let Some(s) = self.open_sweep()? {
             return self.settle_open_sweep(s, dgp, scan_complete, report);
         }
         if let Some(id) = peek::<String>(self.ports.store.as_mut(), SWEEP_OPEN)? {
             // The index names a sweep that is gone: drop it.
-            transact(self.ports.store.as_mut(), |t| {
-                if t.get::<String>(SWEEP_OPEN)?.as_deref() == Some(id.as_str()) && t.get::<SweepRec>(&sweep_key(&id))?.is_none() {
+            transact(&mut self.ports, |t| {
+                if t.get::<String>(SWEEP_OPEN)?.as_deref() == Some(id.as_str())
+                    && t.get::<SweepRec>(&sweep_key(&id))?.is_none()
+                {
                     t.delete(SWEEP_OPEN);
                     return Ok(Step::Commit(()));
                 }
@@ -177,7 +218,12 @@ impl Gateway {
         }
         let (gateway, gateway_name, tr, cold_id) = {
             let a = self.active()?;
-            (a.gateway_id, a.config.gateway_account.clone(), a.config.treasury.clone(), a.cold_id)
+            (
+                a.gateway_id,
+                a.config.gateway_account.clone(),
+                a.config.treasury.clone(),
+                a.cold_id,
+            )
         };
         if cold_id.is_none() && tr.low_water_cwd == 0 && tr.low_fee_days == 0 {
             return Ok(false); // nothing configured to watch: no node call
@@ -197,11 +243,20 @@ impl Gateway {
         self.check_fee_reserve(balance, pending)?;
         if tr.low_water_cwd > 0 && balance < needed.saturating_add(tr.low_water_cwd) {
             let target = needed.saturating_add(tr.high_water_cwd.max(tr.low_water_cwd));
-            self.raise(Alert::HotBalanceLow { balance, needed, low_water: tr.low_water_cwd, refill_cwd: target - balance });
+            self.raise(Alert::HotBalanceLow {
+                balance,
+                needed,
+                low_water: tr.low_water_cwd,
+                refill_cwd: target - balance,
+            });
         }
-        let Some(cold) = cold_id else { return Ok(false) };
+        let Some(cold) = cold_id else {
+            return Ok(false);
+        };
         let keep = needed.saturating_add(tr.high_water_cwd);
-        let Some(excess) = balance.checked_sub(keep).filter(|e| *e > 0) else { return Ok(false) };
+        let Some(excess) = balance.checked_sub(keep).filter(|e| *e > 0) else {
+            return Ok(false);
+        };
         let seq: u64 = peek(self.ports.store.as_mut(), SEQ_SWEEP)?.unwrap_or(0);
         let id = format!("s{:010}", seq + 1);
         let memo = sweep_memo(&id, &gateway_name);
@@ -212,7 +267,8 @@ impl Gateway {
             if amount < tr.min_sweep_cwd {
                 return Ok(None);
             }
-            self.build_payout(cold, amount, nonce, &memo, dgp, excess).map(|b| Some((amount, b)))
+            self.build_payout(cold, amount, nonce, &memo, dgp, excess)
+                .map(|b| Some((amount, b)))
         });
         let (amount, (sent, cost)) = match built {
             Ok(Some(b)) => b,
@@ -223,13 +279,19 @@ impl Gateway {
                 return Ok(false);
             }
             Err(NotNow::SigningFailed) => {
-                self.raise(Alert::SigningFailed { purpose: "sweep".into(), subject: id.clone() });
+                self.raise(Alert::SigningFailed {
+                    purpose: "sweep".into(),
+                    subject: id.clone(),
+                });
                 return Ok(false);
             }
             Err(NotNow::AccountGone) => {
                 self.raise(Alert::NodeTrouble {
                     call: "treasury.cold-account".into(),
-                    detail: format!("the cold account {} is not on chain; no sweep", tr.cold_account),
+                    detail: format!(
+                        "the cold account {} is not on chain; no sweep",
+                        tr.cold_account
+                    ),
                 });
                 return Ok(false);
             }
@@ -250,7 +312,7 @@ impl Gateway {
             tx: SentTx { attempt: 1, ..sent },
             block_num: None,
         };
-        let stored = transact(self.ports.store.as_mut(), |t| {
+        let stored = transact(&mut self.ports, |t| {
             let open: Option<String> = t.get(SWEEP_OPEN)?;
             let wd_now: u64 = t.get_or_default(records::SEQ_WD)?;
             let c: Cursor = t.get_or_default(records::CURSOR)?;
@@ -266,22 +328,28 @@ impl Gateway {
             t.put(SEQ_SWEEP, &(seq + 1));
             t.put(&records::wdnonce_key(nonce), &id);
             crate::fees::note(t, crate::fees::FeeKind::Payout, rec.fee, now)?;
+            t.emit(Event::SweepSent(rec.reference()));
             Ok(Step::Commit(true))
         })?;
         if !stored {
             return Ok(false);
         }
         report.sweeps_sent += 1;
-        self.emit(Event::SweepSent(rec.reference()));
         self.broadcast_stored(&rec.id, &rec.tx, report);
         Ok(true)
     }
 
     /// Rebroadcasts the sweep in flight, or settles it once it provably expired.
-    fn settle_open_sweep(&mut self, s: SweepRec, dgp: &Dgp, scan_complete: bool, report: &mut TickReport) -> GwResult<bool> {
+    fn settle_open_sweep(
+        &mut self,
+        s: SweepRec,
+        dgp: &Dgp,
+        scan_complete: bool,
+        report: &mut TickReport,
+    ) -> GwResult<bool> {
         if s.state != SweepState::Sent {
             // Confirmed or expired already: the index is stale.
-            transact(self.ports.store.as_mut(), |t| {
+            transact(&mut self.ports, |t| {
                 if t.get::<String>(SWEEP_OPEN)?.as_deref() == Some(s.id.as_str()) {
                     t.delete(SWEEP_OPEN);
                     return Ok(Step::Commit(()));
@@ -299,22 +367,25 @@ impl Gateway {
             return Ok(true);
         }
         let proof_block = dgp.last_irreversible_block;
-        let expired = transact(self.ports.store.as_mut(), |t| {
-            let mut cur: SweepRec = t.get(&sweep_key(&s.id))?.ok_or(GatewayError::StoreUnavailable(format!("sweep {} vanished", s.id)))?;
+        transact(&mut self.ports, |t| {
+            let mut cur: SweepRec =
+                t.get(&sweep_key(&s.id))?
+                    .ok_or(GatewayError::StoreUnavailable(format!(
+                        "sweep {} vanished",
+                        s.id
+                    )))?;
             let c: Cursor = t.get_or_default(records::CURSOR)?;
             if cur.state != SweepState::Sent || c.through_block < proof_block {
-                return Ok(Step::Done(None));
+                return Ok(Step::Done(()));
             }
             cur.state = SweepState::Expired;
             t.put(&sweep_key(&s.id), &cur);
             if t.get::<String>(SWEEP_OPEN)?.as_deref() == Some(s.id.as_str()) {
                 t.delete(SWEEP_OPEN);
             }
-            Ok(Step::Commit(Some(cur)))
+            t.emit(Event::SweepExpired(cur.reference()));
+            Ok(Step::Commit(()))
         })?;
-        if let Some(s) = expired {
-            self.emit(Event::SweepExpired(s.reference()));
-        }
         Ok(false)
     }
 }

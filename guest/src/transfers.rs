@@ -16,7 +16,10 @@ use crate::records::{self, transact, Order, Step, UserRec};
 use crate::views::InternalTransferView;
 
 pub fn xfer_key(idempotency_key: &str) -> String {
-    format!("xfer/{}", hex::encode(Sha256::digest(idempotency_key.as_bytes())))
+    format!(
+        "xfer/{}",
+        hex::encode(Sha256::digest(idempotency_key.as_bytes()))
+    )
 }
 
 pub fn xfer_user_key(user: &str, transfer_id: &str) -> String {
@@ -54,25 +57,46 @@ impl TransferRec {
 
 /// Moves `amount` from `from` to `to` inside a transaction: the one balance rule shared
 /// by transfers and referral rewards. Answers both balances after it.
-pub(crate) fn move_balance(t: &mut records::Txn, from: &str, to: &str, amount: u64) -> GwResult<(u64, u64)> {
+pub(crate) fn move_balance(
+    t: &mut records::Txn,
+    from: &str,
+    to: &str,
+    amount: u64,
+) -> GwResult<(u64, u64)> {
     let (fkey, tkey) = (records::user_key(from), records::user_key(to));
     let mut f: UserRec = t.get_or_default(&fkey)?;
     let mut r: UserRec = t.get_or_default(&tkey)?;
-    f.balance = f.balance.checked_sub(amount).ok_or(GatewayError::InsufficientBalance(f.balance))?;
-    r.balance = r.balance.checked_add(amount).ok_or(GatewayError::Overflow)?;
+    f.balance = f
+        .balance
+        .checked_sub(amount)
+        .ok_or(GatewayError::InsufficientBalance(f.balance))?;
+    r.balance = r
+        .balance
+        .checked_add(amount)
+        .ok_or(GatewayError::Overflow)?;
     t.put(&fkey, &f);
     t.put(&tkey, &r);
     Ok((f.balance, r.balance))
 }
 
 impl Gateway {
-    pub fn transfer_internal(&mut self, from: &str, to: &str, amount: u64, idempotency_key: &str, memo: &str) -> GwResult<InternalTransferView> {
+    pub fn transfer_internal(
+        &mut self,
+        from: &str,
+        to: &str,
+        amount: u64,
+        idempotency_key: &str,
+        memo: &str,
+    ) -> GwResult<InternalTransferView> {
         self.active()?;
         check_user(from)?;
         check_user(to)?;
         check_idempotency_key(idempotency_key)?;
         if from == to {
-            return Err(GatewayError::invalid("to-user", "must differ from from-user"));
+            return Err(GatewayError::invalid(
+                "to-user",
+                "must differ from from-user",
+            ));
         }
         if amount == 0 {
             return Err(GatewayError::invalid("amount", "must not be zero"));
@@ -84,9 +108,14 @@ impl Gateway {
         let key = xfer_key(idempotency_key);
         // Time first (listings sort by it), then the key's hash: unique per key.
         let id = format!("{now:013}-{}", &key["xfer/".len().."xfer/".len() + 16]);
-        let (rec, fresh) = transact(self.ports.store.as_mut(), |t| {
+        let (rec, fresh) = transact(&mut self.ports, |t| {
             if let Some(prev) = t.get::<TransferRec>(&key)? {
-                if prev.from_user != from || prev.to_user != to || prev.amount != amount || prev.memo != memo || prev.idempotency_key != idempotency_key {
+                if prev.from_user != from
+                    || prev.to_user != to
+                    || prev.amount != amount
+                    || prev.memo != memo
+                    || prev.idempotency_key != idempotency_key
+                {
                     return Err(GatewayError::IdempotencyConflict);
                 }
                 return Ok(Step::Done((prev, false)));
@@ -106,10 +135,7 @@ impl Gateway {
             t.put(&key, &rec);
             t.put(&xfer_user_key(from, &id), &rec);
             t.put(&xfer_user_key(to, &id), &rec);
-            Ok(Step::Commit((rec, true)))
-        })?;
-        if fresh {
-            self.emit(Event::InternalTransfer {
+            t.emit(Event::InternalTransfer {
                 transfer_id: rec.id.clone(),
                 from_user: rec.from_user.clone(),
                 to_user: rec.to_user.clone(),
@@ -117,17 +143,29 @@ impl Gateway {
                 from_balance: rec.from_balance,
                 to_balance: rec.to_balance,
             });
-        }
+            Ok(Step::Commit((rec, true)))
+        })?;
         Ok(rec.view(!fresh))
     }
 
-    pub fn list_transfers(&mut self, user: &str, order: Order, cursor: Option<&str>, limit: u32) -> GwResult<Vec<InternalTransferView>> {
+    pub fn list_transfers(
+        &mut self,
+        user: &str,
+        order: Order,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<InternalTransferView>> {
         self.active()?;
         check_user(user)?;
         check_limit(limit)?;
         let prefix = format!("xferu/{user}/");
-        records::page_matching(self.ports.store.as_mut(), &prefix, order, cursor, limit as usize, |_, e| {
-            records::decode::<TransferRec>(&e.key, &e.value).map(|r| Some(r.view(false)))
-        })
+        records::page_matching(
+            self.ports.store.as_mut(),
+            &prefix,
+            order,
+            cursor,
+            limit as usize,
+            |_, e| records::decode::<TransferRec>(&e.key, &e.value).map(|r| Some(r.view(false))),
+        )
     }
 }

@@ -19,8 +19,8 @@
 //! the store does not know is unacknowledged (`upay/`), nothing new is sent at all.
 
 use crate::chain::{self, Dgp, HistoryEntry};
-use crate::error::{CodecError, SignatureProblem};
 use crate::deposits::Applied;
+use crate::error::{CodecError, SignatureProblem};
 use crate::events::{Alert, Event, OpPosition, WithdrawalFailure};
 use crate::gateway::{check_user, Gateway};
 use crate::gateway_error::{GatewayError, GwResult, NodeFailure};
@@ -30,7 +30,9 @@ use crate::memo;
 use crate::ops::{AccountId, Asset, Memo, Operation, Transaction, Transfer};
 use crate::ports::NodeError;
 use crate::rates::{self, WithdrawalAmount};
-use crate::records::{self, transact, Cursor, SentTx, Step, UnknownPayoutRec, UserRec, WdState, WithdrawalRec};
+use crate::records::{
+    self, transact, Cursor, SentTx, Step, UnknownPayoutRec, UserRec, WdState, WithdrawalRec,
+};
 use crate::views::{TickReport, UnknownPayoutView, WithdrawalView};
 
 /// The plain text of a withdrawal's memo (encrypted on chain).
@@ -41,7 +43,8 @@ pub fn payout_memo(id: &str, gateway_account: &str) -> String {
 /// The withdrawal id in a memo of the gateway's withdrawal format, if it is one.
 pub fn parse_payout_memo(text: &str, gateway_account: &str) -> Option<String> {
     let (id, from) = text.strip_prefix("Withdrawal ")?.split_once(" from ")?;
-    let well_formed = id.len() == 11 && id.starts_with('w') && id[1..].bytes().all(|b| b.is_ascii_digit());
+    let well_formed =
+        id.len() == 11 && id.starts_with('w') && id[1..].bytes().all(|b| b.is_ascii_digit());
     (well_formed && from == gateway_account).then(|| id.to_string())
 }
 
@@ -59,7 +62,15 @@ pub fn is_duplicate_refusal(message: &str) -> bool {
 }
 
 /// Records a payout the store does not know (in the scan's commit) and pauses payouts.
-pub(crate) fn record_unknown_payout(t: &mut records::Txn, pos: OpPosition, to: AccountId, asset_id: u64, amount: u64, memo_id: &str, now: u64) -> GwResult<Applied> {
+pub(crate) fn record_unknown_payout(
+    t: &mut records::Txn,
+    pos: OpPosition,
+    to: AccountId,
+    asset_id: u64,
+    amount: u64,
+    memo_id: &str,
+    now: u64,
+) -> GwResult<Applied> {
     let deposit_id = pos.deposit_id();
     let key = records::upay_key(&deposit_id);
     if t.get::<UnknownPayoutRec>(&key)?.is_some() {
@@ -67,7 +78,15 @@ pub(crate) fn record_unknown_payout(t: &mut records::Txn, pos: OpPosition, to: A
     }
     t.put(
         &key,
-        &UnknownPayoutRec { position: pos, to_account_id: to.0, asset_id, amount, memo_withdrawal_id: memo_id.into(), recorded_at_ms: now, acknowledged: None },
+        &UnknownPayoutRec {
+            position: pos,
+            to_account_id: to.0,
+            asset_id,
+            amount,
+            memo_withdrawal_id: memo_id.into(),
+            recorded_at_ms: now,
+            acknowledged: None,
+        },
     );
     Ok(Applied::UnknownPayout(Alert::UnknownPayout {
         deposit_id,
@@ -100,7 +119,10 @@ pub(crate) struct LibTime(Option<Option<u32>>);
 /// Why a tick could not build a transaction now (it stays queued and is retried).
 pub(crate) enum NotNow {
     Node(NodeFailure),
-    LowFunds { balance: u64, needed: u64 },
+    LowFunds {
+        balance: u64,
+        needed: u64,
+    },
     /// The receiving account does not exist on chain: nothing can ever pay it.
     AccountGone,
     /// The signature failed its self-check: nothing was stored or sent.
@@ -108,7 +130,12 @@ pub(crate) enum NotNow {
 }
 
 impl Gateway {
-    pub fn request_withdrawal(&mut self, user: &str, amount: WithdrawalAmount, idempotency_key: &str) -> GwResult<WithdrawalView> {
+    pub fn request_withdrawal(
+        &mut self,
+        user: &str,
+        amount: WithdrawalAmount,
+        idempotency_key: &str,
+    ) -> GwResult<WithdrawalView> {
         self.active()?;
         check_user(user)?;
         check_idempotency_key(idempotency_key)?;
@@ -122,14 +149,16 @@ impl Gateway {
         let nonce = u64::from_le_bytes(self.random_bytes()).max(1);
         // Replays first: a repeated request answers what the first one did.
         let conv = rates::withdrawal(rate, amount);
-        let (view, fresh) = transact(self.ports.store.as_mut(), |t| {
+        let view = transact(&mut self.ports, |t| {
             let kkey = records::wdkey_key(idempotency_key);
             if let Some(id) = t.get::<String>(&kkey)? {
-                let w: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+                let w: WithdrawalRec = t
+                    .get(&records::wd_key(&id))?
+                    .ok_or(GatewayError::WithdrawalNotFound)?;
                 if w.user != user || w.asked != asked || w.idempotency_key != idempotency_key {
                     return Err(GatewayError::IdempotencyConflict);
                 }
-                return Ok(Step::Done((w, false)));
+                return Ok(Step::Done(w));
             }
             let (game, cwd) = conv.clone()?;
             if cwd < wc.min_cwd {
@@ -151,7 +180,11 @@ impl Gateway {
             u.balance -= game;
             u.frozen = u.frozen.checked_add(game).ok_or(GatewayError::Overflow)?;
             u.open_withdrawals += 1;
-            let state = if wc.review_above_cwd > 0 && cwd > wc.review_above_cwd { WdState::AwaitingReview } else { WdState::Queued };
+            let state = if wc.review_above_cwd > 0 && cwd > wc.review_above_cwd {
+                WdState::AwaitingReview
+            } else {
+                WdState::Queued
+            };
             let w = WithdrawalRec {
                 id: id.clone(),
                 user: user.into(),
@@ -181,29 +214,29 @@ impl Gateway {
             t.put(&records::wdnonce_key(nonce), &id);
             t.put(&records::wdopen_key(&id), &now);
             t.put(records::SEQ_WD, &seq);
-            Ok(Step::Commit((w, true)))
-        })?;
-        if fresh {
-            self.emit(Event::WithdrawalRequested(view.reference()));
-            if view.state == WdState::AwaitingReview {
-                self.emit(Event::WithdrawalAwaitingReview(view.reference()));
+            t.emit(Event::WithdrawalRequested(w.reference()));
+            if w.state == WdState::AwaitingReview {
+                t.emit(Event::WithdrawalAwaitingReview(w.reference()));
             }
-        }
+            Ok(Step::Commit(w))
+        })?;
         Ok(view.view())
     }
 
     pub fn approve_withdrawal(&mut self, id: &str) -> GwResult<WithdrawalView> {
         self.active()?;
-        let w = transact(self.ports.store.as_mut(), |t| {
-            let mut w: WithdrawalRec = t.get(&records::wd_key(id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+        let w = transact(&mut self.ports, |t| {
+            let mut w: WithdrawalRec = t
+                .get(&records::wd_key(id))?
+                .ok_or(GatewayError::WithdrawalNotFound)?;
             if w.state != WdState::AwaitingReview {
                 return Err(GatewayError::NotAwaitingReview);
             }
             w.state = WdState::Queued;
             t.put(&records::wd_key(id), &w);
+            t.emit(Event::WithdrawalApproved(w.reference()));
             Ok(Step::Commit(w))
         })?;
-        self.emit(Event::WithdrawalApproved(w.reference()));
         Ok(w.view())
     }
 
@@ -212,14 +245,20 @@ impl Gateway {
         if reason.len() > 200 {
             return Err(GatewayError::invalid("reason", "at most 200 bytes"));
         }
-        let w = transact(self.ports.store.as_mut(), |t| {
-            let w: WithdrawalRec = t.get(&records::wd_key(id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+        let w = transact(&mut self.ports, |t| {
+            let w: WithdrawalRec = t
+                .get(&records::wd_key(id))?
+                .ok_or(GatewayError::WithdrawalNotFound)?;
             if w.state != WdState::AwaitingReview {
                 return Err(GatewayError::NotAwaitingReview);
             }
-            Ok(Step::Commit(unfreeze(t, w, WdState::Rejected, reason)?))
+            let w = unfreeze(t, w, WdState::Rejected, reason)?;
+            t.emit(Event::WithdrawalRejected {
+                withdrawal: w.reference(),
+                reason: reason.into(),
+            });
+            Ok(Step::Commit(w))
         })?;
-        self.emit(Event::WithdrawalRejected { withdrawal: w.reference(), reason: reason.into() });
         Ok(w.view())
     }
 
@@ -232,19 +271,28 @@ impl Gateway {
         if reason.len() > 200 {
             return Err(GatewayError::invalid("reason", "at most 200 bytes"));
         }
-        let w = transact(self.ports.store.as_mut(), |t| {
-            let w: WithdrawalRec = t.get(&records::wd_key(id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+        let w = transact(&mut self.ports, |t| {
+            let w: WithdrawalRec = t
+                .get(&records::wd_key(id))?
+                .ok_or(GatewayError::WithdrawalNotFound)?;
             if !matches!(w.state, WdState::Queued | WdState::AwaitingReview) {
                 return Err(GatewayError::NotCancellable);
             }
-            Ok(Step::Commit(unfreeze(t, w, WdState::Cancelled, reason)?))
+            let w = unfreeze(t, w, WdState::Cancelled, reason)?;
+            t.emit(Event::WithdrawalCancelled {
+                withdrawal: w.reference(),
+                reason: reason.into(),
+            });
+            Ok(Step::Commit(w))
         })?;
-        self.emit(Event::WithdrawalCancelled { withdrawal: w.reference(), reason: reason.into() });
         Ok(w.view())
     }
 
     /// Payouts the store did not know, oldest first (acknowledged ones only when asked).
-    pub fn list_unknown_payouts(&mut self, include_acknowledged: bool) -> GwResult<Vec<UnknownPayoutView>> {
+    pub fn list_unknown_payouts(
+        &mut self,
+        include_acknowledged: bool,
+    ) -> GwResult<Vec<UnknownPayoutView>> {
         self.active()?;
         let mut out = Vec::new();
         for e in records::scan_all(self.ports.store.as_mut(), "upay/", None, usize::MAX)? {
@@ -258,23 +306,31 @@ impl Gateway {
 
     /// Called by the operator once an unknown payout is understood (see the restore
     /// procedure). Payouts resume when no unknown payout is left unacknowledged.
-    pub fn acknowledge_unknown_payout(&mut self, deposit_id: &str, note: &str) -> GwResult<UnknownPayoutView> {
+    pub fn acknowledge_unknown_payout(
+        &mut self,
+        deposit_id: &str,
+        note: &str,
+    ) -> GwResult<UnknownPayoutView> {
         self.active()?;
         if note.len() > 200 {
             return Err(GatewayError::invalid("note", "at most 200 bytes"));
         }
         let now = self.now();
         let key = records::upay_key(deposit_id);
-        let view = transact(self.ports.store.as_mut(), |t| {
-            let mut r: UnknownPayoutRec = t.get(&key)?.ok_or(GatewayError::UnknownPayoutNotFound)?;
+        let view = transact(&mut self.ports, |t| {
+            let mut r: UnknownPayoutRec =
+                t.get(&key)?.ok_or(GatewayError::UnknownPayoutNotFound)?;
             if r.acknowledged.is_some() {
                 return Err(GatewayError::AlreadyResolved);
             }
             r.acknowledged = Some((note.into(), now));
             t.put(&key, &r);
+            t.emit(Event::UnknownPayoutAcknowledged {
+                deposit_id: deposit_id.into(),
+                note: note.into(),
+            });
             Ok(Step::Commit(r.view()))
         })?;
-        self.emit(Event::UnknownPayoutAcknowledged { deposit_id: deposit_id.into(), note: note.into() });
         Ok(view)
     }
 
@@ -295,14 +351,25 @@ impl Gateway {
     /// Looks at history entries past the irreversible block: a payout with the gateway's
     /// memo that the store does not know holds new payouts for this tick (a restore
     /// shortly after a payout would otherwise not see it yet).
-    pub(crate) fn watch_reversible_payouts(&mut self, gateway: AccountId, entries: &[HistoryEntry]) -> GwResult<()> {
+    pub(crate) fn watch_reversible_payouts(
+        &mut self,
+        gateway: AccountId,
+        entries: &[HistoryEntry],
+    ) -> GwResult<()> {
         for e in entries {
-            let crate::deposits::Class::Outgoing { nonce, .. } = crate::deposits::classify(gateway, e) else { continue };
+            let crate::deposits::Class::Outgoing { nonce, .. } =
+                crate::deposits::classify(gateway, e)
+            else {
+                continue;
+            };
             if self.payout_memo_id(e).is_none() {
                 continue;
             }
             let known = match nonce {
-                Some(n) => records::peek::<String>(self.ports.store.as_mut(), &records::wdnonce_key(n))?.is_some(),
+                Some(n) => {
+                    records::peek::<String>(self.ports.store.as_mut(), &records::wdnonce_key(n))?
+                        .is_some()
+                }
                 None => false,
             };
             if !known {
@@ -320,12 +387,18 @@ impl Gateway {
         if m.from != a.memo_key.public_key() {
             return None;
         }
-        let text = memo::decrypt_with(&a.memo_secrets, &a.memo_key, &m.to, m.nonce, &m.message).ok()?;
+        let text =
+            memo::decrypt_with(&a.memo_secrets, &a.memo_key, &m.to, m.nonce, &m.message).ok()?;
         parse_payout_memo(&text, &a.config.gateway_account)
     }
 
     /// The tick's withdrawal work; true when something is still in flight.
-    pub(crate) fn process_withdrawals(&mut self, dgp: &Dgp, scan_complete: bool, report: &mut TickReport) -> GwResult<bool> {
+    pub(crate) fn process_withdrawals(
+        &mut self,
+        dgp: &Dgp,
+        scan_complete: bool,
+        report: &mut TickReport,
+    ) -> GwResult<bool> {
         let (gateway, max_attempts) = {
             let a = self.active()?;
             (a.gateway_id, a.config.withdrawals.max_attempts)
@@ -339,7 +412,11 @@ impl Gateway {
         let mut lib_time = LibTime::default();
         for e in open {
             let id = e.key["wdopen/".len()..].to_string();
-            let Some(w) = records::peek::<WithdrawalRec>(self.ports.store.as_mut(), &records::wd_key(&id))? else { continue };
+            let Some(w) =
+                records::peek::<WithdrawalRec>(self.ports.store.as_mut(), &records::wd_key(&id))?
+            else {
+                continue;
+            };
             match w.state {
                 WdState::AwaitingReview => {}
                 WdState::Queued => {
@@ -367,7 +444,9 @@ impl Gateway {
                         self.broadcast_stored(&w.id, &tx, report);
                         continue;
                     }
-                    if !scan_complete || !self.proven_expired(tx.expiration, dgp, &mut lib_time, report) {
+                    if !scan_complete
+                        || !self.proven_expired(tx.expiration, dgp, &mut lib_time, report)
+                    {
                         continue;
                     }
                     let proof_block = dgp.last_irreversible_block;
@@ -385,26 +464,46 @@ impl Gateway {
                                 }
                             }
                         }
-                        self.send_attempt(w, dgp, funds.as_mut().unwrap(), Some((tx.tx_id.clone(), proof_block)), report)?;
+                        self.send_attempt(
+                            w,
+                            dgp,
+                            funds.as_mut().unwrap(),
+                            Some((tx.tx_id.clone(), proof_block)),
+                            report,
+                        )?;
                     } else {
-                        let failed = transact(self.ports.store.as_mut(), |t| {
-                            let w: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+                        let failed = transact(&mut self.ports, |t| {
+                            let w: WithdrawalRec = t
+                                .get(&records::wd_key(&id))?
+                                .ok_or(GatewayError::WithdrawalNotFound)?;
                             let c: Cursor = t.get_or_default(records::CURSOR)?;
-                            if w.state != WdState::Sent || w.tx.as_ref().map(|x| &x.tx_id) != Some(&tx.tx_id) || c.through_block < proof_block {
+                            if w.state != WdState::Sent
+                                || w.tx.as_ref().map(|x| &x.tx_id) != Some(&tx.tx_id)
+                                || c.through_block < proof_block
+                            {
                                 return Ok(Step::Done(None));
                             }
-                            Ok(Step::Commit(Some(unfreeze(t, w, WdState::Failed, "every transaction expired without being included")?)))
+                            let w = unfreeze(
+                                t,
+                                w,
+                                WdState::Failed,
+                                "every transaction expired without being included",
+                            )?;
+                            t.emit(Event::WithdrawalFailed {
+                                withdrawal: w.reference(),
+                                reason: WithdrawalFailure::Expired,
+                            });
+                            Ok(Step::Commit(Some(())))
                         })?;
-                        if let Some(w) = failed {
+                        if failed.is_some() {
                             report.withdrawals_failed += 1;
-                            self.emit(Event::WithdrawalFailed { withdrawal: w.reference(), reason: WithdrawalFailure::Expired });
                         }
                     }
                 }
                 WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::Cancelled => {
                     // A stale index entry: drop it.
                     let key = e.key.clone();
-                    transact(self.ports.store.as_mut(), |t| {
+                    transact(&mut self.ports, |t| {
                         let _: Option<u64> = t.get(&key)?;
                         t.delete(&key);
                         Ok(Step::Commit(()))
@@ -418,7 +517,13 @@ impl Gateway {
     /// True when a transaction expiring at `expiration` can provably never be included:
     /// the irreversible block's time is past it. Only meaningful once the scan is
     /// complete through that block (then it would have seen the transaction).
-    pub(crate) fn proven_expired(&mut self, expiration: u32, dgp: &Dgp, lib_time: &mut LibTime, report: &mut TickReport) -> bool {
+    pub(crate) fn proven_expired(
+        &mut self,
+        expiration: u32,
+        dgp: &Dgp,
+        lib_time: &mut LibTime,
+        report: &mut TickReport,
+    ) -> bool {
         if lib_time.0.is_none() {
             match chain::block_time(self.ports.node.as_mut(), dgp.last_irreversible_block) {
                 Ok(t) => lib_time.0 = Some(t),
@@ -442,8 +547,14 @@ impl Gateway {
         match chain::broadcast(self.ports.node.as_mut(), &tx.tx_json) {
             Ok(()) => {}
             // The node already has it (pool or block): what a rebroadcast wants.
-            Err(NodeFailure { error: NodeError::Rpc { message, .. }, .. }) if is_duplicate_refusal(&message) => {}
-            Err(NodeFailure { error: NodeError::Rpc { code, message }, .. }) => {
+            Err(NodeFailure {
+                error: NodeError::Rpc { message, .. },
+                ..
+            }) if is_duplicate_refusal(&message) => {}
+            Err(NodeFailure {
+                error: NodeError::Rpc { code, message },
+                ..
+            }) => {
                 self.raise(Alert::BroadcastRefused {
                     withdrawal_id: subject.to_string(),
                     tx_id: tx.tx_id.clone(),
@@ -459,7 +570,14 @@ impl Gateway {
 
     /// Builds, signs, stores and broadcasts a new transaction for `w`. `replacing` is the
     /// previous attempt's id and the irreversible block that proves it expired unincluded.
-    fn send_attempt(&mut self, w: WithdrawalRec, dgp: &Dgp, funds: &mut u64, replacing: Option<(String, u32)>, report: &mut TickReport) -> GwResult<()> {
+    fn send_attempt(
+        &mut self,
+        w: WithdrawalRec,
+        dgp: &Dgp,
+        funds: &mut u64,
+        replacing: Option<(String, u32)>,
+        report: &mut TickReport,
+    ) -> GwResult<()> {
         let built = match self.build_transfer(&w, dgp, *funds) {
             Ok(b) => b,
             Err(NotNow::Node(f)) => {
@@ -468,34 +586,54 @@ impl Gateway {
                 return Ok(());
             }
             Err(NotNow::LowFunds { balance, needed }) => {
-                self.raise(Alert::PayoutUnfunded { withdrawal_id: w.id.clone(), balance, shortfall: needed - balance });
+                self.raise(Alert::PayoutUnfunded {
+                    withdrawal_id: w.id.clone(),
+                    balance,
+                    shortfall: needed - balance,
+                });
                 return Ok(());
             }
             Err(NotNow::SigningFailed) => {
                 // Nothing stored, nothing sent: the next tick builds and signs it anew.
-                self.raise(Alert::SigningFailed { purpose: "withdrawal".into(), subject: w.id.clone() });
+                self.raise(Alert::SigningFailed {
+                    purpose: "withdrawal".into(),
+                    subject: w.id.clone(),
+                });
                 return Ok(());
             }
             Err(NotNow::AccountGone) => {
                 // Safe to unfreeze: no transaction exists, or the last one provably expired.
                 let id = w.id.clone();
-                let failed = transact(self.ports.store.as_mut(), |t| {
-                    let cur: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+                let failed = transact(&mut self.ports, |t| {
+                    let cur: WithdrawalRec = t
+                        .get(&records::wd_key(&id))?
+                        .ok_or(GatewayError::WithdrawalNotFound)?;
                     let still = match &replacing {
                         None => cur.state == WdState::Queued,
                         Some((old, proof_block)) => {
                             let c: Cursor = t.get_or_default(records::CURSOR)?;
-                            cur.state == WdState::Sent && cur.tx.as_ref().map(|x| &x.tx_id) == Some(old) && c.through_block >= *proof_block
+                            cur.state == WdState::Sent
+                                && cur.tx.as_ref().map(|x| &x.tx_id) == Some(old)
+                                && c.through_block >= *proof_block
                         }
                     };
                     if !still {
                         return Ok(Step::Done(None));
                     }
-                    Ok(Step::Commit(Some(unfreeze(t, cur, WdState::Failed, "the receiving account does not exist")?)))
+                    let w = unfreeze(
+                        t,
+                        cur,
+                        WdState::Failed,
+                        "the receiving account does not exist",
+                    )?;
+                    t.emit(Event::WithdrawalFailed {
+                        withdrawal: w.reference(),
+                        reason: WithdrawalFailure::AccountUnusable,
+                    });
+                    Ok(Step::Commit(Some(())))
                 })?;
-                if let Some(w) = failed {
+                if failed.is_some() {
                     report.withdrawals_failed += 1;
-                    self.emit(Event::WithdrawalFailed { withdrawal: w.reference(), reason: WithdrawalFailure::AccountUnusable });
                 }
                 return Ok(());
             }
@@ -503,11 +641,16 @@ impl Gateway {
         let (sent, cost) = built;
         let id = w.id.clone();
         let now = self.now();
-        let stored = transact(self.ports.store.as_mut(), |t| {
-            let mut cur: WithdrawalRec = t.get(&records::wd_key(&id))?.ok_or(GatewayError::WithdrawalNotFound)?;
+        let stored = transact(&mut self.ports, |t| {
+            let mut cur: WithdrawalRec = t
+                .get(&records::wd_key(&id))?
+                .ok_or(GatewayError::WithdrawalNotFound)?;
             match &replacing {
                 None if cur.state == WdState::Queued => {}
-                Some((old, proof_block)) if cur.state == WdState::Sent && cur.tx.as_ref().map(|x| &x.tx_id) == Some(old) => {
+                Some((old, proof_block))
+                    if cur.state == WdState::Sent
+                        && cur.tx.as_ref().map(|x| &x.tx_id) == Some(old) =>
+                {
                     // The proof must still hold in the store: the scan covered the block.
                     let c: Cursor = t.get_or_default(records::CURSOR)?;
                     if c.through_block < *proof_block {
@@ -518,93 +661,180 @@ impl Gateway {
             }
             cur.attempts += 1;
             cur.state = WdState::Sent;
-            cur.tx = Some(SentTx { attempt: cur.attempts, ..sent.clone() });
+            cur.tx = Some(SentTx {
+                attempt: cur.attempts,
+                ..sent.clone()
+            });
             t.put(&records::wd_key(&id), &cur);
             crate::fees::note(t, crate::fees::FeeKind::Payout, cost - cur.cwd, now)?;
+            t.emit(Event::WithdrawalSent {
+                withdrawal: cur.reference(),
+                tx_id: sent.tx_id.clone(),
+                attempt: cur.attempts,
+                expiration_ms: sent.expiration as u64 * 1000,
+            });
             Ok(Step::Commit(Some(cur)))
         })?;
         let Some(w) = stored else { return Ok(()) };
         *funds = funds.saturating_sub(cost);
         let tx = w.tx.clone().expect("just stored");
         report.withdrawals_sent += 1;
-        self.emit(Event::WithdrawalSent {
-            withdrawal: w.reference(),
-            tx_id: tx.tx_id.clone(),
-            attempt: tx.attempt,
-            expiration_ms: tx.expiration as u64 * 1000,
-        });
         self.broadcast_stored(&w.id, &tx, report);
         Ok(())
     }
 
-    fn build_transfer(&mut self, w: &WithdrawalRec, dgp: &Dgp, funds: u64) -> Result<(SentTx, u64), NotNow> {
-        let name = self.active.as_ref().expect("configured").config.gateway_account.clone();
-        self.build_payout(AccountId(w.account_id), w.cwd, w.nonce, &payout_memo(&w.id, &name), dgp, funds)
+    fn build_transfer(
+        &mut self,
+        w: &WithdrawalRec,
+        dgp: &Dgp,
+        funds: u64,
+    ) -> Result<(SentTx, u64), NotNow> {
+        let name = self
+            .active
+            .as_ref()
+            .expect("configured")
+            .config
+            .gateway_account
+            .clone();
+        self.build_payout(
+            AccountId(w.account_id),
+            w.cwd,
+            w.nonce,
+            &payout_memo(&w.id, &name),
+            dgp,
+            funds,
+        )
     }
 
     /// The fee of a CWD transfer from the gateway to `to` with this memo (its length
     /// sets the fee).
-    pub(crate) fn payout_fee(&mut self, to: AccountId, cwd: u64, memo_text: &str) -> Result<u64, NotNow> {
+    pub(crate) fn payout_fee(
+        &mut self,
+        to: AccountId,
+        cwd: u64,
+        memo_text: &str,
+    ) -> Result<u64, NotNow> {
         let op = self.payout_op(to, cwd, 1, memo_text)?;
-        let fee = chain::required_fee(self.ports.node.as_mut(), &Operation::Transfer(op)).map_err(NotNow::Node)?;
+        let fee = chain::required_fee(self.ports.node.as_mut(), &Operation::Transfer(op))
+            .map_err(NotNow::Node)?;
         Ok(fee as u64)
     }
 
-    fn payout_op(&mut self, to: AccountId, cwd: u64, nonce: u64, memo_text: &str) -> Result<Transfer, NotNow> {
+    fn payout_op(
+        &mut self,
+        to: AccountId,
+        cwd: u64,
+        nonce: u64,
+        memo_text: &str,
+    ) -> Result<Transfer, NotNow> {
         let a = self.active.as_ref().expect("configured");
-        let (gateway, memo_key, secrets) = (a.gateway_id, a.memo_key.clone(), a.memo_secrets.clone());
+        let (gateway, memo_key, secrets) =
+            (a.gateway_id, a.memo_key.clone(), a.memo_secrets.clone());
         let node = self.ports.node.as_mut();
-        let account = chain::account_by_id(node, to).map_err(NotNow::Node)?.ok_or(NotNow::AccountGone)?;
+        let account = chain::account_by_id(node, to)
+            .map_err(NotNow::Node)?
+            .ok_or(NotNow::AccountGone)?;
         // A receiver without a usable memo key still gets the payout; the memo (which
         // identifies the payout by its nonce) is then readable by the gateway only.
         let to_key = account.memo_key.unwrap_or_else(|| memo_key.public_key());
-        let cipher = memo::encrypt_with(&secrets, &memo_key, &to_key, nonce, memo_text).map_err(|e| NotNow::Node(NodeFailure::bad("memo", e.to_string())))?;
-        let amount = i64::try_from(cwd).map_err(|_| NotNow::Node(NodeFailure::bad("amount", "above the chain's maximum")))?;
+        let cipher = memo::encrypt_with(&secrets, &memo_key, &to_key, nonce, memo_text)
+            .map_err(|e| NotNow::Node(NodeFailure::bad("memo", e.to_string())))?;
+        let amount = i64::try_from(cwd)
+            .map_err(|_| NotNow::Node(NodeFailure::bad("amount", "above the chain's maximum")))?;
         Ok(Transfer {
             fee: Asset::cwd(0),
             from: gateway,
             to,
             amount: Asset::cwd(amount),
-            memo: Some(Memo { from: memo_key.public_key(), to: to_key, nonce, message: cipher }),
+            memo: Some(Memo {
+                from: memo_key.public_key(),
+                to: to_key,
+                nonce,
+                message: cipher,
+            }),
         })
     }
 
     /// Builds and signs a CWD transfer from the gateway with an encrypted memo (nothing
     /// stored, nothing sent): the transaction and its cost (amount plus fee). Shared by
     /// withdrawals and sweeps.
-    pub(crate) fn build_payout(&mut self, to: AccountId, cwd: u64, nonce: u64, memo_text: &str, dgp: &Dgp, funds: u64) -> Result<(SentTx, u64), NotNow> {
+    pub(crate) fn build_payout(
+        &mut self,
+        to: AccountId,
+        cwd: u64,
+        nonce: u64,
+        memo_text: &str,
+        dgp: &Dgp,
+        funds: u64,
+    ) -> Result<(SentTx, u64), NotNow> {
         let (active_key, chain_id, exp_secs) = {
             let a = self.active.as_ref().expect("configured");
-            (a.active_key.clone(), a.chain_id, a.config.withdrawals.expiration_secs)
+            (
+                a.active_key.clone(),
+                a.chain_id,
+                a.config.withdrawals.expiration_secs,
+            )
         };
         let mut op = self.payout_op(to, cwd, nonce, memo_text)?;
         let node = self.ports.node.as_mut();
-        let fee = chain::required_fee(node, &Operation::Transfer(op.clone())).map_err(NotNow::Node)?;
+        let fee =
+            chain::required_fee(node, &Operation::Transfer(op.clone())).map_err(NotNow::Node)?;
         op.fee = Asset::cwd(fee);
         let cost = cwd.saturating_add(fee as u64);
         if funds < cost {
-            return Err(NotNow::LowFunds { balance: funds, needed: cost });
+            return Err(NotNow::LowFunds {
+                balance: funds,
+                needed: cost,
+            });
         }
         let (ref_block_num, ref_block_prefix) = crate::ops::tapos_from_block_id(&dgp.head_block_id)
-            .map_err(|_| NotNow::Node(NodeFailure::bad("database.get_dynamic_global_properties", "bad head_block_id")))?;
+            .map_err(|_| {
+                NotNow::Node(NodeFailure::bad(
+                    "database.get_dynamic_global_properties",
+                    "bad head_block_id",
+                ))
+            })?;
         let expiration = dgp.head_time.saturating_add(exp_secs);
-        let tx = Transaction { ref_block_num, ref_block_prefix, expiration, operations: vec![Operation::Transfer(op)] };
+        let tx = Transaction {
+            ref_block_num,
+            ref_block_prefix,
+            expiration,
+            operations: vec![Operation::Transfer(op)],
+        };
         let tx_id = hex::encode(tx.id());
         let signed = tx.sign(&active_key, &chain_id).map_err(|e| match e {
-            CodecError::Signature { problem: SignatureProblem::SelfCheckFailed } => NotNow::SigningFailed,
+            CodecError::Signature {
+                problem: SignatureProblem::SelfCheckFailed,
+            } => NotNow::SigningFailed,
             e => NotNow::Node(NodeFailure::bad("sign", e.to_string())),
         })?;
         let tx_json = crate::json::transaction_text(&signed);
-        Ok((SentTx { tx_id, tx_json, expiration, attempt: 0 }, cost))
+        Ok((
+            SentTx {
+                tx_id,
+                tx_json,
+                expiration,
+                attempt: 0,
+            },
+            cost,
+        ))
     }
 }
 
 /// Moves a withdrawal to a final unpaid state and gives its game units back.
-fn unfreeze(t: &mut records::Txn, mut w: WithdrawalRec, state: WdState, note: &str) -> GwResult<WithdrawalRec> {
+fn unfreeze(
+    t: &mut records::Txn,
+    mut w: WithdrawalRec,
+    state: WdState,
+    note: &str,
+) -> GwResult<WithdrawalRec> {
     let ukey = records::user_key(&w.user);
     let mut u: UserRec = t.get_or_default(&ukey)?;
     u.frozen = u.frozen.saturating_sub(w.game);
-    u.balance = u.balance.checked_add(w.game).ok_or(GatewayError::Overflow)?;
+    u.balance = u
+        .balance
+        .checked_add(w.game)
+        .ok_or(GatewayError::Overflow)?;
     u.open_withdrawals = u.open_withdrawals.saturating_sub(1);
     limits::return_withdrawal(&mut u, w.day, w.cwd);
     w.state = state;
@@ -625,7 +855,11 @@ mod tests {
         let node = "10 assert_exception: Assert Exception\ntrx_idx.indices().get<by_trx_id>().find(trx.id()) == trx_idx.indices().get<by_trx_id>().end(): \n    {}\n    th_a  db_block.cpp:635 _apply_transaction";
         assert!(is_duplicate_refusal(node));
         assert!(is_duplicate_refusal("duplicate transaction 1a2b"));
-        for other in ["10 assert_exception: Assert Exception\nnow <= trx.expiration: ", "missing required active authority", "insufficient balance"] {
+        for other in [
+            "10 assert_exception: Assert Exception\nnow <= trx.expiration: ",
+            "missing required active authority",
+            "insufficient balance",
+        ] {
             assert!(!is_duplicate_refusal(other), "{other}");
         }
     }

@@ -41,10 +41,16 @@ fn interleaved(w: &World, method: &'static str) -> Gateway {
     let other = Rc::new(RefCell::new(Some(w.second_instance())));
     let mut g = Gateway::new(Ports {
         store: Box::new(w.store.clone()),
-        node: Box::new(Interleave { inner: SimNode(w.chain.clone()), method, other, fired: false }),
+        node: Box::new(Interleave {
+            inner: SimNode(w.chain.clone()),
+            method,
+            other,
+            fired: false,
+        }),
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        outbox: true,
     });
     g.configure(w.config.clone(), gateway_keys()).unwrap();
     g
@@ -71,17 +77,33 @@ fn an_instance_with_a_stale_queue_never_sends_a_second_transaction() {
     let mut w = World::new(61);
     w.link("u1", "alice");
     w.gw.adjust_balance("u1", 5_000, "k", "seed").unwrap();
-    let wd = w.gw.request_withdrawal("u1", WithdrawalAmount::Game(1_000), "w").unwrap();
+    let wd =
+        w.gw.request_withdrawal("u1", WithdrawalAmount::Game(1_000), "w")
+            .unwrap();
     // While this instance builds its transaction, the other builds, stores and sends one.
-    let broadcasts = |w: &World| w.chain.borrow().calls.iter().filter(|c| c.ends_with("broadcast_transaction")).count();
+    let broadcasts = |w: &World| {
+        w.chain
+            .borrow()
+            .calls
+            .iter()
+            .filter(|c| c.ends_with("broadcast_transaction"))
+            .count()
+    };
     let before = broadcasts(&w);
     let mut a = interleaved(&w, "get_required_fees");
     a.tick().unwrap();
-    assert_eq!(broadcasts(&w) - before, 1, "the loser of the race must not broadcast its transaction");
+    assert_eq!(
+        broadcasts(&w) - before,
+        1,
+        "the loser of the race must not broadcast its transaction"
+    );
     w.produce();
     w.settle();
     a.tick().unwrap();
-    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Confirmed);
+    assert_eq!(
+        w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state,
+        WdState::Confirmed
+    );
     assert_eq!(w.chain.borrow().gateway_payouts(w.gateway_id()).len(), 1);
 }
 
@@ -93,8 +115,12 @@ fn an_expiry_decision_on_stale_state_is_refused() {
     let mut w = World::with_config(62, cfg);
     w.link("u1", "alice");
     w.gw.adjust_balance("u1", 5_000, "k", "seed").unwrap();
-    let wd = w.gw.request_withdrawal("u1", WithdrawalAmount::Game(1_000), "w").unwrap();
-    w.chain.borrow_mut().fault("broadcast_transaction", Fault::Drop);
+    let wd =
+        w.gw.request_withdrawal("u1", WithdrawalAmount::Game(1_000), "w")
+            .unwrap();
+    w.chain
+        .borrow_mut()
+        .fault("broadcast_transaction", Fault::Drop);
     w.gw.tick().unwrap();
     w.produce_n(12);
     let mut a = interleaved(&w, "get_block_header");

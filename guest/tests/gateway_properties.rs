@@ -53,10 +53,15 @@ impl Node for RandomInterleave {
 fn interleaved_instance(w: &World, other: &Rc<RefCell<Option<Gateway>>>, seed: u64) -> Gateway {
     let mut g = Gateway::new(Ports {
         store: Box::new(w.store.clone()),
-        node: Box::new(RandomInterleave { inner: SimNode(w.chain.clone()), other: other.clone(), rng: Rng(seed ^ 0xabc) }),
+        node: Box::new(RandomInterleave {
+            inner: SimNode(w.chain.clone()),
+            other: other.clone(),
+            rng: Rng(seed ^ 0xabc),
+        }),
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        outbox: true,
     });
     for _ in 0..100 {
         if g.configure(w.config.clone(), gateway_keys()).is_ok() {
@@ -89,7 +94,12 @@ fn run(seed: u64, steps: usize) {
         c.ints_as_strings = seed.is_multiple_of(2);
         // Irreversibility sometimes lags more than a transaction's lifetime (30 s here).
         c.lib_lag = 2 + (seed % 11) as u32;
-        c.accounts.iter_mut().find(|a| a.name == "dave").unwrap().balances.insert(9, 1_000_000);
+        c.accounts
+            .iter_mut()
+            .find(|a| a.name == "dave")
+            .unwrap()
+            .balances
+            .insert(9, 1_000_000);
     }
     w.store.0.borrow_mut().random_fail = Some((Rng(seed.wrapping_mul(17)), 20));
     // Odd seeds: a second instance runs ticks in the middle of the first one's calls.
@@ -106,7 +116,11 @@ fn run(seed: u64, steps: usize) {
                 // Link (the honest way, when the message made it out).
                 if w.gw.start_link(user, account).is_ok() {
                     let code = w.try_read_code(account).unwrap_or_default();
-                    let code = if rng.chance(200) { "000000".to_string() } else { code };
+                    let code = if rng.chance(200) {
+                        "000000".to_string()
+                    } else {
+                        code
+                    };
                     let _ = w.gw.confirm_link(user, &code);
                 }
             }
@@ -116,7 +130,9 @@ fn run(seed: u64, steps: usize) {
             13..=32 => {
                 let amount = 1 + rng.below(3_000_000) as i64;
                 if rng.chance(50) {
-                    w.chain.borrow_mut().player_transfer("dave", GATEWAY, 1 + amount % 1000, 9);
+                    w.chain
+                        .borrow_mut()
+                        .player_transfer("dave", GATEWAY, 1 + amount % 1000, 9);
                 } else {
                     w.deposit(account, amount);
                 }
@@ -127,7 +143,11 @@ fn run(seed: u64, steps: usize) {
                     keys[rng.below(keys.len() as u64) as usize].clone()
                 } else {
                     let delta = rng.below(2_000) as i64 - 800;
-                    let k = (format!("k{seed}-{step}"), if delta == 0 { 1 } else { delta }, user.to_string());
+                    let k = (
+                        format!("k{seed}-{step}"),
+                        if delta == 0 { 1 } else { delta },
+                        user.to_string(),
+                    );
                     keys.push(k.clone());
                     k
                 };
@@ -139,7 +159,11 @@ fn run(seed: u64, steps: usize) {
                 } else {
                     WithdrawalAmount::Cwd(1_000 + rng.below(3_000_000))
                 };
-                let key = if rng.chance(200) { format!("w{seed}-{}", step.saturating_sub(1)) } else { format!("w{seed}-{step}") };
+                let key = if rng.chance(200) {
+                    format!("w{seed}-{}", step.saturating_sub(1))
+                } else {
+                    format!("w{seed}-{step}")
+                };
                 let _ = w.gw.request_withdrawal(user, amount, &key);
             }
             55..=58 => {
@@ -147,22 +171,39 @@ fn run(seed: u64, steps: usize) {
                 let other = USERS[rng.below(USERS.len() as u64) as usize];
                 match rng.below(4) {
                     0 => {
-                        let _ = w.gw.transfer_internal(user, other, 1 + rng.below(800), &format!("x{seed}-{}", step.saturating_sub(rng.below(2) as usize)), "");
+                        let _ = w.gw.transfer_internal(
+                            user,
+                            other,
+                            1 + rng.below(800),
+                            &format!("x{seed}-{}", step.saturating_sub(rng.below(2) as usize)),
+                            "",
+                        );
                     }
                     1 => {
                         let _ = w.gw.set_referrer(user, other);
                     }
                     2 => {
-                        let _ = w.gw.adjust_balance("referral-pool", 1 + rng.below(5_000) as i64, &format!("pool{seed}-{step}"), "fund");
+                        let _ = w.gw.adjust_balance(
+                            "referral-pool",
+                            1 + rng.below(5_000) as i64,
+                            &format!("pool{seed}-{step}"),
+                            "fund",
+                        );
                     }
                     _ => {
-                        let _ = w.gw.reward_referrers(user, 1 + rng.below(3_000), &format!("r{seed}-{}", step.saturating_sub(rng.below(2) as usize)));
+                        let _ = w.gw.reward_referrers(
+                            user,
+                            1 + rng.below(3_000),
+                            &format!("r{seed}-{}", step.saturating_sub(rng.below(2) as usize)),
+                        );
                     }
                 }
             }
             59..=60 => {
                 // Review decisions on whatever waits.
-                if let Ok(list) = w.gw.list_withdrawals(&Default::default(), Order::OldestFirst, None, 50) {
+                if let Ok(list) =
+                    w.gw.list_withdrawals(&Default::default(), Order::OldestFirst, None, 50)
+                {
                     if let Some(x) = list.iter().find(|x| x.state == WdState::AwaitingReview) {
                         if rng.chance(500) {
                             let _ = w.gw.approve_withdrawal(&x.withdrawal_id);
@@ -215,13 +256,36 @@ fn run(seed: u64, steps: usize) {
     }
     let wds: Vec<(String, WithdrawalRec)> = w.store.all("wd/");
     for (_, x) in &wds {
-        assert!(matches!(x.state, WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::AwaitingReview), "seed {seed}: {} stuck in {:?}", x.id, x.state);
+        assert!(
+            matches!(
+                x.state,
+                WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::AwaitingReview
+            ),
+            "seed {seed}: {} stuck in {:?}",
+            x.id,
+            x.state
+        );
     }
     // Every irreversible transfer to the gateway is accounted for exactly once.
     let c = w.chain.borrow();
     let gid = c.id_of(GATEWAY);
-    let incoming = c.history.get(&gid).map(|h| h.iter().filter(|h| h.op[0] == serde_json::json!(0) && h.op[1]["to"] == serde_json::json!(format!("1.2.{gid}"))).count()).unwrap_or(0);
-    assert_eq!(w.store.keys("dep/").len() + w.store.keys("unc/").len(), incoming, "seed {seed}: deposits lost or doubled");
+    let incoming = c
+        .history
+        .get(&gid)
+        .map(|h| {
+            h.iter()
+                .filter(|h| {
+                    h.op[0] == serde_json::json!(0)
+                        && h.op[1]["to"] == serde_json::json!(format!("1.2.{gid}"))
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(
+        w.store.keys("dep/").len() + w.store.keys("unc/").len(),
+        incoming,
+        "seed {seed}: deposits lost or doubled"
+    );
     let count = |s: WdState| wds.iter().filter(|(_, x)| x.state == s).count();
     let attempts: u32 = wds.iter().map(|(_, x)| x.attempts).sum();
     eprintln!(
@@ -244,7 +308,10 @@ fn run(seed: u64, steps: usize) {
 
 #[test]
 fn randomized_sequences_keep_the_books_balanced() {
-    let seeds: u64 = std::env::var("GATEWAY_PROPERTY_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(48);
+    let seeds: u64 = std::env::var("GATEWAY_PROPERTY_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(48);
     for seed in 0..seeds {
         run(seed, 160);
     }

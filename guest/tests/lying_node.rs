@@ -50,10 +50,15 @@ fn lying_world() -> (World, Lie, Rc<Cell<u32>>) {
     let told = Rc::new(Cell::new(0));
     let mut g = Gateway::new(Ports {
         store: Box::new(w.store.clone()),
-        node: Box::new(Liar { honest: SimNode(w.chain.clone()), lie: lie.clone(), told: told.clone() }),
+        node: Box::new(Liar {
+            honest: SimNode(w.chain.clone()),
+            lie: lie.clone(),
+            told: told.clone(),
+        }),
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        outbox: true,
     });
     g.configure(w.config.clone(), gateway_keys()).unwrap();
     w.gw = g;
@@ -72,7 +77,11 @@ fn node_alerts(w: &World) -> Vec<String> {
 
 /// Deposits `amounts` from alice, lets the node lie while the gateway ticks, then checks
 /// nothing was credited, an alert names the lie, and the truth credits each exactly once.
-fn refused_then_credited_once(lie_about: impl Fn(&mut Vec<Value>) + 'static, amounts: &[i64], expected_alert: &str) {
+fn refused_then_credited_once(
+    lie_about: impl Fn(&mut Vec<Value>) + 'static,
+    amounts: &[i64],
+    expected_alert: &str,
+) {
     let (mut w, lie, told) = lying_world();
     for a in amounts {
         w.deposit("alice", *a);
@@ -84,9 +93,15 @@ fn refused_then_credited_once(lie_about: impl Fn(&mut Vec<Value>) + 'static, amo
         let _ = w.gw.tick();
     }
     assert!(told.get() > 0, "the lie was told");
-    assert!(w.store.keys("dep/").is_empty() && w.store.keys("unc/").is_empty(), "nothing is credited from a lying page");
+    assert!(
+        w.store.keys("dep/").is_empty() && w.store.keys("unc/").is_empty(),
+        "nothing is credited from a lying page"
+    );
     let alerts = node_alerts(&w);
-    assert!(alerts.iter().any(|a| a.contains(expected_alert)), "alerts: {alerts:?}");
+    assert!(
+        alerts.iter().any(|a| a.contains(expected_alert)),
+        "alerts: {alerts:?}"
+    );
     *lie.borrow_mut() = None;
     w.gw.tick().unwrap();
     let deps: Vec<(String, DepositRec)> = w.store.all("dep/");
@@ -94,12 +109,17 @@ fn refused_then_credited_once(lie_about: impl Fn(&mut Vec<Value>) + 'static, amo
     got.sort();
     let mut want = amounts.to_vec();
     want.sort();
-    assert_eq!(got, want, "each deposit credited exactly once after the truth");
+    assert_eq!(
+        got, want,
+        "each deposit credited exactly once after the truth"
+    );
     check_books(&w, "after the truth", Positions::Exact);
 }
 
 fn transfers_to_gateway(page: &mut [Value]) -> Vec<&mut Value> {
-    page.iter_mut().filter(|e| e["op"][0] == 0 && e["op"][1]["amount"].is_object()).collect()
+    page.iter_mut()
+        .filter(|e| e["op"][0] == 0 && e["op"][1]["amount"].is_object())
+        .collect()
 }
 
 #[test]
@@ -132,7 +152,10 @@ fn a_deposit_claimed_in_block_zero_is_refused() {
 fn one_operation_listed_twice_is_refused() {
     refused_then_credited_once(
         |page| {
-            if let Some(i) = page.iter().position(|e| e["op"][0] == 0 && e["op"][1]["amount"].is_object()) {
+            if let Some(i) = page
+                .iter()
+                .position(|e| e["op"][0] == 0 && e["op"][1]["amount"].is_object())
+            {
                 let copy = page[i].clone();
                 page.insert(i, copy);
             }

@@ -14,7 +14,16 @@ use sha2::{Digest, Sha256};
 use support::*;
 
 fn alerts(w: &World) -> Vec<Alert> {
-    w.events().into_iter().filter_map(|e| if let Event::Alert(a) = e { Some(a) } else { None }).collect()
+    w.events()
+        .into_iter()
+        .filter_map(|e| {
+            if let Event::Alert(a) = e {
+                Some(a)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn payouts(w: &World) -> usize {
@@ -22,11 +31,21 @@ fn payouts(w: &World) -> usize {
 }
 
 fn set_gateway_cwd(w: &World, cwd: i64) {
-    w.chain.borrow_mut().accounts.iter_mut().find(|a| a.name == GATEWAY).unwrap().balances.insert(0, cwd);
+    w.chain
+        .borrow_mut()
+        .accounts
+        .iter_mut()
+        .find(|a| a.name == GATEWAY)
+        .unwrap()
+        .balances
+        .insert(0, cwd);
 }
 
 /// A copy of the whole database (values with versions, and version counters).
-type Backup = (std::collections::BTreeMap<String, (Vec<u8>, u64)>, std::collections::HashMap<String, u64>);
+type Backup = (
+    std::collections::BTreeMap<String, (Vec<u8>, u64)>,
+    std::collections::HashMap<String, u64>,
+);
 
 /// A copy of the whole database, as a backup.
 fn backup(w: &World) -> Backup {
@@ -78,13 +97,28 @@ fn overflow_deposit_followed_by_other_users_deposits_all_credited_or_recorded() 
     let unc = w.gw.list_unclaimed(false, None, 100).unwrap();
     assert_eq!(unc.len(), 2, "{unc:?}");
     assert_eq!(unc[0].amount, 1_000_000);
-    assert_eq!(unc[0].reason, "crediting it would overflow the user's balance");
+    assert_eq!(
+        unc[0].reason,
+        "crediting it would overflow the user's balance"
+    );
     let reasons: Vec<UnclaimedReason> = w
         .events()
         .iter()
-        .filter_map(|e| if let Event::DepositUnclaimed { reason, .. } = e { Some(*reason) } else { None })
+        .filter_map(|e| {
+            if let Event::DepositUnclaimed { reason, .. } = e {
+                Some(*reason)
+            } else {
+                None
+            }
+        })
         .collect();
-    assert_eq!(reasons, vec![UnclaimedReason::CreditOverflow, UnclaimedReason::UnlinkedSender]);
+    assert_eq!(
+        reasons,
+        vec![
+            UnclaimedReason::CreditOverflow,
+            UnclaimedReason::UnlinkedSender
+        ]
+    );
     // The scan went through: the cursor reached the irreversible block.
     let c: Cursor = w.store.record("cursor").unwrap();
     assert_eq!(c.through_block, w.chain.borrow().lib());
@@ -110,7 +144,8 @@ fn hundred_healthy_withdrawals_deposits_and_links_raise_no_alert() {
     w.gw.tick().unwrap();
     for i in 0..100 {
         assert_eq!(w.balance(&format!("u{i}")).0, 1_800);
-        w.gw.request_withdrawal(&format!("u{i}"), Game(1_000), &format!("wd{i}")).unwrap();
+        w.gw.request_withdrawal(&format!("u{i}"), Game(1_000), &format!("wd{i}"))
+            .unwrap();
     }
     // Tick every block: each sent withdrawal is rebroadcast while it waits.
     for _ in 0..12 {
@@ -139,14 +174,31 @@ fn rebroadcast_answered_duplicate_is_success_other_refusals_alert_once_per_hour(
     assert_eq!(alerts(&w), vec![]);
     // A real refusal alerts, once per hour per withdrawal, even across a restart.
     for _ in 0..3 {
-        w.chain.borrow_mut().fault("broadcast_transaction", Fault::Error(NodeError::Rpc { code: 10, message: "tx_missing_active_auth".into() }));
+        w.chain.borrow_mut().fault(
+            "broadcast_transaction",
+            Fault::Error(NodeError::Rpc {
+                code: 10,
+                message: "tx_missing_active_auth".into(),
+            }),
+        );
         w.gw.tick().unwrap();
         w.restart();
     }
-    let refused = |w: &World| alerts(w).iter().filter(|a| matches!(a, Alert::BroadcastRefused { .. })).count();
+    let refused = |w: &World| {
+        alerts(w)
+            .iter()
+            .filter(|a| matches!(a, Alert::BroadcastRefused { .. }))
+            .count()
+    };
     assert_eq!(refused(&w), 1);
     w.clock.set(w.clock.get() + ALERT_EVERY_MS);
-    w.chain.borrow_mut().fault("broadcast_transaction", Fault::Error(NodeError::Rpc { code: 10, message: "tx_missing_active_auth".into() }));
+    w.chain.borrow_mut().fault(
+        "broadcast_transaction",
+        Fault::Error(NodeError::Rpc {
+            code: 10,
+            message: "tx_missing_active_auth".into(),
+        }),
+    );
     w.gw.tick().unwrap();
     assert_eq!(refused(&w), 2);
     let _ = wd;
@@ -156,14 +208,20 @@ fn rebroadcast_answered_duplicate_is_success_other_refusals_alert_once_per_hour(
 fn node_trouble_alerts_are_rate_limited_across_restarts() {
     let mut w = World::new(93);
     for _ in 0..5 {
-        w.chain.borrow_mut().fault("get_dynamic_global_properties", Fault::Error(NodeError::Unreachable("down".into())));
+        w.chain.borrow_mut().fault(
+            "get_dynamic_global_properties",
+            Fault::Error(NodeError::Unreachable("down".into())),
+        );
         w.gw.tick().unwrap();
         w.restart();
         w.clock.set(w.clock.get() + 60_000);
     }
     assert_eq!(alerts(&w).len(), 1, "{:?}", alerts(&w));
     w.clock.set(w.clock.get() + ALERT_EVERY_MS);
-    w.chain.borrow_mut().fault("get_dynamic_global_properties", Fault::Error(NodeError::Unreachable("down".into())));
+    w.chain.borrow_mut().fault(
+        "get_dynamic_global_properties",
+        Fault::Error(NodeError::Unreachable("down".into())),
+    );
     w.gw.tick().unwrap();
     assert_eq!(alerts(&w).len(), 2);
 }
@@ -181,27 +239,48 @@ fn cancel_of_an_unfundable_withdrawal() {
         w.gw.tick().unwrap();
         w.clock.set(w.clock.get() + 60_000);
     }
-    let unfunded: Vec<Alert> = alerts(&w).into_iter().filter(|a| matches!(a, Alert::PayoutUnfunded { .. })).collect();
+    let unfunded: Vec<Alert> = alerts(&w)
+        .into_iter()
+        .filter(|a| matches!(a, Alert::PayoutUnfunded { .. }))
+        .collect();
     assert_eq!(
         unfunded,
-        vec![Alert::PayoutUnfunded { withdrawal_id: wd.withdrawal_id.clone(), balance: 400_000, shortfall: 1_000_000 + TRANSFER_FEE as u64 - 400_000 }]
+        vec![Alert::PayoutUnfunded {
+            withdrawal_id: wd.withdrawal_id.clone(),
+            balance: 400_000,
+            shortfall: 1_000_000 + TRANSFER_FEE as u64 - 400_000
+        }]
     );
     assert_eq!(alerts(&w).len(), 1);
     w.clock.set(w.clock.get() + ALERT_EVERY_MS);
     w.gw.tick().unwrap();
     assert_eq!(alerts(&w).len(), 2, "repeated after an hour");
     // Neither reject nor unlink can free it; cancel does, in one commit, with an event.
-    assert_eq!(w.gw.reject_withdrawal(&wd.withdrawal_id, "x"), Err(GatewayError::NotAwaitingReview));
+    assert_eq!(
+        w.gw.reject_withdrawal(&wd.withdrawal_id, "x"),
+        Err(GatewayError::NotAwaitingReview)
+    );
     assert_eq!(w.gw.unlink("u1"), Err(GatewayError::WithdrawalsPending));
     assert_eq!(w.balance("u1"), (9_000, 1_000));
     let commits = w.store.0.borrow().commits;
-    let c = w.gw.cancel_withdrawal(&wd.withdrawal_id, "cannot be funded").unwrap();
+    let c =
+        w.gw.cancel_withdrawal(&wd.withdrawal_id, "cannot be funded")
+            .unwrap();
     assert_eq!(w.store.0.borrow().commits, commits + 1);
-    assert_eq!((c.state, c.note.as_deref()), (WdState::Cancelled, Some("cannot be funded")));
+    assert_eq!(
+        (c.state, c.note.as_deref()),
+        (WdState::Cancelled, Some("cannot be funded"))
+    );
     assert_eq!(w.balance("u1"), (10_000, 0));
     assert!(w.events().iter().any(|e| matches!(e, Event::WithdrawalCancelled { withdrawal, reason } if withdrawal.withdrawal_id == wd.withdrawal_id && reason == "cannot be funded")));
-    assert_eq!(w.gw.cancel_withdrawal(&wd.withdrawal_id, "again"), Err(GatewayError::NotCancellable));
-    assert_eq!(w.gw.cancel_withdrawal("w9999999999", ""), Err(GatewayError::WithdrawalNotFound));
+    assert_eq!(
+        w.gw.cancel_withdrawal(&wd.withdrawal_id, "again"),
+        Err(GatewayError::NotCancellable)
+    );
+    assert_eq!(
+        w.gw.cancel_withdrawal("w9999999999", ""),
+        Err(GatewayError::WithdrawalNotFound)
+    );
     // Funded again later: nothing goes out for it.
     set_gateway_cwd(&w, 1_000_000_000);
     w.settle();
@@ -218,10 +297,16 @@ fn a_sent_withdrawal_cannot_be_cancelled() {
     w.gw.adjust_balance("u1", 10_000, "seed", "").unwrap();
     let wd = w.gw.request_withdrawal("u1", Game(1_000), "w").unwrap();
     w.gw.tick().unwrap();
-    assert_eq!(w.gw.cancel_withdrawal(&wd.withdrawal_id, "late"), Err(GatewayError::NotCancellable));
+    assert_eq!(
+        w.gw.cancel_withdrawal(&wd.withdrawal_id, "late"),
+        Err(GatewayError::NotCancellable)
+    );
     w.settle();
     w.gw.tick().unwrap();
-    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Confirmed);
+    assert_eq!(
+        w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state,
+        WdState::Confirmed
+    );
     assert_eq!(payouts(&w), 1);
 }
 
@@ -233,24 +318,56 @@ fn restore_from_a_backup_taken_before_the_payout_pays_once_and_pauses_until_ackn
     w.gw.tick().unwrap();
     w.settle();
     w.gw.tick().unwrap();
-    assert_eq!(w.gw.get_withdrawal(&paid.withdrawal_id).unwrap().state, WdState::Confirmed);
+    assert_eq!(
+        w.gw.get_withdrawal(&paid.withdrawal_id).unwrap().state,
+        WdState::Confirmed
+    );
     assert_eq!(payouts(&w), 1);
 
     // The database is restored from the old backup: the payout is forgotten.
     restore(&mut w, &old);
     w.take_events();
     let again = w.gw.request_withdrawal("u2", Game(2_000), "b").unwrap();
-    assert_eq!(again.withdrawal_id, paid.withdrawal_id, "the restored store reuses the id");
+    assert_eq!(
+        again.withdrawal_id, paid.withdrawal_id,
+        "the restored store reuses the id"
+    );
     for _ in 0..5 {
         w.gw.tick().unwrap();
         w.produce();
     }
-    assert_eq!(payouts(&w), 1, "nothing is paid while the unknown payout is not acknowledged");
-    assert_eq!(w.gw.get_withdrawal(&again.withdrawal_id).unwrap().state, WdState::Queued);
-    let unknown: Vec<Alert> = alerts(&w).into_iter().filter(|a| matches!(a, Alert::UnknownPayout { .. })).collect();
+    assert_eq!(
+        payouts(&w),
+        1,
+        "nothing is paid while the unknown payout is not acknowledged"
+    );
+    assert_eq!(
+        w.gw.get_withdrawal(&again.withdrawal_id).unwrap().state,
+        WdState::Queued
+    );
+    let unknown: Vec<Alert> = alerts(&w)
+        .into_iter()
+        .filter(|a| matches!(a, Alert::UnknownPayout { .. }))
+        .collect();
     assert_eq!(unknown.len(), 1, "{:?}", alerts(&w));
-    let Alert::UnknownPayout { deposit_id, amount, memo_withdrawal_id, to_account_id, .. } = &unknown[0] else { unreachable!() };
-    assert_eq!((*amount, memo_withdrawal_id.as_str(), to_account_id.clone()), (1_000_000, paid.withdrawal_id.as_str(), format!("1.2.{}", w.id("alice"))));
+    let Alert::UnknownPayout {
+        deposit_id,
+        amount,
+        memo_withdrawal_id,
+        to_account_id,
+        ..
+    } = &unknown[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (*amount, memo_withdrawal_id.as_str(), to_account_id.clone()),
+        (
+            1_000_000,
+            paid.withdrawal_id.as_str(),
+            format!("1.2.{}", w.id("alice"))
+        )
+    );
     assert!(w.gw.status().unwrap().payouts_paused);
     let listed = w.gw.list_unknown_payouts(false).unwrap();
     assert_eq!(listed.len(), 1);
@@ -258,16 +375,32 @@ fn restore_from_a_backup_taken_before_the_payout_pays_once_and_pauses_until_ackn
     let recs: Vec<(String, cwd_gateway::records::WithdrawalRec)> = w.store.all("wd/");
     assert_eq!(recs[0].1.state, WdState::Queued);
 
-    assert_eq!(w.gw.acknowledge_unknown_payout("d-0000000001-00000-00000", ""), Err(GatewayError::UnknownPayoutNotFound));
-    w.gw.acknowledge_unknown_payout(deposit_id, "restored from backup; u1 paid outside").unwrap();
-    assert_eq!(w.gw.acknowledge_unknown_payout(deposit_id, ""), Err(GatewayError::AlreadyResolved));
+    assert_eq!(
+        w.gw.acknowledge_unknown_payout("d-0000000001-00000-00000", ""),
+        Err(GatewayError::UnknownPayoutNotFound)
+    );
+    w.gw.acknowledge_unknown_payout(deposit_id, "restored from backup; u1 paid outside")
+        .unwrap();
+    assert_eq!(
+        w.gw.acknowledge_unknown_payout(deposit_id, ""),
+        Err(GatewayError::AlreadyResolved)
+    );
     assert!(!w.gw.status().unwrap().payouts_paused);
     w.gw.tick().unwrap();
     w.settle();
     w.gw.tick().unwrap();
-    assert_eq!(w.gw.get_withdrawal(&again.withdrawal_id).unwrap().state, WdState::Confirmed);
+    assert_eq!(
+        w.gw.get_withdrawal(&again.withdrawal_id).unwrap().state,
+        WdState::Confirmed
+    );
     assert_eq!(payouts(&w), 2);
-    assert_eq!(alerts(&w).iter().filter(|a| matches!(a, Alert::UnknownPayout { .. })).count(), 1);
+    assert_eq!(
+        alerts(&w)
+            .iter()
+            .filter(|a| matches!(a, Alert::UnknownPayout { .. }))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -288,7 +421,10 @@ fn restore_from_a_backup_with_the_withdrawal_queued_confirms_it_instead_of_payin
         w.produce();
     }
     assert_eq!(payouts(&w), 1);
-    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Confirmed);
+    assert_eq!(
+        w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state,
+        WdState::Confirmed
+    );
     assert_eq!(w.balance("u1"), (9_000, 0));
     assert_eq!(alerts(&w), vec![]);
 }
@@ -301,11 +437,20 @@ fn no_withdrawal_is_sent_before_the_scan_reaches_the_irreversible_block() {
     w.settle();
     let wd = w.gw.request_withdrawal("u1", Game(1_000), "a").unwrap();
     // The history call fails: the scan is incomplete, so nothing is sent.
-    w.chain.borrow_mut().fault("get_relative_account_history", Fault::Error(NodeError::Timeout));
+    w.chain.borrow_mut().fault(
+        "get_relative_account_history",
+        Fault::Error(NodeError::Timeout),
+    );
     w.gw.tick().unwrap();
-    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Queued);
+    assert_eq!(
+        w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state,
+        WdState::Queued
+    );
     w.gw.tick().unwrap();
-    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Sent);
+    assert_eq!(
+        w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state,
+        WdState::Sent
+    );
 }
 
 #[test]
@@ -321,7 +466,11 @@ fn recovering_a_code_from_a_database_copy_fails_without_the_key() {
     let stored = hex::decode(&p.code_hash).unwrap();
     // An attacker with the copy tries every 6-digit code with every hash they can
     // compute from it: plain salted SHA-256, and HMAC under the keys a copy offers.
-    let candidates_keys: Vec<[u8; 32]> = vec![[0u8; 32], Sha256::digest(&salt).into(), Sha256::digest(copy.as_bytes()).into()];
+    let candidates_keys: Vec<[u8; 32]> = vec![
+        [0u8; 32],
+        Sha256::digest(&salt).into(),
+        Sha256::digest(copy.as_bytes()).into(),
+    ];
     let mut found = Vec::new();
     for n in 0..1_000_000u32 {
         let guess = format!("{n:06}");
@@ -337,12 +486,18 @@ fn recovering_a_code_from_a_database_copy_fails_without_the_key() {
     }
     // Keyed guesses: the real code itself does not match under any key a copy offers.
     for k in &candidates_keys {
-        assert_ne!(cwd_gateway::linking::code_hash(k, &salt, "u1", p.account_id, &code).as_slice(), stored.as_slice());
+        assert_ne!(
+            cwd_gateway::linking::code_hash(k, &salt, "u1", p.account_id, &code).as_slice(),
+            stored.as_slice()
+        );
     }
     assert!(found.is_empty(), "recovered {found:?}");
     // With the gateway's memo key (never stored) the stored hash is the code's.
     let key = cwd_gateway::linking::code_key(&key_for(GATEWAY, "memo"));
-    assert_eq!(cwd_gateway::linking::code_hash(&key, &salt, "u1", p.account_id, &code).as_slice(), stored.as_slice());
+    assert_eq!(
+        cwd_gateway::linking::code_hash(&key, &salt, "u1", p.account_id, &code).as_slice(),
+        stored.as_slice()
+    );
     w.gw.confirm_link("u1", &code).unwrap();
 }
 
@@ -356,12 +511,22 @@ fn restore_right_after_a_payout_still_reversible_sends_nothing_until_it_is_seen(
     restore(&mut w, &old);
     w.gw.request_withdrawal("u2", Game(2_000), "b").unwrap();
     w.gw.tick().unwrap();
-    assert_eq!(payouts(&w), 1, "the reversible unknown payout holds new payouts");
+    assert_eq!(
+        payouts(&w),
+        1,
+        "the reversible unknown payout holds new payouts"
+    );
     w.settle();
     w.gw.tick().unwrap();
     assert_eq!(payouts(&w), 1);
     assert!(w.gw.status().unwrap().payouts_paused);
-    assert_eq!(alerts(&w).iter().filter(|a| matches!(a, Alert::UnknownPayout { .. })).count(), 1);
+    assert_eq!(
+        alerts(&w)
+            .iter()
+            .filter(|a| matches!(a, Alert::UnknownPayout { .. }))
+            .count(),
+        1
+    );
 }
 
 /// A node that lets the operator cancel a withdrawal (through another instance) while
@@ -376,7 +541,8 @@ impl cwd_gateway::ports::Node for CancelDuring {
     fn call(&mut self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
         if method == "get_required_fees" {
             if let Some(mut g) = self.other.borrow_mut().take() {
-                g.cancel_withdrawal(&self.id, "operator").expect("cancelled while being built");
+                g.cancel_withdrawal(&self.id, "operator")
+                    .expect("cancelled while being built");
             }
         }
         self.inner.call(api, method, params)
@@ -394,29 +560,51 @@ fn cancel_racing_a_tick_that_builds_the_transfer_sends_nothing() {
     let other = std::rc::Rc::new(std::cell::RefCell::new(Some(w.second_instance())));
     let mut g = cwd_gateway::gateway::Gateway::new(cwd_gateway::ports::Ports {
         store: Box::new(w.store.clone()),
-        node: Box::new(CancelDuring { inner: SimNode(w.chain.clone()), other: other.clone(), id: wd.withdrawal_id.clone() }),
+        node: Box::new(CancelDuring {
+            inner: SimNode(w.chain.clone()),
+            other: other.clone(),
+            id: wd.withdrawal_id.clone(),
+        }),
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        outbox: true,
     });
     g.configure(w.config.clone(), gateway_keys()).unwrap();
-    let broadcasts = |w: &World| w.chain.borrow().calls.iter().filter(|c| *c == "network_broadcast.broadcast_transaction").count();
+    let broadcasts = |w: &World| {
+        w.chain
+            .borrow()
+            .calls
+            .iter()
+            .filter(|c| *c == "network_broadcast.broadcast_transaction")
+            .count()
+    };
     let before = broadcasts(&w);
     let r = g.tick().unwrap();
     assert!(other.borrow().is_none(), "the cancel ran during the tick");
     assert_eq!(r.withdrawals_sent, 0);
-    assert_eq!(broadcasts(&w), before, "nothing broadcast for a cancelled withdrawal");
+    assert_eq!(
+        broadcasts(&w),
+        before,
+        "nothing broadcast for a cancelled withdrawal"
+    );
     w.settle();
     w.gw.tick().unwrap();
     assert_eq!(payouts(&w), 0);
-    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Cancelled);
+    assert_eq!(
+        w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state,
+        WdState::Cancelled
+    );
     assert_eq!(w.balance("u1"), (10_000, 0));
 }
 
 #[test]
 fn alert_marks_are_forgotten_after_the_window() {
     let mut w = World::new(102);
-    w.chain.borrow_mut().fault("get_dynamic_global_properties", Fault::Error(NodeError::Unreachable("down".into())));
+    w.chain.borrow_mut().fault(
+        "get_dynamic_global_properties",
+        Fault::Error(NodeError::Unreachable("down".into())),
+    );
     w.gw.tick().unwrap();
     assert_eq!(w.store.keys("alert/").len(), 1);
     w.clock.set(w.clock.get() + ALERT_EVERY_MS);
@@ -430,14 +618,23 @@ fn an_unreadable_user_record_does_not_stall_other_users_deposits() {
     w.link("broken", "alice");
     w.link("u-bob", "bob");
     // The user's record is damaged in the database.
-    w.store.0.borrow_mut().data.get_mut("user/broken").unwrap().0 = b"{not json".to_vec();
+    w.store
+        .0
+        .borrow_mut()
+        .data
+        .get_mut("user/broken")
+        .unwrap()
+        .0 = b"{not json".to_vec();
     w.deposit("alice", 1_000_000);
     w.deposit("bob", 200_000);
     w.settle();
     w.gw.tick().unwrap();
     assert_eq!(w.balance("u-bob").0, 180);
     let unc = w.gw.list_unclaimed(false, None, 10).unwrap();
-    assert_eq!((unc.len(), unc[0].reason.as_str()), (1, "the user's record could not be read"));
+    assert_eq!(
+        (unc.len(), unc[0].reason.as_str()),
+        (1, "the user's record could not be read")
+    );
     let c: Cursor = w.store.record("cursor").unwrap();
     assert_eq!(c.through_block, w.chain.borrow().lib());
 }

@@ -40,12 +40,16 @@ fn raw_sqlite(path: &Path, secs: f64) -> f64 {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)").unwrap();
+    conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)")
+        .unwrap();
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed().as_secs_f64() < secs {
         let tx = conn.unchecked_transaction().unwrap();
-        tx.prepare_cached("INSERT INTO t (k, v) VALUES (?1, ?2)").unwrap().execute(rusqlite::params![n as i64, vec![7u8; 200]]).unwrap();
+        tx.prepare_cached("INSERT INTO t (k, v) VALUES (?1, ?2)")
+            .unwrap()
+            .execute(rusqlite::params![n as i64, vec![7u8; 200]])
+            .unwrap();
         tx.commit().unwrap();
         n += 1;
     }
@@ -64,8 +68,13 @@ impl Client {
     fn connect(addr: SocketAddr) -> Self {
         let stream = std::net::TcpStream::connect(addr).unwrap();
         stream.set_nodelay(true).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Client { stream: std::io::BufReader::new(stream), out: Vec::with_capacity(512) }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Client {
+            stream: std::io::BufReader::new(stream),
+            out: Vec::with_capacity(512),
+        }
     }
 
     /// Sends one request and reads its whole answer; the status code.
@@ -84,7 +93,11 @@ impl Client {
         self.stream.get_mut().write_all(&self.out).unwrap();
         let mut line = String::new();
         self.stream.read_line(&mut line).unwrap();
-        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{path}: bad status line {line:?}"));
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{path}: bad status line {line:?}"));
         let mut length = 0usize;
         loop {
             line.clear();
@@ -106,7 +119,11 @@ impl Client {
 
 /// `CLIENTS` threads sending requests made by `request(client, i)` for `secs`: calls a
 /// second and the sorted latencies.
-fn load(addr: SocketAddr, secs: f64, request: impl Fn(usize, u64) -> (String, Option<String>) + Send + Sync) -> (f64, Vec<Duration>) {
+fn load(
+    addr: SocketAddr,
+    secs: f64,
+    request: impl Fn(usize, u64) -> (String, Option<String>) + Send + Sync,
+) -> (f64, Vec<Duration>) {
     let request = &request;
     let start = Instant::now();
     let mut all: Vec<Duration> = std::thread::scope(|s| {
@@ -127,7 +144,10 @@ fn load(addr: SocketAddr, secs: f64, request: impl Fn(usize, u64) -> (String, Op
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let rate = all.len() as f64 / start.elapsed().as_secs_f64();
     all.sort();
@@ -135,32 +155,72 @@ fn load(addr: SocketAddr, secs: f64, request: impl Fn(usize, u64) -> (String, Op
 }
 
 fn line(what: &str, rate: f64, lat: &[Duration]) {
-    println!("{what:<44} {rate:>9.0}/s  p50={:>9.2?} p99={:>9.2?}", pct(lat, 50), pct(lat, 99));
+    println!(
+        "{what:<44} {rate:>9.0}/s  p50={:>9.2?} p99={:>9.2?}",
+        pct(lat, 50),
+        pct(lat, 99)
+    );
 }
 
 fn main() {
-    let secs: f64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5.0);
+    let secs: f64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5.0);
     let dir = std::env::temp_dir().join(format!("cwd-bench-throughput-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
     let raw = raw_sqlite(&dir.join("raw.db"), secs);
 
-    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(500)), ..DevnetConfig::seeded("throughput bench") }).expect("devnet");
-    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
+    let devnet = Devnet::start(DevnetConfig {
+        production: Production::Timer(Duration::from_millis(500)),
+        ..DevnetConfig::seeded("throughput bench")
+    })
+    .expect("devnet");
+    let gateway = devnet
+        .create_account(AccountSpec::new("game-gateway", 10_000 * CWD))
+        .unwrap();
     let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5));
     let store = Arc::new(SqliteStore::open(&dir.join("gateway.db")).unwrap());
-    let caps = Capabilities { store: store.clone(), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };
-    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let caps = Capabilities {
+        store: store.clone(),
+        node: Arc::new(node),
+        clock: Arc::new(SystemClock),
+        events: Arc::new(NullSink),
+    };
+    let keys = api::Keys {
+        active_wif: gateway.active_wif.clone().unwrap(),
+        memo_wif: gateway.memo_wif.clone().unwrap(),
+    };
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let service = Service::start_with(&runtime, caps, &config(devnet.chain_id_hex()), keys, CLIENTS).unwrap();
+    let service = Service::start_with(
+        &runtime,
+        caps,
+        &config(devnet.chain_id_hex()),
+        keys,
+        CLIENTS,
+    )
+    .unwrap();
     let http = HttpApi::bind("127.0.0.1:0").unwrap();
     http.spawn(service.clone(), TOKEN.into(), 2);
     let stop = Arc::new(AtomicBool::new(false));
     let timer = service.spawn_timer(stop.clone(), Duration::from_secs(5));
     let addr = http.addr;
 
-    let adjust = |c: usize, i: u64| ("/v1/adjust-balance".to_string(), Some(format!(r#"{{"user":"bench-{c}","delta":1,"idempotency_key":"k-{c}-{i}"}}"#)));
-    let account = |c: usize, _| ("/v1/account".to_string(), Some(format!(r#"{{"user":"bench-{c}"}}"#)));
+    let adjust = |c: usize, i: u64| {
+        (
+            "/v1/adjust-balance".to_string(),
+            Some(format!(
+                r#"{{"user":"bench-{c}","delta":1,"idempotency_key":"k-{c}-{i}"}}"#
+            )),
+        )
+    };
+    let account = |c: usize, _| {
+        (
+            "/v1/account".to_string(),
+            Some(format!(r#"{{"user":"bench-{c}"}}"#)),
+        )
+    };
     let health = |_, _| ("/health".to_string(), None);
     load(addr, 1.0, adjust); // warm-up: every instance created, users exist
     let groups0 = store.groups_written();
@@ -170,7 +230,10 @@ fn main() {
     let (health_rate, health_lat) = load(addr, secs, health);
 
     println!("{CLIENTS} clients over HTTP, SQLite synchronous=FULL on disk, {secs} s a phase");
-    println!("{:<44} {raw:>9.0}/s", "baseline: raw single-row SQLite commits");
+    println!(
+        "{:<44} {raw:>9.0}/s",
+        "baseline: raw single-row SQLite commits"
+    );
     line("adjust-balance", adj_rate, &adj_lat);
     println!(
         "  ratio to raw commits {:.2}; {:.1} commits per fsync ({groups} groups)",

@@ -61,7 +61,10 @@ pub struct LeaseSection {
 
 impl Default for LeaseSection {
     fn default() -> Self {
-        LeaseSection { holder: None, duration_ms: crate::lease::DEFAULT_DURATION.as_millis() as u64 }
+        LeaseSection {
+            holder: None,
+            duration_ms: crate::lease::DEFAULT_DURATION.as_millis() as u64,
+        }
     }
 }
 
@@ -89,7 +92,11 @@ pub struct RuntimeSection {
 
 impl Default for RuntimeSection {
     fn default() -> Self {
-        RuntimeSection { call_timeout_ms: 10_000, api_instances: crate::gateway::DEFAULT_API_INSTANCES, max_memory_mb: 64 }
+        RuntimeSection {
+            call_timeout_ms: 10_000,
+            api_instances: crate::gateway::DEFAULT_API_INSTANCES,
+            max_memory_mb: 64,
+        }
     }
 }
 
@@ -245,7 +252,12 @@ pub struct StoreSection {
 
 impl Default for StoreSection {
     fn default() -> Self {
-        StoreSection { path: "cwd-gateway.db".into(), url: None, password_file: None, pool_size: 8 }
+        StoreSection {
+            path: "cwd-gateway.db".into(),
+            url: None,
+            password_file: None,
+            pool_size: 8,
+        }
     }
 }
 
@@ -302,7 +314,8 @@ struct KeyFile {
 
 impl FileConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("in {}", path.display()))
     }
 
@@ -314,7 +327,8 @@ impl FileConfig {
         }) {
             bail!("private keys do not belong in the main configuration: put them in the [keys] file or the {ACTIVE_WIF_ENV} / {MEMO_WIF_ENV} environment variables");
         }
-        let cfg: FileConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", describe_toml_error(text, &e)))?;
+        let cfg: FileConfig = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}", describe_toml_error(text, &e)))?;
         if cfg.node.urls.is_empty() {
             bail!("[node] urls must name at least one node");
         }
@@ -347,7 +361,12 @@ impl FileConfig {
         if !(500..=3_600_000).contains(&cfg.lease.duration_ms) {
             bail!("[lease] duration_ms must be 500..=3600000");
         }
-        if cfg.lease.holder.as_ref().is_some_and(|h| h.trim().is_empty() || h.len() > 200) {
+        if cfg
+            .lease
+            .holder
+            .as_ref()
+            .is_some_and(|h| h.trim().is_empty() || h.len() > 200)
+        {
             bail!("[lease] holder must be 1..=200 characters");
         }
         Ok(cfg)
@@ -355,11 +374,17 @@ impl FileConfig {
 
     /// The PostgreSQL connection, when `[store] url` is set.
     pub fn postgres_options(&self) -> Result<Option<crate::store::PostgresOptions>> {
-        let Some(url) = &self.store.url else { return Ok(None) };
+        let Some(url) = &self.store.url else {
+            return Ok(None);
+        };
         let mut options = crate::store::PostgresOptions::new(url.clone());
         options.pool_size = self.store.pool_size;
         if let Some(path) = &self.store.password_file {
-            options.password = Some(crate::files::read_secret(path, "database password file")?.trim().to_string());
+            options.password = Some(
+                crate::files::read_secret(path, "database password file")?
+                    .trim()
+                    .to_string(),
+            );
         }
         Ok(Some(options))
     }
@@ -367,7 +392,11 @@ impl FileConfig {
     /// This host's part in the tick lease.
     pub fn lease_config(&self) -> crate::lease::LeaseConfig {
         crate::lease::LeaseConfig {
-            holder: self.lease.holder.clone().unwrap_or_else(crate::lease::machine_name),
+            holder: self
+                .lease
+                .holder
+                .clone()
+                .unwrap_or_else(crate::lease::machine_name),
             duration: Duration::from_millis(self.lease.duration_ms),
         }
     }
@@ -401,7 +430,10 @@ impl FileConfig {
 
     /// The component's configuration record.
     pub fn component_config(&self) -> api::Config {
-        let rate = |r: Rate| api::Rate { game_units: r.game_units, per_cwd_units: r.per_cwd_units };
+        let rate = |r: Rate| api::Rate {
+            game_units: r.game_units,
+            per_cwd_units: r.per_cwd_units,
+        };
         api::Config {
             gateway_account: self.gateway.account.clone(),
             chain_id: self.gateway.chain_id.clone(),
@@ -438,9 +470,16 @@ impl FileConfig {
     pub fn load_keys(&self) -> Result<api::Keys> {
         if let Some(path) = &self.keys.file {
             let text = zeroize::Zeroizing::new(crate::files::read_secret(path, "key file")?);
-            let k: KeyFile = toml::from_str(&text)
-                .map_err(|_| anyhow::anyhow!("the key file {} must hold exactly active_wif and memo_wif", path.display()))?;
-            return Ok(api::Keys { active_wif: k.active_wif, memo_wif: k.memo_wif });
+            let k: KeyFile = toml::from_str(&text).map_err(|_| {
+                anyhow::anyhow!(
+                    "the key file {} must hold exactly active_wif and memo_wif",
+                    path.display()
+                )
+            })?;
+            return Ok(api::Keys {
+                active_wif: k.active_wif,
+                memo_wif: k.memo_wif,
+            });
         }
         match (std::env::var(ACTIVE_WIF_ENV), std::env::var(MEMO_WIF_ENV)) {
             (Ok(active_wif), Ok(memo_wif)) => Ok(api::Keys { active_wif, memo_wif }),
@@ -451,7 +490,9 @@ impl FileConfig {
     pub fn api_token(&self) -> Result<String> {
         let token = match &self.http.token_file {
             Some(p) => crate::files::read_secret(p, "API token file")?,
-            None => std::env::var(API_TOKEN_ENV).map_err(|_| anyhow::anyhow!("no API token: set [http] token_file or {API_TOKEN_ENV}"))?,
+            None => std::env::var(API_TOKEN_ENV).map_err(|_| {
+                anyhow::anyhow!("no API token: set [http] token_file or {API_TOKEN_ENV}")
+            })?,
         };
         let token = token.trim().to_string();
         if token.len() < 16 {
@@ -467,8 +508,11 @@ impl FileConfig {
         }
         let secret = match &self.cabinet.session_secret_file {
             Some(p) => crate::files::read_secret(p, "cabinet session secret file")?,
-            None => std::env::var(CABINET_SECRET_ENV)
-                .map_err(|_| anyhow::anyhow!("[cabinet] enabled needs session_secret_file or {CABINET_SECRET_ENV}"))?,
+            None => std::env::var(CABINET_SECRET_ENV).map_err(|_| {
+                anyhow::anyhow!(
+                    "[cabinet] enabled needs session_secret_file or {CABINET_SECRET_ENV}"
+                )
+            })?,
         };
         let secret = zeroize::Zeroizing::new(secret);
         crate::cabinet::Cabinet::new(secret.trim().as_bytes().to_vec()).map(Some)
@@ -477,7 +521,9 @@ impl FileConfig {
     /// The webhook's HMAC key, trimmed like the token (a trailing newline would
     /// otherwise silently change every signature).
     pub fn webhook_secret(&self) -> Result<Option<Vec<u8>>> {
-        let Some(_) = &self.events.webhook_url else { return Ok(None) };
+        let Some(_) = &self.events.webhook_url else {
+            return Ok(None);
+        };
         let Some(path) = &self.events.webhook_secret_file else {
             bail!("[events] webhook_url needs webhook_secret_file (the HMAC key)");
         };
@@ -494,7 +540,9 @@ impl FileConfig {
 /// quotes masked (`"…"`, and the `` `…` `` of an unknown variant): the line may hold a
 /// secret put in the wrong place. Field names are kept: they say what to fix.
 fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
-    let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
     let raw = e.message();
     let mut message = String::new();
     let mut quote: Option<char> = None;
@@ -542,7 +590,10 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
     fn keys_in_the_main_file_are_refused_without_echo() {
         let text = format!("{MIN}\n[keys]\nactive_wif = \"5Jsecret\"\n");
         let e = FileConfig::parse(&text).unwrap_err().to_string();
-        assert!(e.contains("do not belong") && !e.contains("5Jsecret"), "{e}");
+        assert!(
+            e.contains("do not belong") && !e.contains("5Jsecret"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -80,7 +80,9 @@ pub fn sign_body(secret: &[u8], body: &[u8]) -> String {
 impl WebhookSink {
     pub fn start(url: String, secret: Vec<u8>, retries: u32) -> Self {
         let (tx, rx) = sync_channel::<String>(1024);
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(10))
+            .build();
         std::thread::Builder::new()
             .name("webhook".into())
             .spawn(move || {
@@ -151,7 +153,8 @@ mod tests {
         for format in [LogFormat::Human, LogFormat::Json] {
             let writes = Writes::default();
             let w = writes.clone();
-            let subscriber = tracing_subscriber::registry().with(crate::serve::log_layer(format, move || w.clone()));
+            let subscriber = tracing_subscriber::registry()
+                .with(crate::serve::log_layer(format, move || w.clone()));
             tracing::subscriber::with_default(subscriber, || {
                 for i in 0..3 {
                     LogSink.emit(&json!({"type": "deposit-credited", "user": format!("u{i}"), "cwd": 100_000, "reason": "x".repeat(300)}));
@@ -161,7 +164,10 @@ mod tests {
             assert_eq!(lines.len(), 3, "{format:?}: one write per event");
             for line in lines {
                 let text = String::from_utf8(line).unwrap();
-                assert!(text.ends_with('\n') && text.matches('\n').count() == 1, "{format:?}: {text}");
+                assert!(
+                    text.ends_with('\n') && text.matches('\n').count() == 1,
+                    "{format:?}: {text}"
+                );
                 assert!(text.contains("deposit-credited"), "{format:?}: {text}");
             }
         }

@@ -24,7 +24,9 @@ pub enum GatewayCallError {
     Refused(GatewayError),
     Component(anyhow::Error),
     /// Another host holds the tick lease (named when known): it does the tick's work.
-    Standby { holder: Option<String> },
+    Standby {
+        holder: Option<String>,
+    },
 }
 
 impl std::fmt::Display for GatewayCallError {
@@ -32,8 +34,14 @@ impl std::fmt::Display for GatewayCallError {
         match self {
             GatewayCallError::Refused(e) => write!(f, "{}", crate::http_api::error_message(e)),
             GatewayCallError::Component(e) => write!(f, "the gateway component failed: {e:#}"),
-            GatewayCallError::Standby { holder: Some(h) } => write!(f, "this host does not hold the tick lease; {h} does the tick's work"),
-            GatewayCallError::Standby { holder: None } => write!(f, "this host does not hold the tick lease; another host does the tick's work"),
+            GatewayCallError::Standby { holder: Some(h) } => write!(
+                f,
+                "this host does not hold the tick lease; {h} does the tick's work"
+            ),
+            GatewayCallError::Standby { holder: None } => write!(
+                f,
+                "this host does not hold the tick lease; another host does the tick's work"
+            ),
         }
     }
 }
@@ -109,7 +117,8 @@ impl Instance {
     /// for replacement.
     fn trapped(&mut self, e: anyhow::Error) -> GatewayCallError {
         // The first trap is the cause; later calls only find the instance unusable.
-        self.poisoned.get_or_insert_with(|| trap_cause(&e).to_string());
+        self.poisoned
+            .get_or_insert_with(|| trap_cause(&e).to_string());
         GatewayCallError::Component(e)
     }
 }
@@ -120,7 +129,12 @@ pub fn trap_cause(e: &anyhow::Error) -> &'static str {
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => "time-budget",
         Some(wasmtime::Trap::UnreachableCodeReached) => "panic",
-        _ if e.chain().any(|c| c.to_string().contains("growing memory") || c.to_string().contains("memory growth")) => "memory-limit",
+        _ if e.chain().any(|c| {
+            c.to_string().contains("growing memory") || c.to_string().contains("memory growth")
+        }) =>
+        {
+            "memory-limit"
+        }
         _ => "trap",
     }
 }
@@ -134,7 +148,10 @@ struct SecretKeys {
 impl SecretKeys {
     /// A copy for one `configure` call, zeroed when it returns.
     fn with_keys<R>(&self, f: impl FnOnce(&Keys) -> R) -> R {
-        let keys = Keys { active_wif: (*self.active_wif).clone(), memo_wif: (*self.memo_wif).clone() };
+        let keys = Keys {
+            active_wif: (*self.active_wif).clone(),
+            memo_wif: (*self.memo_wif).clone(),
+        };
         let keys = Zeroizing::new(KeysZeroOnDrop(keys));
         f(&keys.0)
     }
@@ -228,7 +245,10 @@ pub struct ServiceOptions {
 
 impl Default for ServiceOptions {
     fn default() -> Self {
-        ServiceOptions { api_instances: DEFAULT_API_INSTANCES, lease: LeaseConfig::default() }
+        ServiceOptions {
+            api_instances: DEFAULT_API_INSTANCES,
+            lease: LeaseConfig::default(),
+        }
     }
 }
 
@@ -237,17 +257,43 @@ const RECONFIGURE_EVERY: Duration = Duration::from_secs(1);
 impl Service {
     /// Instantiates and configures. The keys are kept in memory that is zeroed on
     /// drop, to configure replacement instances; they are never written anywhere.
-    pub fn start(runtime: &Runtime, caps: Capabilities, config: &Config, keys: Keys) -> anyhow::Result<Arc<Self>> {
+    pub fn start(
+        runtime: &Runtime,
+        caps: Capabilities,
+        config: &Config,
+        keys: Keys,
+    ) -> anyhow::Result<Arc<Self>> {
         Self::start_with(runtime, caps, config, keys, DEFAULT_API_INSTANCES)
     }
 
     /// As [`Service::start`], with `api_instances` instances serving API calls.
-    pub fn start_with(runtime: &Runtime, caps: Capabilities, config: &Config, keys: Keys, api_instances: usize) -> anyhow::Result<Arc<Self>> {
-        Self::start_opts(runtime, caps, config, keys, ServiceOptions { api_instances, ..Default::default() })
+    pub fn start_with(
+        runtime: &Runtime,
+        caps: Capabilities,
+        config: &Config,
+        keys: Keys,
+        api_instances: usize,
+    ) -> anyhow::Result<Arc<Self>> {
+        Self::start_opts(
+            runtime,
+            caps,
+            config,
+            keys,
+            ServiceOptions {
+                api_instances,
+                ..Default::default()
+            },
+        )
     }
 
     /// As [`Service::start`], with explicit options.
-    pub fn start_opts(runtime: &Runtime, mut caps: Capabilities, config: &Config, keys: Keys, options: ServiceOptions) -> anyhow::Result<Arc<Self>> {
+    pub fn start_opts(
+        runtime: &Runtime,
+        mut caps: Capabilities,
+        config: &Config,
+        keys: Keys,
+        options: ServiceOptions,
+    ) -> anyhow::Result<Arc<Self>> {
         let api_instances = options.api_instances;
         caps.events = Arc::new(crate::metrics::CountingSink(caps.events));
         let mut keys = KeysZeroOnDrop(keys);
@@ -257,7 +303,10 @@ impl Service {
         };
         drop(Zeroizing::new(keys));
         let fence = Arc::new(AtomicU64::new(0));
-        let tick_caps = Capabilities { store: Arc::new(FencedStore::new(caps.store.clone(), fence.clone())), ..caps.clone() };
+        let tick_caps = Capabilities {
+            store: Arc::new(FencedStore::new(caps.store.clone(), fence.clone())),
+            ..caps.clone()
+        };
         let lease = Lease::new(caps.store.clone(), options.lease);
         let mut tick = runtime.instantiate_with(tick_caps.clone())?;
         // `configure` checks the chain, the account and that the keys are its keys: a
@@ -275,7 +324,10 @@ impl Service {
             keys: secret,
             tick_instance: Mutex::new(Some(tick)),
             tick_configured: AtomicBool::new(true),
-            pool: Mutex::new(Pool { idle: Vec::new(), total: 0 }),
+            pool: Mutex::new(Pool {
+                idle: Vec::new(),
+                total: 0,
+            }),
             pool_free: Condvar::new(),
             pool_size: api_instances.max(1),
             next_configure_ms: AtomicU64::new(0),
@@ -303,13 +355,23 @@ impl Service {
     fn new_slot(&self) -> anyhow::Result<Slot> {
         let mut instance = self.runtime.instantiate_with(self.caps.clone())?;
         let configured = self.configure(&mut instance);
-        Ok(Slot { instance, configured })
+        Ok(Slot {
+            instance,
+            configured,
+        })
     }
 
     fn configure(&self, instance: &mut Instance) -> bool {
-        let next = self.caps.clock.now_ms().saturating_add(RECONFIGURE_EVERY.as_millis() as u64);
+        let next = self
+            .caps
+            .clock
+            .now_ms()
+            .saturating_add(RECONFIGURE_EVERY.as_millis() as u64);
         self.next_configure_ms.store(next, Ordering::Relaxed);
-        match self.keys.with_keys(|k| instance.api().configure(&self.config, k)) {
+        match self
+            .keys
+            .with_keys(|k| instance.api().configure(&self.config, k))
+        {
             Ok(_) => true,
             Err(e) => {
                 tracing::warn!(error = %e, "configuring a gateway instance failed; it answers not-configured until a retry succeeds");
@@ -336,7 +398,9 @@ impl Service {
             if pool.total < self.pool_size {
                 pool.total += 1;
                 drop(pool);
-                return self.new_slot().inspect_err(|_| Self::lock(&self.pool).total -= 1);
+                return self
+                    .new_slot()
+                    .inspect_err(|_| Self::lock(&self.pool).total -= 1);
             }
             pool = self.pool_free.wait(pool).unwrap_or_else(|p| p.into_inner());
         }
@@ -413,7 +477,11 @@ impl Service {
     /// An instance was dropped after a trap: count it and tell the operator.
     fn recovered(&self, role: &str, cause: &str) {
         self.counters.recoveries.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(role, cause, "a call trapped in the gateway component; the instance was dropped and is replaced");
+        tracing::error!(
+            role,
+            cause,
+            "a call trapped in the gateway component; the instance was dropped and is replaced"
+        );
         self.caps.events.emit(&json!({
             "type": "alert",
             "kind": "instance-restarted",
@@ -438,7 +506,9 @@ impl Service {
             }
             Err(e) => {
                 self.fence.store(0, Ordering::SeqCst);
-                Err(GatewayCallError::Refused(GatewayError::StoreUnavailable(e.0)))
+                Err(GatewayCallError::Refused(GatewayError::StoreUnavailable(
+                    e.0,
+                )))
             }
         }
     }
@@ -475,10 +545,17 @@ impl Service {
         let mut guard = Self::lock(&self.tick_instance);
         self.lease_step()?;
         if guard.is_none() {
-            let mut fresh = self.runtime.instantiate_with(self.tick_caps.clone()).map_err(GatewayCallError::Component)?;
+            let mut fresh = self
+                .runtime
+                .instantiate_with(self.tick_caps.clone())
+                .map_err(GatewayCallError::Component)?;
             self.keys
                 .with_keys(|k| fresh.api().configure(&self.config, k))
-                .map_err(|e| GatewayCallError::Component(anyhow::anyhow!("configuring a fresh tick instance: {e}")))?;
+                .map_err(|e| {
+                    GatewayCallError::Component(anyhow::anyhow!(
+                        "configuring a fresh tick instance: {e}"
+                    ))
+                })?;
             *guard = Some(fresh);
             self.tick_configured.store(true, Ordering::Relaxed);
         }
@@ -508,10 +585,20 @@ impl Service {
         health.last_tick_duration = Some(started.elapsed());
         match result {
             Ok((report, scanned)) => {
-                Self::lock(&self.catch_up).observe(Instant::now(), report.history_scanned, report.history_behind);
+                Self::lock(&self.catch_up).observe(
+                    Instant::now(),
+                    report.history_scanned,
+                    report.history_behind,
+                );
                 match &report.derived_build {
-                    Some(b) if b.done => tracing::info!(records = b.counted, "totals and indexes built over the older store"),
-                    Some(b) => tracing::info!(records = b.counted, "building totals and indexes over an older store (a batch a tick)"),
+                    Some(b) if b.done => tracing::info!(
+                        records = b.counted,
+                        "totals and indexes built over the older store"
+                    ),
+                    Some(b) => tracing::info!(
+                        records = b.counted,
+                        "building totals and indexes over an older store (a batch a tick)"
+                    ),
                     None => {}
                 }
                 self.counters.ticks_ok.fetch_add(1, Ordering::Relaxed);
@@ -552,7 +639,11 @@ impl Service {
     /// Ticks until `stop` is set, at the interval the component asks for (at most
     /// `max_interval`; at once when it asks for 0, as in a catch-up, else at least
     /// 50 ms apart). A failed tick is logged and retried at the usual interval.
-    pub fn spawn_timer(self: &Arc<Self>, stop: Arc<AtomicBool>, max_interval: Duration) -> std::thread::JoinHandle<()> {
+    pub fn spawn_timer(
+        self: &Arc<Self>,
+        stop: Arc<AtomicBool>,
+        max_interval: Duration,
+    ) -> std::thread::JoinHandle<()> {
         let service = self.clone();
         std::thread::Builder::new()
             .name("gateway-timer".into())
@@ -564,7 +655,9 @@ impl Service {
                         Ok(report) if report.next_tick_ms == 0 => continue,
                         Ok(report) => Duration::from_millis(report.next_tick_ms),
                         // Another host does the work: look again soon whether it still does.
-                        Err(GatewayCallError::Standby { .. }) => service.lease.config().poll_every(),
+                        Err(GatewayCallError::Standby { .. }) => {
+                            service.lease.config().poll_every()
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "tick failed");
                             service.tick_interval
@@ -577,7 +670,10 @@ impl Service {
                     while !left.is_zero() && !stop.load(Ordering::Relaxed) {
                         // Only the holder watches the chain (one host's worth of node load),
                         // and it keeps its lease while idle.
-                        if service.lease.held() && (!service.renew_lease_if_due() || finality.moved(service.caps.node.as_ref())) {
+                        if service.lease.held()
+                            && (!service.renew_lease_if_due()
+                                || finality.moved(service.caps.node.as_ref()))
+                        {
                             break;
                         }
                         let step = left.min(Duration::from_millis(50));
@@ -597,10 +693,20 @@ mod tests {
 
     #[test]
     fn traps_are_named_by_cause() {
-        assert_eq!(trap_cause(&anyhow::Error::new(wasmtime::Trap::Interrupt)), "time-budget");
-        assert_eq!(trap_cause(&anyhow::Error::new(wasmtime::Trap::UnreachableCodeReached)), "panic");
-        let grow = anyhow::anyhow!("forcing trap when growing memory to 70000000 bytes").context("error while executing at wasm backtrace");
+        assert_eq!(
+            trap_cause(&anyhow::Error::new(wasmtime::Trap::Interrupt)),
+            "time-budget"
+        );
+        assert_eq!(
+            trap_cause(&anyhow::Error::new(wasmtime::Trap::UnreachableCodeReached)),
+            "panic"
+        );
+        let grow = anyhow::anyhow!("forcing trap when growing memory to 70000000 bytes")
+            .context("error while executing at wasm backtrace");
         assert_eq!(trap_cause(&grow), "memory-limit");
-        assert_eq!(trap_cause(&anyhow::Error::new(wasmtime::Trap::StackOverflow)), "trap");
+        assert_eq!(
+            trap_cause(&anyhow::Error::new(wasmtime::Trap::StackOverflow)),
+            "trap"
+        );
     }
 }

@@ -90,11 +90,18 @@ impl HttpApi {
     }
 
     pub fn bind_with(listen: &str, limits: HttpLimits) -> anyhow::Result<Self> {
-        let listener = std::net::TcpListener::bind(listen).map_err(|e| anyhow::anyhow!("binding the HTTP API to {listen}: {e}"))?;
+        let listener = std::net::TcpListener::bind(listen)
+            .map_err(|e| anyhow::anyhow!("binding the HTTP API to {listen}: {e}"))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (stop, _) = watch::channel(false);
-        Ok(HttpApi { addr, listener: Mutex::new(Some(listener)), limits, stop, cabinet: None })
+        Ok(HttpApi {
+            addr,
+            listener: Mutex::new(Some(listener)),
+            limits,
+            stop,
+            cabinet: None,
+        })
     }
 
     /// Also serves the player's web cabinet under `/cabinet/` (see `docs/cabinet.md`).
@@ -105,8 +112,18 @@ impl HttpApi {
 
     /// Serves on a thread running `threads` async workers until [`HttpApi::shutdown`];
     /// the handle ends once requests in progress are answered (or the grace is over).
-    pub fn spawn(&self, service: Arc<Service>, token: String, threads: usize) -> Vec<std::thread::JoinHandle<()>> {
-        let Some(listener) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+    pub fn spawn(
+        &self,
+        service: Arc<Service>,
+        token: String,
+        threads: usize,
+    ) -> Vec<std::thread::JoinHandle<()>> {
+        let Some(listener) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
             tracing::warn!("the HTTP API is already serving");
             return Vec::new();
         };
@@ -162,7 +179,11 @@ pub(crate) type Shared = State<Arc<AppState>>;
 
 fn router(state: Arc<AppState>) -> Router {
     let app = Router::new();
-    let app = if state.cabinet.is_some() { app.merge(crate::cabinet::routes()) } else { app };
+    let app = if state.cabinet.is_some() {
+        app.merge(crate::cabinet::routes())
+    } else {
+        app
+    };
     app.route("/health", any(health))
         .route("/ready", any(ready))
         .route("/metrics", any(metrics))
@@ -175,12 +196,19 @@ fn router(state: Arc<AppState>) -> Router {
 /// Accepts connections (at most `max_connections` at once) and serves each with
 /// hyper's HTTP/1: headers must arrive within the header timeout, which also closes
 /// idle keep-alive connections.
-async fn serve(listener: tokio::net::TcpListener, app: Router, limits: HttpLimits, mut stop: watch::Receiver<bool>) {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: HttpLimits,
+    mut stop: watch::Receiver<bool>,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).max_buf_size(64 * 1024);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(64 * 1024);
     loop {
         let permit = tokio::select! {
             p = open.clone().acquire_owned() => p.expect("the semaphore is never closed"),
@@ -206,7 +234,10 @@ async fn serve(listener: tokio::net::TcpListener, app: Router, limits: HttpLimit
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("HTTP shutdown: requests still running after the grace period were cut off");
     }
 }
@@ -222,14 +253,22 @@ pub(crate) fn respond_with(status: u16, body: Value, headers: &[(&str, &str)]) -
     for (name, value) in headers {
         response = response.header(*name, *value);
     }
-    if let Some(ms) = body.pointer("/error/retry_after_ms").and_then(Value::as_u64) {
+    if let Some(ms) = body
+        .pointer("/error/retry_after_ms")
+        .and_then(Value::as_u64)
+    {
         response = response.header(header::RETRY_AFTER, ms.div_ceil(1000).max(1).to_string());
     }
-    response.body(Body::from(body.to_string())).expect("static header names and valid values")
+    response
+        .body(Body::from(body.to_string()))
+        .expect("static header names and valid values")
 }
 
 fn bad_request(message: impl Into<String>) -> (u16, Value) {
-    (400, json!({ "error": { "code": "bad-request", "message": message.into() } }))
+    (
+        400,
+        json!({ "error": { "code": "bad-request", "message": message.into() } }),
+    )
 }
 
 /// Constant-time comparison: the token must not leak through timing.
@@ -255,9 +294,16 @@ fn unauthorized(request: &HeaderMap) -> Response {
 /// An answer given without reading the request's body. hyper closes such a
 /// connection once the answer is out, so the answer says so: a client reusing it
 /// would otherwise send its next request into a closed socket.
-pub(crate) fn refuse_unread(request: &HeaderMap, status: u16, body: Value, headers: &[(&str, &str)]) -> Response {
+pub(crate) fn refuse_unread(
+    request: &HeaderMap,
+    status: u16,
+    body: Value,
+    headers: &[(&str, &str)],
+) -> Response {
     let declares_body = request.contains_key(header::TRANSFER_ENCODING)
-        || request.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
+        || request
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
     if !declares_body {
         return respond_with(status, body, headers);
     }
@@ -275,11 +321,16 @@ async fn health() -> Response {
 /// token needed; it tells nothing secret.
 async fn ready(State(st): Shared) -> Response {
     let service = st.service.clone();
-    let report = match tokio::task::spawn_blocking(move || crate::health::readiness(&service)).await {
+    let report = match tokio::task::spawn_blocking(move || crate::health::readiness(&service)).await
+    {
         Ok(r) => r,
         Err(_) => return respond(503, json!({ "ready": false })),
     };
-    let status = if report["ready"] == Value::Bool(true) { 200 } else { 503 };
+    let status = if report["ready"] == Value::Bool(true) {
+        200
+    } else {
+        503
+    };
     respond(status, report)
 }
 
@@ -290,7 +341,9 @@ async fn metrics(State(st): Shared, headers: HeaderMap) -> Response {
         return unauthorized(&headers);
     }
     let service = st.service.clone();
-    let text = tokio::task::spawn_blocking(move || crate::metrics::METRICS.render(&service)).await.unwrap_or_default();
+    let text = tokio::task::spawn_blocking(move || crate::metrics::METRICS.render(&service))
+        .await
+        .unwrap_or_default();
     axum::http::Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
         .body(Body::from(text))
@@ -306,16 +359,31 @@ async fn not_found(State(st): Shared, headers: HeaderMap) -> Response {
     if !authorized(&headers, &st.token) {
         return unauthorized(&headers);
     }
-    refuse_unread(&headers, 404, json!({ "error": { "code": "not-found", "message": "calls are POST /v1/<call>" } }), &[])
+    refuse_unread(
+        &headers,
+        404,
+        json!({ "error": { "code": "not-found", "message": "calls are POST /v1/<call>" } }),
+        &[],
+    )
 }
 
 /// `POST /v1/<call>`: token, method, body, then the call on a blocking thread.
-async fn call(State(st): Shared, Path(call): Path<String>, method: Method, headers: HeaderMap, body: Body) -> Response {
+async fn call(
+    State(st): Shared,
+    Path(call): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     if !authorized(&headers, &st.token) {
         return unauthorized(&headers);
     }
     if method != Method::POST && !(call == "status" && method == Method::GET) {
-        let allow = if call == "status" { "GET, POST" } else { "POST" };
+        let allow = if call == "status" {
+            "GET, POST"
+        } else {
+            "POST"
+        };
         let body = json!({ "error": { "code": "method-not-allowed", "message": "use POST with a JSON object" } });
         return refuse_unread(&headers, 405, body, &[("allow", allow)]);
     }
@@ -328,16 +396,31 @@ async fn call(State(st): Shared, Path(call): Path<String>, method: Method, heade
 }
 
 /// Reads a request body as a JSON object (empty: `{}`), within the body limits.
-pub(crate) async fn read_args(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, Response> {
+pub(crate) async fn read_args(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Value, Response> {
     let too_large = |close: bool| {
         let (s, v) = bad_request("the body must be UTF-8 JSON of at most 64 KiB");
         // An unread rest of the body makes the connection unusable.
-        respond_with(s, v, if close { &[("connection", "close")] } else { &[] })
+        respond_with(
+            s,
+            v,
+            if close {
+                &[("connection", "close")]
+            } else {
+                &[]
+            },
+        )
     };
     // The declared length is compared, never allocated. A modest excess is read and
     // discarded first (a client still writing would otherwise see the connection reset
     // instead of the answer); beyond that the connection is closed at once.
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(|v| v.trim().parse::<u64>());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().parse::<u64>());
     match declared {
         Some(Ok(n)) if n > MAX_BODY as u64 && n <= DRAIN_MAX => {
             let drained = tokio::time::timeout(st.limits.body_read_timeout, drain(body)).await;
@@ -347,7 +430,12 @@ pub(crate) async fn read_args(st: &AppState, headers: &HeaderMap, body: Body) ->
         Some(Err(_)) => return Err(too_large(true)),
         _ => {}
     }
-    let bytes = match tokio::time::timeout(st.limits.body_read_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+    let bytes = match tokio::time::timeout(
+        st.limits.body_read_timeout,
+        axum::body::to_bytes(body, MAX_BODY),
+    )
+    .await
+    {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(_)) => return Err(too_large(true)),
         Err(_) => {
@@ -374,37 +462,65 @@ pub(crate) async fn read_args(st: &AppState, headers: &HeaderMap, body: Body) ->
 
 /// Runs one call within the concurrency limit, off the async workers, and counts it.
 pub(crate) async fn run_call(st: &AppState, call: &str, args: Value) -> (u16, Value) {
-    let Ok(Ok(_permit)) = tokio::time::timeout(st.limits.call_queue_timeout, st.calls.acquire()).await else {
-        return (503, json!({ "error": { "code": "busy", "message": "too many calls in progress; retry shortly", "retry_after_ms": 1000 } }));
+    let Ok(Ok(_permit)) =
+        tokio::time::timeout(st.limits.call_queue_timeout, st.calls.acquire()).await
+    else {
+        return (
+            503,
+            json!({ "error": { "code": "busy", "message": "too many calls in progress; retry shortly", "retry_after_ms": 1000 } }),
+        );
     };
     // Store-only reads run here when an instance is idle: a hand-off to a blocking
     // thread costs more than the call itself (see BENCHMARKS.md).
     let inline = match READS_INLINE.contains(&call) {
-        true => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch_in(&st.service, call, &args, Run::IfReady))).transpose(),
+        true => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            dispatch_in(&st.service, call, &args, Run::IfReady)
+        }))
+        .transpose(),
         false => None,
     };
     let service = st.service.clone();
     let name = call.to_string();
     let answer = match inline {
         Some(answer) => answer.map_err(|_| "panicked inline".to_string()),
-        None => tokio::task::spawn_blocking(move || dispatch(&service, &name, &args)).await.map_err(|e| e.to_string()),
+        None => tokio::task::spawn_blocking(move || dispatch(&service, &name, &args))
+            .await
+            .map_err(|e| e.to_string()),
     };
     match answer {
         Ok((status, value)) => {
-            let outcome = value.pointer("/error/code").and_then(Value::as_str).unwrap_or("ok");
+            let outcome = value
+                .pointer("/error/code")
+                .and_then(Value::as_str)
+                .unwrap_or("ok");
             // Unknown names are not labels: a client must not grow the metrics at will.
-            crate::metrics::METRICS.call(if outcome == "unknown-call" { "unknown" } else { call }, outcome);
+            crate::metrics::METRICS.call(
+                if outcome == "unknown-call" {
+                    "unknown"
+                } else {
+                    call
+                },
+                outcome,
+            );
             (status, value)
         }
         Err(e) => {
             tracing::error!(error = %e, "an API call panicked in the host");
-            (500, json!({ "error": { "code": "host-failed", "message": "the host failed on this call; see its log" } }))
+            (
+                500,
+                json!({ "error": { "code": "host-failed", "message": "the host failed on this call; see its log" } }),
+            )
         }
     }
 }
 
 /// Calls that only read the store (one or two keys) and never call the node.
-const READS_INLINE: [&str; 4] = ["account", "deposit-instructions", "quote-deposit", "quote-withdrawal"];
+const READS_INLINE: [&str; 4] = [
+    "account",
+    "deposit-instructions",
+    "quote-deposit",
+    "quote-withdrawal",
+];
 
 /// How [`dispatch_in`] gets an API instance.
 #[derive(Clone, Copy, PartialEq)]
@@ -427,7 +543,13 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
         (str $name:literal) => {
             match a.get($name) {
                 Some(Value::String(s)) => s.as_str(),
-                None | Some(Value::Null) => return Err(bad_request(concat!("missing string argument `", $name, "`"))),
+                None | Some(Value::Null) => {
+                    return Err(bad_request(concat!(
+                        "missing string argument `",
+                        $name,
+                        "`"
+                    )))
+                }
                 Some(_) => return Err(bad_request(concat!("`", $name, "` must be a string"))),
             }
         };
@@ -447,19 +569,43 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
         };
         (u64 $name:literal) => {
             match a.get($name) {
-                None | Some(Value::Null) => return Err(bad_request(concat!("missing non-negative integer argument `", $name, "`"))),
+                None | Some(Value::Null) => {
+                    return Err(bad_request(concat!(
+                        "missing non-negative integer argument `",
+                        $name,
+                        "`"
+                    )))
+                }
                 Some(v) => match v.as_u64() {
                     Some(n) => n,
-                    None => return Err(bad_request(concat!("`", $name, "` must be a non-negative integer (at most 2^64-1)"))),
+                    None => {
+                        return Err(bad_request(concat!(
+                            "`",
+                            $name,
+                            "` must be a non-negative integer (at most 2^64-1)"
+                        )))
+                    }
                 },
             }
         };
         (i64 $name:literal) => {
             match a.get($name) {
-                None | Some(Value::Null) => return Err(bad_request(concat!("missing integer argument `", $name, "`"))),
+                None | Some(Value::Null) => {
+                    return Err(bad_request(concat!(
+                        "missing integer argument `",
+                        $name,
+                        "`"
+                    )))
+                }
                 Some(v) => match v.as_i64() {
                     Some(n) => n,
-                    None => return Err(bad_request(concat!("`", $name, "` must be an integer (-2^63..2^63-1)"))),
+                    None => {
+                        return Err(bad_request(concat!(
+                            "`",
+                            $name,
+                            "` must be an integer (-2^63..2^63-1)"
+                        )))
+                    }
                 },
             }
         };
@@ -468,7 +614,11 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                 None | Some(Value::Null) => ListOrder::OldestFirst,
                 Some(Value::String(s)) if s == "oldest-first" => ListOrder::OldestFirst,
                 Some(Value::String(s)) if s == "newest-first" => ListOrder::NewestFirst,
-                Some(_) => return Err(bad_request("`order` is oldest-first (the default) or newest-first")),
+                Some(_) => {
+                    return Err(bad_request(
+                        "`order` is oldest-first (the default) or newest-first",
+                    ))
+                }
             }
         };
         (limit) => {
@@ -484,9 +634,17 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
     let amount = || -> Result<WithdrawalAmount, (u16, Value)> {
         let given = |name| a.get(name).filter(|v| !v.is_null());
         match (given("game"), given("cwd")) {
-            (Some(g), None) => g.as_u64().map(WithdrawalAmount::Game).ok_or_else(|| bad_request("`game` must be a non-negative integer")),
-            (None, Some(c)) => c.as_u64().map(WithdrawalAmount::Cwd).ok_or_else(|| bad_request("`cwd` must be a non-negative integer")),
-            _ => Err(bad_request("give exactly one of `game` (game units) or `cwd` (1e-5 CWD units)")),
+            (Some(g), None) => g
+                .as_u64()
+                .map(WithdrawalAmount::Game)
+                .ok_or_else(|| bad_request("`game` must be a non-negative integer")),
+            (None, Some(c)) => c
+                .as_u64()
+                .map(WithdrawalAmount::Cwd)
+                .ok_or_else(|| bad_request("`cwd` must be a non-negative integer")),
+            _ => Err(bad_request(
+                "give exactly one of `game` (game units) or `cwd` (1e-5 CWD units)",
+            )),
         }
     };
     // The tick runs in the tick instance, under the tick lease: on a host that does not
@@ -494,10 +652,11 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
     let outcome: Result<Result<Value, GatewayCallError>, (u16, Value)> = match call {
         "tick" if run == Run::IfReady => return None,
         "tick" => Ok(service.tick().map(to_json)),
-        _ => with_api(service, run, |api| Ok(match call {
-        "status" => api.status().map(to_json),
-        "start-link" => {
-            let proof = match (arg!(opt_str "challenge"), a.get("nonce").filter(|v| !v.is_null())) {
+        _ => with_api(service, run, |api| {
+            Ok(match call {
+                "status" => api.status().map(to_json),
+                "start-link" => {
+                    let proof = match (arg!(opt_str "challenge"), a.get("nonce").filter(|v| !v.is_null())) {
                 (None, None) => None,
                 (Some(c), Some(n)) => match n.as_u64() {
                     Some(nonce) => Some(PowProof { challenge: c.to_string(), nonce }),
@@ -505,60 +664,141 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                 },
                 _ => return Err(bad_request("give both `challenge` and `nonce` (a solved link-challenge), or neither")),
             };
-            api.start_link(arg!(str "user"), arg!(str "account"), proof.as_ref()).map(to_json)
-        }
-        "link-challenge" => api.link_challenge().map(to_json),
-        "start-memo-link" => api.start_memo_link(arg!(str "user")).map(to_json),
-        "confirm-link" => api.confirm_link(arg!(str "user"), arg!(str "code")).map(to_json),
-        "unlink" => api.unlink(arg!(str "user")).map(|()| json!({ "unlinked": true })),
-        "account" => api.account(arg!(str "user")).map(to_json),
-        "deposit-instructions" => api.deposit_instructions(arg!(str "user")).map(to_json),
-        "quote-deposit" => api.quote_deposit(arg!(u64 "cwd")).map(to_json),
-        "quote-withdrawal" => match amount() {
-            Ok(am) => api.quote_withdrawal(am).map(to_json),
-            Err(e) => return Err(e),
-        },
-        "adjust-balance" => api
-            .adjust_balance(arg!(str "user"), arg!(i64 "delta"), arg!(str "idempotency_key"), arg!(opt_str "reason").unwrap_or(""))
-            .map(to_json),
-        "request-withdrawal" => match amount() {
-            Ok(am) => api.request_withdrawal(arg!(str "user"), am, arg!(str "idempotency_key")).map(to_json),
-            Err(e) => return Err(e),
-        },
-        "approve-withdrawal" => api.approve_withdrawal(arg!(str "withdrawal_id")).map(to_json),
-        "reject-withdrawal" => api.reject_withdrawal(arg!(str "withdrawal_id"), arg!(str "reason")).map(to_json),
-        "cancel-withdrawal" => api.cancel_withdrawal(arg!(str "withdrawal_id"), arg!(str "reason")).map(to_json),
-        "list-unknown-payouts" => api.list_unknown_payouts(arg!(opt_bool "include_acknowledged").unwrap_or(false)).map(to_json),
-        "acknowledge-unknown-payout" => api.acknowledge_unknown_payout(arg!(str "deposit_id"), arg!(str "note")).map(to_json),
-        "get-withdrawal" => api.get_withdrawal(arg!(str "withdrawal_id")).map(to_json),
-        "list-withdrawals" => {
-            let state = match arg!(opt_str "state") {
+                    api.start_link(arg!(str "user"), arg!(str "account"), proof.as_ref())
+                        .map(to_json)
+                }
+                "link-challenge" => api.link_challenge().map(to_json),
+                "start-memo-link" => api.start_memo_link(arg!(str "user")).map(to_json),
+                "confirm-link" => api
+                    .confirm_link(arg!(str "user"), arg!(str "code"))
+                    .map(to_json),
+                "unlink" => api
+                    .unlink(arg!(str "user"))
+                    .map(|()| json!({ "unlinked": true })),
+                "account" => api.account(arg!(str "user")).map(to_json),
+                "deposit-instructions" => api.deposit_instructions(arg!(str "user")).map(to_json),
+                "quote-deposit" => api.quote_deposit(arg!(u64 "cwd")).map(to_json),
+                "quote-withdrawal" => match amount() {
+                    Ok(am) => api.quote_withdrawal(am).map(to_json),
+                    Err(e) => return Err(e),
+                },
+                "adjust-balance" => api
+                    .adjust_balance(
+                        arg!(str "user"),
+                        arg!(i64 "delta"),
+                        arg!(str "idempotency_key"),
+                        arg!(opt_str "reason").unwrap_or(""),
+                    )
+                    .map(to_json),
+                "request-withdrawal" => match amount() {
+                    Ok(am) => api
+                        .request_withdrawal(arg!(str "user"), am, arg!(str "idempotency_key"))
+                        .map(to_json),
+                    Err(e) => return Err(e),
+                },
+                "approve-withdrawal" => api
+                    .approve_withdrawal(arg!(str "withdrawal_id"))
+                    .map(to_json),
+                "reject-withdrawal" => api
+                    .reject_withdrawal(arg!(str "withdrawal_id"), arg!(str "reason"))
+                    .map(to_json),
+                "cancel-withdrawal" => api
+                    .cancel_withdrawal(arg!(str "withdrawal_id"), arg!(str "reason"))
+                    .map(to_json),
+                "list-unknown-payouts" => api
+                    .list_unknown_payouts(arg!(opt_bool "include_acknowledged").unwrap_or(false))
+                    .map(to_json),
+                "acknowledge-unknown-payout" => api
+                    .acknowledge_unknown_payout(arg!(str "deposit_id"), arg!(str "note"))
+                    .map(to_json),
+                "get-withdrawal" => api.get_withdrawal(arg!(str "withdrawal_id")).map(to_json),
+                "list-withdrawals" => {
+                    let state = match arg!(opt_str "state") {
                 None => None,
                 Some(s) => match parse_state(s) {
                     Some(st) => Some(st),
                     None => return Err(bad_request("`state` is one of awaiting-review, queued, sent, confirmed, failed, rejected, cancelled")),
                 },
             };
-            let filter = WithdrawalFilter { user: arg!(opt_str "user").map(str::to_string), state };
-            api.list_withdrawals(&filter, arg!(order), arg!(opt_str "start_after"), arg!(limit)).map(to_json)
-        }
-        "list-deposits" => api.list_deposits(arg!(str "user"), arg!(order), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
-        "list-unclaimed" => api
-            .list_unclaimed(arg!(opt_bool "include_resolved").unwrap_or(false), arg!(opt_str "start_after"), arg!(limit))
-            .map(to_json),
-        "assign-unclaimed" => api.assign_unclaimed(arg!(str "deposit_id"), arg!(str "user")).map(to_json),
-        "refund-unclaimed" => api.refund_unclaimed(arg!(str "deposit_id"), arg!(str "note")).map(to_json),
-        "transfer-internal" => api
-            .transfer_internal(arg!(str "from_user"), arg!(str "to_user"), arg!(u64 "amount"), arg!(str "idempotency_key"), arg!(opt_str "memo").unwrap_or(""))
-            .map(to_json),
-        "list-transfers" => api.list_transfers(arg!(str "user"), arg!(order), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
-        "set-referrer" => api.set_referrer(arg!(str "user"), arg!(str "referrer")).map(to_json),
-        "reward-referrers" => api.reward_referrers(arg!(str "user"), arg!(u64 "base_amount"), arg!(str "idempotency_key")).map(to_json),
-        "list-referrals" => api.list_referrals(arg!(str "referrer"), arg!(opt_str "start_after"), arg!(limit)).map(to_json),
-        "referral-earnings" => api.referral_earnings(arg!(str "user")).map(to_json),
-        "list-sweeps" => api.list_sweeps(arg!(opt_str "start_after"), arg!(limit)).map(to_json),
-        other => return Err((404, json!({ "error": { "code": "unknown-call", "message": format!("no call named {other:?}") } }))),
-    }))?,
+                    let filter = WithdrawalFilter {
+                        user: arg!(opt_str "user").map(str::to_string),
+                        state,
+                    };
+                    api.list_withdrawals(
+                        &filter,
+                        arg!(order),
+                        arg!(opt_str "start_after"),
+                        arg!(limit),
+                    )
+                    .map(to_json)
+                }
+                "list-deposits" => api
+                    .list_deposits(
+                        arg!(str "user"),
+                        arg!(order),
+                        arg!(opt_str "start_after"),
+                        arg!(limit),
+                    )
+                    .map(to_json),
+                "list-unclaimed" => api
+                    .list_unclaimed(
+                        arg!(opt_bool "include_resolved").unwrap_or(false),
+                        arg!(opt_str "start_after"),
+                        arg!(limit),
+                    )
+                    .map(to_json),
+                "assign-unclaimed" => api
+                    .assign_unclaimed(arg!(str "deposit_id"), arg!(str "user"))
+                    .map(to_json),
+                "refund-unclaimed" => api
+                    .refund_unclaimed(arg!(str "deposit_id"), arg!(str "note"))
+                    .map(to_json),
+                "transfer-internal" => api
+                    .transfer_internal(
+                        arg!(str "from_user"),
+                        arg!(str "to_user"),
+                        arg!(u64 "amount"),
+                        arg!(str "idempotency_key"),
+                        arg!(opt_str "memo").unwrap_or(""),
+                    )
+                    .map(to_json),
+                "list-transfers" => api
+                    .list_transfers(
+                        arg!(str "user"),
+                        arg!(order),
+                        arg!(opt_str "start_after"),
+                        arg!(limit),
+                    )
+                    .map(to_json),
+                "set-referrer" => api
+                    .set_referrer(arg!(str "user"), arg!(str "referrer"))
+                    .map(to_json),
+                "reward-referrers" => api
+                    .reward_referrers(
+                        arg!(str "user"),
+                        arg!(u64 "base_amount"),
+                        arg!(str "idempotency_key"),
+                    )
+                    .map(to_json),
+                "list-referrals" => api
+                    .list_referrals(
+                        arg!(str "referrer"),
+                        arg!(opt_str "start_after"),
+                        arg!(limit),
+                    )
+                    .map(to_json),
+                "referral-earnings" => api.referral_earnings(arg!(str "user")).map(to_json),
+                "list-sweeps" => api
+                    .list_sweeps(arg!(opt_str "start_after"), arg!(limit))
+                    .map(to_json),
+                other => {
+                    return Err((
+                        404,
+                        json!({ "error": { "code": "unknown-call", "message": format!("no call named {other:?}") } }),
+                    ))
+                }
+            })
+        })?,
     };
     let result = match outcome {
         Ok(r) => r,
@@ -568,12 +808,20 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
         Ok(v) => (200, v),
         Err(GatewayCallError::Refused(e)) => error_json(&e),
         Err(e @ GatewayCallError::Standby { .. }) => {
-            let GatewayCallError::Standby { holder } = &e else { unreachable!() };
-            (409, json!({ "error": { "code": "not-tick-holder", "message": e.to_string(), "holder": holder } }))
+            let GatewayCallError::Standby { holder } = &e else {
+                unreachable!()
+            };
+            (
+                409,
+                json!({ "error": { "code": "not-tick-holder", "message": e.to_string(), "holder": holder } }),
+            )
         }
         Err(GatewayCallError::Component(e)) => {
             tracing::error!(call, cause = crate::gateway::trap_cause(&e), error = %format!("{e:#}"), "the gateway component failed");
-            (500, json!({ "error": { "code": "component-failed", "message": "the gateway component failed on this call and was replaced; the call may or may not have taken effect: retry it (with the same idempotency key) or read the state" } }))
+            (
+                500,
+                json!({ "error": { "code": "component-failed", "message": "the gateway component failed on this call and was replaced; the call may or may not have taken effect: retry it (with the same idempotency key) or read the state" } }),
+            )
         }
     })
 }

@@ -30,15 +30,33 @@ pub struct Call {
 }
 
 const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Arg {
-    Arg { name, ty, required: true, doc }
+    Arg {
+        name,
+        ty,
+        required: true,
+        doc,
+    }
 }
 
 const fn opt(name: &'static str, ty: Ty, doc: &'static str) -> Arg {
-    Arg { name, ty, required: false, doc }
+    Arg {
+        name,
+        ty,
+        required: false,
+        doc,
+    }
 }
 
-const USER: Arg = req("user", Ty::Str, "the game's user id (1-64 of A-Z a-z 0-9 _ - . : @)");
-const ORDER: Arg = opt("order", Ty::Str, "oldest-first (default) or newest-first; start_after then pages toward older");
+const USER: Arg = req(
+    "user",
+    Ty::Str,
+    "the game's user id (1-64 of A-Z a-z 0-9 _ - . : @)",
+);
+const ORDER: Arg = opt(
+    "order",
+    Ty::Str,
+    "oldest-first (default) or newest-first; start_after then pages toward older",
+);
 
 pub const CALLS: &[Call] = &[
     Call { name: "status", summary: "The gateway's state: balances, pending work, scan position.", args: &[], amount: false },
@@ -205,8 +223,10 @@ pub fn document() -> Value {
         }
         let mut body = json!({ "type": "object", "properties": props, "required": required });
         if call.amount {
-            body["properties"]["game"] = json!({ "type": "integer", "minimum": 0, "description": "game units" });
-            body["properties"]["cwd"] = json!({ "type": "integer", "minimum": 0, "description": "CWD units (1e-5 CWD)" });
+            body["properties"]["game"] =
+                json!({ "type": "integer", "minimum": 0, "description": "game units" });
+            body["properties"]["cwd"] =
+                json!({ "type": "integer", "minimum": 0, "description": "CWD units (1e-5 CWD)" });
             body["oneOf"] = json!([{ "required": ["game"] }, { "required": ["cwd"] }]);
         }
         let mut responses = errors.clone();
@@ -253,7 +273,9 @@ mod tests {
             .filter_map(|l| {
                 let l = l.trim_start().strip_prefix('"')?;
                 let (name, rest) = l.split_once('"')?;
-                rest.trim_start().starts_with("=>").then(|| name.to_string())
+                rest.trim_start()
+                    .starts_with("=>")
+                    .then(|| name.to_string())
             })
             .collect()
     }
@@ -266,7 +288,12 @@ mod tests {
         code.sort();
         doc.sort();
         assert_eq!(code, doc);
-        let paths = super::document()["paths"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let paths = super::document()["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>();
         for c in super::CALLS {
             assert!(paths.contains(&format!("/v1/{}", c.name)));
         }

@@ -12,18 +12,23 @@ use crate::clock::SystemClock;
 use crate::config::{FileConfig, LogFormat};
 use crate::events::{EventSink, FanOut, LogSink, WebhookSink};
 use crate::gateway::Service;
+use crate::gateway::ServiceOptions;
 use crate::http_api::HttpApi;
 use crate::imports::Capabilities;
 use crate::node::HttpNode;
 use crate::runtime::Runtime;
-use crate::gateway::ServiceOptions;
 use crate::store::{MemoryStore, PostgresStore, SqliteStore, Store};
 
 /// PostgreSQL when `[store] url` is set, else SQLite at `[store] path`.
 pub fn open_configured_store(cfg: &FileConfig) -> Result<Arc<dyn Store>> {
     match cfg.postgres_options()? {
         Some(options) => {
-            let store = PostgresStore::open(&options).map_err(|e| anyhow::anyhow!("opening the PostgreSQL store at {}: {e}", crate::redact::url(&options.url)))?;
+            let store = PostgresStore::open(&options).map_err(|e| {
+                anyhow::anyhow!(
+                    "opening the PostgreSQL store at {}: {e}",
+                    crate::redact::url(&options.url)
+                )
+            })?;
             tracing::info!(url = %crate::redact::url(&options.url), "store: PostgreSQL");
             Ok(Arc::new(store))
         }
@@ -36,7 +41,8 @@ pub fn open_store(path: &Path) -> Result<Arc<dyn Store>> {
         tracing::warn!("in-memory store: everything is lost when the process stops");
         return Ok(Arc::new(MemoryStore::new()));
     }
-    let store = SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+    let store = SqliteStore::open(path)
+        .with_context(|| format!("opening the database {}", path.display()))?;
     // New files are created private; one made by an older version may not be.
     #[cfg(unix)]
     if let Ok(meta) = std::fs::metadata(path) {
@@ -56,15 +62,22 @@ pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let no_client_logs = tracing_subscriber::filter::filter_fn(|meta| !meta.target().starts_with("ureq"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let no_client_logs =
+        tracing_subscriber::filter::filter_fn(|meta| !meta.target().starts_with("ureq"));
     let layer = log_layer(format, std::io::stderr);
-    let _ = tracing_subscriber::registry().with(layer.with_filter(filter).with_filter(no_client_logs)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter).with_filter(no_client_logs))
+        .try_init();
 }
 
 /// The log format's layer writing to `writer`. Each line (an event's JSON included) is
 /// formatted in memory and handed to the writer in one `write`.
-pub fn log_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+pub fn log_layer<S, W>(
+    format: LogFormat,
+    writer: W,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
@@ -72,30 +85,48 @@ where
     use tracing_subscriber::Layer;
     match format {
         LogFormat::Human => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(writer).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(writer)
+            .boxed(),
     }
 }
 
 pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     let cfg = FileConfig::load(config_path)?;
-    init_logging(if json_logs { LogFormat::Json } else { cfg.log.format });
+    init_logging(if json_logs {
+        LogFormat::Json
+    } else {
+        cfg.log.format
+    });
     let keys = cfg.load_keys()?;
     let token = cfg.api_token()?;
-    let node = HttpNode::new(cfg.node.urls.clone(), cfg.node_timeout()).verify_chain_id(&cfg.gateway.chain_id)?;
+    let node = HttpNode::new(cfg.node.urls.clone(), cfg.node_timeout())
+        .verify_chain_id(&cfg.gateway.chain_id)?;
     let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(LogSink)];
     if let (Some(url), Some(secret)) = (&cfg.events.webhook_url, cfg.webhook_secret()?) {
-        sinks.push(Arc::new(WebhookSink::start(url.clone(), secret, cfg.events.webhook_retries.unwrap_or(5))));
+        sinks.push(Arc::new(WebhookSink::start(
+            url.clone(),
+            secret,
+            cfg.events.webhook_retries.unwrap_or(5),
+        )));
     }
     let caps = Capabilities {
         store: open_configured_store(&cfg)?,
-        node: Arc::new(crate::history_prefetch::HistoryPrefetch::new(Arc::new(node))),
+        node: Arc::new(crate::history_prefetch::HistoryPrefetch::new(Arc::new(
+            node,
+        ))),
         clock: Arc::new(SystemClock),
         events: Arc::new(FanOut(sinks)),
     };
     let runtime = Runtime::new(cfg.runtime_config())?;
     // `configure` checks the chain, the account and that the keys are its keys: a
     // mismatch refuses to start.
-    let options = ServiceOptions { api_instances: cfg.runtime.api_instances, lease: cfg.lease_config() };
+    let options = ServiceOptions {
+        api_instances: cfg.runtime.api_instances,
+        lease: cfg.lease_config(),
+    };
     let service = Service::start_opts(&runtime, caps, &cfg.component_config(), keys, options)?;
     tracing::info!(
         account = %service.info.account,
@@ -127,11 +158,16 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
 
 /// Blocks until SIGINT or SIGTERM.
 fn wait_for_signal() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a signal runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a signal runtime");
     rt.block_on(async {
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

@@ -14,7 +14,10 @@ use serde_json::{json, Value};
 use support::{eventually, CWD, TOKEN};
 
 fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).redirects(0).build()
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .redirects(0)
+        .build()
 }
 
 /// `POST /cabinet/api/<call>` with `auth` as the Authorization value: status and JSON.
@@ -32,7 +35,10 @@ fn post(env: &CabinetEnv, call: &str, auth: Option<&str>, body: Value) -> (u16, 
     let status = response.status();
     let text = response.into_string().unwrap();
     assert!(!text.contains(TOKEN), "{call} answered with the API token");
-    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{call}: not JSON ({e}): {text}")))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{call}: not JSON ({e}): {text}")),
+    )
 }
 
 fn as_user(env: &CabinetEnv, session: &str, call: &str, body: Value) -> Value {
@@ -41,9 +47,20 @@ fn as_user(env: &CabinetEnv, session: &str, call: &str, body: Value) -> Value {
     v
 }
 
-fn refused_as(env: &CabinetEnv, session: &str, call: &str, body: Value, status: u16, code: &str) -> Value {
+fn refused_as(
+    env: &CabinetEnv,
+    session: &str,
+    call: &str,
+    body: Value,
+    status: u16,
+    code: &str,
+) -> Value {
     let (s, v) = post(env, call, Some(&format!("Bearer {session}")), body.clone());
-    assert_eq!((s, v["error"]["code"].as_str()), (status, Some(code)), "{call} {body} → {v}");
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{call} {body} → {v}"
+    );
     v["error"].clone()
 }
 
@@ -52,7 +69,11 @@ fn forged_expired_and_missing_sessions_are_refused() {
     let env = CabinetEnv::start("cabinet-sessions", 0, &[]);
     let good = env.session("alice");
     let expired = session::mint(SECRET.as_bytes(), "alice", now_secs() - 1);
-    let forged = session::mint(b"not-the-game-secret-not-the-game-secret", "alice", now_secs() + 3600);
+    let forged = session::mint(
+        b"not-the-game-secret-not-the-game-secret",
+        "alice",
+        now_secs() + 3600,
+    );
     // Same MAC, another user: the classic tampering.
     let retargeted = good.replace(":alice", ":bob");
     for (auth, code) in [
@@ -67,17 +88,41 @@ fn forged_expired_and_missing_sessions_are_refused() {
         (Some(format!("Basic {good}")), "session-missing"),
     ] {
         let (status, v) = post(&env, "me", auth.as_deref(), json!({}));
-        assert_eq!((status, v["error"]["code"].as_str()), (401, Some(code)), "{auth:?}: {v}");
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (401, Some(code)),
+            "{auth:?}: {v}"
+        );
         let message = v["error"]["message"].as_str().unwrap();
         assert!(message.contains("open the cabinet"), "{message}");
-        assert!(!message.contains(&good) && !message.contains(SECRET), "{message}");
+        assert!(
+            !message.contains(&good) && !message.contains(SECRET),
+            "{message}"
+        );
     }
     // Refused before the gateway is asked anything: no link was started.
-    let (status, _) = post(&env, "start-link", Some(&format!("Bearer {forged}")), json!({ "account": "alice-cwd" }));
+    let (status, _) = post(
+        &env,
+        "start-link",
+        Some(&format!("Bearer {forged}")),
+        json!({ "account": "alice-cwd" }),
+    );
     assert_eq!(status, 401);
-    assert!(env.gw.service.with(|a| a.account("alice")).unwrap().pending_link.is_none());
-    let r = agent().post(&env.url("/v1/account")).set("authorization", &format!("Bearer {good}")).send_string(r#"{"user":"alice"}"#);
-    assert!(matches!(r, Err(ureq::Error::Status(401, _))), "a session opened the game's API");
+    assert!(env
+        .gw
+        .service
+        .with(|a| a.account("alice"))
+        .unwrap()
+        .pending_link
+        .is_none());
+    let r = agent()
+        .post(&env.url("/v1/account"))
+        .set("authorization", &format!("Bearer {good}"))
+        .send_string(r#"{"user":"alice"}"#);
+    assert!(
+        matches!(r, Err(ureq::Error::Status(401, _))),
+        "a session opened the game's API"
+    );
     // And the good one works.
     assert_eq!(as_user(&env, &good, "me", json!({}))["user"], "alice");
 }
@@ -92,11 +137,21 @@ fn the_page_is_served_with_a_strict_policy_and_no_secret() {
         Err(e) => panic!("{e}"),
     };
     assert_eq!((r.status(), r.header("location")), (308, Some("/cabinet/")));
-    for (path, kind) in [("/cabinet/", "text/html"), ("/cabinet/app.js", "text/javascript"), ("/cabinet/cabinet.css", "text/css")] {
+    for (path, kind) in [
+        ("/cabinet/", "text/html"),
+        ("/cabinet/app.js", "text/javascript"),
+        ("/cabinet/cabinet.css", "text/css"),
+    ] {
         let r = agent().get(&env.url(path)).call().unwrap();
-        assert!(r.header("content-type").unwrap().starts_with(kind), "{path}");
+        assert!(
+            r.header("content-type").unwrap().starts_with(kind),
+            "{path}"
+        );
         let csp = r.header("content-security-policy").unwrap().to_string();
-        assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+            "{csp}"
+        );
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
         let text = r.into_string().unwrap();
         assert!(!text.contains(TOKEN) && !text.contains(SECRET));
@@ -105,17 +160,35 @@ fn the_page_is_served_with_a_strict_policy_and_no_secret() {
     assert!(matches!(r, Err(ureq::Error::Status(404, _))));
     let r = agent().get(&env.url("/cabinet/api/me")).call();
     assert!(matches!(r, Err(ureq::Error::Status(405, _))));
-    let (status, v) = post(&env, "tick", Some(&format!("Bearer {}", env.session("alice"))), json!({}));
-    assert_eq!((status, v["error"]["code"].as_str()), (404, Some("unknown-call")), "operator calls are not the player's");
+    let (status, v) = post(
+        &env,
+        "tick",
+        Some(&format!("Bearer {}", env.session("alice"))),
+        json!({}),
+    );
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("unknown-call")),
+        "operator calls are not the player's"
+    );
 }
 
 #[test]
 fn without_the_cabinet_there_is_no_cabinet() {
-    let gw = support::start("cabinet-off", cwd_gateway_host::RuntimeConfig::default(), Duration::from_secs(5));
+    let gw = support::start(
+        "cabinet-off",
+        cwd_gateway_host::RuntimeConfig::default(),
+        Duration::from_secs(5),
+    );
     let http = cwd_gateway_host::http_api::HttpApi::bind("127.0.0.1:0").unwrap();
     http.spawn(gw.service.clone(), TOKEN.to_string(), 1);
-    let r = agent().get(&format!("http://{}/cabinet/", http.addr)).call();
-    assert!(matches!(r, Err(ureq::Error::Status(401, _))), "the API's own refusal, not a page");
+    let r = agent()
+        .get(&format!("http://{}/cabinet/", http.addr))
+        .call();
+    assert!(
+        matches!(r, Err(ureq::Error::Status(401, _))),
+        "the API's own refusal, not a page"
+    );
 }
 
 #[test]
@@ -123,35 +196,86 @@ fn a_player_links_with_proof_of_work_tops_up_and_withdraws() {
     let env = CabinetEnv::start("cabinet-journey", 8, &["alice-cwd", "bob-cwd"]);
     let alice = env.session("alice");
     let me = as_user(&env, &alice, "me", json!({}));
-    assert!(me["account"]["linked"].is_null() && me["deposit"].is_null(), "{me}");
+    assert!(
+        me["account"]["linked"].is_null() && me["deposit"].is_null(),
+        "{me}"
+    );
 
     // Link. The browser's `user` is ignored: the session says who this is.
-    let refused = refused_as(&env, &alice, "start-link", json!({ "account": "alice-cwd" }), 403, "proof-required");
+    let refused = refused_as(
+        &env,
+        &alice,
+        "start-link",
+        json!({ "account": "alice-cwd" }),
+        403,
+        "proof-required",
+    );
     assert_eq!(refused["difficulty_bits"], 8);
     let ch = as_user(&env, &alice, "link-challenge", json!({}));
     let challenge = ch["challenge"].as_str().unwrap().to_string();
     let nonce = cwd_gateway::pow::solve(&challenge, 8);
-    let started = as_user(&env, &alice, "start-link", json!({ "user": "mallory", "account": "alice-cwd", "challenge": challenge, "nonce": nonce }));
+    let started = as_user(
+        &env,
+        &alice,
+        "start-link",
+        json!({ "user": "mallory", "account": "alice-cwd", "challenge": challenge, "nonce": nonce }),
+    );
     assert_eq!(started["account"], "alice-cwd");
-    assert!(env.gw.service.with(|a| a.account("mallory")).unwrap().pending_link.is_none());
-    let code = env.link_code("alice-cwd", started["code_digits"].as_u64().unwrap() as usize);
+    assert!(env
+        .gw
+        .service
+        .with(|a| a.account("mallory"))
+        .unwrap()
+        .pending_link
+        .is_none());
+    let code = env.link_code(
+        "alice-cwd",
+        started["code_digits"].as_u64().unwrap() as usize,
+    );
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    refused_as(&env, &alice, "confirm-link", json!({ "code": wrong }), 422, "wrong-code");
-    let linked = as_user(&env, &alice, "confirm-link", json!({ "code": code, "user": "mallory" }));
+    refused_as(
+        &env,
+        &alice,
+        "confirm-link",
+        json!({ "code": wrong }),
+        422,
+        "wrong-code",
+    );
+    let linked = as_user(
+        &env,
+        &alice,
+        "confirm-link",
+        json!({ "code": code, "user": "mallory" }),
+    );
     assert_eq!(linked["account"], "alice-cwd");
 
     // Top up: the panel's facts, a live quote, then a transfer from the wallet.
     let me = as_user(&env, &alice, "me", json!({}));
     assert_eq!(me["deposit"]["gateway_account"], "game-gateway");
     assert_eq!(me["deposit"]["from_account"], "alice-cwd");
-    assert_eq!(me["withdrawal_rate"], json!({ "game_units": 100, "per_cwd_units": 100000 }));
+    assert_eq!(
+        me["withdrawal_rate"],
+        json!({ "game_units": 100, "per_cwd_units": 100000 })
+    );
     let q = as_user(&env, &alice, "quote-deposit", json!({ "cwd": 25 * CWD }));
     assert_eq!(q["game"], 25 * 90);
     // Long polling: nothing changes, so the wait runs out; a bad revision is refused.
     let revision = me["account"]["revision"].as_u64().unwrap();
-    let idle = as_user(&env, &alice, "wait", json!({ "revision": revision, "wait_ms": 200 }));
+    let idle = as_user(
+        &env,
+        &alice,
+        "wait",
+        json!({ "revision": revision, "wait_ms": 200 }),
+    );
     assert_eq!(idle, json!({ "revision": revision, "changed": false }));
-    refused_as(&env, &alice, "wait", json!({ "revision": "x" }), 400, "bad-request");
+    refused_as(
+        &env,
+        &alice,
+        "wait",
+        json!({ "revision": "x" }),
+        400,
+        "bad-request",
+    );
     let chain_before = env.gw.devnet.balance_of("alice-cwd").unwrap();
     // A page waiting while the deposit arrives is answered when it is credited.
     let waiter = {
@@ -168,7 +292,10 @@ fn a_player_links_with_proof_of_work_tops_up_and_withdraws() {
             (r, started.elapsed())
         })
     };
-    env.gw.devnet.transfer("alice-cwd", "game-gateway", 25 * CWD, Some("top up"), None).unwrap();
+    env.gw
+        .devnet
+        .transfer("alice-cwd", "game-gateway", 25 * CWD, Some("top up"), None)
+        .unwrap();
     let (woke, _) = waiter.join().unwrap();
     assert_eq!(woke["changed"], true, "{woke}");
     assert!(woke["revision"].as_u64() > Some(revision), "{woke}");
@@ -179,48 +306,129 @@ fn a_player_links_with_proof_of_work_tops_up_and_withdraws() {
     // Withdraw 10 CWD worth, given in CWD; a retry with the same request id is the same
     // withdrawal, not a second one.
     let q = as_user(&env, &alice, "quote-withdrawal", json!({ "cwd": 10 * CWD }));
-    assert_eq!((q["game"].as_u64(), q["cwd"].as_u64()), (Some(1000), Some(10 * CWD as u64)));
-    refused_as(&env, &alice, "request-withdrawal", json!({ "cwd": 10 * CWD }), 400, "bad-request");
-    let w = as_user(&env, &alice, "request-withdrawal", json!({ "cwd": 10 * CWD, "request_id": "r1", "user": "mallory" }));
-    assert_eq!((w["user"].as_str(), w["game"].as_u64()), (Some("alice"), Some(1000)));
-    let again = as_user(&env, &alice, "request-withdrawal", json!({ "cwd": 10 * CWD, "request_id": "r1" }));
+    assert_eq!(
+        (q["game"].as_u64(), q["cwd"].as_u64()),
+        (Some(1000), Some(10 * CWD as u64))
+    );
+    refused_as(
+        &env,
+        &alice,
+        "request-withdrawal",
+        json!({ "cwd": 10 * CWD }),
+        400,
+        "bad-request",
+    );
+    let w = as_user(
+        &env,
+        &alice,
+        "request-withdrawal",
+        json!({ "cwd": 10 * CWD, "request_id": "r1", "user": "mallory" }),
+    );
+    assert_eq!(
+        (w["user"].as_str(), w["game"].as_u64()),
+        (Some("alice"), Some(1000))
+    );
+    let again = as_user(
+        &env,
+        &alice,
+        "request-withdrawal",
+        json!({ "cwd": 10 * CWD, "request_id": "r1" }),
+    );
     assert_eq!(again["withdrawal_id"], w["withdrawal_id"]);
-    refused_as(&env, &alice, "request-withdrawal", json!({ "game": 100_000, "request_id": "r2" }), 422, "insufficient-balance");
+    refused_as(
+        &env,
+        &alice,
+        "request-withdrawal",
+        json!({ "game": 100_000, "request_id": "r2" }),
+        422,
+        "insufficient-balance",
+    );
     let id = w["withdrawal_id"].as_str().unwrap().to_string();
     let done = eventually("the withdrawal confirmed", Duration::from_secs(60), || {
         let w = as_user(&env, &alice, "withdrawal", json!({ "withdrawal_id": id }));
         (w["state"] == "confirmed").then_some(w)
     });
-    assert!(done["tx_id"].is_string() && done["block_num"].is_u64(), "{done}");
+    assert!(
+        done["tx_id"].is_string() && done["block_num"].is_u64(),
+        "{done}"
+    );
     let me = as_user(&env, &alice, "me", json!({}));
-    assert_eq!((me["account"]["balance"].as_u64(), me["account"]["frozen"].as_u64()), (Some(25 * 90 - 1000), Some(0)));
+    assert_eq!(
+        (
+            me["account"]["balance"].as_u64(),
+            me["account"]["frozen"].as_u64()
+        ),
+        (Some(25 * 90 - 1000), Some(0))
+    );
     let deposits = as_user(&env, &alice, "deposits", json!({ "user": "mallory" }));
     assert_eq!(deposits.as_array().unwrap().len(), 1, "{deposits}");
-    assert_eq!((deposits[0]["cwd"].as_i64(), deposits[0]["game"].as_u64()), (Some(25 * CWD), Some(25 * 90)));
+    assert_eq!(
+        (deposits[0]["cwd"].as_i64(), deposits[0]["game"].as_u64()),
+        (Some(25 * CWD), Some(25 * 90))
+    );
     assert_eq!(deposits[0]["assigned"], false);
     let history = as_user(&env, &alice, "withdrawals", json!({}));
     assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
     assert_eq!(history[0]["state"], "confirmed");
     // Newest first, paged by the last id seen.
-    let w2 = as_user(&env, &alice, "request-withdrawal", json!({ "cwd": 5 * CWD, "request_id": "r3" }));
+    let w2 = as_user(
+        &env,
+        &alice,
+        "request-withdrawal",
+        json!({ "cwd": 5 * CWD, "request_id": "r3" }),
+    );
     let history = as_user(&env, &alice, "withdrawals", json!({}));
-    let ids: Vec<&str> = history.as_array().unwrap().iter().map(|w| w["withdrawal_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["withdrawal_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [w2["withdrawal_id"].as_str().unwrap(), id.as_str()]);
-    let older = as_user(&env, &alice, "withdrawals", json!({ "start_after": ids[0] }));
+    let older = as_user(
+        &env,
+        &alice,
+        "withdrawals",
+        json!({ "start_after": ids[0] }),
+    );
     assert_eq!(older.as_array().unwrap().len(), 1);
     assert_eq!(older[0]["withdrawal_id"], id.as_str());
     // On chain: the deposit and its fee left, the payout came back, nothing else.
     let chain_after = env.gw.devnet.balance_of("alice-cwd").unwrap();
     let fee = chain_before - 25 * CWD - (chain_after - 10 * CWD);
-    assert!(fee > 0 && fee < CWD, "alice paid {fee} units beyond the deposit");
+    assert!(
+        fee > 0 && fee < CWD,
+        "alice paid {fee} units beyond the deposit"
+    );
 
     // Bob sees none of it.
     let bob = env.session("bob");
-    refused_as(&env, &bob, "withdrawal", json!({ "withdrawal_id": id }), 404, "withdrawal-not-found");
+    refused_as(
+        &env,
+        &bob,
+        "withdrawal",
+        json!({ "withdrawal_id": id }),
+        404,
+        "withdrawal-not-found",
+    );
     assert_eq!(as_user(&env, &bob, "withdrawals", json!({})), json!([]));
     assert_eq!(as_user(&env, &bob, "deposits", json!({})), json!([]));
-    refused_as(&env, &bob, "request-withdrawal", json!({ "game": 100, "request_id": "r1" }), 409, "not-linked");
+    refused_as(
+        &env,
+        &bob,
+        "request-withdrawal",
+        json!({ "game": 100, "request_id": "r1" }),
+        409,
+        "not-linked",
+    );
     let me = as_user(&env, &bob, "me", json!({}));
     assert_eq!(me["account"]["balance"], 0);
-    refused_as(&env, &bob, "quote-withdrawal", json!({ "game": 1, "cwd": 1 }), 400, "bad-request");
+    refused_as(
+        &env,
+        &bob,
+        "quote-withdrawal",
+        json!({ "game": 1, "cwd": 1 }),
+        400,
+        "bad-request",
+    );
 }

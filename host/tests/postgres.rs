@@ -20,7 +20,9 @@ use cwd_gateway_host::events::NullSink;
 use cwd_gateway_host::gateway::{GatewayCallError, Service, ServiceOptions};
 use cwd_gateway_host::lease::LeaseConfig;
 use cwd_gateway_host::node::HttpNode;
-use cwd_gateway_host::store::{contract, CommitOutcome, PostgresOptions, PostgresStore, Precondition, Store, Write};
+use cwd_gateway_host::store::{
+    contract, CommitOutcome, PostgresOptions, PostgresStore, Precondition, Store, Write,
+};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use pg::PgServer;
 use serde_json::{json, Value};
@@ -32,13 +34,17 @@ fn open(url: &str) -> PostgresStore {
 
 #[test]
 fn postgres_meets_the_store_contract() {
-    let Some(server) = PgServer::start("contract", false) else { return };
+    let Some(server) = PgServer::start("contract", false) else {
+        return;
+    };
     let url = server.create_database("contract");
     contract::check(&open(&url));
 
     // Three pools (as three processes would have), three threads each, racing on one key.
     let url2 = server.create_database("concurrent");
-    let handles: Vec<Arc<dyn Store>> = (0..3).map(|_| Arc::new(open(&url2)) as Arc<dyn Store>).collect();
+    let handles: Vec<Arc<dyn Store>> = (0..3)
+        .map(|_| Arc::new(open(&url2)) as Arc<dyn Store>)
+        .collect();
     contract::check_concurrent(&handles, 3, 30);
 
     // Two "create if absent" racing from two pools: exactly one wins, many times over.
@@ -47,34 +53,84 @@ fn postgres_meets_the_store_contract() {
         let key = format!("bind/{i}");
         let create = |s: Arc<PostgresStore>, v: &'static str, key: String| {
             std::thread::spawn(move || {
-                s.commit(&[Precondition { key: key.clone(), expected_version: None }], &[Write { key, value: Some(v.as_bytes().to_vec()) }]).unwrap()
+                s.commit(
+                    &[Precondition {
+                        key: key.clone(),
+                        expected_version: None,
+                    }],
+                    &[Write {
+                        key,
+                        value: Some(v.as_bytes().to_vec()),
+                    }],
+                )
+                .unwrap()
             })
         };
-        let (ta, tb) = (create(a.clone(), "a", key.clone()), create(b.clone(), "b", key.clone()));
+        let (ta, tb) = (
+            create(a.clone(), "a", key.clone()),
+            create(b.clone(), "b", key.clone()),
+        );
         let outcomes = [ta.join().unwrap(), tb.join().unwrap()];
-        assert_eq!(outcomes.iter().filter(|o| **o == CommitOutcome::Committed).count(), 1, "{outcomes:?}");
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == CommitOutcome::Committed)
+                .count(),
+            1,
+            "{outcomes:?}"
+        );
     }
 
     // Reopening finds the schema and the data; a newer schema is refused.
     let again = open(&url);
     assert_eq!(again.get("b").unwrap().unwrap().value, b"x");
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    client.batch_execute("UPDATE cwd_gateway_meta SET value = 99 WHERE name = 'schema_version'").unwrap();
-    let e = PostgresStore::open(&PostgresOptions::new(url.clone())).err().expect("a newer schema is refused").to_string();
+    client
+        .batch_execute("UPDATE cwd_gateway_meta SET value = 99 WHERE name = 'schema_version'")
+        .unwrap();
+    let e = PostgresStore::open(&PostgresOptions::new(url.clone()))
+        .err()
+        .expect("a newer schema is refused")
+        .to_string();
     assert!(e.contains("newer") && e.contains("upgrade"), "{e}");
 
     // The password never shows in an error: a wrong one, an unreachable server.
     let wrong = url.replace(&server.password, "not-the-password-0xdeadbeef");
-    let e = PostgresStore::open(&PostgresOptions::new(wrong)).err().expect("a wrong password is refused").to_string();
-    assert!(!e.contains("not-the-password") && !e.contains(&server.password), "{e}");
-    assert!(e.contains("password authentication failed"), "says what is wrong: {e}");
-    let dead = format!("postgres://postgres:{}@127.0.0.1:{}/contract", server.password, free_port());
-    let e = PostgresStore::open(&PostgresOptions { connect_timeout: Duration::from_secs(1), ..PostgresOptions::new(dead) }).err().unwrap().to_string();
+    let e = PostgresStore::open(&PostgresOptions::new(wrong))
+        .err()
+        .expect("a wrong password is refused")
+        .to_string();
+    assert!(
+        !e.contains("not-the-password") && !e.contains(&server.password),
+        "{e}"
+    );
+    assert!(
+        e.contains("password authentication failed"),
+        "says what is wrong: {e}"
+    );
+    let dead = format!(
+        "postgres://postgres:{}@127.0.0.1:{}/contract",
+        server.password,
+        free_port()
+    );
+    let e = PostgresStore::open(&PostgresOptions {
+        connect_timeout: Duration::from_secs(1),
+        ..PostgresOptions::new(dead)
+    })
+    .err()
+    .unwrap()
+    .to_string();
     assert!(!e.contains(&server.password), "{e}");
     // A password file's password replaces the URL's.
     let no_pw = url.replace(&format!(":{}@", server.password), "@");
-    let store = PostgresStore::open(&PostgresOptions { password: Some(format!("{}\n", server.password)), ..PostgresOptions::new(no_pw) });
-    assert!(store.err().is_some_and(|e| e.to_string().contains("newer")), "connected with the password file's password");
+    let store = PostgresStore::open(&PostgresOptions {
+        password: Some(format!("{}\n", server.password)),
+        ..PostgresOptions::new(no_pw)
+    });
+    assert!(
+        store.err().is_some_and(|e| e.to_string().contains("newer")),
+        "connected with the password file's password"
+    );
 }
 
 /// Every shape of scan asks the primary key's index for the range between both bounds
@@ -82,34 +138,74 @@ fn postgres_meets_the_store_contract() {
 /// arguments): a prefix with few rows costs what it returns, however many rows follow.
 #[test]
 fn prefix_scans_use_both_bounds() {
-    let Some(server) = PgServer::start("plans", false) else { return };
+    let Some(server) = PgServer::start("plans", false) else {
+        return;
+    };
     let store = open(&server.create_database("plans"));
-    let writes: Vec<Write> = (0..3000).map(|i| Write { key: format!("zz/{i:05}"), value: Some(vec![1]) }).collect();
+    let writes: Vec<Write> = (0..3000)
+        .map(|i| Write {
+            key: format!("zz/{i:05}"),
+            value: Some(vec![1]),
+        })
+        .collect();
     store.commit(&[], &writes).unwrap();
-    for (prefix, after) in [("dep/", None), ("dep/", Some("dep/00042")), ("user/", Some("a")), ("pow/", Some("zzz"))] {
+    for (prefix, after) in [
+        ("dep/", None),
+        ("dep/", Some("dep/00042")),
+        ("user/", Some("a")),
+        ("pow/", Some("zzz")),
+    ] {
         let plan = store.scan_plan(prefix, after).unwrap();
-        let cond = plan.lines().find(|l| l.contains("Index Cond")).unwrap_or_else(|| panic!("no index range for {prefix}: {plan}"));
-        assert!(cond.contains("(key >") && cond.contains("(key < $2)"), "{prefix} after {after:?}: {plan}");
-        assert!(!plan.contains("Filter"), "{prefix}: a bound left to a filter: {plan}");
+        let cond = plan
+            .lines()
+            .find(|l| l.contains("Index Cond"))
+            .unwrap_or_else(|| panic!("no index range for {prefix}: {plan}"));
+        assert!(
+            cond.contains("(key >") && cond.contains("(key < $2)"),
+            "{prefix} after {after:?}: {plan}"
+        );
+        assert!(
+            !plan.contains("Filter"),
+            "{prefix}: a bound left to a filter: {plan}"
+        );
     }
     let plan = store.scan_plan("\u{10FFFF}", None).unwrap();
     assert!(plan.contains("Index Cond: (key >= $1)"), "{plan}");
-    for (prefix, before) in [("udep/alice/", None), ("udep/alice/", Some("udep/alice/d-0000000042")), ("uwd/", Some("zzz"))] {
+    for (prefix, before) in [
+        ("udep/alice/", None),
+        ("udep/alice/", Some("udep/alice/d-0000000042")),
+        ("uwd/", Some("zzz")),
+    ] {
         let plan = store.scan_reverse_plan(prefix, before).unwrap();
-        assert!(plan.contains("Index Scan Backward"), "{prefix} before {before:?}: {plan}");
-        let cond = plan.lines().find(|l| l.contains("Index Cond")).unwrap_or_else(|| panic!("no index range for {prefix}: {plan}"));
-        assert!(cond.contains("(key >= $1)") && cond.contains("(key < $2)"), "{prefix} before {before:?}: {plan}");
+        assert!(
+            plan.contains("Index Scan Backward"),
+            "{prefix} before {before:?}: {plan}"
+        );
+        let cond = plan
+            .lines()
+            .find(|l| l.contains("Index Cond"))
+            .unwrap_or_else(|| panic!("no index range for {prefix}: {plan}"));
+        assert!(
+            cond.contains("(key >= $1)") && cond.contains("(key < $2)"),
+            "{prefix} before {before:?}: {plan}"
+        );
     }
     // The plans were asked for on pooled connections that go on serving.
     assert_eq!(store.scan("zz/", Some("zz/02997"), 10).unwrap().len(), 2);
 }
 
 fn put(key: &str, value: &str) -> Write {
-    Write { key: key.into(), value: Some(value.as_bytes().to_vec()) }
+    Write {
+        key: key.into(),
+        value: Some(value.as_bytes().to_vec()),
+    }
 }
 
 fn at(key: &str, version: Option<u64>) -> Precondition {
-    Precondition { key: key.into(), expected_version: version }
+    Precondition {
+        key: key.into(),
+        expected_version: version,
+    }
 }
 
 /// A commit is one statement: a precondition that fails anywhere in it (an absent key
@@ -117,29 +213,97 @@ fn at(key: &str, version: Option<u64>) -> Precondition {
 /// as it was, puts, new keys and deletes alike, and answers `conflict`.
 #[test]
 fn a_failed_precondition_in_the_one_statement_writes_nothing() {
-    let Some(server) = PgServer::start("noop", false) else { return };
+    let Some(server) = PgServer::start("noop", false) else {
+        return;
+    };
     let store = open(&server.create_database("noop"));
-    assert_eq!(store.commit(&[], &[put("a", "1"), put("b", "1"), put("c", "1"), put("gone", "1")]).unwrap(), CommitOutcome::Committed);
+    assert_eq!(
+        store
+            .commit(
+                &[],
+                &[
+                    put("a", "1"),
+                    put("b", "1"),
+                    put("c", "1"),
+                    put("gone", "1")
+                ]
+            )
+            .unwrap(),
+        CommitOutcome::Committed
+    );
     let gone = store.get("gone").unwrap().unwrap().version;
-    store.commit(&[], &[Write { key: "gone".into(), value: None }]).unwrap();
-    let before: Vec<_> = ["a", "b", "c", "new"].iter().map(|k| store.get(k).unwrap()).collect();
-    let (a, b) = (before[0].clone().unwrap().version, before[1].clone().unwrap().version);
-    let writes = [put("a", "2"), put("new", "2"), Write { key: "c".into(), value: None }, put("b", "2")];
-    for failing in [at("b", None), at("b", Some(b + 1000)), at("b", Some(a)), at("gone", Some(gone))] {
+    store
+        .commit(
+            &[],
+            &[Write {
+                key: "gone".into(),
+                value: None,
+            }],
+        )
+        .unwrap();
+    let before: Vec<_> = ["a", "b", "c", "new"]
+        .iter()
+        .map(|k| store.get(k).unwrap())
+        .collect();
+    let (a, b) = (
+        before[0].clone().unwrap().version,
+        before[1].clone().unwrap().version,
+    );
+    let writes = [
+        put("a", "2"),
+        put("new", "2"),
+        Write {
+            key: "c".into(),
+            value: None,
+        },
+        put("b", "2"),
+    ];
+    for failing in [
+        at("b", None),
+        at("b", Some(b + 1000)),
+        at("b", Some(a)),
+        at("gone", Some(gone)),
+    ] {
         let pres = [at("a", Some(a)), at("new", None), failing.clone()];
-        assert_eq!(store.commit(&pres, &writes).unwrap(), CommitOutcome::Conflict, "{failing:?}");
-        let after: Vec<_> = ["a", "b", "c", "new"].iter().map(|k| store.get(k).unwrap()).collect();
+        assert_eq!(
+            store.commit(&pres, &writes).unwrap(),
+            CommitOutcome::Conflict,
+            "{failing:?}"
+        );
+        let after: Vec<_> = ["a", "b", "c", "new"]
+            .iter()
+            .map(|k| store.get(k).unwrap())
+            .collect();
         assert_eq!(after, before, "{failing:?} wrote something");
     }
     // The same batch with every precondition holding applies all of it.
-    assert_eq!(store.commit(&[at("a", Some(a)), at("new", None), at("b", Some(b)), at("gone", None)], &writes).unwrap(), CommitOutcome::Committed);
+    assert_eq!(
+        store
+            .commit(
+                &[
+                    at("a", Some(a)),
+                    at("new", None),
+                    at("b", Some(b)),
+                    at("gone", None)
+                ],
+                &writes
+            )
+            .unwrap(),
+        CommitOutcome::Committed
+    );
     assert_eq!(store.get("a").unwrap().unwrap().value, b"2");
     assert_eq!(store.get("new").unwrap().unwrap().value, b"2");
     assert_eq!(store.get("c").unwrap(), None);
     assert!(store.get("b").unwrap().unwrap().version > b);
     // Preconditions alone: checked, nothing written.
-    assert_eq!(store.commit(&[at("c", None)], &[]).unwrap(), CommitOutcome::Committed);
-    assert_eq!(store.commit(&[at("a", Some(a))], &[]).unwrap(), CommitOutcome::Conflict);
+    assert_eq!(
+        store.commit(&[at("c", None)], &[]).unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(
+        store.commit(&[at("a", Some(a))], &[]).unwrap(),
+        CommitOutcome::Conflict
+    );
 }
 
 /// Two pools (two processes) racing, many rounds, each round released together: two
@@ -148,7 +312,9 @@ fn a_failed_precondition_in_the_one_statement_writes_nothing() {
 /// alone would let through) never both commit either. Exactly one of each pair wins.
 #[test]
 fn racing_commits_never_both_commit() {
-    let Some(server) = PgServer::start("race", false) else { return };
+    let Some(server) = PgServer::start("race", false) else {
+        return;
+    };
     let url = server.create_database("race");
     let stores = [Arc::new(open(&url)), Arc::new(open(&url))];
     let race = |batches: [(Vec<Precondition>, Vec<Write>); 2]| -> usize {
@@ -164,16 +330,29 @@ fn racing_commits_never_both_commit() {
                 })
             })
             .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).filter(|o| *o == CommitOutcome::Committed).count()
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|o| *o == CommitOutcome::Committed)
+            .count()
     };
     for i in 0..60 {
         let key = format!("k/{i}");
         stores[0].commit(&[], &[put(&key, "0")]).unwrap();
         let v = stores[0].get(&key).unwrap().unwrap().version;
-        let won = race([(vec![at(&key, Some(v))], vec![put(&key, "a")]), (vec![at(&key, Some(v))], vec![put(&key, "b"), put(&format!("x/{i}"), "b")])]);
+        let won = race([
+            (vec![at(&key, Some(v))], vec![put(&key, "a")]),
+            (
+                vec![at(&key, Some(v))],
+                vec![put(&key, "b"), put(&format!("x/{i}"), "b")],
+            ),
+        ]);
         assert_eq!(won, 1, "round {i}: same version");
         let (a, b) = (format!("skew-a/{i}"), format!("skew-b/{i}"));
-        let won = race([(vec![at(&a, None)], vec![put(&b, "1")]), (vec![at(&b, None)], vec![put(&a, "1")])]);
+        let won = race([
+            (vec![at(&a, None)], vec![put(&b, "1")]),
+            (vec![at(&b, None)], vec![put(&a, "1")]),
+        ]);
         assert_eq!(won, 1, "round {i}: write skew");
     }
 }
@@ -182,30 +361,84 @@ fn racing_commits_never_both_commit() {
 /// (counted in the server's statement log; the sessions' setup statement aside).
 #[test]
 fn a_commit_is_one_statement() {
-    let Some(server) = PgServer::start("trips", false) else { return };
+    let Some(server) = PgServer::start("trips", false) else {
+        return;
+    };
     let url = server.create_database("trips");
     let mut admin = postgres::Client::connect(&server.url("postgres"), postgres::NoTls).unwrap();
-    admin.batch_execute("ALTER DATABASE trips SET log_statement = 'all'").unwrap();
+    admin
+        .batch_execute("ALTER DATABASE trips SET log_statement = 'all'")
+        .unwrap();
     let store = open(&url);
     let statements = || {
         let log = std::fs::read_to_string(server.dir().join("log")).unwrap_or_default();
-        log.lines().filter(|l| (l.contains("LOG:  statement: ") || l.contains("LOG:  execute ")) && !l.contains("SET SESSION CHARACTERISTICS")).count()
+        log.lines()
+            .filter(|l| {
+                (l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
+                    && !l.contains("SET SESSION CHARACTERISTICS")
+            })
+            .count()
     };
     store.commit(&[], &[put("warm", "1")]).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let before = statements();
     let v = store.get("warm").unwrap().unwrap().version;
-    assert_eq!(store.commit(&[at("warm", Some(v)), at("a", None)], &[put("warm", "2"), put("a", "1"), Write { key: "b".into(), value: None }]).unwrap(), CommitOutcome::Committed);
-    assert_eq!(store.commit(&[at("warm", Some(v))], &[put("warm", "3")]).unwrap(), CommitOutcome::Conflict);
-    assert_eq!(store.commit(&[], &[put("c", "1")]).unwrap(), CommitOutcome::Committed);
+    assert_eq!(
+        store
+            .commit(
+                &[at("warm", Some(v)), at("a", None)],
+                &[
+                    put("warm", "2"),
+                    put("a", "1"),
+                    Write {
+                        key: "b".into(),
+                        value: None
+                    }
+                ]
+            )
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(
+        store
+            .commit(&[at("warm", Some(v))], &[put("warm", "3")])
+            .unwrap(),
+        CommitOutcome::Conflict
+    );
+    assert_eq!(
+        store.commit(&[], &[put("c", "1")]).unwrap(),
+        CommitOutcome::Committed
+    );
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(statements() - before, 1 + 3, "a get and three commits");
 }
 
-fn host(runtime: &Runtime, url: &str, node_url: &str, chain_id: &str, config: &api::Config, keys: &api::Keys, name: &str, lease: Duration) -> Arc<Service> {
-    let node = HttpNode::new(vec![node_url.to_string()], Duration::from_secs(5)).verify_chain_id(chain_id).unwrap();
-    let caps = Capabilities { store: Arc::new(open(url)), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };
-    let options = ServiceOptions { api_instances: 4, lease: LeaseConfig { holder: name.into(), duration: lease } };
+fn host(
+    runtime: &Runtime,
+    url: &str,
+    node_url: &str,
+    chain_id: &str,
+    config: &api::Config,
+    keys: &api::Keys,
+    name: &str,
+    lease: Duration,
+) -> Arc<Service> {
+    let node = HttpNode::new(vec![node_url.to_string()], Duration::from_secs(5))
+        .verify_chain_id(chain_id)
+        .unwrap();
+    let caps = Capabilities {
+        store: Arc::new(open(url)),
+        node: Arc::new(node),
+        clock: Arc::new(SystemClock),
+        events: Arc::new(NullSink),
+    };
+    let options = ServiceOptions {
+        api_instances: 4,
+        lease: LeaseConfig {
+            holder: name.into(),
+            duration: lease,
+        },
+    };
     Service::start_opts(runtime, caps, config, keys.clone(), options).unwrap()
 }
 
@@ -213,18 +446,43 @@ fn host(runtime: &Runtime, url: &str, node_url: &str, chain_id: &str, config: &a
 /// through all three at once: every change applied exactly once, one tick worker.
 #[test]
 fn three_hosts_under_parallel_load_lose_no_update() {
-    let Some(server) = PgServer::start("load", false) else { return };
+    let Some(server) = PgServer::start("load", false) else {
+        return;
+    };
     let url = server.create_database("load");
-    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::seeded("pg-load") }).unwrap();
-    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * CWD)).unwrap();
-    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let devnet = Devnet::start(DevnetConfig {
+        production: Production::Timer(Duration::from_millis(100)),
+        ..DevnetConfig::seeded("pg-load")
+    })
+    .unwrap();
+    let gateway = devnet
+        .create_account(AccountSpec::new("game-gateway", 1_000 * CWD))
+        .unwrap();
+    let keys = api::Keys {
+        active_wif: gateway.active_wif.clone().unwrap(),
+        memo_wif: gateway.memo_wif.clone().unwrap(),
+    };
     let config = support::config(devnet.chain_id_hex());
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let hosts: Vec<Arc<Service>> = (0..3)
-        .map(|i| host(&runtime, &url, devnet.url(), &devnet.chain_id_hex(), &config, &keys, &format!("host-{i}"), Duration::from_secs(10)))
+        .map(|i| {
+            host(
+                &runtime,
+                &url,
+                devnet.url(),
+                &devnet.chain_id_hex(),
+                &config,
+                &keys,
+                &format!("host-{i}"),
+                Duration::from_secs(10),
+            )
+        })
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let timers: Vec<_> = hosts.iter().map(|h| h.spawn_timer(stop.clone(), Duration::from_millis(200))).collect();
+    let timers: Vec<_> = hosts
+        .iter()
+        .map(|h| h.spawn_timer(stop.clone(), Duration::from_millis(200)))
+        .collect();
 
     const USERS: usize = 4;
     const CALLS: usize = 30;
@@ -234,14 +492,20 @@ fn three_hosts_under_parallel_load_lose_no_update() {
             std::thread::spawn(move || {
                 let mut retries = 0;
                 for i in 0..CALLS {
-                    let (user, delta, key) = (format!("p{}", (t + i) % USERS), (1 + t * CALLS + i) as i64, format!("t{t}-{i}"));
+                    let (user, delta, key) = (
+                        format!("p{}", (t + i) % USERS),
+                        (1 + t * CALLS + i) as i64,
+                        format!("t{t}-{i}"),
+                    );
                     loop {
                         match service.with(|a| a.adjust_balance(&user, delta, &key, "load")) {
                             Ok(c) => {
                                 assert!(!c.replayed, "a fresh key is applied, not replayed");
                                 break;
                             }
-                            Err(GatewayCallError::Refused(GatewayError::Busy | GatewayError::StoreUnavailable(_))) => retries += 1,
+                            Err(GatewayCallError::Refused(
+                                GatewayError::Busy | GatewayError::StoreUnavailable(_),
+                            )) => retries += 1,
                             Err(e) => panic!("adjust-balance: {e}"),
                         }
                     }
@@ -260,34 +524,69 @@ fn three_hosts_under_parallel_load_lose_no_update() {
     for (u, want) in expected.iter().enumerate() {
         for h in &hosts {
             let view = h.with(|a| a.account(&format!("p{u}"))).unwrap();
-            assert_eq!(view.balance, *want, "user p{u}: every change exactly once ({retries} busy retries)");
+            assert_eq!(
+                view.balance, *want,
+                "user p{u}: every change exactly once ({retries} busy retries)"
+            );
         }
     }
     // Replays through another host change nothing.
     for t in 0..12 {
-        let c = hosts[(t + 1) % 3].with(|a| a.adjust_balance(&format!("p{}", t % USERS), (1 + t * CALLS) as i64, &format!("t{t}-0"), "load")).unwrap();
+        let c = hosts[(t + 1) % 3]
+            .with(|a| {
+                a.adjust_balance(
+                    &format!("p{}", t % USERS),
+                    (1 + t * CALLS) as i64,
+                    &format!("t{t}-0"),
+                    "load",
+                )
+            })
+            .unwrap();
         assert!(c.replayed);
     }
-    assert_eq!(hosts[0].with(|a| a.account("p0")).unwrap().balance, expected[0]);
+    assert_eq!(
+        hosts[0].with(|a| a.account("p0")).unwrap().balance,
+        expected[0]
+    );
 
     // One host held the tick lease and ticked; the others only watched. (The load can
     // be over before the holder's first tick is: give it a moment.)
-    let ticks = |h: &Arc<Service>| h.counters.ticks_ok.load(Ordering::Relaxed) + h.counters.ticks_failed.load(Ordering::Relaxed);
+    let ticks = |h: &Arc<Service>| {
+        h.counters.ticks_ok.load(Ordering::Relaxed)
+            + h.counters.ticks_failed.load(Ordering::Relaxed)
+    };
     let started = std::time::Instant::now();
     while !hosts.iter().any(|h| h.lease_status().held && ticks(h) > 0) {
-        assert!(started.elapsed() < Duration::from_secs(20), "no host ticked");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no host ticked"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let holders: Vec<String> = hosts.iter().filter(|h| h.lease_status().held).map(|h| h.lease_status().this_host).collect();
+    let holders: Vec<String> = hosts
+        .iter()
+        .filter(|h| h.lease_status().held)
+        .map(|h| h.lease_status().this_host)
+        .collect();
     assert_eq!(holders.len(), 1, "{holders:?}");
     for h in &hosts {
-        assert_eq!(ticks(h) > 0, h.lease_status().held, "only the holder ticks ({})", h.lease_status().this_host);
-        assert_eq!(h.lease_status().holder.as_deref(), Some(holders[0].as_str()));
+        assert_eq!(
+            ticks(h) > 0,
+            h.lease_status().held,
+            "only the holder ticks ({})",
+            h.lease_status().this_host
+        );
+        assert_eq!(
+            h.lease_status().holder.as_deref(),
+            Some(holders[0].as_str())
+        );
     }
     // A standby asked to tick says who does.
     let standby = hosts.iter().find(|h| !h.lease_status().held).unwrap();
     match standby.tick() {
-        Err(GatewayCallError::Standby { holder }) => assert_eq!(holder.as_deref(), Some(holders[0].as_str())),
+        Err(GatewayCallError::Standby { holder }) => {
+            assert_eq!(holder.as_deref(), Some(holders[0].as_str()))
+        }
         other => panic!("a standby host must not tick: {other:?}"),
     }
     stop.store(true, Ordering::Relaxed);
@@ -297,7 +596,10 @@ fn three_hosts_under_parallel_load_lose_no_update() {
 }
 
 fn ready(port: u16) -> Option<Value> {
-    match ureq::get(&format!("http://127.0.0.1:{port}/ready")).timeout(Duration::from_secs(10)).call() {
+    match ureq::get(&format!("http://127.0.0.1:{port}/ready"))
+        .timeout(Duration::from_secs(10))
+        .call()
+    {
         Ok(r) => r.into_json().ok(),
         Err(ureq::Error::Status(_, r)) => r.into_json().ok(),
         Err(_) => None,
@@ -313,17 +615,37 @@ fn wait<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
 /// it lapses and finishes the withdrawal with the stored transaction: paid once.
 #[test]
 fn lease_holder_killed_mid_withdrawal_another_host_pays_once() {
-    let Some(server) = PgServer::start("kill", false) else { return };
+    let Some(server) = PgServer::start("kill", false) else {
+        return;
+    };
     let url = server.create_database("kill");
-    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::simulated("pg-kill") }).unwrap();
-    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * CWD)).unwrap();
-    let player = devnet.create_account(AccountSpec::new("kim-cwd", 100 * CWD)).unwrap();
+    let devnet = Devnet::start(DevnetConfig {
+        production: Production::Timer(Duration::from_millis(100)),
+        ..DevnetConfig::simulated("pg-kill")
+    })
+    .unwrap();
+    let gateway = devnet
+        .create_account(AccountSpec::new("game-gateway", 1_000 * CWD))
+        .unwrap();
+    let player = devnet
+        .create_account(AccountSpec::new("kim-cwd", 100 * CWD))
+        .unwrap();
     let dir = server.dir().join("hosts");
     std::fs::create_dir_all(&dir).unwrap();
     let keys_path = dir.join("keys.toml");
     let mut keys = std::fs::File::create(&keys_path).unwrap();
-    std::fs::set_permissions(&keys_path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    writeln!(keys, "active_wif = \"{}\"\nmemo_wif = \"{}\"", gateway.active_wif.clone().unwrap(), gateway.memo_wif.clone().unwrap()).unwrap();
+    std::fs::set_permissions(
+        &keys_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    writeln!(
+        keys,
+        "active_wif = \"{}\"\nmemo_wif = \"{}\"",
+        gateway.active_wif.clone().unwrap(),
+        gateway.memo_wif.clone().unwrap()
+    )
+    .unwrap();
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let start = |i: usize| {
         let cfg = dir.join(format!("host-{i}.toml"));
@@ -355,68 +677,148 @@ fn lease_holder_killed_mid_withdrawal_another_host_pays_once() {
     };
     // The first host compiles the component into the shared cache; the others load it.
     let mut procs: Vec<Option<KillOnDrop>> = vec![Some(start(0))];
-    eventually("the first host's HTTP API", Duration::from_secs(180), || call(ports[0], "status", json!({})).ok());
+    eventually(
+        "the first host's HTTP API",
+        Duration::from_secs(180),
+        || call(ports[0], "status", json!({})).ok(),
+    );
     procs.extend((1..3).map(|i| Some(start(i))));
     for &p in &ports {
         wait("the HTTP API", || call(p, "status", json!({})).ok());
     }
-    let holder_of = |port: u16| ready(port).and_then(|r| r["tick_lease"]["holder"].as_str().map(str::to_string));
+    let holder_of = |port: u16| {
+        ready(port).and_then(|r| r["tick_lease"]["holder"].as_str().map(str::to_string))
+    };
     let holder = wait("a lease holder", || holder_of(ports[0]));
     let h: usize = holder.strip_prefix("host-").unwrap().parse().unwrap();
     let (other, third) = ((h + 1) % 3, (h + 2) % 3);
     for &p in &ports {
-        wait("all hosts agree on the holder", || (holder_of(p)? == holder).then_some(()));
-        assert_eq!(ready(p).unwrap()["ready"], true, "holder and standbys are ready");
+        wait("all hosts agree on the holder", || {
+            (holder_of(p)? == holder).then_some(())
+        });
+        assert_eq!(
+            ready(p).unwrap()["ready"],
+            true,
+            "holder and standbys are ready"
+        );
     }
 
     // Link and deposit through the standby hosts' APIs; the holder's ticks credit it.
-    let started = call(ports[other], "start-link", json!({ "user": "kim", "account": "kim-cwd" })).unwrap();
+    let started = call(
+        ports[other],
+        "start-link",
+        json!({ "user": "kim", "account": "kim-cwd" }),
+    )
+    .unwrap();
     let digits = started["code_digits"].as_u64().unwrap() as usize;
     let code = support::link_code(&devnet, &player, digits, Duration::from_secs(60));
-    call(ports[third], "confirm-link", json!({ "user": "kim", "code": code })).unwrap();
-    devnet.transfer("kim-cwd", "game-gateway", 20 * CWD, None, None).unwrap();
-    wait("the deposit", || (call(ports[other], "account", json!({ "user": "kim" })).ok()?["balance"] == 1_800).then_some(()));
+    call(
+        ports[third],
+        "confirm-link",
+        json!({ "user": "kim", "code": code }),
+    )
+    .unwrap();
+    devnet
+        .transfer("kim-cwd", "game-gateway", 20 * CWD, None, None)
+        .unwrap();
+    wait("the deposit", || {
+        (call(ports[other], "account", json!({ "user": "kim" })).ok()?["balance"] == 1_800)
+            .then_some(())
+    });
 
     // Only the holder ticks.
     let ticks = |port: u16| -> u64 {
-        let text = ureq::get(&format!("http://127.0.0.1:{port}/metrics")).set("authorization", &format!("Bearer {TOKEN}")).call().unwrap().into_string().unwrap();
-        text.lines().filter(|l| l.starts_with("cwd_gateway_ticks_total")).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
+        let text = ureq::get(&format!("http://127.0.0.1:{port}/metrics"))
+            .set("authorization", &format!("Bearer {TOKEN}"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("cwd_gateway_ticks_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
     };
     assert!(ticks(ports[h]) > 0);
-    assert_eq!((ticks(ports[other]), ticks(ports[third])), (0, 0), "standby hosts do not tick");
+    assert_eq!(
+        (ticks(ports[other]), ticks(ports[third])),
+        (0, 0),
+        "standby hosts do not tick"
+    );
 
     // The holder's next broadcast hangs at the node (which applies it afterwards); the
     // holder is killed while waiting for the answer.
     let fired = devnet.faults_fired();
-    devnet.add_fault(FaultRule::next(1, Some("broadcast_transaction"), FaultKind::Delay(Duration::from_secs(3))));
-    let w = call(ports[other], "request-withdrawal", json!({ "user": "kim", "cwd": 500_000, "idempotency_key": "w-kill" })).unwrap();
-    wait("the broadcast to reach the node", || (devnet.faults_fired() > fired).then_some(()));
+    devnet.add_fault(FaultRule::next(
+        1,
+        Some("broadcast_transaction"),
+        FaultKind::Delay(Duration::from_secs(3)),
+    ));
+    let w = call(
+        ports[other],
+        "request-withdrawal",
+        json!({ "user": "kim", "cwd": 500_000, "idempotency_key": "w-kill" }),
+    )
+    .unwrap();
+    wait("the broadcast to reach the node", || {
+        (devnet.faults_fired() > fired).then_some(())
+    });
     let mut killed = procs[h].take().unwrap();
     killed.0.kill().unwrap();
     killed.0.wait().unwrap();
 
     let id = w["withdrawal_id"].as_str().unwrap();
     let done = wait("another host to finish the withdrawal", || {
-        let w = call(ports[third], "get-withdrawal", json!({ "withdrawal_id": id })).ok()?;
+        let w = call(
+            ports[third],
+            "get-withdrawal",
+            json!({ "withdrawal_id": id }),
+        )
+        .ok()?;
         (w["state"] == "confirmed" || w["state"] == "failed").then_some(w)
     });
     assert_eq!(done["state"], "confirmed");
     assert_eq!(done["attempts"], 1, "the stored transaction, not a new one");
-    assert_eq!(support::payouts(&devnet, &player.id_string()).len(), 1, "paid exactly once");
+    assert_eq!(
+        support::payouts(&devnet, &player.id_string()).len(),
+        1,
+        "paid exactly once"
+    );
     let account = call(ports[other], "account", json!({ "user": "kim" })).unwrap();
-    assert_eq!((account["balance"].as_u64(), account["frozen"].as_u64()), (Some(1_800 - 500), Some(0)));
+    assert_eq!(
+        (account["balance"].as_u64(), account["frozen"].as_u64()),
+        (Some(1_800 - 500), Some(0))
+    );
 
     // A survivor holds the lease now, took it over once, and both survivors say so.
-    let new_holder = wait("a new holder", || holder_of(ports[other]).filter(|x| *x != holder));
-    assert!(new_holder == format!("host-{other}") || new_holder == format!("host-{third}"), "{new_holder}");
-    let takeovers: u64 = [other, third].iter().map(|&i| ready(ports[i]).unwrap()["tick_lease"]["takeovers"].as_u64().unwrap()).sum();
+    let new_holder = wait("a new holder", || {
+        holder_of(ports[other]).filter(|x| *x != holder)
+    });
+    assert!(
+        new_holder == format!("host-{other}") || new_holder == format!("host-{third}"),
+        "{new_holder}"
+    );
+    let takeovers: u64 = [other, third]
+        .iter()
+        .map(|&i| {
+            ready(ports[i]).unwrap()["tick_lease"]["takeovers"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
     assert_eq!(takeovers, 1);
 
     // The database password never reached a log.
     drop(procs);
     for i in 0..3 {
         let log = std::fs::read_to_string(dir.join(format!("host-{i}.log"))).unwrap();
-        assert!(!log.contains(&server.password), "host-{i}'s log shows the database password");
-        assert!(log.contains("store: PostgreSQL"), "host-{i} used PostgreSQL");
+        assert!(
+            !log.contains(&server.password),
+            "host-{i}'s log shows the database password"
+        );
+        assert!(
+            log.contains("store: PostgreSQL"),
+            "host-{i} used PostgreSQL"
+        );
     }
 }

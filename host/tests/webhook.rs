@@ -35,13 +35,26 @@ impl Receiver {
         std::thread::spawn(move || {
             let mut script = script.into_iter();
             for mut request in s.incoming_requests() {
-                let header = |name: &str| request.headers().iter().find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name)).map(|h| h.value.to_string());
+                let header = |name: &str| {
+                    request
+                        .headers()
+                        .iter()
+                        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+                        .map(|h| h.value.to_string())
+                };
                 let (content_type, signature) = (header("content-type"), header("x-cwd-signature"));
                 let mut body = Vec::new();
                 request.as_reader().read_to_end(&mut body).unwrap();
-                g.lock().unwrap().push(Delivery { method: request.method().to_string(), content_type, signature, body, at: Instant::now() });
+                g.lock().unwrap().push(Delivery {
+                    method: request.method().to_string(),
+                    content_type,
+                    signature,
+                    body,
+                    at: Instant::now(),
+                });
                 let status = script.next().unwrap_or(200);
-                let _ = request.respond(tiny_http::Response::from_string("").with_status_code(status));
+                let _ =
+                    request.respond(tiny_http::Response::from_string("").with_status_code(status));
             }
         });
         Receiver { url, got, server }
@@ -55,7 +68,11 @@ impl Receiver {
             if got.len() >= n {
                 return got;
             }
-            assert!(Instant::now() < deadline, "only {} of {n} deliveries arrived", got.len());
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} deliveries arrived",
+                got.len()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -74,8 +91,12 @@ impl Drop for Receiver {
 /// What a game server does on receipt: recompute the HMAC of the raw body and compare
 /// in constant time.
 fn verify(secret: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(hex_sig) = header.strip_prefix("sha256=") else { return false };
-    let Ok(sig) = hex::decode(hex_sig) else { return false };
+    let Some(hex_sig) = header.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(hex_sig) else {
+        return false;
+    };
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
     mac.update(body);
     mac.verify_slice(&sig).is_ok()
@@ -104,11 +125,18 @@ fn events_arrive_signed() {
     assert_eq!(d.content_type.as_deref(), Some("application/json"));
     let body: Value = serde_json::from_slice(&d.body).unwrap();
     assert_eq!(body, event());
-    assert_eq!(d.body, event().to_string().as_bytes(), "the body is the event's JSON, as signed");
+    assert_eq!(
+        d.body,
+        event().to_string().as_bytes(),
+        "the body is the event's JSON, as signed"
+    );
 
     let signature = d.signature.as_deref().expect("X-CWD-Signature");
     assert_eq!(signature, sign_body(&secret, &d.body));
-    assert!(signature.starts_with("sha256=") && signature.len() == 7 + 64, "{signature}");
+    assert!(
+        signature.starts_with("sha256=") && signature.len() == 7 + 64,
+        "{signature}"
+    );
     assert!(verify(&secret, &d.body, signature));
     // Another secret, or a changed body, does not verify.
     assert_ne!(signature, sign_body(b"another-secret", &d.body));
@@ -128,7 +156,14 @@ fn events_arrive_signed() {
         sink.emit(&json!({ "type": "alert", "n": i }));
     }
     let got = rx.wait_for(6);
-    let ns: Vec<i64> = got[1..].iter().map(|d| serde_json::from_slice::<Value>(&d.body).unwrap()["n"].as_i64().unwrap()).collect();
+    let ns: Vec<i64> = got[1..]
+        .iter()
+        .map(|d| {
+            serde_json::from_slice::<Value>(&d.body).unwrap()["n"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(ns, vec![0, 1, 2, 3, 4]);
     for d in &got {
         assert!(verify(&secret, &d.body, d.signature.as_deref().unwrap()));
@@ -145,19 +180,28 @@ fn failed_deliveries_are_retried_until_accepted() {
     // The same body and signature each time.
     for d in &got {
         assert_eq!(d.body, got[0].body);
-        assert_eq!(d.signature.as_deref(), Some(sign_body(&secret, &got[0].body).as_str()));
+        assert_eq!(
+            d.signature.as_deref(),
+            Some(sign_body(&secret, &got[0].body).as_str())
+        );
     }
     // With a growing pause between tries (200 ms, then 400 ms).
     let (first, second) = (got[1].at - got[0].at, got[2].at - got[1].at);
     assert!(first >= Duration::from_millis(150), "{first:?}");
-    assert!(second >= Duration::from_millis(350), "{first:?} then {second:?}");
+    assert!(
+        second >= Duration::from_millis(350),
+        "{first:?} then {second:?}"
+    );
     // Accepted on the third try: not sent again.
     std::thread::sleep(Duration::from_millis(1_000));
     assert_eq!(rx.count(), 3);
     // The next event goes out once.
     sink.emit(&json!({ "type": "alert", "kind": "low-fee-balance" }));
     let got = rx.wait_for(4);
-    assert_eq!(serde_json::from_slice::<Value>(&got[3].body).unwrap()["type"], "alert");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&got[3].body).unwrap()["type"],
+        "alert"
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(rx.count(), 4);
 }
@@ -172,7 +216,14 @@ fn gives_up_after_the_retries_and_goes_on() {
     sink.emit(&json!({ "type": "alert", "n": 2 }));
     // n=2: 404 then 200 — a 4xx is retried too.
     let got = rx.wait_for(4);
-    let ns: Vec<i64> = got.iter().map(|d| serde_json::from_slice::<Value>(&d.body).unwrap()["n"].as_i64().unwrap()).collect();
+    let ns: Vec<i64> = got
+        .iter()
+        .map(|d| {
+            serde_json::from_slice::<Value>(&d.body).unwrap()["n"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(ns, vec![1, 1, 2, 2]);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(rx.count(), 4);
@@ -189,5 +240,9 @@ fn an_unreachable_receiver_does_not_block_the_gateway() {
     for i in 0..2_000 {
         sink.emit(&json!({ "type": "alert", "n": i }));
     }
-    assert!(start.elapsed() < Duration::from_secs(2), "emit blocked for {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "emit blocked for {:?}",
+        start.elapsed()
+    );
 }

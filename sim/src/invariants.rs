@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 
 use cwd_gateway::events::OpPosition;
+use cwd_gateway::records::{
+    self, AdjustRec, Cursor, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState,
+    WithdrawalRec,
+};
 use cwd_gateway::referrals::RewardRec;
 use cwd_gateway::retention::AdjustDayRec;
 use cwd_gateway::transfers::TransferRec;
-use cwd_gateway::records::{self, AdjustRec, Cursor, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
 use cwd_gateway_host::store::Store;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -22,12 +25,17 @@ fn all<T: DeserializeOwned>(w: &World, prefix: &str) -> Result<Vec<(String, T)>,
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = w.store.inner.scan(prefix, after.as_deref(), 1_000).map_err(|e| e.0)?;
+        let page = w
+            .store
+            .inner
+            .scan(prefix, after.as_deref(), 1_000)
+            .map_err(|e| e.0)?;
         if page.is_empty() {
             return Ok(out);
         }
         for e in &page {
-            let rec = records::decode::<T>(&e.key, &e.value).map_err(|err| format!("record {} does not decode: {err:?}", e.key))?;
+            let rec = records::decode::<T>(&e.key, &e.value)
+                .map_err(|err| format!("record {} does not decode: {err:?}", e.key))?;
             out.push((e.key.clone(), rec));
         }
         after = page.last().map(|e| e.key.clone());
@@ -81,8 +89,15 @@ fn chain_view(w: &World) -> ChainView {
     let mut payouts = Vec::new();
     let mut last: Option<OpPosition> = None;
     for inst in s.account_ops(cwd_gateway::ops::AccountId(gid)) {
-        let Some(h) = s.history_object(*inst) else { continue };
-        let site = OpPosition { block_num: h.block_num, trx_in_block: h.trx_in_block, op_in_trx: h.op_in_trx, occurrence: 0 };
+        let Some(h) = s.history_object(*inst) else {
+            continue;
+        };
+        let site = OpPosition {
+            block_num: h.block_num,
+            trx_in_block: h.trx_in_block,
+            op_in_trx: h.op_in_trx,
+            occurrence: 0,
+        };
         let occurrence = match &last {
             Some(l) if l.same_site(&site) => l.occurrence + 1,
             _ => 0,
@@ -96,13 +111,34 @@ fn chain_view(w: &World) -> ChainView {
         let amount = int(&body["amount"]["amount"]).unwrap_or(0);
         let asset = instance(&body["amount"]["asset_id"]).unwrap_or(u64::MAX);
         if matches!(op_id, 0 | 105) && to == Some(gid) && from != Some(gid) {
-            incoming.insert(pos.deposit_id(), (h.block_num, Incoming { op_id, from: from.unwrap_or(0), asset, amount }));
+            incoming.insert(
+                pos.deposit_id(),
+                (
+                    h.block_num,
+                    Incoming {
+                        op_id,
+                        from: from.unwrap_or(0),
+                        asset,
+                        amount,
+                    },
+                ),
+            );
         }
         if op_id == 0 && from == Some(gid) && to != Some(gid) {
-            payouts.push(Payout { to: to.unwrap_or(0), amount, nonce: int(&body["memo"]["nonce"]), block: h.block_num });
+            payouts.push(Payout {
+                to: to.unwrap_or(0),
+                amount,
+                nonce: int(&body["memo"]["nonce"]),
+                block: h.block_num,
+            });
         }
     }
-    ChainView { lib, lib_time, incoming, payouts }
+    ChainView {
+        lib,
+        lib_time,
+        incoming,
+        payouts,
+    }
 }
 
 /// After every step: the ledger reconciles, every credit is one real irreversible
@@ -113,7 +149,10 @@ pub fn safety(w: &World) -> Result<(), String> {
     let uncs: Vec<(String, UnclaimedRec)> = all(w, "unc/")?;
     let adjs: Vec<(String, AdjustRec)> = all(w, "adj/")?;
     let wds: Vec<(String, WithdrawalRec)> = all(w, "wd/")?;
-    let cursor: Option<Cursor> = all::<Cursor>(w, records::CURSOR)?.into_iter().find(|(k, _)| k == records::CURSOR).map(|(_, c)| c);
+    let cursor: Option<Cursor> = all::<Cursor>(w, records::CURSOR)?
+        .into_iter()
+        .find(|(k, _)| k == records::CURSOR)
+        .map(|(_, c)| c);
     let chain = chain_view(w);
 
     // Ledger: balance + frozen = credited deposits + game changes − completed withdrawals.
@@ -131,7 +170,11 @@ pub fn safety(w: &World) -> Result<(), String> {
     }
     // Balance changes whose idempotency records were pruned: their daily totals.
     for (key, d) in all::<AdjustDayRec>(w, "adjday/")? {
-        let user = key["adjday/".len()..].split('/').next().unwrap_or_default().to_string();
+        let user = key["adjday/".len()..]
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         *expect.entry(user).or_default() += d.delta;
     }
     // Internal moves create nothing: each takes from one user what it gives another.
@@ -155,7 +198,9 @@ pub fn safety(w: &World) -> Result<(), String> {
         match x.state {
             WdState::Confirmed => *expect.entry(x.user.clone()).or_default() -= x.game as i128,
             WdState::Failed | WdState::Rejected | WdState::Cancelled => {}
-            WdState::AwaitingReview | WdState::Queued | WdState::Sent => *frozen.entry(x.user.clone()).or_default() += x.game,
+            WdState::AwaitingReview | WdState::Queued | WdState::Sent => {
+                *frozen.entry(x.user.clone()).or_default() += x.game
+            }
         }
     }
     for (key, u) in &users {
@@ -167,7 +212,10 @@ pub fn safety(w: &World) -> Result<(), String> {
         }
         let f = frozen.get(user).copied().unwrap_or(0);
         if u.frozen != f {
-            return Err(format!("ledger: {user} has {} frozen, but its open withdrawals hold {f}", u.frozen));
+            return Err(format!(
+                "ledger: {user} has {} frozen, but its open withdrawals hold {f}",
+                u.frozen
+            ));
         }
     }
     for (user, e) in &expect {
@@ -180,17 +228,28 @@ pub fn safety(w: &World) -> Result<(), String> {
     for (key, d) in &deps {
         let id = &key["dep/".len()..];
         let Some((block, inc)) = chain.incoming.get(id) else {
-            return Err(format!("deposit {id} is credited but the chain holds no such transfer to the gateway"));
+            return Err(format!(
+                "deposit {id} is credited but the chain holds no such transfer to the gateway"
+            ));
         };
         if *block > chain.lib {
-            return Err(format!("deposit {id} is credited from reversible block {block} (irreversible: {})", chain.lib));
+            return Err(format!(
+                "deposit {id} is credited from reversible block {block} (irreversible: {})",
+                chain.lib
+            ));
         }
         if (inc.op_id, inc.asset, inc.from, inc.amount) != (0, 0, d.from_account_id, d.cwd) {
-            return Err(format!("deposit {id} credited as {} CWD units from 1.2.{}, but the chain holds {inc:?}", d.cwd, d.from_account_id));
+            return Err(format!(
+                "deposit {id} credited as {} CWD units from 1.2.{}, but the chain holds {inc:?}",
+                d.cwd, d.from_account_id
+            ));
         }
         let game = (d.cwd as u128 * DEPOSIT_GAME / CWD) as u64;
         if d.game != game {
-            return Err(format!("deposit {id}: {} CWD units credited as {} game units, not {game}", d.cwd, d.game));
+            return Err(format!(
+                "deposit {id}: {} CWD units credited as {} game units, not {game}",
+                d.cwd, d.game
+            ));
         }
         if uncs.iter().any(|(k, _)| &k["unc/".len()..] == id) {
             return Err(format!("deposit {id} is both credited and unclaimed"));
@@ -199,15 +258,23 @@ pub fn safety(w: &World) -> Result<(), String> {
     for (key, u) in &uncs {
         let id = &key["unc/".len()..];
         let Some((block, inc)) = chain.incoming.get(id) else {
-            return Err(format!("unclaimed deposit {id} matches no transfer to the gateway on chain"));
+            return Err(format!(
+                "unclaimed deposit {id} matches no transfer to the gateway on chain"
+            ));
         };
-        if *block > chain.lib || (inc.from, inc.asset, inc.amount) != (u.from_account_id, u.asset_id, u.amount) {
+        if *block > chain.lib
+            || (inc.from, inc.asset, inc.amount) != (u.from_account_id, u.asset_id, u.amount)
+        {
             return Err(format!("unclaimed deposit {id} ({u:?}) differs from the chain's {inc:?} in block {block} (irreversible: {})", chain.lib));
         }
     }
     if let Some(c) = &cursor {
         for (id, (block, _)) in &chain.incoming {
-            if *block <= c.through_block && *block <= chain.lib && !deps.iter().any(|(k, _)| &k[4..] == id) && !uncs.iter().any(|(k, _)| &k[4..] == id) {
+            if *block <= c.through_block
+                && *block <= chain.lib
+                && !deps.iter().any(|(k, _)| &k[4..] == id)
+                && !uncs.iter().any(|(k, _)| &k[4..] == id)
+            {
                 return Err(format!("transfer {id} to the gateway is behind the scan (block {}) but neither credited nor unclaimed", c.through_block));
             }
         }
@@ -217,22 +284,41 @@ pub fn safety(w: &World) -> Result<(), String> {
     let mut by_nonce: BTreeMap<u64, Vec<&Payout>> = BTreeMap::new();
     for p in &chain.payouts {
         match p.nonce {
-            Some(n) if wds.iter().any(|(_, x)| x.nonce == n) => by_nonce.entry(n).or_default().push(p),
-            _ => return Err(format!("the chain holds a payment from the gateway that matches no withdrawal: {p:?}")),
+            Some(n) if wds.iter().any(|(_, x)| x.nonce == n) => {
+                by_nonce.entry(n).or_default().push(p)
+            }
+            _ => {
+                return Err(format!(
+                    "the chain holds a payment from the gateway that matches no withdrawal: {p:?}"
+                ))
+            }
         }
     }
     for (_, x) in &wds {
         let paid = by_nonce.get(&x.nonce).map(Vec::as_slice).unwrap_or(&[]);
         if paid.len() > 1 {
-            return Err(format!("withdrawal {} is paid {} times on chain", x.id, paid.len()));
+            return Err(format!(
+                "withdrawal {} is paid {} times on chain",
+                x.id,
+                paid.len()
+            ));
         }
         match x.state {
-            WdState::Failed | WdState::Rejected | WdState::Cancelled | WdState::AwaitingReview | WdState::Queued if !paid.is_empty() => {
+            WdState::Failed
+            | WdState::Rejected
+            | WdState::Cancelled
+            | WdState::AwaitingReview
+            | WdState::Queued
+                if !paid.is_empty() =>
+            {
                 return Err(format!("withdrawal {} is {:?} (refunded or never sent) but the chain holds its payment {:?}", x.id, x.state, paid[0]));
             }
             WdState::Confirmed => {
                 let [p] = paid else {
-                    return Err(format!("withdrawal {} is confirmed but the chain holds no payment for it", x.id));
+                    return Err(format!(
+                        "withdrawal {} is confirmed but the chain holds no payment for it",
+                        x.id
+                    ));
                 };
                 if p.block > chain.lib || (p.to, p.amount) != (x.account_id, x.cwd) {
                     return Err(format!("withdrawal {} is confirmed as {} units to 1.2.{} but the chain holds {p:?} (irreversible: {})", x.id, x.cwd, x.account_id, chain.lib));
@@ -253,7 +339,9 @@ pub fn safety(w: &World) -> Result<(), String> {
     }
     let unknown: Vec<(String, Value)> = all(w, "upay/")?;
     if let Some((k, _)) = unknown.first() {
-        return Err(format!("the gateway recorded an unknown payout {k}: a payment it cannot match to a withdrawal"));
+        return Err(format!(
+            "the gateway recorded an unknown payout {k}: a payment it cannot match to a withdrawal"
+        ));
     }
     kept_totals(w)
 }
@@ -263,13 +351,22 @@ pub fn safety(w: &World) -> Result<(), String> {
 fn kept_totals(w: &World) -> Result<(), String> {
     use cwd_gateway::records::derived::{Build, BUILD_KEY};
     use cwd_gateway::records::totals::{self, Totals};
-    let built = all::<Build>(w, BUILD_KEY)?.into_iter().any(|(k, b)| k == BUILD_KEY && b.done);
+    let built = all::<Build>(w, BUILD_KEY)?
+        .into_iter()
+        .any(|(k, b)| k == BUILD_KEY && b.done);
     if !built {
         return Ok(());
     }
     let mut kept = Totals::default();
     for (key, shard) in all::<Totals>(w, totals::TOTALS_PREFIX)? {
-        let fields = [shard.frozen_game, shard.unclaimed_count, shard.unclaimed_cwd, shard.pending_count, shard.pending_cwd, shard.unacked_payouts];
+        let fields = [
+            shard.frozen_game,
+            shard.unclaimed_count,
+            shard.unclaimed_cwd,
+            shard.pending_count,
+            shard.pending_cwd,
+            shard.unacked_payouts,
+        ];
         if fields.iter().any(|f| *f < 0) {
             return Err(format!("totals shard {key} is negative: {shard:?}"));
         }
@@ -279,7 +376,11 @@ fn kept_totals(w: &World) -> Result<(), String> {
     for prefix in totals::SUMMED {
         let mut after: Option<String> = None;
         loop {
-            let page = w.store.inner.scan(prefix, after.as_deref(), 1_000).map_err(|e| e.0)?;
+            let page = w
+                .store
+                .inner
+                .scan(prefix, after.as_deref(), 1_000)
+                .map_err(|e| e.0)?;
             for e in &page {
                 recount.add(&totals::contribution(&e.key, Some(&e.value)), 1);
             }
@@ -290,7 +391,9 @@ fn kept_totals(w: &World) -> Result<(), String> {
         }
     }
     if kept != recount {
-        return Err(format!("kept totals {kept:?} differ from the records' {recount:?}"));
+        return Err(format!(
+            "kept totals {kept:?} differ from the records' {recount:?}"
+        ));
     }
     Ok(())
 }
@@ -303,10 +406,19 @@ pub fn settled(w: &World) -> Result<Option<String>, String> {
         return Ok(Some(format!("withdrawal {} is still {:?}", x.id, x.state)));
     }
     let chain = chain_view(w);
-    let cursor: Option<Cursor> = all::<Cursor>(w, records::CURSOR)?.into_iter().find(|(k, _)| k == records::CURSOR).map(|(_, c)| c);
+    let cursor: Option<Cursor> = all::<Cursor>(w, records::CURSOR)?
+        .into_iter()
+        .find(|(k, _)| k == records::CURSOR)
+        .map(|(_, c)| c);
     let through = cursor.map_or(0, |c| c.through_block);
-    if let Some((id, _)) = chain.incoming.iter().find(|(_, (b, _))| *b <= chain.lib && *b > through) {
-        return Ok(Some(format!("deposit {id} is irreversible but not yet scanned (scanned through block {through})")));
+    if let Some((id, _)) = chain
+        .incoming
+        .iter()
+        .find(|(_, (b, _))| *b <= chain.lib && *b > through)
+    {
+        return Ok(Some(format!(
+            "deposit {id} is irreversible but not yet scanned (scanned through block {through})"
+        )));
     }
     Ok(None)
 }
@@ -316,5 +428,9 @@ pub fn totals(w: &World) -> (u64, u64, u64) {
     let deps: Vec<(String, DepositRec)> = all(w, "dep/").unwrap_or_default();
     let wds: Vec<(String, WithdrawalRec)> = all(w, "wd/").unwrap_or_default();
     let count = |s: WdState| wds.iter().filter(|(_, x)| x.state == s).count() as u64;
-    (deps.len() as u64, count(WdState::Confirmed), count(WdState::Failed))
+    (
+        deps.len() as u64,
+        count(WdState::Confirmed),
+        count(WdState::Failed),
+    )
 }

@@ -77,7 +77,11 @@ impl Params {
             reorg: if calm { 0 } else { r.below(80) },
             expiration_secs: 30 + r.below(90) as u32,
             max_attempts: r.below(4) as u32,
-            review_above_cwd: if r.chance(500) { 500_000 + r.below(2_000_000) } else { 0 },
+            review_above_cwd: if r.chance(500) {
+                500_000 + r.below(2_000_000)
+            } else {
+                0
+            },
         }
     }
 }
@@ -133,7 +137,10 @@ fn base_runtime() -> &'static Runtime {
     RT.get_or_init(|| {
         // Generous: a simulated call is never cut off by wall time, which would make the
         // run depend on the machine's load.
-        let config = RuntimeConfig { call_timeout: Duration::from_secs(600), ..RuntimeConfig::default() };
+        let config = RuntimeConfig {
+            call_timeout: Duration::from_secs(600),
+            ..RuntimeConfig::default()
+        };
         Runtime::new(config).expect("loading the gateway component")
     })
 }
@@ -180,39 +187,62 @@ impl World {
         let mut c1 = c0.clone();
         // Two nodes of one chain number history differently.
         c1.history_id_start = 1_000_000;
-        let chain = Arc::new(Chain { nodes: [Devnet::new(c0), Devnet::new(c1)] });
-        let gw = chain.both(|n| n.create_account(AccountSpec::new(GATEWAY, GATEWAY_CWD)).expect("gateway account"));
+        let chain = Arc::new(Chain {
+            nodes: [Devnet::new(c0), Devnet::new(c1)],
+        });
+        let gw = chain.both(|n| {
+            n.create_account(AccountSpec::new(GATEWAY, GATEWAY_CWD))
+                .expect("gateway account")
+        });
         let gateway = gw[1].clone();
         let mut players = Vec::new();
         for i in 0..params.players {
             let name = format!("player-{i}");
-            let a = chain.both(|n| n.create_account(AccountSpec::new(&name, PLAYER_CWD)).expect("player account"));
-            players.push(Player { name, id: a[1].id.0 });
+            let a = chain.both(|n| {
+                n.create_account(AccountSpec::new(&name, PLAYER_CWD))
+                    .expect("player account")
+            });
+            players.push(Player {
+                name,
+                id: a[1].id.0,
+            });
         }
         chain.both(|n| {
-            n.create_asset(&players[0].name, ASSET, 3, 1_000_000_000_000).expect("asset");
+            n.create_asset(&players[0].name, ASSET, 3, 1_000_000_000_000)
+                .expect("asset");
             for p in &players {
                 n.issue_asset(ASSET, &p.name, 1_000_000_000).expect("issue");
             }
         });
         if let Some(max_ops) = params.pruning {
-            chain.nodes[0].set_history_options(Some(max_ops), &[]).expect("pruning");
+            chain.nodes[0]
+                .set_history_options(Some(max_ops), &[])
+                .expect("pruning");
         }
         chain.both(|n| n.produce_blocks(params.irreversible_lag + 1));
         let clock = ManualClock::new(0);
         let store = Arc::new(SimStore::new(faults.clone()));
         let node = Arc::new(SimNode::new(chain.clone(), faults.clone()));
-        let runtime = base_runtime().with_simulation(Arc::new(SimHooks { faults: faults.clone() }));
+        let runtime = base_runtime().with_simulation(Arc::new(SimHooks {
+            faults: faults.clone(),
+        }));
         // The end-to-end tests' configuration (90 game units per CWD in, 100 out).
         let mut config = cwd_gateway_e2e::config(chain.nodes[1].chain_id_hex());
         config.withdrawals.expiration_secs = params.expiration_secs;
         config.withdrawals.max_attempts = params.max_attempts;
         config.withdrawals.review_above_cwd = params.review_above_cwd;
         // Two referral levels and a cashback, paid from the pool user's balance.
-        config.referrals = api::ReferralConfig { level_rates_per_mille: vec![100, 30], cashback_per_mille: 20, pool_user: POOL.into() };
+        config.referrals = api::ReferralConfig {
+            level_rates_per_mille: vec![100, 30],
+            cashback_per_mille: 20,
+            pool_user: POOL.into(),
+        };
         // The shortest idempotency window, so that long clock jumps prune records.
         config.idempotency_window_ms = cwd_gateway::retention::MIN_WINDOW_MS;
-        let keys = (gateway.active_wif.clone().expect("devnet key"), gateway.memo_wif.clone().expect("devnet key"));
+        let keys = (
+            gateway.active_wif.clone().expect("devnet key"),
+            gateway.memo_wif.clone().expect("devnet key"),
+        );
         let users = (0..params.users).map(|i| format!("user-{i}")).collect();
         let mut w = World {
             seed,
@@ -238,7 +268,10 @@ impl World {
             wd_keys: Vec::new(),
             xfer_keys: Vec::new(),
             reward_keys: Vec::new(),
-            report: Report { seed, ..Report::default() },
+            report: Report {
+                seed,
+                ..Report::default()
+            },
         };
         w.sync_clock();
         w
@@ -262,8 +295,17 @@ impl World {
             if calm {
                 self.faults.state().active = false;
             }
-            let keys = api::Keys { active_wif: self.keys.0.clone(), memo_wif: self.keys.1.clone() };
-            let started = Service::start_with(&self.runtime, self.caps(), &self.config, keys, API_INSTANCES);
+            let keys = api::Keys {
+                active_wif: self.keys.0.clone(),
+                memo_wif: self.keys.1.clone(),
+            };
+            let started = Service::start_with(
+                &self.runtime,
+                self.caps(),
+                &self.config,
+                keys,
+                API_INSTANCES,
+            );
             self.faults.state().active = was_active;
             self.faults.state().crashed = false;
             match started {
@@ -299,7 +341,11 @@ impl World {
         }
     }
 
-    fn call<R: std::fmt::Debug>(&mut self, what: &'static str, f: impl FnOnce(&mut Api<'_>) -> GwResult<R>) -> Option<R> {
+    fn call<R: std::fmt::Debug>(
+        &mut self,
+        what: &'static str,
+        f: impl FnOnce(&mut Api<'_>) -> GwResult<R>,
+    ) -> Option<R> {
         *self.report.actions.entry(what).or_default() += 1;
         let host = self.host();
         let out = host.with(f);
@@ -335,7 +381,10 @@ impl World {
             Err(GatewayCallError::Refused(e)) => format!("{what} refused {e:?}\n"),
             Err(GatewayCallError::Standby { holder }) => format!("{what} standby {holder:?}\n"),
             // The trap's text names wasm offsets, not state: its kind is enough.
-            Err(GatewayCallError::Component(e)) => format!("{what} trapped {}\n", cwd_gateway_host::gateway::trap_cause(e)),
+            Err(GatewayCallError::Component(e)) => format!(
+                "{what} trapped {}\n",
+                cwd_gateway_host::gateway::trap_cause(e)
+            ),
         };
         self.trace(&line);
         self.digest.update(line.as_bytes());
@@ -396,13 +445,19 @@ impl World {
             (s.head_num(), s.head().id, s.last_irreversible())
         });
         if a != b {
-            return Err(format!("simulator fault: the two nodes diverged ({a:?} vs {b:?})"));
+            return Err(format!(
+                "simulator fault: the two nodes diverged ({a:?} vs {b:?})"
+            ));
         }
         Ok(())
     }
 
     /// A player's chain action, made on both nodes; both must make the same transaction.
-    fn on_chain(&mut self, what: &'static str, f: impl FnMut(&Devnet) -> Option<String>) -> Result<(), String> {
+    fn on_chain(
+        &mut self,
+        what: &'static str,
+        f: impl FnMut(&Devnet) -> Option<String>,
+    ) -> Result<(), String> {
         *self.report.actions.entry(what).or_default() += 1;
         let [a, b] = self.chain.both(f);
         if a != b {
@@ -423,9 +478,15 @@ impl World {
         let depth = 1 + self.rng.below((head - lib) as u64) as u32;
         let requeue = self.rng.chance(500);
         self.faults.count("reorg");
-        let [a, b] = self.chain.both(|n| n.reorg(depth, requeue).map(|o| o.head_block_number).map_err(|e| e.to_string()));
+        let [a, b] = self.chain.both(|n| {
+            n.reorg(depth, requeue)
+                .map(|o| o.head_block_number)
+                .map_err(|e| e.to_string())
+        });
         if a != b {
-            return Err(format!("simulator fault: reorganisation differs between nodes ({a:?} vs {b:?})"));
+            return Err(format!(
+                "simulator fault: reorganisation differs between nodes ({a:?} vs {b:?})"
+            ));
         }
         self.note(&format!("reorg {depth} {requeue}"));
         Ok(())
@@ -446,8 +507,15 @@ impl World {
     /// The newest link code the gateway sent to `account`, read with its memo key.
     fn read_code(&self, account: &str, digits: u8) -> Option<String> {
         let memos = self.chain.full().received_memos(account, None).ok()?;
-        let text = memos.into_iter().rev().find(|m| m.op == "send_message")?.text.ok()?;
-        text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits as usize).map(str::to_string)
+        let text = memos
+            .into_iter()
+            .rev()
+            .find(|m| m.op == "send_message")?
+            .text
+            .ok()?;
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == digits as usize)
+            .map(str::to_string)
     }
 
     /// The link flow: the gateway sends a code on chain, the player reads it with its
@@ -458,7 +526,11 @@ impl World {
             let right = self.read_code(account, started.code_digits);
             let code = match right {
                 Some(c) if !self.rng.chance(150) => c,
-                _ => format!("{:0width$}", self.rng.below(1_000_000), width = started.code_digits as usize),
+                _ => format!(
+                    "{:0width$}",
+                    self.rng.below(1_000_000),
+                    width = started.code_digits as usize
+                ),
             };
             self.call("confirm-link", |a| a.confirm_link(user, &code));
         }
@@ -468,7 +540,10 @@ impl World {
     fn step(&mut self, step: u32) -> Result<(), String> {
         // The first steps link user i to player i (under faults, so not always).
         if (step as usize) < self.users.len().min(self.players.len()) {
-            let (user, account) = (self.users[step as usize].clone(), self.players[step as usize].name.clone());
+            let (user, account) = (
+                self.users[step as usize].clone(),
+                self.players[step as usize].name.clone(),
+            );
             return self.link(&user, &account);
         }
         let roll = self.rng.below(110);
@@ -481,8 +556,16 @@ impl World {
                 let (user, account) = (self.pick_user(), self.pick_player());
                 if let Some(link) = self.call("start-memo-link", |a| a.start_memo_link(&user)) {
                     let amount = 1_000 + self.rng.below(500_000) as i64;
-                    let memo = if self.rng.chance(850) { link.code } else { "link-AAAAAAAAAAAAAAAA".to_string() };
-                    self.on_chain("memo-link-transfer", |n| n.transfer(&account, GATEWAY, amount, Some(&memo), None).ok().map(|t| t.id))?;
+                    let memo = if self.rng.chance(850) {
+                        link.code
+                    } else {
+                        "link-AAAAAAAAAAAAAAAA".to_string()
+                    };
+                    self.on_chain("memo-link-transfer", |n| {
+                        n.transfer(&account, GATEWAY, amount, Some(&memo), None)
+                            .ok()
+                            .map(|t| t.id)
+                    })?;
                 }
             }
             11 => {
@@ -493,40 +576,68 @@ impl World {
                 let account = self.pick_player();
                 let amount = 1 + self.rng.below(3_000_000) as i64;
                 let memo = self.rng.chance(300).then(|| format!("deposit {amount}"));
-                self.on_chain("deposit", |n| n.transfer(&account, GATEWAY, amount, memo.as_deref(), None).ok().map(|t| t.id))?;
+                self.on_chain("deposit", |n| {
+                    n.transfer(&account, GATEWAY, amount, memo.as_deref(), None)
+                        .ok()
+                        .map(|t| t.id)
+                })?;
             }
             28..=29 => {
                 let account = self.pick_player();
                 let amount = 1 + self.rng.below(100_000) as i64;
                 self.on_chain("deposit-other-asset", |n| {
                     let asset = n.asset_id(ASSET).ok()?;
-                    n.transfer_asset(&account, GATEWAY, Asset { amount, asset_id: asset }, None, None).ok().map(|t| t.id)
+                    n.transfer_asset(
+                        &account,
+                        GATEWAY,
+                        Asset {
+                            amount,
+                            asset_id: asset,
+                        },
+                        None,
+                        None,
+                    )
+                    .ok()
+                    .map(|t| t.id)
                 })?;
             }
             30..=31 => {
                 // A deposit by proposal: proposed, then approved (it runs in that block).
                 let account = self.pick_player();
-                let amounts = [1 + self.rng.below(2_000_000) as i64, 1 + self.rng.below(2_000_000) as i64];
+                let amounts = [
+                    1 + self.rng.below(2_000_000) as i64,
+                    1 + self.rng.below(2_000_000) as i64,
+                ];
                 let two = self.rng.chance(400);
                 let expiration = self.head_time() + 3_600;
                 let transfers: Vec<ProposedTransfer> = amounts[..if two { 2 } else { 1 }]
                     .iter()
-                    .map(|a| ProposedTransfer { from: account.clone(), to: GATEWAY.into(), amount: Asset::cwd(*a) })
+                    .map(|a| ProposedTransfer {
+                        from: account.clone(),
+                        to: GATEWAY.into(),
+                        amount: Asset::cwd(*a),
+                    })
                     .collect();
-                self.on_chain("deposit-proposal", |n| n.propose_transfers(&account, &transfers, expiration).ok())?;
+                self.on_chain("deposit-proposal", |n| {
+                    n.propose_transfers(&account, &transfers, expiration).ok()
+                })?;
                 self.produce(1)?;
                 let [a, b] = self.chain.both(|n| n.proposal_ids().last().copied());
                 if a != b {
                     return Err("simulator fault: proposal ids differ between nodes".into());
                 }
                 if let Some(id) = a {
-                    self.on_chain("approve-proposal", |n| n.approve_proposal(&account, id).ok())?;
+                    self.on_chain("approve-proposal", |n| {
+                        n.approve_proposal(&account, id).ok()
+                    })?;
                 }
             }
             32 => {
                 let account = self.pick_player();
                 let amount = 1 + self.rng.below(1_000_000) as i64;
-                self.on_chain("deposit-mass-payment", |n| n.mass_payment(&account, "CWD", &[(GATEWAY, amount)]).ok())?;
+                self.on_chain("deposit-mass-payment", |n| {
+                    n.mass_payment(&account, "CWD", &[(GATEWAY, amount)]).ok()
+                })?;
             }
             33..=44 => {
                 let (key, user, delta) = if !self.adj_keys.is_empty() && self.rng.chance(250) {
@@ -539,47 +650,80 @@ impl World {
                     k
                 } else {
                     let delta = self.rng.below(3_500) as i64 - 500;
-                    let k = (format!("adj-{}", self.rng.next()), self.pick_user(), if delta == 0 { 1 } else { delta });
+                    let k = (
+                        format!("adj-{}", self.rng.next()),
+                        self.pick_user(),
+                        if delta == 0 { 1 } else { delta },
+                    );
                     self.adj_keys.push(k.clone());
                     k
                 };
-                self.call("adjust-balance", |a| a.adjust_balance(&user, delta, &key, "play"));
+                self.call("adjust-balance", |a| {
+                    a.adjust_balance(&user, delta, &key, "play")
+                });
             }
             45..=56 => {
                 let (key, user, cwd) = if !self.wd_keys.is_empty() && self.rng.chance(200) {
                     let i = self.rng.below(self.wd_keys.len() as u64) as usize;
                     self.wd_keys[i].clone()
                 } else {
-                    let k = (format!("wd-{}", self.rng.next()), self.pick_user(), 100_000 + self.rng.below(1_500_000));
+                    let k = (
+                        format!("wd-{}", self.rng.next()),
+                        self.pick_user(),
+                        100_000 + self.rng.below(1_500_000),
+                    );
                     self.wd_keys.push(k.clone());
                     k
                 };
-                let amount = if cwd % 3 == 0 { WithdrawalAmount::Game(cwd / 1_000) } else { WithdrawalAmount::Cwd(cwd) };
-                self.call("request-withdrawal", |a| a.request_withdrawal(&user, amount, &key));
+                let amount = if cwd % 3 == 0 {
+                    WithdrawalAmount::Game(cwd / 1_000)
+                } else {
+                    WithdrawalAmount::Cwd(cwd)
+                };
+                self.call("request-withdrawal", |a| {
+                    a.request_withdrawal(&user, amount, &key)
+                });
             }
             57..=59 => {
                 let approve = self.rng.chance(600);
                 self.review(approve);
             }
             60..=61 => {
-                let filter = WithdrawalFilter { user: None, state: None };
-                if let Some(list) = self.call("list-withdrawals", |a| a.list_withdrawals(&filter, api::ListOrder::OldestFirst, None, 100)) {
-                    let open: Vec<_> = list.iter().filter(|w| !is_final(w.state)).map(|w| w.withdrawal_id.clone()).collect();
+                let filter = WithdrawalFilter {
+                    user: None,
+                    state: None,
+                };
+                if let Some(list) = self.call("list-withdrawals", |a| {
+                    a.list_withdrawals(&filter, api::ListOrder::OldestFirst, None, 100)
+                }) {
+                    let open: Vec<_> = list
+                        .iter()
+                        .filter(|w| !is_final(w.state))
+                        .map(|w| w.withdrawal_id.clone())
+                        .collect();
                     if !open.is_empty() {
                         let id = open[self.rng.below(open.len() as u64) as usize].clone();
-                        self.call("cancel-withdrawal", |a| a.cancel_withdrawal(&id, "changed my mind"));
+                        self.call("cancel-withdrawal", |a| {
+                            a.cancel_withdrawal(&id, "changed my mind")
+                        });
                     }
                 }
             }
             62..=63 => {
-                if let Some(list) = self.call("list-unclaimed", |a| a.list_unclaimed(false, None, 20)) {
+                if let Some(list) =
+                    self.call("list-unclaimed", |a| a.list_unclaimed(false, None, 20))
+                {
                     if !list.is_empty() {
-                        let id = list[self.rng.below(list.len() as u64) as usize].deposit_id.clone();
+                        let id = list[self.rng.below(list.len() as u64) as usize]
+                            .deposit_id
+                            .clone();
                         if self.rng.chance(500) {
                             let user = self.pick_user();
                             self.call("assign-unclaimed", |a| a.assign_unclaimed(&id, &user));
                         } else {
-                            self.call("refund-unclaimed", |a| a.refund_unclaimed(&id, "refunded by hand"));
+                            self.call("refund-unclaimed", |a| {
+                                a.refund_unclaimed(&id, "refunded by hand")
+                            });
                         }
                     }
                 }
@@ -623,7 +767,9 @@ impl World {
                     self.xfer_keys.push(k.clone());
                     k
                 };
-                self.call("transfer-internal", |a| a.transfer_internal(&from, &to, amount, &key, "gift"));
+                self.call("transfer-internal", |a| {
+                    a.transfer_internal(&from, &to, amount, &key, "gift")
+                });
             }
             101 => {
                 let (user, referrer) = (self.pick_user(), self.pick_user());
@@ -633,7 +779,9 @@ impl World {
                 // The game funds the referral pool from its own revenue.
                 let amount = 1 + self.rng.below(200_000) as i64;
                 let key = format!("pool-{}", self.rng.next());
-                self.call("adjust-balance", |a| a.adjust_balance(POOL, amount, &key, "pool"));
+                self.call("adjust-balance", |a| {
+                    a.adjust_balance(POOL, amount, &key, "pool")
+                });
             }
             104..=105 => {
                 let user = self.pick_user();
@@ -645,7 +793,9 @@ impl World {
                     self.reward_keys.push(k.clone());
                     k
                 };
-                self.call("reward-referrers", |a| a.reward_referrers(&user, base, &key));
+                self.call("reward-referrers", |a| {
+                    a.reward_referrers(&user, base, &key)
+                });
             }
             106 => {
                 // Past the idempotency window: the next ticks prune records (guest/src/retention.rs).
@@ -666,14 +816,21 @@ impl World {
 
     /// An operator decision on one withdrawal awaiting review.
     fn review(&mut self, approve: bool) {
-        let filter = WithdrawalFilter { user: None, state: Some(WithdrawalState::AwaitingReview) };
-        if let Some(list) = self.call("list-withdrawals", |a| a.list_withdrawals(&filter, api::ListOrder::OldestFirst, None, 100)) {
+        let filter = WithdrawalFilter {
+            user: None,
+            state: Some(WithdrawalState::AwaitingReview),
+        };
+        if let Some(list) = self.call("list-withdrawals", |a| {
+            a.list_withdrawals(&filter, api::ListOrder::OldestFirst, None, 100)
+        }) {
             if let Some(w) = list.first() {
                 let id = w.withdrawal_id.clone();
                 if approve {
                     self.call("approve-withdrawal", |a| a.approve_withdrawal(&id));
                 } else {
-                    self.call("reject-withdrawal", |a| a.reject_withdrawal(&id, "not today"));
+                    self.call("reject-withdrawal", |a| {
+                        a.reject_withdrawal(&id, "not today")
+                    });
                 }
             }
         }
@@ -706,12 +863,19 @@ impl World {
         }
         match invariants::settled(self)? {
             None => Ok(()),
-            Some(what) => Err(format!("liveness: after faults stopped the gateway never settled: {what}")),
+            Some(what) => Err(format!(
+                "liveness: after faults stopped the gateway never settled: {what}"
+            )),
         }
     }
 
     pub fn run(mut self, steps: u32) -> Result<Report, Violation> {
-        let violation = |w: &World, step: Option<u32>, message: String| Violation { seed: w.seed, steps, step, message };
+        let violation = |w: &World, step: Option<u32>, message: String| Violation {
+            seed: w.seed,
+            steps,
+            step,
+            message,
+        };
         self.faults.state().active = true;
         let host = self.host();
         drop(host);
@@ -732,7 +896,13 @@ impl World {
         self.absorb_events();
         let mut report = std::mem::take(&mut self.report);
         report.steps = steps;
-        report.injected = self.faults.state().injected.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        report.injected = self
+            .faults
+            .state()
+            .injected
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
         let totals = invariants::totals(&self);
         report.credited = totals.0;
         report.withdrawals_confirmed = totals.1;
@@ -745,7 +915,13 @@ impl World {
 }
 
 pub fn is_final(s: WithdrawalState) -> bool {
-    matches!(s, WithdrawalState::Confirmed | WithdrawalState::Failed | WithdrawalState::Rejected | WithdrawalState::Cancelled)
+    matches!(
+        s,
+        WithdrawalState::Confirmed
+            | WithdrawalState::Failed
+            | WithdrawalState::Rejected
+            | WithdrawalState::Cancelled
+    )
 }
 
 /// Runs one seed: a report, or the first invariant that failed. A panic anywhere (the
@@ -759,7 +935,12 @@ pub fn run_seed(seed: u64, steps: u32) -> Result<Report, Violation> {
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "a panic".into());
-            Err(Violation { seed, steps, step: None, message: format!("panic: {message}") })
+            Err(Violation {
+                seed,
+                steps,
+                step: None,
+                message: format!("panic: {message}"),
+            })
         }
     }
 }

@@ -7,7 +7,10 @@ use cwd_sim::{run_seed, Summary};
 /// Seeds run on every push; `CWD_SIM_SEEDS` overrides (the long run uses the binary).
 fn ci_seeds() -> u64 {
     cwd_sim::quiet_backtraces();
-    std::env::var("CWD_SIM_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000)
+    std::env::var("CWD_SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000)
 }
 
 /// Steps per seed in CI: enough for links, deposits and withdrawals to meet faults,
@@ -22,16 +25,43 @@ fn a_thousand_seeds_hold_every_invariant() {
     }
     summary.print();
     if let Some(v) = summary.violations.first() {
-        panic!("{} of {} seeds violated an invariant; first:\n{v}", summary.violations.len(), summary.seeds);
+        panic!(
+            "{} of {} seeds violated an invariant; first:\n{v}",
+            summary.violations.len(),
+            summary.seeds
+        );
     }
     // The runs did real work and met real faults, or the test proves nothing.
-    assert!(summary.credited > 0 && summary.withdrawals_confirmed > 0, "the workload credited or paid nothing");
-    for kind in ["node-unreachable", "broadcast-dropped", "broadcast-lost-answer", "duplicate-answer", "reorg", "trap-before-import", "trap-after-import"] {
-        assert!(summary.injected.get(kind).copied().unwrap_or(0) > 0, "no {kind} fault was injected");
+    assert!(
+        summary.credited > 0 && summary.withdrawals_confirmed > 0,
+        "the workload credited or paid nothing"
+    );
+    for kind in [
+        "node-unreachable",
+        "broadcast-dropped",
+        "broadcast-lost-answer",
+        "duplicate-answer",
+        "reorg",
+        "trap-before-import",
+        "trap-after-import",
+    ] {
+        assert!(
+            summary.injected.get(kind).copied().unwrap_or(0) > 0,
+            "no {kind} fault was injected"
+        );
     }
     assert!(summary.restarts > 0, "no host crash was injected");
-    for call in ["transfer-internal", "set-referrer", "reward-referrers", "request-withdrawal", "adjust-balance"] {
-        assert!(summary.succeeded.get(call).copied().unwrap_or(0) > 0, "no {call} call succeeded");
+    for call in [
+        "transfer-internal",
+        "set-referrer",
+        "reward-referrers",
+        "request-withdrawal",
+        "adjust-balance",
+    ] {
+        assert!(
+            summary.succeeded.get(call).copied().unwrap_or(0) > 0,
+            "no {call} call succeeded"
+        );
     }
 }
 
@@ -40,11 +70,17 @@ fn one_seed_replays_bit_for_bit() {
     cwd_sim::quiet_backtraces();
     let a = run_seed(7, DEFAULT_STEPS).expect("seed 7 holds");
     let b = run_seed(7, DEFAULT_STEPS).expect("seed 7 holds");
-    assert_eq!(a.digest, b.digest, "the same seed gave two different event logs");
+    assert_eq!(
+        a.digest, b.digest,
+        "the same seed gave two different event logs"
+    );
     assert_eq!(a.injected, b.injected);
     assert!(a.events > 0);
     let c = run_seed(8, DEFAULT_STEPS).expect("seed 8 holds");
-    assert_ne!(a.digest, c.digest, "two seeds gave one event log: the digest does not cover the run");
+    assert_ne!(
+        a.digest, c.digest,
+        "two seeds gave one event log: the digest does not cover the run"
+    );
 }
 
 /// Seeds that once found a bug (see RELIABILITY.md), run with the steps that found it.
@@ -69,21 +105,35 @@ fn the_checks_catch_a_double_credit() {
     let w = World::new(3);
     w.check().expect("a fresh world holds");
     // A credit the chain never made: the ledger and the deposit check must both object.
-    let user = cwd_gateway::records::UserRec { balance: 90, ..Default::default() };
+    let user = cwd_gateway::records::UserRec {
+        balance: 90,
+        ..Default::default()
+    };
     let dep = cwd_gateway::records::DepositRec {
         user: "user-0".into(),
         from_account_id: w.players[0].id,
         cwd: 100_000,
         game: 90,
-        rate: cwd_gateway::config::Rate { game_units: 90, per_cwd_units: 100_000 },
+        rate: cwd_gateway::config::Rate {
+            game_units: 90,
+            per_cwd_units: 100_000,
+        },
         credited_at_ms: 0,
     };
     let writes = [
-        Write { key: "user/user-0".into(), value: Some(cwd_gateway::records::encode(&user)) },
-        Write { key: "dep/d-0000000003-00000-00000".into(), value: Some(cwd_gateway::records::encode(&dep)) },
+        Write {
+            key: "user/user-0".into(),
+            value: Some(cwd_gateway::records::encode(&user)),
+        },
+        Write {
+            key: "dep/d-0000000003-00000-00000".into(),
+            value: Some(cwd_gateway::records::encode(&dep)),
+        },
     ];
     let none: [Precondition; 0] = [];
     w.store.inner.commit(&none, &writes).unwrap();
-    let err = w.check().expect_err("a credit without a transfer must be caught");
+    let err = w
+        .check()
+        .expect_err("a credit without a transfer must be caught");
     assert!(err.contains("no such transfer"), "{err}");
 }

@@ -31,10 +31,15 @@ impl Settings {
     /// `TELEGRAM_BOT_TOKEN`, `CWD_GATEWAY_URL`, `CWD_GATEWAY_API_TOKEN`; optional
     /// `TELEGRAM_API_URL` (default the real Bot API).
     pub fn from_env() -> anyhow::Result<Settings> {
-        let need = |name: &str| std::env::var(name).map(|v| v.trim().to_string()).map_err(|_| anyhow::anyhow!("set {name}"));
+        let need = |name: &str| {
+            std::env::var(name)
+                .map(|v| v.trim().to_string())
+                .map_err(|_| anyhow::anyhow!("set {name}"))
+        };
         Ok(Settings {
             bot_token: need("TELEGRAM_BOT_TOKEN")?,
-            bot_api_url: std::env::var("TELEGRAM_API_URL").unwrap_or_else(|_| telegram::DEFAULT_BASE_URL.into()),
+            bot_api_url: std::env::var("TELEGRAM_API_URL")
+                .unwrap_or_else(|_| telegram::DEFAULT_BASE_URL.into()),
             gateway_url: need("CWD_GATEWAY_URL")?,
             gateway_token: need("CWD_GATEWAY_API_TOKEN")?,
             poll_timeout: Duration::from_secs(25),
@@ -61,7 +66,10 @@ fn cwd(units: u64) -> String {
 }
 
 fn per_cwd(rate: &Value) -> String {
-    let (g, per) = (rate["game_units"].as_u64().unwrap_or(0) as u128, rate["per_cwd_units"].as_u64().unwrap_or(1).max(1) as u128);
+    let (g, per) = (
+        rate["game_units"].as_u64().unwrap_or(0) as u128,
+        rate["per_cwd_units"].as_u64().unwrap_or(1).max(1) as u128,
+    );
     (g * 100_000 / per).to_string()
 }
 
@@ -99,8 +107,12 @@ impl Bot {
     }
 
     fn handle(&mut self, update: &Update) -> anyhow::Result<()> {
-        let Some(message) = &update.message else { return Ok(()) };
-        let (Some(text), Some(from)) = (&message.text, &message.from) else { return Ok(()) };
+        let Some(message) = &update.message else {
+            return Ok(());
+        };
+        let (Some(text), Some(from)) = (&message.text, &message.from) else {
+            return Ok(());
+        };
         let user = format!("tg:{}", from.id);
         let mut words = text.split_whitespace();
         // `/cmd@BotName` in groups.
@@ -108,14 +120,22 @@ impl Bot {
         let arg = words.next();
         let reply = match (command, arg) {
             ("/link", Some(account)) => self.link(&user, account),
-            ("/code", Some(code)) => self.gateway.call("confirm-link", json!({ "user": user, "code": code })).map(|v| {
-                format!("Linked to {}. /deposit to top up.", v["account"].as_str().unwrap_or("?"))
-            }),
+            ("/code", Some(code)) => self
+                .gateway
+                .call("confirm-link", json!({ "user": user, "code": code }))
+                .map(|v| {
+                    format!(
+                        "Linked to {}. /deposit to top up.",
+                        v["account"].as_str().unwrap_or("?")
+                    )
+                }),
             ("/deposit", None) => self.deposit(&user),
             ("/balance", None) => self.balance(&user),
             ("/history", older_than) => self.history(&user, older_than),
             ("/withdraw", Some(amount)) => match amount.parse::<u64>() {
-                Ok(game) if game > 0 => self.withdraw(message.chat.id, &user, game, update.update_id),
+                Ok(game) if game > 0 => {
+                    self.withdraw(message.chat.id, &user, game, update.update_id)
+                }
                 _ => Ok("Give the amount in whole game units: /withdraw 1000".to_string()),
             },
             ("/link", None) => Ok("Give your CrowdWiz account name: /link my-account".into()),
@@ -125,7 +145,9 @@ impl Bot {
         };
         let text = reply.unwrap_or_else(|r| match r.status {
             // The gateway refused the bot itself: the player can do nothing about it.
-            401 | 403 if r.code == "unauthorized" => "The bot is not set up right; try again later.".into(),
+            401 | 403 if r.code == "unauthorized" => {
+                "The bot is not set up right; try again later.".into()
+            }
             _ => format!("Sorry: {}.", r.message),
         });
         self.telegram.send_message(message.chat.id, &text)
@@ -138,7 +160,10 @@ impl Bot {
         if bits > 0 {
             let ch = challenge["challenge"].as_str().unwrap_or_default();
             args["challenge"] = json!(ch);
-            args["nonce"] = json!(cwd_gateway::pow::solve(ch, bits.min(cwd_gateway::pow::MAX_BITS as u64) as u8));
+            args["nonce"] = json!(cwd_gateway::pow::solve(
+                ch,
+                bits.min(cwd_gateway::pow::MAX_BITS as u64) as u8
+            ));
         }
         let started = self.gateway.call("start-link", args)?;
         Ok(format!(
@@ -149,7 +174,9 @@ impl Bot {
     }
 
     fn deposit(&self, user: &str) -> Result<String, Refusal> {
-        let d = self.gateway.call("deposit-instructions", json!({ "user": user }))?;
+        let d = self
+            .gateway
+            .call("deposit-instructions", json!({ "user": user }))?;
         Ok(format!(
             "Send CWD from {} to {}. 1 CWD = {} game units. {}",
             d["from_account"].as_str().unwrap_or("?"),
@@ -164,10 +191,22 @@ impl Bot {
         let Some(account) = a["linked"]["account"].as_str() else {
             return Ok("You have not linked a CrowdWiz account yet: /link <account>".into());
         };
-        let mut out = format!("{}: {} game units ({} frozen by withdrawals).", account, a["balance"], a["frozen"]);
-        let list = self.gateway.call("list-withdrawals", json!({ "user": user, "order": "newest-first", "limit": 3 }))?;
+        let mut out = format!(
+            "{}: {} game units ({} frozen by withdrawals).",
+            account, a["balance"], a["frozen"]
+        );
+        let list = self.gateway.call(
+            "list-withdrawals",
+            json!({ "user": user, "order": "newest-first", "limit": 3 }),
+        )?;
         for w in list.as_array().into_iter().flatten() {
-            out.push_str(&format!("\n{}: {} game units → {}, {}", w["withdrawal_id"].as_str().unwrap_or("?"), w["game"], cwd(w["cwd"].as_u64().unwrap_or(0)), w["state"].as_str().unwrap_or("?")));
+            out.push_str(&format!(
+                "\n{}: {} game units → {}, {}",
+                w["withdrawal_id"].as_str().unwrap_or("?"),
+                w["game"],
+                cwd(w["cwd"].as_u64().unwrap_or(0)),
+                w["state"].as_str().unwrap_or("?")
+            ));
         }
         Ok(out)
     }
@@ -180,34 +219,68 @@ impl Bot {
         let list = self.gateway.call("list-deposits", args)?;
         let deposits = list.as_array().map(Vec::as_slice).unwrap_or_default();
         if deposits.is_empty() {
-            return Ok(if older_than.is_some() { "No older deposits." } else { "No deposits yet: /deposit shows how to top up." }.into());
+            return Ok(if older_than.is_some() {
+                "No older deposits."
+            } else {
+                "No deposits yet: /deposit shows how to top up."
+            }
+            .into());
         }
-        let mut out = String::from(if older_than.is_some() { "Older deposits:" } else { "Your deposits, newest first:" });
+        let mut out = String::from(if older_than.is_some() {
+            "Older deposits:"
+        } else {
+            "Your deposits, newest first:"
+        });
         for d in deposits {
-            out.push_str(&format!("\n{}: {} → {} game units", d["deposit_id"].as_str().unwrap_or("?"), cwd(d["cwd"].as_u64().unwrap_or(0)), d["game"]));
+            out.push_str(&format!(
+                "\n{}: {} → {} game units",
+                d["deposit_id"].as_str().unwrap_or("?"),
+                cwd(d["cwd"].as_u64().unwrap_or(0)),
+                d["game"]
+            ));
         }
         if deposits.len() == PAGE {
-            out.push_str(&format!("\nOlder: /history {}", deposits[PAGE - 1]["deposit_id"].as_str().unwrap_or("?")));
+            out.push_str(&format!(
+                "\nOlder: /history {}",
+                deposits[PAGE - 1]["deposit_id"].as_str().unwrap_or("?")
+            ));
         }
         Ok(out)
     }
 
-    fn withdraw(&mut self, chat: i64, user: &str, game: u64, update_id: i64) -> Result<String, Refusal> {
+    fn withdraw(
+        &mut self,
+        chat: i64,
+        user: &str,
+        game: u64,
+        update_id: i64,
+    ) -> Result<String, Refusal> {
         let args = json!({ "user": user, "game": game, "idempotency_key": format!("telegram-update:{update_id}") });
         let w = self.gateway.call("request-withdrawal", args)?;
         let id = w["withdrawal_id"].as_str().unwrap_or("?").to_string();
         let state = w["state"].as_str().unwrap_or("?").to_string();
-        if !FINAL_STATES.contains(&state.as_str()) && !self.watched.iter().any(|x| x.withdrawal_id == id) {
-            self.watched.push(Watched { chat, withdrawal_id: id.clone() });
+        if !FINAL_STATES.contains(&state.as_str())
+            && !self.watched.iter().any(|x| x.withdrawal_id == id)
+        {
+            self.watched.push(Watched {
+                chat,
+                withdrawal_id: id.clone(),
+            });
         }
-        Ok(format!("Withdrawal {id}: {game} game units → {}, {state}. I will tell you when it is final.", cwd(w["cwd"].as_u64().unwrap_or(0))))
+        Ok(format!(
+            "Withdrawal {id}: {game} game units → {}, {state}. I will tell you when it is final.",
+            cwd(w["cwd"].as_u64().unwrap_or(0))
+        ))
     }
 
     /// Tells the player about withdrawals that became final.
     fn follow_withdrawals(&mut self) -> anyhow::Result<()> {
         let mut still = Vec::new();
         for w in std::mem::take(&mut self.watched) {
-            match self.gateway.call("get-withdrawal", json!({ "withdrawal_id": w.withdrawal_id })) {
+            match self.gateway.call(
+                "get-withdrawal",
+                json!({ "withdrawal_id": w.withdrawal_id }),
+            ) {
                 Ok(v) if FINAL_STATES.contains(&v["state"].as_str().unwrap_or("")) => {
                     let state = v["state"].as_str().unwrap_or("?");
                     let detail = match (state, v["block_num"].as_u64(), v["note"].as_str()) {
@@ -215,7 +288,10 @@ impl Bot {
                         (_, _, Some(note)) => format!(": {note}"),
                         _ => String::new(),
                     };
-                    self.telegram.send_message(w.chat, &format!("Withdrawal {} {state}{detail}.", w.withdrawal_id))?;
+                    self.telegram.send_message(
+                        w.chat,
+                        &format!("Withdrawal {} {state}{detail}.", w.withdrawal_id),
+                    )?;
                 }
                 _ => still.push(w),
             }

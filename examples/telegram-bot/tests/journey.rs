@@ -30,7 +30,10 @@ fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Optio
         if let Some(v) = check() {
             return v;
         }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -64,18 +67,26 @@ impl FakeTelegram {
                     let args: Value = serde_json::from_str(&body).unwrap_or(json!({}));
                     let path = request.url().to_string();
                     let answer = match path.strip_prefix(&format!("/bot{BOT_TOKEN}/")) {
-                        Some("getUpdates") => json!({ "ok": true, "result": me.get_updates(&args) }),
+                        Some("getUpdates") => {
+                            json!({ "ok": true, "result": me.get_updates(&args) })
+                        }
                         Some("sendMessage") => {
                             let (lock, cv) = &*me.chat;
                             let mut chat = lock.lock().unwrap();
-                            chat.sent.push((args["chat_id"].as_i64().unwrap(), args["text"].as_str().unwrap().to_string()));
+                            chat.sent.push((
+                                args["chat_id"].as_i64().unwrap(),
+                                args["text"].as_str().unwrap().to_string(),
+                            ));
                             cv.notify_all();
                             json!({ "ok": true, "result": { "message_id": chat.sent.len() } })
                         }
                         _ => {
                             me.chat.0.lock().unwrap().requests_with_wrong_token += 1;
                             let r = json!({ "ok": false, "error_code": 404, "description": "Not Found" });
-                            let _ = request.respond(tiny_http::Response::from_string(r.to_string()).with_status_code(404));
+                            let _ = request.respond(
+                                tiny_http::Response::from_string(r.to_string())
+                                    .with_status_code(404),
+                            );
                             return;
                         }
                     };
@@ -90,15 +101,20 @@ impl FakeTelegram {
     /// confirmed and forgotten), waiting up to `timeout` seconds for one.
     fn get_updates(&self, args: &Value) -> Value {
         let offset = args["offset"].as_i64().unwrap_or(0);
-        let deadline = Instant::now() + Duration::from_secs(args["timeout"].as_u64().unwrap_or(0).min(2));
+        let deadline =
+            Instant::now() + Duration::from_secs(args["timeout"].as_u64().unwrap_or(0).min(2));
         let (lock, cv) = &*self.chat;
         let mut chat = lock.lock().unwrap();
         loop {
-            chat.updates.retain(|u| u["update_id"].as_i64().unwrap() >= offset);
+            chat.updates
+                .retain(|u| u["update_id"].as_i64().unwrap() >= offset);
             if !chat.updates.is_empty() || Instant::now() >= deadline {
                 return json!(chat.updates.iter().cloned().collect::<Vec<_>>());
             }
-            chat = cv.wait_timeout(chat, deadline.saturating_duration_since(Instant::now())).unwrap().0;
+            chat = cv
+                .wait_timeout(chat, deadline.saturating_duration_since(Instant::now()))
+                .unwrap()
+                .0;
         }
     }
 
@@ -133,10 +149,12 @@ impl FakeTelegram {
 
     /// The next message the bot sends after the first `seen`.
     fn next_reply(&self, seen: usize) -> String {
-        eventually("the bot's reply", Duration::from_secs(60), || self.sent().get(seen).map(|(chat, text)| {
-            assert_eq!(*chat, PLAYER);
-            text.clone()
-        }))
+        eventually("the bot's reply", Duration::from_secs(60), || {
+            self.sent().get(seen).map(|(chat, text)| {
+                assert_eq!(*chat, PLAYER);
+                text.clone()
+            })
+        })
     }
 
     /// Types `text` and waits for the bot's answer.
@@ -157,37 +175,90 @@ struct Gateway {
 /// A devnet making blocks, the component in the reference host configured against it
 /// (proof of work required to link), its timer ticking, its HTTP API on loopback.
 fn gateway(seed: &str) -> Gateway {
-    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::seeded(seed) }).unwrap();
-    let gw = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
-    devnet.create_account(AccountSpec::new("alice-cwd", 500 * CWD)).unwrap();
-    let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&devnet.chain_id_hex()).unwrap();
-    let caps = Capabilities { store: Arc::new(MemoryStore::new()), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };
+    let devnet = Devnet::start(DevnetConfig {
+        production: Production::Timer(Duration::from_millis(100)),
+        ..DevnetConfig::seeded(seed)
+    })
+    .unwrap();
+    let gw = devnet
+        .create_account(AccountSpec::new("game-gateway", 10_000 * CWD))
+        .unwrap();
+    devnet
+        .create_account(AccountSpec::new("alice-cwd", 500 * CWD))
+        .unwrap();
+    let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5))
+        .verify_chain_id(&devnet.chain_id_hex())
+        .unwrap();
+    let caps = Capabilities {
+        store: Arc::new(MemoryStore::new()),
+        node: Arc::new(node),
+        clock: Arc::new(SystemClock),
+        events: Arc::new(NullSink),
+    };
     let config = api::Config {
         gateway_account: "game-gateway".into(),
         chain_id: devnet.chain_id_hex(),
-        deposit_rate: api::Rate { game_units: 90, per_cwd_units: 100_000 },
-        withdrawal_rate: api::Rate { game_units: 100, per_cwd_units: 100_000 },
-        link: api::LinkConfig {
-            code_digits: 0, code_ttl_ms: 0, max_attempts: 0, message_template: "Your link code: {code}".into(),
-            user_interval_ms: 0, user_daily: 0, account_daily: 0, global_daily: 0, pow_bits: 8,
+        deposit_rate: api::Rate {
+            game_units: 90,
+            per_cwd_units: 100_000,
         },
-        withdrawals: api::WithdrawalConfig { min_cwd: 100_000, max_cwd: 0, daily_cwd: 0, review_above_cwd: 0, expiration_secs: 0, max_attempts: 0 },
+        withdrawal_rate: api::Rate {
+            game_units: 100,
+            per_cwd_units: 100_000,
+        },
+        link: api::LinkConfig {
+            code_digits: 0,
+            code_ttl_ms: 0,
+            max_attempts: 0,
+            message_template: "Your link code: {code}".into(),
+            user_interval_ms: 0,
+            user_daily: 0,
+            account_daily: 0,
+            global_daily: 0,
+            pow_bits: 8,
+        },
+        withdrawals: api::WithdrawalConfig {
+            min_cwd: 100_000,
+            max_cwd: 0,
+            daily_cwd: 0,
+            review_above_cwd: 0,
+            expiration_secs: 0,
+            max_attempts: 0,
+        },
         low_fee_balance_cwd: 0,
         tick_interval_ms: 200,
         idempotency_window_ms: 0,
         treasury: cwd_gateway_host::config::TreasurySection::default().component(),
         referrals: cwd_gateway_host::config::ReferralsSection::default().component(),
     };
-    let keys = api::Keys { active_wif: gw.active_wif.clone().unwrap(), memo_wif: gw.memo_wif.clone().unwrap() };
-    let service = Service::start(&Runtime::new(RuntimeConfig::default()).unwrap(), caps, &config, keys).unwrap();
+    let keys = api::Keys {
+        active_wif: gw.active_wif.clone().unwrap(),
+        memo_wif: gw.memo_wif.clone().unwrap(),
+    };
+    let service = Service::start(
+        &Runtime::new(RuntimeConfig::default()).unwrap(),
+        caps,
+        &config,
+        keys,
+    )
+    .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     service.spawn_timer(stop.clone(), Duration::from_millis(200));
     let http = HttpApi::bind("127.0.0.1:0").unwrap();
     http.spawn(service.clone(), API_TOKEN.to_string(), 2);
-    Gateway { devnet, service, http, stop }
+    Gateway {
+        devnet,
+        service,
+        http,
+        stop,
+    }
 }
 
-fn start_bot(telegram_url: &str, gateway_url: &str, gateway_token: &str) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+fn start_bot(
+    telegram_url: &str,
+    gateway_url: &str,
+    gateway_token: &str,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
     let settings = Settings {
         bot_token: BOT_TOKEN.into(),
         bot_api_url: telegram_url.into(),
@@ -205,7 +276,11 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     let gw = gateway("telegram-bot-journey");
     let telegram = FakeTelegram::default();
     let telegram_url = telegram.start();
-    let (stop, bot) = start_bot(&telegram_url, &format!("http://{}", gw.http.addr), API_TOKEN);
+    let (stop, bot) = start_bot(
+        &telegram_url,
+        &format!("http://{}", gw.http.addr),
+        API_TOKEN,
+    );
     let user = format!("tg:{PLAYER}");
 
     assert!(telegram.ask("/balance").contains("not linked"));
@@ -215,20 +290,45 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     // Link: the bot does the proof of work the gateway asks for.
     let reply = telegram.ask("/link alice-cwd");
     assert!(reply.contains("6-digit code to alice-cwd"), "{reply}");
-    let code = eventually("the code in alice's wallet", Duration::from_secs(30), || {
-        let memos = gw.devnet.received_memos("alice-cwd", None).ok()?;
-        let text = memos.into_iter().rev().find(|m| m.op == "send_message")?.text.ok()?;
-        text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).map(str::to_string)
-    });
+    let code = eventually(
+        "the code in alice's wallet",
+        Duration::from_secs(30),
+        || {
+            let memos = gw.devnet.received_memos("alice-cwd", None).ok()?;
+            let text = memos
+                .into_iter()
+                .rev()
+                .find(|m| m.op == "send_message")?
+                .text
+                .ok()?;
+            text.split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .map(str::to_string)
+        },
+    );
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    assert!(telegram.ask(&format!("/code {wrong}")).contains("wrong code"));
-    assert!(telegram.ask(&format!("/code {code}")).contains("Linked to alice-cwd"));
+    assert!(telegram
+        .ask(&format!("/code {wrong}"))
+        .contains("wrong code"));
+    assert!(telegram
+        .ask(&format!("/code {code}"))
+        .contains("Linked to alice-cwd"));
 
     // Top up from the wallet; the balance shows the credit.
     let reply = telegram.ask("/deposit");
-    assert!(reply.contains("from alice-cwd to game-gateway") && reply.contains("1 CWD = 90 game units"), "{reply}");
-    gw.devnet.transfer("alice-cwd", "game-gateway", 25 * CWD, Some("top up"), None).unwrap();
-    eventually("the credit in /balance", Duration::from_secs(60), || telegram.ask("/balance").contains("2250 game units").then_some(()));
+    assert!(
+        reply.contains("from alice-cwd to game-gateway") && reply.contains("1 CWD = 90 game units"),
+        "{reply}"
+    );
+    gw.devnet
+        .transfer("alice-cwd", "game-gateway", 25 * CWD, Some("top up"), None)
+        .unwrap();
+    eventually("the credit in /balance", Duration::from_secs(60), || {
+        telegram
+            .ask("/balance")
+            .contains("2250 game units")
+            .then_some(())
+    });
 
     // Withdraw; the bot reports on its own when the payout is confirmed.
     let before = gw.devnet.balance_of("alice-cwd").unwrap();
@@ -237,33 +337,78 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     let update_id = telegram.type_text("/withdraw 1000");
     let reply = telegram.next_reply(seen);
     assert!(reply.contains("1000 game units → 10.00000 CWD"), "{reply}");
-    let id = reply.split_whitespace().nth(1).unwrap().trim_end_matches(':').to_string();
+    let id = reply
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
     let done = telegram.next_reply(seen + 1);
-    assert!(done.starts_with(&format!("Withdrawal {id} confirmed in block ")), "{done}");
-    assert_eq!(gw.devnet.balance_of("alice-cwd").unwrap(), before + 10 * CWD);
+    assert!(
+        done.starts_with(&format!("Withdrawal {id} confirmed in block ")),
+        "{done}"
+    );
+    assert_eq!(
+        gw.devnet.balance_of("alice-cwd").unwrap(),
+        before + 10 * CWD
+    );
 
     // The bot restarts before Telegram learnt it had the update, which comes again: the
     // same withdrawal, not a second one.
     stop.store(true, Ordering::Relaxed);
     bot.join().unwrap();
     telegram.redeliver("/withdraw 1000", update_id);
-    let (stop, bot) = start_bot(&telegram_url, &format!("http://{}", gw.http.addr), API_TOKEN);
+    let (stop, bot) = start_bot(
+        &telegram_url,
+        &format!("http://{}", gw.http.addr),
+        API_TOKEN,
+    );
     let again = telegram.next_reply(seen + 2);
     assert!(again.contains(&format!("Withdrawal {id}:")), "{again}");
-    let list = gw.service.with(|a| a.list_withdrawals(&api::WithdrawalFilter { user: Some(user.clone()), state: None }, api::ListOrder::OldestFirst, None, 100)).unwrap();
+    let list = gw
+        .service
+        .with(|a| {
+            a.list_withdrawals(
+                &api::WithdrawalFilter {
+                    user: Some(user.clone()),
+                    state: None,
+                },
+                api::ListOrder::OldestFirst,
+                None,
+                100,
+            )
+        })
+        .unwrap();
     assert_eq!(list.len(), 1);
     let account = gw.service.with(|a| a.account(&user)).unwrap();
     assert_eq!((account.balance, account.frozen), (1250, 0));
     let reply = telegram.ask("/balance");
-    assert!(reply.contains("1250 game units") && reply.contains(&format!("{id}: 1000 game units → 10.00000 CWD, confirmed")), "{reply}");
+    assert!(
+        reply.contains("1250 game units")
+            && reply.contains(&format!("{id}: 1000 game units → 10.00000 CWD, confirmed")),
+        "{reply}"
+    );
     let history = telegram.ask("/history");
-    assert!(history.starts_with("Your deposits, newest first:") && history.contains("25.00000 CWD → 2250 game units"), "{history}");
-    assert!(!history.contains("Older:"), "one deposit, one page: {history}");
-    assert_eq!(telegram.ask("/history d-0000000001-00000-00000"), "No older deposits.");
+    assert!(
+        history.starts_with("Your deposits, newest first:")
+            && history.contains("25.00000 CWD → 2250 game units"),
+        "{history}"
+    );
+    assert!(
+        !history.contains("Older:"),
+        "one deposit, one page: {history}"
+    );
+    assert_eq!(
+        telegram.ask("/history d-0000000001-00000-00000"),
+        "No older deposits."
+    );
 
     // Nothing the bot said carries a token or the code.
     for (_, text) in telegram.sent() {
-        assert!(!text.contains(BOT_TOKEN) && !text.contains(API_TOKEN), "{text}");
+        assert!(
+            !text.contains(BOT_TOKEN) && !text.contains(API_TOKEN),
+            "{text}"
+        );
     }
     assert_eq!(telegram.chat.0.lock().unwrap().requests_with_wrong_token, 0);
     stop.store(true, Ordering::Relaxed);
@@ -276,7 +421,11 @@ fn a_wrong_gateway_token_is_not_the_players_problem_and_is_never_shown() {
     let gw = gateway("telegram-bot-token");
     let telegram = FakeTelegram::default();
     let wrong = "wrong-api-token-0123456789abcdef";
-    let (stop, bot) = start_bot(&telegram.start(), &format!("http://{}", gw.http.addr), wrong);
+    let (stop, bot) = start_bot(
+        &telegram.start(),
+        &format!("http://{}", gw.http.addr),
+        wrong,
+    );
     let reply = telegram.ask("/balance");
     assert_eq!(reply, "The bot is not set up right; try again later.");
     assert!(!reply.contains(wrong));
@@ -289,12 +438,33 @@ fn a_wrong_gateway_token_is_not_the_players_problem_and_is_never_shown() {
 fn bot_api_errors_never_carry_the_bot_token() {
     let telegram = FakeTelegram::default();
     let url = telegram.start();
-    let api = cwd_telegram_bot::telegram::BotApi::new(&url, "999:another-token-XYZ", Duration::from_secs(1));
-    let e = format!("{:#}", api.get_updates(0, Duration::from_secs(0)).unwrap_err());
-    assert!(e.contains("refused getUpdates (404)") && !e.contains("another-token"), "{e}");
+    let api = cwd_telegram_bot::telegram::BotApi::new(
+        &url,
+        "999:another-token-XYZ",
+        Duration::from_secs(1),
+    );
+    let e = format!(
+        "{:#}",
+        api.get_updates(0, Duration::from_secs(0)).unwrap_err()
+    );
+    assert!(
+        e.contains("refused getUpdates (404)") && !e.contains("another-token"),
+        "{e}"
+    );
     // Unreachable: the transport error names no URL either.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let api = cwd_telegram_bot::telegram::BotApi::new(&format!("http://127.0.0.1:{port}"), "999:another-token-XYZ", Duration::from_secs(1));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api = cwd_telegram_bot::telegram::BotApi::new(
+        &format!("http://127.0.0.1:{port}"),
+        "999:another-token-XYZ",
+        Duration::from_secs(1),
+    );
     let e = format!("{:#}", api.send_message(1, "hi").unwrap_err());
-    assert!(e.contains("could not be reached") && !e.contains("another-token"), "{e}");
+    assert!(
+        e.contains("could not be reached") && !e.contains("another-token"),
+        "{e}"
+    );
 }

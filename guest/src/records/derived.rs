@@ -77,7 +77,7 @@ pub fn build_batch(store: &mut dyn Store, batch: u32) -> GwResult<Option<Build>>
     if is_built(store)? {
         return Ok(None);
     }
-    transact(store, |t| {
+    transact_store(store, |t| {
         let mut build: Build = t.get_or_default(BUILD_KEY)?;
         if build.done {
             return Ok(Step::Done(None));
@@ -90,7 +90,12 @@ pub fn build_batch(store: &mut dyn Store, batch: u32) -> GwResult<Option<Build>>
             }
             let after = build.cursor.as_deref().filter(|c| *c >= prefix);
             let want = batch as usize - keys.len();
-            keys.extend(t.store.scan(prefix, after, want as u32)?.into_iter().map(|e| e.key));
+            keys.extend(
+                t.store
+                    .scan(prefix, after, want as u32)?
+                    .into_iter()
+                    .map(|e| e.key),
+            );
             if keys.len() >= batch as usize {
                 break;
             }

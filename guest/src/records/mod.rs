@@ -27,6 +27,8 @@
 //! - `tot/<shard>`             totals over `user/`, `unc/`, `wd/`, `upay/` ([`totals`])
 //! - `udep/<user>/<deposit-id>`, `uwd/<user>/<id>`   per-user indexes ([`indexes`])
 //! - `meta/derived-build`     the build of both over an older store ([`derived`])
+//! - `obx/<at>/<id>`, `evt/<seq>`, `seq/evt`   the event outbox and feed ([`outbox`])
+//! - `whd/<seq>`, `whq/<due>/<seq>`, `webhook/cursor`   webhook deliveries (`webhooks`)
 //!
 //! Values are JSON `{"v":1,"r":<record>}`: the version lets a later release read and
 //! migrate older records instead of misreading them.
@@ -38,12 +40,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Rate;
-use crate::events::{OpPosition, UnclaimedReason};
+use crate::events::{Event, OpPosition, UnclaimedReason};
 use crate::gateway_error::{GatewayError, GwResult};
-use crate::ports::{Precondition, Store, Write};
+use crate::ports::{Clock, Entry, Events, Ports, Precondition, Random, Store, Write};
 
 pub mod derived;
 pub mod indexes;
+pub mod outbox;
 pub mod totals;
 
 pub const VALUE_VERSION: u32 = 1;
@@ -65,13 +68,19 @@ pub fn unc_key(deposit_id: &str) -> String {
     format!("unc/{deposit_id}")
 }
 pub fn adj_key(idempotency_key: &str) -> String {
-    format!("adj/{}", hex::encode(Sha256::digest(idempotency_key.as_bytes())))
+    format!(
+        "adj/{}",
+        hex::encode(Sha256::digest(idempotency_key.as_bytes()))
+    )
 }
 pub fn wd_key(id: &str) -> String {
     format!("wd/{id}")
 }
 pub fn wdkey_key(idempotency_key: &str) -> String {
-    format!("wdkey/{}", hex::encode(Sha256::digest(idempotency_key.as_bytes())))
+    format!(
+        "wdkey/{}",
+        hex::encode(Sha256::digest(idempotency_key.as_bytes()))
+    )
 }
 pub fn wdnonce_key(nonce: u64) -> String {
     format!("wdnonce/{nonce:016x}")
@@ -159,10 +168,18 @@ pub struct MemoLinkPending {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum LinkRec {
-    Linked { user: String, account: String, since_ms: u64 },
+    Linked {
+        user: String,
+        account: String,
+        since_ms: u64,
+    },
     /// Released by `user`; deposits in blocks up to `through_block` are still theirs and
     /// nobody else may link until the scan has passed that block.
-    Reserved { user: String, account: String, through_block: u32 },
+    Reserved {
+        user: String,
+        account: String,
+        through_block: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,8 +196,16 @@ pub struct DepositRec {
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum UnclaimedState {
     Open,
-    Assigned { user: String, game: u64, rate: Rate, at_ms: u64 },
-    RefundMarked { note: String, at_ms: u64 },
+    Assigned {
+        user: String,
+        game: u64,
+        rate: Rate,
+        at_ms: u64,
+    },
+    RefundMarked {
+        note: String,
+        at_ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,7 +247,10 @@ pub enum WdState {
 
 impl WdState {
     pub fn is_final(self) -> bool {
-        matches!(self, WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::Cancelled)
+        matches!(
+            self,
+            WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::Cancelled
+        )
     }
 }
 
@@ -288,12 +316,19 @@ struct Envelope<T> {
 }
 
 pub fn encode<T: Serialize>(r: &T) -> Vec<u8> {
-    serde_json::to_vec(&Envelope { v: VALUE_VERSION, r }).expect("records serialize")
+    serde_json::to_vec(&Envelope {
+        v: VALUE_VERSION,
+        r,
+    })
+    .expect("records serialize")
 }
 
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> GwResult<T> {
-    let unreadable = |e: serde_json::Error| GatewayError::StoreUnavailable(format!("record {key} is unreadable: {e}"));
-    let unknown = |v: u32| GatewayError::StoreUnavailable(format!("record {key} has unknown version {v}"));
+    let unreadable = |e: serde_json::Error| {
+        GatewayError::StoreUnavailable(format!("record {key} is unreadable: {e}"))
+    };
+    let unknown =
+        |v: u32| GatewayError::StoreUnavailable(format!("record {key} has unknown version {v}"));
     // One pass straight into `T` (the history scan decodes several records per
     // operation; going through a `serde_json::Value` cost twice as much). A record of
     // another version is still reported as such, never misread: the version is checked
@@ -325,18 +360,77 @@ pub fn peek<T: DeserializeOwned>(store: &mut dyn Store, key: &str) -> GwResult<O
 /// A read-then-commit transaction: every key read becomes a precondition (its version,
 /// or "absent"), so the commit applies only if nothing read has changed meanwhile.
 /// Reads see the transaction's own staged writes, so several steps (a page of history)
-/// can be staged in one transaction and committed together.
+/// can be staged in one transaction and committed together. Events staged with
+/// [`Txn::emit`] go into the outbox in the same commit, then to the live sink.
 pub struct Txn<'a> {
     store: &'a mut dyn Store,
+    doors: Option<EventDoors<'a>>,
     reads: BTreeMap<String, Option<u64>>,
     /// Values read from the store, so a key reads the same all through the transaction.
     seen: BTreeMap<String, Option<Vec<u8>>>,
     writes: BTreeMap<String, Option<Vec<u8>>>,
+    events: Vec<Event>,
+}
+
+/// What a transaction that reports events needs besides the store: the time and a
+/// nonce for each event's outbox entry, and the live sink told once it is committed.
+struct EventDoors<'a> {
+    clock: &'a mut dyn Clock,
+    random: &'a mut dyn Random,
+    sink: &'a mut dyn Events,
+    outbox: bool,
 }
 
 impl<'a> Txn<'a> {
+    /// A transaction that reports no events (derived data, housekeeping).
     pub fn new(store: &'a mut dyn Store) -> Self {
-        Txn { store, reads: BTreeMap::new(), seen: BTreeMap::new(), writes: BTreeMap::new() }
+        Txn {
+            store,
+            doors: None,
+            reads: BTreeMap::new(),
+            seen: BTreeMap::new(),
+            writes: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// A transaction that may report events ([`Txn::emit`]).
+    pub fn with_events(ports: &'a mut Ports) -> Self {
+        let Ports {
+            store,
+            clock,
+            random,
+            events,
+            outbox,
+            ..
+        } = ports;
+        let doors = EventDoors {
+            clock: clock.as_mut(),
+            random: random.as_mut(),
+            sink: events.as_mut(),
+            outbox: *outbox,
+        };
+        Txn {
+            doors: Some(doors),
+            ..Txn::new(store.as_mut())
+        }
+    }
+
+    /// Reports `event` as part of this commit: written to the outbox with the change,
+    /// and told to the live sink once committed. Nothing if the commit does not happen.
+    pub fn emit(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// Takes an entry just scanned as read: a precondition on its version, without
+    /// reading it again.
+    pub fn adopt(&mut self, entry: &Entry) {
+        self.reads
+            .entry(entry.key.clone())
+            .or_insert(Some(entry.version));
+        self.seen
+            .entry(entry.key.clone())
+            .or_insert_with(|| Some(entry.value.clone()));
     }
 
     /// The value the transaction sees: its own staged write, else the store's (read
@@ -345,10 +439,28 @@ impl<'a> Txn<'a> {
     fn fetch(&mut self, key: &str) -> GwResult<Option<&[u8]>> {
         if !self.writes.contains_key(key) && !self.seen.contains_key(key) {
             let entry = self.store.get(key)?;
-            self.reads.entry(key.to_string()).or_insert(entry.as_ref().map(|e| e.version));
+            self.reads
+                .entry(key.to_string())
+                .or_insert(entry.as_ref().map(|e| e.version));
             self.seen.insert(key.to_string(), entry.map(|e| e.value));
         }
-        Ok(self.writes.get(key).or_else(|| self.seen.get(key)).and_then(|v| v.as_deref()))
+        Ok(self
+            .writes
+            .get(key)
+            .or_else(|| self.seen.get(key))
+            .and_then(|v| v.as_deref()))
+    }
+
+    /// Up to `limit` entries under `prefix` after `start_after`, as the store holds them
+    /// (not the transaction's staged writes, and not preconditions: [`Txn::adopt`] those
+    /// the commit depends on).
+    pub fn scan(
+        &mut self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<Entry>> {
+        Ok(self.store.scan(prefix, start_after, limit)?)
     }
 
     pub fn get<T: DeserializeOwned>(&mut self, key: &str) -> GwResult<Option<T>> {
@@ -360,7 +472,10 @@ impl<'a> Txn<'a> {
 
     /// Like [`Txn::get`], but a record that cannot be decoded is `Ok(Err(detail))`, told
     /// apart from a store that cannot answer (`Err`).
-    pub fn get_decoded<T: DeserializeOwned>(&mut self, key: &str) -> GwResult<Result<Option<T>, String>> {
+    pub fn get_decoded<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+    ) -> GwResult<Result<Option<T>, String>> {
         Ok(match self.fetch(key)? {
             None => Ok(None),
             Some(v) => decode(key, v).map(Some).map_err(|e| format!("{e:?}")),
@@ -381,7 +496,9 @@ impl<'a> Txn<'a> {
             return Ok(None); // required absent: the commit applies only if it is
         }
         let entry = self.store.get(key)?;
-        self.reads.entry(key.to_string()).or_insert(entry.as_ref().map(|e| e.version));
+        self.reads
+            .entry(key.to_string())
+            .or_insert(entry.as_ref().map(|e| e.version));
         let value = entry.map(|e| e.value);
         self.seen.insert(key.to_string(), value.clone());
         Ok(value)
@@ -407,10 +524,54 @@ impl<'a> Txn<'a> {
     /// Commits; `Ok(false)` when a precondition failed (re-read and retry).
     pub fn commit(mut self) -> GwResult<bool> {
         derived::stage(&mut self)?;
-        let pre: Vec<Precondition> =
-            self.reads.into_iter().map(|(key, expected_version)| Precondition { key, expected_version }).collect();
-        let writes: Vec<Write> = self.writes.into_iter().map(|(key, value)| Write { key, value }).collect();
-        Ok(self.store.commit(&pre, &writes)?)
+        let events = std::mem::take(&mut self.events);
+        if !events.is_empty() {
+            let Some(doors) = self.doors.as_mut() else {
+                return Err(GatewayError::invalid(
+                    "event",
+                    "reported from a transaction opened without `Txn::with_events`",
+                ));
+            };
+            if doors.outbox {
+                let at_ms = doors.clock.now_ms();
+                let mut nonce = [0u8; 8];
+                doors.random.fill(&mut nonce);
+                let nonce = u64::from_be_bytes(nonce);
+                for (i, event) in events.iter().enumerate() {
+                    let id = outbox::event_id(nonce.wrapping_add(i as u64));
+                    let key = outbox::outbox_key(at_ms, &id);
+                    // A drawn id already in the outbox fails the commit rather than replace it.
+                    self.reads.insert(key.clone(), None);
+                    let rec = outbox::EventRec {
+                        id,
+                        at_ms,
+                        seq: 0,
+                        event: event.clone(),
+                    };
+                    self.writes.insert(key, Some(encode(&rec)));
+                }
+            }
+        }
+        let pre: Vec<Precondition> = self
+            .reads
+            .into_iter()
+            .map(|(key, expected_version)| Precondition {
+                key,
+                expected_version,
+            })
+            .collect();
+        let writes: Vec<Write> = self
+            .writes
+            .into_iter()
+            .map(|(key, value)| Write { key, value })
+            .collect();
+        let committed = self.store.commit(&pre, &writes)?;
+        if let (true, Some(doors)) = (committed, self.doors) {
+            for event in events {
+                doors.sink.emit(event);
+            }
+        }
+        Ok(committed)
     }
 }
 
@@ -425,9 +586,31 @@ pub enum Step<T> {
     Done(T),
 }
 
-/// Runs `f` (which reads through the `Txn` and stages writes) until its commit goes
-/// through, retrying on conflict. Errors from `f` are final and write nothing.
-pub fn transact<T>(store: &mut dyn Store, mut f: impl FnMut(&mut Txn) -> GwResult<Step<T>>) -> GwResult<T> {
+/// Runs `f` (which reads through the `Txn`, stages writes and reports events) until its
+/// commit goes through, retrying on conflict. Errors from `f` are final and write nothing.
+pub fn transact<T>(
+    ports: &mut Ports,
+    mut f: impl FnMut(&mut Txn) -> GwResult<Step<T>>,
+) -> GwResult<T> {
+    for _ in 0..MAX_RETRIES {
+        let mut txn = Txn::with_events(ports);
+        match f(&mut txn)? {
+            Step::Done(t) => return Ok(t),
+            Step::Commit(t) => {
+                if txn.commit()? {
+                    return Ok(t);
+                }
+            }
+        }
+    }
+    Err(GatewayError::Busy)
+}
+
+/// [`transact`] over the store alone, for changes that report no event.
+pub fn transact_store<T>(
+    store: &mut dyn Store,
+    mut f: impl FnMut(&mut Txn) -> GwResult<Step<T>>,
+) -> GwResult<T> {
     for _ in 0..MAX_RETRIES {
         let mut txn = Txn::new(store);
         match f(&mut txn)? {
@@ -445,11 +628,11 @@ pub fn transact<T>(store: &mut dyn Store, mut f: impl FnMut(&mut Txn) -> GwResul
 /// Like [`transact`], but an error decided inside `f` may still commit its staged writes
 /// (e.g. a wrong link code must count the attempt, then answer the error).
 pub fn transact_with_error<T>(
-    store: &mut dyn Store,
+    ports: &mut Ports,
     mut f: impl FnMut(&mut Txn) -> GwResult<(Step<()>, GwResult<T>)>,
 ) -> GwResult<T> {
     for _ in 0..MAX_RETRIES {
-        let mut txn = Txn::new(store);
+        let mut txn = Txn::with_events(ports);
         let (step, answer) = f(&mut txn)?;
         match step {
             Step::Done(()) => return answer,
@@ -508,7 +691,12 @@ pub fn page_matching<T>(
 }
 
 /// All entries under `prefix` after `start_after`, in pages (the store limits a scan).
-pub fn scan_all(store: &mut dyn Store, prefix: &str, start_after: Option<String>, max: usize) -> GwResult<Vec<crate::ports::Entry>> {
+pub fn scan_all(
+    store: &mut dyn Store,
+    prefix: &str,
+    start_after: Option<String>,
+    max: usize,
+) -> GwResult<Vec<crate::ports::Entry>> {
     let mut out = Vec::new();
     let mut after = start_after;
     loop {
@@ -534,12 +722,18 @@ mod tests {
         assert_eq!(decode::<DayCounter>("k", &encode(&rec)).unwrap(), rec);
         // Same shape, newer version: refused, not misread.
         let newer = br#"{"v":2,"r":{"day":3,"count":4}}"#;
-        assert!(matches!(decode::<DayCounter>("k", newer), Err(GatewayError::StoreUnavailable(m)) if m.contains("unknown version 2")));
+        assert!(
+            matches!(decode::<DayCounter>("k", newer), Err(GatewayError::StoreUnavailable(m)) if m.contains("unknown version 2"))
+        );
         // Other shape, newer version: still reported as the version.
         let other = br#"{"r":{"renamed":1},"v":7}"#;
-        assert!(matches!(decode::<DayCounter>("k", other), Err(GatewayError::StoreUnavailable(m)) if m.contains("unknown version 7")));
+        assert!(
+            matches!(decode::<DayCounter>("k", other), Err(GatewayError::StoreUnavailable(m)) if m.contains("unknown version 7"))
+        );
         // Current version, broken body: unreadable.
         let broken = br#"{"v":1,"r":{"day":"x"}}"#;
-        assert!(matches!(decode::<DayCounter>("k", broken), Err(GatewayError::StoreUnavailable(m)) if m.contains("unreadable")));
+        assert!(
+            matches!(decode::<DayCounter>("k", broken), Err(GatewayError::StoreUnavailable(m)) if m.contains("unreadable"))
+        );
     }
 }

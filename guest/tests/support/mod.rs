@@ -111,21 +111,39 @@ pub struct MemStore(pub Rc<RefCell<MemStoreInner>>);
 impl Store for MemStore {
     fn get(&mut self, key: &str) -> Result<Option<Entry>, StoreError> {
         let s = self.0.borrow();
-        Ok(s.data.get(key).map(|(v, ver)| Entry { key: key.to_string(), value: v.clone(), version: *ver }))
+        Ok(s.data.get(key).map(|(v, ver)| Entry {
+            key: key.to_string(),
+            value: v.clone(),
+            version: *ver,
+        }))
     }
 
-    fn scan(&mut self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+    fn scan(
+        &mut self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
         let s = self.0.borrow();
         Ok(s.data
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .filter(|(k, _)| start_after.is_none_or(|a| k.as_str() > a))
             .take(limit as usize)
-            .map(|(k, (v, ver))| Entry { key: k.clone(), value: v.clone(), version: *ver })
+            .map(|(k, (v, ver))| Entry {
+                key: k.clone(),
+                value: v.clone(),
+                version: *ver,
+            })
             .collect())
     }
 
-    fn scan_reverse(&mut self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
+    fn scan_reverse(
+        &mut self,
+        prefix: &str,
+        start_before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
         let s = self.0.borrow();
         Ok(s.data
             .range(prefix.to_string()..)
@@ -135,14 +153,25 @@ impl Store for MemStore {
             .into_iter()
             .rev()
             .take(limit as usize)
-            .map(|(k, (v, ver))| Entry { key: k.clone(), value: v.clone(), version: *ver })
+            .map(|(k, (v, ver))| Entry {
+                key: k.clone(),
+                value: v.clone(),
+                version: *ver,
+            })
             .collect())
     }
 
-    fn commit(&mut self, preconditions: &[Precondition], writes: &[Write]) -> Result<bool, StoreError> {
+    fn commit(
+        &mut self,
+        preconditions: &[Precondition],
+        writes: &[Write],
+    ) -> Result<bool, StoreError> {
         let mut s = self.0.borrow_mut();
         s.attempts += 1;
-        let crash = s.crash_at.filter(|(n, _)| *n == s.attempts).map(|(_, after)| after);
+        let crash = s
+            .crash_at
+            .filter(|(n, _)| *n == s.attempts)
+            .map(|(_, after)| after);
         if crash == Some(false) {
             return Err(StoreError("injected: crash before the write".into()));
         }
@@ -193,18 +222,32 @@ impl Store for MemStore {
 impl MemStore {
     pub fn record<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
         let s = self.0.borrow();
-        s.data.get(key).map(|(v, _)| cwd_gateway::records::decode(key, v).unwrap())
+        s.data
+            .get(key)
+            .map(|(v, _)| cwd_gateway::records::decode(key, v).unwrap())
     }
     pub fn keys(&self, prefix: &str) -> Vec<String> {
-        self.0.borrow().data.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
+        self.0
+            .borrow()
+            .data
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect()
     }
     pub fn all<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Vec<(String, T)> {
-        self.keys(prefix).into_iter().map(|k| (k.clone(), self.record(&k).unwrap())).collect()
+        self.keys(prefix)
+            .into_iter()
+            .map(|k| (k.clone(), self.record(&k).unwrap()))
+            .collect()
     }
     /// Everything stored, as text (to check that no secret is ever written).
     pub fn dump(&self) -> String {
         let s = self.0.borrow();
-        s.data.iter().map(|(k, (v, _))| format!("{k}={}\n", String::from_utf8_lossy(v))).collect()
+        s.data
+            .iter()
+            .map(|(k, (v, _))| format!("{k}={}\n", String::from_utf8_lossy(v)))
+            .collect()
     }
 }
 
@@ -230,12 +273,22 @@ pub enum PendingTx {
     /// A gateway-signed transaction (validated at broadcast).
     Signed { tx: SignedTransaction, id: [u8; 20] },
     /// A player's transfer made directly on the simulated chain.
-    Player { from: u64, to: u64, amount: i64, asset: u64, memo: Option<Value> },
+    Player {
+        from: u64,
+        to: u64,
+        amount: i64,
+        asset: u64,
+        memo: Option<Value>,
+    },
     /// Operations that execute together and share one history position: a proposal's
     /// transfers (after its `proposal_update`), a mass payment's `mass_payment_pay`s.
     /// `at_block_end`: executed after the block's transactions, as proposals reaching
     /// their expiry are (db_update.cpp `clear_expired_proposals`).
-    Group { ops: Vec<(Value, Vec<u64>)>, moves: Vec<(u64, u64, i64, u64)>, at_block_end: bool },
+    Group {
+        ops: Vec<(Value, Vec<u64>)>,
+        moves: Vec<(u64, u64, i64, u64)>,
+        at_block_end: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -297,7 +350,11 @@ pub enum HistoryMode {
 }
 
 fn int(v: u64, strings: bool) -> Value {
-    if strings { Value::String(v.to_string()) } else { write_u64(v) }
+    if strings {
+        Value::String(v.to_string())
+    } else {
+        write_u64(v)
+    }
 }
 
 pub fn key_for(name: &str, role: &str) -> PrivateKey {
@@ -357,7 +414,13 @@ impl Chain {
         let id = 100 + self.accounts.len() as u64;
         let mut balances = BTreeMap::new();
         balances.insert(0, cwd);
-        self.accounts.push(ChainAccount { id, name: name.into(), active: key_for(name, "active"), memo: key_for(name, "memo"), balances });
+        self.accounts.push(ChainAccount {
+            id,
+            name: name.into(),
+            active: key_for(name, "active"),
+            memo: key_for(name, "memo"),
+            balances,
+        });
         // As on chain, the new account's history starts with its account_create.
         let num = self.head().num;
         let op = json!([5, {"fee": {"amount": 0, "asset_id": "1.3.0"}, "registrar": "1.2.1", "name": name}]);
@@ -377,7 +440,10 @@ impl Chain {
     }
 
     pub fn account(&self, name: &str) -> &ChainAccount {
-        self.accounts.iter().find(|a| a.name == name).unwrap_or_else(|| panic!("no account {name}"))
+        self.accounts
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("no account {name}"))
     }
 
     pub fn id_of(&self, name: &str) -> u64 {
@@ -389,13 +455,23 @@ impl Chain {
     }
 
     pub fn balance(&self, name: &str, asset: u64) -> i64 {
-        self.account(name).balances.get(&asset).copied().unwrap_or(0)
+        self.account(name)
+            .balances
+            .get(&asset)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// A player transfers to someone (included in the next block).
     pub fn player_transfer(&mut self, from: &str, to: &str, amount: i64, asset: u64) {
         let (from, to) = (self.id_of(from), self.id_of(to));
-        self.pending.push(PendingTx::Player { from, to, amount, asset, memo: None });
+        self.pending.push(PendingTx::Player {
+            from,
+            to,
+            amount,
+            asset,
+            memo: None,
+        });
     }
 
     /// A player's CWD transfer with a memo encrypted from their memo key to the receiver's.
@@ -405,7 +481,13 @@ impl Chain {
         let cipher = memo::encrypt(&a.memo, &b.memo.public_key(), nonce, text).unwrap();
         let memo = json!({"from": a.memo.public_key().to_string(), "to": b.memo.public_key().to_string(), "nonce": nonce.to_string(), "message": hex::encode(cipher)});
         let (from, to) = (a.id, b.id);
-        self.pending.push(PendingTx::Player { from, to, amount, asset: 0, memo: Some(memo) });
+        self.pending.push(PendingTx::Player {
+            from,
+            to,
+            amount,
+            asset: 0,
+            memo: Some(memo),
+        });
     }
 
     /// Produces one block at `time` with every pending transaction that still fits.
@@ -417,13 +499,20 @@ impl Chain {
         let mut at_end = Vec::new();
         for p in pending {
             match p {
-                PendingTx::Player { from, to, amount, asset, memo } => {
+                PendingTx::Player {
+                    from,
+                    to,
+                    amount,
+                    asset,
+                    memo,
+                } => {
                     let fee = TRANSFER_FEE;
                     let ok = {
                         let a = self.by_id_mut(from).unwrap();
                         let bal = a.balances.get(&asset).copied().unwrap_or(0);
                         let core = a.balances.get(&0).copied().unwrap_or(0);
-                        (asset == 0 && core >= amount + fee) || (asset != 0 && bal >= amount && core >= fee)
+                        (asset == 0 && core >= amount + fee)
+                            || (asset != 0 && bal >= amount && core >= fee)
                     };
                     if !ok {
                         continue;
@@ -441,7 +530,11 @@ impl Chain {
                     self.record_op(num, trx_in_block, 0, op, &[from, to]);
                     trx_in_block += 1;
                 }
-                PendingTx::Group { ops, moves, at_block_end: false } => {
+                PendingTx::Group {
+                    ops,
+                    moves,
+                    at_block_end: false,
+                } => {
                     for (from, to, amount, asset) in moves {
                         self.move_funds(from, to, amount, asset, 0);
                     }
@@ -459,11 +552,19 @@ impl Chain {
                     let mut need: HashMap<u64, i64> = HashMap::new();
                     for op in &tx.tx.operations {
                         match op {
-                            Operation::Transfer(t) => *need.entry(t.from.0).or_default() += t.amount.amount + t.fee.amount,
-                            Operation::SendMessage(m) => *need.entry(m.from.0).or_default() += m.fee.amount,
+                            Operation::Transfer(t) => {
+                                *need.entry(t.from.0).or_default() += t.amount.amount + t.fee.amount
+                            }
+                            Operation::SendMessage(m) => {
+                                *need.entry(m.from.0).or_default() += m.fee.amount
+                            }
                         }
                     }
-                    let funded = need.iter().all(|(a, n)| self.accounts.iter().any(|x| x.id == *a && x.balances.get(&0).copied().unwrap_or(0) >= *n));
+                    let funded = need.iter().all(|(a, n)| {
+                        self.accounts
+                            .iter()
+                            .any(|x| x.id == *a && x.balances.get(&0).copied().unwrap_or(0) >= *n)
+                    });
                     if !funded {
                         continue;
                     }
@@ -471,11 +572,27 @@ impl Chain {
                         match op {
                             Operation::Transfer(t) => {
                                 self.move_funds(t.from.0, t.to.0, t.amount.amount, 0, t.fee.amount);
-                                self.record_op(num, trx_in_block, i as u32, json::write_operation(op), &[t.from.0, t.to.0]);
+                                self.record_op(
+                                    num,
+                                    trx_in_block,
+                                    i as u32,
+                                    json::write_operation(op),
+                                    &[t.from.0, t.to.0],
+                                );
                             }
                             Operation::SendMessage(m) => {
-                                self.by_id_mut(m.from.0).unwrap().balances.entry(0).and_modify(|b| *b -= m.fee.amount);
-                                self.record_op(num, trx_in_block, i as u32, json::write_operation(op), &[m.from.0, m.to.0]);
+                                self.by_id_mut(m.from.0)
+                                    .unwrap()
+                                    .balances
+                                    .entry(0)
+                                    .and_modify(|b| *b -= m.fee.amount);
+                                self.record_op(
+                                    num,
+                                    trx_in_block,
+                                    i as u32,
+                                    json::write_operation(op),
+                                    &[m.from.0, m.to.0],
+                                );
                             }
                         }
                     }
@@ -510,7 +627,12 @@ impl Chain {
     /// A proposal holding `transfers` (from, to, CWD units) executes in the next block:
     /// on its last approval (`proposal_update` by `approver`, then the transfers at the
     /// update's position) or at its expiry (after the block's transactions).
-    pub fn proposal_transfers(&mut self, approver: &str, transfers: &[(&str, &str, i64)], at_expiry: bool) {
+    pub fn proposal_transfers(
+        &mut self,
+        approver: &str,
+        transfers: &[(&str, &str, i64)],
+        at_expiry: bool,
+    ) {
         let mut ops = Vec::new();
         let mut moves = Vec::new();
         if !at_expiry {
@@ -525,15 +647,25 @@ impl Chain {
             ops.push((Self::transfer_json(f, t, *amount, 0), vec![f, t]));
             moves.push((f, t, *amount, 0));
         }
-        self.pending.push(PendingTx::Group { ops, moves, at_block_end: at_expiry });
+        self.pending.push(PendingTx::Group {
+            ops,
+            moves,
+            at_block_end: at_expiry,
+        });
     }
 
     /// `mass_payment` (op 104) by `from`, executed in the next block: one virtual
     /// `mass_payment_pay` (op 105) per payee at the same position (financial_evaluator.cpp).
     pub fn mass_payment(&mut self, from: &str, payments: &[(&str, i64)]) {
         let f = self.id_of(from);
-        let map: Vec<Value> = payments.iter().map(|(to, a)| json!([format!("1.2.{}", self.id_of(to)), a])).collect();
-        let mut ops = vec![(json!([104, {"fee": {"amount": 500000, "asset_id": "1.3.0"}, "from": format!("1.2.{f}"), "asset_id": "1.3.0", "payments": map}]), vec![f])];
+        let map: Vec<Value> = payments
+            .iter()
+            .map(|(to, a)| json!([format!("1.2.{}", self.id_of(to)), a]))
+            .collect();
+        let mut ops = vec![(
+            json!([104, {"fee": {"amount": 500000, "asset_id": "1.3.0"}, "from": format!("1.2.{f}"), "asset_id": "1.3.0", "payments": map}]),
+            vec![f],
+        )];
         let mut moves = Vec::new();
         for (to, amount) in payments {
             let t = self.id_of(to);
@@ -542,22 +674,38 @@ impl Chain {
             ops.push((pay, vec![f, t]));
             moves.push((f, t, *amount, 0));
         }
-        self.pending.push(PendingTx::Group { ops, moves, at_block_end: false });
+        self.pending.push(PendingTx::Group {
+            ops,
+            moves,
+            at_block_end: false,
+        });
     }
 
     /// Any operation, recorded in the next block in the histories of `accounts`, moving
     /// `moves` (from, to, amount, asset).
     pub fn raw_op(&mut self, op: Value, accounts: &[&str], moves: &[(&str, &str, i64, u64)]) {
         let accounts = accounts.iter().map(|a| self.id_of(a)).collect();
-        let moves = moves.iter().map(|(f, t, a, s)| (self.id_of(f), self.id_of(t), *a, *s)).collect();
-        self.pending.push(PendingTx::Group { ops: vec![(op, accounts)], moves, at_block_end: false });
+        let moves = moves
+            .iter()
+            .map(|(f, t, a, s)| (self.id_of(f), self.id_of(t), *a, *s))
+            .collect();
+        self.pending.push(PendingTx::Group {
+            ops: vec![(op, accounts)],
+            moves,
+            at_block_end: false,
+        });
     }
 
     fn move_funds(&mut self, from: u64, to: u64, amount: i64, asset: u64, fee: i64) {
         let a = self.by_id_mut(from).unwrap();
         *a.balances.entry(asset).or_default() -= amount;
         *a.balances.entry(0).or_default() -= fee;
-        *self.by_id_mut(to).unwrap().balances.entry(asset).or_default() += amount;
+        *self
+            .by_id_mut(to)
+            .unwrap()
+            .balances
+            .entry(asset)
+            .or_default() += amount;
     }
 
     fn record_op(&mut self, block: u32, trx: u32, op_in_trx: u32, op: Value, accounts: &[u64]) {
@@ -565,7 +713,11 @@ impl Chain {
         self.next_global += 1;
         let pos = OpPosition::new(block, trx, op_in_trx);
         for a in accounts.iter().collect::<HashSet<_>>() {
-            self.history.entry(*a).or_default().push(HistOp { pos, op: op.clone(), global_id: g });
+            self.history.entry(*a).or_default().push(HistOp {
+                pos,
+                op: op.clone(),
+                global_id: g,
+            });
         }
     }
 
@@ -593,7 +745,13 @@ impl Chain {
                 for op in &tx.tx.operations {
                     if let Operation::SendMessage(m) = op {
                         if m.to.0 == a.id {
-                            return memo::decrypt(&a.memo, &m.memo.from, m.memo.nonce, &m.memo.message).ok();
+                            return memo::decrypt(
+                                &a.memo,
+                                &m.memo.from,
+                                m.memo.nonce,
+                                &m.memo.message,
+                            )
+                            .ok();
                         }
                     }
                 }
@@ -609,7 +767,12 @@ impl Chain {
             for op in &tx.tx.operations {
                 if let Operation::Transfer(t) = op {
                     if t.from.0 == gateway {
-                        out.push((t.to.0, t.amount.amount, t.memo.as_ref().map_or(0, |m| m.nonce), *num));
+                        out.push((
+                            t.to.0,
+                            t.amount.amount,
+                            t.memo.as_ref().map_or(0, |m| m.nonce),
+                            *num,
+                        ));
                     }
                 }
             }
@@ -618,7 +781,10 @@ impl Chain {
     }
 
     pub fn fault(&mut self, method: &str, f: Fault) {
-        self.faults.entry(method.to_string()).or_default().push_back(f);
+        self.faults
+            .entry(method.to_string())
+            .or_default()
+            .push_back(f);
     }
 
     fn account_json(&self, a: &ChainAccount) -> Value {
@@ -632,7 +798,10 @@ impl Chain {
     }
 
     fn validate_and_accept(&mut self, params: &Value) -> Result<(), NodeError> {
-        let rpc = |m: &str| NodeError::Rpc { code: 10, message: m.to_string() };
+        let rpc = |m: &str| NodeError::Rpc {
+            code: 10,
+            message: m.to_string(),
+        };
         let st = json::transaction(&params[0]).map_err(|e| rpc(&format!("parse: {e}")))?;
         let id = st.tx.id();
         if self.known_tx.contains(&id) {
@@ -653,10 +822,16 @@ impl Chain {
             return Err(rpc("bad tapos"));
         }
         let chain_id: [u8; 32] = hex::decode(&self.chain_id).unwrap().try_into().unwrap();
-        let signers = st.signers(&chain_id).map_err(|e| rpc(&format!("signature: {e}")))?;
+        let signers = st
+            .signers(&chain_id)
+            .map_err(|e| rpc(&format!("signature: {e}")))?;
         for op in &st.tx.operations {
             let payer = op.fee_payer();
-            let acct = self.accounts.iter().find(|a| a.id == payer.0).ok_or_else(|| rpc("unknown account"))?;
+            let acct = self
+                .accounts
+                .iter()
+                .find(|a| a.id == payer.0)
+                .ok_or_else(|| rpc("unknown account"))?;
             if !signers.contains(&acct.active.public_key()) {
                 return Err(rpc("missing required active authority"));
             }
@@ -675,7 +850,10 @@ impl Chain {
 
     pub fn handle(&mut self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
         self.calls.push(format!("{api}.{method}"));
-        let params: Value = serde_json::from_str(params).map_err(|e| NodeError::Rpc { code: 1, message: e.to_string() })?;
+        let params: Value = serde_json::from_str(params).map_err(|e| NodeError::Rpc {
+            code: 1,
+            message: e.to_string(),
+        })?;
         let scripted = self.faults.get_mut(method).and_then(|q| q.pop_front());
         let random = match self.random_faults.as_mut() {
             Some((rng, rate)) if scripted.is_none() => {
@@ -687,7 +865,10 @@ impl Chain {
                         2 if method == "broadcast_transaction" => Fault::Drop,
                         2 => Fault::Error(NodeError::BadResponse("garbage".into())),
                         _ if method == "broadcast_transaction" => Fault::TimeoutAfterApply,
-                        _ => Fault::Error(NodeError::Rpc { code: 7, message: "injected".into() }),
+                        _ => Fault::Error(NodeError::Rpc {
+                            code: 7,
+                            message: "injected".into(),
+                        }),
                     })
                 } else {
                     None
@@ -718,7 +899,11 @@ impl Chain {
                 let names = params[0].as_array().cloned().unwrap_or_default();
                 json!(names
                     .iter()
-                    .map(|n| self.accounts.iter().find(|a| Some(a.name.as_str()) == n.as_str()).map_or(Value::Null, |a| self.account_json(a)))
+                    .map(|n| self
+                        .accounts
+                        .iter()
+                        .find(|a| Some(a.name.as_str()) == n.as_str())
+                        .map_or(Value::Null, |a| self.account_json(a)))
                     .collect::<Vec<_>>())
             }
             ("database", "get_global_properties") => {
@@ -748,7 +933,11 @@ impl Chain {
                 let ids = params[0].as_array().cloned().unwrap_or_default();
                 json!(ids
                     .iter()
-                    .map(|n| self.accounts.iter().find(|a| Some(format!("1.2.{}", a.id)) == n.as_str().map(String::from)).map_or(Value::Null, |a| self.account_json(a)))
+                    .map(|n| self
+                        .accounts
+                        .iter()
+                        .find(|a| Some(format!("1.2.{}", a.id)) == n.as_str().map(String::from))
+                        .map_or(Value::Null, |a| self.account_json(a)))
                     .collect::<Vec<_>>())
             }
             ("database", "get_required_fees") => {
@@ -756,14 +945,25 @@ impl Chain {
                 json!(ops
                     .iter()
                     .map(|o| {
-                        let fee = if o[0] == json!(61) { MESSAGE_FEE } else { TRANSFER_FEE };
+                        let fee = if o[0] == json!(61) {
+                            MESSAGE_FEE
+                        } else {
+                            TRANSFER_FEE
+                        };
                         json!({"amount": int(fee as u64, s), "asset_id": "1.3.0"})
                     })
                     .collect::<Vec<_>>())
             }
             ("database", "get_account_balances") => {
                 let who = params[0].as_str().unwrap_or("");
-                let a = self.accounts.iter().find(|a| format!("1.2.{}", a.id) == who).ok_or(NodeError::Rpc { code: 10, message: "no such account".into() })?;
+                let a = self
+                    .accounts
+                    .iter()
+                    .find(|a| format!("1.2.{}", a.id) == who)
+                    .ok_or(NodeError::Rpc {
+                        code: 10,
+                        message: "no such account".into(),
+                    })?;
                 json!([{"amount": int(a.balances.get(&0).copied().unwrap_or(0) as u64, s), "asset_id": "1.3.0"}])
             }
             ("database", "get_block_header") => {
@@ -779,9 +979,18 @@ impl Chain {
                 let limit = json::int_u64(&params[2], "limit").unwrap_or(0);
                 let start = json::int_u64(&params[3], "start").unwrap_or(0);
                 if limit > self.max_history_limit {
-                    return Err(NodeError::Rpc { code: 10, message: format!("limit can not be greater than {}", self.max_history_limit) });
+                    return Err(NodeError::Rpc {
+                        code: 10,
+                        message: format!(
+                            "limit can not be greater than {}",
+                            self.max_history_limit
+                        ),
+                    });
                 }
-                let id = who.strip_prefix("1.2.").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+                let id = who
+                    .strip_prefix("1.2.")
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
                 let ops = self.history.get(&id).cloned().unwrap_or_default();
                 let (total, removed) = self.history_stats(id);
                 let stop = stop.max(removed + 1);
@@ -822,7 +1031,12 @@ impl Chain {
                 self.validate_and_accept(&params)?;
                 Value::Null
             }
-            _ => return Err(NodeError::Rpc { code: -32601, message: format!("no method {api}.{method}") }),
+            _ => {
+                return Err(NodeError::Rpc {
+                    code: -32601,
+                    message: format!("no method {api}.{method}"),
+                })
+            }
         };
         Ok(result.to_string())
     }
@@ -863,15 +1077,24 @@ pub fn default_config() -> Config {
     let mut c = Config::new(
         GATEWAY,
         CHAIN_ID,
-        Rate { game_units: 90, per_cwd_units: 100_000 },
-        Rate { game_units: 100, per_cwd_units: 100_000 },
+        Rate {
+            game_units: 90,
+            per_cwd_units: 100_000,
+        },
+        Rate {
+            game_units: 100,
+            per_cwd_units: 100_000,
+        },
     );
     c.withdrawals.min_cwd = 1_000;
     c
 }
 
 pub fn gateway_keys() -> Keys {
-    Keys { active_wif: key_for(GATEWAY, "active").to_wif(), memo_wif: key_for(GATEWAY, "memo").to_wif() }
+    Keys {
+        active_wif: key_for(GATEWAY, "active").to_wif(),
+        memo_wif: key_for(GATEWAY, "memo").to_wif(),
+    }
 }
 
 impl World {
@@ -893,7 +1116,15 @@ impl World {
         let events = Recorder::default();
         let rng = Rc::new(RefCell::new(Rng(seed)));
         let gw = Self::instance(&chain, &store, &clock, &events, &rng);
-        let mut w = World { gw, chain, store, clock, events, rng, config: config.clone() };
+        let mut w = World {
+            gw,
+            chain,
+            store,
+            clock,
+            events,
+            rng,
+            config: config.clone(),
+        };
         for _ in 0..5 {
             w.produce();
         }
@@ -901,19 +1132,32 @@ impl World {
         w
     }
 
-    pub fn instance(chain: &Rc<RefCell<Chain>>, store: &MemStore, clock: &Rc<Cell<u64>>, events: &Recorder, rng: &Rc<RefCell<Rng>>) -> Gateway {
+    pub fn instance(
+        chain: &Rc<RefCell<Chain>>,
+        store: &MemStore,
+        clock: &Rc<Cell<u64>>,
+        events: &Recorder,
+        rng: &Rc<RefCell<Rng>>,
+    ) -> Gateway {
         Gateway::new(Ports {
             store: Box::new(store.clone()),
             node: Box::new(SimNode(chain.clone())),
             clock: Box::new(TestClock(clock.clone())),
             events: Box::new(events.clone()),
             random: Box::new(SeededRandom(rng.clone())),
+            outbox: true,
         })
     }
 
     /// A second gateway instance over the same store and chain (another host process).
     pub fn second_instance(&self) -> Gateway {
-        let mut g = Self::instance(&self.chain, &self.store, &self.clock, &self.events, &self.rng);
+        let mut g = Self::instance(
+            &self.chain,
+            &self.store,
+            &self.clock,
+            &self.events,
+            &self.rng,
+        );
         // A host retries `configure` while the node is unavailable.
         for _ in 0..100 {
             match g.configure(self.config.clone(), gateway_keys()) {
@@ -973,7 +1217,8 @@ impl World {
     pub fn try_read_code(&mut self, account: &str) -> Option<String> {
         let msg = {
             let c = self.chain.borrow();
-            c.pending_message(account).or_else(|| c.last_message(account))?
+            c.pending_message(account)
+                .or_else(|| c.last_message(account))?
         };
         msg.split_whitespace()
             .map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()))
@@ -982,7 +1227,9 @@ impl World {
     }
 
     pub fn deposit(&mut self, from: &str, cwd: i64) {
-        self.chain.borrow_mut().player_transfer(from, GATEWAY, cwd, 0);
+        self.chain
+            .borrow_mut()
+            .player_transfer(from, GATEWAY, cwd, 0);
     }
 
     pub fn events(&self) -> Vec<Event> {
@@ -1008,7 +1255,9 @@ impl World {
 /// (deposits, assignments, game changes) less those paid out: transfers and rewards
 /// only move units. Panics with `ctx` on any mismatch.
 pub fn check_ledger(store: &MemStore, ctx: &str) {
-    use cwd_gateway::records::{AdjustRec, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
+    use cwd_gateway::records::{
+        AdjustRec, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec,
+    };
     use cwd_gateway::referrals::RewardRec;
     use cwd_gateway::transfers::TransferRec;
     let users: Vec<(String, UserRec)> = store.all("user/");
@@ -1030,7 +1279,11 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
     }
     // Adjustments whose idempotency records were pruned: their daily totals.
     for (key, d) in store.all::<cwd_gateway::retention::AdjustDayRec>("adjday/") {
-        let user = key["adjday/".len()..].split('/').next().unwrap().to_string();
+        let user = key["adjday/".len()..]
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
         *expect.entry(user).or_default() += d.delta;
         entered += d.delta;
     }
@@ -1040,8 +1293,17 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
     }
     for (_, r) in store.all::<RewardRec>("rwd/") {
         let shares: u64 = r.shares.iter().map(|s| s.amount).sum();
-        assert_eq!(shares + r.cashback, r.paid, "reward {} does not add up at {ctx}", r.idempotency_key);
-        assert!(r.paid <= r.base, "reward {} pays more than its base at {ctx}", r.idempotency_key);
+        assert_eq!(
+            shares + r.cashback,
+            r.paid,
+            "reward {} does not add up at {ctx}",
+            r.idempotency_key
+        );
+        assert!(
+            r.paid <= r.base,
+            "reward {} pays more than its base at {ctx}",
+            r.idempotency_key
+        );
         *expect.entry(r.pool_user.clone()).or_default() -= r.paid as i128;
         for s in &r.shares {
             *expect.entry(s.user.clone()).or_default() += s.amount as i128;
@@ -1064,15 +1326,29 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
         let user = &key["user/".len()..];
         let have = u.balance as i128 + u.frozen as i128;
         held += have;
-        assert_eq!(have, expect.get(user).copied().unwrap_or(0), "ledger does not reconcile for {user} at {ctx}");
-        assert_eq!(u.frozen, frozen.get(user).copied().unwrap_or(0), "frozen mismatch for {user} at {ctx}");
+        assert_eq!(
+            have,
+            expect.get(user).copied().unwrap_or(0),
+            "ledger does not reconcile for {user} at {ctx}"
+        );
+        assert_eq!(
+            u.frozen,
+            frozen.get(user).copied().unwrap_or(0),
+            "frozen mismatch for {user} at {ctx}"
+        );
     }
     for (user, e) in &expect {
         if *e != 0 {
-            assert!(users.iter().any(|(k, _)| &k["user/".len()..] == user), "a move without a user record ({user}) at {ctx}");
+            assert!(
+                users.iter().any(|(k, _)| &k["user/".len()..] == user),
+                "a move without a user record ({user}) at {ctx}"
+            );
         }
     }
-    assert_eq!(held, entered, "units were created or lost by transfers or rewards at {ctx}");
+    assert_eq!(
+        held, entered,
+        "units were created or lost by transfers or rewards at {ctx}"
+    );
     check_totals(store, ctx);
 }
 
@@ -1090,12 +1366,32 @@ pub fn check_totals(store: &MemStore, ctx: &str) {
                 want.extend(cwd_gateway::records::indexes::index_key(&k, Some(&v)));
             }
         }
-        let have: std::collections::BTreeSet<String> = ["udep/", "uwd/", "adjexp/"].into_iter().flat_map(|p| store.keys(p)).collect();
-        assert_eq!(have, want, "per-user indexes differ from the records at {ctx}");
-        assert_eq!(kept, totals::recount(&mut s).unwrap(), "kept totals differ from the records at {ctx}");
+        let have: std::collections::BTreeSet<String> = ["udep/", "uwd/", "adjexp/"]
+            .into_iter()
+            .flat_map(|p| store.keys(p))
+            .collect();
+        assert_eq!(
+            have, want,
+            "per-user indexes differ from the records at {ctx}"
+        );
+        assert_eq!(
+            kept,
+            totals::recount(&mut s).unwrap(),
+            "kept totals differ from the records at {ctx}"
+        );
         for (key, shard) in store.all::<Totals>(totals::TOTALS_PREFIX) {
-            let fields = [shard.frozen_game, shard.unclaimed_count, shard.unclaimed_cwd, shard.pending_count, shard.pending_cwd, shard.unacked_payouts];
-            assert!(fields.iter().all(|f| *f >= 0), "shard {key} went negative at {ctx}: {shard:?}");
+            let fields = [
+                shard.frozen_game,
+                shard.unclaimed_count,
+                shard.unclaimed_cwd,
+                shard.pending_count,
+                shard.pending_cwd,
+                shard.unacked_payouts,
+            ];
+            assert!(
+                fields.iter().all(|f| *f >= 0),
+                "shard {key} went negative at {ctx}: {shard:?}"
+            );
         }
     }
 }
@@ -1129,13 +1425,21 @@ pub fn check_books(w: &World, ctx: &str, positions: Positions) {
     let gid = c.id_of(GATEWAY);
     let lib = c.lib();
     let empty = Vec::new();
-    let incoming: BTreeMap<OpPosition, (u64, i64, u64)> = c.history.get(&gid).unwrap_or(&empty)
+    let incoming: BTreeMap<OpPosition, (u64, i64, u64)> = c
+        .history
+        .get(&gid)
+        .unwrap_or(&empty)
         .iter()
-        .filter(|h| h.op[0] == serde_json::json!(0) && h.op[1]["to"] == serde_json::json!(format!("1.2.{gid}")))
+        .filter(|h| {
+            h.op[0] == serde_json::json!(0)
+                && h.op[1]["to"] == serde_json::json!(format!("1.2.{gid}"))
+        })
         .map(|h| {
             let from = h.op[1]["from"].as_str().unwrap()[4..].parse().unwrap();
             let amount = cwd_gateway::json::int_i64(&h.op[1]["amount"]["amount"], "a").unwrap();
-            let asset = h.op[1]["amount"]["asset_id"].as_str().unwrap()[4..].parse().unwrap();
+            let asset = h.op[1]["amount"]["asset_id"].as_str().unwrap()[4..]
+                .parse()
+                .unwrap();
             (h.pos, (from, amount, asset))
         })
         .collect();
@@ -1144,18 +1448,46 @@ pub fn check_books(w: &World, ctx: &str, positions: Positions) {
         for (from, amount, asset) in incoming.values() {
             *real.entry((*from, *amount, *asset)).or_default() += 1;
         }
-        let claims = deps.iter().map(|(_, d)| (d.from_account_id, d.cwd as i64, 0)).chain(uncs.iter().map(|(_, u)| (u.from_account_id, u.amount as i64, u.asset_id)));
+        let claims = deps
+            .iter()
+            .map(|(_, d)| (d.from_account_id, d.cwd as i64, 0))
+            .chain(
+                uncs.iter()
+                    .map(|(_, u)| (u.from_account_id, u.amount as i64, u.asset_id)),
+            );
         for claim in claims {
-            let left = real.get_mut(&claim).filter(|n| **n > 0).unwrap_or_else(|| panic!("credit {claim:?} matches no real transfer not already credited at {}", ctx()));
+            let left = real.get_mut(&claim).filter(|n| **n > 0).unwrap_or_else(|| {
+                panic!(
+                    "credit {claim:?} matches no real transfer not already credited at {}",
+                    ctx()
+                )
+            });
             *left -= 1;
         }
     }
     for (key, d) in deps.iter().filter(|_| positions == Positions::Exact) {
         let pos = OpPosition::parse_deposit_id(&key["dep/".len()..]).unwrap();
-        let (from, amount, asset) = incoming.get(&pos).unwrap_or_else(|| panic!("credited deposit {key} is not on chain at {}", ctx()));
-        assert!(pos.block_num <= lib, "credited a reversible deposit at {}", ctx());
-        assert_eq!((d.from_account_id, d.cwd as i64, *asset), (*from, *amount, 0), "at {}", ctx());
-        assert!(!uncs.iter().any(|(k, _)| k["unc/".len()..] == key["dep/".len()..]), "credited and unclaimed at {}", ctx());
+        let (from, amount, asset) = incoming
+            .get(&pos)
+            .unwrap_or_else(|| panic!("credited deposit {key} is not on chain at {}", ctx()));
+        assert!(
+            pos.block_num <= lib,
+            "credited a reversible deposit at {}",
+            ctx()
+        );
+        assert_eq!(
+            (d.from_account_id, d.cwd as i64, *asset),
+            (*from, *amount, 0),
+            "at {}",
+            ctx()
+        );
+        assert!(
+            !uncs
+                .iter()
+                .any(|(k, _)| k["unc/".len()..] == key["dep/".len()..]),
+            "credited and unclaimed at {}",
+            ctx()
+        );
     }
 
     // Withdrawals: at most one payout per withdrawal, none for failed or rejected ones,
@@ -1168,11 +1500,27 @@ pub fn check_books(w: &World, ctx: &str, positions: Positions) {
     for (_, x) in &wds {
         let n = by_nonce.get(&x.nonce).map_or(0, |v| v.len());
         assert!(n <= 1, "withdrawal {} paid {n} times at {}", x.id, ctx());
-        if matches!(x.state, WdState::Failed | WdState::Rejected | WdState::Queued | WdState::AwaitingReview) {
-            assert_eq!(n, 0, "withdrawal {} is {:?} but was paid at {}", x.id, x.state, ctx());
+        if matches!(
+            x.state,
+            WdState::Failed | WdState::Rejected | WdState::Queued | WdState::AwaitingReview
+        ) {
+            assert_eq!(
+                n,
+                0,
+                "withdrawal {} is {:?} but was paid at {}",
+                x.id,
+                x.state,
+                ctx()
+            );
         }
         if x.state == WdState::Confirmed {
-            assert_eq!(n, 1, "withdrawal {} confirmed without a payout at {}", x.id, ctx());
+            assert_eq!(
+                n,
+                1,
+                "withdrawal {} confirmed without a payout at {}",
+                x.id,
+                ctx()
+            );
             assert_eq!(by_nonce[&x.nonce][0], (x.account_id, x.cwd as i64));
         }
     }
@@ -1182,14 +1530,22 @@ pub fn check_books(w: &World, ctx: &str, positions: Positions) {
         let n = by_nonce.get(&s.nonce).map_or(0, |v| v.len());
         assert!(n <= 1, "sweep {} paid {n} times at {}", s.id, ctx());
         match s.state {
-            SweepState::Confirmed => assert_eq!(by_nonce[&s.nonce][0], (s.cold_account_id, s.cwd as i64), "at {}", ctx()),
-            SweepState::Expired => assert_eq!(n, 0, "sweep {} expired but was paid at {}", s.id, ctx()),
+            SweepState::Confirmed => assert_eq!(
+                by_nonce[&s.nonce][0],
+                (s.cold_account_id, s.cwd as i64),
+                "at {}",
+                ctx()
+            ),
+            SweepState::Expired => {
+                assert_eq!(n, 0, "sweep {} expired but was paid at {}", s.id, ctx())
+            }
             SweepState::Sent => {}
         }
     }
     for nonce in by_nonce.keys() {
         assert!(
-            wds.iter().any(|(_, x)| x.nonce == *nonce) || sweeps.iter().any(|(_, s)| s.nonce == *nonce),
+            wds.iter().any(|(_, x)| x.nonce == *nonce)
+                || sweeps.iter().any(|(_, s)| s.nonce == *nonce),
             "a payout matches no withdrawal or sweep at {}",
             ctx()
         );
@@ -1197,8 +1553,21 @@ pub fn check_books(w: &World, ctx: &str, positions: Positions) {
     // A sweep never leaves pending withdrawals unfunded: what the gateway holds, less
     // sweeps still in flight, covers every withdrawal not yet paid on chain.
     let paid: std::collections::HashSet<u64> = pays.iter().map(|p| p.2).collect();
-    let unpaid: i128 = wds.iter().filter(|(_, x)| !x.state.is_final() && !paid.contains(&x.nonce)).map(|(_, x)| x.cwd as i128).sum();
-    let sweeping: i128 = sweeps.iter().filter(|(_, s)| s.state == SweepState::Sent && !paid.contains(&s.nonce)).map(|(_, s)| (s.cwd + s.fee) as i128).sum();
+    let unpaid: i128 = wds
+        .iter()
+        .filter(|(_, x)| !x.state.is_final() && !paid.contains(&x.nonce))
+        .map(|(_, x)| x.cwd as i128)
+        .sum();
+    let sweeping: i128 = sweeps
+        .iter()
+        .filter(|(_, s)| s.state == SweepState::Sent && !paid.contains(&s.nonce))
+        .map(|(_, s)| (s.cwd + s.fee) as i128)
+        .sum();
     let hot = c.balance(GATEWAY, 0) as i128;
-    assert!(hot - sweeping >= unpaid, "sweeps left {} for {unpaid} of pending withdrawals at {}", hot - sweeping, ctx());
+    assert!(
+        hot - sweeping >= unpaid,
+        "sweeps left {} for {unpaid} of pending withdrawals at {}",
+        hot - sweeping,
+        ctx()
+    );
 }

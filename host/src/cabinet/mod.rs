@@ -44,7 +44,10 @@ impl Cabinet {
     pub fn new(secret: Vec<u8>) -> anyhow::Result<Self> {
         let secret = Zeroizing::new(secret);
         if secret.len() < session::MIN_SECRET_LEN {
-            anyhow::bail!("the cabinet's session secret must be at least {} bytes", session::MIN_SECRET_LEN);
+            anyhow::bail!(
+                "the cabinet's session secret must be at least {} bytes",
+                session::MIN_SECRET_LEN
+            );
         }
         Ok(Cabinet { secret })
     }
@@ -56,24 +59,42 @@ impl Cabinet {
     }
 
     fn session(&self, headers: &HeaderMap) -> Result<Session, SessionError> {
-        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
         session::verify(&self.secret, given.unwrap_or(""), now_secs())
     }
 }
 
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The cabinet's routes, merged into the API's router when it is enabled.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/cabinet", get(redirect))
-        .route("/cabinet/", get(|| async { page("text/html; charset=utf-8", INDEX_HTML) }))
-        .route("/cabinet/app.js", get(|| async { page("text/javascript; charset=utf-8", APP_JS) }))
-        .route("/cabinet/cabinet.css", get(|| async { page("text/css; charset=utf-8", STYLE_CSS) }))
+        .route(
+            "/cabinet/",
+            get(|| async { page("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/cabinet/app.js",
+            get(|| async { page("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/cabinet/cabinet.css",
+            get(|| async { page("text/css; charset=utf-8", STYLE_CSS) }),
+        )
         .route("/cabinet/api/{call}", any(api))
-        .route("/cabinet/{*rest}", any(|| async { json_reply(404, error("not-found", "no such page in the cabinet")) }))
+        .route(
+            "/cabinet/{*rest}",
+            any(|| async { json_reply(404, error("not-found", "no such page in the cabinet")) }),
+        )
 }
 
 async fn redirect() -> Response {
@@ -124,16 +145,37 @@ fn args_for(browser: &Value, fields: &[&str], user: Option<&str>) -> Value {
 }
 
 /// `POST /cabinet/api/<call>` with `Authorization: Bearer <session token>`.
-async fn api(State(st): Shared, Path(call): Path<String>, method: Method, headers: HeaderMap, body: Body) -> Response {
+async fn api(
+    State(st): Shared,
+    Path(call): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Some(cabinet) = st.cabinet.clone() else {
         return json_reply(404, error("not-found", "the cabinet is not enabled"));
     };
     if method != Method::POST {
-        return refuse_unread(&headers, 405, error("method-not-allowed", "use POST with a JSON object"), &[("allow", "POST")]);
+        return refuse_unread(
+            &headers,
+            405,
+            error("method-not-allowed", "use POST with a JSON object"),
+            &[("allow", "POST")],
+        );
     }
     let session = match cabinet.session(&headers) {
         Ok(s) => s,
-        Err(e) => return refuse_unread(&headers, 401, error(e.code(), e.message()), &[("www-authenticate", "Bearer"), ("cache-control", "no-store")]),
+        Err(e) => {
+            return refuse_unread(
+                &headers,
+                401,
+                error(e.code(), e.message()),
+                &[
+                    ("www-authenticate", "Bearer"),
+                    ("cache-control", "no-store"),
+                ],
+            )
+        }
     };
     let browser = match read_args(&st, &headers, body).await {
         Ok(v) => v,
@@ -144,14 +186,39 @@ async fn api(State(st): Shared, Path(call): Path<String>, method: Method, header
         "me" => me(&st, &session).await,
         "wait" => wait(&st, user, &browser).await,
         "link-challenge" => run_call(&st, "link-challenge", json!({})).await,
-        "start-link" => run_call(&st, "start-link", args_for(&browser, &["account", "challenge", "nonce"], Some(user))).await,
-        "confirm-link" => run_call(&st, "confirm-link", args_for(&browser, &["code"], Some(user))).await,
+        "start-link" => {
+            run_call(
+                &st,
+                "start-link",
+                args_for(&browser, &["account", "challenge", "nonce"], Some(user)),
+            )
+            .await
+        }
+        "confirm-link" => {
+            run_call(
+                &st,
+                "confirm-link",
+                args_for(&browser, &["code"], Some(user)),
+            )
+            .await
+        }
         "quote-deposit" => run_call(&st, "quote-deposit", args_for(&browser, &["cwd"], None)).await,
-        "quote-withdrawal" => run_call(&st, "quote-withdrawal", args_for(&browser, &["game", "cwd"], None)).await,
+        "quote-withdrawal" => {
+            run_call(
+                &st,
+                "quote-withdrawal",
+                args_for(&browser, &["game", "cwd"], None),
+            )
+            .await
+        }
         "request-withdrawal" => {
             // Namespaced by user (length-prefixed: user ids may contain `:`), so one
             // player's key can never meet another's.
-            let Some(key) = browser.get("request_id").and_then(Value::as_str).filter(|k| (1..=100).contains(&k.len())) else {
+            let Some(key) = browser
+                .get("request_id")
+                .and_then(Value::as_str)
+                .filter(|k| (1..=100).contains(&k.len()))
+            else {
                 return json_reply(400, error("bad-request", "`request_id` must be a string of 1 to 100 bytes, the same when a request is retried"));
             };
             let mut args = args_for(&browser, &["game", "cwd"], Some(user));
@@ -159,7 +226,12 @@ async fn api(State(st): Shared, Path(call): Path<String>, method: Method, header
             run_call(&st, "request-withdrawal", args).await
         }
         "withdrawal" => {
-            let (status, value) = run_call(&st, "get-withdrawal", args_for(&browser, &["withdrawal_id"], None)).await;
+            let (status, value) = run_call(
+                &st,
+                "get-withdrawal",
+                args_for(&browser, &["withdrawal_id"], None),
+            )
+            .await;
             if status == 200 && value.get("user").and_then(Value::as_str) != Some(user) {
                 // Another player's withdrawal is, to this player, no withdrawal.
                 (404, error("withdrawal-not-found", "no such withdrawal"))
@@ -187,13 +259,24 @@ async fn api(State(st): Shared, Path(call): Path<String>, method: Method, header
 /// The page then re-reads; between changes it costs one key read every half second.
 async fn wait(st: &AppState, user: &str, browser: &Value) -> (u16, Value) {
     let Some(known) = browser.get("revision").and_then(Value::as_u64) else {
-        return (400, error("bad-request", "`revision` (from me.account.revision) must be a non-negative integer"));
+        return (
+            400,
+            error(
+                "bad-request",
+                "`revision` (from me.account.revision) must be a non-negative integer",
+            ),
+        );
     };
     let wait = match browser.get("wait_ms") {
         None | Some(Value::Null) => WAIT_MAX,
         Some(v) => match v.as_u64() {
             Some(ms) => Duration::from_millis(ms).min(WAIT_MAX),
-            None => return (400, error("bad-request", "`wait_ms` must be a non-negative integer")),
+            None => {
+                return (
+                    400,
+                    error("bad-request", "`wait_ms` must be a non-negative integer"),
+                )
+            }
         },
     };
     let deadline = tokio::time::Instant::now() + wait;
@@ -205,7 +288,10 @@ async fn wait(st: &AppState, user: &str, browser: &Value) -> (u16, Value) {
         let revision = account["revision"].as_u64().unwrap_or(0);
         let now = tokio::time::Instant::now();
         if revision != known || now >= deadline {
-            return (200, json!({ "revision": revision, "changed": revision != known }));
+            return (
+                200,
+                json!({ "revision": revision, "changed": revision != known }),
+            );
         }
         tokio::time::sleep(WAIT_STEP.min(deadline - now)).await;
     }
@@ -232,11 +318,14 @@ async fn me(st: &AppState, session: &Session) -> (u16, Value) {
         }
         withdrawal_rate = q["rate"].clone();
     }
-    (200, json!({
-        "user": user,
-        "session_expires_at_secs": session.expires_at_secs,
-        "account": account,
-        "deposit": deposit,
-        "withdrawal_rate": withdrawal_rate,
-    }))
+    (
+        200,
+        json!({
+            "user": user,
+            "session_expires_at_secs": session.expires_at_secs,
+            "account": account,
+            "deposit": deposit,
+            "withdrawal_rate": withdrawal_rate,
+        }),
+    )
 }

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cwd_devnet::{AccountSpec, Config as DevnetConfig, CreatedAccount, Devnet, DevnetHandle, Production};
+use cwd_devnet::{
+    AccountSpec, Config as DevnetConfig, CreatedAccount, Devnet, DevnetHandle, Production,
+};
 use cwd_gateway_host::bindings::api;
 use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::MemorySink;
@@ -29,8 +31,14 @@ pub fn config(chain_id: String) -> api::Config {
     api::Config {
         gateway_account: "game-gateway".into(),
         chain_id,
-        deposit_rate: api::Rate { game_units: 90, per_cwd_units: 100_000 },
-        withdrawal_rate: api::Rate { game_units: 100, per_cwd_units: 100_000 },
+        deposit_rate: api::Rate {
+            game_units: 90,
+            per_cwd_units: 100_000,
+        },
+        withdrawal_rate: api::Rate {
+            game_units: 100,
+            per_cwd_units: 100_000,
+        },
         link: api::LinkConfig {
             code_digits: 0,
             code_ttl_ms: 0,
@@ -42,7 +50,14 @@ pub fn config(chain_id: String) -> api::Config {
             global_daily: 0,
             pow_bits: 0,
         },
-        withdrawals: api::WithdrawalConfig { min_cwd: 100_000, max_cwd: 0, daily_cwd: 0, review_above_cwd: 0, expiration_secs: 0, max_attempts: 0 },
+        withdrawals: api::WithdrawalConfig {
+            min_cwd: 100_000,
+            max_cwd: 0,
+            daily_cwd: 0,
+            review_above_cwd: 0,
+            expiration_secs: 0,
+            max_attempts: 0,
+        },
         low_fee_balance_cwd: 0,
         tick_interval_ms: 200,
         idempotency_window_ms: 0,
@@ -59,23 +74,53 @@ pub fn start(seed: &str, runtime: RuntimeConfig, node_timeout: Duration) -> Gw {
 
 /// [`start`] with the gateway configuration changed by `tweak`.
 #[allow(dead_code)]
-pub fn start_with(seed: &str, runtime: RuntimeConfig, node_timeout: Duration, tweak: impl FnOnce(&mut api::Config)) -> Gw {
-    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::seeded(seed) }).expect("devnet");
-    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
-    let node = HttpNode::new(vec![devnet.url().to_string()], node_timeout).verify_chain_id(&devnet.chain_id_hex()).unwrap();
+pub fn start_with(
+    seed: &str,
+    runtime: RuntimeConfig,
+    node_timeout: Duration,
+    tweak: impl FnOnce(&mut api::Config),
+) -> Gw {
+    let devnet = Devnet::start(DevnetConfig {
+        production: Production::Timer(Duration::from_millis(100)),
+        ..DevnetConfig::seeded(seed)
+    })
+    .expect("devnet");
+    let gateway = devnet
+        .create_account(AccountSpec::new("game-gateway", 10_000 * CWD))
+        .unwrap();
+    let node = HttpNode::new(vec![devnet.url().to_string()], node_timeout)
+        .verify_chain_id(&devnet.chain_id_hex())
+        .unwrap();
     let events = MemorySink::default();
-    let caps = Capabilities { store: Arc::new(MemoryStore::new()), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(events.clone()) };
+    let caps = Capabilities {
+        store: Arc::new(MemoryStore::new()),
+        node: Arc::new(node),
+        clock: Arc::new(SystemClock),
+        events: Arc::new(events.clone()),
+    };
     let runtime = Runtime::new(runtime).unwrap();
-    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let keys = api::Keys {
+        active_wif: gateway.active_wif.clone().unwrap(),
+        memo_wif: gateway.memo_wif.clone().unwrap(),
+    };
     let mut config = config(devnet.chain_id_hex());
     tweak(&mut config);
     let service = Service::start(&runtime, caps, &config, keys).unwrap();
-    Gw { devnet, gateway, service, events }
+    Gw {
+        devnet,
+        gateway,
+        service,
+        events,
+    }
 }
 
 /// A loopback port free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `check` every 50 ms until it gives a value, failing after `timeout`.
@@ -85,7 +130,10 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> O
         if let Some(v) = check() {
             return v;
         }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -108,18 +156,31 @@ pub fn call(port: u16, name: &str, args: Value) -> Result<Value, String> {
         .send_json(args)
     {
         Ok(r) => Ok(r.into_json().unwrap()),
-        Err(ureq::Error::Status(code, r)) => Err(format!("{code} {}", r.into_string().unwrap_or_default())),
+        Err(ureq::Error::Status(code, r)) => {
+            Err(format!("{code} {}", r.into_string().unwrap_or_default()))
+        }
         Err(e) => Err(e.to_string()),
     }
 }
 
 /// The `digits`-digit link code the gateway sent to `player`, read with its memo key.
-pub fn link_code(devnet: &DevnetHandle, player: &CreatedAccount, digits: usize, timeout: Duration) -> String {
+pub fn link_code(
+    devnet: &DevnetHandle,
+    player: &CreatedAccount,
+    digits: usize,
+    timeout: Duration,
+) -> String {
     let memo_key = player.memo_private().expect("the player's memo key");
     eventually("the link code", timeout, || {
         let memos = devnet.received_memos(&player.name, Some(&memo_key)).ok()?;
-        let text = memos.into_iter().find(|m| m.op == "send_message")?.text.ok()?;
-        text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits).map(str::to_string)
+        let text = memos
+            .into_iter()
+            .find(|m| m.op == "send_message")?
+            .text
+            .ok()?;
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == digits)
+            .map(str::to_string)
     })
 }
 
@@ -136,13 +197,27 @@ pub fn payouts(devnet: &DevnetHandle, account_id: &str) -> Vec<Value> {
 impl Gw {
     /// `user` linked to a new chain account holding `cwd` units, of which `deposit`
     /// were deposited and credited. Ticks by hand.
-    pub fn funded_player(&self, user: &str, account: &str, cwd: i64, deposit: i64) -> CreatedAccount {
-        let player = self.devnet.create_account(AccountSpec::new(account, cwd)).unwrap();
-        let started = self.service.with(|a| a.start_link(user, account, None)).unwrap();
+    pub fn funded_player(
+        &self,
+        user: &str,
+        account: &str,
+        cwd: i64,
+        deposit: i64,
+    ) -> CreatedAccount {
+        let player = self
+            .devnet
+            .create_account(AccountSpec::new(account, cwd))
+            .unwrap();
+        let started = self
+            .service
+            .with(|a| a.start_link(user, account, None))
+            .unwrap();
         let digits = started.code_digits as usize;
         let code = link_code(&self.devnet, &player, digits, Duration::from_secs(20));
         self.service.with(|a| a.confirm_link(user, &code)).unwrap();
-        self.devnet.transfer(account, "game-gateway", deposit, None, None).unwrap();
+        self.devnet
+            .transfer(account, "game-gateway", deposit, None, None)
+            .unwrap();
         let expected = (deposit as u64) * 90 / 100_000;
         eventually("the deposit", Duration::from_secs(30), || {
             let _ = self.service.tick();
@@ -157,6 +232,10 @@ impl Gw {
     }
 
     pub fn restarts(&self) -> Vec<Value> {
-        self.events.snapshot().into_iter().filter(|e| e["type"] == "alert" && e["kind"] == "instance-restarted").collect()
+        self.events
+            .snapshot()
+            .into_iter()
+            .filter(|e| e["type"] == "alert" && e["kind"] == "instance-restarted")
+            .collect()
     }
 }

@@ -1,0 +1,105 @@
+//! The event feed: every event, in order, for `config.events.retention-ms`
+//! (30 days by default). Changes write their events to the outbox (`obx/`) in their own commit
+//! ([`crate::records::Txn::emit`]); the sequencer moves them to the feed (`evt/<seq>`)
+//! in outbox key order, numbering them from `seq/evt`, which only it writes. So a
+//! change never contends on a shared key, and feed positions are dense and final.
+//!
+//! Order: by commit time (the committing host's clock), then id, as the sequencer finds
+//! them; an event committed after a sequencing pass read the outbox comes after the
+//! events that pass numbered. For one user the feed is in commit order: the changes of
+//! one user are serialized by the user's records, and their commit times are read after
+//! the previous commit, provided the hosts' clocks agree (NTP) to within that gap.
+
+use crate::gateway::Gateway;
+use crate::gateway_error::{GatewayError, GwResult};
+use crate::records::outbox::{self, EventRec, FEED, FEED_SEQ, OUTBOX};
+use crate::records::{self, transact_store, Step};
+
+/// Outbox entries numbered per commit of the sequencer.
+pub const SEQUENCE_BATCH: u32 = 500;
+/// Feed entries pruned per tick.
+pub const PRUNE_PER_TICK: u32 = 1_000;
+/// Most events one `list-events` answers.
+pub const MAX_PAGE: u32 = 1_000;
+
+impl Gateway {
+    /// Moves up to [`SEQUENCE_BATCH`] outbox entries to the feed; answers how many.
+    /// Safe from any instance: two sequencers race on `seq/evt`, one retries.
+    pub fn sequence_events(&mut self) -> GwResult<u32> {
+        let store = self.ports.store.as_mut();
+        let pending = store.scan(OUTBOX, None, SEQUENCE_BATCH)?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        transact_store(store, |t| {
+            let mut seq: u64 = t.get_or_default(FEED_SEQ)?;
+            let mut moved = 0;
+            for e in &pending {
+                // Gone: another sequencer took it (then `seq/evt` moved too, and this retries).
+                let Some(mut rec) = t.get::<EventRec>(&e.key)? else {
+                    continue;
+                };
+                seq += 1;
+                rec.seq = seq;
+                t.put(&outbox::feed_key(seq), &rec);
+                t.delete(&e.key);
+                moved += 1;
+            }
+            t.put(FEED_SEQ, &seq);
+            Ok(Step::Commit(moved))
+        })
+    }
+
+    /// Up to `limit` feed events after position `after` (0: from the oldest kept),
+    /// sequencing what waits in the outbox first.
+    pub fn list_events(&mut self, after: u64, limit: u32) -> GwResult<Vec<EventRec>> {
+        self.active()?;
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(GatewayError::invalid("limit", "must be 1..=1000"));
+        }
+        self.sequence_events()?;
+        let start = (after > 0).then(|| outbox::feed_key(after));
+        let page = self.ports.store.scan(FEED, start.as_deref(), limit)?;
+        page.iter()
+            .map(|e| records::decode::<EventRec>(&e.key, &e.value))
+            .collect()
+    }
+
+    /// The feed event at `seq`, if still kept.
+    pub fn feed_event(&mut self, seq: u64) -> GwResult<Option<EventRec>> {
+        records::peek(self.ports.store.as_mut(), &outbox::feed_key(seq))
+    }
+
+    /// The last position given out (0: none yet).
+    pub fn feed_head(&mut self) -> GwResult<u64> {
+        Ok(records::peek(self.ports.store.as_mut(), FEED_SEQ)?.unwrap_or(0))
+    }
+
+    /// Deletes feed events older than the retention window, oldest first, at most
+    /// [`PRUNE_PER_TICK`]; with each its webhook delivery record. Answers how many.
+    pub(crate) fn prune_feed(&mut self) -> GwResult<u32> {
+        let retention = self.active()?.config.events.retention_ms;
+        let cutoff = self.now().saturating_sub(retention);
+        let store = self.ports.store.as_mut();
+        let oldest = store.scan(FEED, None, PRUNE_PER_TICK)?;
+        let mut due = Vec::new();
+        for e in &oldest {
+            let rec: EventRec = records::decode(&e.key, &e.value)?;
+            // Commit times may be out of order by clock skew: stop at the first one kept.
+            if rec.at_ms >= cutoff {
+                break;
+            }
+            due.push((e.key.clone(), rec.seq));
+        }
+        for chunk in due.chunks(200) {
+            transact_store(store, |t| {
+                for (key, seq) in chunk {
+                    t.delete(key);
+                    crate::webhooks::forget(t, *seq)?;
+                }
+                Ok(Step::Commit(()))
+            })?;
+        }
+        Ok(due.len() as u32)
+    }
+}

@@ -1,0 +1,43 @@
+//! The event outbox and the feed, as stored. An event is written under `obx/` in the
+//! same commit as the change it reports, keyed by its commit time and id, so commits
+//! never contend on a shared key. The sequencer (`crate::feed`) moves outbox entries in
+//! key order to `evt/<seq>`, numbering them from the one counter it alone writes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::Event;
+
+pub const OUTBOX: &str = "obx/";
+pub const FEED: &str = "evt/";
+/// The last feed position given out.
+pub const FEED_SEQ: &str = "seq/evt";
+
+/// One event, in the outbox (`seq` 0) or the feed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRec {
+    /// Unique: `ev_` and 16 hex digits drawn when it was committed.
+    pub id: String,
+    /// The committing host's clock at commit.
+    pub at_ms: u64,
+    /// Its position in the feed, from 1; 0 while in the outbox.
+    #[serde(default)]
+    pub seq: u64,
+    pub event: Event,
+}
+
+pub fn event_id(nonce: u64) -> String {
+    format!("ev_{nonce:016x}")
+}
+
+pub fn outbox_key(at_ms: u64, id: &str) -> String {
+    format!("{OUTBOX}{at_ms:020}/{id}")
+}
+
+pub fn feed_key(seq: u64) -> String {
+    format!("{FEED}{seq:020}")
+}
+
+/// The position a feed key names.
+pub fn feed_seq(key: &str) -> Option<u64> {
+    key.strip_prefix(FEED)?.parse().ok()
+}
