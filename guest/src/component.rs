@@ -689,6 +689,27 @@ fn quote_out(q: views::Quote) -> wapi::Quote {
     }
 }
 
+fn feed_event_out(e: crate::records::outbox::EventRec) -> wapi::FeedEvent {
+    wapi::FeedEvent { id: e.id, seq: e.seq, at_ms: e.at_ms, event: event_to_wit(e.event) }
+}
+
+fn delivery_out(d: crate::webhooks::DeliveryRec) -> wapi::WebhookDelivery {
+    use crate::webhooks::DeliveryState as S;
+    wapi::WebhookDelivery {
+        seq: d.seq,
+        event_id: d.event_id,
+        state: match d.state {
+            S::Pending => wapi::DeliveryState::Pending,
+            S::Delivered => wapi::DeliveryState::Delivered,
+            S::Failed => wapi::DeliveryState::Failed,
+        },
+        attempts: d.attempts,
+        first_at_ms: d.first_at_ms,
+        next_at_ms: d.next_at_ms,
+        log: d.log.into_iter().map(|a| wapi::DeliveryAttempt { at_ms: a.at_ms, status: a.status, detail: a.detail }).collect(),
+    }
+}
+
 fn sweep_ref(s: ev::SweepRef) -> wev::SweepRef {
     wev::SweepRef {
         sweep_id: s.sweep_id,
@@ -806,6 +827,12 @@ impl wapi::Guest for Component {
                 level_rates_per_mille: config.referrals.level_rates_per_mille,
                 cashback_per_mille: config.referrals.cashback_per_mille,
                 pool_user: config.referrals.pool_user,
+            },
+            events: crate::config::EventConfig {
+                retention_ms: config.events.retention_ms,
+                webhook_give_up_ms: config.events.webhook_give_up_ms,
+                webhook_max_interval_ms: config.events.webhook_max_interval_ms,
+                live_only: config.events.live_only,
             },
         };
         let k = Keys {
@@ -1081,6 +1108,33 @@ impl wapi::Guest for Component {
     ) -> Result<Vec<wapi::Sweep>, wapi::GatewayError> {
         with(|g| g.list_sweeps(start_after.as_deref(), limit))
             .map(|v| v.into_iter().map(sweep_out).collect())
+    }
+    fn list_events(after: u64, limit: u32) -> Result<Vec<wapi::FeedEvent>, wapi::GatewayError> {
+        with(|g| g.list_events(after, limit)).map(|v| v.into_iter().map(feed_event_out).collect())
+    }
+    fn claim_webhook_deliveries(limit: u32) -> Result<Vec<wapi::WebhookClaim>, wapi::GatewayError> {
+        with(|g| g.claim_webhook_deliveries(limit)).map(|v| {
+            v.into_iter().map(|c| wapi::WebhookClaim { event: feed_event_out(c.event), attempt: c.attempt }).collect()
+        })
+    }
+    fn report_webhook_delivery(seq: u64, delivered: bool, status: u16, detail: String) -> Result<wapi::WebhookDelivery, wapi::GatewayError> {
+        with(|g| g.report_webhook_delivery(seq, delivered, status, &detail)).map(delivery_out)
+    }
+    fn redeliver_event(seq: u64) -> Result<wapi::WebhookDelivery, wapi::GatewayError> {
+        with(|g| g.redeliver_event(seq)).map(delivery_out)
+    }
+    fn list_webhook_deliveries(
+        state: Option<wapi::DeliveryState>,
+        start_after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<wapi::WebhookDelivery>, wapi::GatewayError> {
+        use crate::webhooks::DeliveryState as S;
+        let state = state.map(|s| match s {
+            wapi::DeliveryState::Pending => S::Pending,
+            wapi::DeliveryState::Delivered => S::Delivered,
+            wapi::DeliveryState::Failed => S::Failed,
+        });
+        with(|g| g.list_webhook_deliveries(state, start_after, limit)).map(|v| v.into_iter().map(delivery_out).collect())
     }
     fn tick() -> Result<wapi::TickReport, wapi::GatewayError> {
         with(|g| g.tick()).map(|r| wapi::TickReport {

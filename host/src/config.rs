@@ -288,13 +288,32 @@ impl Default for HttpSection {
     }
 }
 
+/// `[events]`: the feed's retention and the webhook (see WIT `event-config`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventsSection {
     pub webhook_url: Option<String>,
     /// A file holding the webhook HMAC secret.
     pub webhook_secret_file: Option<PathBuf>,
-    pub webhook_retries: Option<u32>,
+    /// Days the feed keeps an event (0: 30).
+    pub retention_days: u32,
+    /// Hours a delivery is retried before it is marked failed (0: 72).
+    pub webhook_give_up_hours: u32,
+    /// The longest wait between two attempts, seconds (0: 3600).
+    pub webhook_max_interval_secs: u32,
+    /// Events go to the log only: no feed, no webhook.
+    pub live_only: bool,
+}
+
+impl EventsSection {
+    pub fn component(&self) -> api::EventConfig {
+        api::EventConfig {
+            retention_ms: self.retention_days as u64 * 86_400_000,
+            webhook_give_up_ms: self.webhook_give_up_hours as u64 * 3_600_000,
+            webhook_max_interval_ms: self.webhook_max_interval_secs as u64 * 1000,
+            live_only: self.live_only,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -463,6 +482,7 @@ impl FileConfig {
             idempotency_window_ms: self.gateway.idempotency_window_ms,
             treasury: self.treasury.component(),
             referrals: self.referrals.component(),
+            events: self.events.component(),
         }
     }
 
@@ -533,6 +553,20 @@ impl FileConfig {
             bail!("the webhook secret must be at least 16 characters");
         }
         Ok(Some(secret.as_bytes().to_vec()))
+    }
+
+    /// Where webhooks go, when one is configured.
+    pub fn webhook_target(&self) -> Result<Option<crate::webhooks::WebhookTarget>> {
+        let (Some(url), Some(secret)) = (&self.events.webhook_url, self.webhook_secret()?) else {
+            return Ok(None);
+        };
+        if self.events.live_only {
+            bail!("[events] live_only keeps no feed, so webhook_url cannot be delivered from it: remove one of them");
+        }
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("[events] webhook_url must be an http:// or https:// URL");
+        }
+        Ok(Some(crate::webhooks::WebhookTarget { url: url.clone(), secret: zeroize::Zeroizing::new(secret) }))
     }
 }
 

@@ -169,6 +169,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
             cashback_per_mille: 20,
             pool_user: String::new(),
         },
+        events: crate::config::EventsSection::default().component(),
     };
     let keys = api::Keys {
         active_wif: gateway

@@ -1,17 +1,13 @@
-//! The `events` capability: where the component's notifications go. To the log, to a
-//! webhook (HMAC-signed, retried), to memory (tests), or anywhere a game server wants.
+//! The `events` capability: the live copy of the component's events. To the log, to
+//! memory (tests), or anywhere a game server wants.
 //!
-//! Events are notifications, not the record: everything they announce is already
-//! committed in the store and visible through the gateway's listings, so a game that
-//! missed one (webhook down past its retries) can catch up by listing.
+//! The record is the feed: every event is committed with its change and numbered there
+//! (`list-events`), and webhooks are delivered from it (`crate::webhooks`), so nothing
+//! depends on this copy arriving.
 
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 
 pub trait EventSink: Send + Sync {
     /// One event as JSON: `{"type": "deposit-credited", …fields}`.
@@ -60,65 +56,6 @@ impl EventSink for FanOut {
     fn emit(&self, event: &Value) {
         for s in &self.0 {
             s.emit(event);
-        }
-    }
-}
-
-/// POSTs each event to a URL with `X-CWD-Signature: sha256=<hex HMAC-SHA256 of the
-/// body>`, from a background thread, retrying with backoff. A full queue drops the
-/// event with a log line rather than stall the gateway.
-pub struct WebhookSink {
-    queue: SyncSender<String>,
-}
-
-pub fn sign_body(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-impl WebhookSink {
-    pub fn start(url: String, secret: Vec<u8>, retries: u32) -> Self {
-        let (tx, rx) = sync_channel::<String>(1024);
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(10))
-            .build();
-        std::thread::Builder::new()
-            .name("webhook".into())
-            .spawn(move || {
-                for body in rx {
-                    let signature = sign_body(&secret, body.as_bytes());
-                    let mut delay = Duration::from_millis(200);
-                    for attempt in 0..=retries {
-                        let sent = agent
-                            .post(&url)
-                            .set("content-type", "application/json")
-                            .set("x-cwd-signature", &signature)
-                            .send_string(&body);
-                        match sent {
-                            Ok(_) => break,
-                            Err(e) if attempt == retries => tracing::warn!(
-                                tries = retries + 1,
-                                error = %crate::redact::text(&e.to_string()),
-                                "webhook: giving up on an event (it is still in the store)"
-                            ),
-                            Err(_) => {
-                                std::thread::sleep(delay);
-                                delay = (delay * 2).min(Duration::from_secs(30));
-                            }
-                        }
-                    }
-                }
-            })
-            .expect("spawning the webhook thread");
-        WebhookSink { queue: tx }
-    }
-}
-
-impl EventSink for WebhookSink {
-    fn emit(&self, event: &Value) {
-        if let Err(TrySendError::Full(_)) = self.queue.try_send(event.to_string()) {
-            tracing::warn!("webhook: queue full, event dropped (it is still in the store)");
         }
     }
 }

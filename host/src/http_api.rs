@@ -560,6 +560,15 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                 Some(_) => return Err(bad_request(concat!("`", $name, "` must be a string"))),
             }
         };
+        (opt_u64 $name:literal) => {
+            match a.get($name) {
+                None | Some(Value::Null) => None,
+                Some(v) => match v.as_u64() {
+                    Some(n) => Some(n),
+                    None => return Err(bad_request(concat!("`", $name, "` must be a non-negative integer (at most 2^64-1)"))),
+                },
+            }
+        };
         (opt_bool $name:literal) => {
             match a.get($name) {
                 None | Some(Value::Null) => None,
@@ -652,6 +661,17 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
     let outcome: Result<Result<Value, GatewayCallError>, (u16, Value)> = match call {
         "tick" if run == Run::IfReady => return None,
         "tick" => Ok(service.tick().map(to_json)),
+        // Waiting holds no instance: each look at the feed takes one briefly.
+        "list-events" if run == Run::IfReady => return None,
+        "list-events" => (|| {
+            let after = arg!(opt_u64 "after").unwrap_or(0);
+            let limit = arg!(limit);
+            let wait_ms = arg!(opt_u64 "wait_ms").unwrap_or(0);
+            if wait_ms > MAX_WAIT_MS {
+                return Err(bad_request("`wait_ms` is at most 25000"));
+            }
+            Ok(list_events_waiting(service, after, limit, Duration::from_millis(wait_ms)))
+        })(),
         _ => with_api(service, run, |api| {
             Ok(match call {
                 "status" => api.status().map(to_json),
@@ -791,6 +811,17 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                 "list-sweeps" => api
                     .list_sweeps(arg!(opt_str "start_after"), arg!(limit))
                     .map(to_json),
+                "list-webhook-deliveries" => {
+                    let state = match arg!(opt_str "state") {
+                        None => None,
+                        Some("pending") => Some(DeliveryState::Pending),
+                        Some("delivered") => Some(DeliveryState::Delivered),
+                        Some("failed") => Some(DeliveryState::Failed),
+                        Some(_) => return Err(bad_request("`state` is one of pending, delivered, failed")),
+                    };
+                    api.list_webhook_deliveries(state, arg!(opt_u64 "start_after"), arg!(limit)).map(to_json)
+                }
+                "redeliver-event" => api.redeliver_event(arg!(u64 "seq")).map(to_json),
                 other => {
                     return Err((
                         404,
@@ -825,6 +856,24 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
         }
     })
 }
+
+/// Longest `wait_ms` of `list-events`.
+pub const MAX_WAIT_MS: u64 = 25_000;
+
+/// `list-events`, waiting up to `wait` for a first event after `after`.
+fn list_events_waiting(service: &Service, after: u64, limit: u32, wait: Duration) -> Result<Value, GatewayCallError> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let page = service.with(|api| api.list_events(after, limit))?;
+        if !page.is_empty() || std::time::Instant::now() >= deadline {
+            return Ok(Value::Array(page.iter().map(crate::webhooks::body).collect()));
+        }
+        std::thread::sleep(FEED_POLL.min(deadline.saturating_duration_since(std::time::Instant::now())));
+    }
+}
+
+/// How often a waiting `list-events` looks at the feed.
+const FEED_POLL: Duration = Duration::from_millis(200);
 
 fn with_api<R>(service: &Service, run: Run, f: impl FnOnce(&mut Api<'_>) -> R) -> Option<R> {
     match run {

@@ -25,6 +25,7 @@ pub mod redact;
 pub mod runtime;
 pub mod serve;
 pub mod store;
+pub mod webhooks;
 
 pub use codec::{CallError, Codec};
 pub use imports::Capabilities;

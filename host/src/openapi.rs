@@ -187,6 +187,27 @@ pub const CALLS: &[Call] = &[
         args: &[opt("start_after", Ty::Str, "the last sweep_id of the previous page"), opt("limit", Ty::U32, "default 100")],
         amount: false,
     },
+    Call {
+        name: "list-events",
+        summary: "The event feed: events after a position, in feed order, each {id, seq, at_ms, event}; waits up to wait_ms for a first one (long polling).",
+        args: &[
+            opt("after", Ty::U64, "the seq of the last event already read; default 0 (from the oldest kept)"),
+            opt("limit", Ty::U32, "1..=1000, default 100"),
+            opt("wait_ms", Ty::U64, "0..=25000, default 0: answer at once"),
+        ],
+        amount: false,
+    },
+    Call {
+        name: "list-webhook-deliveries",
+        summary: "Webhook deliveries in feed order, with each one's attempts (status, time, detail).",
+        args: &[
+            opt("state", Ty::Str, "pending, delivered or failed; default all"),
+            opt("start_after", Ty::U64, "the seq of the last delivery of the previous page"),
+            opt("limit", Ty::U32, "default 100"),
+        ],
+        amount: false,
+    },
+    Call { name: "redeliver-event", summary: "Deliver a feed event to the webhook again, due now, whatever its delivery's state.", args: &[req("seq", Ty::U64, "the event's position in the feed")], amount: false },
 ];
 
 fn schema(ty: Ty) -> Value {

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::clock::SystemClock;
 use crate::config::{FileConfig, LogFormat};
-use crate::events::{EventSink, FanOut, LogSink, WebhookSink};
+use crate::events::{EventSink, FanOut, LogSink};
 use crate::gateway::Service;
 use crate::gateway::ServiceOptions;
 use crate::http_api::HttpApi;
@@ -104,14 +104,8 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     let token = cfg.api_token()?;
     let node = HttpNode::new(cfg.node.urls.clone(), cfg.node_timeout())
         .verify_chain_id(&cfg.gateway.chain_id)?;
-    let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(LogSink)];
-    if let (Some(url), Some(secret)) = (&cfg.events.webhook_url, cfg.webhook_secret()?) {
-        sinks.push(Arc::new(WebhookSink::start(
-            url.clone(),
-            secret,
-            cfg.events.webhook_retries.unwrap_or(5),
-        )));
-    }
+    let webhook = cfg.webhook_target()?;
+    let sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(LogSink)];
     let caps = Capabilities {
         store: open_configured_store(&cfg)?,
         node: Arc::new(crate::history_prefetch::HistoryPrefetch::new(Arc::new(
@@ -137,6 +131,10 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     );
     let stop = Arc::new(AtomicBool::new(false));
     let timer = service.spawn_timer(stop.clone(), Duration::from_secs(300));
+    let sender = webhook.map(|target| {
+        tracing::info!(url = %crate::redact::url(&target.url), "webhooks: delivering the event feed");
+        crate::webhooks::spawn(service.clone(), target, Arc::new(SystemClock), stop.clone())
+    });
     let mut http = HttpApi::bind_with(&cfg.http.listen, cfg.http_limits())?;
     if let Some(cabinet) = cfg.cabinet()? {
         http = http.with_cabinet(cabinet);
@@ -153,6 +151,9 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
         let _ = t.join();
     }
     let _ = timer.join();
+    if let Some(sender) = sender {
+        let _ = sender.join();
+    }
     Ok(())
 }
 

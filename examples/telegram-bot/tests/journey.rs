@@ -230,6 +230,7 @@ fn gateway(seed: &str) -> Gateway {
         idempotency_window_ms: 0,
         treasury: cwd_gateway_host::config::TreasurySection::default().component(),
         referrals: cwd_gateway_host::config::ReferralsSection::default().component(),
+        events: cwd_gateway_host::config::EventsSection::default().component(),
     };
     let keys = api::Keys {
         active_wif: gw.active_wif.clone().unwrap(),

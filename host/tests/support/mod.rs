@@ -63,6 +63,7 @@ pub fn config(chain_id: String) -> api::Config {
         idempotency_window_ms: 0,
         treasury: cwd_gateway_host::config::TreasurySection::default().component(),
         referrals: cwd_gateway_host::config::ReferralsSection::default().component(),
+        events: cwd_gateway_host::config::EventsSection::default().component(),
     }
 }
 
