@@ -292,7 +292,7 @@ fn instance(w: &World, script: &Script) -> Option<Gateway> {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
-        outbox: true,
+        outbox: Default::default(),
     });
     for _ in 0..20 {
         if g.configure(w.config.clone(), gateway_keys()).is_ok() {

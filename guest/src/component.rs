@@ -163,7 +163,7 @@ fn fresh_gateway() -> Gateway {
         clock: Box::new(WitClock),
         events: Box::new(WitEvents),
         random: Box::new(WasiRandom),
-        outbox: true,
+        outbox: Default::default(),
     })
 }
 
@@ -690,7 +690,12 @@ fn quote_out(q: views::Quote) -> wapi::Quote {
 }
 
 fn feed_event_out(e: crate::records::outbox::EventRec) -> wapi::FeedEvent {
-    wapi::FeedEvent { id: e.id, seq: e.seq, at_ms: e.at_ms, event: event_to_wit(e.event) }
+    wapi::FeedEvent {
+        id: e.id,
+        seq: e.seq,
+        at_ms: e.at_ms,
+        event: event_to_wit(e.event),
+    }
 }
 
 fn delivery_out(d: crate::webhooks::DeliveryRec) -> wapi::WebhookDelivery {
@@ -706,7 +711,15 @@ fn delivery_out(d: crate::webhooks::DeliveryRec) -> wapi::WebhookDelivery {
         attempts: d.attempts,
         first_at_ms: d.first_at_ms,
         next_at_ms: d.next_at_ms,
-        log: d.log.into_iter().map(|a| wapi::DeliveryAttempt { at_ms: a.at_ms, status: a.status, detail: a.detail }).collect(),
+        log: d
+            .log
+            .into_iter()
+            .map(|a| wapi::DeliveryAttempt {
+                at_ms: a.at_ms,
+                status: a.status,
+                detail: a.detail,
+            })
+            .collect(),
     }
 }
 
@@ -1114,10 +1127,20 @@ impl wapi::Guest for Component {
     }
     fn claim_webhook_deliveries(limit: u32) -> Result<Vec<wapi::WebhookClaim>, wapi::GatewayError> {
         with(|g| g.claim_webhook_deliveries(limit)).map(|v| {
-            v.into_iter().map(|c| wapi::WebhookClaim { event: feed_event_out(c.event), attempt: c.attempt }).collect()
+            v.into_iter()
+                .map(|c| wapi::WebhookClaim {
+                    event: feed_event_out(c.event),
+                    attempt: c.attempt,
+                })
+                .collect()
         })
     }
-    fn report_webhook_delivery(seq: u64, delivered: bool, status: u16, detail: String) -> Result<wapi::WebhookDelivery, wapi::GatewayError> {
+    fn report_webhook_delivery(
+        seq: u64,
+        delivered: bool,
+        status: u16,
+        detail: String,
+    ) -> Result<wapi::WebhookDelivery, wapi::GatewayError> {
         with(|g| g.report_webhook_delivery(seq, delivered, status, &detail)).map(delivery_out)
     }
     fn redeliver_event(seq: u64) -> Result<wapi::WebhookDelivery, wapi::GatewayError> {
@@ -1134,7 +1157,8 @@ impl wapi::Guest for Component {
             wapi::DeliveryState::Delivered => S::Delivered,
             wapi::DeliveryState::Failed => S::Failed,
         });
-        with(|g| g.list_webhook_deliveries(state, start_after, limit)).map(|v| v.into_iter().map(delivery_out).collect())
+        with(|g| g.list_webhook_deliveries(state, start_after, limit))
+            .map(|v| v.into_iter().map(delivery_out).collect())
     }
     fn tick() -> Result<wapi::TickReport, wapi::GatewayError> {
         with(|g| g.tick()).map(|r| wapi::TickReport {

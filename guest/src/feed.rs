@@ -4,11 +4,14 @@
 //! in outbox key order, numbering them from `seq/evt`, which only it writes. So a
 //! change never contends on a shared key, and feed positions are dense and final.
 //!
-//! Order: by commit time (the committing host's clock), then id, as the sequencer finds
-//! them; an event committed after a sequencing pass read the outbox comes after the
-//! events that pass numbered. For one user the feed is in commit order: the changes of
-//! one user are serialized by the user's records, and their commit times are read after
-//! the previous commit, provided the hosts' clocks agree (NTP) to within that gap.
+//! Order: by the committing instance's event clock (its wall clock, never stepping
+//! back, then a count within the millisecond: `ports::Outbox`), as the sequencer finds
+//! them. So one instance's events are in its commit order, and so are one user's
+//! (whose changes are serialized by the user's records) when the hosts' clocks agree
+//! to within the time between two of that user's commits on different hosts (NTP
+//! keeps them within milliseconds). An event committed after a sequencing pass read
+//! the outbox is numbered after the events that pass numbered, even if its clock is
+//! earlier.
 
 use crate::gateway::Gateway;
 use crate::gateway_error::{GatewayError, GwResult};

@@ -150,7 +150,7 @@ impl Gateway {
         let pow_key = crate::pow::pow_key_of(&memo_key);
         let stats_id = account.statistics.clone();
         let memo_secrets = std::rc::Rc::new(crate::memo::SharedSecrets::new(&memo_key));
-        self.ports.outbox = !config.events.live_only;
+        self.ports.outbox.enabled = !config.events.live_only;
         self.active = Some(Active {
             config,
             active_key,

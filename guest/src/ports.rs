@@ -110,7 +110,41 @@ pub struct Ports {
     pub clock: Box<dyn Clock>,
     pub events: Box<dyn Events>,
     pub random: Box<dyn Random>,
-    /// Events go into the store's outbox with their change (the feed); false: only to
-    /// `events` (config `events.live-only`). Set by `configure`.
-    pub outbox: bool,
+    /// Where events go besides `events` (see [`Outbox`]).
+    pub outbox: Outbox,
+}
+
+/// The outbox's side of this instance: whether events are written to the store with
+/// their change (config `events.live-only` turns it off), and the instance's event
+/// clock, which orders them.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    pub enabled: bool,
+    last_ms: u64,
+    count: u64,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox {
+            enabled: true,
+            last_ms: 0,
+            count: 0,
+        }
+    }
+}
+
+impl Outbox {
+    /// The next event stamp `(ms, n)`, strictly increasing in this instance even when the
+    /// wall clock stands still or steps back: the time is never earlier than the last
+    /// stamp's, and `n` orders events within one millisecond.
+    pub fn stamp(&mut self, now_ms: u64) -> (u64, u64) {
+        if now_ms > self.last_ms {
+            self.last_ms = now_ms;
+            self.count = 0;
+        } else {
+            self.count += 1;
+        }
+        (self.last_ms, self.count)
+    }
 }

@@ -61,7 +61,7 @@ fn interleaved_instance(w: &World, other: &Rc<RefCell<Option<Gateway>>>, seed: u
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
-        outbox: true,
+        outbox: Default::default(),
     });
     for _ in 0..100 {
         if g.configure(w.config.clone(), gateway_keys()).is_ok() {

@@ -566,7 +566,10 @@ impl FileConfig {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             bail!("[events] webhook_url must be an http:// or https:// URL");
         }
-        Ok(Some(crate::webhooks::WebhookTarget { url: url.clone(), secret: zeroize::Zeroizing::new(secret) }))
+        Ok(Some(crate::webhooks::WebhookTarget {
+            url: url.clone(),
+            secret: zeroize::Zeroizing::new(secret),
+        }))
     }
 }
 

@@ -565,7 +565,13 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                 None | Some(Value::Null) => None,
                 Some(v) => match v.as_u64() {
                     Some(n) => Some(n),
-                    None => return Err(bad_request(concat!("`", $name, "` must be a non-negative integer (at most 2^64-1)"))),
+                    None => {
+                        return Err(bad_request(concat!(
+                            "`",
+                            $name,
+                            "` must be a non-negative integer (at most 2^64-1)"
+                        )))
+                    }
                 },
             }
         };
@@ -670,7 +676,12 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
             if wait_ms > MAX_WAIT_MS {
                 return Err(bad_request("`wait_ms` is at most 25000"));
             }
-            Ok(list_events_waiting(service, after, limit, Duration::from_millis(wait_ms)))
+            Ok(list_events_waiting(
+                service,
+                after,
+                limit,
+                Duration::from_millis(wait_ms),
+            ))
         })(),
         _ => with_api(service, run, |api| {
             Ok(match call {
@@ -817,9 +828,12 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                         Some("pending") => Some(DeliveryState::Pending),
                         Some("delivered") => Some(DeliveryState::Delivered),
                         Some("failed") => Some(DeliveryState::Failed),
-                        Some(_) => return Err(bad_request("`state` is one of pending, delivered, failed")),
+                        Some(_) => {
+                            return Err(bad_request("`state` is one of pending, delivered, failed"))
+                        }
                     };
-                    api.list_webhook_deliveries(state, arg!(opt_u64 "start_after"), arg!(limit)).map(to_json)
+                    api.list_webhook_deliveries(state, arg!(opt_u64 "start_after"), arg!(limit))
+                        .map(to_json)
                 }
                 "redeliver-event" => api.redeliver_event(arg!(u64 "seq")).map(to_json),
                 other => {
@@ -861,14 +875,23 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
 pub const MAX_WAIT_MS: u64 = 25_000;
 
 /// `list-events`, waiting up to `wait` for a first event after `after`.
-fn list_events_waiting(service: &Service, after: u64, limit: u32, wait: Duration) -> Result<Value, GatewayCallError> {
+fn list_events_waiting(
+    service: &Service,
+    after: u64,
+    limit: u32,
+    wait: Duration,
+) -> Result<Value, GatewayCallError> {
     let deadline = std::time::Instant::now() + wait;
     loop {
         let page = service.with(|api| api.list_events(after, limit))?;
         if !page.is_empty() || std::time::Instant::now() >= deadline {
-            return Ok(Value::Array(page.iter().map(crate::webhooks::body).collect()));
+            return Ok(Value::Array(
+                page.iter().map(crate::webhooks::body).collect(),
+            ));
         }
-        std::thread::sleep(FEED_POLL.min(deadline.saturating_duration_since(std::time::Instant::now())));
+        std::thread::sleep(
+            FEED_POLL.min(deadline.saturating_duration_since(std::time::Instant::now())),
+        );
     }
 }
 

@@ -55,7 +55,10 @@ fn mac(secret: &[u8], timestamp: u64, body: &[u8]) -> Hmac<Sha256> {
 
 /// The `x-cwd-signature` value for `body` sent at `timestamp` (Unix seconds).
 pub fn sign(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
-    format!("t={timestamp},v1={}", hex::encode(mac(secret, timestamp, body).finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    )
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -71,7 +74,13 @@ pub enum VerifyError {
 /// The receiver's check (the recipe in the README, in Rust): the signature over
 /// `"<t>.<body>"` with the shared secret, and `t` within `tolerance_secs` of `now_secs`.
 /// A delivery captured and replayed later fails the second test.
-pub fn verify(secret: &[u8], header: &str, body: &[u8], now_secs: u64, tolerance_secs: u64) -> Result<(), VerifyError> {
+pub fn verify(
+    secret: &[u8],
+    header: &str,
+    body: &[u8],
+    now_secs: u64,
+    tolerance_secs: u64,
+) -> Result<(), VerifyError> {
     let mut t = None;
     let mut sigs = Vec::new();
     for part in header.split(',') {
@@ -89,7 +98,10 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now_secs: u64, tolerance
         return Err(VerifyError::OutsideTolerance);
     }
     let expected = mac(secret, t, body).finalize().into_bytes();
-    if sigs.iter().any(|s| bool::from(s.as_slice().ct_eq(expected.as_slice()))) {
+    if sigs
+        .iter()
+        .any(|s| bool::from(s.as_slice().ct_eq(expected.as_slice())))
+    {
         Ok(())
     } else {
         Err(VerifyError::BadSignature)
@@ -97,7 +109,12 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now_secs: u64, tolerance
 }
 
 /// One delivery's outcome: (delivered, status, detail).
-fn send(agent: &ureq::Agent, target: &WebhookTarget, clock: &dyn Clock, claim: &WebhookClaim) -> (bool, u16, String) {
+fn send(
+    agent: &ureq::Agent,
+    target: &WebhookTarget,
+    clock: &dyn Clock,
+    claim: &WebhookClaim,
+) -> (bool, u16, String) {
     let text = body(&claim.event).to_string();
     let signature = sign(&target.secret, clock.now_ms() / 1000, text.as_bytes());
     let sent = agent
@@ -110,21 +127,39 @@ fn send(agent: &ureq::Agent, target: &WebhookTarget, clock: &dyn Clock, claim: &
         .send_string(&text);
     match sent {
         Ok(r) if (200..300).contains(&r.status()) => (true, r.status(), String::new()),
-        Ok(r) => (false, r.status(), format!("answered {} {} (only 2xx counts; redirects are not followed)", r.status(), r.status_text())),
-        Err(ureq::Error::Status(code, r)) => (false, code, format!("answered {code} {}", r.status_text())),
+        Ok(r) => (
+            false,
+            r.status(),
+            format!(
+                "answered {} {} (only 2xx counts; redirects are not followed)",
+                r.status(),
+                r.status_text()
+            ),
+        ),
+        Err(ureq::Error::Status(code, r)) => {
+            (false, code, format!("answered {code} {}", r.status_text()))
+        }
         Err(e) => (false, 0, crate::redact::text(&e.to_string())),
     }
 }
 
 /// The HTTP agent deliveries go through: no redirects, a bounded wait.
 pub fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(TIMEOUT).redirects(0).build()
+    ureq::AgentBuilder::new()
+        .timeout(TIMEOUT)
+        .redirects(0)
+        .build()
 }
 
 /// Claims what is due and delivers it, reporting each outcome; answers how many were
 /// claimed (a full batch: call again at once). A component error (store down, a race
 /// lost) claims nothing and is logged.
-pub fn deliver_due(service: &Service, agent: &ureq::Agent, target: &WebhookTarget, clock: &dyn Clock) -> u32 {
+pub fn deliver_due(
+    service: &Service,
+    agent: &ureq::Agent,
+    target: &WebhookTarget,
+    clock: &dyn Clock,
+) -> u32 {
     let claims = match service.with(|a| a.claim_webhook_deliveries(BATCH)) {
         Ok(c) => c,
         Err(e) => {
@@ -138,7 +173,9 @@ pub fn deliver_due(service: &Service, agent: &ureq::Agent, target: &WebhookTarge
             tracing::info!(seq = claim.event.seq, attempt = claim.attempt, status, detail = %detail, "webhook: delivery failed; it will be retried");
         }
         // Unreported (store down): the claim runs out and it is due again.
-        if let Err(e) = service.with(|a| a.report_webhook_delivery(claim.event.seq, delivered, status, &detail)) {
+        if let Err(e) =
+            service.with(|a| a.report_webhook_delivery(claim.event.seq, delivered, status, &detail))
+        {
             tracing::warn!(seq = claim.event.seq, error = %e, "webhook: recording a delivery failed; it will be sent again");
         }
     }
@@ -146,7 +183,12 @@ pub fn deliver_due(service: &Service, agent: &ureq::Agent, target: &WebhookTarge
 }
 
 /// Runs [`deliver_due`] until `stop`: at once again after a full batch, else every [`IDLE`].
-pub fn spawn(service: Arc<Service>, target: WebhookTarget, clock: Arc<dyn Clock>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+pub fn spawn(
+    service: Arc<Service>,
+    target: WebhookTarget,
+    clock: Arc<dyn Clock>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("webhook".into())
         .spawn(move || {
@@ -179,12 +221,27 @@ mod tests {
         assert_eq!(verify(SECRET, &header, body, 1_000_000, 300), Ok(()));
         assert_eq!(verify(SECRET, &header, body, 1_000_300, 300), Ok(()));
         // The same delivery replayed later than the tolerance.
-        assert_eq!(verify(SECRET, &header, body, 1_000_301, 300), Err(VerifyError::OutsideTolerance));
-        assert_eq!(verify(SECRET, &header, b"{\"id\":\"ev_2\"}", 1_000_000, 300), Err(VerifyError::BadSignature));
-        assert_eq!(verify(b"another secret!!", &header, body, 1_000_000, 300), Err(VerifyError::BadSignature));
+        assert_eq!(
+            verify(SECRET, &header, body, 1_000_301, 300),
+            Err(VerifyError::OutsideTolerance)
+        );
+        assert_eq!(
+            verify(SECRET, &header, b"{\"id\":\"ev_2\"}", 1_000_000, 300),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            verify(b"another secret!!", &header, body, 1_000_000, 300),
+            Err(VerifyError::BadSignature)
+        );
         // A replay with a fresh timestamp but the old signature.
         let forged = header.replacen("t=1000000", "t=1000400", 1);
-        assert_eq!(verify(SECRET, &forged, body, 1_000_400, 300), Err(VerifyError::BadSignature));
-        assert_eq!(verify(SECRET, "sha256=00", body, 1_000_000, 300), Err(VerifyError::Malformed));
+        assert_eq!(
+            verify(SECRET, &forged, body, 1_000_400, 300),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            verify(SECRET, "sha256=00", body, 1_000_000, 300),
+            Err(VerifyError::Malformed)
+        );
     }
 }

@@ -378,7 +378,7 @@ struct EventDoors<'a> {
     clock: &'a mut dyn Clock,
     random: &'a mut dyn Random,
     sink: &'a mut dyn Events,
-    outbox: bool,
+    outbox: &'a mut crate::ports::Outbox,
 }
 
 impl<'a> Txn<'a> {
@@ -408,7 +408,7 @@ impl<'a> Txn<'a> {
             clock: clock.as_mut(),
             random: random.as_mut(),
             sink: events.as_mut(),
-            outbox: *outbox,
+            outbox,
         };
         Txn {
             doors: Some(doors),
@@ -532,14 +532,15 @@ impl<'a> Txn<'a> {
                     "reported from a transaction opened without `Txn::with_events`",
                 ));
             };
-            if doors.outbox {
-                let at_ms = doors.clock.now_ms();
+            if doors.outbox.enabled {
+                let now = doors.clock.now_ms();
                 let mut nonce = [0u8; 8];
                 doors.random.fill(&mut nonce);
                 let nonce = u64::from_be_bytes(nonce);
                 for (i, event) in events.iter().enumerate() {
+                    let (at_ms, n) = doors.outbox.stamp(now);
                     let id = outbox::event_id(nonce.wrapping_add(i as u64));
-                    let key = outbox::outbox_key(at_ms, &id);
+                    let key = outbox::outbox_key(at_ms, n, &id);
                     // A drawn id already in the outbox fails the commit rather than replace it.
                     self.reads.insert(key.clone(), None);
                     let rec = outbox::EventRec {

@@ -29,8 +29,10 @@ pub fn event_id(nonce: u64) -> String {
     format!("ev_{nonce:016x}")
 }
 
-pub fn outbox_key(at_ms: u64, id: &str) -> String {
-    format!("{OUTBOX}{at_ms:020}/{id}")
+/// Sorted by the committing instance's event clock: its time, then the count within
+/// that millisecond.
+pub fn outbox_key(at_ms: u64, n: u64, id: &str) -> String {
+    format!("{OUTBOX}{at_ms:020}/{n:010}/{id}")
 }
 
 pub fn feed_key(seq: u64) -> String {

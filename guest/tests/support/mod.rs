@@ -1145,7 +1145,7 @@ impl World {
             clock: Box::new(TestClock(clock.clone())),
             events: Box::new(events.clone()),
             random: Box::new(SeededRandom(rng.clone())),
-            outbox: true,
+            outbox: Default::default(),
         })
     }
 
