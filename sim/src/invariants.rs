@@ -343,7 +343,269 @@ pub fn safety(w: &World) -> Result<(), String> {
             "the gateway recorded an unknown payout {k}: a payment it cannot match to a withdrawal"
         ));
     }
-    kept_totals(w)
+    kept_totals(w)?;
+    events_and_changes(w)
+}
+
+/// Every state change has its event and every event its change: the outbox and the feed
+/// (`obx/`, `evt/`) against the records, whatever crashed or lost its answer meanwhile.
+/// Feed positions are dense and final, event ids unique. While the feed has pruned
+/// nothing (its first position is 1), every record's event must be there.
+fn events_and_changes(w: &World) -> Result<(), String> {
+    use cwd_gateway::events::{Event, WithdrawalFailure};
+    use cwd_gateway::records::outbox::{EventRec, FEED, FEED_SEQ, OUTBOX};
+    let fed: Vec<(String, EventRec)> = all(w, FEED)?;
+    let waiting: Vec<(String, EventRec)> = all(w, OUTBOX)?;
+    let head: u64 = all::<u64>(w, FEED_SEQ)?
+        .into_iter()
+        .find(|(k, _)| k == FEED_SEQ)
+        .map_or(0, |(_, v)| v);
+    let first = fed.first().map_or(head + 1, |(_, e)| e.seq);
+    for (i, (key, e)) in fed.iter().enumerate() {
+        if e.seq != first + i as u64 || key != &cwd_gateway::records::outbox::feed_key(e.seq) {
+            return Err(format!(
+                "feed: {key} holds position {} where {} was due",
+                e.seq,
+                first + i as u64
+            ));
+        }
+    }
+    if fed.last().is_some_and(|(_, e)| e.seq != head) {
+        return Err(format!("feed: the last position is not the counter {head}"));
+    }
+    if let Some((k, _)) = waiting.iter().find(|(_, e)| e.seq != 0) {
+        return Err(format!("outbox entry {k} has a feed position"));
+    }
+    let events: Vec<&EventRec> = fed.iter().chain(waiting.iter()).map(|(_, e)| e).collect();
+    let mut ids = std::collections::BTreeSet::new();
+    if let Some(dup) = events.iter().find(|e| !ids.insert(e.id.as_str())) {
+        return Err(format!("event id {} is used twice", dup.id));
+    }
+    let complete = first == 1;
+
+    let deps: BTreeMap<String, DepositRec> = all::<DepositRec>(w, "dep/")?
+        .into_iter()
+        .map(|(k, d)| (k["dep/".len()..].to_string(), d))
+        .collect();
+    let uncs: BTreeMap<String, UnclaimedRec> = all::<UnclaimedRec>(w, "unc/")?
+        .into_iter()
+        .map(|(k, u)| (k["unc/".len()..].to_string(), u))
+        .collect();
+    let wds: BTreeMap<String, WithdrawalRec> = all::<WithdrawalRec>(w, "wd/")?
+        .into_iter()
+        .map(|(_, x)| (x.id.clone(), x))
+        .collect();
+    let adjs: Vec<AdjustRec> = all::<AdjustRec>(w, "adj/")?
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
+    let pruned_adj_users: std::collections::BTreeSet<String> = all::<AdjustDayRec>(w, "adjday/")?
+        .into_iter()
+        .filter_map(|(k, _)| k["adjday/".len()..].split('/').next().map(str::to_string))
+        .collect();
+    let transfers: BTreeMap<String, TransferRec> = all::<TransferRec>(w, "xfer/")?
+        .into_iter()
+        .map(|(_, t)| (t.id.clone(), t))
+        .collect();
+    let rewards = all::<RewardRec>(w, "rwd/")?.len();
+
+    // Event → change, counting per change for the way back.
+    let mut count: BTreeMap<String, u32> = BTreeMap::new();
+    let mut bump = |k: String| *count.entry(k).or_default() += 1;
+    let wd_in = |id: &str, want: Option<WdState>| -> Result<(), String> {
+        match wds.get(id) {
+            None => Err(format!(
+                "an event names withdrawal {id}, which the store does not hold"
+            )),
+            Some(x) if want.is_some_and(|s| s != x.state) => Err(format!(
+                "an event says withdrawal {id} is {want:?}; the store says {:?}",
+                x.state
+            )),
+            Some(_) => Ok(()),
+        }
+    };
+    let mut reward_events = 0;
+    for e in &events {
+        match &e.event {
+            Event::DepositCredited {
+                deposit_id,
+                user,
+                game,
+                ..
+            } => {
+                match deps.get(deposit_id) {
+                    Some(d) if d.user == *user && d.game == *game => {}
+                    _ => return Err(format!(
+                        "event {}: deposit {deposit_id} credited to {user} has no matching record",
+                        e.id
+                    )),
+                }
+                bump(format!("dep {deposit_id}"));
+            }
+            Event::DepositUnclaimed { deposit_id, .. } => {
+                if !uncs.contains_key(deposit_id) {
+                    return Err(format!(
+                        "event {}: unclaimed deposit {deposit_id} has no record",
+                        e.id
+                    ));
+                }
+                bump(format!("unc {deposit_id}"));
+            }
+            Event::UnclaimedAssigned { deposit_id, .. } => {
+                if !matches!(
+                    uncs.get(deposit_id).map(|u| &u.state),
+                    Some(UnclaimedState::Assigned { .. })
+                ) {
+                    return Err(format!(
+                        "event {}: {deposit_id} assigned, but its record is not",
+                        e.id
+                    ));
+                }
+                bump(format!("assigned {deposit_id}"));
+            }
+            Event::UnclaimedRefundMarked { deposit_id, .. } => {
+                if !matches!(
+                    uncs.get(deposit_id).map(|u| &u.state),
+                    Some(UnclaimedState::RefundMarked { .. })
+                ) {
+                    return Err(format!(
+                        "event {}: {deposit_id} marked for refund, but its record is not",
+                        e.id
+                    ));
+                }
+                bump(format!("refund {deposit_id}"));
+            }
+            Event::BalanceAdjusted {
+                user,
+                delta,
+                idempotency_key,
+                ..
+            } => {
+                let held = adjs.iter().any(|a| {
+                    a.idempotency_key == *idempotency_key && a.user == *user && a.delta == *delta
+                });
+                if !held && !pruned_adj_users.contains(user) {
+                    return Err(format!("event {}: a change of {delta} for {user} ({idempotency_key}) has no record", e.id));
+                }
+                bump(format!("adj {idempotency_key}"));
+            }
+            Event::WithdrawalRequested(r) => {
+                wd_in(&r.withdrawal_id, None)?;
+                bump(format!("wd-requested {}", r.withdrawal_id));
+            }
+            Event::WithdrawalSent { withdrawal: r, .. } => {
+                wd_in(&r.withdrawal_id, None)?;
+                bump(format!("wd-sent {}", r.withdrawal_id));
+            }
+            Event::WithdrawalConfirmed { withdrawal: r, .. } => {
+                wd_in(&r.withdrawal_id, Some(WdState::Confirmed))?;
+                bump(format!("wd-final {}", r.withdrawal_id));
+            }
+            Event::WithdrawalFailed {
+                withdrawal: r,
+                reason,
+            } => {
+                wd_in(&r.withdrawal_id, Some(WdState::Failed))?;
+                let _: &WithdrawalFailure = reason;
+                bump(format!("wd-final {}", r.withdrawal_id));
+            }
+            Event::WithdrawalRejected { withdrawal: r, .. } => {
+                wd_in(&r.withdrawal_id, Some(WdState::Rejected))?;
+                bump(format!("wd-final {}", r.withdrawal_id));
+            }
+            Event::WithdrawalCancelled { withdrawal: r, .. } => {
+                wd_in(&r.withdrawal_id, Some(WdState::Cancelled))?;
+                bump(format!("wd-final {}", r.withdrawal_id));
+            }
+            Event::InternalTransfer {
+                transfer_id,
+                amount,
+                ..
+            } => {
+                if transfers
+                    .get(transfer_id)
+                    .is_none_or(|t| t.amount != *amount)
+                {
+                    return Err(format!(
+                        "event {}: transfer {transfer_id} has no matching record",
+                        e.id
+                    ));
+                }
+                bump(format!("xfer {transfer_id}"));
+            }
+            Event::ReferrersRewarded { .. } => reward_events += 1,
+            _ => {}
+        }
+    }
+    if let Some((k, n)) = count.iter().find(|(_, n)| **n > 1) {
+        return Err(format!("{n} events for one change ({k})"));
+    }
+    if !complete {
+        return Ok(()); // pruned: older changes' events are gone by design
+    }
+    // Change → event.
+    let has = |k: String| count.contains_key(&k);
+    for (id, d) in &deps {
+        if !has(format!("dep {id}")) {
+            return Err(format!("deposit {id} credited to {} has no event", d.user));
+        }
+    }
+    for (id, u) in &uncs {
+        if !has(format!("unc {id}")) {
+            return Err(format!("unclaimed deposit {id} has no event"));
+        }
+        match &u.state {
+            UnclaimedState::Assigned { .. } if !has(format!("assigned {id}")) => {
+                return Err(format!("{id} was assigned without an event"))
+            }
+            UnclaimedState::RefundMarked { .. } if !has(format!("refund {id}")) => {
+                return Err(format!("{id} was marked for refund without an event"))
+            }
+            _ => {}
+        }
+    }
+    for a in &adjs {
+        if !has(format!("adj {}", a.idempotency_key)) {
+            return Err(format!(
+                "the change {} for {} has no event",
+                a.idempotency_key, a.user
+            ));
+        }
+    }
+    for (id, x) in &wds {
+        if !has(format!("wd-requested {id}")) {
+            return Err(format!("withdrawal {id} has no withdrawal-requested event"));
+        }
+        let sent = count.get(&format!("wd-sent {id}")).copied().unwrap_or(0);
+        if sent != x.attempts {
+            return Err(format!(
+                "withdrawal {id} was sent {} times but has {sent} withdrawal-sent events",
+                x.attempts
+            ));
+        }
+        let final_event = has(format!("wd-final {id}"));
+        if matches!(
+            x.state,
+            WdState::Confirmed | WdState::Failed | WdState::Rejected | WdState::Cancelled
+        ) != final_event
+        {
+            return Err(format!(
+                "withdrawal {id} is {:?}, final event: {final_event}",
+                x.state
+            ));
+        }
+    }
+    for id in transfers.keys() {
+        if !has(format!("xfer {id}")) {
+            return Err(format!("transfer {id} has no event"));
+        }
+    }
+    if reward_events != rewards {
+        return Err(format!(
+            "{rewards} rewards paid, {reward_events} referrers-rewarded events"
+        ));
+    }
+    Ok(())
 }
 
 /// The totals kept in commits (`tot/` shards) equal the sums recounted from the records,

@@ -869,6 +869,19 @@ impl World {
         }
     }
 
+    /// Plays `steps` steps with faults, then settles, keeping the world for a look at
+    /// the store afterwards; answers how many events the host saw.
+    pub fn play(&mut self, steps: u32) -> Result<u64, String> {
+        self.faults.state().active = true;
+        for step in 0..steps {
+            self.step(step).and_then(|_| self.check())?;
+            self.absorb_events();
+        }
+        self.settle()?;
+        self.absorb_events();
+        Ok(self.report.events)
+    }
+
     pub fn run(mut self, steps: u32) -> Result<Report, Violation> {
         let violation = |w: &World, step: Option<u32>, message: String| Violation {
             seed: w.seed,

@@ -137,3 +137,98 @@ fn the_checks_catch_a_double_credit() {
         .expect_err("a credit without a transfer must be caught");
     assert!(err.contains("no such transfer"), "{err}");
 }
+
+#[test]
+fn the_checks_catch_a_change_without_its_event_and_an_event_without_its_change() {
+    use cwd_gateway_host::store::{Precondition, Store, Write};
+    let mut w = World::new(4);
+    let report = w.play(40).expect("the run holds");
+    w.check().expect("a run holds");
+    let fed = w.store.inner.scan("evt/", None, 10_000).unwrap();
+    assert!(report > 0 && !fed.is_empty(), "the run wrote events");
+    let none: [Precondition; 0] = [];
+    // A deposit's event replaced by another (positions stay dense): its change is left
+    // without one.
+    let victim = fed
+        .iter()
+        .find(|e| String::from_utf8_lossy(&e.value).contains("DepositCredited"))
+        .expect("a credited deposit in the run");
+    let mut rec: cwd_gateway::records::outbox::EventRec =
+        cwd_gateway::records::decode(&victim.key, &victim.value).unwrap();
+    rec.event =
+        cwd_gateway::events::Event::Alert(cwd_gateway::events::Alert::StoreTrouble("x".into()));
+    let swap = [Write {
+        key: victim.key.clone(),
+        value: Some(cwd_gateway::records::encode(&rec)),
+    }];
+    w.store.inner.commit(&none, &swap).unwrap();
+    let err = w.check().expect_err("a missing event must be caught");
+    assert!(err.contains("has no event"), "{err}");
+    w.store
+        .inner
+        .commit(
+            &none,
+            &[Write {
+                key: victim.key.clone(),
+                value: Some(victim.value.clone()),
+            }],
+        )
+        .unwrap();
+    w.check().expect("restored");
+    // A hole in the feed.
+    let hole = &fed[fed.len() / 2];
+    w.store
+        .inner
+        .commit(
+            &none,
+            &[Write {
+                key: hole.key.clone(),
+                value: None,
+            }],
+        )
+        .unwrap();
+    assert!(w
+        .check()
+        .expect_err("a hole must be caught")
+        .contains("feed"));
+    w.store
+        .inner
+        .commit(
+            &none,
+            &[Write {
+                key: hole.key.clone(),
+                value: Some(hole.value.clone()),
+            }],
+        )
+        .unwrap();
+    // An event announcing a deposit that never was.
+    let fake = cwd_gateway::records::outbox::EventRec {
+        id: "ev_00000000000000ff".into(),
+        at_ms: 1,
+        seq: 0,
+        event: cwd_gateway::events::Event::DepositCredited {
+            user: "user-0".into(),
+            deposit_id: "d-0000009999-00000-00000".into(),
+            position: cwd_gateway::events::OpPosition::new(9999, 0, 0),
+            account: "nobody".into(),
+            cwd: 1,
+            game: 1,
+            balance: 1,
+        },
+    };
+    let key = cwd_gateway::records::outbox::outbox_key(1, 0, &fake.id);
+    w.store
+        .inner
+        .commit(
+            &none,
+            &[Write {
+                key,
+                value: Some(cwd_gateway::records::encode(&fake)),
+            }],
+        )
+        .unwrap();
+    let err = w
+        .check()
+        .expect_err("an event without its change must be caught");
+    assert!(err.contains("no matching record"), "{err}");
+}
