@@ -1,39 +1,58 @@
-//! Events to a webhook, as a game server receives them: a loopback HTTP server checks
-//! the body and the `X-CWD-Signature` header, and answers errors to see the retries.
+//! Webhooks from the event feed, as a game server receives them, through the real
+//! `.wasm` in the reference host against the devnet: a loopback receiver that can be
+//! down, redirect, or keep what it got; deliveries driven with a manual clock so that a
+//! day of outage takes a moment.
 
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cwd_gateway_host::events::{sign_body, EventSink, WebhookSink};
-use hmac::{Hmac, Mac};
+use cwd_devnet::{AccountSpec, Config as DevnetConfig, CreatedAccount, Devnet, DevnetHandle};
+use cwd_gateway_host::bindings::api;
+use cwd_gateway_host::clock::{Clock, ManualClock};
+use cwd_gateway_host::events::MemorySink;
+use cwd_gateway_host::gateway::Service;
+use cwd_gateway_host::http_api::HttpApi;
+use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::store::MemoryStore;
+use cwd_gateway_host::webhooks::{self, deliver_due, verify, VerifyError, WebhookTarget};
+use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
-/// One delivery as the receiver saw it.
+const SECRET: &[u8] = b"webhook-secret-for-tests";
+const DAY_MS: u64 = 86_400_000;
+
+/// One request as the receiver saw it.
 #[derive(Clone, Debug)]
-struct Delivery {
+struct Got {
     method: String,
-    content_type: Option<String>,
+    event_id: Option<String>,
     signature: Option<String>,
     body: Vec<u8>,
-    at: Instant,
+    /// What it answered.
+    status: u16,
 }
 
-/// A receiver that answers the statuses in `script` in turn (then 200 forever).
+/// A receiver answering `status` (changeable at any time); a 3xx carries a `Location`.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<Delivery>>>,
+    status: Arc<AtomicU16>,
+    got: Arc<Mutex<Vec<Got>>>,
     server: Arc<tiny_http::Server>,
 }
 
 impl Receiver {
-    fn start(script: Vec<u16>) -> Receiver {
+    fn start(status: u16) -> Receiver {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let url = format!("http://{}/hooks/cwd", server.server_addr().to_ip().unwrap());
+        let base = format!("http://{}", server.server_addr().to_ip().unwrap());
+        let url = format!("{base}/hooks/cwd");
         let got = Arc::new(Mutex::new(Vec::new()));
-        let (s, g) = (server.clone(), got.clone());
+        let status = Arc::new(AtomicU16::new(status));
+        let (s, g, st) = (server.clone(), got.clone(), status.clone());
         std::thread::spawn(move || {
-            let mut script = script.into_iter();
             for mut request in s.incoming_requests() {
                 let header = |name: &str| {
                     request
@@ -42,43 +61,41 @@ impl Receiver {
                         .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
                         .map(|h| h.value.to_string())
                 };
-                let (content_type, signature) = (header("content-type"), header("x-cwd-signature"));
+                let (event_id, signature) = (header("x-cwd-event-id"), header("x-cwd-signature"));
                 let mut body = Vec::new();
                 request.as_reader().read_to_end(&mut body).unwrap();
-                g.lock().unwrap().push(Delivery {
+                let status = st.load(Ordering::SeqCst);
+                g.lock().unwrap().push(Got {
                     method: request.method().to_string(),
-                    content_type,
+                    event_id,
                     signature,
                     body,
-                    at: Instant::now(),
+                    status,
                 });
-                let status = script.next().unwrap_or(200);
-                let _ =
-                    request.respond(tiny_http::Response::from_string("").with_status_code(status));
+                let mut answer = tiny_http::Response::from_string("").with_status_code(status);
+                if (300..400).contains(&status) {
+                    answer.add_header(
+                        tiny_http::Header::from_bytes("location", format!("{base}/elsewhere"))
+                            .unwrap(),
+                    );
+                }
+                let _ = request.respond(answer);
             }
         });
-        Receiver { url, got, server }
-    }
-
-    /// Waits (at most 10 s) until `n` deliveries arrived; returns them all.
-    fn wait_for(&self, n: usize) -> Vec<Delivery> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let got = self.got.lock().unwrap().clone();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {n} deliveries arrived",
-                got.len()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        Receiver {
+            url,
+            status,
+            got,
+            server,
         }
     }
 
-    fn count(&self) -> usize {
-        self.got.lock().unwrap().len()
+    fn set(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
     }
 }
 
@@ -88,161 +105,345 @@ impl Drop for Receiver {
     }
 }
 
-/// What a game server does on receipt: recompute the HMAC of the raw body and compare
-/// in constant time.
-fn verify(secret: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(hex_sig) = header.strip_prefix("sha256=") else {
-        return false;
+/// A devnet with the gateway account; hosts are started on it by [`host`].
+struct Chain {
+    devnet: DevnetHandle,
+    gateway: CreatedAccount,
+    runtime: Runtime,
+}
+
+fn chain(seed: &str) -> Chain {
+    let devnet = Devnet::start(DevnetConfig::seeded(seed)).expect("devnet");
+    let gateway = devnet
+        .create_account(AccountSpec::new("game-gateway", 10_000 * support::CWD))
+        .unwrap();
+    Chain {
+        devnet,
+        gateway,
+        runtime: Runtime::new(RuntimeConfig::default()).unwrap(),
+    }
+}
+
+/// One host process: the real component over `store`, on `clock`.
+fn host(c: &Chain, store: Arc<MemoryStore>, clock: &ManualClock) -> Arc<Service> {
+    let node = HttpNode::new(vec![c.devnet.url().to_string()], Duration::from_secs(5))
+        .verify_chain_id(&c.devnet.chain_id_hex())
+        .unwrap();
+    let caps = Capabilities {
+        store,
+        node: Arc::new(node),
+        clock: Arc::new(clock.clone()),
+        events: Arc::new(MemorySink::default()),
     };
-    let Ok(sig) = hex::decode(hex_sig) else {
-        return false;
+    let keys = api::Keys {
+        active_wif: c.gateway.active_wif.clone().unwrap(),
+        memo_wif: c.gateway.memo_wif.clone().unwrap(),
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
-    mac.update(body);
-    mac.verify_slice(&sig).is_ok()
+    Service::start(
+        &c.runtime,
+        caps,
+        &support::config(c.devnet.chain_id_hex()),
+        keys,
+    )
+    .unwrap()
 }
 
-fn event() -> Value {
-    json!({
-        "type": "deposit-credited",
-        "user": "alice",
-        "account": "alice-cwd",
-        "cwd": 2_500_000,
-        "game": 2_250,
-        "block_num": 42,
-    })
-}
-
-#[test]
-fn events_arrive_signed() {
-    let secret = b"webhook-secret-for-tests".to_vec();
-    let rx = Receiver::start(vec![]);
-    let sink = WebhookSink::start(rx.url.clone(), secret.clone(), 3);
-    sink.emit(&event());
-    let got = rx.wait_for(1);
-    let d = &got[0];
-    assert_eq!(d.method, "POST");
-    assert_eq!(d.content_type.as_deref(), Some("application/json"));
-    let body: Value = serde_json::from_slice(&d.body).unwrap();
-    assert_eq!(body, event());
-    assert_eq!(
-        d.body,
-        event().to_string().as_bytes(),
-        "the body is the event's JSON, as signed"
-    );
-
-    let signature = d.signature.as_deref().expect("X-CWD-Signature");
-    assert_eq!(signature, sign_body(&secret, &d.body));
-    assert!(
-        signature.starts_with("sha256=") && signature.len() == 7 + 64,
-        "{signature}"
-    );
-    assert!(verify(&secret, &d.body, signature));
-    // Another secret, or a changed body, does not verify.
-    assert_ne!(signature, sign_body(b"another-secret", &d.body));
-    assert!(!verify(b"another-secret", &d.body, signature));
-    let mut tampered = d.body.clone();
-    tampered[d.body.len() - 2] ^= 1;
-    assert!(!verify(&secret, &tampered, signature));
-
-    // A known vector (RFC 4231 test case 2) so other languages can check their code.
-    assert_eq!(
-        sign_body(b"Jefe", b"what do ya want for nothing?"),
-        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-    );
-
-    // Events keep their order.
-    for i in 0..5 {
-        sink.emit(&json!({ "type": "alert", "n": i }));
+fn target(rx: &Receiver) -> WebhookTarget {
+    WebhookTarget {
+        url: rx.url.clone(),
+        secret: zeroize::Zeroizing::new(SECRET.to_vec()),
     }
-    let got = rx.wait_for(6);
-    let ns: Vec<i64> = got[1..]
+}
+
+fn now_ms() -> u64 {
+    cwd_gateway_host::clock::SystemClock.now_ms()
+}
+
+/// `n` balance changes: `n` events.
+fn play(service: &Service, n: usize, tag: &str) {
+    for i in 0..n {
+        service
+            .with(|a| a.adjust_balance(&format!("u{}", i % 3), 10, &format!("{tag}-{i}"), "play"))
+            .unwrap();
+    }
+}
+
+/// The whole feed, as the HTTP API and webhooks show each event.
+fn feed(service: &Service) -> Vec<Value> {
+    service
+        .with(|a| a.list_events(0, 1000))
+        .unwrap()
         .iter()
-        .map(|d| {
-            serde_json::from_slice::<Value>(&d.body).unwrap()["n"]
-                .as_i64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(ns, vec![0, 1, 2, 3, 4]);
-    for d in &got {
-        assert!(verify(&secret, &d.body, d.signature.as_deref().unwrap()));
+        .map(webhooks::body)
+        .collect()
+}
+
+/// Deliveries the receiver accepted, by event id, after checking each one's signature
+/// (at the time it was sent) and that its header names its body's id.
+fn accepted(rx: &Receiver) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for g in rx.got().iter().filter(|g| g.status == 200) {
+        let body: Value = serde_json::from_slice(&g.body).unwrap();
+        let id = body["id"].as_str().unwrap().to_string();
+        assert_eq!(g.event_id.as_deref(), Some(id.as_str()));
+        let sig = g.signature.as_deref().unwrap();
+        let t: u64 = sig
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("t=")
+            .parse()
+            .unwrap();
+        assert_eq!(verify(SECRET, sig, &g.body, t, 300), Ok(()));
+        *out.entry(id).or_default() += 1;
     }
+    out
 }
 
 #[test]
-fn failed_deliveries_are_retried_until_accepted() {
-    let secret = b"retry-secret".to_vec();
-    let rx = Receiver::start(vec![500, 500]);
-    let sink = WebhookSink::start(rx.url.clone(), secret.clone(), 3);
-    sink.emit(&event());
-    let got = rx.wait_for(3);
-    // The same body and signature each time.
-    for d in &got {
-        assert_eq!(d.body, got[0].body);
-        assert_eq!(
-            d.signature.as_deref(),
-            Some(sign_body(&secret, &got[0].body).as_str())
-        );
+fn a_receiver_down_for_a_simulated_day_gets_every_event_afterwards_once_per_id() {
+    let c = chain("webhook-outage");
+    let clock = ManualClock::new(now_ms());
+    let service = host(&c, Arc::new(MemoryStore::new()), &clock);
+    let rx = Receiver::start(503);
+    let agent = webhooks::agent();
+    play(&service, 12, "before");
+    // A day down: each event is tried on its back-off (10 s doubling to an hour).
+    let start = clock.now_ms();
+    let mut step = 0;
+    while clock.now_ms() < start + DAY_MS {
+        deliver_due(&service, &agent, &target(&rx), &clock);
+        if step == 40 {
+            play(&service, 6, "during"); // events keep coming while it is down
+        }
+        clock.advance(5 * 60_000);
+        step += 1;
     }
-    // With a growing pause between tries (200 ms, then 400 ms).
-    let (first, second) = (got[1].at - got[0].at, got[2].at - got[1].at);
-    assert!(first >= Duration::from_millis(150), "{first:?}");
+    let down = rx.got();
+    assert!(down.iter().all(|g| g.status == 503 && g.method == "POST"));
+    let tries_per_event = down.len() / 18;
     assert!(
-        second >= Duration::from_millis(350),
-        "{first:?} then {second:?}"
+        (20..=40).contains(&tries_per_event),
+        "about 30 tries each over a day, got {tries_per_event}"
     );
-    // Accepted on the third try: not sent again.
-    std::thread::sleep(Duration::from_millis(1_000));
-    assert_eq!(rx.count(), 3);
-    // The next event goes out once.
-    sink.emit(&json!({ "type": "alert", "kind": "low-fee-balance" }));
-    let got = rx.wait_for(4);
-    assert_eq!(
-        serde_json::from_slice::<Value>(&got[3].body).unwrap()["type"],
-        "alert"
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(rx.count(), 4);
-}
-
-#[test]
-fn gives_up_after_the_retries_and_goes_on() {
-    let rx = Receiver::start(vec![500, 503, 404]);
-    // One retry: two tries, then the event is given up (it stays in the store).
-    let sink = WebhookSink::start(rx.url.clone(), b"s".to_vec(), 1);
-    sink.emit(&json!({ "type": "alert", "n": 1 }));
-    rx.wait_for(2);
-    sink.emit(&json!({ "type": "alert", "n": 2 }));
-    // n=2: 404 then 200 — a 4xx is retried too.
-    let got = rx.wait_for(4);
-    let ns: Vec<i64> = got
+    let pending = service
+        .with(|a| a.list_webhook_deliveries(Some(api::DeliveryState::Pending), None, 100))
+        .unwrap();
+    assert_eq!(pending.len(), 18, "nothing given up within a day");
+    assert!(pending
         .iter()
-        .map(|d| {
-            serde_json::from_slice::<Value>(&d.body).unwrap()["n"]
-                .as_i64()
-                .unwrap()
-        })
+        .all(|d| d.log.iter().all(|a| a.status == 503)));
+    // Back up: within the capped interval every event arrives.
+    rx.set(200);
+    for _ in 0..20 {
+        clock.advance(5 * 60_000);
+        deliver_due(&service, &agent, &target(&rx), &clock);
+    }
+    let ids: BTreeSet<String> = feed(&service)
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ns, vec![1, 1, 2, 2]);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(rx.count(), 4);
+    let got = accepted(&rx);
+    assert_eq!(
+        got.keys().cloned().collect::<BTreeSet<_>>(),
+        ids,
+        "every event, after deduplication"
+    );
+    assert!(got.values().all(|&n| n == 1), "accepted once each: {got:?}");
+    let all = service
+        .with(|a| a.list_webhook_deliveries(None, None, 100))
+        .unwrap();
+    assert!(all
+        .iter()
+        .all(|d| d.state == api::DeliveryState::Delivered && d.log.last().unwrap().status == 200));
+    // Nothing more goes out.
+    let before = rx.got().len();
+    clock.advance(DAY_MS);
+    deliver_due(&service, &agent, &target(&rx), &clock);
+    assert_eq!(rx.got().len(), before);
 }
 
 #[test]
-fn an_unreachable_receiver_does_not_block_the_gateway() {
-    // Nothing listens: every try fails at once; emit never waits.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    drop(listener);
-    let sink = WebhookSink::start(url, b"s".to_vec(), 5);
-    let start = Instant::now();
-    for i in 0..2_000 {
-        sink.emit(&json!({ "type": "alert", "n": i }));
+fn a_host_killed_mid_delivery_loses_nothing() {
+    let c = chain("webhook-kill");
+    let clock = ManualClock::new(now_ms());
+    let store = Arc::new(MemoryStore::new());
+    let rx = Receiver::start(200);
+    let first = host(&c, store.clone(), &clock);
+    play(&first, 25, "k");
+    // The first host claims a batch, sends part of it, and dies before reporting any.
+    let claims = first
+        .with(|a| a.claim_webhook_deliveries(webhooks::BATCH))
+        .unwrap();
+    assert_eq!(claims.len(), webhooks::BATCH as usize);
+    let agent = webhooks::agent();
+    for claim in &claims[..7] {
+        let body = webhooks::body(&claim.event).to_string();
+        agent
+            .post(&rx.url)
+            .set("x-cwd-event-id", &claim.event.id)
+            .set(
+                "x-cwd-signature",
+                &webhooks::sign(SECRET, clock.now_ms() / 1000, body.as_bytes()),
+            )
+            .send_string(&body)
+            .unwrap();
     }
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "emit blocked for {:?}",
-        start.elapsed()
+    drop(claims);
+    drop(first);
+    // Another host (or the same one restarted) on the same store.
+    let second = host(&c, store, &clock);
+    deliver_due(&second, &agent, &target(&rx), &clock);
+    // Only the five the first host never claimed went out: the rest are still held.
+    assert_eq!(accepted(&rx).len(), 7 + 5);
+    clock.advance(60_000);
+    while deliver_due(&second, &agent, &target(&rx), &clock) > 0 {}
+    let got = accepted(&rx);
+    let ids: BTreeSet<String> = feed(&second)
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        got.keys().cloned().collect::<BTreeSet<_>>(),
+        ids,
+        "every event arrived"
     );
+    // The seven sent before the crash arrived twice: the id lets the receiver drop one.
+    assert_eq!(got.values().filter(|&&n| n == 2).count(), 7);
+    assert!(got.values().all(|&n| n <= 2));
+}
+
+#[test]
+fn a_redirect_is_a_failure_to_retry_never_a_delivery() {
+    let c = chain("webhook-redirect");
+    let clock = ManualClock::new(now_ms());
+    let service = host(&c, Arc::new(MemoryStore::new()), &clock);
+    let rx = Receiver::start(302);
+    let agent = webhooks::agent();
+    play(&service, 1, "r");
+    deliver_due(&service, &agent, &target(&rx), &clock);
+    let d = &service
+        .with(|a| a.list_webhook_deliveries(None, None, 10))
+        .unwrap()[0];
+    assert_eq!(
+        (d.state, d.attempts, d.log[0].status),
+        (api::DeliveryState::Pending, 1, 302)
+    );
+    assert!(
+        d.log[0].detail.contains("redirects are not followed"),
+        "{}",
+        d.log[0].detail
+    );
+    // The redirect was not followed (no GET, no second request).
+    assert_eq!(
+        rx.got()
+            .iter()
+            .map(|g| g.method.as_str())
+            .collect::<Vec<_>>(),
+        vec!["POST"]
+    );
+    rx.set(200);
+    clock.advance(10_000);
+    deliver_due(&service, &agent, &target(&rx), &clock);
+    let d = &service
+        .with(|a| a.list_webhook_deliveries(None, None, 10))
+        .unwrap()[0];
+    assert_eq!((d.state, d.attempts), (api::DeliveryState::Delivered, 2));
+}
+
+#[test]
+fn a_delivery_replayed_outside_the_tolerance_fails_verification() {
+    let c = chain("webhook-replay");
+    let clock = ManualClock::new(now_ms());
+    let service = host(&c, Arc::new(MemoryStore::new()), &clock);
+    let rx = Receiver::start(200);
+    play(&service, 1, "p");
+    deliver_due(&service, &webhooks::agent(), &target(&rx), &clock);
+    let g = rx.got().remove(0);
+    let sig = g.signature.unwrap();
+    let sent = clock.now_ms() / 1000;
+    assert!(sig.starts_with(&format!("t={sent},v1=")), "{sig}");
+    let body: Value = serde_json::from_slice(&g.body).unwrap();
+    assert_eq!(body["event"]["type"], "balance-adjusted");
+    assert_eq!(body["seq"], 1);
+    assert_eq!(verify(SECRET, &sig, &g.body, sent, 300), Ok(()));
+    assert_eq!(verify(SECRET, &sig, &g.body, sent + 300, 300), Ok(()));
+    // Captured and replayed six minutes later: refused.
+    assert_eq!(
+        verify(SECRET, &sig, &g.body, sent + 301, 300),
+        Err(VerifyError::OutsideTolerance)
+    );
+    // Or with another body under the captured signature.
+    let other = g
+        .body
+        .iter()
+        .map(|b| if *b == b'1' { b'2' } else { *b })
+        .collect::<Vec<u8>>();
+    assert_eq!(
+        verify(SECRET, &sig, &other, sent, 300),
+        Err(VerifyError::BadSignature)
+    );
+}
+
+#[test]
+fn the_feed_and_deliveries_over_http_with_long_polling() {
+    let c = chain("webhook-http");
+    let clock = ManualClock::new(now_ms());
+    let service = host(&c, Arc::new(MemoryStore::new()), &clock);
+    let http = HttpApi::bind("127.0.0.1:0").unwrap();
+    http.spawn(service.clone(), support::TOKEN.to_string(), 2);
+    let port = http.addr.port();
+    let call = |name: &str, args: Value| support::call(port, name, args);
+    play(&service, 3, "h");
+    let page = call("list-events", json!({})).unwrap();
+    let events = page.as_array().unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["event"]["type"], "balance-adjusted");
+    assert_eq!(events[2]["seq"], 3);
+    assert!(events[0]["id"].as_str().unwrap().starts_with("ev_"));
+    // Nothing newer: a long poll waits, and answers as soon as an event comes.
+    let waiter = {
+        let s = service.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            play(&s, 1, "late");
+        })
+    };
+    let t0 = std::time::Instant::now();
+    let next = call("list-events", json!({ "after": 3, "wait_ms": 10_000 })).unwrap();
+    let waited = t0.elapsed();
+    waiter.join().unwrap();
+    assert_eq!(next.as_array().unwrap().len(), 1, "{next}");
+    assert_eq!(next[0]["seq"], 4);
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(9),
+        "{waited:?}"
+    );
+    // A wait with nothing to show answers an empty page at its end.
+    let empty = call("list-events", json!({ "after": 4, "wait_ms": 300 })).unwrap();
+    assert_eq!(empty, json!([]));
+    for bad in [
+        json!({ "wait_ms": 25_001 }),
+        json!({ "after": -1 }),
+        json!({ "limit": 0 }),
+        json!({ "after": "x" }),
+    ] {
+        let e = call("list-events", bad.clone()).unwrap_err();
+        assert!(e.starts_with("400"), "{bad}: {e}");
+    }
+    // Deliveries and redeliver.
+    let rx = Receiver::start(500);
+    deliver_due(&service, &webhooks::agent(), &target(&rx), &clock);
+    let failing = call("list-webhook-deliveries", json!({ "state": "pending" })).unwrap();
+    assert_eq!(failing.as_array().unwrap().len(), 4);
+    assert_eq!(failing[0]["log"][0]["status"], 500);
+    let again = call("redeliver-event", json!({ "seq": 2 })).unwrap();
+    assert_eq!(again["state"], "pending");
+    assert!(call("redeliver-event", json!({ "seq": 99 }))
+        .unwrap_err()
+        .starts_with("400"));
+    assert!(call("list-webhook-deliveries", json!({ "state": "lost" }))
+        .unwrap_err()
+        .starts_with("400"));
+    http.shutdown();
 }

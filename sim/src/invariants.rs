@@ -435,10 +435,12 @@ fn events_and_changes(w: &World) -> Result<(), String> {
             } => {
                 match deps.get(deposit_id) {
                     Some(d) if d.user == *user && d.game == *game => {}
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "event {}: deposit {deposit_id} credited to {user} has no matching record",
                         e.id
-                    )),
+                    ))
+                    }
                 }
                 bump(format!("dep {deposit_id}"));
             }
