@@ -215,6 +215,15 @@ mod tests {
     const SECRET: &[u8] = b"0123456789abcdef0123";
 
     #[test]
+    fn the_documented_vector() {
+        // docs/http-api.md, "Webhooks": other languages check their code against it.
+        assert_eq!(
+            sign(b"whsec-test-0123456789", 1_700_000_000, b"{}"),
+            "t=1700000000,v1=8f00bede6099409acba8e67a061e61a5dabdef4c544c5ca15ba8b42128020cfb"
+        );
+    }
+
+    #[test]
     fn a_signature_verifies_within_the_tolerance_only() {
         let body = br#"{"id":"ev_1"}"#;
         let header = sign(SECRET, 1_000_000, body);

@@ -333,9 +333,15 @@ file = "{keys}"
                 .map(|v| v.trim().to_string())
         })
         .unwrap();
+    let t: u64 = signature
+        .split(',')
+        .next()
+        .and_then(|t| t.strip_prefix("t="))
+        .and_then(|t| t.parse().ok())
+        .expect("t=<unix seconds>");
     assert_eq!(
-        signature,
-        cwd_gateway_host::events::sign_body(WEBHOOK_SECRET.as_bytes(), body.as_bytes())
+        cwd_gateway_host::webhooks::verify(WEBHOOK_SECRET.as_bytes(), &signature, body.as_bytes(), t, 0),
+        Ok(())
     );
 
     let log = std::fs::read_to_string(dir.join("run.stderr")).unwrap();

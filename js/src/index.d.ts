@@ -37,7 +37,7 @@ export interface NodeBackend {
 }
 
 /** A configuration where zero or absent fields take their defaults (wit/api.wit). */
-export type ConfigInput = Omit<Api.Config, 'link' | 'withdrawals' | 'lowFeeBalanceCwd' | 'tickIntervalMs' | 'idempotencyWindowMs' | 'treasury' | 'referrals'> & {
+export type ConfigInput = Omit<Api.Config, 'link' | 'withdrawals' | 'lowFeeBalanceCwd' | 'tickIntervalMs' | 'idempotencyWindowMs' | 'treasury' | 'referrals' | 'events'> & {
   link?: Partial<Api.LinkConfig>;
   withdrawals?: Partial<Api.WithdrawalConfig>;
   lowFeeBalanceCwd?: bigint;
@@ -45,6 +45,7 @@ export type ConfigInput = Omit<Api.Config, 'link' | 'withdrawals' | 'lowFeeBalan
   idempotencyWindowMs?: bigint;
   treasury?: Partial<Api.TreasuryConfig>;
   referrals?: Partial<Api.ReferralConfig>;
+  events?: Partial<Api.EventConfig>;
 };
 
 export interface GatewayOptions {

@@ -40,6 +40,7 @@ const DEFAULT_LINK = { codeDigits: 0, codeTtlMs: 0n, maxAttempts: 0, messageTemp
 const DEFAULT_WITHDRAWALS = { minCwd: 0n, maxCwd: 0n, dailyCwd: 0n, reviewAboveCwd: 0n, expirationSecs: 0, maxAttempts: 0 };
 const DEFAULT_TREASURY = { coldAccount: '', highWaterCwd: 0n, lowWaterCwd: 0n, feeReserveCwd: 0n, lowFeeDays: 0, minSweepCwd: 0n };
 const DEFAULT_REFERRALS = { levelRatesPerMille: [], cashbackPerMille: 0, poolUser: '' };
+const DEFAULT_EVENTS = { retentionMs: 0n, webhookGiveUpMs: 0n, webhookMaxIntervalMs: 0n, liveOnly: false };
 
 /** A full `config` from the fields given; zero means "the default" (see wit/api.wit). */
 export function withDefaults(config) {
@@ -52,6 +53,7 @@ export function withDefaults(config) {
     withdrawals: { ...DEFAULT_WITHDRAWALS, ...config.withdrawals },
     treasury: { ...DEFAULT_TREASURY, ...config.treasury },
     referrals: { ...DEFAULT_REFERRALS, ...config.referrals },
+    events: { ...DEFAULT_EVENTS, ...config.events },
   };
 }
 

@@ -60,6 +60,17 @@ async function story(store) {
     for (const k of ['link-code-sent', 'link-confirmed', 'deposit-credited', 'balance-adjusted', 'withdrawal-requested', 'withdrawal-sent', 'withdrawal-confirmed']) {
       assert.ok(seen.includes(k), `no ${k} event in ${seen}`);
     }
+    // The feed holds every event the live copy told, in order, at dense positions.
+    const feed = await gw.listEvents(0n, 1000);
+    assert.deepEqual(feed.map((e) => e.seq), feed.map((_, i) => BigInt(i + 1)));
+    assert.deepEqual(feed.map((e) => e.event.tag), seen.slice(0, feed.length));
+    assert.ok(feed.length >= seen.length - 1, `${feed.length} of ${seen.length} in the feed`);
+    assert.ok(feed.every((e) => /^ev_[0-9a-f]{16}$/.test(e.id)));
+    // A webhook sender's claim hands each out once.
+    const claims = await gw.claimWebhookDeliveries(100);
+    assert.equal(claims.length, feed.length);
+    const done = await gw.reportWebhookDelivery(claims[0].event.seq, true, 200, '');
+    assert.equal(done.state, 'delivered');
   } finally {
     await gw.close();
   }
