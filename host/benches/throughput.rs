@@ -4,7 +4,10 @@
 //! - `adjust-balance` (one conditional commit each; concurrent ones share a group
 //!   commit) beside raw single-row SQLite commits with the same settings, one thread;
 //! - `account` (reads only) beside `GET /health` through the same server (the HTTP
-//!   stack's own ceiling).
+//!   stack's own ceiling);
+//! - `adjust-balance` writing its event to the outbox (the default) beside the same
+//!   calls on a second gateway configured `events.live-only` (no outbox, no feed),
+//!   phases alternated, the feed's sequencing by the timer included.
 //!
 //! `cargo bench -p cwd-gateway --bench throughput` (optionally `-- <seconds>` per
 //! phase, default 5).
@@ -180,31 +183,34 @@ fn main() {
     let gateway = devnet
         .create_account(AccountSpec::new("game-gateway", 10_000 * CWD))
         .unwrap();
-    let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5));
-    let store = Arc::new(SqliteStore::open(&dir.join("gateway.db")).unwrap());
-    let caps = Capabilities {
-        store: store.clone(),
-        node: Arc::new(node),
-        clock: Arc::new(SystemClock),
-        events: Arc::new(NullSink),
-    };
-    let keys = api::Keys {
+    let keys = || api::Keys {
         active_wif: gateway.active_wif.clone().unwrap(),
         memo_wif: gateway.memo_wif.clone().unwrap(),
     };
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let service = Service::start_with(
-        &runtime,
-        caps,
-        &config(devnet.chain_id_hex()),
-        keys,
-        CLIENTS,
-    )
-    .unwrap();
-    let http = HttpApi::bind("127.0.0.1:0").unwrap();
-    http.spawn(service.clone(), TOKEN.into(), 2);
     let stop = Arc::new(AtomicBool::new(false));
-    let timer = service.spawn_timer(stop.clone(), Duration::from_secs(5));
+    // One gateway on its own SQLite file, served over HTTP, ticking.
+    let start = |file: &str, live_only: bool| {
+        let store = Arc::new(SqliteStore::open(&dir.join(file)).unwrap());
+        let caps = Capabilities {
+            store: store.clone(),
+            node: Arc::new(HttpNode::new(
+                vec![devnet.url().to_string()],
+                Duration::from_secs(5),
+            )),
+            clock: Arc::new(SystemClock),
+            events: Arc::new(NullSink),
+        };
+        let mut cfg = config(devnet.chain_id_hex());
+        cfg.events.live_only = live_only;
+        let service = Service::start_with(&runtime, caps, &cfg, keys(), CLIENTS).unwrap();
+        let http = HttpApi::bind("127.0.0.1:0").unwrap();
+        http.spawn(service.clone(), TOKEN.into(), 2);
+        let timer = service.spawn_timer(stop.clone(), Duration::from_secs(5));
+        (store, http, timer)
+    };
+    let (store, http, timer) = start("gateway.db", false);
+    let (_, live_http, live_timer) = start("live-only.db", true);
     let addr = http.addr;
 
     let adjust = |c: usize, i: u64| {
@@ -244,8 +250,45 @@ fn main() {
     line("account", acc_rate, &acc_lat);
     println!("  ratio to /health {:.2}", acc_rate / health_rate);
 
+    // The outbox's cost: alternating phases on the two gateways, fresh keys each.
+    load(live_http.addr, 1.0, adjust);
+    let (mut with_n, mut with_t, mut without_n, mut without_t) = (0usize, 0.0, 0usize, 0.0);
+    let mut with_lat = Vec::new();
+    for round in 0..2u64 {
+        let t = Instant::now();
+        let (_, lat) = load(live_http.addr, secs / 2.0, |c, i| {
+            adjust(c, i + 2_000_000 + round * 1_000_000_000)
+        });
+        without_t += t.elapsed().as_secs_f64();
+        without_n += lat.len();
+        let t = Instant::now();
+        let (_, lat) = load(addr, secs / 2.0, |c, i| {
+            adjust(c, i + 3_000_000 + round * 1_000_000_000)
+        });
+        with_t += t.elapsed().as_secs_f64();
+        with_n += lat.len();
+        with_lat.extend(lat);
+    }
+    with_lat.sort();
+    let (with_rate, without_rate) = (with_n as f64 / with_t, without_n as f64 / without_t);
+    println!(
+        "{:<44} {without_rate:>9.0}/s",
+        "baseline: adjust-balance, events.live-only"
+    );
+    line(
+        "adjust-balance with the outbox (the feed)",
+        with_rate,
+        &with_lat,
+    );
+    println!(
+        "  ratio to live-only {:.2} (goal: at least 0.90)",
+        with_rate / without_rate
+    );
+
     stop.store(true, Ordering::Relaxed);
     let _ = timer.join();
+    let _ = live_timer.join();
     http.shutdown();
+    live_http.shutdown();
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -397,8 +397,16 @@ impl Service {
     fn checkout(&self) -> anyhow::Result<Slot> {
         let mut pool = Self::lock(&self.pool);
         loop {
-            if let Some(slot) = pool.idle.pop() {
-                return Ok(slot);
+            // A configured instance first: one that could not configure (the node was
+            // down when it was made) answers nothing, not even the store-only calls (the
+            // feed, webhook claims) that matter most while the node is down.
+            let pick = pool
+                .idle
+                .iter()
+                .rposition(|s| s.configured)
+                .or(pool.idle.len().checked_sub(1));
+            if let Some(i) = pick {
+                return Ok(pool.idle.swap_remove(i));
             }
             if pool.total < self.pool_size {
                 pool.total += 1;

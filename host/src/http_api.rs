@@ -175,6 +175,12 @@ pub(crate) struct AppState {
     pub(crate) cabinet: Option<Arc<crate::cabinet::Cabinet>>,
 }
 
+impl AppState {
+    pub(crate) fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+}
+
 pub(crate) type Shared = State<Arc<AppState>>;
 
 fn router(state: Arc<AppState>) -> Router {

@@ -302,6 +302,41 @@ fn a_player_links_with_proof_of_work_tops_up_and_withdraws() {
     eventually("the deposit credited", Duration::from_secs(60), || {
         (as_user(&env, &alice, "me", json!({}))["account"]["balance"] == 25 * 90).then_some(())
     });
+    // The event feed wakes a waiting page: a game's change to the balance answers it at
+    // once, well before the 5 s periodic look.
+    let revision = as_user(&env, &alice, "me", json!({}))["account"]["revision"]
+        .as_u64()
+        .unwrap();
+    let waiter = {
+        let (url, alice) = (env.url("/cabinet/api/wait"), alice.clone());
+        std::thread::spawn(move || {
+            let r: Value = agent()
+                .post(&url)
+                .set("authorization", &format!("Bearer {alice}"))
+                .send_json(json!({ "revision": revision }))
+                .unwrap()
+                .into_json()
+                .unwrap();
+            (r, std::time::Instant::now())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1_500)); // the page is waiting
+    let changed_at = std::time::Instant::now();
+    env.gw
+        .service
+        .with(|a| a.adjust_balance("alice", 1, "cabinet-wake", "a prize"))
+        .unwrap();
+    let (woke, answered_at) = waiter.join().unwrap();
+    assert_eq!(woke["changed"], true, "{woke}");
+    let after = answered_at.duration_since(changed_at);
+    assert!(
+        after < Duration::from_millis(2_500),
+        "woken by the feed, not the 5 s look: {after:?}"
+    );
+    env.gw
+        .service
+        .with(|a| a.adjust_balance("alice", -1, "cabinet-wake-back", ""))
+        .unwrap();
 
     // Withdraw 10 CWD worth, given in CWD; a retry with the same request id is the same
     // withdrawal, not a second one.

@@ -180,7 +180,6 @@ token_file = "{token}"
 [events]
 webhook_url = "http://127.0.0.1:{hook_port}/hook"
 webhook_secret_file = "{hook}"
-webhook_retries = 0
 [keys]
 file = "{keys}"
 {extra}"#,
@@ -340,7 +339,13 @@ file = "{keys}"
         .and_then(|t| t.parse().ok())
         .expect("t=<unix seconds>");
     assert_eq!(
-        cwd_gateway_host::webhooks::verify(WEBHOOK_SECRET.as_bytes(), &signature, body.as_bytes(), t, 0),
+        cwd_gateway_host::webhooks::verify(
+            WEBHOOK_SECRET.as_bytes(),
+            &signature,
+            body.as_bytes(),
+            t,
+            0
+        ),
         Ok(())
     );
 

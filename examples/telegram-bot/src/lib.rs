@@ -2,10 +2,17 @@
 //! gateway was used: `/link <account>`, `/code <digits>`, `/deposit`, `/balance`,
 //! `/withdraw <amount>`. It talks to the gateway's HTTP API only; each Telegram user
 //! is the game user `tg:<telegram user id>`.
+//!
+//! It follows the gateway's event feed (`list-events`) to tell players, unasked, that a
+//! deposit was credited or a withdrawal paid (or failed, rejected, cancelled). The feed
+//! position it reached is kept in a state file, so after a restart it carries on where
+//! it stopped: nothing missed (a message may repeat if it stopped between sending and
+//! saving).
 
 pub mod gateway;
 pub mod telegram;
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -16,7 +23,8 @@ use telegram::{BotApi, Update};
 
 const HELP: &str = "Commands:\n/link <CrowdWiz account> — link your account (a code arrives in your wallet)\n/code <digits> — type the code\n/deposit — how to top up\n/balance — your balance and recent withdrawals\n/history — your deposits, newest first (then /history <id> for older)\n/withdraw <game units> — withdraw to your CrowdWiz account";
 
-const FINAL_STATES: [&str; 4] = ["confirmed", "failed", "rejected", "cancelled"];
+/// Events read from the feed per call.
+const FEED_PAGE: u32 = 100;
 
 /// Where the bot connects, from the environment (never logged).
 pub struct Settings {
@@ -25,11 +33,14 @@ pub struct Settings {
     pub gateway_url: String,
     pub gateway_token: String,
     pub poll_timeout: Duration,
+    /// Where the bot keeps its place in the gateway's event feed.
+    pub state_file: PathBuf,
 }
 
 impl Settings {
     /// `TELEGRAM_BOT_TOKEN`, `CWD_GATEWAY_URL`, `CWD_GATEWAY_API_TOKEN`; optional
-    /// `TELEGRAM_API_URL` (default the real Bot API).
+    /// `TELEGRAM_API_URL` (default the real Bot API) and `BOT_STATE_FILE` (default
+    /// `telegram-bot.state.json`).
     pub fn from_env() -> anyhow::Result<Settings> {
         let need = |name: &str| {
             std::env::var(name)
@@ -43,14 +54,35 @@ impl Settings {
             gateway_url: need("CWD_GATEWAY_URL")?,
             gateway_token: need("CWD_GATEWAY_API_TOKEN")?,
             poll_timeout: Duration::from_secs(25),
+            state_file: std::env::var("BOT_STATE_FILE")
+                .unwrap_or_else(|_| "telegram-bot.state.json".into())
+                .into(),
         })
     }
 }
 
-/// A withdrawal the bot reports on once it is final.
-struct Watched {
-    chat: i64,
-    withdrawal_id: String,
+/// What survives a restart: the last feed position the bot has told players about.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct State {
+    feed_after: Option<u64>,
+}
+
+impl State {
+    fn load(path: &Path) -> anyhow::Result<State> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Written whole, then renamed over the old file: a crash leaves one or the other.
+    fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(self)?)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
 }
 
 pub struct Bot {
@@ -58,7 +90,8 @@ pub struct Bot {
     gateway: GatewayApi,
     poll_timeout: Duration,
     offset: i64,
-    watched: Vec<Watched>,
+    state_file: PathBuf,
+    state: State,
 }
 
 fn cwd(units: u64) -> String {
@@ -80,7 +113,13 @@ impl Bot {
             gateway: GatewayApi::new(&s.gateway_url, s.gateway_token),
             poll_timeout: s.poll_timeout,
             offset: 0,
-            watched: Vec::new(),
+            state: State::load(&s.state_file).unwrap_or_else(|e| {
+                eprintln!(
+                    "telegram-bot: the state file cannot be read ({e}); starting at the feed's end"
+                );
+                State::default()
+            }),
+            state_file: s.state_file,
         }
     }
 
@@ -94,16 +133,15 @@ impl Bot {
         }
     }
 
-    /// One `getUpdates` round: every update answered, then the watched withdrawals
-    /// checked. The offset moves past an update only once it was answered, so a
-    /// restart answers it again; withdrawals are keyed by the update, so a repeat
-    /// never pays twice.
+    /// One `getUpdates` round: every update answered, then the feed's news told. The
+    /// offset moves past an update only once it was answered, so a restart answers it
+    /// again; withdrawals are keyed by the update, so a repeat never pays twice.
     pub fn poll_once(&mut self) -> anyhow::Result<()> {
         for update in self.telegram.get_updates(self.offset, self.poll_timeout)? {
             self.handle(&update)?;
             self.offset = self.offset.max(update.update_id + 1);
         }
-        self.follow_withdrawals()
+        self.follow_feed()
     }
 
     fn handle(&mut self, update: &Update) -> anyhow::Result<()> {
@@ -259,44 +297,84 @@ impl Bot {
         let w = self.gateway.call("request-withdrawal", args)?;
         let id = w["withdrawal_id"].as_str().unwrap_or("?").to_string();
         let state = w["state"].as_str().unwrap_or("?").to_string();
-        if !FINAL_STATES.contains(&state.as_str())
-            && !self.watched.iter().any(|x| x.withdrawal_id == id)
-        {
-            self.watched.push(Watched {
-                chat,
-                withdrawal_id: id.clone(),
-            });
-        }
+        let _ = chat; // the news comes from the feed, to the player's own chat
         Ok(format!(
             "Withdrawal {id}: {game} game units → {}, {state}. I will tell you when it is final.",
             cwd(w["cwd"].as_u64().unwrap_or(0))
         ))
     }
 
-    /// Tells the player about withdrawals that became final.
-    fn follow_withdrawals(&mut self) -> anyhow::Result<()> {
-        let mut still = Vec::new();
-        for w in std::mem::take(&mut self.watched) {
-            match self.gateway.call(
-                "get-withdrawal",
-                json!({ "withdrawal_id": w.withdrawal_id }),
-            ) {
-                Ok(v) if FINAL_STATES.contains(&v["state"].as_str().unwrap_or("")) => {
-                    let state = v["state"].as_str().unwrap_or("?");
-                    let detail = match (state, v["block_num"].as_u64(), v["note"].as_str()) {
-                        ("confirmed", Some(b), _) => format!(" in block {b}"),
-                        (_, _, Some(note)) => format!(": {note}"),
-                        _ => String::new(),
-                    };
-                    self.telegram.send_message(
-                        w.chat,
-                        &format!("Withdrawal {} {state}{detail}.", w.withdrawal_id),
-                    )?;
+    /// Tells players what the feed reports about them since the last position told:
+    /// credited deposits and withdrawals that became final. The first start (no state)
+    /// begins at the feed's end rather than repeat its history.
+    fn follow_feed(&mut self) -> anyhow::Result<()> {
+        let first_start = self.state.feed_after.is_none();
+        let mut after = self.state.feed_after.unwrap_or(0);
+        loop {
+            let page = match self
+                .gateway
+                .call("list-events", json!({ "after": after, "limit": FEED_PAGE }))
+            {
+                Ok(p) => p,
+                Err(r) => anyhow::bail!("reading the event feed: {}", r.message),
+            };
+            let events = page.as_array().map(Vec::as_slice).unwrap_or_default();
+            for e in events {
+                if !first_start {
+                    if let Some((chat, text)) = news(&e["event"]) {
+                        self.telegram.send_message(chat, &text)?;
+                    }
                 }
-                _ => still.push(w),
+                after = e["seq"].as_u64().unwrap_or(after);
+                self.state.feed_after = Some(after);
+                self.state.save(&self.state_file)?;
+            }
+            if events.len() < FEED_PAGE as usize {
+                break;
             }
         }
-        self.watched = still;
+        if self.state.feed_after.is_none() {
+            self.state.feed_after = Some(after);
+            self.state.save(&self.state_file)?;
+        }
         Ok(())
     }
+}
+
+/// The chat (a Telegram user's private chat has the user's id) and the message for an
+/// event worth telling a player, if it is one.
+fn news(event: &Value) -> Option<(i64, String)> {
+    let kind = event["type"].as_str()?;
+    let w = &event["withdrawal"];
+    let user = match kind {
+        "deposit-credited" => event["user"].as_str()?,
+        _ => w["user"].as_str()?,
+    };
+    let chat: i64 = user.strip_prefix("tg:")?.parse().ok()?;
+    let id = w["withdrawal_id"].as_str().unwrap_or("?");
+    let text = match kind {
+        "deposit-credited" => format!(
+            "Deposit of {} credited: +{} game units (balance {}).",
+            cwd(event["cwd"].as_u64().unwrap_or(0)),
+            event["game"],
+            event["balance"]
+        ),
+        "withdrawal-confirmed" => {
+            format!("Withdrawal {id} confirmed in block {}.", event["block_num"])
+        }
+        "withdrawal-failed" => format!(
+            "Withdrawal {id} failed ({}); the amount is back in your balance.",
+            event["reason"].as_str().unwrap_or("?")
+        ),
+        "withdrawal-rejected" => format!(
+            "Withdrawal {id} rejected: {}. The amount is back in your balance.",
+            event["reason"].as_str().unwrap_or("")
+        ),
+        "withdrawal-cancelled" => format!(
+            "Withdrawal {id} cancelled: {}. The amount is back in your balance.",
+            event["reason"].as_str().unwrap_or("")
+        ),
+        _ => return None,
+    };
+    Some((chat, text))
 }

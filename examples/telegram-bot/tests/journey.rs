@@ -259,6 +259,7 @@ fn start_bot(
     telegram_url: &str,
     gateway_url: &str,
     gateway_token: &str,
+    state_file: &std::path::Path,
 ) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
     let settings = Settings {
         bot_token: BOT_TOKEN.into(),
@@ -266,6 +267,7 @@ fn start_bot(
         gateway_url: gateway_url.into(),
         gateway_token: gateway_token.into(),
         poll_timeout: Duration::from_secs(1),
+        state_file: state_file.to_path_buf(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
@@ -277,10 +279,14 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     let gw = gateway("telegram-bot-journey");
     let telegram = FakeTelegram::default();
     let telegram_url = telegram.start();
+    let state_file =
+        std::env::temp_dir().join(format!("cwd-bot-journey-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&state_file);
     let (stop, bot) = start_bot(
         &telegram_url,
         &format!("http://{}", gw.http.addr),
         API_TOKEN,
+        &state_file,
     );
     let user = format!("tg:{PLAYER}");
 
@@ -324,12 +330,16 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     gw.devnet
         .transfer("alice-cwd", "game-gateway", 25 * CWD, Some("top up"), None)
         .unwrap();
-    eventually("the credit in /balance", Duration::from_secs(60), || {
+    // The bot tells the player unasked, from the gateway's event feed.
+    let told = eventually("the deposit notice", Duration::from_secs(60), || {
         telegram
-            .ask("/balance")
-            .contains("2250 game units")
-            .then_some(())
+            .sent()
+            .into_iter()
+            .find(|(chat, m)| *chat == PLAYER && m.starts_with("Deposit of 25.00000 CWD credited"))
+            .map(|(_, m)| m)
     });
+    assert!(told.contains("+2250 game units (balance 2250)"), "{told}");
+    assert!(telegram.ask("/balance").contains("2250 game units"));
 
     // Withdraw; the bot reports on its own when the payout is confirmed.
     let before = gw.devnet.balance_of("alice-cwd").unwrap();
@@ -363,6 +373,7 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
         &telegram_url,
         &format!("http://{}", gw.http.addr),
         API_TOKEN,
+        &state_file,
     );
     let again = telegram.next_reply(seen + 2);
     assert!(again.contains(&format!("Withdrawal {id}:")), "{again}");
@@ -404,6 +415,46 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
         "No older deposits."
     );
 
+    // Stopped, the bot misses nothing: a deposit credited meanwhile is told after the
+    // restart, from the feed position it kept; what it told before is not told again.
+    stop.store(true, Ordering::Relaxed);
+    bot.join().unwrap();
+    gw.devnet
+        .transfer("alice-cwd", "game-gateway", 5 * CWD, Some("more"), None)
+        .unwrap();
+    eventually("the second credit", Duration::from_secs(60), || {
+        (gw.service.with(|a| a.account(&user)).unwrap().balance == 1250 + 450).then_some(())
+    });
+    let (stop, bot) = start_bot(
+        &telegram_url,
+        &format!("http://{}", gw.http.addr),
+        API_TOKEN,
+        &state_file,
+    );
+    eventually(
+        "the notice of the deposit made while the bot was down",
+        Duration::from_secs(30),
+        || {
+            telegram
+                .sent()
+                .iter()
+                .any(|(_, m)| {
+                    m.starts_with("Deposit of 5.00000 CWD credited: +450 game units (balance 1700)")
+                })
+                .then_some(())
+        },
+    );
+    let told = |prefix: &str| {
+        telegram
+            .sent()
+            .iter()
+            .filter(|(_, m)| m.starts_with(prefix))
+            .count()
+    };
+    assert_eq!(told("Deposit of 25.00000 CWD credited"), 1);
+    assert_eq!(told(&format!("Withdrawal {id} confirmed")), 1);
+    let _ = std::fs::remove_file(&state_file);
+
     // Nothing the bot said carries a token or the code.
     for (_, text) in telegram.sent() {
         assert!(
@@ -422,10 +473,13 @@ fn a_wrong_gateway_token_is_not_the_players_problem_and_is_never_shown() {
     let gw = gateway("telegram-bot-token");
     let telegram = FakeTelegram::default();
     let wrong = "wrong-api-token-0123456789abcdef";
+    let state_file =
+        std::env::temp_dir().join(format!("cwd-bot-token-{}.json", std::process::id()));
     let (stop, bot) = start_bot(
         &telegram.start(),
         &format!("http://{}", gw.http.addr),
         wrong,
+        &state_file,
     );
     let reply = telegram.ask("/balance");
     assert_eq!(reply, "The bot is not set up right; try again later.");

@@ -6,6 +6,7 @@
 //! token and only the arguments a player may choose taken from the browser. The API
 //! token never reaches the browser. See `docs/cabinet.md`.
 
+pub mod feed_watch;
 pub mod session;
 
 use std::sync::Arc;
@@ -30,14 +31,16 @@ const STYLE_CSS: &str = include_str!("../../cabinet/cabinet.css");
 /// Deposits or withdrawals listed per page of the history.
 const HISTORY_PAGE: u64 = 20;
 
-/// The longest a `wait` holds its request, and how often it looks meanwhile: one key
-/// read each time, right on every host sharing the database (no event bus needed).
+/// The longest a `wait` holds its request. It looks at the account when the event feed
+/// names the player ([`feed_watch`]), and at least every `WAIT_STEP` in case an event
+/// was missed or a change (a wrong code counted) reports none.
 const WAIT_MAX: Duration = Duration::from_secs(25);
-const WAIT_STEP: Duration = Duration::from_millis(500);
+const WAIT_STEP: Duration = Duration::from_secs(5);
 
 /// The cabinet's own configuration: the secret game servers sign sessions with.
 pub struct Cabinet {
     secret: Zeroizing<Vec<u8>>,
+    watch: feed_watch::FeedWatch,
 }
 
 impl Cabinet {
@@ -49,7 +52,10 @@ impl Cabinet {
                 session::MIN_SECRET_LEN
             );
         }
-        Ok(Cabinet { secret })
+        Ok(Cabinet {
+            secret,
+            watch: Default::default(),
+        })
     }
 
     /// A session token for `user`, valid for `ttl_secs` from now (for the demo and the
@@ -256,7 +262,8 @@ async fn api(
 
 /// Long polling: answers as soon as the player's account revision differs from the
 /// one the page has (`revision`), or after `wait_ms` (at most 25 s) with `changed: false`.
-/// The page then re-reads; between changes it costs one key read every half second.
+/// The page then re-reads. It looks again when the event feed names the player, so
+/// between changes a waiting page costs one key read every five seconds.
 async fn wait(st: &AppState, user: &str, browser: &Value) -> (u16, Value) {
     let Some(known) = browser.get("revision").and_then(Value::as_u64) else {
         return (
@@ -280,6 +287,7 @@ async fn wait(st: &AppState, user: &str, browser: &Value) -> (u16, Value) {
         },
     };
     let deadline = tokio::time::Instant::now() + wait;
+    let mut news = st.cabinet.as_ref().map(|c| c.watch.subscribe(st.service()));
     loop {
         let (status, account) = run_call(st, "account", json!({ "user": user })).await;
         if status != 200 {
@@ -293,7 +301,14 @@ async fn wait(st: &AppState, user: &str, browser: &Value) -> (u16, Value) {
                 json!({ "revision": revision, "changed": revision != known }),
             );
         }
-        tokio::time::sleep(WAIT_STEP.min(deadline - now)).await;
+        let pause = tokio::time::sleep(WAIT_STEP.min(deadline - now));
+        match news.as_mut() {
+            Some(rx) => tokio::select! {
+                _ = pause => {}
+                _ = feed_watch::news_for(rx, user) => {}
+            },
+            None => pause.await,
+        }
     }
 }
 
