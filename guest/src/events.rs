@@ -289,3 +289,38 @@ pub enum Event {
     },
     Alert(Alert),
 }
+
+impl Event {
+    /// The game users an event is about (none for the operator's and the chain's own).
+    pub fn users(&self) -> Vec<&str> {
+        match self {
+            Event::LinkCodeSent { user, .. }
+            | Event::LinkConfirmed { user, .. }
+            | Event::LinkFailed { user, .. }
+            | Event::Unlinked { user, .. }
+            | Event::DepositCredited { user, .. }
+            | Event::UnclaimedAssigned { user, .. }
+            | Event::BalanceAdjusted { user, .. }
+            | Event::ReferrerSet { user, .. }
+            | Event::ReferrersRewarded { user, .. } => vec![user],
+            Event::WithdrawalRequested(w)
+            | Event::WithdrawalAwaitingReview(w)
+            | Event::WithdrawalApproved(w) => vec![&w.user],
+            Event::WithdrawalRejected { withdrawal: w, .. }
+            | Event::WithdrawalCancelled { withdrawal: w, .. }
+            | Event::WithdrawalSent { withdrawal: w, .. }
+            | Event::WithdrawalConfirmed { withdrawal: w, .. }
+            | Event::WithdrawalFailed { withdrawal: w, .. } => vec![&w.user],
+            Event::InternalTransfer {
+                from_user, to_user, ..
+            } => vec![from_user, to_user],
+            Event::DepositUnclaimed { .. }
+            | Event::UnclaimedRefundMarked { .. }
+            | Event::UnknownPayoutAcknowledged { .. }
+            | Event::SweepSent(_)
+            | Event::SweepConfirmed { .. }
+            | Event::SweepExpired(_)
+            | Event::Alert(_) => vec![],
+        }
+    }
+}

@@ -4,14 +4,12 @@
 //! in outbox key order, numbering them from `seq/evt`, which only it writes. So a
 //! change never contends on a shared key, and feed positions are dense and final.
 //!
-//! Order: by the committing instance's event clock (its wall clock, never stepping
-//! back, then a count within the millisecond: `ports::Outbox`), as the sequencer finds
-//! them. So one instance's events are in its commit order, and so are one user's
-//! (whose changes are serialized by the user's records) when the hosts' clocks agree
-//! to within the time between two of that user's commits on different hosts (NTP
-//! keeps them within milliseconds). An event committed after a sequencing pass read
-//! the outbox is numbered after the events that pass numbered, even if its clock is
-//! earlier.
+//! Order: by event stamp (`records::outbox`), as the sequencer finds them. One user's
+//! events are always in commit order: each commit that reports an event about a user
+//! advances that user's event clock in the user's record, so the commits are serialized
+//! and their stamps grow, whichever host or instance made them and whatever its clock
+//! says. Other events sort by commit time. An event committed after a sequencing pass
+//! read the outbox is numbered after the events that pass numbered.
 
 use crate::gateway::Gateway;
 use crate::gateway_error::{GatewayError, GwResult};

@@ -115,36 +115,30 @@ pub struct Ports {
 }
 
 /// The outbox's side of this instance: whether events are written to the store with
-/// their change (config `events.live-only` turns it off), and the instance's event
-/// clock, which orders them.
+/// their change (config `events.live-only` turns it off), and the last event stamp it
+/// gave (see `records::outbox`), so its stamps only grow.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     pub enabled: bool,
-    last_ms: u64,
-    count: u64,
+    last: u64,
 }
 
 impl Default for Outbox {
     fn default() -> Self {
         Outbox {
             enabled: true,
-            last_ms: 0,
-            count: 0,
+            last: 0,
         }
     }
 }
 
 impl Outbox {
-    /// The next event stamp `(ms, n)`, strictly increasing in this instance even when the
-    /// wall clock stands still or steps back: the time is never earlier than the last
-    /// stamp's, and `n` orders events within one millisecond.
-    pub fn stamp(&mut self, now_ms: u64) -> (u64, u64) {
-        if now_ms > self.last_ms {
-            self.last_ms = now_ms;
-            self.count = 0;
-        } else {
-            self.count += 1;
-        }
-        (self.last_ms, self.count)
+    /// The first of `n` consecutive event stamps: past this instance's last one, past
+    /// `after` (the event clocks of the users they name), and no earlier than `now_ms`.
+    pub fn stamps(&mut self, now_ms: u64, after: u64, n: u64) -> u64 {
+        let first =
+            crate::records::outbox::stamp_of(now_ms).max(self.last.max(after).saturating_add(1));
+        self.last = first.saturating_add(n.saturating_sub(1));
+        first
     }
 }

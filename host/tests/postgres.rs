@@ -589,7 +589,90 @@ fn three_hosts_under_parallel_load_lose_no_update() {
         }
         other => panic!("a standby host must not tick: {other:?}"),
     }
+
+    // The feed holds every change once, and each user's in commit order (balances only
+    // grow here), though three hosts committed them.
+    let mut feed = Vec::new();
+    loop {
+        let after = feed.last().map_or(0, |e: &api::FeedEvent| e.seq);
+        let page = hosts[1].with(|a| a.list_events(after, 1000)).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        feed.extend(page);
+    }
+    let mut last = std::collections::HashMap::new();
+    let mut adjusted = 0;
+    for e in &feed {
+        if let api::Event::BalanceAdjusted(b) = &e.event {
+            adjusted += 1;
+            let prev = last.insert(b.user.clone(), b.balance).unwrap_or(0);
+            assert!(
+                b.balance > prev,
+                "{}: {} after {prev} in the feed",
+                b.user,
+                b.balance
+            );
+        }
+    }
+    assert_eq!(adjusted, 12 * CALLS, "one event per change");
+    // Three webhook senders at once, one per host: each event delivered once.
+    let receiver = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let url = format!("http://{}/hook", receiver.server_addr().to_ip().unwrap());
+    let got = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let collector = {
+        let (r, g) = (receiver.clone(), got.clone());
+        std::thread::spawn(move || {
+            for request in r.incoming_requests() {
+                let id = request
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("x-cwd-event-id"))
+                    .map(|h| h.value.to_string())
+                    .unwrap_or_default();
+                g.lock().unwrap().push(id);
+                let _ = request.respond(tiny_http::Response::from_string(""));
+            }
+        })
+    };
+    let senders: Vec<_> = hosts
+        .iter()
+        .map(|h| {
+            let target = cwd_gateway_host::webhooks::WebhookTarget {
+                url: url.clone(),
+                secret: zeroize::Zeroizing::new(b"pg-webhook-secret-0123".to_vec()),
+            };
+            cwd_gateway_host::webhooks::spawn(
+                h.clone(),
+                target,
+                Arc::new(SystemClock),
+                stop.clone(),
+            )
+        })
+        .collect();
+    let want: std::collections::BTreeSet<String> = feed.iter().map(|e| e.id.clone()).collect();
+    eventually(
+        "every event at the webhook",
+        Duration::from_secs(60),
+        || {
+            let seen: std::collections::BTreeSet<String> =
+                got.lock().unwrap().iter().cloned().collect();
+            want.is_subset(&seen).then_some(())
+        },
+    );
     stop.store(true, Ordering::Relaxed);
+    for t in senders {
+        t.join().unwrap();
+    }
+    let got = got.lock().unwrap().clone();
+    let mut counts = std::collections::BTreeMap::new();
+    for id in &got {
+        *counts.entry(id.clone()).or_insert(0) += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    receiver.unblock();
+    collector.join().unwrap();
     for t in timers {
         t.join().unwrap();
     }

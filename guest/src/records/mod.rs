@@ -153,6 +153,11 @@ pub struct UserRec {
     pub wd_day_cwd: u64,
     /// Withdrawals not yet final.
     pub open_withdrawals: u32,
+    /// The stamp of the last event about this user (see [`outbox`]): every commit that
+    /// reports an event about the user advances it, so the user's events sort in
+    /// commit order whatever the hosts' clocks say.
+    #[serde(default)]
+    pub event_clock: u64,
     /// A memo-link code waiting for the user's transfer (absent in older records).
     #[serde(default)]
     pub memo_link: Option<MemoLinkPending>,
@@ -521,38 +526,64 @@ impl<'a> Txn<'a> {
         !self.writes.is_empty()
     }
 
+    /// Writes `events` to the outbox with their stamps: above this instance's last stamp
+    /// and the wall clock, and above the event clock of every user they name, which
+    /// advances with them (so that user's record is part of this commit).
+    fn stage_outbox(&mut self, events: &[Event]) -> GwResult<()> {
+        let mut users: Vec<&str> = events.iter().flat_map(Event::users).collect();
+        users.sort_unstable();
+        users.dedup();
+        let mut recs = Vec::with_capacity(users.len());
+        let mut after = 0;
+        for user in &users {
+            let key = user_key(user);
+            let rec: UserRec = self.get_or_default(&key)?;
+            after = after.max(rec.event_clock);
+            recs.push((key, rec));
+        }
+        let doors = self.doors.as_mut().expect("checked by the caller");
+        let now = doors.clock.now_ms();
+        let first = doors.outbox.stamps(now, after, events.len() as u64);
+        let last = first + events.len() as u64 - 1;
+        let mut nonce = [0u8; 8];
+        doors.random.fill(&mut nonce);
+        let nonce = u64::from_be_bytes(nonce);
+        for (key, mut rec) in recs {
+            rec.event_clock = last;
+            self.put(&key, &rec);
+        }
+        for (i, event) in events.iter().enumerate() {
+            let stamp = first + i as u64;
+            let id = outbox::event_id(nonce.wrapping_add(i as u64));
+            let key = outbox::outbox_key(stamp, &id);
+            // A drawn id already in the outbox fails the commit rather than replace it.
+            self.reads.insert(key.clone(), None);
+            let rec = outbox::EventRec {
+                id,
+                at_ms: outbox::stamp_ms(stamp),
+                seq: 0,
+                event: event.clone(),
+            };
+            self.writes.insert(key, Some(encode(&rec)));
+        }
+        Ok(())
+    }
+
     /// Commits; `Ok(false)` when a precondition failed (re-read and retry).
     pub fn commit(mut self) -> GwResult<bool> {
-        derived::stage(&mut self)?;
         let events = std::mem::take(&mut self.events);
         if !events.is_empty() {
-            let Some(doors) = self.doors.as_mut() else {
+            if self.doors.is_none() {
                 return Err(GatewayError::invalid(
                     "event",
                     "reported from a transaction opened without `Txn::with_events`",
                 ));
-            };
-            if doors.outbox.enabled {
-                let now = doors.clock.now_ms();
-                let mut nonce = [0u8; 8];
-                doors.random.fill(&mut nonce);
-                let nonce = u64::from_be_bytes(nonce);
-                for (i, event) in events.iter().enumerate() {
-                    let (at_ms, n) = doors.outbox.stamp(now);
-                    let id = outbox::event_id(nonce.wrapping_add(i as u64));
-                    let key = outbox::outbox_key(at_ms, n, &id);
-                    // A drawn id already in the outbox fails the commit rather than replace it.
-                    self.reads.insert(key.clone(), None);
-                    let rec = outbox::EventRec {
-                        id,
-                        at_ms,
-                        seq: 0,
-                        event: event.clone(),
-                    };
-                    self.writes.insert(key, Some(encode(&rec)));
-                }
+            }
+            if self.doors.as_ref().is_some_and(|d| d.outbox.enabled) {
+                self.stage_outbox(&events)?;
             }
         }
+        derived::stage(&mut self)?;
         let pre: Vec<Precondition> = self
             .reads
             .into_iter()

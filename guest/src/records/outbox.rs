@@ -29,10 +29,26 @@ pub fn event_id(nonce: u64) -> String {
     format!("ev_{nonce:016x}")
 }
 
-/// Sorted by the committing instance's event clock: its time, then the count within
-/// that millisecond.
-pub fn outbox_key(at_ms: u64, n: u64, id: &str) -> String {
-    format!("{OUTBOX}{at_ms:020}/{n:010}/{id}")
+/// Event stamps: milliseconds shifted left by [`STAMP_BITS`], plus a count, so a stamp
+/// can be one past another within the same millisecond. An event's stamp is past the
+/// last stamp of every user it names (`UserRec::event_clock`, advanced in the same
+/// commit): one user's events sort in commit order, whatever the clocks of the hosts
+/// that committed them. Other events sort by commit time.
+pub const STAMP_BITS: u32 = 12;
+
+/// The smallest stamp of a millisecond.
+pub fn stamp_of(ms: u64) -> u64 {
+    ms.saturating_mul(1 << STAMP_BITS)
+}
+
+/// The millisecond a stamp falls in.
+pub fn stamp_ms(stamp: u64) -> u64 {
+    stamp >> STAMP_BITS
+}
+
+/// Sorted by stamp.
+pub fn outbox_key(stamp: u64, id: &str) -> String {
+    format!("{OUTBOX}{stamp:020}/{id}")
 }
 
 pub fn feed_key(seq: u64) -> String {
