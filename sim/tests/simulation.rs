@@ -216,7 +216,7 @@ fn the_checks_catch_a_change_without_its_event_and_an_event_without_its_change()
             balance: 1,
         },
     };
-    let key = cwd_gateway::records::outbox::outbox_key(1, 0, &fake.id);
+    let key = cwd_gateway::records::outbox::outbox_key(1, &fake.id);
     w.store
         .inner
         .commit(
