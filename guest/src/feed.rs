@@ -25,29 +25,27 @@ pub const MAX_PAGE: u32 = 1_000;
 
 impl Gateway {
     /// Moves up to [`SEQUENCE_BATCH`] outbox entries to the feed; answers how many.
-    /// Safe from any instance: two sequencers race on `seq/evt`, one retries.
+    /// Safe from any instance: `seq/evt` is read first, so a sequencer that another one
+    /// overtook fails its commit on it and retries; outbox entries never change once
+    /// written, so they are moved as they are (bytes copied, no precondition).
     pub fn sequence_events(&mut self) -> GwResult<u32> {
         let store = self.ports.store.as_mut();
-        let pending = store.scan(OUTBOX, None, SEQUENCE_BATCH)?;
-        if pending.is_empty() {
+        if store.scan(OUTBOX, None, 1)?.is_empty() {
             return Ok(0);
         }
         transact_store(store, |t| {
             let mut seq: u64 = t.get_or_default(FEED_SEQ)?;
-            let mut moved = 0;
+            let pending = t.scan(OUTBOX, None, SEQUENCE_BATCH)?;
+            if pending.is_empty() {
+                return Ok(Step::Done(0));
+            }
             for e in &pending {
-                // Gone: another sequencer took it (then `seq/evt` moved too, and this retries).
-                let Some(mut rec) = t.get::<EventRec>(&e.key)? else {
-                    continue;
-                };
                 seq += 1;
-                rec.seq = seq;
-                t.put(&outbox::feed_key(seq), &rec);
+                t.put_raw(&outbox::feed_key(seq), e.value.clone());
                 t.delete(&e.key);
-                moved += 1;
             }
             t.put(FEED_SEQ, &seq);
-            Ok(Step::Commit(moved))
+            Ok(Step::Commit(pending.len() as u32))
         })
     }
 
@@ -61,14 +59,17 @@ impl Gateway {
         self.sequence_events()?;
         let start = (after > 0).then(|| outbox::feed_key(after));
         let page = self.ports.store.scan(FEED, start.as_deref(), limit)?;
-        page.iter()
-            .map(|e| records::decode::<EventRec>(&e.key, &e.value))
-            .collect()
+        page.iter().map(outbox::feed_entry).collect()
     }
 
     /// The feed event at `seq`, if still kept.
     pub fn feed_event(&mut self, seq: u64) -> GwResult<Option<EventRec>> {
-        records::peek(self.ports.store.as_mut(), &outbox::feed_key(seq))
+        self.ports
+            .store
+            .get(&outbox::feed_key(seq))?
+            .as_ref()
+            .map(outbox::feed_entry)
+            .transpose()
     }
 
     /// The last position given out (0: none yet).
@@ -79,18 +80,26 @@ impl Gateway {
     /// Deletes feed events older than the retention window, oldest first, at most
     /// [`PRUNE_PER_TICK`]; with each its webhook delivery record. Answers how many.
     pub(crate) fn prune_feed(&mut self) -> GwResult<u32> {
+        const PAGE: u32 = 100;
         let retention = self.active()?.config.events.retention_ms;
         let cutoff = self.now().saturating_sub(retention);
         let store = self.ports.store.as_mut();
-        let oldest = store.scan(FEED, None, PRUNE_PER_TICK)?;
         let mut due = Vec::new();
-        for e in &oldest {
-            let rec: EventRec = records::decode(&e.key, &e.value)?;
-            // Commit times may be out of order by clock skew: stop at the first one kept.
-            if rec.at_ms >= cutoff {
-                break;
+        let mut after: Option<String> = None;
+        'scan: while (due.len() as u32) < PRUNE_PER_TICK {
+            let page = store.scan(FEED, after.as_deref(), PAGE)?;
+            for e in &page {
+                let rec = outbox::feed_entry(e)?;
+                // Commit times may be out of order by clock skew: stop at the first one kept.
+                if rec.at_ms >= cutoff || due.len() as u32 >= PRUNE_PER_TICK {
+                    break 'scan;
+                }
+                due.push((e.key.clone(), rec.seq));
             }
-            due.push((e.key.clone(), rec.seq));
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize => after = Some(last.key.clone()),
+                _ => break,
+            }
         }
         for chunk in due.chunks(200) {
             transact_store(store, |t| {

@@ -121,6 +121,7 @@ pub struct Ports {
 pub struct Outbox {
     pub enabled: bool,
     last: u64,
+    instance: Option<u64>,
 }
 
 impl Default for Outbox {
@@ -128,11 +129,21 @@ impl Default for Outbox {
         Outbox {
             enabled: true,
             last: 0,
+            instance: None,
         }
     }
 }
 
 impl Outbox {
+    /// This instance's random number for event ids, drawn on first use.
+    pub fn instance(&mut self, random: &mut dyn Random) -> u64 {
+        *self.instance.get_or_insert_with(|| {
+            let mut b = [0u8; 8];
+            random.fill(&mut b);
+            u64::from_le_bytes(b)
+        })
+    }
+
     /// The first of `n` consecutive event stamps: past this instance's last one, past
     /// `after` (the event clocks of the users they name), and no earlier than `now_ms`.
     pub fn stamps(&mut self, now_ms: u64, after: u64, n: u64) -> u64 {

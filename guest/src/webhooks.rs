@@ -145,7 +145,10 @@ impl Gateway {
                 if d.state != DeliveryState::Pending || d.next_at_ms != at {
                     continue; // a stale entry: dropped
                 }
-                let Some(event) = t.get::<EventRec>(&outbox::feed_key(seq))? else {
+                let Some(event) = t
+                    .get::<EventRec>(&outbox::feed_key(seq))?
+                    .map(|e| EventRec { seq, ..e })
+                else {
                     d.state = DeliveryState::Failed;
                     d.log.push(Attempt {
                         at_ms: now,
@@ -170,7 +173,7 @@ impl Gateway {
                 let fresh = t.scan(FEED, start.as_deref(), room as u32)?;
                 let mut last = cursor;
                 for e in &fresh {
-                    let event: EventRec = records::decode(&e.key, &e.value)?;
+                    let event = outbox::feed_entry(e)?;
                     last = event.seq;
                     if t.get::<DeliveryRec>(&delivery_key(event.seq))?.is_some() {
                         continue; // redelivered before its turn: already queued

@@ -6,8 +6,9 @@
 //! - `account` (reads only) beside `GET /health` through the same server (the HTTP
 //!   stack's own ceiling);
 //! - `adjust-balance` writing its event to the outbox (the default) beside the same
-//!   calls on a second gateway configured `events.live-only` (no outbox, no feed),
-//!   phases alternated, the feed's sequencing by the timer included.
+//!   calls on a gateway configured `events.live-only` (no outbox, no feed): two more
+//!   gateways on fresh files, the same warm-up, phases alternated, the feed's
+//!   sequencing by the timer included.
 //!
 //! `cargo bench -p cwd-gateway --bench throughput` (optionally `-- <seconds>` per
 //! phase, default 5).
@@ -210,6 +211,8 @@ fn main() {
         (store, http, timer)
     };
     let (store, http, timer) = start("gateway.db", false);
+    // The outbox's cost: two more gateways on fresh files, the same load on each.
+    let (_, outbox_http, outbox_timer) = start("outbox.db", false);
     let (_, live_http, live_timer) = start("live-only.db", true);
     let addr = http.addr;
 
@@ -252,6 +255,7 @@ fn main() {
 
     // The outbox's cost: alternating phases on the two gateways, fresh keys each.
     load(live_http.addr, 1.0, adjust);
+    load(outbox_http.addr, 1.0, adjust);
     let (mut with_n, mut with_t, mut without_n, mut without_t) = (0usize, 0.0, 0usize, 0.0);
     let mut with_lat = Vec::new();
     for round in 0..2u64 {
@@ -262,7 +266,7 @@ fn main() {
         without_t += t.elapsed().as_secs_f64();
         without_n += lat.len();
         let t = Instant::now();
-        let (_, lat) = load(addr, secs / 2.0, |c, i| {
+        let (_, lat) = load(outbox_http.addr, secs / 2.0, |c, i| {
             adjust(c, i + 3_000_000 + round * 1_000_000_000)
         });
         with_t += t.elapsed().as_secs_f64();
@@ -288,7 +292,9 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let _ = timer.join();
     let _ = live_timer.join();
+    let _ = outbox_timer.join();
     http.shutdown();
     live_http.shutdown();
+    outbox_http.shutdown();
     std::fs::remove_dir_all(&dir).ok();
 }

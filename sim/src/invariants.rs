@@ -354,7 +354,13 @@ pub fn safety(w: &World) -> Result<(), String> {
 fn events_and_changes(w: &World) -> Result<(), String> {
     use cwd_gateway::events::{Event, WithdrawalFailure};
     use cwd_gateway::records::outbox::{EventRec, FEED, FEED_SEQ, OUTBOX};
-    let fed: Vec<(String, EventRec)> = all(w, FEED)?;
+    let fed: Vec<(String, EventRec)> = all::<EventRec>(w, FEED)?
+        .into_iter()
+        .map(|(k, e)| {
+            let seq = cwd_gateway::records::outbox::feed_seq(&k).unwrap_or(0);
+            (k, EventRec { seq, ..e })
+        })
+        .collect();
     let waiting: Vec<(String, EventRec)> = all(w, OUTBOX)?;
     let head: u64 = all::<u64>(w, FEED_SEQ)?
         .into_iter()

@@ -518,6 +518,11 @@ impl<'a> Txn<'a> {
         self.writes.insert(key.to_string(), Some(encode(r)));
     }
 
+    /// Stages bytes already encoded (a record moved as it is).
+    pub fn put_raw(&mut self, key: &str, value: Vec<u8>) {
+        self.writes.insert(key.to_string(), Some(value));
+    }
+
     pub fn delete(&mut self, key: &str) {
         self.writes.insert(key.to_string(), None);
     }
@@ -545,19 +550,17 @@ impl<'a> Txn<'a> {
         let now = doors.clock.now_ms();
         let first = doors.outbox.stamps(now, after, events.len() as u64);
         let last = first + events.len() as u64 - 1;
-        let mut nonce = [0u8; 8];
-        doors.random.fill(&mut nonce);
-        let nonce = u64::from_be_bytes(nonce);
+        let instance = doors.outbox.instance(&mut *doors.random);
         for (key, mut rec) in recs {
             rec.event_clock = last;
             self.put(&key, &rec);
         }
         for (i, event) in events.iter().enumerate() {
             let stamp = first + i as u64;
-            let id = outbox::event_id(nonce.wrapping_add(i as u64));
+            // Unique without a read: the stamp is new in this instance, and instances
+            // differ by 64 random bits.
+            let id = outbox::event_id(instance, stamp);
             let key = outbox::outbox_key(stamp, &id);
-            // A drawn id already in the outbox fails the commit rather than replace it.
-            self.reads.insert(key.clone(), None);
             let rec = outbox::EventRec {
                 id,
                 at_ms: outbox::stamp_ms(stamp),

@@ -19,14 +19,20 @@ pub struct EventRec {
     pub id: String,
     /// The committing host's clock at commit.
     pub at_ms: u64,
-    /// Its position in the feed, from 1; 0 while in the outbox.
+    /// Its position in the feed, from 1 (the feed key's; 0 as stored).
     #[serde(default)]
     pub seq: u64,
     pub event: Event,
 }
 
-pub fn event_id(nonce: u64) -> String {
-    format!("ev_{nonce:016x}")
+/// `ev_` and 16 hex digits: the stamp mixed with the instance's random number
+/// (SplitMix64's finalizer, a bijection), so ids reveal neither and never repeat within
+/// an instance.
+pub fn event_id(instance: u64, stamp: u64) -> String {
+    let mut z = instance.wrapping_add(stamp.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("ev_{:016x}", z ^ (z >> 31))
 }
 
 /// Event stamps: milliseconds shifted left by [`STAMP_BITS`], plus a count, so a stamp
@@ -58,4 +64,12 @@ pub fn feed_key(seq: u64) -> String {
 /// The position a feed key names.
 pub fn feed_seq(key: &str) -> Option<u64> {
     key.strip_prefix(FEED)?.parse().ok()
+}
+
+/// A feed entry as read: the record moved from the outbox as it was, its position taken
+/// from its key.
+pub fn feed_entry(e: &crate::ports::Entry) -> crate::gateway_error::GwResult<EventRec> {
+    let mut rec: EventRec = super::decode(&e.key, &e.value)?;
+    rec.seq = feed_seq(&e.key).unwrap_or(0);
+    Ok(rec)
 }
