@@ -17,7 +17,7 @@ use crate::records::outbox::{self, EventRec, FEED, FEED_SEQ, OUTBOX};
 use crate::records::{self, transact_store, Step};
 
 /// Outbox entries numbered per commit of the sequencer.
-pub const SEQUENCE_BATCH: u32 = 500;
+pub const SEQUENCE_BATCH: u32 = 2000;
 /// Feed entries pruned per tick.
 pub const PRUNE_PER_TICK: u32 = 1_000;
 /// Most events one `list-events` answers.
