@@ -8,16 +8,7 @@ use std::process::Command;
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
-    for watched in [
-        "codec/src",
-        "codec/Cargo.toml",
-        "codec/component/src",
-        "guest/src",
-        "guest/Cargo.toml",
-        "wit",
-        "Cargo.lock",
-        "Cargo.toml",
-    ] {
+    for watched in ["codec/src", "codec/Cargo.toml", "codec/component/src", "guest/src", "guest/Cargo.toml", "wit", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=CWD_GATEWAY_GUEST_WASM");
@@ -41,30 +32,13 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "cwd-gateway-guest",
-            "--lib",
-            "--target",
-            "wasm32-wasip2",
-        ])
+        .args(["build", "--release", "--locked", "-p", "cwd-gateway-guest", "--lib", "--target", "wasm32-wasip2"])
         .arg("--target-dir")
         .arg(&target_dir);
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
         cmd.env_remove(var);
     }
-    let output = cmd
-        .output()
-        .expect("running cargo to build the guest component");
+    let output = cmd.output().expect("running cargo to build the guest component");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
@@ -72,10 +46,7 @@ fn main() {
         }
         panic!("building the guest component failed:\n{stderr}");
     }
-    let wasm = target_dir
-        .join("wasm32-wasip2")
-        .join("release")
-        .join("cwd_gateway.wasm");
+    let wasm = target_dir.join("wasm32-wasip2").join("release").join("cwd_gateway.wasm");
     assert!(wasm.exists(), "guest build produced no {}", wasm.display());
     println!("cargo:rustc-env=CWD_GATEWAY_WASM={}", wasm.display());
 }

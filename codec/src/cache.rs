@@ -15,11 +15,7 @@ pub(crate) struct Bounded<K, V> {
 
 impl<K: Ord + Clone, V> Bounded<K, V> {
     pub(crate) fn new(capacity: usize) -> Self {
-        Bounded {
-            map: BTreeMap::new(),
-            order: VecDeque::with_capacity(capacity),
-            capacity: capacity.max(1),
-        }
+        Bounded { map: BTreeMap::new(), order: VecDeque::with_capacity(capacity), capacity: capacity.max(1) }
     }
 
     pub(crate) fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
@@ -59,10 +55,7 @@ mod tests {
             c.insert(i, i * 10);
             assert!(c.len() <= 3);
         }
-        assert_eq!(
-            (c.get(&6), c.get(&7), c.get(&9)),
-            (None, Some(&70), Some(&90))
-        );
+        assert_eq!((c.get(&6), c.get(&7), c.get(&9)), (None, Some(&70), Some(&90)));
         c.insert(9, 0); // present: kept as it was
         assert_eq!(c.get(&9), Some(&90));
     }

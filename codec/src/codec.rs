@@ -51,20 +51,11 @@ pub struct EncryptedMemo {
 /// source: `wasi:random` in the components). A nonce must never be used twice between
 /// the same two keys: the same key and IV would encrypt both texts, and the two
 /// ciphertexts would tell how the texts' first blocks differ.
-pub fn memo_encrypt(
-    wif: &str,
-    to: &str,
-    nonce: Option<u64>,
-    message: &str,
-    random: impl FnOnce() -> u64,
-) -> Result<EncryptedMemo> {
+pub fn memo_encrypt(wif: &str, to: &str, nonce: Option<u64>, message: &str, random: impl FnOnce() -> u64) -> Result<EncryptedMemo> {
     let key = PrivateKey::from_wif(wif)?;
     let to = public_key(to, "recipient public key")?;
     let nonce = nonce.unwrap_or_else(random);
-    Ok(EncryptedMemo {
-        nonce,
-        message_hex: json::hex_text(&memo::encrypt(&key, &to, nonce, message)?),
-    })
+    Ok(EncryptedMemo { nonce, message_hex: json::hex_text(&memo::encrypt(&key, &to, nonce, message)?) })
 }
 
 pub fn memo_decrypt(wif: &str, other: &str, nonce: u64, cipher_hex: &str) -> Result<String> {
@@ -75,9 +66,7 @@ pub fn memo_decrypt(wif: &str, other: &str, nonce: u64, cipher_hex: &str) -> Res
 
 /// The packed operation (with its id tag), hex.
 pub fn operation_hex(op_json: &str) -> Result<String> {
-    let v: Value = serde_json::from_str(op_json).map_err(|e| CodecError::Json {
-        detail: e.to_string(),
-    })?;
+    let v: Value = serde_json::from_str(op_json).map_err(|e| CodecError::Json { detail: e.to_string() })?;
     Ok(hex::encode(json::operation(&v, "operation")?.to_bytes()))
 }
 
@@ -109,10 +98,7 @@ pub fn transaction_signers(tx_json: &str, chain: &str) -> Result<Vec<String>> {
 
 pub fn sign_digest(digest_hex: &str, wif: &str) -> Result<String> {
     let digest = hex_array::<32>("digest", digest_hex)?;
-    Ok(json::hex_text(&signing::sign_digest(
-        &PrivateKey::from_wif(wif)?,
-        &digest,
-    )?))
+    Ok(json::hex_text(&signing::sign_digest(&PrivateKey::from_wif(wif)?, &digest)?))
 }
 
 pub fn recover_signer(digest_hex: &str, signature_hex: &str) -> Result<String> {

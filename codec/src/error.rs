@@ -52,75 +52,39 @@ pub enum SignatureProblem {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodecError {
-    Key {
-        field: String,
-        problem: KeyProblem,
-    },
-    Hex {
-        field: String,
-    },
-    Length {
-        field: String,
-        expected: u32,
-        found: u32,
-    },
+    Key { field: String, problem: KeyProblem },
+    Hex { field: String },
+    Length { field: String, expected: u32, found: u32 },
     /// The memo does not decrypt with this key pair (wrong key, wrong nonce or corrupted).
     MemoWrongKey,
     /// The memo decrypted and its checksum matched, but it is not UTF-8 text.
     MemoNotUtf8,
-    MemoTooLong {
-        max: u32,
-        found: u32,
-    },
+    MemoTooLong { max: u32, found: u32 },
     /// Ciphertext empty or not a whole number of AES blocks.
-    MemoCiphertext {
-        found: u32,
-    },
+    MemoCiphertext { found: u32 },
     /// The text is not JSON at all.
-    Json {
-        detail: String,
-    },
-    Field {
-        path: String,
-        problem: FieldProblem,
-        detail: String,
-    },
-    Signature {
-        problem: SignatureProblem,
-    },
+    Json { detail: String },
+    Field { path: String, problem: FieldProblem, detail: String },
+    Signature { problem: SignatureProblem },
 }
 
 impl CodecError {
     pub(crate) fn field(path: &str, problem: FieldProblem, detail: impl Into<String>) -> Self {
-        CodecError::Field {
-            path: path.to_string(),
-            problem,
-            detail: detail.into(),
-        }
+        CodecError::Field { path: path.to_string(), problem, detail: detail.into() }
     }
 
     pub(crate) fn key(field: &str, problem: KeyProblem) -> Self {
-        CodecError::Key {
-            field: field.to_string(),
-            problem,
-        }
+        CodecError::Key { field: field.to_string(), problem }
     }
 
     /// Re-labels a key, hex or length error with the place it came from.
     pub fn at(self, path: &str) -> Self {
         match self {
-            CodecError::Key { problem, .. } => CodecError::Key {
-                field: path.into(),
-                problem,
-            },
+            CodecError::Key { problem, .. } => CodecError::Key { field: path.into(), problem },
             CodecError::Hex { .. } => CodecError::Hex { field: path.into() },
-            CodecError::Length {
-                expected, found, ..
-            } => CodecError::Length {
-                field: path.into(),
-                expected,
-                found,
-            },
+            CodecError::Length { expected, found, .. } => {
+                CodecError::Length { field: path.into(), expected, found }
+            }
             other => other,
         }
     }
@@ -176,18 +140,14 @@ pub type Result<T> = core::result::Result<T, CodecError>;
 
 /// Decodes hex of any length, naming the field on failure.
 pub fn hex_bytes(field: &str, text: &str) -> Result<Vec<u8>> {
-    hex::decode(text).map_err(|_| CodecError::Hex {
-        field: field.into(),
-    })
+    hex::decode(text).map_err(|_| CodecError::Hex { field: field.into() })
 }
 
 /// Decodes hex of exactly `N` bytes.
 pub fn hex_array<const N: usize>(field: &str, text: &str) -> Result<[u8; N]> {
     let bytes = hex_bytes(field, text)?;
     let found = bytes.len() as u32;
-    bytes.try_into().map_err(|_| CodecError::Length {
-        field: field.into(),
-        expected: N as u32,
-        found,
-    })
+    bytes
+        .try_into()
+        .map_err(|_| CodecError::Length { field: field.into(), expected: N as u32, found })
 }

@@ -46,9 +46,7 @@ impl<'a> Path<'a> {
 
 /// The member `name` of `obj`, required; `at` is the member's own path.
 fn member<'v>(obj: &'v Value, at: &Path<'_>) -> Result<&'v Value> {
-    let Path::Field(_, name) = at else {
-        unreachable!("a member's path ends in its name")
-    };
+    let Path::Field(_, name) = at else { unreachable!("a member's path ends in its name") };
     match obj.get(*name) {
         Some(Value::Null) | None => Err(at.error(FieldProblem::Missing, "is required")),
         Some(v) => Ok(v),
@@ -81,12 +79,7 @@ pub fn int_i64(v: &Value, path: &str) -> Result<i64> {
 }
 
 fn i64_at(v: &Value, path: &Path<'_>) -> Result<i64> {
-    let out_of_range = || {
-        path.error(
-            FieldProblem::OutOfRange,
-            "is not an integer in the signed 64-bit range",
-        )
-    };
+    let out_of_range = || path.error(FieldProblem::OutOfRange, "is not an integer in the signed 64-bit range");
     match v {
         Value::Number(n) => n.as_i64().ok_or_else(out_of_range),
         Value::String(s) => {
@@ -108,21 +101,13 @@ fn narrow_member<T: TryFrom<u64>>(obj: &Value, at: &Path<'_>) -> Result<T> {
 
 /// Writes an integer as the node does.
 pub fn write_u64(v: u64) -> Value {
-    if v > u32::MAX as u64 {
-        Value::String(v.to_string())
-    } else {
-        json!(v)
-    }
+    if v > u32::MAX as u64 { Value::String(v.to_string()) } else { json!(v) }
 }
 
 /// A signed 64-bit value as fc writes it: a string outside the range of an `int32_t`
 /// (bitshares-fc json.cpp `to_stream`, `stringify_large_ints_and_doubles`).
 pub fn write_i64(v: i64) -> Value {
-    if i32::try_from(v).is_err() {
-        Value::String(v.to_string())
-    } else {
-        json!(v)
-    }
+    if i32::try_from(v).is_err() { Value::String(v.to_string()) } else { json!(v) }
 }
 
 fn string<'v>(v: &'v Value, path: &Path<'_>) -> Result<&'v str> {
@@ -136,23 +121,13 @@ pub fn object_id(v: &Value, path: &str, space: u64, kind: u64) -> Result<u64> {
 
 fn object_id_at(v: &Value, path: &Path<'_>, space: u64, kind: u64) -> Result<u64> {
     let text = string(v, path)?;
-    let bad = || {
-        path.error(
-            FieldProblem::BadObjectId,
-            format!("expected an id {space}.{kind}.N, found {text:?}"),
-        )
-    };
+    let bad = || path.error(FieldProblem::BadObjectId, format!("expected an id {space}.{kind}.N, found {text:?}"));
     let mut parts = text.split('.');
-    let (Some(s), Some(t), Some(n), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(s), Some(t), Some(n), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    if !(digits(s) && digits(t) && digits(n))
-        || s.parse::<u64>().ok() != Some(space)
-        || t.parse::<u64>().ok() != Some(kind)
-    {
+    if !(digits(s) && digits(t) && digits(n)) || s.parse::<u64>().ok() != Some(space) || t.parse::<u64>().ok() != Some(kind) {
         return Err(bad());
     }
     n.parse().map_err(|_| bad())
@@ -176,9 +151,7 @@ fn asset_member(obj: &Value, at: &Path<'_>) -> Result<Asset> {
 }
 
 fn public_key_member(obj: &Value, at: &Path<'_>) -> Result<PublicKey> {
-    string(member(obj, at)?, at)?
-        .parse::<PublicKey>()
-        .map_err(|e| e.at(&at.to_string()))
+    string(member(obj, at)?, at)?.parse::<PublicKey>().map_err(|e| e.at(&at.to_string()))
 }
 
 /// A memo object: `from` and `to` keys, `nonce`, `message` (hex).
@@ -194,9 +167,7 @@ fn memo_at(v: &Value, path: &Path<'_>) -> Result<Memo> {
         nonce: u64_at(member(v, &nonce)?, &nonce)?,
         message: {
             let text = string(member(v, &message)?, &message)?;
-            hex::decode(text).map_err(|_| CodecError::Hex {
-                field: message.to_string(),
-            })?
+            hex::decode(text).map_err(|_| CodecError::Hex { field: message.to_string() })?
         },
     })
 }
@@ -205,10 +176,7 @@ fn empty_extensions(v: &Value, path: &Path<'_>) -> Result<()> {
     match v.get("extensions") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Array(a)) if a.is_empty() => Ok(()),
-        Some(Value::Array(_)) => Err(path.field("extensions").error(
-            FieldProblem::UnsupportedExtension,
-            "extensions are not supported",
-        )),
+        Some(Value::Array(_)) => Err(path.field("extensions").error(FieldProblem::UnsupportedExtension, "extensions are not supported")),
         Some(_) => Err(wrong_type(&path.field("extensions"), "an array")),
     }
 }
@@ -219,10 +187,7 @@ pub fn operation(v: &Value, path: &str) -> Result<Operation> {
 }
 
 fn operation_at(v: &Value, path: &Path<'_>) -> Result<Operation> {
-    let pair = v
-        .as_array()
-        .filter(|a| a.len() == 2)
-        .ok_or_else(|| wrong_type(path, "[operation id, operation object]"))?;
+    let pair = v.as_array().filter(|a| a.len() == 2).ok_or_else(|| wrong_type(path, "[operation id, operation object]"))?;
     let id = u64_at(&pair[0], &path.index(0))?;
     let body = &pair[1];
     let p = path.index(1);
@@ -270,14 +235,8 @@ pub fn transaction(v: &Value) -> Result<SignedTransaction> {
         return Err(wrong_type(&Path::Root("transaction"), "an object"));
     }
     let at = root.field("operations");
-    let ops = member(v, &at)?
-        .as_array()
-        .ok_or_else(|| wrong_type(&at, "an array"))?;
-    let operations = ops
-        .iter()
-        .enumerate()
-        .map(|(i, op)| operation_at(op, &at.index(i)))
-        .collect::<Result<Vec<_>>>()?;
+    let ops = member(v, &at)?.as_array().ok_or_else(|| wrong_type(&at, "an array"))?;
+    let operations = ops.iter().enumerate().map(|(i, op)| operation_at(op, &at.index(i))).collect::<Result<Vec<_>>>()?;
     empty_extensions(v, &root)?;
     let expiration = root.field("expiration");
     let tx = Transaction {
@@ -306,9 +265,7 @@ pub fn transaction(v: &Value) -> Result<SignedTransaction> {
 
 /// Parses transaction JSON text.
 pub fn transaction_from_str(text: &str) -> Result<SignedTransaction> {
-    let v: Value = serde_json::from_str(text).map_err(|e| CodecError::Json {
-        detail: e.to_string(),
-    })?;
+    let v: Value = serde_json::from_str(text).map_err(|e| CodecError::Json { detail: e.to_string() })?;
     transaction(&v)
 }
 
@@ -438,9 +395,7 @@ impl Text {
     fn time(&mut self, secs: u32) {
         let (y, m, d) = civil_from_days(secs as i64 / 86400);
         let rem = secs % 86400;
-        let two = |w: &mut Text, v: u32| {
-            w.0.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
-        };
+        let two = |w: &mut Text, v: u32| w.0.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
         let y = y as u32; // 1970..=2106 for a u32 of seconds
         two(self, y / 100);
         two(self, y % 100);
@@ -541,64 +496,18 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Parses the node's time form `YYYY-MM-DDTHH:MM:SS` (UTC) to Unix seconds.
 pub fn parse_time(text: &str, path: &str) -> Result<u32> {
-    let bad = || {
-        CodecError::field(
-            path,
-            FieldProblem::BadTime,
-            format!("expected YYYY-MM-DDTHH:MM:SS (UTC), found {text:?}"),
-        )
-    };
+    let bad = || CodecError::field(path, FieldProblem::BadTime, format!("expected YYYY-MM-DDTHH:MM:SS (UTC), found {text:?}"));
     let b = text.as_bytes();
-    if b.len() != 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return Err(bad());
     }
     let num = |r: core::ops::Range<usize>| -> Result<u32> {
         let s = &text[r];
-        if s.bytes().all(|c| c.is_ascii_digit()) {
-            s.parse().map_err(|_| bad())
-        } else {
-            Err(bad())
-        }
+        if s.bytes().all(|c| c.is_ascii_digit()) { s.parse().map_err(|_| bad()) } else { Err(bad()) }
     };
-    let (y, mo, d, h, mi, s) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    let month_days = [
-        31,
-        if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
-            29
-        } else {
-            28
-        },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&mo)
-        || d == 0
-        || d > month_days[mo as usize - 1]
-        || h > 23
-        || mi > 59
-        || s > 59
-    {
+    let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let month_days = [31, if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&mo) || d == 0 || d > month_days[mo as usize - 1] || h > 23 || mi > 59 || s > 59 {
         return Err(bad());
     }
     let secs = days_from_civil(y as i64, mo, d) * 86400 + (h * 3600 + mi * 60 + s) as i64;
@@ -610,12 +519,7 @@ pub fn format_time(secs: u32) -> String {
     let days = secs as i64 / 86400;
     let rem = secs as i64 % 86400;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -637,33 +541,15 @@ mod tests {
 
     #[test]
     fn integers_and_hex_in_text_as_in_values() {
-        for v in [
-            0i64,
-            1,
-            -1,
-            i32::MAX as i64,
-            i32::MAX as i64 + 1,
-            i32::MIN as i64,
-            i32::MIN as i64 - 1,
-            i64::MAX,
-            i64::MIN,
-        ] {
+        for v in [0i64, 1, -1, i32::MAX as i64, i32::MAX as i64 + 1, i32::MIN as i64, i32::MIN as i64 - 1, i64::MAX, i64::MIN] {
             let mut w = Text(Vec::new());
             w.i64_value(v);
-            assert_eq!(
-                String::from_utf8(w.0).unwrap(),
-                write_i64(v).to_string(),
-                "{v}"
-            );
+            assert_eq!(String::from_utf8(w.0).unwrap(), write_i64(v).to_string(), "{v}");
         }
         for v in [0u64, 1, u32::MAX as u64, u32::MAX as u64 + 1, u64::MAX] {
             let mut w = Text(Vec::new());
             w.u64_value(v);
-            assert_eq!(
-                String::from_utf8(w.0).unwrap(),
-                write_u64(v).to_string(),
-                "{v}"
-            );
+            assert_eq!(String::from_utf8(w.0).unwrap(), write_u64(v).to_string(), "{v}");
         }
         for secs in [0u32, 59, 86_399, 951_782_400, 1_782_592_582, u32::MAX] {
             let mut w = Text(Vec::new());
@@ -677,51 +563,24 @@ mod tests {
     #[test]
     fn time_round_trips() {
         assert_eq!(parse_time("1970-01-01T00:00:00", "t").unwrap(), 0);
-        assert_eq!(
-            parse_time("2026-06-27T20:36:22", "t").unwrap(),
-            1_782_592_582
-        );
+        assert_eq!(parse_time("2026-06-27T20:36:22", "t").unwrap(), 1_782_592_582);
         for secs in [0u32, 59, 86_399, 951_782_400, 1_782_592_582, u32::MAX] {
             assert_eq!(parse_time(&format_time(secs), "t").unwrap(), secs);
         }
-        for bad in [
-            "2026-02-30T00:00:00",
-            "2026-13-01T00:00:00",
-            "2026-06-27 20:36:22",
-            "2026-06-27T20:36:2x",
-            "2106-12-31T00:00:00",
-        ] {
-            assert!(
-                matches!(
-                    parse_time(bad, "t"),
-                    Err(CodecError::Field {
-                        problem: FieldProblem::BadTime,
-                        ..
-                    })
-                ),
-                "{bad}"
-            );
+        for bad in ["2026-02-30T00:00:00", "2026-13-01T00:00:00", "2026-06-27 20:36:22", "2026-06-27T20:36:2x", "2106-12-31T00:00:00"] {
+            assert!(matches!(parse_time(bad, "t"), Err(CodecError::Field { problem: FieldProblem::BadTime, .. })), "{bad}");
         }
     }
 
     #[test]
     fn integers_as_numbers_or_strings() {
         assert_eq!(int_u64(&json!(5), "x").unwrap(), 5);
-        assert_eq!(
-            int_u64(&json!("18446744073709551615"), "x").unwrap(),
-            u64::MAX
-        );
+        assert_eq!(int_u64(&json!("18446744073709551615"), "x").unwrap(), u64::MAX);
         assert!(int_u64(&json!("18446744073709551616"), "x").is_err());
         assert!(int_u64(&json!("-1"), "x").is_err());
         assert!(int_u64(&json!(" 1"), "x").is_err());
         assert!(int_u64(&json!(1.5), "x").is_err());
-        assert!(matches!(
-            int_u64(&json!(true), "x"),
-            Err(CodecError::Field {
-                problem: FieldProblem::WrongType,
-                ..
-            })
-        ));
+        assert!(matches!(int_u64(&json!(true), "x"), Err(CodecError::Field { problem: FieldProblem::WrongType, .. })));
         assert_eq!(int_i64(&json!("-7100000000"), "x").unwrap(), -7_100_000_000);
         assert_eq!(write_u64(7_100_000_000), json!("7100000000"));
         assert_eq!(write_u64(4_294_967_295), json!(4_294_967_295u64));
@@ -729,21 +588,9 @@ mod tests {
 
     #[test]
     fn object_ids_are_strict() {
-        assert_eq!(
-            account_id(&json!("1.2.743412"), "a").unwrap(),
-            AccountId(743412)
-        );
+        assert_eq!(account_id(&json!("1.2.743412"), "a").unwrap(), AccountId(743412));
         for bad in ["1.3.5", "1.2", "1.2.x", "1.2.5.6", "1.2.", "01.2.5x", ""] {
-            assert!(
-                matches!(
-                    account_id(&json!(bad), "a"),
-                    Err(CodecError::Field {
-                        problem: FieldProblem::BadObjectId,
-                        ..
-                    })
-                ),
-                "{bad}"
-            );
+            assert!(matches!(account_id(&json!(bad), "a"), Err(CodecError::Field { problem: FieldProblem::BadObjectId, .. })), "{bad}");
         }
     }
 }

@@ -38,11 +38,7 @@ impl PrivateKey {
     pub fn from_wif(wif: &str) -> Result<Self> {
         const F: &str = "private key";
         let wif = wif.trim();
-        let raw = Zeroizing::new(
-            bs58::decode(wif)
-                .into_vec()
-                .map_err(|_| CodecError::key(F, KeyProblem::NotBase58))?,
-        );
+        let raw = Zeroizing::new(bs58::decode(wif).into_vec().map_err(|_| CodecError::key(F, KeyProblem::NotBase58))?);
         if raw.len() != 37 {
             return Err(CodecError::key(F, KeyProblem::BadLength));
         }
@@ -58,10 +54,7 @@ impl PrivateKey {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         k256::SecretKey::from_slice(bytes)
-            .map(|secret| PrivateKey {
-                secret,
-                public: OnceLock::new(),
-            })
+            .map(|secret| PrivateKey { secret, public: OnceLock::new() })
             .map_err(|_| CodecError::key("private key", KeyProblem::OutOfRange))
     }
 
@@ -76,9 +69,7 @@ impl PrivateKey {
 
     pub fn public_key(&self) -> PublicKey {
         // k256's 𝑑×𝑮: constant time, its precomputed tables scanned whole.
-        *self
-            .public
-            .get_or_init(|| PublicKey(self.secret.public_key()))
+        *self.public.get_or_init(|| PublicKey(self.secret.public_key()))
     }
 
     /// The secret scalar, for keyed derivations (the gateway keys its link-code HMAC with it).
@@ -175,11 +166,7 @@ impl PublicKey {
     pub(crate) fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         let key = self.to_compressed();
         let mut f = Some(f);
-        let cached = SHOWN.with(|c| {
-            c.borrow()
-                .get(&key)
-                .map(|text| (f.take().expect("called once"))(text))
-        });
+        let cached = SHOWN.with(|c| c.borrow().get(&key).map(|text| (f.take().expect("called once"))(text)));
         if let Some(out) = cached {
             return out;
         }
@@ -240,13 +227,7 @@ mod tests {
                 assert_eq!(expected.parse::<PublicKey>().unwrap(), key);
             }
             assert_eq!(key.to_string(), expected);
-            assert_eq!(
-                format!(" {expected} ")
-                    .parse::<PublicKey>()
-                    .unwrap()
-                    .to_string(),
-                expected
-            );
+            assert_eq!(format!(" {expected} ").parse::<PublicKey>().unwrap().to_string(), expected);
         }
     }
 
@@ -261,41 +242,23 @@ mod tests {
     fn bad_keys_are_named() {
         let mut typo = WIF.to_string();
         typo.replace_range(10..11, if &WIF[10..11] == "a" { "b" } else { "a" });
-        assert_eq!(
-            problem(PrivateKey::from_wif(&typo)),
-            KeyProblem::BadChecksum
-        );
+        assert_eq!(problem(PrivateKey::from_wif(&typo)), KeyProblem::BadChecksum);
         assert_eq!(problem(PrivateKey::from_wif("0OIl")), KeyProblem::NotBase58);
-        assert_eq!(
-            problem(PrivateKey::from_wif(&WIF[..40])),
-            KeyProblem::BadLength
-        );
+        assert_eq!(problem(PrivateKey::from_wif(&WIF[..40])), KeyProblem::BadLength);
         // A valid public key body is not a WIF.
-        assert_eq!(
-            problem(PrivateKey::from_wif(&PUB[3..])),
-            KeyProblem::BadChecksum
-        );
+        assert_eq!(problem(PrivateKey::from_wif(&PUB[3..])), KeyProblem::BadChecksum);
         let mut body = vec![0x81u8];
         body.extend_from_slice(&[7u8; 32]);
         let check = Sha256::digest(Sha256::digest(&body));
         body.extend_from_slice(&check[..4]);
-        assert_eq!(
-            problem(PrivateKey::from_wif(&bs58::encode(&body).into_string())),
-            KeyProblem::BadVersion
-        );
+        assert_eq!(problem(PrivateKey::from_wif(&bs58::encode(&body).into_string())), KeyProblem::BadVersion);
         let mut zero = vec![0x80u8];
         zero.extend_from_slice(&[0u8; 32]);
         let check = Sha256::digest(Sha256::digest(&zero));
         zero.extend_from_slice(&check[..4]);
-        assert_eq!(
-            problem(PrivateKey::from_wif(&bs58::encode(&zero).into_string())),
-            KeyProblem::OutOfRange
-        );
+        assert_eq!(problem(PrivateKey::from_wif(&bs58::encode(&zero).into_string())), KeyProblem::OutOfRange);
 
-        assert_eq!(
-            problem(format!("BTS{}", &PUB[3..]).parse::<PublicKey>()),
-            KeyProblem::WrongPrefix
-        );
+        assert_eq!(problem(format!("BTS{}", &PUB[3..]).parse::<PublicKey>()), KeyProblem::WrongPrefix);
         let mut typo = PUB.to_string();
         typo.replace_range(20..21, if &PUB[20..21] == "a" { "b" } else { "a" });
         assert_eq!(problem(typo.parse::<PublicKey>()), KeyProblem::BadChecksum);

@@ -38,21 +38,14 @@ const SHARED_SECRETS: usize = 64;
 
 impl SharedSecrets {
     pub fn new(owner: &PrivateKey) -> Self {
-        SharedSecrets {
-            owner: owner.public_key(),
-            entries: RefCell::new(Bounded::new(SHARED_SECRETS)),
-        }
+        SharedSecrets { owner: owner.public_key(), entries: RefCell::new(Bounded::new(SHARED_SECRETS)) }
     }
 }
 
 /// hex(sha512(x of the ECDH point)) of `mine` and `theirs`: the same on either side.
 /// The ECDH is k256's (`ecdh::diffie_hellman`: a constant-time multiplication, its
 /// shared secret zeroized on drop). Kept in `cache` only when it belongs to `mine`.
-fn shared_hex(
-    mine: &PrivateKey,
-    theirs: &PublicKey,
-    cache: Option<&SharedSecrets>,
-) -> Zeroizing<[u8; 128]> {
+fn shared_hex(mine: &PrivateKey, theirs: &PublicKey, cache: Option<&SharedSecrets>) -> Zeroizing<[u8; 128]> {
     let cache = cache.filter(|c| c.owner == mine.public_key());
     let id = theirs.to_compressed();
     if let Some(found) = cache.and_then(|c| c.entries.borrow().get(&id).cloned()) {
@@ -70,24 +63,13 @@ fn compute_shared_hex(mine: &PrivateKey, theirs: &PublicKey) -> Zeroizing<[u8; 1
     let point = k256::ecdh::diffie_hellman(*secret, theirs.inner().as_affine());
     let shared = Zeroizing::new(<[u8; 64]>::from(Sha512::digest(point.raw_secret_bytes())));
     let mut text = Zeroizing::new([0u8; 128]);
-    hex::encode_to_slice(shared.as_slice(), text.as_mut_slice())
-        .expect("128 hex digits for 64 bytes");
+    hex::encode_to_slice(shared.as_slice(), text.as_mut_slice()).expect("128 hex digits for 64 bytes");
     text
 }
 
 /// The symmetric key and IV both sides derive: the same from (mine, theirs) on either side.
-fn key_iv(
-    mine: &PrivateKey,
-    theirs: &PublicKey,
-    nonce: u64,
-    cache: Option<&SharedSecrets>,
-) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 16]>) {
-    let seed = Zeroizing::new(<[u8; 64]>::from(
-        Sha512::new()
-            .chain_update(nonce.to_string())
-            .chain_update(shared_hex(mine, theirs, cache).as_slice())
-            .finalize(),
-    ));
+fn key_iv(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, cache: Option<&SharedSecrets>) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 16]>) {
+    let seed = Zeroizing::new(<[u8; 64]>::from(Sha512::new().chain_update(nonce.to_string()).chain_update(shared_hex(mine, theirs, cache).as_slice()).finalize()));
     let mut key = Zeroizing::new([0u8; 32]);
     let mut iv = Zeroizing::new([0u8; 16]);
     key.copy_from_slice(&seed[..32]);
@@ -96,43 +78,21 @@ fn key_iv(
 }
 
 /// Encrypts `message` from `mine` to `theirs`.
-pub fn encrypt(
-    mine: &PrivateKey,
-    theirs: &PublicKey,
-    nonce: u64,
-    message: &str,
-) -> Result<Vec<u8>> {
+pub fn encrypt(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, message: &str) -> Result<Vec<u8>> {
     encrypt_bytes_with(None, mine, theirs, nonce, message.as_bytes())
 }
 
 /// [`encrypt`], keeping the shared secret in `cache` (see [`SharedSecrets`]).
-pub fn encrypt_with(
-    cache: &SharedSecrets,
-    mine: &PrivateKey,
-    theirs: &PublicKey,
-    nonce: u64,
-    message: &str,
-) -> Result<Vec<u8>> {
+pub fn encrypt_with(cache: &SharedSecrets, mine: &PrivateKey, theirs: &PublicKey, nonce: u64, message: &str) -> Result<Vec<u8>> {
     encrypt_bytes_with(Some(cache), mine, theirs, nonce, message.as_bytes())
 }
 
 /// Encrypts raw bytes. Wallets only show UTF-8 text; this exists for tools and tests.
-pub fn encrypt_bytes(
-    mine: &PrivateKey,
-    theirs: &PublicKey,
-    nonce: u64,
-    message: &[u8],
-) -> Result<Vec<u8>> {
+pub fn encrypt_bytes(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, message: &[u8]) -> Result<Vec<u8>> {
     encrypt_bytes_with(None, mine, theirs, nonce, message)
 }
 
-fn encrypt_bytes_with(
-    cache: Option<&SharedSecrets>,
-    mine: &PrivateKey,
-    theirs: &PublicKey,
-    nonce: u64,
-    message: &[u8],
-) -> Result<Vec<u8>> {
+fn encrypt_bytes_with(cache: Option<&SharedSecrets>, mine: &PrivateKey, theirs: &PublicKey, nonce: u64, message: &[u8]) -> Result<Vec<u8>> {
     if message.len() > MAX_MEMO_MESSAGE_BYTES {
         return Err(CodecError::MemoTooLong {
             max: MAX_MEMO_MESSAGE_BYTES as u32,
@@ -153,33 +113,17 @@ pub fn decrypt(mine: &PrivateKey, theirs: &PublicKey, nonce: u64, cipher: &[u8])
 }
 
 /// [`decrypt`], keeping the shared secret in `cache` (see [`SharedSecrets`]).
-pub fn decrypt_with(
-    cache: &SharedSecrets,
-    mine: &PrivateKey,
-    theirs: &PublicKey,
-    nonce: u64,
-    cipher: &[u8],
-) -> Result<String> {
+pub fn decrypt_with(cache: &SharedSecrets, mine: &PrivateKey, theirs: &PublicKey, nonce: u64, cipher: &[u8]) -> Result<String> {
     decrypt_inner(Some(cache), mine, theirs, nonce, cipher)
 }
 
-fn decrypt_inner(
-    cache: Option<&SharedSecrets>,
-    mine: &PrivateKey,
-    theirs: &PublicKey,
-    nonce: u64,
-    cipher: &[u8],
-) -> Result<String> {
+fn decrypt_inner(cache: Option<&SharedSecrets>, mine: &PrivateKey, theirs: &PublicKey, nonce: u64, cipher: &[u8]) -> Result<String> {
     if cipher.is_empty() || cipher.len() % 16 != 0 {
-        return Err(CodecError::MemoCiphertext {
-            found: cipher.len() as u32,
-        });
+        return Err(CodecError::MemoCiphertext { found: cipher.len() as u32 });
     }
     let (key, iv) = key_iv(mine, theirs, nonce, cache);
     let plain = Zeroizing::new(
-        Dec::new(key.as_ref().into(), iv.as_ref().into())
-            .decrypt_padded_vec_mut::<Pkcs7>(cipher)
-            .map_err(|_| CodecError::MemoWrongKey)?,
+        Dec::new(key.as_ref().into(), iv.as_ref().into()).decrypt_padded_vec_mut::<Pkcs7>(cipher).map_err(|_| CodecError::MemoWrongKey)?,
     );
     if plain.len() < 4 {
         return Err(CodecError::MemoWrongKey);
@@ -196,24 +140,15 @@ mod tests {
     use super::*;
 
     fn pair() -> (PrivateKey, PrivateKey) {
-        (
-            PrivateKey::from_bytes(&[1; 32]).unwrap(),
-            PrivateKey::from_bytes(&[2; 32]).unwrap(),
-        )
+        (PrivateKey::from_bytes(&[1; 32]).unwrap(), PrivateKey::from_bytes(&[2; 32]).unwrap())
     }
 
     #[test]
     fn both_sides_decrypt() {
         let (a, b) = pair();
         let c = encrypt(&a, &b.public_key(), 42, "Your code: 123456").unwrap();
-        assert_eq!(
-            decrypt(&b, &a.public_key(), 42, &c).unwrap(),
-            "Your code: 123456"
-        );
-        assert_eq!(
-            decrypt(&a, &b.public_key(), 42, &c).unwrap(),
-            "Your code: 123456"
-        );
+        assert_eq!(decrypt(&b, &a.public_key(), 42, &c).unwrap(), "Your code: 123456");
+        assert_eq!(decrypt(&a, &b.public_key(), 42, &c).unwrap(), "Your code: 123456");
     }
 
     #[test]
@@ -221,22 +156,10 @@ mod tests {
         let (a, b) = pair();
         let c = PrivateKey::from_bytes(&[3; 32]).unwrap();
         let cipher = encrypt(&a, &b.public_key(), 7, "hello").unwrap();
-        assert_eq!(
-            decrypt(&c, &a.public_key(), 7, &cipher),
-            Err(CodecError::MemoWrongKey)
-        );
-        assert_eq!(
-            decrypt(&b, &a.public_key(), 8, &cipher),
-            Err(CodecError::MemoWrongKey)
-        );
-        assert_eq!(
-            decrypt(&b, &a.public_key(), 7, &cipher[..15]),
-            Err(CodecError::MemoCiphertext { found: 15 })
-        );
-        assert_eq!(
-            decrypt(&b, &a.public_key(), 7, &[]),
-            Err(CodecError::MemoCiphertext { found: 0 })
-        );
+        assert_eq!(decrypt(&c, &a.public_key(), 7, &cipher), Err(CodecError::MemoWrongKey));
+        assert_eq!(decrypt(&b, &a.public_key(), 8, &cipher), Err(CodecError::MemoWrongKey));
+        assert_eq!(decrypt(&b, &a.public_key(), 7, &cipher[..15]), Err(CodecError::MemoCiphertext { found: 15 }));
+        assert_eq!(decrypt(&b, &a.public_key(), 7, &[]), Err(CodecError::MemoCiphertext { found: 0 }));
     }
 
     /// A cache gives the same bytes as none, and serves only the key it belongs to.
@@ -247,14 +170,8 @@ mod tests {
         let cache = SharedSecrets::new(&a);
         for nonce in 0..3 {
             let plain = encrypt(&a, &b.public_key(), nonce, "hi").unwrap();
-            assert_eq!(
-                encrypt_with(&cache, &a, &b.public_key(), nonce, "hi").unwrap(),
-                plain
-            );
-            assert_eq!(
-                decrypt_with(&cache, &a, &b.public_key(), nonce, &plain).unwrap(),
-                "hi"
-            );
+            assert_eq!(encrypt_with(&cache, &a, &b.public_key(), nonce, "hi").unwrap(), plain);
+            assert_eq!(decrypt_with(&cache, &a, &b.public_key(), nonce, &plain).unwrap(), "hi");
         }
         assert_eq!(cache.entries.borrow().len(), 1);
         // Another private key through the same cache: computed, never stored or served.
@@ -267,20 +184,14 @@ mod tests {
     fn non_utf8_plaintext_is_named() {
         let (a, b) = pair();
         let cipher = encrypt_bytes(&a, &b.public_key(), 5, &[0xff, 0xfe, 0x00]).unwrap();
-        assert_eq!(
-            decrypt(&b, &a.public_key(), 5, &cipher),
-            Err(CodecError::MemoNotUtf8)
-        );
+        assert_eq!(decrypt(&b, &a.public_key(), 5, &cipher), Err(CodecError::MemoNotUtf8));
     }
 
     #[test]
     fn too_long_is_refused() {
         let (a, b) = pair();
         let long = "x".repeat(MAX_MEMO_MESSAGE_BYTES + 1);
-        assert!(matches!(
-            encrypt(&a, &b.public_key(), 1, &long),
-            Err(CodecError::MemoTooLong { .. })
-        ));
+        assert!(matches!(encrypt(&a, &b.public_key(), 1, &long), Err(CodecError::MemoTooLong { .. })));
         assert!(encrypt(&a, &b.public_key(), 1, &long[1..]).is_ok());
     }
 }

@@ -37,10 +37,7 @@ pub struct Asset {
 
 impl Asset {
     pub fn cwd(amount: i64) -> Self {
-        Asset {
-            amount,
-            asset_id: CORE_ASSET,
-        }
+        Asset { amount, asset_id: CORE_ASSET }
     }
 }
 
@@ -135,11 +132,7 @@ fn check_amount(path: impl FnOnce() -> String, value: i64, min: i64) -> Result<(
 
 fn check_accounts(path: &impl fmt::Display, from: AccountId, to: AccountId) -> Result<()> {
     if from == to {
-        return Err(CodecError::field(
-            &path.to_string(),
-            FieldProblem::SameAccount,
-            "from and to are the same account",
-        ));
+        return Err(CodecError::field(&path.to_string(), FieldProblem::SameAccount, "from and to are the same account"));
     }
     Ok(())
 }
@@ -247,11 +240,7 @@ impl Transaction {
 
     pub fn validate(&self) -> Result<()> {
         if self.operations.is_empty() {
-            return Err(CodecError::field(
-                "operations",
-                FieldProblem::Missing,
-                "a transaction needs at least one operation",
-            ));
+            return Err(CodecError::field("operations", FieldProblem::Missing, "a transaction needs at least one operation"));
         }
         struct Body(usize);
         impl fmt::Display for Body {
@@ -270,10 +259,7 @@ impl Transaction {
     pub fn sign(self, key: &PrivateKey, chain_id: &[u8; 32]) -> Result<SignedTransaction> {
         self.validate()?;
         let signature = signing::sign_digest(key, &self.digest(chain_id))?;
-        Ok(SignedTransaction {
-            tx: self,
-            signatures: vec![signature],
-        })
+        Ok(SignedTransaction { tx: self, signatures: vec![signature] })
     }
 }
 
@@ -281,10 +267,7 @@ impl SignedTransaction {
     /// The public keys that signed, in signature order.
     pub fn signers(&self, chain_id: &[u8; 32]) -> Result<Vec<PublicKey>> {
         let digest = self.tx.digest(chain_id);
-        self.signatures
-            .iter()
-            .map(|s| signing::recover(&digest, s))
-            .collect()
+        self.signatures.iter().map(|s| signing::recover(&digest, s)).collect()
     }
 }
 
@@ -303,12 +286,7 @@ mod tests {
 
     #[test]
     fn varint_matches_leb128() {
-        for (v, bytes) in [
-            (0u64, vec![0u8]),
-            (127, vec![0x7f]),
-            (128, vec![0x80, 1]),
-            (743412, vec![0xf4, 0xaf, 0x2d]),
-        ] {
+        for (v, bytes) in [(0u64, vec![0u8]), (127, vec![0x7f]), (128, vec![0x80, 1]), (743412, vec![0xf4, 0xaf, 0x2d])] {
             let mut w = Writer::default();
             w.varint(v);
             assert_eq!(w.0, bytes);
@@ -328,40 +306,15 @@ mod tests {
             .validate("op")
         };
         assert!(t(1, 1, 1, 2).is_ok());
-        assert!(matches!(
-            t(-1, 1, 1, 2),
-            Err(CodecError::Field {
-                problem: FieldProblem::OutOfRange,
-                ..
-            })
-        ));
-        assert!(matches!(
-            t(1, 0, 1, 2),
-            Err(CodecError::Field {
-                problem: FieldProblem::OutOfRange,
-                ..
-            })
-        ));
-        assert!(matches!(
-            t(1, MAX_SHARE_SUPPLY + 1, 1, 2),
-            Err(CodecError::Field {
-                problem: FieldProblem::OutOfRange,
-                ..
-            })
-        ));
-        assert!(matches!(
-            t(1, 1, 2, 2),
-            Err(CodecError::Field {
-                problem: FieldProblem::SameAccount,
-                ..
-            })
-        ));
+        assert!(matches!(t(-1, 1, 1, 2), Err(CodecError::Field { problem: FieldProblem::OutOfRange, .. })));
+        assert!(matches!(t(1, 0, 1, 2), Err(CodecError::Field { problem: FieldProblem::OutOfRange, .. })));
+        assert!(matches!(t(1, MAX_SHARE_SUPPLY + 1, 1, 2), Err(CodecError::Field { problem: FieldProblem::OutOfRange, .. })));
+        assert!(matches!(t(1, 1, 2, 2), Err(CodecError::Field { problem: FieldProblem::SameAccount, .. })));
     }
 
     #[test]
     fn tapos_from_block_id_reads_number_and_prefix() {
-        let (num, prefix) =
-            tapos_from_block_id("0001c50ba2b0b0ee0000000000000000000000ff").unwrap();
+        let (num, prefix) = tapos_from_block_id("0001c50ba2b0b0ee0000000000000000000000ff").unwrap();
         assert_eq!(num, 0xc50b);
         assert_eq!(prefix, u32::from_le_bytes([0xa2, 0xb0, 0xb0, 0xee]));
     }

@@ -58,25 +58,19 @@ pub fn sign_digest(key: &PrivateKey, digest: &[u8; 32]) -> Result<CompactSignatu
     let signature = (0..MAX_TRIES)
         .filter_map(|attempt| sign_try(&d, &z, attempt))
         .find(is_canonical)
-        .ok_or(CodecError::Signature {
-            problem: SignatureProblem::SelfCheckFailed,
-        })?;
+        .ok_or(CodecError::Signature { problem: SignatureProblem::SelfCheckFailed })?;
     #[cfg(feature = "fault-injection")]
     let signature = faults::apply(signature);
     match recover(digest, &signature) {
         Ok(signer) if signer == key.public_key() => Ok(signature),
-        _ => Err(CodecError::Signature {
-            problem: SignatureProblem::SelfCheckFailed,
-        }),
+        _ => Err(CodecError::Signature { problem: SignatureProblem::SelfCheckFailed }),
     }
 }
 
 /// The signature of try `attempt` (canonical or not), with its own RFC 6979 nonce.
 fn sign_try(d: &Scalar, z: &FieldBytes, attempt: u32) -> Option<CompactSignature> {
     let (data, len) = additional_data(attempt);
-    let (signature, recid) = d
-        .try_sign_prehashed_rfc6979::<Sha256>(z, &data[..len])
-        .ok()?;
+    let (signature, recid) = d.try_sign_prehashed_rfc6979::<Sha256>(z, &data[..len]).ok()?;
     let recid: RecoveryId = recid?;
     let mut out = [0u8; 65];
     out[0] = 27 + 4 + recid.to_byte();
@@ -87,25 +81,18 @@ fn sign_try(d: &Scalar, z: &FieldBytes, attempt: u32) -> Option<CompactSignature
 /// Recovers the public key that made `sig` over `digest`. Refuses non-canonical
 /// signatures, as a node does.
 pub fn recover(digest: &[u8; 32], sig: &CompactSignature) -> Result<PublicKey> {
-    let malformed = CodecError::Signature {
-        problem: SignatureProblem::Malformed,
-    };
+    let malformed = CodecError::Signature { problem: SignatureProblem::Malformed };
     let header = sig[0];
     if !(27..=34).contains(&header) {
         return Err(malformed);
     }
     if !is_canonical(sig) {
-        return Err(CodecError::Signature {
-            problem: SignatureProblem::NotCanonical,
-        });
+        return Err(CodecError::Signature { problem: SignatureProblem::NotCanonical });
     }
     let recid = RecoveryId::from_byte((header - 27) & 3).ok_or(malformed.clone())?;
     let signature = Signature::from_slice(&sig[1..]).map_err(|_| malformed)?;
-    let key = VerifyingKey::recover_from_prehash(digest, &signature, recid).map_err(|_| {
-        CodecError::Signature {
-            problem: SignatureProblem::Unrecoverable,
-        }
-    })?;
+    let key = VerifyingKey::recover_from_prehash(digest, &signature, recid)
+        .map_err(|_| CodecError::Signature { problem: SignatureProblem::Unrecoverable })?;
     Ok(PublicKey::from_inner(key.into()))
 }
 
@@ -164,9 +151,7 @@ mod tests {
         for seed in 1u8..=60 {
             let key = PrivateKey::from_bytes(&[seed; 32]).unwrap();
             let digest = [seed.wrapping_mul(37); 32];
-            let (sig, recid) = SigningKey::from(key.secret())
-                .sign_prehash_recoverable(&digest)
-                .unwrap();
+            let (sig, recid) = SigningKey::from(key.secret()).sign_prehash_recoverable(&digest).unwrap();
             let mut first = [0u8; 65];
             first[0] = 27 + 4 + recid.to_byte();
             first[1..].copy_from_slice(&sig.to_bytes());
@@ -201,9 +186,7 @@ mod tests {
         for n in 0u8..8 {
             let digest = [n ^ 0xc3; 32];
             let z = FieldBytes::from(digest);
-            let nonces: Vec<Scalar> = (0..12)
-                .map(|j| nonce_of(&key, &digest, &sign_try(&d, &z, j).unwrap()))
-                .collect();
+            let nonces: Vec<Scalar> = (0..12).map(|j| nonce_of(&key, &digest, &sign_try(&d, &z, j).unwrap())).collect();
             for (i, a) in nonces.iter().enumerate() {
                 for b in &nonces[i + 1..] {
                     for sign in [Scalar::ONE, -Scalar::ONE] {
@@ -213,10 +196,7 @@ mod tests {
                             assert!(*a != b + c && b != *a + c, "nonces a small distance apart");
                         }
                         for m in 2u64..64 {
-                            assert!(
-                                *a != b * Scalar::from(m) && b != *a * Scalar::from(m),
-                                "nonces small multiples"
-                            );
+                            assert!(*a != b * Scalar::from(m) && b != *a * Scalar::from(m), "nonces small multiples");
                         }
                     }
                 }
@@ -235,12 +215,7 @@ mod tests {
         let z = FieldBytes::from(digest);
         for j in 0..6 {
             let (data, len) = additional_data(j);
-            let k = rfc6979::generate_k::<Sha256, _>(
-                &d.to_repr(),
-                &k256::Secp256k1::ORDER.encode_field_bytes(),
-                &z,
-                &data[..len],
-            );
+            let k = rfc6979::generate_k::<Sha256, _>(&d.to_repr(), &k256::Secp256k1::ORDER.encode_field_bytes(), &z, &data[..len]);
             let k = Scalar::from_repr(k).unwrap();
             let found = nonce_of(&key, &digest, &sign_try(&d, &z, j).unwrap());
             assert!(found == k || found == -k, "try {j}");
@@ -253,20 +228,10 @@ mod tests {
         let digest = [9u8; 32];
         let mut sig = sign_digest(&key, &digest).unwrap();
         sig[0] = 26;
-        assert_eq!(
-            recover(&digest, &sig),
-            Err(CodecError::Signature {
-                problem: SignatureProblem::Malformed
-            })
-        );
+        assert_eq!(recover(&digest, &sig), Err(CodecError::Signature { problem: SignatureProblem::Malformed }));
         let mut sig = sign_digest(&key, &digest).unwrap();
         sig[1] |= 0x80;
-        assert_eq!(
-            recover(&digest, &sig),
-            Err(CodecError::Signature {
-                problem: SignatureProblem::NotCanonical
-            })
-        );
+        assert_eq!(recover(&digest, &sig), Err(CodecError::Signature { problem: SignatureProblem::NotCanonical }));
     }
 
     #[cfg(feature = "fault-injection")]
@@ -274,15 +239,7 @@ mod tests {
     fn a_corrupted_signature_never_leaves() {
         let key = PrivateKey::from_bytes(&[0x33; 32]).unwrap();
         faults::corrupt_next_signatures(1);
-        assert_eq!(
-            sign_digest(&key, &[1; 32]),
-            Err(CodecError::Signature {
-                problem: SignatureProblem::SelfCheckFailed
-            })
-        );
-        assert_eq!(
-            recover(&[1; 32], &sign_digest(&key, &[1; 32]).unwrap()).unwrap(),
-            key.public_key()
-        );
+        assert_eq!(sign_digest(&key, &[1; 32]), Err(CodecError::Signature { problem: SignatureProblem::SelfCheckFailed }));
+        assert_eq!(recover(&[1; 32], &sign_digest(&key, &[1; 32]).unwrap()).unwrap(), key.public_key());
     }
 }

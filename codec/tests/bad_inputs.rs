@@ -49,31 +49,17 @@ fn missing_fields_are_named() {
         ("/ref_block_num", "ref_block_num"),
         ("/expiration", "expiration"),
         ("/operations/0/1/fee", "operations[0][1].fee"),
-        (
-            "/operations/0/1/amount/asset_id",
-            "operations[0][1].amount.asset_id",
-        ),
+        ("/operations/0/1/amount/asset_id", "operations[0][1].amount.asset_id"),
         ("/operations/0/1/to", "operations[0][1].to"),
     ] {
         let mut v = tx();
         let (parent, key) = pointer.rsplit_once('/').unwrap();
-        v.pointer_mut(parent)
-            .unwrap()
-            .as_object_mut()
-            .unwrap()
-            .remove(key);
-        assert_eq!(
-            field_error(&v),
-            (path.to_string(), FieldProblem::Missing),
-            "{pointer}"
-        );
+        v.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(key);
+        assert_eq!(field_error(&v), (path.to_string(), FieldProblem::Missing), "{pointer}");
     }
     let mut v = tx();
     v.as_object_mut().unwrap().remove("operations");
-    assert_eq!(
-        field_error(&v),
-        ("operations".into(), FieldProblem::Missing)
-    );
+    assert_eq!(field_error(&v), ("operations".into(), FieldProblem::Missing));
     let mut v = tx();
     v["operations"] = json!([]);
     assert_eq!(field_error(&v).1, FieldProblem::Missing);
@@ -83,10 +69,7 @@ fn missing_fields_are_named() {
 fn unknown_operations_are_refused() {
     let mut v = tx();
     v["operations"][0][0] = json!(1);
-    assert_eq!(
-        field_error(&v),
-        ("operations[0][0]".into(), FieldProblem::UnknownOperation)
-    );
+    assert_eq!(field_error(&v), ("operations[0][0]".into(), FieldProblem::UnknownOperation));
 }
 
 #[test]
@@ -102,18 +85,11 @@ fn amounts_out_of_range() {
     ] {
         let mut v = tx();
         v["operations"][0][1]["amount"]["amount"] = amount.clone();
-        assert_eq!(
-            field_error(&v),
-            ("operations[0][1].amount.amount".into(), problem),
-            "{amount}"
-        );
+        assert_eq!(field_error(&v), ("operations[0][1].amount.amount".into(), problem), "{amount}");
     }
     let mut v = tx();
     v["ref_block_num"] = json!(65536);
-    assert_eq!(
-        field_error(&v),
-        ("ref_block_num".into(), FieldProblem::OutOfRange)
-    );
+    assert_eq!(field_error(&v), ("ref_block_num".into(), FieldProblem::OutOfRange));
 }
 
 #[test]
@@ -132,63 +108,26 @@ fn other_field_problems() {
     assert_eq!(field_error(&v).1, FieldProblem::UnsupportedExtension);
     let mut v = tx();
     v["operations"][0][1]["memo"] = json!({"from": PUB, "to": OTHER, "nonce": 1, "message": "zz"});
-    assert!(
-        matches!(codec::transaction_info(&v.to_string(), MAIN_CHAIN_ID), Err(CodecError::Hex { field }) if field == "operations[0][1].memo.message")
-    );
+    assert!(matches!(codec::transaction_info(&v.to_string(), MAIN_CHAIN_ID), Err(CodecError::Hex { field }) if field == "operations[0][1].memo.message"));
     v["operations"][0][1]["memo"] = json!({"from": PUB, "to": "BTS5DE9SBYtrLo3BuVHaq6eEhG8pBTJxejYzKoxWKD81bXHaVNrTP", "nonce": 1, "message": ""});
     assert_eq!(
         codec::transaction_info(&v.to_string(), MAIN_CHAIN_ID),
-        Err(CodecError::Key {
-            field: "operations[0][1].memo.to".into(),
-            problem: KeyProblem::WrongPrefix
-        })
+        Err(CodecError::Key { field: "operations[0][1].memo.to".into(), problem: KeyProblem::WrongPrefix })
     );
-    assert!(matches!(
-        codec::transaction_info("{not json", MAIN_CHAIN_ID),
-        Err(CodecError::Json { .. })
-    ));
-    assert!(matches!(
-        codec::transaction_info("[]", MAIN_CHAIN_ID),
-        Err(CodecError::Field {
-            problem: FieldProblem::WrongType,
-            ..
-        })
-    ));
+    assert!(matches!(codec::transaction_info("{not json", MAIN_CHAIN_ID), Err(CodecError::Json { .. })));
+    assert!(matches!(codec::transaction_info("[]", MAIN_CHAIN_ID), Err(CodecError::Field { problem: FieldProblem::WrongType, .. })));
 }
 
 #[test]
 fn malformed_hex_and_lengths() {
-    assert_eq!(
-        codec::transaction_info(&tx().to_string(), "xyz"),
-        Err(CodecError::Hex {
-            field: "chain id".into()
-        })
-    );
+    assert_eq!(codec::transaction_info(&tx().to_string(), "xyz"), Err(CodecError::Hex { field: "chain id".into() }));
     assert_eq!(
         codec::transaction_info(&tx().to_string(), "abcd"),
-        Err(CodecError::Length {
-            field: "chain id".into(),
-            expected: 32,
-            found: 2
-        })
+        Err(CodecError::Length { field: "chain id".into(), expected: 32, found: 2 })
     );
-    assert_eq!(
-        codec::memo_decrypt(WIF, OTHER, 1, "0g"),
-        Err(CodecError::Hex {
-            field: "memo message".into()
-        })
-    );
-    assert!(matches!(
-        codec::recover_signer(&"00".repeat(32), "1f"),
-        Err(CodecError::Length { .. })
-    ));
-    assert!(matches!(
-        codec::public_key_from_hex("02"),
-        Err(CodecError::Key {
-            problem: KeyProblem::BadLength,
-            ..
-        })
-    ));
+    assert_eq!(codec::memo_decrypt(WIF, OTHER, 1, "0g"), Err(CodecError::Hex { field: "memo message".into() }));
+    assert!(matches!(codec::recover_signer(&"00".repeat(32), "1f"), Err(CodecError::Length { .. })));
+    assert!(matches!(codec::public_key_from_hex("02"), Err(CodecError::Key { problem: KeyProblem::BadLength, .. })));
 }
 
 #[test]

@@ -104,16 +104,8 @@ fn thousands_of_signatures_verify_independently() {
     use k256::ecdsa::signature::hazmat::PrehashVerifier;
     use k256::ecdsa::{Signature, VerifyingKey};
     use sha2::{Digest, Sha256};
-    let bytes = |tag: &str, i: usize| -> [u8; 32] {
-        Sha256::new()
-            .chain_update(tag)
-            .chain_update(i.to_le_bytes())
-            .finalize()
-            .into()
-    };
-    let keys: Vec<PrivateKey> = (0..50)
-        .map(|j| PrivateKey::from_bytes(&bytes("key", j)).unwrap())
-        .collect();
+    let bytes = |tag: &str, i: usize| -> [u8; 32] { Sha256::new().chain_update(tag).chain_update(i.to_le_bytes()).finalize().into() };
+    let keys: Vec<PrivateKey> = (0..50).map(|j| PrivateKey::from_bytes(&bytes("key", j)).unwrap()).collect();
     for i in 0..5000 {
         let key = &keys[i % keys.len()];
         let digest = bytes("digest", i);
@@ -121,15 +113,9 @@ fn thousands_of_signatures_verify_independently() {
         assert!(is_canonical(&sig), "#{i}");
         let verifying = VerifyingKey::from_sec1_bytes(&key.public_key().to_compressed()).unwrap();
         let signature = Signature::from_slice(&sig[1..]).unwrap();
-        assert!(
-            verifying.verify_prehash(&digest, &signature).is_ok(),
-            "#{i} does not verify"
-        );
+        assert!(verifying.verify_prehash(&digest, &signature).is_ok(), "#{i} does not verify");
         let mut other = digest;
         other[i % 32] ^= 1 << (i % 8);
-        assert!(
-            verifying.verify_prehash(&other, &signature).is_err(),
-            "#{i} verifies another digest"
-        );
+        assert!(verifying.verify_prehash(&other, &signature).is_err(), "#{i} verifies another digest");
     }
 }

@@ -5,10 +5,7 @@ use cwd_codec::codec;
 use serde_json::Value;
 
 fn vectors() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/vectors/crowdwiz-public.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/crowdwiz-public.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -20,18 +17,9 @@ fn s(v: &Value) -> &str {
 fn keys_match() {
     let v = vectors();
     for case in v["keys"].as_array().unwrap() {
-        assert_eq!(
-            codec::public_key_of(s(&case["wif"])).unwrap(),
-            s(&case["public_key"])
-        );
-        assert_eq!(
-            codec::public_key_hex(s(&case["public_key"])).unwrap(),
-            s(&case["compressed_hex"])
-        );
-        assert_eq!(
-            codec::public_key_from_hex(s(&case["compressed_hex"])).unwrap(),
-            s(&case["public_key"])
-        );
+        assert_eq!(codec::public_key_of(s(&case["wif"])).unwrap(), s(&case["public_key"]));
+        assert_eq!(codec::public_key_hex(s(&case["public_key"])).unwrap(), s(&case["compressed_hex"]));
+        assert_eq!(codec::public_key_from_hex(s(&case["compressed_hex"])).unwrap(), s(&case["public_key"]));
     }
 }
 
@@ -44,19 +32,10 @@ fn memos_match_both_ways() {
         let (from, to) = (s(&case["from"]), s(&case["to"]));
         let plain = s(&case["plaintext"]);
         let cipher = s(&case["message"]);
-        let memo = codec::memo_encrypt(from_wif, to, Some(nonce), plain, || {
-            unreachable!("the nonce is given")
-        })
-        .unwrap();
+        let memo = codec::memo_encrypt(from_wif, to, Some(nonce), plain, || unreachable!("the nonce is given")).unwrap();
         assert_eq!((memo.nonce, memo.message_hex.as_str()), (nonce, cipher));
-        assert_eq!(
-            codec::memo_decrypt(to_wif, from, nonce, cipher).unwrap(),
-            plain
-        );
-        assert_eq!(
-            codec::memo_decrypt(from_wif, to, nonce, cipher).unwrap(),
-            plain
-        );
+        assert_eq!(codec::memo_decrypt(to_wif, from, nonce, cipher).unwrap(), plain);
+        assert_eq!(codec::memo_decrypt(from_wif, to, nonce, cipher).unwrap(), plain);
     }
 }
 
@@ -68,10 +47,7 @@ fn transactions_match() {
     for case in v["transactions"].as_array().unwrap() {
         let signed = &case["signed_json"];
         let op = &signed["operations"][0];
-        assert_eq!(
-            codec::operation_hex(&op.to_string()).unwrap(),
-            s(&case["op_hex"])
-        );
+        assert_eq!(codec::operation_hex(&op.to_string()).unwrap(), s(&case["op_hex"]));
         let info = codec::transaction_info(&signed.to_string(), chain).unwrap();
         assert_eq!(info.unsigned_hex, s(&case["unsigned_tx_hex"]));
         assert_eq!(info.digest, s(&case["digest"]));
@@ -96,19 +72,12 @@ fn our_signatures_recover_to_the_signer() {
         .collect();
     for case in v["transactions"].as_array().unwrap() {
         let signer = s(&case["signer_public_key"]);
-        let wif = &wifs
-            .iter()
-            .find(|(p, _)| p == signer)
-            .expect("signer's WIF is among the keys")
-            .1;
+        let wif = &wifs.iter().find(|(p, _)| p == signer).expect("signer's WIF is among the keys").1;
         let mut unsigned = case["signed_json"].clone();
         unsigned.as_object_mut().unwrap().remove("signatures");
         let signed = codec::sign_transaction(&unsigned.to_string(), wif, chain).unwrap();
         let info = codec::transaction_info(&signed, chain).unwrap();
         assert_eq!(info.id, s(&case["tx_id"]));
-        assert_eq!(
-            codec::transaction_signers(&signed, chain).unwrap(),
-            vec![signer.to_string()]
-        );
+        assert_eq!(codec::transaction_signers(&signed, chain).unwrap(), vec![signer.to_string()]);
     }
 }

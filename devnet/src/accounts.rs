@@ -12,14 +12,8 @@ pub const MAX_NAME_LENGTH: usize = 63;
 pub const PROXY_TO_SELF: AccountId = AccountId(5);
 
 /// The six accounts every Graphene chain is born with, in id order.
-pub const SYSTEM_ACCOUNTS: [&str; 6] = [
-    "committee-account",
-    "witness-account",
-    "relaxed-committee-account",
-    "null-account",
-    "temp-account",
-    "proxy-to-self",
-];
+pub const SYSTEM_ACCOUNTS: [&str; 6] =
+    ["committee-account", "witness-account", "relaxed-committee-account", "null-account", "temp-account", "proxy-to-self"];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
@@ -42,8 +36,7 @@ pub fn is_valid_name(name: &str) -> bool {
         b.len() >= MIN_NAME_LENGTH
             && b[0].is_ascii_lowercase()
             && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-            && b.iter()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
     })
 }
 
@@ -110,19 +103,7 @@ mod tests {
             assert!(is_valid_name(ok), "{ok}");
         }
         let long = "a".repeat(64);
-        for bad in [
-            "ab",
-            "1abc",
-            "Abc",
-            "abc-",
-            "ab..cd",
-            "abc.de",
-            "a_bc",
-            "",
-            long.as_str(),
-            "abc.",
-            "-abc",
-        ] {
+        for bad in ["ab", "1abc", "Abc", "abc-", "ab..cd", "abc.de", "a_bc", "", long.as_str(), "abc.", "-abc"] {
             assert!(!is_valid_name(bad), "{bad}");
         }
     }

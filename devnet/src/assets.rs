@@ -39,8 +39,7 @@ impl AssetInfo {
         (3..=16).contains(&b.len())
             && b[0].is_ascii_uppercase()
             && (b[b.len() - 1].is_ascii_uppercase() || b[b.len() - 1].is_ascii_digit())
-            && b.iter()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'.')
+            && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'.')
             && b.iter().filter(|c| **c == b'.').count() <= 1
     }
 
@@ -93,17 +92,7 @@ mod tests {
         for ok in ["CWD", "GOLD", "A.B1", "ABCDEFGHIJKLMNOP"] {
             assert!(AssetInfo::is_valid_symbol(ok), "{ok}");
         }
-        for bad in [
-            "",
-            "AB",
-            "gold",
-            "1AB",
-            "AB.",
-            "A..B",
-            "A.B.C",
-            "ABCDEFGHIJKLMNOPQ",
-            "AB-C",
-        ] {
+        for bad in ["", "AB", "gold", "1AB", "AB.", "A..B", "A.B.C", "ABCDEFGHIJKLMNOPQ", "AB-C"] {
             assert!(!AssetInfo::is_valid_symbol(bad), "{bad}");
         }
     }

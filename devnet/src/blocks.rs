@@ -43,13 +43,7 @@ impl BlockTx {
 
     pub fn ops(&self) -> Vec<ChainOp> {
         match self {
-            BlockTx::Signed(st) => st
-                .tx
-                .operations
-                .iter()
-                .cloned()
-                .map(ChainOp::Codec)
-                .collect(),
+            BlockTx::Signed(st) => st.tx.operations.iter().cloned().map(ChainOp::Codec).collect(),
             BlockTx::Chain(c) => c.ops.clone(),
         }
     }
@@ -97,13 +91,7 @@ pub struct Block {
 /// A block id: number ‖ 16 bytes of sha256 over what makes the block unique. `fork`
 /// changes after every reorganisation, so a replacement block at the same height gets
 /// a new id and TaPoS that named the dropped block fails, as on a real chain.
-pub fn block_id(
-    num: u32,
-    previous: &[u8; 20],
-    time: u32,
-    tx_ids: &[[u8; 20]],
-    fork: u64,
-) -> [u8; 20] {
+pub fn block_id(num: u32, previous: &[u8; 20], time: u32, tx_ids: &[[u8; 20]], fork: u64) -> [u8; 20] {
     let mut h = Sha256::new();
     h.update(previous);
     h.update(num.to_le_bytes());
@@ -127,15 +115,7 @@ pub fn tapos_prefix(id: &[u8; 20]) -> u32 {
 impl Block {
     /// Block 0: the state before the first block, with an all-zero id.
     pub fn genesis(time: u32) -> Self {
-        Block {
-            num: 0,
-            id: [0; 20],
-            previous: [0; 20],
-            time,
-            transactions: Vec::new(),
-            results: Vec::new(),
-            undo: Vec::new(),
-        }
+        Block { num: 0, id: [0; 20], previous: [0; 20], time, transactions: Vec::new(), results: Vec::new(), undo: Vec::new() }
     }
 
     pub fn id_hex(&self) -> String {
@@ -165,13 +145,9 @@ impl Block {
 
     /// Transaction `i` as a processed transaction (with `operation_results`).
     pub fn transaction_json(&self, i: usize) -> Value {
-        let (Some(tx), Some(results)) = (self.transactions.get(i), self.results.get(i)) else {
-            return Value::Null;
-        };
+        let (Some(tx), Some(results)) = (self.transactions.get(i), self.results.get(i)) else { return Value::Null };
         let mut t = tx.to_json();
-        t.as_object_mut()
-            .expect("transaction is an object")
-            .insert("operation_results".into(), json!(results));
+        t.as_object_mut().expect("transaction is an object").insert("operation_results".into(), json!(results));
         t
     }
 
@@ -181,9 +157,7 @@ impl Block {
         let mut v = self.header_json();
         let o = v.as_object_mut().expect("header is an object");
         o.insert("witness_signature".into(), json!(hex::encode([0u8; 65])));
-        let txs: Vec<Value> = (0..self.transactions.len())
-            .map(|i| self.transaction_json(i))
-            .collect();
+        let txs: Vec<Value> = (0..self.transactions.len()).map(|i| self.transaction_json(i)).collect();
         o.insert("transactions".into(), json!(txs));
         v
     }

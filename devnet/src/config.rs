@@ -32,11 +32,7 @@ pub struct Fees {
 
 impl Default for Fees {
     fn default() -> Self {
-        Fees {
-            transfer: 2_000,
-            transfer_per_kbyte: 10_000,
-            send_message: 1_000,
-            send_message_per_kbyte: 10_000,
+        Fees { transfer: 2_000, transfer_per_kbyte: 10_000, send_message: 1_000, send_message_per_kbyte: 10_000,
             proposal: 2_000_000,
             mass_payment: 500_000,
             mass_payment_per_transfer: 10_000,
@@ -90,8 +86,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         let mut chain_id = [0u8; 32];
-        hex::decode_to_slice(crate::CROWDWIZ_CHAIN_ID, &mut chain_id)
-            .expect("constant is 32 bytes of hex");
+        hex::decode_to_slice(crate::CROWDWIZ_CHAIN_ID, &mut chain_id).expect("constant is 32 bytes of hex");
         Config {
             chain_id,
             seed: Some(b"cwd-devnet".to_vec()),
@@ -116,10 +111,7 @@ impl Default for Config {
 impl Config {
     /// Deterministic keys for tests: manual blocks, the given seed, wall-clock time.
     pub fn seeded(seed: &str) -> Self {
-        Config {
-            seed: Some(seed.as_bytes().to_vec()),
-            ..Config::default()
-        }
+        Config { seed: Some(seed.as_bytes().to_vec()), ..Config::default() }
     }
 
     /// Like [`Config::seeded`], with a simulated chain clock starting at
@@ -127,10 +119,6 @@ impl Config {
     /// side runs on a manual clock too. Wallets that use their own clock need
     /// [`Config::seeded`].
     pub fn simulated(seed: &str) -> Self {
-        Config {
-            genesis_time: Some(SIMULATED_GENESIS),
-            wall_clock: false,
-            ..Config::seeded(seed)
-        }
+        Config { genesis_time: Some(SIMULATED_GENESIS), wall_clock: false, ..Config::seeded(seed) }
     }
 }

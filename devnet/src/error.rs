@@ -15,50 +15,24 @@ pub enum Reject {
     /// bad fields, `from == to`).
     Decode(CodecError),
     /// No block among the last 65536 has this number and prefix.
-    BadTapos {
-        ref_block_num: u16,
-        ref_block_prefix: u32,
-    },
+    BadTapos { ref_block_num: u16, ref_block_prefix: u32 },
     /// Expiration is not after the head block time.
-    Expired {
-        expiration: u32,
-        head_time: u32,
-    },
+    Expired { expiration: u32, head_time: u32 },
     /// Expiration is more than `max_expiration` after the head block time.
-    TooFarInFuture {
-        expiration: u32,
-        limit: u32,
-    },
-    Duplicate {
-        id: String,
-    },
+    TooFarInFuture { expiration: u32, limit: u32 },
+    Duplicate { id: String },
     NotCanonical,
     /// A signature that recovers no key or is malformed.
     BadSignature(CodecError),
     DuplicateSignature,
-    MissingActiveAuth {
-        account: AccountId,
-    },
+    MissingActiveAuth { account: AccountId },
     /// A signature from a key no operation needs.
     IrrelevantSignature,
-    UnknownAccount {
-        account: AccountId,
-    },
+    UnknownAccount { account: AccountId },
     /// Fees and transfers here are in CWD (1.3.0) only.
-    WrongAsset {
-        field: String,
-        asset: String,
-    },
-    FeeTooLow {
-        op_index: usize,
-        required: i64,
-        paid: i64,
-    },
-    InsufficientBalance {
-        account: AccountId,
-        needed: i64,
-        available: i64,
-    },
+    WrongAsset { field: String, asset: String },
+    FeeTooLow { op_index: usize, required: i64, paid: i64 },
+    InsufficientBalance { account: AccountId, needed: i64, available: i64 },
     /// An evaluator's `FC_ASSERT` (proposal missing, expiration in the past…).
     Assert(String),
 }
@@ -81,9 +55,7 @@ impl Reject {
     pub fn fc(&self) -> Fc {
         use Reject::*;
         let time = |t: &u32| cwd_gateway::json::format_time(*t);
-        let assert = |format: String, file: &'static str, method: &'static str, data: Value| {
-            Fc::assert(format, file, method, data)
-        };
+        let assert = |format: String, file: &'static str, method: &'static str, data: Value| Fc::assert(format, file, method, data);
         match self {
             Decode(e) => Fc { code: 4, name: "parse_error_exception", what: "Parse Error", format: e.to_string(), data: json!({}), file: "json.cpp", method: "from_string" },
             BadTapos { .. } => assert(
@@ -168,27 +140,11 @@ pub struct Fc {
 
 impl Fc {
     pub fn assert(format: String, file: &'static str, method: &'static str, data: Value) -> Self {
-        Fc {
-            code: 10,
-            name: "assert_exception",
-            what: "Assert Exception",
-            format,
-            data,
-            file,
-            method,
-        }
+        Fc { code: 10, name: "assert_exception", what: "Assert Exception", format, data, file, method }
     }
 
     fn tx(code: i64, name: &'static str, what: &'static str, format: String) -> Self {
-        Fc {
-            code,
-            name,
-            what,
-            format,
-            data: json!({}),
-            file: "transaction.cpp",
-            method: "verify_authority",
-        }
+        Fc { code, name, what, format, data: json!({}), file: "transaction.cpp", method: "verify_authority" }
     }
 
     /// fc's `exception::to_detail_string`, the JSON-RPC error's `message`.
@@ -277,10 +233,7 @@ pub enum ChainError {
     Parse(String),
     /// JSON, but not a JSON-RPC request.
     InvalidRequest(String),
-    MethodNotFound {
-        api: String,
-        method: String,
-    },
+    MethodNotFound { api: String, method: String },
     /// A control API method that does not exist (the control API is JSON-RPC proper).
     UnknownControl(String),
     /// An argument has the wrong type or is missing.
@@ -289,15 +242,9 @@ pub enum ChainError {
     Assert(String),
     Tx(Reject),
     /// An error a fault rule injected.
-    Injected {
-        code: i64,
-        message: String,
-    },
+    Injected { code: i64, message: String },
     /// A broadcast waited for and never included.
-    NotIncluded {
-        id: String,
-        why: String,
-    },
+    NotIncluded { id: String, why: String },
     /// A reorganisation that would cross the irreversible block.
     Reorg(String),
     /// A helper asked about something that does not exist (unknown account name…).
@@ -341,9 +288,7 @@ impl ChainError {
     pub fn to_json(&self) -> Value {
         use ChainError::*;
         let message = self.to_string();
-        let devnet = |name: &'static str| {
-            Fc::assert(format!("{name}: {message}"), "devnet", "devnet", json!({}))
-        };
+        let devnet = |name: &'static str| Fc::assert(format!("{name}: {message}"), "devnet", "devnet", json!({}));
         let fc = match self {
             Parse(_) => return json!({ "code": -32700, "message": message }),
             InvalidRequest(_) => return json!({ "code": -32600, "message": message }),

@@ -37,29 +37,16 @@ pub struct FaultRule {
 impl FaultRule {
     /// Fires on the next `n` calls of `method` (or of any method).
     pub fn next(n: u32, method: Option<&str>, kind: FaultKind) -> Self {
-        FaultRule {
-            method: method.map(str::to_string),
-            kind,
-            remaining: Some(n),
-            share: 1.0,
-        }
+        FaultRule { method: method.map(str::to_string), kind, remaining: Some(n), share: 1.0 }
     }
 
     /// Fires on a share of the calls, with no end.
     pub fn share(share: f64, method: Option<&str>, kind: FaultKind) -> Self {
-        FaultRule {
-            method: method.map(str::to_string),
-            kind,
-            remaining: None,
-            share,
-        }
+        FaultRule { method: method.map(str::to_string), kind, remaining: None, share }
     }
 
     pub fn error(message: &str) -> FaultKind {
-        FaultKind::Error {
-            code: 1,
-            message: message.to_string(),
-        }
+        FaultKind::Error { code: 1, message: message.to_string() }
     }
 
     fn matches(&self, method: &str) -> bool {
@@ -74,24 +61,14 @@ impl FaultRule {
     /// "code"?, "message"?, "millis"?, "count"?, "share"?}`.
     pub fn from_json(v: &Value) -> Result<Self, ChainError> {
         let bad = |m: &str| ChainError::InvalidParams(m.to_string());
-        let kind_name = v
-            .get("kind")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("fault needs \"kind\""))?;
+        let kind_name = v.get("kind").and_then(Value::as_str).ok_or_else(|| bad("fault needs \"kind\""))?;
         let code = v.get("code").and_then(Value::as_i64).unwrap_or(1);
-        let message = v
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("injected fault")
-            .to_string();
+        let message = v.get("message").and_then(Value::as_str).unwrap_or("injected fault").to_string();
         let kind = match kind_name {
             "error" => FaultKind::Error { code, message },
             "lose_response" => FaultKind::LoseResponse { code, message },
             "delay" | "timeout" => {
-                let ms = v
-                    .get("millis")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| bad("delay needs \"millis\""))?;
+                let ms = v.get("millis").and_then(Value::as_u64).ok_or_else(|| bad("delay needs \"millis\""))?;
                 FaultKind::Delay(Duration::from_millis(ms))
             }
             "drop" => FaultKind::Drop,
@@ -104,35 +81,19 @@ impl FaultRule {
         };
         let remaining = match v.get("count") {
             None | Some(Value::Null) => None,
-            Some(c) => Some(
-                c.as_u64()
-                    .and_then(|c| u32::try_from(c).ok())
-                    .ok_or_else(|| bad("\"count\" must be a u32"))?,
-            ),
+            Some(c) => Some(c.as_u64().and_then(|c| u32::try_from(c).ok()).ok_or_else(|| bad("\"count\" must be a u32"))?),
         };
         let share = match v.get("share") {
             None | Some(Value::Null) => 1.0,
-            Some(s) => s
-                .as_f64()
-                .filter(|s| (0.0..=1.0).contains(s))
-                .ok_or_else(|| bad("\"share\" must be in 0..=1"))?,
+            Some(s) => s.as_f64().filter(|s| (0.0..=1.0).contains(s)).ok_or_else(|| bad("\"share\" must be in 0..=1"))?,
         };
-        Ok(FaultRule {
-            method,
-            kind,
-            remaining,
-            share,
-        })
+        Ok(FaultRule { method, kind, remaining, share })
     }
 
     pub fn to_json(&self) -> Value {
         let (kind, extra) = match &self.kind {
-            FaultKind::Error { code, message } => {
-                ("error", json!({ "code": code, "message": message }))
-            }
-            FaultKind::LoseResponse { code, message } => {
-                ("lose_response", json!({ "code": code, "message": message }))
-            }
+            FaultKind::Error { code, message } => ("error", json!({ "code": code, "message": message })),
+            FaultKind::LoseResponse { code, message } => ("lose_response", json!({ "code": code, "message": message })),
             FaultKind::Delay(d) => ("delay", json!({ "millis": d.as_millis() as u64 })),
             FaultKind::Drop => ("drop", json!({})),
         };
@@ -157,11 +118,7 @@ impl Faults {
     pub fn new(seed: Option<&[u8]>) -> Self {
         let mut s = seed.map(<[u8]>::to_vec).unwrap_or_default();
         s.extend_from_slice(b"/faults");
-        Faults {
-            rules: Vec::new(),
-            rng: Rng::new(Some(&s)),
-            fired: 0,
-        }
+        Faults { rules: Vec::new(), rng: Rng::new(Some(&s)), fired: 0 }
     }
 
     pub fn add(&mut self, rule: FaultRule) {
@@ -206,11 +163,7 @@ mod tests {
     #[test]
     fn next_n_then_gone_and_per_method() {
         let mut f = Faults::new(Some(b"t"));
-        f.add(FaultRule::next(
-            2,
-            Some("get_block"),
-            FaultRule::error("boom"),
-        ));
+        f.add(FaultRule::next(2, Some("get_block"), FaultRule::error("boom")));
         assert_eq!(f.decide("get_chain_id"), None);
         assert!(f.decide("get_block").is_some());
         assert!(f.decide("get_block").is_some());
@@ -222,9 +175,7 @@ mod tests {
     fn share_is_roughly_kept_and_drop_only_hits_broadcasts() {
         let mut f = Faults::new(Some(b"t"));
         f.add(FaultRule::share(0.3, None, FaultRule::error("x")));
-        let hits = (0..1000)
-            .filter(|_| f.decide("get_objects").is_some())
-            .count();
+        let hits = (0..1000).filter(|_| f.decide("get_objects").is_some()).count();
         assert!((200..400).contains(&hits), "{hits}");
         let mut f = Faults::new(None);
         f.add(FaultRule::next(1, None, FaultKind::Drop));
@@ -234,18 +185,8 @@ mod tests {
 
     #[test]
     fn json_round_trip() {
-        let r = FaultRule::from_json(
-            &json!({"kind":"delay","millis":1500,"method":"get_block","count":3}),
-        )
-        .unwrap();
-        assert_eq!(
-            r,
-            FaultRule::next(
-                3,
-                Some("get_block"),
-                FaultKind::Delay(Duration::from_millis(1500))
-            )
-        );
+        let r = FaultRule::from_json(&json!({"kind":"delay","millis":1500,"method":"get_block","count":3})).unwrap();
+        assert_eq!(r, FaultRule::next(3, Some("get_block"), FaultKind::Delay(Duration::from_millis(1500))));
         assert_eq!(FaultRule::from_json(&r.to_json()).unwrap(), r);
         assert!(FaultRule::from_json(&json!({"kind":"nope"})).is_err());
         assert!(FaultRule::from_json(&json!({"kind":"error","share":2})).is_err());

@@ -26,14 +26,9 @@ fn data_fee(bytes: u64, per_kbyte: i64) -> i64 {
 pub fn required_fee(fees: &Fees, op: &Operation) -> i64 {
     match op {
         Operation::Transfer(t) => {
-            fees.transfer
-                + t.memo
-                    .as_ref()
-                    .map_or(0, |m| data_fee(memo_pack_size(m), fees.transfer_per_kbyte))
+            fees.transfer + t.memo.as_ref().map_or(0, |m| data_fee(memo_pack_size(m), fees.transfer_per_kbyte))
         }
-        Operation::SendMessage(m) => {
-            fees.send_message + data_fee(memo_pack_size(&m.memo), fees.send_message_per_kbyte)
-        }
+        Operation::SendMessage(m) => fees.send_message + data_fee(memo_pack_size(&m.memo), fees.send_message_per_kbyte),
     }
 }
 
@@ -43,10 +38,9 @@ pub fn chain_op_fee(fees: &Fees, op: &crate::ops::ChainOp) -> i64 {
     match op {
         ChainOp::Codec(op) => required_fee(fees, op),
         ChainOp::ProposalCreate { .. } | ChainOp::ProposalUpdate { .. } => fees.proposal,
-        ChainOp::MassPayment { payments, .. } => fees.mass_payment.saturating_add(
-            fees.mass_payment_per_transfer
-                .saturating_mul(payments.len() as i64),
-        ),
+        ChainOp::MassPayment { payments, .. } => {
+            fees.mass_payment.saturating_add(fees.mass_payment_per_transfer.saturating_mul(payments.len() as i64))
+        }
         ChainOp::MassPaymentPay { .. } | ChainOp::AccountCreate { .. } => 0,
     }
 }

@@ -44,13 +44,8 @@ pub fn absolute(instances: &[u64], stop: u64, limit: usize, start: u64) -> Vec<u
     if start < stop {
         return Vec::new();
     }
-    let mut out: Vec<u64> = instances
-        .iter()
-        .rev()
-        .copied()
-        .filter(|&i| i <= start && i > stop)
-        .take(limit)
-        .collect();
+    let mut out: Vec<u64> =
+        instances.iter().rev().copied().filter(|&i| i <= start && i > stop).take(limit).collect();
     if stop == 0 && out.len() < limit && instances.first() == Some(&0) {
         out.push(0);
     }

@@ -38,5 +38,4 @@ pub use state::{ReorgOutcome, State};
 
 /// The chain id of CrowdWiz mainnet, which the devnet uses unless told otherwise, so that
 /// signatures made for it verify with the reference client.
-pub const CROWDWIZ_CHAIN_ID: &str =
-    "4bb7d961ed2ed1b2b618711b1bd4d8d905abe061fcb9c79d1ba15468eadfa998";
+pub const CROWDWIZ_CHAIN_ID: &str = "4bb7d961ed2ed1b2b618711b1bd4d8d905abe061fcb9c79d1ba15468eadfa998";

@@ -19,11 +19,7 @@ fn usage() -> ! {
 }
 
 fn main() {
-    let mut config = Config {
-        genesis_time: None,
-        seed: None,
-        ..Config::default()
-    };
+    let mut config = Config { genesis_time: None, seed: None, ..Config::default() };
     let mut period = Some(Duration::from_secs(3));
     let mut accounts = Vec::new();
     let mut tracked = Vec::new();
@@ -40,12 +36,8 @@ fn main() {
             "--manual" => period = None,
             "--lag" => config.irreversible_lag = value().parse().unwrap_or_else(|_| usage()),
             "--seed" => config.seed = Some(value().into_bytes()),
-            "--history-start" => {
-                config.history_id_start = value().parse().unwrap_or_else(|_| usage())
-            }
-            "--max-ops-per-account" => {
-                config.max_ops_per_account = value().parse().unwrap_or_else(|_| usage())
-            }
+            "--history-start" => config.history_id_start = value().parse().unwrap_or_else(|_| usage()),
+            "--max-ops-per-account" => config.max_ops_per_account = value().parse().unwrap_or_else(|_| usage()),
             "--track-account" => tracked.push(value()),
             "--account" => {
                 let v = value();

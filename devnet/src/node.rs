@@ -67,12 +67,7 @@ impl Node {
 
     /// Convenience: `call` with `["api", "method", params]`, returning the result or the
     /// error object.
-    pub fn call_api(
-        &self,
-        api: &str,
-        method: &str,
-        params: Value,
-    ) -> core::result::Result<Value, Value> {
+    pub fn call_api(&self, api: &str, method: &str, params: Value) -> core::result::Result<Value, Value> {
         let resp = self.call(&json!({ "jsonrpc": "2.0", "id": 1, "method": "call", "params": [api, method, params] }));
         match resp.get("error") {
             Some(e) => Err(e.clone()),
@@ -83,22 +78,13 @@ impl Node {
     /// Every transaction in the current chain's blocks, oldest first, in the JSON form
     /// `broadcast_transaction` takes (for checking them with the reference client).
     pub fn included_transactions(&self) -> Vec<Value> {
-        self.lock()
-            .included_transactions()
-            .into_iter()
-            .map(cwd_gateway::json::write_transaction)
-            .collect()
+        self.lock().included_transactions().into_iter().map(cwd_gateway::json::write_transaction).collect()
     }
 
     /// Transactions accepted but not yet in a block (their effect already shows in
     /// `balance_of`, as in a node's pending state).
     pub fn pending_transactions(&self) -> Vec<Value> {
-        self.lock()
-            .pending()
-            .iter()
-            .filter_map(crate::blocks::BlockTx::signed)
-            .map(cwd_gateway::json::write_transaction)
-            .collect()
+        self.lock().pending().iter().filter_map(crate::blocks::BlockTx::signed).map(cwd_gateway::json::write_transaction).collect()
     }
 
     pub fn chain_id_hex(&self) -> String {
@@ -186,17 +172,11 @@ impl Node {
         let id_hex = hex::encode(id);
         let (wait, manual) = {
             let s = self.lock();
-            (
-                s.config.sync_wait,
-                s.config.production == Production::Manual,
-            )
+            (s.config.sync_wait, s.config.production == Production::Manual)
         };
         if drop {
             std::thread::sleep(wait);
-            return Err(ChainError::NotIncluded {
-                id: id_hex,
-                why: "no block included it in time".into(),
-            });
+            return Err(ChainError::NotIncluded { id: id_hex, why: "no block included it in time".into() });
         }
         if manual {
             self.produce_block();
@@ -205,34 +185,18 @@ impl Node {
         let mut state = self.lock();
         loop {
             if let Some(loc) = state.location(&id) {
-                let trx = state
-                    .block(loc.block_num)
-                    .map_or(Value::Null, |b| b.transaction_json(loc.trx_num as usize));
-                return Ok(Confirmation {
-                    id: id_hex,
-                    block_num: loc.block_num,
-                    trx_num: loc.trx_num,
-                    trx,
-                });
+                let trx = state.block(loc.block_num).map_or(Value::Null, |b| b.transaction_json(loc.trx_num as usize));
+                return Ok(Confirmation { id: id_hex, block_num: loc.block_num, trx_num: loc.trx_num, trx });
             }
             if !state.is_pending(&id) {
-                let why = state
-                    .failure(&id)
-                    .map_or("dropped by a reorganisation".to_string(), |r| r.to_string());
+                let why = state.failure(&id).map_or("dropped by a reorganisation".to_string(), |r| r.to_string());
                 return Err(ChainError::NotIncluded { id: id_hex, why });
             }
             let now = Instant::now();
             if now >= deadline || self.is_stopping() {
-                return Err(ChainError::NotIncluded {
-                    id: id_hex,
-                    why: "no block included it in time".into(),
-                });
+                return Err(ChainError::NotIncluded { id: id_hex, why: "no block included it in time".into() });
             }
-            state = self
-                .new_block
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            state = self.new_block.wait_timeout(state, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 

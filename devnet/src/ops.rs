@@ -21,42 +21,16 @@ pub enum ChainOp {
     /// Signed by a client and checked by `validate`.
     Codec(Operation),
     /// `proposal_create_operation`: the proposed operations wait in `1.10.N`.
-    ProposalCreate {
-        fee: Asset,
-        fee_paying_account: AccountId,
-        expiration_time: u32,
-        proposed_ops: Vec<Operation>,
-    },
+    ProposalCreate { fee: Asset, fee_paying_account: AccountId, expiration_time: u32, proposed_ops: Vec<Operation> },
     /// `proposal_update_operation` adding active approvals (the only kind the devnet makes).
-    ProposalUpdate {
-        fee: Asset,
-        fee_paying_account: AccountId,
-        proposal: u64,
-        active_approvals_to_add: Vec<AccountId>,
-    },
+    ProposalUpdate { fee: Asset, fee_paying_account: AccountId, proposal: u64, active_approvals_to_add: Vec<AccountId> },
     /// `mass_payment_operation`: `from` pays every payee in one asset.
-    MassPayment {
-        fee: Asset,
-        from: AccountId,
-        asset_id: AssetId,
-        payments: BTreeMap<AccountId, i64>,
-    },
+    MassPayment { fee: Asset, from: AccountId, asset_id: AssetId, payments: BTreeMap<AccountId, i64> },
     /// `mass_payment_pay_operation`: the virtual operation pushed per payee.
-    MassPaymentPay {
-        from: AccountId,
-        to: AccountId,
-        amount: Asset,
-    },
+    MassPaymentPay { from: AccountId, to: AccountId, amount: Asset },
     /// `account_create_operation` by `registrar`: the first entry of the new account's
     /// history (account_history_plugin.cpp adds it to the created account).
-    AccountCreate {
-        registrar: AccountId,
-        name: String,
-        created: AccountId,
-        owner: String,
-        active: String,
-        memo: String,
-    },
+    AccountCreate { registrar: AccountId, name: String, created: AccountId, owner: String, active: String, memo: String },
 }
 
 pub fn asset_json(a: &Asset) -> Value {
@@ -82,9 +56,7 @@ impl ChainOp {
     pub fn fee(&self) -> Asset {
         match self {
             ChainOp::Codec(op) => *op.fee(),
-            ChainOp::ProposalCreate { fee, .. }
-            | ChainOp::ProposalUpdate { fee, .. }
-            | ChainOp::MassPayment { fee, .. } => *fee,
+            ChainOp::ProposalCreate { fee, .. } | ChainOp::ProposalUpdate { fee, .. } | ChainOp::MassPayment { fee, .. } => *fee,
             ChainOp::MassPaymentPay { .. } | ChainOp::AccountCreate { .. } => Asset::cwd(0),
         }
     }
@@ -92,12 +64,9 @@ impl ChainOp {
     pub fn fee_payer(&self) -> AccountId {
         match self {
             ChainOp::Codec(op) => op.fee_payer(),
-            ChainOp::ProposalCreate {
-                fee_paying_account, ..
+            ChainOp::ProposalCreate { fee_paying_account, .. } | ChainOp::ProposalUpdate { fee_paying_account, .. } => {
+                *fee_paying_account
             }
-            | ChainOp::ProposalUpdate {
-                fee_paying_account, ..
-            } => *fee_paying_account,
             ChainOp::MassPayment { from, .. } | ChainOp::MassPaymentPay { from, .. } => *from,
             ChainOp::AccountCreate { registrar, .. } => *registrar,
         }
@@ -107,24 +76,14 @@ impl ChainOp {
     pub fn to_json(&self) -> Value {
         let body = match self {
             ChainOp::Codec(op) => return write_operation(op),
-            ChainOp::ProposalCreate {
-                fee,
-                fee_paying_account,
-                expiration_time,
-                proposed_ops,
-            } => json!({
+            ChainOp::ProposalCreate { fee, fee_paying_account, expiration_time, proposed_ops } => json!({
                 "fee": asset_json(fee),
                 "fee_paying_account": account(*fee_paying_account),
                 "expiration_time": format_time(*expiration_time),
                 "proposed_ops": proposed_ops.iter().map(|op| json!({ "op": write_operation(op) })).collect::<Vec<_>>(),
                 "extensions": [],
             }),
-            ChainOp::ProposalUpdate {
-                fee,
-                fee_paying_account,
-                proposal,
-                active_approvals_to_add,
-            } => json!({
+            ChainOp::ProposalUpdate { fee, fee_paying_account, proposal, active_approvals_to_add } => json!({
                 "fee": asset_json(fee),
                 "fee_paying_account": account(*fee_paying_account),
                 "proposal": format!("1.10.{proposal}"),
@@ -137,12 +96,7 @@ impl ChainOp {
                 "extensions": [],
             }),
             // fc writes a map as an array of [key, value] pairs.
-            ChainOp::MassPayment {
-                fee,
-                from,
-                asset_id,
-                payments,
-            } => json!({
+            ChainOp::MassPayment { fee, from, asset_id, payments } => json!({
                 "fee": asset_json(fee),
                 "from": account(*from),
                 "asset_id": format!("1.3.{}", asset_id.0),
@@ -154,14 +108,7 @@ impl ChainOp {
                 "to": account(*to),
                 "amount": asset_json(amount),
             }),
-            ChainOp::AccountCreate {
-                registrar,
-                name,
-                owner,
-                active,
-                memo,
-                ..
-            } => {
+            ChainOp::AccountCreate { registrar, name, owner, active, memo, .. } => {
                 let auth = |key: &str| json!({ "weight_threshold": 1, "account_auths": [], "key_auths": [[key, 1]], "address_auths": [] });
                 json!({
                     "fee": asset_json(&Asset::cwd(0)),
@@ -185,18 +132,12 @@ impl ChainOp {
         let mut v = match self {
             ChainOp::Codec(Operation::Transfer(t)) => vec![t.from, t.to],
             ChainOp::Codec(Operation::SendMessage(m)) => vec![m.from, m.to],
-            ChainOp::ProposalCreate {
-                fee_paying_account,
-                proposed_ops,
-                ..
-            } => {
+            ChainOp::ProposalCreate { fee_paying_account, proposed_ops, .. } => {
                 let mut v = vec![*fee_paying_account];
                 v.extend(proposed_ops.iter().map(Operation::fee_payer));
                 v
             }
-            ChainOp::ProposalUpdate {
-                fee_paying_account, ..
-            } => vec![*fee_paying_account],
+            ChainOp::ProposalUpdate { fee_paying_account, .. } => vec![*fee_paying_account],
             ChainOp::MassPayment { from, .. } => vec![*from],
             // The payer is not the fee payer here: only the payee is impacted.
             ChainOp::MassPaymentPay { to, .. } => vec![*to],
@@ -218,19 +159,12 @@ impl ChainOp {
                 out.push((t.from, t.amount.asset_id, -t.amount.amount));
                 out.push((t.to, t.amount.asset_id, t.amount.amount));
             }
-            ChainOp::MassPayment {
-                from,
-                asset_id,
-                payments,
-                ..
-            } => {
+            ChainOp::MassPayment { from, asset_id, payments, .. } => {
                 // The payees' credits come with the virtual 105s.
                 let total: i64 = payments.values().sum();
                 out.push((*from, *asset_id, -total));
             }
-            ChainOp::MassPaymentPay { to, amount, .. } => {
-                out.push((*to, amount.asset_id, amount.amount))
-            }
+            ChainOp::MassPaymentPay { to, amount, .. } => out.push((*to, amount.asset_id, amount.amount)),
             ChainOp::Codec(Operation::SendMessage(_))
             | ChainOp::ProposalCreate { .. }
             | ChainOp::ProposalUpdate { .. }
@@ -242,11 +176,7 @@ impl ChainOp {
 
     /// How the operation changes `account`'s CWD.
     pub fn cwd_delta(&self, account: AccountId) -> i64 {
-        self.deltas()
-            .iter()
-            .filter(|(a, asset, _)| *a == account && *asset == CORE_ASSET)
-            .map(|(_, _, d)| d)
-            .sum()
+        self.deltas().iter().filter(|(a, asset, _)| *a == account && *asset == CORE_ASSET).map(|(_, _, d)| d).sum()
     }
 }
 

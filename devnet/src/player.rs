@@ -3,12 +3,10 @@
 //! account's own key (through the same validation as any broadcast), and read the
 //! memos the account received.
 
-use cwd_gateway::json::{write_i64, write_transaction};
 use cwd_gateway::keys::{PrivateKey, PublicKey};
 use cwd_gateway::memo;
-use cwd_gateway::ops::{
-    Asset, Memo, Operation, SendMessage, SignedTransaction, Transaction, Transfer,
-};
+use cwd_gateway::ops::{Asset, Memo, Operation, SendMessage, SignedTransaction, Transaction, Transfer};
+use cwd_gateway::json::{write_i64, write_transaction};
 use serde_json::{json, Value};
 
 use crate::accounts::{Account, KeyRing};
@@ -45,13 +43,7 @@ pub struct AccountSpec {
 impl AccountSpec {
     /// Generated keys (one per role) and a balance in units.
     pub fn new(name: &str, balance: i64) -> Self {
-        AccountSpec {
-            name: name.to_string(),
-            owner: KeySpec::Generate,
-            active: KeySpec::Generate,
-            memo: KeySpec::Generate,
-            balance,
-        }
+        AccountSpec { name: name.to_string(), owner: KeySpec::Generate, active: KeySpec::Generate, memo: KeySpec::Generate, balance }
     }
 }
 
@@ -87,15 +79,11 @@ impl CreatedAccount {
     }
 
     pub fn active_private(&self) -> Option<PrivateKey> {
-        self.active_wif
-            .as_deref()
-            .and_then(|w| PrivateKey::from_wif(w).ok())
+        self.active_wif.as_deref().and_then(|w| PrivateKey::from_wif(w).ok())
     }
 
     pub fn memo_private(&self) -> Option<PrivateKey> {
-        self.memo_wif
-            .as_deref()
-            .and_then(|w| PrivateKey::from_wif(w).ok())
+        self.memo_wif.as_deref().and_then(|w| PrivateKey::from_wif(w).ok())
     }
 }
 
@@ -151,34 +139,14 @@ impl ReceivedMemo {
 
 /// Parses CWD written with up to 5 decimals ("12.5") into units.
 pub fn parse_cwd(text: &str) -> Result<i64> {
-    let bad = || {
-        ChainError::BadInput(format!(
-            "{text:?} is not a CWD amount (digits, up to 5 decimals)"
-        ))
-    };
+    let bad = || ChainError::BadInput(format!("{text:?} is not a CWD amount (digits, up to 5 decimals)"));
     let (whole, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
-    if whole.is_empty() && frac.is_empty()
-        || frac.len() > 5
-        || !whole
-            .bytes()
-            .chain(frac.bytes())
-            .all(|b| b.is_ascii_digit())
-    {
+    if whole.is_empty() && frac.is_empty() || frac.len() > 5 || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let w: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad())?
-    };
-    let f: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<5}").parse().map_err(|_| bad())?
-    };
-    w.checked_mul(100_000)
-        .and_then(|v| v.checked_add(f))
-        .ok_or_else(bad)
+    let w: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let f: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<5}").parse().map_err(|_| bad())? };
+    w.checked_mul(100_000).and_then(|v| v.checked_add(f)).ok_or_else(bad)
 }
 
 fn key_for(state: &mut State, spec: &KeySpec, role: &str) -> (PublicKey, Option<PrivateKey>) {
@@ -193,10 +161,7 @@ fn key_for(state: &mut State, spec: &KeySpec, role: &str) -> (PublicKey, Option<
 }
 
 fn find(state: &State, who: &str) -> Result<Account> {
-    state
-        .resolve(who)
-        .cloned()
-        .ok_or_else(|| ChainError::NotFound(format!("account {who}")))
+    state.resolve(who).cloned().ok_or_else(|| ChainError::NotFound(format!("account {who}")))
 }
 
 impl Node {
@@ -208,11 +173,7 @@ impl Node {
         let (owner, owner_priv) = key_for(&mut state, &spec.owner, "owner");
         let (active, active_priv) = key_for(&mut state, &spec.active, "active");
         let (memo_key, memo_priv) = key_for(&mut state, &spec.memo, "memo");
-        let keys = KeyRing {
-            owner: owner_priv.clone(),
-            active: active_priv.clone(),
-            memo: memo_priv.clone(),
-        };
+        let keys = KeyRing { owner: owner_priv.clone(), active: active_priv.clone(), memo: memo_priv.clone() };
         let id = state.create_account(&spec.name, owner, active, memo_key, spec.balance, keys)?;
         Ok(CreatedAccount {
             name: spec.name,
@@ -243,98 +204,48 @@ impl Node {
 
     /// Sends `amount` units from `from` to `to`, with an optional encrypted memo, signed
     /// with `from`'s active key (the one the devnet holds, or `signer`).
-    pub fn transfer(
-        &self,
-        from: &str,
-        to: &str,
-        amount: i64,
-        memo_text: Option<&str>,
-        signer: Option<&PrivateKey>,
-    ) -> Result<SubmittedTx> {
+    pub fn transfer(&self, from: &str, to: &str, amount: i64, memo_text: Option<&str>, signer: Option<&PrivateKey>) -> Result<SubmittedTx> {
         self.transfer_asset(from, to, Asset::cwd(amount), memo_text, signer)
     }
 
     /// `transfer` in any asset (fee in CWD).
-    pub fn transfer_asset(
-        &self,
-        from: &str,
-        to: &str,
-        amount: Asset,
-        memo_text: Option<&str>,
-        signer: Option<&PrivateKey>,
-    ) -> Result<SubmittedTx> {
+    pub fn transfer_asset(&self, from: &str, to: &str, amount: Asset, memo_text: Option<&str>, signer: Option<&PrivateKey>) -> Result<SubmittedTx> {
         let mut state = self.lock();
         let (sender, receiver) = (find(&state, from)?, find(&state, to)?);
         let memo = match memo_text {
             Some(text) => Some(encrypt_memo(&mut state, &sender, &receiver, text, signer)?),
             None => None,
         };
-        let op = Operation::Transfer(Transfer {
-            fee: Asset::cwd(0),
-            from: sender.id,
-            to: receiver.id,
-            amount,
-            memo,
-        });
+        let op = Operation::Transfer(Transfer { fee: Asset::cwd(0), from: sender.id, to: receiver.id, amount, memo });
         submit(&mut state, &sender, op, signer)
     }
 
     /// Sends an encrypted message (`send_message`, op 61) from `from` to `to`.
-    pub fn send_message(
-        &self,
-        from: &str,
-        to: &str,
-        text: &str,
-        signer: Option<&PrivateKey>,
-    ) -> Result<SubmittedTx> {
+    pub fn send_message(&self, from: &str, to: &str, text: &str, signer: Option<&PrivateKey>) -> Result<SubmittedTx> {
         let mut state = self.lock();
         let (sender, receiver) = (find(&state, from)?, find(&state, to)?);
         let memo = encrypt_memo(&mut state, &sender, &receiver, text, signer)?;
-        let op = Operation::SendMessage(SendMessage {
-            fee: Asset::cwd(0),
-            from: sender.id,
-            to: receiver.id,
-            memo,
-        });
+        let op = Operation::SendMessage(SendMessage { fee: Asset::cwd(0), from: sender.id, to: receiver.id, memo });
         submit(&mut state, &sender, op, signer)
     }
 
     /// The memos of transfers and messages `who` received (in blocks), oldest first,
     /// decrypted with its memo key (the one the devnet holds, or `memo_key`).
-    pub fn received_memos(
-        &self,
-        who: &str,
-        memo_key: Option<&PrivateKey>,
-    ) -> Result<Vec<ReceivedMemo>> {
+    pub fn received_memos(&self, who: &str, memo_key: Option<&PrivateKey>) -> Result<Vec<ReceivedMemo>> {
         let state = self.lock();
         let account = find(&state, who)?;
         let key = match memo_key {
             Some(k) => k.clone(),
-            None => state
-                .keys(account.id)
-                .and_then(|k| k.memo.clone())
-                .ok_or_else(|| {
-                    ChainError::BadInput(format!(
-                        "the devnet holds no memo key for {who}; pass memo_wif"
-                    ))
-                })?,
+            None => state.keys(account.id).and_then(|k| k.memo.clone()).ok_or_else(|| {
+                ChainError::BadInput(format!("the devnet holds no memo key for {who}; pass memo_wif"))
+            })?,
         };
         let mut out = Vec::new();
         for &instance in state.account_ops(account.id) {
-            let Some(h) = state.history_object(instance) else {
-                continue;
-            };
+            let Some(h) = state.history_object(instance) else { continue };
             let (kind, from, to, amount, m) = match &h.op {
-                ChainOp::Codec(Operation::Transfer(t)) => (
-                    "transfer",
-                    t.from,
-                    t.to,
-                    Some(t.amount.amount),
-                    t.memo.as_ref(),
-                ),
-                ChainOp::Codec(Operation::SendMessage(s)) => {
-                    ("send_message", s.from, s.to, None, Some(&s.memo))
-                }
+                ChainOp::Codec(Operation::Transfer(t)) => ("transfer", t.from, t.to, Some(t.amount.amount), t.memo.as_ref()),
+                ChainOp::Codec(Operation::SendMessage(s)) => ("send_message", s.from, s.to, None, Some(&s.memo)),
                 _ => continue,
             };
             let Some(m) = m else { continue };
@@ -342,20 +253,13 @@ impl Node {
                 continue;
             }
             // The sender's side of the pair is whichever key is not ours.
-            let theirs = if m.to == key.public_key() {
-                m.from
-            } else {
-                m.to
-            };
+            let theirs = if m.to == key.public_key() { m.from } else { m.to };
             out.push(ReceivedMemo {
                 history_id: format!("1.11.{instance}"),
                 block_num: h.block_num,
                 op: kind,
                 from: format!("1.2.{}", from.0),
-                from_name: state
-                    .account(from)
-                    .map(|a| a.name.clone())
-                    .unwrap_or_default(),
+                from_name: state.account(from).map(|a| a.name.clone()).unwrap_or_default(),
                 amount,
                 text: memo::decrypt(&key, &theirs, m.nonce, &m.message).map_err(|e| e.to_string()),
             });
@@ -364,42 +268,20 @@ impl Node {
     }
 }
 
-fn encrypt_memo(
-    state: &mut State,
-    sender: &Account,
-    receiver: &Account,
-    text: &str,
-    signer: Option<&PrivateKey>,
-) -> Result<Memo> {
+fn encrypt_memo(state: &mut State, sender: &Account, receiver: &Account, text: &str, signer: Option<&PrivateKey>) -> Result<Memo> {
     let key = state
         .keys(sender.id)
         .and_then(|k| k.memo.clone())
         .or_else(|| signer.cloned())
-        .ok_or_else(|| {
-            ChainError::BadInput(format!(
-                "the devnet holds no memo key for {}; pass a key",
-                sender.name
-            ))
-        })?;
+        .ok_or_else(|| ChainError::BadInput(format!("the devnet holds no memo key for {}; pass a key", sender.name)))?;
     let nonce = state.next_nonce();
-    let message = memo::encrypt(&key, &receiver.memo, nonce, text)
-        .map_err(|e| ChainError::BadInput(e.to_string()))?;
-    Ok(Memo {
-        from: key.public_key(),
-        to: receiver.memo,
-        nonce,
-        message,
-    })
+    let message = memo::encrypt(&key, &receiver.memo, nonce, text).map_err(|e| ChainError::BadInput(e.to_string()))?;
+    Ok(Memo { from: key.public_key(), to: receiver.memo, nonce, message })
 }
 
 /// Sets the required fee, TaPoS from the head block, signs, and submits through the
 /// node's own validation.
-fn submit(
-    state: &mut State,
-    sender: &Account,
-    mut op: Operation,
-    signer: Option<&PrivateKey>,
-) -> Result<SubmittedTx> {
+fn submit(state: &mut State, sender: &Account, mut op: Operation, signer: Option<&PrivateKey>) -> Result<SubmittedTx> {
     let fee = required_fee(&state.config.fees, &op);
     match &mut op {
         Operation::Transfer(t) => t.fee = Asset::cwd(fee),
@@ -407,15 +289,9 @@ fn submit(
     }
     let key = match signer {
         Some(k) => k.clone(),
-        None => state
-            .keys(sender.id)
-            .and_then(|k| k.active.clone())
-            .ok_or_else(|| {
-                ChainError::BadInput(format!(
-                    "the devnet holds no active key for {}; pass active_wif",
-                    sender.name
-                ))
-            })?,
+        None => state.keys(sender.id).and_then(|k| k.active.clone()).ok_or_else(|| {
+            ChainError::BadInput(format!("the devnet holds no active key for {}; pass active_wif", sender.name))
+        })?,
     };
     let head = state.head();
     let tx = Transaction {
@@ -424,15 +300,9 @@ fn submit(
         expiration: head.time.saturating_add(HELPER_EXPIRATION),
         operations: vec![op],
     };
-    let signed = tx
-        .sign(&key, state.chain_id())
-        .map_err(|e| ChainError::BadInput(e.to_string()))?;
+    let signed = tx.sign(&key, state.chain_id()).map_err(|e| ChainError::BadInput(e.to_string()))?;
     let id = state.submit(signed.clone())?;
-    Ok(SubmittedTx {
-        id: hex::encode(id),
-        fee,
-        signed,
-    })
+    Ok(SubmittedTx { id: hex::encode(id), fee, signed })
 }
 
 #[cfg(test)]
@@ -445,15 +315,7 @@ mod tests {
         assert_eq!(parse_cwd("12.5").unwrap(), 1_250_000);
         assert_eq!(parse_cwd("0.00001").unwrap(), 1);
         assert_eq!(parse_cwd(".5").unwrap(), 50_000);
-        for bad in [
-            "",
-            ".",
-            "1.000001",
-            "-1",
-            "1e5",
-            "abc",
-            "99999999999999999999",
-        ] {
+        for bad in ["", ".", "1.000001", "-1", "1e5", "abc", "99999999999999999999"] {
             assert!(parse_cwd(bad).is_err(), "{bad}");
         }
     }

@@ -32,8 +32,7 @@ impl Proposal {
     }
 
     pub fn to_json(&self) -> Value {
-        let ids =
-            |s: &BTreeSet<AccountId>| s.iter().map(|a| format!("1.2.{}", a.0)).collect::<Vec<_>>();
+        let ids = |s: &BTreeSet<AccountId>| s.iter().map(|a| format!("1.2.{}", a.0)).collect::<Vec<_>>();
         json!({
             "id": format!("1.10.{}", self.id),
             "expiration_time": format_time(self.expiration),

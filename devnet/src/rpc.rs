@@ -44,11 +44,7 @@ const DATABASE: &[&str] = &[
     "set_subscribe_callback",
     "cancel_all_subscriptions",
 ];
-const HISTORY: &[&str] = &[
-    "get_account_history",
-    "get_relative_account_history",
-    "get_account_history_operations",
-];
+const HISTORY: &[&str] = &["get_account_history", "get_relative_account_history", "get_account_history_operations"];
 const BROADCAST: &[&str] = &["broadcast_transaction", "broadcast_transaction_synchronous"];
 
 /// The APIs one connection has been given ids for, as fc's api_connection numbers them:
@@ -62,18 +58,14 @@ pub struct Session {
 
 impl Default for Session {
     fn default() -> Self {
-        Session {
-            apis: vec!["database", "login"],
-        }
+        Session { apis: vec!["database", "login"] }
     }
 }
 
 impl Session {
     /// login_api::get_api_by_name: the id of `name` on this connection.
     fn api_id(&mut self, name: &str) -> Option<u64> {
-        let name = API_NAMES
-            .iter()
-            .find(|n| **n == name.trim_end_matches("_api"))?;
+        let name = API_NAMES.iter().find(|n| **n == name.trim_end_matches("_api"))?;
         if *name == "login" {
             return Some(1);
         }
@@ -90,11 +82,7 @@ impl Session {
         usize::try_from(id)
             .ok()
             .and_then(|i| self.apis.get(i).copied())
-            .ok_or_else(|| {
-                ChainError::Assert(format!(
-                    "_local_apis.size() > api_id: api {id} is not registered on this connection"
-                ))
-            })
+            .ok_or_else(|| ChainError::Assert(format!("_local_apis.size() > api_id: api {id} is not registered on this connection")))
     }
 }
 
@@ -109,11 +97,7 @@ pub fn handle(node: &Node, request: &Value) -> Value {
 /// Answers one request object on a connection with its own API ids (WebSocket).
 pub fn handle_in(node: &Node, session: &mut Session, request: &Value) -> Value {
     let id = request.get("id").cloned().unwrap_or(Value::Null);
-    respond(
-        id,
-        parse_call(session, request)
-            .and_then(|(api, method, args)| run(node, session, api, &method, &args)),
-    )
+    respond(id, parse_call(session, request).and_then(|(api, method, args)| run(node, session, api, &method, &args)))
 }
 
 /// The response envelope.
@@ -127,29 +111,17 @@ pub fn respond(id: Value, outcome: Result<Value>) -> Value {
 /// (api, method, args), as fc's websocket_api/http_api read them: `call` takes exactly
 /// `[api id or name, method, [args]]`; any other method goes to the database API
 /// (`on_unhandled` → api 0).
-pub(crate) fn parse_call(
-    session: &mut Session,
-    request: &Value,
-) -> Result<(&'static str, String, Vec<Value>)> {
-    let obj = request
-        .as_object()
-        .ok_or_else(|| ChainError::InvalidRequest("the request must be a JSON object".into()))?;
+pub(crate) fn parse_call(session: &mut Session, request: &Value) -> Result<(&'static str, String, Vec<Value>)> {
+    let obj = request.as_object().ok_or_else(|| ChainError::InvalidRequest("the request must be a JSON object".into()))?;
     let method = obj
         .get("method")
         .and_then(Value::as_str)
         .ok_or_else(|| ChainError::InvalidRequest("\"method\" must be a string".into()))?;
-    let params = obj
-        .get("params")
-        .cloned()
-        .unwrap_or(Value::Array(Vec::new()));
+    let params = obj.get("params").cloned().unwrap_or(Value::Array(Vec::new()));
     if method != "call" {
         let args = match params {
             Value::Array(a) => a,
-            _ => {
-                return Err(ChainError::InvalidParams(
-                    "\"params\" must be an array".into(),
-                ))
-            }
+            _ => return Err(ChainError::InvalidParams("\"params\" must be an array".into())),
         };
         return Ok(("database", method.to_string(), args));
     }
@@ -159,18 +131,12 @@ pub(crate) fn parse_call(
         .ok_or_else(|| ChainError::Assert("args.size() == 3 && args[2].is_array(): ".into()))?;
     let api = match &p[0] {
         Value::String(s) => {
-            let id = session
-                .api_id(s)
-                .ok_or_else(|| ChainError::Assert(format!("false: No API named {s}")))?;
+            let id = session.api_id(s).ok_or_else(|| ChainError::Assert(format!("false: No API named {s}")))?;
             session.api(id)?
         }
-        v => session.api(v.as_u64().ok_or_else(|| {
-            ChainError::InvalidParams("the api must be an id or a name".into())
-        })?)?,
+        v => session.api(v.as_u64().ok_or_else(|| ChainError::InvalidParams("the api must be an id or a name".into()))?)?,
     };
-    let method = p[1]
-        .as_str()
-        .ok_or_else(|| ChainError::InvalidParams("method must be a string".into()))?;
+    let method = p[1].as_str().ok_or_else(|| ChainError::InvalidParams("method must be a string".into()))?;
     let args = p[2].as_array().cloned().unwrap_or_default();
     Ok((api, method.to_string(), args))
 }
@@ -185,26 +151,11 @@ fn methods_of(api: &str) -> &'static [&'static str] {
     }
 }
 
-const LOGIN: &[&str] = &[
-    "login",
-    "database",
-    "network_broadcast",
-    "history",
-    "get_api_by_name",
-];
+const LOGIN: &[&str] = &["login", "database", "network_broadcast", "history", "get_api_by_name"];
 
-fn run(
-    node: &Node,
-    session: &mut Session,
-    api: &str,
-    method: &str,
-    args: &[Value],
-) -> Result<Value> {
+fn run(node: &Node, session: &mut Session, api: &str, method: &str, args: &[Value]) -> Result<Value> {
     if !methods_of(api).contains(&method) {
-        return Err(ChainError::MethodNotFound {
-            api: api.into(),
-            method: method.into(),
-        });
+        return Err(ChainError::MethodNotFound { api: api.into(), method: method.into() });
     }
     if api == "login" {
         return match method {
@@ -213,21 +164,15 @@ fn run(
                 let name = str_arg(args, 0, "api_name")?;
                 Ok(session.api_id(name).map_or(Value::Null, |id| json!(id)))
             }
-            other => Ok(json!(session
-                .api_id(other)
-                .expect("login's getters are API names"))),
+            other => Ok(json!(session.api_id(other).expect("login's getters are API names"))),
         };
     }
     let mut drop = false;
     let mut lose = None;
     match node.decide_fault(method) {
-        Some(FaultKind::Error { code, message }) => {
-            return Err(ChainError::Injected { code, message })
-        }
+        Some(FaultKind::Error { code, message }) => return Err(ChainError::Injected { code, message }),
         Some(FaultKind::Delay(d)) => std::thread::sleep(d),
-        Some(FaultKind::LoseResponse { code, message }) => {
-            lose = Some(ChainError::Injected { code, message })
-        }
+        Some(FaultKind::LoseResponse { code, message }) => lose = Some(ChainError::Injected { code, message }),
         Some(FaultKind::Drop) => drop = true,
         None => {}
     }
@@ -236,9 +181,7 @@ fn run(
             node.broadcast(decode_tx(args)?, drop)?;
             Ok(Value::Null)
         }
-        "broadcast_transaction_synchronous" => Ok(node
-            .broadcast_synchronous(decode_tx(args)?, drop)?
-            .to_json()),
+        "broadcast_transaction_synchronous" => Ok(node.broadcast_synchronous(decode_tx(args)?, drop)?.to_json()),
         _ => {
             let state = node.lock();
             query(&state, method, args)
@@ -251,20 +194,15 @@ fn run(
 }
 
 fn arg<'a>(args: &'a [Value], i: usize, name: &str) -> Result<&'a Value> {
-    args.get(i)
-        .ok_or_else(|| ChainError::InvalidParams(format!("missing argument {i} ({name})")))
+    args.get(i).ok_or_else(|| ChainError::InvalidParams(format!("missing argument {i} ({name})")))
 }
 
 fn str_arg<'a>(args: &'a [Value], i: usize, name: &str) -> Result<&'a str> {
-    arg(args, i, name)?
-        .as_str()
-        .ok_or_else(|| ChainError::InvalidParams(format!("argument {i} ({name}) must be a string")))
+    arg(args, i, name)?.as_str().ok_or_else(|| ChainError::InvalidParams(format!("argument {i} ({name}) must be a string")))
 }
 
 fn list_arg<'a>(args: &'a [Value], i: usize, name: &str) -> Result<&'a Vec<Value>> {
-    arg(args, i, name)?
-        .as_array()
-        .ok_or_else(|| ChainError::InvalidParams(format!("argument {i} ({name}) must be an array")))
+    arg(args, i, name)?.as_array().ok_or_else(|| ChainError::InvalidParams(format!("argument {i} ({name}) must be an array")))
 }
 
 fn u64_arg(args: &[Value], i: usize, name: &str, default: u64) -> Result<u64> {
@@ -278,9 +216,7 @@ fn u64_arg(args: &[Value], i: usize, name: &str, default: u64) -> Result<u64> {
 fn history_id_arg(args: &[Value], i: usize, name: &str) -> Result<u64> {
     match args.get(i) {
         None | Some(Value::Null) => Ok(0),
-        Some(v) => {
-            cj::object_id(v, name, 1, 11).map_err(|e| ChainError::InvalidParams(e.to_string()))
-        }
+        Some(v) => cj::object_id(v, name, 1, 11).map_err(|e| ChainError::InvalidParams(e.to_string())),
     }
 }
 
@@ -300,25 +236,17 @@ fn limit_arg(state: &State, args: &[Value], i: usize) -> Result<usize> {
 
 /// database_api.cpp, `get_account_from_string`: an unknown account is an assertion.
 fn account_from_string<'a>(state: &'a State, key: &Value) -> Result<&'a crate::accounts::Account> {
-    let k = key
-        .as_str()
-        .ok_or_else(|| ChainError::InvalidParams("account names and ids must be strings".into()))?;
+    let k = key.as_str().ok_or_else(|| ChainError::InvalidParams("account names and ids must be strings".into()))?;
     if k.is_empty() {
         return Err(ChainError::Assert("name_or_id.size() > 0: ".into()));
     }
-    state
-        .resolve(k)
-        .ok_or_else(|| ChainError::Assert("account: no such account".into()))
+    state.resolve(k).ok_or_else(|| ChainError::Assert("account: no such account".into()))
 }
 
 /// database_api.cpp, `get_asset_from_string`.
 fn asset_from_string<'a>(state: &'a State, key: &Value) -> Result<&'a crate::assets::AssetInfo> {
-    let k = key
-        .as_str()
-        .ok_or_else(|| ChainError::InvalidParams("asset symbols and ids must be strings".into()))?;
-    state
-        .resolve_asset(k)
-        .ok_or_else(|| ChainError::Assert("asset: no such asset".into()))
+    let k = key.as_str().ok_or_else(|| ChainError::InvalidParams("asset symbols and ids must be strings".into()))?;
+    state.resolve_asset(k).ok_or_else(|| ChainError::Assert("asset: no such asset".into()))
 }
 
 fn asset_json(amount: i64) -> Value {
@@ -327,12 +255,7 @@ fn asset_json(amount: i64) -> Value {
 
 /// full_account.hpp's `full_account`, as `get_full_accounts` fills it.
 fn full_account(state: &State, a: &crate::accounts::Account) -> Value {
-    let name = |id: AccountId| {
-        state
-            .account(id)
-            .map(|a| a.name.clone())
-            .unwrap_or_default()
-    };
+    let name = |id: AccountId| state.account(id).map(|a| a.name.clone()).unwrap_or_default();
     let balances: Vec<Value> = state
         .holdings(a.id)
         .into_iter()
@@ -346,15 +269,8 @@ fn full_account(state: &State, a: &crate::accounts::Account) -> Value {
             })
         })
         .collect();
-    let proposals: Vec<Value> = state
-        .proposals()
-        .filter(|p| p.required().contains(&a.id))
-        .map(|p| p.to_json())
-        .collect();
-    let assets: Vec<Value> = state
-        .assets_issued_by(a.id)
-        .map(|x| json!(x.id_string()))
-        .collect();
+    let proposals: Vec<Value> = state.proposals().filter(|p| p.required().contains(&a.id)).map(|p| p.to_json()).collect();
+    let assets: Vec<Value> = state.assets_issued_by(a.id).map(|x| json!(x.id_string())).collect();
     json!({
         "account": a.to_json(),
         "statistics": state.statistics(a),
@@ -386,17 +302,10 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
             if limit > 1000 {
                 return Err(ChainError::Assert("limit <= 1000: ".into()));
             }
-            let mut names: Vec<(&str, String)> = state
-                .accounts()
-                .filter(|a| a.name.as_str() >= lower)
-                .map(|a| (a.name.as_str(), format!("1.2.{}", a.id.0)))
-                .collect();
+            let mut names: Vec<(&str, String)> =
+                state.accounts().filter(|a| a.name.as_str() >= lower).map(|a| (a.name.as_str(), format!("1.2.{}", a.id.0))).collect();
             names.sort();
-            json!(names
-                .into_iter()
-                .take(limit as usize)
-                .map(|(n, id)| json!([n, id]))
-                .collect::<Vec<_>>())
+            json!(names.into_iter().take(limit as usize).map(|(n, id)| json!([n, id])).collect::<Vec<_>>())
         }
         "verify_authority" => {
             let st = cj::transaction(arg(args, 0, "trx")?).map_err(crate::error::Reject::Decode)?;
@@ -415,10 +324,7 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
                 }
             }
             if method == "get_required_signatures" {
-                let available: Vec<String> = list_arg(args, 1, "available_keys")?
-                    .iter()
-                    .filter_map(|k| k.as_str().map(String::from))
-                    .collect();
+                let available: Vec<String> = list_arg(args, 1, "available_keys")?.iter().filter_map(|k| k.as_str().map(String::from)).collect();
                 keys.retain(|k| available.contains(k));
             }
             keys.sort();
@@ -428,27 +334,17 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
         "get_transaction" => {
             let num = u64_arg(args, 0, "block_num", 0)?;
             let trx = u64_arg(args, 1, "trx_in_block", 0)?;
-            let block = u32::try_from(num)
-                .ok()
-                .and_then(|n| state.block(n))
-                .ok_or_else(|| ChainError::Assert("opt_block: ".into()))?;
+            let block = u32::try_from(num).ok().and_then(|n| state.block(n)).ok_or_else(|| ChainError::Assert("opt_block: ".into()))?;
             if trx as usize >= block.transactions.len() {
-                return Err(ChainError::Assert(
-                    "opt_block->transactions.size() > trx_num: ".into(),
-                ));
+                return Err(ChainError::Assert("opt_block->transactions.size() > trx_num: ".into()));
             }
             block.transaction_json(trx as usize)
         }
         "get_recent_transaction_by_id" => {
             let id_hex = str_arg(args, 0, "id")?;
             let mut id = [0u8; 20];
-            hex::decode_to_slice(id_hex, &mut id)
-                .map_err(|_| ChainError::InvalidParams("id must be 40 hex digits".into()))?;
-            match state.location(&id).and_then(|l| {
-                state
-                    .block(l.block_num)
-                    .and_then(|b| b.transactions.get(l.trx_num as usize))
-            }) {
+            hex::decode_to_slice(id_hex, &mut id).map_err(|_| ChainError::InvalidParams("id must be 40 hex digits".into()))?;
+            match state.location(&id).and_then(|l| state.block(l.block_num).and_then(|b| b.transactions.get(l.trx_num as usize))) {
                 Some(tx) if tx.expiration() >= state.head_time() => tx.to_json(),
                 _ => Value::Null,
             }
@@ -467,19 +363,11 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
         }),
         "lookup_account_names" => {
             let names = list_arg(args, 0, "account_names")?;
-            json!(names
-                .iter()
-                .map(|n| n
-                    .as_str()
-                    .and_then(|n| state.account_by_name(n))
-                    .map_or(Value::Null, |a| a.to_json()))
-                .collect::<Vec<_>>())
+            json!(names.iter().map(|n| n.as_str().and_then(|n| state.account_by_name(n)).map_or(Value::Null, |a| a.to_json())).collect::<Vec<_>>())
         }
         "get_account_by_name" => {
             let name = str_arg(args, 0, "name")?;
-            state
-                .account_by_name(name)
-                .map_or(Value::Null, |a| a.to_json())
+            state.account_by_name(name).map_or(Value::Null, |a| a.to_json())
         }
         "get_accounts" => {
             let mut out = Vec::new();
@@ -493,15 +381,9 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
             let mut out = std::collections::BTreeMap::new();
             for k in list_arg(args, 0, "names_or_ids")? {
                 let a = account_from_string(state, k)?;
-                out.insert(
-                    k.as_str().unwrap_or_default().to_string(),
-                    full_account(state, a),
-                );
+                out.insert(k.as_str().unwrap_or_default().to_string(), full_account(state, a));
             }
-            json!(out
-                .into_iter()
-                .map(|(k, v)| json!([k, v]))
-                .collect::<Vec<_>>())
+            json!(out.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>())
         }
         "get_account_count" => json!(state.accounts().count()),
         "get_key_references" => {
@@ -512,9 +394,7 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
                     .as_str()
                     .ok_or_else(|| ChainError::InvalidParams("keys must be strings".into()))?
                     .parse()
-                    .map_err(|e: cwd_gateway::CodecError| {
-                        ChainError::InvalidParams(e.to_string())
-                    })?;
+                    .map_err(|e: cwd_gateway::CodecError| ChainError::InvalidParams(e.to_string()))?;
                 let ids: Vec<String> = state
                     .accounts()
                     .filter(|a| a.owner == key || a.active == key || a.memo == key)
@@ -526,10 +406,7 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
         }
         "get_objects" => {
             let ids = list_arg(args, 0, "ids")?;
-            json!(ids
-                .iter()
-                .map(|id| object(state, id.as_str().unwrap_or("")))
-                .collect::<Vec<_>>())
+            json!(ids.iter().map(|id| object(state, id.as_str().unwrap_or(""))).collect::<Vec<_>>())
         }
         "get_block_header" | "get_block" => {
             let num = u64_arg(args, 0, "block_num", 0)?;
@@ -544,24 +421,18 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
             let ops = list_arg(args, 0, "ops")?;
             let asset = asset_from_string(state, args.get(1).unwrap_or(&json!("1.3.0")))?;
             if asset.id != CORE_ASSET {
-                return Err(ChainError::Assert(format!(
-                    "fees can only be paid in CWD (1.3.0), not {}",
-                    asset.symbol
-                )));
+                return Err(ChainError::Assert(format!("fees can only be paid in CWD (1.3.0), not {}", asset.symbol)));
             }
             let mut out = Vec::new();
             for (i, op) in ops.iter().enumerate() {
-                let op = cj::operation(op, &format!("ops[{i}]"))
-                    .map_err(|e| ChainError::InvalidParams(e.to_string()))?;
+                let op = cj::operation(op, &format!("ops[{i}]")).map_err(|e| ChainError::InvalidParams(e.to_string()))?;
                 out.push(asset_json(required_fee(&state.config.fees, &op)));
             }
             json!(out)
         }
         "get_account_balances" | "get_named_account_balances" => {
             let who = str_arg(args, 0, "account")?;
-            let account = state
-                .resolve(who)
-                .ok_or_else(|| ChainError::Assert("account: no such account".into()))?;
+            let account = state.resolve(who).ok_or_else(|| ChainError::Assert("account: no such account".into()))?;
             // Like a node, balances include the pending transactions it has applied.
             let of = |asset: u64| {
                 let id = cwd_gateway::ops::AssetId(asset);
@@ -578,25 +449,18 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
                 held.push(CORE_ASSET.0);
                 held.sort();
                 held.dedup();
-                json!(held
-                    .into_iter()
-                    .map(|a| (a, of(a)))
-                    .filter(|(_, v)| *v != 0)
-                    .map(|(a, v)| amount(a, v))
-                    .collect::<Vec<_>>())
+                json!(held.into_iter().map(|a| (a, of(a))).filter(|(_, v)| *v != 0).map(|(a, v)| amount(a, v)).collect::<Vec<_>>())
             } else {
                 let mut out = Vec::new();
                 for a in &assets {
-                    let id = cj::object_id(a, "assets", 1, 3)
-                        .map_err(|e| ChainError::InvalidParams(e.to_string()))?;
+                    let id = cj::object_id(a, "assets", 1, 3).map_err(|e| ChainError::InvalidParams(e.to_string()))?;
                     out.push(amount(id, of(id)));
                 }
                 json!(out)
             }
         }
         "get_transaction_hex" => {
-            let st = cj::transaction(arg(args, 0, "trx")?)
-                .map_err(|e| ChainError::InvalidParams(e.to_string()))?;
+            let st = cj::transaction(arg(args, 0, "trx")?).map_err(|e| ChainError::InvalidParams(e.to_string()))?;
             let mut bytes = st.tx.to_bytes();
             let mut w = cwd_gateway::ops::Writer::default();
             w.varint(st.signatures.len() as u64);
@@ -617,10 +481,7 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
             let syms = list_arg(args, 0, "symbols_or_ids")?;
             json!(syms
                 .iter()
-                .map(|a| a
-                    .as_str()
-                    .and_then(|k| state.resolve_asset(k))
-                    .map_or(Value::Null, |x| state.asset_info(x.id).to_json()))
+                .map(|a| a.as_str().and_then(|k| state.resolve_asset(k)).map_or(Value::Null, |x| state.asset_info(x.id).to_json()))
                 .collect::<Vec<_>>())
         }
         "get_account_history" => {
@@ -630,11 +491,7 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
             let start = history_id_arg(args, 3, "start")?;
             match state.resolve(who) {
                 None => json!([]),
-                Some(a) => json!(state
-                    .account_history(a.id, stop, limit, start)
-                    .iter()
-                    .map(|h| h.to_json())
-                    .collect::<Vec<_>>()),
+                Some(a) => json!(state.account_history(a.id, stop, limit, start).iter().map(|h| h.to_json()).collect::<Vec<_>>()),
             }
         }
         "get_account_history_operations" => {
@@ -676,16 +533,9 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
         // Served by the WebSocket session (websocket.rs); a plain HTTP request has no
         // connection to call back on.
         "set_block_applied_callback" | "set_subscribe_callback" | "cancel_all_subscriptions" => {
-            return Err(ChainError::Assert(format!(
-                "{method}: notifications need a WebSocket connection"
-            )))
+            return Err(ChainError::Assert(format!("{method}: notifications need a WebSocket connection")))
         }
-        other => {
-            return Err(ChainError::MethodNotFound {
-                api: "database".into(),
-                method: other.into(),
-            })
-        }
+        other => return Err(ChainError::MethodNotFound { api: "database".into(), method: other.into() }),
     })
 }
 
@@ -701,31 +551,20 @@ fn chain_properties(state: &State) -> Value {
 /// `get_objects` for one id: what this node keeps, null for the rest.
 pub(crate) fn object(state: &State, id: &str) -> Value {
     let parts: Vec<&str> = id.split('.').collect();
-    let [space, kind, n] = parts.as_slice() else {
-        return Value::Null;
-    };
-    let Ok(n) = n.parse::<u64>() else {
-        return Value::Null;
-    };
+    let [space, kind, n] = parts.as_slice() else { return Value::Null };
+    let Ok(n) = n.parse::<u64>() else { return Value::Null };
     match (*space, *kind) {
         ("2", "0") if n == 0 => state.global_properties(),
         ("2", "1") if n == 0 => state.dynamic_global_properties(),
         ("2", "8") => state.block_summary(n).unwrap_or(Value::Null),
         ("2", "11") if n == 0 => chain_properties(state),
-        ("1", "2") => state
-            .account(AccountId(n))
-            .map_or(Value::Null, |a| a.to_json()),
-        ("2", "6") => state
-            .account(AccountId(n))
-            .map_or(Value::Null, |a| state.statistics(a)),
+        ("1", "2") => state.account(AccountId(n)).map_or(Value::Null, |a| a.to_json()),
+        ("2", "6") => state.account(AccountId(n)).map_or(Value::Null, |a| state.statistics(a)),
         ("1", "11") => state.history_object(n).map_or(Value::Null, |h| h.to_json()),
-        ("1", "3") => state
-            .asset(AssetId(n))
-            .map_or(Value::Null, |a| state.asset_info(a.id).to_json()),
-        ("2", "3") => state
-            .asset(AssetId(n))
-            .map_or(Value::Null, |a| state.asset_info(a.id).dynamic_json()),
+        ("1", "3") => state.asset(AssetId(n)).map_or(Value::Null, |a| state.asset_info(a.id).to_json()),
+        ("2", "3") => state.asset(AssetId(n)).map_or(Value::Null, |a| state.asset_info(a.id).dynamic_json()),
         ("1", "10") => state.proposal(n).map_or(Value::Null, |p| p.to_json()),
         _ => Value::Null,
     }
 }
+

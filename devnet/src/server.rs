@@ -39,27 +39,16 @@ impl Devnet {
         let node = Arc::new(Node::new(config));
         let accept = {
             let node = node.clone();
-            std::thread::Builder::new()
-                .name("devnet-accept".into())
-                .spawn(move || accept_loop(&node, &listener))?
+            std::thread::Builder::new().name("devnet-accept".into()).spawn(move || accept_loop(&node, &listener))?
         };
         let timer = match production {
             Production::Manual => None,
             Production::Timer(period) => {
                 let node = node.clone();
-                Some(
-                    std::thread::Builder::new()
-                        .name("devnet-blocks".into())
-                        .spawn(move || timer_loop(&node, period))?,
-                )
+                Some(std::thread::Builder::new().name("devnet-blocks".into()).spawn(move || timer_loop(&node, period))?)
             }
         };
-        Ok(DevnetHandle {
-            node,
-            addr,
-            url: format!("http://{addr}"),
-            threads: vec![accept].into_iter().chain(timer).collect(),
-        })
+        Ok(DevnetHandle { node, addr, url: format!("http://{addr}"), threads: vec![accept].into_iter().chain(timer).collect() })
     }
 }
 
@@ -128,13 +117,9 @@ fn accept_loop(node: &Arc<Node>, listener: &TcpListener) {
             Ok((stream, _)) => {
                 let node = node.clone();
                 // Out of threads: the connection is dropped.
-                let _ = std::thread::Builder::new()
-                    .name("devnet-conn".into())
-                    .spawn(move || serve_connection(&node, stream));
+                let _ = std::thread::Builder::new().name("devnet-conn".into()).spawn(move || serve_connection(&node, stream));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
             // A failing listener must not spin the CPU.
             Err(_) => std::thread::sleep(POLL),
         }
@@ -147,40 +132,25 @@ fn timer_loop(node: &Node, period: Duration) {
     // (libraries/plugins/witness/witness.cpp, `schedule_production_loop`) wakes at each
     // wall-clock second boundary and produces when its slot has come. A client may aim
     // its polls at a block's timestamp plus the interval.
-    let aligned = node.lock().config.wall_clock
-        && period >= Duration::from_secs(1)
-        && period.subsec_nanos() == 0;
-    let mut next = if aligned {
-        next_slot(period)
-    } else {
-        Instant::now() + period
-    };
+    let aligned = node.lock().config.wall_clock && period >= Duration::from_secs(1) && period.subsec_nanos() == 0;
+    let mut next = if aligned { next_slot(period) } else { Instant::now() + period };
     while !node.is_stopping() {
         let now = Instant::now();
         if now >= next {
             // On the wall clock, wait for the next second rather than run ahead of it.
             if node.lock().wall_clock_ready() {
                 node.produce_block();
-                next = if aligned {
-                    next_slot(period)
-                } else {
-                    (next + period).max(Instant::now())
-                };
+                next = if aligned { next_slot(period) } else { (next + period).max(Instant::now()) };
                 continue;
             }
         }
-        std::thread::sleep(
-            next.saturating_duration_since(now)
-                .clamp(Duration::from_millis(1), POLL),
-        );
+        std::thread::sleep(next.saturating_duration_since(now).clamp(Duration::from_millis(1), POLL));
     }
 }
 
 /// The next wall-clock multiple of `period` (whole seconds since the Unix epoch).
 fn next_slot(period: Duration) -> Instant {
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = period.as_secs().max(1);
     let slot = Duration::from_secs((wall.as_secs() / secs + 1) * secs);
     Instant::now() + slot.saturating_sub(wall)
@@ -209,14 +179,7 @@ fn peek_head(node: &Node, stream: &TcpStream) -> Option<Result<Head, String>> {
         let n = match stream.peek(&mut buf) {
             Ok(0) => return None,
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
             Err(_) => return None,
         };
         let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -224,10 +187,7 @@ fn peek_head(node: &Node, stream: &TcpStream) -> Option<Result<Head, String>> {
         match req.parse(&buf[..n]) {
             Ok(httparse::Status::Complete(len)) => {
                 let header = |name: &str| {
-                    req.headers
-                        .iter()
-                        .find(|h| h.name.eq_ignore_ascii_case(name))
-                        .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+                    req.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
                 };
                 let content_length = match header("content-length") {
                     None => 0,
@@ -241,15 +201,12 @@ fn peek_head(node: &Node, stream: &TcpStream) -> Option<Result<Head, String>> {
                     path: req.path.unwrap_or("/").to_string(),
                     len,
                     content_length,
-                    close: header("connection").is_some_and(|c| c.contains("close"))
-                        || req.version == Some(0),
+                    close: header("connection").is_some_and(|c| c.contains("close")) || req.version == Some(0),
                     websocket: header("upgrade").is_some_and(|u| u.contains("websocket")),
                     expect_continue: header("expect").is_some_and(|e| e.contains("100-continue")),
                 }));
             }
-            Ok(httparse::Status::Partial) if n < MAX_HEAD => {
-                std::thread::sleep(Duration::from_millis(2))
-            }
+            Ok(httparse::Status::Partial) if n < MAX_HEAD => std::thread::sleep(Duration::from_millis(2)),
             Ok(httparse::Status::Partial) => return Some(Err("request head too large".into())),
             Err(e) => return Some(Err(format!("bad request head: {e}"))),
         }
@@ -265,12 +222,7 @@ fn serve_connection(node: &Arc<Node>, stream: TcpStream) {
         let head = match peek_head(node, &stream) {
             None => return,
             Some(Err(e)) => {
-                let _ = write_response(
-                    &mut stream,
-                    400,
-                    &respond(Value::Null, Err(ChainError::InvalidRequest(e))),
-                    true,
-                );
+                let _ = write_response(&mut stream, 400, &respond(Value::Null, Err(ChainError::InvalidRequest(e))), true);
                 return;
             }
             Some(Ok(h)) => h,
@@ -284,13 +236,7 @@ fn serve_connection(node: &Arc<Node>, stream: TcpStream) {
             return;
         }
         let (status, body) = if head.content_length > MAX_BODY {
-            (
-                413,
-                respond(
-                    Value::Null,
-                    Err(ChainError::InvalidRequest("body too large".into())),
-                ),
-            )
+            (413, respond(Value::Null, Err(ChainError::InvalidRequest("body too large".into()))))
         } else {
             if head.expect_continue && stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
                 return;
@@ -317,11 +263,7 @@ fn read_full(node: &Node, stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Re
         match stream.read(&mut buf[done..]) {
             Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => done += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => return Err(e),
         }
     }
@@ -332,31 +274,17 @@ fn answer(node: &Node, head: &Head, body: &[u8]) -> (u16, Value) {
     let path = head.path.split('?').next().unwrap_or("");
     let control = path == "/devnet" || path == "/devnet/";
     match (head.method.as_str(), control) {
-        ("GET", true) => (
-            200,
-            crate::control::handle(node, &json!({ "method": "status" })),
-        ),
+        ("GET", true) => (200, crate::control::handle(node, &json!({ "method": "status" }))),
         ("POST", _) => match serde_json::from_slice::<Value>(body) {
-            Err(e) => (
-                200,
-                respond(Value::Null, Err(ChainError::Parse(e.to_string()))),
-            ),
+            Err(e) => (200, respond(Value::Null, Err(ChainError::Parse(e.to_string())))),
             Ok(v) if control => (200, crate::control::handle(node, &v)),
             Ok(v) => (200, crate::rpc::handle(node, &v)),
         },
-        _ => (
-            405,
-            json!({ "error": "use POST with a JSON-RPC body, or a WebSocket (GET /devnet shows the status)" }),
-        ),
+        _ => (405, json!({ "error": "use POST with a JSON-RPC body, or a WebSocket (GET /devnet shows the status)" })),
     }
 }
 
-fn write_response(
-    stream: &mut TcpStream,
-    status: u16,
-    body: &Value,
-    close: bool,
-) -> std::io::Result<()> {
+fn write_response(stream: &mut TcpStream, status: u16, body: &Value, close: bool) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",

@@ -6,19 +6,17 @@ use std::collections::{BTreeMap, HashMap};
 
 use cwd_gateway::json::{format_time, write_i64, write_u64};
 use cwd_gateway::keys::{PrivateKey, PublicKey};
-use cwd_gateway::ops::{
-    AccountId, Asset, AssetId, Operation, SignedTransaction, CORE_ASSET, MAX_SHARE_SUPPLY,
-};
+use cwd_gateway::ops::{AccountId, Asset, AssetId, Operation, SignedTransaction, CORE_ASSET, MAX_SHARE_SUPPLY};
 use serde_json::{json, Value};
 
 use crate::accounts::{is_valid_name, Account, KeyRing, SYSTEM_ACCOUNTS};
 use crate::assets::AssetInfo;
 use crate::blocks::{block_id, Block, BlockTx, ChainTx};
+use crate::ops::ChainOp;
+use crate::proposals::Proposal;
 use crate::config::Config;
 use crate::error::{ChainError, Reject, Result};
 use crate::history::{self, OpHistory};
-use crate::ops::ChainOp;
-use crate::proposals::Proposal;
 use crate::rng::Rng;
 use crate::validate::{self, Mode};
 
@@ -44,22 +42,14 @@ pub struct TxLocation {
 /// One reversible change a block made (the node's undo database, in miniature).
 #[derive(Clone, Debug)]
 pub(crate) enum Change {
-    Balance {
-        account: u64,
-        asset: u64,
-        delta: i64,
-    },
+    Balance { account: u64, asset: u64, delta: i64 },
     FeesBurned(i64),
     /// A `1.11.N` was created (`next_history` moved past it).
     History(u64),
     /// An entry was appended to this account's history (total_ops grew).
     EntryAdded(u64),
     /// The account's oldest entry was pruned (removed_ops grew).
-    EntryRemoved {
-        account: u64,
-        instance: u64,
-        ath: u64,
-    },
+    EntryRemoved { account: u64, instance: u64, ath: u64 },
     ProposalCreated(u64),
     ProposalRemoved(Proposal),
     ProposalChanged(Proposal),
@@ -125,15 +115,11 @@ impl State {
         let mut s = State {
             accounts: BTreeMap::new(),
             by_name: HashMap::new(),
-            next_account: config
-                .first_account_instance
-                .max(SYSTEM_ACCOUNTS.len() as u64),
+            next_account: config.first_account_instance.max(SYSTEM_ACCOUNTS.len() as u64),
             balances: HashMap::new(),
             assets: BTreeMap::from([(0, AssetInfo::core())]),
             keys: HashMap::new(),
-            blocks: vec![Block::genesis(
-                genesis_time.saturating_sub(config.block_interval),
-            )],
+            blocks: vec![Block::genesis(genesis_time.saturating_sub(config.block_interval))],
             lib: 0,
             fork: 0,
             pending: Vec::new(),
@@ -159,14 +145,7 @@ impl State {
             s.by_name.insert(name.to_string(), id.0);
             s.accounts.insert(
                 id.0,
-                Account {
-                    id,
-                    name: name.to_string(),
-                    registrar: AccountId(0),
-                    owner: key,
-                    active: key,
-                    memo: key,
-                },
+                Account { id, name: name.to_string(), registrar: AccountId(0), owner: key, active: key, memo: key },
             );
         }
         s.produce_block();
@@ -225,10 +204,7 @@ impl State {
     /// Every client-signed transaction in the current chain's blocks, oldest first (to
     /// check them with another client, for example).
     pub fn included_transactions(&self) -> Vec<&SignedTransaction> {
-        self.blocks
-            .iter()
-            .flat_map(|b| b.transactions.iter().filter_map(BlockTx::signed))
-            .collect()
+        self.blocks.iter().flat_map(|b| b.transactions.iter().filter_map(BlockTx::signed)).collect()
     }
 
     pub fn account(&self, id: AccountId) -> Option<&Account> {
@@ -267,11 +243,7 @@ impl State {
 
     /// Every asset `id` holds a non-zero confirmed balance of, by asset id.
     pub fn holdings(&self, id: AccountId) -> BTreeMap<u64, i64> {
-        self.balances
-            .iter()
-            .filter(|((a, _), v)| *a == id.0 && **v != 0)
-            .map(|((_, asset), v)| (*asset, *v))
-            .collect()
+        self.balances.iter().filter(|((a, _), v)| *a == id.0 && **v != 0).map(|((_, asset), v)| (*asset, *v)).collect()
     }
 
     /// What pending transactions will change `id`'s CWD balance by.
@@ -285,12 +257,7 @@ impl State {
         let mut net = 0i64;
         for tx in &self.pending {
             for op in tx.ops() {
-                net += expanded(&op)
-                    .iter()
-                    .flat_map(ChainOp::deltas)
-                    .filter(|(a, s, _)| *a == id && *s == asset)
-                    .map(|(_, _, d)| d)
-                    .sum::<i64>();
+                net += expanded(&op).iter().flat_map(ChainOp::deltas).filter(|(a, s, _)| *a == id && *s == asset).map(|(_, _, d)| d).sum::<i64>();
             }
         }
         net
@@ -324,20 +291,12 @@ impl State {
 
     /// Sum of every account's CWD.
     pub fn total_balances(&self) -> i64 {
-        self.balances
-            .iter()
-            .filter(|((_, asset), _)| *asset == CORE_ASSET.0)
-            .map(|(_, v)| v)
-            .sum()
+        self.balances.iter().filter(|((_, asset), _)| *asset == CORE_ASSET.0).map(|(_, v)| v).sum()
     }
 
     /// Sum of every account's balance in `asset` (equals its supply for a user asset).
     pub fn total_of(&self, asset: AssetId) -> i64 {
-        self.balances
-            .iter()
-            .filter(|((_, a), _)| *a == asset.0)
-            .map(|(_, v)| v)
-            .sum()
+        self.balances.iter().filter(|((_, a), _)| *a == asset.0).map(|(_, v)| v).sum()
     }
 
     pub fn history_object(&self, instance: u64) -> Option<&OpHistory> {
@@ -346,10 +305,7 @@ impl State {
 
     /// One account's kept history instances, oldest first.
     pub fn account_ops(&self, id: AccountId) -> &[u64] {
-        self.account_history
-            .get(&id.0)
-            .map(|h| h.ops.as_slice())
-            .unwrap_or(&[])
+        self.account_history.get(&id.0).map(|h| h.ops.as_slice()).unwrap_or(&[])
     }
 
     pub fn account_history_of(&self, id: AccountId) -> AccountHistory {
@@ -357,36 +313,18 @@ impl State {
     }
 
     /// `get_account_history` after the limit check.
-    pub fn account_history(
-        &self,
-        id: AccountId,
-        stop: u64,
-        limit: usize,
-        start: u64,
-    ) -> Vec<&OpHistory> {
-        history::absolute(self.account_ops(id), stop, limit, start)
-            .into_iter()
-            .filter_map(|i| self.history.get(&i))
-            .collect()
+    pub fn account_history(&self, id: AccountId, stop: u64, limit: usize, start: u64) -> Vec<&OpHistory> {
+        history::absolute(self.account_ops(id), stop, limit, start).into_iter().filter_map(|i| self.history.get(&i)).collect()
     }
 
     /// `get_relative_account_history` after the limit check: sequence numbers run
     /// 1..=total_ops, of which the first removed_ops are gone.
-    pub fn relative_account_history(
-        &self,
-        id: AccountId,
-        stop: u64,
-        limit: usize,
-        start: u64,
-    ) -> Vec<&OpHistory> {
+    pub fn relative_account_history(&self, id: AccountId, stop: u64, limit: usize, start: u64) -> Vec<&OpHistory> {
         let h = self.account_history.get(&id.0);
         let (total, removed) = h.map_or((0, 0), |h| (h.total_ops, h.removed_ops));
         history::relative(total, removed, stop, limit, start)
             .into_iter()
-            .filter_map(|seq| {
-                h.and_then(|h| h.ops.get((seq - 1 - removed) as usize))
-                    .and_then(|i| self.history.get(i))
-            })
+            .filter_map(|seq| h.and_then(|h| h.ops.get((seq - 1 - removed) as usize)).and_then(|i| self.history.get(i)))
             .collect()
     }
 
@@ -406,9 +344,7 @@ impl State {
 
     /// The user assets `issuer` created.
     pub fn assets_issued_by(&self, issuer: AccountId) -> impl Iterator<Item = &AssetInfo> {
-        self.assets
-            .values()
-            .filter(move |a| a.id != CORE_ASSET && a.issuer == issuer)
+        self.assets.values().filter(move |a| a.id != CORE_ASSET && a.issuer == issuer)
     }
 
     pub fn asset(&self, id: AssetId) -> Option<&AssetInfo> {
@@ -431,8 +367,7 @@ impl State {
         let interval = self.config.block_interval.max(1);
         let aslot = (head.time / interval) as u64;
         // Next maintenance: the next whole day of chain time.
-        let next_maintenance =
-            ((head.time as u64 / 86_400 + 1) * 86_400).min(u32::MAX as u64) as u32;
+        let next_maintenance = ((head.time as u64 / 86_400 + 1) * 86_400).min(u32::MAX as u64) as u32;
         json!({
             "id": "2.1.0",
             "head_block_number": head.num,
@@ -569,16 +504,8 @@ impl State {
 
     /// An asset with its current supply filled in.
     pub fn asset_info(&self, id: AssetId) -> AssetInfo {
-        let mut a = self
-            .assets
-            .get(&id.0)
-            .cloned()
-            .unwrap_or_else(AssetInfo::core);
-        a.current_supply = if id == CORE_ASSET {
-            self.issued - self.fees_burned
-        } else {
-            self.total_of(id)
-        };
+        let mut a = self.assets.get(&id.0).cloned().unwrap_or_else(AssetInfo::core);
+        a.current_supply = if id == CORE_ASSET { self.issued - self.fees_burned } else { self.total_of(id) };
         a
     }
 
@@ -602,34 +529,15 @@ impl State {
             )));
         }
         if self.by_name.contains_key(name) {
-            return Err(ChainError::BadInput(format!(
-                "account name {name:?} is taken"
-            )));
+            return Err(ChainError::BadInput(format!("account name {name:?} is taken")));
         }
         let id = AccountId(self.next_account);
-        if balance < 0
-            || self
-                .issued
-                .checked_add(balance)
-                .is_none_or(|t| t > MAX_SHARE_SUPPLY)
-        {
-            return Err(ChainError::BadInput(format!(
-                "initial balance {balance} is out of range"
-            )));
+        if balance < 0 || self.issued.checked_add(balance).is_none_or(|t| t > MAX_SHARE_SUPPLY) {
+            return Err(ChainError::BadInput(format!("initial balance {balance} is out of range")));
         }
         self.next_account += 1;
         self.by_name.insert(name.to_string(), id.0);
-        self.accounts.insert(
-            id.0,
-            Account {
-                id,
-                name: name.to_string(),
-                registrar: AccountId(1),
-                owner,
-                active,
-                memo,
-            },
-        );
+        self.accounts.insert(id.0, Account { id, name: name.to_string(), registrar: AccountId(1), owner, active, memo });
         self.keys.insert(id.0, keys);
         // Its history starts with its account_create, as on chain; outside any block's
         // undo log, like the account itself.
@@ -642,28 +550,15 @@ impl State {
             memo: memo.to_string(),
         };
         let head = self.head_num();
-        self.push_applied(
-            create,
-            json!([1, format!("1.2.{}", id.0)]),
-            head,
-            0,
-            &mut Vec::new(),
-        );
+        self.push_applied(create, json!([1, format!("1.2.{}", id.0)]), head, 0, &mut Vec::new());
         self.issue(id, balance)?;
         Ok(id)
     }
 
     /// New CWD for `id` (a faucet).
     pub fn issue(&mut self, id: AccountId, amount: i64) -> Result<()> {
-        if amount < 0
-            || self
-                .issued
-                .checked_add(amount)
-                .is_none_or(|t| t > MAX_SHARE_SUPPLY)
-        {
-            return Err(ChainError::BadInput(format!(
-                "cannot issue {amount}: beyond the maximum supply"
-            )));
+        if amount < 0 || self.issued.checked_add(amount).is_none_or(|t| t > MAX_SHARE_SUPPLY) {
+            return Err(ChainError::BadInput(format!("cannot issue {amount}: beyond the maximum supply")));
         }
         self.issued += amount;
         *self.balances.entry((id.0, CORE_ASSET.0)).or_insert(0) += amount;
@@ -672,68 +567,33 @@ impl State {
 
     /// Creates a user-issued asset outside of any block (as `asset_create` would, without
     /// its history; not undone by a reorganisation).
-    pub fn create_asset(
-        &mut self,
-        symbol: &str,
-        precision: u8,
-        issuer: AccountId,
-        max_supply: i64,
-    ) -> Result<AssetId> {
+    pub fn create_asset(&mut self, symbol: &str, precision: u8, issuer: AccountId, max_supply: i64) -> Result<AssetId> {
         if !AssetInfo::is_valid_symbol(symbol) {
             return Err(ChainError::BadInput(format!(
                 "{symbol:?} is not a valid asset symbol (3..16 of A-Z, 0-9, one inner '.', starting with a letter)"
             )));
         }
         if self.assets.values().any(|a| a.symbol == symbol) {
-            return Err(ChainError::BadInput(format!(
-                "asset symbol {symbol} is taken"
-            )));
+            return Err(ChainError::BadInput(format!("asset symbol {symbol} is taken")));
         }
         if precision > 12 || !(1..=MAX_SHARE_SUPPLY).contains(&max_supply) {
-            return Err(ChainError::BadInput(
-                "precision must be 0..=12 and max_supply 1..=10^15".into(),
-            ));
+            return Err(ChainError::BadInput("precision must be 0..=12 and max_supply 1..=10^15".into()));
         }
         if self.account(issuer).is_none() {
             return Err(ChainError::NotFound(format!("account 1.2.{}", issuer.0)));
         }
         let id = AssetId(self.assets.keys().next_back().map_or(0, |k| k + 1));
-        self.assets.insert(
-            id.0,
-            AssetInfo {
-                id,
-                symbol: symbol.into(),
-                precision,
-                issuer,
-                max_supply,
-                current_supply: 0,
-            },
-        );
+        self.assets.insert(id.0, AssetInfo { id, symbol: symbol.into(), precision, issuer, max_supply, current_supply: 0 });
         Ok(id)
     }
 
     /// New units of a user asset for `to` (as `asset_issue` would, outside any block).
     pub fn issue_asset(&mut self, asset: AssetId, to: AccountId, amount: i64) -> Result<()> {
-        let max = self
-            .assets
-            .get(&asset.0)
-            .filter(|_| asset != CORE_ASSET)
-            .map(|a| a.max_supply)
-            .ok_or_else(|| {
-                ChainError::NotFound(format!(
-                    "user asset 1.3.{} (CWD comes from `issue`)",
-                    asset.0
-                ))
-            })?;
-        if amount < 0
-            || self
-                .total_of(asset)
-                .checked_add(amount)
-                .is_none_or(|t| t > max)
-        {
-            return Err(ChainError::BadInput(format!(
-                "cannot issue {amount}: beyond the asset's max_supply {max}"
-            )));
+        let max = self.assets.get(&asset.0).filter(|_| asset != CORE_ASSET).map(|a| a.max_supply).ok_or_else(|| {
+            ChainError::NotFound(format!("user asset 1.3.{} (CWD comes from `issue`)", asset.0))
+        })?;
+        if amount < 0 || self.total_of(asset).checked_add(amount).is_none_or(|t| t > max) {
+            return Err(ChainError::BadInput(format!("cannot issue {amount}: beyond the asset's max_supply {max}")));
         }
         *self.balances.entry((to.0, asset.0)).or_insert(0) += amount;
         Ok(())
@@ -755,25 +615,16 @@ impl State {
     /// fails then is dropped with its reason, like a signed transaction.
     pub fn submit_chain_ops(&mut self, ops: Vec<ChainOp>, expiration: u32) -> Result<[u8; 20]> {
         if ops.is_empty() {
-            return Err(ChainError::BadInput(
-                "a transaction needs at least one operation".into(),
-            ));
+            return Err(ChainError::BadInput("a transaction needs at least one operation".into()));
         }
         for op in &ops {
             if self.account(op.fee_payer()).is_none() {
-                return Err(ChainError::NotFound(format!(
-                    "account 1.2.{}",
-                    op.fee_payer().0
-                )));
+                return Err(ChainError::NotFound(format!("account 1.2.{}", op.fee_payer().0)));
             }
         }
         let mut id = [0u8; 20];
         id.copy_from_slice(&self.rng.bytes("chain-tx")[..20]);
-        self.pending.push(BlockTx::Chain(ChainTx {
-            id,
-            expiration,
-            ops,
-        }));
+        self.pending.push(BlockTx::Chain(ChainTx { id, expiration, ops }));
         Ok(id)
     }
 
@@ -807,14 +658,9 @@ impl State {
         let prev = self.head();
         let (prev_id, prev_time, num) = (prev.id, prev.time, prev.num + 1);
         let time = if self.config.wall_clock {
-            prev_time
-                .saturating_add(1)
-                .max(self.clock)
-                .max(wall_clock_secs())
+            prev_time.saturating_add(1).max(self.clock).max(wall_clock_secs())
         } else {
-            prev_time
-                .saturating_add(self.config.block_interval.max(1))
-                .max(self.clock)
+            prev_time.saturating_add(self.config.block_interval.max(1)).max(self.clock)
         };
         self.clock = time;
         let mut undo = vec![Change::OpInTrx(self.op_in_trx)];
@@ -837,31 +683,15 @@ impl State {
                 tx_results.push(self.apply_op(op, num, trx_in_block, &mut undo));
             }
             self.op_in_trx = tx_results.len() as u32;
-            self.included.insert(
-                id,
-                TxLocation {
-                    block_num: num,
-                    trx_num: trx_in_block,
-                },
-            );
+            self.included.insert(id, TxLocation { block_num: num, trx_num: trx_in_block });
             txs.push(tx);
             results.push(tx_results);
         }
         self.clear_expired_proposals(time, num, txs.len() as u32, &mut undo);
         let ids: Vec<[u8; 20]> = txs.iter().map(BlockTx::id).collect();
         let id = block_id(num, &prev_id, time, &ids, self.fork);
-        self.blocks.push(Block {
-            num,
-            id,
-            previous: prev_id,
-            time,
-            transactions: txs,
-            results,
-            undo,
-        });
-        self.lib = self
-            .lib
-            .max(num.saturating_sub(self.config.irreversible_lag));
+        self.blocks.push(Block { num, id, previous: prev_id, time, transactions: txs, results, undo });
+        self.lib = self.lib.max(num.saturating_sub(self.config.irreversible_lag));
         self.forget_expired(time);
         num
     }
@@ -901,12 +731,7 @@ impl State {
         } else {
             (Vec::new(), ids)
         };
-        Ok(ReorgOutcome {
-            dropped_blocks: depth,
-            requeued,
-            discarded,
-            head_block_number: self.head_num(),
-        })
+        Ok(ReorgOutcome { dropped_blocks: depth, requeued, discarded, head_block_number: self.head_num() })
     }
 
     /// Changes the irreversibility lag; the irreversible block never moves back.
@@ -919,35 +744,20 @@ impl State {
     /// proposals exist, fees paid in CWD, every debit covered (in operation order).
     fn check_chain_tx(&self, c: &ChainTx, time: u32) -> core::result::Result<(), Reject> {
         if c.expiration < time {
-            return Err(Reject::Expired {
-                expiration: c.expiration,
-                head_time: time,
-            });
+            return Err(Reject::Expired { expiration: c.expiration, head_time: time });
         }
         let mut spent: HashMap<(u64, u64), i64> = HashMap::new();
         for (i, op) in c.ops.iter().enumerate() {
             let required = crate::fees::chain_op_fee(&self.config.fees, op);
             if op.fee().asset_id != CORE_ASSET || op.fee().amount < required {
-                return Err(Reject::FeeTooLow {
-                    op_index: i,
-                    required,
-                    paid: op.fee().amount,
-                });
+                return Err(Reject::FeeTooLow { op_index: i, required, paid: op.fee().amount });
             }
             match op {
-                ChainOp::ProposalUpdate { proposal, .. }
-                    if !self.proposals.contains_key(proposal) =>
-                {
-                    return Err(Reject::Assert(format!(
-                        "proposal 1.10.{proposal} does not exist"
-                    )));
+                ChainOp::ProposalUpdate { proposal, .. } if !self.proposals.contains_key(proposal) => {
+                    return Err(Reject::Assert(format!("proposal 1.10.{proposal} does not exist")));
                 }
-                ChainOp::ProposalCreate {
-                    expiration_time, ..
-                } if *expiration_time <= time => {
-                    return Err(Reject::Assert(
-                        "expiration_time > d.head_block_time()".into(),
-                    ));
+                ChainOp::ProposalCreate { expiration_time, .. } if *expiration_time <= time => {
+                    return Err(Reject::Assert("expiration_time > d.head_block_time()".into()));
                 }
                 _ => {}
             }
@@ -959,11 +769,7 @@ impl State {
                 *s += d;
                 let available = self.asset_balance(account, asset);
                 if d < 0 && available + *s < 0 {
-                    return Err(Reject::InsufficientBalance {
-                        account,
-                        needed: -*s,
-                        available,
-                    });
+                    return Err(Reject::InsufficientBalance { account, needed: -*s, available });
                 }
             }
         }
@@ -971,14 +777,7 @@ impl State {
     }
 
     /// `database::push_applied_operation`: the history object, at this position.
-    fn push_applied(
-        &mut self,
-        op: ChainOp,
-        result: Value,
-        block_num: u32,
-        trx_in_block: u32,
-        undo: &mut Vec<Change>,
-    ) {
+    fn push_applied(&mut self, op: ChainOp, result: Value, block_num: u32, trx_in_block: u32, undo: &mut Vec<Change>) {
         let impacted = op.impacted();
         let instance = self.next_history;
         self.next_history += 1;
@@ -986,18 +785,7 @@ impl State {
         let virtual_op = self.virtual_op as u32;
         self.virtual_op = self.virtual_op.wrapping_add(1);
         let op_in_trx = self.op_in_trx;
-        self.history.insert(
-            instance,
-            OpHistory {
-                instance,
-                op,
-                result,
-                block_num,
-                trx_in_block,
-                op_in_trx,
-                virtual_op,
-            },
-        );
+        self.history.insert(instance, OpHistory { instance, op, result, block_num, trx_in_block, op_in_trx, virtual_op });
         for account in impacted {
             self.add_account_history(account, instance, undo);
         }
@@ -1008,10 +796,7 @@ impl State {
     /// `max-ops-per-account` 0, and beyond it the account's oldest entry goes.
     fn add_account_history(&mut self, account: AccountId, instance: u64, undo: &mut Vec<Change>) {
         let max = self.config.max_ops_per_account;
-        if max == 0
-            || (!self.config.track_accounts.is_empty()
-                && !self.config.track_accounts.contains(&account))
-        {
+        if max == 0 || (!self.config.track_accounts.is_empty() && !self.config.track_accounts.contains(&account)) {
             return;
         }
         let ath = self.next_ath;
@@ -1024,21 +809,13 @@ impl State {
         if h.total_ops - h.removed_ops > max && h.ops.len() > 1 {
             let (instance, ath) = (h.ops.remove(0), h.aths.remove(0));
             h.removed_ops += 1;
-            undo.push(Change::EntryRemoved {
-                account: account.0,
-                instance,
-                ath,
-            });
+            undo.push(Change::EntryRemoved { account: account.0, instance, ath });
         }
     }
 
     fn adjust(&mut self, account: AccountId, asset: AssetId, delta: i64, undo: &mut Vec<Change>) {
         *self.balances.entry((account.0, asset.0)).or_insert(0) += delta;
-        undo.push(Change::Balance {
-            account: account.0,
-            asset: asset.0,
-            delta,
-        });
+        undo.push(Change::Balance { account: account.0, asset: asset.0, delta });
     }
 
     fn apply_balances(&mut self, op: &ChainOp, undo: &mut Vec<Change>) {
@@ -1054,22 +831,11 @@ impl State {
 
     /// `database::apply_operation`: history first, then the evaluator. Returns the
     /// operation result.
-    fn apply_op(
-        &mut self,
-        op: ChainOp,
-        block_num: u32,
-        trx_in_block: u32,
-        undo: &mut Vec<Change>,
-    ) -> Value {
+    fn apply_op(&mut self, op: ChainOp, block_num: u32, trx_in_block: u32, undo: &mut Vec<Change>) -> Value {
         let void = json!([0, {}]);
         self.apply_balances(&op, undo);
         match &op {
-            ChainOp::ProposalCreate {
-                fee_paying_account,
-                expiration_time,
-                proposed_ops,
-                ..
-            } => {
+            ChainOp::ProposalCreate { fee_paying_account, expiration_time, proposed_ops, .. } => {
                 let id = self.next_proposal;
                 self.next_proposal += 1;
                 let p = Proposal {
@@ -1086,16 +852,10 @@ impl State {
                 self.push_applied(op, result.clone(), block_num, trx_in_block, undo);
                 result
             }
-            ChainOp::ProposalUpdate {
-                proposal,
-                active_approvals_to_add,
-                ..
-            } => {
+            ChainOp::ProposalUpdate { proposal, active_approvals_to_add, .. } => {
                 let id = *proposal;
                 self.push_applied(op.clone(), void.clone(), block_num, trx_in_block, undo);
-                let Some(p) = self.proposals.get_mut(&id) else {
-                    return void;
-                };
+                let Some(p) = self.proposals.get_mut(&id) else { return void };
                 undo.push(Change::ProposalChanged(p.clone()));
                 p.approvals.extend(active_approvals_to_add.iter().copied());
                 if p.is_authorized() {
@@ -1103,20 +863,11 @@ impl State {
                 }
                 void
             }
-            ChainOp::MassPayment {
-                from,
-                asset_id,
-                payments,
-                ..
-            } => {
+            ChainOp::MassPayment { from, asset_id, payments, .. } => {
                 let (from, asset_id, payments) = (*from, *asset_id, payments.clone());
                 self.push_applied(op, void.clone(), block_num, trx_in_block, undo);
                 for (to, amount) in payments {
-                    let pay = ChainOp::MassPaymentPay {
-                        from,
-                        to,
-                        amount: Asset { amount, asset_id },
-                    };
+                    let pay = ChainOp::MassPaymentPay { from, to, amount: Asset { amount, asset_id } };
                     self.apply_balances(&pay, undo);
                     self.push_applied(pay, void.clone(), block_num, trx_in_block, undo);
                 }
@@ -1131,16 +882,8 @@ impl State {
 
     /// `database::push_proposal`: runs every proposed operation or none (a failure keeps
     /// the proposal, with its reason, for another try at expiry). Returns whether it ran.
-    fn push_proposal(
-        &mut self,
-        id: u64,
-        block_num: u32,
-        trx_in_block: u32,
-        undo: &mut Vec<Change>,
-    ) -> bool {
-        let Some(p) = self.proposals.get(&id).cloned() else {
-            return false;
-        };
+    fn push_proposal(&mut self, id: u64, block_num: u32, trx_in_block: u32, undo: &mut Vec<Change>) -> bool {
+        let Some(p) = self.proposals.get(&id).cloned() else { return false };
         let ops: Vec<ChainOp> = p.ops.iter().cloned().map(ChainOp::Codec).collect();
         if let Err(why) = self.covers(&ops) {
             let q = self.proposals.get_mut(&id).expect("present");
@@ -1165,11 +908,7 @@ impl State {
                 *s += d;
                 let available = self.asset_balance(account, asset);
                 if d < 0 && available + *s < 0 {
-                    return Err(Reject::InsufficientBalance {
-                        account,
-                        needed: -*s,
-                        available,
-                    });
+                    return Err(Reject::InsufficientBalance { account, needed: -*s, available });
                 }
             }
         }
@@ -1179,19 +918,9 @@ impl State {
     /// db_update.cpp, `clear_expired_proposals`, run after the block's transactions:
     /// every proposal expiring by `time`, oldest expiration first, runs if approved, and
     /// goes either way. Its operations get the block's end as position.
-    fn clear_expired_proposals(
-        &mut self,
-        time: u32,
-        block_num: u32,
-        trx_in_block: u32,
-        undo: &mut Vec<Change>,
-    ) {
-        let mut expiring: Vec<(u32, u64)> = self
-            .proposals
-            .values()
-            .filter(|p| p.expiration <= time)
-            .map(|p| (p.expiration, p.id))
-            .collect();
+    fn clear_expired_proposals(&mut self, time: u32, block_num: u32, trx_in_block: u32, undo: &mut Vec<Change>) {
+        let mut expiring: Vec<(u32, u64)> =
+            self.proposals.values().filter(|p| p.expiration <= time).map(|p| (p.expiration, p.id)).collect();
         expiring.sort();
         for (_, id) in expiring {
             let authorized = self.proposals.get(&id).is_some_and(Proposal::is_authorized);
@@ -1207,11 +936,7 @@ impl State {
     /// The exact inverse of one recorded change.
     fn revert(&mut self, change: Change) {
         match change {
-            Change::Balance {
-                account,
-                asset,
-                delta,
-            } => *self.balances.entry((account, asset)).or_insert(0) -= delta,
+            Change::Balance { account, asset, delta } => *self.balances.entry((account, asset)).or_insert(0) -= delta,
             Change::FeesBurned(f) => self.fees_burned -= f,
             // The counters move back only while nothing outside the undo log (an
             // account_create) took a later number: reusing it would overwrite that entry.
@@ -1231,11 +956,7 @@ impl State {
                     }
                 }
             }
-            Change::EntryRemoved {
-                account,
-                instance,
-                ath,
-            } => {
+            Change::EntryRemoved { account, instance, ath } => {
                 let h = self.account_history.entry(account).or_default();
                 h.ops.insert(0, instance);
                 h.aths.insert(0, ath);
@@ -1286,20 +1007,11 @@ pub fn wall_clock_secs() -> u32 {
 /// payouts), for balance checks.
 fn expanded(op: &ChainOp) -> Vec<ChainOp> {
     let mut v = vec![op.clone()];
-    if let ChainOp::MassPayment {
-        from,
-        asset_id,
-        payments,
-        ..
-    } = op
-    {
+    if let ChainOp::MassPayment { from, asset_id, payments, .. } = op {
         v.extend(payments.iter().map(|(to, amount)| ChainOp::MassPaymentPay {
             from: *from,
             to: *to,
-            amount: Asset {
-                amount: *amount,
-                asset_id: *asset_id,
-            },
+            amount: Asset { amount: *amount, asset_id: *asset_id },
         }));
     }
     v

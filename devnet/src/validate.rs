@@ -27,9 +27,7 @@ pub fn check(state: &State, st: &SignedTransaction, mode: Mode) -> Result<(), Re
     tx.validate().map_err(Reject::Decode)?;
     let id = tx.id();
     if mode == Mode::Broadcast && (state.location(&id).is_some() || state.is_pending(&id)) {
-        return Err(Reject::Duplicate {
-            id: hex::encode(id),
-        });
+        return Err(Reject::Duplicate { id: hex::encode(id) });
     }
     check_tapos(state, tx.ref_block_num, tx.ref_block_prefix)?;
     let head_time = state.head_time();
@@ -37,25 +35,16 @@ pub fn check(state: &State, st: &SignedTransaction, mode: Mode) -> Result<(), Re
         Mode::Broadcast => {
             // db_block.cpp, _apply_transaction: `now <= trx.expiration`.
             if tx.expiration < head_time {
-                return Err(Reject::Expired {
-                    expiration: tx.expiration,
-                    head_time,
-                });
+                return Err(Reject::Expired { expiration: tx.expiration, head_time });
             }
             let limit = head_time.saturating_add(state.config.max_expiration);
             if tx.expiration > limit {
-                return Err(Reject::TooFarInFuture {
-                    expiration: tx.expiration,
-                    limit,
-                });
+                return Err(Reject::TooFarInFuture { expiration: tx.expiration, limit });
             }
         }
         Mode::Apply { block_time } => {
             if tx.expiration < block_time {
-                return Err(Reject::Expired {
-                    expiration: tx.expiration,
-                    head_time: block_time,
-                });
+                return Err(Reject::Expired { expiration: tx.expiration, head_time: block_time });
             }
         }
     }
@@ -68,10 +57,7 @@ pub fn check(state: &State, st: &SignedTransaction, mode: Mode) -> Result<(), Re
 fn check_tapos(state: &State, ref_block_num: u16, ref_block_prefix: u32) -> Result<(), Reject> {
     let head = state.head_num();
     let back = (head as u16).wrapping_sub(ref_block_num) as u32;
-    let bad = Reject::BadTapos {
-        ref_block_num,
-        ref_block_prefix,
-    };
+    let bad = Reject::BadTapos { ref_block_num, ref_block_prefix };
     if back > head {
         return Err(bad);
     }
@@ -110,11 +96,7 @@ fn check_operations(state: &State, st: &SignedTransaction, mode: Mode) -> Result
         }
         let required = required_fee(&state.config.fees, op);
         if fee.amount < required {
-            return Err(Reject::FeeTooLow {
-                op_index: i,
-                required,
-                paid: fee.amount,
-            });
+            return Err(Reject::FeeTooLow { op_index: i, required, paid: fee.amount });
         }
         // Debits and credits in operation order, as the evaluator applies them.
         for (acc, asset, d) in ChainOp::Codec(op.clone()).deltas() {
@@ -122,17 +104,9 @@ fn check_operations(state: &State, st: &SignedTransaction, mode: Mode) -> Result
             *entry += d;
             if d < 0 {
                 let available = state.asset_balance(acc, asset)
-                    + if mode == Mode::Broadcast {
-                        state.pending_delta(acc, asset)
-                    } else {
-                        0
-                    };
+                    + if mode == Mode::Broadcast { state.pending_delta(acc, asset) } else { 0 };
                 if available + *entry < 0 {
-                    return Err(Reject::InsufficientBalance {
-                        account: acc,
-                        needed: -*entry,
-                        available,
-                    });
+                    return Err(Reject::InsufficientBalance { account: acc, needed: -*entry, available });
                 }
             }
         }
@@ -150,9 +124,7 @@ pub fn check_signatures(state: &State, st: &SignedTransaction) -> Result<(), Rej
             return Err(Reject::NotCanonical);
         }
         let key = recover(&digest, sig).map_err(|e| match e {
-            CodecError::Signature {
-                problem: SignatureProblem::NotCanonical,
-            } => Reject::NotCanonical,
+            CodecError::Signature { problem: SignatureProblem::NotCanonical } => Reject::NotCanonical,
             other => Reject::BadSignature(other),
         })?;
         if !signers.insert(key.to_compressed()) {
@@ -167,9 +139,7 @@ pub fn check_signatures(state: &State, st: &SignedTransaction) -> Result<(), Rej
     };
     let mut used = HashSet::new();
     for payer in payers {
-        let account = state
-            .account(payer)
-            .ok_or(Reject::UnknownAccount { account: payer })?;
+        let account = state.account(payer).ok_or(Reject::UnknownAccount { account: payer })?;
         let active = account.active.to_compressed();
         let owner = account.owner.to_compressed();
         if signers.contains(&active) {

@@ -31,15 +31,9 @@ struct Subscriptions {
 /// Serves one upgraded connection until it closes or the devnet stops.
 pub fn serve(node: &Node, stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let config = tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE));
-    let Ok(mut ws) = tungstenite::accept_with_config(stream, Some(config)) else {
-        return;
-    };
-    let _ = ws
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_millis(50)));
+    let config = tungstenite::protocol::WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE)).max_frame_size(Some(MAX_MESSAGE));
+    let Ok(mut ws) = tungstenite::accept_with_config(stream, Some(config)) else { return };
+    let _ = ws.get_ref().set_read_timeout(Some(Duration::from_millis(50)));
     let mut session = Session::default();
     let mut subs = Subscriptions::default();
     while !node.is_stopping() {
@@ -51,12 +45,7 @@ pub fn serve(node: &Node, stream: TcpStream) {
                 }
             }
             Ok(Message::Binary(bytes)) => {
-                let reply = answer(
-                    node,
-                    &mut session,
-                    &mut subs,
-                    &String::from_utf8_lossy(&bytes),
-                );
+                let reply = answer(node, &mut session, &mut subs, &String::from_utf8_lossy(&bytes));
                 if ws.send(Message::text(reply.to_string())).is_err() {
                     return;
                 }
@@ -69,11 +58,7 @@ pub fn serve(node: &Node, stream: TcpStream) {
                 // Ping/pong: tungstenite queues the pong; send it.
                 let _ = ws.flush();
             }
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(_) => return,
         }
         if notify(node, &mut ws, &mut subs).is_err() {
@@ -87,12 +72,7 @@ pub fn serve(node: &Node, stream: TcpStream) {
 fn answer(node: &Node, session: &mut Session, subs: &mut Subscriptions, text: &str) -> Value {
     let request: Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(e) => {
-            return rpc::respond(
-                Value::Null,
-                Err(crate::error::ChainError::Parse(e.to_string())),
-            )
-        }
+        Err(e) => return rpc::respond(Value::Null, Err(crate::error::ChainError::Parse(e.to_string()))),
     };
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     let mut probe = session.clone();
@@ -147,14 +127,8 @@ fn notice(callback: &Value, args: Value) -> Message {
 }
 
 /// After a new head block: the block notice, then the subscribed objects that changed.
-fn notify(
-    node: &Node,
-    ws: &mut WebSocket<TcpStream>,
-    subs: &mut Subscriptions,
-) -> tungstenite::Result<()> {
-    let Some(last) = subs.last_head.clone() else {
-        return Ok(());
-    };
+fn notify(node: &Node, ws: &mut WebSocket<TcpStream>, subs: &mut Subscriptions) -> tungstenite::Result<()> {
+    let Some(last) = subs.last_head.clone() else { return Ok(()) };
     let now = head(node);
     if now.1 == last.1 {
         return Ok(());
@@ -165,9 +139,7 @@ fn notify(
         let ids: Vec<String> = {
             let s = node.lock();
             let from = if now.0 > last.0 { last.0 + 1 } else { now.0 };
-            (from..=now.0)
-                .filter_map(|n| s.block(n).map(|b| b.id_hex()))
-                .collect()
+            (from..=now.0).filter_map(|n| s.block(n).map(|b| b.id_hex())).collect()
         };
         for id in ids {
             ws.send(notice(cb, json!([id])))?;

@@ -16,26 +16,13 @@ fn signed_transfer_is_accepted_applied_and_conserves() {
     let bob = account(&d, "bob", 10);
     assert_conserved(&d);
     let f = fee(&d);
-    let st = sign(
-        &d,
-        transfer_tx(&d, alice.id, bob.id, 250 * CWD, f, 60),
-        &alice.active_private().unwrap(),
-    );
+    let st = sign(&d, transfer_tx(&d, alice.id, bob.id, 250 * CWD, f, 60), &alice.active_private().unwrap());
     let r = broadcast(&d, &st);
     assert_eq!(r["result"], json!(null), "{r}");
     // Like a node, balances include pending transactions.
-    let bal = result(
-        &d,
-        "database",
-        "get_account_balances",
-        json!(["bob", ["1.3.0"]]),
-    );
+    let bal = result(&d, "database", "get_account_balances", json!(["bob", ["1.3.0"]]));
     assert_eq!(bal, json!([{ "amount": 260 * CWD, "asset_id": "1.3.0" }]));
-    assert_eq!(
-        d.lock().account_ops(bob.id).len(),
-        1,
-        "history waits for a block: only bob's account_create"
-    );
+    assert_eq!(d.lock().account_ops(bob.id).len(), 1, "history waits for a block: only bob's account_create");
     let num = d.produce_block();
     let s = d.lock();
     assert_eq!(s.balance(alice.id), 750 * CWD - f);
@@ -45,23 +32,12 @@ fn signed_transfer_is_accepted_applied_and_conserves() {
     drop(s);
     assert_conserved(&d);
     let block = result(&d, "database", "get_block", json!([num]));
-    assert_eq!(
-        block["transactions"][0]["signatures"],
-        write_transaction(&st)["signatures"]
-    );
-    assert_eq!(
-        block["transactions"][0]["operation_results"],
-        json!([[0, {}]])
-    );
+    assert_eq!(block["transactions"][0]["signatures"], write_transaction(&st)["signatures"]);
+    assert_eq!(block["transactions"][0]["operation_results"], json!([[0, {}]]));
     // Both sides see it in their history, with block and position, after their
     // account_create.
     for who in ["alice", "bob"] {
-        let h = result(
-            &d,
-            "history",
-            "get_account_history",
-            json!([who, "1.11.0", 10, "1.11.0"]),
-        );
+        let h = result(&d, "history", "get_account_history", json!([who, "1.11.0", 10, "1.11.0"]));
         assert_eq!(h.as_array().unwrap().len(), 2, "{h}");
         assert_eq!(h[1]["op"][0], json!(5), "{h}");
         assert_eq!(h[0]["block_num"], json!(num));
@@ -76,17 +52,8 @@ fn synchronous_broadcast_reports_block_and_position() {
     let d = start();
     let alice = account(&d, "alice", 100);
     let bob = account(&d, "bob", 0);
-    let st = sign(
-        &d,
-        transfer_tx(&d, alice.id, bob.id, CWD, fee(&d), 60),
-        &alice.active_private().unwrap(),
-    );
-    let r = result(
-        &d,
-        "network_broadcast",
-        "broadcast_transaction_synchronous",
-        json!([write_transaction(&st)]),
-    );
+    let st = sign(&d, transfer_tx(&d, alice.id, bob.id, CWD, fee(&d), 60), &alice.active_private().unwrap());
+    let r = result(&d, "network_broadcast", "broadcast_transaction_synchronous", json!([write_transaction(&st)]));
     assert_eq!(r["id"], json!(hex::encode(st.tx.id())));
     assert_eq!(r["block_num"], json!(d.head_block_number()));
     assert_eq!(r["trx_num"], json!(0));
@@ -125,8 +92,7 @@ fn each_validation_rule_rejects() {
     assert_eq!(reject(&d, &st), "tx_missing_active_auth");
     // An extra, unneeded signature; the same signature twice.
     let mut st = sign(&d, tx(CWD, f, 60), &key);
-    st.signatures
-        .push(sign(&d, tx(CWD, f, 60), &bob.active_private().unwrap()).signatures[0]);
+    st.signatures.push(sign(&d, tx(CWD, f, 60), &bob.active_private().unwrap()).signatures[0]);
     assert_eq!(reject(&d, &st), "tx_irrelevant_sig");
     let mut st = sign(&d, tx(CWD, f, 60), &key);
     st.signatures.push(st.signatures[0]);
@@ -143,10 +109,7 @@ fn each_validation_rule_rejects() {
     t.expiration -= 1;
     assert_eq!(reject(&d, &sign(&d, t, &key)), "expired");
     assert_eq!(reject(&d, &sign(&d, tx(CWD, f, 86_401), &key)), "too_far");
-    assert_eq!(
-        broadcast(&d, &sign(&d, tx(2, f, 86_400), &key))["result"],
-        json!(null)
-    );
+    assert_eq!(broadcast(&d, &sign(&d, tx(2, f, 86_400), &key))["result"], json!(null));
     // Duplicate, also once included in a block.
     let st = sign(&d, tx(CWD, f, 60), &key);
     assert_eq!(broadcast(&d, &st)["result"], json!(null));
@@ -155,44 +118,20 @@ fn each_validation_rule_rejects() {
     assert_eq!(reject(&d, &st), "duplicate");
     // Insufficient balance (amount + fee), counting what is pending.
     let have = d.lock().balance(alice.id);
-    assert_eq!(
-        reject(&d, &sign(&d, tx(have - f + 1, f, 60), &key)),
-        "insufficient_balance"
-    );
-    assert_eq!(
-        reject(&d, &sign(&d, tx(3, f - 1, 60), &key)),
-        "insufficient_fee"
-    );
+    assert_eq!(reject(&d, &sign(&d, tx(have - f + 1, f, 60), &key)), "insufficient_balance");
+    assert_eq!(reject(&d, &sign(&d, tx(3, f - 1, 60), &key)), "insufficient_fee");
     // Unknown account.
-    let st = sign(
-        &d,
-        transfer_tx(&d, alice.id, AccountId(99_999), 1, f, 60),
-        &key,
-    );
+    let st = sign(&d, transfer_tx(&d, alice.id, AccountId(99_999), 1, f, 60), &key);
     assert_eq!(reject(&d, &st), "unknown_object");
     // Unknown operation and from == to do not decode.
     let mut v = write_transaction(&sign(&d, tx(4, f, 60), &key));
     v["operations"][0][0] = json!(1);
     let r = rpc(&d, "network_broadcast", "broadcast_transaction", json!([v]));
     assert_eq!(error_name(&r), "parse_error_exception");
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("operation 1"),
-        "{r}"
-    );
+    assert!(r["error"]["message"].as_str().unwrap().contains("operation 1"), "{r}");
     let mut v = write_transaction(&sign(&d, tx(4, f, 60), &key));
     v["operations"][0][1]["to"] = v["operations"][0][1]["from"].clone();
-    assert_eq!(
-        error_name(&rpc(
-            &d,
-            "network_broadcast",
-            "broadcast_transaction",
-            json!([v])
-        )),
-        "parse_error_exception"
-    );
+    assert_eq!(error_name(&rpc(&d, "network_broadcast", "broadcast_transaction", json!([v]))), "parse_error_exception");
     // Fees and amounts in another asset.
     let mut t = tx(5, f, 60);
     if let Operation::Transfer(x) = &mut t.operations[0] {
@@ -215,11 +154,7 @@ fn owner_key_may_sign_for_active_and_given_keys_are_used() {
     assert_eq!(carol.active_wif, None);
     assert_eq!(carol.owner_wif.as_deref(), Some(owner.to_wif().as_str()));
     let dave = account(&d, "dave", 0);
-    let st = sign(
-        &d,
-        transfer_tx(&d, carol.id, dave.id, CWD, fee(&d), 60),
-        &owner,
-    );
+    let st = sign(&d, transfer_tx(&d, carol.id, dave.id, CWD, fee(&d), 60), &owner);
     assert_eq!(broadcast(&d, &st)["result"], json!(null));
     // The helper needs the active key it does not hold.
     assert!(d.transfer("carol", "dave", 1, None, None).is_err());
@@ -232,19 +167,12 @@ fn pending_transaction_that_no_longer_fits_is_dropped_at_block_time() {
     let d = start();
     let alice = account(&d, "alice", 10);
     let bob = account(&d, "bob", 0);
-    let st = sign(
-        &d,
-        transfer_tx(&d, alice.id, bob.id, CWD, fee(&d), 5),
-        &alice.active_private().unwrap(),
-    );
+    let st = sign(&d, transfer_tx(&d, alice.id, bob.id, CWD, fee(&d), 5), &alice.active_private().unwrap());
     assert_eq!(broadcast(&d, &st)["result"], json!(null));
     d.advance_time(60); // the next block is after its expiration
     d.produce_block();
     let s = d.lock();
     assert!(s.location(&st.tx.id()).is_none());
-    assert!(matches!(
-        s.failure(&st.tx.id()),
-        Some(cwd_devnet::Reject::Expired { .. })
-    ));
+    assert!(matches!(s.failure(&st.tx.id()), Some(cwd_devnet::Reject::Expired { .. })));
     assert_eq!(s.balance(bob.id), 0);
 }

@@ -11,90 +11,33 @@ use cwd_gateway::records::{Order, WdState};
 use cwd_gateway::views::WithdrawalFilter;
 
 use crate::input::Input;
-use crate::support::{
-    check_books, default_config, gateway_keys, Positions, World, CHAIN_ID, GATEWAY,
-};
+use crate::support::{check_books, default_config, gateway_keys, Positions, World, CHAIN_ID, GATEWAY};
 
 pub const DICTIONARY: &[&str] = &[
-    "p1\n",
-    "alice\n",
-    "bob\n",
-    "\n",
-    " \n",
-    "\u{0}\n",
-    "p1\u{0}\n",
-    "ü\u{202e}\n",
-    "../../\n",
-    "user/\n",
-    "wd/\n",
-    "dep/\n",
-    "18446744073709551615\n",
-    "-9223372036854775808\n",
-    "9223372036854775807\n",
-    "0\n",
-    "1\n",
-    "4294967295\n",
-    "{code}\n",
-    "game-gateway\n",
-    "1.2.0\n",
-    "w-1\n",
+    "p1\n", "alice\n", "bob\n", "\n", " \n", "\u{0}\n", "p1\u{0}\n", "ü\u{202e}\n", "../../\n", "user/\n", "wd/\n", "dep/\n",
+    "18446744073709551615\n", "-9223372036854775808\n", "9223372036854775807\n", "0\n", "1\n", "4294967295\n", "{code}\n",
+    "game-gateway\n", "1.2.0\n", "w-1\n",
 ];
 
 const METHODS: &[&str] = &[
-    "start_link",
-    "link_challenge",
-    "start_memo_link",
-    "confirm_link",
-    "unlink",
-    "account",
-    "deposit_instructions",
-    "quote_deposit",
-    "quote_withdrawal",
-    "adjust_balance",
-    "request_withdrawal",
-    "approve_withdrawal",
-    "reject_withdrawal",
-    "cancel_withdrawal",
-    "list_unknown_payouts",
-    "acknowledge_unknown_payout",
-    "get_withdrawal",
-    "list_withdrawals",
-    "list_unclaimed",
-    "assign_unclaimed",
-    "refund_unclaimed",
-    "status",
-    "tick",
-    "configure",
-    "deposit",
-    "produce",
+    "start_link", "link_challenge", "start_memo_link", "confirm_link", "unlink", "account", "deposit_instructions",
+    "quote_deposit", "quote_withdrawal", "adjust_balance", "request_withdrawal", "approve_withdrawal", "reject_withdrawal",
+    "cancel_withdrawal", "list_unknown_payouts", "acknowledge_unknown_payout", "get_withdrawal", "list_withdrawals",
+    "list_unclaimed", "assign_unclaimed", "refund_unclaimed", "status", "tick", "configure", "deposit", "produce",
 ];
 
 /// Sometimes a real id instead of the text read: what the gateway handed out.
 fn id(w: &mut World, input: &mut Input, text: String) -> String {
     match input.byte() % 4 {
-        0 => {
-            w.gw.list_withdrawals(&WithdrawalFilter::default(), Order::OldestFirst, None, 5)
-                .ok()
-                .and_then(|l| l.first().map(|x| x.withdrawal_id.clone()))
-                .unwrap_or(text)
-        }
-        1 => {
-            w.gw.list_unclaimed(true, None, 5)
-                .ok()
-                .and_then(|l| l.first().map(|x| x.deposit_id.clone()))
-                .unwrap_or(text)
-        }
+        0 => w.gw.list_withdrawals(&WithdrawalFilter::default(), Order::OldestFirst, None, 5).ok().and_then(|l| l.first().map(|x| x.withdrawal_id.clone())).unwrap_or(text),
+        1 => w.gw.list_unclaimed(true, None, 5).ok().and_then(|l| l.first().map(|x| x.deposit_id.clone())).unwrap_or(text),
         _ => text,
     }
 }
 
 fn amount(input: &mut Input) -> WithdrawalAmount {
     let n = input.number();
-    if input.byte() % 2 == 0 {
-        WithdrawalAmount::Cwd(n)
-    } else {
-        WithdrawalAmount::Game(n)
-    }
+    if input.byte() % 2 == 0 { WithdrawalAmount::Cwd(n) } else { WithdrawalAmount::Game(n) }
 }
 
 fn config(input: &mut Input) -> (Config, Keys) {
@@ -105,18 +48,8 @@ fn config(input: &mut Input) -> (Config, Keys) {
         match input.byte() % 16 {
             0 => c.gateway_account = input.line(),
             1 => c.chain_id = input.line(),
-            2 => {
-                c.deposit_rate = Rate {
-                    game_units: n,
-                    per_cwd_units: input.number(),
-                }
-            }
-            3 => {
-                c.withdrawal_rate = Rate {
-                    game_units: n,
-                    per_cwd_units: input.number(),
-                }
-            }
+            2 => c.deposit_rate = Rate { game_units: n, per_cwd_units: input.number() },
+            3 => c.withdrawal_rate = Rate { game_units: n, per_cwd_units: input.number() },
             4 => c.link.code_digits = n as u8,
             5 => c.link.code_ttl_ms = n,
             6 => c.link.message_template = input.line(),
@@ -145,14 +78,7 @@ pub fn run(data: &[u8]) -> String {
         let ok = match m {
             "start_link" => {
                 let (user, account) = (input.line(), input.line());
-                let proof = if input.byte() % 2 == 0 {
-                    None
-                } else {
-                    Some(Proof {
-                        challenge: input.line(),
-                        nonce: input.number(),
-                    })
-                };
+                let proof = if input.byte() % 2 == 0 { None } else { Some(Proof { challenge: input.line(), nonce: input.number() }) };
                 let r = w.gw.start_link_with_proof(&user, &account, proof.as_ref());
                 if r.is_ok() && input.byte() % 2 == 0 {
                     // Sometimes confirm it with the real code.
@@ -177,8 +103,7 @@ pub fn run(data: &[u8]) -> String {
                 w.gw.quote_withdrawal(a).is_ok()
             }
             "adjust_balance" => {
-                let (user, delta, key, reason) =
-                    (input.line(), input.signed(), input.line(), input.line());
+                let (user, delta, key, reason) = (input.line(), input.signed(), input.line(), input.line());
                 w.gw.adjust_balance(&user, delta, &key, &reason).is_ok()
             }
             "request_withdrawal" => {
@@ -195,11 +120,7 @@ pub fn run(data: &[u8]) -> String {
                 let t = input.line();
                 let i = id(&mut w, &mut input, t);
                 let reason = input.line();
-                if m == "reject_withdrawal" {
-                    w.gw.reject_withdrawal(&i, &reason).is_ok()
-                } else {
-                    w.gw.cancel_withdrawal(&i, &reason).is_ok()
-                }
+                if m == "reject_withdrawal" { w.gw.reject_withdrawal(&i, &reason).is_ok() } else { w.gw.cancel_withdrawal(&i, &reason).is_ok() }
             }
             "list_unknown_payouts" => w.gw.list_unknown_payouts(input.byte() % 2 == 0).is_ok(),
             "acknowledge_unknown_payout" => {
@@ -213,52 +134,24 @@ pub fn run(data: &[u8]) -> String {
             }
             "list_withdrawals" => {
                 let user = input.line();
-                let state = [
-                    None,
-                    Some(WdState::Queued),
-                    Some(WdState::AwaitingReview),
-                    Some(WdState::Confirmed),
-                    Some(WdState::Failed),
-                ][input.below(5)];
-                let filter = WithdrawalFilter {
-                    user: if user.is_empty() { None } else { Some(user) },
-                    state,
-                };
+                let state = [None, Some(WdState::Queued), Some(WdState::AwaitingReview), Some(WdState::Confirmed), Some(WdState::Failed)][input.below(5)];
+                let filter = WithdrawalFilter { user: if user.is_empty() { None } else { Some(user) }, state };
                 let after = input.line();
                 let limit = input.number() as u32;
-                let order = if input.byte() % 2 == 0 {
-                    Order::OldestFirst
-                } else {
-                    Order::NewestFirst
-                };
-                w.gw.list_withdrawals(
-                    &filter,
-                    order,
-                    if after.is_empty() { None } else { Some(&after) },
-                    limit,
-                )
-                .is_ok()
+                let order = if input.byte() % 2 == 0 { Order::OldestFirst } else { Order::NewestFirst };
+                w.gw.list_withdrawals(&filter, order, if after.is_empty() { None } else { Some(&after) }, limit).is_ok()
             }
             "list_unclaimed" => {
                 let all = input.byte() % 2 == 0;
                 let after = input.line();
                 let limit = input.number() as u32;
-                w.gw.list_unclaimed(
-                    all,
-                    if after.is_empty() { None } else { Some(&after) },
-                    limit,
-                )
-                .is_ok()
+                w.gw.list_unclaimed(all, if after.is_empty() { None } else { Some(&after) }, limit).is_ok()
             }
             "assign_unclaimed" | "refund_unclaimed" => {
                 let t = input.line();
                 let i = id(&mut w, &mut input, t);
                 let other = input.line();
-                if m == "assign_unclaimed" {
-                    w.gw.assign_unclaimed(&i, &other).is_ok()
-                } else {
-                    w.gw.refund_unclaimed(&i, &other).is_ok()
-                }
+                if m == "assign_unclaimed" { w.gw.assign_unclaimed(&i, &other).is_ok() } else { w.gw.refund_unclaimed(&i, &other).is_ok() }
             }
             "status" => w.gw.status().is_ok(),
             "tick" => w.gw.tick().is_ok(),

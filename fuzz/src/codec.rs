@@ -53,20 +53,14 @@ const FUNCTIONS: &[&str] = &[
 fn outcome<T>(f: &str, r: &Result<T, CodecError>) -> String {
     match r {
         Ok(_) => format!("{f}:ok"),
-        Err(e) => format!(
-            "{f}:{}",
-            format!("{e:?}").split(['{', '(', ' ']).next().unwrap_or("")
-        ),
+        Err(e) => format!("{f}:{}", format!("{e:?}").split(['{', '(', ' ']).next().unwrap_or("")),
     }
 }
 
 pub fn run(data: &[u8]) -> String {
     let mut input = Input::new(data);
     let name = input.line();
-    let f = FUNCTIONS
-        .iter()
-        .position(|f| *f == name.trim())
-        .unwrap_or(name.len() % FUNCTIONS.len());
+    let f = FUNCTIONS.iter().position(|f| *f == name.trim()).unwrap_or(name.len() % FUNCTIONS.len());
     let f = FUNCTIONS[f];
     match f {
         "chain_id" => outcome(f, &c::chain_id(&input.line())),
@@ -91,28 +85,18 @@ pub fn run(data: &[u8]) -> String {
         }
         "public_key_from_hex" => outcome(f, &c::public_key_from_hex(&input.line())),
         "memo_encrypt" => {
-            let (wif, to, nonce, message) =
-                (input.line(), input.line(), input.number(), rest(&mut input));
+            let (wif, to, nonce, message) = (input.line(), input.line(), input.number(), rest(&mut input));
             // Odd nonces as given, even ones left to the (here deterministic) random source.
             let given = (nonce % 2 == 1).then_some(nonce);
             let r = c::memo_encrypt(&wif, &to, given, &message, || nonce / 2);
             if let Ok(memo) = &r {
-                assert_eq!(
-                    memo.nonce,
-                    given.unwrap_or(nonce / 2),
-                    "the nonce used is the one given, or drawn"
-                );
-                assert_eq!(
-                    c::memo_decrypt(&wif, &to, memo.nonce, &memo.message_hex).as_deref(),
-                    Ok(message.as_str()),
-                    "the sender reads its own memo"
-                );
+                assert_eq!(memo.nonce, given.unwrap_or(nonce / 2), "the nonce used is the one given, or drawn");
+                assert_eq!(c::memo_decrypt(&wif, &to, memo.nonce, &memo.message_hex).as_deref(), Ok(message.as_str()), "the sender reads its own memo");
             }
             outcome(f, &r.map(|m| m.message_hex))
         }
         "memo_decrypt" => {
-            let (wif, other, nonce, cipher) =
-                (input.line(), input.line(), input.number(), rest(&mut input));
+            let (wif, other, nonce, cipher) = (input.line(), input.line(), input.number(), rest(&mut input));
             outcome(f, &c::memo_decrypt(&wif, &other, nonce, &cipher))
         }
         "operation_hex" => outcome(f, &c::operation_hex(&input.line())),
@@ -125,13 +109,8 @@ pub fn run(data: &[u8]) -> String {
             let r = c::sign_transaction(&tx, &wif, &chain);
             if let Ok(signed) = &r {
                 let signer = c::public_key_of(&wif).expect("it signed with this key");
-                assert_eq!(
-                    c::transaction_signers(signed, &chain),
-                    Ok(vec![signer]),
-                    "a signed transaction recovers its signer"
-                );
-                let again =
-                    c::sign_transaction(signed, &wif, &chain).expect("re-signing what we signed");
+                assert_eq!(c::transaction_signers(signed, &chain), Ok(vec![signer]), "a signed transaction recovers its signer");
+                let again = c::sign_transaction(signed, &wif, &chain).expect("re-signing what we signed");
                 assert_eq!(&again, signed, "signing is deterministic");
             }
             outcome(f, &r)
@@ -144,11 +123,7 @@ pub fn run(data: &[u8]) -> String {
             let (digest, wif) = (input.line(), input.line());
             let r = c::sign_digest(&digest, &wif);
             if let Ok(sig) = &r {
-                assert_eq!(
-                    c::recover_signer(&digest, sig),
-                    c::public_key_of(&wif),
-                    "a signed digest recovers its signer"
-                );
+                assert_eq!(c::recover_signer(&digest, sig), c::public_key_of(&wif), "a signed digest recovers its signer");
             }
             outcome(f, &r)
         }
@@ -162,11 +137,7 @@ pub fn run(data: &[u8]) -> String {
             let r = json::transaction_from_str(&input.line());
             if let Ok(st) = &r {
                 let text = json::write_transaction(st).to_string();
-                assert_eq!(
-                    json::transaction_from_str(&text).as_ref(),
-                    Ok(st),
-                    "written JSON reads back the same"
-                );
+                assert_eq!(json::transaction_from_str(&text).as_ref(), Ok(st), "written JSON reads back the same");
             }
             outcome(f, &r)
         }

@@ -37,18 +37,11 @@ impl<'a> Input<'a> {
     /// mutations still reach large and boundary values).
     pub fn number(&mut self) -> u64 {
         let text = self.line();
-        text.trim().parse::<u64>().unwrap_or_else(|_| {
-            text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-            })
-        })
+        text.trim().parse::<u64>().unwrap_or_else(|_| text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)))
     }
 
     pub fn signed(&mut self) -> i64 {
         let text = self.line();
-        text.trim().parse::<i64>().unwrap_or_else(|_| {
-            text.bytes()
-                .fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(b as i64))
-        })
+        text.trim().parse::<i64>().unwrap_or_else(|_| text.bytes().fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(b as i64)))
     }
 }

@@ -35,28 +35,14 @@ pub struct Target {
 
 pub fn targets() -> Vec<Target> {
     vec![
-        Target {
-            name: "codec",
-            run: codec::run,
-            dictionary: codec::DICTIONARY,
-        },
-        Target {
-            name: "node",
-            run: node::run,
-            dictionary: node::DICTIONARY,
-        },
-        Target {
-            name: "api",
-            run: api::run,
-            dictionary: api::DICTIONARY,
-        },
+        Target { name: "codec", run: codec::run, dictionary: codec::DICTIONARY },
+        Target { name: "node", run: node::run, dictionary: node::DICTIONARY },
+        Target { name: "api", run: api::run, dictionary: api::DICTIONARY },
     ]
 }
 
 pub fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(target)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target)
 }
 
 /// The committed corpus of a target, in file-name order (so runs are repeatable).
@@ -65,12 +51,7 @@ pub fn load_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .filter(|e| e.path().is_file())
-                .map(|e| {
-                    (
-                        e.file_name().to_string_lossy().into_owned(),
-                        std::fs::read(e.path()).unwrap_or_default(),
-                    )
-                })
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap_or_default()))
                 .collect()
         })
         .unwrap_or_default();
@@ -107,10 +88,7 @@ thread_local! {
 pub fn run_one(target: &Target, input: &[u8]) -> Result<String, String> {
     let previous = panic::take_hook();
     panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         let msg = info
             .payload()
             .downcast_ref::<&str>()
@@ -121,11 +99,7 @@ pub fn run_one(target: &Target, input: &[u8]) -> Result<String, String> {
     }));
     let result = panic::catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
     panic::set_hook(previous);
-    result.map_err(|_| {
-        LAST_PANIC
-            .with(|p| p.borrow_mut().take())
-            .unwrap_or_else(|| "panic".into())
-    })
+    result.map_err(|_| LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "panic".into()))
 }
 
 /// The seeded generator of the guest's tests (splitmix64), repeatable.
@@ -150,9 +124,7 @@ pub fn mutate(rng: &mut Rng, data: &mut Vec<u8>, others: &[Vec<u8>], dictionary:
             }
             1 if len > 0 => {
                 let i = pick(rng, len);
-                data[i] = *b"\0\x01\x7f\x80\xff0129-.\"\n,{}[]:"
-                    .get(pick(rng, 20))
-                    .unwrap_or(&0);
+                data[i] = *b"\0\x01\x7f\x80\xff0129-.\"\n,{}[]:".get(pick(rng, 20)).unwrap_or(&0);
             }
             2 if len > 0 => {
                 let at = pick(rng, len);
@@ -195,18 +167,7 @@ pub fn mutate(rng: &mut Rng, data: &mut Vec<u8>, others: &[Vec<u8>], dictionary:
             8 if len > 0 => {
                 // A number somewhere becomes a boundary value.
                 let at = pick(rng, len);
-                let token = [
-                    "0",
-                    "-1",
-                    "18446744073709551615",
-                    "18446744073709551616",
-                    "9223372036854775807",
-                    "-9223372036854775808",
-                    "4294967296",
-                    "1e300",
-                    "0.5",
-                    "1000000000000000001",
-                ][pick(rng, 10)];
+                let token = ["0", "-1", "18446744073709551615", "18446744073709551616", "9223372036854775807", "-9223372036854775808", "4294967296", "1e300", "0.5", "1000000000000000001"][pick(rng, 10)];
                 data.splice(at..at, token.bytes());
             }
             _ if len > 1 => {
@@ -223,10 +184,7 @@ pub fn mutate(rng: &mut Rng, data: &mut Vec<u8>, others: &[Vec<u8>], dictionary:
 /// The mutation loop. The committed corpus is run first, unchanged.
 pub fn fuzz(target: &Target, seed: u64, budget: Budget) -> Report {
     let mut rng = Rng(seed ^ 0xF0CC_ACC1A);
-    let mut corpus: Vec<Vec<u8>> = load_corpus(target.name)
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect();
+    let mut corpus: Vec<Vec<u8>> = load_corpus(target.name).into_iter().map(|(_, d)| d).collect();
     if corpus.is_empty() {
         corpus.push(Vec::new());
     }

@@ -6,10 +6,7 @@
 use cwd_fuzz::{fuzz, load_corpus, run_one, targets, Budget};
 
 fn bounded(name: &str, executions: u64) {
-    let target = targets()
-        .into_iter()
-        .find(|t| t.name == name)
-        .expect("target");
+    let target = targets().into_iter().find(|t| t.name == name).expect("target");
     let corpus = load_corpus(name);
     assert!(!corpus.is_empty(), "fuzz/corpus/{name}/ is committed");
     for (file, data) in &corpus {
@@ -18,27 +15,9 @@ fn bounded(name: &str, executions: u64) {
         }
     }
     let report = fuzz(&target, 20261123, Budget::Executions(executions));
-    let failures: Vec<String> = report
-        .crashes
-        .iter()
-        .map(|c| {
-            format!(
-                "{}\n  input: {:?}",
-                c.message,
-                String::from_utf8_lossy(&c.input)
-            )
-        })
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{name}: {} failing inputs:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    eprintln!(
-        "{name}: {} executions without a failure, {} outcomes",
-        report.executions, report.outcomes
-    );
+    let failures: Vec<String> = report.crashes.iter().map(|c| format!("{}\n  input: {:?}", c.message, String::from_utf8_lossy(&c.input))).collect();
+    assert!(failures.is_empty(), "{name}: {} failing inputs:\n{}", failures.len(), failures.join("\n"));
+    eprintln!("{name}: {} executions without a failure, {} outcomes", report.executions, report.outcomes);
 }
 
 #[test]

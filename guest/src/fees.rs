@@ -75,21 +75,13 @@ pub fn days_left(fee_balance: u64, week_fees: u64) -> Option<u32> {
 }
 
 fn avg(total: u64, n: u32) -> u64 {
-    if n == 0 {
-        0
-    } else {
-        total / n as u64
-    }
+    if n == 0 { 0 } else { total / n as u64 }
 }
 
 impl Gateway {
     /// The fee reserve view. `cwd_balance`: the gateway account's balance (none when the
     /// node could not say); `pending_cwd`: what withdrawals not yet final will pay.
-    pub(crate) fn fee_reserve(
-        &mut self,
-        cwd_balance: Option<u64>,
-        pending_cwd: u64,
-    ) -> GwResult<FeeReserveView> {
+    pub(crate) fn fee_reserve(&mut self, cwd_balance: Option<u64>, pending_cwd: u64) -> GwResult<FeeReserveView> {
         let (reserve, low_days) = {
             let t = &self.active()?.config.treasury;
             (t.fee_reserve_cwd, t.low_fee_days)
@@ -98,12 +90,7 @@ impl Gateway {
         let first = today.saturating_sub(WINDOW_DAYS - 1);
         let store = self.ports.store.as_mut();
         let mut days = Vec::new();
-        for e in records::scan_all(
-            store,
-            "fees/",
-            Some(fee_day_key(first.saturating_sub(1))),
-            10,
-        )? {
+        for e in records::scan_all(store, "fees/", Some(fee_day_key(first.saturating_sub(1))), 10)? {
             let day: u64 = e.key["fees/".len()..].parse().unwrap_or(0);
             if (first..=today).contains(&day) {
                 days.push(records::decode::<FeeDay>(&e.key, &e.value)?);
@@ -134,11 +121,7 @@ impl Gateway {
         }
         let view = self.fee_reserve(Some(cwd_balance), pending_cwd)?;
         if let (true, Some(days_left)) = (view.low, view.days_left) {
-            self.raise(Alert::FeeReserveLow {
-                fee_balance: view.fee_balance.unwrap_or(0),
-                days_left,
-                threshold_days,
-            });
+            self.raise(Alert::FeeReserveLow { fee_balance: view.fee_balance.unwrap_or(0), days_left, threshold_days });
         }
         Ok(())
     }

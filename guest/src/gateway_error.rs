@@ -38,10 +38,7 @@ pub enum ProofProblem {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GatewayError {
     NotConfigured,
-    Invalid {
-        field: String,
-        detail: String,
-    },
+    Invalid { field: String, detail: String },
     BadKey(KeyRole),
     KeyMismatch(KeyRole),
     WrongChain(String),
@@ -49,29 +46,19 @@ pub enum GatewayError {
     BadAccountName(NameProblem),
     AccountNotFound,
     AccountTaken,
-    AccountReserved {
-        retry_after_ms: u64,
-    },
+    AccountReserved { retry_after_ms: u64 },
     AlreadyLinked(String),
     NotLinked,
-    RateLimited {
-        scope: LimitScope,
-        retry_after_ms: u64,
-    },
+    RateLimited { scope: LimitScope, retry_after_ms: u64 },
     NoPendingLink,
     LinkExpired,
-    WrongCode {
-        attempts_left: u32,
-    },
+    WrongCode { attempts_left: u32 },
     TooManyAttempts,
     WithdrawalsPending,
     InsufficientBalance(u64),
     BelowMinimum(u64),
     AboveMaximum(u64),
-    DailyLimit {
-        remaining_cwd: u64,
-        retry_after_ms: u64,
-    },
+    DailyLimit { remaining_cwd: u64, retry_after_ms: u64 },
     AmountTooSmall,
     Overflow,
     IdempotencyConflict,
@@ -79,9 +66,7 @@ pub enum GatewayError {
     NotAwaitingReview,
     NotCancellable,
     UnknownPayoutNotFound,
-    ProofRequired {
-        difficulty_bits: u8,
-    },
+    ProofRequired { difficulty_bits: u8 },
     BadProof(ProofProblem),
     UnclaimedNotFound,
     AlreadyResolved,
@@ -92,10 +77,7 @@ pub enum GatewayError {
     ReferralCycle,
     /// The referral pool holds only this many game units.
     PoolInsufficient(u64),
-    NodeUnavailable {
-        detail: String,
-        retry_after_ms: u64,
-    },
+    NodeUnavailable { detail: String, retry_after_ms: u64 },
     StoreUnavailable(String),
     Busy,
     /// A signature just made failed its check against the key (a fault while signing):
@@ -110,10 +92,7 @@ pub const NODE_RETRY_MS: u64 = 5_000;
 
 impl GatewayError {
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
-        GatewayError::Invalid {
-            field: field.to_string(),
-            detail: detail.into(),
-        }
+        GatewayError::Invalid { field: field.to_string(), detail: detail.into() }
     }
 }
 
@@ -132,10 +111,7 @@ pub struct NodeFailure {
 
 impl NodeFailure {
     pub fn bad(call: &str, detail: impl Into<String>) -> Self {
-        NodeFailure {
-            call: call.to_string(),
-            error: NodeError::BadResponse(detail.into()),
-        }
+        NodeFailure { call: call.to_string(), error: NodeError::BadResponse(detail.into()) }
     }
     pub fn detail(&self) -> String {
         format!("{}: {}", self.call, self.error)
@@ -144,9 +120,6 @@ impl NodeFailure {
 
 impl From<NodeFailure> for GatewayError {
     fn from(f: NodeFailure) -> Self {
-        GatewayError::NodeUnavailable {
-            detail: f.detail(),
-            retry_after_ms: NODE_RETRY_MS,
-        }
+        GatewayError::NodeUnavailable { detail: f.detail(), retry_after_ms: NODE_RETRY_MS }
     }
 }

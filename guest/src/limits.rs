@@ -16,10 +16,7 @@ pub fn until_next_day(now_ms: u64) -> u64 {
 }
 
 fn limited(scope: LimitScope, retry_after_ms: u64) -> GatewayError {
-    GatewayError::RateLimited {
-        scope,
-        retry_after_ms: retry_after_ms.max(1),
-    }
+    GatewayError::RateLimited { scope, retry_after_ms: retry_after_ms.max(1) }
 }
 
 /// Checks the per-user limits for a new link code and counts it in `u`.
@@ -29,11 +26,7 @@ pub fn take_user_link(u: &mut UserRec, cfg: &LinkConfig, now: u64) -> GwResult<(
         return Err(limited(LimitScope::User, next_allowed - now));
     }
     let today = day(now);
-    let count = if u.link_day == today {
-        u.link_day_count
-    } else {
-        0
-    };
+    let count = if u.link_day == today { u.link_day_count } else { 0 };
     if count >= cfg.user_daily {
         return Err(limited(LimitScope::User, until_next_day(now)));
     }
@@ -47,10 +40,7 @@ pub fn take_user_link(u: &mut UserRec, cfg: &LinkConfig, now: u64) -> GwResult<(
 pub fn take_daily(c: &mut DayCounter, max: u32, scope: LimitScope, now: u64) -> GwResult<()> {
     let today = day(now);
     if c.day != today {
-        *c = DayCounter {
-            day: today,
-            count: 0,
-        };
+        *c = DayCounter { day: today, count: 0 };
     }
     if c.count >= max {
         return Err(limited(scope, until_next_day(now)));
@@ -66,10 +56,7 @@ pub fn take_withdrawal(u: &mut UserRec, daily_cwd: u64, cwd: u64, now: u64) -> G
     if daily_cwd > 0 {
         let remaining = daily_cwd.saturating_sub(used);
         if cwd > remaining {
-            return Err(GatewayError::DailyLimit {
-                remaining_cwd: remaining,
-                retry_after_ms: until_next_day(now),
-            });
+            return Err(GatewayError::DailyLimit { remaining_cwd: remaining, retry_after_ms: until_next_day(now) });
         }
     }
     u.wd_day = today;

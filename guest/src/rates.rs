@@ -70,14 +70,8 @@ impl WithdrawalAmount {
 mod tests {
     use super::*;
 
-    const R90: Rate = Rate {
-        game_units: 90,
-        per_cwd_units: 100_000,
-    };
-    const R100: Rate = Rate {
-        game_units: 100,
-        per_cwd_units: 100_000,
-    };
+    const R90: Rate = Rate { game_units: 90, per_cwd_units: 100_000 };
+    const R100: Rate = Rate { game_units: 100, per_cwd_units: 100_000 };
 
     #[test]
     fn rounding_favours_the_operator() {
@@ -85,42 +79,21 @@ mod tests {
         assert_eq!(deposit_game(R90, 1_111).unwrap(), 0); // 0.999 units: floor
         assert_eq!(deposit_game(R90, 2_000).unwrap(), 1); // 1.8: floor
         assert_eq!(withdrawal_cwd_for_game(R100, 1).unwrap(), 1_000);
-        let r3 = Rate {
-            game_units: 3,
-            per_cwd_units: 1,
-        };
+        let r3 = Rate { game_units: 3, per_cwd_units: 1 };
         assert_eq!(withdrawal_cwd_for_game(r3, 5).unwrap(), 1); // 1.67 CWD units: floor
         assert_eq!(withdrawal_game_for_cwd(r3, 1).unwrap(), 3);
-        let r7 = Rate {
-            game_units: 7,
-            per_cwd_units: 3,
-        };
+        let r7 = Rate { game_units: 7, per_cwd_units: 3 };
         assert_eq!(withdrawal_game_for_cwd(r7, 1).unwrap(), 3); // 2.33: ceil
-        assert_eq!(
-            withdrawal(r7, WithdrawalAmount::Game(2)),
-            Err(GatewayError::AmountTooSmall)
-        );
+        assert_eq!(withdrawal(r7, WithdrawalAmount::Game(2)), Err(GatewayError::AmountTooSmall));
     }
 
     #[test]
     fn overflow_is_an_error_not_a_wrap() {
-        let big = Rate {
-            game_units: u64::MAX,
-            per_cwd_units: 1,
-        };
+        let big = Rate { game_units: u64::MAX, per_cwd_units: 1 };
         assert_eq!(deposit_game(big, 2), Err(GatewayError::Overflow));
         assert_eq!(withdrawal_game_for_cwd(big, 2), Err(GatewayError::Overflow));
-        let tiny = Rate {
-            game_units: 1,
-            per_cwd_units: u64::MAX,
-        };
-        assert_eq!(
-            withdrawal_cwd_for_game(tiny, u64::MAX),
-            Err(GatewayError::Overflow)
-        );
-        assert_eq!(
-            deposit_game(R90, u64::MAX).unwrap(),
-            (u64::MAX as u128 * 90 / 100_000) as u64
-        );
+        let tiny = Rate { game_units: 1, per_cwd_units: u64::MAX };
+        assert_eq!(withdrawal_cwd_for_game(tiny, u64::MAX), Err(GatewayError::Overflow));
+        assert_eq!(deposit_game(R90, u64::MAX).unwrap(), (u64::MAX as u128 * 90 / 100_000) as u64);
     }
 }

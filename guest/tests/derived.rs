@@ -10,8 +10,8 @@ use cwd_gateway::gateway::Gateway;
 use cwd_gateway::ports::Store;
 use cwd_gateway::rates::WithdrawalAmount::Game;
 use cwd_gateway::records::derived::{self, Build, BUILD_KEY};
-use cwd_gateway::records::totals::{self, Totals, TOTALS_PREFIX};
 use cwd_gateway::records::Order;
+use cwd_gateway::records::totals::{self, Totals, TOTALS_PREFIX};
 use support::*;
 
 /// A world with many users, frozen funds, open and finished withdrawals, and unclaimed
@@ -19,26 +19,20 @@ use support::*;
 fn busy_world(seed: u64) -> World {
     let mut w = World::new(seed);
     w.link("u1", "alice");
-    w.gw.adjust_balance("u1", 50_000, "seed-u1", "funds")
-        .unwrap();
+    w.gw.adjust_balance("u1", 50_000, "seed-u1", "funds").unwrap();
     for i in 0..40 {
-        w.gw.adjust_balance(&format!("p{i:02}"), 100 + i, &format!("seed-{i}"), "funds")
-            .unwrap();
+        w.gw.adjust_balance(&format!("p{i:02}"), 100 + i, &format!("seed-{i}"), "funds").unwrap();
     }
     for i in 0..6 {
-        w.gw.request_withdrawal("u1", Game(1_000 + i), &format!("w-{i}"))
-            .unwrap();
+        w.gw.request_withdrawal("u1", Game(1_000 + i), &format!("w-{i}")).unwrap();
     }
     w.gw.tick().unwrap();
     w.settle();
     w.gw.tick().unwrap();
-    w.chain
-        .borrow_mut()
-        .player_transfer("bob", GATEWAY, 300_000, 0);
+    w.chain.borrow_mut().player_transfer("bob", GATEWAY, 300_000, 0);
     w.settle();
     w.gw.tick().unwrap();
-    w.gw.request_withdrawal("u1", Game(2_000), "w-open")
-        .unwrap();
+    w.gw.request_withdrawal("u1", Game(2_000), "w-open").unwrap();
     w
 }
 
@@ -53,13 +47,7 @@ fn recount(w: &World) -> Totals {
 /// Forgets the totals, as a store written by the release before them has none.
 fn as_older_release(w: &World) {
     let mut s = w.store.0.borrow_mut();
-    s.data.retain(|k, _| {
-        !k.starts_with(TOTALS_PREFIX)
-            && !k.starts_with("udep/")
-            && !k.starts_with("uwd/")
-            && !k.starts_with("adjexp/")
-            && k != BUILD_KEY
-    });
+    s.data.retain(|k, _| !k.starts_with(TOTALS_PREFIX) && !k.starts_with("udep/") && !k.starts_with("uwd/") && !k.starts_with("adjexp/") && k != BUILD_KEY);
 }
 
 #[test]
@@ -67,47 +55,21 @@ fn kept_totals_equal_the_recount_through_payouts_claims_and_restarts() {
     let mut w = busy_world(91);
     let t = kept(&w).expect("built on the first tick");
     assert_eq!(t, recount(&w));
-    assert!(
-        t.frozen_game > 0 && t.pending_count >= 1 && t.unclaimed_count == 1,
-        "{t:?}"
-    );
+    assert!(t.frozen_game > 0 && t.pending_count >= 1 && t.unclaimed_count == 1, "{t:?}");
     let status = w.gw.status().unwrap();
-    assert_eq!(
-        (
-            status.frozen_game,
-            status.unclaimed_count,
-            status.unclaimed_cwd
-        ),
-        (t.frozen_game as u64, 1, 300_000)
-    );
-    assert_eq!(
-        (status.pending_cwd, status.pending_withdrawals as i128),
-        (t.pending_cwd as u64, t.pending_count)
-    );
+    assert_eq!((status.frozen_game, status.unclaimed_count, status.unclaimed_cwd), (t.frozen_game as u64, 1, 300_000));
+    assert_eq!((status.pending_cwd, status.pending_withdrawals as i128), (t.pending_cwd as u64, t.pending_count));
     // Pay everything out; assign the unclaimed deposit: the totals follow.
     for _ in 0..4 {
         w.gw.tick().unwrap();
         w.settle();
     }
     w.gw.tick().unwrap();
-    let deposit =
-        w.gw.list_unclaimed(false, None, 10)
-            .unwrap()
-            .remove(0)
-            .deposit_id;
+    let deposit = w.gw.list_unclaimed(false, None, 10).unwrap().remove(0).deposit_id;
     w.gw.assign_unclaimed(&deposit, "u1").unwrap();
     let t = kept(&w).unwrap();
     assert_eq!(t, recount(&w));
-    assert_eq!(
-        (
-            t.frozen_game,
-            t.pending_count,
-            t.unclaimed_count,
-            t.unclaimed_cwd
-        ),
-        (0, 0, 0, 0),
-        "{t:?}"
-    );
+    assert_eq!((t.frozen_game, t.pending_count, t.unclaimed_count, t.unclaimed_cwd), (0, 0, 0, 0), "{t:?}");
     check_ledger(&w.store, "after payouts and a claim");
 }
 
@@ -117,35 +79,24 @@ fn an_older_store_gets_its_totals_built_in_batches_across_a_restart() {
     let expected = recount(&w);
     as_older_release(&w);
     assert_eq!(kept(&w), None, "no totals: readers recount");
-    assert_eq!(
-        w.gw.status().unwrap().frozen_game,
-        expected.frozen_game as u64
-    );
+    assert_eq!(w.gw.status().unwrap().frozen_game, expected.frozen_game as u64);
 
     // A few small batches, with changes on both sides of the build's cursor in between.
     let mut store = w.store.clone();
     assert!(!derived::build_step(&mut store, 5).unwrap());
-    w.gw.request_withdrawal("u1", Game(700), "w-during-1")
-        .unwrap();
+    w.gw.request_withdrawal("u1", Game(700), "w-during-1").unwrap();
     assert!(!derived::build_step(&mut store, 5).unwrap());
-    w.gw.adjust_balance("p39", 1, "during", "late user")
-        .unwrap();
-    w.gw.request_withdrawal("u1", Game(800), "w-during-2")
-        .unwrap();
+    w.gw.adjust_balance("p39", 1, "during", "late user").unwrap();
+    w.gw.request_withdrawal("u1", Game(800), "w-during-2").unwrap();
     assert!(!derived::build_step(&mut store, 5).unwrap());
 
     // The host dies here; a new instance goes on from the stored cursor.
     w.restart();
     assert_eq!(kept(&w), None, "not yet built");
-    w.gw.request_withdrawal("u1", Game(900), "w-during-3")
-        .unwrap();
+    w.gw.request_withdrawal("u1", Game(900), "w-during-3").unwrap();
     while !derived::build_step(&mut store, 7).unwrap() {}
     let t = kept(&w).expect("built");
-    assert_eq!(
-        t,
-        recount(&w),
-        "the build and the live commits counted each record once"
-    );
+    assert_eq!(t, recount(&w), "the build and the live commits counted each record once");
     assert_eq!(t.frozen_game, expected.frozen_game + 700 + 800 + 900);
 
     // The same figures a store that always kept totals has.
@@ -162,63 +113,31 @@ fn a_tick_builds_at_most_one_batch() {
     let mut store = w.store.clone();
     for i in 0..2_500u32 {
         let key = format!("user/bulk{i:05}");
-        let rec = cwd_gateway::records::UserRec {
-            frozen: 1,
-            ..Default::default()
-        };
-        store
-            .commit(
-                &[],
-                &[cwd_gateway::ports::Write {
-                    key,
-                    value: Some(cwd_gateway::records::encode(&rec)),
-                }],
-            )
-            .unwrap();
+        let rec = cwd_gateway::records::UserRec { frozen: 1, ..Default::default() };
+        store.commit(&[], &[cwd_gateway::ports::Write { key, value: Some(cwd_gateway::records::encode(&rec)) }]).unwrap();
     }
     let report = w.gw.tick().unwrap();
-    assert_eq!(
-        kept(&w),
-        None,
-        "one batch of 500 does not finish 2,500 records and more"
-    );
-    let build: Build = cwd_gateway::records::peek(&mut store, BUILD_KEY)
-        .unwrap()
-        .unwrap();
+    assert_eq!(kept(&w), None, "one batch of 500 does not finish 2,500 records and more");
+    let build: Build = cwd_gateway::records::peek(&mut store, BUILD_KEY).unwrap().unwrap();
     assert_eq!(build.counted, 500);
-    assert_eq!(
-        report.derived_build.as_ref().map(|b| (b.counted, b.done)),
-        Some((500, false)),
-        "the tick reports its progress"
-    );
+    assert_eq!(report.derived_build.as_ref().map(|b| (b.counted, b.done)), Some((500, false)), "the tick reports its progress");
     let mut ticks = 1;
     let mut last = report;
     while kept(&w).is_none() {
         last = w.gw.tick().unwrap();
         ticks += 1;
-        assert!(
-            ticks <= 7,
-            "2,500 users and a few dozen records take six batches"
-        );
+        assert!(ticks <= 7, "2,500 users and a few dozen records take six batches");
     }
     assert_eq!(ticks, 6);
     let finished = last.derived_build.expect("the finishing tick reports it");
     assert!(finished.done && finished.counted > 2_500, "{finished:?}");
-    assert_eq!(
-        w.gw.tick().unwrap().derived_build,
-        None,
-        "nothing more once built"
-    );
+    assert_eq!(w.gw.tick().unwrap().derived_build, None, "nothing more once built");
     assert_eq!(kept(&w).unwrap(), recount(&w));
     let _: &Gateway = &w.gw;
 }
 
 /// Pages through a listing three at a time (so cursors are exercised), in `order`.
-fn paged<T>(
-    order: Order,
-    mut page: impl FnMut(Order, Option<&str>) -> Vec<T>,
-    id: impl Fn(&T) -> String,
-) -> Vec<T> {
+fn paged<T>(order: Order, mut page: impl FnMut(Order, Option<&str>) -> Vec<T>, id: impl Fn(&T) -> String) -> Vec<T> {
     let (mut out, mut after) = (Vec::new(), None::<String>);
     loop {
         let p = page(order, after.as_deref());
@@ -232,10 +151,7 @@ fn paged<T>(
 }
 
 /// Both orders of one listing: newest first is oldest first backwards, page for page.
-fn both_orders<T: std::fmt::Debug + PartialEq>(
-    mut page: impl FnMut(Order, Option<&str>) -> Vec<T>,
-    id: impl Fn(&T) -> String,
-) -> Vec<T> {
+fn both_orders<T: std::fmt::Debug + PartialEq>(mut page: impl FnMut(Order, Option<&str>) -> Vec<T>, id: impl Fn(&T) -> String) -> Vec<T> {
     let oldest = paged(Order::OldestFirst, &mut page, &id);
     let mut newest = paged(Order::NewestFirst, &mut page, &id);
     newest.reverse();
@@ -249,68 +165,22 @@ fn listings(w: &mut World, users: &[&str]) -> Vec<String> {
     use cwd_gateway::views::WithdrawalFilter;
     let mut out = Vec::new();
     for user in users {
-        let deposits = both_orders(
-            |o, after| w.gw.list_deposits(user, o, after, 3).unwrap(),
-            |d| d.deposit_id.clone(),
-        );
-        out.extend(
-            deposits
-                .iter()
-                .map(|d| format!("{user} dep {} {} {}", d.deposit_id, d.game, d.assigned)),
-        );
-        let filter = WithdrawalFilter {
-            user: Some(user.to_string()),
-            state: None,
-        };
-        let withdrawals = both_orders(
-            |o, after| w.gw.list_withdrawals(&filter, o, after, 3).unwrap(),
-            |x| x.withdrawal_id.clone(),
-        );
-        out.extend(
-            withdrawals
-                .iter()
-                .map(|x| format!("{user} wd {} {:?}", x.withdrawal_id, x.state)),
-        );
-        let transfers = both_orders(
-            |o, after| w.gw.list_transfers(user, o, after, 3).unwrap(),
-            |x| x.transfer_id.clone(),
-        );
-        out.extend(
-            transfers
-                .iter()
-                .map(|x| format!("{user} xfer {} {}", x.transfer_id, x.amount)),
-        );
+        let deposits = both_orders(|o, after| w.gw.list_deposits(user, o, after, 3).unwrap(), |d| d.deposit_id.clone());
+        out.extend(deposits.iter().map(|d| format!("{user} dep {} {} {}", d.deposit_id, d.game, d.assigned)));
+        let filter = WithdrawalFilter { user: Some(user.to_string()), state: None };
+        let withdrawals = both_orders(|o, after| w.gw.list_withdrawals(&filter, o, after, 3).unwrap(), |x| x.withdrawal_id.clone());
+        out.extend(withdrawals.iter().map(|x| format!("{user} wd {} {:?}", x.withdrawal_id, x.state)));
+        let transfers = both_orders(|o, after| w.gw.list_transfers(user, o, after, 3).unwrap(), |x| x.transfer_id.clone());
+        out.extend(transfers.iter().map(|x| format!("{user} xfer {} {}", x.transfer_id, x.amount)));
     }
-    for state in [
-        WdState::Queued,
-        WdState::AwaitingReview,
-        WdState::Sent,
-        WdState::Confirmed,
-    ] {
+    for state in [WdState::Queued, WdState::AwaitingReview, WdState::Sent, WdState::Confirmed] {
         // Open states are read from the open set; every state equals the full filter.
-        let filter = WithdrawalFilter {
-            user: None,
-            state: Some(state),
-        };
-        let listed = both_orders(
-            |o, after| w.gw.list_withdrawals(&filter, o, after, 3).unwrap(),
-            |x| x.withdrawal_id.clone(),
-        );
-        let all = paged(
-            Order::OldestFirst,
-            |o, after| {
-                w.gw.list_withdrawals(&Default::default(), o, after, 3)
-                    .unwrap()
-            },
-            |x| x.withdrawal_id.clone(),
-        );
+        let filter = WithdrawalFilter { user: None, state: Some(state) };
+        let listed = both_orders(|o, after| w.gw.list_withdrawals(&filter, o, after, 3).unwrap(), |x| x.withdrawal_id.clone());
+        let all = paged(Order::OldestFirst, |o, after| w.gw.list_withdrawals(&Default::default(), o, after, 3).unwrap(), |x| x.withdrawal_id.clone());
         let expected: Vec<_> = all.into_iter().filter(|x| x.state == state).collect();
         assert_eq!(listed, expected, "{state:?}");
-        out.extend(
-            listed
-                .iter()
-                .map(|x| format!("state {state:?} {}", x.withdrawal_id)),
-        );
+        out.extend(listed.iter().map(|x| format!("state {state:?} {}", x.withdrawal_id)));
     }
     out
 }
@@ -325,53 +195,23 @@ fn listings_through_the_index_equal_listings_over_every_record() {
     }
     w.settle();
     w.gw.tick().unwrap();
-    let deposit =
-        w.gw.list_unclaimed(false, None, 10)
-            .unwrap()
-            .remove(0)
-            .deposit_id;
+    let deposit = w.gw.list_unclaimed(false, None, 10).unwrap().remove(0).deposit_id;
     w.gw.assign_unclaimed(&deposit, "u2").unwrap();
-    w.gw.adjust_balance("u2", 5_000, "u2-funds", "funds")
-        .unwrap();
+    w.gw.adjust_balance("u2", 5_000, "u2-funds", "funds").unwrap();
     w.gw.request_withdrawal("u2", Game(1_000), "u2-w").unwrap();
     for i in 0..5 {
-        w.gw.transfer_internal("u1", "u2", 10 + i, &format!("x{i}"), "")
-            .unwrap();
+        w.gw.transfer_internal("u1", "u2", 10 + i, &format!("x{i}"), "").unwrap();
     }
     let users = ["u1", "u2", "p00", "nobody"];
     let indexed = listings(&mut w, &users);
-    assert!(
-        indexed.iter().filter(|l| l.contains(" dep ")).count() >= 15,
-        "{indexed:?}"
-    );
-    assert!(
-        indexed
-            .iter()
-            .any(|l| l.starts_with("u2 dep") && l.ends_with("true")),
-        "the assigned deposit is listed"
-    );
-    assert_eq!(
-        indexed.iter().filter(|l| l.contains(" xfer ")).count(),
-        10,
-        "each transfer under both users"
-    );
-    assert!(
-        indexed.iter().any(|l| l.starts_with("state Queued"))
-            && indexed.iter().any(|l| l.starts_with("state Confirmed")),
-        "{indexed:?}"
-    );
+    assert!(indexed.iter().filter(|l| l.contains(" dep ")).count() >= 15, "{indexed:?}");
+    assert!(indexed.iter().any(|l| l.starts_with("u2 dep") && l.ends_with("true")), "the assigned deposit is listed");
+    assert_eq!(indexed.iter().filter(|l| l.contains(" xfer ")).count(), 10, "each transfer under both users");
+    assert!(indexed.iter().any(|l| l.starts_with("state Queued")) && indexed.iter().any(|l| l.starts_with("state Confirmed")), "{indexed:?}");
     check_ledger(&w.store, "indexed");
     as_older_release(&w);
-    assert_eq!(
-        listings(&mut w, &users),
-        indexed,
-        "the fallback over every record answers the same"
-    );
+    assert_eq!(listings(&mut w, &users), indexed, "the fallback over every record answers the same");
     assert!(derived::build_step(&mut w.store.clone(), 1_000).unwrap());
-    assert_eq!(
-        listings(&mut w, &users),
-        indexed,
-        "rebuilt indexes answer the same"
-    );
+    assert_eq!(listings(&mut w, &users), indexed, "rebuilt indexes answer the same");
     check_ledger(&w.store, "rebuilt");
 }

@@ -9,11 +9,7 @@ use support::*;
 
 fn wrong(code: &str) -> String {
     let n: u64 = code.parse().unwrap();
-    format!(
-        "{:0width$}",
-        (n + 1) % 10u64.pow(code.len() as u32),
-        width = code.len()
-    )
+    format!("{:0width$}", (n + 1) % 10u64.pow(code.len() as u32), width = code.len())
 }
 
 #[test]
@@ -24,11 +20,7 @@ fn link_happy_path_sends_an_encrypted_message_and_binds() {
     assert_eq!(started.expires_at_ms, w.clock.get() + 600_000);
     // The message is a send_message from the gateway, readable with alice's memo key.
     w.produce();
-    let text = w
-        .chain
-        .borrow()
-        .last_message("alice")
-        .expect("alice got a message");
+    let text = w.chain.borrow().last_message("alice").expect("alice got a message");
     let code = w.read_code("alice");
     assert!(text.contains(&code));
     let gw_id = w.gateway_id();
@@ -43,24 +35,13 @@ fn link_happy_path_sends_an_encrypted_message_and_binds() {
     assert_eq!(linked.account, "alice");
     assert_eq!(linked.account_id, format!("1.2.{}", w.id("alice")));
     let ev = w.events();
-    assert!(
-        matches!(&ev[0], Event::LinkCodeSent { user, account, .. } if user == "u1" && account == "alice")
-    );
+    assert!(matches!(&ev[0], Event::LinkCodeSent { user, account, .. } if user == "u1" && account == "alice"));
     assert!(matches!(&ev[1], Event::LinkConfirmed { user, .. } if user == "u1"));
-    let link: LinkRec = w
-        .store
-        .record(&format!("link/1.2.{}", w.id("alice")))
-        .unwrap();
+    let link: LinkRec = w.store.record(&format!("link/1.2.{}", w.id("alice"))).unwrap();
     assert!(matches!(link, LinkRec::Linked { ref user, .. } if user == "u1"));
     // Confirming again: nothing pending.
-    assert_eq!(
-        w.gw.confirm_link("u1", &code),
-        Err(GatewayError::NoPendingLink)
-    );
-    assert_eq!(
-        w.gw.deposit_instructions("u1").unwrap().from_account,
-        "alice"
-    );
+    assert_eq!(w.gw.confirm_link("u1", &code), Err(GatewayError::NoPendingLink));
+    assert_eq!(w.gw.deposit_instructions("u1").unwrap().from_account, "alice");
 }
 
 #[test]
@@ -71,38 +52,15 @@ fn weak_spot_code_guessing_is_limited() {
     assert!(code.len() >= 6, "at least 6 digits, not 5");
     let bad = wrong(&code);
     for left in (1..=4).rev() {
-        assert_eq!(
-            w.gw.confirm_link("u1", &bad),
-            Err(GatewayError::WrongCode {
-                attempts_left: left
-            })
-        );
+        assert_eq!(w.gw.confirm_link("u1", &bad), Err(GatewayError::WrongCode { attempts_left: left }));
     }
-    assert_eq!(
-        w.gw.confirm_link("u1", &bad),
-        Err(GatewayError::TooManyAttempts)
-    );
+    assert_eq!(w.gw.confirm_link("u1", &bad), Err(GatewayError::TooManyAttempts));
     // The code is void: even the right one no longer works.
-    assert_eq!(
-        w.gw.confirm_link("u1", &code),
-        Err(GatewayError::NoPendingLink)
-    );
-    assert!(w.events().iter().any(|e| matches!(
-        e,
-        Event::LinkFailed {
-            reason: LinkFailure::TooManyAttempts,
-            ..
-        }
-    )));
+    assert_eq!(w.gw.confirm_link("u1", &code), Err(GatewayError::NoPendingLink));
+    assert!(w.events().iter().any(|e| matches!(e, Event::LinkFailed { reason: LinkFailure::TooManyAttempts, .. })));
     assert!(w.gw.account("u1").unwrap().linked.is_none());
     // And new codes are rate-limited, so guesses per day are bounded.
-    assert!(matches!(
-        w.gw.start_link("u1", "alice"),
-        Err(GatewayError::RateLimited {
-            scope: LimitScope::User,
-            ..
-        })
-    ));
+    assert!(matches!(w.gw.start_link("u1", "alice"), Err(GatewayError::RateLimited { scope: LimitScope::User, .. })));
 }
 
 #[test]
@@ -127,21 +85,9 @@ fn weak_spot_link_code_expires() {
     w.gw.start_link("u1", "alice").unwrap();
     let code = w.read_code("alice");
     w.clock.set(w.clock.get() + 600_000);
-    assert_eq!(
-        w.gw.confirm_link("u1", &code),
-        Err(GatewayError::LinkExpired)
-    );
-    assert_eq!(
-        w.gw.confirm_link("u1", &code),
-        Err(GatewayError::NoPendingLink)
-    );
-    assert!(w.events().iter().any(|e| matches!(
-        e,
-        Event::LinkFailed {
-            reason: LinkFailure::Expired,
-            ..
-        }
-    )));
+    assert_eq!(w.gw.confirm_link("u1", &code), Err(GatewayError::LinkExpired));
+    assert_eq!(w.gw.confirm_link("u1", &code), Err(GatewayError::NoPendingLink));
+    assert!(w.events().iter().any(|e| matches!(e, Event::LinkFailed { reason: LinkFailure::Expired, .. })));
 
     // A tick also clears expired codes and says so.
     w.gw.start_link("u2", "bob").unwrap();
@@ -163,10 +109,7 @@ fn link_code_is_stored_only_as_a_salted_hash() {
     let p = rec.pending.unwrap();
     assert_eq!(p.salt.len(), 32);
     assert_eq!(p.code_hash.len(), 64);
-    assert!(
-        !format!("{:?}", w.events()).contains(&code),
-        "the code is in an event"
-    );
+    assert!(!format!("{:?}", w.events()).contains(&code), "the code is in an event");
     let keys = gateway_keys();
     assert!(!dump.contains(&keys.active_wif) && !dump.contains(&keys.memo_wif));
 }
@@ -177,15 +120,9 @@ fn weak_spot_relink_to_victim_account_refused() {
     w.link("victim", "alice");
     w.link("attacker", "mallory");
     // A linked attacker cannot re-link at all, let alone to the victim's account.
-    assert_eq!(
-        w.gw.start_link("attacker", "alice"),
-        Err(GatewayError::AlreadyLinked("mallory".into()))
-    );
+    assert_eq!(w.gw.start_link("attacker", "alice"), Err(GatewayError::AlreadyLinked("mallory".into())));
     // A fresh attacker account is refused: alice is bound to the victim.
-    assert_eq!(
-        w.gw.start_link("attacker2", "alice"),
-        Err(GatewayError::AccountTaken)
-    );
+    assert_eq!(w.gw.start_link("attacker2", "alice"), Err(GatewayError::AccountTaken));
     // Deposits from alice keep going to the victim.
     w.deposit("alice", 100_000);
     w.produce();
@@ -206,10 +143,7 @@ fn racing_users_can_never_hold_one_account() {
     let c2 = w.read_code("alice");
     assert_ne!(c1, c2);
     w.gw.confirm_link("u1", &c1).unwrap();
-    assert_eq!(
-        second.confirm_link("u2", &c2),
-        Err(GatewayError::AccountTaken)
-    );
+    assert_eq!(second.confirm_link("u2", &c2), Err(GatewayError::AccountTaken));
     assert!(w.gw.account("u2").unwrap().linked.is_none());
 
     // Even when the losing commit is the one that was "first" to read: the binding
@@ -221,10 +155,7 @@ fn racing_users_can_never_hold_one_account() {
     let c2 = w.read_code("alice");
     w.store.0.borrow_mut().conflict_commits = 1; // u1's first commit loses a race
     w.gw.confirm_link("u1", &c1).unwrap(); // re-reads and wins
-    assert_eq!(
-        w.gw.confirm_link("u2", &c2),
-        Err(GatewayError::AccountTaken)
-    );
+    assert_eq!(w.gw.confirm_link("u2", &c2), Err(GatewayError::AccountTaken));
     let links = w.store.keys("link/");
     assert_eq!(links.len(), 1);
 }
@@ -236,10 +167,7 @@ fn start_link_rate_limits_say_when_to_retry() {
     let mut w = World::with_config(8, cfg);
     w.gw.start_link("u1", "alice").unwrap();
     match w.gw.start_link("u1", "alice") {
-        Err(GatewayError::RateLimited {
-            scope: LimitScope::User,
-            retry_after_ms,
-        }) => assert!(retry_after_ms > 0 && retry_after_ms <= 60_000),
+        Err(GatewayError::RateLimited { scope: LimitScope::User, retry_after_ms }) => assert!(retry_after_ms > 0 && retry_after_ms <= 60_000),
         other => panic!("{other:?}"),
     }
     // Per account: five codes a day to one account.
@@ -247,22 +175,13 @@ fn start_link_rate_limits_say_when_to_retry() {
         w.gw.start_link(u, "alice").unwrap();
     }
     match w.gw.start_link("u6", "alice") {
-        Err(GatewayError::RateLimited {
-            scope: LimitScope::Account,
-            retry_after_ms,
-        }) => assert!(retry_after_ms <= 86_400_000),
+        Err(GatewayError::RateLimited { scope: LimitScope::Account, retry_after_ms }) => assert!(retry_after_ms <= 86_400_000),
         other => panic!("{other:?}"),
     }
     // Global budget: 7 a day.
     w.gw.start_link("u7", "bob").unwrap();
     w.gw.start_link("u8", "bob").unwrap();
-    assert!(matches!(
-        w.gw.start_link("u9", "carol"),
-        Err(GatewayError::RateLimited {
-            scope: LimitScope::Global,
-            ..
-        })
-    ));
+    assert!(matches!(w.gw.start_link("u9", "carol"), Err(GatewayError::RateLimited { scope: LimitScope::Global, .. })));
     // After the interval the user may try again (the day budget permitting).
     w.clock.set(w.clock.get() + 86_400_000);
     w.gw.start_link("u9", "carol").unwrap();
@@ -271,39 +190,15 @@ fn start_link_rate_limits_say_when_to_retry() {
 #[test]
 fn bad_names_users_and_accounts_are_typed_errors() {
     let mut w = World::new(9);
-    assert_eq!(
-        w.gw.start_link("u1", "Alice"),
-        Err(GatewayError::BadAccountName(NameProblem::BadCharacter))
-    );
-    assert_eq!(
-        w.gw.start_link("u1", "ab"),
-        Err(GatewayError::BadAccountName(NameProblem::BadLength))
-    );
-    assert_eq!(
-        w.gw.start_link("u1", "1abc"),
-        Err(GatewayError::BadAccountName(NameProblem::BadLabel))
-    );
-    assert_eq!(
-        w.gw.start_link("u1", "abc-"),
-        Err(GatewayError::BadAccountName(NameProblem::BadLabel))
-    );
-    assert_eq!(
-        w.gw.start_link("u1", "abc.de"),
-        Err(GatewayError::BadAccountName(NameProblem::BadLabel))
-    );
-    assert_eq!(
-        w.gw.start_link("u/1", "alice"),
-        Err(GatewayError::BadUserId)
-    );
+    assert_eq!(w.gw.start_link("u1", "Alice"), Err(GatewayError::BadAccountName(NameProblem::BadCharacter)));
+    assert_eq!(w.gw.start_link("u1", "ab"), Err(GatewayError::BadAccountName(NameProblem::BadLength)));
+    assert_eq!(w.gw.start_link("u1", "1abc"), Err(GatewayError::BadAccountName(NameProblem::BadLabel)));
+    assert_eq!(w.gw.start_link("u1", "abc-"), Err(GatewayError::BadAccountName(NameProblem::BadLabel)));
+    assert_eq!(w.gw.start_link("u1", "abc.de"), Err(GatewayError::BadAccountName(NameProblem::BadLabel)));
+    assert_eq!(w.gw.start_link("u/1", "alice"), Err(GatewayError::BadUserId));
     assert_eq!(w.gw.start_link("", "alice"), Err(GatewayError::BadUserId));
-    assert_eq!(
-        w.gw.start_link("u1", "nobody-here"),
-        Err(GatewayError::AccountNotFound)
-    );
-    assert!(matches!(
-        w.gw.start_link("u1", GATEWAY),
-        Err(GatewayError::Invalid { .. })
-    ));
+    assert_eq!(w.gw.start_link("u1", "nobody-here"), Err(GatewayError::AccountNotFound));
+    assert!(matches!(w.gw.start_link("u1", GATEWAY), Err(GatewayError::Invalid { .. })));
     // None of these spent a rate-limit slot.
     w.gw.start_link("u1", "alice").unwrap();
 }
@@ -322,25 +217,15 @@ fn unlink_keeps_in_flight_deposits_with_the_old_user() {
         "the reservation covers every block a transaction signed before the unlink can land in"
     );
     // Nobody else can take alice while deposits may be in flight.
-    assert!(matches!(
-        w.gw.start_link("u2", "alice"),
-        Err(GatewayError::AccountReserved { .. })
-    ));
+    assert!(matches!(w.gw.start_link("u2", "alice"), Err(GatewayError::AccountReserved { .. })));
     w.produce();
     w.settle();
     w.gw.tick().unwrap();
-    assert_eq!(
-        w.balance("u1").0,
-        90,
-        "the in-flight deposit went to the old user"
-    );
+    assert_eq!(w.balance("u1").0, 90, "the in-flight deposit went to the old user");
     // Not before the scan has passed the reserved blocks…
     w.produce_n(50);
     w.gw.tick().unwrap();
-    assert!(matches!(
-        w.gw.start_link("u2", "alice"),
-        Err(GatewayError::AccountReserved { .. })
-    ));
+    assert!(matches!(w.gw.start_link("u2", "alice"), Err(GatewayError::AccountReserved { .. })));
     // …then the account is free.
     w.produce_n(20);
     w.gw.tick().unwrap();
@@ -359,7 +244,6 @@ fn unlink_refused_while_withdrawals_are_in_flight() {
     let mut w = World::new(11);
     w.link("u1", "alice");
     w.gw.adjust_balance("u1", 500, "seed", "test").unwrap();
-    w.gw.request_withdrawal("u1", cwd_gateway::rates::WithdrawalAmount::Game(100), "w1")
-        .unwrap();
+    w.gw.request_withdrawal("u1", cwd_gateway::rates::WithdrawalAmount::Game(100), "w1").unwrap();
     assert_eq!(w.gw.unlink("u1"), Err(GatewayError::WithdrawalsPending));
 }

@@ -58,16 +58,11 @@ fn check_exactly_once(w: &mut World, credited: u64) {
     assert_eq!(w.balance("u1"), (credited, 0));
     let mut announced: HashMap<String, u32> = HashMap::new();
     for e in w.events() {
-        if let Event::DepositCredited { deposit_id, .. }
-        | Event::DepositUnclaimed { deposit_id, .. } = e
-        {
+        if let Event::DepositCredited { deposit_id, .. } | Event::DepositUnclaimed { deposit_id, .. } = e {
             *announced.entry(deposit_id).or_default() += 1;
         }
     }
-    assert!(
-        announced.values().all(|n| *n == 1),
-        "a deposit announced twice"
-    );
+    assert!(announced.values().all(|n| *n == 1), "a deposit announced twice");
 }
 
 #[test]
@@ -123,14 +118,7 @@ fn a_page_that_keeps_conflicting_is_applied_one_operation_at_a_time() {
 #[test]
 fn operations_already_recorded_are_stepped_over_when_the_cursor_goes_back() {
     let (mut w, credited) = world_with_history(74);
-    let (old_cursor, _) = w
-        .store
-        .0
-        .borrow()
-        .data
-        .get("cursor")
-        .cloned()
-        .expect("a cursor after the link");
+    let (old_cursor, _) = w.store.0.borrow().data.get("cursor").cloned().expect("a cursor after the link");
     ticks_until_caught_up(&mut w);
     check_exactly_once(&mut w, credited);
     {

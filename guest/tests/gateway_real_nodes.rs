@@ -14,9 +14,7 @@ fn credited(w: &World) -> Vec<(String, u64)> {
     w.events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::DepositCredited {
-                deposit_id, cwd, ..
-            } => Some((deposit_id, cwd)),
+            Event::DepositCredited { deposit_id, cwd, .. } => Some((deposit_id, cwd)),
             _ => None,
         })
         .collect()
@@ -37,11 +35,7 @@ fn untrusted_alerts(w: &World) -> Vec<(String, bool)> {
 fn assert_ledger_matches_deposits(w: &mut World, users: &[&str]) {
     let deposits: Vec<(String, DepositRec)> = w.store.all("dep/");
     for user in users {
-        let credited: u64 = deposits
-            .iter()
-            .filter(|(_, d)| d.user == *user)
-            .map(|(_, d)| d.game)
-            .sum();
+        let credited: u64 = deposits.iter().filter(|(_, d)| d.user == *user).map(|(_, d)| d.game).sum();
         let (balance, frozen) = w.balance(user);
         assert_eq!(balance + frozen, credited, "ledger of {user}");
     }
@@ -51,11 +45,7 @@ fn assert_ledger_matches_deposits(w: &mut World, users: &[&str]) {
 fn two_transfers_in_one_executed_proposal_each_credit_once() {
     let mut w = World::new(200);
     w.link("u1", "alice");
-    w.chain.borrow_mut().proposal_transfers(
-        "alice",
-        &[("alice", GATEWAY, 100_000), ("alice", GATEWAY, 200_000)],
-        false,
-    );
+    w.chain.borrow_mut().proposal_transfers("alice", &[("alice", GATEWAY, 100_000), ("alice", GATEWAY, 200_000)], false);
     w.produce();
     w.settle();
     w.gw.tick().unwrap();
@@ -65,10 +55,7 @@ fn two_transfers_in_one_executed_proposal_each_credit_once() {
     let got = credited(&w);
     assert_eq!(got.len(), 2, "both transfers credited: {got:?}");
     assert_ne!(got[0].0, got[1].0, "distinct deposit ids");
-    assert!(
-        got[1].0.starts_with(&got[0].0) && got[1].0.ends_with("-00001"),
-        "the second is the next occurrence: {got:?}"
-    );
+    assert!(got[1].0.starts_with(&got[0].0) && got[1].0.ends_with("-00001"), "the second is the next occurrence: {got:?}");
     assert_eq!(w.balance("u1").0, 90 + 180);
     assert_eq!(w.store.keys("dep/").len(), 2);
     assert_ledger_matches_deposits(&mut w, &["u1"]);
@@ -80,14 +67,8 @@ fn two_proposals_expiring_in_one_block_each_credit_once() {
     w.link("u1", "alice");
     w.link("u2", "bob");
     w.deposit("carol", 50_000); // an ordinary transaction in the same block
-    w.chain.borrow_mut().proposal_transfers(
-        "alice",
-        &[("alice", GATEWAY, 100_000), ("alice", GATEWAY, 100_000)],
-        true,
-    );
-    w.chain
-        .borrow_mut()
-        .proposal_transfers("bob", &[("bob", GATEWAY, 300_000)], true);
+    w.chain.borrow_mut().proposal_transfers("alice", &[("alice", GATEWAY, 100_000), ("alice", GATEWAY, 100_000)], true);
+    w.chain.borrow_mut().proposal_transfers("bob", &[("bob", GATEWAY, 300_000)], true);
     w.produce();
     w.settle();
     w.gw.tick().unwrap();
@@ -98,11 +79,7 @@ fn two_proposals_expiring_in_one_block_each_credit_once() {
     assert_eq!(ids.len(), 3);
     assert_eq!(w.balance("u1").0, 180);
     assert_eq!(w.balance("u2").0, 270);
-    assert_eq!(
-        w.gw.list_unclaimed(false, None, 100).unwrap().len(),
-        1,
-        "carol is not linked"
-    );
+    assert_eq!(w.gw.list_unclaimed(false, None, 100).unwrap().len(), 1, "carol is not linked");
     assert_ledger_matches_deposits(&mut w, &["u1", "u2"]);
 }
 
@@ -112,9 +89,7 @@ fn shared_positions_across_history_pages_and_restarts_are_numbered_once() {
     w.link("u1", "alice");
     // 150 transfers in one proposal: more than a history page (100) at one position.
     let transfers: Vec<(&str, &str, i64)> = (0..150).map(|_| ("alice", GATEWAY, 2_000)).collect();
-    w.chain
-        .borrow_mut()
-        .proposal_transfers("alice", &transfers, false);
+    w.chain.borrow_mut().proposal_transfers("alice", &transfers, false);
     w.produce();
     w.settle();
     // The instance is replaced after every tick (a crash between pages).
@@ -140,53 +115,27 @@ fn shared_positions_across_history_pages_and_restarts_are_numbered_once() {
 fn mass_payment_and_approved_transfer_are_recorded_not_credited_and_never_lost() {
     let mut w = World::new(203);
     w.link("u1", "alice");
-    w.chain.borrow_mut().mass_payment(
-        "alice",
-        &[(GATEWAY, 500_000), ("bob", 1_000), (GATEWAY, 700_000)],
-    );
+    w.chain.borrow_mut().mass_payment("alice", &[(GATEWAY, 500_000), ("bob", 1_000), (GATEWAY, 700_000)]);
     w.produce();
     let approve = json!([100, {"fee": {"amount": 0, "asset_id": "1.3.0"}, "from": format!("1.2.{}", w.id("alice")),
         "to": format!("1.2.{}", w.gateway_id()), "arbitr": format!("1.2.{}", w.id("carol")),
         "amount": {"amount": 250_000, "asset_id": "1.3.0"}, "ato": "1.20.3"}]);
-    w.chain
-        .borrow_mut()
-        .raw_op(approve, &["alice", GATEWAY, "carol"], &[]);
+    w.chain.borrow_mut().raw_op(approve, &["alice", GATEWAY, "carol"], &[]);
     w.produce();
     w.settle();
     w.gw.tick().unwrap();
-    assert_eq!(
-        w.balance("u1").0,
-        0,
-        "funds that did not come by transfer are never credited automatically"
-    );
+    assert_eq!(w.balance("u1").0, 0, "funds that did not come by transfer are never credited automatically");
     let unclaimed: Vec<(String, UnclaimedRec)> = w.store.all("unc/");
     let mut seen: Vec<(u64, u64)> = unclaimed.iter().map(|(_, u)| (u.op_id, u.amount)).collect();
     seen.sort();
     assert_eq!(seen, vec![(100, 250_000), (105, 500_000), (105, 700_000)]);
-    assert!(unclaimed
-        .iter()
-        .all(|(_, u)| u.reason == UnclaimedReason::NotATransfer
-            && u.from_account_id == w.id("alice")));
+    assert!(unclaimed.iter().all(|(_, u)| u.reason == UnclaimedReason::NotATransfer && u.from_account_id == w.id("alice")));
     let events = w.events();
-    let announced = events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Event::DepositUnclaimed {
-                    reason: UnclaimedReason::NotATransfer,
-                    ..
-                }
-            )
-        })
-        .count();
+    let announced = events.iter().filter(|e| matches!(e, Event::DepositUnclaimed { reason: UnclaimedReason::NotATransfer, .. })).count();
     assert_eq!(announced, 3);
     // The operator can still assign them: the amounts are exact.
     let views = w.gw.list_unclaimed(false, None, 10).unwrap();
-    assert!(
-        views.iter().all(|v| v.reason.contains("not by a transfer")),
-        "{views:?}"
-    );
+    assert!(views.iter().all(|v| v.reason.contains("not by a transfer")), "{views:?}");
     for v in &views {
         w.gw.assign_unclaimed(&v.deposit_id, "u1").unwrap();
     }
@@ -210,10 +159,7 @@ fn an_unknown_operation_naming_an_amount_is_recorded() {
     let unclaimed: Vec<(String, UnclaimedRec)> = w.store.all("unc/");
     assert_eq!(unclaimed.len(), 1, "{unclaimed:?}");
     let u = &unclaimed[0].1;
-    assert_eq!(
-        (u.op_id, u.amount, u.reason),
-        (52, 42_000, UnclaimedReason::UnrecognisedOperation)
-    );
+    assert_eq!((u.op_id, u.amount, u.reason), (52, 42_000, UnclaimedReason::UnrecognisedOperation));
 }
 
 #[test]
@@ -232,39 +178,21 @@ fn pruned_history_is_never_read_as_nothing_new_and_the_scan_moves_to_another_nod
         let mut c = w.chain.borrow_mut();
         c.history_modes = vec![HistoryMode::MaxOps(5)];
         let gw = c.id_of(GATEWAY);
-        assert!(
-            c.history_stats(gw).1 > cursor.seq,
-            "the node pruned past the cursor"
-        );
+        assert!(c.history_stats(gw).1 > cursor.seq, "the node pruned past the cursor");
     }
     w.take_events();
     w.gw.tick().unwrap();
-    assert_eq!(
-        w.balance("u1").0,
-        0,
-        "nothing credited from a pruned history"
-    );
+    assert_eq!(w.balance("u1").0, 0, "nothing credited from a pruned history");
     let after: Cursor = w.store.record("cursor").unwrap();
-    assert_eq!(
-        after.seq, cursor.seq,
-        "the cursor never jumps over pruned operations"
-    );
+    assert_eq!(after.seq, cursor.seq, "the cursor never jumps over pruned operations");
     let alerts = untrusted_alerts(&w);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0].0.contains("pruned") && !alerts[0].1, "{alerts:?}");
     // Withdrawals wait for a complete scan.
     w.gw.adjust_balance("u1", 1_000, "seed", "x").unwrap();
-    w.gw.request_withdrawal(
-        "u1",
-        cwd_gateway::rates::WithdrawalAmount::Game(1_000),
-        "w1",
-    )
-    .unwrap();
+    w.gw.request_withdrawal("u1", cwd_gateway::rates::WithdrawalAmount::Game(1_000), "w1").unwrap();
     w.gw.tick().unwrap();
-    assert!(
-        w.chain.borrow().gateway_payouts(w.gateway_id()).is_empty(),
-        "no payout while the scan is incomplete"
-    );
+    assert!(w.chain.borrow().gateway_payouts(w.gateway_id()).is_empty(), "no payout while the scan is incomplete");
 
     // With a second, full node configured the gateway fails over and catches up.
     w.chain.borrow_mut().history_modes = vec![HistoryMode::MaxOps(5), HistoryMode::Full];
@@ -295,10 +223,7 @@ fn a_node_keeping_no_history_for_the_gateway_is_never_trusted() {
     assert_eq!(w.balance("u1").0, 0);
     assert!(report.node_errors > 0, "the tick says it could not scan");
     let alerts = untrusted_alerts(&w);
-    assert!(
-        alerts.iter().any(|(d, _)| d.contains("keeps no history")),
-        "{alerts:?}"
-    );
+    assert!(alerts.iter().any(|(d, _)| d.contains("keeps no history")), "{alerts:?}");
     // Once a node with history is there, the deposit is credited.
     w.chain.borrow_mut().history_modes = vec![HistoryMode::None, HistoryMode::Full];
     w.gw.tick().unwrap();
@@ -314,15 +239,11 @@ fn a_short_history_page_is_not_trusted() {
     w.settle();
     // The statistics promise entries that the history call does not return (a node
     // that pruned between the two calls, or a broken one).
-    w.chain
-        .borrow_mut()
-        .fault("get_relative_account_history", Fault::Answer(json!([])));
+    w.chain.borrow_mut().fault("get_relative_account_history", Fault::Answer(json!([])));
     w.take_events();
     w.gw.tick().unwrap();
     assert_eq!(w.balance("u1").0, 0);
-    assert!(untrusted_alerts(&w)
-        .iter()
-        .any(|(d, _)| d.contains("statistics promise")));
+    assert!(untrusted_alerts(&w).iter().any(|(d, _)| d.contains("statistics promise")));
     w.gw.tick().unwrap();
     assert_eq!(w.balance("u1").0, 90);
 }

@@ -14,26 +14,9 @@ const HOUR: u64 = 3_600_000;
 /// balance + frozen = deposits + adjustments (open records and pruned daily totals)
 /// − confirmed withdrawals, for `user`.
 fn reconciles(w: &mut World, user: &str) {
-    let deps: i128 = w
-        .store
-        .all::<DepositRec>("dep/")
-        .iter()
-        .filter(|(_, d)| d.user == user)
-        .map(|(_, d)| d.game as i128)
-        .sum();
-    let adj: i128 = w
-        .store
-        .all::<AdjustRec>("adj/")
-        .iter()
-        .filter(|(_, a)| a.user == user)
-        .map(|(_, a)| a.delta as i128)
-        .sum();
-    let days: i128 = w
-        .store
-        .all::<AdjustDayRec>(&format!("adjday/{user}/"))
-        .iter()
-        .map(|(_, d)| d.delta)
-        .sum();
+    let deps: i128 = w.store.all::<DepositRec>("dep/").iter().filter(|(_, d)| d.user == user).map(|(_, d)| d.game as i128).sum();
+    let adj: i128 = w.store.all::<AdjustRec>("adj/").iter().filter(|(_, a)| a.user == user).map(|(_, a)| a.delta as i128).sum();
+    let days: i128 = w.store.all::<AdjustDayRec>(&format!("adjday/{user}/")).iter().map(|(_, d)| d.delta).sum();
     let paid: i128 = w
         .store
         .all::<WithdrawalRec>("wd/")
@@ -42,11 +25,7 @@ fn reconciles(w: &mut World, user: &str) {
         .map(|(_, x)| x.game as i128)
         .sum();
     let (balance, frozen) = w.balance(user);
-    assert_eq!(
-        balance as i128 + frozen as i128,
-        deps + adj + days - paid,
-        "the ledger reconciles for {user}"
-    );
+    assert_eq!(balance as i128 + frozen as i128, deps + adj + days - paid, "the ledger reconciles for {user}");
 }
 
 /// Moves the clock (and the chain) forward by `ms`.
@@ -58,10 +37,7 @@ fn advance(w: &mut World, ms: u64) {
 #[test]
 fn idempotency_records_expire_after_the_window_and_the_money_stays_explained() {
     let mut w = World::new(80);
-    assert_eq!(
-        w.config.idempotency_window_ms, DEFAULT_WINDOW_MS,
-        "a day by default"
-    );
+    assert_eq!(w.config.idempotency_window_ms, DEFAULT_WINDOW_MS, "a day by default");
     w.link("u1", "alice");
     w.deposit("alice", 2_000_000);
     w.settle();
@@ -72,10 +48,7 @@ fn idempotency_records_expire_after_the_window_and_the_money_stays_explained() {
     w.gw.tick().unwrap();
     w.settle();
     w.gw.tick().unwrap();
-    assert_eq!(
-        w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state,
-        WdState::Confirmed
-    );
+    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Confirmed);
     advance(&mut w, 12 * HOUR);
     w.gw.adjust_balance("u1", 7, "a-3", "later").unwrap();
     reconciles(&mut w, "u1");
@@ -84,55 +57,24 @@ fn idempotency_records_expire_after_the_window_and_the_money_stays_explained() {
     advance(&mut w, 11 * HOUR);
     w.gw.tick().unwrap();
     assert_eq!(w.store.keys("adj/").len(), 3);
-    assert!(
-        w.gw.adjust_balance("u1", 500, "a-1", "won")
-            .unwrap()
-            .replayed
-    );
-    assert_eq!(
-        w.gw.request_withdrawal("u1", Game(1_000), "w-1")
-            .unwrap()
-            .withdrawal_id,
-        wd.withdrawal_id
-    );
+    assert!(w.gw.adjust_balance("u1", 500, "a-1", "won").unwrap().replayed);
+    assert_eq!(w.gw.request_withdrawal("u1", Game(1_000), "w-1").unwrap().withdrawal_id, wd.withdrawal_id);
 
     // Past the window for the first three, not for `a-3`.
     advance(&mut w, 2 * HOUR);
     w.gw.tick().unwrap();
-    assert_eq!(
-        w.store.keys("adj/").len(),
-        1,
-        "only a-3 is still inside its window"
-    );
-    assert!(
-        w.store.keys("wdkey/").is_empty(),
-        "the final withdrawal's key is gone"
-    );
+    assert_eq!(w.store.keys("adj/").len(), 1, "only a-3 is still inside its window");
+    assert!(w.store.keys("wdkey/").is_empty(), "the final withdrawal's key is gone");
     assert_eq!(w.store.keys("wd/").len(), 1, "the withdrawal itself stays");
     assert_eq!(w.store.keys("dep/").len(), 1, "deposits stay");
     let days: Vec<(String, AdjustDayRec)> = w.store.all("adjday/u1/");
     assert_eq!(days.len(), 1);
-    assert_eq!(
-        days[0].1,
-        AdjustDayRec {
-            count: 2,
-            delta: 300
-        }
-    );
+    assert_eq!(days[0].1, AdjustDayRec { count: 2, delta: 300 });
     reconciles(&mut w, "u1");
-    assert!(
-        w.gw.adjust_balance("u1", 7, "a-3", "later")
-            .unwrap()
-            .replayed
-    );
+    assert!(w.gw.adjust_balance("u1", 7, "a-3", "later").unwrap().replayed);
     // Past the window a key is new again: the documented contract.
     let balance = w.balance("u1").0;
-    assert!(
-        !w.gw
-            .adjust_balance("u1", 500, "a-1", "won")
-            .unwrap()
-            .replayed
-    );
+    assert!(!w.gw.adjust_balance("u1", 500, "a-1", "won").unwrap().replayed);
     assert_eq!(w.balance("u1").0, balance + 500);
     reconciles(&mut w, "u1");
 }
@@ -145,27 +87,17 @@ fn pruning_goes_in_bounded_batches_and_keeps_the_books() {
     let total = SCAN_PER_TICK as usize + 500;
     for i in 0..total {
         let user = format!("p{}", i % 7);
-        w.gw.adjust_balance(&user, 10 + i as i64, &format!("k-{i}"), "bulk")
-            .unwrap();
+        w.gw.adjust_balance(&user, 10 + i as i64, &format!("k-{i}"), "bulk").unwrap();
     }
     advance(&mut w, 3 * HOUR);
     w.gw.tick().unwrap();
-    assert_eq!(
-        w.store.keys("adj/").len(),
-        total - SCAN_PER_TICK as usize,
-        "one tick looks at a bounded number"
-    );
+    assert_eq!(w.store.keys("adj/").len(), total - SCAN_PER_TICK as usize, "one tick looks at a bounded number");
     for i in 0..7 {
         reconciles(&mut w, &format!("p{i}"));
     }
     w.gw.tick().unwrap();
     assert!(w.store.keys("adj/").is_empty());
-    let count: u64 = w
-        .store
-        .all::<AdjustDayRec>("adjday/")
-        .iter()
-        .map(|(_, d)| d.count)
-        .sum();
+    let count: u64 = w.store.all::<AdjustDayRec>("adjday/").iter().map(|(_, d)| d.count).sum();
     assert_eq!(count, total as u64);
     for i in 0..7 {
         reconciles(&mut w, &format!("p{i}"));

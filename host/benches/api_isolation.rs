@@ -24,20 +24,11 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 
 /// Alternating `account` and `adjust-balance` calls for `secs`; latencies per call.
 fn phase(addr: std::net::SocketAddr, secs: u64, tag: &str) -> (Vec<Duration>, Vec<Duration>) {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(30))
-        .build();
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
     let post = |call: &str, body: String| {
         let started = Instant::now();
-        let r = agent
-            .post(&format!("http://{addr}/v1/{call}"))
-            .set("authorization", &format!("Bearer {TOKEN}"))
-            .send_string(&body);
-        assert_eq!(
-            r.map(|r| r.status())
-                .unwrap_or_else(|e| panic!("{call}: {e}")),
-            200
-        );
+        let r = agent.post(&format!("http://{addr}/v1/{call}")).set("authorization", &format!("Bearer {TOKEN}")).send_string(&body);
+        assert_eq!(r.map(|r| r.status()).unwrap_or_else(|e| panic!("{call}: {e}")), 200);
         started.elapsed()
     };
     let (mut account, mut adjust) = (Vec::new(), Vec::new());
@@ -45,10 +36,7 @@ fn phase(addr: std::net::SocketAddr, secs: u64, tag: &str) -> (Vec<Duration>, Ve
     let mut i = 0u64;
     while Instant::now() < end {
         account.push(post("account", r#"{"user":"bench"}"#.into()));
-        adjust.push(post(
-            "adjust-balance",
-            format!(r#"{{"user":"bench","delta":1,"idempotency_key":"{tag}-{i}"}}"#),
-        ));
+        adjust.push(post("adjust-balance", format!(r#"{{"user":"bench","delta":1,"idempotency_key":"{tag}-{i}"}}"#)));
         i += 1;
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -70,30 +58,18 @@ fn report(what: &str, account: &[Duration], adjust: &[Duration]) {
 }
 
 fn main() {
-    let secs: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(10);
+    let secs: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10);
     let node_timeout = Duration::from_secs(5);
-    let runtime = RuntimeConfig {
-        node_wait_allowance: node_timeout + Duration::from_secs(1),
-        ..RuntimeConfig::default()
-    };
+    let runtime = RuntimeConfig { node_wait_allowance: node_timeout + Duration::from_secs(1), ..RuntimeConfig::default() };
     let gw = start("api isolation bench", runtime, node_timeout);
     let http = HttpApi::bind("127.0.0.1:0").unwrap();
     http.spawn(gw.service.clone(), TOKEN.into(), 2);
     let stop = Arc::new(AtomicBool::new(false));
-    let timer = gw
-        .service
-        .spawn_timer(stop.clone(), Duration::from_millis(200));
+    let timer = gw.service.spawn_timer(stop.clone(), Duration::from_millis(200));
 
     phase(http.addr, 1, "warmup");
     let (a0, b0) = phase(http.addr, secs, "base");
-    gw.devnet.add_fault(FaultRule::share(
-        1.0,
-        None,
-        FaultKind::Delay(Duration::from_secs(2)),
-    ));
+    gw.devnet.add_fault(FaultRule::share(1.0, None, FaultKind::Delay(Duration::from_secs(2))));
     // Let ticks start waiting on the slow node.
     std::thread::sleep(Duration::from_millis(500));
     let (a1, b1) = phase(http.addr, secs, "slow");

@@ -54,11 +54,7 @@ fn measure(iterations: u32, work: &mut impl FnMut(u64)) -> Duration {
 /// alternating rounds and each figure is the median of its rounds' means.
 const ROUNDS: u32 = 7;
 
-fn compare(
-    iterations: u32,
-    mut a: impl FnMut(u64),
-    mut b: impl FnMut(u64),
-) -> (Duration, Duration) {
+fn compare(iterations: u32, mut a: impl FnMut(u64), mut b: impl FnMut(u64)) -> (Duration, Duration) {
     let per_round = (iterations / ROUNDS).max(1);
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
@@ -71,72 +67,34 @@ fn compare(
 }
 
 fn main() {
-    let iterations: u32 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(2100);
+    let iterations: u32 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(2100);
     let runtime = Runtime::new(RuntimeConfig::default()).expect("loading the component");
     let mut instance = runtime.instantiate().expect("instantiating");
 
     // Both sides do the same work and must give the same bytes.
     let native_out = {
-        let memo = cwd_gateway::codec::memo_encrypt(
-            FROM_WIF,
-            TO_PUB,
-            Some(7),
-            "withdrawal w-7",
-            || unreachable!(),
-        )
-        .unwrap()
-        .message_hex;
+        let memo = cwd_gateway::codec::memo_encrypt(FROM_WIF, TO_PUB, Some(7), "withdrawal w-7", || unreachable!()).unwrap().message_hex;
         cwd_gateway::codec::sign_transaction(&tx(&memo, 7), FROM_WIF, CHAIN).unwrap()
     };
     let wasm_out = {
         let mut c = instance.codec();
-        let memo = c
-            .memo_encrypt(FROM_WIF, TO_PUB, Some(7), "withdrawal w-7")
-            .unwrap()
-            .message_hex;
+        let memo = c.memo_encrypt(FROM_WIF, TO_PUB, Some(7), "withdrawal w-7").unwrap().message_hex;
         c.sign_transaction(&tx(&memo, 7), FROM_WIF, CHAIN).unwrap()
     };
     assert_eq!(native_out, wasm_out, "component and native disagree");
 
     // The transactions are made before timing: the figures are the codec's work alone.
-    let memo_hex = instance
-        .codec()
-        .memo_encrypt(FROM_WIF, TO_PUB, Some(7), "withdrawal w-7")
-        .unwrap()
-        .message_hex;
+    let memo_hex = instance.codec().memo_encrypt(FROM_WIF, TO_PUB, Some(7), "withdrawal w-7").unwrap().message_hex;
     let txs: Vec<String> = (0..64).map(|n| tx(&memo_hex, n)).collect();
     let wasm_transfer = |instance: &mut cwd_gateway_host::Instance, nonce: u64| {
         let mut c = instance.codec();
-        std::hint::black_box(
-            c.memo_encrypt(FROM_WIF, TO_PUB, Some(nonce), "withdrawal w-7")
-                .unwrap()
-                .message_hex,
-        );
-        std::hint::black_box(
-            c.sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN)
-                .unwrap(),
-        );
+        std::hint::black_box(c.memo_encrypt(FROM_WIF, TO_PUB, Some(nonce), "withdrawal w-7").unwrap().message_hex);
+        std::hint::black_box(c.sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN).unwrap());
     };
 
     let native_transfer = |nonce: u64| {
-        std::hint::black_box(
-            cwd_gateway::codec::memo_encrypt(
-                FROM_WIF,
-                TO_PUB,
-                Some(nonce),
-                "withdrawal w-7",
-                || unreachable!(),
-            )
-            .unwrap()
-            .message_hex,
-        );
-        std::hint::black_box(
-            cwd_gateway::codec::sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN)
-                .unwrap(),
-        );
+        std::hint::black_box(cwd_gateway::codec::memo_encrypt(FROM_WIF, TO_PUB, Some(nonce), "withdrawal w-7", || unreachable!()).unwrap().message_hex);
+        std::hint::black_box(cwd_gateway::codec::sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN).unwrap());
     };
 
     // One side's warm loop alone, for `perf record` or `valgrind --tool=callgrind`
@@ -153,33 +111,16 @@ fn main() {
         _ => {}
     }
 
-    let (wasm, native) = compare(
-        iterations,
-        |nonce| wasm_transfer(&mut instance, nonce),
-        native_transfer,
-    );
+    let (wasm, native) = compare(iterations, |nonce| wasm_transfer(&mut instance, nonce), native_transfer);
     // The two calls apart: where the component's time goes.
     let shared = std::cell::RefCell::new(&mut instance);
     let (wasm_memo, wasm_sign) = compare(
         iterations,
         |nonce| {
-            std::hint::black_box(
-                shared
-                    .borrow_mut()
-                    .codec()
-                    .memo_encrypt(FROM_WIF, TO_PUB, Some(nonce), "withdrawal w-7")
-                    .unwrap()
-                    .message_hex,
-            );
+            std::hint::black_box(shared.borrow_mut().codec().memo_encrypt(FROM_WIF, TO_PUB, Some(nonce), "withdrawal w-7").unwrap().message_hex);
         },
         |nonce| {
-            std::hint::black_box(
-                shared
-                    .borrow_mut()
-                    .codec()
-                    .sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN)
-                    .unwrap(),
-            );
+            std::hint::black_box(shared.borrow_mut().codec().sign_transaction(&txs[nonce as usize % txs.len()], FROM_WIF, CHAIN).unwrap());
         },
     );
     // A new recipient for every transfer: nothing cached helps.
@@ -187,10 +128,7 @@ fn main() {
         .map(|i| {
             let mut secret = [0x5au8; 32];
             secret[..4].copy_from_slice(&i.to_le_bytes());
-            let to = cwd_gateway::keys::PrivateKey::from_bytes(&secret)
-                .unwrap()
-                .public_key()
-                .to_string();
+            let to = cwd_gateway::keys::PrivateKey::from_bytes(&secret).unwrap().public_key().to_string();
             (to.clone(), tx_to(&memo_hex, i as u64, &to))
         })
         .collect();
@@ -201,29 +139,13 @@ fn main() {
         |nonce| {
             let (to, tx) = next_wasm.next().unwrap();
             let mut c = instance.codec();
-            std::hint::black_box(
-                c.memo_encrypt(FROM_WIF, to, Some(nonce), "withdrawal w-7")
-                    .unwrap()
-                    .message_hex,
-            );
+            std::hint::black_box(c.memo_encrypt(FROM_WIF, to, Some(nonce), "withdrawal w-7").unwrap().message_hex);
             std::hint::black_box(c.sign_transaction(tx, FROM_WIF, CHAIN).unwrap());
         },
         |nonce| {
             let (to, tx) = next_native.next().unwrap();
-            std::hint::black_box(
-                cwd_gateway::codec::memo_encrypt(
-                    FROM_WIF,
-                    to,
-                    Some(nonce),
-                    "withdrawal w-7",
-                    || unreachable!(),
-                )
-                .unwrap()
-                .message_hex,
-            );
-            std::hint::black_box(
-                cwd_gateway::codec::sign_transaction(tx, FROM_WIF, CHAIN).unwrap(),
-            );
+            std::hint::black_box(cwd_gateway::codec::memo_encrypt(FROM_WIF, to, Some(nonce), "withdrawal w-7", || unreachable!()).unwrap().message_hex);
+            std::hint::black_box(cwd_gateway::codec::sign_transaction(tx, FROM_WIF, CHAIN).unwrap());
         },
     );
 
@@ -231,24 +153,12 @@ fn main() {
     println!("transfer + encrypted memo, serialize and sign ({iterations} transfers a side in {ROUNDS} alternating rounds; medians of the rounds' means):");
     println!("  inside the component  {:>9.1} µs", us(wasm));
     println!("  native                {:>9.1} µs", us(native));
-    println!(
-        "  ratio component/native {:>8.2}x",
-        wasm.as_secs_f64() / native.as_secs_f64()
-    );
-    println!(
-        "  of which, in the component: memo-encrypt {:.1} µs, sign-transaction {:.1} µs",
-        us(wasm_memo),
-        us(wasm_sign)
-    );
-    println!(
-        "new recipient every transfer (no cache hits; 600 recipients, more than the caches hold):"
-    );
+    println!("  ratio component/native {:>8.2}x", wasm.as_secs_f64() / native.as_secs_f64());
+    println!("  of which, in the component: memo-encrypt {:.1} µs, sign-transaction {:.1} µs", us(wasm_memo), us(wasm_sign));
+    println!("new recipient every transfer (no cache hits; 600 recipients, more than the caches hold):");
     println!("  inside the component  {:>9.1} µs", us(wasm_cold));
     println!("  native                {:>9.1} µs", us(native_cold));
-    println!(
-        "  ratio component/native {:>8.2}x",
-        wasm_cold.as_secs_f64() / native_cold.as_secs_f64()
-    );
+    println!("  ratio component/native {:>8.2}x", wasm_cold.as_secs_f64() / native_cold.as_secs_f64());
     match python_baseline(50) {
         Some(py) => println!(
             "CrowdWiz Python client (crowdwiz 0.9.4), same work, same run: {py:>9.1} µs ({:.0}x the component)",
@@ -263,22 +173,14 @@ fn python_baseline(iterations: u32) -> Option<f64> {
     let python = std::path::PathBuf::from(std::env::var("CWD_REFERENCE_PYTHON").ok()?);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     // `cargo bench` runs in host/: a relative path is meant from the workspace root.
-    let python = if python.is_relative() && !python.exists() {
-        root.join(python)
-    } else {
-        python
-    };
+    let python = if python.is_relative() && !python.exists() { root.join(python) } else { python };
     let script = root.join("tests/reference/bench_codec.py");
     let out = std::process::Command::new(python)
         .arg(script)
         .args([FROM_WIF, TO_PUB, FROM_PUB, &iterations.to_string()])
         .output()
         .expect("running the Python client");
-    assert!(
-        out.status.success(),
-        "the Python client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "the Python client failed: {}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("its JSON report");
     report["mean_us"].as_f64()
 }

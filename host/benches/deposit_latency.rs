@@ -23,66 +23,29 @@ use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use support::*;
 
 fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(30);
-    let devnet = Devnet::start(DevnetConfig {
-        production: Production::Timer(Duration::from_secs(1)),
-        block_interval: 1,
-        ..DevnetConfig::seeded("deposit latency")
-    })
-    .expect("devnet");
-    let gateway = devnet
-        .create_account(AccountSpec::new("game-gateway", 10_000 * CWD))
-        .unwrap();
+    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(30);
+    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_secs(1)), block_interval: 1, ..DevnetConfig::seeded("deposit latency") })
+        .expect("devnet");
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
     let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5));
     let events = MemorySink::default();
-    let caps = Capabilities {
-        store: Arc::new(MemoryStore::new()),
-        node: Arc::new(node),
-        clock: Arc::new(SystemClock),
-        events: Arc::new(events.clone()),
-    };
+    let caps = Capabilities { store: Arc::new(MemoryStore::new()), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(events.clone()) };
     let mut config = config(devnet.chain_id_hex());
     config.tick_interval_ms = 0; // the default: 60 s
-    let keys = api::Keys {
-        active_wif: gateway.active_wif.clone().unwrap(),
-        memo_wif: gateway.memo_wif.clone().unwrap(),
-    };
-    let service = Service::start(
-        &Runtime::new(RuntimeConfig::default()).unwrap(),
-        caps,
-        &config,
-        keys,
-    )
-    .unwrap();
-    let gw = Gw {
-        devnet,
-        gateway,
-        service,
-        events,
-    };
+    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let service = Service::start(&Runtime::new(RuntimeConfig::default()).unwrap(), caps, &config, keys).unwrap();
+    let gw = Gw { devnet, gateway, service, events };
     gw.funded_player("ann", "ann-cwd", 10_000 * CWD, CWD);
     let stop = Arc::new(AtomicBool::new(false));
-    let timer = gw
-        .service
-        .spawn_timer(stop.clone(), Duration::from_secs(300));
+    let timer = gw.service.spawn_timer(stop.clone(), Duration::from_secs(300));
 
     let mut latencies = Vec::new();
     let mut expected = gw.service.with(|a| a.account("ann")).unwrap().balance;
     for _ in 0..n {
-        let tx = gw
-            .devnet
-            .transfer("ann-cwd", "game-gateway", CWD, None, None)
-            .unwrap();
+        let tx = gw.devnet.transfer("ann-cwd", "game-gateway", CWD, None, None).unwrap();
         let id: [u8; 20] = hex::decode(&tx.id).unwrap().try_into().unwrap();
-        let block = eventually("the deposit in a block", Duration::from_secs(30), || {
-            gw.devnet.lock().location(&id).map(|l| l.block_num)
-        });
-        eventually("its block irreversible", Duration::from_secs(60), || {
-            (gw.devnet.last_irreversible_block_num() >= block).then_some(())
-        });
+        let block = eventually("the deposit in a block", Duration::from_secs(30), || gw.devnet.lock().location(&id).map(|l| l.block_num));
+        eventually("its block irreversible", Duration::from_secs(60), || (gw.devnet.last_irreversible_block_num() >= block).then_some(()));
         let irreversible = Instant::now();
         expected += 90;
         eventually("the credit", Duration::from_secs(120), || {

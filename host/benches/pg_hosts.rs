@@ -33,10 +33,7 @@ use cwd_gateway_host::events::NullSink;
 use cwd_gateway_host::gateway::{GatewayCallError, Service, ServiceOptions};
 use cwd_gateway_host::lease::LeaseConfig;
 use cwd_gateway_host::node::HttpNode;
-use cwd_gateway_host::store::{
-    CommitOutcome, Entry, PostgresOptions, PostgresStore, Precondition, SqliteStore, Store,
-    StoreError, Write,
-};
+use cwd_gateway_host::store::{CommitOutcome, Entry, PostgresOptions, PostgresStore, Precondition, SqliteStore, Store, StoreError, Write};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 
 const CLIENTS: usize = 12;
@@ -49,30 +46,10 @@ struct Chain {
 }
 
 fn host(chain: &Chain, store: Arc<dyn Store>, name: &str) -> Arc<Service> {
-    let node = HttpNode::new(vec![chain.devnet.url().to_string()], Duration::from_secs(5))
-        .verify_chain_id(&chain.devnet.chain_id_hex())
-        .unwrap();
-    let caps = Capabilities {
-        store,
-        node: Arc::new(node),
-        clock: Arc::new(SystemClock),
-        events: Arc::new(NullSink),
-    };
-    let options = ServiceOptions {
-        api_instances: 4,
-        lease: LeaseConfig {
-            holder: name.into(),
-            duration: Duration::from_secs(30),
-        },
-    };
-    Service::start_opts(
-        &chain.runtime,
-        caps,
-        &chain.config,
-        chain.keys.clone(),
-        options,
-    )
-    .unwrap()
+    let node = HttpNode::new(vec![chain.devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&chain.devnet.chain_id_hex()).unwrap();
+    let caps = Capabilities { store, node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };
+    let options = ServiceOptions { api_instances: 4, lease: LeaseConfig { holder: name.into(), duration: Duration::from_secs(30) } };
+    Service::start_opts(&chain.runtime, caps, &chain.config, chain.keys.clone(), options).unwrap()
 }
 
 /// The bench's PostgreSQL server (its postmaster's pid): only its processes count, not
@@ -92,26 +69,14 @@ struct Cpu {
 impl Cpu {
     fn now() -> Cpu {
         let tick_us = 1e6 / 100.0; // USER_HZ is 100 on Linux
-                                   // (pid, ppid, utime + stime + cutime + cstime): children that exited and were
-                                   // reaped (PostgreSQL's closed sessions) count in their parent.
+        // (pid, ppid, utime + stime + cutime + cstime): children that exited and were
+        // reaped (PostgreSQL's closed sessions) count in their parent.
         let times = |stat: &str| -> Option<(f64, f64, f64)> {
             let pid: f64 = stat.split_once(" (")?.0.parse().ok()?;
-            let f: Vec<f64> = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .map(|x| x.parse().unwrap_or(0.0))
-                .collect();
-            Some((
-                pid,
-                *f.get(1)?,
-                f.get(11..15)?.iter().sum::<f64>() * tick_us,
-            ))
+            let f: Vec<f64> = stat.rsplit_once(')')?.1.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+            Some((pid, *f.get(1)?, f.get(11..15)?.iter().sum::<f64>() * tick_us))
         };
-        let own = std::fs::read_to_string("/proc/self/stat")
-            .ok()
-            .and_then(|s| times(&s))
-            .map_or(0.0, |t| t.2);
+        let own = std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| times(&s)).map_or(0.0, |t| t.2);
         let postmaster = POSTMASTER.get().map_or(-1.0, |p| *p as f64);
         let pg = std::fs::read_dir("/proc")
             .into_iter()
@@ -122,22 +87,10 @@ impl Cpu {
             .map(|(_, _, t)| t)
             .sum();
         let line = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        let f: Vec<f64> = line
-            .lines()
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|x| x.parse().ok())
-            .collect();
+        let f: Vec<f64> = line.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
         let total: f64 = f.iter().take(8).sum::<f64>() * tick_us;
         let idle = (f.get(3).unwrap_or(&0.0) + f.get(4).unwrap_or(&0.0)) * tick_us;
-        Cpu {
-            own,
-            pg,
-            busy: total - idle,
-            total,
-        }
+        Cpu { own, pg, busy: total - idle, total }
     }
 
     /// "host X µs + PostgreSQL Y µs CPU a call, machine Z % busy" since `before`.
@@ -160,19 +113,11 @@ fn phase(hosts: &[Arc<Service>], secs: u64, tag: &str) -> (f64, u64, String) {
     let busy = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..CLIENTS)
         .map(|t| {
-            let (service, stop, busy, tag) = (
-                hosts[t % hosts.len()].clone(),
-                stop.clone(),
-                busy.clone(),
-                tag.to_string(),
-            );
+            let (service, stop, busy, tag) = (hosts[t % hosts.len()].clone(), stop.clone(), busy.clone(), tag.to_string());
             std::thread::spawn(move || {
                 let mut done = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let (user, key) = (
-                        format!("{tag}-c{t}-u{}", done % 16),
-                        format!("{tag}-c{t}-{done}"),
-                    );
+                    let (user, key) = (format!("{tag}-c{t}-u{}", done % 16), format!("{tag}-c{t}-{done}"));
                     match service.with(|a| a.adjust_balance(&user, 1, &key, "bench")) {
                         Ok(_) => done += 1,
                         Err(GatewayCallError::Refused(GatewayError::Busy)) => {
@@ -189,11 +134,7 @@ fn phase(hosts: &[Arc<Service>], secs: u64, tag: &str) -> (f64, u64, String) {
     std::thread::sleep(Duration::from_secs(secs));
     stop.store(true, Ordering::Relaxed);
     let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    (
-        total as f64 / started.elapsed().as_secs_f64(),
-        busy.load(Ordering::Relaxed),
-        Cpu::now().per_call(cpu, total),
-    )
+    (total as f64 / started.elapsed().as_secs_f64(), busy.load(Ordering::Relaxed), Cpu::now().per_call(cpu, total))
 }
 
 /// The physical baseline: CLIENTS connections, each upserting its own row in autocommit
@@ -220,10 +161,7 @@ fn raw_phase(url: &str, secs: u64) -> (f64, String) {
     std::thread::sleep(Duration::from_secs(secs));
     stop.store(true, Ordering::Relaxed);
     let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    (
-        total as f64 / started.elapsed().as_secs_f64(),
-        Cpu::now().per_call(cpu, total),
-    )
+    (total as f64 / started.elapsed().as_secs_f64(), Cpu::now().per_call(cpu, total))
 }
 
 /// A store that counts the calls it passes on.
@@ -239,29 +177,15 @@ impl Store for Counted {
         self.gets.fetch_add(1, Ordering::Relaxed);
         self.inner.get(key)
     }
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.scans.fetch_add(1, Ordering::Relaxed);
         self.inner.scan(prefix, start_after, limit)
     }
-    fn scan_reverse(
-        &self,
-        prefix: &str,
-        start_before: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.scans.fetch_add(1, Ordering::Relaxed);
         self.inner.scan_reverse(prefix, start_before, limit)
     }
-    fn commit(
-        &self,
-        preconditions: &[Precondition],
-        writes: &[Write],
-    ) -> Result<CommitOutcome, StoreError> {
+    fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.inner.commit(preconditions, writes)
     }
@@ -273,32 +197,22 @@ impl Store for Counted {
 fn round_trips(chain: &Chain, server: &pg::PgServer) -> String {
     let url = server.create_database("roundtrips");
     let mut admin = postgres::Client::connect(&server.url("postgres"), postgres::NoTls).unwrap();
-    admin
-        .batch_execute("ALTER DATABASE roundtrips SET log_statement = 'all'")
-        .unwrap();
+    admin.batch_execute("ALTER DATABASE roundtrips SET log_statement = 'all'").unwrap();
     let counted = Arc::new(Counted {
-        inner: PostgresStore::open(&PostgresOptions {
-            pool_size: 2,
-            ..PostgresOptions::new(url)
-        })
-        .unwrap(),
+        inner: PostgresStore::open(&PostgresOptions { pool_size: 2, ..PostgresOptions::new(url) }).unwrap(),
         gets: AtomicU64::new(0),
         scans: AtomicU64::new(0),
         commits: AtomicU64::new(0),
     });
     let service = host(chain, counted.clone(), "roundtrips");
     let call = |i: u32| {
-        service
-            .with(|a| a.adjust_balance(&format!("rt-u{}", i % 4), 1, &format!("rt-{i}"), "bench"))
-            .unwrap();
+        service.with(|a| a.adjust_balance(&format!("rt-u{}", i % 4), 1, &format!("rt-{i}"), "bench")).unwrap();
     };
     (0..20).for_each(call); // configuration, first records
     let log = server.dir().join("log");
     let statements = || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        text.lines()
-            .filter(|l| l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
-            .count() as u64
+        text.lines().filter(|l| l.contains("LOG:  statement: ") || l.contains("LOG:  execute ")).count() as u64
     };
     let counts = |c: &Counted| [&c.gets, &c.scans, &c.commits].map(|a| a.load(Ordering::Relaxed));
     let (s0, c0) = (statements(), counts(&counted));
@@ -319,96 +233,46 @@ fn round_trips(chain: &Chain, server: &pg::PgServer) -> String {
 }
 
 fn main() {
-    let secs: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(10);
-    let Some(server) = pg::PgServer::start("bench", true) else {
-        return;
-    };
+    let secs: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10);
+    let Some(server) = pg::PgServer::start("bench", true) else { return };
     let pid = std::fs::read_to_string(server.dir().join("data/postmaster.pid")).unwrap_or_default();
-    let _ = POSTMASTER.set(
-        pid.lines()
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or(0),
-    );
-    let devnet = Devnet::start(DevnetConfig {
-        production: Production::Timer(Duration::from_millis(500)),
-        ..DevnetConfig::seeded("pg bench")
-    })
-    .unwrap();
-    let gateway = devnet
-        .create_account(AccountSpec::new("game-gateway", 1_000 * support::CWD))
-        .unwrap();
-    let keys = api::Keys {
-        active_wif: gateway.active_wif.clone().unwrap(),
-        memo_wif: gateway.memo_wif.clone().unwrap(),
-    };
+    let _ = POSTMASTER.set(pid.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0));
+    let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(500)), ..DevnetConfig::seeded("pg bench") }).unwrap();
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * support::CWD)).unwrap();
+    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
     let config = support::config(devnet.chain_id_hex());
-    let chain = Chain {
-        devnet,
-        keys,
-        config,
-        runtime: Runtime::new(RuntimeConfig::default()).unwrap(),
-    };
+    let chain = Chain { devnet, keys, config, runtime: Runtime::new(RuntimeConfig::default()).unwrap() };
 
     let sqlite_path = server.dir().join("bench.db");
-    let sqlite = host(
-        &chain,
-        Arc::new(SqliteStore::open(&sqlite_path).unwrap()),
-        "sqlite",
-    );
+    let sqlite = host(&chain, Arc::new(SqliteStore::open(&sqlite_path).unwrap()), "sqlite");
     phase(&[sqlite.clone()], 1, "warm-sqlite");
     let (sqlite_rate, sqlite_busy, sqlite_cpu) = phase(&[sqlite], secs, "sqlite");
-    println!(
-        "{:<32} {:>9.0} adjust-balance/s  (busy answers: {sqlite_busy}; {sqlite_cpu})",
-        "SQLite, 1 host", sqlite_rate
-    );
+    println!("{:<32} {:>9.0} adjust-balance/s  (busy answers: {sqlite_busy}; {sqlite_cpu})", "SQLite, 1 host", sqlite_rate);
 
     println!("{}", round_trips(&chain, &server));
 
     let raw_url = server.create_database("raw");
-    postgres::Client::connect(&raw_url, postgres::NoTls)
-        .unwrap()
-        .batch_execute("CREATE TABLE raw (k INT8 PRIMARY KEY, v INT8 NOT NULL)")
-        .unwrap();
+    postgres::Client::connect(&raw_url, postgres::NoTls).unwrap().batch_execute("CREATE TABLE raw (k INT8 PRIMARY KEY, v INT8 NOT NULL)").unwrap();
     raw_phase(&raw_url, 1);
     let (raw_before, raw_cpu) = raw_phase(&raw_url, secs);
-    println!(
-        "{:<32} {:>9.0} commits/s          ({raw_cpu})",
-        format!("PostgreSQL raw, {CLIENTS} clients"),
-        raw_before
-    );
+    println!("{:<32} {:>9.0} commits/s          ({raw_cpu})", format!("PostgreSQL raw, {CLIENTS} clients"), raw_before);
 
     let mut rates = Vec::new();
     for n in 1..=3 {
         let url = server.create_database(&format!("bench{n}"));
         let hosts: Vec<Arc<Service>> = (0..n)
             .map(|i| {
-                let store = PostgresStore::open(&PostgresOptions {
-                    pool_size: 8,
-                    ..PostgresOptions::new(url.clone())
-                })
-                .unwrap();
+                let store = PostgresStore::open(&PostgresOptions { pool_size: 8, ..PostgresOptions::new(url.clone()) }).unwrap();
                 host(&chain, Arc::new(store), &format!("host-{i}"))
             })
             .collect();
         phase(&hosts, 1, &format!("warm-pg{n}"));
         let (rate, busy, cpu) = phase(&hosts, secs, &format!("pg{n}"));
-        println!(
-            "{:<32} {:>9.0} adjust-balance/s  (busy answers: {busy}; {cpu})",
-            format!("PostgreSQL, {n} host{}", if n > 1 { "s" } else { "" }),
-            rate
-        );
+        println!("{:<32} {:>9.0} adjust-balance/s  (busy answers: {busy}; {cpu})", format!("PostgreSQL, {n} host{}", if n > 1 { "s" } else { "" }), rate);
         rates.push(rate);
     }
     let (raw_after, raw_cpu) = raw_phase(&raw_url, secs);
-    println!(
-        "{:<32} {:>9.0} commits/s          ({raw_cpu})",
-        format!("PostgreSQL raw, {CLIENTS} clients"),
-        raw_after
-    );
+    println!("{:<32} {:>9.0} commits/s          ({raw_cpu})", format!("PostgreSQL raw, {CLIENTS} clients"), raw_after);
     let raw = (raw_before + raw_after) / 2.0;
     println!(
         "ratios to raw commits ({raw:.0}/s, the mean of both): PostgreSQL 1 host {:.2}, 2 hosts {:.2}, 3 hosts {:.2}; SQLite 1 host {:.2}",

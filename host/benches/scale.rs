@@ -28,10 +28,7 @@ use std::time::{Duration, Instant};
 use cwd_devnet::{AccountSpec, Config as DevnetConfig, Devnet, Production};
 use cwd_gateway::config::Rate;
 use cwd_gateway::events::{OpPosition, UnclaimedReason};
-use cwd_gateway::records::{
-    self, derived, AdjustRec, DepositRec, LinkRec, Linked, Step, UnclaimedRec, UnclaimedState,
-    UserRec, WdState, WithdrawalRec,
-};
+use cwd_gateway::records::{self, derived, AdjustRec, DepositRec, LinkRec, Linked, Step, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec};
 use cwd_gateway_host::bindings::api::{self, GatewayError, ListOrder, WithdrawalFilter};
 use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::NullSink;
@@ -50,70 +47,25 @@ const ADJUSTMENTS_PER_USER: u32 = 3;
 struct Port(Arc<dyn Store>);
 
 impl cwd_gateway::ports::Store for Port {
-    fn get(
-        &mut self,
-        key: &str,
-    ) -> Result<Option<cwd_gateway::ports::Entry>, cwd_gateway::ports::StoreError> {
-        self.0
-            .get(key)
-            .map(|e| e.map(entry))
-            .map_err(|e| cwd_gateway::ports::StoreError(e.0))
+    fn get(&mut self, key: &str) -> Result<Option<cwd_gateway::ports::Entry>, cwd_gateway::ports::StoreError> {
+        self.0.get(key).map(|e| e.map(entry)).map_err(|e| cwd_gateway::ports::StoreError(e.0))
     }
-    fn scan(
-        &mut self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<cwd_gateway::ports::Entry>, cwd_gateway::ports::StoreError> {
-        self.0
-            .scan(prefix, start_after, limit)
-            .map(|v| v.into_iter().map(entry).collect())
-            .map_err(|e| cwd_gateway::ports::StoreError(e.0))
+    fn scan(&mut self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<cwd_gateway::ports::Entry>, cwd_gateway::ports::StoreError> {
+        self.0.scan(prefix, start_after, limit).map(|v| v.into_iter().map(entry).collect()).map_err(|e| cwd_gateway::ports::StoreError(e.0))
     }
-    fn scan_reverse(
-        &mut self,
-        prefix: &str,
-        start_before: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<cwd_gateway::ports::Entry>, cwd_gateway::ports::StoreError> {
-        self.0
-            .scan_reverse(prefix, start_before, limit)
-            .map(|v| v.into_iter().map(entry).collect())
-            .map_err(|e| cwd_gateway::ports::StoreError(e.0))
+    fn scan_reverse(&mut self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<cwd_gateway::ports::Entry>, cwd_gateway::ports::StoreError> {
+        self.0.scan_reverse(prefix, start_before, limit).map(|v| v.into_iter().map(entry).collect()).map_err(|e| cwd_gateway::ports::StoreError(e.0))
     }
-    fn commit(
-        &mut self,
-        pre: &[cwd_gateway::ports::Precondition],
-        writes: &[cwd_gateway::ports::Write],
-    ) -> Result<bool, cwd_gateway::ports::StoreError> {
+    fn commit(&mut self, pre: &[cwd_gateway::ports::Precondition], writes: &[cwd_gateway::ports::Write]) -> Result<bool, cwd_gateway::ports::StoreError> {
         use cwd_gateway_host::store::{CommitOutcome, Precondition, Write};
-        let pre: Vec<_> = pre
-            .iter()
-            .map(|p| Precondition {
-                key: p.key.clone(),
-                expected_version: p.expected_version,
-            })
-            .collect();
-        let writes: Vec<_> = writes
-            .iter()
-            .map(|w| Write {
-                key: w.key.clone(),
-                value: w.value.clone(),
-            })
-            .collect();
-        self.0
-            .commit(&pre, &writes)
-            .map(|o| o == CommitOutcome::Committed)
-            .map_err(|e| cwd_gateway::ports::StoreError(e.0))
+        let pre: Vec<_> = pre.iter().map(|p| Precondition { key: p.key.clone(), expected_version: p.expected_version }).collect();
+        let writes: Vec<_> = writes.iter().map(|w| Write { key: w.key.clone(), value: w.value.clone() }).collect();
+        self.0.commit(&pre, &writes).map(|o| o == CommitOutcome::Committed).map_err(|e| cwd_gateway::ports::StoreError(e.0))
     }
 }
 
 fn entry(e: Entry) -> cwd_gateway::ports::Entry {
-    cwd_gateway::ports::Entry {
-        key: e.key,
-        value: e.value,
-        version: e.version,
-    }
+    cwd_gateway::ports::Entry { key: e.key, value: e.value, version: e.version }
 }
 
 fn user_id(n: u64) -> String {
@@ -126,22 +78,12 @@ fn fill(store: &Arc<dyn Store>, from: u64, to: u64, now_ms: u64) {
     if from == 0 {
         // A store that kept its totals and indexes from its first commit.
         records::transact(&mut port, |t| {
-            t.put(
-                derived::BUILD_KEY,
-                &derived::Build {
-                    done: true,
-                    cursor: None,
-                    counted: 0,
-                },
-            );
+            t.put(derived::BUILD_KEY, &derived::Build { done: true, cursor: None, counted: 0 });
             Ok(Step::Commit(()))
         })
         .unwrap();
     }
-    let rate = Rate {
-        game_units: 90,
-        per_cwd_units: 100_000,
-    };
+    let rate = Rate { game_units: 90, per_cwd_units: 100_000 };
     let mut start = from;
     while start < to {
         let end = (start + FILL_BATCH).min(to);
@@ -156,56 +98,18 @@ fn fill(store: &Arc<dyn Store>, from: u64, to: u64, now_ms: u64) {
                         t.put(&key, &$value);
                     }};
                 }
-                let linked = Linked {
-                    account: format!("p{n}"),
-                    account_id,
-                    linked_at_ms: now_ms,
-                };
-                put!(
-                    records::user_key(&user),
-                    UserRec {
-                        balance: 1_000_000,
-                        linked: Some(linked),
-                        ..Default::default()
-                    }
-                );
-                put!(
-                    records::link_key(account_id),
-                    LinkRec::Linked {
-                        user: user.clone(),
-                        account: format!("p{n}"),
-                        since_ms: now_ms
-                    }
-                );
+                let linked = Linked { account: format!("p{n}"), account_id, linked_at_ms: now_ms };
+                put!(records::user_key(&user), UserRec { balance: 1_000_000, linked: Some(linked), ..Default::default() });
+                put!(records::link_key(account_id), LinkRec::Linked { user: user.clone(), account: format!("p{n}"), since_ms: now_ms });
                 for k in 0..DEPOSITS_PER_USER {
                     // Blocks far past the devnet's, so the tick's scan never meets them.
-                    let pos = OpPosition {
-                        block_num: 10_000_000 + n as u32,
-                        trx_in_block: k,
-                        op_in_trx: 0,
-                        occurrence: 0,
-                    };
-                    let d = DepositRec {
-                        user: user.clone(),
-                        from_account_id: account_id,
-                        cwd: 100_000,
-                        game: 90,
-                        rate: rate.clone(),
-                        credited_at_ms: now_ms,
-                    };
+                    let pos = OpPosition { block_num: 10_000_000 + n as u32, trx_in_block: k, op_in_trx: 0, occurrence: 0 };
+                    let d = DepositRec { user: user.clone(), from_account_id: account_id, cwd: 100_000, game: 90, rate: rate.clone(), credited_at_ms: now_ms };
                     put!(records::dep_key(&pos), d);
                 }
                 for k in 0..ADJUSTMENTS_PER_USER {
                     let key = format!("fill:{user}:{k}");
-                    let a = AdjustRec {
-                        user: user.clone(),
-                        idempotency_key: key.clone(),
-                        delta: 1,
-                        reason: "fill".into(),
-                        balance_after: 1_000_000,
-                        frozen_after: 0,
-                        at_ms: now_ms,
-                    };
+                    let a = AdjustRec { user: user.clone(), idempotency_key: key.clone(), delta: 1, reason: "fill".into(), balance_after: 1_000_000, frozen_after: 0, at_ms: now_ms };
                     put!(records::adj_key(&key), a);
                 }
                 let id = format!("w{n:010}");
@@ -230,12 +134,7 @@ fn fill(store: &Arc<dyn Store>, from: u64, to: u64, now_ms: u64) {
                 };
                 put!(records::wd_key(&id), w);
                 if n % 10 == 0 {
-                    let pos = OpPosition {
-                        block_num: 10_000_000 + n as u32,
-                        trx_in_block: 99,
-                        op_in_trx: 0,
-                        occurrence: 0,
-                    };
+                    let pos = OpPosition { block_num: 10_000_000 + n as u32, trx_in_block: 99, op_in_trx: 0, occurrence: 0 };
                     let u = UnclaimedRec {
                         position: pos.clone(),
                         from_account_id: 9_000_000 + n,
@@ -280,18 +179,12 @@ fn median(n: usize, mut f: impl FnMut(usize)) -> Duration {
 }
 
 /// `adjust-balance` latencies from 16 clients over `secs`, on existing users.
-fn adjust_under_load(
-    service: &Arc<Service>,
-    users: u64,
-    secs: u64,
-    tag: &str,
-) -> (Duration, Duration, f64) {
+fn adjust_under_load(service: &Arc<Service>, users: u64, secs: u64, tag: &str) -> (Duration, Duration, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let all = Arc::new(Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..CLIENTS)
         .map(|c| {
-            let (service, stop, all, tag) =
-                (service.clone(), stop.clone(), all.clone(), tag.to_string());
+            let (service, stop, all, tag) = (service.clone(), stop.clone(), all.clone(), tag.to_string());
             std::thread::spawn(move || {
                 let mut mine = Vec::new();
                 let mut i = 0u64;
@@ -324,11 +217,7 @@ fn adjust_under_load(
 
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
+    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
     kib / 1024.0
 }
 
@@ -358,57 +247,27 @@ fn measure(service: &Arc<Service>, users: u64, secs: u64, bytes: u64) -> Row {
     service.tick().unwrap();
     let tick = median(15, |_| {
         let r = service.tick().unwrap();
-        assert_eq!(
-            r.deposits_credited + r.withdrawals_sent,
-            0,
-            "nothing new on chain"
-        );
+        assert_eq!(r.deposits_credited + r.withdrawals_sent, 0, "nothing new on chain");
     });
     let status = median(15, |_| {
         let s = service.with(|a| a.status()).unwrap();
-        assert!(
-            s.unclaimed_count as u64 >= users / 10,
-            "the kept totals count the dust"
-        );
+        assert!(s.unclaimed_count as u64 >= users / 10, "the kept totals count the dust");
     });
     let pick = |i: usize| user_id((i as u64 * 7_919 + 13) % users);
     let account = median(200, |i| {
-        assert!(service
-            .with(|a| a.account(&pick(i)))
-            .unwrap()
-            .linked
-            .is_some());
+        assert!(service.with(|a| a.account(&pick(i))).unwrap().linked.is_some());
     });
     let deposits = median(100, |i| {
-        let page = service
-            .with(|a| a.list_deposits(&pick(i), ListOrder::NewestFirst, None, 20))
-            .unwrap();
+        let page = service.with(|a| a.list_deposits(&pick(i), ListOrder::NewestFirst, None, 20)).unwrap();
         assert_eq!(page.len(), DEPOSITS_PER_USER as usize);
     });
     let withdrawals = median(100, |i| {
-        let filter = WithdrawalFilter {
-            user: Some(pick(i)),
-            state: None,
-        };
-        let page = service
-            .with(|a| a.list_withdrawals(&filter, ListOrder::NewestFirst, None, 20))
-            .unwrap();
+        let filter = WithdrawalFilter { user: Some(pick(i)), state: None };
+        let page = service.with(|a| a.list_withdrawals(&filter, ListOrder::NewestFirst, None, 20)).unwrap();
         assert_eq!(page.len(), 1);
     });
     let (p50, p99, rate) = adjust_under_load(service, users, secs, &format!("adj{users}"));
-    Row {
-        users,
-        tick,
-        status,
-        account,
-        deposits,
-        withdrawals,
-        p50,
-        p99,
-        rate,
-        bytes,
-        rss: rss_mib(),
-    }
+    Row { users, tick, status, account, deposits, withdrawals, p50, p99, rate, bytes, rss: rss_mib() }
 }
 
 fn print(store: &str, rows: &[Row]) {
@@ -451,71 +310,28 @@ fn print(store: &str, rows: &[Row]) {
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
 fn dir_bytes(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.metadata().ok())
-                .filter(|m| m.is_file())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
+    std::fs::read_dir(path).map(|d| d.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()).unwrap_or(0)
 }
 
 fn main() {
-    let sizes: Vec<u64> = arg("--sizes")
-        .map(|s| {
-            s.split(',')
-                .map(|n| n.parse().expect("--sizes 1000,100000"))
-                .collect()
-        })
-        .unwrap_or(vec![1_000, 100_000, 1_000_000]);
+    let sizes: Vec<u64> = arg("--sizes").map(|s| s.split(',').map(|n| n.parse().expect("--sizes 1000,100000")).collect()).unwrap_or(vec![1_000, 100_000, 1_000_000]);
     let stores = arg("--stores").unwrap_or("sqlite,postgres".into());
-    let secs: u64 = arg("--seconds")
-        .map(|s| s.parse().expect("--seconds N"))
-        .unwrap_or(5);
-    let devnet = Devnet::start(DevnetConfig {
-        production: Production::Manual,
-        ..DevnetConfig::seeded("scale bench")
-    })
-    .unwrap();
-    let gateway = devnet
-        .create_account(AccountSpec::new("game-gateway", 1_000 * support::CWD))
-        .unwrap();
+    let secs: u64 = arg("--seconds").map(|s| s.parse().expect("--seconds N")).unwrap_or(5);
+    let devnet = Devnet::start(DevnetConfig { production: Production::Manual, ..DevnetConfig::seeded("scale bench") }).unwrap();
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * support::CWD)).unwrap();
     devnet.produce_block();
-    let keys = api::Keys {
-        active_wif: gateway.active_wif.clone().unwrap(),
-        memo_wif: gateway.memo_wif.clone().unwrap(),
-    };
+    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
     let config = support::config(devnet.chain_id_hex());
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let host = |store: Arc<dyn Store>| {
-        let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5))
-            .verify_chain_id(&devnet.chain_id_hex())
-            .unwrap();
-        let caps = Capabilities {
-            store,
-            node: Arc::new(node),
-            clock: Arc::new(SystemClock),
-            events: Arc::new(NullSink),
-        };
-        let options = ServiceOptions {
-            api_instances: 4,
-            lease: LeaseConfig {
-                holder: "scale".into(),
-                duration: Duration::from_secs(600),
-            },
-        };
+        let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&devnet.chain_id_hex()).unwrap();
+        let caps = Capabilities { store, node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };
+        let options = ServiceOptions { api_instances: 4, lease: LeaseConfig { holder: "scale".into(), duration: Duration::from_secs(600) } };
         Service::start_opts(&runtime, caps, &config, keys.clone(), options).unwrap()
     };
     let run = |name: &str, store: Arc<dyn Store>, size: &dyn Fn() -> u64| {
@@ -525,18 +341,10 @@ fn main() {
         for &users in &sizes {
             let t = Instant::now();
             fill(&store, filled, users, now_ms);
-            println!(
-                "{name}: filled to {users} users in {:.1} s",
-                t.elapsed().as_secs_f64()
-            );
+            println!("{name}: filled to {users} users in {:.1} s", t.elapsed().as_secs_f64());
             filled = users;
             let row = measure(&service, users, secs, size());
-            println!(
-                "{name}: {users} users: tick {} ms, status {} ms, adjust p50 {} ms",
-                ms(row.tick),
-                ms(row.status),
-                ms(row.p50)
-            );
+            println!("{name}: {users} users: tick {} ms, status {} ms, adjust p50 {} ms", ms(row.tick), ms(row.status), ms(row.p50));
             rows.push(row);
         }
         print(name, &rows);
@@ -552,20 +360,10 @@ fn main() {
         match pg::PgServer::start("scale", true) {
             Some(server) => {
                 let url = server.create_database("scale");
-                let store: Arc<dyn Store> = Arc::new(
-                    PostgresStore::open(&PostgresOptions {
-                        pool_size: 8,
-                        ..PostgresOptions::new(url.clone())
-                    })
-                    .unwrap(),
-                );
+                let store: Arc<dyn Store> = Arc::new(PostgresStore::open(&PostgresOptions { pool_size: 8, ..PostgresOptions::new(url.clone()) }).unwrap());
                 let sizer = Mutex::new(postgres::Client::connect(&url, postgres::NoTls).unwrap());
                 let size = || {
-                    let row = sizer
-                        .lock()
-                        .unwrap()
-                        .query_one("SELECT pg_total_relation_size('cwd_kv')", &[])
-                        .unwrap();
+                    let row = sizer.lock().unwrap().query_one("SELECT pg_total_relation_size('cwd_kv')", &[]).unwrap();
                     row.get::<_, i64>(0) as u64
                 };
                 run("PostgreSQL", store, &size);

@@ -38,11 +38,7 @@ impl CatchUp {
         };
         *total += u64::from(scanned);
         let elapsed = now.saturating_duration_since(*since).as_secs_f64();
-        let rate = if elapsed > 0.0 {
-            *total as f64 / elapsed
-        } else {
-            0.0
-        };
+        let rate = if elapsed > 0.0 { *total as f64 / elapsed } else { 0.0 };
         let progress = Progress {
             scanned: *total,
             behind,
@@ -50,19 +46,11 @@ impl CatchUp {
             eta: (rate > 0.0).then(|| Duration::from_secs_f64(behind as f64 / rate)),
         };
         if behind <= CATCHING_UP_ABOVE {
-            tracing::info!(
-                scanned = progress.scanned,
-                ops_per_sec = rate.round(),
-                secs = elapsed.round(),
-                "caught up with the gateway account's history"
-            );
+            tracing::info!(scanned = progress.scanned, ops_per_sec = rate.round(), secs = elapsed.round(), "caught up with the gateway account's history");
             *self = CatchUp::default();
             return None;
         }
-        if self
-            .last_line
-            .is_some_and(|t| now.saturating_duration_since(t) < EVERY)
-        {
+        if self.last_line.is_some_and(|t| now.saturating_duration_since(t) < EVERY) {
             return None;
         }
         self.last_line = Some(now);
@@ -90,9 +78,7 @@ mod tests {
         // Far behind: the catch-up starts (its first line is the start notice).
         assert_eq!(c.observe(t0, 5_000, 95_000), None);
         // 10,000 more in 5 s: 15,000 in 5 s overall (the first tick's ops count too).
-        let p = c
-            .observe(t0 + Duration::from_secs(5), 10_000, 85_000)
-            .expect("a line is due");
+        let p = c.observe(t0 + Duration::from_secs(5), 10_000, 85_000).expect("a line is due");
         assert_eq!(p.scanned, 15_000);
         assert_eq!(p.ops_per_sec, 3_000.0);
         assert_eq!(p.eta, Some(Duration::from_secs_f64(85_000.0 / 3_000.0)));

@@ -3,9 +3,7 @@
 
 use std::fmt;
 
-use crate::bindings::{
-    CodecError, EncryptedMemo, FieldProblem, KeyProblem, SignatureProblem, TxInfo,
-};
+use crate::bindings::{CodecError, FieldProblem, KeyProblem, SignatureProblem, TxInfo, EncryptedMemo};
 use crate::runtime::Instance;
 
 /// A codec call failed: the input was bad, or the component itself failed (a trap,
@@ -123,9 +121,6 @@ impl Codec<'_> {
     pub fn main_chain_id(&mut self) -> CallResult<String> {
         self.0.arm();
         let inst = &mut *self.0;
-        inst.gateway
-            .crowdwiz_gateway_codec()
-            .call_main_chain_id(&mut inst.store)
-            .map_err(|e| CallError::Component(e.into()))
+        inst.gateway.crowdwiz_gateway_codec().call_main_chain_id(&mut inst.store).map_err(|e| CallError::Component(e.into()))
     }
 }

@@ -28,8 +28,7 @@ pub fn read_secret(path: &Path, what: &str) -> anyhow::Result<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path)
-            .map_err(|e| anyhow::anyhow!("reading the {what} {}: {e}", path.display()))?;
+        let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("reading the {what} {}: {e}", path.display()))?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             anyhow::bail!(
@@ -39,6 +38,5 @@ pub fn read_secret(path: &Path, what: &str) -> anyhow::Result<String> {
             );
         }
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("reading the {what} {}: {e}", path.display()))
+    std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading the {what} {}: {e}", path.display()))
 }

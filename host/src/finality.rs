@@ -31,13 +31,7 @@ pub struct FinalityWatch {
 
 impl Default for FinalityWatch {
     fn default() -> Self {
-        FinalityWatch {
-            block_interval: None,
-            next_poll: Instant::now(),
-            last_irreversible: None,
-            last_head: None,
-            misses: 0,
-        }
+        FinalityWatch { block_interval: None, next_poll: Instant::now(), last_irreversible: None, last_head: None, misses: 0 }
     }
 }
 
@@ -62,10 +56,7 @@ impl FinalityWatch {
         }
         let interval = self.block_interval(node);
         self.next_poll = now + interval;
-        let Some(dgp) = node
-            .call("database", "get_dynamic_global_properties", "[]")
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        let Some(dgp) = node.call("database", "get_dynamic_global_properties", "[]").ok().and_then(|t| serde_json::from_str::<Value>(&t).ok())
         else {
             return false;
         };
@@ -81,22 +72,14 @@ impl FinalityWatch {
             self.last_head = head;
             // Aim the next poll just after the next block is due, when the chain clock is
             // the wall clock (otherwise once per block interval from now).
-            if let (Some(head), Ok(wall)) = (
-                dgp["time"].as_str().and_then(unix_seconds),
-                SystemTime::now().duration_since(UNIX_EPOCH),
-            ) {
+            if let (Some(head), Ok(wall)) = (dgp["time"].as_str().and_then(unix_seconds), SystemTime::now().duration_since(UNIX_EPOCH)) {
                 let due = Duration::from_secs(head) + interval + AFTER_BLOCK;
-                if let Some(wait) = due
-                    .checked_sub(wall)
-                    .filter(|w| *w <= interval + AFTER_BLOCK)
-                {
+                if let Some(wait) = due.checked_sub(wall).filter(|w| *w <= interval + AFTER_BLOCK) {
                     self.next_poll = now + wait;
                 }
             }
         }
-        let Some(lib) = int(&dgp["last_irreversible_block_num"]) else {
-            return false;
-        };
+        let Some(lib) = int(&dgp["last_irreversible_block_num"]) else { return false };
         let moved = self.last_irreversible.is_some_and(|last| lib > last);
         self.last_irreversible = Some(self.last_irreversible.map_or(lib, |last| last.max(lib)));
         moved
@@ -104,8 +87,7 @@ impl FinalityWatch {
 }
 
 fn int(v: &Value) -> Option<u64> {
-    v.as_u64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 /// `2026-11-23T04:51:19` (a node's UTC time) as Unix seconds.
@@ -113,10 +95,7 @@ fn unix_seconds(text: &str) -> Option<u64> {
     let (date, time) = text.split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time
-        .trim_end_matches('Z')
-        .split(':')
-        .map(|p| p.parse::<i64>().ok());
+    let mut t = time.trim_end_matches('Z').split(':').map(|p| p.parse::<i64>().ok());
     let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
         return None;
@@ -151,15 +130,8 @@ mod tests {
                     *self.polls.lock().unwrap() += 1;
                     let (head, time, lib) = *self.head.lock().unwrap();
                     let secs = time % 86_400;
-                    let t = format!(
-                        "2026-12-02T{:02}:{:02}:{:02}",
-                        secs / 3600,
-                        secs / 60 % 60,
-                        secs % 60
-                    );
-                    Ok(format!(
-                        r#"{{"head_block_number":{head},"time":"{t}","last_irreversible_block_num":{lib}}}"#
-                    ))
+                    let t = format!("2026-12-02T{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+                    Ok(format!(r#"{{"head_block_number":{head},"time":"{t}","last_irreversible_block_num":{lib}}}"#))
                 }
             }
         }
@@ -167,19 +139,10 @@ mod tests {
 
     #[test]
     fn a_late_block_is_asked_for_again_soon_and_only_a_few_times() {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let chain = Chain {
-            head: Mutex::new((10, now, 5)),
-            polls: Mutex::new(0),
-        };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let chain = Chain { head: Mutex::new((10, now, 5)), polls: Mutex::new(0) };
         let mut watch = FinalityWatch::default();
-        assert!(
-            !watch.moved(&chain),
-            "the first answer only sets where the chain is"
-        );
+        assert!(!watch.moved(&chain), "the first answer only sets where the chain is");
         // The same head again: the block is late; the next poll comes after a quarter
         // of the interval, not a whole one.
         watch.next_poll = Instant::now();
@@ -209,13 +172,7 @@ mod tests {
         assert_eq!(unix_seconds("2000-03-01T00:00:00"), Some(951_868_800));
         assert_eq!(unix_seconds("2026-11-23T04:51:19"), Some(1_795_409_479));
         assert_eq!(unix_seconds("2024-02-29T23:59:59"), Some(1_709_251_199));
-        for bad in [
-            "",
-            "2026-11-23",
-            "2026-13-01T00:00:00",
-            "2026-11-23T24:00:00",
-            "x-y-zTa:b:c",
-        ] {
+        for bad in ["", "2026-11-23", "2026-13-01T00:00:00", "2026-11-23T24:00:00", "x-y-zTa:b:c"] {
             assert_eq!(unix_seconds(bad), None, "{bad}");
         }
     }

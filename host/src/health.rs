@@ -23,11 +23,8 @@ pub fn readiness(service: &Service) -> Value {
     let lease = service.lease_status();
     // A standby host (another holds the tick lease) is ready when it serves calls and
     // reads the lease: the holder's ticks are the holder's to report.
-    let lease_recent = lease
-        .last_ok
-        .is_some_and(|t| t.elapsed() <= service.lease_config().duration + TICK_SLACK);
-    let standby =
-        !lease.held && lease.holder.as_ref().is_some_and(|h| *h != lease.this_host) && lease_recent;
+    let lease_recent = lease.last_ok.is_some_and(|t| t.elapsed() <= service.lease_config().duration + TICK_SLACK);
+    let standby = !lease.held && lease.holder.as_ref().is_some_and(|h| *h != lease.this_host) && lease_recent;
     let stale_after = service.expected_tick_interval() * 3 + TICK_SLACK;
     let since_ok = h.last_tick_ok.map(|t| t.elapsed());
     let tick_recent = since_ok.is_some_and(|d| d <= stale_after);

@@ -37,23 +37,16 @@ pub struct HistoryPrefetch {
 
 impl HistoryPrefetch {
     pub fn new(inner: Arc<dyn Node>) -> Self {
-        HistoryPrefetch {
-            inner,
-            pending: Mutex::new(None),
-        }
+        HistoryPrefetch { inner, pending: Mutex::new(None) }
     }
 
     fn take(&self) -> Option<Pending> {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// The window after `params` when `answer` filled it.
     fn next_window(params: &str, answer: &str) -> Option<String> {
-        let (account, stop, limit, start): (String, u64, u64, u64) =
-            serde_json::from_str(params).ok()?;
+        let (account, stop, limit, start): (String, u64, u64, u64) = serde_json::from_str(params).ok()?;
         if limit == 0 || start.checked_sub(stop)? + 1 != limit {
             return None;
         }
@@ -69,14 +62,11 @@ impl HistoryPrefetch {
         let (tx, rx) = mpsc::channel();
         let inner = self.inner.clone();
         let request = params.clone();
-        let spawned = std::thread::Builder::new()
-            .name("history-prefetch".into())
-            .spawn(move || {
-                let _ = tx.send(inner.call(API, METHOD, &request));
-            });
+        let spawned = std::thread::Builder::new().name("history-prefetch".into()).spawn(move || {
+            let _ = tx.send(inner.call(API, METHOD, &request));
+        });
         if spawned.is_ok() {
-            *self.pending.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(Pending { params, answer: rx });
+            *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pending { params, answer: rx });
         }
     }
 }
@@ -123,22 +113,14 @@ mod tests {
 
     impl Node for Book {
         fn call(&self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push(format!("{api}.{method}{params}"));
+            self.calls.lock().unwrap().push(format!("{api}.{method}{params}"));
             if method != METHOD {
                 return Ok("{}".into());
             }
-            let (_, stop, limit, start): (String, u64, u64, u64) =
-                serde_json::from_str(params).unwrap();
+            let (_, stop, limit, start): (String, u64, u64, u64) = serde_json::from_str(params).unwrap();
             let total = self.total.load(Ordering::SeqCst);
             let v = self.version.load(Ordering::SeqCst);
-            let entries: Vec<String> = (stop..=start.min(total))
-                .rev()
-                .take(limit as usize)
-                .map(|s| format!(r#"{{"seq":{s},"v":{v}}}"#))
-                .collect();
+            let entries: Vec<String> = (stop..=start.min(total)).rev().take(limit as usize).map(|s| format!(r#"{{"seq":{s},"v":{v}}}"#)).collect();
             Ok(format!("[{}]", entries.join(",")))
         }
     }
@@ -155,11 +137,7 @@ mod tests {
     }
 
     fn setup(total: u64) -> (Arc<Book>, HistoryPrefetch) {
-        let book = Arc::new(Book {
-            total: AtomicU64::new(total),
-            calls: Mutex::new(Vec::new()),
-            version: AtomicU64::new(0),
-        });
+        let book = Arc::new(Book { total: AtomicU64::new(total), calls: Mutex::new(Vec::new()), version: AtomicU64::new(0) });
         (book.clone(), HistoryPrefetch::new(book))
     }
 
@@ -172,10 +150,7 @@ mod tests {
         // Served from the prefetch (made before the version changed), then the third
         // window is prefetched; it is short, so it is asked again directly.
         let second = node.call(API, METHOD, &window(101)).unwrap();
-        assert!(
-            first.contains(r#""seq":100,"v":0"#) && second.contains(r#""seq":200,"v":0"#),
-            "{second}"
-        );
+        assert!(first.contains(r#""seq":100,"v":0"#) && second.contains(r#""seq":200,"v":0"#), "{second}");
         let third = node.call(API, METHOD, &window(201)).unwrap();
         assert!(third.contains(r#""seq":250,"v":1"#));
         let calls = book.calls.lock().unwrap().clone();
@@ -189,29 +164,15 @@ mod tests {
         node.call(API, METHOD, &window(1)).unwrap();
         seen(&book, 2);
         book.version.store(1, Ordering::SeqCst);
-        node.call("database", "get_objects", r#"[["2.6.5","2.1.0"]]"#)
-            .unwrap();
-        assert!(
-            node.call(API, METHOD, &window(101))
-                .unwrap()
-                .contains(r#""v":1"#),
-            "a fresh read after the statistics call"
-        );
+        node.call("database", "get_objects", r#"[["2.6.5","2.1.0"]]"#).unwrap();
+        assert!(node.call(API, METHOD, &window(101)).unwrap().contains(r#""v":1"#), "a fresh read after the statistics call");
         seen(&book, 4);
         book.version.store(2, Ordering::SeqCst);
         node.fail_over("test");
-        assert!(
-            node.call(API, METHOD, &window(201))
-                .unwrap()
-                .contains(r#""v":2"#),
-            "a fresh read after a fail-over"
-        );
+        assert!(node.call(API, METHOD, &window(201)).unwrap().contains(r#""v":2"#), "a fresh read after a fail-over");
         // Another window than the one prefetched: read directly.
         seen(&book, 6);
         book.version.store(3, Ordering::SeqCst);
-        assert!(node
-            .call(API, METHOD, &window(500))
-            .unwrap()
-            .contains(r#""v":3"#));
+        assert!(node.call(API, METHOD, &window(500)).unwrap().contains(r#""v":3"#));
     }
 }

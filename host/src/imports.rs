@@ -35,17 +35,9 @@ impl Capabilities {
 // Every import passes two trap points (before the capability acts, and after it acted
 // but before the component sees the answer); only simulation hooks ever trap there.
 impl wit_store::Host for HostState {
-    fn get(
-        &mut self,
-        key: String,
-    ) -> wasmtime::Result<Result<Option<wit_store::Entry>, wit_store::StoreError>> {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<wit_store::Entry>, wit_store::StoreError>> {
         self.trap_point("store.get", false)?;
-        let out = self
-            .caps
-            .store
-            .get(&key)
-            .map(|e| e.map(entry))
-            .map_err(store_error);
+        let out = self.caps.store.get(&key).map(|e| e.map(entry)).map_err(store_error);
         self.trap_point("store.get", true)?;
         Ok(out)
     }
@@ -94,38 +86,20 @@ impl wit_store::Host for HostState {
         self.trap_point("store.commit", false)?;
         let pre: Vec<_> = preconditions
             .into_iter()
-            .map(|p| store::Precondition {
-                key: p.key,
-                expected_version: p.expected_version,
-            })
+            .map(|p| store::Precondition { key: p.key, expected_version: p.expected_version })
             .collect();
-        let writes: Vec<_> = writes
-            .into_iter()
-            .map(|w| store::Write {
-                key: w.key,
-                value: w.value,
-            })
-            .collect();
-        let out = self
-            .caps
-            .store
-            .commit(&pre, &writes)
-            .map_err(store_error)
-            .map(|o| match o {
-                store::CommitOutcome::Committed => wit_store::CommitOutcome::Committed,
-                store::CommitOutcome::Conflict => wit_store::CommitOutcome::Conflict,
-            });
+        let writes: Vec<_> = writes.into_iter().map(|w| store::Write { key: w.key, value: w.value }).collect();
+        let out = self.caps.store.commit(&pre, &writes).map_err(store_error).map(|o| match o {
+            store::CommitOutcome::Committed => wit_store::CommitOutcome::Committed,
+            store::CommitOutcome::Conflict => wit_store::CommitOutcome::Conflict,
+        });
         self.trap_point("store.commit", true)?;
         Ok(out)
     }
 }
 
 fn entry(e: store::Entry) -> wit_store::Entry {
-    wit_store::Entry {
-        key: e.key,
-        value: e.value,
-        version: e.version,
-    }
+    wit_store::Entry { key: e.key, value: e.value, version: e.version }
 }
 
 fn store_error(e: store::StoreError) -> wit_store::StoreError {
@@ -133,12 +107,7 @@ fn store_error(e: store::StoreError) -> wit_store::StoreError {
 }
 
 impl wit_node::Host for HostState {
-    fn call(
-        &mut self,
-        api: String,
-        method: String,
-        params_json: String,
-    ) -> wasmtime::Result<Result<String, wit_node::NodeError>> {
+    fn call(&mut self, api: String, method: String, params_json: String) -> wasmtime::Result<Result<String, wit_node::NodeError>> {
         self.trap_point("node.call", false)?;
         let started = std::time::Instant::now();
         let result = self.caps.node.call(&api, &method, &params_json);
@@ -156,9 +125,7 @@ impl wit_node::Host for HostState {
         Ok(result.map_err(|e| match e {
             NodeError::Unreachable(m) => wit_node::NodeError::Unreachable(m),
             NodeError::Timeout => wit_node::NodeError::Timeout,
-            NodeError::Rpc { code, message } => {
-                wit_node::NodeError::Rpc(wit_node::RpcError { code, message })
-            }
+            NodeError::Rpc { code, message } => wit_node::NodeError::Rpc(wit_node::RpcError { code, message }),
             NodeError::BadResponse(m) => wit_node::NodeError::BadResponse(m),
         }))
     }
@@ -192,10 +159,7 @@ impl wit_events::Host for HostState {
 /// alert's kind) as `kind`, and enum-valued reasons in kebab-case.
 pub fn event_json(event: &wit_events::Event) -> Value {
     let mut out = flatten_variant(serde_json::to_value(event).unwrap_or(Value::Null));
-    let enum_reason = matches!(
-        out["type"].as_str(),
-        Some("link-failed" | "deposit-unclaimed" | "withdrawal-failed")
-    );
+    let enum_reason = matches!(out["type"].as_str(), Some("link-failed" | "deposit-unclaimed" | "withdrawal-failed"));
     if let (true, Some(Value::String(r))) = (enum_reason, out.get_mut("reason")) {
         *r = crate::http_api::kebab(r);
     }
@@ -214,9 +178,7 @@ fn flatten_variant(v: Value) -> Value {
             let (name, payload) = map.into_iter().next().unwrap();
             out.insert("type".into(), Value::String(crate::http_api::kebab(&name)));
             match payload {
-                Value::Object(fields)
-                    if fields.len() == 1 && fields.keys().all(|k| is_variant_name(k)) =>
-                {
+                Value::Object(fields) if fields.len() == 1 && fields.keys().all(|k| is_variant_name(k)) => {
                     if let Value::Object(inner) = flatten_variant(Value::Object(fields)) {
                         for (k, v) in inner {
                             out.insert(if k == "type" { "kind".into() } else { k }, v);

@@ -39,10 +39,7 @@ pub struct LeaseConfig {
 /// process) takes the lease back at once.
 impl Default for LeaseConfig {
     fn default() -> Self {
-        LeaseConfig {
-            holder: machine_name(),
-            duration: DEFAULT_DURATION,
-        }
+        LeaseConfig { holder: machine_name(), duration: DEFAULT_DURATION }
     }
 }
 
@@ -139,32 +136,18 @@ fn process_token() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     format!("{:016x}", h.finish())
 }
 
 impl Lease {
     pub fn new(store: Arc<dyn Store>, config: LeaseConfig) -> Self {
-        let status = LeaseStatus {
-            this_host: config.holder.clone(),
-            ..Default::default()
-        };
+        let status = LeaseStatus { this_host: config.holder.clone(), ..Default::default() };
         Lease {
             store,
             config,
             token: process_token(),
-            state: Mutex::new(State {
-                seq: 0,
-                held: None,
-                observed: None,
-                attempted: false,
-                warned_same_name: false,
-            }),
+            state: Mutex::new(State { seq: 0, held: None, observed: None, attempted: false, warned_same_name: false }),
             status: Mutex::new(status),
         }
     }
@@ -179,17 +162,11 @@ impl Lease {
 
     /// Whether this host held the lease at its last renewal, and the renewal is due.
     pub fn renewal_due(&self) -> bool {
-        lock(&self.state)
-            .held
-            .as_ref()
-            .is_some_and(|h| h.renewed.elapsed() >= self.config.renew_every())
+        lock(&self.state).held.as_ref().is_some_and(|h| h.renewed.elapsed() >= self.config.renew_every())
     }
 
     pub fn held(&self) -> bool {
-        lock(&self.state)
-            .held
-            .as_ref()
-            .is_some_and(|h| h.renewed.elapsed() < self.config.duration)
+        lock(&self.state).held.as_ref().is_some_and(|h| h.renewed.elapsed() < self.config.duration)
     }
 
     /// Renews the lease if this host holds it, takes it if it is free or has lapsed,
@@ -236,18 +213,12 @@ impl Lease {
             (Some(e), _) if mine => Some(Some(e.version)),
             (Some(e), Some(r)) if first && r.holder == self.config.holder => Some(Some(e.version)),
             (Some(e), r) => {
-                if r.as_ref().is_some_and(|r| r.holder == self.config.holder)
-                    && !st.warned_same_name
-                {
+                if r.as_ref().is_some_and(|r| r.holder == self.config.holder) && !st.warned_same_name {
                     st.warned_same_name = true;
                     tracing::error!(holder = %self.config.holder, "another process holds the tick lease under this host's name: give each host its own [lease] holder");
                 }
                 match st.observed {
-                    Some((v, since))
-                        if v == e.version && since.elapsed() >= self.config.duration =>
-                    {
-                        Some(Some(e.version))
-                    }
+                    Some((v, since)) if v == e.version && since.elapsed() >= self.config.duration => Some(Some(e.version)),
                     Some((v, _)) if v == e.version => None,
                     _ => {
                         st.observed = Some((e.version, Instant::now()));
@@ -274,22 +245,11 @@ impl Lease {
         };
         let value = serde_json::to_vec(&record).expect("a lease record serializes");
         let started = Instant::now();
-        let pre = Precondition {
-            key: LEASE_KEY.into(),
-            expected_version: expected,
-        };
-        let outcome = self.store.commit(
-            &[pre],
-            &[Write {
-                key: LEASE_KEY.into(),
-                value: Some(value),
-            }],
-        );
+        let pre = Precondition { key: LEASE_KEY.into(), expected_version: expected };
+        let outcome = self.store.commit(&[pre], &[Write { key: LEASE_KEY.into(), value: Some(value) }]);
         let lost = |st: &mut State| {
             if st.held.take().is_some() {
-                tracing::warn!(
-                    "this host lost the tick lease; another host does the tick's work now"
-                );
+                tracing::warn!("this host lost the tick lease; another host does the tick's work now");
             }
             st.observed = None;
         };
@@ -310,9 +270,7 @@ impl Lease {
         // The commit does not say the new version: read it back, and make sure the
         // entry is still this write.
         let written = self.store.get(LEASE_KEY).inspect_err(|_| lost(&mut st))?;
-        let Some(entry) =
-            written.filter(|e| decode(e).is_some_and(|r| r.token == self.token && r.seq == st.seq))
-        else {
+        let Some(entry) = written.filter(|e| decode(e).is_some_and(|r| r.token == self.token && r.seq == st.seq)) else {
             lost(&mut st);
             return Ok(Role::Standby(None));
         };
@@ -322,10 +280,7 @@ impl Lease {
         } else if st.held.is_none() {
             tracing::info!(holder = %self.config.holder, "holding the tick lease: this host does the tick's work");
         }
-        st.held = Some(Held {
-            version: entry.version,
-            renewed: started,
-        });
+        st.held = Some(Held { version: entry.version, renewed: started });
         st.observed = None;
         Ok(Role::Holder(entry.version))
     }
@@ -334,21 +289,10 @@ impl Lease {
     pub fn release(&self) {
         let mut st = lock(&self.state);
         if let Some(h) = st.held.take() {
-            let pre = Precondition {
-                key: LEASE_KEY.into(),
-                expected_version: Some(h.version),
-            };
-            match self.store.commit(
-                &[pre],
-                &[Write {
-                    key: LEASE_KEY.into(),
-                    value: None,
-                }],
-            ) {
+            let pre = Precondition { key: LEASE_KEY.into(), expected_version: Some(h.version) };
+            match self.store.commit(&[pre], &[Write { key: LEASE_KEY.into(), value: None }]) {
                 Ok(_) => tracing::info!("released the tick lease"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "releasing the tick lease failed; another host takes it over when it lapses")
-                }
+                Err(e) => tracing::warn!(error = %e, "releasing the tick lease failed; another host takes it over when it lapses"),
             }
             lock(&self.status).held = false;
         }
@@ -375,21 +319,11 @@ impl Store for FencedStore {
         self.inner.get(key)
     }
 
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.inner.scan(prefix, start_after, limit)
     }
 
-    fn scan_reverse(
-        &self,
-        prefix: &str,
-        start_before: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.inner.scan_reverse(prefix, start_before, limit)
     }
 
@@ -397,34 +331,20 @@ impl Store for FencedStore {
         self.inner.reads_are_brief()
     }
 
-    fn commit(
-        &self,
-        preconditions: &[Precondition],
-        writes: &[Write],
-    ) -> Result<CommitOutcome, StoreError> {
+    fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         let fence = self.fence.load(Ordering::SeqCst);
         if fence == 0 {
-            return Err(StoreError(
-                "this host does not hold the tick lease: another host does the tick's work".into(),
-            ));
+            return Err(StoreError("this host does not hold the tick lease: another host does the tick's work".into()));
         }
         let mut pre = preconditions.to_vec();
-        pre.push(Precondition {
-            key: LEASE_KEY.into(),
-            expected_version: Some(fence),
-        });
+        pre.push(Precondition { key: LEASE_KEY.into(), expected_version: Some(fence) });
         match self.inner.commit(&pre, writes)? {
             CommitOutcome::Committed => Ok(CommitOutcome::Committed),
             CommitOutcome::Conflict => match self.inner.get(LEASE_KEY)? {
                 Some(e) if e.version == fence => Ok(CommitOutcome::Conflict),
                 _ => {
-                    let _ =
-                        self.fence
-                            .compare_exchange(fence, 0, Ordering::SeqCst, Ordering::SeqCst);
-                    Err(StoreError(
-                        "this host lost the tick lease: another host does the tick's work now"
-                            .into(),
-                    ))
+                    let _ = self.fence.compare_exchange(fence, 0, Ordering::SeqCst, Ordering::SeqCst);
+                    Err(StoreError("this host lost the tick lease: another host does the tick's work now".into()))
                 }
             },
         }
@@ -437,46 +357,26 @@ mod tests {
     use crate::store::MemoryStore;
 
     fn lease(store: &Arc<dyn Store>, name: &str, ms: u64) -> Lease {
-        Lease::new(
-            store.clone(),
-            LeaseConfig {
-                holder: name.into(),
-                duration: Duration::from_millis(ms),
-            },
-        )
+        Lease::new(store.clone(), LeaseConfig { holder: name.into(), duration: Duration::from_millis(ms) })
     }
 
     #[test]
     fn one_holder_then_takeover_after_lapse_and_the_old_holder_is_fenced() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let (a, b) = (lease(&store, "a", 200), lease(&store, "b", 200));
-        let Role::Holder(va) = a.acquire(0).unwrap() else {
-            panic!("a free lease is taken")
-        };
+        let Role::Holder(va) = a.acquire(0).unwrap() else { panic!("a free lease is taken") };
         assert_eq!(b.acquire(0).unwrap(), Role::Standby(Some("a".into())));
         // A renewal keeps it; the standby's clock restarts at each new version.
-        let Role::Holder(va2) = a.acquire(1).unwrap() else {
-            panic!("renewed")
-        };
+        let Role::Holder(va2) = a.acquire(1).unwrap() else { panic!("renewed") };
         assert!(va2 > va);
         assert!(matches!(b.acquire(1).unwrap(), Role::Standby(_)));
         let fence_a = Arc::new(AtomicU64::new(va2));
         let fenced_a = FencedStore::new(store.clone(), fence_a.clone());
-        let w = |v: &str| {
-            [Write {
-                key: "k".into(),
-                value: Some(v.as_bytes().to_vec()),
-            }]
-        };
-        assert_eq!(
-            fenced_a.commit(&[], &w("1")).unwrap(),
-            CommitOutcome::Committed
-        );
+        let w = |v: &str| [Write { key: "k".into(), value: Some(v.as_bytes().to_vec()) }];
+        assert_eq!(fenced_a.commit(&[], &w("1")).unwrap(), CommitOutcome::Committed);
         // a stalls; b sees the entry unchanged for the duration and takes over.
         std::thread::sleep(Duration::from_millis(250));
-        let Role::Holder(_) = b.acquire(2).unwrap() else {
-            panic!("a lapsed lease is taken over")
-        };
+        let Role::Holder(_) = b.acquire(2).unwrap() else { panic!("a lapsed lease is taken over") };
         assert_eq!(b.status().takeovers, 1);
         // a's tick, still running, cannot commit any more.
         let e = fenced_a.commit(&[], &w("2")).unwrap_err();
@@ -495,17 +395,11 @@ mod tests {
         assert!(matches!(old.acquire(0).unwrap(), Role::Holder(_)));
         drop(old); // killed: no release
         let new = lease(&store, "host-1", 60_000);
-        assert!(
-            matches!(new.acquire(1).unwrap(), Role::Holder(_)),
-            "same name, first attempt: no wait"
-        );
+        assert!(matches!(new.acquire(1).unwrap(), Role::Holder(_)), "same name, first attempt: no wait");
         let other = lease(&store, "host-2", 60_000);
         assert!(matches!(other.acquire(2).unwrap(), Role::Standby(_)));
         new.release();
-        assert!(
-            matches!(other.acquire(3).unwrap(), Role::Holder(_)),
-            "a released lease is taken at once"
-        );
+        assert!(matches!(other.acquire(3).unwrap(), Role::Holder(_)), "a released lease is taken at once");
     }
 
     /// Refuses its first `fail` commits (before writing).
@@ -518,27 +412,13 @@ mod tests {
         fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
             self.inner.get(key)
         }
-        fn scan(
-            &self,
-            prefix: &str,
-            start_after: Option<&str>,
-            limit: u32,
-        ) -> Result<Vec<Entry>, StoreError> {
+        fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
             self.inner.scan(prefix, start_after, limit)
         }
-        fn scan_reverse(
-            &self,
-            prefix: &str,
-            start_before: Option<&str>,
-            limit: u32,
-        ) -> Result<Vec<Entry>, StoreError> {
+        fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
             self.inner.scan_reverse(prefix, start_before, limit)
         }
-        fn commit(
-            &self,
-            preconditions: &[Precondition],
-            writes: &[Write],
-        ) -> Result<CommitOutcome, StoreError> {
+        fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
             if self.fail.load(Ordering::SeqCst) > 0 {
                 self.fail.fetch_sub(1, Ordering::SeqCst);
                 return Err(StoreError("database unavailable".into()));
@@ -551,53 +431,24 @@ mod tests {
     /// lease attempt met a store error stayed standby behind its own former process.
     #[test]
     fn a_restarted_process_whose_first_attempt_fails_still_takes_its_lease_back() {
-        let store: Arc<dyn Store> = Arc::new(Flaky {
-            inner: MemoryStore::new(),
-            fail: 0.into(),
-        });
+        let store: Arc<dyn Store> = Arc::new(Flaky { inner: MemoryStore::new(), fail: 0.into() });
         let old = lease(&store, "host-1", 60_000);
         assert!(matches!(old.acquire(0).unwrap(), Role::Holder(_)));
         drop(old); // killed: no release
-        let flaky = Flaky {
-            inner: MemoryStore::new(),
-            fail: 1.into(),
-        };
+        let flaky = Flaky { inner: MemoryStore::new(), fail: 1.into() };
         let entry = store.get(LEASE_KEY).unwrap().unwrap();
-        flaky
-            .inner
-            .commit(
-                &[],
-                &[Write {
-                    key: LEASE_KEY.into(),
-                    value: Some(entry.value),
-                }],
-            )
-            .unwrap();
+        flaky.inner.commit(&[], &[Write { key: LEASE_KEY.into(), value: Some(entry.value) }]).unwrap();
         let store: Arc<dyn Store> = Arc::new(flaky);
         let new = lease(&store, "host-1", 60_000);
-        assert!(
-            new.acquire(1).is_err(),
-            "the store refuses the first commit"
-        );
-        assert!(
-            matches!(new.acquire(2).unwrap(), Role::Holder(_)),
-            "the next attempt still counts as the first"
-        );
+        assert!(new.acquire(1).is_err(), "the store refuses the first commit");
+        assert!(matches!(new.acquire(2).unwrap(), Role::Holder(_)), "the next attempt still counts as the first");
     }
 
     #[test]
     fn unfenced_commits_are_refused() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let fenced = FencedStore::new(store.clone(), Arc::new(AtomicU64::new(0)));
-        assert!(fenced
-            .commit(
-                &[],
-                &[Write {
-                    key: "k".into(),
-                    value: Some(vec![1])
-                }]
-            )
-            .is_err());
+        assert!(fenced.commit(&[], &[Write { key: "k".into(), value: Some(vec![1]) }]).is_err());
         assert_eq!(store.get("k").unwrap(), None);
     }
 }

@@ -11,11 +11,7 @@ use cwd_gateway_host::{demo, serve, CallError, Runtime, RuntimeConfig};
 const MAIN_CHAIN_ID: &str = "4bb7d961ed2ed1b2b618711b1bd4d8d905abe061fcb9c79d1ba15468eadfa998";
 
 #[derive(Parser)]
-#[command(
-    name = "cwd-gateway",
-    version,
-    about = "CrowdWiz gateway: the reference host of the gateway component"
-)]
+#[command(name = "cwd-gateway", version, about = "CrowdWiz gateway: the reference host of the gateway component")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -132,23 +128,10 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Codec(cmd) => codec(cmd).map(|out| println!("{out}")),
-        Command::Demo {
-            once,
-            verbose,
-            listen,
-        } => run_demo(once, verbose, &listen).map_err(Failure::Host),
+        Command::Demo { once, verbose, listen } => run_demo(once, verbose, &listen).map_err(Failure::Host),
         Command::Run { config, log_json } => serve::run(&config, log_json).map_err(Failure::Host),
-        Command::CabinetToken {
-            config,
-            user,
-            ttl_secs,
-        } => cabinet_token(&config, &user, ttl_secs),
-        Command::Devnet {
-            listen,
-            block_seconds,
-            lag,
-            seed,
-        } => run_devnet(listen, block_seconds, lag, &seed).map_err(Failure::Host),
+        Command::CabinetToken { config, user, ttl_secs } => cabinet_token(&config, &user, ttl_secs),
+        Command::Devnet { listen, block_seconds, lag, seed } => run_devnet(listen, block_seconds, lag, &seed).map_err(Failure::Host),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -164,55 +147,29 @@ fn main() -> ExitCode {
 }
 
 fn run_demo(once: bool, verbose: bool, listen: &str) -> anyhow::Result<()> {
-    let opts = demo::DemoOptions {
-        verbose,
-        ..Default::default()
-    };
+    let opts = demo::DemoOptions { verbose, ..Default::default() };
     let d = demo::run(&opts, &mut |line| println!("{line}"))?;
     if once {
         println!("\nDone (--once).");
         return Ok(());
     }
-    let cabinet = cwd_gateway_host::cabinet::Cabinet::new(
-        format!("{}{}", demo_token(), demo_token()).into_bytes(),
-    )?;
+    let cabinet = cwd_gateway_host::cabinet::Cabinet::new(format!("{}{}", demo_token(), demo_token()).into_bytes())?;
     let http = cwd_gateway_host::http_api::HttpApi::bind(listen)?;
     // A second player, not linked yet, to click through the whole journey.
-    let bob = d
-        .devnet
-        .create_account(cwd_devnet::AccountSpec::new("bob-cwd", 500 * 100_000))?;
+    let bob = d.devnet.create_account(cwd_devnet::AccountSpec::new("bob-cwd", 500 * 100_000))?;
     let control = format!("{}/devnet", d.devnet.url().trim_end_matches('/'));
     println!("\nThe player's cabinet (sessions last an hour):");
-    println!(
-        "  alice (linked, with history): http://{}/cabinet/#session={}",
-        http.addr,
-        cabinet.mint("alice", 3600)
-    );
-    println!(
-        "  bob (to link bob-cwd, {}):    http://{}/cabinet/#session={}",
-        bob.id_string(),
-        http.addr,
-        cabinet.mint("bob", 3600)
-    );
+    println!("  alice (linked, with history): http://{}/cabinet/#session={}", http.addr, cabinet.mint("alice", 3600));
+    println!("  bob (to link bob-cwd, {}):    http://{}/cabinet/#session={}", bob.id_string(), http.addr, cabinet.mint("bob", 3600));
     println!("  bob's wallet on the devnet — read the code, then top up:");
     println!("    curl -s {control} -d '{{\"method\":\"messages\",\"params\":{{\"account\":\"bob-cwd\"}}}}'");
     println!("    curl -s {control} -d '{{\"method\":\"transfer\",\"params\":{{\"from\":\"bob-cwd\",\"to\":\"game-gateway\",\"amount_cwd\":\"10\"}}}}'");
     let http = http.with_cabinet(cabinet);
     let token = demo_token();
-    println!(
-        "\nThe gateway's HTTP API is up at http://{} (Ctrl-C to stop). Try:",
-        http.addr
-    );
+    println!("\nThe gateway's HTTP API is up at http://{} (Ctrl-C to stop). Try:", http.addr);
     println!("  curl -s -H 'Authorization: Bearer {token}' -X POST http://{}/v1/account -d '{{\"user\":\"alice\"}}'", http.addr);
-    println!(
-        "  curl -s -H 'Authorization: Bearer {token}' -X POST http://{}/v1/status",
-        http.addr
-    );
-    println!(
-        "The devnet is at {} (control API: POST {}/devnet).",
-        d.devnet.url(),
-        d.devnet.url().trim_end_matches('/')
-    );
+    println!("  curl -s -H 'Authorization: Bearer {token}' -X POST http://{}/v1/status", http.addr);
+    println!("The devnet is at {} (control API: POST {}/devnet).", d.devnet.url(), d.devnet.url().trim_end_matches('/'));
     for t in http.spawn(d.service.clone(), token, 2) {
         let _ = t.join();
     }
@@ -225,40 +182,23 @@ fn demo_token() -> String {
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         let _ = f.read_exact(&mut bytes);
     } else {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         bytes = t.to_le_bytes();
     }
     hex::encode(bytes)
 }
 
 fn cabinet_token(config: &std::path::Path, user: &str, ttl_secs: u64) -> Result<(), Failure> {
-    let cfg = cwd_gateway_host::config::FileConfig::load(config)
-        .map_err(|e| Failure::Input(format!("{e:#}")))?;
-    let cabinet = cfg.cabinet()?.ok_or_else(|| {
-        Failure::Input("the cabinet is not enabled: set [cabinet] enabled = true".into())
-    })?;
+    let cfg = cwd_gateway_host::config::FileConfig::load(config).map_err(|e| Failure::Input(format!("{e:#}")))?;
+    let cabinet = cfg.cabinet()?.ok_or_else(|| Failure::Input("the cabinet is not enabled: set [cabinet] enabled = true".into()))?;
     if user.is_empty() || ttl_secs == 0 {
-        return Err(Failure::Input(
-            "--user must not be empty and --ttl-secs must be at least 1".into(),
-        ));
+        return Err(Failure::Input("--user must not be empty and --ttl-secs must be at least 1".into()));
     }
-    println!(
-        "http://{}/cabinet/#session={}",
-        cfg.http.listen,
-        cabinet.mint(user, ttl_secs)
-    );
+    println!("http://{}/cabinet/#session={}", cfg.http.listen, cabinet.mint(user, ttl_secs));
     Ok(())
 }
 
-fn run_devnet(
-    listen: std::net::SocketAddr,
-    block_seconds: f64,
-    lag: u32,
-    seed: &str,
-) -> anyhow::Result<()> {
+fn run_devnet(listen: std::net::SocketAddr, block_seconds: f64, lag: u32, seed: &str) -> anyhow::Result<()> {
     if !(block_seconds > 0.0 && block_seconds <= 3600.0) {
         anyhow::bail!("--block-seconds must be in (0, 3600]");
     }
@@ -267,12 +207,7 @@ fn run_devnet(
     config.irreversible_lag = lag;
     config.production = cwd_devnet::Production::Timer(Duration::from_secs_f64(block_seconds));
     let handle = cwd_devnet::Devnet::start(config)?;
-    println!(
-        "devnet: JSON-RPC at {} (chain id {}), control API at {}",
-        handle.url(),
-        handle.chain_id_hex(),
-        handle.control_url()
-    );
+    println!("devnet: JSON-RPC at {} (chain id {}), control API at {}", handle.url(), handle.chain_id_hex(), handle.control_url());
     loop {
         std::thread::park();
     }
@@ -312,31 +247,16 @@ fn codec(cmd: CodecCommand) -> Result<String, Failure> {
     let mut codec = instance.codec();
     Ok(match cmd {
         CodecCommand::Key { wif } => codec.public_key_of(&wif)?,
-        CodecCommand::MemoEncrypt {
-            wif,
-            to,
-            nonce,
-            message,
-        } => {
+        CodecCommand::MemoEncrypt { wif, to, nonce, message } => {
             let memo = codec.memo_encrypt(&wif, &to, nonce, &message)?;
-            serde_json::json!({ "nonce": memo.nonce.to_string(), "message": memo.message_hex })
-                .to_string()
+            serde_json::json!({ "nonce": memo.nonce.to_string(), "message": memo.message_hex }).to_string()
         }
-        CodecCommand::MemoDecrypt {
-            wif,
-            from,
-            nonce,
-            message,
-        } => codec.memo_decrypt(&wif, &from, nonce, &message)?,
+        CodecCommand::MemoDecrypt { wif, from, nonce, message } => codec.memo_decrypt(&wif, &from, nonce, &message)?,
         CodecCommand::TxDigest { chain_id } => {
             let info = codec.transaction_info(&stdin()?, &chain_id)?;
             serde_json::json!({ "unsigned_hex": info.unsigned_hex, "digest": info.digest, "tx_id": info.id }).to_string()
         }
-        CodecCommand::TxSign { wif, chain_id } => {
-            codec.sign_transaction(&stdin()?, &wif, &chain_id)?
-        }
-        CodecCommand::TxSigners { chain_id } => {
-            serde_json::json!(codec.transaction_signers(&stdin()?, &chain_id)?).to_string()
-        }
+        CodecCommand::TxSign { wif, chain_id } => codec.sign_transaction(&stdin()?, &wif, &chain_id)?,
+        CodecCommand::TxSigners { chain_id } => serde_json::json!(codec.transaction_signers(&stdin()?, &chain_id)?).to_string(),
     })
 }

@@ -25,17 +25,12 @@ pub struct Metrics {
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::default);
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
-    *map.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(key)
-        .or_default() += 1;
+    *map.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default() += 1;
 }
 
 /// A label value with `\`, `"` and newlines escaped.
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -63,12 +58,7 @@ impl Metrics {
         let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone();
         out.push_str("# HELP cwd_gateway_calls_total API calls answered, by call and outcome (ok or the error code).\n# TYPE cwd_gateway_calls_total counter\n");
         for ((call, code), n) in &calls {
-            let _ = writeln!(
-                out,
-                "cwd_gateway_calls_total{{call=\"{}\",outcome=\"{}\"}} {n}",
-                label(call),
-                label(code)
-            );
+            let _ = writeln!(out, "cwd_gateway_calls_total{{call=\"{}\",outcome=\"{}\"}} {n}", label(call), label(code));
         }
         out.push_str("# HELP cwd_gateway_call_errors_total API calls answered with an error, by call.\n# TYPE cwd_gateway_call_errors_total counter\n");
         let mut errors: BTreeMap<&str, u64> = BTreeMap::new();
@@ -78,33 +68,15 @@ impl Metrics {
             }
         }
         for (call, n) in errors {
-            let _ = writeln!(
-                out,
-                "cwd_gateway_call_errors_total{{call=\"{}\"}} {n}",
-                label(call)
-            );
+            let _ = writeln!(out, "cwd_gateway_call_errors_total{{call=\"{}\"}} {n}", label(call));
         }
         out.push_str("# HELP cwd_gateway_node_errors_total Node calls that failed, by JSON-RPC method and kind.\n# TYPE cwd_gateway_node_errors_total counter\n");
-        for ((method, kind), n) in self
-            .node_errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "cwd_gateway_node_errors_total{{method=\"{}\",kind=\"{}\"}} {n}",
-                label(method),
-                label(kind)
-            );
+        for ((method, kind), n) in self.node_errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "cwd_gateway_node_errors_total{{method=\"{}\",kind=\"{}\"}} {n}", label(method), label(kind));
         }
         out.push_str("# HELP cwd_gateway_events_total Events raised, by type (withdrawal-requested, withdrawal-sent, withdrawal-confirmed… count withdrawals by state; alerts by kind).\n# TYPE cwd_gateway_events_total counter\n");
         for (kind, n) in self.events.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(
-                out,
-                "cwd_gateway_events_total{{type=\"{}\"}} {n}",
-                label(kind)
-            );
+            let _ = writeln!(out, "cwd_gateway_events_total{{type=\"{}\"}} {n}", label(kind));
         }
         let c = &service.counters;
         let h = service.health();

@@ -67,12 +67,7 @@ impl HttpNode {
     pub fn new(urls: Vec<String>, timeout: Duration) -> Self {
         assert!(!urls.is_empty(), "at least one node URL");
         let agent = ureq::AgentBuilder::new().timeout(timeout).build();
-        HttpNode {
-            urls,
-            agent,
-            current: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
-        }
+        HttpNode { urls, agent, current: AtomicUsize::new(0), next_id: AtomicU64::new(1) }
     }
 
     /// The node URLs, credentials masked (for messages).
@@ -87,13 +82,8 @@ impl HttpNode {
         let mut good = Vec::new();
         for url in &self.urls {
             match self.post(url, "database", "get_chain_id", &json!([])) {
-                Ok(Value::String(id)) if id.eq_ignore_ascii_case(expected) => {
-                    good.push(url.clone())
-                }
-                Ok(other) => problems.push(format!(
-                    "{} serves chain {other}, not {expected}",
-                    crate::redact::url(url)
-                )),
+                Ok(Value::String(id)) if id.eq_ignore_ascii_case(expected) => good.push(url.clone()),
+                Ok(other) => problems.push(format!("{} serves chain {other}, not {expected}", crate::redact::url(url))),
                 Err(e) => problems.push(format!("{}: {e}", crate::redact::url(url))),
             }
         }
@@ -108,25 +98,15 @@ impl HttpNode {
     }
 
     fn post(&self, url: &str, api: &str, method: &str, params: &Value) -> Result<Value, NodeError> {
-        self.post_raw(url, api, method, params)
-            .map_err(|e| match e {
-                NodeError::Unreachable(m) => NodeError::Unreachable(crate::redact::text(&m)),
-                NodeError::BadResponse(m) => NodeError::BadResponse(crate::redact::text(&m)),
-                NodeError::Rpc { code, message } => NodeError::Rpc {
-                    code,
-                    message: crate::redact::text(&message),
-                },
-                NodeError::Timeout => NodeError::Timeout,
-            })
+        self.post_raw(url, api, method, params).map_err(|e| match e {
+            NodeError::Unreachable(m) => NodeError::Unreachable(crate::redact::text(&m)),
+            NodeError::BadResponse(m) => NodeError::BadResponse(crate::redact::text(&m)),
+            NodeError::Rpc { code, message } => NodeError::Rpc { code, message: crate::redact::text(&message) },
+            NodeError::Timeout => NodeError::Timeout,
+        })
     }
 
-    fn post_raw(
-        &self,
-        url: &str,
-        api: &str,
-        method: &str,
-        params: &Value,
-    ) -> Result<Value, NodeError> {
+    fn post_raw(&self, url: &str, api: &str, method: &str, params: &Value) -> Result<Value, NodeError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({ "jsonrpc": "2.0", "id": id, "method": "call", "params": [api, method, params] });
         let response = match self.agent.post(url).send_json(body) {
@@ -137,10 +117,7 @@ impl HttpNode {
                 let text = t.to_string();
                 return Err(if is_timeout(&t) {
                     NodeError::Timeout
-                } else if matches!(
-                    t.kind(),
-                    ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns
-                ) {
+                } else if matches!(t.kind(), ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns) {
                     NodeError::Unreachable(text)
                 } else {
                     // The request may have been delivered (connection reset mid-answer).
@@ -149,29 +126,20 @@ impl HttpNode {
             }
         };
         let text = response.into_string().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::TimedOut
-                || e.kind() == std::io::ErrorKind::WouldBlock
-            {
+            if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock {
                 NodeError::Timeout
             } else {
                 NodeError::BadResponse(e.to_string())
             }
         })?;
-        let v: Value =
-            serde_json::from_str(&text).map_err(|_| NodeError::BadResponse(truncate(&text)))?;
+        let v: Value = serde_json::from_str(&text).map_err(|_| NodeError::BadResponse(truncate(&text)))?;
         if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
             return Err(NodeError::Rpc {
                 code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
-                message: err
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                message: err.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
             });
         }
-        v.get("result")
-            .cloned()
-            .ok_or_else(|| NodeError::BadResponse(truncate(&text)))
+        v.get("result").cloned().ok_or_else(|| NodeError::BadResponse(truncate(&text)))
     }
 }
 
@@ -184,10 +152,7 @@ fn is_timeout(t: &ureq::Transport) -> bool {
     let mut source = t.source();
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) {
+            if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) {
                 return true;
             }
         }
@@ -198,10 +163,8 @@ fn is_timeout(t: &ureq::Transport) -> bool {
 
 impl Node for HttpNode {
     fn call(&self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError> {
-        let params: Value = serde_json::from_str(params_json).map_err(|e| NodeError::Rpc {
-            code: -32602,
-            message: format!("params are not JSON: {e}"),
-        })?;
+        let params: Value = serde_json::from_str(params_json)
+            .map_err(|e| NodeError::Rpc { code: -32602, message: format!("params are not JSON: {e}") })?;
         // A broadcast that may have been delivered (timeout, broken answer) is reported,
         // never resent elsewhere behind the component's back: it decides whether to
         // rebroadcast the same bytes.
@@ -219,9 +182,7 @@ impl Node for HttpNode {
                 // answers history calls with an error another node may not give.
                 Err(e @ NodeError::Rpc { .. }) if api != "history" => return Err(e),
                 // Only a node never reached may be replaced for a broadcast.
-                Err(e @ (NodeError::Timeout | NodeError::BadResponse(_))) if !idempotent => {
-                    return Err(e)
-                }
+                Err(e @ (NodeError::Timeout | NodeError::BadResponse(_))) if !idempotent => return Err(e),
                 Err(e) => last = e,
             }
         }
@@ -237,11 +198,7 @@ impl Node for HttpNode {
         let from = self.current.load(Ordering::Relaxed) % n;
         let to = (from + 1) % n;
         self.current.store(to, Ordering::Relaxed);
-        eprintln!(
-            "warning: node {} of {n} distrusted ({reason}); now using node {}",
-            from + 1,
-            to + 1
-        );
+        eprintln!("warning: node {} of {n} distrusted ({reason}); now using node {}", from + 1, to + 1);
         true
     }
 }

@@ -15,13 +15,7 @@ pub fn text(text: &str) -> String {
         let (before, after) = rest.split_at(at + 3);
         out.push_str(before);
         // The authority runs to the first '/', '?', '#' or character that ends a URL in prose.
-        let end = after
-            .find(|c: char| {
-                matches!(c, '/' | '?' | '#')
-                    || c.is_whitespace()
-                    || matches!(c, '"' | '\'' | '>' | ')' | ',' | ';')
-            })
-            .unwrap_or(after.len());
+        let end = after.find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace() || matches!(c, '"' | '\'' | '>' | ')' | ',' | ';')).unwrap_or(after.len());
         let authority = &after[..end];
         match authority.rfind('@') {
             Some(i) => {
@@ -32,9 +26,7 @@ pub fn text(text: &str) -> String {
         }
         let tail = &after[end..];
         // Path, then the query string (masked), up to where the URL ends.
-        let url_end = tail
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '>' | ')' | ',' | ';'))
-            .unwrap_or(tail.len());
+        let url_end = tail.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '>' | ')' | ',' | ';')).unwrap_or(tail.len());
         let in_url = &tail[..url_end];
         match in_url.find('?') {
             Some(q) => {
@@ -53,19 +45,10 @@ pub fn text(text: &str) -> String {
 mod tests {
     #[test]
     fn user_info_and_query_strings_are_masked() {
-        assert_eq!(
-            super::url("https://user:hunter2@node.example:8090/rpc?apikey=s3cret"),
-            "https://***@node.example:8090/rpc?***"
-        );
-        assert_eq!(
-            super::url("http://127.0.0.1:8090/"),
-            "http://127.0.0.1:8090/"
-        );
+        assert_eq!(super::url("https://user:hunter2@node.example:8090/rpc?apikey=s3cret"), "https://***@node.example:8090/rpc?***");
+        assert_eq!(super::url("http://127.0.0.1:8090/"), "http://127.0.0.1:8090/");
         let t = super::text("http://a:pw@h/: Connection Failed; https://h2/x?k=v, done");
-        assert_eq!(
-            t,
-            "http://***@h/: Connection Failed; https://h2/x?***, done"
-        );
+        assert_eq!(t, "http://***@h/: Connection Failed; https://h2/x?***, done");
         assert!(!t.contains("pw") && !t.contains("k=v"));
     }
 }

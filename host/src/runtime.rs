@@ -124,14 +124,9 @@ impl HostState {
     /// A trap here if the simulation hooks say so; never in a production host.
     pub(crate) fn trap_point(&self, import: &str, after: bool) -> wasmtime::Result<()> {
         match &self.hooks {
-            Some(h) if h.trap_import(import, after) => Err(wasmtime::format_err!(
-                "simulated trap at {import} ({})",
-                if after {
-                    "after it acted"
-                } else {
-                    "before it acted"
-                }
-            )),
+            Some(h) if h.trap_import(import, after) => {
+                Err(wasmtime::format_err!("simulated trap at {import} ({})", if after { "after it acted" } else { "before it acted" }))
+            }
             _ => Ok(()),
         }
     }
@@ -139,10 +134,7 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -201,28 +193,16 @@ impl Runtime {
         let component = load_component(&engine, wasm, config.cache_dir.as_deref())?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        Gateway::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-            &mut linker,
-            |s| s,
-        )?;
+        Gateway::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)?;
         let pre = GatewayPre::new(linker.instantiate_pre(&component)?)?;
         let _ticker = Arc::new(EpochTicker::start(&engine));
-        Ok(Runtime {
-            engine,
-            pre,
-            config,
-            hooks: None,
-            _ticker,
-        })
+        Ok(Runtime { engine, pre, config, hooks: None, _ticker })
     }
 
     /// This runtime (sharing its compiled component) with simulation hooks: seeded
     /// randomness and traps at chosen imports, for every instance it makes.
     pub fn with_simulation(&self, hooks: Arc<dyn SimulationHooks>) -> Self {
-        Runtime {
-            hooks: Some(hooks),
-            ..self.clone()
-        }
+        Runtime { hooks: Some(hooks), ..self.clone() }
     }
 
     /// A fresh instance for the pure codec: no store, node or events behind it.
@@ -235,9 +215,7 @@ impl Runtime {
         // No preopened directories, no sockets, no environment, no stdio: the
         // component gets only what its imports grant.
         let mut wasi = WasiCtx::builder();
-        wasi.allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
+        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         if let Some(hooks) = &self.hooks {
             let mut seed = [0u8; 16];
             let mut source = hooks.random_source();
@@ -260,17 +238,7 @@ impl Runtime {
             started: Instant::now(),
             node_wait: Duration::ZERO,
         };
-        let mut store = Store::new(
-            &self.engine,
-            HostState {
-                caps,
-                hooks: self.hooks.clone(),
-                wasi,
-                table: ResourceTable::new(),
-                limits,
-                budget,
-            },
-        );
+        let mut store = Store::new(&self.engine, HostState { caps, hooks: self.hooks.clone(), wasi, table: ResourceTable::new(), limits, budget });
         store.limiter(|s| &mut s.limits);
         // The epoch deadline is a wake-up, not the verdict: at each one the budget says
         // whether the call has really used its time once forgiven node waits are taken off.
@@ -284,11 +252,7 @@ impl Runtime {
         });
         store.set_epoch_deadline(ticks(self.config.call_timeout));
         let gateway = self.pre.instantiate(&mut store)?;
-        Ok(Instance {
-            store,
-            gateway,
-            poisoned: None,
-        })
+        Ok(Instance { store, gateway, poisoned: None })
     }
 
     pub fn config(&self) -> &RuntimeConfig {
@@ -332,18 +296,12 @@ fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Res
         return compile(engine, wasm);
     };
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    engine
-        .precompile_compatibility_hash()
-        .hash(&mut engine_hash);
+    engine.precompile_compatibility_hash().hash(&mut engine_hash);
     let mut key = Sha256::new();
     key.update(wasm);
     key.update(env!("CARGO_PKG_VERSION").as_bytes());
     key.update(engine_hash.finish().to_le_bytes());
-    let path = dir.join(format!(
-        "gateway-{}-wasmtime{}.cwasm",
-        hex::encode(&key.finalize()[..16]),
-        env!("CWD_GATEWAY_WASMTIME_VERSION")
-    ));
+    let path = dir.join(format!("gateway-{}-wasmtime{}.cwasm", hex::encode(&key.finalize()[..16]), env!("CWD_GATEWAY_WASMTIME_VERSION")));
     if path.exists() {
         // SAFETY: the file is one this host serialized into its own cache directory,
         // named by the hash of its source and the engine; wasmtime checks the engine
@@ -366,7 +324,5 @@ fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Res
 }
 
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component> {
-    Component::new(engine, wasm)
-        .map_err(anyhow::Error::from)
-        .context("compiling the gateway component")
+    Component::new(engine, wasm).map_err(anyhow::Error::from).context("compiling the gateway component")
 }

@@ -24,25 +24,13 @@ use support::CWD;
 const POW_BITS: u8 = 10;
 
 fn browser_paths() -> Option<(PathBuf, PathBuf)> {
-    let chromium =
-        PathBuf::from(std::env::var("CWD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
-    let driver = PathBuf::from(
-        std::env::var("CWD_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()),
-    );
+    let chromium = PathBuf::from(std::env::var("CWD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    let driver = PathBuf::from(std::env::var("CWD_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()));
     if chromium.exists() && driver.exists() {
         return Some((chromium, driver));
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {} or {} is missing: apt-get install chromium chromium-driver",
-        chromium.display(),
-        driver.display()
-    );
-    eprintln!(
-        "skipping the browser test: {} or {} is missing (apt-get install chromium chromium-driver)",
-        chromium.display(),
-        driver.display()
-    );
+    assert!(std::env::var_os("CI").is_none(), "CI is set but {} or {} is missing: apt-get install chromium chromium-driver", chromium.display(), driver.display());
+    eprintln!("skipping the browser test: {} or {} is missing (apt-get install chromium chromium-driver)", chromium.display(), driver.display());
     None
 }
 
@@ -63,9 +51,7 @@ impl Driver {
             .spawn()
             .expect("starting chromedriver");
         let url = format!("http://127.0.0.1:{port}");
-        support::eventually("chromedriver to listen", Duration::from_secs(20), || {
-            ureq::get(&format!("{url}/status")).call().ok().map(|_| ())
-        });
+        support::eventually("chromedriver to listen", Duration::from_secs(20), || ureq::get(&format!("{url}/status")).call().ok().map(|_| ()));
         Driver { child, url }
     }
 }
@@ -91,11 +77,7 @@ async fn connect(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
         }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a chromium session")
+    ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a chromium session")
 }
 
 async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
@@ -105,10 +87,7 @@ where
 {
     let start = Instant::now();
     while !check().await {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -132,10 +111,7 @@ async fn wait_visible(c: &Client, css: &str) {
 }
 
 async fn wait_text(c: &Client, css: &str, wanted: &str, timeout: Duration) {
-    wait_until(&format!("{css} to say {wanted:?}"), timeout, || async {
-        text(c, css).await.contains(wanted)
-    })
-    .await;
+    wait_until(&format!("{css} to say {wanted:?}"), timeout, || async { text(c, css).await.contains(wanted) }).await;
 }
 
 async fn type_into(c: &Client, css: &str, keys: &str) {
@@ -145,34 +121,19 @@ async fn type_into(c: &Client, css: &str, keys: &str) {
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
 }
 
 async fn open(c: &Client, env: &CabinetEnv, token: &str) {
     // Through a blank page: a change of fragment alone would not reload the cabinet.
     c.goto("about:blank").await.unwrap();
-    c.goto(&env.url(&format!("/cabinet/#session={token}")))
-        .await
-        .unwrap();
+    c.goto(&env.url(&format!("/cabinet/#session={token}"))).await.unwrap();
 }
 
 /// A screenshot of one panel, when asked for.
 async fn snap(c: &Client, css: &str, name: &str) {
-    let Some(dir) = std::env::var_os("CWD_CABINET_SCREENSHOTS") else {
-        return;
-    };
-    let png = c
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .screenshot()
-        .await
-        .unwrap();
+    let Some(dir) = std::env::var_os("CWD_CABINET_SCREENSHOTS") else { return };
+    let png = c.find(Locator::Css(css)).await.unwrap().screenshot().await.unwrap();
     std::fs::write(Path::new(&dir).join(format!("cabinet-{name}.png")), png).unwrap();
 }
 
@@ -183,33 +144,17 @@ async fn js(c: &Client, script: &str, args: Vec<Value>) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_clicks_through_the_cabinet_in_chromium() {
-    let Some((chromium, driver_path)) = browser_paths() else {
-        return;
-    };
-    let env = tokio::task::spawn_blocking(|| {
-        CabinetEnv::start("cabinet-browser", POW_BITS, &["alice-cwd"])
-    })
-    .await
-    .unwrap();
+    let Some((chromium, driver_path)) = browser_paths() else { return };
+    let env = tokio::task::spawn_blocking(|| CabinetEnv::start("cabinet-browser", POW_BITS, &["alice-cwd"])).await.unwrap();
     let driver = Driver::start(&driver_path);
     let profile = std::env::temp_dir().join(format!("cwd-cabinet-chromium-{}", std::process::id()));
     let c = connect(&driver, &chromium, &profile).await;
 
     // Sessions the game did not sign, or signed too long ago, are refused by the server.
-    let forged = session::mint(
-        b"not-the-game-secret-not-the-game-secret",
-        "alice",
-        now_secs() + 3600,
-    );
+    let forged = session::mint(b"not-the-game-secret-not-the-game-secret", "alice", now_secs() + 3600);
     open(&c, &env, &forged).await;
     wait_visible(&c, "#session-panel").await;
-    wait_text(
-        &c,
-        "#session-error",
-        "not signed by this game",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_text(&c, "#session-error", "not signed by this game", Duration::from_secs(10)).await;
     assert!(!visible(&c, "#link-panel").await && !visible(&c, "#balance-panel").await);
     snap(&c, "#session-panel", "session-refused").await;
     let expired = session::mint(SECRET.as_bytes(), "alice", now_secs() - 60);
@@ -226,22 +171,10 @@ async fn a_player_clicks_through_the_cabinet_in_chromium() {
     let challenge = "00000196a8e3c1f0".to_string() + &"ab".repeat(32);
     for nonce in [0u64, 1, 9, 12345, 4_294_967_296] {
         let hex = js(&c, "const [ch, n, done] = arguments; CabinetPow.workHash(ch, n).then(h => done(CabinetPow.hex(h)));", vec![json!(challenge), json!(nonce)]).await;
-        assert_eq!(
-            hex.as_str().unwrap(),
-            hex::encode(cwd_gateway::pow::work_hash(&challenge, nonce)),
-            "nonce {nonce}"
-        );
+        assert_eq!(hex.as_str().unwrap(), hex::encode(cwd_gateway::pow::work_hash(&challenge, nonce)), "nonce {nonce}");
     }
-    let solved = js(
-        &c,
-        "const [ch, bits, done] = arguments; CabinetPow.solve(ch, bits).then(done);",
-        vec![json!(challenge), json!(12)],
-    )
-    .await;
-    assert_eq!(
-        solved.as_u64(),
-        Some(cwd_gateway::pow::solve(&challenge, 12))
-    );
+    let solved = js(&c, "const [ch, bits, done] = arguments; CabinetPow.solve(ch, bits).then(done);", vec![json!(challenge), json!(12)]).await;
+    assert_eq!(solved.as_u64(), Some(cwd_gateway::pow::solve(&challenge, 12)));
     // Amounts stay integers: CWD text to 1e-5 units, exactly.
     let parsed = js(&c, "const done = arguments[0]; done(['12.5', '0.00001', '1.123456', 'x', '10'].map(CabinetAmounts.parseCwd));", vec![]).await;
     assert_eq!(parsed, json!([1_250_000, 1, null, null, 1_000_000]));
@@ -250,17 +183,8 @@ async fn a_player_clicks_through_the_cabinet_in_chromium() {
     type_into(&c, "#account", "alice-cwd").await;
     click(&c, "#link-start").await;
     wait_visible(&c, "#code-form").await;
-    wait_text(
-        &c,
-        "#code-sent",
-        "sent to alice-cwd",
-        Duration::from_secs(5),
-    )
-    .await;
-    assert!(
-        text(&c, "#pow-progress").await.contains("done"),
-        "the page solved the challenge"
-    );
+    wait_text(&c, "#code-sent", "sent to alice-cwd", Duration::from_secs(5)).await;
+    assert!(text(&c, "#pow-progress").await.contains("done"), "the page solved the challenge");
     let code = tokio::task::block_in_place(|| env.link_code("alice-cwd", 6));
     type_into(&c, "#code", "000000").await;
     click(&c, "#code-confirm").await;
@@ -275,67 +199,35 @@ async fn a_player_clicks_through_the_cabinet_in_chromium() {
     // Top up: the panel names both accounts and the rate, and quotes live.
     assert_eq!(text(&c, "#deposit-to").await, "game-gateway");
     assert_eq!(text(&c, "#deposit-from").await, "alice-cwd");
-    assert!(text(&c, "#deposit-rate")
-        .await
-        .contains("1 CWD = 90 game units"));
+    assert!(text(&c, "#deposit-rate").await.contains("1 CWD = 90 game units"));
     type_into(&c, "#topup-cwd", "25").await;
-    wait_text(
-        &c,
-        "#topup-quote",
-        "credits 2250 game units",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_text(&c, "#topup-quote", "credits 2250 game units", Duration::from_secs(10)).await;
     snap(&c, "#topup-panel", "topup").await;
-    env.gw
-        .devnet
-        .transfer("alice-cwd", "game-gateway", 25 * CWD, Some("top up"), None)
-        .unwrap();
-    wait_until("the deposit credited", Duration::from_secs(60), || async {
-        text(&c, "#balance").await == "2250"
-    })
-    .await;
+    env.gw.devnet.transfer("alice-cwd", "game-gateway", 25 * CWD, Some("top up"), None).unwrap();
+    wait_until("the deposit credited", Duration::from_secs(60), || async { text(&c, "#balance").await == "2250" }).await;
     snap(&c, "#balance-panel", "balance").await;
 
     // Withdraw 1000 game units, quoted, then followed to confirmed.
     let chain_before = env.gw.devnet.balance_of("alice-cwd").unwrap();
     type_into(&c, "#withdraw-amount", "1000").await;
-    wait_text(
-        &c,
-        "#withdraw-quote",
-        "you receive 10.00000 CWD",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_text(&c, "#withdraw-quote", "you receive 10.00000 CWD", Duration::from_secs(10)).await;
     click(&c, "#withdraw-submit").await;
     wait_visible(&c, "#withdrawal").await;
     wait_text(&c, "#w-state", "confirmed", Duration::from_secs(90)).await;
     assert!(text(&c, "#w-tx").await.contains("in block"));
-    wait_until(
-        "1250 spendable, none frozen",
-        Duration::from_secs(10),
-        || async { text(&c, "#balance").await == "1250" && text(&c, "#frozen").await == "0" },
-    )
+    wait_until("1250 spendable, none frozen", Duration::from_secs(10), || async {
+        text(&c, "#balance").await == "1250" && text(&c, "#frozen").await == "0"
+    })
     .await;
     snap(&c, "#withdraw-panel", "withdraw").await;
     wait_text(&c, "#history-rows", "confirmed", Duration::from_secs(10)).await;
-    let withdrawals = c
-        .find_all(Locator::Css("#history-rows tr[data-kind=withdrawal]"))
-        .await
-        .unwrap();
+    let withdrawals = c.find_all(Locator::Css("#history-rows tr[data-kind=withdrawal]")).await.unwrap();
     assert_eq!(withdrawals.len(), 1, "one withdrawal, not two");
-    let deposits = c
-        .find_all(Locator::Css("#history-rows tr[data-kind=deposit]"))
-        .await
-        .unwrap();
+    let deposits = c.find_all(Locator::Css("#history-rows tr[data-kind=deposit]")).await.unwrap();
     assert_eq!(deposits.len(), 1);
     assert!(deposits[0].text().await.unwrap().contains("+2250"));
     snap(&c, "#history-panel", "history").await;
-    assert_eq!(
-        env.gw.devnet.balance_of("alice-cwd").unwrap(),
-        chain_before + 10 * CWD,
-        "the payout reached the wallet once"
-    );
+    assert_eq!(env.gw.devnet.balance_of("alice-cwd").unwrap(), chain_before + 10 * CWD, "the payout reached the wallet once");
 
     c.close().await.unwrap();
     drop(driver);

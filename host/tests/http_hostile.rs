@@ -23,9 +23,7 @@ fn serve(gw: &Gw, limits: HttpLimits) -> HttpApi {
 /// `n` authenticated `account` calls one after another; each must be answered 200.
 /// Returns the latencies.
 fn probes(addr: SocketAddr, n: usize) -> Vec<Duration> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build();
     (0..n)
         .map(|i| {
             let started = Instant::now();
@@ -58,19 +56,9 @@ fn raw_status(addr: SocketAddr, head: &str) -> Option<u16> {
 
 #[test]
 fn absurd_content_lengths_are_refused_without_allocating_them() {
-    let gw = start(
-        "hostile lengths",
-        RuntimeConfig::default(),
-        Duration::from_secs(5),
-    );
+    let gw = start("hostile lengths", RuntimeConfig::default(), Duration::from_secs(5));
     let http = serve(&gw, HttpLimits::default());
-    for length in [
-        "1099511627776",
-        "18446744073709551615",
-        "18446744073709551616",
-        "-1",
-        "12abc",
-    ] {
+    for length in ["1099511627776", "18446744073709551615", "18446744073709551616", "-1", "12abc"] {
         for auth in [format!("Authorization: Bearer {TOKEN}\r\n"), String::new()] {
             for _ in 0..20 {
                 let head = format!("POST /v1/account HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {length}\r\n\r\n{{");
@@ -78,10 +66,7 @@ fn absurd_content_lengths_are_refused_without_allocating_them() {
                 // 400 (too large or malformed) or 401 from the API; hyper itself refuses
                 // lengths it cannot represent (400, or 431 for 2^64-1). Never a crash,
                 // never a hang.
-                assert!(
-                    matches!(status, Some(400 | 401 | 431)),
-                    "Content-Length {length}: {status:?}"
-                );
+                assert!(matches!(status, Some(400 | 401 | 431)), "Content-Length {length}: {status:?}");
             }
         }
         assert_eq!(probes(http.addr, 3).len(), 3);
@@ -92,15 +77,8 @@ fn absurd_content_lengths_are_refused_without_allocating_them() {
 
 #[test]
 fn bodies_trickled_a_byte_a_second_do_not_stop_anyone_else() {
-    let gw = start(
-        "hostile slow bodies",
-        RuntimeConfig::default(),
-        Duration::from_secs(5),
-    );
-    let limits = HttpLimits {
-        body_read_timeout: Duration::from_secs(4),
-        ..HttpLimits::default()
-    };
+    let gw = start("hostile slow bodies", RuntimeConfig::default(), Duration::from_secs(5));
+    let limits = HttpLimits { body_read_timeout: Duration::from_secs(4), ..HttpLimits::default() };
     let http = serve(&gw, limits);
     let addr = http.addr;
     let trickles: Vec<_> = (0..50)
@@ -136,45 +114,25 @@ fn bodies_trickled_a_byte_a_second_do_not_stop_anyone_else() {
     let answers: Vec<_> = trickles.into_iter().map(|t| t.join().unwrap()).collect();
     println!("probes during 50 trickled bodies: p99 {:?}", p99(latencies));
     // Every trickler was cut off by the body timeout, with a 408 where it read one.
-    assert!(
-        answers
-            .iter()
-            .all(|a| a.as_deref().is_none_or(|s| s == "408")),
-        "{answers:?}"
-    );
-    assert!(
-        answers.iter().any(|a| a.as_deref() == Some("408")),
-        "{answers:?}"
-    );
+    assert!(answers.iter().all(|a| a.as_deref().is_none_or(|s| s == "408")), "{answers:?}");
+    assert!(answers.iter().any(|a| a.as_deref() == Some("408")), "{answers:?}");
 }
 
 #[test]
 fn a_thousand_idle_connections_do_not_stop_anyone_else() {
-    let gw = start(
-        "hostile idle",
-        RuntimeConfig::default(),
-        Duration::from_secs(5),
-    );
+    let gw = start("hostile idle", RuntimeConfig::default(), Duration::from_secs(5));
     let http = serve(&gw, HttpLimits::default());
-    let idle: Vec<TcpStream> = (0..1_000)
-        .map(|_| TcpStream::connect(http.addr).unwrap())
-        .collect();
+    let idle: Vec<TcpStream> = (0..1_000).map(|_| TcpStream::connect(http.addr).unwrap()).collect();
     // Half of them start a request and stop mid-header.
     for s in idle.iter().step_by(2) {
         let mut s = s;
-        s.write_all(b"POST /v1/account HTTP/1.1\r\nHost: x\r\n")
-            .unwrap();
+        s.write_all(b"POST /v1/account HTTP/1.1\r\nHost: x\r\n").unwrap();
     }
     let latencies = probes(http.addr, 50);
-    println!(
-        "probes with 1,000 idle connections: p99 {:?}",
-        p99(latencies)
-    );
+    println!("probes with 1,000 idle connections: p99 {:?}", p99(latencies));
     // The header timeout closes them, so they hold nothing for long.
     let mut first = &idle[0];
-    first
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    first.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut buf = [0u8; 64];
     assert!(matches!(first.read(&mut buf), Ok(_) | Err(_)));
     drop(idle);
@@ -183,11 +141,7 @@ fn a_thousand_idle_connections_do_not_stop_anyone_else() {
 
 #[test]
 fn shutdown_answers_requests_in_progress_then_stops() {
-    let gw = start(
-        "hostile shutdown",
-        RuntimeConfig::default(),
-        Duration::from_secs(5),
-    );
+    let gw = start("hostile shutdown", RuntimeConfig::default(), Duration::from_secs(5));
     let http = HttpApi::bind("127.0.0.1:0").unwrap();
     let handles = http.spawn(gw.service.clone(), TOKEN.into(), 2);
     assert_eq!(probes(http.addr, 2).len(), 2);
@@ -195,10 +149,7 @@ fn shutdown_answers_requests_in_progress_then_stops() {
     for h in handles {
         h.join().unwrap();
     }
-    assert!(
-        TcpStream::connect_timeout(&http.addr, Duration::from_secs(2)).is_err(),
-        "the listener is closed"
-    );
+    assert!(TcpStream::connect_timeout(&http.addr, Duration::from_secs(2)).is_err(), "the listener is closed");
 }
 
 /// `/v1/openapi.json` describes what the server does: every documented call exists,
@@ -207,59 +158,28 @@ fn shutdown_answers_requests_in_progress_then_stops() {
 fn the_openapi_document_matches_the_server() {
     let gw = start("openapi", RuntimeConfig::default(), Duration::from_secs(5));
     let http = serve(&gw, HttpLimits::default());
-    let doc: serde_json::Value = ureq::get(&format!("http://{}/v1/openapi.json", http.addr))
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
+    let doc: serde_json::Value = ureq::get(&format!("http://{}/v1/openapi.json", http.addr)).call().unwrap().into_json().unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(20))
-        .build();
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
     let mut calls = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
-        let Some(post) = item.get("post") else {
-            continue;
-        };
+        let Some(post) = item.get("post") else { continue };
         calls += 1;
         let body = &post["requestBody"]["content"]["application/json"]["schema"];
-        let required: Vec<&str> = body["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        let r = agent
-            .post(&format!("http://{}{path}", http.addr))
-            .set("authorization", &format!("Bearer {TOKEN}"))
-            .send_string("{}");
+        let required: Vec<&str> = body["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let r = agent.post(&format!("http://{}{path}", http.addr)).set("authorization", &format!("Bearer {TOKEN}")).send_string("{}");
         let (status, answer): (u16, serde_json::Value) = match r {
             Ok(r) => (r.status(), r.into_json().unwrap()),
             Err(ureq::Error::Status(s, r)) => (s, r.into_json().unwrap()),
             Err(e) => panic!("{path}: {e}"),
         };
-        assert_ne!(
-            answer["error"]["code"], "unknown-call",
-            "{path} is documented but not served"
-        );
+        assert_ne!(answer["error"]["code"], "unknown-call", "{path} is documented but not served");
         if body.get("oneOf").is_some() {
             assert_eq!(status, 400, "{path}: {answer}");
-            assert!(
-                answer["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("`game`"),
-                "{path}: {answer}"
-            );
+            assert!(answer["error"]["message"].as_str().unwrap().contains("`game`"), "{path}: {answer}");
         } else if let Some(first) = required.first() {
             assert_eq!(status, 400, "{path}: {answer}");
-            assert!(
-                answer["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains(&format!("`{first}`")),
-                "{path}: {answer}"
-            );
+            assert!(answer["error"]["message"].as_str().unwrap().contains(&format!("`{first}`")), "{path}: {answer}");
         } else {
             assert_eq!(status, 200, "{path}: {answer}");
         }

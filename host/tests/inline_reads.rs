@@ -13,9 +13,7 @@ use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::MemorySink;
 use cwd_gateway_host::gateway::Service;
 use cwd_gateway_host::node::HttpNode;
-use cwd_gateway_host::store::{
-    CommitOutcome, Entry, MemoryStore, Precondition, Store, StoreError, Write,
-};
+use cwd_gateway_host::store::{CommitOutcome, Entry, MemoryStore, Precondition, Store, StoreError, Write};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use support::*;
 
@@ -26,54 +24,26 @@ impl Store for NetworkLike {
     fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         self.0.get(key)
     }
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.0.scan(prefix, start_after, limit)
     }
-    fn scan_reverse(
-        &self,
-        prefix: &str,
-        start_before: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.0.scan_reverse(prefix, start_before, limit)
     }
-    fn commit(
-        &self,
-        preconditions: &[Precondition],
-        writes: &[Write],
-    ) -> Result<CommitOutcome, StoreError> {
+    fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         self.0.commit(preconditions, writes)
     }
 }
 
 fn service(store: Arc<dyn Store>) -> (cwd_devnet::DevnetHandle, Arc<Service>) {
     let devnet = Devnet::start(DevnetConfig::seeded("inline-reads")).expect("devnet");
-    let gateway = devnet
-        .create_account(AccountSpec::new("game-gateway", 10_000 * CWD))
-        .unwrap();
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
     devnet.produce_block();
-    let node = Arc::new(HttpNode::new(
-        vec![devnet.url().to_string()],
-        Duration::from_secs(10),
-    ));
-    let caps = Capabilities {
-        store,
-        node,
-        clock: Arc::new(SystemClock),
-        events: Arc::new(MemorySink::default()),
-    };
-    let keys = api::Keys {
-        active_wif: gateway.active_wif.clone().unwrap(),
-        memo_wif: gateway.memo_wif.clone().unwrap(),
-    };
+    let node = Arc::new(HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(10)));
+    let caps = Capabilities { store, node, clock: Arc::new(SystemClock), events: Arc::new(MemorySink::default()) };
+    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let service =
-        Service::start_with(&runtime, caps, &config(devnet.chain_id_hex()), keys, 1).unwrap();
+    let service = Service::start_with(&runtime, caps, &config(devnet.chain_id_hex()), keys, 1).unwrap();
     (devnet, service)
 }
 
@@ -82,14 +52,8 @@ fn reads_run_at_once_on_an_idle_configured_instance_and_never_wait_for_one() {
     let (_devnet, service) = service(Arc::new(MemoryStore::new()));
     // The one API instance, made and configured by a waiting call.
     let waited = service.with(|a| a.account("u1")).unwrap();
-    let inline = service
-        .try_with_ready(|a| a.account("u1"))
-        .expect("an idle configured instance")
-        .unwrap();
-    assert_eq!(
-        (inline.balance, inline.linked.is_none()),
-        (waited.balance, true)
-    );
+    let inline = service.try_with_ready(|a| a.account("u1")).expect("an idle configured instance").unwrap();
+    assert_eq!((inline.balance, inline.linked.is_none()), (waited.balance, true));
 
     // While another call holds the only instance, a read does not wait for it.
     let (held_tx, held_rx) = mpsc::channel();
@@ -103,16 +67,10 @@ fn reads_run_at_once_on_an_idle_configured_instance_and_never_wait_for_one() {
             })
         });
         held_rx.recv().unwrap();
-        assert!(
-            service.try_with_ready(|a| a.account("u1")).is_none(),
-            "no idle instance: the caller must wait elsewhere"
-        );
+        assert!(service.try_with_ready(|a| a.account("u1")).is_none(), "no idle instance: the caller must wait elsewhere");
         release_tx.send(()).unwrap();
     });
-    assert!(
-        service.try_with_ready(|a| a.account("u1")).is_some(),
-        "the instance is back"
-    );
+    assert!(service.try_with_ready(|a| a.account("u1")).is_some(), "the instance is back");
 }
 
 #[test]

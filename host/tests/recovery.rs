@@ -20,11 +20,7 @@ use support::*;
 fn finish(gw: &Gw, id: &str) -> cwd_gateway_host::bindings::api::Withdrawal {
     eventually("the withdrawal to finish", Duration::from_secs(60), || {
         let w = gw.service.with(|a| a.get_withdrawal(id)).ok()?;
-        matches!(
-            w.state,
-            WithdrawalState::Confirmed | WithdrawalState::Failed
-        )
-        .then_some(w)
+        matches!(w.state, WithdrawalState::Confirmed | WithdrawalState::Failed).then_some(w)
     })
 }
 
@@ -34,60 +30,34 @@ fn a_node_slower_than_the_call_budget_gives_node_unavailable_not_a_trap() {
     // the node client's own bound (1 s timeout × 1 node + 1 s) do not count against it,
     // as `cwd-gateway run` configures it.
     let node_timeout = Duration::from_secs(1);
-    let runtime = RuntimeConfig {
-        call_timeout: Duration::from_secs(1),
-        node_wait_allowance: node_timeout + Duration::from_secs(1),
-        ..RuntimeConfig::default()
-    };
+    let runtime = RuntimeConfig { call_timeout: Duration::from_secs(1), node_wait_allowance: node_timeout + Duration::from_secs(1), ..RuntimeConfig::default() };
     let gw = start("recovery slow node", runtime, node_timeout);
     let player = gw.funded_player("sam", "sam-cwd", 100 * CWD, 30 * CWD);
-    let w = gw
-        .service
-        .with(|a| a.request_withdrawal("sam", WithdrawalAmount::Cwd(10 * CWD as u64), "w-slow"))
-        .unwrap();
+    let w = gw.service.with(|a| a.request_withdrawal("sam", WithdrawalAmount::Cwd(10 * CWD as u64), "w-slow")).unwrap();
 
-    gw.devnet.add_fault(FaultRule::share(
-        1.0,
-        None,
-        FaultKind::Delay(Duration::from_secs(3)),
-    ));
+    gw.devnet.add_fault(FaultRule::share(1.0, None, FaultKind::Delay(Duration::from_secs(3))));
     for _ in 0..2 {
-        let report = gw
-            .service
-            .tick()
-            .expect("a slow node fails node calls, not the tick");
+        let report = gw.service.tick().expect("a slow node fails node calls, not the tick");
         assert!(report.node_errors > 0, "{report:?}");
     }
     // Game calls still answer from the store; node calls say the node is unavailable.
     assert_eq!(gw.service.with(|a| a.account("sam")).unwrap().frozen, 1_000);
     match gw.service.with(|a| a.start_link("sam2", "sam-cwd", None)) {
-        Err(GatewayCallError::Refused(
-            cwd_gateway_host::bindings::api::GatewayError::NodeUnavailable(_),
-        )) => {}
+        Err(GatewayCallError::Refused(cwd_gateway_host::bindings::api::GatewayError::NodeUnavailable(_))) => {}
         other => panic!("expected node-unavailable, got {other:?}"),
     }
-    assert!(
-        gw.restarts().is_empty(),
-        "no instance trapped: {:?}",
-        gw.restarts()
-    );
+    assert!(gw.restarts().is_empty(), "no instance trapped: {:?}", gw.restarts());
     assert_eq!(gw.service.counters.recoveries.load(Ordering::Relaxed), 0);
 
     // The node is healthy again: the withdrawal completes, once.
     gw.devnet.clear_faults();
     let stop = Arc::new(AtomicBool::new(false));
-    let timer = gw
-        .service
-        .spawn_timer(stop.clone(), Duration::from_millis(200));
+    let timer = gw.service.spawn_timer(stop.clone(), Duration::from_millis(200));
     let done = finish(&gw, &w.withdrawal_id);
     stop.store(true, Ordering::Relaxed);
     timer.join().unwrap();
     assert_eq!(done.state, WithdrawalState::Confirmed);
-    assert_eq!(
-        gw.payouts_to(&player.id_string()).len(),
-        1,
-        "paid exactly once"
-    );
+    assert_eq!(gw.payouts_to(&player.id_string()).len(), 1, "paid exactly once");
     assert_eq!(gw.service.with(|a| a.account("sam")).unwrap().frozen, 0);
 }
 
@@ -95,82 +65,38 @@ fn a_node_slower_than_the_call_budget_gives_node_unavailable_not_a_trap() {
 fn a_trapped_call_gets_a_5xx_its_instance_is_replaced_and_the_withdrawal_is_paid_once() {
     // Every node wait counts here (no allowance): a broadcast answered after 2 s
     // blows the 1 s budget, after the node has applied it.
-    let runtime = RuntimeConfig {
-        call_timeout: Duration::from_secs(1),
-        node_wait_allowance: Duration::ZERO,
-        ..RuntimeConfig::default()
-    };
+    let runtime = RuntimeConfig { call_timeout: Duration::from_secs(1), node_wait_allowance: Duration::ZERO, ..RuntimeConfig::default() };
     let gw = start("recovery trap", runtime, Duration::from_secs(5));
     let player = gw.funded_player("tia", "tia-cwd", 100 * CWD, 30 * CWD);
-    let w = gw
-        .service
-        .with(|a| a.request_withdrawal("tia", WithdrawalAmount::Cwd(10 * CWD as u64), "w-trap"))
-        .unwrap();
+    let w = gw.service.with(|a| a.request_withdrawal("tia", WithdrawalAmount::Cwd(10 * CWD as u64), "w-trap")).unwrap();
 
     // 1. A trap in an API call (through the HTTP API's dispatch): a clear 500, an alert,
     // and the next call is served by a fresh instance. (`tick` runs in the tick instance,
     // under the tick lease: `start-link`'s message broadcast is the API call that waits.)
-    gw.devnet
-        .create_account(cwd_devnet::AccountSpec::new("tib-cwd", 10 * CWD))
-        .unwrap();
-    gw.devnet.add_fault(FaultRule::next(
-        1,
-        Some("broadcast_transaction"),
-        FaultKind::Delay(Duration::from_secs(2)),
-    ));
-    let (status, body) = dispatch(
-        &gw.service,
-        "start-link",
-        &json!({ "user": "tib", "account": "tib-cwd" }),
-    );
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (500, Some("component-failed")),
-        "{body}"
-    );
+    gw.devnet.create_account(cwd_devnet::AccountSpec::new("tib-cwd", 10 * CWD)).unwrap();
+    gw.devnet.add_fault(FaultRule::next(1, Some("broadcast_transaction"), FaultKind::Delay(Duration::from_secs(2))));
+    let (status, body) = dispatch(&gw.service, "start-link", &json!({ "user": "tib", "account": "tib-cwd" }));
+    assert_eq!((status, body["error"]["code"].as_str()), (500, Some("component-failed")), "{body}");
     let restarts = gw.restarts();
     assert_eq!(restarts.len(), 1, "{restarts:?}");
-    assert_eq!(
-        (restarts[0]["role"].as_str(), restarts[0]["cause"].as_str()),
-        (Some("api"), Some("time-budget"))
-    );
+    assert_eq!((restarts[0]["role"].as_str(), restarts[0]["cause"].as_str()), (Some("api"), Some("time-budget")));
     let (status, body) = dispatch(&gw.service, "account", &json!({ "user": "tia" }));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["frozen"], 1_000);
 
     // 2. A trap in the timer's tick: the timer goes on by itself with a fresh instance.
-    gw.devnet.add_fault(FaultRule::next(
-        1,
-        None,
-        FaultKind::Delay(Duration::from_secs(2)),
-    ));
+    gw.devnet.add_fault(FaultRule::next(1, None, FaultKind::Delay(Duration::from_secs(2))));
     let stop = Arc::new(AtomicBool::new(false));
-    let timer = gw
-        .service
-        .spawn_timer(stop.clone(), Duration::from_millis(200));
-    eventually(
-        "the tick instance to be replaced",
-        Duration::from_secs(30),
-        || {
-            gw.restarts()
-                .iter()
-                .any(|e| e["role"] == "tick")
-                .then_some(())
-        },
-    );
+    let timer = gw.service.spawn_timer(stop.clone(), Duration::from_millis(200));
+    eventually("the tick instance to be replaced", Duration::from_secs(30), || {
+        gw.restarts().iter().any(|e| e["role"] == "tick").then_some(())
+    });
     let done = finish(&gw, &w.withdrawal_id);
     stop.store(true, Ordering::Relaxed);
     timer.join().unwrap();
     assert_eq!(done.state, WithdrawalState::Confirmed);
-    assert_eq!(
-        done.attempts, 1,
-        "the stored transaction was rebroadcast, not rebuilt"
-    );
-    assert_eq!(
-        gw.payouts_to(&player.id_string()).len(),
-        1,
-        "paid exactly once"
-    );
+    assert_eq!(done.attempts, 1, "the stored transaction was rebroadcast, not rebuilt");
+    assert_eq!(gw.payouts_to(&player.id_string()).len(), 1, "paid exactly once");
     assert_eq!(gw.service.with(|a| a.account("tia")).unwrap().frozen, 0);
     assert!(gw.service.counters.recoveries.load(Ordering::Relaxed) >= 2);
     assert!(gw.service.health().last_tick_ok.is_some());
@@ -179,53 +105,28 @@ fn a_trapped_call_gets_a_5xx_its_instance_is_replaced_and_the_withdrawal_is_paid
 #[test]
 fn ready_tells_a_supervisor_whether_the_gateway_works() {
     let node_timeout = Duration::from_millis(500);
-    let runtime = RuntimeConfig {
-        node_wait_allowance: node_timeout + Duration::from_secs(1),
-        ..RuntimeConfig::default()
-    };
+    let runtime = RuntimeConfig { node_wait_allowance: node_timeout + Duration::from_secs(1), ..RuntimeConfig::default() };
     let gw = start("recovery ready", runtime, node_timeout);
     let http = HttpApi::bind("127.0.0.1:0").unwrap();
     http.spawn(gw.service.clone(), TOKEN.into(), 2);
-    let get = |path: &str| match ureq::get(&format!("http://{}{path}", http.addr))
-        .timeout(Duration::from_secs(10))
-        .call()
-    {
+    let get = |path: &str| match ureq::get(&format!("http://{}{path}", http.addr)).timeout(Duration::from_secs(10)).call() {
         Ok(r) => (r.status(), r.into_json::<serde_json::Value>().unwrap()),
         Err(ureq::Error::Status(s, r)) => (s, r.into_json().unwrap()),
         Err(e) => panic!("{path}: {e}"),
     };
     assert_eq!(get("/health").0, 200);
     let (status, before) = get("/ready");
-    assert_eq!(
-        (
-            status,
-            before["ready"].as_bool(),
-            before["tick_recent"].as_bool()
-        ),
-        (503, Some(false), Some(false)),
-        "no tick yet: {before}"
-    );
+    assert_eq!((status, before["ready"].as_bool(), before["tick_recent"].as_bool()), (503, Some(false), Some(false)), "no tick yet: {before}");
     gw.service.tick().unwrap();
     let (status, ok) = get("/ready");
     assert_eq!(status, 200, "{ok}");
-    assert_eq!(
-        (ok["node_reachable"].as_bool(), ok["configured"].as_bool()),
-        (Some(true), Some(true))
-    );
+    assert_eq!((ok["node_reachable"].as_bool(), ok["configured"].as_bool()), (Some(true), Some(true)));
     assert!(ok["scan_lag_blocks"].as_u64().is_some(), "{ok}");
     // The node stops answering in time: the process lives, but it is not ready.
-    gw.devnet.add_fault(FaultRule::share(
-        1.0,
-        None,
-        FaultKind::Delay(Duration::from_secs(2)),
-    ));
+    gw.devnet.add_fault(FaultRule::share(1.0, None, FaultKind::Delay(Duration::from_secs(2))));
     gw.service.tick().unwrap();
     let (status, down) = get("/ready");
-    assert_eq!(
-        (status, down["node_reachable"].as_bool()),
-        (503, Some(false)),
-        "{down}"
-    );
+    assert_eq!((status, down["node_reachable"].as_bool()), (503, Some(false)), "{down}");
     assert_eq!(get("/health").0, 200);
     gw.devnet.clear_faults();
     gw.service.tick().unwrap();
@@ -255,62 +156,29 @@ fn ready_tells_a_supervisor_whether_the_gateway_works() {
     ] {
         assert!(text.contains(series), "{series} missing from\n{text}");
     }
-    let before = text
-        .lines()
-        .find(|l| l.starts_with("cwd_gateway_calls_total{call=\"account\",outcome=\"ok\"}"))
-        .map(str::to_string);
-    let r = ureq::post(&format!("http://{}/v1/account", http.addr))
-        .set("authorization", &format!("Bearer {TOKEN}"))
-        .send_string(r#"{"user":"m"}"#);
+    let before = text.lines().find(|l| l.starts_with("cwd_gateway_calls_total{call=\"account\",outcome=\"ok\"}")).map(str::to_string);
+    let r = ureq::post(&format!("http://{}/v1/account", http.addr)).set("authorization", &format!("Bearer {TOKEN}")).send_string(r#"{"user":"m"}"#);
     assert_eq!(r.unwrap().status(), 200);
     let after = metrics(Some(&format!("Bearer {TOKEN}"))).1;
-    let count = |l: Option<String>| {
-        l.and_then(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()))
-            .unwrap_or(0)
-    };
-    let after_line = after
-        .lines()
-        .find(|l| l.starts_with("cwd_gateway_calls_total{call=\"account\",outcome=\"ok\"}"))
-        .map(str::to_string);
+    let count = |l: Option<String>| l.and_then(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok())).unwrap_or(0);
+    let after_line = after.lines().find(|l| l.starts_with("cwd_gateway_calls_total{call=\"account\",outcome=\"ok\"}")).map(str::to_string);
     assert_eq!(count(after_line), count(before) + 1, "{after}");
 }
 
 #[test]
 fn game_calls_do_not_wait_behind_a_tick_blocked_on_the_node() {
     let node_timeout = Duration::from_secs(10);
-    let runtime = RuntimeConfig {
-        node_wait_allowance: node_timeout + Duration::from_secs(1),
-        ..RuntimeConfig::default()
-    };
+    let runtime = RuntimeConfig { node_wait_allowance: node_timeout + Duration::from_secs(1), ..RuntimeConfig::default() };
     let gw = start("recovery isolation", runtime, node_timeout);
-    gw.service
-        .with(|a| a.adjust_balance("uma", 50, "k-1", ""))
-        .unwrap();
+    gw.service.with(|a| a.adjust_balance("uma", 50, "k-1", "")).unwrap();
     let fired = gw.devnet.faults_fired();
-    gw.devnet.add_fault(FaultRule::next(
-        1,
-        None,
-        FaultKind::Delay(Duration::from_secs(4)),
-    ));
+    gw.devnet.add_fault(FaultRule::next(1, None, FaultKind::Delay(Duration::from_secs(4))));
     let service = gw.service.clone();
     let tick = std::thread::spawn(move || service.tick());
-    eventually(
-        "the tick to wait on the node",
-        Duration::from_secs(10),
-        || (gw.devnet.faults_fired() > fired).then_some(()),
-    );
+    eventually("the tick to wait on the node", Duration::from_secs(10), || (gw.devnet.faults_fired() > fired).then_some(()));
     // The tick instance is busy for seconds; the API pool serves game calls meanwhile.
-    assert_eq!(
-        gw.service
-            .with(|a| a.adjust_balance("uma", -20, "k-2", ""))
-            .unwrap()
-            .balance,
-        30
-    );
+    assert_eq!(gw.service.with(|a| a.adjust_balance("uma", -20, "k-2", "")).unwrap().balance, 30);
     assert_eq!(gw.service.with(|a| a.account("uma")).unwrap().balance, 30);
-    assert!(
-        !tick.is_finished(),
-        "the game calls were answered while the tick still waited"
-    );
+    assert!(!tick.is_finished(), "the game calls were answered while the tick still waited");
     tick.join().unwrap().unwrap();
 }

@@ -51,11 +51,7 @@ pub struct Faults {
 
 impl Faults {
     pub fn new(rates: Rates, rng: Rng) -> Self {
-        Faults {
-            rates: Arc::new(rates),
-            state: Arc::default(),
-            rng: Arc::new(Mutex::new(rng)),
-        }
+        Faults { rates: Arc::new(rates), state: Arc::default(), rng: Arc::new(Mutex::new(rng)) }
     }
 
     pub fn state(&self) -> MutexGuard<'_, FaultState> {
@@ -67,11 +63,7 @@ impl Faults {
         if per_mille == 0 || !self.state().active {
             return false;
         }
-        let hit = self
-            .rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .chance(per_mille);
+        let hit = self.rng.lock().unwrap_or_else(|e| e.into_inner()).chance(per_mille);
         if hit {
             self.count(kind);
         }

@@ -28,11 +28,7 @@ impl SimulationHooks for SimHooks {
                     s.crash_in = None;
                     s.crashed = true;
                     drop(s);
-                    self.faults.count(if after {
-                        "host-crash-after-import"
-                    } else {
-                        "host-crash-before-import"
-                    });
+                    self.faults.count(if after { "host-crash-after-import" } else { "host-crash-before-import" });
                     return true;
                 }
             }
@@ -41,13 +37,6 @@ impl SimulationHooks for SimHooks {
                 return true;
             }
         }
-        self.faults.fire(
-            if after {
-                "trap-after-import"
-            } else {
-                "trap-before-import"
-            },
-            self.faults.rates.trap,
-        )
+        self.faults.fire(if after { "trap-after-import" } else { "trap-before-import" }, self.faults.rates.trap)
     }
 }

@@ -70,12 +70,7 @@ impl Summary {
     }
 
     pub fn print(&self) {
-        println!(
-            "seeds: {}  steps: {}  violations: {}",
-            self.seeds,
-            self.steps,
-            self.violations.len()
-        );
+        println!("seeds: {}  steps: {}  violations: {}", self.seeds, self.steps, self.violations.len());
         println!(
             "host crashes/restarts: {}  events: {}  deposits credited: {}  withdrawals confirmed: {}  refunded after failure: {}",
             self.restarts, self.events, self.credited, self.withdrawals_confirmed, self.withdrawals_refunded

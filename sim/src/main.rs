@@ -28,9 +28,7 @@ fn main() -> ExitCode {
             "--steps" => steps = value("--steps") as u32,
             "--digest" => digest = true,
             _ => {
-                eprintln!(
-                    "usage: cwd-sim [--seeds N] [--first S] [--seed S] [--steps N] [--digest]"
-                );
+                eprintln!("usage: cwd-sim [--seeds N] [--first S] [--seed S] [--steps N] [--digest]");
                 return ExitCode::from(2);
             }
         }
@@ -51,12 +49,7 @@ fn main() -> ExitCode {
         }
         summary.add(r);
         if summary.seeds % 1_000 == 0 {
-            eprintln!(
-                "{} seeds, {} violations, {:.0} s",
-                summary.seeds,
-                summary.violations.len(),
-                started.elapsed().as_secs_f64()
-            );
+            eprintln!("{} seeds, {} violations, {:.0} s", summary.seeds, summary.violations.len(), started.elapsed().as_secs_f64());
         }
     }
     summary.print();

@@ -59,36 +59,19 @@ pub struct SimNode {
 impl SimNode {
     pub fn new(chain: Arc<Chain>, faults: Faults) -> Self {
         let stale_answers = std::env::var_os("CWD_SIM_STALE_ANSWERS").is_some();
-        SimNode {
-            chain,
-            faults,
-            current: Mutex::new(0),
-            answers: Mutex::default(),
-            stale_answers,
-            second: Mutex::new(None),
-        }
+        SimNode { chain, faults, current: Mutex::new(0), answers: Mutex::default(), stale_answers, second: Mutex::new(None) }
     }
 
     fn current(&self) -> usize {
         *self.current.lock().unwrap()
     }
 
-    fn ask(
-        &self,
-        index: usize,
-        api: &str,
-        method: &str,
-        params: &Value,
-    ) -> Result<String, NodeError> {
+    fn ask(&self, index: usize, api: &str, method: &str, params: &Value) -> Result<String, NodeError> {
         match self.chain.nodes[index].call_api(api, method, params.clone()) {
             Ok(v) => Ok(v.to_string()),
             Err(e) => Err(NodeError::Rpc {
                 code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
-                message: e
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                message: e.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
             }),
         }
     }
@@ -97,19 +80,11 @@ impl SimNode {
     /// the plan's broadcast faults applied to both alike.
     fn broadcast(&self, method: &str, params: &Value) -> Result<String, NodeError> {
         let rates = self.faults.rates.clone();
-        if self
-            .faults
-            .fire("node-timeout-before-broadcast", rates.node / 4)
-        {
+        if self.faults.fire("node-timeout-before-broadcast", rates.node / 4) {
             return Err(NodeError::Timeout);
         }
-        let dropped = self
-            .faults
-            .fire("broadcast-dropped", rates.broadcast_dropped);
-        let lost = !dropped
-            && self
-                .faults
-                .fire("broadcast-lost-answer", rates.broadcast_lost_answer);
+        let dropped = self.faults.fire("broadcast-dropped", rates.broadcast_dropped);
+        let lost = !dropped && self.faults.fire("broadcast-lost-answer", rates.broadcast_lost_answer);
         let first = self.current();
         let mut answer = None;
         for i in [first, 1 - first] {
@@ -136,11 +111,7 @@ impl SimNode {
     fn interleave(&self) {
         let second = self.second.lock().unwrap().clone();
         let Some(second) = second else { return };
-        if self.faults.state().in_second_host
-            || !self
-                .faults
-                .fire("second-host-tick-mid-call", self.faults.rates.interleave)
-        {
+        if self.faults.state().in_second_host || !self.faults.fire("second-host-tick-mid-call", self.faults.rates.interleave) {
             return;
         }
         self.faults.state().in_second_host = true;
@@ -151,10 +122,8 @@ impl SimNode {
 
 impl Node for SimNode {
     fn call(&self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError> {
-        let params: Value = serde_json::from_str(params_json).map_err(|e| NodeError::Rpc {
-            code: -32602,
-            message: format!("params are not JSON: {e}"),
-        })?;
+        let params: Value = serde_json::from_str(params_json)
+            .map_err(|e| NodeError::Rpc { code: -32602, message: format!("params are not JSON: {e}") })?;
         let rates = self.faults.rates.clone();
         self.interleave();
         if api == "network_broadcast" {
@@ -163,14 +132,8 @@ impl Node for SimNode {
         let key = (api.to_string(), method.to_string(), params_json.to_string());
         let now = moment(&self.chain);
         let previous = self.answers.lock().unwrap().get(&key).cloned();
-        if let Some((previous, then)) =
-            previous.filter(|(_, then)| self.stale_answers || *then == now)
-        {
-            let kind = if then == now {
-                "duplicate-answer"
-            } else {
-                "stale-answer"
-            };
+        if let Some((previous, then)) = previous.filter(|(_, then)| self.stale_answers || *then == now) {
+            let kind = if then == now { "duplicate-answer" } else { "stale-answer" };
             if self.faults.fire(kind, rates.duplicate_answer) {
                 if std::env::var_os("CWD_SIM_TRACE").is_some() {
                     eprintln!("  {kind} to {method} {params_json}");

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use cwd_gateway_host::store::{
-    CommitOutcome, Entry, MemoryStore, Precondition, Store, StoreError, Write,
-};
+use cwd_gateway_host::store::{CommitOutcome, Entry, MemoryStore, Precondition, Store, StoreError, Write};
 
 use crate::faults::Faults;
 
@@ -17,10 +15,7 @@ pub struct SimStore {
 
 impl SimStore {
     pub fn new(faults: Faults) -> Self {
-        SimStore {
-            inner: Arc::new(MemoryStore::new()),
-            faults,
-        }
+        SimStore { inner: Arc::new(MemoryStore::new()), faults }
     }
 }
 
@@ -29,41 +24,22 @@ impl Store for SimStore {
         self.inner.get(key)
     }
 
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.inner.scan(prefix, start_after, limit)
     }
 
-    fn scan_reverse(
-        &self,
-        prefix: &str,
-        start_before: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.inner.scan_reverse(prefix, start_before, limit)
     }
 
-    fn commit(
-        &self,
-        preconditions: &[Precondition],
-        writes: &[Write],
-    ) -> Result<CommitOutcome, StoreError> {
+    fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         let rate = self.faults.rates.store;
-        if self
-            .faults
-            .fire("store-unavailable-before-commit", rate / 2)
-        {
+        if self.faults.fire("store-unavailable-before-commit", rate / 2) {
             return Err(StoreError("simulated: database unavailable".into()));
         }
         let out = self.inner.commit(preconditions, writes)?;
         if self.faults.fire("store-answer-lost-after-commit", rate / 2) {
-            return Err(StoreError(
-                "simulated: connection lost after the commit was sent".into(),
-            ));
+            return Err(StoreError("simulated: connection lost after the commit was sent".into()));
         }
         Ok(out)
     }

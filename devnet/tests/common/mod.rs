@@ -23,14 +23,8 @@ pub fn start_with(config: Config) -> DevnetHandle {
 /// POSTs `body` to `url` (loopback only) and returns (status, body).
 pub fn post(url: &str, body: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
     let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    assert!(
-        host.starts_with("127.0.0.1:"),
-        "tests talk to loopback only"
-    );
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    assert!(host.starts_with("127.0.0.1:"), "tests talk to loopback only");
     let mut s = TcpStream::connect(host)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
@@ -43,20 +37,14 @@ pub fn post(url: &str, body: &str, timeout: Duration) -> std::io::Result<(u16, S
     s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     Ok((status, body.to_string()))
 }
 
 /// A JSON-RPC `call` over HTTP; returns the whole response object.
 pub fn rpc(d: &DevnetHandle, api: &str, method: &str, params: Value) -> Value {
-    let req =
-        json!({ "jsonrpc": "2.0", "id": 7, "method": "call", "params": [api, method, params] });
-    let (status, body) =
-        post(d.url(), &req.to_string(), Duration::from_secs(20)).expect("HTTP works");
+    let req = json!({ "jsonrpc": "2.0", "id": 7, "method": "call", "params": [api, method, params] });
+    let (status, body) = post(d.url(), &req.to_string(), Duration::from_secs(20)).expect("HTTP works");
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).expect("JSON body")
 }
@@ -70,34 +58,22 @@ pub fn result(d: &DevnetHandle, api: &str, method: &str, params: Value) -> Value
 
 /// The `data.name` of an error response.
 pub fn error_name(r: &Value) -> String {
-    r["error"]["data"]["name"]
-        .as_str()
-        .unwrap_or_else(|| panic!("expected an error, got {r}"))
-        .to_string()
+    r["error"]["data"]["name"].as_str().unwrap_or_else(|| panic!("expected an error, got {r}")).to_string()
 }
 
 pub fn control(d: &DevnetHandle, method: &str, params: Value) -> Value {
     let req = json!({ "id": 1, "method": method, "params": params });
-    let (status, body) =
-        post(&d.control_url(), &req.to_string(), Duration::from_secs(20)).expect("HTTP works");
+    let (status, body) = post(&d.control_url(), &req.to_string(), Duration::from_secs(20)).expect("HTTP works");
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).expect("JSON body")
 }
 
 pub fn account(d: &DevnetHandle, name: &str, cwd: i64) -> CreatedAccount {
-    d.create_account(AccountSpec::new(name, cwd * CWD))
-        .expect("account created")
+    d.create_account(AccountSpec::new(name, cwd * CWD)).expect("account created")
 }
 
 /// An unsigned transfer with TaPoS from the head and expiration `ttl` seconds after it.
-pub fn transfer_tx(
-    d: &DevnetHandle,
-    from: AccountId,
-    to: AccountId,
-    amount: i64,
-    fee: i64,
-    ttl: u32,
-) -> Transaction {
+pub fn transfer_tx(d: &DevnetHandle, from: AccountId, to: AccountId, amount: i64, fee: i64, ttl: u32) -> Transaction {
     let s = d.lock();
     let head = s.head();
     let (num, prefix) = cwd_gateway::ops::tapos_from_block_id(&head.id_hex()).unwrap();
@@ -105,13 +81,7 @@ pub fn transfer_tx(
         ref_block_num: num,
         ref_block_prefix: prefix,
         expiration: head.time + ttl,
-        operations: vec![Operation::Transfer(Transfer {
-            fee: Asset::cwd(fee),
-            from,
-            to,
-            amount: Asset::cwd(amount),
-            memo: None,
-        })],
+        operations: vec![Operation::Transfer(Transfer { fee: Asset::cwd(fee), from, to, amount: Asset::cwd(amount), memo: None })],
     }
 }
 
@@ -125,12 +95,7 @@ pub fn fee(d: &DevnetHandle) -> i64 {
 }
 
 pub fn broadcast(d: &DevnetHandle, st: &SignedTransaction) -> Value {
-    rpc(
-        d,
-        "network_broadcast",
-        "broadcast_transaction",
-        json!([cwd_gateway::json::write_transaction(st)]),
-    )
+    rpc(d, "network_broadcast", "broadcast_transaction", json!([cwd_gateway::json::write_transaction(st)]))
 }
 
 /// Sum of balances plus fees burned equals everything ever issued.
@@ -143,16 +108,8 @@ pub fn assert_conserved(d: &DevnetHandle) {
 /// an `assert_exception` the assertion that failed (db_block.cpp, transfer_evaluator.cpp).
 pub fn rejection(r: &Value) -> String {
     let name = error_name(r);
-    let format = r["error"]["data"]["stack"][0]["format"]
-        .as_str()
-        .unwrap_or("");
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains(format),
-        "message carries the detail: {r}"
-    );
+    let format = r["error"]["data"]["stack"][0]["format"].as_str().unwrap_or("");
+    assert!(r["error"]["message"].as_str().unwrap_or("").contains(format), "message carries the detail: {r}");
     if name != "assert_exception" {
         return name;
     }
@@ -166,8 +123,5 @@ pub fn rejection(r: &Value) -> String {
         ("is_canonical", "non_canonical"),
         ("signature recovers no key", "bad_signature"),
     ];
-    kinds
-        .iter()
-        .find(|(k, _)| format.contains(k))
-        .map_or(format!("assert: {format}"), |(_, v)| v.to_string())
+    kinds.iter().find(|(k, _)| format.contains(k)).map_or(format!("assert: {format}"), |(_, v)| v.to_string())
 }

@@ -20,21 +20,12 @@ pub struct GatewayApi {
 
 impl GatewayApi {
     pub fn new(base_url: &str, api_token: String) -> GatewayApi {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(30))
-            .build();
-        GatewayApi {
-            base: base_url.trim_end_matches('/').to_string(),
-            token: api_token,
-            agent,
-        }
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+        GatewayApi { base: base_url.trim_end_matches('/').to_string(), token: api_token, agent }
     }
 
     pub fn call(&self, name: &str, args: Value) -> Result<Value, Refusal> {
-        let request = self
-            .agent
-            .post(&format!("{}/v1/{name}", self.base))
-            .set("authorization", &format!("Bearer {}", self.token));
+        let request = self.agent.post(&format!("{}/v1/{name}", self.base)).set("authorization", &format!("Bearer {}", self.token));
         let response = match request.send_json(args) {
             Ok(r) => r,
             Err(ureq::Error::Status(status, r)) => {
@@ -42,24 +33,13 @@ impl GatewayApi {
                 return Err(Refusal {
                     status,
                     code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
-                    message: v["error"]["message"]
-                        .as_str()
-                        .unwrap_or("the gateway refused")
-                        .to_string(),
+                    message: v["error"]["message"].as_str().unwrap_or("the gateway refused").to_string(),
                 });
             }
             Err(ureq::Error::Transport(t)) => {
-                return Err(Refusal {
-                    status: 0,
-                    code: "unreachable".into(),
-                    message: format!("the gateway could not be reached ({})", t.kind()),
-                })
+                return Err(Refusal { status: 0, code: "unreachable".into(), message: format!("the gateway could not be reached ({})", t.kind()) })
             }
         };
-        response.into_json().map_err(|_| Refusal {
-            status: 200,
-            code: "bad-answer".into(),
-            message: "the gateway answered something that is not JSON".into(),
-        })
+        response.into_json().map_err(|_| Refusal { status: 200, code: "bad-answer".into(), message: "the gateway answered something that is not JSON".into() })
     }
 }

@@ -46,16 +46,11 @@ pub fn index_key(key: &str, value: Option<&[u8]>) -> Option<String> {
         Some(format!("{}{id}", deposits_prefix(&d.user)))
     } else if let Some(id) = key.strip_prefix("unc/") {
         match decode::<UnclaimedRec>(key, v).ok()?.state {
-            UnclaimedState::Assigned { user, .. } => {
-                Some(format!("{}{id}", deposits_prefix(&user)))
-            }
+            UnclaimedState::Assigned { user, .. } => Some(format!("{}{id}", deposits_prefix(&user))),
             _ => None,
         }
     } else if let Some(hash) = key.strip_prefix("adj/") {
-        Some(adjustment_index(
-            decode::<AdjustAt>(key, v).ok()?.at_ms,
-            hash,
-        ))
+        Some(adjustment_index(decode::<AdjustAt>(key, v).ok()?.at_ms, hash))
     } else if let Some(id) = key.strip_prefix("wd/") {
         let w = decode::<WithdrawalRec>(key, v).ok()?;
         Some(format!("{}{id}", withdrawals_prefix(&w.user)))

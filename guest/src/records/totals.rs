@@ -58,10 +58,7 @@ impl Totals {
 
 pub fn shard_key(record_key: &str) -> String {
     let h = Sha256::digest(record_key.as_bytes());
-    format!(
-        "{TOTALS_PREFIX}{:02}",
-        u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % SHARDS
-    )
+    format!("{TOTALS_PREFIX}{:02}", u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % SHARDS)
 }
 
 /// What one record adds to the totals. A record that does not decode adds nothing (it

@@ -77,39 +77,21 @@ pub fn verify(secret: &[u8], token: &str, now_secs: u64) -> Result<Session, Sess
         return Err(SessionError::Malformed);
     }
     let mut parts = token.splitn(4, ':');
-    let (Some(VERSION), Some(expires), Some(tag), Some(user)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(VERSION), Some(expires), Some(tag), Some(user)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(SessionError::Malformed);
     };
-    let canonical = |s: &str| {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
-    };
-    let expires_at_secs = canonical(expires)
-        .then(|| expires.parse::<u64>().ok())
-        .flatten()
-        .ok_or(SessionError::Malformed)?;
-    let lower_hex = tag.len() == 64
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let tag = lower_hex
-        .then(|| hex::decode(tag).ok())
-        .flatten()
-        .ok_or(SessionError::Malformed)?;
+    let canonical = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    let expires_at_secs = canonical(expires).then(|| expires.parse::<u64>().ok()).flatten().ok_or(SessionError::Malformed)?;
+    let lower_hex = tag.len() == 64 && tag.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let tag = lower_hex.then(|| hex::decode(tag).ok()).flatten().ok_or(SessionError::Malformed)?;
     if user.is_empty() || user.chars().any(char::is_control) {
         return Err(SessionError::Malformed);
     }
-    mac(secret, expires_at_secs, user)
-        .verify_slice(&tag)
-        .map_err(|_| SessionError::BadSignature)?;
+    mac(secret, expires_at_secs, user).verify_slice(&tag).map_err(|_| SessionError::BadSignature)?;
     if now_secs >= expires_at_secs {
         return Err(SessionError::Expired);
     }
-    Ok(Session {
-        user: user.to_string(),
-        expires_at_secs,
-    })
+    Ok(Session { user: user.to_string(), expires_at_secs })
 }
 
 #[cfg(test)]
@@ -121,58 +103,24 @@ mod tests {
     #[test]
     fn a_minted_token_verifies_until_it_expires() {
         let t = mint(SECRET, "player:42", 1_000);
-        assert!(
-            t.starts_with("cwdc1:1000:") && t.ends_with(":player:42"),
-            "{t}"
-        );
-        assert_eq!(
-            verify(SECRET, &t, 999),
-            Ok(Session {
-                user: "player:42".into(),
-                expires_at_secs: 1_000
-            })
-        );
+        assert!(t.starts_with("cwdc1:1000:") && t.ends_with(":player:42"), "{t}");
+        assert_eq!(verify(SECRET, &t, 999), Ok(Session { user: "player:42".into(), expires_at_secs: 1_000 }));
         assert_eq!(verify(SECRET, &t, 1_000), Err(SessionError::Expired));
     }
 
     #[test]
     fn forged_and_malformed_tokens_are_refused() {
         let t = mint(SECRET, "alice", 1_000);
-        assert_eq!(
-            verify(b"another-secret-another-secret-0123", &t, 0),
-            Err(SessionError::BadSignature)
-        );
+        assert_eq!(verify(b"another-secret-another-secret-0123", &t, 0), Err(SessionError::BadSignature));
         // Another user or a later expiry under the same MAC.
-        assert_eq!(
-            verify(SECRET, &t.replace(":alice", ":bob"), 0),
-            Err(SessionError::BadSignature)
-        );
-        assert_eq!(
-            verify(SECRET, &t.replace(":1000:", ":9000:"), 0),
-            Err(SessionError::BadSignature)
-        );
+        assert_eq!(verify(SECRET, &t.replace(":alice", ":bob"), 0), Err(SessionError::BadSignature));
+        assert_eq!(verify(SECRET, &t.replace(":1000:", ":9000:"), 0), Err(SessionError::BadSignature));
         // A non-canonical expiry would let one MAC stand for several texts.
-        assert_eq!(
-            verify(SECRET, &t.replace(":1000:", ":01000:"), 0),
-            Err(SessionError::Malformed)
-        );
-        assert_eq!(
-            verify(SECRET, &t.to_uppercase(), 0),
-            Err(SessionError::Malformed)
-        );
+        assert_eq!(verify(SECRET, &t.replace(":1000:", ":01000:"), 0), Err(SessionError::Malformed));
+        assert_eq!(verify(SECRET, &t.to_uppercase(), 0), Err(SessionError::Malformed));
         assert_eq!(verify(SECRET, "", 0), Err(SessionError::Missing));
-        for bad in [
-            "cwdc1:1000",
-            "cwdc2:1000:00:alice",
-            "cwdc1:x:00:alice",
-            "cwdc1:1000:zz:alice",
-            "cwdc1:1000:00:",
-        ] {
-            assert_eq!(
-                verify(SECRET, bad, 0),
-                Err(SessionError::Malformed),
-                "{bad}"
-            );
+        for bad in ["cwdc1:1000", "cwdc2:1000:00:alice", "cwdc1:x:00:alice", "cwdc1:1000:zz:alice", "cwdc1:1000:00:"] {
+            assert_eq!(verify(SECRET, bad, 0), Err(SessionError::Malformed), "{bad}");
         }
         let long = mint(SECRET, &"a".repeat(300), 1_000);
         assert_eq!(verify(SECRET, &long, 0), Err(SessionError::Malformed));
@@ -183,9 +131,6 @@ mod tests {
         // docs/cabinet.md shows this token; a game's own implementation can check
         // itself against it.
         let t = mint(b"0123456789abcdef0123456789abcdef", "alice", 1_900_000_000);
-        assert_eq!(
-            t,
-            include_str!("../../../docs/cabinet-token-example.txt").trim()
-        );
+        assert_eq!(t, include_str!("../../../docs/cabinet-token-example.txt").trim());
     }
 }

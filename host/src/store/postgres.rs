@@ -73,29 +73,14 @@ impl r2d2::ManageConnection for Manager {
         let mut client = self.inner.connect()?;
         let commit = match self.commits {
             true => {
-                client.batch_execute(
-                    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE",
-                )?;
+                client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE")?;
                 let bytea = Type::BYTEA_ARRAY;
-                Some(client.prepare_typed(
-                    COMMIT_SQL,
-                    &[
-                        bytea.clone(),
-                        Type::INT8_ARRAY,
-                        bytea.clone(),
-                        bytea.clone(),
-                        bytea,
-                    ],
-                )?)
+                Some(client.prepare_typed(COMMIT_SQL, &[bytea.clone(), Type::INT8_ARRAY, bytea.clone(), bytea.clone(), bytea])?)
             }
             false => None,
         };
         let get = client.prepare_typed(GET_SQL, &[Type::BYTEA])?;
-        Ok(Session {
-            client,
-            get,
-            commit,
-        })
+        Ok(Session { client, get, commit })
     }
 
     fn is_valid(&self, conn: &mut Session) -> Result<(), ::postgres::Error> {
@@ -172,22 +157,14 @@ impl std::fmt::Debug for PostgresOptions {
 
 impl PostgresOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        PostgresOptions {
-            url: url.into(),
-            password: None,
-            pool_size: 8,
-            connect_timeout: Duration::from_secs(5),
-        }
+        PostgresOptions { url: url.into(), password: None, pool_size: 8, connect_timeout: Duration::from_secs(5) }
     }
 }
 
 /// A database error as text without anything secret: the driver's messages name the
 /// user and server, never the password, and URLs in them are masked anyway.
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(format!(
-        "PostgreSQL: {}",
-        crate::redact::text(&e.to_string())
-    ))
+    StoreError(format!("PostgreSQL: {}", crate::redact::text(&e.to_string())))
 }
 
 /// A driver error with the server's own message (its `Display` alone says "db error").
@@ -209,9 +186,7 @@ impl PostgresStore {
     pub fn open(options: &PostgresOptions) -> Result<Self, StoreError> {
         let url = options.url.trim();
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(StoreError(
-                "[store] url must be a postgres:// or postgresql:// URL".into(),
-            ));
+            return Err(StoreError("[store] url must be a postgres:// or postgresql:// URL".into()));
         }
         // The parser's error may quote the URL: say what is wrong without it.
         let mut config = ::postgres::Config::from_str(url).map_err(|_| {
@@ -243,10 +218,7 @@ impl PostgresStore {
                 // Connection failures are reported through the calls' errors, redacted.
                 .error_handler(Box::new(r2d2::NopErrorHandler))
         };
-        let manager = |commits| Manager {
-            inner: PostgresConnectionManager::new(config.clone(), NoTls),
-            commits,
-        };
+        let manager = |commits| Manager { inner: PostgresConnectionManager::new(config.clone(), NoTls), commits };
         let pool = builder().build(manager(false)).map_err(err)?;
         let commits = builder().build(manager(true)).map_err(err)?;
         Ok(PostgresStore { pool, commits })
@@ -260,9 +232,7 @@ impl PostgresStore {
         match Self::migrate_in(conn, true) {
             // Engines without advisory locks (older CockroachDB releases): start one host
             // alone to create the schema.
-            Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => {
-                Self::migrate_in(conn, false)
-            }
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => Self::migrate_in(conn, false),
             other => other,
         }
         .map_err(|e| pg_err(&e))?
@@ -270,21 +240,13 @@ impl PostgresStore {
 
     /// The schema created or checked in one transaction: `Err` when the database
     /// failed, `Ok(Err)` when the schema is not one this host can use.
-    fn migrate_in(
-        conn: &mut ::postgres::Client,
-        lock: bool,
-    ) -> Result<Result<(), StoreError>, ::postgres::Error> {
+    fn migrate_in(conn: &mut ::postgres::Client, lock: bool) -> Result<Result<(), StoreError>, ::postgres::Error> {
         let mut tx = conn.transaction()?;
         if lock {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
         }
         tx.batch_execute("CREATE TABLE IF NOT EXISTS cwd_gateway_meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL)")?;
-        let found: Option<i64> = tx
-            .query_opt(
-                "SELECT value FROM cwd_gateway_meta WHERE name = 'schema_version'",
-                &[],
-            )?
-            .map(|r| r.get(0));
+        let found: Option<i64> = tx.query_opt("SELECT value FROM cwd_gateway_meta WHERE name = 'schema_version'", &[])?.map(|r| r.get(0));
         match found {
             None => tx.batch_execute(
                 "CREATE TABLE cwd_kv (key BYTEA PRIMARY KEY, value BYTEA NOT NULL, version BIGINT NOT NULL);
@@ -314,10 +276,7 @@ impl PostgresStore {
         del_keys: &[&[u8]],
     ) -> Result<Result<CommitOutcome, StoreError>, ::postgres::Error> {
         let statement = conn.commit.as_ref().expect("a session of the commit pool");
-        let row = conn.client.query_one(
-            statement,
-            &[&pre_keys, &pre_versions, &put_keys, &put_values, &del_keys],
-        )?;
+        let row = conn.client.query_one(statement, &[&pre_keys, &pre_versions, &put_keys, &put_values, &del_keys])?;
         let (serializable, holds): (bool, bool) = (row.get(0), row.get(1));
         Ok(match (serializable, holds) {
             (false, _) => Err(StoreError(
@@ -332,17 +291,11 @@ impl PostgresStore {
 }
 
 fn entry(key: String, value: Vec<u8>, version: i64) -> Entry {
-    Entry {
-        key,
-        value,
-        version: version as u64,
-    }
+    Entry { key, value, version: version as u64 }
 }
 
 fn key_text(bytes: Vec<u8>) -> Result<String, StoreError> {
-    String::from_utf8(bytes).map_err(|_| {
-        StoreError("PostgreSQL: a key in cwd_kv is not UTF-8 (written by something else?)".into())
-    })
+    String::from_utf8(bytes).map_err(|_| StoreError("PostgreSQL: a key in cwd_kv is not UTF-8 (written by something else?)".into()))
 }
 
 /// A short pause before retrying a serialization failure, growing with the attempt and
@@ -361,26 +314,11 @@ impl PostgresStore {
         let sql = range.sql("cwd_kv", Dialect::Postgres);
         let (lower, limit) = (range.lower.as_bytes(), limit as i64);
         let rows = match range.end.as_deref().map(str::as_bytes) {
-            Some(end) => conn.client.query_typed(
-                &sql,
-                &[
-                    (&lower as &(dyn ToSql + Sync), Type::BYTEA),
-                    (&end, Type::BYTEA),
-                    (&limit, Type::INT8),
-                ],
-            ),
-            None => conn.client.query_typed(
-                &sql,
-                &[
-                    (&lower as &(dyn ToSql + Sync), Type::BYTEA),
-                    (&limit, Type::INT8),
-                ],
-            ),
+            Some(end) => conn.client.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&end, Type::BYTEA), (&limit, Type::INT8)]),
+            None => conn.client.query_typed(&sql, &[(&lower as &(dyn ToSql + Sync), Type::BYTEA), (&limit, Type::INT8)]),
         }
         .map_err(|e| pg_err(&e))?;
-        rows.into_iter()
-            .map(|r| Ok(entry(key_text(r.get(0))?, r.get(1), r.get(2))))
-            .collect()
+        rows.into_iter().map(|r| Ok(entry(key_text(r.get(0))?, r.get(1), r.get(2)))).collect()
     }
 
     /// PostgreSQL's generic plan (the one a prepared statement settles on, whatever its
@@ -392,11 +330,7 @@ impl PostgresStore {
     }
 
     /// The same for `scan_reverse`.
-    pub fn scan_reverse_plan(
-        &self,
-        prefix: &str,
-        start_before: Option<&str>,
-    ) -> Result<String, StoreError> {
+    pub fn scan_reverse_plan(&self, prefix: &str, start_before: Option<&str>) -> Result<String, StoreError> {
         self.plan(ScanRange::reverse(prefix, start_before))
     }
 
@@ -404,35 +338,16 @@ impl PostgresStore {
         let mut conn = self.conn()?;
         let sql = range.sql("cwd_kv", Dialect::Postgres);
         let (types, args) = match &range.end {
-            Some(end) => (
-                "bytea, bytea, int8",
-                format!(
-                    "'\\x{}', '\\x{}', 100",
-                    hex::encode(range.lower),
-                    hex::encode(end)
-                ),
-            ),
-            None => (
-                "bytea, int8",
-                format!("'\\x{}', 100", hex::encode(range.lower)),
-            ),
+            Some(end) => ("bytea, bytea, int8", format!("'\\x{}', '\\x{}', 100", hex::encode(range.lower), hex::encode(end))),
+            None => ("bytea, int8", format!("'\\x{}', 100", hex::encode(range.lower))),
         };
         // A prepared statement outlives transactions: one name a call, dropped after.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let name = format!(
-            "cwd_scan_plan_{}",
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let name = format!("cwd_scan_plan_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let mut tx = conn.client.transaction().map_err(|e| pg_err(&e))?;
         tx.batch_execute(&format!("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; PREPARE {name} ({types}) AS {sql}"))
             .map_err(|e| pg_err(&e))?;
-        let plan = tx
-            .query(&format!("EXPLAIN EXECUTE {name}({args})"), &[])
-            .map(|rows| {
-                rows.iter()
-                    .map(|r| r.get::<_, String>(0))
-                    .collect::<Vec<_>>()
-            });
+        let plan = tx.query(&format!("EXPLAIN EXECUTE {name}({args})"), &[]).map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>());
         let _ = tx.batch_execute(&format!("DEALLOCATE {name}"));
         let _ = tx.rollback();
         Ok(plan.map_err(|e| pg_err(&e))?.join("\n"))
@@ -443,36 +358,19 @@ impl Store for PostgresStore {
     fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         let mut conn = self.conn()?;
         let conn = &mut *conn;
-        let row = conn
-            .client
-            .query_opt(&conn.get, &[&key.as_bytes()])
-            .map_err(|e| pg_err(&e))?;
+        let row = conn.client.query_opt(&conn.get, &[&key.as_bytes()]).map_err(|e| pg_err(&e))?;
         Ok(row.map(|r| entry(key.to_string(), r.get(0), r.get(1))))
     }
 
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.read_range(ScanRange::of(prefix, start_after), limit)
     }
 
-    fn scan_reverse(
-        &self,
-        prefix: &str,
-        start_before: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.read_range(ScanRange::reverse(prefix, start_before), limit)
     }
 
-    fn commit(
-        &self,
-        preconditions: &[Precondition],
-        writes: &[Write],
-    ) -> Result<CommitOutcome, StoreError> {
+    fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         let pre_keys: Vec<&[u8]> = preconditions.iter().map(|p| p.key.as_bytes()).collect();
         let pre_versions: Vec<Option<i64>> = preconditions
             .iter()
@@ -480,8 +378,7 @@ impl Store for PostgresStore {
             .collect();
         // The last write of a key wins, as in the other backends; sorted, so that
         // concurrent batches lock rows in one order.
-        let mut last: std::collections::BTreeMap<&str, Option<&[u8]>> =
-            std::collections::BTreeMap::new();
+        let mut last: std::collections::BTreeMap<&str, Option<&[u8]>> = std::collections::BTreeMap::new();
         for w in writes {
             last.insert(&w.key, w.value.as_deref());
         }
@@ -502,14 +399,7 @@ impl Store for PostgresStore {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            match Self::try_commit(
-                &mut conn,
-                &pre_keys,
-                &pre_versions,
-                &put_keys,
-                &put_values,
-                &del_keys,
-            ) {
+            match Self::try_commit(&mut conn, &pre_keys, &pre_versions, &put_keys, &put_values, &del_keys) {
                 Ok(outcome) => return outcome,
                 Err(e) if is_retryable(&e) && started.elapsed() < RETRY_FOR => {
                     attempt += 1;

@@ -56,10 +56,7 @@ fn err(e: rusqlite::Error) -> StoreError {
 
 /// The same error for every request of a group that could not be written.
 fn all_failed(group: &[Request], e: &rusqlite::Error) -> Vec<Result<CommitOutcome, StoreError>> {
-    group
-        .iter()
-        .map(|_| Err(StoreError(e.to_string())))
-        .collect()
+    group.iter().map(|_| Err(StoreError(e.to_string()))).collect()
 }
 
 /// A cached statement without parameters or rows.
@@ -75,8 +72,7 @@ impl SqliteStore {
     /// Opens or creates the database. A new file is created readable by its owner only
     /// (SQLite gives its journal files the same mode).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        crate::files::create_private(path)
-            .map_err(|e| StoreError(format!("creating {}: {e}", path.display())))?;
+        crate::files::create_private(path).map_err(|e| StoreError(format!("creating {}: {e}", path.display())))?;
         let conn = Connection::open(path).map_err(err)?;
         Self::init(conn, Some(path.to_path_buf()))
     }
@@ -88,10 +84,8 @@ impl SqliteStore {
 
     fn init(conn: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS kv_seq (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL);
@@ -114,13 +108,8 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a read connection: a pooled one for a file, the writer's in memory.
-    fn read<R>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        let Some(path) = &self.path else {
-            return f(&lock(&self.writer));
-        };
+    fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let Some(path) = &self.path else { return f(&lock(&self.writer)) };
         let idle = lock(&self.readers).pop();
         let conn = match idle {
             Some(c) => c,
@@ -130,8 +119,7 @@ impl SqliteStore {
                 // Negative: KiB. The B-tree's inner pages of a large store stay cached, so
                 // a point read costs about the same at 10,000,000 records as at 10,000
                 // (the `scale` bench: SQLite's default 2 MiB made it cost 4×).
-                c.pragma_update(None, "cache_size", -(READ_CACHE_KIB as i64))
-                    .map_err(err)?;
+                c.pragma_update(None, "cache_size", -(READ_CACHE_KIB as i64)).map_err(err)?;
                 c
             }
         };
@@ -147,17 +135,12 @@ impl SqliteStore {
     /// savepoint and sees the writes of those before it, exactly as if they had been
     /// committed one after another: a conflict or an error in one rolls back that one
     /// only. If the final commit fails, none of them committed.
-    fn write_group(
-        conn: &mut Connection,
-        group: &[Request],
-    ) -> Vec<Result<CommitOutcome, StoreError>> {
+    fn write_group(conn: &mut Connection, group: &[Request]) -> Vec<Result<CommitOutcome, StoreError>> {
         let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return all_failed(group, &e),
         };
-        let seq0 = tx
-            .prepare_cached("SELECT seq FROM kv_seq WHERE id = 0")
-            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
+        let seq0 = tx.prepare_cached("SELECT seq FROM kv_seq WHERE id = 0").and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
         let mut seq = match seq0 {
             Ok(s) => s,
             Err(e) => return all_failed(group, &e),
@@ -165,15 +148,9 @@ impl SqliteStore {
         let mut answers = Vec::with_capacity(group.len());
         for r in group {
             let before = seq;
-            let outcome = run(&tx, "SAVEPOINT one")
-                .map_err(err)
-                .and_then(|()| Self::apply(&tx, &r.preconditions, &r.writes, &mut seq));
+            let outcome = run(&tx, "SAVEPOINT one").map_err(err).and_then(|()| Self::apply(&tx, &r.preconditions, &r.writes, &mut seq));
             let undo = !matches!(outcome, Ok(CommitOutcome::Committed));
-            let closed = if undo {
-                run(&tx, "ROLLBACK TO one").and_then(|()| run(&tx, "RELEASE one"))
-            } else {
-                run(&tx, "RELEASE one")
-            };
+            let closed = if undo { run(&tx, "ROLLBACK TO one").and_then(|()| run(&tx, "RELEASE one")) } else { run(&tx, "RELEASE one") };
             if undo {
                 seq = before;
             }
@@ -195,21 +172,11 @@ impl SqliteStore {
 
     /// One request inside the group's transaction: preconditions against what the
     /// group has written so far, then the writes.
-    fn apply(
-        tx: &Connection,
-        preconditions: &[Precondition],
-        writes: &[Write],
-        seq: &mut i64,
-    ) -> Result<CommitOutcome, StoreError> {
+    fn apply(tx: &Connection, preconditions: &[Precondition], writes: &[Write], seq: &mut i64) -> Result<CommitOutcome, StoreError> {
         {
-            let mut version = tx
-                .prepare_cached("SELECT version FROM kv WHERE key = ?1")
-                .map_err(err)?;
+            let mut version = tx.prepare_cached("SELECT version FROM kv WHERE key = ?1").map_err(err)?;
             for p in preconditions {
-                let found: Option<i64> = version
-                    .query_row([&p.key], |r| r.get(0))
-                    .optional()
-                    .map_err(err)?;
+                let found: Option<i64> = version.query_row([&p.key], |r| r.get(0)).optional().map_err(err)?;
                 if found.map(|v| v as u64) != p.expected_version {
                     return Ok(CommitOutcome::Conflict);
                 }
@@ -221,9 +188,7 @@ impl SqliteStore {
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version",
             )
             .map_err(err)?;
-        let mut delete = tx
-            .prepare_cached("DELETE FROM kv WHERE key = ?1")
-            .map_err(err)?;
+        let mut delete = tx.prepare_cached("DELETE FROM kv WHERE key = ?1").map_err(err)?;
         for w in writes {
             *seq += 1;
             match &w.value {
@@ -240,13 +205,7 @@ impl SqliteStore {
         let sql = range.sql("kv", Dialect::Sqlite);
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
-            let row = |r: &rusqlite::Row<'_>| {
-                Ok(Entry {
-                    key: r.get(0)?,
-                    value: r.get(1)?,
-                    version: r.get::<_, i64>(2)? as u64,
-                })
-            };
+            let row = |r: &rusqlite::Row<'_>| Ok(Entry { key: r.get(0)?, value: r.get(1)?, version: r.get::<_, i64>(2)? as u64 });
             let rows = match &range.end {
                 Some(end) => stmt.query_map(params![range.lower, end, limit as i64], row),
                 None => stmt.query_map(params![range.lower, limit as i64], row),
@@ -264,11 +223,7 @@ impl SqliteStore {
     }
 
     /// The same for `scan_reverse`.
-    pub fn scan_reverse_plan(
-        &self,
-        prefix: &str,
-        start_before: Option<&str>,
-    ) -> Result<String, StoreError> {
+    pub fn scan_reverse_plan(&self, prefix: &str, start_before: Option<&str>) -> Result<String, StoreError> {
         self.plan(ScanRange::reverse(prefix, start_before))
     }
 
@@ -290,36 +245,18 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT value, version FROM kv WHERE key = ?1")
-                .map_err(err)?;
-            stmt.query_row([key], |r| {
-                Ok(Entry {
-                    key: key.into(),
-                    value: r.get(0)?,
-                    version: r.get::<_, i64>(1)? as u64,
-                })
-            })
-            .optional()
-            .map_err(err)
+            let mut stmt = conn.prepare_cached("SELECT value, version FROM kv WHERE key = ?1").map_err(err)?;
+            stmt.query_row([key], |r| Ok(Entry { key: key.into(), value: r.get(0)?, version: r.get::<_, i64>(1)? as u64 }))
+                .optional()
+                .map_err(err)
         })
     }
 
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.read_range(ScanRange::of(prefix, start_after), limit)
     }
 
-    fn scan_reverse(
-        &self,
-        prefix: &str,
-        start_before: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Entry>, StoreError> {
+    fn scan_reverse(&self, prefix: &str, start_before: Option<&str>, limit: u32) -> Result<Vec<Entry>, StoreError> {
         self.read_range(ScanRange::reverse(prefix, start_before), limit)
     }
 
@@ -333,28 +270,17 @@ impl Store for SqliteStore {
     /// it writes every waiting request (its own among them) as one group and hands each
     /// caller its own answer; otherwise it waits for the group that takes it. A caller
     /// gets `Committed` only after its group's fsync.
-    fn commit(
-        &self,
-        preconditions: &[Precondition],
-        writes: &[Write],
-    ) -> Result<CommitOutcome, StoreError> {
+    fn commit(&self, preconditions: &[Precondition], writes: &[Write]) -> Result<CommitOutcome, StoreError> {
         let mut group = lock(&self.group);
         let ticket = group.next_ticket;
         group.next_ticket += 1;
-        group.waiting.push(Request {
-            ticket,
-            preconditions: preconditions.to_vec(),
-            writes: writes.to_vec(),
-        });
+        group.waiting.push(Request { ticket, preconditions: preconditions.to_vec(), writes: writes.to_vec() });
         loop {
             if let Some(answer) = group.answers.remove(&ticket) {
                 return answer;
             }
             if group.leader {
-                group = self
-                    .group_done
-                    .wait(group)
-                    .unwrap_or_else(|p| p.into_inner());
+                group = self.group_done.wait(group).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
             group.leader = true;
@@ -398,51 +324,23 @@ mod tests {
     fn prefix_scans_use_both_bounds() {
         let store = SqliteStore::open_in_memory().unwrap();
         for round in 0..2 {
-            for (prefix, after) in [
-                ("dep/", None),
-                ("dep/", Some("dep/00042")),
-                ("user/", Some("a")),
-                ("pow/", Some("zzz")),
-            ] {
+            for (prefix, after) in [("dep/", None), ("dep/", Some("dep/00042")), ("user/", Some("a")), ("pow/", Some("zzz"))] {
                 let plan = store.scan_plan(prefix, after).unwrap();
-                assert!(
-                    plan.contains("key>? AND key<?"),
-                    "round {round}, {prefix} after {after:?}: {plan}"
-                );
-                assert!(
-                    !plan.contains("SCAN") && !plan.contains("TEMP B-TREE"),
-                    "{plan}"
-                );
+                assert!(plan.contains("key>? AND key<?"), "round {round}, {prefix} after {after:?}: {plan}");
+                assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
             }
             // With no upper bound (a prefix of only U+10FFFF) the lower one is still used.
             let plan = store.scan_plan("\u{10FFFF}", None).unwrap();
             assert!(plan.contains("key>?"), "{plan}");
             // Reverse scans: the same range, walked from the top (no sort step).
-            for (prefix, before) in [
-                ("udep/alice/", None),
-                ("udep/alice/", Some("udep/alice/d-0000000042")),
-                ("uwd/", Some("zzz")),
-            ] {
+            for (prefix, before) in [("udep/alice/", None), ("udep/alice/", Some("udep/alice/d-0000000042")), ("uwd/", Some("zzz"))] {
                 let plan = store.scan_reverse_plan(prefix, before).unwrap();
-                assert!(
-                    plan.contains("key>? AND key<?"),
-                    "round {round}, {prefix} before {before:?}: {plan}"
-                );
-                assert!(
-                    !plan.contains("SCAN") && !plan.contains("TEMP B-TREE"),
-                    "{plan}"
-                );
+                assert!(plan.contains("key>? AND key<?"), "round {round}, {prefix} before {before:?}: {plan}");
+                assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
             }
-            let writes: Vec<Write> = (0..2000)
-                .map(|i| Write {
-                    key: format!("zz/{i:05}"),
-                    value: Some(vec![1]),
-                })
-                .collect();
+            let writes: Vec<Write> = (0..2000).map(|i| Write { key: format!("zz/{i:05}"), value: Some(vec![1]) }).collect();
             store.commit(&[], &writes).unwrap();
-            store
-                .read(|c| c.execute_batch("ANALYZE").map_err(err))
-                .unwrap();
+            store.read(|c| c.execute_batch("ANALYZE").map_err(err)).unwrap();
         }
     }
 
@@ -461,14 +359,8 @@ mod tests {
         let b = SqliteStore::open(&path).unwrap();
         let create = |s: &SqliteStore, v: &str| {
             s.commit(
-                &[Precondition {
-                    key: "bind/alice".into(),
-                    expected_version: None,
-                }],
-                &[Write {
-                    key: "bind/alice".into(),
-                    value: Some(v.as_bytes().to_vec()),
-                }],
+                &[Precondition { key: "bind/alice".into(), expected_version: None }],
+                &[Write { key: "bind/alice".into(), value: Some(v.as_bytes().to_vec()) }],
             )
             .unwrap()
         };
@@ -487,10 +379,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("gw.db");
         let _ = std::fs::remove_file(&path);
-        let handles: Vec<std::sync::Arc<dyn Store>> = vec![
-            std::sync::Arc::new(SqliteStore::open(&path).unwrap()),
-            std::sync::Arc::new(SqliteStore::open(&path).unwrap()),
-        ];
+        let handles: Vec<std::sync::Arc<dyn Store>> = vec![std::sync::Arc::new(SqliteStore::open(&path).unwrap()), std::sync::Arc::new(SqliteStore::open(&path).unwrap())];
         super::super::contract::check_concurrent(&handles, 2, 25);
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -500,60 +389,24 @@ mod tests {
     #[test]
     fn a_group_keeps_each_request_apart() {
         let store = SqliteStore::open_in_memory().unwrap();
-        let put = |k: &str, v: &str| Write {
-            key: k.into(),
-            value: Some(v.as_bytes().to_vec()),
-        };
-        let absent = |k: &str| Precondition {
-            key: k.into(),
-            expected_version: None,
-        };
+        let put = |k: &str, v: &str| Write { key: k.into(), value: Some(v.as_bytes().to_vec()) };
+        let absent = |k: &str| Precondition { key: k.into(), expected_version: None };
         let requests = vec![
-            Request {
-                ticket: 0,
-                preconditions: vec![absent("a")],
-                writes: vec![put("a", "1"), put("x", "0")],
-            },
+            Request { ticket: 0, preconditions: vec![absent("a")], writes: vec![put("a", "1"), put("x", "0")] },
             // Loses: `a` now exists. Its write of `b` must not survive.
-            Request {
-                ticket: 1,
-                preconditions: vec![absent("a")],
-                writes: vec![put("a", "2"), put("b", "lost")],
-            },
+            Request { ticket: 1, preconditions: vec![absent("a")], writes: vec![put("a", "2"), put("b", "lost")] },
             // Sees the first request's `x`, at the first version handed out.
-            Request {
-                ticket: 2,
-                preconditions: vec![Precondition {
-                    key: "x".into(),
-                    expected_version: Some(2),
-                }],
-                writes: vec![put("c", "3")],
-            },
-            Request {
-                ticket: 3,
-                preconditions: vec![absent("b")],
-                writes: vec![put("b", "4")],
-            },
+            Request { ticket: 2, preconditions: vec![Precondition { key: "x".into(), expected_version: Some(2) }], writes: vec![put("c", "3")] },
+            Request { ticket: 3, preconditions: vec![absent("b")], writes: vec![put("b", "4")] },
         ];
         let answers = SqliteStore::write_group(&mut lock(&store.writer), &requests);
         let answers: Vec<_> = answers.into_iter().map(Result::unwrap).collect();
-        assert_eq!(
-            answers,
-            [
-                CommitOutcome::Committed,
-                CommitOutcome::Conflict,
-                CommitOutcome::Committed,
-                CommitOutcome::Committed
-            ]
-        );
+        assert_eq!(answers, [CommitOutcome::Committed, CommitOutcome::Conflict, CommitOutcome::Committed, CommitOutcome::Committed]);
         assert_eq!(store.get("a").unwrap().unwrap().value, b"1");
         assert_eq!(store.get("b").unwrap().unwrap().value, b"4");
         assert_eq!(store.get("c").unwrap().unwrap().value, b"3");
         // Versions stay unique and increasing across the group; the loser's were not used.
-        let versions: Vec<u64> = ["a", "x", "c", "b"]
-            .iter()
-            .map(|k| store.get(k).unwrap().unwrap().version)
-            .collect();
+        let versions: Vec<u64> = ["a", "x", "c", "b"].iter().map(|k| store.get(k).unwrap().unwrap().version).collect();
         assert_eq!(versions, [1, 2, 3, 4]);
     }
 
@@ -568,18 +421,9 @@ mod tests {
             .map(|i| {
                 let store = store.clone();
                 std::thread::spawn(move || {
-                    let pre = Precondition {
-                        key: "slot".into(),
-                        expected_version: None,
-                    };
-                    let w = Write {
-                        key: format!("w/{i}"),
-                        value: Some(vec![i as u8]),
-                    };
-                    let slot = Write {
-                        key: "slot".into(),
-                        value: Some(vec![i as u8]),
-                    };
+                    let pre = Precondition { key: "slot".into(), expected_version: None };
+                    let w = Write { key: format!("w/{i}"), value: Some(vec![i as u8]) };
+                    let slot = Write { key: "slot".into(), value: Some(vec![i as u8]) };
                     store.commit(&[pre], &[w, slot]).unwrap()
                 })
             })
@@ -590,28 +434,13 @@ mod tests {
         }
         drop(writer);
         let answers: Vec<CommitOutcome> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        assert_eq!(
-            store.groups_written(),
-            2,
-            "the seven that waited went in one group"
-        );
+        assert_eq!(store.groups_written(), 2, "the seven that waited went in one group");
         // Each kept its own precondition: exactly one took the slot, and only the winner's
         // other write landed.
-        assert_eq!(
-            answers
-                .iter()
-                .filter(|a| **a == CommitOutcome::Committed)
-                .count(),
-            1
-        );
+        assert_eq!(answers.iter().filter(|a| **a == CommitOutcome::Committed).count(), 1);
         let winner = store.get("slot").unwrap().unwrap().value[0] as usize;
         assert_eq!(answers[winner], CommitOutcome::Committed);
-        let written: Vec<String> = store
-            .scan("w/", None, 100)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.key)
-            .collect();
+        let written: Vec<String> = store.scan("w/", None, 100).unwrap().into_iter().map(|e| e.key).collect();
         assert_eq!(written, [format!("w/{winner}")]);
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -635,17 +464,9 @@ mod tests {
                         let key = format!("counter/{}", round % 3);
                         loop {
                             let cur = store.get(&key).unwrap();
-                            let n: u64 = cur
-                                .as_ref()
-                                .map_or(0, |e| String::from_utf8_lossy(&e.value).parse().unwrap());
-                            let pre = Precondition {
-                                key: key.clone(),
-                                expected_version: cur.map(|e| e.version),
-                            };
-                            let w = Write {
-                                key: key.clone(),
-                                value: Some((n + 1).to_string().into_bytes()),
-                            };
+                            let n: u64 = cur.as_ref().map_or(0, |e| String::from_utf8_lossy(&e.value).parse().unwrap());
+                            let pre = Precondition { key: key.clone(), expected_version: cur.map(|e| e.version) };
+                            let w = Write { key: key.clone(), value: Some((n + 1).to_string().into_bytes()) };
                             if store.commit(&[pre], &[w]).unwrap() == CommitOutcome::Committed {
                                 increments += 1;
                                 break;
@@ -653,22 +474,13 @@ mod tests {
                         }
                         // Everyone races to claim the round's slot; exactly one wins.
                         let slot = format!("claim/{round}");
-                        let pre = Precondition {
-                            key: slot.clone(),
-                            expected_version: None,
-                        };
-                        let w = Write {
-                            key: slot,
-                            value: Some(t.to_string().into_bytes()),
-                        };
+                        let pre = Precondition { key: slot.clone(), expected_version: None };
+                        let w = Write { key: slot, value: Some(t.to_string().into_bytes()) };
                         if store.commit(&[pre], &[w]).unwrap() == CommitOutcome::Committed {
                             claims.push(round);
                         }
                         // Unconditional: never lost.
-                        let w = Write {
-                            key: format!("own/{t}/{round}"),
-                            value: Some(b"1".to_vec()),
-                        };
+                        let w = Write { key: format!("own/{t}/{round}"), value: Some(b"1".to_vec()) };
                         assert_eq!(store.commit(&[], &[w]).unwrap(), CommitOutcome::Committed);
                     }
                     (t, increments, claims)
@@ -676,36 +488,20 @@ mod tests {
             })
             .collect();
         let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        let total: u64 = (0..3)
-            .map(|i| {
-                String::from_utf8_lossy(&store.get(&format!("counter/{i}")).unwrap().unwrap().value)
-                    .parse::<u64>()
-                    .unwrap()
-            })
-            .sum();
+        let total: u64 = (0..3).map(|i| String::from_utf8_lossy(&store.get(&format!("counter/{i}")).unwrap().unwrap().value).parse::<u64>().unwrap()).sum();
         assert_eq!(total, results.iter().map(|r| r.1).sum::<u64>());
         assert_eq!(total, (THREADS * ROUNDS) as u64);
         for round in 0..ROUNDS {
-            let winners: Vec<usize> = results
-                .iter()
-                .filter(|r| r.2.contains(&round))
-                .map(|r| r.0)
-                .collect();
+            let winners: Vec<usize> = results.iter().filter(|r| r.2.contains(&round)).map(|r| r.0).collect();
             assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
             let stored = store.get(&format!("claim/{round}")).unwrap().unwrap().value;
             assert_eq!(stored, winners[0].to_string().into_bytes());
         }
-        assert_eq!(
-            store.scan("own/", None, 10_000).unwrap().len(),
-            THREADS * ROUNDS
-        );
+        assert_eq!(store.scan("own/", None, 10_000).unwrap().len(), THREADS * ROUNDS);
         // Durable: a fresh handle (another process) reads the same.
         drop(store);
         let again = SqliteStore::open(&path).unwrap();
-        assert_eq!(
-            again.scan("own/", None, 10_000).unwrap().len(),
-            THREADS * ROUNDS
-        );
+        assert_eq!(again.scan("own/", None, 10_000).unwrap().len(), THREADS * ROUNDS);
         assert_eq!(again.scan("claim/", None, 10_000).unwrap().len(), ROUNDS);
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -25,26 +25,16 @@ impl CabinetEnv {
     /// The gateway requiring `pow_bits` of work to start a link, with `players` (500 CWD
     /// each) on chain.
     pub fn start(seed: &str, pow_bits: u8, players: &[&str]) -> CabinetEnv {
-        let gw = support::start_with(
-            seed,
-            RuntimeConfig::default(),
-            Duration::from_secs(5),
-            |c| {
-                c.link.pow_bits = pow_bits;
-                c.link.message_template = "Your Dragon Quest link code: {code}".into();
-            },
-        );
+        let gw = support::start_with(seed, RuntimeConfig::default(), Duration::from_secs(5), |c| {
+            c.link.pow_bits = pow_bits;
+            c.link.message_template = "Your Dragon Quest link code: {code}".into();
+        });
         for p in players {
-            gw.devnet
-                .create_account(AccountSpec::new(p, 500 * CWD))
-                .unwrap();
+            gw.devnet.create_account(AccountSpec::new(p, 500 * CWD)).unwrap();
         }
         let stop = Arc::new(AtomicBool::new(false));
-        gw.service
-            .spawn_timer(stop.clone(), Duration::from_millis(200));
-        let http = HttpApi::bind("127.0.0.1:0")
-            .unwrap()
-            .with_cabinet(Cabinet::new(SECRET.as_bytes().to_vec()).unwrap());
+        gw.service.spawn_timer(stop.clone(), Duration::from_millis(200));
+        let http = HttpApi::bind("127.0.0.1:0").unwrap().with_cabinet(Cabinet::new(SECRET.as_bytes().to_vec()).unwrap());
         http.spawn(gw.service.clone(), TOKEN.to_string(), 2);
         CabinetEnv { gw, http, stop }
     }
@@ -55,32 +45,17 @@ impl CabinetEnv {
 
     /// A session for `user` valid for an hour, as the game server signs it.
     pub fn session(&self, user: &str) -> String {
-        session::mint(
-            SECRET.as_bytes(),
-            user,
-            cwd_gateway_host::cabinet::now_secs() + 3600,
-        )
+        session::mint(SECRET.as_bytes(), user, cwd_gateway_host::cabinet::now_secs() + 3600)
     }
 
     /// The link code in `account`'s newest message from the gateway, read with the
     /// wallet's memo key as the devnet's player helpers do.
     pub fn link_code(&self, account: &str, digits: usize) -> String {
-        eventually(
-            "the link code in the wallet",
-            Duration::from_secs(30),
-            || {
-                let memos = self.gw.devnet.received_memos(account, None).ok()?;
-                let text = memos
-                    .into_iter()
-                    .rev()
-                    .find(|m| m.op == "send_message")?
-                    .text
-                    .ok()?;
-                text.split(|c: char| !c.is_ascii_digit())
-                    .find(|w| w.len() == digits)
-                    .map(str::to_string)
-            },
-        )
+        eventually("the link code in the wallet", Duration::from_secs(30), || {
+            let memos = self.gw.devnet.received_memos(account, None).ok()?;
+            let text = memos.into_iter().rev().find(|m| m.op == "send_message")?.text.ok()?;
+            text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == digits).map(str::to_string)
+        })
     }
 }
 

@@ -33,20 +33,14 @@ fn find_bin() -> Option<PathBuf> {
     if let Some((_, p)) = versions.pop() {
         return Some(p);
     }
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
-    })
+    std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists()))
 }
 
 /// `(uid, gid)` of the `postgres` user when this process is root.
 fn run_as() -> Option<(u32, u32)> {
     use std::os::unix::fs::MetadataExt;
-    if std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(1)
-        != 0
-    {
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
         return None;
     }
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
@@ -58,10 +52,7 @@ fn run_as() -> Option<(u32, u32)> {
 fn random_hex() -> String {
     use std::io::Read;
     let mut b = [0u8; 12];
-    std::fs::File::open("/dev/urandom")
-        .unwrap()
-        .read_exact(&mut b)
-        .unwrap();
+    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut b).unwrap();
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -88,55 +79,17 @@ impl PgServer {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
             std::os::unix::fs::chown(dir.join("pw"), Some(uid), Some(gid)).unwrap();
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let server = PgServer {
-            dir,
-            bin,
-            port,
-            password,
-            run_as,
-        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = PgServer { dir, bin, port, password, run_as };
         server.run(
             "initdb",
-            &[
-                "-D",
-                &server.data(),
-                "-U",
-                "postgres",
-                "--auth=scram-sha-256",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "-N",
-                &format!("--pwfile={}", server.dir.join("pw").display()),
-            ],
+            &["-D", &server.data(), "-U", "postgres", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "-N", &format!("--pwfile={}", server.dir.join("pw").display())],
         );
-        let mut opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200",
-            server.dir.display()
-        );
+        let mut opts = format!("-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200", server.dir.display());
         if !durable {
             opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         }
-        server.run(
-            "pg_ctl",
-            &[
-                "-D",
-                &server.data(),
-                "-l",
-                &server.dir.join("log").display().to_string(),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                &opts,
-                "start",
-            ],
-        );
+        server.run("pg_ctl", &["-D", &server.data(), "-l", &server.dir.join("log").display().to_string(), "-w", "-t", "60", "-o", &opts, "start"]);
         Some(server)
     }
 
@@ -147,43 +100,27 @@ impl PgServer {
     fn run(&self, tool: &str, args: &[&str]) {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(self.bin.join(tool));
-        cmd.args(args)
-            .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.args(args).current_dir(&self.dir).stdout(Stdio::null()).stderr(Stdio::piped());
         if let Some((uid, gid)) = self.run_as {
             cmd.uid(uid).gid(gid);
         }
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("running {tool}: {e}"));
+        let out = cmd.output().unwrap_or_else(|e| panic!("running {tool}: {e}"));
         if !out.status.success() {
             let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
-            panic!(
-                "{tool} failed: {}\n{log}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            panic!("{tool} failed: {}\n{log}", String::from_utf8_lossy(&out.stderr));
         }
     }
 
     /// The URL of `database` (with the password).
     pub fn url(&self, database: &str) -> String {
-        format!(
-            "postgres://postgres:{}@127.0.0.1:{}/{database}",
-            self.password, self.port
-        )
+        format!("postgres://postgres:{}@127.0.0.1:{}/{database}", self.password, self.port)
     }
 
     /// A new, empty database; its URL.
     pub fn create_database(&self, name: &str) -> String {
-        let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
-            .expect("connecting to the test server");
-        client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-            .unwrap();
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
+        let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls).expect("connecting to the test server");
+        client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+        client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         self.url(name)
     }
 
@@ -196,9 +133,7 @@ impl Drop for PgServer {
     fn drop(&mut self) {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(self.bin.join("pg_ctl"));
-        cmd.args(["-D", &self.data(), "-m", "immediate", "-w", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args(["-D", &self.data(), "-m", "immediate", "-w", "stop"]).stdout(Stdio::null()).stderr(Stdio::null());
         if let Some((uid, gid)) = self.run_as {
             cmd.uid(uid).gid(gid);
         }
