@@ -1125,6 +1125,9 @@ impl wapi::Guest for Component {
     fn list_events(after: u64, limit: u32) -> Result<Vec<wapi::FeedEvent>, wapi::GatewayError> {
         with(|g| g.list_events(after, limit)).map(|v| v.into_iter().map(feed_event_out).collect())
     }
+    fn feed_position() -> Result<u64, wapi::GatewayError> {
+        with(|g| g.feed_head())
+    }
     fn claim_webhook_deliveries(limit: u32) -> Result<Vec<wapi::WebhookClaim>, wapi::GatewayError> {
         with(|g| g.claim_webhook_deliveries(limit)).map(|v| {
             v.into_iter()

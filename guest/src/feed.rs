@@ -72,8 +72,10 @@ impl Gateway {
             .transpose()
     }
 
-    /// The last position given out (0: none yet).
+    /// The last position given out (0: none yet), after sequencing what waits.
     pub fn feed_head(&mut self) -> GwResult<u64> {
+        self.active()?;
+        self.sequence_events()?;
         Ok(records::peek(self.ports.store.as_mut(), FEED_SEQ)?.unwrap_or(0))
     }
 

@@ -71,6 +71,7 @@ fn the_feed_holds_every_event_once_in_commit_order_with_dense_positions() {
     assert!(fed.windows(2).all(|p| p[0].at_ms <= p[1].at_ms));
     // The outbox is empty once sequenced; a cursor past the end answers nothing.
     assert!(w.store.keys("obx/").is_empty());
+    assert_eq!(w.gw.feed_head().unwrap(), fed.len() as u64);
     assert!(w.gw.list_events(fed.len() as u64, 10).unwrap().is_empty());
     // Paging from a cursor gives the rest.
     let rest = w.gw.list_events(3, 1000).unwrap();

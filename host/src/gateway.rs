@@ -110,6 +110,7 @@ api_calls! {
     fn referral_earnings => call_referral_earnings(user: &str) -> ReferralTotals;
     fn list_sweeps => call_list_sweeps(start_after: Option<&str>, limit: u32) -> Vec<Sweep>;
     fn list_events => call_list_events(after: u64, limit: u32) -> Vec<FeedEvent>;
+    fn feed_position => call_feed_position() -> u64;
     fn claim_webhook_deliveries => call_claim_webhook_deliveries(limit: u32) -> Vec<WebhookClaim>;
     fn report_webhook_delivery => call_report_webhook_delivery(seq: u64, delivered: bool, status: u16, detail: &str) -> WebhookDelivery;
     fn redeliver_event => call_redeliver_event(seq: u64) -> WebhookDelivery;

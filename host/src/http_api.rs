@@ -842,6 +842,7 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                         .map(to_json)
                 }
                 "redeliver-event" => api.redeliver_event(arg!(u64 "seq")).map(to_json),
+                "feed-position" => api.feed_position().map(|seq| json!({ "seq": seq })),
                 other => {
                     return Err((
                         404,

@@ -207,6 +207,7 @@ pub const CALLS: &[Call] = &[
         ],
         amount: false,
     },
+    Call { name: "feed-position", summary: "The feed's last position given out, {seq}: where a consumer that does not want the history starts list-events.", args: &[], amount: false },
     Call { name: "redeliver-event", summary: "Deliver a feed event to the webhook again, due now, whatever its delivery's state.", args: &[req("seq", Ty::U64, "the event's position in the feed")], amount: false },
 ];
 

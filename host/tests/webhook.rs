@@ -401,6 +401,7 @@ fn the_feed_and_deliveries_over_http_with_long_polling() {
     assert_eq!(events[0]["event"]["type"], "balance-adjusted");
     assert_eq!(events[2]["seq"], 3);
     assert!(events[0]["id"].as_str().unwrap().starts_with("ev_"));
+    assert_eq!(call("feed-position", json!({})).unwrap(), json!({ "seq": 3 }));
     // Nothing newer: a long poll waits, and answers as soon as an event comes.
     let waiter = {
         let s = service.clone();

@@ -308,7 +308,14 @@ impl Bot {
     /// credited deposits and withdrawals that became final. The first start (no state)
     /// begins at the feed's end rather than repeat its history.
     fn follow_feed(&mut self) -> anyhow::Result<()> {
-        let first_start = self.state.feed_after.is_none();
+        if self.state.feed_after.is_none() {
+            let head = match self.gateway.call("feed-position", json!({})) {
+                Ok(v) => v["seq"].as_u64().unwrap_or(0),
+                Err(r) => anyhow::bail!("reading the event feed's position: {}", r.message),
+            };
+            self.state.feed_after = Some(head);
+            self.state.save(&self.state_file)?;
+        }
         let mut after = self.state.feed_after.unwrap_or(0);
         loop {
             let page = match self
@@ -320,10 +327,8 @@ impl Bot {
             };
             let events = page.as_array().map(Vec::as_slice).unwrap_or_default();
             for e in events {
-                if !first_start {
-                    if let Some((chat, text)) = news(&e["event"]) {
-                        self.telegram.send_message(chat, &text)?;
-                    }
+                if let Some((chat, text)) = news(&e["event"]) {
+                    self.telegram.send_message(chat, &text)?;
                 }
                 after = e["seq"].as_u64().unwrap_or(after);
                 self.state.feed_after = Some(after);
@@ -332,10 +337,6 @@ impl Bot {
             if events.len() < FEED_PAGE as usize {
                 break;
             }
-        }
-        if self.state.feed_after.is_none() {
-            self.state.feed_after = Some(after);
-            self.state.save(&self.state_file)?;
         }
         Ok(())
     }

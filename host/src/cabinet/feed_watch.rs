@@ -41,6 +41,7 @@ impl FeedWatch {
     }
 
     fn read(&self, service: &Service, tx: broadcast::Sender<Arc<str>>) {
+        // Older news is old: start at the feed's end.
         let mut after = None;
         let mut idle_since = Instant::now();
         loop {
@@ -53,15 +54,18 @@ impl FeedWatch {
                     return;
                 }
             }
-            let from = after.unwrap_or(0);
+            let Some(from) = after else {
+                match service.with(|a| a.feed_position()) {
+                    Ok(head) => after = Some(head),
+                    Err(_) => std::thread::sleep(Duration::from_secs(1)),
+                }
+                continue;
+            };
             match service.with(|a| a.list_events(from, 1000)) {
                 Ok(page) => {
                     for e in &page {
-                        // The first pass only finds the end: older news is old.
-                        if after.is_some() {
-                            for user in users_of(&crate::imports::event_json(&e.event)) {
-                                let _ = tx.send(user.into());
-                            }
+                        for user in users_of(&crate::imports::event_json(&e.event)) {
+                            let _ = tx.send(user.into());
                         }
                     }
                     let done = page.len() < 1000;
