@@ -357,10 +357,15 @@ impl Gateway {
             expires_at_ms,
             tx_id: tx_id.clone(),
         };
-        transact(&mut self.ports, |t| {
+        let recorded = transact(&mut self.ports, |t| {
             t.emit(sent.clone());
             Ok(Step::Commit(()))
-        })?;
+        });
+        if recorded.is_err() {
+            // The code went out: a store failing now must not make that an error. The
+            // live copy still goes (the feed misses it; the pending link is in the store).
+            self.ports.events.emit(sent);
+        }
         Ok(LinkStarted {
             account: target.name,
             expires_at_ms,
