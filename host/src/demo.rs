@@ -410,6 +410,17 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
         cwd(done.cwd)
     ));
 
+    // 10. The event feed: every event above, committed with its change.
+    let feed = service.with(|a| a.list_events(0, 1000)).map_err(gw)?;
+    let about_alice = feed
+        .iter()
+        .filter(|e| crate::cabinet::feed_watch::users_of(&crate::imports::event_json(&e.event)).iter().any(|u| u == "alice"))
+        .count();
+    say(format!(
+        "\n[events] The feed holds {} events, each committed with the change it reports ({about_alice} about alice, in commit order); a game reads them with `list-events` from its last position, or gets them by webhook.",
+        feed.len()
+    ));
+
     Ok(Demo {
         devnet,
         service,

@@ -623,41 +623,31 @@ pub enum Step<T> {
 
 /// Runs `f` (which reads through the `Txn`, stages writes and reports events) until its
 /// commit goes through, retrying on conflict. Errors from `f` are final and write nothing.
-pub fn transact<T>(
-    ports: &mut Ports,
-    mut f: impl FnMut(&mut Txn) -> GwResult<Step<T>>,
-) -> GwResult<T> {
+pub fn transact<T>(ports: &mut Ports, mut f: impl FnMut(&mut Txn) -> GwResult<Step<T>>) -> GwResult<T> {
     for _ in 0..MAX_RETRIES {
-        let mut txn = Txn::with_events(ports);
-        match f(&mut txn)? {
-            Step::Done(t) => return Ok(t),
-            Step::Commit(t) => {
-                if txn.commit()? {
-                    return Ok(t);
-                }
-            }
+        if let Some(t) = attempt(Txn::with_events(ports), &mut f)? {
+            return Ok(t);
         }
     }
     Err(GatewayError::Busy)
 }
 
 /// [`transact`] over the store alone, for changes that report no event.
-pub fn transact_store<T>(
-    store: &mut dyn Store,
-    mut f: impl FnMut(&mut Txn) -> GwResult<Step<T>>,
-) -> GwResult<T> {
+pub fn transact_store<T>(store: &mut dyn Store, mut f: impl FnMut(&mut Txn) -> GwResult<Step<T>>) -> GwResult<T> {
     for _ in 0..MAX_RETRIES {
-        let mut txn = Txn::new(store);
-        match f(&mut txn)? {
-            Step::Done(t) => return Ok(t),
-            Step::Commit(t) => {
-                if txn.commit()? {
-                    return Ok(t);
-                }
-            }
+        if let Some(t) = attempt(Txn::new(store), &mut f)? {
+            return Ok(t);
         }
     }
     Err(GatewayError::Busy)
+}
+
+/// One try: the answer, or `None` when the commit met a changed precondition.
+fn attempt<T>(mut txn: Txn, f: &mut impl FnMut(&mut Txn) -> GwResult<Step<T>>) -> GwResult<Option<T>> {
+    match f(&mut txn)? {
+        Step::Done(t) => Ok(Some(t)),
+        Step::Commit(t) => Ok(txn.commit()?.then_some(t)),
+    }
 }
 
 /// Like [`transact`], but an error decided inside `f` may still commit its staged writes
