@@ -328,12 +328,18 @@ impl Bot {
             let events = page.as_array().map(Vec::as_slice).unwrap_or_default();
             for e in events {
                 if let Some((chat, text)) = news(&e["event"]) {
-                    self.telegram.send_message(chat, &text)?;
+                    if let Err(err) = self.telegram.send_message(chat, &text) {
+                        // Keep what was told, so a retry starts at this event.
+                        self.state.feed_after = Some(after);
+                        self.state.save(&self.state_file)?;
+                        return Err(err);
+                    }
                 }
                 after = e["seq"].as_u64().unwrap_or(after);
-                self.state.feed_after = Some(after);
-                self.state.save(&self.state_file)?;
             }
+            // Once a page, not once an event.
+            self.state.feed_after = Some(after);
+            self.state.save(&self.state_file)?;
             if events.len() < FEED_PAGE as usize {
                 break;
             }
