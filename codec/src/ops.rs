@@ -118,6 +118,93 @@ impl Writer {
     }
 }
 
+/// Reads what [`Writer`] writes; every read names the field it was reading in its error.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, field: &str) -> Result<&'a [u8]> {
+        let left = self.bytes.len() - self.at;
+        if n > left {
+            return Err(CodecError::Length { field: field.into(), expected: n as u32, found: left as u32 });
+        }
+        let out = &self.bytes[self.at..self.at + n];
+        self.at += n;
+        Ok(out)
+    }
+    fn array<const N: usize>(&mut self, field: &str) -> Result<[u8; N]> {
+        Ok(self.take(N, field)?.try_into().expect("took N bytes"))
+    }
+    fn varint(&mut self, field: &str) -> Result<u64> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.take(1, field)?[0];
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                // One encoding per value: no padding bytes, nothing past 64 bits.
+                let padded = b == 0 && shift > 0;
+                let overflows = shift == 63 && b > 1;
+                if padded || overflows {
+                    return Err(CodecError::field(field, FieldProblem::OutOfRange, "not a minimal varint"));
+                }
+                return Ok(v);
+            }
+        }
+        Err(CodecError::field(field, FieldProblem::OutOfRange, "varint longer than 64 bits"))
+    }
+    fn asset(&mut self, field: &str) -> Result<Asset> {
+        let amount = i64::from_le_bytes(self.array(&format!("{field}.amount"))?);
+        let asset_id = AssetId(self.varint(&format!("{field}.asset_id"))?);
+        Ok(Asset { amount, asset_id })
+    }
+    fn key(&mut self, field: &str) -> Result<PublicKey> {
+        PublicKey::from_sec1(&self.array::<33>(field)?).map_err(|e| e.at(field))
+    }
+    fn memo(&mut self, field: &str) -> Result<Memo> {
+        let from = self.key(&format!("{field}.from"))?;
+        let to = self.key(&format!("{field}.to"))?;
+        let nonce = u64::from_le_bytes(self.array(&format!("{field}.nonce"))?);
+        let len = self.varint(&format!("{field}.message"))?;
+        let message = self.take(usize::try_from(len).unwrap_or(usize::MAX), &format!("{field}.message"))?.to_vec();
+        Ok(Memo { from, to, nonce, message })
+    }
+    fn no_extensions(&mut self, field: &str) -> Result<()> {
+        match self.varint(field)? {
+            0 => Ok(()),
+            n => Err(CodecError::field(field, FieldProblem::UnsupportedExtension, format!("{n} extensions"))),
+        }
+    }
+    fn operation(&mut self, path: &str) -> Result<Operation> {
+        let id = self.varint(&format!("{path}[0]"))?;
+        let body = format!("{path}[1]");
+        match id {
+            OP_TRANSFER => {
+                let fee = self.asset(&format!("{body}.fee"))?;
+                let from = AccountId(self.varint(&format!("{body}.from"))?);
+                let to = AccountId(self.varint(&format!("{body}.to"))?);
+                let amount = self.asset(&format!("{body}.amount"))?;
+                let memo = match self.take(1, &format!("{body}.memo"))?[0] {
+                    0 => None,
+                    1 => Some(self.memo(&format!("{body}.memo"))?),
+                    _ => return Err(CodecError::field(&format!("{body}.memo"), FieldProblem::WrongType, "optional flag is neither 0 nor 1")),
+                };
+                self.no_extensions(&format!("{body}.extensions"))?;
+                Ok(Operation::Transfer(Transfer { fee, from, to, amount, memo }))
+            }
+            OP_SEND_MESSAGE => {
+                let fee = self.asset(&format!("{body}.fee"))?;
+                let from = AccountId(self.varint(&format!("{body}.from"))?);
+                let to = AccountId(self.varint(&format!("{body}.to"))?);
+                let memo = self.memo(&format!("{body}.memo"))?;
+                Ok(Operation::SendMessage(SendMessage { fee, from, to, memo }))
+            }
+            other => Err(CodecError::field(&format!("{path}[0]"), FieldProblem::UnknownOperation, format!("operation {other}"))),
+        }
+    }
+}
+
 /// `path` is spelled out only for an error: the checks run on every operation parsed.
 fn check_amount(path: impl FnOnce() -> String, value: i64, min: i64) -> Result<()> {
     if value < min || value > MAX_SHARE_SUPPLY {
@@ -220,6 +307,38 @@ impl Transaction {
         }
         w.varint(0); // extensions
         w.0
+    }
+
+    /// The transaction [`Transaction::to_bytes`] packed, read back: for a signer that must
+    /// read what it signs. Only `transfer` and `send_message` are known (any other
+    /// operation is [`FieldProblem::UnknownOperation`], its id in the detail), nothing may
+    /// follow, and the bytes must be exactly what the result packs to (so a signer that
+    /// checks the result signs nothing it did not read). Validated as [`Transaction::sign`]
+    /// would.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Transaction> {
+        let mut r = Reader { bytes, at: 0 };
+        let ref_block_num = u16::from_le_bytes(r.array("ref_block_num")?);
+        let ref_block_prefix = u32::from_le_bytes(r.array("ref_block_prefix")?);
+        let expiration = u32::from_le_bytes(r.array("expiration")?);
+        let count = r.varint("operations")?;
+        // Every operation takes at least 10 bytes: a count past that is a lie.
+        if count > (bytes.len() / 10) as u64 {
+            return Err(CodecError::field("operations", FieldProblem::OutOfRange, format!("{count} operations in {} bytes", bytes.len())));
+        }
+        let mut operations = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            operations.push(r.operation(&format!("operations[{i}]"))?);
+        }
+        r.no_extensions("extensions")?;
+        if r.at != bytes.len() {
+            return Err(CodecError::Length { field: "transaction".into(), expected: r.at as u32, found: bytes.len() as u32 });
+        }
+        let tx = Transaction { ref_block_num, ref_block_prefix, expiration, operations };
+        if tx.to_bytes() != bytes {
+            return Err(CodecError::field("transaction", FieldProblem::OutOfRange, "not in the one packed form"));
+        }
+        tx.validate()?;
+        Ok(tx)
     }
 
     /// What is signed: sha256(chain id ‖ packed transaction).

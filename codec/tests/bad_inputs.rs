@@ -137,3 +137,47 @@ fn errors_never_echo_the_private_key() {
     let e = codec::public_key_of(&typo).unwrap_err();
     assert!(!e.to_string().contains(&typo) && !format!("{e:?}").contains(&typo));
 }
+
+/// Packed bytes a hostile gateway could hand a signer: each refused with the field named,
+/// none read as something else.
+#[test]
+fn hostile_packed_transactions_are_refused() {
+    use cwd_codec::ops::Transaction;
+    let v = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/crowdwiz-public.json")).unwrap(),
+    )
+    .unwrap();
+    let good = hex::decode(v["transactions"][1]["unsigned_tx_hex"].as_str().unwrap()).unwrap();
+    assert!(Transaction::from_bytes(&good).is_ok());
+    let field = |bytes: &[u8]| match Transaction::from_bytes(bytes) {
+        Err(CodecError::Field { path, problem, .. }) => format!("{path} {problem:?}"),
+        Err(CodecError::Length { field, .. }) => format!("{field} Length"),
+        Err(e) => format!("{e:?}"),
+        Ok(tx) => panic!("read {tx:?}"),
+    };
+    // Every truncation.
+    for n in 0..good.len() {
+        assert!(Transaction::from_bytes(&good[..n]).is_err(), "{n} bytes");
+    }
+    // Anything after the end.
+    let mut longer = good.clone();
+    longer.push(0);
+    assert_eq!(field(&longer), "transaction Length");
+    // Another operation: account_update (6), in place of the first.
+    let mut other = good.clone();
+    other[11] = 6;
+    assert_eq!(field(&other), "operations[0][0] UnknownOperation");
+    // A padded varint for the operation count (the same value, another encoding).
+    let mut padded = good[..10].to_vec();
+    padded.extend([0x81, 0x00]);
+    padded.extend(&good[11..]);
+    assert_eq!(field(&padded), "operations OutOfRange");
+    // Transaction extensions.
+    let mut ext = good.clone();
+    *ext.last_mut().unwrap() = 1;
+    assert!(field(&ext).starts_with("extensions"), "{}", field(&ext));
+    // A count of operations the bytes cannot hold.
+    let mut many = good[..10].to_vec();
+    many.extend([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    assert_eq!(field(&many), "operations OutOfRange");
+}

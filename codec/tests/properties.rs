@@ -69,6 +69,7 @@ proptest! {
         let back = json::transaction_from_str(&text).unwrap();
         prop_assert_eq!(&back, &signed);
         prop_assert_eq!(back.tx.to_bytes(), tx.to_bytes());
+        prop_assert_eq!(&Transaction::from_bytes(&tx.to_bytes()).unwrap(), &tx);
         prop_assert_eq!(back.signers(&chain).unwrap(), vec![k.public_key()]);
     }
 

@@ -81,3 +81,18 @@ fn our_signatures_recover_to_the_signer() {
         assert_eq!(codec::transaction_signers(&signed, chain).unwrap(), vec![signer.to_string()]);
     }
 }
+
+/// A signer reads what it signs: every reference transaction's packed bytes read back to
+/// the transaction the library wrote, and pack to the same bytes.
+#[test]
+fn packed_transactions_read_back() {
+    use cwd_codec::ops::Transaction;
+    let v = vectors();
+    for case in v["transactions"].as_array().unwrap() {
+        let bytes = hex::decode(s(&case["unsigned_tx_hex"])).unwrap();
+        let tx = Transaction::from_bytes(&bytes).unwrap();
+        assert_eq!(tx.to_bytes(), bytes);
+        let signed = cwd_codec::json::transaction(&case["signed_json"]).unwrap();
+        assert_eq!(tx, signed.tx);
+    }
+}

@@ -19,10 +19,14 @@ pub struct EventRec {
     pub id: String,
     /// The committing host's clock at commit.
     pub at_ms: u64,
-    /// Its position in the feed, from 1 (the feed key's; 0 as stored).
-    #[serde(default)]
+    /// Its position in the feed, from 1 (the feed key's; 0 and left out as stored).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub seq: u64,
     pub event: Event,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `ev_` and 16 hex digits: the stamp mixed with the instance's random number
