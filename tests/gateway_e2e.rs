@@ -297,6 +297,7 @@ fn host_refuses_to_start_with_keys_that_are_not_the_gateway_accounts() {
         node: h.node.clone(),
         clock: Arc::new(SystemClock),
         events: Arc::new(NullSink),
+        signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),
     };
     let active = h.gateway.active_wif.clone().unwrap();
     let memo = h.gateway.memo_wif.clone().unwrap();

@@ -407,6 +407,7 @@ fn start(
         node: node.clone(),
         clock: Arc::new(clock.clone()),
         events: Arc::new(events.clone()),
+        signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),
     };
     let keys = api::Keys {
         active_wif: gateway.active_wif.clone().unwrap(),

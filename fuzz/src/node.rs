@@ -292,6 +292,7 @@ fn instance(w: &World, script: &Script) -> Option<Gateway> {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        signer: Box::new(cwd_gateway::ports::NoSigner),
         outbox: Default::default(),
     });
     for _ in 0..20 {

@@ -32,6 +32,13 @@ pub fn kind_and_subject(a: &Alert) -> (&'static str, String) {
         Alert::SigningFailed { purpose, subject } => {
             ("signing-failed", format!("{purpose} {subject}"))
         }
+        Alert::SignerRefused {
+            purpose,
+            subject,
+            rule,
+            ..
+        } => ("signer-refused", format!("{purpose} {subject} {rule}")),
+        Alert::SignerUnavailable(_) => ("signer-unavailable", String::new()),
         // The same cause again (whatever the operation counts) is not news.
         Alert::HistoryUntrusted { detail, switched } => (
             "history-untrusted",

@@ -6,7 +6,7 @@ wit_bindgen::generate!({ world: "gateway", path: "../wit" });
 
 use std::cell::{Cell, RefCell};
 
-use crowdwiz::gateway::{clock as wclock, events as wev, node as wnode, store as wstore};
+use crowdwiz::gateway::{clock as wclock, events as wev, node as wnode, signer as wsigner, store as wstore};
 use exports::crowdwiz::gateway::api as wapi;
 use exports::crowdwiz::gateway::codec as wit;
 
@@ -156,6 +156,20 @@ impl ports::Events for WitEvents {
     }
 }
 
+struct WitSigner;
+
+impl ports::Signer for WitSigner {
+    fn sign(&mut self, chain_id: &[u8; 32], transaction: &[u8]) -> Result<Vec<u8>, ports::SignError> {
+        wsigner::sign(chain_id, transaction).map_err(|e| match e {
+            wsigner::SignError::Refused(r) => ports::SignError::Refused {
+                rule: r.rule,
+                reason: r.reason,
+            },
+            wsigner::SignError::Unavailable(s) => ports::SignError::Unavailable(s),
+        })
+    }
+}
+
 fn fresh_gateway() -> Gateway {
     Gateway::new(Ports {
         store: Box::new(WitStore),
@@ -163,6 +177,7 @@ fn fresh_gateway() -> Gateway {
         clock: Box::new(WitClock),
         events: Box::new(WitEvents),
         random: Box::new(WasiRandom),
+        signer: Box::new(WitSigner),
         outbox: Default::default(),
     })
 }
@@ -468,6 +483,18 @@ fn event_to_wit(e: Event) -> wev::Event {
                 days_left,
                 threshold_days,
             }),
+            ev::Alert::SignerRefused {
+                purpose,
+                subject,
+                rule,
+                reason,
+            } => wev::Alert::SignerRefused(wev::SignerRefused {
+                purpose,
+                subject,
+                rule,
+                reason,
+            }),
+            ev::Alert::SignerUnavailable(d) => wev::Alert::SignerUnavailable(d),
             ev::Alert::SigningFailed { purpose, subject } => {
                 wev::Alert::SigningFailed(wev::SigningFailed { purpose, subject })
             }
@@ -574,6 +601,10 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         GatewayError::StoreUnavailable(s) => W::StoreUnavailable(s),
         GatewayError::Busy => W::Busy,
         GatewayError::SigningFailed => W::SigningFailed,
+        GatewayError::SignerRefused { rule, reason } => {
+            W::SignerRefused(wapi::SignerRefusal { rule, reason })
+        }
+        GatewayError::SignerUnavailable(s) => W::SignerUnavailable(s),
     }
 }
 

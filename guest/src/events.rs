@@ -171,6 +171,16 @@ pub enum Alert {
         purpose: String,
         subject: String,
     },
+    /// The signer's policy refused a transaction (`purpose` about `subject`, as for
+    /// [`Alert::SigningFailed`]); `rule` and `reason` are the signer's.
+    SignerRefused {
+        purpose: String,
+        subject: String,
+        rule: String,
+        reason: String,
+    },
+    /// The signer did not answer; payouts wait for it.
+    SignerUnavailable(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -20,7 +20,11 @@ use zeroize::Zeroizing;
 #[derive(Clone)]
 pub struct Active {
     pub config: Config,
-    pub active_key: PrivateKey,
+    /// `None`: the host's signer signs (`configure` was given no active key).
+    pub active_key: Option<PrivateKey>,
+    /// The gateway account's active keys that meet its threshold alone: a signature is
+    /// released only if it recovers to one of them.
+    pub active_authority: Vec<crate::keys::PublicKey>,
     pub memo_key: PrivateKey,
     /// The memo key's shared secrets with players, kept as long as the key (see
     /// `memo::SharedSecrets`): each memo read or written to a known player skips the ECDH.
@@ -100,8 +104,11 @@ impl Gateway {
     /// Validates the configuration and keys and checks them against the chain.
     pub fn configure(&mut self, config: Config, keys: Keys) -> GwResult<GatewayInfo> {
         let config = config.normalized()?;
-        let active_key = PrivateKey::from_wif(&keys.active_wif)
-            .map_err(|_| GatewayError::BadKey(KeyRole::Active))?;
+        // No active key: the host's signer holds it (WIT `signer`).
+        let active_key = match keys.active_wif.as_str() {
+            "" => None,
+            wif => Some(PrivateKey::from_wif(wif).map_err(|_| GatewayError::BadKey(KeyRole::Active))?),
+        };
         let memo_key = PrivateKey::from_wif(&keys.memo_wif)
             .map_err(|_| GatewayError::BadKey(KeyRole::Memo))?;
         let chain_id: [u8; 32] = hex::decode(&config.chain_id)
@@ -115,11 +122,16 @@ impl Gateway {
         }
         let account = chain::lookup_account(node, &config.gateway_account)?
             .ok_or(GatewayError::AccountNotFound)?;
-        let active_pub = active_key.public_key().to_string();
-        let authorised = account
+        let active_authority: Vec<crate::keys::PublicKey> = account
             .active_keys
             .iter()
-            .any(|(k, w)| *k == active_pub && *w >= account.active_threshold);
+            .filter(|(_, w)| *w >= account.active_threshold)
+            .filter_map(|(k, _)| k.parse::<crate::keys::PublicKey>().ok())
+            .collect();
+        let authorised = match &active_key {
+            Some(key) => active_authority.contains(&key.public_key()),
+            None => !active_authority.is_empty(),
+        };
         if !authorised {
             return Err(GatewayError::KeyMismatch(KeyRole::Active));
         }
@@ -154,6 +166,7 @@ impl Gateway {
         self.active = Some(Active {
             config,
             active_key,
+            active_authority,
             memo_key,
             memo_secrets,
             gateway_id: account.id,

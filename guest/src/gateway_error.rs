@@ -83,6 +83,10 @@ pub enum GatewayError {
     /// A signature just made failed its check against the key (a fault while signing):
     /// nothing was sent, an alert went out. Retry later.
     SigningFailed,
+    /// The signer's policy refused the transaction (`rule`, `reason`): nothing was sent.
+    SignerRefused { rule: String, reason: String },
+    /// The signer did not answer: nothing was sent. Retry later.
+    SignerUnavailable(String),
 }
 
 pub type GwResult<T> = Result<T, GatewayError>;

@@ -28,6 +28,7 @@ pub mod rates;
 pub mod records;
 pub mod referrals;
 pub mod retention;
+pub mod signatures;
 pub mod sweep;
 pub mod transfers;
 pub mod views;

@@ -8,6 +8,7 @@
 //! same commit that consumes the code, guarded by "the account's link key is absent (or
 //! reserved for this user)", so two users can never hold one account, even racing.
 
+use crate::signatures::SignFailure;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -287,14 +288,9 @@ impl Gateway {
             .message_template
             .replace("{code}", &code)
             .replace("{user}", user);
-        let (active_key, memo_key, chain_id, secrets) = {
+        let (memo_key, secrets) = {
             let a = self.active()?;
-            (
-                a.active_key.clone(),
-                a.memo_key.clone(),
-                a.chain_id,
-                a.memo_secrets.clone(),
-            )
+            (a.memo_key.clone(), a.memo_secrets.clone())
         };
         let cipher =
             memo::encrypt_with(&secrets, &memo_key, &to_key, nonce, &text).map_err(|_| {
@@ -323,19 +319,30 @@ impl Gateway {
             operations: vec![Operation::SendMessage(op)],
         };
         let tx_id = hex::encode(tx.id());
-        let signed = match tx.sign(&active_key, &chain_id) {
+        // Whatever fails, the code is stored but reached nobody; the user asks again later.
+        let signed = match self.sign_transaction(tx) {
             Ok(signed) => signed,
-            Err(crate::error::CodecError::Signature {
-                problem: crate::error::SignatureProblem::SelfCheckFailed,
-            }) => {
-                // The code is stored but reached nobody; the user asks again later.
+            Err(SignFailure::Faulty) => {
                 self.raise(Alert::SigningFailed {
                     purpose: "link-message".into(),
                     subject: user.into(),
                 });
                 return Err(GatewayError::SigningFailed);
             }
-            Err(_) => {
+            Err(SignFailure::Refused { rule, reason }) => {
+                self.raise(Alert::SignerRefused {
+                    purpose: "link-message".into(),
+                    subject: user.into(),
+                    rule: rule.clone(),
+                    reason: reason.clone(),
+                });
+                return Err(GatewayError::SignerRefused { rule, reason });
+            }
+            Err(SignFailure::Unavailable(detail)) => {
+                self.raise(Alert::SignerUnavailable(detail.clone()));
+                return Err(GatewayError::SignerUnavailable(detail));
+            }
+            Err(SignFailure::Invalid(_)) => {
                 return Err(GatewayError::invalid(
                     "account",
                     "the message cannot be signed",

@@ -103,6 +103,33 @@ pub trait Random {
     fn fill(&mut self, buf: &mut [u8]);
 }
 
+/// Why the signer gave no signature (mirrors WIT `sign-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignError {
+    /// Its policy refuses this transaction: `rule` names the rule.
+    Refused { rule: String, reason: String },
+    /// No answer; ask again later.
+    Unavailable(String),
+}
+
+/// Signs with the gateway's active key when the core does not hold it (see WIT `signer`).
+pub trait Signer {
+    /// A 65-byte compact signature over sha256(`chain_id` ‖ `transaction`), `transaction`
+    /// being the packed unsigned transaction.
+    fn sign(&mut self, chain_id: &[u8; 32], transaction: &[u8]) -> Result<Vec<u8>, SignError>;
+}
+
+/// The host has no signer: it gives the core its active key instead.
+pub struct NoSigner;
+
+impl Signer for NoSigner {
+    fn sign(&mut self, _: &[u8; 32], _: &[u8]) -> Result<Vec<u8>, SignError> {
+        Err(SignError::Unavailable(
+            "this host has no signer: configure the gateway with its active key".into(),
+        ))
+    }
+}
+
 /// Everything the core reaches the world through.
 pub struct Ports {
     pub store: Box<dyn Store>,
@@ -110,6 +137,8 @@ pub struct Ports {
     pub clock: Box<dyn Clock>,
     pub events: Box<dyn Events>,
     pub random: Box<dyn Random>,
+    /// Used only when `configure` was given no active key.
+    pub signer: Box<dyn Signer>,
     /// Where events go besides `events` (see [`Outbox`]).
     pub outbox: Outbox,
 }

@@ -285,6 +285,19 @@ impl Gateway {
                 });
                 return Ok(false);
             }
+            Err(NotNow::SignerRefused { rule, reason }) => {
+                self.raise(Alert::SignerRefused {
+                    purpose: "sweep".into(),
+                    subject: id.clone(),
+                    rule,
+                    reason,
+                });
+                return Ok(false);
+            }
+            Err(NotNow::SignerUnavailable(detail)) => {
+                self.raise(Alert::SignerUnavailable(detail));
+                return Ok(false);
+            }
             Err(NotNow::AccountGone) => {
                 self.raise(Alert::NodeTrouble {
                     call: "treasury.cold-account".into(),

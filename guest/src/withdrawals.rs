@@ -20,7 +20,6 @@
 
 use crate::chain::{self, Dgp, HistoryEntry};
 use crate::deposits::Applied;
-use crate::error::{CodecError, SignatureProblem};
 use crate::events::{Alert, Event, OpPosition, WithdrawalFailure};
 use crate::gateway::{check_user, Gateway};
 use crate::gateway_error::{GatewayError, GwResult, NodeFailure};
@@ -127,6 +126,22 @@ pub(crate) enum NotNow {
     AccountGone,
     /// The signature failed its self-check: nothing was stored or sent.
     SigningFailed,
+    /// The signer's policy refused the transaction.
+    SignerRefused { rule: String, reason: String },
+    /// The signer did not answer.
+    SignerUnavailable(String),
+}
+
+impl From<crate::signatures::SignFailure> for NotNow {
+    fn from(f: crate::signatures::SignFailure) -> Self {
+        use crate::signatures::SignFailure as F;
+        match f {
+            F::Faulty => NotNow::SigningFailed,
+            F::Invalid(d) => NotNow::Node(NodeFailure::bad("sign", d)),
+            F::Refused { rule, reason } => NotNow::SignerRefused { rule, reason },
+            F::Unavailable(d) => NotNow::SignerUnavailable(d),
+        }
+    }
 }
 
 impl Gateway {
@@ -601,6 +616,25 @@ impl Gateway {
                 });
                 return Ok(());
             }
+            Err(NotNow::SignerUnavailable(detail)) => {
+                // Nothing signed that we saw: it stays as it is and is tried next tick.
+                self.raise(Alert::SignerUnavailable(detail));
+                return Ok(());
+            }
+            Err(NotNow::SignerRefused { rule, reason }) => {
+                self.raise(Alert::SignerRefused {
+                    purpose: "withdrawal".into(),
+                    subject: w.id.clone(),
+                    rule,
+                    reason: reason.clone(),
+                });
+                // A first attempt is held for the operator (approve once the signer's
+                // limits allow, or reject); a replacement is asked again next tick.
+                if replacing.is_none() {
+                    self.hold_for_review(&w.id, &reason)?;
+                }
+                return Ok(());
+            }
             Err(NotNow::AccountGone) => {
                 // Safe to unfreeze: no transaction exists, or the last one provably expired.
                 let id = w.id.clone();
@@ -767,14 +801,7 @@ impl Gateway {
         dgp: &Dgp,
         funds: u64,
     ) -> Result<(SentTx, u64), NotNow> {
-        let (active_key, chain_id, exp_secs) = {
-            let a = self.active.as_ref().expect("configured");
-            (
-                a.active_key.clone(),
-                a.chain_id,
-                a.config.withdrawals.expiration_secs,
-            )
-        };
+        let exp_secs = self.active.as_ref().expect("configured").config.withdrawals.expiration_secs;
         let mut op = self.payout_op(to, cwd, nonce, memo_text)?;
         let node = self.ports.node.as_mut();
         let fee =
@@ -802,12 +829,7 @@ impl Gateway {
             operations: vec![Operation::Transfer(op)],
         };
         let tx_id = hex::encode(tx.id());
-        let signed = tx.sign(&active_key, &chain_id).map_err(|e| match e {
-            CodecError::Signature {
-                problem: SignatureProblem::SelfCheckFailed,
-            } => NotNow::SigningFailed,
-            e => NotNow::Node(NodeFailure::bad("sign", e.to_string())),
-        })?;
+        let signed = self.sign_transaction(tx)?;
         let tx_json = crate::json::transaction_text(&signed);
         Ok((
             SentTx {
@@ -818,6 +840,25 @@ impl Gateway {
             },
             cost,
         ))
+    }
+}
+
+impl Gateway {
+    /// A queued withdrawal the signer refused goes back to awaiting review.
+    fn hold_for_review(&mut self, id: &str, reason: &str) -> GwResult<()> {
+        transact(&mut self.ports, |t| {
+            let mut w: WithdrawalRec = t
+                .get(&records::wd_key(id))?
+                .ok_or(GatewayError::WithdrawalNotFound)?;
+            if w.state != WdState::Queued {
+                return Ok(Step::Done(()));
+            }
+            w.state = WdState::AwaitingReview;
+            w.note = Some(format!("held: the signer refused it ({reason})").chars().take(200).collect());
+            t.put(&records::wd_key(id), &w);
+            t.emit(Event::WithdrawalAwaitingReview(w.reference()));
+            Ok(Step::Commit(()))
+        })
     }
 }
 

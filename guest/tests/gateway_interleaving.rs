@@ -50,6 +50,7 @@ fn interleaved(w: &World, method: &'static str) -> Gateway {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        signer: Box::new(cwd_gateway::ports::NoSigner),
         outbox: Default::default(),
     });
     g.configure(w.config.clone(), gateway_keys()).unwrap();

@@ -61,6 +61,7 @@ fn interleaved_instance(w: &World, other: &Rc<RefCell<Option<Gateway>>>, seed: u
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        signer: Box::new(cwd_gateway::ports::NoSigner),
         outbox: Default::default(),
     });
     for _ in 0..100 {

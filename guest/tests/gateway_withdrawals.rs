@@ -559,6 +559,7 @@ fn weak_spot_withdrawal_debited_and_stored_before_broadcast() {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        signer: Box::new(cwd_gateway::ports::NoSigner),
         outbox: Default::default(),
     });
     g.configure(w.config.clone(), gateway_keys()).unwrap();

@@ -141,6 +141,7 @@ fn a_withdrawal_requested_while_a_sweep_is_built_voids_it() {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
+        signer: Box::new(cwd_gateway::ports::NoSigner),
         outbox: Default::default(),
     });
     g.configure(treasury_config(), gateway_keys()).unwrap();

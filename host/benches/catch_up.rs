@@ -37,7 +37,7 @@ fn main() {
     let store = Arc::new(SqliteStore::open(&dir.join("gateway.db")).unwrap());
     // As `cwd-gateway serve` runs it: the next history page read while one is applied.
     let prefetching = Arc::new(cwd_gateway_host::history_prefetch::HistoryPrefetch::new(node.clone()));
-    let caps = Capabilities { store, node: prefetching, clock: Arc::new(SystemClock), events: Arc::new(events.clone()) };
+    let caps = Capabilities { store, node: prefetching, clock: Arc::new(SystemClock), events: Arc::new(events.clone()), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
     let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
     let runtime = Runtime::new(RuntimeConfig { call_timeout: Duration::from_secs(120), ..RuntimeConfig::default() }).unwrap();
     let service = Service::start(&runtime, caps, &config(devnet.chain_id_hex()), keys).unwrap();

@@ -29,7 +29,7 @@ fn main() {
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
     let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5));
     let events = MemorySink::default();
-    let caps = Capabilities { store: Arc::new(MemoryStore::new()), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(events.clone()) };
+    let caps = Capabilities { store: Arc::new(MemoryStore::new()), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(events.clone()), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
     let mut config = config(devnet.chain_id_hex());
     config.tick_interval_ms = 0; // the default: 60 s
     let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };

@@ -47,7 +47,7 @@ struct Chain {
 
 fn host(chain: &Chain, store: Arc<dyn Store>, name: &str) -> Arc<Service> {
     let node = HttpNode::new(vec![chain.devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&chain.devnet.chain_id_hex()).unwrap();
-    let caps = Capabilities { store, node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };
+    let caps = Capabilities { store, node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
     let options = ServiceOptions { api_instances: 4, lease: LeaseConfig { holder: name.into(), duration: Duration::from_secs(30) } };
     Service::start_opts(&chain.runtime, caps, &chain.config, chain.keys.clone(), options).unwrap()
 }

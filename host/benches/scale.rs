@@ -77,7 +77,7 @@ fn fill(store: &Arc<dyn Store>, from: u64, to: u64, now_ms: u64) {
     let mut port = Port(store.clone());
     if from == 0 {
         // A store that kept its totals and indexes from its first commit.
-        records::transact(&mut port, |t| {
+        records::transact_store(&mut port, |t| {
             t.put(derived::BUILD_KEY, &derived::Build { done: true, cursor: None, counted: 0 });
             Ok(Step::Commit(()))
         })
@@ -87,7 +87,7 @@ fn fill(store: &Arc<dyn Store>, from: u64, to: u64, now_ms: u64) {
     let mut start = from;
     while start < to {
         let end = (start + FILL_BATCH).min(to);
-        records::transact(&mut port, |t| {
+        records::transact_store(&mut port, |t| {
             for n in start..end {
                 let (user, account_id) = (user_id(n), 1_000_000 + n);
                 // Every key is new: required absent, so no old value is read.
@@ -330,7 +330,7 @@ fn main() {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let host = |store: Arc<dyn Store>| {
         let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&devnet.chain_id_hex()).unwrap();
-        let caps = Capabilities { store, node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink) };
+        let caps = Capabilities { store, node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
         let options = ServiceOptions { api_instances: 4, lease: LeaseConfig { holder: "scale".into(), duration: Duration::from_secs(600) } };
         Service::start_opts(&runtime, caps, &config, keys.clone(), options).unwrap()
     };

@@ -201,6 +201,7 @@ fn main() {
             )),
             clock: Arc::new(SystemClock),
             events: Arc::new(NullSink),
+            signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),
         };
         let mut cfg = config(devnet.chain_id_hex());
         cfg.events.live_only = live_only;

@@ -10,7 +10,7 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
 });
 
-pub use crowdwiz::gateway::{clock as wit_clock, events as wit_events, node as wit_node, store as wit_store};
+pub use crowdwiz::gateway::{clock as wit_clock, events as wit_events, node as wit_node, signer as wit_signer, store as wit_store};
 pub use exports::crowdwiz::gateway::api;
 pub use exports::crowdwiz::gateway::codec::{
     CodecError, EncryptedMemo, FieldError, FieldProblem, KeyError, KeyProblem, LengthError, SignatureProblem, TxInfo,

@@ -38,6 +38,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub keys: KeysSection,
     #[serde(default)]
+    pub signer: SignerSection,
+    #[serde(default)]
     pub runtime: RuntimeSection,
     #[serde(default)]
     pub log: LogSection,
@@ -327,8 +329,54 @@ pub struct KeysSection {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeyFile {
+    /// Absent when `[signer]` is configured: the signer alone holds it.
+    #[serde(default)]
     active_wif: String,
     memo_wif: String,
+}
+
+/// The signer process (`cwd-gateway signer`) that holds the active key, when this host
+/// must not: then the key file holds only `memo_wif`. One of `socket` and `tcp`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignerSection {
+    /// Its Unix socket.
+    pub socket: Option<PathBuf>,
+    /// Or its loopback TCP address (`127.0.0.1:7081`), with `token_file`.
+    pub tcp: Option<String>,
+    pub token_file: Option<PathBuf>,
+    /// How long to wait for an answer.
+    pub timeout_ms: u64,
+}
+
+impl Default for SignerSection {
+    fn default() -> Self {
+        SignerSection { socket: None, tcp: None, token_file: None, timeout_ms: 10_000 }
+    }
+}
+
+impl SignerSection {
+    pub fn configured(&self) -> bool {
+        self.socket.is_some() || self.tcp.is_some()
+    }
+
+    /// The signing capability: the signer process's client, or none (the component
+    /// holds the key).
+    pub fn capability(&self) -> Result<std::sync::Arc<dyn crate::signer::Signer>> {
+        use crate::signer::{RemoteSigner, SignerAddress};
+        let timeout = std::time::Duration::from_millis(self.timeout_ms.max(1));
+        let address = match (&self.socket, &self.tcp, &self.token_file) {
+            (None, None, _) => return Ok(std::sync::Arc::new(crate::signer::NoSigner)),
+            (Some(path), None, None) => SignerAddress::Unix(path.clone()),
+            (None, Some(addr), Some(token)) => SignerAddress::Tcp {
+                addr: addr.parse().with_context(|| format!("[signer] tcp = {addr:?} is not an address like 127.0.0.1:7081"))?,
+                token: zeroize::Zeroizing::new(crate::files::read_secret(token, "signer token file")?),
+            },
+            (None, Some(_), None) => bail!("[signer] tcp needs token_file (the signer's bearer token)"),
+            _ => bail!("[signer]: set either socket, or tcp with token_file"),
+        };
+        Ok(std::sync::Arc::new(RemoteSigner::new(address, timeout)))
+    }
 }
 
 impl FileConfig {
@@ -496,14 +544,24 @@ impl FileConfig {
                     path.display()
                 )
             })?;
-            return Ok(api::Keys {
+            return self.keys_for_signer(api::Keys {
                 active_wif: k.active_wif,
                 memo_wif: k.memo_wif,
             });
         }
-        match (std::env::var(ACTIVE_WIF_ENV), std::env::var(MEMO_WIF_ENV)) {
-            (Ok(active_wif), Ok(memo_wif)) => Ok(api::Keys { active_wif, memo_wif }),
+        let active = std::env::var(ACTIVE_WIF_ENV).unwrap_or_default();
+        match std::env::var(MEMO_WIF_ENV) {
+            Ok(memo_wif) => self.keys_for_signer(api::Keys { active_wif: active, memo_wif }),
             _ => bail!("no keys: set [keys] file in the configuration, or {ACTIVE_WIF_ENV} and {MEMO_WIF_ENV}"),
+        }
+    }
+
+    /// With a signer the host holds no active key; without one it must.
+    fn keys_for_signer(&self, keys: api::Keys) -> Result<api::Keys> {
+        match (self.signer.configured(), keys.active_wif.is_empty()) {
+            (true, false) => bail!("[signer] is configured, so this host must not hold the active key: remove active_wif from the key file (or unset {ACTIVE_WIF_ENV}); the signer holds it"),
+            (false, true) => bail!("no active key: set active_wif in the key file (or {ACTIVE_WIF_ENV}), or configure [signer]"),
+            _ => Ok(keys),
         }
     }
 

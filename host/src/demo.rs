@@ -119,6 +119,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
         node: Arc::new(node),
         clock: Arc::new(SystemClock),
         events: sink,
+        signer: std::sync::Arc::new(crate::signer::NoSigner),
     };
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let config = api::Config {

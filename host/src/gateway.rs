@@ -646,6 +646,11 @@ impl Service {
         self.tick_configured.load(Ordering::Relaxed)
     }
 
+    /// Whether the signer process answered its last request; `None` without one.
+    pub fn signer_reachable(&self) -> Option<bool> {
+        self.caps.signer.reachable()
+    }
+
     pub fn health(&self) -> Health {
         Self::lock(&self.health).clone()
     }

@@ -34,7 +34,11 @@ pub fn readiness(service: &Service) -> Value {
         (Some(irr), Some(scanned)) => Some(irr.saturating_sub(scanned)),
         _ => None,
     };
-    let ready = service.is_configured() && (standby || (tick_recent && node_reachable));
+    // A host with a signer is ready only while the signer answers: payouts need it.
+    let signer_reachable = service.signer_reachable();
+    let ready = service.is_configured()
+        && (standby || (tick_recent && node_reachable))
+        && signer_reachable != Some(false);
     json!({
         "ready": ready,
         "tick_lease": {
@@ -47,6 +51,7 @@ pub fn readiness(service: &Service) -> Value {
         "configured": service.is_configured(),
         "tick_recent": tick_recent,
         "node_reachable": node_reachable,
+        "signer_reachable": signer_reachable,
         "last_tick_ok_ms_ago": since_ok.map(|d| d.as_millis() as u64),
         "last_tick_error": h.last_tick_error,
         "last_irreversible_block": irreversible,

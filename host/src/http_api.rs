@@ -1026,6 +1026,8 @@ fn error_parts(e: &GatewayError) -> (u16, &'static str, String, Value) {
         E::StoreUnavailable(d) => (503, "store-unavailable", format!("the database is unavailable: {d}"), json!({ "retry_after_ms": 1000 })),
         E::Busy => (503, "busy", "concurrent updates; retry shortly".into(), json!({ "retry_after_ms": 100 })),
         E::SigningFailed => (503, "signing-failed", "a signature failed its self-check and nothing was sent; the operator was alerted; retry later".into(), json!({ "retry_after_ms": 5000 })),
+        E::SignerRefused(r) => (409, "signer-refused", format!("the signer's policy refused it ({}): {}; nothing was sent, the operator was alerted", r.rule, r.reason), json!({ "rule": r.rule })),
+        E::SignerUnavailable(d) => (503, "signer-unavailable", format!("the signer did not answer: {d}; nothing was sent"), json!({ "retry_after_ms": 5000 })),
     }
 }
 

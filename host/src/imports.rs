@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::bindings::{wit_clock, wit_events, wit_node, wit_store};
+use crate::bindings::{wit_clock, wit_events, wit_node, wit_signer, wit_store};
 use crate::clock::{Clock, SystemClock};
 use crate::events::{EventSink, NullSink};
 use crate::node::{NoNode, Node, NodeError};
@@ -18,6 +18,8 @@ pub struct Capabilities {
     pub node: Arc<dyn Node>,
     pub clock: Arc<dyn Clock>,
     pub events: Arc<dyn EventSink>,
+    /// Asked only when the component was configured without an active key.
+    pub signer: Arc<dyn crate::signer::Signer>,
 }
 
 impl Capabilities {
@@ -28,6 +30,7 @@ impl Capabilities {
             node: Arc::new(NoNode),
             clock: Arc::new(SystemClock),
             events: Arc::new(NullSink),
+            signer: std::sync::Arc::new(crate::signer::NoSigner),
         }
     }
 }
@@ -135,6 +138,26 @@ impl wit_node::Host for HostState {
         let out = self.caps.node.fail_over(&reason);
         self.trap_point("node.fail-over", true)?;
         Ok(out)
+    }
+}
+
+impl wit_signer::Host for HostState {
+    fn sign(&mut self, chain_id: Vec<u8>, transaction: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, wit_signer::SignError>> {
+        self.trap_point("signer.sign", false)?;
+        let started = std::time::Instant::now();
+        let result = match <[u8; 32]>::try_from(chain_id.as_slice()) {
+            Ok(chain) => self.caps.signer.sign(&chain, &transaction),
+            Err(_) => Err(crate::signer::SignError::Unavailable("the chain id must be 32 bytes".into())),
+        };
+        // Like a node's answer, a signer's wait is not the call's own work.
+        self.node_waited(started.elapsed());
+        self.trap_point("signer.sign", true)?;
+        Ok(result.map(|s| s.to_vec()).map_err(|e| match e {
+            crate::signer::SignError::Refused { rule, reason } => {
+                wit_signer::SignError::Refused(wit_signer::SignRefusal { rule, reason })
+            }
+            crate::signer::SignError::Unavailable(d) => wit_signer::SignError::Unavailable(d),
+        }))
     }
 }
 

@@ -39,6 +39,13 @@ enum Command {
         #[arg(long)]
         log_json: bool,
     },
+    /// Run the signer: the process that alone holds the active key and signs only what
+    /// its own policy allows (README, "Key custody"). Gateway hosts reach it through
+    /// `[signer]` in their configuration.
+    Signer {
+        #[arg(long, short, default_value = "signer.toml")]
+        config: PathBuf,
+    },
     /// Run a simulated CrowdWiz node (JSON-RPC on POST /, control API on POST /devnet).
     Devnet {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -130,6 +137,7 @@ fn main() -> ExitCode {
         Command::Codec(cmd) => codec(cmd).map(|out| println!("{out}")),
         Command::Demo { once, verbose, listen } => run_demo(once, verbose, &listen).map_err(Failure::Host),
         Command::Run { config, log_json } => serve::run(&config, log_json).map_err(Failure::Host),
+        Command::Signer { config } => cwd_signer::run(&config).map_err(Failure::Host),
         Command::CabinetToken { config, user, ttl_secs } => cabinet_token(&config, &user, ttl_secs),
         Command::Devnet { listen, block_seconds, lag, seed } => run_devnet(listen, block_seconds, lag, &seed).map_err(Failure::Host),
     };

@@ -20,6 +20,8 @@ pub struct Metrics {
     node_errors: Mutex<BTreeMap<(String, String), u64>>,
     /// Events raised, by type (withdrawals by state, deposits, alerts…).
     events: Mutex<BTreeMap<String, u64>>,
+    /// Requests to the signer process, by outcome (signed, refused, unavailable).
+    signer: Mutex<BTreeMap<String, u64>>,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::default);
@@ -41,6 +43,10 @@ impl Metrics {
 
     pub fn node_error(&self, method: &str, kind: &str) {
         bump(&self.node_errors, (method.to_string(), kind.to_string()));
+    }
+
+    pub fn signer_answer(&self, outcome: &str) {
+        bump(&self.signer, outcome.to_string());
     }
 
     pub fn event(&self, event: &Value) {
@@ -77,6 +83,13 @@ impl Metrics {
         out.push_str("# HELP cwd_gateway_events_total Events raised, by type (withdrawal-requested, withdrawal-sent, withdrawal-confirmed… count withdrawals by state; alerts by kind).\n# TYPE cwd_gateway_events_total counter\n");
         for (kind, n) in self.events.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(out, "cwd_gateway_events_total{{type=\"{}\"}} {n}", label(kind));
+        }
+        if let Some(up) = service.signer_reachable() {
+            out.push_str("# HELP cwd_gateway_signer_requests_total Requests to the signer process, by outcome.\n# TYPE cwd_gateway_signer_requests_total counter\n");
+            for (outcome, n) in self.signer.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                let _ = writeln!(out, "cwd_gateway_signer_requests_total{{outcome=\"{}\"}} {n}", label(outcome));
+            }
+            let _ = writeln!(out, "# HELP cwd_gateway_signer_reachable Whether the signer answered its last request (a refusal is an answer).\n# TYPE cwd_gateway_signer_reachable gauge\ncwd_gateway_signer_reachable {}", u8::from(up));
         }
         let c = &service.counters;
         let h = service.health();

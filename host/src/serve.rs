@@ -113,6 +113,7 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
         ))),
         clock: Arc::new(SystemClock),
         events: Arc::new(FanOut(sinks)),
+        signer: cfg.signer.capability()?,
     };
     let runtime = Runtime::new(cfg.runtime_config())?;
     // `configure` checks the chain, the account and that the keys are its keys: a

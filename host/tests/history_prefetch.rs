@@ -27,7 +27,7 @@ fn a_catch_up_with_prefetched_pages_credits_every_transfer_once() {
     let http: Arc<dyn cwd_gateway_host::node::Node> = Arc::new(HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(10)));
     let node = Arc::new(HistoryPrefetch::new(http));
     let events = MemorySink::default();
-    let caps = Capabilities { store: Arc::new(MemoryStore::new()), node, clock: Arc::new(SystemClock), events: Arc::new(events.clone()) };
+    let caps = Capabilities { store: Arc::new(MemoryStore::new()), node, clock: Arc::new(SystemClock), events: Arc::new(events.clone()), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
     let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let service = Service::start(&runtime, caps, &config(devnet.chain_id_hex()), keys).unwrap();

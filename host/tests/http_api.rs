@@ -77,6 +77,7 @@ impl Env {
             node: Arc::new(node),
             clock: Arc::new(SystemClock),
             events: Arc::new(events.clone()),
+            signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),
         };
         let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
         let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };

@@ -40,7 +40,7 @@ fn service(store: Arc<dyn Store>) -> (cwd_devnet::DevnetHandle, Arc<Service>) {
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
     devnet.produce_block();
     let node = Arc::new(HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(10)));
-    let caps = Capabilities { store, node, clock: Arc::new(SystemClock), events: Arc::new(MemorySink::default()) };
+    let caps = Capabilities { store, node, clock: Arc::new(SystemClock), events: Arc::new(MemorySink::default()), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
     let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let service = Service::start_with(&runtime, caps, &config(devnet.chain_id_hex()), keys, 1).unwrap();

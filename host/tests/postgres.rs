@@ -431,6 +431,7 @@ fn host(
         node: Arc::new(node),
         clock: Arc::new(SystemClock),
         events: Arc::new(NullSink),
+        signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),
     };
     let options = ServiceOptions {
         api_instances: 4,

@@ -134,6 +134,7 @@ fn host(c: &Chain, store: Arc<MemoryStore>, clock: &ManualClock) -> Arc<Service>
         node: Arc::new(node),
         clock: Arc::new(clock.clone()),
         events: Arc::new(MemorySink::default()),
+        signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),
     };
     let keys = api::Keys {
         active_wif: c.gateway.active_wif.clone().unwrap(),

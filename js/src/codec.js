@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { instantiateBuild, genRoot, settle } from './load.js';
+import { noSigner } from './host-imports.js';
 
 export class CodecError extends Error {
   constructor(payload, fn) {
@@ -22,6 +23,7 @@ const gatewayImports = {
   'crowdwiz:gateway/node': { call: () => ({ tag: 'err', val: { tag: 'unreachable', val: 'the codec has no node' } }), failOver: () => false },
   'crowdwiz:gateway/clock': { nowMs: () => BigInt(Date.now()) },
   'crowdwiz:gateway/events': { emit: () => {} },
+  'crowdwiz:gateway/signer': noSigner,
 };
 
 /** Which component `createCodec` loads: 'codec' (the codec-only one) or 'gateway'. */

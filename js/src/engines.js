@@ -5,6 +5,7 @@
 // Both answer `call(iface, fn, args)` with `{ok}`, `{err}` (the WIT error) or `{trap}`.
 import { Worker, MessageChannel } from 'node:worker_threads';
 import { instantiateBuild, settle } from './load.js';
+import { noSigner } from './host-imports.js';
 
 export const jspiAvailable = typeof WebAssembly.Suspending === 'function' && typeof WebAssembly.promising === 'function';
 
@@ -14,6 +15,7 @@ function ownImports(host) {
     'crowdwiz:gateway/node': host.node,
     'crowdwiz:gateway/clock': host.clock,
     'crowdwiz:gateway/events': host.events,
+    'crowdwiz:gateway/signer': noSigner,
   };
 }
 

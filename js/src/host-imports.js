@@ -4,6 +4,11 @@
 import { NodeError } from './node-rpc.js';
 
 const ok = (val) => ({ tag: 'ok', val });
+
+/** The `signer` import of a host that gives the gateway its active key: never asked. */
+export const noSigner = {
+  sign: () => ({ tag: 'err', val: { tag: 'unavailable', val: 'this host has no signer: configure the gateway with its active key' } }),
+};
 const message = (e) => String(e?.message ?? e);
 
 /**

@@ -4,6 +4,7 @@
 // The main thread's event loop never waits for the component or its I/O.
 import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
 import { instantiateBuild, settle } from './load.js';
+import { noSigner } from './host-imports.js';
 
 const { flavour, name, signal, replyPort } = workerData;
 
@@ -22,6 +23,7 @@ const own = {
   'crowdwiz:gateway/node': remote('node', ['call', 'failOver']),
   'crowdwiz:gateway/clock': remote('clock', ['nowMs']),
   'crowdwiz:gateway/events': { emit: (event) => parentPort.postMessage({ type: 'event', event }) },
+  'crowdwiz:gateway/signer': noSigner,
 };
 
 let exports;

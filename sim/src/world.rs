@@ -283,6 +283,7 @@ impl World {
             node: self.node.clone(),
             clock: Arc::new(self.clock.clone()),
             events: Arc::new(self.events.clone()),
+            signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),
         }
     }
 

@@ -194,6 +194,7 @@ fn gateway(seed: &str) -> Gateway {
         node: Arc::new(node),
         clock: Arc::new(SystemClock),
         events: Arc::new(NullSink),
+        signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),
     };
     let config = api::Config {
         gateway_account: "game-gateway".into(),

@@ -1145,6 +1145,7 @@ impl World {
             clock: Box::new(TestClock(clock.clone())),
             events: Box::new(events.clone()),
             random: Box::new(SeededRandom(rng.clone())),
+            signer: Box::new(cwd_gateway::ports::NoSigner),
             outbox: Default::default(),
         })
     }

@@ -98,6 +98,7 @@ pub fn start_with(
         node: Arc::new(node),
         clock: Arc::new(SystemClock),
         events: Arc::new(events.clone()),
+        signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),
     };
     let runtime = Runtime::new(runtime).unwrap();
     let keys = api::Keys {
