@@ -622,16 +622,17 @@ impl Gateway {
                 return Ok(());
             }
             Err(NotNow::SignerRefused { rule, reason }) => {
+                let why = format!("{rule}: {reason}");
                 self.raise(Alert::SignerRefused {
                     purpose: "withdrawal".into(),
                     subject: w.id.clone(),
                     rule,
-                    reason: reason.clone(),
+                    reason,
                 });
                 // A first attempt is held for the operator (approve once the signer's
                 // limits allow, or reject); a replacement is asked again next tick.
                 if replacing.is_none() {
-                    self.hold_for_review(&w.id, &reason)?;
+                    self.hold_for_review(&w.id, &why)?;
                 }
                 return Ok(());
             }

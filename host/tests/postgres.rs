@@ -906,3 +906,103 @@ fn lease_holder_killed_mid_withdrawal_another_host_pays_once() {
         );
     }
 }
+
+/// Two hosts on one database, neither holding the active key, one signer for both: its
+/// daily total holds whichever host asks (link messages from either host's API, payouts
+/// from the lease holder's tick), and what it refuses is held, never lost or paid.
+#[test]
+fn two_hosts_share_one_signer_whose_limits_hold_whichever_host_asks() {
+    let Some(server) = PgServer::start("signer", false) else {
+        return;
+    };
+    let url = server.create_database("signer");
+    let devnet = Devnet::start(DevnetConfig {
+        production: Production::Timer(Duration::from_millis(100)),
+        ..DevnetConfig::seeded("pg-signer")
+    })
+    .unwrap();
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * CWD)).unwrap();
+    let players: Vec<_> = ["ann-cwd", "ben-cwd", "cid-cwd"]
+        .iter()
+        .map(|n| devnet.create_account(AccountSpec::new(n, 10 * CWD)).unwrap())
+        .collect();
+    // The signer, in this process (its own process in tests/signer.rs): 25 CWD a day.
+    let dir = server.dir().join("signer");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("active.wif");
+    std::fs::write(&key, gateway.active_wif.as_deref().unwrap()).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(
+        dir.join("signer.toml"),
+        format!(
+            "chain_id = \"{}\"\naccount = \"{}\"\nactive_key_file = \"active.wif\"\n[policy]\nmax_per_transaction = {}\nmax_per_day = {}\nmax_per_destination_per_day = {}\nmax_fee = 100000\nmax_expiration_secs = 3600\n",
+            devnet.chain_id_hex(),
+            gateway.id_string(),
+            20 * CWD,
+            25 * CWD,
+            100 * CWD,
+        ),
+    )
+    .unwrap();
+    let signer = cwd_signer::Server::start(cwd_signer::SignerConfig::load(&dir.join("signer.toml")).unwrap()).unwrap();
+    let keys = api::Keys { active_wif: String::new(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let config = support::config(devnet.chain_id_hex());
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let hosts: Vec<Arc<Service>> = (0..2)
+        .map(|i| {
+            let caps = Capabilities {
+                store: Arc::new(open(&url)),
+                node: Arc::new(HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5))),
+                clock: Arc::new(SystemClock),
+                events: Arc::new(NullSink),
+                signer: Arc::new(cwd_gateway_host::signer::RemoteSigner::new(
+                    cwd_gateway_host::signer::SignerAddress::Unix(signer.socket_path().to_path_buf()),
+                    Duration::from_secs(5),
+                )),
+            };
+            let options = ServiceOptions { api_instances: 2, lease: LeaseConfig { holder: format!("host-{i}"), duration: Duration::from_secs(10) } };
+            Service::start_opts(&runtime, caps, &config, keys.clone(), options).unwrap()
+        })
+        .collect();
+    // Each host's API sends a link message through the signer.
+    for (i, user) in ["ann", "ben"].iter().enumerate() {
+        let host = &hosts[i];
+        let started = host.with(|a| a.start_link(user, &players[i].name, None)).unwrap();
+        let code = support::link_code(&devnet, &players[i], started.code_digits as usize, Duration::from_secs(30));
+        host.with(|a| a.confirm_link(user, &code)).unwrap();
+        host.with(|a| a.adjust_balance(user, 5_000, &format!("fund-{user}"), "test")).unwrap();
+    }
+    // Three payouts of 10 CWD asked through both hosts; the holder's ticks pay them.
+    let ids: Vec<String> = [(0, "ann", "w1"), (1, "ben", "w2"), (0, "ann", "w3")]
+        .iter()
+        .map(|(h, user, key)| hosts[*h].with(|a| a.request_withdrawal(user, api::WithdrawalAmount::Cwd(10 * CWD as u64), key)).unwrap().withdrawal_id)
+        .collect();
+    let state = |id: &str| hosts[1].with(|a| a.get_withdrawal(id)).unwrap();
+    wait("two paid and the third held", || {
+        for h in &hosts {
+            let _ = h.tick();
+        }
+        let states: Vec<_> = ids.iter().map(|id| state(id).state).collect();
+        let paid = states.iter().filter(|s| matches!(s, api::WithdrawalState::Sent | api::WithdrawalState::Confirmed)).count();
+        (paid == 2 && states.contains(&api::WithdrawalState::AwaitingReview)).then_some(())
+    });
+    let held = ids.iter().map(|id| state(id)).find(|w| w.state == api::WithdrawalState::AwaitingReview).unwrap();
+    assert!(held.note.as_deref().unwrap_or("").contains("daily-total"), "{:?}", held.note);
+    // The limit is the signer's, not the gateway's: approved by an operator through the
+    // other host, the payout is refused again and held again.
+    hosts[1].with(|a| a.approve_withdrawal(&held.withdrawal_id)).unwrap();
+    wait("the approved payout held again", || {
+        for h in &hosts {
+            let _ = h.tick();
+        }
+        (state(&held.withdrawal_id).state == api::WithdrawalState::AwaitingReview).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let paid_out: i64 = support::payouts(&devnet, &players[0].id_string())
+        .iter()
+        .chain(support::payouts(&devnet, &players[1].id_string()).iter())
+        .map(|op| op[1]["amount"]["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(paid_out, 20 * CWD, "exactly the two payouts the signer allowed");
+    signer.shutdown();
+}

@@ -51,6 +51,13 @@ fn chain(name: &str, gateway_cwd: i64) -> Chain {
 }
 
 impl Chain {
+    /// What the signer wrote to its log: its decisions, never the key.
+    fn signer_log_without_the_key(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("signer.log")).unwrap();
+        assert!(!log.contains(self.gateway.active_wif.as_deref().unwrap()), "the key in the signer's log");
+        log
+    }
+
     /// signer.toml and the active key file; `cold`: the sweep account.
     fn signer_config(&self, cold: Option<&CreatedAccount>, policy: &str) -> PathBuf {
         private(&self.dir.join("active.wif"), self.gateway.active_wif.as_deref().unwrap());
@@ -85,7 +92,7 @@ impl Chain {
             .args(["signer", "--config"])
             .arg(self.dir.join("signer.toml"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("signer.log")).unwrap())
             .spawn()
             .expect("starting cwd-gateway signer");
         let child = KillOnDrop(child);
@@ -215,6 +222,8 @@ fn a_compromised_gateway_gets_at_most_what_the_policy_allows() {
     });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(c.received(&thief[0]).len() + c.received(&thief[1]).len(), 6);
+    let log = c.signer_log_without_the_key();
+    assert!(log.contains("operation-not-allowed"), "its decisions are logged");
 }
 
 impl Chain {
@@ -360,4 +369,5 @@ fn the_story_through_a_signer_process_and_a_signer_killed_mid_payout_pays_once()
     let events = call(port, "list-events", json!({ "after": 0, "limit": 1000 })).unwrap();
     let kinds: Vec<&str> = events.as_array().unwrap().iter().filter_map(|e| e["event"]["kind"].as_str()).collect();
     assert!(kinds.contains(&"signer-unavailable"), "{kinds:?}");
+    c.signer_log_without_the_key();
 }
