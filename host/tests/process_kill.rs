@@ -1,13 +1,11 @@
 //! The real `cwd-gateway run` process, SIGKILLed while its withdrawal broadcast is in
 //! flight, then started again on the same SQLite file: the player is paid exactly once.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cwd_devnet::{AccountSpec, Config, Devnet, FaultKind, FaultRule, Production};
 use serde_json::json;
-use support::{call, eventually, free_port, KillOnDrop, TOKEN};
+use support::{call, eventually, free_port};
 
 mod support;
 
@@ -15,18 +13,6 @@ fn wait<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
     eventually(what, Duration::from_secs(45), f)
 }
 
-fn start_gateway(dir: &std::path::Path) -> KillOnDrop {
-    let child = Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
-        .args(["run", "--config"])
-        .arg(dir.join("gateway.toml"))
-        .env("CWD_GATEWAY_API_TOKEN", TOKEN)
-        .env("CWD_GATEWAY_CACHE_DIR", dir.join("cache"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting cwd-gateway run");
-    KillOnDrop(child)
-}
 
 #[test]
 fn killed_mid_broadcast_and_restarted_pays_once() {
@@ -38,39 +24,11 @@ fn killed_mid_broadcast_and_restarted_pays_once() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let mut keys = std::fs::File::create(dir.join("keys.toml")).unwrap();
     // The host refuses a key file that others may read.
-    std::fs::set_permissions(dir.join("keys.toml"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    writeln!(keys, "active_wif = \"{}\"\nmemo_wif = \"{}\"", gateway.active_wif.clone().unwrap(), gateway.memo_wif.clone().unwrap()).unwrap();
-    std::fs::write(
-        dir.join("gateway.toml"),
-        format!(
-            r#"[gateway]
-account = "game-gateway"
-chain_id = "{chain}"
-tick_interval_ms = 200
-[node]
-urls = ["{url}"]
-timeout_ms = 5000
-[rates]
-deposit = {{ game_units = 90, per_cwd_units = 100000 }}
-withdrawal = {{ game_units = 100, per_cwd_units = 100000 }}
-[store]
-path = "{db}"
-[http]
-listen = "127.0.0.1:{port}"
-[keys]
-file = "{keys}"
-"#,
-            chain = devnet.chain_id_hex(),
-            url = devnet.url(),
-            db = dir.join("gateway.db").display(),
-            keys = dir.join("keys.toml").display(),
-        ),
-    )
-    .unwrap();
+    support::write_private(&dir.join("keys.toml"), &format!("active_wif = \"{}\"\nmemo_wif = \"{}\"\n", gateway.active_wif.clone().unwrap(), gateway.memo_wif.clone().unwrap()));
+    std::fs::write(dir.join("gateway.toml"), support::run_config(&devnet.chain_id_hex(), devnet.url(), &dir, port, "")).unwrap();
 
-    let mut gw = start_gateway(&dir);
+    let mut gw = support::spawn_run(&dir);
     wait("the HTTP API", || call(port, "status", json!({})).ok());
 
     // Link through the HTTP API, reading the code in the player's wallet.
@@ -94,7 +52,7 @@ file = "{keys}"
     gw.0.kill().unwrap();
     gw.0.wait().unwrap();
 
-    let _gw2 = start_gateway(&dir);
+    let _gw2 = support::spawn_run(&dir);
     wait("the restarted HTTP API", || call(port, "status", json!({})).ok());
     let id = w["withdrawal_id"].as_str().unwrap();
     let done = wait("the withdrawal to confirm", || {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use cwd_devnet::{AccountSpec, Config, Devnet, FaultKind, FaultRule, Production};
 use serde_json::{json, Value};
-use support::{eventually, free_port};
+use support::{eventually, free_port, write_private};
 
 mod support;
 
@@ -25,11 +25,6 @@ const TOKEN: &str = "tok-SECRET-0123456789abcdef";
 const WEBHOOK_SECRET: &str = "whsec-SECRET-0123456789abcdef";
 const NODE_PASSWORD: &str = "nodepassSECRET4242";
 const NODE_API_KEY: &str = "apikeySECRET7777";
-
-fn write_private(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
 
 /// A webhook receiver that keeps every request it gets, raw.
 fn webhook_receiver() -> (u16, Arc<Mutex<Vec<String>>>) {

@@ -6,8 +6,7 @@
 //! - a "compromised gateway" (this test, with the gateway's token and database but no
 //!   key) gets at most what the signer's policy allows, and nothing it forbids.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,12 +22,6 @@ const CWD: i64 = 100_000;
 
 fn wait<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
     eventually(what, Duration::from_secs(60), f)
-}
-
-fn private(path: &Path, text: &str) {
-    let mut f = std::fs::File::create(path).unwrap();
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 struct Chain {
@@ -60,7 +53,7 @@ impl Chain {
 
     /// signer.toml and the active key file; `cold`: the sweep account.
     fn signer_config(&self, cold: Option<&CreatedAccount>, policy: &str) -> PathBuf {
-        private(&self.dir.join("active.wif"), self.gateway.active_wif.as_deref().unwrap());
+        support::write_private(&self.dir.join("active.wif"), self.gateway.active_wif.as_deref().unwrap());
         let cold = cold.map(|c| format!("cold_account = \"{}\"\n", c.id_string())).unwrap_or_default();
         let path = self.dir.join("signer.toml");
         std::fs::write(
@@ -230,57 +223,20 @@ impl Chain {
     /// gateway.toml for `cwd-gateway run` with `[signer]` and a key file without the
     /// active key; sweeps above 1,500 CWD down to 1,000 CWD into `cold`.
     fn gateway_config(&self, port: u16, cold: &CreatedAccount) {
-        private(&self.dir.join("keys.toml"), &format!("memo_wif = \"{}\"\n", self.gateway.memo_wif.as_deref().unwrap()));
-        std::fs::write(
-            self.dir.join("gateway.toml"),
-            format!(
-                r#"[gateway]
-account = "game-gateway"
-chain_id = "{chain}"
-tick_interval_ms = 200
-[node]
-urls = ["{url}"]
-timeout_ms = 5000
-[rates]
-deposit = {{ game_units = 90, per_cwd_units = 100000 }}
-withdrawal = {{ game_units = 100, per_cwd_units = 100000 }}
-[treasury]
-cold_account = "{cold}"
-high_water_cwd = {high}
-low_water_cwd = {low}
-[store]
-path = "{db}"
-[http]
-listen = "127.0.0.1:{port}"
-[keys]
-file = "{keys}"
-[signer]
-socket = "{socket}"
-"#,
-                chain = self.devnet.chain_id_hex(),
-                url = self.devnet.url(),
-                cold = cold.name,
-                high = 1_500 * CWD,
-                low = 1_000 * CWD,
-                db = self.dir.join("gateway.db").display(),
-                keys = self.dir.join("keys.toml").display(),
-                socket = self.socket().display(),
-            ),
-        )
-        .unwrap();
+        support::write_private(&self.dir.join("keys.toml"), &format!("memo_wif = \"{}\"\n", self.gateway.memo_wif.as_deref().unwrap()));
+        let extra = format!(
+            "[treasury]\ncold_account = \"{}\"\nhigh_water_cwd = {}\nlow_water_cwd = {}\n[signer]\nsocket = \"{}\"\n",
+            cold.name,
+            1_500 * CWD,
+            1_000 * CWD,
+            self.socket().display()
+        );
+        let text = support::run_config(&self.devnet.chain_id_hex(), self.devnet.url(), &self.dir, port, &extra);
+        std::fs::write(self.dir.join("gateway.toml"), text).unwrap();
     }
 
     fn start_gateway(&self) -> KillOnDrop {
-        let child = Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
-            .args(["run", "--config"])
-            .arg(self.dir.join("gateway.toml"))
-            .env("CWD_GATEWAY_API_TOKEN", TOKEN)
-            .env("CWD_GATEWAY_CACHE_DIR", self.dir.join("cache"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting cwd-gateway run");
-        KillOnDrop(child)
+        support::spawn_run(&self.dir)
     }
 }
 

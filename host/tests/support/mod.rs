@@ -241,3 +241,54 @@ impl Gw {
             .collect()
     }
 }
+
+/// Writes `text` to `path`, readable by its owner only (the host refuses key, token and
+/// secret files that others may read).
+pub fn write_private(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, "").unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A `cwd-gateway run` configuration for the tests' gateway account on one node, ticking
+/// every 200 ms, at the rates `config` uses, its SQLite file in `dir`, its HTTP API on
+/// `port` and its keys in `dir/keys.toml`; `extra` adds sections.
+pub fn run_config(chain_id: &str, node_url: &str, dir: &std::path::Path, port: u16, extra: &str) -> String {
+    format!(
+        r#"[gateway]
+account = "game-gateway"
+chain_id = "{chain_id}"
+tick_interval_ms = 200
+[node]
+urls = ["{node_url}"]
+timeout_ms = 5000
+[rates]
+deposit = {{ game_units = 90, per_cwd_units = 100000 }}
+withdrawal = {{ game_units = 100, per_cwd_units = 100000 }}
+[store]
+path = "{db}"
+[http]
+listen = "127.0.0.1:{port}"
+[keys]
+file = "{keys}"
+{extra}"#,
+        db = dir.join("gateway.db").display(),
+        keys = dir.join("keys.toml").display(),
+    )
+}
+
+/// `cwd-gateway run --config dir/gateway.toml`, with the API token from the environment
+/// and the compiled component cached in `dir/cache`.
+pub fn spawn_run(dir: &std::path::Path) -> KillOnDrop {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
+        .args(["run", "--config"])
+        .arg(dir.join("gateway.toml"))
+        .env("CWD_GATEWAY_API_TOKEN", TOKEN)
+        .env("CWD_GATEWAY_CACHE_DIR", dir.join("cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting cwd-gateway run");
+    KillOnDrop(child)
+}
