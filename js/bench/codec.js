@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { instantiateBuild } from '../src/load.js';
+import { noSigner } from '../src/host-imports.js';
 import { createCodec, codecComponent } from '../src/codec.js';
 
 const iterations = Number(process.argv[2] ?? 300);
@@ -41,6 +42,7 @@ const gatewayImports = {
   'crowdwiz:gateway/node': { call: () => ({ tag: 'err', val: { tag: 'unreachable', val: 'bench' } }), failOver: () => false },
   'crowdwiz:gateway/clock': { nowMs: () => BigInt(Date.now()) },
   'crowdwiz:gateway/events': { emit: () => {} },
+  'crowdwiz:gateway/signer': noSigner,
 };
 async function timeInstantiate(flavour, name, own) {
   let t0 = performance.now();

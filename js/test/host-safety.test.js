@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createGateway, memoryStore, JsonRpcNodes, ComponentExit, jspiAvailable, withDefaults } from '../src/index.js';
-import { hostImports } from '../src/host-imports.js';
+import { hostImports, noSigner } from '../src/host-imports.js';
 import { wasiImports } from '../src/wasi.js';
 import { instantiateBuild } from '../src/load.js';
 import { startDevnet, gatewayConfig, gatewayKeys, mode } from './helpers.js';
@@ -79,6 +79,7 @@ test('a key in process.env is never visible to the component; exit cannot end th
       'crowdwiz:gateway/node': { call: () => ({ tag: 'err', val: { tag: 'unreachable', val: 'none' } }), failOver: () => false },
       'crowdwiz:gateway/clock': { nowMs: () => BigInt(Date.now()) },
       'crowdwiz:gateway/events': { emit: () => {} },
+      'crowdwiz:gateway/signer': noSigner,
     }, () => {});
     assert.throws(() => exports.api.account('alice'), (e) => e.payload?.tag === 'not-configured');
     exports.api.quoteDeposit !== undefined && assert.throws(() => exports.api.quoteDeposit(1n));
@@ -172,13 +173,14 @@ test('an import that throws through the component (no package guard) does not po
       return host.store.get(k);
     },
   };
-  const exports = await instantiateBuild('jspi', 'gateway', {
-    'crowdwiz:gateway/store': rawStore,
-    'crowdwiz:gateway/node': host.node,
-    'crowdwiz:gateway/clock': host.clock,
-    'crowdwiz:gateway/events': host.events,
-  }, () => {});
   try {
+    const exports = await instantiateBuild('jspi', 'gateway', {
+      'crowdwiz:gateway/store': rawStore,
+      'crowdwiz:gateway/node': host.node,
+      'crowdwiz:gateway/clock': host.clock,
+      'crowdwiz:gateway/events': host.events,
+      'crowdwiz:gateway/signer': noSigner,
+    }, () => {});
     await exports.api.configure(withDefaults(gatewayConfig(devnet)), gatewayKeys(devnet));
     await exports.api.adjustBalance('bob', 5n, 'k1', 'gift');
     throwNext = true;
