@@ -530,6 +530,7 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         GatewayError::KeyMismatch(r) => W::KeyMismatch(role(r)),
         GatewayError::WrongChain(s) => W::WrongChain(s),
         GatewayError::BadUserId => W::BadUserId,
+        GatewayError::ReservedUser => W::ReservedUser,
         GatewayError::BadAccountName(p) => W::BadAccountName(match p {
             NameProblem::BadLength => wapi::NameProblem::BadLength,
             NameProblem::BadCharacter => wapi::NameProblem::BadCharacter,

@@ -56,19 +56,7 @@ pub struct Gateway {
     pub(crate) unknown_payout_pending: bool,
 }
 
-/// Valid game user ids: 1..=64 of `A-Z a-z 0-9 _ - . : @` (no `/`: they are store keys).
-pub fn check_user(user: &str) -> GwResult<()> {
-    let ok = !user.is_empty()
-        && user.len() <= 64
-        && user
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(GatewayError::BadUserId)
-    }
-}
+pub use crate::ids::check_user;
 
 impl Gateway {
     pub fn new(ports: Ports) -> Self {
@@ -78,6 +66,11 @@ impl Gateway {
             alert_memory: Default::default(),
             unknown_payout_pending: false,
         }
+    }
+
+    /// `user` may act as a player: valid, and not one of the gateway's own users.
+    pub(crate) fn check_player(&self, user: &str) -> GwResult<()> {
+        crate::ids::check_player(user, &self.active()?.config.referrals.pool_user)
     }
 
     pub(crate) fn active(&self) -> GwResult<&Active> {

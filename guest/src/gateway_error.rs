@@ -43,6 +43,9 @@ pub enum GatewayError {
     KeyMismatch(KeyRole),
     WrongChain(String),
     BadUserId,
+    /// The user id is one of the gateway's own (the referral pool, `gateway.…`): no
+    /// player may use it.
+    ReservedUser,
     BadAccountName(NameProblem),
     AccountNotFound,
     AccountTaken,

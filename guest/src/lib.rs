@@ -18,6 +18,7 @@ pub mod feed;
 pub mod fees;
 pub mod gateway;
 pub mod gateway_error;
+pub mod ids;
 pub mod ledger;
 pub mod limits;
 pub mod linking;

@@ -154,8 +154,7 @@ impl Gateway {
         account: &str,
         proof: Option<&crate::pow::Proof>,
     ) -> GwResult<LinkStarted> {
-        self.active()?;
-        check_user(user)?;
+        self.check_player(user)?;
         check_account_name(account).map_err(GatewayError::BadAccountName)?;
         let now = self.now();
         let cfg = self.active()?.config.link.clone();
@@ -382,8 +381,7 @@ impl Gateway {
     }
 
     pub fn confirm_link(&mut self, user: &str, code: &str) -> GwResult<LinkedAccount> {
-        self.active()?;
-        check_user(user)?;
+        self.check_player(user)?;
         let now = self.now();
         let max_attempts = self.active()?.config.link.max_attempts;
         let key = self.active()?.link_code_key.clone();

@@ -16,7 +16,7 @@ use sha2::Sha256;
 
 use crate::chain::{self, HistoryEntry};
 use crate::events::Event;
-use crate::gateway::{check_user, Gateway};
+use crate::gateway::Gateway;
 use crate::gateway_error::{GatewayError, GwResult};
 use crate::limits;
 use crate::linking::{check_link_free, RESERVE_MARGIN_MS};
@@ -84,8 +84,7 @@ impl Gateway {
     /// Called by the game when a user wants to link by sending a transfer. Replaces any
     /// memo-link code the user had. Counts against the user's link limits only.
     pub fn start_memo_link(&mut self, user: &str) -> GwResult<MemoLinkStarted> {
-        self.active()?;
-        check_user(user)?;
+        self.check_player(user)?;
         let (cfg, key, gateway_account) = {
             let a = self.active()?;
             (

@@ -88,9 +88,8 @@ impl Gateway {
         idempotency_key: &str,
         memo: &str,
     ) -> GwResult<InternalTransferView> {
-        self.active()?;
-        check_user(from)?;
-        check_user(to)?;
+        self.check_player(from)?;
+        self.check_player(to)?;
         check_idempotency_key(idempotency_key)?;
         if from == to {
             return Err(GatewayError::invalid(

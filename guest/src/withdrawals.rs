@@ -21,7 +21,7 @@
 use crate::chain::{self, Dgp, HistoryEntry};
 use crate::deposits::Applied;
 use crate::events::{Alert, Event, OpPosition, WithdrawalFailure};
-use crate::gateway::{check_user, Gateway};
+use crate::gateway::Gateway;
 use crate::gateway_error::{GatewayError, GwResult, NodeFailure};
 use crate::ledger::check_idempotency_key;
 use crate::limits;
@@ -152,7 +152,7 @@ impl Gateway {
         idempotency_key: &str,
     ) -> GwResult<WithdrawalView> {
         self.active()?;
-        check_user(user)?;
+        self.check_player(user)?;
         check_idempotency_key(idempotency_key)?;
         let (rate, wc) = {
             let a = self.active()?;

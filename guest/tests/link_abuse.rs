@@ -169,3 +169,28 @@ fn thousand_throwaway_users_cannot_lock_out_the_owner_nor_overspend_the_budget()
     // Nothing more was spent (the owner's transfer came in).
     assert_eq!(gateway_cwd(&w) - before, 100_000 - 40 * MESSAGE_FEE);
 }
+
+/// The referral pool and every `gateway.…` id are the gateway's own users: a player given
+/// one (by a careless or compromised game call, or a cabinet session minted for it)
+/// cannot link it, withdraw from it or move its units, and the pool keeps every unit.
+#[test]
+fn the_gateways_own_users_cannot_be_played() {
+    use cwd_gateway::rates::WithdrawalAmount::Game;
+    let mut w = World::new(77);
+    w.gw.adjust_balance("referral-pool", 10_000, "fund-pool", "pool").unwrap();
+    w.gw.adjust_balance("gateway.fees", 500, "fund-fees", "").unwrap();
+    for user in ["referral-pool", "gateway.fees", "gateway.anything"] {
+        let reserved = |r: Result<(), GatewayError>| assert_eq!(r, Err(GatewayError::ReservedUser), "{user}");
+        reserved(w.gw.start_link(user, "mallory").map(drop));
+        reserved(w.gw.confirm_link(user, "123456").map(drop));
+        reserved(w.gw.start_memo_link(user).map(drop));
+        reserved(w.gw.request_withdrawal(user, Game(100), &format!("w-{user}")).map(drop));
+        reserved(w.gw.transfer_internal(user, "alice-user", 100, &format!("t-{user}"), "").map(drop));
+        reserved(w.gw.transfer_internal("alice-user", user, 1, &format!("t2-{user}"), "").map(drop));
+    }
+    assert!(w.chain.borrow().pending_message("mallory").is_none(), "no link message went out");
+    assert_eq!(w.balance("referral-pool"), (10_000, 0));
+    assert_eq!(w.balance("gateway.fees"), (500, 0));
+    // Players are unaffected, and ids merely containing the prefix are players.
+    w.gw.start_link("my.gateway.user", "mallory").unwrap();
+}

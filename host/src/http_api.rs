@@ -990,6 +990,7 @@ fn error_parts(e: &GatewayError) -> (u16, &'static str, String, Value) {
         E::KeyMismatch(r) => (500, "key-mismatch", format!("the {} key does not belong to the gateway account", role(r)), none),
         E::WrongChain(c) => (502, "wrong-chain", format!("the node serves chain {c}, not the configured one"), none),
         E::BadUserId => (400, "bad-user-id", "user ids are 1 to 64 characters from A-Z a-z 0-9 _ - . : @".into(), none),
+        E::ReservedUser => (422, "reserved-user", "that user id is one of the gateway's own (the referral pool, or gateway.…): no player may use it".into(), none),
         E::BadAccountName(p) => (400, "bad-account-name", format!("not a valid chain account name ({})", enum_name(p)), none),
         E::AccountNotFound => (404, "account-not-found", "no such chain account; check the spelling".into(), none),
         E::AccountTaken => (409, "account-taken", "that chain account is linked to another user".into(), none),

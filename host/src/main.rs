@@ -202,6 +202,14 @@ fn cabinet_token(config: &std::path::Path, user: &str, ttl_secs: u64) -> Result<
     if user.is_empty() || ttl_secs == 0 {
         return Err(Failure::Input("--user must not be empty and --ttl-secs must be at least 1".into()));
     }
+    // The gateway's own users (guest `ids::is_system_user`) are no player's.
+    let pool = match cfg.referrals.pool_user.as_str() {
+        "" => "referral-pool",
+        p => p,
+    };
+    if user == pool || user.starts_with("gateway.") {
+        return Err(Failure::Input(format!("{user} is one of the gateway's own users (the referral pool, or gateway.…): no player's session")));
+    }
     println!("http://{}/cabinet/#session={}", cfg.http.listen, cabinet.mint(user, ttl_secs));
     Ok(())
 }
