@@ -144,6 +144,38 @@ pub struct NodeSection {
     pub urls: Vec<String>,
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
+    /// Allows `http://` to a node on another host. Anyone on the path could forge the
+    /// node's answers, and so deposits: only for a network you control end to end.
+    #[serde(default)]
+    pub insecure_plain_http_to_remote_nodes: bool,
+}
+
+impl NodeSection {
+    /// Refuses a URL that is not HTTP(S), and plain HTTP to a node that is not on this
+    /// machine unless the operator said so. Errors name the host, never the whole URL
+    /// (it may hold credentials).
+    pub fn check_urls(&self) -> Result<()> {
+        for (i, text) in self.urls.iter().enumerate() {
+            let url = url::Url::parse(text).map_err(|_| anyhow::anyhow!("[node] urls[{i}] is not a URL"))?;
+            let host = url.host_str().unwrap_or("");
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(a)) => a.is_loopback(),
+                Some(url::Host::Ipv6(a)) => a.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            match url.scheme() {
+                "https" => {}
+                "http" if loopback => {}
+                "http" if self.insecure_plain_http_to_remote_nodes => {
+                    tracing::warn!(host, "[node] insecure_plain_http_to_remote_nodes: plain HTTP to another host; anyone on the path can forge deposits");
+                }
+                "http" => bail!("[node] urls[{i}]: plain http:// to {host}, another host: anyone on the path could forge the node's answers, and so deposits. Use https://, or set [node] insecure_plain_http_to_remote_nodes = true on a network you control end to end"),
+                other => bail!("[node] urls[{i}]: the scheme {other}:// is not supported (https://, or http:// to this machine)"),
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_timeout() -> u64 {
@@ -399,6 +431,7 @@ impl FileConfig {
         if cfg.node.urls.is_empty() {
             bail!("[node] urls must name at least one node");
         }
+        cfg.node.check_urls()?;
         if !(100..=120_000).contains(&cfg.node.timeout_ms) {
             bail!("[node] timeout_ms must be 100..=120000 (a node slower than that is down)");
         }
@@ -673,6 +706,15 @@ deposit = { game_units = 90, per_cwd_units = 100000 }
 withdrawal = { game_units = 100, per_cwd_units = 100000 }
 "#;
 
+    /// [`MIN`] without its `[node]` section.
+    const MIN_NODELESS: &str = r#"
+[gateway]
+account = "game-gateway"
+[rates]
+deposit = { game_units = 90, per_cwd_units = 100000 }
+withdrawal = { game_units = 100, per_cwd_units = 100000 }
+"#;
+
     #[test]
     fn minimal_config_has_sensible_defaults() {
         let c = FileConfig::parse(MIN).unwrap();
@@ -699,6 +741,19 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
         let c = FileConfig::parse(&readme[start..end]).unwrap();
         assert_eq!(c.withdrawals.review_above_cwd, 100_000_000);
         assert_eq!(c.node.urls.len(), 2);
+    }
+
+    #[test]
+    fn plain_http_to_another_host_is_refused_unless_said_loudly() {
+        let with = |urls: &str, extra: &str| FileConfig::parse(&format!("{MIN_NODELESS}[node]\nurls = [{urls}]\n{extra}"));
+        for ok in [r#""https://node.example/rpc""#, r#""http://127.0.0.1:8090""#, r#""http://[::1]:8090/""#, r#""http://localhost:8090""#] {
+            with(ok, "").unwrap_or_else(|e| panic!("{ok}: {e:#}"));
+        }
+        let e = format!("{:#}", with(r#""https://a.example", "http://gw:s3cret@node.example:8090/?apikey=k3y""#, "").unwrap_err());
+        assert!(e.contains("urls[1]") && e.contains("node.example") && e.contains("insecure_plain_http_to_remote_nodes"), "{e}");
+        assert!(!e.contains("s3cret") && !e.contains("k3y"), "the error echoes credentials: {e}");
+        with(r#""http://node.example""#, "insecure_plain_http_to_remote_nodes = true").unwrap();
+        assert!(format!("{:#}", with(r#""ftp://node.example""#, "").unwrap_err()).contains("ftp"));
     }
 
     #[test]
