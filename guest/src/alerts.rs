@@ -39,6 +39,7 @@ pub fn kind_and_subject(a: &Alert) -> (&'static str, String) {
             ..
         } => ("signer-refused", format!("{purpose} {subject} {rule}")),
         Alert::SignerUnavailable(_) => ("signer-unavailable", String::new()),
+        Alert::FeeAboveCeiling { operation, .. } => ("fee-above-ceiling", operation.clone()),
         // The same cause again (whatever the operation counts) is not news.
         Alert::HistoryUntrusted { detail, switched } => (
             "history-untrusted",

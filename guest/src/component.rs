@@ -495,6 +495,15 @@ fn event_to_wit(e: Event) -> wev::Event {
                 reason,
             }),
             ev::Alert::SignerUnavailable(d) => wev::Alert::SignerUnavailable(d),
+            ev::Alert::FeeAboveCeiling {
+                operation,
+                fee,
+                ceiling,
+            } => wev::Alert::FeeAboveCeiling(wev::FeeAboveCeiling {
+                operation,
+                fee,
+                ceiling,
+            }),
             ev::Alert::SigningFailed { purpose, subject } => {
                 wev::Alert::SigningFailed(wev::SigningFailed { purpose, subject })
             }
@@ -867,6 +876,8 @@ impl wapi::Guest for Component {
                 fee_reserve_cwd: config.treasury.fee_reserve_cwd,
                 low_fee_days: config.treasury.low_fee_days,
                 min_sweep_cwd: config.treasury.min_sweep_cwd,
+                max_transfer_fee_cwd: config.treasury.max_transfer_fee_cwd,
+                max_message_fee_cwd: config.treasury.max_message_fee_cwd,
             },
             referrals: ReferralConfig {
                 level_rates_per_mille: config.referrals.level_rates_per_mille,

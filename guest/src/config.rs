@@ -43,7 +43,14 @@ pub struct TreasuryConfig {
     pub fee_reserve_cwd: u64,
     pub low_fee_days: u32,
     pub min_sweep_cwd: u64,
+    /// Fee ceilings per operation kind (0 in a configuration: [`DEFAULT_MAX_FEE_CWD`]).
+    pub max_transfer_fee_cwd: u64,
+    pub max_message_fee_cwd: u64,
 }
+
+/// The default fee ceiling, per operation: 10 CWD, far above what a transfer or a message
+/// costs on CrowdWiz, far below what a lying node could make the gateway pay.
+pub const DEFAULT_MAX_FEE_CWD: u64 = 1_000_000;
 
 /// The affiliate programme (mirrors WIT `referral-config`).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -241,6 +248,11 @@ impl Config {
         }
         if tr.min_sweep_cwd == 0 {
             tr.min_sweep_cwd = 100_000;
+        }
+        for ceiling in [&mut tr.max_transfer_fee_cwd, &mut tr.max_message_fee_cwd] {
+            if *ceiling == 0 {
+                *ceiling = DEFAULT_MAX_FEE_CWD;
+            }
         }
         let r = &mut self.referrals;
         if r.pool_user.is_empty() {

@@ -181,6 +181,13 @@ pub enum Alert {
     },
     /// The signer did not answer; payouts wait for it.
     SignerUnavailable(String),
+    /// A node quoted a fee above the configured ceiling for `operation` (`transfer` or
+    /// `send_message`): not believed, nothing signed; the payout waits.
+    FeeAboveCeiling {
+        operation: String,
+        fee: u64,
+        ceiling: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

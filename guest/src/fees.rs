@@ -139,3 +139,35 @@ mod tests {
         assert_eq!(days_left(u64::MAX, 1), Some(u32::MAX));
     }
 }
+
+/// A fee a node quoted that the gateway will not pay.
+#[derive(Debug)]
+pub(crate) enum FeeQuoteError {
+    Node(crate::gateway_error::NodeFailure),
+    /// Above `[treasury]`'s ceiling for the operation's kind; the alert is raised.
+    AboveCeiling { fee: u64, ceiling: u64 },
+}
+
+impl Gateway {
+    /// The fee a node quotes for `op`, unless it is above the configured ceiling for
+    /// its kind: a lying or misconfigured node is not believed (a `fee-above-ceiling`
+    /// alert, and nothing is built with it).
+    pub(crate) fn quoted_fee(&mut self, op: &crate::ops::Operation) -> Result<i64, FeeQuoteError> {
+        use crate::ops::Operation;
+        let tr = &self.active.as_ref().expect("configured").config.treasury;
+        let (operation, ceiling) = match op {
+            Operation::Transfer(_) => ("transfer", tr.max_transfer_fee_cwd),
+            Operation::SendMessage(_) => ("send_message", tr.max_message_fee_cwd),
+        };
+        let fee = crate::chain::required_fee(self.ports.node.as_mut(), op).map_err(FeeQuoteError::Node)?;
+        if fee as u64 > ceiling {
+            self.raise(Alert::FeeAboveCeiling {
+                operation: operation.into(),
+                fee: fee as u64,
+                ceiling,
+            });
+            return Err(FeeQuoteError::AboveCeiling { fee: fee as u64, ceiling });
+        }
+        Ok(fee)
+    }
+}

@@ -217,10 +217,16 @@ impl Gateway {
             to: target.id,
             memo: placeholder,
         };
-        op.fee = Asset::cwd(chain::required_fee(
-            node,
-            &Operation::SendMessage(op.clone()),
-        )?);
+        op.fee = Asset::cwd(match self.quoted_fee(&Operation::SendMessage(op.clone())) {
+            Ok(fee) => fee,
+            Err(crate::fees::FeeQuoteError::Node(f)) => return Err(f.into()),
+            Err(crate::fees::FeeQuoteError::AboveCeiling { fee, ceiling }) => {
+                return Err(GatewayError::NodeUnavailable {
+                    detail: format!("the node quoted a fee of {fee} for the link message, above the ceiling of {ceiling}; the operator was alerted"),
+                    retry_after_ms: crate::gateway_error::NODE_RETRY_MS,
+                })
+            }
+        });
 
         // Draw the code and salt, and commit the pending link with every counter.
         let rnd: [u8; 64] = self.random_bytes();

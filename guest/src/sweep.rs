@@ -272,7 +272,7 @@ impl Gateway {
         });
         let (amount, (sent, cost)) = match built {
             Ok(Some(b)) => b,
-            Ok(None) | Err(NotNow::LowFunds { .. }) => return Ok(false),
+            Ok(None) | Err(NotNow::LowFunds { .. } | NotNow::FeeAboveCeiling) => return Ok(false),
             Err(NotNow::Node(f)) => {
                 self.alert_node(&f);
                 report.node_errors += 1;

@@ -130,6 +130,17 @@ pub(crate) enum NotNow {
     SignerRefused { rule: String, reason: String },
     /// The signer did not answer.
     SignerUnavailable(String),
+    /// The node's fee quote is above the ceiling (alerted): not now.
+    FeeAboveCeiling,
+}
+
+impl From<crate::fees::FeeQuoteError> for NotNow {
+    fn from(e: crate::fees::FeeQuoteError) -> Self {
+        match e {
+            crate::fees::FeeQuoteError::Node(f) => NotNow::Node(f),
+            crate::fees::FeeQuoteError::AboveCeiling { .. } => NotNow::FeeAboveCeiling,
+        }
+    }
 }
 
 impl From<crate::signatures::SignFailure> for NotNow {
@@ -616,6 +627,8 @@ impl Gateway {
                 });
                 return Ok(());
             }
+            // Alerted where the quote was refused; the payout waits for a believable one.
+            Err(NotNow::FeeAboveCeiling) => return Ok(()),
             Err(NotNow::SignerUnavailable(detail)) => {
                 // Nothing signed that we saw: it stays as it is and is tried next tick.
                 self.raise(Alert::SignerUnavailable(detail));
@@ -750,8 +763,7 @@ impl Gateway {
         memo_text: &str,
     ) -> Result<u64, NotNow> {
         let op = self.payout_op(to, cwd, 1, memo_text)?;
-        let fee = chain::required_fee(self.ports.node.as_mut(), &Operation::Transfer(op))
-            .map_err(NotNow::Node)?;
+        let fee = self.quoted_fee(&Operation::Transfer(op))?;
         Ok(fee as u64)
     }
 
@@ -804,9 +816,7 @@ impl Gateway {
     ) -> Result<(SentTx, u64), NotNow> {
         let exp_secs = self.active.as_ref().expect("configured").config.withdrawals.expiration_secs;
         let mut op = self.payout_op(to, cwd, nonce, memo_text)?;
-        let node = self.ports.node.as_mut();
-        let fee =
-            chain::required_fee(node, &Operation::Transfer(op.clone())).map_err(NotNow::Node)?;
+        let fee = self.quoted_fee(&Operation::Transfer(op.clone()))?;
         op.fee = Asset::cwd(fee);
         let cost = cwd.saturating_add(fee as u64);
         if funds < cost {

@@ -165,3 +165,47 @@ fn one_operation_listed_twice_is_refused() {
         "the same operation twice",
     );
 }
+
+/// A node that quotes 1,000 times the fee: not believed. Nothing is signed or sent, the
+/// payout waits with a `fee-above-ceiling` alert, a link message is refused; once the
+/// node quotes sanely again the payout goes once, at the real fee.
+#[test]
+fn a_fee_quote_above_the_ceiling_is_not_paid() {
+    use cwd_gateway::gateway_error::GatewayError;
+    use cwd_gateway::rates::WithdrawalAmount::Game;
+    use cwd_gateway::records::WdState;
+    let mut w = World::new(91);
+    w.link("u1", "alice");
+    w.gw.adjust_balance("u1", 10_000, "seed", "").unwrap();
+    w.settle();
+    w.gw.tick().unwrap();
+    w.take_events();
+    let lie = |fee: i64| Fault::Answer(serde_json::json!([{ "amount": fee, "asset_id": "1.3.0" }]));
+    for _ in 0..6 {
+        w.chain.borrow_mut().fault("get_required_fees", lie(TRANSFER_FEE * 1000));
+    }
+    let wd = w.gw.request_withdrawal("u1", Game(1_000), "w-1").unwrap();
+    for _ in 0..3 {
+        w.gw.tick().unwrap();
+        w.produce();
+    }
+    let v = w.gw.get_withdrawal(&wd.withdrawal_id).unwrap();
+    assert_eq!((v.state, v.tx_id.as_deref()), (WdState::Queued, None), "nothing built with the lie");
+    assert!(w.chain.borrow().gateway_payouts(w.gateway_id()).is_empty());
+    assert!(w.take_events().iter().any(|e| matches!(e, Event::Alert(Alert::FeeAboveCeiling { operation, fee, ceiling })
+        if operation == "transfer" && *fee == (TRANSFER_FEE * 1000) as u64 && *ceiling == 1_000_000)));
+    // A link message is refused the same way, nothing sent.
+    w.chain.borrow_mut().faults.clear();
+    w.chain.borrow_mut().fault("get_required_fees", lie(MESSAGE_FEE * 10_000));
+    assert!(matches!(w.gw.start_link("u2", "bob"), Err(GatewayError::NodeUnavailable { .. })));
+    assert!(w.chain.borrow().pending_message("bob").is_none());
+    // The node tells the truth again: paid once, at the real fee.
+    w.gw.tick().unwrap();
+    w.settle();
+    w.gw.tick().unwrap();
+    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Confirmed);
+    let payouts = w.chain.borrow().gateway_payouts(w.gateway_id());
+    assert_eq!(payouts.len(), 1);
+    let fee = w.chain.borrow().included.last().unwrap().2.tx.operations[0].fee().amount;
+    assert_eq!(fee, TRANSFER_FEE);
+}

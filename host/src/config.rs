@@ -234,6 +234,9 @@ pub struct TreasurySection {
     pub fee_reserve_cwd: u64,
     pub low_fee_days: u32,
     pub min_sweep_cwd: u64,
+    /// Fee ceilings per operation (0: 10 CWD each); see WIT `treasury-config`.
+    pub max_transfer_fee_cwd: u64,
+    pub max_message_fee_cwd: u64,
 }
 
 impl TreasurySection {
@@ -245,6 +248,8 @@ impl TreasurySection {
             fee_reserve_cwd: self.fee_reserve_cwd,
             low_fee_days: self.low_fee_days,
             min_sweep_cwd: self.min_sweep_cwd,
+            max_transfer_fee_cwd: self.max_transfer_fee_cwd,
+            max_message_fee_cwd: self.max_message_fee_cwd,
         }
     }
 }

@@ -163,6 +163,8 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
             fee_reserve_cwd: 50 * 100_000,
             low_fee_days: 0,
             min_sweep_cwd: 0,
+            max_transfer_fee_cwd: 0,
+            max_message_fee_cwd: 0,
         },
         // 10 % to the referrer, 5 % to theirs, 2 % cashback, from the pool.
         referrals: api::ReferralConfig {
