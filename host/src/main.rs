@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use cwd_gateway_host::{demo, serve, CallError, Runtime, RuntimeConfig};
 
 const MAIN_CHAIN_ID: &str = "4bb7d961ed2ed1b2b618711b1bd4d8d905abe061fcb9c79d1ba15468eadfa998";
@@ -77,15 +77,51 @@ enum Command {
     Codec(CodecCommand),
 }
 
+/// Where a private key (WIF) comes from: exactly one of these.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct WifSource {
+    /// The key itself. Every local user can read a command line (ps, /proc): prefer
+    /// --wif-file or --wif-env for a key that holds funds.
+    #[arg(long)]
+    wif: Option<String>,
+    /// A file holding the key (mode 0600 or 0400: refused if others may read it).
+    #[arg(long)]
+    wif_file: Option<PathBuf>,
+    /// An environment variable holding the key.
+    #[arg(long)]
+    wif_env: Option<String>,
+}
+
+impl WifSource {
+    fn read(self) -> Result<zeroize::Zeroizing<String>, Failure> {
+        let text = match (self.wif, self.wif_file, self.wif_env) {
+            (Some(w), _, _) => w,
+            (_, Some(path), _) => cwd_gateway_host::files::read_secret(&path, "key file").map_err(|e| Failure::Input(format!("{e:#}")))?,
+            (_, _, Some(var)) => std::env::var(&var).map_err(|_| Failure::Input(format!("the environment variable {var} is not set")))?,
+            _ => return Err(Failure::Input("give the key with --wif, --wif-file or --wif-env".into())),
+        };
+        Ok(zeroize::Zeroizing::new(text.trim().to_string()))
+    }
+}
+
 #[derive(Subcommand)]
 enum CodecCommand {
     /// Print the public key (CWD…) of a WIF private key.
-    Key { wif: String },
+    Key {
+        /// The key itself (visible to every local user; see --wif-file, --wif-env).
+        #[arg(conflicts_with_all = ["wif_file", "wif_env"])]
+        key: Option<String>,
+        #[arg(long)]
+        wif_file: Option<PathBuf>,
+        #[arg(long)]
+        wif_env: Option<String>,
+    },
     /// Encrypt a memo; prints `{"nonce": "<decimal>", "message": "<hex>"}`, the memo's
     /// fields as they go into an operation.
     MemoEncrypt {
-        #[arg(long)]
-        wif: String,
+        #[command(flatten)]
+        wif: WifSource,
         /// The recipient's public key (CWD…).
         #[arg(long)]
         to: String,
@@ -97,8 +133,8 @@ enum CodecCommand {
     },
     /// Decrypt a memo; prints the text.
     MemoDecrypt {
-        #[arg(long)]
-        wif: String,
+        #[command(flatten)]
+        wif: WifSource,
         /// The other side's public key (CWD…).
         #[arg(long)]
         from: String,
@@ -115,8 +151,8 @@ enum CodecCommand {
     },
     /// Read a transaction (JSON) on stdin; print it signed, as broadcast_transaction takes it.
     TxSign {
-        #[arg(long)]
-        wif: String,
+        #[command(flatten)]
+        wif: WifSource,
         #[arg(long, default_value = MAIN_CHAIN_ID)]
         chain_id: String,
     },
@@ -262,17 +298,23 @@ fn codec(cmd: CodecCommand) -> Result<String, Failure> {
     let mut instance = runtime.instantiate()?;
     let mut codec = instance.codec();
     Ok(match cmd {
-        CodecCommand::Key { wif } => codec.public_key_of(&wif)?,
+        CodecCommand::Key { key, wif_file, wif_env } => {
+            let wif = WifSource { wif: key, wif_file, wif_env }.read()?;
+            codec.public_key_of(&wif)?
+        }
         CodecCommand::MemoEncrypt { wif, to, nonce, message } => {
-            let memo = codec.memo_encrypt(&wif, &to, nonce, &message)?;
+            let memo = codec.memo_encrypt(&wif.read()?, &to, nonce, &message)?;
             serde_json::json!({ "nonce": memo.nonce.to_string(), "message": memo.message_hex }).to_string()
         }
-        CodecCommand::MemoDecrypt { wif, from, nonce, message } => codec.memo_decrypt(&wif, &from, nonce, &message)?,
+        CodecCommand::MemoDecrypt { wif, from, nonce, message } => codec.memo_decrypt(&wif.read()?, &from, nonce, &message)?,
         CodecCommand::TxDigest { chain_id } => {
             let info = codec.transaction_info(&stdin()?, &chain_id)?;
             serde_json::json!({ "unsigned_hex": info.unsigned_hex, "digest": info.digest, "tx_id": info.id }).to_string()
         }
-        CodecCommand::TxSign { wif, chain_id } => codec.sign_transaction(&stdin()?, &wif, &chain_id)?,
+        CodecCommand::TxSign { wif, chain_id } => {
+            let wif = wif.read()?;
+            codec.sign_transaction(&stdin()?, &wif, &chain_id)?
+        }
         CodecCommand::TxSigners { chain_id } => serde_json::json!(codec.transaction_signers(&stdin()?, &chain_id)?).to_string(),
     })
 }

@@ -97,3 +97,49 @@ fn errors_go_to_stderr_with_exit_2_and_never_echo_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not decrypt"));
 }
+
+/// A key on the command line is visible to every local user: the codec commands also
+/// take it from a private file or an environment variable, with the same answers.
+#[test]
+fn keys_from_a_private_file_or_the_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let v = vectors();
+    let (wif, public) = (s(&v["keys"][0]["wif"]), s(&v["keys"][0]["public_key"]));
+    let dir = std::env::temp_dir().join(format!("cwd-cli-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("key.wif");
+    std::fs::write(&file, format!("{wif}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let path = file.to_str().unwrap();
+    assert_eq!(ok(&["codec", "key", "--wif-file", path], ""), public);
+    assert_eq!(ok(&["codec", "key", wif], ""), public);
+    let by_env = Command::new(env!("CARGO_BIN_EXE_cwd-gateway"))
+        .args(["codec", "key", "--wif-env", "TEST_CWD_KEY"])
+        .env("TEST_CWD_KEY", wif)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&by_env.stdout).trim(), public);
+    // The same for signing: the key from a file signs as the key given whole.
+    let m = &v["memos"][0];
+    let args = |key: &[&str]| {
+        let mut a = vec!["codec", "memo-decrypt", "--from", s(&m["to"]), "--nonce", s(&m["nonce"]), "--message", s(&m["message"])];
+        a.extend_from_slice(key);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let from_wif = s(&m["from_wif"]);
+    std::fs::write(&file, from_wif).unwrap();
+    let a1 = args(&["--wif-file", path]);
+    let a2 = args(&["--wif", from_wif]);
+    assert_eq!(ok(&a1.iter().map(String::as_str).collect::<Vec<_>>(), ""), s(&m["plaintext"]));
+    assert_eq!(ok(&a2.iter().map(String::as_str).collect::<Vec<_>>(), ""), s(&m["plaintext"]));
+    // A key file others may read is refused, naming the file, never the key.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&["codec", "key", "--wif-file", path], "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains(from_wif), "{err}");
+    // No key at all, or two sources: a usage error.
+    assert_eq!(run(&["codec", "key"], "").status.code(), Some(2));
+    assert_eq!(run(&["codec", "memo-decrypt", "--wif", wif, "--wif-env", "X", "--from", "x", "--nonce", "1", "--message", "00"], "").status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
