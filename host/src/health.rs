@@ -18,6 +18,17 @@ use crate::gateway::Service;
 /// Slack on top of three tick intervals before the last tick counts as stale.
 const TICK_SLACK: Duration = Duration::from_secs(60);
 
+/// What `/ready` tells anyone without the token: the verdict and its reasons, without
+/// host names, lease holders or error texts.
+pub fn public_view(full: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for key in ["ready", "configured", "tick_recent", "node_reachable", "signer_reachable", "scan_lag_blocks"] {
+        out.insert(key.into(), full[key].clone());
+    }
+    out.insert("role".into(), full["tick_lease"]["role"].clone());
+    Value::Object(out)
+}
+
 pub fn readiness(service: &Service) -> Value {
     let h = service.health();
     let lease = service.lease_status();

@@ -324,12 +324,15 @@ async fn health() -> Response {
 }
 
 /// `/ready`: the gateway is doing its job (see `docs/http-api.md`); 200 or 503. No
-/// token needed; it tells nothing secret.
-async fn ready(State(st): Shared) -> Response {
+/// token needed for the verdict and its reasons; host names and error texts only with
+/// the token (they help an attacker and mean nothing to a player).
+async fn ready(State(st): Shared, headers: HeaderMap) -> Response {
     let service = st.service.clone();
+    let full = authorized(&headers, &st.token);
     let report = match tokio::task::spawn_blocking(move || crate::health::readiness(&service)).await
     {
-        Ok(r) => r,
+        Ok(r) if full => r,
+        Ok(r) => crate::health::public_view(&r),
         Err(_) => return respond(503, json!({ "ready": false })),
     };
     let status = if report["ready"] == Value::Bool(true) {

@@ -467,3 +467,20 @@ fn a_player_links_with_proof_of_work_tops_up_and_withdraws() {
         "bad-request",
     );
 }
+
+/// The gateway's machinery is the operator's business: with the node down, a player's
+/// call fails with its code and a plain sentence, never the node's address or its error.
+#[test]
+fn a_player_never_sees_the_nodes_address_or_error() {
+    use cwd_devnet::{FaultKind, FaultRule};
+    let env = CabinetEnv::start("cabinet machinery", 0, &["pia-cwd"]);
+    let session = env.session("pia");
+    env.gw.devnet.add_fault(FaultRule::share(1.0, None, FaultKind::Delay(Duration::from_secs(30))));
+    let (status, v) = post(&env, "start-link", Some(&format!("Bearer {session}")), json!({ "account": "pia-cwd" }));
+    env.gw.devnet.clear_faults();
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("node-unavailable")), "{v}");
+    let text = v.to_string();
+    let node = env.gw.devnet.url().trim_start_matches("http://").trim_end_matches('/').to_string();
+    assert!(!text.contains(&node) && !text.contains("127.0.0.1") && !text.contains("timed out"), "{text}");
+    assert_eq!(v["error"]["message"], "the gateway cannot do this right now; try again in a moment");
+}

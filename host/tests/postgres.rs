@@ -681,6 +681,7 @@ fn three_hosts_under_parallel_load_lose_no_update() {
 
 fn ready(port: u16) -> Option<Value> {
     match ureq::get(&format!("http://127.0.0.1:{port}/ready"))
+        .set("authorization", &format!("Bearer {TOKEN}"))
         .timeout(Duration::from_secs(10))
         .call()
     {

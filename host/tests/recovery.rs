@@ -131,6 +131,13 @@ fn ready_tells_a_supervisor_whether_the_gateway_works() {
     gw.devnet.clear_faults();
     gw.service.tick().unwrap();
     assert_eq!(get("/ready").0, 200);
+    // Without the token no host name or error text: the lease holder and the last tick
+    // error are for the operator (with the token).
+    let public = get("/ready").1;
+    assert!(public.get("tick_lease").is_none() && public.get("last_tick_error").is_none(), "{public}");
+    assert_eq!(public["role"], "holder");
+    let full: serde_json::Value = ureq::get(&format!("http://{}/ready", http.addr)).set("authorization", &format!("Bearer {TOKEN}")).call().unwrap().into_json().unwrap();
+    assert!(full["tick_lease"]["this_host"].is_string(), "{full}");
 
     // Metrics: Prometheus text with the token, 401 without.
     let metrics = |auth: Option<&str>| {

@@ -257,7 +257,24 @@ async fn api(
         }
         _ => (404, error("unknown-call", "the cabinet has no such call")),
     };
-    json_reply(status, value)
+    json_reply(status, for_player(value))
+}
+
+/// Errors about the gateway's own machinery (its node, database, signer) keep their code
+/// for the page but lose their detail: node addresses and database errors are the
+/// operator's, who has them in the log and in `/ready` with the token.
+fn for_player(mut value: Value) -> Value {
+    let generic = match value["error"]["code"].as_str() {
+        Some("node-unavailable" | "store-unavailable" | "signer-unavailable" | "busy") => {
+            "the gateway cannot do this right now; try again in a moment"
+        }
+        Some("signing-failed" | "signer-refused" | "internal") => {
+            "the gateway cannot do this right now; the operator has been told"
+        }
+        _ => return value,
+    };
+    value["error"]["message"] = json!(generic);
+    value
 }
 
 /// Long polling: answers as soon as the player's account revision differs from the
