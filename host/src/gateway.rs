@@ -583,14 +583,39 @@ impl Service {
         out
     }
 
+    /// Keeps the lease renewed while a tick runs (a catch-up or a slow node can make one
+    /// longer than the lease: another host would take over and the rest of this tick's
+    /// work would be fenced off and done again there). The fence follows each renewal;
+    /// a commit in flight across one conflicts once and is retried by the component.
+    fn renew_while_ticking(&self, done: &std::sync::atomic::AtomicBool) {
+        const STEP: Duration = Duration::from_millis(50);
+        while !done.load(Ordering::SeqCst) {
+            std::thread::sleep(STEP);
+            if done.load(Ordering::SeqCst) || !self.lease.renewal_due() {
+                continue;
+            }
+            match self.lease.acquire(self.caps.clock.now_ms()) {
+                Ok(Role::Holder(version)) => self.fence.store(version, Ordering::SeqCst),
+                // Lost or unreadable: this tick's remaining commits must not land.
+                _ => self.fence.store(0, Ordering::SeqCst),
+            }
+        }
+    }
+
     /// One tick in the timer's instance, recorded for `/ready` and `/metrics`.
     pub fn tick(&self) -> GwResult<TickReport> {
         let started = Instant::now();
-        let result = self.with_tick_instance(|api| {
-            let report = api.tick()?;
-            // The scan position, for the lag figure: in the report, no status call.
-            let scanned = Some(report.scanned_through_block);
-            Ok((report, scanned))
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let result = std::thread::scope(|s| {
+            s.spawn(|| self.renew_while_ticking(&done));
+            let result = self.with_tick_instance(|api| {
+                let report = api.tick()?;
+                // The scan position, for the lag figure: in the report, no status call.
+                let scanned = Some(report.scanned_through_block);
+                Ok((report, scanned))
+            });
+            done.store(true, Ordering::SeqCst);
+            result
         });
         if let Err(GatewayCallError::Standby { holder }) = result {
             return Err(GatewayCallError::Standby { holder });

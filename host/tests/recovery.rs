@@ -189,3 +189,62 @@ fn game_calls_do_not_wait_behind_a_tick_blocked_on_the_node() {
     assert!(!tick.is_finished(), "the game calls were answered while the tick still waited");
     tick.join().unwrap().unwrap();
 }
+
+/// A tick longer than the tick lease (a slow node here; a long catch-up in life) keeps
+/// the lease renewed: the other host stays standby for the whole tick instead of taking
+/// over and redoing the work the first host's fence then refuses.
+#[test]
+fn a_tick_longer_than_the_lease_keeps_it() {
+    use cwd_gateway_host::clock::SystemClock;
+    use cwd_gateway_host::events::NullSink;
+    use cwd_gateway_host::gateway::{Service, ServiceOptions};
+    use cwd_gateway_host::lease::LeaseConfig;
+    use cwd_gateway_host::node::HttpNode;
+    use cwd_gateway_host::store::MemoryStore;
+    use cwd_gateway_host::{Capabilities, Runtime};
+    let gw = start("recovery long tick", RuntimeConfig::default(), Duration::from_secs(5));
+    let store = Arc::new(MemoryStore::new());
+    let runtime = Runtime::new(RuntimeConfig { node_wait_allowance: Duration::from_secs(30), ..RuntimeConfig::default() }).unwrap();
+    let keys = cwd_gateway_host::bindings::api::Keys {
+        active_wif: gw.gateway.active_wif.clone().unwrap(),
+        memo_wif: gw.gateway.memo_wif.clone().unwrap(),
+    };
+    let host = |name: &str| {
+        let caps = Capabilities {
+            store: store.clone(),
+            node: Arc::new(HttpNode::new(vec![gw.devnet.url().to_string()], Duration::from_secs(5))),
+            clock: Arc::new(SystemClock),
+            events: Arc::new(NullSink),
+            signer: Arc::new(cwd_gateway_host::signer::NoSigner),
+        };
+        let options = ServiceOptions { api_instances: 1, lease: LeaseConfig { holder: name.into(), duration: Duration::from_millis(900) } };
+        Service::start_opts(&runtime, caps, &config(gw.devnet.chain_id_hex()), keys.clone(), options).unwrap()
+    };
+    let (a, b) = (host("host-a"), host("host-b"));
+    a.tick().unwrap();
+    assert!(matches!(b.tick(), Err(GatewayCallError::Standby { .. })));
+    // Every node answer now takes 0.6 s: a tick makes several calls, far past 0.9 s.
+    gw.devnet.add_fault(FaultRule::share(1.0, None, FaultKind::Delay(Duration::from_millis(600))));
+    let ticking = Arc::new(AtomicBool::new(true));
+    let slow = {
+        let (a, ticking) = (a.clone(), ticking.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let r = a.tick();
+            ticking.store(false, Ordering::SeqCst);
+            (r, started.elapsed())
+        })
+    };
+    let mut tries = 0;
+    while ticking.load(Ordering::SeqCst) {
+        assert!(matches!(b.tick(), Err(GatewayCallError::Standby { .. })), "host-b took the lease during host-a's tick");
+        tries += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (result, took) = slow.join().unwrap();
+    gw.devnet.clear_faults();
+    result.unwrap();
+    assert!(took > Duration::from_millis(1_800), "the tick took only {took:?}: no test");
+    assert!(tries >= 10, "{tries}");
+    assert_eq!((b.lease_status().takeovers, a.lease_status().held), (0, true));
+}
