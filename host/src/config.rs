@@ -78,6 +78,8 @@ pub struct CabinetSection {
     /// A file holding the secret game servers sign session tokens with; else
     /// `$CWD_GATEWAY_CABINET_SECRET`.
     pub session_secret_file: Option<PathBuf>,
+    /// Sessions that expire further ahead than this are refused (0: a day).
+    pub max_session_secs: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -631,7 +633,11 @@ impl FileConfig {
             })?,
         };
         let secret = zeroize::Zeroizing::new(secret);
-        crate::cabinet::Cabinet::new(secret.trim().as_bytes().to_vec()).map(Some)
+        let max = match self.cabinet.max_session_secs {
+            0 => crate::cabinet::DEFAULT_MAX_SESSION_SECS,
+            s => s,
+        };
+        crate::cabinet::Cabinet::new(secret.trim().as_bytes().to_vec()).map(|c| Some(c.with_max_session_secs(max)))
     }
 
     /// The webhook's HMAC key, trimmed like the token (a trailing newline would

@@ -243,6 +243,13 @@ fn cabinet_token(config: &std::path::Path, user: &str, ttl_secs: u64) -> Result<
         "" => "referral-pool",
         p => p,
     };
+    let max = match cfg.cabinet.max_session_secs {
+        0 => cwd_gateway_host::cabinet::DEFAULT_MAX_SESSION_SECS,
+        s => s,
+    };
+    if ttl_secs > max {
+        return Err(Failure::Input(format!("--ttl-secs {ttl_secs} is longer than the cabinet accepts ([cabinet] max_session_secs = {max})")));
+    }
     if user == pool || user.starts_with("gateway.") {
         return Err(Failure::Input(format!("{user} is one of the gateway's own users (the referral pool, or gateway.…): no player's session")));
     }

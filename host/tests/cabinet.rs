@@ -76,12 +76,15 @@ fn forged_expired_and_missing_sessions_are_refused() {
     );
     // Same MAC, another user: the classic tampering.
     let retargeted = good.replace(":alice", ":bob");
+    // Signed by the game, but for a year: nobody could take it back.
+    let too_long = session::mint(SECRET.as_bytes(), "alice", now_secs() + 365 * 86_400);
     for (auth, code) in [
         (None, "session-missing"),
         (Some("Bearer ".to_string()), "session-missing"),
         (Some(format!("Bearer {expired}")), "session-expired"),
         (Some(format!("Bearer {forged}")), "session-forged"),
         (Some(format!("Bearer {retargeted}")), "session-forged"),
+        (Some(format!("Bearer {too_long}")), "session-too-long"),
         (Some("Bearer alice".to_string()), "session-malformed"),
         // The API token is not a session, and a session is not an API token.
         (Some(format!("Bearer {TOKEN}")), "session-malformed"),

@@ -41,7 +41,12 @@ const WAIT_STEP: Duration = Duration::from_secs(5);
 pub struct Cabinet {
     secret: Zeroizing<Vec<u8>>,
     watch: feed_watch::FeedWatch,
+    /// Sessions expiring further ahead than this are refused (`session-too-long`).
+    max_session_secs: u64,
 }
+
+/// The longest session a cabinet accepts unless configured otherwise: a day.
+pub const DEFAULT_MAX_SESSION_SECS: u64 = 86_400;
 
 impl Cabinet {
     pub fn new(secret: Vec<u8>) -> anyhow::Result<Self> {
@@ -55,7 +60,14 @@ impl Cabinet {
         Ok(Cabinet {
             secret,
             watch: Default::default(),
+            max_session_secs: DEFAULT_MAX_SESSION_SECS,
         })
+    }
+
+    /// Refuses sessions that expire more than `secs` from now.
+    pub fn with_max_session_secs(mut self, secs: u64) -> Self {
+        self.max_session_secs = secs;
+        self
     }
 
     /// A session token for `user`, valid for `ttl_secs` from now (for the demo and the
@@ -69,7 +81,12 @@ impl Cabinet {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        session::verify(&self.secret, given.unwrap_or(""), now_secs())
+        let now = now_secs();
+        let s = session::verify(&self.secret, given.unwrap_or(""), now)?;
+        if s.expires_at_secs.saturating_sub(now) > self.max_session_secs {
+            return Err(SessionError::TooLong);
+        }
+        Ok(s)
     }
 }
 

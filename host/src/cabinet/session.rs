@@ -33,6 +33,9 @@ pub enum SessionError {
     Malformed,
     BadSignature,
     Expired,
+    /// Valid, but it runs further ahead than the cabinet allows (a token that lives for
+    /// months is a credential nobody can take back).
+    TooLong,
 }
 
 impl SessionError {
@@ -42,6 +45,7 @@ impl SessionError {
             SessionError::Malformed => "session-malformed",
             SessionError::BadSignature => "session-forged",
             SessionError::Expired => "session-expired",
+            SessionError::TooLong => "session-too-long",
         }
     }
 
@@ -51,6 +55,7 @@ impl SessionError {
             SessionError::Malformed => "the session token is not in the cabinet's format; open the cabinet again from the game",
             SessionError::BadSignature => "the session token was not signed by this game; open the cabinet again from the game",
             SessionError::Expired => "your session expired; open the cabinet again from the game",
+            SessionError::TooLong => "the session lasts longer than this cabinet allows; open the cabinet again from the game",
         }
     }
 }
