@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::chain::{self, ChainAccount};
-use crate::events::{Alert, Event, LinkFailure};
+use crate::events::{Event, LinkFailure};
 use crate::gateway::{check_user, Gateway};
 use crate::gateway_error::{GatewayError, GwResult, LimitScope, NameProblem};
 use crate::limits;
@@ -325,28 +325,13 @@ impl Gateway {
         };
         let tx_id = hex::encode(tx.id());
         // Whatever fails, the code is stored but reached nobody; the user asks again later.
-        let signed = match self.sign_transaction(tx) {
+        let signed = match self.sign_transaction(tx, "link-message", user) {
             Ok(signed) => signed,
-            Err(SignFailure::Faulty) => {
-                self.raise(Alert::SigningFailed {
-                    purpose: "link-message".into(),
-                    subject: user.into(),
-                });
-                return Err(GatewayError::SigningFailed);
-            }
+            Err(SignFailure::Faulty) => return Err(GatewayError::SigningFailed),
             Err(SignFailure::Refused { rule, reason }) => {
-                self.raise(Alert::SignerRefused {
-                    purpose: "link-message".into(),
-                    subject: user.into(),
-                    rule: rule.clone(),
-                    reason: reason.clone(),
-                });
-                return Err(GatewayError::SignerRefused { rule, reason });
+                return Err(GatewayError::SignerRefused { rule, reason })
             }
-            Err(SignFailure::Unavailable(detail)) => {
-                self.raise(Alert::SignerUnavailable(detail.clone()));
-                return Err(GatewayError::SignerUnavailable(detail));
-            }
+            Err(SignFailure::Unavailable(detail)) => return Err(GatewayError::SignerUnavailable(detail)),
             Err(SignFailure::Invalid(_)) => {
                 return Err(GatewayError::invalid(
                     "account",

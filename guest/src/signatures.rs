@@ -4,6 +4,7 @@
 //! recovers to a key of the gateway account's active authority and is canonical: a
 //! faulty machine or a lying signer gets nothing stored or sent.
 
+use crate::events::Alert;
 use crate::gateway::Gateway;
 use crate::ops::{SignedTransaction, Transaction};
 use crate::ports::SignError;
@@ -24,8 +25,35 @@ pub(crate) enum SignFailure {
 }
 
 impl Gateway {
-    /// `tx` signed and checked. Call only when configured.
-    pub(crate) fn sign_transaction(&mut self, tx: Transaction) -> Result<SignedTransaction, SignFailure> {
+    /// `tx` signed and checked; `purpose` (`withdrawal`, `sweep`, `link-message`) and
+    /// `subject` (its id or user) name it in the alert a failure raises here, so callers
+    /// only decide what waits. Call only when configured.
+    pub(crate) fn sign_transaction(
+        &mut self,
+        tx: Transaction,
+        purpose: &str,
+        subject: &str,
+    ) -> Result<SignedTransaction, SignFailure> {
+        let outcome = self.sign_and_check(tx);
+        let alert = match &outcome {
+            Err(SignFailure::Faulty) => Alert::SigningFailed {
+                purpose: purpose.into(),
+                subject: subject.into(),
+            },
+            Err(SignFailure::Refused { rule, reason }) => Alert::SignerRefused {
+                purpose: purpose.into(),
+                subject: subject.into(),
+                rule: rule.clone(),
+                reason: reason.clone(),
+            },
+            Err(SignFailure::Unavailable(detail)) => Alert::SignerUnavailable(detail.clone()),
+            Ok(_) | Err(SignFailure::Invalid(_)) => return outcome,
+        };
+        self.raise(alert);
+        outcome
+    }
+
+    fn sign_and_check(&mut self, tx: Transaction) -> Result<SignedTransaction, SignFailure> {
         let a = self.active.as_ref().expect("configured");
         let (chain_id, key) = (a.chain_id, a.active_key.clone());
         let signed = match key {

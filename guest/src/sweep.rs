@@ -267,35 +267,23 @@ impl Gateway {
             if amount < tr.min_sweep_cwd {
                 return Ok(None);
             }
-            self.build_payout(cold, amount, nonce, &memo, dgp, excess)
+            self.build_payout(cold, amount, nonce, &memo, dgp, excess, ("sweep", &id))
                 .map(|b| Some((amount, b)))
         });
         let (amount, (sent, cost)) = match built {
             Ok(Some(b)) => b,
-            Ok(None) | Err(NotNow::LowFunds { .. } | NotNow::FeeAboveCeiling) => return Ok(false),
+            // Alerted where it failed (signing, a fee not believed, the signer): next tick.
+            Ok(None)
+            | Err(
+                NotNow::LowFunds { .. }
+                | NotNow::FeeAboveCeiling
+                | NotNow::SigningFailed
+                | NotNow::SignerRefused { .. }
+                | NotNow::SignerUnavailable,
+            ) => return Ok(false),
             Err(NotNow::Node(f)) => {
                 self.alert_node(&f);
                 report.node_errors += 1;
-                return Ok(false);
-            }
-            Err(NotNow::SigningFailed) => {
-                self.raise(Alert::SigningFailed {
-                    purpose: "sweep".into(),
-                    subject: id.clone(),
-                });
-                return Ok(false);
-            }
-            Err(NotNow::SignerRefused { rule, reason }) => {
-                self.raise(Alert::SignerRefused {
-                    purpose: "sweep".into(),
-                    subject: id.clone(),
-                    rule,
-                    reason,
-                });
-                return Ok(false);
-            }
-            Err(NotNow::SignerUnavailable(detail)) => {
-                self.raise(Alert::SignerUnavailable(detail));
                 return Ok(false);
             }
             Err(NotNow::AccountGone) => {

@@ -128,8 +128,8 @@ pub(crate) enum NotNow {
     SigningFailed,
     /// The signer's policy refused the transaction.
     SignerRefused { rule: String, reason: String },
-    /// The signer did not answer.
-    SignerUnavailable(String),
+    /// The signer did not answer (alerted).
+    SignerUnavailable,
     /// The node's fee quote is above the ceiling (alerted): not now.
     FeeAboveCeiling,
 }
@@ -150,7 +150,7 @@ impl From<crate::signatures::SignFailure> for NotNow {
             F::Faulty => NotNow::SigningFailed,
             F::Invalid(d) => NotNow::Node(NodeFailure::bad("sign", d)),
             F::Refused { rule, reason } => NotNow::SignerRefused { rule, reason },
-            F::Unavailable(d) => NotNow::SignerUnavailable(d),
+            F::Unavailable(_) => NotNow::SignerUnavailable,
         }
     }
 }
@@ -619,29 +619,13 @@ impl Gateway {
                 });
                 return Ok(());
             }
-            Err(NotNow::SigningFailed) => {
-                // Nothing stored, nothing sent: the next tick builds and signs it anew.
-                self.raise(Alert::SigningFailed {
-                    purpose: "withdrawal".into(),
-                    subject: w.id.clone(),
-                });
-                return Ok(());
-            }
-            // Alerted where the quote was refused; the payout waits for a believable one.
-            Err(NotNow::FeeAboveCeiling) => return Ok(()),
-            Err(NotNow::SignerUnavailable(detail)) => {
-                // Nothing signed that we saw: it stays as it is and is tried next tick.
-                self.raise(Alert::SignerUnavailable(detail));
-                return Ok(());
+            // Alerted where it failed; nothing stored or sent: the next tick builds it
+            // anew (a faulty signature, a fee not believed, a signer not answering).
+            Err(NotNow::SigningFailed | NotNow::FeeAboveCeiling | NotNow::SignerUnavailable) => {
+                return Ok(())
             }
             Err(NotNow::SignerRefused { rule, reason }) => {
                 let why = format!("{rule}: {reason}");
-                self.raise(Alert::SignerRefused {
-                    purpose: "withdrawal".into(),
-                    subject: w.id.clone(),
-                    rule,
-                    reason,
-                });
                 // A first attempt is held for the operator (approve once the signer's
                 // limits allow, or reject); a replacement is asked again next tick.
                 if replacing.is_none() {
@@ -751,6 +735,7 @@ impl Gateway {
             &payout_memo(&w.id, &name),
             dgp,
             funds,
+            ("withdrawal", &w.id),
         )
     }
 
@@ -804,7 +789,8 @@ impl Gateway {
 
     /// Builds and signs a CWD transfer from the gateway with an encrypted memo (nothing
     /// stored, nothing sent): the transaction and its cost (amount plus fee). Shared by
-    /// withdrawals and sweeps.
+    /// withdrawals and sweeps; `named` is its purpose and id, for alerts.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn build_payout(
         &mut self,
         to: AccountId,
@@ -813,6 +799,7 @@ impl Gateway {
         memo_text: &str,
         dgp: &Dgp,
         funds: u64,
+        named: (&str, &str),
     ) -> Result<(SentTx, u64), NotNow> {
         let exp_secs = self.active.as_ref().expect("configured").config.withdrawals.expiration_secs;
         let mut op = self.payout_op(to, cwd, nonce, memo_text)?;
@@ -840,7 +827,7 @@ impl Gateway {
             operations: vec![Operation::Transfer(op)],
         };
         let tx_id = hex::encode(tx.id());
-        let signed = self.sign_transaction(tx)?;
+        let signed = self.sign_transaction(tx, named.0, named.1)?;
         let tx_json = crate::json::transaction_text(&signed);
         Ok((
             SentTx {
