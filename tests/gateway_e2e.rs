@@ -116,9 +116,9 @@ fn unlinked_sender_is_recorded_unclaimed_and_assignable() {
     let open = h.api(|a| a.list_unclaimed(false, None, 10)).unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].amount, 5 * 100_000);
-    h.api(|a| a.assign_unclaimed(&open[0].deposit_id, "erin")).unwrap();
+    h.api(|a| a.assign_unclaimed("operator", &open[0].deposit_id, "erin")).unwrap();
     assert_eq!(h.balance("erin").0, 450);
-    assert!(matches!(refused(h.api(|a| a.assign_unclaimed(&open[0].deposit_id, "erin"))), GatewayError::AlreadyResolved));
+    assert!(matches!(refused(h.api(|a| a.assign_unclaimed("operator", &open[0].deposit_id, "erin"))), GatewayError::AlreadyResolved));
     assert_eq!(h.balance("erin").0, 450, "assigned once");
 }
 

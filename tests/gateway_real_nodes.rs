@@ -96,8 +96,8 @@ fn mass_payment_to_the_gateway_is_recorded_unclaimed_never_lost() {
     assert_eq!(announced.len(), 1);
     assert_eq!(announced[0]["reason"], "not-a-transfer");
     // The operator decides; assigning credits exactly once.
-    h.api(|a| a.assign_unclaimed(&open[0].deposit_id, "alice")).unwrap();
-    assert!(h.api(|a| a.assign_unclaimed(&open[0].deposit_id, "alice")).is_err());
+    h.api(|a| a.assign_unclaimed("operator", &open[0].deposit_id, "alice")).unwrap();
+    assert!(h.api(|a| a.assign_unclaimed("operator", &open[0].deposit_id, "alice")).is_err());
     h.settle();
     assert_eq!(h.balance("alice"), (270, 0));
 }

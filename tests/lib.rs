@@ -127,6 +127,7 @@ pub fn config(chain_id: String) -> api::Config {
             max_cwd: 0,
             daily_cwd: 0,
             review_above_cwd: 0,
+            four_eyes_above_cwd: 0,
             expiration_secs: 60,
             max_attempts: 0,
         },

@@ -114,18 +114,18 @@ pub fn run(data: &[u8]) -> String {
             "approve_withdrawal" => {
                 let t = input.line();
                 let i = id(&mut w, &mut input, t);
-                w.gw.approve_withdrawal(&i).is_ok()
+                w.gw.approve_withdrawal("operator", &i).is_ok()
             }
             "reject_withdrawal" | "cancel_withdrawal" => {
                 let t = input.line();
                 let i = id(&mut w, &mut input, t);
                 let reason = input.line();
-                if m == "reject_withdrawal" { w.gw.reject_withdrawal(&i, &reason).is_ok() } else { w.gw.cancel_withdrawal(&i, &reason).is_ok() }
+                if m == "reject_withdrawal" { w.gw.reject_withdrawal("operator", &i, &reason).is_ok() } else { w.gw.cancel_withdrawal("operator", &i, &reason).is_ok() }
             }
             "list_unknown_payouts" => w.gw.list_unknown_payouts(input.byte() % 2 == 0).is_ok(),
             "acknowledge_unknown_payout" => {
                 let (i, note) = (input.line(), input.line());
-                w.gw.acknowledge_unknown_payout(&i, &note).is_ok()
+                w.gw.acknowledge_unknown_payout("operator", &i, &note).is_ok()
             }
             "get_withdrawal" => {
                 let t = input.line();
@@ -151,7 +151,7 @@ pub fn run(data: &[u8]) -> String {
                 let t = input.line();
                 let i = id(&mut w, &mut input, t);
                 let other = input.line();
-                if m == "assign_unclaimed" { w.gw.assign_unclaimed(&i, &other).is_ok() } else { w.gw.refund_unclaimed(&i, &other).is_ok() }
+                if m == "assign_unclaimed" { w.gw.assign_unclaimed("operator", &i, &other).is_ok() } else { w.gw.refund_unclaimed("operator", &i, &other).is_ok() }
             }
             "status" => w.gw.status().is_ok(),
             "tick" => w.gw.tick().is_ok(),

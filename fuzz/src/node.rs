@@ -372,9 +372,9 @@ pub fn run(data: &[u8]) -> String {
                 {
                     if let Some(x) = list.iter().find(|x| x.state == WdState::AwaitingReview) {
                         let _ = if script.byte() % 2 == 0 {
-                            w.gw.approve_withdrawal(&x.withdrawal_id)
+                            w.gw.approve_withdrawal("operator", &x.withdrawal_id)
                         } else {
-                            w.gw.reject_withdrawal(&x.withdrawal_id, "no")
+                            w.gw.reject_withdrawal("operator", &x.withdrawal_id, "no")
                         };
                     }
                 }

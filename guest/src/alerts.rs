@@ -40,6 +40,7 @@ pub fn kind_and_subject(a: &Alert) -> (&'static str, String) {
         } => ("signer-refused", format!("{purpose} {subject} {rule}")),
         Alert::SignerUnavailable(_) => ("signer-unavailable", String::new()),
         Alert::FeeAboveCeiling { operation, .. } => ("fee-above-ceiling", operation.clone()),
+        Alert::BooksMismatch { .. } => ("books-mismatch", String::new()),
         // The same cause again (whatever the operation counts) is not news.
         Alert::HistoryUntrusted { detail, switched } => (
             "history-untrusted",

@@ -495,6 +495,9 @@ fn event_to_wit(e: Event) -> wev::Event {
                 reason,
             }),
             ev::Alert::SignerUnavailable(d) => wev::Alert::SignerUnavailable(d),
+            ev::Alert::BooksMismatch { owed_cwd, held_cwd } => {
+                wev::Alert::BooksMismatch(wev::BooksMismatch { owed_cwd, held_cwd })
+            }
             ev::Alert::FeeAboveCeiling {
                 operation,
                 fee,
@@ -615,6 +618,8 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
             W::SignerRefused(wapi::SignerRefusal { rule, reason })
         }
         GatewayError::SignerUnavailable(s) => W::SignerUnavailable(s),
+        GatewayError::SecondApproverNeeded => W::SecondApproverNeeded,
+        GatewayError::SettingsChanged(r) => W::SettingsChanged(r),
     }
 }
 
@@ -683,6 +688,7 @@ fn withdrawal_out(w: views::WithdrawalView) -> wapi::Withdrawal {
         attempts: w.attempts,
         block_num: w.block_num,
         note: w.note,
+        approved_by: w.approved_by,
     }
 }
 
@@ -837,6 +843,161 @@ fn linked_out(l: views::LinkedAccount) -> wapi::LinkedAccount {
     }
 }
 
+// Configuration parts (both ways: `configure` takes them, the settings show them).
+
+fn link_in(l: wapi::LinkConfig) -> LinkConfig {
+    LinkConfig {
+        code_digits: l.code_digits,
+        code_ttl_ms: l.code_ttl_ms,
+        max_attempts: l.max_attempts,
+        message_template: l.message_template,
+        user_interval_ms: l.user_interval_ms,
+        user_daily: l.user_daily,
+        account_daily: l.account_daily,
+        global_daily: l.global_daily,
+        pow_bits: l.pow_bits,
+    }
+}
+
+fn link_out(l: LinkConfig) -> wapi::LinkConfig {
+    wapi::LinkConfig {
+        code_digits: l.code_digits,
+        code_ttl_ms: l.code_ttl_ms,
+        max_attempts: l.max_attempts,
+        message_template: l.message_template,
+        user_interval_ms: l.user_interval_ms,
+        user_daily: l.user_daily,
+        account_daily: l.account_daily,
+        global_daily: l.global_daily,
+        pow_bits: l.pow_bits,
+    }
+}
+
+fn withdrawals_in(w: wapi::WithdrawalConfig) -> WithdrawalConfig {
+    WithdrawalConfig {
+        min_cwd: w.min_cwd,
+        max_cwd: w.max_cwd,
+        daily_cwd: w.daily_cwd,
+        review_above_cwd: w.review_above_cwd,
+        four_eyes_above_cwd: w.four_eyes_above_cwd,
+        expiration_secs: w.expiration_secs,
+        max_attempts: w.max_attempts,
+    }
+}
+
+fn withdrawals_out(w: WithdrawalConfig) -> wapi::WithdrawalConfig {
+    wapi::WithdrawalConfig {
+        min_cwd: w.min_cwd,
+        max_cwd: w.max_cwd,
+        daily_cwd: w.daily_cwd,
+        review_above_cwd: w.review_above_cwd,
+        four_eyes_above_cwd: w.four_eyes_above_cwd,
+        expiration_secs: w.expiration_secs,
+        max_attempts: w.max_attempts,
+    }
+}
+
+fn treasury_in(t: wapi::TreasuryConfig) -> TreasuryConfig {
+    TreasuryConfig {
+        cold_account: t.cold_account,
+        high_water_cwd: t.high_water_cwd,
+        low_water_cwd: t.low_water_cwd,
+        fee_reserve_cwd: t.fee_reserve_cwd,
+        low_fee_days: t.low_fee_days,
+        min_sweep_cwd: t.min_sweep_cwd,
+        max_transfer_fee_cwd: t.max_transfer_fee_cwd,
+        max_message_fee_cwd: t.max_message_fee_cwd,
+    }
+}
+
+fn treasury_out(t: TreasuryConfig) -> wapi::TreasuryConfig {
+    wapi::TreasuryConfig {
+        cold_account: t.cold_account,
+        high_water_cwd: t.high_water_cwd,
+        low_water_cwd: t.low_water_cwd,
+        fee_reserve_cwd: t.fee_reserve_cwd,
+        low_fee_days: t.low_fee_days,
+        min_sweep_cwd: t.min_sweep_cwd,
+        max_transfer_fee_cwd: t.max_transfer_fee_cwd,
+        max_message_fee_cwd: t.max_message_fee_cwd,
+    }
+}
+
+fn referrals_in(r: wapi::ReferralConfig) -> ReferralConfig {
+    ReferralConfig {
+        level_rates_per_mille: r.level_rates_per_mille,
+        cashback_per_mille: r.cashback_per_mille,
+        pool_user: r.pool_user,
+    }
+}
+
+fn referrals_out(r: ReferralConfig) -> wapi::ReferralConfig {
+    wapi::ReferralConfig {
+        level_rates_per_mille: r.level_rates_per_mille,
+        cashback_per_mille: r.cashback_per_mille,
+        pool_user: r.pool_user,
+    }
+}
+
+fn settings_in(s: wapi::Settings) -> crate::config::Settings {
+    crate::config::Settings {
+        deposit_rate: rate_in(s.deposit_rate),
+        withdrawal_rate: rate_in(s.withdrawal_rate),
+        link: link_in(s.link),
+        withdrawals: withdrawals_in(s.withdrawals),
+        low_fee_balance_cwd: s.low_fee_balance_cwd,
+        treasury: treasury_in(s.treasury),
+        referrals: referrals_in(s.referrals),
+    }
+}
+
+fn settings_view_out(v: crate::settings::SettingsView) -> wapi::SettingsView {
+    let s = v.settings;
+    wapi::SettingsView {
+        settings: wapi::Settings {
+            deposit_rate: rate_out(s.deposit_rate),
+            withdrawal_rate: rate_out(s.withdrawal_rate),
+            link: link_out(s.link),
+            withdrawals: withdrawals_out(s.withdrawals),
+            low_fee_balance_cwd: s.low_fee_balance_cwd,
+            treasury: treasury_out(s.treasury),
+            referrals: referrals_out(s.referrals),
+        },
+        revision: v.revision,
+        changed_at_ms: v.changed_at_ms,
+        changed_by: v.changed_by,
+    }
+}
+
+fn audit_out(e: crate::records::audit::AuditEntry) -> wapi::AuditEntry {
+    wapi::AuditEntry {
+        id: e.id,
+        at_ms: e.rec.at_ms,
+        actor: e.rec.actor,
+        call: e.rec.call,
+        subject: e.rec.subject,
+        arguments: e.rec.arguments,
+        outcome: e.rec.outcome,
+    }
+}
+
+fn books_out(b: crate::books::Books) -> wapi::Books {
+    wapi::Books {
+        balances_game: b.balances_game,
+        balances_cwd: b.balances_cwd,
+        pool_game: b.pool_game,
+        unsent_cwd: b.unsent_cwd,
+        sent_cwd: b.sent_cwd,
+        unclaimed_cwd: b.unclaimed_cwd,
+        owed_cwd: b.owed_cwd,
+        hot_cwd: b.hot_cwd,
+        cold_cwd: b.cold_cwd,
+        surplus_cwd: b.surplus_cwd,
+        mismatch: b.mismatch,
+        explanation: b.explanation,
+    }
+}
+
 impl wapi::Guest for Component {
     fn configure(
         config: wapi::Config,
@@ -847,43 +1008,13 @@ impl wapi::Guest for Component {
             chain_id: config.chain_id,
             deposit_rate: rate_in(config.deposit_rate),
             withdrawal_rate: rate_in(config.withdrawal_rate),
-            link: LinkConfig {
-                code_digits: config.link.code_digits,
-                code_ttl_ms: config.link.code_ttl_ms,
-                max_attempts: config.link.max_attempts,
-                message_template: config.link.message_template,
-                user_interval_ms: config.link.user_interval_ms,
-                user_daily: config.link.user_daily,
-                account_daily: config.link.account_daily,
-                global_daily: config.link.global_daily,
-                pow_bits: config.link.pow_bits,
-            },
-            withdrawals: WithdrawalConfig {
-                min_cwd: config.withdrawals.min_cwd,
-                max_cwd: config.withdrawals.max_cwd,
-                daily_cwd: config.withdrawals.daily_cwd,
-                review_above_cwd: config.withdrawals.review_above_cwd,
-                expiration_secs: config.withdrawals.expiration_secs,
-                max_attempts: config.withdrawals.max_attempts,
-            },
+            link: link_in(config.link),
+            withdrawals: withdrawals_in(config.withdrawals),
             low_fee_balance_cwd: config.low_fee_balance_cwd,
             tick_interval_ms: config.tick_interval_ms,
             idempotency_window_ms: config.idempotency_window_ms,
-            treasury: TreasuryConfig {
-                cold_account: config.treasury.cold_account,
-                high_water_cwd: config.treasury.high_water_cwd,
-                low_water_cwd: config.treasury.low_water_cwd,
-                fee_reserve_cwd: config.treasury.fee_reserve_cwd,
-                low_fee_days: config.treasury.low_fee_days,
-                min_sweep_cwd: config.treasury.min_sweep_cwd,
-                max_transfer_fee_cwd: config.treasury.max_transfer_fee_cwd,
-                max_message_fee_cwd: config.treasury.max_message_fee_cwd,
-            },
-            referrals: ReferralConfig {
-                level_rates_per_mille: config.referrals.level_rates_per_mille,
-                cashback_per_mille: config.referrals.cashback_per_mille,
-                pool_user: config.referrals.pool_user,
-            },
+            treasury: treasury_in(config.treasury),
+            referrals: referrals_in(config.referrals),
             events: crate::config::EventConfig {
                 retention_ms: config.events.retention_ms,
                 webhook_give_up_ms: config.events.webhook_give_up_ms,
@@ -996,20 +1127,22 @@ impl wapi::Guest for Component {
         with(|g| g.request_withdrawal(&user, amount_in(amount), &idempotency_key))
             .map(withdrawal_out)
     }
-    fn approve_withdrawal(withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
-        with(|g| g.approve_withdrawal(&withdrawal_id)).map(withdrawal_out)
+    fn approve_withdrawal(actor: String, withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
+        with(|g| g.approve_withdrawal(&actor, &withdrawal_id)).map(withdrawal_out)
     }
     fn reject_withdrawal(
+        actor: String,
         withdrawal_id: String,
         reason: String,
     ) -> Result<wapi::Withdrawal, wapi::GatewayError> {
-        with(|g| g.reject_withdrawal(&withdrawal_id, &reason)).map(withdrawal_out)
+        with(|g| g.reject_withdrawal(&actor, &withdrawal_id, &reason)).map(withdrawal_out)
     }
     fn cancel_withdrawal(
+        actor: String,
         withdrawal_id: String,
         reason: String,
     ) -> Result<wapi::Withdrawal, wapi::GatewayError> {
-        with(|g| g.cancel_withdrawal(&withdrawal_id, &reason)).map(withdrawal_out)
+        with(|g| g.cancel_withdrawal(&actor, &withdrawal_id, &reason)).map(withdrawal_out)
     }
     fn list_unknown_payouts(
         include_acknowledged: bool,
@@ -1018,10 +1151,11 @@ impl wapi::Guest for Component {
             .map(|v| v.into_iter().map(unknown_payout_out).collect())
     }
     fn acknowledge_unknown_payout(
+        actor: String,
         deposit_id: String,
         note: String,
     ) -> Result<wapi::UnknownPayout, wapi::GatewayError> {
-        with(|g| g.acknowledge_unknown_payout(&deposit_id, &note)).map(unknown_payout_out)
+        with(|g| g.acknowledge_unknown_payout(&actor, &deposit_id, &note)).map(unknown_payout_out)
     }
     fn get_withdrawal(withdrawal_id: String) -> Result<wapi::Withdrawal, wapi::GatewayError> {
         with(|g| g.get_withdrawal(&withdrawal_id)).map(withdrawal_out)
@@ -1068,16 +1202,18 @@ impl wapi::Guest for Component {
             .map(|v| v.into_iter().map(unclaimed_out).collect())
     }
     fn assign_unclaimed(
+        actor: String,
         deposit_id: String,
         user: String,
     ) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
-        with(|g| g.assign_unclaimed(&deposit_id, &user)).map(unclaimed_out)
+        with(|g| g.assign_unclaimed(&actor, &deposit_id, &user)).map(unclaimed_out)
     }
     fn refund_unclaimed(
+        actor: String,
         deposit_id: String,
         note: String,
     ) -> Result<wapi::UnclaimedDeposit, wapi::GatewayError> {
-        with(|g| g.refund_unclaimed(&deposit_id, &note)).map(unclaimed_out)
+        with(|g| g.refund_unclaimed(&actor, &deposit_id, &note)).map(unclaimed_out)
     }
     fn status() -> Result<wapi::GatewayStatus, wapi::GatewayError> {
         with(|g| g.status()).map(|s| wapi::GatewayStatus {
@@ -1189,8 +1325,8 @@ impl wapi::Guest for Component {
     ) -> Result<wapi::WebhookDelivery, wapi::GatewayError> {
         with(|g| g.report_webhook_delivery(seq, delivered, status, &detail)).map(delivery_out)
     }
-    fn redeliver_event(seq: u64) -> Result<wapi::WebhookDelivery, wapi::GatewayError> {
-        with(|g| g.redeliver_event(seq)).map(delivery_out)
+    fn redeliver_event(actor: String, seq: u64) -> Result<wapi::WebhookDelivery, wapi::GatewayError> {
+        with(|g| g.redeliver_event(&actor, seq)).map(delivery_out)
     }
     fn list_webhook_deliveries(
         state: Option<wapi::DeliveryState>,
@@ -1205,6 +1341,35 @@ impl wapi::Guest for Component {
         });
         with(|g| g.list_webhook_deliveries(state, start_after, limit))
             .map(|v| v.into_iter().map(delivery_out).collect())
+    }
+    fn get_settings() -> Result<wapi::SettingsView, wapi::GatewayError> {
+        with(|g| g.get_settings()).map(settings_view_out)
+    }
+    fn update_settings(
+        actor: String,
+        settings: wapi::Settings,
+        revision: u64,
+    ) -> Result<wapi::SettingsView, wapi::GatewayError> {
+        let s = settings_in(settings);
+        with(|g| g.update_settings(&actor, &s, revision)).map(settings_view_out)
+    }
+    fn list_audit(
+        filter: wapi::AuditFilter,
+        start_before: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wapi::AuditEntry>, wapi::GatewayError> {
+        let f = crate::records::audit::AuditFilter {
+            actor: filter.actor,
+            call: filter.call,
+            subject: filter.subject,
+            since_ms: filter.since_ms,
+            before_ms: filter.before_ms,
+        };
+        with(|g| g.list_audit(&f, start_before.as_deref(), limit))
+            .map(|v| v.into_iter().map(audit_out).collect())
+    }
+    fn reconcile() -> Result<wapi::Books, wapi::GatewayError> {
+        with(|g| g.reconcile()).map(books_out)
     }
     fn tick() -> Result<wapi::TickReport, wapi::GatewayError> {
         with(|g| g.tick()).map(|r| wapi::TickReport {

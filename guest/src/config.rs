@@ -9,7 +9,8 @@ pub struct Rate {
     pub per_cwd_units: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct LinkConfig {
     pub code_digits: u8,
     pub code_ttl_ms: u64,
@@ -23,18 +24,22 @@ pub struct LinkConfig {
     pub pow_bits: u8,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct WithdrawalConfig {
     pub min_cwd: u64,
     pub max_cwd: u64,
     pub daily_cwd: u64,
     pub review_above_cwd: u64,
+    /// Payouts above this need two different approvers (0: one is enough).
+    pub four_eyes_above_cwd: u64,
     pub expiration_secs: u32,
     pub max_attempts: u32,
 }
 
 /// Sweeping to cold storage and the fee reserve (mirrors WIT `treasury-config`).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TreasuryConfig {
     /// Empty: no sweeps.
     pub cold_account: String,
@@ -53,7 +58,8 @@ pub struct TreasuryConfig {
 pub const DEFAULT_MAX_FEE_CWD: u64 = 1_000_000;
 
 /// The affiliate programme (mirrors WIT `referral-config`).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ReferralConfig {
     /// Per-mille per level; index 0 is the user's own referrer.
     pub level_rates_per_mille: Vec<u32>,
@@ -96,6 +102,20 @@ pub struct Config {
     pub treasury: TreasuryConfig,
     pub referrals: ReferralConfig,
     pub events: EventConfig,
+}
+
+/// What an operator may change while the gateway runs (mirrors WIT `settings`; see
+/// [`crate::settings`]): the rates and limits, the treasury's thresholds, the referral
+/// rates. Everything else stays as configured.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Settings {
+    pub deposit_rate: Rate,
+    pub withdrawal_rate: Rate,
+    pub link: LinkConfig,
+    pub withdrawals: WithdrawalConfig,
+    pub low_fee_balance_cwd: u64,
+    pub treasury: TreasuryConfig,
+    pub referrals: ReferralConfig,
 }
 
 /// The gateway's private keys, WIF. `Debug` never prints them.
@@ -146,6 +166,49 @@ impl Config {
         }
         .normalized()
         .expect("defaults are valid")
+    }
+
+    /// The settings this configuration holds.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            deposit_rate: self.deposit_rate,
+            withdrawal_rate: self.withdrawal_rate,
+            link: self.link.clone(),
+            withdrawals: self.withdrawals.clone(),
+            low_fee_balance_cwd: self.low_fee_balance_cwd,
+            treasury: self.treasury.clone(),
+            referrals: self.referrals.clone(),
+        }
+    }
+
+    /// This configuration with `s` in force, checked as [`Config::normalized`] checks a
+    /// configuration. The cold account and the pool user are not settings: `s` must
+    /// keep them as they are.
+    pub fn with_settings(&self, s: &Settings) -> GwResult<Config> {
+        let changed = Config {
+            deposit_rate: s.deposit_rate,
+            withdrawal_rate: s.withdrawal_rate,
+            link: s.link.clone(),
+            withdrawals: s.withdrawals.clone(),
+            low_fee_balance_cwd: s.low_fee_balance_cwd,
+            treasury: s.treasury.clone(),
+            referrals: s.referrals.clone(),
+            ..self.clone()
+        }
+        .normalized()?;
+        if changed.treasury.cold_account != self.treasury.cold_account {
+            return Err(GatewayError::invalid(
+                "config.treasury.cold-account",
+                "not a setting: it changes with the configuration (and a restart) only",
+            ));
+        }
+        if changed.referrals.pool_user != self.referrals.pool_user {
+            return Err(GatewayError::invalid(
+                "config.referrals.pool-user",
+                "not a setting: it changes with the configuration (and a restart) only",
+            ));
+        }
+        Ok(changed)
     }
 
     /// Fills defaults (zero = default) and checks every field.

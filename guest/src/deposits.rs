@@ -648,8 +648,15 @@ impl Gateway {
         Ok(out)
     }
 
-    pub fn assign_unclaimed(&mut self, deposit_id: &str, user: &str) -> GwResult<UnclaimedView> {
-        self.active()?;
+    pub fn assign_unclaimed(&mut self, actor: &str, deposit_id: &str, user: &str) -> GwResult<UnclaimedView> {
+        let args = serde_json::json!({ "deposit_id": deposit_id, "user": user });
+        self.audited(actor, "assign-unclaimed", deposit_id, args, |g| {
+            g.assign_unclaimed_now(deposit_id, user)
+        })
+    }
+
+    fn assign_unclaimed_now(&mut self, deposit_id: &str, user: &str) -> GwResult<UnclaimedView> {
+        self.refresh_settings()?;
         check_user(user)?;
         let rate = self.active()?.config.deposit_rate;
         let now = self.now();
@@ -691,8 +698,14 @@ impl Gateway {
         Ok(view)
     }
 
-    pub fn refund_unclaimed(&mut self, deposit_id: &str, note: &str) -> GwResult<UnclaimedView> {
-        self.active()?;
+    pub fn refund_unclaimed(&mut self, actor: &str, deposit_id: &str, note: &str) -> GwResult<UnclaimedView> {
+        let args = serde_json::json!({ "deposit_id": deposit_id, "note": note });
+        self.audited(actor, "refund-unclaimed", deposit_id, args, |g| {
+            g.refund_unclaimed_now(deposit_id, note)
+        })
+    }
+
+    fn refund_unclaimed_now(&mut self, deposit_id: &str, note: &str) -> GwResult<UnclaimedView> {
         if note.len() > 200 {
             return Err(GatewayError::invalid("note", "at most 200 bytes"));
         }

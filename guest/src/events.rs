@@ -188,6 +188,11 @@ pub enum Alert {
         fee: u64,
         ceiling: u64,
     },
+    /// The chain holds less than the gateway owes (see [`crate::books`]).
+    BooksMismatch {
+        owed_cwd: u64,
+        held_cwd: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -19,7 +19,12 @@ use zeroize::Zeroizing;
 /// The configured state: everything derived from `configure`.
 #[derive(Clone)]
 pub struct Active {
+    /// The configuration in force: `initial` with the stored settings applied.
     pub config: Config,
+    /// What `configure` was given (normalized).
+    pub initial: Config,
+    /// The stored settings' version `config` reflects (0: none stored).
+    pub settings_revision: u64,
     /// `None`: the host's signer signs (`configure` was given no active key).
     pub active_key: Option<PrivateKey>,
     /// The gateway account's active keys that meet its threshold alone: a signature is
@@ -54,7 +59,12 @@ pub struct Gateway {
     /// Set by this tick's scan: a payout unknown to the store is in a block that is not
     /// irreversible yet. No new payout this tick (it is recorded once irreversible).
     pub(crate) unknown_payout_pending: bool,
+    /// When this instance's tick last reconciled the books (see [`BOOKS_EVERY_MS`]).
+    last_books_ms: u64,
 }
+
+/// How often a tick reconciles the books (each costs two balance reads from the node).
+pub const BOOKS_EVERY_MS: u64 = 600_000;
 
 pub use crate::ids::check_user;
 
@@ -65,12 +75,55 @@ impl Gateway {
             active: None,
             alert_memory: Default::default(),
             unknown_payout_pending: false,
+            last_books_ms: 0,
         }
     }
 
     /// `user` may act as a player: valid, and not one of the gateway's own users.
     pub(crate) fn check_player(&self, user: &str) -> GwResult<()> {
         crate::ids::check_player(user, &self.active()?.config.referrals.pool_user)
+    }
+
+    /// Runs an operator action and records it in the audit trail: with the action's
+    /// first commit, or alone once the action answers without one (refused, or nothing
+    /// to change). An entry that cannot be written fails an action that succeeded.
+    pub(crate) fn audited<T>(
+        &mut self,
+        actor: &str,
+        call: &str,
+        subject: &str,
+        arguments: serde_json::Value,
+        act: impl FnOnce(&mut Self) -> GwResult<T>,
+    ) -> GwResult<T> {
+        self.active()?;
+        crate::ids::check_actor(actor)?;
+        self.ports.outbox.audit = Some(crate::ports::AuditContext {
+            actor: actor.to_string(),
+            call: call.to_string(),
+            subject: subject.to_string(),
+            arguments,
+        });
+        let answer = act(self);
+        let Some(ctx) = self.ports.outbox.audit.take() else {
+            return answer; // written with the action's commit
+        };
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        let now = self.now();
+        let nonce = u32::from_le_bytes(self.random_bytes());
+        let (key, value) = crate::records::audit::entry(&ctx, now, nonce, outcome);
+        let written = self
+            .ports
+            .store
+            .commit(&[], &[crate::ports::Write { key, value: Some(value) }])
+            .map_err(GatewayError::from);
+        match (answer, written) {
+            (Ok(_), Err(e)) => Err(e),
+            (Ok(_), Ok(false)) => Err(GatewayError::Busy),
+            (answer, _) => answer,
+        }
     }
 
     pub(crate) fn active(&self) -> GwResult<&Active> {
@@ -156,8 +209,15 @@ impl Gateway {
         let stats_id = account.statistics.clone();
         let memo_secrets = std::rc::Rc::new(crate::memo::SharedSecrets::new(&memo_key));
         self.ports.outbox.enabled = !config.events.live_only;
+        // Settings an operator changed at runtime win over the configuration's.
+        let stored = crate::settings::stored(self.ports.store.as_mut())?;
+        let settings_revision = stored.as_ref().map_or(0, |(_, v)| *v);
+        let initial = config;
+        let config = crate::settings::in_force(&initial, stored.as_ref().map(|(r, _)| r))?;
         self.active = Some(Active {
             config,
+            initial,
+            settings_revision,
             active_key,
             active_authority,
             memo_key,
@@ -172,7 +232,59 @@ impl Gateway {
         Ok(info)
     }
 
-    pub fn quote_deposit(&self, cwd: u64) -> GwResult<Quote> {
+    /// Puts the stored settings in force if they changed since this instance last
+    /// looked (one point read). Calls that use settings start with it.
+    pub fn refresh_settings(&mut self) -> GwResult<()> {
+        self.active()?;
+        let stored = crate::settings::stored(self.ports.store.as_mut())?;
+        let a = self.active.as_mut().expect("checked above");
+        let revision = stored.as_ref().map_or(0, |(_, v)| *v);
+        if revision != a.settings_revision {
+            a.config = crate::settings::in_force(&a.initial, stored.as_ref().map(|(r, _)| r))?;
+            a.settings_revision = revision;
+        }
+        Ok(())
+    }
+
+    /// The settings in force and where they come from.
+    pub fn get_settings(&mut self) -> GwResult<crate::settings::SettingsView> {
+        self.refresh_settings()?;
+        let stored = crate::settings::stored(self.ports.store.as_mut())?;
+        let a = self.active()?;
+        let (changed_at_ms, changed_by, revision) = match stored {
+            Some((rec, v)) if v == a.settings_revision => (rec.changed_at_ms, rec.changed_by, v),
+            // Changed again between the two reads: show what this instance applied.
+            Some(_) | None => (0, String::new(), a.settings_revision),
+        };
+        Ok(crate::settings::SettingsView {
+            settings: a.config.settings(),
+            revision,
+            changed_at_ms,
+            changed_by,
+        })
+    }
+
+    /// Replaces the settings (audited) if `revision` is still theirs.
+    pub fn update_settings(
+        &mut self,
+        actor: &str,
+        settings: &crate::config::Settings,
+        revision: u64,
+    ) -> GwResult<crate::settings::SettingsView> {
+        let args = serde_json::json!({ "settings": settings, "revision": revision });
+        self.audited(actor, "update-settings", "settings", args, |g| {
+            let initial = g.active()?.initial.clone();
+            let now = g.now();
+            records::transact(&mut g.ports, |t| {
+                crate::settings::stage_update(t, &initial, settings, revision, actor, now)?;
+                Ok(records::Step::Commit(()))
+            })?;
+            g.get_settings()
+        })
+    }
+
+    pub fn quote_deposit(&mut self, cwd: u64) -> GwResult<Quote> {
+        self.refresh_settings()?;
         let rate = self.active()?.config.deposit_rate;
         rates::chain_amount(cwd)?;
         Ok(Quote {
@@ -182,14 +294,15 @@ impl Gateway {
         })
     }
 
-    pub fn quote_withdrawal(&self, amount: WithdrawalAmount) -> GwResult<Quote> {
+    pub fn quote_withdrawal(&mut self, amount: WithdrawalAmount) -> GwResult<Quote> {
+        self.refresh_settings()?;
         let rate = self.active()?.config.withdrawal_rate;
         let (game, cwd) = rates::withdrawal(rate, amount)?;
         Ok(Quote { cwd, game, rate })
     }
 
     pub fn account(&mut self, user: &str) -> GwResult<AccountView> {
-        self.active()?;
+        self.refresh_settings()?;
         check_user(user)?;
         let now = self.now();
         let max_attempts = self.active()?.config.link.max_attempts;
@@ -221,6 +334,7 @@ impl Gateway {
     }
 
     pub fn deposit_instructions(&mut self, user: &str) -> GwResult<DepositInfo> {
+        self.refresh_settings()?;
         check_user(user)?;
         let (gateway_account, rate) = {
             let a = self.active()?;
@@ -242,6 +356,7 @@ impl Gateway {
     }
 
     pub fn status(&mut self) -> GwResult<GatewayStatus> {
+        self.refresh_settings()?;
         let (gateway_account, gateway_id, threshold) = {
             let a = self.active()?;
             (
@@ -287,9 +402,52 @@ impl Gateway {
         })
     }
 
+    /// The books: kept totals against the hot and cold balances on chain. Raises a
+    /// `books-mismatch` alert when the chain holds less than the gateway owes.
+    pub fn reconcile(&mut self) -> GwResult<crate::books::Books> {
+        self.refresh_settings()?;
+        let (gateway_id, cold_id, rate, pool) = {
+            let a = self.active()?;
+            (a.gateway_id, a.cold_id, a.config.withdrawal_rate, a.config.referrals.pool_user.clone())
+        };
+        let store = self.ports.store.as_mut();
+        let t = match totals::read(store)? {
+            Some(t) => t,
+            None => totals::recount(store)?,
+        };
+        let pool_game = peek::<UserRec>(store, &records::user_key(&pool))?.map_or(0, |u| u.balance);
+        let node = self.ports.node.as_mut();
+        let hot = chain::cwd_balance(node, gateway_id).ok();
+        let cold = match cold_id {
+            Some(id) => chain::cwd_balance(node, id).ok(),
+            None => Some(0),
+        };
+        let books = crate::books::reckon(&t, pool_game, rate, hot, cold)?;
+        if books.mismatch {
+            self.raise(Alert::BooksMismatch {
+                owed_cwd: books.owed_cwd,
+                held_cwd: hot.unwrap_or(0).saturating_add(cold.unwrap_or(0)),
+            });
+        }
+        Ok(books)
+    }
+
+    /// The audit trail, newest first (see `records::audit`).
+    pub fn list_audit(
+        &mut self,
+        filter: &crate::records::audit::AuditFilter,
+        start_before: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<crate::records::audit::AuditEntry>> {
+        self.active()?;
+        check_limit(limit)?;
+        crate::records::audit::list(self.ports.store.as_mut(), filter, start_before, limit as usize)
+    }
+
     /// The timer's call. Node failures never fail it: they are counted and alerted, and
     /// the work is retried on a later tick.
     pub fn tick(&mut self) -> GwResult<TickReport> {
+        self.refresh_settings()?;
         let (interval, gateway_id, threshold) = {
             let a = self.active()?;
             (
@@ -355,6 +513,12 @@ impl Gateway {
                     report.node_errors += 1;
                 }
             }
+        }
+        let now = self.now();
+        if now.saturating_sub(self.last_books_ms) >= BOOKS_EVERY_MS && scan.complete {
+            self.last_books_ms = now;
+            // Its node failures only leave a balance unknown; the alert is its output.
+            self.reconcile()?;
         }
         if busy || report.node_errors > 0 {
             // Work remains (more history, withdrawals waiting for a block): come back soon.
@@ -455,6 +619,7 @@ impl WithdrawalRec {
             attempts: self.attempts,
             block_num: self.block_num,
             note: self.note.clone(),
+            approved_by: self.approved_by.clone(),
         }
     }
 

@@ -90,6 +90,10 @@ pub enum GatewayError {
     SignerRefused { rule: String, reason: String },
     /// The signer did not answer: nothing was sent. Retry later.
     SignerUnavailable(String),
+    /// This actor already approved the four-eyes payout: another must.
+    SecondApproverNeeded,
+    /// The settings' revision is now this one: read them again.
+    SettingsChanged(u64),
 }
 
 pub type GwResult<T> = Result<T, GatewayError>;
@@ -98,6 +102,60 @@ pub type GwResult<T> = Result<T, GatewayError>;
 pub const NODE_RETRY_MS: u64 = 5_000;
 
 impl GatewayError {
+    /// The error's WIT case name (the API's error code).
+    pub fn code(&self) -> &'static str {
+        use GatewayError::*;
+        match self {
+            NotConfigured => "not-configured",
+            Invalid { .. } => "invalid",
+            BadKey(..) => "bad-key",
+            KeyMismatch(..) => "key-mismatch",
+            WrongChain(..) => "wrong-chain",
+            BadUserId => "bad-user-id",
+            ReservedUser => "reserved-user",
+            BadAccountName(..) => "bad-account-name",
+            AccountNotFound => "account-not-found",
+            AccountTaken => "account-taken",
+            AccountReserved { .. } => "account-reserved",
+            AlreadyLinked(..) => "already-linked",
+            NotLinked => "not-linked",
+            RateLimited { .. } => "rate-limited",
+            NoPendingLink => "no-pending-link",
+            LinkExpired => "link-expired",
+            WrongCode { .. } => "wrong-code",
+            TooManyAttempts => "too-many-attempts",
+            WithdrawalsPending => "withdrawals-pending",
+            InsufficientBalance(..) => "insufficient-balance",
+            BelowMinimum(..) => "below-minimum",
+            AboveMaximum(..) => "above-maximum",
+            DailyLimit { .. } => "daily-limit",
+            AmountTooSmall => "amount-too-small",
+            Overflow => "overflow",
+            IdempotencyConflict => "idempotency-conflict",
+            WithdrawalNotFound => "withdrawal-not-found",
+            NotAwaitingReview => "not-awaiting-review",
+            NotCancellable => "not-cancellable",
+            UnknownPayoutNotFound => "unknown-payout-not-found",
+            ProofRequired { .. } => "proof-required",
+            BadProof(..) => "bad-proof",
+            UnclaimedNotFound => "unclaimed-not-found",
+            AlreadyResolved => "already-resolved",
+            NotCwd => "not-cwd",
+            ReferrerAlreadySet(..) => "referrer-already-set",
+            SelfReferral => "self-referral",
+            ReferralCycle => "referral-cycle",
+            PoolInsufficient(..) => "pool-insufficient",
+            NodeUnavailable { .. } => "node-unavailable",
+            StoreUnavailable(..) => "store-unavailable",
+            Busy => "busy",
+            SigningFailed => "signing-failed",
+            SignerRefused { .. } => "signer-refused",
+            SignerUnavailable(..) => "signer-unavailable",
+            SecondApproverNeeded => "second-approver-needed",
+            SettingsChanged(..) => "settings-changed",
+        }
+    }
+
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
         GatewayError::Invalid { field: field.to_string(), detail: detail.into() }
     }

@@ -37,3 +37,13 @@ pub fn check_player(user: &str, pool_user: &str) -> GwResult<()> {
     }
     Ok(())
 }
+
+/// Who carries out an operator action, as the audit trail names them: 1..=64 visible
+/// ASCII characters (the host passes the token's name).
+pub fn check_actor(actor: &str) -> GwResult<()> {
+    if (1..=64).contains(&actor.len()) && actor.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(GatewayError::invalid("actor", "1..=64 visible ASCII characters"))
+    }
+}

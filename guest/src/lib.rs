@@ -10,6 +10,7 @@ pub use cwd_codec::{codec, error, json, keys, memo, ops, signing};
 
 // The gateway: a deterministic core behind the ports.
 pub mod alerts;
+pub mod books;
 pub mod chain;
 pub mod config;
 pub mod deposits;
@@ -29,6 +30,7 @@ pub mod rates;
 pub mod records;
 pub mod referrals;
 pub mod retention;
+pub mod settings;
 pub mod signatures;
 pub mod sweep;
 pub mod transfers;

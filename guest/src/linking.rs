@@ -154,6 +154,7 @@ impl Gateway {
         account: &str,
         proof: Option<&crate::pow::Proof>,
     ) -> GwResult<LinkStarted> {
+        self.refresh_settings()?;
         self.check_player(user)?;
         check_account_name(account).map_err(GatewayError::BadAccountName)?;
         let now = self.now();
@@ -372,6 +373,7 @@ impl Gateway {
     }
 
     pub fn confirm_link(&mut self, user: &str, code: &str) -> GwResult<LinkedAccount> {
+        self.refresh_settings()?;
         self.check_player(user)?;
         let now = self.now();
         let max_attempts = self.active()?.config.link.max_attempts;

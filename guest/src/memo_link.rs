@@ -84,6 +84,7 @@ impl Gateway {
     /// Called by the game when a user wants to link by sending a transfer. Replaces any
     /// memo-link code the user had. Counts against the user's link limits only.
     pub fn start_memo_link(&mut self, user: &str) -> GwResult<MemoLinkStarted> {
+        self.refresh_settings()?;
         self.check_player(user)?;
         let (cfg, key, gateway_account) = {
             let a = self.active()?;

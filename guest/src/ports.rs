@@ -145,12 +145,24 @@ pub struct Ports {
 
 /// The outbox's side of this instance: whether events are written to the store with
 /// their change (config `events.live-only` turns it off), and the last event stamp it
-/// gave (see `records::outbox`), so its stamps only grow.
+/// gave (see `records::outbox`), so its stamps only grow. It also carries the operator
+/// action under way, whose audit entry the next commit writes (see `records::audit`).
 #[derive(Clone, Debug)]
 pub struct Outbox {
     pub enabled: bool,
     last: u64,
     instance: Option<u64>,
+    pub audit: Option<AuditContext>,
+}
+
+/// An operator action being carried out: who, which call, on what, with which
+/// arguments (a JSON object, never a secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditContext {
+    pub actor: String,
+    pub call: String,
+    pub subject: String,
+    pub arguments: serde_json::Value,
 }
 
 impl Default for Outbox {
@@ -159,6 +171,7 @@ impl Default for Outbox {
             enabled: true,
             last: 0,
             instance: None,
+            audit: None,
         }
     }
 }

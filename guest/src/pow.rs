@@ -115,6 +115,7 @@ fn spent_key(challenge: &str) -> String {
 impl Gateway {
     /// A fresh challenge for `start-link` (writes nothing).
     pub fn link_challenge(&mut self) -> GwResult<Challenge> {
+        self.refresh_settings()?;
         let (key, bits) = {
             let a = self.active()?;
             (a.pow_key.clone(), a.config.link.pow_bits)

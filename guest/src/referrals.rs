@@ -195,7 +195,8 @@ impl Gateway {
         base: u64,
         idempotency_key: &str,
     ) -> GwResult<RewardView> {
-        self.active()?;
+        self.refresh_settings()?;
+
         check_user(user)?;
         check_idempotency_key(idempotency_key)?;
         if base == 0 {

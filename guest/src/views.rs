@@ -80,6 +80,7 @@ pub struct WithdrawalView {
     pub attempts: u32,
     pub block_num: Option<u32>,
     pub note: Option<String>,
+    pub approved_by: Vec<String>,
 }
 
 /// A deposit credited to a user (`list-deposits`).

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::gateway::Gateway;
 use crate::gateway_error::{GatewayError, GwResult};
 use crate::records::outbox::{self, EventRec, FEED};
-use crate::records::{self, transact_store, Order, Step, Txn};
+use crate::records::{self, transact, transact_store, Order, Step, Txn};
 
 pub const CURSOR: &str = "webhook/cursor";
 const DELIVERIES: &str = "whd/";
@@ -250,10 +250,15 @@ impl Gateway {
 
     /// Starts the delivery of feed event `seq` again, due now (the operator's
     /// redeliver): whatever its state, the attempts so far stay in its log.
-    pub fn redeliver_event(&mut self, seq: u64) -> GwResult<DeliveryRec> {
-        self.active()?;
+    pub fn redeliver_event(&mut self, actor: &str, seq: u64) -> GwResult<DeliveryRec> {
+        let args = serde_json::json!({ "seq": seq });
+        self.audited(actor, "redeliver-event", &seq.to_string(), args, |g| g.redeliver_event_now(seq))
+    }
+
+    fn redeliver_event_now(&mut self, seq: u64) -> GwResult<DeliveryRec> {
         let now = self.now();
-        transact_store(self.ports.store.as_mut(), |t| {
+        // With the event doors (it reports none): the audit entry joins this commit.
+        transact(&mut self.ports, |t| {
             let event: EventRec = t.get(&outbox::feed_key(seq))?.ok_or_else(|| {
                 GatewayError::invalid(
                     "seq",

@@ -162,7 +162,7 @@ impl Gateway {
         amount: WithdrawalAmount,
         idempotency_key: &str,
     ) -> GwResult<WithdrawalView> {
-        self.active()?;
+        self.refresh_settings()?;
         self.check_player(user)?;
         check_idempotency_key(idempotency_key)?;
         let (rate, wc) = {
@@ -206,7 +206,8 @@ impl Gateway {
             u.balance -= game;
             u.frozen = u.frozen.checked_add(game).ok_or(GatewayError::Overflow)?;
             u.open_withdrawals += 1;
-            let state = if wc.review_above_cwd > 0 && cwd > wc.review_above_cwd {
+            let above = |threshold: u64| threshold > 0 && cwd > threshold;
+            let state = if above(wc.review_above_cwd) || above(wc.four_eyes_above_cwd) {
                 WdState::AwaitingReview
             } else {
                 WdState::Queued
@@ -229,6 +230,7 @@ impl Gateway {
                 attempts: 0,
                 block_num: None,
                 note: None,
+                approved_by: Vec::new(),
             };
             if t.get::<String>(&records::wdnonce_key(nonce))?.is_some() {
                 return Err(GatewayError::Busy); // a 2^-64 collision: the caller retries
@@ -249,8 +251,17 @@ impl Gateway {
         Ok(view.view())
     }
 
-    pub fn approve_withdrawal(&mut self, id: &str) -> GwResult<WithdrawalView> {
-        self.active()?;
+    /// Releases a withdrawal under review. A four-eyes payout (above
+    /// `four-eyes-above-cwd` when approved) needs two different actors: the first
+    /// approval is recorded and the payout stays under review; the second releases it.
+    pub fn approve_withdrawal(&mut self, actor: &str, id: &str) -> GwResult<WithdrawalView> {
+        let args = serde_json::json!({ "withdrawal_id": id });
+        self.audited(actor, "approve-withdrawal", id, args, |g| g.approve_withdrawal_now(actor, id))
+    }
+
+    fn approve_withdrawal_now(&mut self, actor: &str, id: &str) -> GwResult<WithdrawalView> {
+        self.refresh_settings()?;
+        let four_eyes = self.active()?.config.withdrawals.four_eyes_above_cwd;
         let w = transact(&mut self.ports, |t| {
             let mut w: WithdrawalRec = t
                 .get(&records::wd_key(id))?
@@ -258,16 +269,27 @@ impl Gateway {
             if w.state != WdState::AwaitingReview {
                 return Err(GatewayError::NotAwaitingReview);
             }
-            w.state = WdState::Queued;
+            if w.approved_by.iter().any(|a| a == actor) {
+                return Err(GatewayError::SecondApproverNeeded);
+            }
+            w.approved_by.push(actor.to_string());
+            let needed = if four_eyes > 0 && w.cwd > four_eyes { 2 } else { 1 };
+            if w.approved_by.len() >= needed {
+                w.state = WdState::Queued;
+                t.emit(Event::WithdrawalApproved(w.reference()));
+            }
             t.put(&records::wd_key(id), &w);
-            t.emit(Event::WithdrawalApproved(w.reference()));
             Ok(Step::Commit(w))
         })?;
         Ok(w.view())
     }
 
-    pub fn reject_withdrawal(&mut self, id: &str, reason: &str) -> GwResult<WithdrawalView> {
-        self.active()?;
+    pub fn reject_withdrawal(&mut self, actor: &str, id: &str, reason: &str) -> GwResult<WithdrawalView> {
+        let args = serde_json::json!({ "withdrawal_id": id, "reason": reason });
+        self.audited(actor, "reject-withdrawal", id, args, |g| g.reject_withdrawal_now(id, reason))
+    }
+
+    fn reject_withdrawal_now(&mut self, id: &str, reason: &str) -> GwResult<WithdrawalView> {
         if reason.len() > 200 {
             return Err(GatewayError::invalid("reason", "at most 200 bytes"));
         }
@@ -292,8 +314,12 @@ impl Gateway {
     /// cancelled and unfrozen in one commit. A tick building it at the same moment
     /// either stores its transaction first (then this answers `not-cancellable`) or
     /// finds it cancelled and sends nothing.
-    pub fn cancel_withdrawal(&mut self, id: &str, reason: &str) -> GwResult<WithdrawalView> {
-        self.active()?;
+    pub fn cancel_withdrawal(&mut self, actor: &str, id: &str, reason: &str) -> GwResult<WithdrawalView> {
+        let args = serde_json::json!({ "withdrawal_id": id, "reason": reason });
+        self.audited(actor, "cancel-withdrawal", id, args, |g| g.cancel_withdrawal_now(id, reason))
+    }
+
+    fn cancel_withdrawal_now(&mut self, id: &str, reason: &str) -> GwResult<WithdrawalView> {
         if reason.len() > 200 {
             return Err(GatewayError::invalid("reason", "at most 200 bytes"));
         }
@@ -334,10 +360,21 @@ impl Gateway {
     /// procedure). Payouts resume when no unknown payout is left unacknowledged.
     pub fn acknowledge_unknown_payout(
         &mut self,
+        actor: &str,
         deposit_id: &str,
         note: &str,
     ) -> GwResult<UnknownPayoutView> {
-        self.active()?;
+        let args = serde_json::json!({ "deposit_id": deposit_id, "note": note });
+        self.audited(actor, "acknowledge-unknown-payout", deposit_id, args, |g| {
+            g.acknowledge_unknown_payout_now(deposit_id, note)
+        })
+    }
+
+    fn acknowledge_unknown_payout_now(
+        &mut self,
+        deposit_id: &str,
+        note: &str,
+    ) -> GwResult<UnknownPayoutView> {
         if note.len() > 200 {
             return Err(GatewayError::invalid("note", "at most 200 bytes"));
         }
@@ -852,6 +889,8 @@ impl Gateway {
                 return Ok(Step::Done(()));
             }
             w.state = WdState::AwaitingReview;
+            // The signer refused what was approved: it is reviewed afresh.
+            w.approved_by.clear();
             w.note = Some(format!("held: the signer refused it ({reason})").chars().take(200).collect());
             t.put(&records::wd_key(id), &w);
             t.emit(Event::WithdrawalAwaitingReview(w.reference()));

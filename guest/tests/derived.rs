@@ -66,7 +66,7 @@ fn kept_totals_equal_the_recount_through_payouts_claims_and_restarts() {
     }
     w.gw.tick().unwrap();
     let deposit = w.gw.list_unclaimed(false, None, 10).unwrap().remove(0).deposit_id;
-    w.gw.assign_unclaimed(&deposit, "u1").unwrap();
+    w.gw.assign_unclaimed("operator", &deposit, "u1").unwrap();
     let t = kept(&w).unwrap();
     assert_eq!(t, recount(&w));
     assert_eq!((t.frozen_game, t.pending_count, t.unclaimed_count, t.unclaimed_cwd), (0, 0, 0, 0), "{t:?}");
@@ -196,7 +196,7 @@ fn listings_through_the_index_equal_listings_over_every_record() {
     w.settle();
     w.gw.tick().unwrap();
     let deposit = w.gw.list_unclaimed(false, None, 10).unwrap().remove(0).deposit_id;
-    w.gw.assign_unclaimed(&deposit, "u2").unwrap();
+    w.gw.assign_unclaimed("operator", &deposit, "u2").unwrap();
     w.gw.adjust_balance("u2", 5_000, "u2-funds", "funds").unwrap();
     w.gw.request_withdrawal("u2", Game(1_000), "u2-w").unwrap();
     for i in 0..5 {

@@ -203,7 +203,7 @@ fn failed_deliveries_back_off_then_give_up_and_redeliver_starts_again() {
             .unwrap();
     assert_eq!(failed.len(), 1);
     // The operator redelivers: due now, delivered on the next claim.
-    let r = w.gw.redeliver_event(seq).unwrap();
+    let r = w.gw.redeliver_event("operator", seq).unwrap();
     assert_eq!(r.state, DeliveryState::Pending);
     let c = w.gw.claim_webhook_deliveries(10).unwrap();
     assert_eq!(c.len(), 1);
@@ -215,7 +215,7 @@ fn failed_deliveries_back_off_then_give_up_and_redeliver_starts_again() {
             .unwrap();
     assert_eq!(d2, d);
     assert!(matches!(
-        w.gw.redeliver_event(999),
+        w.gw.redeliver_event("operator", 999),
         Err(GatewayError::Invalid { .. })
     ));
 }

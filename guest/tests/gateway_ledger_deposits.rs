@@ -42,7 +42,7 @@ fn quotes_round_in_the_operators_favour() {
     let mut cfg = default_config();
     cfg.deposit_rate = Rate { game_units: 3, per_cwd_units: 7 };
     cfg.withdrawal_rate = Rate { game_units: 7, per_cwd_units: 3 };
-    let w = World::with_config(21, cfg);
+    let mut w = World::with_config(21, cfg);
     let q = w.gw.quote_deposit(10).unwrap();
     assert_eq!(q.game, 4); // 30/7 = 4.28: floor
     let q = w.gw.quote_withdrawal(WithdrawalAmount::Game(10)).unwrap();
@@ -179,16 +179,16 @@ fn weak_spot_unlinked_deposit_recorded() {
     assert_eq!((status.unclaimed_count, status.unclaimed_cwd), (3, 301_000));
 
     // The operator assigns bob's deposit to a user, and marks the other asset for refund.
-    let a = w.gw.assign_unclaimed(&open[0].deposit_id, "u7").unwrap();
+    let a = w.gw.assign_unclaimed("operator", &open[0].deposit_id, "u7").unwrap();
     assert_eq!(a.state, UnclaimedStateView::Assigned);
     assert_eq!(w.balance("u7").0, 270);
-    assert_eq!(w.gw.assign_unclaimed(&open[0].deposit_id, "u7"), Err(GatewayError::AlreadyResolved));
-    assert_eq!(w.gw.assign_unclaimed(&open[1].deposit_id, "u7"), Err(GatewayError::NotCwd));
-    assert_eq!(w.gw.assign_unclaimed(&open[2].deposit_id, "u7"), Err(GatewayError::AmountTooSmall));
-    let r = w.gw.refund_unclaimed(&open[1].deposit_id, "sent back by hand").unwrap();
+    assert_eq!(w.gw.assign_unclaimed("operator", &open[0].deposit_id, "u7"), Err(GatewayError::AlreadyResolved));
+    assert_eq!(w.gw.assign_unclaimed("operator", &open[1].deposit_id, "u7"), Err(GatewayError::NotCwd));
+    assert_eq!(w.gw.assign_unclaimed("operator", &open[2].deposit_id, "u7"), Err(GatewayError::AmountTooSmall));
+    let r = w.gw.refund_unclaimed("operator", &open[1].deposit_id, "sent back by hand").unwrap();
     assert_eq!(r.state, UnclaimedStateView::RefundMarked);
-    assert_eq!(w.gw.refund_unclaimed(&open[1].deposit_id, "again"), Err(GatewayError::AlreadyResolved));
-    assert_eq!(w.gw.refund_unclaimed("d-nope", "x"), Err(GatewayError::UnclaimedNotFound));
+    assert_eq!(w.gw.refund_unclaimed("operator", &open[1].deposit_id, "again"), Err(GatewayError::AlreadyResolved));
+    assert_eq!(w.gw.refund_unclaimed("operator", "d-nope", "x"), Err(GatewayError::UnclaimedNotFound));
     assert_eq!(w.gw.list_unclaimed(false, None, 10).unwrap().len(), 1);
     assert_eq!(w.gw.list_unclaimed(true, None, 10).unwrap().len(), 3);
     assert_eq!(w.gw.list_unclaimed(true, Some(&open[0].deposit_id), 10).unwrap().len(), 2);
@@ -325,7 +325,7 @@ fn list_deposits_shows_a_users_credits_in_chain_order() {
     w.settle();
     w.gw.tick().unwrap();
     let open = w.gw.list_unclaimed(false, None, 10).unwrap();
-    w.gw.assign_unclaimed(&open[0].deposit_id, "u1").unwrap();
+    w.gw.assign_unclaimed("operator", &open[0].deposit_id, "u1").unwrap();
 
     let all = w.gw.list_deposits("u1", Order::OldestFirst, None, 10).unwrap();
     let seen: Vec<(u64, u64, bool)> = all.iter().map(|d| (d.cwd, d.game, d.assigned)).collect();

@@ -207,9 +207,9 @@ fn run(seed: u64, steps: usize) {
                 {
                     if let Some(x) = list.iter().find(|x| x.state == WdState::AwaitingReview) {
                         if rng.chance(500) {
-                            let _ = w.gw.approve_withdrawal(&x.withdrawal_id);
+                            let _ = w.gw.approve_withdrawal("operator", &x.withdrawal_id);
                         } else {
-                            let _ = w.gw.reject_withdrawal(&x.withdrawal_id, "no");
+                            let _ = w.gw.reject_withdrawal("operator", &x.withdrawal_id, "no");
                         }
                     }
                 }
@@ -218,9 +218,9 @@ fn run(seed: u64, steps: usize) {
                 if let Ok(list) = w.gw.list_unclaimed(false, None, 10) {
                     if let Some(u) = list.first() {
                         if rng.chance(500) {
-                            let _ = w.gw.assign_unclaimed(&u.deposit_id, user);
+                            let _ = w.gw.assign_unclaimed("operator", &u.deposit_id, user);
                         } else {
-                            let _ = w.gw.refund_unclaimed(&u.deposit_id, "refund");
+                            let _ = w.gw.refund_unclaimed("operator", &u.deposit_id, "refund");
                         }
                     }
                 }

@@ -137,7 +137,7 @@ fn mass_payment_and_approved_transfer_are_recorded_not_credited_and_never_lost()
     let views = w.gw.list_unclaimed(false, None, 10).unwrap();
     assert!(views.iter().all(|v| v.reason.contains("not by a transfer")), "{views:?}");
     for v in &views {
-        w.gw.assign_unclaimed(&v.deposit_id, "u1").unwrap();
+        w.gw.assign_unclaimed("operator", &v.deposit_id, "u1").unwrap();
     }
     assert_eq!(w.balance("u1").0, 90 * 5 + 90 * 7 + 225);
 }

@@ -349,24 +349,24 @@ fn large_withdrawals_wait_for_review() {
         )
         .unwrap();
     assert_eq!(listed.len(), 2);
-    w.gw.approve_withdrawal(&big.withdrawal_id).unwrap();
+    w.gw.approve_withdrawal("operator", &big.withdrawal_id).unwrap();
     assert_eq!(
-        w.gw.approve_withdrawal(&big.withdrawal_id),
+        w.gw.approve_withdrawal("operator", &big.withdrawal_id),
         Err(GatewayError::NotAwaitingReview)
     );
     let rejected =
-        w.gw.reject_withdrawal(&big2.withdrawal_id, "looks odd")
+        w.gw.reject_withdrawal("operator", &big2.withdrawal_id, "looks odd")
             .unwrap();
     assert_eq!(
         (rejected.state, rejected.note.as_deref()),
         (WdState::Rejected, Some("looks odd"))
     );
     assert_eq!(
-        w.gw.reject_withdrawal(&big2.withdrawal_id, "again"),
+        w.gw.reject_withdrawal("operator", &big2.withdrawal_id, "again"),
         Err(GatewayError::NotAwaitingReview)
     );
     assert_eq!(
-        w.gw.approve_withdrawal("w9999999999"),
+        w.gw.approve_withdrawal("operator", "w9999999999"),
         Err(GatewayError::WithdrawalNotFound)
     );
     assert_eq!(w.balance("u1"), (5_000, 5_000));

@@ -130,7 +130,7 @@ fn a_refusal_holds_the_withdrawal_for_review_and_nothing_is_sent() {
     assert_eq!(signer.read.borrow().len(), asked);
     // The operator approves once the signer's limit allows: paid once.
     signer.mode.set(Mode::Sign);
-    w.gw.approve_withdrawal(&wd.withdrawal_id).unwrap();
+    w.gw.approve_withdrawal("operator", &wd.withdrawal_id).unwrap();
     w.gw.tick().unwrap();
     w.settle();
     w.gw.tick().unwrap();

@@ -4,7 +4,7 @@
 wasmtime::component::bindgen!({
     world: "gateway",
     path: "../wit",
-    additional_derives: [serde::Serialize],
+    additional_derives: [serde::Serialize, serde::Deserialize],
     // An import may trap: the simulator's hooks (`runtime::SimulationHooks`) end a call
     // at any import, as a crash of the instance there would.
     imports: { default: trappable },

@@ -220,6 +220,8 @@ pub struct WithdrawalSection {
     pub max_cwd: u64,
     pub daily_cwd: u64,
     pub review_above_cwd: u64,
+    /// Payouts above this need two different operators' approvals (0: one is enough).
+    pub four_eyes_above_cwd: u64,
     pub expiration_secs: u32,
     pub max_attempts: u32,
 }
@@ -562,6 +564,7 @@ impl FileConfig {
                 max_cwd: self.withdrawals.max_cwd,
                 daily_cwd: self.withdrawals.daily_cwd,
                 review_above_cwd: self.withdrawals.review_above_cwd,
+                four_eyes_above_cwd: self.withdrawals.four_eyes_above_cwd,
                 expiration_secs: self.withdrawals.expiration_secs,
                 max_attempts: self.withdrawals.max_attempts,
             },

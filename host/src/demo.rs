@@ -149,6 +149,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
             max_cwd: 0,
             daily_cwd: 0,
             review_above_cwd: 0,
+            four_eyes_above_cwd: 0,
             expiration_secs: 0,
             max_attempts: 0,
         },

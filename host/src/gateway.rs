@@ -90,17 +90,17 @@ api_calls! {
     fn quote_withdrawal => call_quote_withdrawal(amount: WithdrawalAmount) -> Quote;
     fn adjust_balance => call_adjust_balance(user: &str, delta: i64, idempotency_key: &str, reason: &str) -> BalanceChange;
     fn request_withdrawal => call_request_withdrawal(user: &str, amount: WithdrawalAmount, idempotency_key: &str) -> Withdrawal;
-    fn approve_withdrawal => call_approve_withdrawal(withdrawal_id: &str) -> Withdrawal;
-    fn reject_withdrawal => call_reject_withdrawal(withdrawal_id: &str, reason: &str) -> Withdrawal;
-    fn cancel_withdrawal => call_cancel_withdrawal(withdrawal_id: &str, reason: &str) -> Withdrawal;
+    fn approve_withdrawal => call_approve_withdrawal(actor: &str, withdrawal_id: &str) -> Withdrawal;
+    fn reject_withdrawal => call_reject_withdrawal(actor: &str, withdrawal_id: &str, reason: &str) -> Withdrawal;
+    fn cancel_withdrawal => call_cancel_withdrawal(actor: &str, withdrawal_id: &str, reason: &str) -> Withdrawal;
     fn list_unknown_payouts => call_list_unknown_payouts(include_acknowledged: bool) -> Vec<UnknownPayout>;
-    fn acknowledge_unknown_payout => call_acknowledge_unknown_payout(deposit_id: &str, note: &str) -> UnknownPayout;
+    fn acknowledge_unknown_payout => call_acknowledge_unknown_payout(actor: &str, deposit_id: &str, note: &str) -> UnknownPayout;
     fn get_withdrawal => call_get_withdrawal(withdrawal_id: &str) -> Withdrawal;
     fn list_withdrawals => call_list_withdrawals(filter: &WithdrawalFilter, order: ListOrder, start_after: Option<&str>, limit: u32) -> Vec<Withdrawal>;
     fn list_deposits => call_list_deposits(user: &str, order: ListOrder, start_after: Option<&str>, limit: u32) -> Vec<CreditedDeposit>;
     fn list_unclaimed => call_list_unclaimed(include_resolved: bool, start_after: Option<&str>, limit: u32) -> Vec<UnclaimedDeposit>;
-    fn assign_unclaimed => call_assign_unclaimed(deposit_id: &str, user: &str) -> UnclaimedDeposit;
-    fn refund_unclaimed => call_refund_unclaimed(deposit_id: &str, note: &str) -> UnclaimedDeposit;
+    fn assign_unclaimed => call_assign_unclaimed(actor: &str, deposit_id: &str, user: &str) -> UnclaimedDeposit;
+    fn refund_unclaimed => call_refund_unclaimed(actor: &str, deposit_id: &str, note: &str) -> UnclaimedDeposit;
     fn status => call_status() -> GatewayStatus;
     fn transfer_internal => call_transfer_internal(from_user: &str, to_user: &str, amount: u64, idempotency_key: &str, memo: &str) -> InternalTransfer;
     fn list_transfers => call_list_transfers(user: &str, order: ListOrder, start_after: Option<&str>, limit: u32) -> Vec<InternalTransfer>;
@@ -113,8 +113,12 @@ api_calls! {
     fn feed_position => call_feed_position() -> u64;
     fn claim_webhook_deliveries => call_claim_webhook_deliveries(limit: u32) -> Vec<WebhookClaim>;
     fn report_webhook_delivery => call_report_webhook_delivery(seq: u64, delivered: bool, status: u16, detail: &str) -> WebhookDelivery;
-    fn redeliver_event => call_redeliver_event(seq: u64) -> WebhookDelivery;
+    fn redeliver_event => call_redeliver_event(actor: &str, seq: u64) -> WebhookDelivery;
     fn list_webhook_deliveries => call_list_webhook_deliveries(state: Option<DeliveryState>, start_after: Option<u64>, limit: u32) -> Vec<WebhookDelivery>;
+    fn get_settings => call_get_settings() -> SettingsView;
+    fn update_settings => call_update_settings(actor: &str, settings: &Settings, revision: u64) -> SettingsView;
+    fn list_audit => call_list_audit(filter: &AuditFilter, start_before: Option<&str>, limit: u32) -> Vec<AuditEntry>;
+    fn reconcile => call_reconcile() -> Books;
     fn tick => call_tick() -> TickReport;
 }
 

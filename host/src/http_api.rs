@@ -483,7 +483,7 @@ pub(crate) async fn run_call(st: &AppState, call: &str, args: Value) -> (u16, Va
     // thread costs more than the call itself (see BENCHMARKS.md).
     let inline = match READS_INLINE.contains(&call) {
         true => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            dispatch_in(&st.service, call, &args, Run::IfReady)
+            dispatch_in(&st.service, DEFAULT_ACTOR, call, &args, Run::IfReady)
         }))
         .transpose(),
         false => None,
@@ -542,10 +542,18 @@ enum Run {
 
 /// Runs one call; `(HTTP status, JSON body)`.
 pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
-    dispatch_in(service, call, a, Run::Wait).expect("a waiting run always answers")
+    dispatch_as(service, DEFAULT_ACTOR, call, a)
 }
 
-fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u16, Value)> {
+/// The actor operator calls record when the caller has no name of its own.
+pub const DEFAULT_ACTOR: &str = "default";
+
+/// Runs one call for `actor` (who the audit trail names for operator actions).
+pub fn dispatch_as(service: &Service, actor: &str, call: &str, a: &Value) -> (u16, Value) {
+    dispatch_in(service, actor, call, a, Run::Wait).expect("a waiting run always answers")
+}
+
+fn dispatch_in(service: &Service, actor: &str, call: &str, a: &Value, run: Run) -> Option<(u16, Value)> {
     // An argument that is present (not null) but of the wrong type is refused, never
     // read as absent or as a default.
     macro_rules! arg {
@@ -737,19 +745,19 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                     Err(e) => return Err(e),
                 },
                 "approve-withdrawal" => api
-                    .approve_withdrawal(arg!(str "withdrawal_id"))
+                    .approve_withdrawal(actor, arg!(str "withdrawal_id"))
                     .map(to_json),
                 "reject-withdrawal" => api
-                    .reject_withdrawal(arg!(str "withdrawal_id"), arg!(str "reason"))
+                    .reject_withdrawal(actor, arg!(str "withdrawal_id"), arg!(str "reason"))
                     .map(to_json),
                 "cancel-withdrawal" => api
-                    .cancel_withdrawal(arg!(str "withdrawal_id"), arg!(str "reason"))
+                    .cancel_withdrawal(actor, arg!(str "withdrawal_id"), arg!(str "reason"))
                     .map(to_json),
                 "list-unknown-payouts" => api
                     .list_unknown_payouts(arg!(opt_bool "include_acknowledged").unwrap_or(false))
                     .map(to_json),
                 "acknowledge-unknown-payout" => api
-                    .acknowledge_unknown_payout(arg!(str "deposit_id"), arg!(str "note"))
+                    .acknowledge_unknown_payout(actor, arg!(str "deposit_id"), arg!(str "note"))
                     .map(to_json),
                 "get-withdrawal" => api.get_withdrawal(arg!(str "withdrawal_id")).map(to_json),
                 "list-withdrawals" => {
@@ -788,10 +796,10 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                     )
                     .map(to_json),
                 "assign-unclaimed" => api
-                    .assign_unclaimed(arg!(str "deposit_id"), arg!(str "user"))
+                    .assign_unclaimed(actor, arg!(str "deposit_id"), arg!(str "user"))
                     .map(to_json),
                 "refund-unclaimed" => api
-                    .refund_unclaimed(arg!(str "deposit_id"), arg!(str "note"))
+                    .refund_unclaimed(actor, arg!(str "deposit_id"), arg!(str "note"))
                     .map(to_json),
                 "transfer-internal" => api
                     .transfer_internal(
@@ -844,7 +852,35 @@ fn dispatch_in(service: &Service, call: &str, a: &Value, run: Run) -> Option<(u1
                     api.list_webhook_deliveries(state, arg!(opt_u64 "start_after"), arg!(limit))
                         .map(to_json)
                 }
-                "redeliver-event" => api.redeliver_event(arg!(u64 "seq")).map(to_json),
+                "redeliver-event" => api.redeliver_event(actor, arg!(u64 "seq")).map(to_json),
+                "get-settings" => api.get_settings().map(to_json),
+                "update-settings" => {
+                    let revision = arg!(u64 "revision");
+                    let Some(given) = a.get("settings").filter(|v| v.is_object()) else {
+                        return Err(bad_request("`settings` must be an object: the settings to change (any part of get-settings' `settings`)"));
+                    };
+                    let current = match api.get_settings() {
+                        Ok(v) => v,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    let settings = match crate::settings::merged(&current.settings, given) {
+                        Ok(s) => s,
+                        Err(problem) => return Err(bad_request(problem)),
+                    };
+                    api.update_settings(actor, &settings, revision).map(to_json)
+                }
+                "list-audit" => {
+                    let filter = AuditFilter {
+                        actor: arg!(opt_str "actor").map(str::to_string),
+                        call: arg!(opt_str "call").map(str::to_string),
+                        subject: arg!(opt_str "subject").map(str::to_string),
+                        since_ms: arg!(opt_u64 "since_ms"),
+                        before_ms: arg!(opt_u64 "before_ms"),
+                    };
+                    api.list_audit(&filter, arg!(opt_str "start_before"), arg!(limit))
+                        .map(to_json)
+                }
+                "reconcile" => api.reconcile().map(to_json),
                 "feed-position" => api.feed_position().map(|seq| json!({ "seq": seq })),
                 other => {
                     return Err((
@@ -1032,6 +1068,8 @@ fn error_parts(e: &GatewayError) -> (u16, &'static str, String, Value) {
         E::SigningFailed => (503, "signing-failed", "a signature failed its self-check and nothing was sent; the operator was alerted; retry later".into(), json!({ "retry_after_ms": 5000 })),
         E::SignerRefused(r) => (409, "signer-refused", format!("the signer's policy refused it ({}): {}; nothing was sent, the operator was alerted", r.rule, r.reason), json!({ "rule": r.rule })),
         E::SignerUnavailable(d) => (503, "signer-unavailable", format!("the signer did not answer: {d}; nothing was sent"), json!({ "retry_after_ms": 5000 })),
+        E::SecondApproverNeeded => (409, "second-approver-needed", "this operator already approved this payout; a second, different operator must approve it".into(), json!({})),
+        E::SettingsChanged(r) => (409, "settings-changed", format!("the settings changed since they were read (revision {r} now): read them again, reapply the change, retry"), json!({ "revision": r })),
     }
 }
 

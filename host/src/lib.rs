@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod redact;
 pub mod runtime;
 pub mod serve;
+pub mod settings;
 pub mod signer;
 pub mod store;
 pub mod webhooks;

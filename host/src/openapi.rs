@@ -12,6 +12,7 @@ pub enum Ty {
     I64,
     Bool,
     U32,
+    Object,
 }
 
 pub struct Arg {
@@ -209,11 +210,37 @@ pub const CALLS: &[Call] = &[
     },
     Call { name: "feed-position", summary: "The feed's last position given out, {seq}: where a consumer that does not want the history starts list-events.", args: &[], amount: false },
     Call { name: "redeliver-event", summary: "Deliver a feed event to the webhook again, due now, whatever its delivery's state.", args: &[req("seq", Ty::U64, "the event's position in the feed")], amount: false },
+    Call { name: "get-settings", summary: "The settings in force (rates, limits, thresholds), their revision and who changed them last.", args: &[], amount: false },
+    Call {
+        name: "update-settings",
+        summary: "Change settings at runtime, on every host at once (audited): only the fields given change.",
+        args: &[
+            req("settings", Ty::Object, "any part of get-settings' `settings`, e.g. {\"deposit_rate\": {\"game_units\": 120}}"),
+            req("revision", Ty::U64, "the revision get-settings answered; a change made since is refused (settings-changed)"),
+        ],
+        amount: false,
+    },
+    Call {
+        name: "list-audit",
+        summary: "The audit trail of operator actions, newest first.",
+        args: &[
+            opt("actor", Ty::Str, "only this token's actions"),
+            opt("call", Ty::Str, "only this call, e.g. approve-withdrawal"),
+            opt("subject", Ty::Str, "only actions on this withdrawal, deposit, event or `settings`"),
+            opt("since_ms", Ty::U64, "at or after this time"),
+            opt("before_ms", Ty::U64, "strictly before this time"),
+            opt("start_before", Ty::Str, "the last id of the previous page"),
+            opt("limit", Ty::U32, "default 100"),
+        ],
+        amount: false,
+    },
+    Call { name: "reconcile", summary: "The books: what the gateway owes against the hot and cold balances on chain; raises books-mismatch when short.", args: &[], amount: false },
 ];
 
 fn schema(ty: Ty) -> Value {
     match ty {
         Ty::Str => json!({ "type": "string" }),
+        Ty::Object => json!({ "type": "object" }),
         Ty::U64 => json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX }),
         Ty::I64 => json!({ "type": "integer", "minimum": i64::MIN, "maximum": i64::MAX }),
         Ty::U32 => json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),

@@ -991,7 +991,7 @@ fn two_hosts_share_one_signer_whose_limits_hold_whichever_host_asks() {
     assert!(held.note.as_deref().unwrap_or("").contains("daily-total"), "{:?}", held.note);
     // The limit is the signer's, not the gateway's: approved by an operator through the
     // other host, the payout is refused again and held again.
-    hosts[1].with(|a| a.approve_withdrawal(&held.withdrawal_id)).unwrap();
+    hosts[1].with(|a| a.approve_withdrawal("operator", &held.withdrawal_id)).unwrap();
     wait("the approved payout held again", || {
         for h in &hosts {
             let _ = h.tick();

@@ -623,20 +623,13 @@ fn kept_totals(w: &World) -> Result<(), String> {
     use cwd_gateway::records::totals::{self, Totals};
     let built = all::<Build>(w, BUILD_KEY)?
         .into_iter()
-        .any(|(k, b)| k == BUILD_KEY && b.done);
+        .any(|(k, b)| k == BUILD_KEY && b.done && b.version == cwd_gateway::records::derived::BUILD_VERSION);
     if !built {
         return Ok(());
     }
     let mut kept = Totals::default();
     for (key, shard) in all::<Totals>(w, totals::TOTALS_PREFIX)? {
-        let fields = [
-            shard.frozen_game,
-            shard.unclaimed_count,
-            shard.unclaimed_cwd,
-            shard.pending_count,
-            shard.pending_cwd,
-            shard.unacked_payouts,
-        ];
+        let fields = shard.fields();
         if fields.iter().any(|f| *f < 0) {
             return Err(format!("totals shard {key} is negative: {shard:?}"));
         }

@@ -705,7 +705,7 @@ impl World {
                     if !open.is_empty() {
                         let id = open[self.rng.below(open.len() as u64) as usize].clone();
                         self.call("cancel-withdrawal", |a| {
-                            a.cancel_withdrawal(&id, "changed my mind")
+                            a.cancel_withdrawal("operator", &id, "changed my mind")
                         });
                     }
                 }
@@ -720,10 +720,10 @@ impl World {
                             .clone();
                         if self.rng.chance(500) {
                             let user = self.pick_user();
-                            self.call("assign-unclaimed", |a| a.assign_unclaimed(&id, &user));
+                            self.call("assign-unclaimed", |a| a.assign_unclaimed("operator", &id, &user));
                         } else {
                             self.call("refund-unclaimed", |a| {
-                                a.refund_unclaimed(&id, "refunded by hand")
+                                a.refund_unclaimed("operator", &id, "refunded by hand")
                             });
                         }
                     }
@@ -827,10 +827,10 @@ impl World {
             if let Some(w) = list.first() {
                 let id = w.withdrawal_id.clone();
                 if approve {
-                    self.call("approve-withdrawal", |a| a.approve_withdrawal(&id));
+                    self.call("approve-withdrawal", |a| a.approve_withdrawal("operator", &id));
                 } else {
                     self.call("reject-withdrawal", |a| {
-                        a.reject_withdrawal(&id, "not today")
+                        a.reject_withdrawal("operator", &id, "not today")
                     });
                 }
             }

@@ -223,6 +223,7 @@ fn gateway(seed: &str) -> Gateway {
             max_cwd: 0,
             daily_cwd: 0,
             review_above_cwd: 0,
+            four_eyes_above_cwd: 0,
             expiration_secs: 0,
             max_attempts: 0,
         },

@@ -20,17 +20,29 @@ pub const BUILD_KEY: &str = "meta/derived-build";
 /// Records derived data is kept for, in key order (the build walks them in this order).
 const TRACKED: [&str; 6] = ["adj/", "dep/", "unc/", "upay/", "user/", "wd/"];
 
+/// What the derived data holds: a release that adds a total raises it, and a store
+/// built at an older version is built again (its totals from zero) while it serves.
+/// 1: balances and sent payouts joined the totals (the books).
+pub const BUILD_VERSION: u32 = 1;
+
 /// The build's progress: records at or below `cursor` (all of them once `done`) count.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Build {
     pub done: bool,
     pub cursor: Option<String>,
     pub counted: u64,
+    #[serde(default)]
+    pub version: u32,
 }
 
 impl Build {
     fn counts(&self, key: &str) -> bool {
-        self.done || self.cursor.as_deref().is_some_and(|c| key <= c)
+        self.version == BUILD_VERSION
+            && (self.done || self.cursor.as_deref().is_some_and(|c| key <= c))
+    }
+
+    fn is_done(&self) -> bool {
+        self.done && self.version == BUILD_VERSION
     }
 }
 
@@ -39,7 +51,7 @@ fn tracked(key: &str) -> bool {
 }
 
 pub fn is_built(store: &mut dyn Store) -> GwResult<bool> {
-    Ok(peek::<Build>(store, BUILD_KEY)?.is_some_and(|b| b.done))
+    Ok(peek::<Build>(store, BUILD_KEY)?.is_some_and(|b| b.is_done()))
 }
 
 /// Stages, in `txn`, the changes to derived data its writes make.
@@ -79,8 +91,17 @@ pub fn build_batch(store: &mut dyn Store, batch: u32) -> GwResult<Option<Build>>
     }
     transact_store(store, |t| {
         let mut build: Build = t.get_or_default(BUILD_KEY)?;
-        if build.done {
+        if build.is_done() {
             return Ok(Step::Done(None));
+        }
+        if build.version != BUILD_VERSION {
+            // Built by an older release (or never): the totals start again from zero,
+            // in this same commit as the first batch.
+            for e in t.scan(totals::TOTALS_PREFIX, None, totals::SHARDS + 1)? {
+                t.adopt(&e);
+                t.delete(&e.key);
+            }
+            build = Build { version: BUILD_VERSION, ..Build::default() };
         }
         // The next `batch` tracked keys after the cursor, across the prefixes in order.
         let mut keys = Vec::new();

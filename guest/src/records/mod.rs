@@ -44,6 +44,7 @@ use crate::events::{Event, OpPosition, UnclaimedReason};
 use crate::gateway_error::{GatewayError, GwResult};
 use crate::ports::{Clock, Entry, Events, Ports, Precondition, Random, Store, Write};
 
+pub mod audit;
 pub mod derived;
 pub mod indexes;
 pub mod outbox;
@@ -306,6 +307,9 @@ pub struct WithdrawalRec {
     pub attempts: u32,
     pub block_num: Option<u32>,
     pub note: Option<String>,
+    /// The actors who approved it under review (left out while none has).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved_by: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -359,6 +363,14 @@ pub fn peek<T: DeserializeOwned>(store: &mut dyn Store, key: &str) -> GwResult<O
     match store.get(key)? {
         None => Ok(None),
         Some(e) => decode(key, &e.value).map(Some),
+    }
+}
+
+/// A record and its store version, read outside any transaction.
+pub fn peek_entry<T: DeserializeOwned>(store: &mut dyn Store, key: &str) -> GwResult<Option<(T, u64)>> {
+    match store.get(key)? {
+        None => Ok(None),
+        Some(e) => Ok(Some((decode(key, &e.value)?, e.version))),
     }
 }
 
@@ -454,6 +466,13 @@ impl<'a> Txn<'a> {
             .get(key)
             .or_else(|| self.seen.get(key))
             .and_then(|v| v.as_deref()))
+    }
+
+    /// The store's version of `key` as this transaction read it (`None`: absent),
+    /// reading it first if need be.
+    pub fn version(&mut self, key: &str) -> GwResult<Option<u64>> {
+        self.fetch(key)?;
+        Ok(self.reads.get(key).copied().flatten())
     }
 
     /// Up to `limit` entries under `prefix` after `start_after`, as the store holds them
@@ -586,6 +605,21 @@ impl<'a> Txn<'a> {
                 self.stage_outbox(&events)?;
             }
         }
+        // The operator action under way is recorded with its first commit.
+        let audited = match self.doors.as_mut() {
+            Some(d) => match &d.outbox.audit {
+                Some(ctx) => {
+                    let now = d.clock.now_ms();
+                    let mut nonce = [0u8; 4];
+                    d.random.fill(&mut nonce);
+                    let (key, value) = audit::entry(ctx, now, u32::from_le_bytes(nonce), "ok");
+                    self.writes.insert(key, Some(value));
+                    true
+                }
+                None => false,
+            },
+            None => false,
+        };
         derived::stage(&mut self)?;
         let pre: Vec<Precondition> = self
             .reads
@@ -602,6 +636,9 @@ impl<'a> Txn<'a> {
             .collect();
         let committed = self.store.commit(&pre, &writes)?;
         if let (true, Some(doors)) = (committed, self.doors) {
+            if audited {
+                doors.outbox.audit = None;
+            }
             for event in events {
                 doors.sink.emit(event);
             }

@@ -3,7 +3,7 @@
 //! changed in the same commit as the records they sum (see [`super::derived`]). A record
 //! always counts in the shard its key hashes to, so commits conflict on a shard only
 //! when both change a total and their records share one of [`SHARDS`] shards; a commit
-//! that changes no total (a balance adjustment) writes none. Reading sums the shards.
+//! that changes no total writes none. Reading sums the shards.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -31,6 +31,12 @@ pub struct Totals {
     pub pending_cwd: i128,
     /// Unknown payouts not acknowledged (payouts pause while any is).
     pub unacked_payouts: i128,
+    /// Game units on users' balances (spendable, not frozen): what the gateway owes.
+    #[serde(default)]
+    pub balance_game: i128,
+    /// The part of `pending_cwd` already sent (a transaction built and broadcast).
+    #[serde(default)]
+    pub sent_cwd: i128,
 }
 
 impl Totals {
@@ -42,6 +48,22 @@ impl Totals {
         self.pending_count += sign * o.pending_count;
         self.pending_cwd += sign * o.pending_cwd;
         self.unacked_payouts += sign * o.unacked_payouts;
+        self.balance_game += sign * o.balance_game;
+        self.sent_cwd += sign * o.sent_cwd;
+    }
+
+    /// Every field, for checks that none is negative.
+    pub fn fields(&self) -> [i128; 8] {
+        [
+            self.frozen_game,
+            self.unclaimed_count,
+            self.unclaimed_cwd,
+            self.pending_count,
+            self.pending_cwd,
+            self.unacked_payouts,
+            self.balance_game,
+            self.sent_cwd,
+        ]
     }
 
     /// A sum as a u64 for views: clamped at the ends (a negative sum would be a bug the
@@ -67,13 +89,16 @@ pub fn contribution(key: &str, value: Option<&[u8]>) -> Totals {
     let mut t = Totals::default();
     let Some(v) = value else { return t };
     if key.starts_with("user/") {
-        // Only the field summed: every balance change passes here twice (old and new).
+        // Only the fields summed: every balance change passes here twice (old and new).
         #[derive(Deserialize)]
-        struct Frozen {
+        struct Amounts {
+            #[serde(default)]
+            balance: u64,
             frozen: u64,
         }
-        if let Ok(u) = decode::<Frozen>(key, v) {
+        if let Ok(u) = decode::<Amounts>(key, v) {
             t.frozen_game = u.frozen as i128;
+            t.balance_game = u.balance as i128;
         }
     } else if key.starts_with("unc/") {
         if let Ok(u) = decode::<UnclaimedRec>(key, v) {
@@ -87,6 +112,9 @@ pub fn contribution(key: &str, value: Option<&[u8]>) -> Totals {
             if !w.state.is_final() {
                 t.pending_count = 1;
                 t.pending_cwd = w.cwd as i128;
+            }
+            if w.state == WdState::Sent {
+                t.sent_cwd = w.cwd as i128;
             }
         }
     } else if key.starts_with("upay/") {
