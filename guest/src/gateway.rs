@@ -112,16 +112,12 @@ impl Gateway {
             Err(e) => e.code(),
         };
         let now = self.now();
-        let nonce = u32::from_le_bytes(self.random_bytes());
-        let (key, value) = crate::records::audit::entry(&ctx, now, nonce, outcome);
-        let written = self
-            .ports
-            .store
-            .commit(&[], &[crate::ports::Write { key, value: Some(value) }])
-            .map_err(GatewayError::from);
+        let written = records::transact_store(self.ports.store.as_mut(), |t| {
+            crate::records::audit::stage(t, &ctx, now, outcome)?;
+            Ok(records::Step::Commit(()))
+        });
         match (answer, written) {
             (Ok(_), Err(e)) => Err(e),
-            (Ok(_), Ok(false)) => Err(GatewayError::Busy),
             (answer, _) => answer,
         }
     }

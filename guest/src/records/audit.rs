@@ -1,14 +1,23 @@
-//! The audit trail, as stored. Each operator action writes one entry under `aud/`,
-//! keyed by its time and a random suffix (so concurrent actions never contend on a
-//! key), in the same commit as the action; a refused action writes its entry alone.
-//! Entries are never pruned.
+//! The audit trail, as stored. Each operator action writes one entry under `aud/` in
+//! the same commit as the action; a refused action writes its entry alone. Entries are
+//! numbered from one head record, so the trail is in one order (time, then number) and
+//! a missing number shows; operator actions are rare enough that two racing for the
+//! head only retry. Entries are never pruned.
 
 use serde::{Deserialize, Serialize};
 
-use super::{decode, encode, GwResult};
+use super::{decode, GwResult, Txn};
 use crate::ports::{AuditContext, Store};
 
 pub const AUDIT: &str = "aud/";
+/// The last entry's number and time.
+pub const AUDIT_HEAD: &str = "meta/audit-head";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Head {
+    seq: u64,
+    at_ms: u64,
+}
 
 /// One entry; its id is its key after [`AUDIT`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,22 +49,27 @@ pub struct AuditEntry {
     pub rec: AuditRec,
 }
 
-/// `<at-ms, 16 digits>-<8 hex digits>`: time order, unique without a read.
-pub fn entry_id(at_ms: u64, nonce: u32) -> String {
-    format!("{at_ms:016}-{nonce:08x}")
+/// `<at-ms, 16 digits>-<number, 10 digits>`: sorts in time order, then number.
+pub fn entry_id(at_ms: u64, seq: u64) -> String {
+    format!("{at_ms:016}-{seq:010}")
 }
 
-/// The key and value of the entry for `ctx` with `outcome`.
-pub fn entry(ctx: &AuditContext, at_ms: u64, nonce: u32, outcome: &str) -> (String, Vec<u8>) {
+/// Stages the entry for `ctx` with `outcome` in `t`. Its time never goes back from the
+/// last entry's (hosts' clocks may disagree a little), so key order is number order.
+pub fn stage(t: &mut Txn, ctx: &AuditContext, now_ms: u64, outcome: &str) -> GwResult<()> {
+    let head: Head = t.get_or_default(AUDIT_HEAD)?;
+    let head = Head { seq: head.seq + 1, at_ms: now_ms.max(head.at_ms) };
     let rec = AuditRec {
-        at_ms,
+        at_ms: head.at_ms,
         actor: ctx.actor.clone(),
         call: ctx.call.clone(),
         subject: ctx.subject.clone(),
         arguments: ctx.arguments.to_string(),
         outcome: outcome.to_string(),
     };
-    (format!("{AUDIT}{}", entry_id(at_ms, nonce)), encode(&rec))
+    t.put(&format!("{AUDIT}{}", entry_id(head.at_ms, head.seq)), &rec);
+    t.put(AUDIT_HEAD, &head);
+    Ok(())
 }
 
 /// Entries matching `filter`, newest first, before the entry `start_before`, at most

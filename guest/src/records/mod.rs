@@ -606,20 +606,14 @@ impl<'a> Txn<'a> {
             }
         }
         // The operator action under way is recorded with its first commit.
-        let audited = match self.doors.as_mut() {
-            Some(d) => match &d.outbox.audit {
-                Some(ctx) => {
-                    let now = d.clock.now_ms();
-                    let mut nonce = [0u8; 4];
-                    d.random.fill(&mut nonce);
-                    let (key, value) = audit::entry(ctx, now, u32::from_le_bytes(nonce), "ok");
-                    self.writes.insert(key, Some(value));
-                    true
-                }
-                None => false,
-            },
-            None => false,
-        };
+        let audit = self.doors.as_mut().and_then(|d| {
+            let ctx = d.outbox.audit.clone()?;
+            Some((ctx, d.clock.now_ms()))
+        });
+        let audited = audit.is_some();
+        if let Some((ctx, now)) = audit {
+            audit::stage(&mut self, &ctx, now, "ok")?;
+        }
         derived::stage(&mut self)?;
         let pre: Vec<Precondition> = self
             .reads

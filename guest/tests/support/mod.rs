@@ -1381,14 +1381,7 @@ pub fn check_totals(store: &MemStore, ctx: &str) {
             "kept totals differ from the records at {ctx}"
         );
         for (key, shard) in store.all::<Totals>(totals::TOTALS_PREFIX) {
-            let fields = [
-                shard.frozen_game,
-                shard.unclaimed_count,
-                shard.unclaimed_cwd,
-                shard.pending_count,
-                shard.pending_cwd,
-                shard.unacked_payouts,
-            ];
+            let fields = shard.fields();
             assert!(
                 fields.iter().all(|f| *f >= 0),
                 "shard {key} went negative at {ctx}: {shard:?}"
