@@ -11,8 +11,14 @@ use cwd_gateway::pow;
 use cwd_gateway_e2e::*;
 use cwd_gateway_host::bindings::api::{GatewayError, PowProof, ProofProblem, WithdrawalAmount, WithdrawalState};
 use cwd_gateway_host::http_api::dispatch;
+use cwd_gateway_host::roles::{Caller, Role};
 use cwd_gateway_host::store::{CommitOutcome, MemoryStore, Store, Write};
 use serde_json::{json, Value};
+
+/// The caller these calls are made as: the operator, who may make every call.
+fn operator() -> Caller {
+    Caller::new("operator", Role::Operator)
+}
 
 fn alerts(h: &Harness) -> Vec<Value> {
     h.events.snapshot().into_iter().filter(|e| e["type"] == "alert").collect()
@@ -106,11 +112,11 @@ fn e2e_cancel_of_an_unfundable_withdrawal() {
     assert!(shortfall < w.cwd && shortfall > w.cwd - balance, "the shortfall (payout + fee - funds), not the amount");
     assert!(matches!(refused(h.api(|a| a.unlink("whale"))), GatewayError::WithdrawalsPending));
     // Over HTTP, as an operator would.
-    let (status, body) = dispatch(&h.service, "cancel-withdrawal", &json!({ "withdrawal_id": w.withdrawal_id, "reason": "cannot be funded" }));
+    let (status, body) = dispatch(&h.service, &operator(), "cancel-withdrawal", &json!({ "withdrawal_id": w.withdrawal_id, "reason": "cannot be funded" }));
     assert_eq!((status, body["state"].as_str()), (200, Some("cancelled")), "{body}");
     assert_eq!(h.balance("whale"), (game, 0));
     assert!(h.events.snapshot().iter().any(|e| e["type"] == "withdrawal-cancelled"));
-    let (status, body) = dispatch(&h.service, "cancel-withdrawal", &json!({ "withdrawal_id": w.withdrawal_id, "reason": "" }));
+    let (status, body) = dispatch(&h.service, &operator(), "cancel-withdrawal", &json!({ "withdrawal_id": w.withdrawal_id, "reason": "" }));
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("not-cancellable")));
     h.settle();
     assert!(h.payouts_to(&whale.id_string()).is_empty());
@@ -144,14 +150,14 @@ fn e2e_restore_from_an_old_backup_pays_once_and_pauses_until_acknowledged() {
     let unknown: Vec<Value> = alerts(&h).into_iter().filter(|a| a["kind"] == "unknown-payout").collect();
     assert_eq!(unknown.len(), 1, "{:?}", alerts(&h));
     assert_eq!(unknown[0]["memo_withdrawal_id"], paid.withdrawal_id.as_str());
-    let (_, status) = dispatch(&h.service, "status", &json!({}));
+    let (_, status) = dispatch(&h.service, &operator(), "status", &json!({}));
     assert_eq!(status["payouts_paused"], true);
-    let (_, listed) = dispatch(&h.service, "list-unknown-payouts", &json!({}));
+    let (_, listed) = dispatch(&h.service, &operator(), "list-unknown-payouts", &json!({}));
     let deposit_id = listed[0]["deposit_id"].as_str().unwrap().to_string();
     assert_eq!(deposit_id, unknown[0]["deposit_id"].as_str().unwrap());
-    let (code, body) = dispatch(&h.service, "acknowledge-unknown-payout", &json!({ "deposit_id": "d-0000000001-00000-00000", "note": "" }));
+    let (code, body) = dispatch(&h.service, &operator(), "acknowledge-unknown-payout", &json!({ "deposit_id": "d-0000000001-00000-00000", "note": "" }));
     assert_eq!((code, body["error"]["code"].as_str()), (404, Some("unknown-payout-not-found")));
-    let (code, body) = dispatch(&h.service, "acknowledge-unknown-payout", &json!({ "deposit_id": deposit_id, "note": "restore; alice paid" }));
+    let (code, body) = dispatch(&h.service, &operator(), "acknowledge-unknown-payout", &json!({ "deposit_id": deposit_id, "note": "restore; alice paid" }));
     assert_eq!((code, body["acknowledged"].as_bool()), (200, Some(true)), "{body}");
     assert_eq!(h.finish_withdrawal(&again.withdrawal_id).state, WithdrawalState::Confirmed);
     assert_eq!(h.payouts_to(&bob.id_string()).len(), 1);
@@ -170,14 +176,14 @@ fn e2e_memo_link_and_proof_of_work() {
     let proof = PowProof { challenge: c.challenge.clone(), nonce: pow::solve(&c.challenge, c.difficulty_bits) };
     h.api(|a| a.start_link("carol", "carol-cwd", Some(&proof))).unwrap();
     assert!(matches!(refused(h.api(|a| a.start_link("carol2", "carol-cwd", Some(&proof)))), GatewayError::BadProof(ProofProblem::Used)));
-    let (code, body) = dispatch(&h.service, "start-link", &json!({ "user": "x", "account": "carol-cwd", "challenge": c.challenge }));
+    let (code, body) = dispatch(&h.service, &operator(), "start-link", &json!({ "user": "x", "account": "carol-cwd", "challenge": c.challenge }));
     assert_eq!((code, body["error"]["code"].as_str()), (400, Some("bad-request")));
-    let (code, body) = dispatch(&h.service, "link-challenge", &json!({}));
+    let (code, body) = dispatch(&h.service, &operator(), "link-challenge", &json!({}));
     assert_eq!((code, body["difficulty_bits"].as_u64()), (200, Some(8)));
 
     // Memo linking: no fee, the sender's transfer is the proof.
     h.devnet.create_account(AccountSpec::new("dave-cwd", 100 * 100_000)).unwrap();
-    let (code, m) = dispatch(&h.service, "start-memo-link", &json!({ "user": "dave" }));
+    let (code, m) = dispatch(&h.service, &operator(), "start-memo-link", &json!({ "user": "dave" }));
     assert_eq!(code, 200, "{m}");
     let memo = m["code"].as_str().unwrap().to_string();
     assert_eq!(m["gateway_account"], GATEWAY);

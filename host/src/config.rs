@@ -309,8 +309,11 @@ impl Default for StoreSection {
 pub struct HttpSection {
     /// Loopback by default: expose it deliberately, behind TLS.
     pub listen: String,
-    /// A file holding the API token; else `$CWD_GATEWAY_API_TOKEN`.
+    /// A file holding the API token; else `$CWD_GATEWAY_API_TOKEN`. Either is the
+    /// token named `default`, with the operator role.
     pub token_file: Option<PathBuf>,
+    /// Named tokens, each with a role (`[[http.tokens]]`).
+    pub tokens: Vec<TokenEntry>,
     pub header_read_timeout_ms: u64,
     pub body_read_timeout_ms: u64,
     pub max_connections: usize,
@@ -323,12 +326,23 @@ impl Default for HttpSection {
         HttpSection {
             listen: "127.0.0.1:8080".into(),
             token_file: None,
+            tokens: Vec::new(),
             header_read_timeout_ms: limits.header_read_timeout.as_millis() as u64,
             body_read_timeout_ms: limits.body_read_timeout.as_millis() as u64,
             max_connections: limits.max_connections,
             max_concurrent_calls: limits.max_concurrent_calls,
         }
     }
+}
+
+/// One `[[http.tokens]]` entry: a token in its own file (mode 0600), with a name (the
+/// actor calls are made as) and a role (`game`, `operator` or `observer`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    pub name: String,
+    pub role: String,
+    pub file: PathBuf,
 }
 
 /// `[events]`: the feed's retention and the webhook (see WIT `event-config`).
@@ -459,6 +473,7 @@ impl FileConfig {
         if cfg.http.header_read_timeout_ms < 100 || cfg.http.body_read_timeout_ms < 100 {
             bail!("[http] header_read_timeout_ms and body_read_timeout_ms must be at least 100");
         }
+        cfg.check_tokens()?;
         if let Some(url) = &cfg.store.url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 bail!("[store] url must start with postgres:// or postgresql://");
@@ -608,18 +623,59 @@ impl FileConfig {
         }
     }
 
-    pub fn api_token(&self) -> Result<String> {
-        let token = match &self.http.token_file {
-            Some(p) => crate::files::read_secret(p, "API token file")?,
-            None => std::env::var(API_TOKEN_ENV).map_err(|_| {
-                anyhow::anyhow!("no API token: set [http] token_file or {API_TOKEN_ENV}")
-            })?,
-        };
-        let token = token.trim().to_string();
-        if token.len() < 16 {
-            bail!("the API token must be at least 16 characters");
+    /// `[[http.tokens]]` as far as the file alone tells: names, roles, unique names.
+    fn check_tokens(&self) -> Result<()> {
+        for (i, t) in self.http.tokens.iter().enumerate() {
+            let n = i + 1;
+            crate::roles::check_name(&t.name)
+                .with_context(|| format!("[[http.tokens]] number {n}: name"))?;
+            if crate::roles::Role::parse(&t.role).is_none() {
+                bail!("[[http.tokens]] `{}`: role must be game, operator or observer", t.name);
+            }
+            if self.http.tokens[..i].iter().any(|o| o.name == t.name) {
+                bail!("[[http.tokens]]: two tokens are named `{}`; give each its own name", t.name);
+            }
+            if t.name == crate::roles::DEFAULT_NAME && self.http.token_file.is_some() {
+                bail!("[[http.tokens]] `default`: that name is the [http] token_file's token; choose another");
+            }
         }
-        Ok(token)
+        Ok(())
+    }
+
+    /// The API's tokens: `[http] token_file` (else `$CWD_GATEWAY_API_TOKEN`), if set, as
+    /// `default` with the operator role, and every `[[http.tokens]]` entry. Each file
+    /// private (0600), each token 16+ characters (trimmed) and different from the
+    /// others. Errors never include a token.
+    pub fn api_tokens(&self) -> Result<crate::roles::ApiTokens> {
+        use crate::roles::{ApiToken, Role};
+        let mut tokens = Vec::new();
+        let single = match &self.http.token_file {
+            Some(p) => Some(zeroize::Zeroizing::new(crate::files::read_secret(p, "API token file")?)),
+            None => std::env::var(API_TOKEN_ENV).ok().map(zeroize::Zeroizing::new),
+        };
+        if let Some(secret) = single {
+            let from = match &self.http.token_file {
+                Some(p) => format!("[http] token_file {}", p.display()),
+                None => API_TOKEN_ENV.to_string(),
+            };
+            tokens.push(
+                ApiToken::new(crate::roles::DEFAULT_NAME, Role::Operator, &secret)
+                    .with_context(|| format!("the API token in {from}"))?,
+            );
+        }
+        for t in &self.http.tokens {
+            let what = format!("API token file of `{}`", t.name);
+            let secret = zeroize::Zeroizing::new(crate::files::read_secret(&t.file, &what)?);
+            let role = Role::parse(&t.role).context("checked by parse")?;
+            tokens.push(
+                ApiToken::new(&t.name, role, &secret)
+                    .with_context(|| format!("[[http.tokens]] `{}` ({})", t.name, t.file.display()))?,
+            );
+        }
+        if tokens.is_empty() {
+            bail!("no API token: set [http] token_file, add [[http.tokens]] entries, or set {API_TOKEN_ENV}");
+        }
+        crate::roles::ApiTokens::new(tokens).context("[http] tokens")
     }
 
     /// The cabinet, when enabled, with its session secret (trimmed, 32+ bytes).

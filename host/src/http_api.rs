@@ -1,15 +1,17 @@
 //! The HTTP JSON API for game servers that do not embed the component: every gateway
 //! call as `POST /v1/<call>` with a JSON object of arguments, answered with JSON.
 //! Loopback by default; every request but `/health` and `/ready` needs
-//! `Authorization: Bearer <token>`. See `docs/http-api.md` for each call with examples.
+//! `Authorization: Bearer <token>`, one of the configured tokens, and a call needs a
+//! token whose role allows it ([`crate::roles`]). See `docs/http-api.md` for each call
+//! with examples.
 //!
 //! Served by axum on hyper/tokio. No request, authenticated or not, can hold more than a
 //! bounded amount of memory or stop other clients from being served: headers and bodies
 //! must arrive within their timeouts, bodies are refused by their declared length before
 //! anything is read (and cut off at the limit when undeclared), connections and gateway
 //! calls in progress are capped, and gateway calls run off the async workers.
-//! [`dispatch`] stays transport-agnostic: call name and JSON arguments in, status and
-//! JSON out.
+//! [`dispatch`] stays transport-agnostic: caller, call name and JSON arguments in,
+//! status and JSON out.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,10 +26,10 @@ use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
-use zeroize::Zeroizing;
 
 use crate::bindings::api::*;
 use crate::gateway::{Api, GatewayCallError, Service};
+use crate::roles::{ApiTokens, Caller};
 
 /// Requests larger than this are refused before parsing.
 const MAX_BODY: usize = 64 * 1024;
@@ -110,12 +112,27 @@ impl HttpApi {
         self
     }
 
-    /// Serves on a thread running `threads` async workers until [`HttpApi::shutdown`];
-    /// the handle ends once requests in progress are answered (or the grace is over).
+    /// [`HttpApi::spawn_with_tokens`] with one token, named `default`, of the operator
+    /// role.
     pub fn spawn(
         &self,
         service: Arc<Service>,
         token: String,
+        threads: usize,
+    ) -> Vec<std::thread::JoinHandle<()>> {
+        self.spawn_with_tokens(
+            service,
+            ApiTokens::single(&zeroize::Zeroizing::new(token)),
+            threads,
+        )
+    }
+
+    /// Serves on a thread running `threads` async workers until [`HttpApi::shutdown`];
+    /// the handle ends once requests in progress are answered (or the grace is over).
+    pub fn spawn_with_tokens(
+        &self,
+        service: Arc<Service>,
+        tokens: ApiTokens,
         threads: usize,
     ) -> Vec<std::thread::JoinHandle<()>> {
         let Some(listener) = self
@@ -129,7 +146,7 @@ impl HttpApi {
         };
         let state = Arc::new(AppState {
             service,
-            token: Zeroizing::new(token),
+            tokens,
             calls: Semaphore::new(self.limits.max_concurrent_calls.max(1)),
             limits: self.limits.clone(),
             cabinet: self.cabinet.clone(),
@@ -169,7 +186,7 @@ impl Drop for HttpApi {
 
 pub(crate) struct AppState {
     service: Arc<Service>,
-    token: Zeroizing<String>,
+    tokens: ApiTokens,
     calls: Semaphore,
     limits: HttpLimits,
     pub(crate) cabinet: Option<Arc<crate::cabinet::Cabinet>>,
@@ -277,19 +294,14 @@ fn bad_request(message: impl Into<String>) -> (u16, Value) {
     )
 }
 
-/// Constant-time comparison: the token must not leak through timing.
-fn token_matches(given: &[u8], expected: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    // Only the length leaks, and tokens have a fixed, public length.
-    given.ct_eq(expected).into()
-}
-
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
+/// The caller whose token the request carries (compared in constant time with every
+/// configured token: see [`ApiTokens::authenticate`]).
+fn authenticate(headers: &HeaderMap, tokens: &ApiTokens) -> Option<Caller> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| token_matches(t.trim().as_bytes(), token.as_bytes()))
+        .and_then(|t| tokens.authenticate(t.trim().as_bytes()))
 }
 
 fn unauthorized(request: &HeaderMap) -> Response {
@@ -325,10 +337,10 @@ async fn health() -> Response {
 
 /// `/ready`: the gateway is doing its job (see `docs/http-api.md`); 200 or 503. No
 /// token needed for the verdict and its reasons; host names and error texts only with
-/// the token (they help an attacker and mean nothing to a player).
+/// a token, of any role (they help an attacker and mean nothing to a player).
 async fn ready(State(st): Shared, headers: HeaderMap) -> Response {
     let service = st.service.clone();
-    let full = authorized(&headers, &st.token);
+    let full = authenticate(&headers, &st.tokens).is_some();
     let report = match tokio::task::spawn_blocking(move || crate::health::readiness(&service)).await
     {
         Ok(r) if full => r,
@@ -343,10 +355,10 @@ async fn ready(State(st): Shared, headers: HeaderMap) -> Response {
     respond(status, report)
 }
 
-/// `/metrics`: Prometheus text format; needs the token (Prometheus sends it with
-/// `authorization: { credentials_file: … }`).
+/// `/metrics`: Prometheus text format; needs a token of any role, an observer's is meant
+/// for it (Prometheus sends it with `authorization: { credentials_file: … }`).
 async fn metrics(State(st): Shared, headers: HeaderMap) -> Response {
-    if !authorized(&headers, &st.token) {
+    if authenticate(&headers, &st.tokens).is_none() {
         return unauthorized(&headers);
     }
     let service = st.service.clone();
@@ -365,7 +377,7 @@ async fn openapi() -> Response {
 }
 
 async fn not_found(State(st): Shared, headers: HeaderMap) -> Response {
-    if !authorized(&headers, &st.token) {
+    if authenticate(&headers, &st.tokens).is_none() {
         return unauthorized(&headers);
     }
     refuse_unread(
@@ -376,7 +388,7 @@ async fn not_found(State(st): Shared, headers: HeaderMap) -> Response {
     )
 }
 
-/// `POST /v1/<call>`: token, method, body, then the call on a blocking thread.
+/// `POST /v1/<call>`: token, role, method, body, then the call on a blocking thread.
 async fn call(
     State(st): Shared,
     Path(call): Path<String>,
@@ -384,8 +396,13 @@ async fn call(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !authorized(&headers, &st.token) {
+    let Some(caller) = authenticate(&headers, &st.tokens) else {
         return unauthorized(&headers);
+    };
+    // Before the body is read: a call outside the role costs nothing more.
+    if let Some((status, refusal)) = caller.refusal(&call) {
+        crate::metrics::METRICS.forbidden(caller.role.name(), &call);
+        return refuse_unread(&headers, status, refusal, &[]);
     }
     if method != Method::POST && !(call == "status" && method == Method::GET) {
         let allow = if call == "status" {
@@ -400,7 +417,7 @@ async fn call(
         Ok(args) => args,
         Err(refusal) => return refusal,
     };
-    let (status, value) = run_call(&st, &call, args).await;
+    let (status, value) = run_call(&st, &caller, &call, args).await;
     respond(status, value)
 }
 
@@ -469,8 +486,14 @@ pub(crate) async fn read_args(
     }
 }
 
-/// Runs one call within the concurrency limit, off the async workers, and counts it.
-pub(crate) async fn run_call(st: &AppState, call: &str, args: Value) -> (u16, Value) {
+/// Runs one call for `caller` within the concurrency limit, off the async workers, and
+/// counts it.
+pub(crate) async fn run_call(
+    st: &AppState,
+    caller: &Caller,
+    call: &str,
+    args: Value,
+) -> (u16, Value) {
     let Ok(Ok(_permit)) =
         tokio::time::timeout(st.limits.call_queue_timeout, st.calls.acquire()).await
     else {
@@ -483,16 +506,16 @@ pub(crate) async fn run_call(st: &AppState, call: &str, args: Value) -> (u16, Va
     // thread costs more than the call itself (see BENCHMARKS.md).
     let inline = match READS_INLINE.contains(&call) {
         true => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            dispatch_in(&st.service, DEFAULT_ACTOR, call, &args, Run::IfReady)
+            dispatch_in(&st.service, caller, call, &args, Run::IfReady)
         }))
         .transpose(),
         false => None,
     };
     let service = st.service.clone();
-    let name = call.to_string();
+    let (caller, name) = (caller.clone(), call.to_string());
     let answer = match inline {
         Some(answer) => answer.map_err(|_| "panicked inline".to_string()),
-        None => tokio::task::spawn_blocking(move || dispatch(&service, &name, &args))
+        None => tokio::task::spawn_blocking(move || dispatch(&service, &caller, &name, &args))
             .await
             .map_err(|e| e.to_string()),
     };
@@ -540,20 +563,24 @@ enum Run {
     IfReady,
 }
 
-/// Runs one call; `(HTTP status, JSON body)`.
-pub fn dispatch(service: &Service, call: &str, a: &Value) -> (u16, Value) {
-    dispatch_as(service, DEFAULT_ACTOR, call, a)
+/// Runs one call for `caller`; `(HTTP status, JSON body)`. A call outside the caller's
+/// role is `403 forbidden` (see [`crate::roles`]).
+pub fn dispatch(service: &Service, caller: &Caller, call: &str, a: &Value) -> (u16, Value) {
+    dispatch_in(service, caller, call, a, Run::Wait).expect("a waiting run always answers")
 }
 
-/// The actor operator calls record when the caller has no name of its own.
-pub const DEFAULT_ACTOR: &str = "default";
-
-/// Runs one call for `actor` (who the audit trail names for operator actions).
-pub fn dispatch_as(service: &Service, actor: &str, call: &str, a: &Value) -> (u16, Value) {
-    dispatch_in(service, actor, call, a, Run::Wait).expect("a waiting run always answers")
-}
-
-fn dispatch_in(service: &Service, actor: &str, call: &str, a: &Value, run: Run) -> Option<(u16, Value)> {
+fn dispatch_in(
+    service: &Service,
+    caller: &Caller,
+    call: &str,
+    a: &Value,
+    run: Run,
+) -> Option<(u16, Value)> {
+    if let Some(refusal) = caller.refusal(call) {
+        return Some(refusal);
+    }
+    // Operator calls record who acted: the token's name.
+    let actor = caller.name.as_str();
     // An argument that is present (not null) but of the wrong type is refused, never
     // read as absent or as a default.
     macro_rules! arg {
@@ -855,10 +882,10 @@ fn dispatch_in(service: &Service, actor: &str, call: &str, a: &Value, run: Run) 
                 "redeliver-event" => api.redeliver_event(actor, arg!(u64 "seq")).map(to_json),
                 "get-settings" => api.get_settings().map(to_json),
                 "update-settings" => {
-                    let revision = arg!(u64 "revision");
                     let Some(given) = a.get("settings").filter(|v| v.is_object()) else {
                         return Err(bad_request("`settings` must be an object: the settings to change (any part of get-settings' `settings`)"));
                     };
+                    let revision = arg!(u64 "revision");
                     let current = match api.get_settings() {
                         Ok(v) => v,
                         Err(e) => return Ok(Err(e)),

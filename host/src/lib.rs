@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod node;
 pub mod openapi;
 pub mod redact;
+pub mod roles;
 pub mod runtime;
 pub mod serve;
 pub mod settings;

@@ -22,6 +22,8 @@ pub struct Metrics {
     events: Mutex<BTreeMap<String, u64>>,
     /// Requests to the signer process, by outcome (signed, refused, unavailable).
     signer: Mutex<BTreeMap<String, u64>>,
+    /// Calls refused to a token's role, by role and call (both from fixed lists).
+    forbidden: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::default);
@@ -39,6 +41,12 @@ impl Metrics {
     /// One API answer: `code` is `ok` or the error code.
     pub fn call(&self, call: &str, code: &str) {
         bump(&self.calls, (call.to_string(), code.to_string()));
+    }
+
+    /// A call refused to a token's role (`403 forbidden`). Only calls the role table
+    /// names are refused, so the labels stay bounded.
+    pub fn forbidden(&self, role: &str, call: &str) {
+        bump(&self.forbidden, (role.to_string(), call.to_string()));
     }
 
     pub fn node_error(&self, method: &str, kind: &str) {
@@ -75,6 +83,10 @@ impl Metrics {
         }
         for (call, n) in errors {
             let _ = writeln!(out, "cwd_gateway_call_errors_total{{call=\"{}\"}} {n}", label(call));
+        }
+        out.push_str("# HELP cwd_gateway_forbidden_total API calls refused to a token's role (403 forbidden), by role and call.\n# TYPE cwd_gateway_forbidden_total counter\n");
+        for ((role, call), n) in self.forbidden.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "cwd_gateway_forbidden_total{{role=\"{}\",call=\"{}\"}} {n}", label(role), label(call));
         }
         out.push_str("# HELP cwd_gateway_node_errors_total Node calls that failed, by JSON-RPC method and kind.\n# TYPE cwd_gateway_node_errors_total counter\n");
         for ((method, kind), n) in self.node_errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {

@@ -1,6 +1,8 @@
 //! The HTTP API as an OpenAPI 3.1 document, served at `/v1/openapi.json`. Built from
 //! [`CALLS`]; tests check that table against `dispatch` (every call, no other) and
 //! against the server (required arguments are refused when missing), so it cannot drift.
+//! Each operation lists the token roles that may call it (`x-roles`, from
+//! [`crate::roles::TABLE`]).
 
 use serde_json::{json, Map, Value};
 
@@ -254,6 +256,7 @@ pub fn document() -> Value {
     let errors = json!({
         "400": { "description": "bad request or invalid argument", "content": { "application/json": { "schema": error } } },
         "401": { "description": "missing or wrong token" },
+        "403": { "description": "the token's role may not make this call (`forbidden`; `needs` lists the roles that may)", "content": { "application/json": { "schema": error } } },
         "default": { "description": "a refusal: see docs/http-api.md for each code", "content": { "application/json": { "schema": error } } },
     });
     let mut paths = Map::new();
@@ -280,22 +283,37 @@ pub fn document() -> Value {
         }
         let mut responses = errors.clone();
         responses["200"] = json!({ "description": "the call's result", "content": { "application/json": { "schema": { "type": "object" } } } });
+        let roles: Vec<&str> = crate::roles::roles_for(call.name)
+            .unwrap_or(&[])
+            .iter()
+            .map(|r| r.name())
+            .collect();
+        let description = match roles.as_slice() {
+            ["operator"] => "Callable with an operator token only.".to_string(),
+            [init @ .., last] => format!(
+                "Callable with a token of role {} or {last}.",
+                init.join(", ")
+            ),
+            [] => "Callable with no token.".to_string(),
+        };
         let op = json!({
             "operationId": call.name,
             "summary": call.summary,
+            "description": description,
+            "x-roles": roles,
             "security": [{ "bearer": [] }],
             "requestBody": { "required": false, "content": { "application/json": { "schema": body } } },
             "responses": responses,
         });
         let mut item = json!({ "post": op });
         if call.name == "status" {
-            item["get"] = json!({ "operationId": "status-get", "summary": call.summary, "security": [{ "bearer": [] }], "responses": item["post"]["responses"].clone() });
+            item["get"] = json!({ "operationId": "status-get", "summary": call.summary, "description": description, "x-roles": roles, "security": [{ "bearer": [] }], "responses": item["post"]["responses"].clone() });
         }
         paths.insert(format!("/v1/{}", call.name), item);
     }
     paths.insert("/health".into(), json!({ "get": { "summary": "The process lives.", "security": [], "responses": { "200": { "description": "alive" } } } }));
     paths.insert("/ready".into(), json!({ "get": { "summary": "The gateway works: recent tick, node reachable; with the scan lag.", "security": [], "responses": { "200": { "description": "ready" }, "503": { "description": "not ready" } } } }));
-    paths.insert("/metrics".into(), json!({ "get": { "summary": "Prometheus text format.", "security": [{ "bearer": [] }], "responses": { "200": { "description": "metrics" } } } }));
+    paths.insert("/metrics".into(), json!({ "get": { "summary": "Prometheus text format.", "description": "Callable with a token of any role; an observer token is the one meant for it.", "x-roles": ["game", "observer", "operator"], "security": [{ "bearer": [] }], "responses": { "200": { "description": "metrics" }, "401": { "description": "missing or wrong token" } } } }));
     paths.insert("/v1/openapi.json".into(), json!({ "get": { "summary": "This document.", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } }));
     json!({
         "openapi": "3.1.0",
@@ -304,7 +322,8 @@ pub fn document() -> Value {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": { "Error": { "type": "object", "required": ["error"], "properties": { "error": {
                 "type": "object", "required": ["code", "message"],
-                "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "retry_after_ms": { "type": "integer" } }
+                "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "retry_after_ms": { "type": "integer" },
+                    "needs": { "type": "array", "items": { "type": "string", "enum": ["game", "operator", "observer"] }, "description": "with `forbidden`: the roles that may make the call" } }
             } } } },
         },
         "paths": paths,
@@ -346,5 +365,27 @@ mod tests {
         for c in super::CALLS {
             assert!(paths.contains(&format!("/v1/{}", c.name)));
         }
+    }
+
+    #[test]
+    fn every_operation_lists_its_roles_and_the_403() {
+        let doc = super::document();
+        for c in super::CALLS {
+            let op = &doc["paths"][format!("/v1/{}", c.name)]["post"];
+            let roles = op["x-roles"].as_array().unwrap();
+            assert!(roles.contains(&serde_json::json!("operator")), "{}", c.name);
+            assert!(
+                op["description"].as_str().unwrap().contains("operator"),
+                "{}",
+                c.name
+            );
+            assert!(op["responses"]["403"].is_object(), "{}", c.name);
+        }
+        let approve = &doc["paths"]["/v1/approve-withdrawal"]["post"];
+        assert_eq!(approve["x-roles"], serde_json::json!(["operator"]));
+        assert_eq!(
+            doc["paths"]["/v1/status"]["get"]["x-roles"],
+            serde_json::json!(["game", "observer", "operator"])
+        );
     }
 }

@@ -101,7 +101,7 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
         cfg.log.format
     });
     let keys = cfg.load_keys()?;
-    let token = cfg.api_token()?;
+    let tokens = cfg.api_tokens()?;
     let node = HttpNode::new(cfg.node.urls.clone(), cfg.node_timeout())
         .verify_chain_id(&cfg.gateway.chain_id)?;
     let webhook = cfg.webhook_target()?;
@@ -143,7 +143,10 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     }
     let http = Arc::new(http);
     tracing::info!(addr = %http.addr, "HTTP API listening (POST /v1/<call>, Authorization: Bearer <token>; GET /health, /ready)");
-    let servers = http.spawn(service, token, 4);
+    for t in tokens.iter() {
+        tracing::info!(name = t.name(), role = %t.role(), "API token");
+    }
+    let servers = http.spawn_with_tokens(service, tokens, 4);
     wait_for_signal();
     tracing::info!("stopping: finishing requests in progress");
     http.shutdown();

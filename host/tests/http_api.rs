@@ -195,7 +195,7 @@ fn sorted<'a>(mut k: Vec<&'a str>) -> Vec<&'a str> {
 }
 
 const WITHDRAWAL_FIELDS: &[&str] =
-    &["account", "attempts", "block_num", "cwd", "game", "note", "requested_at_ms", "state", "tx_id", "user", "withdrawal_id"];
+    &["account", "approved_by", "attempts", "block_num", "cwd", "game", "note", "requested_at_ms", "state", "tx_id", "user", "withdrawal_id"];
 const UNCLAIMED_FIELDS: &[&str] = &[
     "amount", "asset_id", "block_num", "deposit_id", "from_account_id", "occurrence", "op", "op_in_trx", "reason", "resolution", "state", "trx_in_block",
 ];

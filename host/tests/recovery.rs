@@ -13,9 +13,15 @@ use cwd_devnet::{FaultKind, FaultRule};
 use cwd_gateway_host::bindings::api::{WithdrawalAmount, WithdrawalState};
 use cwd_gateway_host::gateway::GatewayCallError;
 use cwd_gateway_host::http_api::{dispatch, HttpApi};
+use cwd_gateway_host::roles::{Caller, Role};
 use cwd_gateway_host::RuntimeConfig;
 use serde_json::json;
 use support::*;
+
+/// The caller these calls are made as: the operator, who may make every call.
+fn operator() -> Caller {
+    Caller::new("operator", Role::Operator)
+}
 
 fn finish(gw: &Gw, id: &str) -> cwd_gateway_host::bindings::api::Withdrawal {
     eventually("the withdrawal to finish", Duration::from_secs(60), || {
@@ -75,12 +81,12 @@ fn a_trapped_call_gets_a_5xx_its_instance_is_replaced_and_the_withdrawal_is_paid
     // under the tick lease: `start-link`'s message broadcast is the API call that waits.)
     gw.devnet.create_account(cwd_devnet::AccountSpec::new("tib-cwd", 10 * CWD)).unwrap();
     gw.devnet.add_fault(FaultRule::next(1, Some("broadcast_transaction"), FaultKind::Delay(Duration::from_secs(2))));
-    let (status, body) = dispatch(&gw.service, "start-link", &json!({ "user": "tib", "account": "tib-cwd" }));
+    let (status, body) = dispatch(&gw.service, &operator(), "start-link", &json!({ "user": "tib", "account": "tib-cwd" }));
     assert_eq!((status, body["error"]["code"].as_str()), (500, Some("component-failed")), "{body}");
     let restarts = gw.restarts();
     assert_eq!(restarts.len(), 1, "{restarts:?}");
     assert_eq!((restarts[0]["role"].as_str(), restarts[0]["cause"].as_str()), (Some("api"), Some("time-budget")));
-    let (status, body) = dispatch(&gw.service, "account", &json!({ "user": "tia" }));
+    let (status, body) = dispatch(&gw.service, &operator(), "account", &json!({ "user": "tia" }));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["frozen"], 1_000);
 

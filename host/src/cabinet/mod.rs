@@ -4,7 +4,9 @@
 //! signed ([`session`]); every call is then made server-side, through the same
 //! [`dispatch`](crate::http_api::dispatch) as the API, with the user id taken from the
 //! token and only the arguments a player may choose taken from the browser. The API
-//! token never reaches the browser. See `docs/cabinet.md`.
+//! token never reaches the browser. It calls as its own caller, `cabinet`, whose role
+//! allows exactly the calls it makes ([`crate::roles::CABINET_CALLS`]). See
+//! `docs/cabinet.md`.
 
 pub mod feed_watch;
 pub mod session;
@@ -21,7 +23,8 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use crate::http_api::{read_args, refuse_unread, respond_with, run_call, AppState, Shared};
+use crate::http_api::{read_args, refuse_unread, respond_with, AppState, Shared};
+use crate::roles::Caller;
 use session::{Session, SessionError};
 
 const INDEX_HTML: &str = include_str!("../../cabinet/index.html");
@@ -142,6 +145,11 @@ fn page(content_type: &'static str, text: &'static str) -> Response {
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::from(text))
         .expect("static headers")
+}
+
+/// A gateway call made for a player, as the cabinet's own caller.
+async fn run_call(st: &AppState, call: &str, args: Value) -> (u16, Value) {
+    crate::http_api::run_call(st, &Caller::cabinet(), call, args).await
 }
 
 fn error(code: &str, message: &str) -> Value {

@@ -153,8 +153,13 @@ impl Drop for KillOnDrop {
 
 /// `POST /v1/<name>` on a gateway at `127.0.0.1:port`: the answer, or `"<status> <body>"`.
 pub fn call(port: u16, name: &str, args: Value) -> Result<Value, String> {
+    call_as(port, TOKEN, name, args)
+}
+
+/// [`call`] with another API token.
+pub fn call_as(port: u16, token: &str, name: &str, args: Value) -> Result<Value, String> {
     match ureq::post(&format!("http://127.0.0.1:{port}/v1/{name}"))
-        .set("authorization", &format!("Bearer {TOKEN}"))
+        .set("authorization", &format!("Bearer {token}"))
         .timeout(Duration::from_secs(20))
         .send_json(args)
     {
