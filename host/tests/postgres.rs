@@ -1007,3 +1007,66 @@ fn two_hosts_share_one_signer_whose_limits_hold_whichever_host_asks() {
     assert_eq!(paid_out, 20 * CWD, "exactly the two payouts the signer allowed");
     signer.shutdown();
 }
+
+/// Settings changed through one host's HTTP API are in force on another host sharing the
+/// database at its next call, and the change is in the audit trail both hosts read.
+#[test]
+fn a_settings_change_is_in_force_on_the_other_host_at_once() {
+    let Some(server) = PgServer::start("settings", false) else {
+        return;
+    };
+    let url = server.create_database("settings");
+    let devnet = Devnet::start(DevnetConfig {
+        production: Production::Timer(Duration::from_millis(100)),
+        ..DevnetConfig::seeded("pg-settings")
+    })
+    .unwrap();
+    let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * CWD)).unwrap();
+    let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
+    let config = support::config(devnet.chain_id_hex());
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let hosts: Vec<Arc<Service>> = (0..2)
+        .map(|i| host(&runtime, &url, devnet.url(), &devnet.chain_id_hex(), &config, &keys, &format!("host-{i}"), Duration::from_secs(10)))
+        .collect();
+    let mut serving = Vec::new();
+    let apis: Vec<cwd_gateway_host::http_api::HttpApi> = hosts
+        .iter()
+        .map(|h| {
+            let http = cwd_gateway_host::http_api::HttpApi::bind("127.0.0.1:0").unwrap();
+            serving.extend(http.spawn(h.clone(), TOKEN.to_string(), 2));
+            http
+        })
+        .collect();
+    let (a, b) = (apis[0].addr.port(), apis[1].addr.port());
+    // Both hosts quote at the configured rate (each has read the settings already).
+    for port in [a, b] {
+        assert_eq!(call(port, "quote-deposit", json!({ "cwd": CWD })).unwrap()["game"], 90);
+    }
+    let changed = call(a, "update-settings", json!({ "revision": 0, "settings": { "deposit_rate": { "game_units": 150 }, "withdrawals": { "review_above_cwd": 3 * CWD } } })).unwrap();
+    let revision = changed["revision"].as_u64().unwrap();
+    assert!(revision > 0, "{changed}");
+    // The other host, at once: no restart, no wait.
+    assert_eq!(call(b, "quote-deposit", json!({ "cwd": CWD })).unwrap()["game"], 150);
+    let seen = call(b, "get-settings", json!({})).unwrap();
+    assert_eq!((seen["revision"].as_u64(), seen["changed_by"].as_str()), (Some(revision), Some("default")));
+    assert_eq!(seen["settings"]["withdrawals"]["review_above_cwd"].as_u64(), Some(3 * CWD as u64));
+    // A stale change through the other host is refused with the current revision.
+    let stale = call(b, "update-settings", json!({ "revision": 0, "settings": { "deposit_rate": { "game_units": 1 } } })).unwrap_err();
+    assert!(stale.starts_with("409 ") && stale.contains("settings-changed") && stale.contains(&format!("\"revision\":{revision}")), "{stale}");
+    // Both hosts read the same trail: the change, then the refused one.
+    for port in [a, b] {
+        let trail = call(port, "list-audit", json!({ "call": "update-settings" })).unwrap();
+        let outcomes: Vec<&str> = trail.as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["settings-changed", "ok"], "{trail}");
+        let args: Value = serde_json::from_str(trail[1]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(args["settings"]["deposit_rate"]["game_units"], 150);
+    }
+    // The servers end before the hosts they hold: a PostgreSQL client must not be
+    // dropped on an async worker.
+    for api in &apis {
+        api.shutdown();
+    }
+    for t in serving {
+        t.join().unwrap();
+    }
+}
