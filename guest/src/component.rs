@@ -427,12 +427,21 @@ fn event_to_wit(e: Event) -> wev::Event {
             to_referrers,
             cashback,
             pool_balance,
+            idempotency_key,
+            pool_user,
+            shares,
         } => W::ReferrersRewarded(wev::ReferrersRewarded {
             user,
             base_amount,
             to_referrers,
             cashback,
             pool_balance,
+            idempotency_key,
+            pool_user,
+            shares: shares
+                .into_iter()
+                .map(|s| wev::RewardedShare { level: s.level, user: s.user, amount: s.amount })
+                .collect(),
         }),
         Event::Alert(a) => W::Alert(match a {
             ev::Alert::LowFeeBalance { balance, threshold } => {
@@ -981,6 +990,20 @@ fn audit_out(e: crate::records::audit::AuditEntry) -> wapi::AuditEntry {
     }
 }
 
+fn movement_out(m: crate::records::journal::Movement) -> wapi::Movement {
+    wapi::Movement {
+        id: m.id(),
+        at_ms: m.at_ms,
+        user: m.user,
+        kind: m.kind,
+        reference: m.reference,
+        balance_delta: m.balance_delta,
+        frozen_delta: m.frozen_delta,
+        cwd: m.cwd,
+        note: m.note,
+    }
+}
+
 fn books_out(b: crate::books::Books) -> wapi::Books {
     wapi::Books {
         balances_game: b.balances_game,
@@ -1367,6 +1390,23 @@ impl wapi::Guest for Component {
         };
         with(|g| g.list_audit(&f, start_before.as_deref(), limit))
             .map(|v| v.into_iter().map(audit_out).collect())
+    }
+    fn statement(
+        user: String,
+        start_before: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wapi::Movement>, wapi::GatewayError> {
+        with(|g| g.statement(&user, start_before.as_deref(), limit))
+            .map(|v| v.into_iter().map(movement_out).collect())
+    }
+    fn list_movements(
+        since_ms: u64,
+        before_ms: u64,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<wapi::Movement>, wapi::GatewayError> {
+        with(|g| g.list_movements(since_ms, before_ms, start_after.as_deref(), limit))
+            .map(|v| v.into_iter().map(movement_out).collect())
     }
     fn reconcile() -> Result<wapi::Books, wapi::GatewayError> {
         with(|g| g.reconcile()).map(books_out)

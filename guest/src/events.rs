@@ -308,8 +308,23 @@ pub enum Event {
         to_referrers: u64,
         cashback: u64,
         pool_balance: u64,
+        /// The reward's idempotency key, the pool that paid, and each referrer's share.
+        #[serde(default)]
+        idempotency_key: String,
+        #[serde(default)]
+        pool_user: String,
+        #[serde(default)]
+        shares: Vec<RewardedShare>,
     },
     Alert(Alert),
+}
+
+/// One referrer's share of a reward.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RewardedShare {
+    pub level: u32,
+    pub user: String,
+    pub amount: u64,
 }
 
 impl Event {

@@ -100,3 +100,36 @@ impl Gateway {
         Ok(change)
     }
 }
+
+impl Gateway {
+    /// A user's statement: every change of their balance and frozen units, newest first
+    /// (see `records::journal`), before the line `start_before`, at most `limit`.
+    pub fn statement(
+        &mut self,
+        user: &str,
+        start_before: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<crate::records::journal::Movement>> {
+        self.active()?;
+        check_user(user)?;
+        crate::gateway::check_limit(limit)?;
+        crate::records::journal::statement(self.ports.store.as_mut(), user, start_before, limit)
+    }
+
+    /// Every user's movements from `since_ms` to before `before_ms`, in time order,
+    /// after the line `start_after`, at most `limit` (a day's movements, for the books).
+    pub fn list_movements(
+        &mut self,
+        since_ms: u64,
+        before_ms: u64,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> GwResult<Vec<crate::records::journal::Movement>> {
+        self.active()?;
+        crate::gateway::check_limit(limit)?;
+        if before_ms <= since_ms {
+            return Err(GatewayError::invalid("before-ms", "must be after since-ms"));
+        }
+        crate::records::journal::between(self.ports.store.as_mut(), since_ms, before_ms, start_after, limit)
+    }
+}

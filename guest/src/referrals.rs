@@ -69,12 +69,8 @@ pub struct RefSum {
     pub cashback: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShareRec {
-    pub level: u32,
-    pub user: String,
-    pub amount: u64,
-}
+/// One referrer's share of a reward (kept in the reward record and its event).
+pub type ShareRec = crate::events::RewardedShare;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RewardRec {
@@ -288,6 +284,9 @@ impl Gateway {
                 to_referrers: rec.paid - rec.cashback,
                 cashback: rec.cashback,
                 pool_balance: rec.pool_balance,
+                idempotency_key: rec.idempotency_key.clone(),
+                pool_user: rec.pool_user.clone(),
+                shares: rec.shares.clone(),
             });
             Ok(Step::Commit((rec, true)))
         })?;

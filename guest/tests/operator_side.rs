@@ -317,3 +317,69 @@ fn a_store_built_by_the_previous_release_gets_its_totals_rebuilt() {
     assert_eq!(rebuilt.balance_game, want.balance_game + 5);
     check_totals(&w.store, "after the rebuild");
 }
+
+#[test]
+fn a_statement_lists_every_movement_and_a_day_lists_every_user() {
+    let mut cfg = default_config();
+    cfg.referrals.level_rates_per_mille = vec![100];
+    cfg.referrals.cashback_per_mille = 50;
+    let mut w = World::with_config(8, cfg);
+    let start = w.clock.get();
+    w.link("u1", "alice");
+    w.deposit("alice", 1_000_000);
+    w.settle();
+    w.gw.tick().unwrap(); // deposit: +900
+    w.gw.adjust_balance("u1", 100, "prize", "won").unwrap();
+    w.gw.adjust_balance("referral-pool", 1_000, "fund", "").unwrap();
+    w.gw.set_referrer("u2", "u1").unwrap();
+    w.gw.adjust_balance("u2", 50, "u2-seed", "").unwrap();
+    w.gw.reward_referrers("u2", 200, "fee-1").unwrap(); // u1 +20, u2 +10, pool -30
+    w.gw.transfer_internal("u1", "u2", 70, "t1", "gift").unwrap();
+    let wd = w.gw.request_withdrawal("u1", Game(300), "w1").unwrap();
+    let rejected = w.gw.request_withdrawal("u1", Game(200), "w2").unwrap();
+    w.gw.cancel_withdrawal("ops", &rejected.withdrawal_id, "changed mind").unwrap();
+    for _ in 0..3 {
+        w.gw.tick().unwrap();
+        w.settle();
+    }
+    w.gw.tick().unwrap();
+    assert_eq!(w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state, WdState::Confirmed);
+
+    let lines = w.gw.statement("u1", None, 500).unwrap();
+    let kinds: Vec<&str> = lines.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, ["withdrawal-paid", "withdrawal-returned", "withdrawal", "withdrawal", "transfer-out", "referral-reward", "adjustment", "deposit"]);
+    assert!(lines.windows(2).all(|p| p[0].at_ms >= p[1].at_ms), "newest first");
+    let (balance, frozen) = w.balance("u1");
+    let sum = |f: fn(&cwd_gateway::records::journal::Movement) -> i64| lines.iter().map(f).sum::<i64>();
+    assert_eq!((sum(|m| m.balance_delta), sum(|m| m.frozen_delta)), (balance as i64, frozen as i64));
+    assert_eq!(balance, 900 + 100 + 20 - 70 - 300);
+    let deposit = lines.last().unwrap();
+    assert_eq!((deposit.balance_delta, deposit.cwd), (900, 1_000_000));
+    assert_eq!(lines[4].note, "u2", "a transfer names the other user");
+    assert_eq!(lines[1].note, "changed mind");
+    // Paging by id gives the same lines.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = w.gw.statement("u1", cursor.as_deref(), 3).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        cursor = Some(page.last().unwrap().id());
+        paged.extend(page);
+    }
+    assert_eq!(paged, lines);
+    let pool = w.gw.statement("referral-pool", None, 10).unwrap();
+    assert_eq!(pool.iter().map(|m| (m.kind.as_str(), m.balance_delta)).collect::<Vec<_>>(), [("reward-paid", -30), ("adjustment", 1_000)]);
+
+    // The day: every user's lines in time order; paging with `start_after`.
+    let day = w.gw.list_movements(start, w.clock.get() + 1, None, 500).unwrap();
+    assert_eq!(day.len(), lines.len() + pool.len() + w.gw.statement("u2", None, 500).unwrap().len());
+    assert!(day.windows(2).all(|p| p[0].id() < p[1].id()));
+    let first_two = w.gw.list_movements(start, w.clock.get() + 1, None, 2).unwrap();
+    let rest = w.gw.list_movements(start, w.clock.get() + 1, Some(&first_two[1].id()), 500).unwrap();
+    assert_eq!([first_two, rest].concat(), day);
+    assert_eq!(w.gw.list_movements(start, start, None, 10).map_err(|e| e.code()), Err("invalid"));
+    assert_eq!(w.gw.list_movements(0, start, None, 10).unwrap(), vec![], "nothing before the first change");
+    check_ledger(&w.store, "after every kind of movement");
+}

@@ -119,6 +119,8 @@ api_calls! {
     fn update_settings => call_update_settings(actor: &str, settings: &Settings, revision: u64) -> SettingsView;
     fn list_audit => call_list_audit(filter: &AuditFilter, start_before: Option<&str>, limit: u32) -> Vec<AuditEntry>;
     fn reconcile => call_reconcile() -> Books;
+    fn statement => call_statement(user: &str, start_before: Option<&str>, limit: u32) -> Vec<Movement>;
+    fn list_movements => call_list_movements(since_ms: u64, before_ms: u64, start_after: Option<&str>, limit: u32) -> Vec<Movement>;
     fn tick => call_tick() -> TickReport;
 }
 

@@ -417,8 +417,27 @@ async fn call(
         Ok(args) => args,
         Err(refusal) => return refusal,
     };
+    let csv = match args.get("format") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(f)) if f == "json" => false,
+        Some(Value::String(f)) if f == "csv" && crate::csv_export::CALLS.contains(&call.as_str()) => true,
+        Some(_) => {
+            let (s, v) = bad_request("`format` is json (the default), or csv for list-audit, statement and list-movements");
+            return respond(s, v);
+        }
+    };
     let (status, value) = run_call(&st, &caller, &call, args).await;
-    respond(status, value)
+    match (status, csv) {
+        (200, true) => match crate::csv_export::to_csv(&value) {
+            Some(text) => axum::http::Response::builder()
+                .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
+                .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{call}.csv\""))
+                .body(Body::from(text))
+                .expect("static headers"),
+            None => respond(status, value),
+        },
+        _ => respond(status, value),
+    }
 }
 
 /// Reads a request body as a JSON object (empty: `{}`), within the body limits.
@@ -908,6 +927,30 @@ fn dispatch_in(
                         .map(to_json)
                 }
                 "reconcile" => api.reconcile().map(to_json),
+                "statement" => api
+                    .statement(arg!(str "user"), arg!(opt_str "start_before"), arg!(limit))
+                    .map(to_json),
+                "list-movements" => {
+                    // A UTC day (`2026-12-05`), or a range in ms.
+                    let (since, before) = match arg!(opt_str "day") {
+                        Some(day) => match utc_day_ms(day) {
+                            Some(start) => (start, start + 86_400_000),
+                            None => return Err(bad_request("`day` is a UTC date, YYYY-MM-DD")),
+                        },
+                        None => match (arg!(opt_u64 "since_ms"), arg!(opt_u64 "before_ms")) {
+                            (Some(since), Some(before)) => (since, before),
+                            (None, None) => {
+                                // Today, UTC, by this host's clock.
+                                let now = crate::cabinet::now_secs() * 1000;
+                                let start = now - now % 86_400_000;
+                                (start, start + 86_400_000)
+                            }
+                            _ => return Err(bad_request("give `day`, or both `since_ms` and `before_ms`, or neither (today)")),
+                        },
+                    };
+                    api.list_movements(since, before, arg!(opt_str "start_after"), arg!(limit))
+                        .map(to_json)
+                }
                 "feed-position" => api.feed_position().map(|seq| json!({ "seq": seq })),
                 other => {
                     return Err((
@@ -976,6 +1019,28 @@ fn with_api<R>(service: &Service, run: Run, f: impl FnOnce(&mut Api<'_>) -> R) -
         Run::Wait => Some(service.with(f)),
         Run::IfReady => service.try_with_ready(f),
     }
+}
+
+/// Midnight UTC of `YYYY-MM-DD`, in ms since the epoch (days from the civil calendar).
+fn utc_day_ms(day: &str) -> Option<u64> {
+    let mut parts = day.splitn(3, '-');
+    let (y, m, d): (i64, i64, i64) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+    if day.len() != 10 || !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days_in = [31, if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if d > days_in[(m - 1) as usize] {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400_000).ok()
 }
 
 fn parse_state(s: &str) -> Option<WithdrawalState> {
@@ -1114,4 +1179,19 @@ pub fn error_json(e: &GatewayError) -> (u16, Value) {
         m.extend(x);
     }
     (status, json!({ "error": err }))
+}
+
+#[cfg(test)]
+mod day_tests {
+    use super::utc_day_ms;
+
+    #[test]
+    fn utc_days_from_the_calendar() {
+        assert_eq!(utc_day_ms("1970-01-01"), Some(0));
+        assert_eq!(utc_day_ms("2026-12-05"), Some(1_796_428_800_000));
+        assert_eq!(utc_day_ms("2024-02-29"), Some(1_709_164_800_000));
+        for bad in ["2023-02-29", "2026-13-01", "2026-12-5", "26-12-05", "1969-12-31", "2026-12-05x", "x"] {
+            assert_eq!(utc_day_ms(bad), None, "{bad}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod bindings;
 pub mod cabinet;
+pub mod csv_export;
 pub mod catchup;
 pub mod clock;
 pub mod codec;

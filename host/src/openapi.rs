@@ -236,6 +236,24 @@ pub const CALLS: &[Call] = &[
         ],
         amount: false,
     },
+    Call {
+        name: "statement",
+        summary: "A user's statement: every change of their balance and frozen units (the ledger's journal), newest first.",
+        args: &[USER, opt("start_before", Ty::Str, "the last id of the previous page"), opt("limit", Ty::U32, "default 100")],
+        amount: false,
+    },
+    Call {
+        name: "list-movements",
+        summary: "Every user's movements in a UTC day (or a range), oldest first: the day's books.",
+        args: &[
+            opt("day", Ty::Str, "a UTC date, YYYY-MM-DD; or give since_ms and before_ms"),
+            opt("since_ms", Ty::U64, "at or after this time (without `day`)"),
+            opt("before_ms", Ty::U64, "strictly before this time (without `day`)"),
+            opt("start_after", Ty::Str, "the last id of the previous page"),
+            opt("limit", Ty::U32, "default 100"),
+        ],
+        amount: false,
+    },
     Call { name: "reconcile", summary: "The books: what the gateway owes against the hot and cold balances on chain; raises books-mismatch when short.", args: &[], amount: false },
 ];
 

@@ -124,6 +124,7 @@ pub const TABLE: &[(&str, &[Role])] = &[
     ("referral-earnings", ALL),
     ("list-events", ALL),
     ("feed-position", ALL),
+    ("statement", ALL),
     // What the game server does for its players.
     ("start-link", GAME),
     ("link-challenge", GAME),
@@ -143,7 +144,6 @@ pub const TABLE: &[(&str, &[Role])] = &[
     ("get-settings", OBSERVE),
     ("list-audit", OBSERVE),
     ("reconcile", OBSERVE),
-    ("statement", OBSERVE),
     ("list-movements", OBSERVE),
     // The operator's decisions.
     ("approve-withdrawal", OPERATOR),
@@ -159,7 +159,7 @@ pub const TABLE: &[(&str, &[Role])] = &[
 
 /// Calls in [`TABLE`] that dispatch does not serve yet (issue 25's settings, audit and
 /// reports, being added): refused to other roles already, `unknown-call` to these.
-pub const NOT_YET_DISPATCHED: &[&str] = &["statement", "list-movements"];
+pub const NOT_YET_DISPATCHED: &[&str] = &[];
 
 /// What the cabinet calls for a player, no more (its own checks come first: the user
 /// is the session's, and only the arguments a player may choose are passed).

@@ -126,4 +126,36 @@ fn four_eyes_audit_settings_and_books_over_http() {
     assert!(short["explanation"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().starts_with("SHORT by ")), "{short}");
     let alerts: Vec<Value> = gw.events.snapshot().into_iter().filter(|e| e["type"] == "alert" && e["kind"] == "books-mismatch").collect();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
+
+    // Statements and the day's movements: the journal explains the balance; CSV too.
+    let lines = ok(GAME, "statement", json!({ "user": "alice" }));
+    let lines = lines.as_array().unwrap();
+    let sum: i64 = lines.iter().map(|m| m["balance_delta"].as_i64().unwrap()).sum();
+    assert_eq!(sum as u64, balance, "{lines:?}");
+    let kinds: Vec<&str> = lines.iter().rev().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["deposit", "adjustment", "withdrawal", "withdrawal-paid", "deposit"]);
+    let csv = csv_of(port, ANNA, "statement", json!({ "user": "alice", "format": "csv" }));
+    let rows: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(rows[0], "id,at_ms,user,kind,reference,balance_delta,frozen_delta,cwd,note");
+    assert_eq!(rows.len(), lines.len() + 1);
+    let today = ok(OBSERVER, "list-movements", json!({}));
+    assert!(today.as_array().unwrap().len() >= lines.len(), "{today}");
+    let (status, e) = refused(call_as(port, OBSERVER, "list-movements", json!({ "day": "2026-02-30" })));
+    assert_eq!((status, e["code"].as_str()), (400, Some("bad-request")));
+    let audit_csv = csv_of(port, OBSERVER, "list-audit", json!({ "format": "csv" }));
+    assert!(audit_csv.starts_with("id,at_ms,actor,call,subject,arguments,outcome\r\n"), "{audit_csv}");
+    assert!(audit_csv.contains(",ops-anna,update-settings,settings,"), "{audit_csv}");
+    let (status, e) = refused(call_as(port, OBSERVER, "reconcile", json!({ "format": "csv" })));
+    assert_eq!((status, e["code"].as_str()), (400, Some("bad-request")), "csv only for listings");
+}
+
+/// `POST /v1/<call>` answered as CSV: the text.
+fn csv_of(port: u16, token: &str, call: &str, args: Value) -> String {
+    let r = ureq::post(&format!("http://127.0.0.1:{port}/v1/{call}"))
+        .set("authorization", &format!("Bearer {token}"))
+        .timeout(Duration::from_secs(20))
+        .send_json(args)
+        .unwrap_or_else(|e| panic!("{call}: {e}"));
+    assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+    r.into_string().unwrap()
 }

@@ -344,7 +344,36 @@ pub fn safety(w: &World) -> Result<(), String> {
         ));
     }
     kept_totals(w)?;
+    journal_explains_balances(w, &users)?;
     events_and_changes(w)
+}
+
+/// The ledger's journal: per user, its lines' deltas sum to the balance and the frozen
+/// units (through crashes, races and replays), with one pointer per line.
+fn journal_explains_balances(w: &World, users: &[(String, UserRec)]) -> Result<(), String> {
+    use cwd_gateway::records::journal::{Movement, JOURNAL, USER_JOURNAL};
+    let mut sums: std::collections::HashMap<String, (i128, i128)> = Default::default();
+    let lines: Vec<(String, Movement)> = all(w, JOURNAL)?;
+    for (_, m) in &lines {
+        let s = sums.entry(m.user.clone()).or_default();
+        s.0 += m.balance_delta as i128;
+        s.1 += m.frozen_delta as i128;
+    }
+    let pointers: Vec<(String, ())> = all(w, USER_JOURNAL)?;
+    if pointers.len() != lines.len() {
+        return Err(format!("{} journal lines but {} pointers", lines.len(), pointers.len()));
+    }
+    for (key, u) in users {
+        let user = &key["user/".len()..];
+        let got = sums.remove(user).unwrap_or_default();
+        if got != (u.balance as i128, u.frozen as i128) {
+            return Err(format!("the journal sums to {got:?} for {user}, whose balance and frozen are {:?}", (u.balance, u.frozen)));
+        }
+    }
+    match sums.into_iter().find(|(_, s)| *s != (0, 0)) {
+        Some((user, s)) => Err(format!("journal lines {s:?} for {user}, who has no record")),
+        None => Ok(()),
+    }
 }
 
 /// Every state change has its event and every event its change: the outbox and the feed

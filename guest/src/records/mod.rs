@@ -47,6 +47,7 @@ use crate::ports::{Clock, Entry, Events, Ports, Precondition, Random, Store, Wri
 pub mod audit;
 pub mod derived;
 pub mod indexes;
+pub mod journal;
 pub mod outbox;
 pub mod totals;
 
@@ -553,7 +554,7 @@ impl<'a> Txn<'a> {
     /// Writes `events` to the outbox with their stamps: above this instance's last stamp
     /// and the wall clock, and above the event clock of every user they name, which
     /// advances with them (so that user's record is part of this commit).
-    fn stage_outbox(&mut self, events: &[Event]) -> GwResult<()> {
+    fn stage_outbox(&mut self, events: &[Event]) -> GwResult<u64> {
         let mut users: Vec<&str> = events.iter().flat_map(Event::users).collect();
         users.sort_unstable();
         users.dedup();
@@ -588,7 +589,7 @@ impl<'a> Txn<'a> {
             };
             self.writes.insert(key, Some(encode(&rec)));
         }
-        Ok(())
+        Ok(first)
     }
 
     /// Commits; `Ok(false)` when a precondition failed (re-read and retry).
@@ -601,8 +602,20 @@ impl<'a> Txn<'a> {
                     "reported from a transaction opened without `Txn::with_events`",
                 ));
             }
-            if self.doors.as_ref().is_some_and(|d| d.outbox.enabled) {
-                self.stage_outbox(&events)?;
+            // The events' stamps order the journal's lines as the feed orders events
+            // (without an outbox: the commit's millisecond, then the event's place).
+            let first = if self.doors.as_ref().is_some_and(|d| d.outbox.enabled) {
+                self.stage_outbox(&events)?
+            } else {
+                outbox::stamp_of(self.doors.as_mut().expect("checked above").clock.now_ms())
+            };
+            // The journal: a line for each balance change the events report.
+            for (i, event) in events.iter().enumerate() {
+                for m in journal::movements_of(event, first + i as u64) {
+                    for (key, value) in journal::writes(&m) {
+                        self.writes.insert(key, Some(value));
+                    }
+                }
             }
         }
         // The operator action under way is recorded with its first commit.

@@ -1350,7 +1350,31 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
         held, entered,
         "units were created or lost by transfers or rewards at {ctx}"
     );
+    check_journal(store, ctx);
     check_totals(store, ctx);
+}
+
+/// The journal explains every balance: per user, its lines' deltas sum to the balance
+/// and the frozen units, and each line has its user's pointer (and no pointer dangles).
+pub fn check_journal(store: &MemStore, ctx: &str) {
+    use cwd_gateway::records::journal::{Movement, JOURNAL, USER_JOURNAL};
+    use cwd_gateway::records::UserRec;
+    let mut sums: HashMap<String, (i128, i128)> = HashMap::new();
+    let lines = store.all::<Movement>(JOURNAL);
+    for (key, m) in &lines {
+        assert_eq!(key, &format!("{JOURNAL}{}", m.id()), "a line under another key at {ctx}");
+        let s = sums.entry(m.user.clone()).or_default();
+        s.0 += m.balance_delta as i128;
+        s.1 += m.frozen_delta as i128;
+    }
+    let pointers = store.keys(USER_JOURNAL);
+    assert_eq!(pointers.len(), lines.len(), "lines and pointers differ at {ctx}");
+    for (key, u) in store.all::<UserRec>("user/") {
+        let user = &key["user/".len()..];
+        let (b, f) = sums.remove(user).unwrap_or_default();
+        assert_eq!((b, f), (u.balance as i128, u.frozen as i128), "the journal does not explain {user}'s balance at {ctx}");
+    }
+    assert!(sums.values().all(|s| *s == (0, 0)), "lines for users without a record at {ctx}: {sums:?}");
 }
 
 /// The totals kept in commits (`tot/` shards) equal the same sums recounted from the
