@@ -547,7 +547,8 @@ pub(crate) async fn run_call(
 }
 
 /// Calls that only read the store (one or two keys) and never call the node.
-const READS_INLINE: [&str; 4] = [
+const READS_INLINE: [&str; 5] = [
+    "whoami",
     "account",
     "deposit-instructions",
     "quote-deposit",
@@ -727,6 +728,10 @@ fn dispatch_in(
                 Duration::from_millis(wait_ms),
             ))
         })(),
+        // Who the token is: its name (the actor operator calls record) and its role.
+        "whoami" => Ok(Ok(
+            json!({ "name": caller.name, "role": caller.role.name() }),
+        )),
         _ => with_api(service, run, |api| {
             Ok(match call {
                 "status" => api.status().map(to_json),
