@@ -319,7 +319,7 @@ loaders.review = async () => {
     (w.four_eyes_above_cwd > 0 ? "; above " + formatCwd(w.four_eyes_above_cwd) + " they need two different operators (four eyes)." : "; one approval releases each.");
   fill("review-rows", "review-empty", review.map((x) => row(cellsFor([
     x.withdrawal_id, x.user, x.account, { text: formatGame(x.game), cls: "num" }, { text: formatCwd(x.cwd), cls: "num" },
-    when(x.requested_at_ms), { text: approvalsText(x, s), cls: "approvals" }, { text: x.note || "", cls: "wrap" },
+    when(x.requested_at_ms), { text: approvalsText(x, s), cls: "approvals" }, { text: x.note || "", cls: "note" },
   ], [writeCell(
     action("Approve", "approve", null, () => approve(x)),
     action("Reject", "reject danger", "reason", (reason) => decide("reject-withdrawal", x, reason, "Rejected"), "Give a reason to reject."),
