@@ -47,6 +47,8 @@ pub struct FileConfig {
     pub lease: LeaseSection,
     #[serde(default)]
     pub cabinet: CabinetSection,
+    #[serde(default)]
+    pub console: ConsoleSection,
 }
 
 /// The tick lease (see `crate::lease`): which host does the tick's work when several
@@ -80,6 +82,20 @@ pub struct CabinetSection {
     pub session_secret_file: Option<PathBuf>,
     /// Sessions that expire further ahead than this are refused (0: a day).
     pub max_session_secs: u64,
+}
+
+/// The operator console (`docs/console.md`), served unless turned off. It has no
+/// secret of its own: it signs in with an operator's or an observer's API token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSection {
+    pub enabled: bool,
+}
+
+impl Default for ConsoleSection {
+    fn default() -> Self {
+        ConsoleSection { enabled: true }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -842,6 +858,14 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
             assert!(!e.contains(secret) && !e.contains("5Ksecret"), "{e}");
             assert!(e.contains("line "), "{e}");
         }
+    }
+
+    #[test]
+    fn the_console_is_on_unless_turned_off() {
+        assert!(FileConfig::parse(MIN).unwrap().console.enabled);
+        let off = FileConfig::parse(&format!("{MIN}\n[console]\nenabled = false\n")).unwrap();
+        assert!(!off.console.enabled);
+        assert!(FileConfig::parse(&format!("{MIN}\n[console]\nenable = true\n")).is_err());
     }
 
     #[test]

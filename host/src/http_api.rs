@@ -84,6 +84,7 @@ pub struct HttpApi {
     limits: HttpLimits,
     stop: watch::Sender<bool>,
     cabinet: Option<Arc<crate::cabinet::Cabinet>>,
+    console: bool,
 }
 
 impl HttpApi {
@@ -103,12 +104,20 @@ impl HttpApi {
             limits,
             stop,
             cabinet: None,
+            console: true,
         })
     }
 
     /// Also serves the player's web cabinet under `/cabinet/` (see `docs/cabinet.md`).
     pub fn with_cabinet(mut self, cabinet: crate::cabinet::Cabinet) -> Self {
         self.cabinet = Some(Arc::new(cabinet));
+        self
+    }
+
+    /// Does not serve the operator console (`/console/`, served by default; see
+    /// `docs/console.md`).
+    pub fn without_console(mut self) -> Self {
+        self.console = false;
         self
     }
 
@@ -150,6 +159,7 @@ impl HttpApi {
             calls: Semaphore::new(self.limits.max_concurrent_calls.max(1)),
             limits: self.limits.clone(),
             cabinet: self.cabinet.clone(),
+            console: self.console,
         });
         let (limits, stop) = (self.limits.clone(), self.stop.subscribe());
         let handle = std::thread::Builder::new()
@@ -190,6 +200,7 @@ pub(crate) struct AppState {
     calls: Semaphore,
     limits: HttpLimits,
     pub(crate) cabinet: Option<Arc<crate::cabinet::Cabinet>>,
+    console: bool,
 }
 
 impl AppState {
@@ -204,6 +215,11 @@ fn router(state: Arc<AppState>) -> Router {
     let app = Router::new();
     let app = if state.cabinet.is_some() {
         app.merge(crate::cabinet::routes())
+    } else {
+        app
+    };
+    let app = if state.console {
+        app.merge(crate::console::routes())
     } else {
         app
     };
@@ -285,6 +301,23 @@ pub(crate) fn respond_with(status: u16, body: Value, headers: &[(&str, &str)]) -
     response
         .body(Body::from(body.to_string()))
         .expect("static header names and valid values")
+}
+
+/// A static asset of the web surfaces (the cabinet, the console). The policy allows
+/// only this origin's script, style and calls: no inline script can run even if a value
+/// were ever rendered as markup.
+pub(crate) fn static_page(content_type: &'static str, text: &'static str) -> Response {
+    axum::http::Response::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .header(
+            "content-security-policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+        )
+        .header("x-content-type-options", "nosniff")
+        .header("referrer-policy", "no-referrer")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from(text))
+        .expect("static headers")
 }
 
 fn bad_request(message: impl Into<String>) -> (u16, Value) {
@@ -566,7 +599,8 @@ pub(crate) async fn run_call(
 }
 
 /// Calls that only read the store (one or two keys) and never call the node.
-const READS_INLINE: [&str; 4] = [
+const READS_INLINE: [&str; 5] = [
+    "whoami",
     "account",
     "deposit-instructions",
     "quote-deposit",
@@ -746,6 +780,10 @@ fn dispatch_in(
                 Duration::from_millis(wait_ms),
             ))
         })(),
+        // Who the token is: its name (the actor operator calls record) and its role.
+        "whoami" => Ok(Ok(
+            json!({ "name": caller.name, "role": caller.role.name() }),
+        )),
         _ => with_api(service, run, |api| {
             Ok(match call {
                 "status" => api.status().map(to_json),

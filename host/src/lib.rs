@@ -9,6 +9,7 @@ pub mod catchup;
 pub mod clock;
 pub mod codec;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod events;
 pub mod files;

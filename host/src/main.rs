@@ -213,6 +213,7 @@ fn run_demo(once: bool, verbose: bool, listen: &str) -> anyhow::Result<()> {
     println!("\nThe gateway's HTTP API is up at http://{} (Ctrl-C to stop). Try:", http.addr);
     println!("  curl -s -H 'Authorization: Bearer {token}' -X POST http://{}/v1/account -d '{{\"user\":\"alice\"}}'", http.addr);
     println!("  curl -s -H 'Authorization: Bearer {token}' -X POST http://{}/v1/status", http.addr);
+    println!("The operator console: http://{}/console/ (sign in with the token above).", http.addr);
     println!("The devnet is at {} (control API: POST {}/devnet).", d.devnet.url(), d.devnet.url().trim_end_matches('/'));
     for t in http.spawn(d.service.clone(), token, 2) {
         let _ = t.join();

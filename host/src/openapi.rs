@@ -62,6 +62,7 @@ const ORDER: Arg = opt(
 );
 
 pub const CALLS: &[Call] = &[
+    Call { name: "whoami", summary: "The presented token's name (the actor operator calls record) and role: {name, role}.", args: &[], amount: false },
     Call { name: "status", summary: "The gateway's state: balances, pending work, scan position.", args: &[], amount: false },
     Call {
         name: "start-link",

@@ -111,6 +111,7 @@ const OPERATOR: &[Role] = &[Role::Operator];
 /// Every call and the roles that may make it; the operator may make every one.
 pub const TABLE: &[(&str, &[Role])] = &[
     // Reads for the game, the operator and observers.
+    ("whoami", ALL),
     ("status", ALL),
     ("account", ALL),
     ("deposit-instructions", ALL),

@@ -141,6 +141,11 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
         http = http.with_cabinet(cabinet);
         tracing::info!(addr = %http.addr, "player cabinet enabled at /cabinet/");
     }
+    if cfg.console.enabled {
+        tracing::info!(addr = %http.addr, "operator console at /console/ (sign in with an operator or observer token)");
+    } else {
+        http = http.without_console();
+    }
     let http = Arc::new(http);
     tracing::info!(addr = %http.addr, "HTTP API listening (POST /v1/<call>, Authorization: Bearer <token>; GET /health, /ready)");
     for t in tokens.iter() {

@@ -8,121 +8,21 @@
 //! `CWD_CABINET_SCREENSHOTS=<dir>` saves a screenshot of each panel there
 //! (`docs/cabinet-*.png` come from it).
 
+mod browser;
 mod cabinet_env;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use browser::{browser_paths, click, connect, js, text, type_into, visible, wait_text, wait_until, wait_visible, Driver};
 use cabinet_env::{CabinetEnv, SECRET};
 use cwd_gateway_host::cabinet::{now_secs, session};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
+use fantoccini::{Client, Locator};
+use serde_json::json;
 use support::CWD;
 
 const POW_BITS: u8 = 10;
-
-fn browser_paths() -> Option<(PathBuf, PathBuf)> {
-    let chromium = PathBuf::from(std::env::var("CWD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
-    let driver = PathBuf::from(std::env::var("CWD_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()));
-    if chromium.exists() && driver.exists() {
-        return Some((chromium, driver));
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI is set but {} or {} is missing: apt-get install chromium chromium-driver", chromium.display(), driver.display());
-    eprintln!("skipping the browser test: {} or {} is missing (apt-get install chromium chromium-driver)", chromium.display(), driver.display());
-    None
-}
-
-/// chromedriver on a loopback port, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Driver {
-    fn start(path: &Path) -> Driver {
-        let port = support::free_port();
-        let child = Command::new(path)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting chromedriver");
-        let url = format!("http://127.0.0.1:{port}");
-        support::eventually("chromedriver to listen", Duration::from_secs(20), || ureq::get(&format!("{url}/status")).call().ok().map(|_| ()));
-        Driver { child, url }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn connect(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1100,1500", "--no-first-run", "--disable-extensions",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a chromium session")
-}
-
-async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn text(c: &Client, css: &str) -> String {
-    match c.find(Locator::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-async fn visible(c: &Client, css: &str) -> bool {
-    match c.find(Locator::Css(css)).await {
-        Ok(e) => e.is_displayed().await.unwrap_or(false),
-        Err(_) => false,
-    }
-}
-
-async fn wait_visible(c: &Client, css: &str) {
-    wait_until(css, Duration::from_secs(60), || visible(c, css)).await;
-}
-
-async fn wait_text(c: &Client, css: &str, wanted: &str, timeout: Duration) {
-    wait_until(&format!("{css} to say {wanted:?}"), timeout, || async { text(c, css).await.contains(wanted) }).await;
-}
-
-async fn type_into(c: &Client, css: &str, keys: &str) {
-    let e = c.find(Locator::Css(css)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(keys).await.unwrap();
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
-}
 
 async fn open(c: &Client, env: &CabinetEnv, token: &str) {
     // Through a blank page: a change of fragment alone would not reload the cabinet.
@@ -137,18 +37,13 @@ async fn snap(c: &Client, css: &str, name: &str) {
     std::fs::write(Path::new(&dir).join(format!("cabinet-{name}.png")), png).unwrap();
 }
 
-/// Runs `script` (async, its result passed to the callback) in the page.
-async fn js(c: &Client, script: &str, args: Vec<Value>) -> Value {
-    c.execute_async(script, args).await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_clicks_through_the_cabinet_in_chromium() {
     let Some((chromium, driver_path)) = browser_paths() else { return };
     let env = tokio::task::spawn_blocking(|| CabinetEnv::start("cabinet-browser", POW_BITS, &["alice-cwd"])).await.unwrap();
     let driver = Driver::start(&driver_path);
     let profile = std::env::temp_dir().join(format!("cwd-cabinet-chromium-{}", std::process::id()));
-    let c = connect(&driver, &chromium, &profile).await;
+    let c = connect(&driver, &chromium, &profile, (1100, 1500), None).await;
 
     // Sessions the game did not sign, or signed too long ago, are refused by the server.
     let forged = session::mint(b"not-the-game-secret-not-the-game-secret", "alice", now_secs() + 3600);

@@ -102,6 +102,11 @@ fn every_role_is_refused_outside_its_calls_and_served_inside() {
             assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{call} with {token:?}");
         }
     }
+    // whoami: any token, its own name and role.
+    for (role, name, token) in TOKENS {
+        let (status, body) = post(port, Some(token), "whoami", json!({}));
+        assert_eq!((status, body), (200, json!({ "name": name, "role": role.name() })));
+    }
     // The operator may call everything; each role has something it may not.
     assert!(TABLE.iter().all(|(_, roles)| roles.contains(&Role::Operator)));
     for role in [Role::Game, Role::Observer] {

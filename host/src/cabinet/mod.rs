@@ -131,20 +131,9 @@ async fn redirect() -> Response {
         .expect("static header")
 }
 
-/// A static asset. The policy allows only this origin's script, style and calls: no
-/// inline script can run even if a value were ever rendered as markup.
+/// A static asset, with the surfaces' strict policy.
 fn page(content_type: &'static str, text: &'static str) -> Response {
-    axum::http::Response::builder()
-        .header(header::CONTENT_TYPE, content_type)
-        .header(
-            "content-security-policy",
-            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
-        )
-        .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "no-referrer")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from(text))
-        .expect("static headers")
+    crate::http_api::static_page(content_type, text)
 }
 
 /// A gateway call made for a player, as the cabinet's own caller.
