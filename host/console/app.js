@@ -653,44 +653,35 @@ $("settings-form").addEventListener("submit", async (ev) => {
 });
 
 // ---- users ----------------------------------------------------------------------------
-// The user's deposits, withdrawals and transfers, newest first, each listing paged by its
-// own cursor. A row is shown only when no unloaded row of another listing can be newer.
+// The user's statement: the ledger's journal, every change of the balance and the frozen
+// units, newest first, paged by the last line's id.
 let statement = null;
 
-function list(kind, idOf, atOf) { return { kind, idOf, atOf, rows: [], cursor: null, more: true }; }
+const KIND_NAMES = {
+  "deposit": "deposit", "deposit-assigned": "deposit (assigned)", "adjustment": "adjustment",
+  "withdrawal": "withdrawal (frozen)", "withdrawal-paid": "withdrawal paid", "withdrawal-returned": "withdrawal returned",
+  "transfer-in": "transfer in", "transfer-out": "transfer out", "referral-reward": "referral reward",
+  "cashback": "cashback", "reward-paid": "rewards paid (pool)",
+};
 
-async function loadStatementPage(l, user) {
-  const args = { user, order: "newest-first", limit: STATEMENT_PAGE };
-  if (l.cursor) args.start_after = l.cursor;
-  const page = await call(l.kind, args);
-  l.rows = l.rows.concat(page);
-  l.more = page.length === STATEMENT_PAGE;
-  if (page.length) l.cursor = l.idOf(page[page.length - 1]);
+function signed(n) { return n === 0 ? "" : (n > 0 ? "+" : "−") + formatGame(Math.abs(n)); }
+
+async function loadStatementPage() {
+  const args = { user: statement.user, limit: STATEMENT_PAGE };
+  if (statement.cursor) args.start_before = statement.cursor;
+  const page = await call("statement", args);
+  statement.rows = statement.rows.concat(page);
+  statement.more = page.length === STATEMENT_PAGE;
+  if (page.length) statement.cursor = page[page.length - 1].id;
 }
 
 function renderStatement() {
-  const user = statement.user;
-  const [deps, wds, trs] = statement.lists;
-  const rows = deps.rows.map((d) => ({
-    at: d.credited_at_ms, kind: d.assigned ? "deposit (assigned)" : "deposit", id: d.deposit_id,
-    game: "+" + formatGame(d.game), cwd: formatCwd(d.cwd), detail: "from " + d.from_account_id,
-  })).concat(wds.rows.map((w) => ({
-    at: w.requested_at_ms, kind: "withdrawal", id: w.withdrawal_id, game: "−" + formatGame(w.game), cwd: formatCwd(w.cwd),
-    detail: w.state + (w.note ? " (" + w.note + ")" : "") + (w.approved_by.length ? "; approved by " + w.approved_by.join(", ") : ""),
-  }))).concat(trs.rows.map((t) => {
-    const out = t.from_user === user;
-    return {
-      at: t.at_ms, kind: out ? "transfer out" : "transfer in", id: t.transfer_id,
-      game: (out ? "−" : "+") + formatGame(t.amount), cwd: "",
-      detail: (out ? "to " + t.to_user : "from " + t.from_user) + (t.memo ? ": " + t.memo : ""),
-    };
-  }));
-  const horizon = Math.max(...statement.lists.map((l) => (l.more && l.rows.length ? l.atOf(l.rows[l.rows.length - 1]) : -Infinity)));
-  const shown = rows.filter((r) => r.at >= horizon).sort((a, b) => b.at - a.at);
-  fill("statement-rows", "statement-empty", shown.map((r) => row([
-    when(r.at), r.kind, r.id, { text: r.game, cls: "num" }, { text: r.cwd, cls: "num" }, { text: r.detail, cls: "wrap" },
-  ], { kind: r.kind.split(" ")[0] })));
-  show("statement-older", statement.lists.some((l) => l.more));
+  fill("statement-rows", "statement-empty", statement.rows.map((m) => row([
+    when(m.at_ms), KIND_NAMES[m.kind] || m.kind, m.reference,
+    { text: signed(m.balance_delta), cls: "num" }, { text: signed(m.frozen_delta), cls: "num" },
+    { text: m.cwd ? formatCwd(m.cwd) : "", cls: "num" }, { text: m.note, cls: "wrap" },
+  ], { kind: m.kind })));
+  show("statement-older", statement.more);
 }
 
 $("user-form").addEventListener("submit", async (ev) => {
@@ -700,13 +691,8 @@ $("user-form").addEventListener("submit", async (ev) => {
   alertText("");
   $("user-search").disabled = true;
   try {
-    const lists = [
-      list("list-deposits", (d) => d.deposit_id, (d) => d.credited_at_ms),
-      list("list-withdrawals", (w) => w.withdrawal_id, (w) => w.requested_at_ms),
-      list("list-transfers", (t) => t.transfer_id, (t) => t.at_ms),
-    ];
-    const [account] = await Promise.all([call("account", { user }), ...lists.map((l) => loadStatementPage(l, user))]);
-    statement = { user, lists };
+    statement = { user, rows: [], cursor: null, more: false };
+    const [account] = await Promise.all([call("account", { user }), loadStatementPage()]);
     $("u-user").textContent = account.user;
     const linked = account.linked;
     $("u-linked").textContent = linked ? linked.account + " (" + linked.account_id + ")" : (account.pending_link ? "not linked; a code is pending for " + account.pending_link.account : "not linked");
@@ -724,7 +710,7 @@ $("statement-older").addEventListener("click", async () => {
   if (!statement) return;
   $("statement-older").disabled = true;
   try {
-    await Promise.all(statement.lists.filter((l) => l.more).map((l) => loadStatementPage(l, statement.user)));
+    await loadStatementPage();
     renderStatement();
   } catch (e) {
     alertText(e.message);

@@ -391,7 +391,8 @@ async fn operators_work_the_console_in_chromium() {
     assert!(lines[8].contains(&format!("\"ops-anna\",\"approve-withdrawal\",\"{big_id}\"")), "{}", lines[8]);
     assert!(csv.contains("\"\"deposit_id\"\":"), "arguments quoted as CSV: {csv}");
 
-    // A user's statement: deposits, the withdrawal, newest first.
+    // A user's statement: the journal's lines, newest first (the prize adjustment, the
+    // deposits, the withdrawal frozen then paid).
     tab(&c, "users").await;
     type_into(&c, "#user-id", "alice").await;
     click(&c, "#user-search").await;
@@ -404,10 +405,15 @@ async fn operators_work_the_console_in_chromium() {
         }
         v
     };
-    assert_eq!(kinds, ["deposit", "withdrawal", "deposit"], "newest first");
     let first = text(&c, "#statement-rows tr:first-child").await;
     assert!(first.contains("+1\u{202f}200") && first.contains("10.00000 CWD"), "{first}");
-    assert!(text(&c, "#statement-rows").await.contains("confirmed; approved by ops-anna, ops-ben"));
+    assert_eq!(kinds.first().map(String::as_str), Some("deposit"), "newest first: {kinds:?}");
+    assert!(kinds.iter().any(|k| k == "withdrawal-paid") && kinds.iter().any(|k| k == "withdrawal"), "{kinds:?}");
+    let account = env.api(ANNA, "account", json!({ "user": "alice" }));
+    let lines = env.api(ANNA, "statement", json!({ "user": "alice", "limit": 500 }));
+    let sum: i64 = lines.as_array().unwrap().iter().map(|m| m["balance_delta"].as_i64().unwrap()).sum();
+    assert_eq!(sum, account["balance"].as_i64().unwrap(), "the lines shown explain the balance");
+    assert_eq!(kinds.len(), lines.as_array().unwrap().len());
     snap(&c, "#users-panel", "user").await;
     sign_out(&c).await;
 
