@@ -267,7 +267,13 @@ impl Gateway {
         settings: &crate::config::Settings,
         revision: u64,
     ) -> GwResult<crate::settings::SettingsView> {
-        let args = serde_json::json!({ "settings": settings, "revision": revision });
+        // The trail keeps what the change asked for: the fields that differ from the
+        // settings in force, each as `[before, after]`.
+        let current = self.get_settings()?.settings;
+        let args = serde_json::json!({
+            "changed": crate::settings::difference(&current, settings),
+            "revision": revision,
+        });
         self.audited(actor, "update-settings", "settings", args, |g| {
             let initial = g.active()?.initial.clone();
             let now = g.now();

@@ -69,3 +69,28 @@ pub fn stage_update(
     );
     Ok(config)
 }
+
+/// The fields of `after` that differ from `before`, by their path (`deposit_rate.game_units`),
+/// each as `[before, after]`.
+pub fn difference(before: &Settings, after: &Settings) -> serde_json::Value {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut serde_json::Map<String, serde_json::Value>) {
+        match (a, b) {
+            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                for (k, va) in x {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    walk(&p, va, y.get(k).unwrap_or(&serde_json::Value::Null), out);
+                }
+            }
+            _ if a != b => {
+                out.insert(path.to_string(), serde_json::json!([a, b]));
+            }
+            _ => {}
+        }
+    }
+    let mut out = serde_json::Map::new();
+    let (a, b) = (serde_json::to_value(before), serde_json::to_value(after));
+    if let (Ok(a), Ok(b)) = (a, b) {
+        walk("", &a, &b, &mut out);
+    }
+    serde_json::Value::Object(out)
+}

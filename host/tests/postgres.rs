@@ -1059,7 +1059,8 @@ fn a_settings_change_is_in_force_on_the_other_host_at_once() {
         let outcomes: Vec<&str> = trail.as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
         assert_eq!(outcomes, ["settings-changed", "ok"], "{trail}");
         let args: Value = serde_json::from_str(trail[1]["arguments"].as_str().unwrap()).unwrap();
-        assert_eq!(args["settings"]["deposit_rate"]["game_units"], 150);
+        // The entry keeps what changed, before and after, and nothing else.
+        assert_eq!(args["changed"], json!({ "deposit_rate.game_units": [90, 150], "withdrawals.review_above_cwd": [0, 3 * CWD] }), "{args}");
     }
     // The servers end before the hosts they hold: a PostgreSQL client must not be
     // dropped on an async worker.
