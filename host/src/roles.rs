@@ -317,6 +317,25 @@ pub const DEFAULT_NAME: &str = "default";
 
 #[cfg(test)]
 mod tests {
+    /// The HTTP API reference lists each call with exactly the roles of [`TABLE`].
+    #[test]
+    fn the_docs_list_every_call_with_its_roles() {
+        let docs = include_str!("../../docs/http-api.md");
+        let mut listed = std::collections::BTreeMap::new();
+        for line in docs.lines().filter(|l| l.starts_with("| [`")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells[1].trim_start_matches("[`").split('`').next().unwrap();
+            listed.insert(name.to_string(), cells[2].to_string());
+        }
+        for (call, roles) in TABLE {
+            let mut want: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+            want.sort_by_key(|r| ["game", "operator", "observer"].iter().position(|x| x == r));
+            let listed = listed.remove(*call).unwrap_or_else(|| panic!("{call} is not in the calls table of docs/http-api.md"));
+            assert_eq!(listed, want.join(", "), "{call}: the docs' roles");
+        }
+        assert!(listed.is_empty(), "calls in the docs but not in the role table: {listed:?}");
+    }
+
     use super::*;
 
     #[test]
