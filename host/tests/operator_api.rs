@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use cwd_gateway_host::http_api::HttpApi;
-use cwd_gateway_host::roles::{ApiToken, ApiTokens, Role};
+use cwd_gateway_host::roles::Role;
 use cwd_gateway_host::RuntimeConfig;
 use serde_json::{json, Value};
 use support::{call_as, eventually, Gw, CWD};
@@ -20,18 +20,12 @@ const GAME: &str = "game-SECRET-token-0123456789";
 const OBSERVER: &str = "observer-SECRET-token-0123456789";
 
 fn serve(gw: &Gw) -> HttpApi {
-    let tokens = [
+    gw.serve_tokens(&[
         (Role::Operator, "ops-anna", ANNA),
         (Role::Operator, "ops-bob", BOB),
         (Role::Game, "game-server", GAME),
         (Role::Observer, "dashboard", OBSERVER),
-    ]
-    .iter()
-    .map(|(role, name, secret)| ApiToken::new(name, *role, secret).unwrap())
-    .collect();
-    let http = HttpApi::bind("127.0.0.1:0").unwrap();
-    http.spawn_with_tokens(gw.service.clone(), ApiTokens::new(tokens).unwrap(), 2);
-    http
+    ])
 }
 
 /// The refusal of a failed call: `(status, error object)`.

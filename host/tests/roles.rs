@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use cwd_gateway_host::config::FileConfig;
 use cwd_gateway_host::http_api::HttpApi;
-use cwd_gateway_host::roles::{ApiToken, ApiTokens, Caller, Role, TABLE};
+use cwd_gateway_host::roles::{ApiTokens, Caller, Role, TABLE};
 use cwd_gateway_host::RuntimeConfig;
 use serde_json::{json, Value};
 use support::{call_as, eventually, write_private, Gw, CWD, TOKEN};
@@ -30,13 +30,7 @@ const TOKENS: [(Role, &str, &str); 3] = [
 
 /// The HTTP API on an ephemeral loopback port, with a token of each role.
 fn serve(gw: &Gw) -> HttpApi {
-    let tokens = TOKENS
-        .iter()
-        .map(|(role, name, secret)| ApiToken::new(name, *role, secret).unwrap())
-        .collect();
-    let http = HttpApi::bind("127.0.0.1:0").unwrap();
-    http.spawn_with_tokens(gw.service.clone(), ApiTokens::new(tokens).unwrap(), 2);
-    http
+    gw.serve_tokens(&TOKENS)
 }
 
 /// Any request: `(status, body text)`.

@@ -469,6 +469,15 @@ impl<'a> Txn<'a> {
             .and_then(|v| v.as_deref()))
     }
 
+    /// A random number, when the transaction has the random port (`None` for
+    /// housekeeping transactions opened over the store alone).
+    pub fn random_u32(&mut self) -> Option<u32> {
+        let doors = self.doors.as_mut()?;
+        let mut b = [0u8; 4];
+        doors.random.fill(&mut b);
+        Some(u32::from_le_bytes(b))
+    }
+
     /// The store's version of `key` as this transaction read it (`None`: absent),
     /// reading it first if need be.
     pub fn version(&mut self, key: &str) -> GwResult<Option<u64>> {

@@ -1,9 +1,12 @@
 //! Totals kept, not recomputed: what `status` (and the books) sum over every user,
 //! unclaimed deposit, withdrawal and unknown payout is kept in `tot/<shard>` records,
-//! changed in the same commit as the records they sum (see [`super::derived`]). A record
-//! always counts in the shard its key hashes to, so commits conflict on a shard only
-//! when both change a total and their records share one of [`SHARDS`] shards; a commit
-//! that changes no total writes none. Reading sums the shards.
+//! changed in the same commit as the records they sum (see [`super::derived`]). Only the
+//! sum over all shards means anything, so a commit adds all its changes to one shard
+//! drawn at random (a housekeeping commit without the random port: the one its first
+//! record's key hashes to). Every balance change changes a total, so commits must not
+//! meet on one: two commits in flight at once meet on a shard with odds of one in
+//! [`SHARDS`], and the loser retries on another. A commit that changes no total writes
+//! none. Reading sums the shards.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -11,14 +14,17 @@ use sha2::{Digest, Sha256};
 use super::derived;
 use super::*;
 
-/// Shards per total: enough that concurrent payouts and claims rarely meet on one.
-pub const SHARDS: u32 = 32;
+/// Shards per total: enough that concurrent balance changes rarely meet on one, few
+/// enough that a read of them all stays one short scan.
+pub const SHARDS: u32 = 128;
 pub const TOTALS_PREFIX: &str = "tot/";
 /// Records the totals sum.
 pub const SUMMED: [&str; 4] = ["unc/", "upay/", "user/", "wd/"];
 
-/// Sums over records; each field of a shard is the sum of its records' contributions,
-/// so never negative. i128: no sum of u64 amounts a store can hold overflows it.
+/// Sums over records. A shard holds the changes the commits that drew it made, so a
+/// shard may be negative (a payout counted on one shard, its confirmation on another);
+/// the sum over all shards is the sum over the records, never negative. i128: no sum
+/// of u64 amounts a store can hold overflows it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     /// Game units frozen for withdrawals not yet final, over all users.
@@ -52,7 +58,7 @@ impl Totals {
         self.sent_cwd += sign * o.sent_cwd;
     }
 
-    /// Every field, for checks that none is negative.
+    /// Every field, for checks that no sum is negative.
     pub fn fields(&self) -> [i128; 8] {
         [
             self.frozen_game,
@@ -80,7 +86,11 @@ impl Totals {
 
 pub fn shard_key(record_key: &str) -> String {
     let h = Sha256::digest(record_key.as_bytes());
-    format!("{TOTALS_PREFIX}{:02}", u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % SHARDS)
+    shard_name(u32::from_be_bytes([h[0], h[1], h[2], h[3]]))
+}
+
+fn shard_name(n: u32) -> String {
+    format!("{TOTALS_PREFIX}{:03}", n % SHARDS)
 }
 
 /// What one record adds to the totals. A record that does not decode adds nothing (it
@@ -128,11 +138,18 @@ pub fn contribution(key: &str, value: Option<&[u8]>) -> Totals {
 /// The shard changes `deltas` (record key → its change, on records the build has
 /// reached) make, staged in `txn`.
 pub(super) fn stage(txn: &mut Txn, deltas: Vec<(String, Totals)>) -> GwResult<()> {
-    let mut shards: BTreeMap<String, Totals> = BTreeMap::new();
-    for (key, d) in deltas {
-        shards.entry(shard_key(&key)).or_default().add(&d, 1);
+    let Some(first) = deltas.first() else {
+        return Ok(());
+    };
+    let shard = match txn.random_u32() {
+        Some(r) => shard_name(r),
+        None => shard_key(&first.0),
+    };
+    let mut sum = Totals::default();
+    for (_, d) in &deltas {
+        sum.add(d, 1);
     }
-    for (shard, d) in shards {
+    for (shard, d) in [(shard, sum)] {
         let mut t: Totals = txn.get_or_default(&shard)?;
         t.add(&d, 1);
         txn.put(&shard, &t);

@@ -298,3 +298,15 @@ pub fn spawn_run(dir: &std::path::Path) -> KillOnDrop {
         .expect("starting cwd-gateway run");
     KillOnDrop(child)
 }
+
+impl Gw {
+    /// The HTTP API on an ephemeral loopback port, with these tokens (role, name, secret).
+    #[allow(dead_code)]
+    pub fn serve_tokens(&self, tokens: &[(cwd_gateway_host::roles::Role, &str, &str)]) -> cwd_gateway_host::http_api::HttpApi {
+        use cwd_gateway_host::roles::{ApiToken, ApiTokens};
+        let tokens = tokens.iter().map(|(role, name, secret)| ApiToken::new(name, *role, secret).unwrap()).collect();
+        let http = cwd_gateway_host::http_api::HttpApi::bind("127.0.0.1:0").unwrap();
+        http.spawn_with_tokens(self.service.clone(), ApiTokens::new(tokens).unwrap(), 2);
+        http
+    }
+}
