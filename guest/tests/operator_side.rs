@@ -372,13 +372,29 @@ fn a_statement_lists_every_movement_and_a_day_lists_every_user() {
     let pool = w.gw.statement("referral-pool", None, 10).unwrap();
     assert_eq!(pool.iter().map(|m| (m.kind.as_str(), m.balance_delta)).collect::<Vec<_>>(), [("reward-paid", -30), ("adjustment", 1_000)]);
 
-    // The day: every user's lines in time order; paging with `start_after`.
-    let day = w.gw.list_movements(start, w.clock.get() + 1, None, 500).unwrap();
+    // The day: every user's lines, day by day, user by user, each in commit order;
+    // paging with `start_after` from any line gives the rest, once.
+    let end = w.clock.get() + 1;
+    let day = w.gw.list_movements(start, end, None, 500).unwrap();
     assert_eq!(day.len(), lines.len() + pool.len() + w.gw.statement("u2", None, 500).unwrap().len());
-    assert!(day.windows(2).all(|p| p[0].id() < p[1].id()));
-    let first_two = w.gw.list_movements(start, w.clock.get() + 1, None, 2).unwrap();
-    let rest = w.gw.list_movements(start, w.clock.get() + 1, Some(&first_two[1].id()), 500).unwrap();
-    assert_eq!([first_two, rest].concat(), day);
+    let order = |m: &cwd_gateway::records::journal::Movement| (m.at_ms / 86_400_000, m.user.clone(), m.stamp);
+    assert!(day.windows(2).all(|p| order(&p[0]) < order(&p[1])), "{day:?}");
+    for k in 1..day.len() {
+        let first = w.gw.list_movements(start, end, None, k as u32).unwrap();
+        let rest = w.gw.list_movements(start, end, Some(&first[k - 1].id()), 500).unwrap();
+        assert_eq!([first, rest].concat(), day, "split after {k}");
+    }
+    // A window inside the day: only its lines.
+    let mut times: Vec<u64> = day.iter().map(|m| m.at_ms).collect();
+    times.sort_unstable();
+    times.dedup();
+    assert!(times.len() >= 2, "{times:?}");
+    for (lo, hi) in [(times[0], times[1]), (times[1], end)] {
+        let window = w.gw.list_movements(lo, hi, None, 500).unwrap();
+        let want: Vec<_> = day.iter().filter(|m| m.at_ms >= lo && m.at_ms < hi).cloned().collect();
+        assert!(!want.is_empty());
+        assert_eq!(window, want);
+    }
     assert_eq!(w.gw.list_movements(start, start, None, 10).map_err(|e| e.code()), Err("invalid"));
     assert_eq!(w.gw.list_movements(0, start, None, 10).unwrap(), vec![], "nothing before the first change");
     check_ledger(&w.store, "after every kind of movement");

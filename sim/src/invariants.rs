@@ -351,17 +351,21 @@ pub fn safety(w: &World) -> Result<(), String> {
 /// The ledger's journal: per user, its lines' deltas sum to the balance and the frozen
 /// units (through crashes, races and replays), with one pointer per line.
 fn journal_explains_balances(w: &World, users: &[(String, UserRec)]) -> Result<(), String> {
-    use cwd_gateway::records::journal::{Movement, JOURNAL, USER_JOURNAL};
+    use cwd_gateway::records::journal::{Movement, USER_JOURNAL};
     let mut sums: std::collections::HashMap<String, (i128, i128)> = Default::default();
-    let lines: Vec<(String, Movement)> = all(w, JOURNAL)?;
-    for (_, m) in &lines {
-        let s = sums.entry(m.user.clone()).or_default();
-        s.0 += m.balance_delta as i128;
-        s.1 += m.frozen_delta as i128;
-    }
-    let pointers: Vec<(String, ())> = all(w, USER_JOURNAL)?;
-    if pointers.len() != lines.len() {
-        return Err(format!("{} journal lines but {} pointers", lines.len(), pointers.len()));
+    let mut after: Option<String> = None;
+    loop {
+        let page = w.store.inner.scan(USER_JOURNAL, after.as_deref(), 1_000).map_err(|e| e.0)?;
+        for e in &page {
+            let m = Movement::from_entry(&e.key, &e.value).map_err(|err| format!("{}: {err:?}", e.key))?;
+            let s = sums.entry(m.user.clone()).or_default();
+            s.0 += m.balance_delta as i128;
+            s.1 += m.frozen_delta as i128;
+        }
+        match page.last() {
+            Some(last) => after = Some(last.key.clone()),
+            None => break,
+        }
     }
     for (key, u) in users {
         let user = &key["user/".len()..];

@@ -621,9 +621,7 @@ impl<'a> Txn<'a> {
             // The journal: a line for each balance change the events report.
             for (i, event) in events.iter().enumerate() {
                 for m in journal::movements_of(event, first + i as u64) {
-                    for (key, value) in journal::writes(&m) {
-                        self.writes.insert(key, Some(value));
-                    }
+                    journal::stage(&mut self, &m)?;
                 }
             }
         }

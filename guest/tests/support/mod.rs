@@ -1357,18 +1357,18 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
 /// The journal explains every balance: per user, its lines' deltas sum to the balance
 /// and the frozen units, and each line has its user's pointer (and no pointer dangles).
 pub fn check_journal(store: &MemStore, ctx: &str) {
-    use cwd_gateway::records::journal::{Movement, JOURNAL, USER_JOURNAL};
+    use cwd_gateway::records::journal::{Movement, JOURNAL_DAYS, USER_JOURNAL};
     use cwd_gateway::records::UserRec;
     let mut sums: HashMap<String, (i128, i128)> = HashMap::new();
-    let lines = store.all::<Movement>(JOURNAL);
-    for (key, m) in &lines {
-        assert_eq!(key, &format!("{JOURNAL}{}", m.id()), "a line under another key at {ctx}");
+    let days: HashSet<String> = store.keys(JOURNAL_DAYS).into_iter().collect();
+    for key in store.keys(USER_JOURNAL) {
+        let value = store.0.borrow().data[&key].0.clone();
+        let m = Movement::from_entry(&key, &value).unwrap_or_else(|e| panic!("{key}: {e:?} at {ctx}"));
+        assert!(days.contains(&format!("{JOURNAL_DAYS}{:06}/{}", m.at_ms / 86_400_000, m.user)), "no day mark for {key} at {ctx}");
         let s = sums.entry(m.user.clone()).or_default();
         s.0 += m.balance_delta as i128;
         s.1 += m.frozen_delta as i128;
     }
-    let pointers = store.keys(USER_JOURNAL);
-    assert_eq!(pointers.len(), lines.len(), "lines and pointers differ at {ctx}");
     for (key, u) in store.all::<UserRec>("user/") {
         let user = &key["user/".len()..];
         let (b, f) = sums.remove(user).unwrap_or_default();
