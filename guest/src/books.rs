@@ -9,7 +9,6 @@
 //! comparison: once their block is in, the hot balance no longer shows them.
 
 use crate::config::Rate;
-use crate::gateway_error::GwResult;
 use crate::records::totals::Totals;
 
 /// The books at one moment (WIT `books`), CWD units unless named `_game`.
@@ -38,7 +37,7 @@ pub fn reckon(
     withdrawal_rate: Rate,
     hot_cwd: Option<u64>,
     cold_cwd: Option<u64>,
-) -> GwResult<Books> {
+) -> Books {
     let balances_game = Totals::clamp(t.balance_game);
     let balances_cwd = ((balances_game as u128 * withdrawal_rate.per_cwd_units as u128)
         / withdrawal_rate.game_units as u128)
@@ -67,7 +66,7 @@ pub fn reckon(
         Some(s) => format!("surplus {s} CWD units: the operator's own (fee reserve, rate margins, deposits not yet irreversible)"),
         None => "no verdict: a balance is unknown".to_string(),
     });
-    Ok(Books {
+    Books {
         balances_game,
         balances_cwd,
         pool_game,
@@ -80,7 +79,7 @@ pub fn reckon(
         surplus_cwd: surplus.map(|s| s.clamp(i64::MIN as i128, i64::MAX as i128) as i64),
         mismatch,
         explanation,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -95,7 +94,7 @@ mod tests {
 
     #[test]
     fn owed_sums_balances_unsent_and_unclaimed() {
-        let b = reckon(&totals(250, 700_000, 200_000, 30_000), 50, RATE, Some(2_000_000), Some(1_000_000)).unwrap();
+        let b = reckon(&totals(250, 700_000, 200_000, 30_000), 50, RATE, Some(2_000_000), Some(1_000_000));
         assert_eq!(b.balances_cwd, 250_000);
         assert_eq!(b.unsent_cwd, 500_000);
         assert_eq!(b.owed_cwd, 250_000 + 500_000 + 30_000);
@@ -105,7 +104,7 @@ mod tests {
 
     #[test]
     fn less_held_than_owed_is_a_mismatch() {
-        let b = reckon(&totals(1_000, 0, 0, 0), 0, RATE, Some(999_999), Some(0)).unwrap();
+        let b = reckon(&totals(1_000, 0, 0, 0), 0, RATE, Some(999_999), Some(0));
         assert_eq!(b.surplus_cwd, Some(-1));
         assert!(b.mismatch);
         assert!(b.explanation.iter().any(|l| l.starts_with("SHORT by 1 ")));
@@ -113,7 +112,7 @@ mod tests {
 
     #[test]
     fn an_unknown_balance_gives_no_verdict() {
-        let b = reckon(&totals(1_000, 0, 0, 0), 0, RATE, None, Some(0)).unwrap();
+        let b = reckon(&totals(1_000, 0, 0, 0), 0, RATE, None, Some(0));
         assert_eq!(b.surplus_cwd, None);
         assert!(!b.mismatch);
     }
@@ -121,7 +120,7 @@ mod tests {
     #[test]
     fn conversion_rounds_the_total_down() {
         let r3 = Rate { game_units: 3, per_cwd_units: 1 };
-        let b = reckon(&totals(5, 0, 0, 0), 0, r3, Some(1), Some(0)).unwrap();
+        let b = reckon(&totals(5, 0, 0, 0), 0, r3, Some(1), Some(0));
         assert_eq!(b.balances_cwd, 1);
         assert!(!b.mismatch);
     }

@@ -231,6 +231,11 @@ impl Gateway {
     /// Puts the stored settings in force if they changed since this instance last
     /// looked (one point read). Calls that use settings start with it.
     pub fn refresh_settings(&mut self) -> GwResult<()> {
+        self.read_settings().map(drop)
+    }
+
+    /// [`Gateway::refresh_settings`], answering the stored record it read.
+    fn read_settings(&mut self) -> GwResult<Option<crate::settings::SettingsRec>> {
         self.active()?;
         let stored = crate::settings::stored(self.ports.store.as_mut())?;
         let a = self.active.as_mut().expect("checked above");
@@ -239,22 +244,17 @@ impl Gateway {
             a.config = crate::settings::in_force(&a.initial, stored.as_ref().map(|(r, _)| r))?;
             a.settings_revision = revision;
         }
-        Ok(())
+        Ok(stored.map(|(r, _)| r))
     }
 
     /// The settings in force and where they come from.
     pub fn get_settings(&mut self) -> GwResult<crate::settings::SettingsView> {
-        self.refresh_settings()?;
-        let stored = crate::settings::stored(self.ports.store.as_mut())?;
+        let stored = self.read_settings()?;
         let a = self.active()?;
-        let (changed_at_ms, changed_by, revision) = match stored {
-            Some((rec, v)) if v == a.settings_revision => (rec.changed_at_ms, rec.changed_by, v),
-            // Changed again between the two reads: show what this instance applied.
-            Some(_) | None => (0, String::new(), a.settings_revision),
-        };
+        let (changed_at_ms, changed_by) = stored.map_or((0, String::new()), |r| (r.changed_at_ms, r.changed_by));
         Ok(crate::settings::SettingsView {
             settings: a.config.settings(),
-            revision,
+            revision: a.settings_revision,
             changed_at_ms,
             changed_by,
         })
@@ -424,7 +424,7 @@ impl Gateway {
             Some(id) => chain::cwd_balance(node, id).ok(),
             None => Some(0),
         };
-        let books = crate::books::reckon(&t, pool_game, rate, hot, cold)?;
+        let books = crate::books::reckon(&t, pool_game, rate, hot, cold);
         if books.mismatch {
             self.raise(Alert::BooksMismatch {
                 owed_cwd: books.owed_cwd,

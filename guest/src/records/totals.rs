@@ -149,11 +149,9 @@ pub(super) fn stage(txn: &mut Txn, deltas: Vec<(String, Totals)>) -> GwResult<()
     for (_, d) in &deltas {
         sum.add(d, 1);
     }
-    for (shard, d) in [(shard, sum)] {
-        let mut t: Totals = txn.get_or_default(&shard)?;
-        t.add(&d, 1);
-        txn.put(&shard, &t);
-    }
+    let mut t: Totals = txn.get_or_default(&shard)?;
+    t.add(&sum, 1);
+    txn.put(&shard, &t);
     Ok(())
 }
 
