@@ -128,6 +128,8 @@ pub fn config(chain_id: String) -> api::Config {
             daily_cwd: 0,
             review_above_cwd: 0,
             four_eyes_above_cwd: 0,
+            daily_count: 0,
+            fee_cwd: 0,
             expiration_secs: 60,
             max_attempts: 0,
         },

@@ -587,9 +587,11 @@ fn error_to_wit(e: GatewayError) -> wapi::GatewayError {
         GatewayError::AboveMaximum(a) => W::AboveMaximum(a),
         GatewayError::DailyLimit {
             remaining_cwd,
+            requests_left,
             retry_after_ms,
         } => W::DailyLimit(wapi::DailyLimit {
             remaining_cwd,
+            requests_left,
             retry_after_ms,
         }),
         GatewayError::AmountTooSmall => W::AmountTooSmall,
@@ -691,6 +693,7 @@ fn withdrawal_out(w: views::WithdrawalView) -> wapi::Withdrawal {
         account: w.account,
         game: w.game,
         cwd: w.cwd,
+        fee_cwd: w.fee_cwd,
         state: state_out(w.state),
         requested_at_ms: w.requested_at_ms,
         tx_id: w.tx_id,
@@ -742,6 +745,7 @@ fn quote_out(q: views::Quote) -> wapi::Quote {
         cwd: q.cwd,
         game: q.game,
         rate: rate_out(q.rate),
+        fee_cwd: q.fee_cwd,
     }
 }
 
@@ -889,6 +893,8 @@ fn withdrawals_in(w: wapi::WithdrawalConfig) -> WithdrawalConfig {
         daily_cwd: w.daily_cwd,
         review_above_cwd: w.review_above_cwd,
         four_eyes_above_cwd: w.four_eyes_above_cwd,
+        daily_count: w.daily_count,
+        fee_cwd: w.fee_cwd,
         expiration_secs: w.expiration_secs,
         max_attempts: w.max_attempts,
     }
@@ -901,6 +907,8 @@ fn withdrawals_out(w: WithdrawalConfig) -> wapi::WithdrawalConfig {
         daily_cwd: w.daily_cwd,
         review_above_cwd: w.review_above_cwd,
         four_eyes_above_cwd: w.four_eyes_above_cwd,
+        daily_count: w.daily_count,
+        fee_cwd: w.fee_cwd,
         expiration_secs: w.expiration_secs,
         max_attempts: w.max_attempts,
     }

@@ -33,6 +33,10 @@ pub struct WithdrawalConfig {
     pub review_above_cwd: u64,
     /// Payouts above this need two different approvers (0: one is enough).
     pub four_eyes_above_cwd: u64,
+    /// Requests per user and UTC day (0: no limit).
+    pub daily_count: u32,
+    /// The operator's fee on each withdrawal, CWD units (0: none).
+    pub fee_cwd: u64,
     pub expiration_secs: u32,
     pub max_attempts: u32,
 }
@@ -272,6 +276,9 @@ impl Config {
         }
         if w.max_cwd != 0 && w.max_cwd < w.min_cwd {
             return bad("config.withdrawals.max-cwd", "must be at least min-cwd");
+        }
+        if w.fee_cwd > crate::rates::MAX_FEE_CWD {
+            return bad("config.withdrawals.fee-cwd", "must be at most 1000000000 (10,000 CWD)");
         }
         if w.expiration_secs == 0 {
             w.expiration_secs = 120;

@@ -293,14 +293,18 @@ impl Gateway {
             cwd,
             game: rates::deposit_game(rate, cwd)?,
             rate,
+            fee_cwd: 0,
         })
     }
 
     pub fn quote_withdrawal(&mut self, amount: WithdrawalAmount) -> GwResult<Quote> {
         self.refresh_settings()?;
-        let rate = self.active()?.config.withdrawal_rate;
-        let (game, cwd) = rates::withdrawal(rate, amount)?;
-        Ok(Quote { cwd, game, rate })
+        let (rate, fee_cwd) = {
+            let c = &self.active()?.config;
+            (c.withdrawal_rate, c.withdrawals.fee_cwd)
+        };
+        let (game, cwd) = rates::withdrawal(rate, amount, fee_cwd)?;
+        Ok(Quote { cwd, game, rate, fee_cwd })
     }
 
     pub fn account(&mut self, user: &str) -> GwResult<AccountView> {
@@ -615,6 +619,7 @@ impl WithdrawalRec {
             account: self.account.clone(),
             game: self.game,
             cwd: self.cwd,
+            fee_cwd: self.fee_cwd,
             state: self.state,
             requested_at_ms: self.requested_at_ms,
             tx_id: self.tx.as_ref().map(|t| t.tx_id.clone()),

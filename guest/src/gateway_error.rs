@@ -61,7 +61,7 @@ pub enum GatewayError {
     InsufficientBalance(u64),
     BelowMinimum(u64),
     AboveMaximum(u64),
-    DailyLimit { remaining_cwd: u64, retry_after_ms: u64 },
+    DailyLimit { remaining_cwd: u64, requests_left: Option<u32>, retry_after_ms: u64 },
     AmountTooSmall,
     Overflow,
     IdempotencyConflict,

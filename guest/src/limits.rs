@@ -63,18 +63,22 @@ pub fn take_daily(c: &mut DayCounter, max: u32, scope: LimitScope, now: u64) -> 
     Ok(())
 }
 
-/// Checks a withdrawal of `cwd` against the user's daily limit and counts it.
-pub fn take_withdrawal(u: &mut UserRec, daily_cwd: u64, cwd: u64, now: u64) -> GwResult<u64> {
+/// Checks a withdrawal of `cwd` against the user's daily limits (amount and count of
+/// requests, 0: none) and counts it.
+pub fn take_withdrawal(u: &mut UserRec, daily_cwd: u64, daily_count: u32, cwd: u64, now: u64) -> GwResult<u64> {
     let today = counting_day(now, u.wd_day);
-    let used = if u.wd_day == today { u.wd_day_cwd } else { 0 };
-    if daily_cwd > 0 {
-        let remaining = daily_cwd.saturating_sub(used);
-        if cwd > remaining {
-            return Err(GatewayError::DailyLimit { remaining_cwd: remaining, retry_after_ms: until_after(today, now) });
-        }
+    let (used, made) = if u.wd_day == today { (u.wd_day_cwd, u.wd_day_count) } else { (0, 0) };
+    let remaining_cwd = match daily_cwd {
+        0 => u64::MAX,
+        max => max.saturating_sub(used),
+    };
+    let requests_left = (daily_count > 0).then(|| daily_count.saturating_sub(made));
+    if cwd > remaining_cwd || requests_left == Some(0) {
+        return Err(GatewayError::DailyLimit { remaining_cwd, requests_left, retry_after_ms: until_after(today, now) });
     }
     u.wd_day = today;
     u.wd_day_cwd = used.saturating_add(cwd);
+    u.wd_day_count = made.saturating_add(1);
     Ok(today)
 }
 
@@ -98,12 +102,12 @@ mod tests {
         let mut taken = 0;
         for i in 0..10 {
             let now = if i % 2 == 0 { ahead } else { behind };
-            if take_withdrawal(&mut u, 500, 100, now).is_ok() {
+            if take_withdrawal(&mut u, 500, 0, 100, now).is_ok() {
                 taken += 100;
             }
         }
         assert_eq!(taken, 500, "the daily limit, once");
-        match take_withdrawal(&mut u, 500, 100, behind) {
+        match take_withdrawal(&mut u, 500, 0, 100, behind) {
             Err(GatewayError::DailyLimit { retry_after_ms, .. }) => assert_eq!(retry_after_ms, DAY_MS + 1_000),
             other => panic!("{other:?}"),
         }
@@ -111,6 +115,6 @@ mod tests {
         let counted = (0..10).filter(|i| take_daily(&mut c, 3, LimitScope::Global, if i % 2 == 0 { ahead } else { behind }).is_ok()).count();
         assert_eq!(counted, 3);
         // The next day by every clock: a fresh budget.
-        assert!(take_withdrawal(&mut u, 500, 500, midnight + DAY_MS).is_ok());
+        assert!(take_withdrawal(&mut u, 500, 0, 500, midnight + DAY_MS).is_ok());
     }
 }

@@ -164,19 +164,30 @@ impl Gateway {
             (a.gateway_id, a.memo_key.public_key(), cfg.code_digits)
         };
 
-        // Cheap refusals before any node call (and before spending a fee).
-        let rec: UserRec =
-            peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
-        if let Some(l) = &rec.linked {
-            return Err(GatewayError::AlreadyLinked(l.account.clone()));
-        }
-        limits::take_user_link(&mut rec.clone(), &cfg, now)?;
-        // Work before any node call or fee; the proof is spent even if a later check refuses.
+        // Work first (cheap to check); the proof is spent even if a later check refuses.
         self.spend_proof(proof)?;
+        // Cheap refusals before any node call (and before spending a fee). The attempt is
+        // counted here, committed, whatever the lookup then finds: otherwise a session
+        // could look up accounts without end ("is this account a customer?").
+        let previous_attempt_ms = transact(&mut self.ports, |t| {
+            let mut u: UserRec = t.get_or_default(&records::user_key(user))?;
+            if let Some(l) = &u.linked {
+                return Err(GatewayError::AlreadyLinked(l.account.clone()));
+            }
+            let previous = u.link_last_ms;
+            limits::take_user_link(&mut u, &cfg, now)?;
+            t.put(&records::user_key(user), &u);
+            Ok(Step::Commit(previous))
+        })?;
 
+        // What the node answers about the account counts (no oracle); the node failing
+        // does not (not the player's doing).
         let node = self.ports.node.as_mut();
-        let target: ChainAccount =
-            chain::lookup_account(node, account)?.ok_or(GatewayError::AccountNotFound)?;
+        let target: ChainAccount = match chain::lookup_account(node, account) {
+            Ok(Some(target)) => target,
+            Ok(None) => return Err(GatewayError::AccountNotFound),
+            Err(f) => return Err(self.give_back_link_attempt(user, now, previous_attempt_ms, f.into())),
+        };
         if target.id == gateway_id {
             return Err(GatewayError::invalid(
                 "account",
@@ -203,9 +214,13 @@ impl Gateway {
                 "the message is too long",
             ));
         }
-        // Fee and TaPoS before committing anything, so node trouble costs no limit.
+        // Fee and TaPoS before committing the code, so node trouble costs no account or
+        // gateway limit (the user's attempt is already counted).
         let node = self.ports.node.as_mut();
-        let dgp = chain::dgp(node)?;
+        let dgp = match chain::dgp(node) {
+            Ok(dgp) => dgp,
+            Err(f) => return Err(self.give_back_link_attempt(user, now, previous_attempt_ms, f.into())),
+        };
         let placeholder = Memo {
             from: memo_pub,
             to: to_key,
@@ -220,12 +235,15 @@ impl Gateway {
         };
         op.fee = Asset::cwd(match self.quoted_fee(&Operation::SendMessage(op.clone())) {
             Ok(fee) => fee,
-            Err(crate::fees::FeeQuoteError::Node(f)) => return Err(f.into()),
+            Err(crate::fees::FeeQuoteError::Node(f)) => {
+                return Err(self.give_back_link_attempt(user, now, previous_attempt_ms, f.into()))
+            }
             Err(crate::fees::FeeQuoteError::AboveCeiling { fee, ceiling }) => {
-                return Err(GatewayError::NodeUnavailable {
+                let e = GatewayError::NodeUnavailable {
                     detail: format!("the node quoted a fee of {fee} for the link message, above the ceiling of {ceiling}; the operator was alerted"),
                     retry_after_ms: crate::gateway_error::NODE_RETRY_MS,
-                })
+                };
+                return Err(self.give_back_link_attempt(user, now, previous_attempt_ms, e));
             }
         });
 
@@ -256,12 +274,11 @@ impl Gateway {
         );
         let expires_at_ms = now.saturating_add(cfg.code_ttl_ms);
         let account_name = target.name.clone();
-        transact(&mut self.ports, |t| {
+        let committed = transact(&mut self.ports, |t| {
             let mut u: UserRec = t.get_or_default(&records::user_key(user))?;
             if let Some(l) = &u.linked {
                 return Err(GatewayError::AlreadyLinked(l.account.clone()));
             }
-            limits::take_user_link(&mut u, &cfg, now)?;
             let link: Option<LinkRec> = t.get(&records::link_key(target.id.0))?;
             check_link_free(&link, user, &cursor, RESERVE_MARGIN_MS)?;
             let mut acct: DayCounter = t.get_or_default(&records::lim_acct_key(target.id.0))?;
@@ -287,7 +304,12 @@ impl Gateway {
                 now,
             )?;
             Ok(Step::Commit(()))
-        })?;
+        });
+        if let Err(e @ (GatewayError::RateLimited { scope: LimitScope::Account | LimitScope::Global, .. } | GatewayError::StoreUnavailable(_))) = committed {
+            // Strangers can spend an account's budget: not the player's doing.
+            return Err(self.give_back_link_attempt(user, now, previous_attempt_ms, e));
+        }
+        committed?;
 
         // Only now does the code exist anywhere outside this call: in the encrypted memo.
         let text = cfg
@@ -370,6 +392,23 @@ impl Gateway {
             code_digits: digits,
             tx_id,
         })
+    }
+
+    /// A link attempt refused for a reason that is not the player's (the node failing, an
+    /// account's or the gateway's budget spent by others): the day's count stays spent,
+    /// but the interval is given back, so the player may retry, or take the memo route,
+    /// at once. Answers `e`.
+    fn give_back_link_attempt(&mut self, user: &str, now: u64, previous_ms: u64, e: GatewayError) -> GatewayError {
+        let _ = transact(&mut self.ports, |t| {
+            let mut u: UserRec = t.get_or_default(&records::user_key(user))?;
+            if u.link_last_ms != now {
+                return Ok(Step::Done(()));
+            }
+            u.link_last_ms = previous_ms;
+            t.put(&records::user_key(user), &u);
+            Ok(Step::Commit(()))
+        });
+        e
     }
 
     pub fn confirm_link(&mut self, user: &str, code: &str) -> GwResult<LinkedAccount> {

@@ -31,6 +31,10 @@ pub fn withdrawal_game_for_cwd(rate: Rate, cwd: u64) -> GwResult<u64> {
     fit((cwd as u128 * rate.game_units as u128).div_ceil(rate.per_cwd_units as u128))
 }
 
+/// The largest withdrawal fee a configuration may set (10,000 CWD): with it, no sum of a
+/// payout and its fee can leave the chain's range unnoticed.
+pub const MAX_FEE_CWD: u64 = 1_000_000_000;
+
 /// A CWD amount the chain can carry.
 pub fn chain_amount(cwd: u64) -> GwResult<u64> {
     if cwd > MAX_SHARE_SUPPLY as u64 {
@@ -39,11 +43,20 @@ pub fn chain_amount(cwd: u64) -> GwResult<u64> {
     Ok(cwd)
 }
 
-/// `(game spent, cwd paid)` for a withdrawal request.
-pub fn withdrawal(rate: Rate, amount: WithdrawalAmount) -> GwResult<(u64, u64)> {
+/// `(game spent, cwd paid)` for a withdrawal request that also pays the operator's
+/// withdrawal fee of `fee_cwd`: the game units spent buy the payout plus the fee, at
+/// the rate, rounded as without a fee (for the operator). Spending `game(g)` pays
+/// `floor(g at the rate) - fee`; being paid `cwd(c)` spends `ceil((c + fee) at the rate)`.
+pub fn withdrawal(rate: Rate, amount: WithdrawalAmount, fee_cwd: u64) -> GwResult<(u64, u64)> {
     let (game, cwd) = match amount {
-        WithdrawalAmount::Game(g) => (g, withdrawal_cwd_for_game(rate, g)?),
-        WithdrawalAmount::Cwd(c) => (withdrawal_game_for_cwd(rate, c)?, c),
+        WithdrawalAmount::Game(g) => {
+            let bought = withdrawal_cwd_for_game(rate, g)?;
+            (g, bought.checked_sub(fee_cwd).ok_or(GatewayError::AmountTooSmall)?)
+        }
+        WithdrawalAmount::Cwd(c) => {
+            let with_fee = c.checked_add(fee_cwd).ok_or(GatewayError::Overflow)?;
+            (withdrawal_game_for_cwd(rate, with_fee)?, chain_amount(c)?)
+        }
     };
     if cwd == 0 || game == 0 {
         return Err(GatewayError::AmountTooSmall);
@@ -74,6 +87,18 @@ mod tests {
     const R100: Rate = Rate { game_units: 100, per_cwd_units: 100_000 };
 
     #[test]
+    fn a_withdrawal_fee_is_bought_with_the_payout() {
+        // 1 CWD = 100 game units; a fee of 0.2 CWD.
+        assert_eq!(withdrawal(R100, WithdrawalAmount::Cwd(100_000), 20_000).unwrap(), (120, 100_000));
+        assert_eq!(withdrawal(R100, WithdrawalAmount::Game(120), 20_000).unwrap(), (120, 100_000));
+        assert_eq!(withdrawal(R100, WithdrawalAmount::Game(20), 20_000), Err(GatewayError::AmountTooSmall));
+        assert_eq!(withdrawal(R100, WithdrawalAmount::Game(19), 20_000), Err(GatewayError::AmountTooSmall));
+        assert_eq!(withdrawal(R100, WithdrawalAmount::Cwd(u64::MAX), 1), Err(GatewayError::Overflow));
+        // No fee: as before.
+        assert_eq!(withdrawal(R100, WithdrawalAmount::Cwd(1_500), 0).unwrap(), (2, 1_500));
+    }
+
+    #[test]
     fn rounding_favours_the_operator() {
         assert_eq!(deposit_game(R90, 100_000).unwrap(), 90);
         assert_eq!(deposit_game(R90, 1_111).unwrap(), 0); // 0.999 units: floor
@@ -84,7 +109,7 @@ mod tests {
         assert_eq!(withdrawal_game_for_cwd(r3, 1).unwrap(), 3);
         let r7 = Rate { game_units: 7, per_cwd_units: 3 };
         assert_eq!(withdrawal_game_for_cwd(r7, 1).unwrap(), 3); // 2.33: ceil
-        assert_eq!(withdrawal(r7, WithdrawalAmount::Game(2)), Err(GatewayError::AmountTooSmall));
+        assert_eq!(withdrawal(r7, WithdrawalAmount::Game(2), 0), Err(GatewayError::AmountTooSmall));
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub struct Quote {
     pub cwd: u64,
     pub game: u64,
     pub rate: Rate,
+    pub fee_cwd: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +75,7 @@ pub struct WithdrawalView {
     pub account: String,
     pub game: u64,
     pub cwd: u64,
+    pub fee_cwd: u64,
     pub state: WdState,
     pub requested_at_ms: u64,
     pub tx_id: Option<String>,

@@ -174,7 +174,7 @@ impl Gateway {
         // Random, never derived from the id: a restored store reuses ids, not nonces.
         let nonce = u64::from_le_bytes(self.random_bytes()).max(1);
         // Replays first: a repeated request answers what the first one did.
-        let conv = rates::withdrawal(rate, amount);
+        let conv = rates::withdrawal(rate, amount, wc.fee_cwd);
         let view = transact(&mut self.ports, |t| {
             let kkey = records::wdkey_key(idempotency_key);
             if let Some(id) = t.get::<String>(&kkey)? {
@@ -199,7 +199,7 @@ impl Gateway {
             if u.balance < game {
                 return Err(GatewayError::InsufficientBalance(u.balance));
             }
-            let day = limits::take_withdrawal(&mut u, wc.daily_cwd, cwd, now)?;
+            let day = limits::take_withdrawal(&mut u, wc.daily_cwd, wc.daily_count, cwd, now)?;
             let seq: u64 = t.get_or_default(records::SEQ_WD)?;
             let seq = seq + 1;
             let id = format!("w{seq:010}");
@@ -219,6 +219,7 @@ impl Gateway {
                 account_id: linked.account_id,
                 game,
                 cwd,
+                fee_cwd: wc.fee_cwd,
                 rate,
                 idempotency_key: idempotency_key.into(),
                 asked: asked.clone(),

@@ -197,10 +197,13 @@ fn bad_names_users_and_accounts_are_typed_errors() {
     assert_eq!(w.gw.start_link("u1", "abc.de"), Err(GatewayError::BadAccountName(NameProblem::BadLabel)));
     assert_eq!(w.gw.start_link("u/1", "alice"), Err(GatewayError::BadUserId));
     assert_eq!(w.gw.start_link("", "alice"), Err(GatewayError::BadUserId));
-    assert_eq!(w.gw.start_link("u1", "nobody-here"), Err(GatewayError::AccountNotFound));
-    assert!(matches!(w.gw.start_link("u1", GATEWAY), Err(GatewayError::Invalid { .. })));
-    // None of these spent a rate-limit slot.
+    // Refused before the node is asked: none of these spent a rate-limit slot.
     w.gw.start_link("u1", "alice").unwrap();
+    // Refused by what the node answered: counted (issue 32: no free lookups).
+    assert_eq!(w.gw.start_link("u2", "nobody-here"), Err(GatewayError::AccountNotFound));
+    assert!(matches!(w.gw.start_link("u2", "bob"), Err(GatewayError::RateLimited { .. })));
+    assert!(matches!(w.gw.start_link("u3", GATEWAY), Err(GatewayError::Invalid { .. })));
+    assert!(matches!(w.gw.start_link("u3", "bob"), Err(GatewayError::RateLimited { .. })));
 }
 
 #[test]

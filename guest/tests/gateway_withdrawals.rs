@@ -272,9 +272,10 @@ fn withdrawal_rules_min_max_daily_balance_and_link() {
     match w.gw.request_withdrawal("u1", Cwd(2_000_000), "f") {
         Err(GatewayError::DailyLimit {
             remaining_cwd,
+            requests_left,
             retry_after_ms,
         }) => {
-            assert_eq!(remaining_cwd, 1_000_000);
+            assert_eq!((remaining_cwd, requests_left), (1_000_000, None));
             assert!(retry_after_ms > 0 && retry_after_ms <= 86_400_000);
         }
         other => panic!("{other:?}"),

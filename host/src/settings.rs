@@ -62,6 +62,8 @@ mod tests {
                 daily_cwd: 0,
                 review_above_cwd: 0,
                 four_eyes_above_cwd: 0,
+                daily_count: 0,
+                fee_cwd: 0,
                 expiration_secs: 120,
                 max_attempts: 3,
             },

@@ -37,7 +37,7 @@ export class GatewayTrap extends Error {
 }
 
 const DEFAULT_LINK = { codeDigits: 0, codeTtlMs: 0n, maxAttempts: 0, messageTemplate: '', userIntervalMs: 0n, userDaily: 0, accountDaily: 0, globalDaily: 0, powBits: 0 };
-const DEFAULT_WITHDRAWALS = { minCwd: 0n, maxCwd: 0n, dailyCwd: 0n, reviewAboveCwd: 0n, fourEyesAboveCwd: 0n, expirationSecs: 0, maxAttempts: 0 };
+const DEFAULT_WITHDRAWALS = { minCwd: 0n, maxCwd: 0n, dailyCwd: 0n, reviewAboveCwd: 0n, fourEyesAboveCwd: 0n, dailyCount: 0, feeCwd: 0n, expirationSecs: 0, maxAttempts: 0 };
 const DEFAULT_TREASURY = { coldAccount: '', highWaterCwd: 0n, lowWaterCwd: 0n, feeReserveCwd: 0n, lowFeeDays: 0, minSweepCwd: 0n, maxTransferFeeCwd: 0n, maxMessageFeeCwd: 0n };
 const DEFAULT_REFERRALS = { levelRatesPerMille: [], cashbackPerMille: 0, poolUser: '' };
 const DEFAULT_EVENTS = { retentionMs: 0n, webhookGiveUpMs: 0n, webhookMaxIntervalMs: 0n, liveOnly: false };

@@ -153,6 +153,8 @@ pub struct UserRec {
     /// Withdrawals counted against the daily limit on `wd_day`.
     pub wd_day: u64,
     pub wd_day_cwd: u64,
+    /// Requests made on `wd_day` (never given back: each may have cost a fee).
+    pub wd_day_count: u32,
     /// Withdrawals not yet final.
     pub open_withdrawals: u32,
     /// The stamp of the last event about this user (see [`outbox`]): every commit that
@@ -295,6 +297,9 @@ pub struct WithdrawalRec {
     pub account_id: u64,
     pub game: u64,
     pub cwd: u64,
+    /// The operator's withdrawal fee (CWD units) that `game` bought besides `cwd`.
+    #[serde(default, skip_serializing_if = "crate::records::is_zero")]
+    pub fee_cwd: u64,
     pub rate: Rate,
     pub idempotency_key: String,
     /// What was asked: `game:<n>` or `cwd:<n>` (idempotency compares it).
@@ -812,4 +817,9 @@ mod tests {
             matches!(decode::<DayCounter>("k", broken), Err(GatewayError::StoreUnavailable(m)) if m.contains("unreadable"))
         );
     }
+}
+
+/// Leaves a zero field out of a record, so records written without it read the same.
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

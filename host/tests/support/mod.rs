@@ -56,6 +56,8 @@ pub fn config(chain_id: String) -> api::Config {
             daily_cwd: 0,
             review_above_cwd: 0,
             four_eyes_above_cwd: 0,
+            daily_count: 0,
+            fee_cwd: 0,
             expiration_secs: 0,
             max_attempts: 0,
         },
