@@ -307,6 +307,17 @@ pub struct StoreSection {
     /// Most connections to PostgreSQL this host opens for reads, and as many again for
     /// commits (a pool of its own: their sessions are SERIALIZABLE).
     pub pool_size: u32,
+    /// TLS to PostgreSQL: `disable`, `require` (encrypted, certificate unchecked) or
+    /// `verify-full`. Unset: `verify-full` unless every host is loopback or a Unix socket.
+    pub sslmode: Option<crate::store::PgSslMode>,
+    /// PEM certificates the server's must chain to under `verify-full` (else the public
+    /// web roots built in).
+    pub ca_file: Option<PathBuf>,
+    /// The server cancels a statement running longer; a connection silent for this long
+    /// plus 2 s is given up (`store-unavailable`, never a hang).
+    pub statement_timeout_ms: u64,
+    /// Opening a connection (TCP, TLS, authentication), or waiting for a pooled one.
+    pub connect_timeout_ms: u64,
 }
 
 impl Default for StoreSection {
@@ -316,6 +327,10 @@ impl Default for StoreSection {
             url: None,
             password_file: None,
             pool_size: 8,
+            sslmode: None,
+            ca_file: None,
+            statement_timeout_ms: 10_000,
+            connect_timeout_ms: 5_000,
         }
     }
 }
@@ -498,6 +513,19 @@ impl FileConfig {
         if !(1..=256).contains(&cfg.store.pool_size) {
             bail!("[store] pool_size must be 1..=256");
         }
+        if !(100..=600_000).contains(&cfg.store.statement_timeout_ms) {
+            bail!("[store] statement_timeout_ms must be 100..=600000");
+        }
+        if !(100..=120_000).contains(&cfg.store.connect_timeout_ms) {
+            bail!("[store] connect_timeout_ms must be 100..=120000");
+        }
+        if cfg.store.url.is_none() && (cfg.store.sslmode.is_some() || cfg.store.ca_file.is_some()) {
+            bail!("[store] sslmode and ca_file apply to PostgreSQL: set [store] url too");
+        }
+        if cfg.store.url.is_some() {
+            // The URL, the TLS mode and the CA file checked together (no file read).
+            cfg.postgres_options_unread().effective_sslmode().map_err(|e| anyhow::anyhow!("{}", e.0))?;
+        }
         if !(500..=3_600_000).contains(&cfg.lease.duration_ms) {
             bail!("[lease] duration_ms must be 500..=3600000");
         }
@@ -514,11 +542,10 @@ impl FileConfig {
 
     /// The PostgreSQL connection, when `[store] url` is set.
     pub fn postgres_options(&self) -> Result<Option<crate::store::PostgresOptions>> {
-        let Some(url) = &self.store.url else {
+        if self.store.url.is_none() {
             return Ok(None);
-        };
-        let mut options = crate::store::PostgresOptions::new(url.clone());
-        options.pool_size = self.store.pool_size;
+        }
+        let mut options = self.postgres_options_unread();
         if let Some(path) = &self.store.password_file {
             options.password = Some(
                 crate::files::read_secret(path, "database password file")?
@@ -527,6 +554,18 @@ impl FileConfig {
             );
         }
         Ok(Some(options))
+    }
+
+    /// The PostgreSQL options without the password file read (`[store] url` set).
+    fn postgres_options_unread(&self) -> crate::store::PostgresOptions {
+        crate::store::PostgresOptions {
+            pool_size: self.store.pool_size,
+            sslmode: self.store.sslmode,
+            ca_file: self.store.ca_file.clone(),
+            statement_timeout: Duration::from_millis(self.store.statement_timeout_ms),
+            connect_timeout: Duration::from_millis(self.store.connect_timeout_ms),
+            ..crate::store::PostgresOptions::new(self.store.url.clone().unwrap_or_default())
+        }
     }
 
     /// This host's part in the tick lease.
@@ -866,6 +905,36 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
         let off = FileConfig::parse(&format!("{MIN}\n[console]\nenabled = false\n")).unwrap();
         assert!(!off.console.enabled);
         assert!(FileConfig::parse(&format!("{MIN}\n[console]\nenable = true\n")).is_err());
+    }
+
+    #[test]
+    fn postgres_tls_is_on_by_default_for_other_hosts() {
+        use crate::store::PgSslMode::*;
+        let with = |store: &str| FileConfig::parse(&format!("{MIN}\n[store]\n{store}\n"));
+        let mode = |store: &str| with(store).unwrap().postgres_options().unwrap().unwrap().effective_sslmode().unwrap();
+        assert_eq!(mode(r#"url = "postgres://gw@db.internal:5432/gw""#), VerifyFull);
+        assert_eq!(mode(r#"url = "postgres://gw@10.0.0.7/gw""#), VerifyFull);
+        assert_eq!(mode(r#"url = "postgres://gw@localhost/gw""#), Disable);
+        assert_eq!(mode(r#"url = "postgres://gw@127.0.0.2:5433/gw""#), Disable);
+        assert_eq!(mode(r#"url = "postgres://gw@[::1]/gw""#), Disable);
+        assert_eq!(mode(r#"url = "postgres://gw@/gw?host=/run/postgresql""#), Disable);
+        assert_eq!(mode("url = \"postgres://gw@db.internal/gw\"\nsslmode = \"require\""), Require);
+        assert_eq!(mode("url = \"postgres://gw@localhost/gw\"\nsslmode = \"verify-full\"\nca_file = \"ca.pem\""), VerifyFull);
+        let o = with("url = \"postgres://gw@db.internal/gw\"\nstatement_timeout_ms = 2500\nconnect_timeout_ms = 1500").unwrap().postgres_options().unwrap().unwrap();
+        assert_eq!((o.statement_timeout, o.connect_timeout), (Duration::from_millis(2500), Duration::from_secs(1) + Duration::from_millis(500)));
+        let d = with(r#"url = "postgres://gw@db.internal/gw""#).unwrap().postgres_options().unwrap().unwrap();
+        assert_eq!((d.statement_timeout, d.connect_timeout), (Duration::from_secs(10), Duration::from_secs(5)));
+        for (bad, says) in [
+            (r#"url = "postgres://gw:pw0xdead@db.internal/gw?sslmode=require""#, "[store] sslmode"),
+            ("url = \"postgres://gw@/gw?host=/run/postgresql\"\nsslmode = \"verify-full\"", "Unix socket"),
+            ("url = \"postgres://gw@db.internal/gw\"\nsslmode = \"require\"\nca_file = \"ca.pem\"", "verify-full"),
+            ("url = \"postgres://gw@db.internal/gw\"\nsslmode = \"verify-ca\"", "verify-full"),
+            ("sslmode = \"require\"", "url"),
+            ("url = \"postgres://gw@db.internal/gw\"\nstatement_timeout_ms = 0", "statement_timeout_ms"),
+        ] {
+            let e = format!("{:#}", with(bad).unwrap_err());
+            assert!(e.contains(says) && !e.contains("pw0xdead"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -376,6 +376,7 @@ fn a_commit_is_one_statement() {
             .filter(|l| {
                 (l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
                     && !l.contains("SET SESSION CHARACTERISTICS")
+                    && !l.contains("SET statement_timeout")
             })
             .count()
     };

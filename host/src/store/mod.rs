@@ -9,7 +9,7 @@ mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use postgres::{PostgresOptions, PostgresStore};
+pub use postgres::{PgSslMode, PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! (`apt-get install postgresql`, as `.ci/run` does), `initdb` in a temporary
 //! directory, listening on loopback at a free port (and its Unix socket in the same
 //! directory), password authentication, stopped and removed on drop. Run as root, the
-//! server runs as the `postgres` user (PostgreSQL refuses root).
+//! server runs as the `postgres` user (PostgreSQL refuses root). [`PgServer::start_tls`]:
+//! one that takes TCP clients over TLS only (`hostssl`), with the certificate given.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ pub struct PgServer {
     pub port: u16,
     pub password: String,
     run_as: Option<(u32, u32)>,
+    /// TCP clients must use TLS: administration goes over the Unix socket.
+    tls_only: bool,
 }
 
 /// The directory of `initdb`/`pg_ctl`: `$CWD_PG_BIN`, else the newest
@@ -61,6 +64,17 @@ impl PgServer {
     /// `$CI` is unset. With `$CI` set, a missing PostgreSQL fails the test.
     /// `durable`: fsync as in production (benchmarks); tests run without.
     pub fn start(tag: &str, durable: bool) -> Option<PgServer> {
+        Self::launch(tag, durable, None)
+    }
+
+    /// A server (see [`PgServer::start`]) with `ssl = on` and the certificate chain and
+    /// key given (PEM), whose `pg_hba.conf` takes TCP connections over TLS only
+    /// (`hostssl`; the Unix socket stays open, for administration).
+    pub fn start_tls(tag: &str, cert_pem: &str, key_pem: &str) -> Option<PgServer> {
+        Self::launch(tag, false, Some((cert_pem, key_pem)))
+    }
+
+    fn launch(tag: &str, durable: bool, tls: Option<(&str, &str)>) -> Option<PgServer> {
         let Some(bin) = find_bin() else {
             let msg = "PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install -y postgresql, or set CWD_PG_BIN";
             if std::env::var_os("CI").is_some() {
@@ -80,7 +94,7 @@ impl PgServer {
             std::os::unix::fs::chown(dir.join("pw"), Some(uid), Some(gid)).unwrap();
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let server = PgServer { dir, bin, port, password, run_as };
+        let server = PgServer { dir, bin, port, password, run_as, tls_only: tls.is_some() };
         server.run(
             "initdb",
             &["-D", &server.data(), "-U", "postgres", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "-N", &format!("--pwfile={}", server.dir.join("pw").display())],
@@ -88,6 +102,28 @@ impl PgServer {
         let mut opts = format!("-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200", server.dir.display());
         if !durable {
             opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            // The key must be the server user's and private, or PostgreSQL will not start.
+            for (name, pem, mode) in [("server.crt", cert, 0o644), ("server.key", key, 0o600)] {
+                let path = server.dir.join(name);
+                std::fs::write(&path, pem).unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+                if let Some((uid, gid)) = run_as {
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+                }
+            }
+            std::fs::write(
+                Path::new(&server.data()).join("pg_hba.conf"),
+                "local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n",
+            )
+            .unwrap();
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                server.dir.join("server.crt").display(),
+                server.dir.join("server.key").display()
+            ));
         }
         server.run("pg_ctl", &["-D", &server.data(), "-l", &server.dir.join("log").display().to_string(), "-w", "-t", "60", "-o", &opts, "start"]);
         Some(server)
@@ -116,9 +152,25 @@ impl PgServer {
         format!("postgres://postgres:{}@127.0.0.1:{}/{database}", self.password, self.port)
     }
 
+    /// A superuser session on the `postgres` database (over the Unix socket when TCP
+    /// needs TLS).
+    pub fn admin(&self) -> postgres::Client {
+        match self.tls_only {
+            true => postgres::Config::new()
+                .host_path(&self.dir)
+                .port(self.port)
+                .user("postgres")
+                .password(&self.password)
+                .dbname("postgres")
+                .connect(postgres::NoTls),
+            false => postgres::Client::connect(&self.url("postgres"), postgres::NoTls),
+        }
+        .expect("connecting to the test server")
+    }
+
     /// A new, empty database; its URL.
     pub fn create_database(&self, name: &str) -> String {
-        let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls).expect("connecting to the test server");
+        let mut client = self.admin();
         client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
         client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         self.url(name)
