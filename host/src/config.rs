@@ -348,6 +348,11 @@ pub struct HttpSection {
     pub header_read_timeout_ms: u64,
     pub body_read_timeout_ms: u64,
     pub max_connections: usize,
+    /// A response making no progress this long (a client that stopped reading) ends
+    /// its connection.
+    pub write_timeout_ms: u64,
+    /// A connection open this long is closed between requests.
+    pub max_connection_lifetime_secs: u64,
     pub max_concurrent_calls: usize,
 }
 
@@ -361,6 +366,8 @@ impl Default for HttpSection {
             header_read_timeout_ms: limits.header_read_timeout.as_millis() as u64,
             body_read_timeout_ms: limits.body_read_timeout.as_millis() as u64,
             max_connections: limits.max_connections,
+            write_timeout_ms: limits.write_timeout.as_millis() as u64,
+            max_connection_lifetime_secs: limits.max_connection_lifetime.as_secs(),
             max_concurrent_calls: limits.max_concurrent_calls,
         }
     }
@@ -504,6 +511,12 @@ impl FileConfig {
         if cfg.http.header_read_timeout_ms < 100 || cfg.http.body_read_timeout_ms < 100 {
             bail!("[http] header_read_timeout_ms and body_read_timeout_ms must be at least 100");
         }
+        if !(100..=3_600_000).contains(&cfg.http.write_timeout_ms) {
+            bail!("[http] write_timeout_ms must be 100..=3600000");
+        }
+        if !(1..=31_536_000).contains(&cfg.http.max_connection_lifetime_secs) {
+            bail!("[http] max_connection_lifetime_secs must be 1..=31536000");
+        }
         cfg.check_tokens()?;
         if let Some(url) = &cfg.store.url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -602,6 +615,8 @@ impl FileConfig {
             header_read_timeout: Duration::from_millis(self.http.header_read_timeout_ms),
             body_read_timeout: Duration::from_millis(self.http.body_read_timeout_ms),
             max_connections: self.http.max_connections,
+            write_timeout: Duration::from_millis(self.http.write_timeout_ms),
+            max_connection_lifetime: Duration::from_secs(self.http.max_connection_lifetime_secs),
             max_concurrent_calls: self.http.max_concurrent_calls,
             ..crate::http_api::HttpLimits::default()
         }
@@ -905,6 +920,18 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
         let off = FileConfig::parse(&format!("{MIN}\n[console]\nenabled = false\n")).unwrap();
         assert!(!off.console.enabled);
         assert!(FileConfig::parse(&format!("{MIN}\n[console]\nenable = true\n")).is_err());
+    }
+
+    #[test]
+    fn http_write_timeout_and_connection_lifetime_are_configurable() {
+        let d = FileConfig::parse(MIN).unwrap().http_limits();
+        assert_eq!((d.write_timeout, d.max_connection_lifetime), (Duration::from_secs(10), Duration::from_secs(300)));
+        let text = format!("{MIN}\n[http]\nwrite_timeout_ms = 2500\nmax_connection_lifetime_secs = 60\n");
+        let c = FileConfig::parse(&text).unwrap().http_limits();
+        assert_eq!((c.write_timeout, c.max_connection_lifetime), (Duration::from_millis(2500), Duration::from_secs(60)));
+        for bad in ["write_timeout_ms = 10", "write_timeout_ms = 3600001", "max_connection_lifetime_secs = 0"] {
+            assert!(FileConfig::parse(&format!("{MIN}\n[http]\n{bad}\n")).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! Served by axum on hyper/tokio. No request, authenticated or not, can hold more than a
 //! bounded amount of memory or stop other clients from being served: headers and bodies
 //! must arrive within their timeouts, bodies are refused by their declared length before
-//! anything is read (and cut off at the limit when undeclared), connections and gateway
+//! anything is read (and cut off at the limit when undeclared), answers must be read
+//! within the write timeout, connections live a bounded time, connections and gateway
 //! calls in progress are capped, and gateway calls run off the async workers.
 //! [`dispatch`] stays transport-agnostic: caller, call name and JSON arguments in,
 //! status and JSON out.
@@ -58,6 +59,14 @@ pub struct HttpLimits {
     pub body_read_timeout: Duration,
     /// Open connections; more wait in the listen backlog.
     pub max_connections: usize,
+    /// A response that makes no progress this long (the client stopped reading) ends
+    /// its connection, reset: a client that pipelines requests and never reads their
+    /// answers holds a connection slot no longer than this.
+    pub write_timeout: Duration,
+    /// A connection open this long is closed once its request in progress, if any, is
+    /// answered (a keep-alive client reconnects); one still busy `shutdown_grace` later
+    /// is cut off.
+    pub max_connection_lifetime: Duration,
     /// Gateway calls in progress; more wait up to `call_queue_timeout`, then get 503 busy.
     pub max_concurrent_calls: usize,
     pub call_queue_timeout: Duration,
@@ -71,6 +80,8 @@ impl Default for HttpLimits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             max_connections: 2048,
+            write_timeout: Duration::from_secs(10),
+            max_connection_lifetime: Duration::from_secs(300),
             max_concurrent_calls: 64,
             call_queue_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
@@ -234,7 +245,10 @@ fn router(state: Arc<AppState>) -> Router {
 
 /// Accepts connections (at most `max_connections` at once) and serves each with
 /// hyper's HTTP/1: headers must arrive within the header timeout, which also closes
-/// idle keep-alive connections.
+/// idle keep-alive connections; a response must make progress within the write timeout
+/// ([`WriteTimeout`]); and a connection lives at most `max_connection_lifetime`, then
+/// closes between requests (or is cut off `shutdown_grace` later). So every slot is
+/// given back in bounded time whatever the client does.
 async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -242,8 +256,8 @@ async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
-    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let open = Arc::new(Semaphore::new(slots));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -266,18 +280,137 @@ async fn serve(
             _ = stop.wait_for(|s| *s) => break,
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let io = WriteTimeout::new(stream, limits.write_timeout);
+        let reset = io.reset.clone();
+        let conn = http.serve_connection(TokioIo::new(io), service);
+        let (lifetime, grace, mut stop) = (limits.max_connection_lifetime, limits.shutdown_grace, stop.clone());
         tokio::spawn(async move {
-            let _ = conn.await;
+            let mut conn = Box::pin(conn);
+            let ended = tokio::select! {
+                _ = conn.as_mut() => true,
+                _ = tokio::time::sleep(lifetime) => false,
+                _ = stop.wait_for(|s| *s) => false,
+            };
+            if !ended {
+                // Answers the request in progress, if any, then closes.
+                conn.as_mut().graceful_shutdown();
+                if tokio::time::timeout(grace, conn.as_mut()).await.is_err() {
+                    reset.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            drop(conn);
             drop(permit);
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+    // Every connection gives its slot back once it has closed.
+    if tokio::time::timeout(limits.shutdown_grace + Duration::from_millis(100), open.acquire_many(slots as u32))
         .await
         .is_err()
     {
         tracing::warn!("HTTP shutdown: requests still running after the grace period were cut off");
+    }
+}
+
+/// An accepted connection's socket whose writes cannot stall for long: a write or
+/// flush still pending `timeout` after it last made progress fails, and the socket is
+/// then reset when hyper drops it (its unsent answers discarded, not left to the kernel
+/// to retry at a client that does not read).
+struct WriteTimeout {
+    stream: tokio::net::TcpStream,
+    timeout: Duration,
+    /// Since when the pending write has made no progress.
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    /// Reset the connection when dropped (set when it is cut off).
+    reset: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WriteTimeout {
+    fn new(stream: tokio::net::TcpStream, timeout: Duration) -> Self {
+        WriteTimeout { stream, timeout, stalled: None, reset: Arc::default() }
+    }
+
+    /// `result` of a write-side poll, or the timeout's error once it has stalled too long.
+    fn bound<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        result: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::future::Future;
+        use std::task::Poll;
+        if result.is_ready() {
+            self.stalled = None;
+            return result;
+        }
+        let timeout = self.timeout;
+        let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stalled.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.reset.store(true, std::sync::atomic::Ordering::Relaxed);
+        Poll::Ready(Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client read nothing within the write timeout",
+        )))
+    }
+}
+
+impl Drop for WriteTimeout {
+    fn drop(&mut self) {
+        if self.reset.load(std::sync::atomic::Ordering::Relaxed) {
+            // Closing with SO_LINGER 0 sends a reset and frees the unsent answers.
+            let _ = self.stream.set_zero_linger();
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for WriteTimeout {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for WriteTimeout {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.bound(cx, r)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.bound(cx, r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let r = std::pin::Pin::new(&mut self.stream).poll_flush(cx);
+        self.bound(cx, r)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let r = std::pin::Pin::new(&mut self.stream).poll_shutdown(cx);
+        self.bound(cx, r)
     }
 }
 
@@ -404,9 +537,15 @@ async fn metrics(State(st): Shared, headers: HeaderMap) -> Response {
         .expect("static header")
 }
 
-/// `/v1/openapi.json`: the API described as OpenAPI 3.1. No token needed.
+/// `/v1/openapi.json`: the API described as OpenAPI 3.1. No token needed, so it costs
+/// nothing per request: the document is built once.
 async fn openapi() -> Response {
-    respond(200, crate::openapi::document())
+    static DOC: std::sync::OnceLock<axum::body::Bytes> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| crate::openapi::document().to_string().into());
+    axum::http::Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(doc.clone()))
+        .expect("static header")
 }
 
 async fn not_found(State(st): Shared, headers: HeaderMap) -> Response {

@@ -3,7 +3,7 @@
 //! grants nothing but clocks and randomness.
 
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +16,25 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{Gateway, GatewayPre};
 use crate::imports::Capabilities;
+
+#[cfg(unix)]
+mod cache;
+/// Elsewhere the owner and mode checks cannot be made: no cache.
+#[cfg(not(unix))]
+mod cache {
+    pub(super) struct Cache;
+    impl Cache {
+        pub(super) fn open(_: &std::path::Path, _: &std::path::Path) -> anyhow::Result<Cache> {
+            anyhow::bail!("the compiled-component cache needs a Unix system")
+        }
+        pub(super) fn read(&self, _: &str) -> anyhow::Result<Option<Vec<u8>>> {
+            Ok(None)
+        }
+        pub(super) fn write(&self, _: &str, _: &[u8]) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+}
 
 /// The component this host was built with.
 pub const EMBEDDED_WASM: &[u8] = include_bytes!(env!("CWD_GATEWAY_WASM"));
@@ -33,8 +52,12 @@ pub struct RuntimeConfig {
     /// to the node client's own bound (timeout × nodes tried, plus a margin) so that a
     /// slow node ends in `node-unavailable`, not in a trap; zero counts every wait.
     pub node_wait_allowance: Duration,
-    /// Where compiled components are cached; `None` compiles every time.
+    /// Where compiled components are cached; `None` compiles every time. Used only if
+    /// owned by this user and writable by no one else (see [`cache`]).
     pub cache_dir: Option<PathBuf>,
+    /// The key that tags this host's cache entries (32 random bytes, created 0600 on
+    /// first use); never inside `cache_dir`. `None` compiles every time.
+    pub cache_key_file: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -44,6 +67,7 @@ impl Default for RuntimeConfig {
             call_timeout: Duration::from_secs(10),
             node_wait_allowance: Duration::ZERO,
             cache_dir: default_cache_dir(),
+            cache_key_file: default_cache_key_file(),
         }
     }
 }
@@ -57,6 +81,18 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("cwd-gateway"))
+}
+
+/// `$CWD_GATEWAY_CACHE_KEY_FILE`, else `$XDG_STATE_HOME/cwd-gateway/cache-key`, else
+/// `~/.local/state/cwd-gateway/cache-key`: kept apart from the cache it authenticates.
+pub fn default_cache_key_file() -> Option<PathBuf> {
+    if let Some(file) = std::env::var_os("CWD_GATEWAY_CACHE_KEY_FILE") {
+        return Some(file.into());
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state")))?;
+    Some(base.join("cwd-gateway").join("cache-key"))
 }
 
 /// Seams for a deterministic simulation of this host (the `cwd-sim` crate): where each
@@ -190,7 +226,7 @@ impl Runtime {
             wt.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         let engine = Engine::new(&wt)?;
-        let component = load_component(&engine, wasm, config.cache_dir.as_deref())?;
+        let (component, _) = load_component_from(&engine, wasm, &config)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Gateway::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)?;
@@ -289,11 +325,32 @@ impl Instance {
     }
 }
 
-/// Compiles, or loads the compilation cached by a previous run. The cache key covers the
+/// What [`load_component_from`] did with the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CacheUse {
+    /// No cache configured: compiled.
+    Off,
+    /// The cache directory or key was refused (logged): compiled, nothing written.
+    Refused,
+    /// Compiled (no entry, or one refused and replaced) and the entry written.
+    Compiled,
+    /// Loaded from a verified entry.
+    Loaded,
+}
+
+/// Compiles, or loads the compilation cached by a previous run once the cache and the
+/// entry are found to be this host's own (see [`cache`]). The entry's name covers the
 /// component's bytes and everything the engine says its artifacts depend on.
-fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Result<Component> {
-    let Some(dir) = cache_dir else {
-        return compile(engine, wasm);
+fn load_component_from(engine: &Engine, wasm: &[u8], config: &RuntimeConfig) -> Result<(Component, CacheUse)> {
+    let (Some(dir), Some(key_file)) = (config.cache_dir.as_deref(), config.cache_key_file.as_deref()) else {
+        return Ok((compile(engine, wasm)?, CacheUse::Off));
+    };
+    let cache = match cache::Cache::open(dir, key_file) {
+        Ok(cache) => cache,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "the compiled-component cache is refused; compiling without it");
+            return Ok((compile(engine, wasm)?, CacheUse::Refused));
+        }
     };
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut engine_hash);
@@ -301,26 +358,32 @@ fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Res
     key.update(wasm);
     key.update(env!("CARGO_PKG_VERSION").as_bytes());
     key.update(engine_hash.finish().to_le_bytes());
-    let path = dir.join(format!("gateway-{}-wasmtime{}.cwasm", hex::encode(&key.finalize()[..16]), env!("CWD_GATEWAY_WASMTIME_VERSION")));
-    if path.exists() {
-        // SAFETY: the file is one this host serialized into its own cache directory,
-        // named by the hash of its source and the engine; wasmtime checks the engine
-        // compatibility header again before use.
-        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
-            return Ok(component);
+    let name = format!("gateway-{}-wasmtime{}.cwasm", hex::encode(&key.finalize()[..16]), env!("CWD_GATEWAY_WASMTIME_VERSION"));
+    match cache.read(&name) {
+        Ok(Some(bytes)) => {
+            // SAFETY: these bytes are in memory, so they are the ones whose tag was just
+            // verified: written by this host (`component.serialize()` below), under this
+            // name, with a key only this user can read. wasmtime checks the engine
+            // compatibility header again.
+            match unsafe { Component::deserialize(engine, &bytes) } {
+                Ok(component) => return Ok((component, CacheUse::Loaded)),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "a cached compiled component did not load; compiling again"),
+            }
         }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "a cached compiled component is refused; compiling again"),
     }
     let component = compile(engine, wasm)?;
     // The cache is an optimisation: failing to write it is not an error.
-    if std::fs::create_dir_all(dir).is_ok() {
-        if let Ok(bytes) = component.serialize() {
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            if crate::files::write_private(&tmp, &bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
+    match component.serialize() {
+        Ok(bytes) => {
+            if let Err(e) = cache.write(&name, &bytes) {
+                tracing::warn!(error = %format!("{e:#}"), "the compiled component could not be cached");
             }
         }
+        Err(e) => tracing::warn!(error = %e, "the compiled component could not be serialized"),
     }
-    Ok(component)
+    Ok((component, CacheUse::Compiled))
 }
 
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component> {

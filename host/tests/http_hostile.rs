@@ -1,6 +1,7 @@
 //! The HTTP API against hostile and unlucky clients, over real loopback sockets:
 //! absurd declared lengths, bodies trickled a byte a second, a thousand idle
-//! connections. In each case authenticated probes keep being answered and the process
+//! connections, more clients than connection slots that never read their answers. In
+//! each case authenticated probes keep being answered and the process
 //! (this test process) lives. The bounds are generous; latency figures are printed,
 //! and measured properly by the `api_isolation` load test.
 
@@ -185,4 +186,266 @@ fn the_openapi_document_matches_the_server() {
         }
     }
     assert_eq!(calls, cwd_gateway_host::openapi::CALLS.len());
+}
+
+/// Raises this process's soft open-file limit to its hard limit; an error if that is
+/// still below `needed`.
+#[cfg(unix)]
+fn raise_fd_limit(needed: u64) -> Result<u64, String> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write only the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(format!("getrlimit: {}", std::io::Error::last_os_error()));
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
+        }
+    }
+    match limit.rlim_cur as u64 {
+        have if have >= needed => Ok(have),
+        have => Err(format!("the hard open-file limit is {have}, this test needs {needed} (raise it: ulimit -Hn)")),
+    }
+}
+
+/// Whether the peer has closed or reset `s`, asked without reading anything from it.
+#[cfg(unix)]
+fn closed_by_peer(s: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
+    // SAFETY: one valid pollfd, no wait.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Sets the largest TCP segment `socket` announces (before it connects).
+#[cfg(unix)]
+fn set_mss(socket: &impl std::os::fd::AsRawFd, mss: libc::c_int) {
+    // SAFETY: a valid socket and an int option.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_MAXSEG,
+            (&mss as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "TCP_MAXSEG: {}", std::io::Error::last_os_error());
+}
+
+/// One authenticated call on a connection of its own; its latency.
+fn fresh_probe(addr: SocketAddr, i: usize) -> Duration {
+    let started = Instant::now();
+    let r = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .post(&format!("http://{addr}/v1/account"))
+        .set("authorization", &format!("Bearer {TOKEN}"))
+        .send_string(r#"{"user":"probe"}"#)
+        .unwrap_or_else(|e| panic!("probe {i} was not answered: {e}"));
+    assert_eq!(r.status(), 200);
+    started.elapsed()
+}
+
+/// 2,100 sockets (more than the 2,048 connection slots), each pipelining requests for
+/// `/v1/openapi.json` (no token needed) and never reading an answer, reconnecting as soon
+/// as the server drops it, for the whole run. The server resets each after the write
+/// timeout, so its slot comes back, and authenticated calls, each on a new connection,
+/// keep being answered throughout.
+#[cfg(unix)]
+#[test]
+fn clients_that_never_read_their_answers_lose_their_slots() {
+    use tokio::io::AsyncWriteExt;
+
+    const SOCKETS: usize = 2_100;
+    match raise_fd_limit(2 * SOCKETS as u64 + 1_000) {
+        Ok(n) => println!("open-file limit {n}"),
+        Err(why) => {
+            println!("SKIPPED clients_that_never_read_their_answers_lose_their_slots: {why}");
+            return;
+        }
+    }
+    let gw = start("hostile non-readers", RuntimeConfig::default(), Duration::from_secs(5));
+    let write_timeout = Duration::from_secs(1);
+    let limits = HttpLimits { write_timeout, ..HttpLimits::default() };
+    assert!(limits.max_connections < SOCKETS, "the attack must outnumber the slots");
+    let http = serve(&gw, limits);
+    let addr = http.addr;
+    // Enough requests that their answers (megabytes) cannot all sit in socket buffers.
+    let doc = ureq::get(&format!("http://{addr}/v1/openapi.json")).call().unwrap().into_string().unwrap();
+    let per_socket = ((4 << 20) / doc.len()).clamp(32, 1_000);
+    let pipeline: &'static [u8] = "GET /v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(per_socket).leak().as_bytes();
+    println!("each socket pipelines {per_socket} requests, {} bytes of answers", per_socket * doc.len());
+
+    let attack_for = Duration::from_secs(8);
+    let started = Instant::now();
+    let attack = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let attackers: Vec<_> = (0..SOCKETS)
+                .map(|_| {
+                    tokio::spawn(async move {
+                        // How long each connection lasted; what went wrong.
+                        let mut held = Vec::new();
+                        let mut failures = Vec::new();
+                        while started.elapsed() < attack_for {
+                            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                            // A small receive buffer, and segments of Ethernet's size
+                            // rather than loopback's 64 KiB (the server's kernel sizes
+                            // its send buffer by them): the server's writes stall at once.
+                            socket.set_recv_buffer_size(4096).unwrap();
+                            set_mss(&socket, 1460);
+                            let mut stream = match tokio::time::timeout(Duration::from_secs(30), socket.connect(addr)).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    failures.push(format!("connect: {e}"));
+                                    tokio::time::sleep(Duration::from_millis(100)).await;
+                                    continue;
+                                }
+                                Err(_) => {
+                                    failures.push("connect timed out".to_string());
+                                    continue;
+                                }
+                            };
+                            let connected = Instant::now();
+                            if stream.write_all(pipeline).await.is_err() {
+                                continue;
+                            }
+                            // Never read; wait for the server to close the connection.
+                            let stream = stream.into_std().unwrap();
+                            loop {
+                                if closed_by_peer(&stream) {
+                                    held.push(connected.elapsed());
+                                    break;
+                                }
+                                if connected.elapsed() > Duration::from_secs(30) {
+                                    failures.push("not closed within 30 s".to_string());
+                                    break;
+                                }
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                        (held, failures)
+                    })
+                })
+                .collect();
+            let mut held = Vec::new();
+            let mut failures = Vec::new();
+            for a in attackers {
+                let (h, f) = a.await.unwrap();
+                held.extend(h);
+                failures.extend(f);
+            }
+            (held, failures)
+        })
+    });
+    // Let the attackers take every slot, then keep calling while they hold on.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut latencies = Vec::new();
+    while started.elapsed() < attack_for {
+        latencies.push(fresh_probe(addr, latencies.len()));
+    }
+    let (mut held, failures) = attack.join().unwrap();
+    let attack_took = started.elapsed();
+    held.sort();
+    let max_probe = *latencies.iter().max().unwrap();
+    println!(
+        "{} probes during {attack_for:?} of {SOCKETS} non-reading sockets: p50 {:?}, p99 {:?}, max {max_probe:?}",
+        latencies.len(),
+        { let mut l = latencies.clone(); l.sort(); l[l.len() / 2] },
+        p99(latencies.clone()),
+    );
+    println!(
+        "{} attacking connections closed by the server, connect to close: min {:?}, p50 {:?}, p99 {:?}, max {:?} ({} before the write timeout); attack over after {attack_took:?}; {} failures",
+        held.len(),
+        held[0],
+        held[held.len() / 2],
+        p99(held.clone()),
+        held[held.len() - 1],
+        held.iter().filter(|h| **h < write_timeout).count(),
+        failures.len(),
+    );
+    assert!(failures.is_empty(), "{} failures, e.g. {:?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(held.len() > SOCKETS, "every socket was closed and came back at least once: {}", held.len());
+    // Each held its slot about the write timeout: none for longer than the timeout plus a
+    // wait for a slot behind the others. (Without the write timeout the slots stay held:
+    // a probe then waits until the attackers give up, 30 s.)
+    assert!(held[held.len() - 1] < 4 * write_timeout + Duration::from_secs(4), "{:?}", held[held.len() - 1]);
+    assert!(max_probe < 4 * write_timeout + Duration::from_secs(4), "{max_probe:?}");
+    assert!(latencies.len() >= 5, "{}", latencies.len());
+    assert_eq!(probes(addr, 5).len(), 5);
+}
+
+/// A connection lives `max_connection_lifetime`: a keep-alive client calling without
+/// pause is closed between two answers; a client reading many pipelined answers slowly
+/// (progress within the write timeout, so never cut off by it) is closed once the
+/// lifetime is over (after the answer in progress, or cut off after the grace).
+#[cfg(unix)]
+#[test]
+fn connections_end_after_their_lifetime() {
+    let gw = start("hostile lifetime", RuntimeConfig::default(), Duration::from_secs(5));
+    let (lifetime, grace) = (Duration::from_secs(2), Duration::from_secs(1));
+    let limits = HttpLimits {
+        write_timeout: Duration::from_secs(5),
+        max_connection_lifetime: lifetime,
+        shutdown_grace: grace,
+        ..HttpLimits::default()
+    };
+    let http = serve(&gw, limits);
+
+    // Keep-alive, a request every 50 ms: each answer whole, then the end of the stream.
+    let mut s = TcpStream::connect(http.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut answers = 0;
+    let closed_after = loop {
+        if s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").is_err() {
+            break started.elapsed();
+        }
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        let whole = loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break false,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            if got.ends_with(b"{\"ok\":true}") {
+                break true;
+            }
+        };
+        if !whole {
+            assert!(got.is_empty(), "an answer was cut: {:?}", String::from_utf8_lossy(&got));
+            break started.elapsed();
+        }
+        answers += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    println!("keep-alive client: {answers} answers, closed after {closed_after:?}");
+    assert!(closed_after >= lifetime && closed_after < lifetime + Duration::from_secs(1), "{closed_after:?}");
+    assert!(answers >= 10, "{answers}");
+
+    // A slow reader: 64 KiB every 200 ms of many megabytes of answers.
+    let mut s = TcpStream::connect(http.addr).unwrap();
+    let doc_len = ureq::get(&format!("http://{}/v1/openapi.json", http.addr)).call().unwrap().into_string().unwrap().len();
+    let n = (16 << 20) / doc_len + 1;
+    s.write_all("GET /v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(n.min(1_000)).as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let started = Instant::now();
+    let mut read = 0;
+    let cut_after = loop {
+        if closed_by_peer(&s) {
+            break started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "not cut off");
+        let mut buf = vec![0u8; 64 << 10];
+        if let Ok(got) = s.read(&mut buf) {
+            read += got;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("slow reader: read {read} bytes, cut off after {cut_after:?}");
+    assert!(cut_after >= lifetime && cut_after < lifetime + grace + Duration::from_secs(2), "{cut_after:?}");
+    assert!(read > 256 << 10, "the reader made progress: {read}");
 }
