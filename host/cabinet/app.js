@@ -103,7 +103,16 @@ async function call(name, args) {
   return body;
 }
 
+// Ends this session on the gateway (every host refuses the token from now on), then here.
+async function signOut() {
+  try { await call("sign-out"); } catch (e) { if (e.status !== 401) { alertText(e.message); return; } }
+  sessionStorage.removeItem("cabinet-session");
+  endSession("You signed out. Open the cabinet again from the game.");
+}
+
 function endSession(message) {
+  show("sign-out", false);
+  show("who", false);
   for (const id of ["link-panel", "balance-panel", "topup-panel", "withdraw-panel", "history-panel"]) show(id, false);
   $("session-error").textContent = message;
   show("session-panel", true);
@@ -133,6 +142,7 @@ async function refresh() {
   }
   $("who").textContent = "Signed in by the game as " + me.user;
   show("who", true);
+  show("sign-out", true);
   const linked = me.account.linked;
   show("link-panel", !linked);
   for (const id of ["balance-panel", "topup-panel", "withdraw-panel", "history-panel"]) show(id, !!linked);
@@ -381,5 +391,6 @@ $("withdraw-form").addEventListener("submit", async (ev) => {
 });
 
 // ---- start ----------------------------------------------------------------------------
+$("sign-out").addEventListener("click", signOut);
 if (!session) endSession("No session: open the cabinet from the game, which adds your session to the link.");
 else refresh();

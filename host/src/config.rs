@@ -82,6 +82,17 @@ pub struct CabinetSection {
     pub session_secret_file: Option<PathBuf>,
     /// Sessions that expire further ahead than this are refused (0: a day).
     pub max_session_secs: u64,
+    /// Cabinet calls in the gateway at once (0: half of `[runtime] api_instances`; never
+    /// all of them when there are several: the rest stay the game's and operator's).
+    pub max_concurrent_calls: usize,
+    /// Requests per session: per minute, at once after a pause, and in progress at once
+    /// (0: 120, 30, 4); the same per peer address (0: 600, 120, 32). See docs/cabinet.md.
+    pub session_per_minute: u32,
+    pub session_burst: u32,
+    pub session_in_flight: u32,
+    pub peer_per_minute: u32,
+    pub peer_burst: u32,
+    pub peer_in_flight: u32,
 }
 
 /// The operator console (`docs/console.md`), served unless turned off. It has no
@@ -225,9 +236,14 @@ pub struct LinkSection {
     pub user_daily: u32,
     pub account_daily: u32,
     pub global_daily: u32,
-    /// Proof-of-work bits `start-link` requires (0: none).
-    pub pow_bits: u8,
+    /// Proof-of-work bits `start-link` requires (0: none). Unset: [`DEFAULT_CABINET_POW_BITS`]
+    /// when the cabinet is enabled (a page anyone can script), else none.
+    pub pow_bits: Option<u8>,
 }
+
+/// The work `start-link` costs by default once players reach it from the web: about a
+/// second in a browser, so that scripted link attempts (each a chain fee) cost time.
+pub const DEFAULT_CABINET_POW_BITS: u8 = 18;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -238,6 +254,10 @@ pub struct WithdrawalSection {
     pub review_above_cwd: u64,
     /// Payouts above this need two different operators' approvals (0: one is enough).
     pub four_eyes_above_cwd: u64,
+    /// Requests one user may make per UTC day (0: no limit).
+    pub daily_count: u32,
+    /// The operator's fee on each withdrawal, CWD units, paid by the user (0: none).
+    pub fee_cwd: u64,
     pub expiration_secs: u32,
     pub max_attempts: u32,
 }
@@ -642,7 +662,10 @@ impl FileConfig {
                 user_daily: self.link.user_daily,
                 account_daily: self.link.account_daily,
                 global_daily: self.link.global_daily,
-                pow_bits: self.link.pow_bits,
+                pow_bits: self.link.pow_bits.unwrap_or(match self.cabinet.enabled {
+                    true => DEFAULT_CABINET_POW_BITS,
+                    false => 0,
+                }),
             },
             withdrawals: api::WithdrawalConfig {
                 min_cwd: self.withdrawals.min_cwd,
@@ -650,6 +673,8 @@ impl FileConfig {
                 daily_cwd: self.withdrawals.daily_cwd,
                 review_above_cwd: self.withdrawals.review_above_cwd,
                 four_eyes_above_cwd: self.withdrawals.four_eyes_above_cwd,
+                daily_count: self.withdrawals.daily_count,
+                fee_cwd: self.withdrawals.fee_cwd,
                 expiration_secs: self.withdrawals.expiration_secs,
                 max_attempts: self.withdrawals.max_attempts,
             },
@@ -766,7 +791,21 @@ impl FileConfig {
             0 => crate::cabinet::DEFAULT_MAX_SESSION_SECS,
             s => s,
         };
-        crate::cabinet::Cabinet::new(secret.trim().as_bytes().to_vec()).map(|c| Some(c.with_max_session_secs(max)))
+        if max > crate::cabinet::MAX_SESSION_SECS_BOUND {
+            anyhow::bail!("[cabinet] max_session_secs must be at most {} (30 days)", crate::cabinet::MAX_SESSION_SECS_BOUND);
+        }
+        let c = &self.cabinet;
+        let limits = crate::cabinet::admission::AdmissionLimits {
+            session_per_minute: c.session_per_minute,
+            session_burst: c.session_burst,
+            session_in_flight: c.session_in_flight,
+            peer_per_minute: c.peer_per_minute,
+            peer_burst: c.peer_burst,
+            peer_in_flight: c.peer_in_flight,
+        };
+        crate::cabinet::Cabinet::new(secret.trim().as_bytes().to_vec()).map(|cabinet| {
+            Some(cabinet.with_max_session_secs(max).with_admission(limits).with_max_concurrent_calls(c.max_concurrent_calls))
+        })
     }
 
     /// The webhook's HMAC key, trimmed like the token (a trailing newline would
@@ -912,6 +951,17 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
             assert!(!e.contains(secret) && !e.contains("5Ksecret"), "{e}");
             assert!(e.contains("line "), "{e}");
         }
+    }
+
+    #[test]
+    fn the_cabinet_turns_proof_of_work_on_unless_set() {
+        let pow = |extra: &str| FileConfig::parse(&format!("{MIN}\n{extra}")).unwrap().component_config().link.pow_bits;
+        assert_eq!(pow(""), 0);
+        assert_eq!(pow("[cabinet]\nenabled = true\n"), DEFAULT_CABINET_POW_BITS);
+        assert_eq!(pow("[link]\npow_bits = 0\n[cabinet]\nenabled = true\n"), 0, "said explicitly");
+        assert_eq!(pow("[link]\npow_bits = 12\n"), 12);
+        let c = FileConfig::parse(&format!("{MIN}\n[withdrawals]\ndaily_count = 5\nfee_cwd = 20000\n")).unwrap().component_config();
+        assert_eq!((c.withdrawals.daily_count, c.withdrawals.fee_cwd), (5, 20_000));
     }
 
     #[test]

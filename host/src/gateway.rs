@@ -278,6 +278,17 @@ impl Service {
         Self::start_with(runtime, caps, config, keys, DEFAULT_API_INSTANCES)
     }
 
+    /// The store the component uses, for the host's own records (outside the component's
+    /// key space: `host/…`, as the tick lease).
+    pub(crate) fn host_store(&self) -> Arc<dyn crate::store::Store> {
+        self.caps.store.clone()
+    }
+
+    /// How many instances serve API calls.
+    pub fn api_instances(&self) -> usize {
+        self.pool_size
+    }
+
     /// As [`Service::start`], with `api_instances` instances serving API calls.
     pub fn start_with(
         runtime: &Runtime,

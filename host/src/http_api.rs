@@ -164,10 +164,12 @@ impl HttpApi {
             tracing::warn!("the HTTP API is already serving");
             return Vec::new();
         };
+        let cabinet_share = self.cabinet.as_ref().map_or(1, |c| c.call_share(service.api_instances()));
         let state = Arc::new(AppState {
             service,
             tokens,
             calls: Semaphore::new(self.limits.max_concurrent_calls.max(1)),
+            cabinet_calls: Semaphore::new(cabinet_share),
             limits: self.limits.clone(),
             cabinet: self.cabinet.clone(),
             console: self.console,
@@ -208,7 +210,10 @@ impl Drop for HttpApi {
 pub(crate) struct AppState {
     service: Arc<Service>,
     tokens: ApiTokens,
+    /// Calls in the gateway for the game server and the operator…
     calls: Semaphore,
+    /// …and for the cabinet's players, a share of their own ([`crate::cabinet::Cabinet::call_share`]).
+    cabinet_calls: Semaphore,
     limits: HttpLimits,
     pub(crate) cabinet: Option<Arc<crate::cabinet::Cabinet>>,
     console: bool,
@@ -221,6 +226,10 @@ impl AppState {
 }
 
 pub(crate) type Shared = State<Arc<AppState>>;
+
+/// The address a request's connection comes from (a request extension).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Peer(pub std::net::IpAddr);
 
 fn router(state: Arc<AppState>) -> Router {
     let app = Router::new();
@@ -269,7 +278,7 @@ async fn serve(
         };
         let stream = tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(error = %e, "accepting a connection failed");
@@ -279,7 +288,14 @@ async fn serve(
             },
             _ = stop.wait_for(|s| *s) => break,
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let (stream, peer) = stream;
+        // The cabinet limits requests per peer address as well as per session.
+        let peer = Peer(peer.ip());
+        let app = tower::ServiceExt::map_request(app.clone(), move |mut r: axum::http::Request<hyper::body::Incoming>| {
+            r.extensions_mut().insert(peer);
+            r
+        });
+        let service = hyper_util::service::TowerToHyperService::new(app);
         let io = WriteTimeout::new(stream, limits.write_timeout);
         let reset = io.reset.clone();
         let conn = http.serve_connection(TokioIo::new(io), service);
@@ -685,8 +701,12 @@ pub(crate) async fn run_call(
     call: &str,
     args: Value,
 ) -> (u16, Value) {
+    let calls = match caller.role {
+        crate::roles::Role::Cabinet => &st.cabinet_calls,
+        _ => &st.calls,
+    };
     let Ok(Ok(_permit)) =
-        tokio::time::timeout(st.limits.call_queue_timeout, st.calls.acquire()).await
+        tokio::time::timeout(st.limits.call_queue_timeout, calls.acquire()).await
     else {
         return (
             503,
@@ -918,6 +938,21 @@ fn dispatch_in(
                 limit,
                 Duration::from_millis(wait_ms),
             ))
+        })(),
+        // The host's own records (outside the component's key space).
+        "revoke-cabinet-sessions" => (|| {
+            let user = arg!(str "user");
+            if !(1..=64).contains(&user.len()) {
+                return Err(bad_request("`user` must be the game's user id (1 to 64 bytes)"));
+            }
+            let now = crate::cabinet::now_secs();
+            match crate::cabinet::revocation::revoke_user(service.host_store().as_ref(), user, now) {
+                Ok(()) => Ok(Ok(json!({ "revoked_until_secs": now }))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "revoking cabinet sessions failed");
+                    Err((503, json!({ "error": { "code": "store-unavailable", "message": "the database cannot be reached; retry shortly", "retry_after_ms": 1000 } })))
+                }
+            }
         })(),
         // Who the token is: its name (the actor operator calls record) and its role.
         "whoami" => Ok(Ok(
@@ -1314,7 +1349,13 @@ fn error_parts(e: &GatewayError) -> (u16, &'static str, String, Value) {
         E::InsufficientBalance(avail) => (422, "insufficient-balance", format!("balance too low; {avail} available"), json!({ "available": avail })),
         E::BelowMinimum(min) => (422, "below-minimum", format!("below the minimum payout of {min} CWD units"), json!({ "minimum_cwd": min })),
         E::AboveMaximum(max) => (422, "above-maximum", format!("above the maximum payout of {max} CWD units"), json!({ "maximum_cwd": max })),
-        E::DailyLimit(d) => (429, "daily-limit", format!("daily withdrawal limit reached; {} CWD units left today", d.remaining_cwd), json!({ "remaining_cwd": d.remaining_cwd, "retry_after_ms": d.retry_after_ms })),
+        E::DailyLimit(d) => {
+            let message = match d.requests_left {
+                Some(0) => "daily withdrawal limit reached: no more requests today".to_string(),
+                _ => format!("daily withdrawal limit reached; {} CWD units left today", d.remaining_cwd),
+            };
+            (429, "daily-limit", message, json!({ "remaining_cwd": d.remaining_cwd, "requests_left": d.requests_left, "retry_after_ms": d.retry_after_ms }))
+        }
         E::AmountTooSmall => (422, "amount-too-small", "the amount converts to zero; use a larger amount".into(), none),
         E::Overflow => (422, "overflow", "the amount is too large".into(), none),
         E::IdempotencyConflict => (409, "idempotency-conflict", "this idempotency key was used with other arguments; use a new key".into(), none),

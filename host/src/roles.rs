@@ -137,6 +137,7 @@ pub const TABLE: &[(&str, &[Role])] = &[
     ("transfer-internal", GAME),
     ("set-referrer", GAME),
     ("reward-referrers", GAME),
+    ("revoke-cabinet-sessions", GAME),
     // Reads for the people who run the gateway.
     ("list-unclaimed", OBSERVE),
     ("list-unknown-payouts", OBSERVE),

@@ -244,7 +244,8 @@ fn every_call_over_http() {
     assert_eq!(linked["account_id"], env.player("alice-cwd").id_string());
     env.refused("confirm-link", json!({ "user": "alice", "code": code }), 409, "no-pending-link");
     env.refused("start-link", json!({ "user": "mallory", "account": "alice-cwd" }), 409, "account-taken");
-    env.refused("start-link", json!({ "user": "mallory", "account": "no-such-account" }), 404, "account-not-found");
+    // Each refusal after a lookup counts as an attempt (issue 32): another user.
+    env.refused("start-link", json!({ "user": "mallet", "account": "no-such-account" }), 404, "account-not-found");
     let e = env.refused("start-link", json!({ "user": "mallory", "account": "Bad_Name" }), 400, "bad-account-name");
     assert_eq!(e["message"], "not a valid chain account name (bad-character)");
     env.refused("account", json!({ "user": "no spaces allowed" }), 400, "bad-user-id");

@@ -8,7 +8,9 @@
 //! allows exactly the calls it makes ([`crate::roles::CABINET_CALLS`]). See
 //! `docs/cabinet.md`.
 
+pub mod admission;
 pub mod feed_watch;
+pub mod revocation;
 pub mod session;
 
 use std::sync::Arc;
@@ -46,10 +48,16 @@ pub struct Cabinet {
     watch: feed_watch::FeedWatch,
     /// Sessions expiring further ahead than this are refused (`session-too-long`).
     max_session_secs: u64,
+    admission: admission::Admission,
+    /// Cabinet calls running in the gateway at once (0: half its API instances): the
+    /// rest are the game server's and the operator's, whatever players do.
+    max_concurrent_calls: usize,
 }
 
 /// The longest session a cabinet accepts unless configured otherwise: a day.
 pub const DEFAULT_MAX_SESSION_SECS: u64 = 86_400;
+/// The most `[cabinet] max_session_secs` may be: 30 days (a revocation is kept this long).
+pub const MAX_SESSION_SECS_BOUND: u64 = 30 * 86_400;
 
 impl Cabinet {
     pub fn new(secret: Vec<u8>) -> anyhow::Result<Self> {
@@ -64,7 +72,32 @@ impl Cabinet {
             secret,
             watch: Default::default(),
             max_session_secs: DEFAULT_MAX_SESSION_SECS,
+            admission: admission::Admission::new(admission::AdmissionLimits::default()),
+            max_concurrent_calls: 0,
         })
+    }
+
+    /// Per-session and per-peer request limits (see [`admission`]).
+    pub fn with_admission(mut self, limits: admission::AdmissionLimits) -> Self {
+        self.admission = admission::Admission::new(limits);
+        self
+    }
+
+    /// At most `n` cabinet calls in the gateway at once (0: half the API instances).
+    pub fn with_max_concurrent_calls(mut self, n: usize) -> Self {
+        self.max_concurrent_calls = n;
+        self
+    }
+
+    /// The cabinet's share of `api_instances`: at least one, and one fewer than all
+    /// when there are several, so one instance always stays for the game and operator.
+    pub(crate) fn call_share(&self, api_instances: usize) -> usize {
+        let all = api_instances.max(1);
+        let share = match self.max_concurrent_calls {
+            0 => all.div_ceil(2),
+            n => n,
+        };
+        share.clamp(1, (all - 1).max(1))
     }
 
     /// Refuses sessions that expire more than `secs` from now.
@@ -91,6 +124,16 @@ impl Cabinet {
         }
         Ok(s)
     }
+}
+
+/// A session that is valid and neither signed out nor revoked (the store is read on a
+/// blocking thread: PostgreSQL answers over the network).
+async fn checked_session(st: &AppState, cabinet: &Cabinet, headers: &HeaderMap) -> Result<Session, SessionError> {
+    let session = cabinet.session(headers)?;
+    let (store, max) = (st.service().host_store(), cabinet.max_session_secs);
+    tokio::task::spawn_blocking(move || revocation::check(store.as_ref(), &session, max).map(|()| session))
+        .await
+        .unwrap_or(Err(SessionError::Unchecked))
 }
 
 pub fn now_secs() -> u64 {
@@ -168,10 +211,11 @@ fn args_for(browser: &Value, fields: &[&str], user: Option<&str>) -> Value {
 async fn api(
     State(st): Shared,
     Path(call): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, headers) = (parts.method, parts.headers);
+    let peer = parts.extensions.get::<crate::http_api::Peer>().map(|p| p.0);
     let Some(cabinet) = st.cabinet.clone() else {
         return json_reply(404, error("not-found", "the cabinet is not enabled"));
     };
@@ -183,18 +227,31 @@ async fn api(
             &[("allow", "POST")],
         );
     }
-    let session = match cabinet.session(&headers) {
+    let session = match checked_session(&st, &cabinet, &headers).await {
         Ok(s) => s,
         Err(e) => {
             return refuse_unread(
                 &headers,
-                401,
+                if e == SessionError::Unchecked { 503 } else { 401 },
                 error(e.code(), e.message()),
                 &[
                     ("www-authenticate", "Bearer"),
                     ("cache-control", "no-store"),
                 ],
             )
+        }
+    };
+    // Before the body is read: a flood costs a map lookup per request.
+    let _admitted = match cabinet.admission.admit(&session.user, peer, std::time::Instant::now()) {
+        Ok(a) => a,
+        Err(admission::Refusal::TooFast { retry_after_ms }) => {
+            let body = json!({ "error": { "code": "too-many-requests", "message": "too many requests from this session or address; slow down", "retry_after_ms": retry_after_ms } });
+            let secs = retry_after_ms.div_ceil(1000).to_string();
+            return refuse_unread(&headers, 429, body, &[("retry-after", secs.as_str()), ("cache-control", "no-store")]);
+        }
+        Err(admission::Refusal::TooMany) => {
+            let body = json!({ "error": { "code": "too-many-requests", "message": "too many requests from this session or address in progress; wait for them", "retry_after_ms": 1000 } });
+            return refuse_unread(&headers, 429, body, &[("retry-after", "1"), ("cache-control", "no-store")]);
         }
     };
     let browser = match read_args(&st, &headers, body).await {
@@ -204,6 +261,13 @@ async fn api(
     let user = session.user.as_str();
     let (status, value) = match call.as_str() {
         "me" => me(&st, &session).await,
+        "sign-out" => {
+            let (store, s, now) = (st.service().host_store(), session.clone(), now_secs());
+            match tokio::task::spawn_blocking(move || revocation::sign_out(store.as_ref(), &s, now)).await {
+                Ok(Ok(())) => (200, json!({ "signed_out": true })),
+                _ => (503, error("store-unavailable", "the gateway cannot do this right now; try again in a moment")),
+            }
+        }
         "wait" => wait(&st, user, &browser).await,
         "link-challenge" => run_call(&st, "link-challenge", json!({})).await,
         "start-link" => {

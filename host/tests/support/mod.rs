@@ -84,6 +84,19 @@ pub fn start_with(
     node_timeout: Duration,
     tweak: impl FnOnce(&mut api::Config),
 ) -> Gw {
+    start_with_node(seed, runtime, node_timeout, |n| Arc::new(n), tweak)
+}
+
+/// [`start_with`] with the node the component gets made from the devnet's by `node`
+/// (a test double wrapping it: slow, failing…).
+#[allow(dead_code)]
+pub fn start_with_node(
+    seed: &str,
+    runtime: RuntimeConfig,
+    node_timeout: Duration,
+    node: impl FnOnce(HttpNode) -> Arc<dyn cwd_gateway_host::node::Node>,
+    tweak: impl FnOnce(&mut api::Config),
+) -> Gw {
     let devnet = Devnet::start(DevnetConfig {
         production: Production::Timer(Duration::from_millis(100)),
         ..DevnetConfig::seeded(seed)
@@ -92,13 +105,13 @@ pub fn start_with(
     let gateway = devnet
         .create_account(AccountSpec::new("game-gateway", 10_000 * CWD))
         .unwrap();
-    let node = HttpNode::new(vec![devnet.url().to_string()], node_timeout)
+    let http_node = HttpNode::new(vec![devnet.url().to_string()], node_timeout)
         .verify_chain_id(&devnet.chain_id_hex())
         .unwrap();
     let events = MemorySink::default();
     let caps = Capabilities {
         store: Arc::new(MemoryStore::new()),
-        node: Arc::new(node),
+        node: node(http_node),
         clock: Arc::new(SystemClock),
         events: Arc::new(events.clone()),
         signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner),

@@ -1,0 +1,256 @@
+//! Who may make a cabinet request now: a token bucket and a cap on requests in flight
+//! per session (the player) and per peer address (a script rotating sessions from one
+//! machine), checked before the body is read. The cabinet's calls also have their own
+//! share of the gateway's instances (`AppState::cabinet_calls`), so players, however
+//! many or hostile, never take the game server's and the operator's.
+//!
+//! Behind a reverse proxy every player has the proxy's address: the per-peer limits then
+//! bound the whole cabinet, and should be raised (or the per-session ones relied on).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The cabinet's limits; 0 in a field means its default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdmissionLimits {
+    /// Requests a session may make per minute, sustained (default 120)…
+    pub session_per_minute: u32,
+    /// …and at once after a pause (default 30).
+    pub session_burst: u32,
+    /// Requests of one session in progress at once, long polls included (default 4).
+    pub session_in_flight: u32,
+    /// The same per peer address (defaults 600, 120 and 32).
+    pub peer_per_minute: u32,
+    pub peer_burst: u32,
+    pub peer_in_flight: u32,
+}
+
+impl Default for AdmissionLimits {
+    fn default() -> Self {
+        AdmissionLimits {
+            session_per_minute: 120,
+            session_burst: 30,
+            session_in_flight: 4,
+            peer_per_minute: 600,
+            peer_burst: 120,
+            peer_in_flight: 32,
+        }
+    }
+}
+
+impl AdmissionLimits {
+    /// Zeroes replaced by the defaults.
+    pub fn or_defaults(self) -> Self {
+        let d = AdmissionLimits::default();
+        let pick = |v: u32, d: u32| if v == 0 { d } else { v };
+        AdmissionLimits {
+            session_per_minute: pick(self.session_per_minute, d.session_per_minute),
+            session_burst: pick(self.session_burst, d.session_burst),
+            session_in_flight: pick(self.session_in_flight, d.session_in_flight),
+            peer_per_minute: pick(self.peer_per_minute, d.peer_per_minute),
+            peer_burst: pick(self.peer_burst, d.peer_burst),
+            peer_in_flight: pick(self.peer_in_flight, d.peer_in_flight),
+        }
+    }
+}
+
+/// Why a request was turned away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The bucket is empty: come back after this long.
+    TooFast { retry_after_ms: u64 },
+    /// Too many requests of this session or peer are in progress.
+    TooMany,
+}
+
+/// Keys tracked at most (sessions and peers each); past it, idle ones are forgotten
+/// (an idle key with a full bucket is the same as a new one).
+const MAX_KEYS: usize = 100_000;
+
+/// Bucket levels in thousandths of a request, so refills are exact integers.
+const MILLI: u64 = 1_000;
+
+struct Bucket {
+    level: u64,
+    at: Instant,
+    in_flight: u32,
+}
+
+struct Keyed<K> {
+    per_minute: u64,
+    burst: u64,
+    in_flight: u32,
+    map: HashMap<K, Bucket>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
+    fn new(per_minute: u32, burst: u32, in_flight: u32) -> Self {
+        Keyed { per_minute: per_minute as u64, burst: burst as u64 * MILLI, in_flight, map: HashMap::new() }
+    }
+
+    fn refill(&self, b: &mut Bucket, now: Instant) {
+        let elapsed_ms = now.saturating_duration_since(b.at).as_millis().min(u64::MAX as u128) as u64;
+        // per_minute requests a minute = per_minute thousandths a 60 ms.
+        let gained = elapsed_ms.saturating_mul(self.per_minute) / 60;
+        b.level = b.level.saturating_add(gained).min(self.burst);
+        b.at = now;
+    }
+
+    /// Whether `key` may start a request now (nothing is taken).
+    fn check(&mut self, key: &K, now: Instant) -> Result<(), Refusal> {
+        let Some(b) = self.map.get(key) else { return Ok(()) };
+        let mut b = Bucket { level: b.level, at: b.at, in_flight: b.in_flight };
+        self.refill(&mut b, now);
+        if b.in_flight >= self.in_flight {
+            return Err(Refusal::TooMany);
+        }
+        if b.level < MILLI {
+            let missing = MILLI - b.level;
+            return Err(Refusal::TooFast { retry_after_ms: (missing * 60).div_ceil(self.per_minute.max(1)) });
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, key: &K, now: Instant) {
+        if self.map.len() >= MAX_KEYS && !self.map.contains_key(key) {
+            self.forget_idle(now);
+        }
+        let burst = self.burst;
+        let mut b = self.map.remove(key).unwrap_or(Bucket { level: burst, at: now, in_flight: 0 });
+        self.refill(&mut b, now);
+        b.level -= MILLI;
+        b.in_flight += 1;
+        self.map.insert(key.clone(), b);
+    }
+
+    fn done(&mut self, key: &K) {
+        if let Some(b) = self.map.get_mut(key) {
+            b.in_flight = b.in_flight.saturating_sub(1);
+        }
+    }
+
+    fn forget_idle(&mut self, now: Instant) {
+        let (per_minute, burst) = (self.per_minute, self.burst);
+        self.map.retain(|_, b| {
+            let elapsed_ms = now.saturating_duration_since(b.at).as_millis().min(u64::MAX as u128) as u64;
+            let full = b.level.saturating_add(elapsed_ms.saturating_mul(per_minute) / 60) >= burst;
+            b.in_flight > 0 || !full
+        });
+    }
+}
+
+struct Books {
+    sessions: Keyed<String>,
+    peers: Keyed<IpAddr>,
+}
+
+/// The cabinet's admission control, shared by its requests.
+#[derive(Clone)]
+pub struct Admission {
+    books: Arc<Mutex<Books>>,
+}
+
+/// A request let in: its in-flight places are given back when it is dropped.
+pub struct Admitted {
+    books: Arc<Mutex<Books>>,
+    session: String,
+    peer: Option<IpAddr>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut b = self.books.lock().unwrap_or_else(|p| p.into_inner());
+        b.sessions.done(&self.session);
+        if let Some(p) = &self.peer {
+            b.peers.done(p);
+        }
+    }
+}
+
+impl Admission {
+    pub fn new(limits: AdmissionLimits) -> Self {
+        let l = limits.or_defaults();
+        Admission {
+            books: Arc::new(Mutex::new(Books {
+                sessions: Keyed::new(l.session_per_minute, l.session_burst, l.session_in_flight),
+                peers: Keyed::new(l.peer_per_minute, l.peer_burst, l.peer_in_flight),
+            })),
+        }
+    }
+
+    /// Lets a request of `session` from `peer` in, or says why not. Both limits are
+    /// checked before either is charged, so a refusal costs the other nothing.
+    pub fn admit(&self, session: &str, peer: Option<IpAddr>, now: Instant) -> Result<Admitted, Refusal> {
+        let mut b = self.books.lock().unwrap_or_else(|p| p.into_inner());
+        let session_key = session.to_string();
+        if let Some(p) = &peer {
+            b.peers.check(p, now)?;
+        }
+        b.sessions.check(&session_key, now)?;
+        if let Some(p) = &peer {
+            b.peers.take(p, now);
+        }
+        b.sessions.take(&session_key, now);
+        Ok(Admitted { books: self.books.clone(), session: session_key, peer })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn limits() -> AdmissionLimits {
+        AdmissionLimits {
+            session_per_minute: 60,
+            session_burst: 3,
+            session_in_flight: 2,
+            peer_per_minute: 600,
+            peer_burst: 5,
+            peer_in_flight: 4,
+        }
+    }
+
+    #[test]
+    fn a_session_gets_its_burst_then_its_rate() {
+        let a = Admission::new(limits());
+        let t0 = Instant::now();
+        let peer = Some("192.0.2.1".parse().unwrap());
+        for _ in 0..3 {
+            drop(a.admit("alice", peer, t0).unwrap());
+        }
+        assert_eq!(a.admit("alice", peer, t0).err(), Some(Refusal::TooFast { retry_after_ms: 1_000 }));
+        // Another session is not affected (the peer's bucket is larger).
+        drop(a.admit("bob", peer, t0).unwrap());
+        // One a second comes back (60 a minute).
+        assert_eq!(a.admit("alice", peer, t0 + Duration::from_millis(400)).err(), Some(Refusal::TooFast { retry_after_ms: 600 }));
+        drop(a.admit("alice", peer, t0 + Duration::from_secs(1)).unwrap());
+    }
+
+    #[test]
+    fn requests_in_flight_are_capped_and_given_back() {
+        let a = Admission::new(limits());
+        let t0 = Instant::now();
+        let one = a.admit("alice", None, t0).unwrap();
+        let _two = a.admit("alice", None, t0).unwrap();
+        assert_eq!(a.admit("alice", None, t0).err(), Some(Refusal::TooMany));
+        drop(one);
+        assert!(a.admit("alice", None, t0).is_ok());
+    }
+
+    #[test]
+    fn a_peer_rotating_sessions_is_held_by_its_address() {
+        let a = Admission::new(limits());
+        let t0 = Instant::now();
+        let peer = Some("192.0.2.7".parse().unwrap());
+        let held: Vec<_> = (0..4).map(|i| a.admit(&format!("s{i}"), peer, t0).unwrap()).collect();
+        assert_eq!(a.admit("s9", peer, t0).err(), Some(Refusal::TooMany));
+        // The refusal charged the new session nothing.
+        drop(held);
+        let _ = a.admit("s9", peer, t0).unwrap();
+        assert_eq!(a.admit("s10", peer, t0).err(), Some(Refusal::TooFast { retry_after_ms: 100 }));
+        assert!(a.admit("s10", Some("192.0.2.8".parse().unwrap()), t0).is_ok());
+    }
+}
