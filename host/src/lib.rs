@@ -2,6 +2,7 @@
 //! it its capabilities. `runtime` loads and limits the component; `codec` calls its
 //! pure codec export.
 
+pub mod backup;
 pub mod bindings;
 pub mod cabinet;
 pub mod csv_export;

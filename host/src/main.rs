@@ -39,6 +39,35 @@ enum Command {
         #[arg(long)]
         log_json: bool,
     },
+    /// Copy the store to FILE while the gateway runs (PostgreSQL: prints the pg_dump line).
+    ///
+    /// SQLite: one consistent snapshot, written 0600 under a temporary name, checked,
+    /// fsynced and renamed into place. PostgreSQL: refused, with the pg_dump line to run
+    /// instead (README, "Backup and restore").
+    Backup {
+        #[arg(long, short, default_value = "cwd-gateway.toml")]
+        config: PathBuf,
+        /// The copy's file.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a backup read-only and report what it holds.
+    ///
+    /// Opens FILE read-only (never creating or changing it), runs SQLite's
+    /// integrity_check and reports the schema version, entries per key prefix, the last
+    /// commit version and the totals kept. Exits 1 if it is not a gateway store, is
+    /// corrupt or truncated, or is at a newer schema than this release knows; 2 if there
+    /// is no such file.
+    CheckBackup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// One JSON object on stdout (`"ok": false` and `"error"` on failure).
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the signer: the process that alone holds the active key and signs only what
     /// its own policy allows (README, "Key custody"). Gateway hosts reach it through
     /// `[signer]` in their configuration.
@@ -175,6 +204,8 @@ fn main() -> ExitCode {
         Command::Run { config, log_json } => serve::run(&config, log_json).map_err(Failure::Host),
         Command::Signer { config } => cwd_signer::run(&config).map_err(Failure::Host),
         Command::CabinetToken { config, user, ttl_secs } => cabinet_token(&config, &user, ttl_secs),
+        Command::Backup { config, to, force } => backup(&config, &to, force),
+        Command::CheckBackup { file, json } => check_backup(&file, json),
         Command::Devnet { listen, block_seconds, lag, seed } => run_devnet(listen, block_seconds, lag, &seed).map_err(Failure::Host),
     };
     match result {
@@ -256,6 +287,59 @@ fn cabinet_token(config: &std::path::Path, user: &str, ttl_secs: u64) -> Result<
     }
     println!("http://{}/cabinet/#session={}", cfg.http.listen, cabinet.mint(user, ttl_secs));
     Ok(())
+}
+
+fn backup(config: &std::path::Path, to: &std::path::Path, force: bool) -> Result<(), Failure> {
+    use cwd_gateway_host::backup::{self, BackupError};
+    let cfg = cwd_gateway_host::config::FileConfig::load(config).map_err(|e| Failure::Input(format!("{e:#}")))?;
+    if let Some(url) = &cfg.store.url {
+        return Err(Failure::Input(backup::pg_dump_advice(url, to)));
+    }
+    match backup::backup_sqlite(&cfg.store.path, to, force) {
+        Ok(done) => {
+            let r = &done.report;
+            println!(
+                "backed up {} to {}: {} entries, last commit version {}, {} bytes, integrity ok (cwd-gateway check-backup {} for the details)",
+                cfg.store.path.display(),
+                to.display(),
+                r.entries,
+                r.last_version,
+                r.bytes,
+                to.display()
+            );
+            Ok(())
+        }
+        Err(BackupError::Usage(m)) => Err(Failure::Input(m)),
+        Err(BackupError::Failed(m)) => Err(Failure::Host(anyhow::anyhow!(m))),
+    }
+}
+
+fn check_backup(file: &std::path::Path, json: bool) -> Result<(), Failure> {
+    use cwd_gateway_host::backup::{self, BackupError};
+    match backup::check(file) {
+        Ok(report) => {
+            match json {
+                true => {
+                    let mut out = serde_json::json!({ "ok": true });
+                    if let (Some(o), serde_json::Value::Object(fields)) = (out.as_object_mut(), serde_json::json!(report)) {
+                        o.extend(fields);
+                    }
+                    println!("{out}");
+                }
+                false => print!("{}", report.human()),
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({ "ok": false, "file": file, "error": e.to_string() }));
+            }
+            Err(match e {
+                BackupError::Usage(m) => Failure::Input(m),
+                BackupError::Failed(m) => Failure::Host(anyhow::anyhow!(m)),
+            })
+        }
+    }
 }
 
 fn run_devnet(listen: std::net::SocketAddr, block_seconds: f64, lag: u32, seed: &str) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ mod sqlite;
 
 pub use memory::MemoryStore;
 pub use postgres::{PgSslMode, PostgresOptions, PostgresStore};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, SCHEMA_VERSION as SQLITE_SCHEMA_VERSION};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {

@@ -22,6 +22,10 @@ const MAX_GROUP: usize = 256;
 const MAX_IDLE_READERS: usize = 16;
 /// Page cache of each read connection (filled only as pages are read).
 const READ_CACHE_KIB: u32 = 32 * 1024;
+/// The layout of the tables (`kv`, `kv_seq`), kept in `PRAGMA user_version`: a store
+/// at a newer one is refused. A store from before it was recorded (0) has the layout
+/// of version 1, and is marked so when opened.
+pub const SCHEMA_VERSION: i64 = 1;
 
 pub struct SqliteStore {
     writer: Mutex<Connection>,
@@ -86,11 +90,21 @@ impl SqliteStore {
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError(format!(
+                "the database's schema is version {found}, newer than this cwd-gateway knows ({SCHEMA_VERSION}): upgrade the host"
+            )));
+        }
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS kv_seq (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL);
-             INSERT OR IGNORE INTO kv_seq (id, seq) VALUES (0, 0);",
-        )
+             INSERT OR IGNORE INTO kv_seq (id, seq) VALUES (0, 0);
+             {}
+             COMMIT;",
+            if found < SCHEMA_VERSION { format!("PRAGMA user_version = {SCHEMA_VERSION};") } else { String::new() }
+        ))
         .map_err(err)?;
         Ok(SqliteStore {
             writer: Mutex::new(conn),
@@ -349,6 +363,24 @@ mod tests {
         super::super::contract::check(&SqliteStore::open_in_memory().unwrap());
         let (dir, path) = temp_db("contract");
         super::super::contract::check(&SqliteStore::open(&path).unwrap());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// The layout's version is recorded (a store from before it was gets it when
+    /// opened), and a store at a newer one is refused, untouched.
+    #[test]
+    fn schema_version_is_recorded_and_a_newer_one_refused() {
+        let (dir, path) = temp_db("schema");
+        let version = |p: &Path| Connection::open(p).unwrap().pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap();
+        drop(SqliteStore::open(&path).unwrap());
+        assert_eq!(version(&path), SCHEMA_VERSION);
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 0).unwrap();
+        drop(SqliteStore::open(&path).unwrap());
+        assert_eq!(version(&path), SCHEMA_VERSION, "an older store is marked");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        let refused = SqliteStore::open(&path).err().expect("a newer schema is refused");
+        assert!(refused.0.contains("newer than this cwd-gateway knows"), "{refused}");
+        assert_eq!(version(&path), SCHEMA_VERSION + 1);
         std::fs::remove_dir_all(&dir).ok();
     }
 
