@@ -302,10 +302,31 @@ $("link-form").addEventListener("submit", async (ev) => {
     say("Code sent.");
   } catch (e) {
     alertText(e.message);
+    if (e.code === "rate-limited") say("No more code messages for now: link by a transfer instead (below).");
   } finally {
     $("link-start").disabled = false;
   }
 });
+
+// The memo route: no code message (no fee, and strangers who spent the account's daily
+// codes cannot block it). Offered always, and first when the code route is refused.
+async function startMemoLink() {
+  alertText("");
+  $("memo-start").disabled = true;
+  try {
+    const m = await call("start-memo-link");
+    $("memo-gateway").textContent = m.gateway_account;
+    $("memo-code").textContent = m.code;
+    $("memo-expires").textContent = new Date(m.expires_at_ms).toLocaleTimeString();
+    show("memo-route", true);
+    say("Send the transfer with the memo to link.");
+  } catch (e) {
+    alertText(e.message);
+  } finally {
+    $("memo-start").disabled = false;
+  }
+}
+$("memo-start").addEventListener("click", startMemoLink);
 
 $("code-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();

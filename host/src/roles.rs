@@ -172,6 +172,7 @@ pub const CABINET_CALLS: &[&str] = &[
     "quote-withdrawal",
     "link-challenge",
     "start-link",
+    "start-memo-link",
     "confirm-link",
     "request-withdrawal",
     "get-withdrawal",

@@ -494,3 +494,29 @@ fn a_player_never_sees_the_nodes_address_or_error() {
     assert!(!text.contains(&node) && !text.contains("127.0.0.1") && !text.contains("timed out"), "{text}");
     assert_eq!(v["error"]["message"], "the gateway cannot do this right now; try again in a moment");
 }
+
+/// Strangers spending an account's daily codes (five sessions asking for codes to it)
+/// cannot lock its owner out: the cabinet offers the memo route, which links by a
+/// transfer only the owner can sign (issue 32, item 2).
+#[test]
+fn strangers_spending_an_accounts_codes_leave_the_owner_the_memo_route() {
+    let env = CabinetEnv::start("cabinet-memo-route", 0, &["owner-cwd"]);
+    for i in 0..5 {
+        as_user(&env, &env.session(&format!("stranger{i}")), "start-link", json!({ "account": "owner-cwd" }));
+    }
+    let owner = env.session("owner");
+    let (status, v) = post(&env, "start-link", Some(&format!("Bearer {owner}")), json!({ "account": "owner-cwd" }));
+    assert_eq!((status, v["error"]["code"].as_str(), v["error"]["scope"].as_str()), (429, Some("rate-limited"), Some("account")), "{v}");
+    // Not the owner's doing: the memo route is open at once.
+    let m = as_user(&env, &owner, "start-memo-link", json!({ "user": "someone-else" }));
+    assert_eq!(m["gateway_account"], "game-gateway");
+    let code = m["code"].as_str().unwrap();
+    assert!(env.gw.service.with(|a| a.account("someone-else")).unwrap().linked.is_none(), "the user is always the session's");
+    env.gw.devnet.transfer("owner-cwd", "game-gateway", 2 * CWD, Some(code), None).unwrap();
+    let me = eventually("linked by the memo route", std::time::Duration::from_secs(30), || {
+        let me = as_user(&env, &owner, "me", json!({}));
+        (!me["account"]["linked"].is_null()).then_some(me)
+    });
+    assert_eq!(me["account"]["linked"]["account"], "owner-cwd");
+    assert_eq!(me["account"]["balance"], 2 * 90, "the transfer was credited as a top-up");
+}

@@ -52,7 +52,7 @@ async fn a_player_clicks_through_the_cabinet_in_chromium() {
     wait_text(&c, "#session-error", "not signed by this game", Duration::from_secs(10)).await;
     assert!(!visible(&c, "#link-panel").await && !visible(&c, "#balance-panel").await);
     snap(&c, "#session-panel", "session-refused").await;
-    let expired = session::mint(SECRET.as_bytes(), "alice", now_secs() - 60);
+    let expired = session::mint_at(SECRET.as_bytes(), "alice", now_secs() - 3600, now_secs() - 60);
     open(&c, &env, &expired).await;
     wait_text(&c, "#session-error", "expired", Duration::from_secs(10)).await;
     // The token left the address bar once read.
@@ -123,6 +123,19 @@ async fn a_player_clicks_through_the_cabinet_in_chromium() {
     assert!(deposits[0].text().await.unwrap().contains("+2250"));
     snap(&c, "#history-panel", "history").await;
     assert_eq!(env.gw.devnet.balance_of("alice-cwd").unwrap(), chain_before + 10 * CWD, "the payout reached the wallet once");
+
+    // Signing out ends the session here and on the server.
+    click(&c, "#sign-out").await;
+    wait_text(&c, "#session-error", "signed out", Duration::from_secs(10)).await;
+    assert!(!visible(&c, "#balance-panel").await);
+
+    // Another player links by the memo route: the page shows the code and where to send it.
+    open(&c, &env, &env.session("carol")).await;
+    wait_visible(&c, "#link-panel").await;
+    click(&c, "#memo-start").await;
+    wait_visible(&c, "#memo-route").await;
+    assert_eq!(text(&c, "#memo-gateway").await, "game-gateway");
+    assert!(text(&c, "#memo-code").await.starts_with("link-"), "the one-time memo code");
 
     c.close().await.unwrap();
     drop(driver);

@@ -285,7 +285,7 @@ fn every_call_over_http() {
 
     // quotes
     let q = env.ok("quote-deposit", json!({ "cwd": 250_000 }));
-    assert_eq!(q, json!({ "cwd": 250_000, "game": 225, "rate": { "game_units": 90, "per_cwd_units": 100_000 } }));
+    assert_eq!(q, json!({ "cwd": 250_000, "game": 225, "rate": { "game_units": 90, "per_cwd_units": 100_000 }, "fee_cwd": 0 }));
     let q = env.ok("quote-withdrawal", json!({ "game": 1_000 }));
     assert_eq!((q["cwd"].as_u64(), q["game"].as_u64()), (Some(1_000_000), Some(1_000)));
     let q = env.ok("quote-withdrawal", json!({ "cwd": 150_001 }));

@@ -278,6 +278,8 @@ async fn api(
             )
             .await
         }
+        // The route nobody else can block: a transfer with a one-time memo code.
+        "start-memo-link" => run_call(&st, "start-memo-link", args_for(&browser, &[], Some(user))).await,
         "confirm-link" => {
             run_call(
                 &st,
