@@ -182,3 +182,41 @@ fn sessions_end_when_signed_out_or_revoked_by_the_game() {
     assert!(refused.unwrap_err().starts_with("403"));
     assert!(call(port, "revoke-cabinet-sessions", json!({ "user": "" })).unwrap_err().starts_with("400"));
 }
+
+/// Link and payout fees as a weapon (issue 32, item 2), over the HTTP API: refused
+/// `start-link`s count before the node is asked, withdrawal requests are counted per
+/// day, and the operator's withdrawal fee is in the quote and paid by the user.
+#[test]
+fn link_lookups_and_payout_requests_cost_the_player_not_the_operator() {
+    let gw = start_with("item 2 over http", RuntimeConfig::default(), Duration::from_secs(5), |c| {
+        c.withdrawals.daily_count = 2;
+        c.withdrawals.fee_cwd = 20_000;
+        c.link.user_daily = 3;
+    });
+    let http = HttpApi::bind("127.0.0.1:0").unwrap();
+    http.spawn(gw.service.clone(), TOKEN.to_string(), 2);
+    let port = http.addr.port();
+    gw.funded_player("p1", "p1-cwd", 100 * CWD, 50 * CWD);
+
+    // A prober: the first lookup is answered, then the user's limit refuses before any
+    // node call, whatever the account (no oracle for "does it exist, is it a customer").
+    let e = call(port, "start-link", json!({ "user": "prober", "account": "no-such-acct" })).unwrap_err();
+    assert!(e.starts_with("404") && e.contains("account-not-found"), "{e}");
+    for account in ["p1-cwd", "game-gateway", "other-acct"] {
+        let e = call(port, "start-link", json!({ "user": "prober", "account": account })).unwrap_err();
+        assert!(e.starts_with("429") && e.contains("\"scope\":\"user\""), "{account}: {e}");
+    }
+
+    // The fee: quoted, spent with the payout, not received by the player.
+    let q = call(port, "quote-withdrawal", json!({ "cwd": CWD })).unwrap();
+    assert_eq!((q["cwd"].as_i64(), q["game"].as_u64(), q["fee_cwd"].as_u64()), (Some(CWD), Some(120), Some(20_000)));
+    let w = call(port, "request-withdrawal", json!({ "user": "p1", "cwd": CWD, "idempotency_key": "w1" })).unwrap();
+    assert_eq!((w["game"].as_u64(), w["fee_cwd"].as_u64()), (Some(120), Some(20_000)));
+    call(port, "request-withdrawal", json!({ "user": "p1", "cwd": CWD, "idempotency_key": "w2" })).unwrap();
+    // The third request today is refused, whatever its size.
+    let e = call(port, "request-withdrawal", json!({ "user": "p1", "cwd": CWD, "idempotency_key": "w3" })).unwrap_err();
+    assert!(e.starts_with("429") && e.contains("daily-limit") && e.contains("\"requests_left\":0"), "{e}");
+    let account = call(port, "account", json!({ "user": "p1" })).unwrap();
+    // 50 CWD deposited at 90 game units a CWD; two requests of 120 units frozen.
+    assert_eq!((account["balance"].as_u64(), account["frozen"].as_u64()), (Some(4_500 - 240), Some(240)));
+}
