@@ -85,14 +85,8 @@ pub struct CabinetSection {
     /// Cabinet calls in the gateway at once (0: half of `[runtime] api_instances`; never
     /// all of them when there are several: the rest stay the game's and operator's).
     pub max_concurrent_calls: usize,
-    /// Requests per session: per minute, at once after a pause, and in progress at once
-    /// (0: 120, 30, 4); the same per peer address (0: 600, 120, 32). See docs/cabinet.md.
-    pub session_per_minute: u32,
-    pub session_burst: u32,
-    pub session_in_flight: u32,
-    pub peer_per_minute: u32,
-    pub peer_burst: u32,
-    pub peer_in_flight: u32,
+    /// `[cabinet.limits]`: requests per session and per peer address (docs/cabinet.md).
+    pub limits: crate::cabinet::admission::AdmissionLimits,
 }
 
 /// The operator console (`docs/console.md`), served unless turned off. It has no
@@ -795,16 +789,8 @@ impl FileConfig {
             anyhow::bail!("[cabinet] max_session_secs must be at most {} (30 days)", crate::cabinet::MAX_SESSION_SECS_BOUND);
         }
         let c = &self.cabinet;
-        let limits = crate::cabinet::admission::AdmissionLimits {
-            session_per_minute: c.session_per_minute,
-            session_burst: c.session_burst,
-            session_in_flight: c.session_in_flight,
-            peer_per_minute: c.peer_per_minute,
-            peer_burst: c.peer_burst,
-            peer_in_flight: c.peer_in_flight,
-        };
         crate::cabinet::Cabinet::new(secret.trim().as_bytes().to_vec()).map(|cabinet| {
-            Some(cabinet.with_max_session_secs(max).with_admission(limits).with_max_concurrent_calls(c.max_concurrent_calls))
+            Some(cabinet.with_max_session_secs(max).with_admission(c.limits).with_max_concurrent_calls(c.max_concurrent_calls))
         })
     }
 
@@ -962,6 +948,10 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
         assert_eq!(pow("[link]\npow_bits = 12\n"), 12);
         let c = FileConfig::parse(&format!("{MIN}\n[withdrawals]\ndaily_count = 5\nfee_cwd = 20000\n")).unwrap().component_config();
         assert_eq!((c.withdrawals.daily_count, c.withdrawals.fee_cwd), (5, 20_000));
+        let f = FileConfig::parse(&format!("{MIN}\n[cabinet]\nenabled = true\n[cabinet.limits]\nsession_in_flight = 2\n")).unwrap();
+        assert_eq!(f.cabinet.limits.or_defaults().session_in_flight, 2);
+        assert_eq!(f.cabinet.limits.or_defaults().peer_in_flight, 32);
+        assert!(FileConfig::parse(&format!("{MIN}\n[cabinet.limits]\nsession_inflight = 2\n")).is_err(), "a misspelt limit is refused");
     }
 
     #[test]

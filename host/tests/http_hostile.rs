@@ -25,18 +25,19 @@ fn serve(gw: &Gw, limits: HttpLimits) -> HttpApi {
 /// Returns the latencies.
 fn probes(addr: SocketAddr, n: usize) -> Vec<Duration> {
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build();
-    (0..n)
-        .map(|i| {
-            let started = Instant::now();
-            let r = agent
-                .post(&format!("http://{addr}/v1/account"))
-                .set("authorization", &format!("Bearer {TOKEN}"))
-                .send_string(r#"{"user":"probe"}"#)
-                .unwrap_or_else(|e| panic!("probe {i} was not answered: {e}"));
-            assert_eq!(r.status(), 200);
-            started.elapsed()
-        })
-        .collect()
+    (0..n).map(|i| probe_with(&agent, addr, i)).collect()
+}
+
+/// One authenticated `account` call through `agent`, which must be answered 200.
+fn probe_with(agent: &ureq::Agent, addr: SocketAddr, i: usize) -> Duration {
+    let started = Instant::now();
+    let r = agent
+        .post(&format!("http://{addr}/v1/account"))
+        .set("authorization", &format!("Bearer {TOKEN}"))
+        .send_string(r#"{"user":"probe"}"#)
+        .unwrap_or_else(|e| panic!("probe {i} was not answered: {e}"));
+    assert_eq!(r.status(), 200);
+    started.elapsed()
 }
 
 fn p99(mut v: Vec<Duration>) -> Duration {
@@ -237,16 +238,7 @@ fn set_mss(socket: &impl std::os::fd::AsRawFd, mss: libc::c_int) {
 
 /// One authenticated call on a connection of its own; its latency.
 fn fresh_probe(addr: SocketAddr, i: usize) -> Duration {
-    let started = Instant::now();
-    let r = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .post(&format!("http://{addr}/v1/account"))
-        .set("authorization", &format!("Bearer {TOKEN}"))
-        .send_string(r#"{"user":"probe"}"#)
-        .unwrap_or_else(|e| panic!("probe {i} was not answered: {e}"));
-    assert_eq!(r.status(), 200);
-    started.elapsed()
+    probe_with(&ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build(), addr, i)
 }
 
 /// 2,100 sockets (more than the 2,048 connection slots), each pipelining requests for

@@ -12,8 +12,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// The cabinet's limits; 0 in a field means its default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The cabinet's limits (`[cabinet.limits]`); 0 in a field means its default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AdmissionLimits {
     /// Requests a session may make per minute, sustained (default 120)…
     pub session_per_minute: u32,
