@@ -1,6 +1,7 @@
 // The player's cabinet: plain DOM, no build step. Every call goes to the host's
 // /cabinet/api/<call> with the session token the game put in the link's #fragment (a
-// fragment never reaches a server log). Values are only ever set as text.
+// fragment never reaches a server log). Values are only ever set as text. Every word
+// shown comes from a message catalogue, i18n/<lang>.json (see "languages" below).
 "use strict";
 
 const CWD_UNITS = 100000n;
@@ -53,9 +54,105 @@ function formatCwd(units) {
   return (u / CWD_UNITS).toString() + "." + (u % CWD_UNITS).toString().padStart(5, "0") + " CWD";
 }
 function describeRate(rate) {
-  return "1 CWD = " + ((BigInt(rate.game_units) * CWD_UNITS) / BigInt(rate.per_cwd_units)).toString() + " game units";
+  return t("rate.describe", { game: ((BigInt(rate.game_units) * CWD_UNITS) / BigInt(rate.per_cwd_units)).toString() });
 }
 window.CabinetAmounts = { parseCwd, parseGame, formatCwd };
+
+// ---- languages ----------------------------------------------------------------------
+// One plain JSON catalogue per language (i18n/<lang>.json, served by the host; the list
+// is i18n/languages.json). The language is ?lang=, else the one the player chose (kept
+// in localStorage), else the browser's first known one, else English. Static texts are
+// marked data-i18n="key" (data-i18n-slots="key" for a sentence holding elements, placed
+// by their data-slot); dynamic ones come from t(key, vars), "{name}" replaced by vars.
+const I18N = { lang: "en", messages: {}, fallback: {}, languages: [] };
+
+function t(key, vars) {
+  let text = I18N.messages[key];
+  if (text === undefined) text = I18N.fallback[key];
+  if (text === undefined) return key;
+  return text.replace(/\{([a-z_]+)\}/g, (m, name) => (vars && vars[name] !== undefined && vars[name] !== null ? String(vars[name]) : m));
+}
+
+// A refusal in the player's language: the catalogue's text for a known code (with the
+// error's fields), else the server's own message.
+function errorText(e) {
+  const body = e.body || {};
+  const vars = Object.assign({}, body);
+  for (const f of ["minimum_cwd", "maximum_cwd", "remaining_cwd"]) if (typeof body[f] === "number") vars[f] = formatCwd(body[f]);
+  if (e.code === "unreachable") vars.status = e.status;
+  let key = "error." + e.code;
+  if (e.code === "daily-limit" && body.requests_left === 0) key = "error.daily-limit-count";
+  if (I18N.messages[key] !== undefined || I18N.fallback[key] !== undefined) return t(key, vars);
+  return e.message;
+}
+
+async function fetchJson(path) {
+  const res = await fetch(path, { cache: "no-cache" });
+  if (!res.ok) throw new Error(path + ": " + res.status);
+  return res.json();
+}
+
+function pickLanguage(known) {
+  const has = (l) => known.some((k) => k.code === l);
+  const asked = new URLSearchParams(location.search).get("lang");
+  if (asked && has(asked)) return asked;
+  let stored = null;
+  try { stored = localStorage.getItem("cabinet-lang"); } catch (e) { /* storage off */ }
+  if (stored && has(stored)) return stored;
+  for (const l of navigator.languages || [navigator.language || "en"]) {
+    const base = String(l).toLowerCase().split("-")[0];
+    if (has(base)) return base;
+  }
+  return "en";
+}
+
+function fillSlots(el, text) {
+  const slots = {};
+  for (const s of el.querySelectorAll("[data-slot]")) slots[s.dataset.slot] = s;
+  const parts = [];
+  let last = 0;
+  text.replace(/\{([a-z_]+)\}/g, (m, name, at) => {
+    parts.push(document.createTextNode(text.slice(last, at)));
+    parts.push(slots[name] || document.createTextNode(m));
+    last = at + m.length;
+    return m;
+  });
+  parts.push(document.createTextNode(text.slice(last)));
+  el.replaceChildren(...parts);
+}
+
+function applyStatic() {
+  document.documentElement.lang = I18N.lang;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-slots]")) fillSlots(el, t(el.dataset.i18nSlots));
+  document.title = t("page.title");
+}
+
+async function loadLanguage(lang) {
+  const messages = await fetchJson("i18n/" + lang + ".json");
+  I18N.lang = lang;
+  I18N.messages = messages;
+  applyStatic();
+  $("lang").value = lang;
+}
+
+async function startLanguages() {
+  try {
+    I18N.languages = await fetchJson("i18n/languages.json");
+    I18N.fallback = await fetchJson("i18n/en.json");
+  } catch (e) {
+    I18N.languages = [{ code: "en", name: "English" }];
+  }
+  const select = $("lang");
+  select.replaceChildren();
+  for (const l of I18N.languages) {
+    const o = document.createElement("option");
+    o.value = l.code;
+    o.textContent = l.name;
+    select.appendChild(o);
+  }
+  try { await loadLanguage(pickLanguage(I18N.languages)); } catch (e) { I18N.messages = I18N.fallback; applyStatic(); }
+}
 
 // ---- page plumbing --------------------------------------------------------------------
 const $ = (id) => document.getElementById(id);
@@ -77,7 +174,7 @@ class CallError extends Error {
   constructor(status, body) {
     const e = (body && body.error) || {};
     super(e.message || "the cabinet could not be reached (" + status + ")");
-    this.status = status; this.code = e.code || "unknown"; this.body = e;
+    this.status = status; this.code = e.code || "unreachable"; this.body = e;
   }
 }
 
@@ -97,7 +194,7 @@ async function call(name, args) {
   try { body = await res.json(); } catch (e) { /* not JSON */ }
   if (!res.ok) {
     const err = new CallError(res.status, body);
-    if (res.status === 401) endSession(err.message);
+    if (res.status === 401) endSession(errorText(err));
     throw err;
   }
   return body;
@@ -105,15 +202,15 @@ async function call(name, args) {
 
 // Ends this session on the gateway (every host refuses the token from now on), then here.
 async function signOut() {
-  try { await call("sign-out"); } catch (e) { if (e.status !== 401) { alertText(e.message); return; } }
+  try { await call("sign-out"); } catch (e) { if (e.status !== 401) { alertText(errorText(e)); return; } }
   sessionStorage.removeItem("cabinet-session");
-  endSession("You signed out. Open the cabinet again from the game.");
+  endSession(t("session.signed-out"));
 }
 
 function endSession(message) {
   show("sign-out", false);
   show("who", false);
-  for (const id of ["link-panel", "balance-panel", "topup-panel", "withdraw-panel", "history-panel"]) show(id, false);
+  for (const id of ["link-panel", "balance-panel", "topup-panel", "withdraw-panel", "referrals-panel", "history-panel"]) show(id, false);
   $("session-error").textContent = message;
   show("session-panel", true);
   say("");
@@ -137,20 +234,22 @@ async function refresh() {
   try {
     me = await call("me");
   } catch (e) {
-    if (e.status !== 401) alertText(e.message);
+    if (e.status !== 401) alertText(errorText(e));
     return;
   }
-  $("who").textContent = "Signed in by the game as " + me.user;
+  $("who").textContent = t("header.who", { user: me.user });
   show("who", true);
   show("sign-out", true);
   const linked = me.account.linked;
   show("link-panel", !linked);
   for (const id of ["balance-panel", "topup-panel", "withdraw-panel", "history-panel"]) show(id, !!linked);
+  show("referrals-panel", true);
   if (!live) waitForChanges();
+  await refreshReferrals();
   if (!linked) {
     const pending = me.account.pending_link;
     if (pending && $("code-form").hidden) {
-      $("code-sent").textContent = "A code was sent to " + pending.account + ". " + pending.attempts_left + " attempts left.";
+      $("code-sent").textContent = t("link.code-pending", { account: pending.account, attempts: pending.attempts_left });
       show("code-form", true);
     }
     return;
@@ -160,9 +259,9 @@ async function refresh() {
   $("frozen").textContent = String(me.account.frozen);
   $("deposit-from").textContent = me.deposit.from_account;
   $("deposit-to").textContent = me.deposit.gateway_account;
-  $("deposit-rate").textContent = describeRate(me.deposit.rate) + ".";
+  $("deposit-rate").textContent = describeRate(me.deposit.rate);
   $("deposit-note").textContent = me.deposit.note;
-  $("withdraw-rate").textContent = "Withdrawals: " + describeRate(me.withdrawal_rate) + ".";
+  $("withdraw-rate").textContent = t("withdraw.rate", { rate: describeRate(me.withdrawal_rate) });
   await refreshHistory();
 }
 
@@ -216,7 +315,7 @@ $("history-older").addEventListener("click", async () => {
     await Promise.all(Object.entries(ledger).filter(([, l]) => l.more).map(([kind, l]) => loadPage(kind, l)));
     renderHistory();
   } catch (e) {
-    alertText(e.message);
+    alertText(errorText(e));
   } finally {
     $("history-older").disabled = false;
   }
@@ -224,10 +323,10 @@ $("history-older").addEventListener("click", async () => {
 
 function renderHistory() {
   const rows = ledger.deposits.rows.map((d) => ({
-    at: d.credited_at_ms, kind: d.assigned ? "deposit (assigned)" : "deposit", id: d.deposit_id,
+    at: d.credited_at_ms, kind: "deposit", what: t(d.assigned ? "history.deposit-assigned" : "history.deposit"), id: d.deposit_id,
     game: "+" + d.game, cwd: formatCwd(d.cwd), state: "credited",
   })).concat(ledger.withdrawals.rows.map((w) => ({
-    at: w.requested_at_ms, kind: "withdrawal", id: w.withdrawal_id, game: "−" + w.game, cwd: formatCwd(w.cwd), state: w.state,
+    at: w.requested_at_ms, kind: "withdrawal", what: t("history.withdrawal"), id: w.withdrawal_id, game: "−" + w.game, cwd: formatCwd(w.cwd), state: w.state,
   })));
   const oldestLoaded = (l, at) => (l.more && l.rows.length ? at(l.rows[l.rows.length - 1]) : -Infinity);
   const horizon = Math.max(
@@ -239,7 +338,7 @@ function renderHistory() {
   body.replaceChildren();
   for (const r of shown) {
     const tr = document.createElement("tr");
-    for (const text of [new Date(r.at).toLocaleString(), r.kind, r.id, r.game, r.cwd, r.state]) {
+    for (const text of [new Date(r.at).toLocaleString(I18N.lang), r.what, r.id, r.game, r.cwd, t("state." + r.state)]) {
       const td = document.createElement("td");
       td.textContent = text;
       tr.appendChild(td);
@@ -265,11 +364,13 @@ function follow() {
 function showWithdrawal(w) {
   watched = w;
   $("w-id").textContent = w.withdrawal_id;
-  $("w-amount").textContent = w.game + " game units → " + formatCwd(w.cwd);
-  $("w-state").textContent = w.state + (w.note ? " (" + w.note + ")" : "");
-  $("w-tx").textContent = w.tx_id ? w.tx_id + (w.block_num ? " in block " + w.block_num : "") : "not sent yet";
+  $("w-amount").textContent = t("withdrawal.amount-value", { game: w.game, cwd: formatCwd(w.cwd) });
+  $("w-state").textContent = t("state." + w.state) + (w.note ? " (" + w.note + ")" : "");
+  $("w-tx").textContent = w.tx_id ? (w.block_num ? t("withdrawal.in-block", { tx: w.tx_id, block: w.block_num }) : w.tx_id) : t("withdrawal.not-sent");
   $("withdrawal").dataset.state = w.state;
   show("withdrawal", true);
+  // The player's own withdrawal can be cancelled until a transaction is signed for it.
+  show("w-cancel", w.state === "queued" || w.state === "awaiting-review");
   if (!FINAL_STATES.includes(w.state)) follow();
 }
 
@@ -278,31 +379,32 @@ $("link-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   alertText("");
   const account = $("account").value.trim().toLowerCase();
-  if (!account) { alertText("Enter your CrowdWiz account name."); return; }
+  if (!account) { alertText(t("link.enter-account")); return; }
   $("link-start").disabled = true;
   try {
     const args = { account };
     const ch = await call("link-challenge");
     if (ch.difficulty_bits > 0) {
-      if (!(window.crypto && crypto.subtle)) throw new Error("this page must be served over HTTPS to compute the anti-spam check");
+      if (!(window.crypto && crypto.subtle)) throw new Error(t("link.needs-https"));
       show("pow-progress", true);
-      $("pow-progress").textContent = "Computing an anti-spam check…";
+      $("pow-progress").textContent = t("link.pow-working");
+      $("pow-progress").dataset.done = "";
       args.challenge = ch.challenge;
       args.nonce = await CabinetPow.solve(ch.challenge, ch.difficulty_bits, (n) => {
-        $("pow-progress").textContent = "Computing an anti-spam check… (" + n + " tries)";
+        $("pow-progress").textContent = t("link.pow-tries", { tries: n });
       });
-      $("pow-progress").textContent = "Anti-spam check done.";
+      $("pow-progress").textContent = t("link.pow-done");
+      $("pow-progress").dataset.done = "yes";
     }
     const started = await call("start-link", args);
-    $("code-sent").textContent = "A " + started.code_digits + "-digit code was sent to " + started.account +
-      " in an encrypted message. Open your wallet and type it here.";
+    $("code-sent").textContent = t("link.code-sent", { digits: started.code_digits, account: started.account });
     $("code").maxLength = started.code_digits;
     show("code-form", true);
     $("code").focus();
-    say("Code sent.");
+    say(t("link.code-sent-status"));
   } catch (e) {
-    alertText(e.message);
-    if (e.code === "rate-limited") say("No more code messages for now: link by a transfer instead (below).");
+    alertText(e instanceof CallError ? errorText(e) : e.message);
+    if (e.code === "rate-limited") say(t("link.use-memo"));
   } finally {
     $("link-start").disabled = false;
   }
@@ -317,11 +419,11 @@ async function startMemoLink() {
     const m = await call("start-memo-link");
     $("memo-gateway").textContent = m.gateway_account;
     $("memo-code").textContent = m.code;
-    $("memo-expires").textContent = new Date(m.expires_at_ms).toLocaleTimeString();
+    $("memo-expires").textContent = new Date(m.expires_at_ms).toLocaleTimeString(I18N.lang);
     show("memo-route", true);
-    say("Send the transfer with the memo to link.");
+    say(t("link.memo-status"));
   } catch (e) {
-    alertText(e.message);
+    alertText(errorText(e));
   } finally {
     $("memo-start").disabled = false;
   }
@@ -334,11 +436,11 @@ $("code-form").addEventListener("submit", async (ev) => {
   $("code-confirm").disabled = true;
   try {
     const linked = await call("confirm-link", { code: $("code").value.trim() });
-    say("Linked to " + linked.account + ".");
+    say(t("link.linked", { account: linked.account }));
     show("code-form", false);
     await refresh();
   } catch (e) {
-    alertText(e.message);
+    alertText(errorText(e));
   } finally {
     $("code-confirm").disabled = false;
   }
@@ -351,12 +453,12 @@ $("topup-cwd").addEventListener("input", async () => {
   const text = $("topup-cwd").value;
   if (!text.trim()) { $("topup-quote").textContent = ""; return; }
   const cwd = parseCwd(text);
-  if (cwd === null) { $("topup-quote").textContent = "Enter an amount like 10 or 12.5 (at most 5 decimals)."; return; }
+  if (cwd === null) { $("topup-quote").textContent = t("topup.bad-amount"); return; }
   try {
     const q = await call("quote-deposit", { cwd });
-    if (seq === quoteSeq) $("topup-quote").textContent = "Sending " + formatCwd(q.cwd) + " credits " + q.game + " game units.";
+    if (seq === quoteSeq) $("topup-quote").textContent = t("topup.quote", { cwd: formatCwd(q.cwd), game: q.game });
   } catch (e) {
-    if (seq === quoteSeq) $("topup-quote").textContent = e.message;
+    if (seq === quoteSeq) $("topup-quote").textContent = errorText(e);
   }
 });
 $("topup-form").addEventListener("submit", (ev) => ev.preventDefault());
@@ -376,12 +478,12 @@ async function quoteWithdrawal() {
   const out = $("withdraw-quote");
   if (!$("withdraw-amount").value.trim()) { out.textContent = ""; return; }
   const amount = withdrawalAmount();
-  if (!amount) { out.textContent = "Enter a whole number of game units, or CWD with at most 5 decimals."; return; }
+  if (!amount) { out.textContent = t("withdraw.bad-amount"); return; }
   try {
     const q = await call("quote-withdrawal", amount);
-    if (seq === withdrawQuoteSeq) out.textContent = q.game + " game units → you receive " + formatCwd(q.cwd) + ".";
+    if (seq === withdrawQuoteSeq) out.textContent = t("withdraw.quote", { game: q.game, cwd: formatCwd(q.cwd) });
   } catch (e) {
-    if (seq === withdrawQuoteSeq) out.textContent = e.message;
+    if (seq === withdrawQuoteSeq) out.textContent = errorText(e);
   }
 }
 $("withdraw-amount").addEventListener("input", quoteWithdrawal);
@@ -392,26 +494,106 @@ $("withdraw-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   alertText("");
   const amount = withdrawalAmount();
-  if (!amount) { alertText("Enter a whole number of game units, or CWD with at most 5 decimals."); return; }
+  if (!amount) { alertText(t("withdraw.bad-amount")); return; }
   if (!requestId) requestId = crypto.getRandomValues(new Uint32Array(4)).join("-");
   $("withdraw-submit").disabled = true;
   try {
     const w = await call("request-withdrawal", Object.assign({ request_id: requestId }, amount));
     requestId = null;
     showWithdrawal(w);
-    say("Withdrawal " + w.withdrawal_id + " requested.");
+    say(t("withdraw.requested", { id: w.withdrawal_id }));
     $("withdraw-amount").value = "";
     $("withdraw-quote").textContent = "";
     await refresh();
   } catch (e) {
     if (e.status >= 400 && e.status < 500) requestId = null; // refused: a new request next time
-    alertText(e.message);
+    alertText(errorText(e));
   } finally {
     $("withdraw-submit").disabled = false;
   }
 });
 
+// ---- cancelling one's own withdrawal, unlinking --------------------------------------
+$("w-cancel").addEventListener("click", async () => {
+  if (!watched) return;
+  alertText("");
+  $("w-cancel").disabled = true;
+  try {
+    const w = await call("cancel-withdrawal", { withdrawal_id: watched.withdrawal_id });
+    showWithdrawal(w);
+    say(t("withdrawal.cancelled", { id: w.withdrawal_id }));
+    await refresh();
+  } catch (e) {
+    alertText(errorText(e));
+  } finally {
+    $("w-cancel").disabled = false;
+  }
+});
+
+// Two clicks: "Unlink this account", then "Yes, unlink".
+$("unlink").addEventListener("click", () => {
+  if (!me || !me.account.linked) return;
+  $("unlink-question").textContent = t("balance.unlink-question", { account: me.account.linked.account });
+  show("unlink-ask", true);
+});
+$("unlink-confirm").addEventListener("click", async () => {
+  alertText("");
+  $("unlink-confirm").disabled = true;
+  try {
+    const account = me && me.account.linked ? me.account.linked.account : "";
+    await call("unlink");
+    show("unlink-ask", false);
+    show("withdrawal", false);
+    watched = null;
+    say(t("balance.unlinked", { account }));
+    await refresh();
+  } catch (e) {
+    alertText(errorText(e));
+  } finally {
+    $("unlink-confirm").disabled = false;
+  }
+});
+
+// ---- referrals ------------------------------------------------------------------------
+let referrals = null;
+async function refreshReferrals() {
+  try {
+    referrals = await call("referrals");
+  } catch (e) {
+    return;
+  }
+  renderReferrals();
+}
+
+function renderReferrals() {
+  if (!referrals) return;
+  const r = referrals;
+  $("ref-referrer").textContent = r.referrer || t("referrals.no-referrer");
+  $("ref-count").textContent = String(r.referrals);
+  $("ref-list").textContent = r.referred.length ? r.referred.map((x) => x.user).join(", ") : t("referrals.none");
+  const levels = (r.by_level || []).map((amount, i) => ({ level: i + 1, amount })).filter((l) => l.amount > 0);
+  $("ref-earnings").textContent = levels.length ? levels.map((l) => t("referrals.level", { level: l.level, amount: t("referrals.units", { amount: l.amount }) })).join("; ") : t("referrals.no-earnings");
+  $("ref-cashback").textContent = t("referrals.units", { amount: r.cashback });
+}
+
 // ---- start ----------------------------------------------------------------------------
 $("sign-out").addEventListener("click", signOut);
-if (!session) endSession("No session: open the cabinet from the game, which adds your session to the link.");
-else refresh();
+$("lang").addEventListener("change", async () => {
+  const lang = $("lang").value;
+  try { localStorage.setItem("cabinet-lang", lang); } catch (e) { /* storage off */ }
+  if (new URLSearchParams(location.search).has("lang")) history.replaceState(null, "", location.pathname + location.hash);
+  try { await loadLanguage(lang); } catch (e) { return; }
+  say("");
+  alertText("");
+  // Everything shown is rendered again in the new language.
+  if (ledger) renderHistory();
+  if (watched) showWithdrawal(watched);
+  renderReferrals();
+  if (me) await refresh();
+  else if (!session) endSession(t("error.session-missing"));
+});
+
+startLanguages().then(() => {
+  if (!session) endSession(t("error.session-missing"));
+  else refresh();
+});

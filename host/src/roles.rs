@@ -138,6 +138,7 @@ pub const TABLE: &[(&str, &[Role])] = &[
     ("set-referrer", GAME),
     ("reward-referrers", GAME),
     ("revoke-cabinet-sessions", GAME),
+    ("set-language", GAME),
     // Reads for the people who run the gateway.
     ("list-unclaimed", OBSERVE),
     ("list-unknown-payouts", OBSERVE),
@@ -178,6 +179,12 @@ pub const CABINET_CALLS: &[&str] = &[
     "get-withdrawal",
     "list-deposits",
     "list-withdrawals",
+    "unlink",
+    // An operator call the cabinet makes for a player's own unsent withdrawal only,
+    // recorded as `player:<user>` (`crate::cabinet`); no token role gains it.
+    "cancel-withdrawal",
+    "list-referrals",
+    "referral-earnings",
 ];
 
 /// The roles that may make `call` (the configurable ones), if the table knows it.
@@ -388,6 +395,12 @@ mod tests {
                 rest.strip_prefix('"')?.split('"').next()
             })
             .collect();
+        // `run_call_as(st, &caller, "call", …)`: a player-named cabinet caller.
+        called.extend(src.split("run_call_as(").skip(1).filter_map(|rest| {
+            let rest = rest.strip_prefix("st,").or_else(|| rest.strip_prefix("&st,"))?;
+            let (_caller, rest) = rest.split_once(",\"")?;
+            rest.split('"').next()
+        }));
         called.sort_unstable();
         called.dedup();
         let mut allowed = CABINET_CALLS.to_vec();
@@ -395,6 +408,10 @@ mod tests {
         assert_eq!(called, allowed);
         let cabinet = Caller::cabinet();
         assert!(!cabinet.may_call("approve-withdrawal") && !cabinet.may_call("adjust-balance"));
+        // The player's own cancel is the cabinet's; no configured role gains it.
+        assert!(Caller::new("player:alice", Role::Cabinet).may_call("cancel-withdrawal"));
+        assert_eq!(roles_for("cancel-withdrawal"), Some(OPERATOR));
+        assert!(!Caller::new("game", Role::Game).may_call("cancel-withdrawal"));
         assert!(
             cabinet.may_call("no-such-call"),
             "unknown calls are dispatch's to answer"

@@ -26,12 +26,50 @@ use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use crate::http_api::{read_args, refuse_unread, respond_with, AppState, Shared};
-use crate::roles::Caller;
+use crate::roles::{Caller, Role};
 use session::{Session, SessionError};
 
 const INDEX_HTML: &str = include_str!("../../cabinet/index.html");
 const APP_JS: &str = include_str!("../../cabinet/app.js");
 const STYLE_CSS: &str = include_str!("../../cabinet/cabinet.css");
+
+/// The page's message catalogues: one plain JSON object per language (key → text with
+/// `{name}` placeholders), served as `/cabinet/i18n/<code>.json`. Adding a language is
+/// adding its file and its line here; a test checks every catalogue has every key.
+pub const LANGUAGES: &[(&str, &str)] = &[
+    ("en", include_str!("../../cabinet/i18n/en.json")),
+    ("ru", include_str!("../../cabinet/i18n/ru.json")),
+];
+
+/// `/cabinet/i18n/languages.json`: `[{code, name}]`, the name being each catalogue's
+/// `language.name`, in [`LANGUAGES`] order (the page's language menu).
+fn languages_json() -> &'static str {
+    static LIST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        let list: Vec<Value> = LANGUAGES
+            .iter()
+            .map(|(code, text)| {
+                let name = serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|v| v["language.name"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| code.to_string());
+                json!({ "code": code, "name": name })
+            })
+            .collect();
+        Value::Array(list).to_string()
+    })
+}
+
+/// `GET /cabinet/i18n/<file>`: a catalogue, or the list of them.
+async fn catalogue(Path(file): Path<String>) -> Response {
+    if file == "languages.json" {
+        return page("application/json; charset=utf-8", languages_json());
+    }
+    match LANGUAGES.iter().find(|(code, _)| file.strip_suffix(".json") == Some(*code)) {
+        Some((_, text)) => page("application/json; charset=utf-8", text),
+        None => json_reply(404, error("not-found", "no such language in the cabinet")),
+    }
+}
 
 /// Deposits or withdrawals listed per page of the history.
 const HISTORY_PAGE: u64 = 20;
@@ -159,6 +197,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             "/cabinet/cabinet.css",
             get(|| async { page("text/css; charset=utf-8", STYLE_CSS) }),
         )
+        .route("/cabinet/i18n/{file}", get(catalogue))
         .route("/cabinet/api/{call}", any(api))
         .route(
             "/cabinet/{*rest}",
@@ -182,6 +221,12 @@ fn page(content_type: &'static str, text: &'static str) -> Response {
 /// A gateway call made for a player, as the cabinet's own caller.
 async fn run_call(st: &AppState, call: &str, args: Value) -> (u16, Value) {
     crate::http_api::run_call(st, &Caller::cabinet(), call, args).await
+}
+
+/// A gateway call made for a player as `caller` (a cabinet-role caller named for the
+/// player, so the audit log says who acted).
+async fn run_call_as(st: &AppState, caller: &Caller, call: &str, args: Value) -> (u16, Value) {
+    crate::http_api::run_call(st, caller, call, args).await
 }
 
 fn error(code: &str, message: &str) -> Value {
@@ -325,6 +370,9 @@ async fn api(
                 (status, value)
             }
         }
+        "unlink" => run_call(&st, "unlink", args_for(&browser, &[], Some(user))).await,
+        "cancel-withdrawal" => cancel_withdrawal(&st, user, &browser).await,
+        "referrals" => referrals(&st, user).await,
         "deposits" => {
             let mut args = args_for(&browser, &["start_after"], Some(user));
             (args["limit"], args["order"]) = (json!(HISTORY_PAGE), json!("newest-first"));
@@ -338,6 +386,60 @@ async fn api(
         _ => (404, error("unknown-call", "the cabinet has no such call")),
     };
     json_reply(status, for_player(value))
+}
+
+/// Cancels one of the player's own withdrawals that has not been sent (`queued` or
+/// `awaiting-review`). Another player's is `404 withdrawal-not-found`, as for
+/// `withdrawal`; a sent or final one is the gateway's `409 not-cancellable`. The
+/// gateway's call is an audited operator call: its actor is recorded as
+/// `player:<user>` ([`player_actor`]), never `cabinet`.
+async fn cancel_withdrawal(st: &AppState, user: &str, browser: &Value) -> (u16, Value) {
+    let (status, value) = run_call(st, "get-withdrawal", args_for(browser, &["withdrawal_id"], None)).await;
+    if status != 200 {
+        return (status, value);
+    }
+    if value.get("user").and_then(Value::as_str) != Some(user) {
+        return (404, error("withdrawal-not-found", "no such withdrawal"));
+    }
+    let args = json!({ "withdrawal_id": value["withdrawal_id"], "reason": "cancelled by the player" });
+    run_call_as(st, &Caller::new(player_actor(user), Role::Cabinet), "cancel-withdrawal", args).await
+}
+
+/// The actor the audit log records for a player's own operator-kind call:
+/// `player:<user>`, or, when that is over the 64 bytes an actor may have,
+/// `player:<the user's first 40 bytes>~<16 hex digits of its SHA-256>`.
+pub fn player_actor(user: &str) -> String {
+    let whole = format!("player:{user}");
+    if whole.len() <= 64 {
+        return whole;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(user.as_bytes());
+    let head = &user[..user.char_indices().map(|(i, _)| i).take_while(|&i| i <= 40).last().unwrap_or(0)];
+    format!("player:{head}~{}", hex::encode(&digest[..8]))
+}
+
+/// The referral panel: who referred the player, whom they referred (the first 100), and
+/// what they earned by level and as cashback.
+async fn referrals(st: &AppState, user: &str) -> (u16, Value) {
+    let (status, earnings) = run_call(st, "referral-earnings", json!({ "user": user })).await;
+    if status != 200 {
+        return (status, earnings);
+    }
+    let (status, referred) = run_call(st, "list-referrals", json!({ "referrer": user, "limit": 100 })).await;
+    if status != 200 {
+        return (status, referred);
+    }
+    (
+        200,
+        json!({
+            "referrer": earnings["referrer"],
+            "referrals": earnings["referrals"],
+            "referred": referred,
+            "by_level": earnings["by_level"],
+            "cashback": earnings["cashback"],
+        }),
+    )
 }
 
 /// Errors about the gateway's own machinery (its node, database, signer) keep their code
@@ -440,4 +542,135 @@ async fn me(st: &AppState, session: &Session) -> (u16, Value) {
             "withdrawal_rate": withdrawal_rate,
         }),
     )
+}
+
+#[cfg(test)]
+mod i18n_tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every error code a player can meet in the cabinet: the session refusals, the
+    /// cabinet's own, the HTTP layer's, and the gateway's for the calls it makes.
+    const PLAYER_ERROR_CODES: &[&str] = &[
+        // sessions (`session::SessionError`) and the cabinet's own refusals
+        "session-missing", "session-malformed", "session-forged", "session-expired",
+        "session-too-long", "session-revoked", "session-unchecked", "too-many-requests",
+        // the HTTP layer's
+        "bad-request", "not-found", "unknown-call", "method-not-allowed", "request-timeout",
+        "component-failed", "host-failed", "busy", "forbidden", "unauthorized",
+        // the page's own (no answer)
+        "offline", "unreachable",
+        // the gateway's, for the calls the cabinet makes
+        "not-configured", "node-unavailable", "store-unavailable", "signer-unavailable",
+        "signing-failed", "signer-refused", "internal", "invalid", "bad-user-id",
+        "reserved-user", "bad-account-name", "account-not-found", "account-taken",
+        "account-reserved", "already-linked", "not-linked", "no-pending-link", "link-expired",
+        "wrong-code", "too-many-attempts", "proof-required", "bad-proof", "rate-limited",
+        "withdrawals-pending", "insufficient-balance", "below-minimum", "above-maximum",
+        "daily-limit", "amount-too-small", "overflow", "idempotency-conflict",
+        "withdrawal-not-found", "not-cancellable", "not-awaiting-review",
+    ];
+
+    fn catalogue(lang: &str, text: &str) -> serde_json::Map<String, Value> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(m)) => {
+                for (k, v) in &m {
+                    assert!(v.is_string(), "{lang}.json: {k} is not a string");
+                }
+                m
+            }
+            other => panic!("{lang}.json is not a JSON object: {other:?}"),
+        }
+    }
+
+    fn placeholders(text: &str) -> BTreeSet<String> {
+        text.split('{').skip(1).filter_map(|r| r.split_once('}')).map(|(name, _)| name.to_string()).collect()
+    }
+
+    #[test]
+    fn every_catalogue_has_every_key_and_the_same_placeholders() {
+        let (_, en) = LANGUAGES[0];
+        assert_eq!(LANGUAGES[0].0, "en", "English first: the page's fallback");
+        let en = catalogue("en", en);
+        for (lang, text) in &LANGUAGES[1..] {
+            let other = catalogue(lang, text);
+            let missing: Vec<_> = en.keys().filter(|k| !other.contains_key(*k)).collect();
+            let extra: Vec<_> = other.keys().filter(|k| !en.contains_key(*k)).collect();
+            assert!(missing.is_empty(), "{lang}.json lacks {missing:?}");
+            assert!(extra.is_empty(), "{lang}.json has keys en.json lacks: {extra:?}");
+            for (k, v) in &en {
+                assert_eq!(
+                    placeholders(v.as_str().unwrap()),
+                    placeholders(other[k].as_str().unwrap()),
+                    "{lang}.json: {k} has other placeholders than en.json"
+                );
+            }
+        }
+        let codes: BTreeSet<&str> = LANGUAGES.iter().map(|(c, _)| *c).collect();
+        assert!(codes.contains("en") && codes.contains("ru") && codes.len() == LANGUAGES.len());
+    }
+
+    #[test]
+    fn every_error_a_player_can_meet_has_a_text_in_every_language() {
+        for (lang, text) in LANGUAGES {
+            let c = catalogue(lang, text);
+            let missing: Vec<_> = PLAYER_ERROR_CODES
+                .iter()
+                .filter(|code| !c.contains_key(&format!("error.{code}")))
+                .collect();
+            assert!(missing.is_empty(), "{lang}.json has no text for {missing:?}");
+        }
+        // The session refusals are the ones the host gives.
+        use session::SessionError as S;
+        for e in [S::Missing, S::Malformed, S::BadSignature, S::Expired, S::TooLong, S::Revoked, S::Unchecked] {
+            assert!(PLAYER_ERROR_CODES.contains(&e.code()), "{}", e.code());
+        }
+    }
+
+    /// Every key the page uses (data-i18n attributes, t("…") calls) is in the catalogues.
+    #[test]
+    fn every_key_the_page_uses_is_in_the_catalogue() {
+        let en = catalogue("en", LANGUAGES[0].1);
+        let mut used = BTreeSet::new();
+        for attr in ["data-i18n=\"", "data-i18n-slots=\""] {
+            for rest in INDEX_HTML.split(attr).skip(1) {
+                used.insert(rest.split('"').next().unwrap().to_string());
+            }
+        }
+        // `t("key"` where `t` is the whole name (not `createElement("…"`).
+        for (at, _) in APP_JS.match_indices("t(\"") {
+            let before = APP_JS[..at].chars().next_back().unwrap_or(' ');
+            if before.is_alphanumeric() || "_$.".contains(before) {
+                continue;
+            }
+            let key = APP_JS[at + 3..].split('"').next().unwrap();
+            if !key.ends_with('.') {
+                // `t("state." + …)`: the states are listed below
+                used.insert(key.to_string());
+            }
+        }
+        for state in ["awaiting-review", "queued", "sent", "confirmed", "failed", "rejected", "cancelled", "credited"] {
+            used.insert(format!("state.{state}"));
+        }
+        used.insert("error.daily-limit-count".into());
+        let missing: Vec<_> = used.iter().filter(|k| !en.contains_key(*k)).collect();
+        assert!(missing.is_empty(), "used by the page, not in en.json: {missing:?}");
+        assert!(used.len() > 60, "the page's keys were found ({})", used.len());
+    }
+
+    #[test]
+    fn the_language_list_names_each_catalogue() {
+        let list: Value = serde_json::from_str(languages_json()).unwrap();
+        assert_eq!(list[0], json!({ "code": "en", "name": "English" }));
+        assert_eq!(list[1], json!({ "code": "ru", "name": "Русский" }));
+    }
+
+    #[test]
+    fn long_user_ids_still_give_a_valid_actor() {
+        assert_eq!(player_actor("alice"), "player:alice");
+        let long = "u".repeat(64);
+        let actor = player_actor(&long);
+        assert!(actor.len() <= 64 && actor.starts_with("player:uuuu") && actor.contains('~'), "{actor}");
+        assert_ne!(player_actor(&"u".repeat(63)), actor);
+    }
 }
