@@ -60,7 +60,12 @@ fn refused_as(
     status: u16,
     code: &str,
 ) -> Value {
-    let (s, v) = post(env, call, Some(&format!("Bearer {session}")), body.clone());
+    let (mut s, mut v) = post(env, call, Some(&format!("Bearer {session}")), body.clone());
+    // Past the session's rate (this test polls faster than the page) it waits, as told.
+    while s == 429 && v["error"]["code"] == "too-many-requests" && code != "too-many-requests" {
+        std::thread::sleep(Duration::from_millis(v["error"]["retry_after_ms"].as_u64().unwrap_or(1000)));
+        (s, v) = post(env, call, Some(&format!("Bearer {session}")), body.clone());
+    }
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (status, Some(code)),
@@ -149,6 +154,9 @@ fn the_page_is_served_with_a_strict_policy_and_no_secret() {
         ("/cabinet/", "text/html"),
         ("/cabinet/app.js", "text/javascript"),
         ("/cabinet/cabinet.css", "text/css"),
+        ("/cabinet/i18n/languages.json", "application/json"),
+        ("/cabinet/i18n/en.json", "application/json"),
+        ("/cabinet/i18n/ru.json", "application/json"),
     ] {
         let r = agent().get(&env.url(path)).call().unwrap();
         assert!(
@@ -166,6 +174,15 @@ fn the_page_is_served_with_a_strict_policy_and_no_secret() {
     }
     let r = agent().get(&env.url("/cabinet/nothing-here")).call();
     assert!(matches!(r, Err(ureq::Error::Status(404, _))));
+    // The languages: the list, and each catalogue in the player's words.
+    let list: Value = agent().get(&env.url("/cabinet/i18n/languages.json")).call().unwrap().into_json().unwrap();
+    assert_eq!(list, json!([{ "code": "en", "name": "English" }, { "code": "ru", "name": "Русский" }]));
+    let ru: Value = agent().get(&env.url("/cabinet/i18n/ru.json")).call().unwrap().into_json().unwrap();
+    assert_eq!(ru["balance.title"], "Баланс");
+    for missing in ["/cabinet/i18n/de.json", "/cabinet/i18n/en", "/cabinet/i18n/..%2fapp.js"] {
+        let r = agent().get(&env.url(missing)).call();
+        assert!(matches!(r, Err(ureq::Error::Status(404, _))), "{missing}");
+    }
     let r = agent().get(&env.url("/cabinet/api/me")).call();
     assert!(matches!(r, Err(ureq::Error::Status(405, _))));
     let (status, v) = post(
@@ -519,4 +536,80 @@ fn strangers_spending_an_accounts_codes_leave_the_owner_the_memo_route() {
     });
     assert_eq!(me["account"]["linked"]["account"], "owner-cwd");
     assert_eq!(me["account"]["balance"], 2 * 90, "the transfer was credited as a top-up");
+}
+
+/// Links `user`'s session to `account` (no proof of work in this gateway).
+fn link(env: &CabinetEnv, session: &str, account: &str) {
+    let started = as_user(env, session, "start-link", json!({ "account": account }));
+    let code = env.link_code(account, started["code_digits"].as_u64().unwrap() as usize);
+    as_user(env, session, "confirm-link", json!({ "code": code }));
+}
+
+#[test]
+fn players_cancel_their_own_unsent_withdrawals_unlink_and_see_their_referrals() {
+    let env = CabinetEnv::start_with("cabinet-player-actions", 0, &["alice-cwd", "bob-cwd"], |c| {
+        c.withdrawals.review_above_cwd = 5 * CWD as u64;
+        c.referrals.level_rates_per_mille = vec![100, 50];
+        c.referrals.cashback_per_mille = 20;
+    });
+    let (alice, bob) = (env.session("alice"), env.session("bob"));
+    link(&env, &alice, "alice-cwd");
+    link(&env, &bob, "bob-cwd");
+    env.game("adjust-balance", json!({ "user": "alice", "delta": 5000, "idempotency_key": "seed-alice" }));
+
+    // 10 CWD is above the review threshold: it waits, frozen.
+    let held = as_user(&env, &alice, "request-withdrawal", json!({ "game": 1000, "request_id": "r1" }));
+    assert_eq!(held["state"], "awaiting-review", "{held}");
+    let id = held["withdrawal_id"].as_str().unwrap().to_string();
+    // Another player cannot cancel it, nor learn that it exists; the browser's user is ignored.
+    refused_as(&env, &bob, "cancel-withdrawal", json!({ "withdrawal_id": id, "user": "alice" }), 404, "withdrawal-not-found");
+    refused_as(&env, &bob, "cancel-withdrawal", json!({ "withdrawal_id": "w9999999999" }), 404, "withdrawal-not-found");
+    assert_eq!(as_user(&env, &alice, "withdrawal", json!({ "withdrawal_id": id }))["state"], "awaiting-review");
+    // Its owner can; the units are spendable again, and the audit says who acted.
+    let cancelled = as_user(&env, &alice, "cancel-withdrawal", json!({ "withdrawal_id": id, "reason": "ignored" }));
+    assert_eq!((cancelled["state"].as_str(), cancelled["note"].as_str()), (Some("cancelled"), Some("cancelled by the player")), "{cancelled}");
+    let me = as_user(&env, &alice, "me", json!({}));
+    assert_eq!((me["account"]["balance"].as_i64(), me["account"]["frozen"].as_i64()), (Some(5000), Some(0)), "{me}");
+    let audit = env.game("list-audit", json!({ "call": "cancel-withdrawal" }));
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!((audit[0]["actor"].as_str(), audit[0]["subject"].as_str()), (Some("player:alice"), Some(id.as_str())), "{audit}");
+    // Cancelling it again: it is final.
+    refused_as(&env, &alice, "cancel-withdrawal", json!({ "withdrawal_id": id }), 409, "not-cancellable");
+
+    // A withdrawal below the threshold is sent by the next ticks: no longer cancellable.
+    let quick = as_user(&env, &alice, "request-withdrawal", json!({ "game": 300, "request_id": "r2" }));
+    let quick_id = quick["withdrawal_id"].as_str().unwrap().to_string();
+    // Unlinking waits for it.
+    refused_as(&env, &alice, "unlink", json!({}), 409, "withdrawals-pending");
+    eventually("the withdrawal sent", Duration::from_secs(60), || {
+        let w = as_user(&env, &alice, "withdrawal", json!({ "withdrawal_id": quick_id }));
+        (w["state"] != "queued").then_some(())
+    });
+    refused_as(&env, &alice, "cancel-withdrawal", json!({ "withdrawal_id": quick_id }), 409, "not-cancellable");
+    eventually("the withdrawal confirmed", Duration::from_secs(90), || {
+        let w = as_user(&env, &alice, "withdrawal", json!({ "withdrawal_id": quick_id }));
+        (w["state"] == "confirmed").then_some(())
+    });
+
+    // Referrals: bob was referred by alice; alice earns from bob's fees, bob a cashback.
+    env.game("set-referrer", json!({ "user": "bob", "referrer": "alice" }));
+    env.game("adjust-balance", json!({ "user": "referral-pool", "delta": 10_000, "idempotency_key": "fund-pool" }));
+    env.game("reward-referrers", json!({ "user": "bob", "base_amount": 1000, "idempotency_key": "fee-bob-1" }));
+    let mine = as_user(&env, &alice, "referrals", json!({ "user": "bob" }));
+    assert_eq!(mine["referrer"], Value::Null, "{mine}");
+    assert_eq!(mine["referrals"], 1);
+    assert_eq!(mine["referred"][0]["user"], "bob");
+    assert_eq!(mine["by_level"][0], 100);
+    let his = as_user(&env, &bob, "referrals", json!({}));
+    assert_eq!((his["referrer"].as_str(), his["referrals"].as_u64(), his["cashback"].as_i64()), (Some("alice"), Some(0), Some(20)), "{his}");
+    assert_eq!(his["referred"], json!([]));
+
+    // Unlink: the player's own account only, whatever the browser says.
+    let unlinked = as_user(&env, &bob, "unlink", json!({ "user": "alice" }));
+    assert!(unlinked.is_object(), "{unlinked}");
+    assert!(as_user(&env, &bob, "me", json!({}))["account"]["linked"].is_null());
+    assert_eq!(as_user(&env, &alice, "me", json!({}))["account"]["linked"]["account"], "alice-cwd");
+    as_user(&env, &alice, "unlink", json!({}));
+    assert!(as_user(&env, &alice, "me", json!({}))["account"]["linked"].is_null());
+    refused_as(&env, &alice, "unlink", json!({}), 409, "not-linked");
 }

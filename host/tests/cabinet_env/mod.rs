@@ -25,9 +25,16 @@ impl CabinetEnv {
     /// The gateway requiring `pow_bits` of work to start a link, with `players` (500 CWD
     /// each) on chain.
     pub fn start(seed: &str, pow_bits: u8, players: &[&str]) -> CabinetEnv {
+        CabinetEnv::start_with(seed, pow_bits, players, |_| {})
+    }
+
+    /// [`CabinetEnv::start`] with the gateway's configuration changed by `tweak`
+    /// (withdrawals held for review above an amount…).
+    pub fn start_with(seed: &str, pow_bits: u8, players: &[&str], tweak: impl FnOnce(&mut cwd_gateway_host::bindings::api::Config)) -> CabinetEnv {
         let gw = support::start_with(seed, RuntimeConfig::default(), Duration::from_secs(5), |c| {
             c.link.pow_bits = pow_bits;
             c.link.message_template = "Your Dragon Quest link code: {code}".into();
+            tweak(c);
         });
         for p in players {
             gw.devnet.create_account(AccountSpec::new(p, 500 * CWD)).unwrap();
@@ -37,6 +44,11 @@ impl CabinetEnv {
         let http = HttpApi::bind("127.0.0.1:0").unwrap().with_cabinet(Cabinet::new(SECRET.as_bytes().to_vec()).unwrap());
         http.spawn(gw.service.clone(), TOKEN.to_string(), 2);
         CabinetEnv { gw, http, stop }
+    }
+
+    /// `POST /v1/<call>` with the game's API token (what the game server does).
+    pub fn game(&self, call: &str, args: serde_json::Value) -> serde_json::Value {
+        support::call(self.http.addr.port(), call, args).unwrap_or_else(|e| panic!("{call}: {e}"))
     }
 
     pub fn url(&self, path: &str) -> String {
