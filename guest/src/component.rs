@@ -1052,6 +1052,10 @@ impl wapi::Guest for Component {
                 webhook_max_interval_ms: config.events.webhook_max_interval_ms,
                 live_only: config.events.live_only,
             },
+            texts: crate::config::PlayerTexts {
+                link_messages: config.texts.link_messages.into_iter().map(|t| (t.language, t.text)).collect(),
+                deposit_notes: config.texts.deposit_notes.into_iter().map(|t| (t.language, t.text)).collect(),
+            },
         };
         let k = Keys {
             active_wif: keys.active_wif,
@@ -1119,7 +1123,11 @@ impl wapi::Guest for Component {
             balance: a.balance,
             frozen: a.frozen,
             revision: a.revision,
+            language: a.language,
         })
+    }
+    fn set_language(user: String, language: String) -> Result<(), wapi::GatewayError> {
+        with(|g| g.set_language(&user, &language))
     }
     fn deposit_instructions(user: String) -> Result<wapi::DepositInfo, wapi::GatewayError> {
         with(|g| g.deposit_instructions(&user)).map(|d| wapi::DepositInfo {

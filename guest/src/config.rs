@@ -106,6 +106,17 @@ pub struct Config {
     pub treasury: TreasuryConfig,
     pub referrals: ReferralConfig,
     pub events: EventConfig,
+    pub texts: PlayerTexts,
+}
+
+/// Texts a player reads, per language (mirrors WIT `player-texts`; see [`crate::texts`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PlayerTexts {
+    /// `(language, link message)`.
+    pub link_messages: Vec<(String, String)>,
+    /// `(language, deposit note)`.
+    pub deposit_notes: Vec<(String, String)>,
 }
 
 /// What an operator may change while the gateway runs (mirrors WIT `settings`; see
@@ -167,6 +178,7 @@ impl Config {
             treasury: TreasuryConfig::default(),
             referrals: ReferralConfig::default(),
             events: EventConfig::default(),
+            texts: PlayerTexts::default(),
         }
         .normalized()
         .expect("defaults are valid")
@@ -246,6 +258,7 @@ impl Config {
         if l.max_attempts == 0 {
             l.max_attempts = 5;
         }
+        crate::texts::check(&self.texts)?;
         if l.message_template.is_empty() {
             l.message_template = DEFAULT_MESSAGE.to_string();
         }

@@ -336,6 +336,27 @@ impl Gateway {
             balance: rec.balance,
             frozen: rec.frozen,
             revision,
+            language: rec.language,
+        })
+    }
+
+    /// The player's language for the texts the gateway writes them ([`crate::texts`]).
+    pub fn set_language(&mut self, user: &str, language: &str) -> GwResult<()> {
+        self.active()?;
+        self.check_player(user)?;
+        if !language.is_empty() {
+            crate::texts::check_language("language", language)?;
+        }
+        let language = (!language.is_empty()).then(|| language.to_string());
+        records::transact(&mut self.ports, |t| {
+            let key = records::user_key(user);
+            let mut u: UserRec = t.get_or_default(&key)?;
+            if u.language == language {
+                return Ok(records::Step::Done(()));
+            }
+            u.language = language.clone();
+            t.put(&key, &u);
+            Ok(records::Step::Commit(()))
         })
     }
 
@@ -349,11 +370,9 @@ impl Gateway {
         let rec: UserRec =
             peek(self.ports.store.as_mut(), &records::user_key(user))?.unwrap_or_default();
         let linked = rec.linked.ok_or(GatewayError::NotLinked)?;
+        let texts = &self.active()?.config.texts;
         Ok(DepositInfo {
-            note: format!(
-                "Transfer CWD to {gateway_account} from {}. It is credited once its block is irreversible, usually within a minute or two; transfers from other accounts are not credited automatically.",
-                linked.account
-            ),
+            note: crate::texts::deposit_note(texts, rec.language.as_deref(), &gateway_account, &linked.account),
             gateway_account,
             from_account: linked.account,
             asset: "CWD".into(),

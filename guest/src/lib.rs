@@ -33,6 +33,7 @@ pub mod retention;
 pub mod settings;
 pub mod signatures;
 pub mod sweep;
+pub mod texts;
 pub mod transfers;
 pub mod views;
 pub mod webhooks;

@@ -177,8 +177,10 @@ impl Gateway {
             let previous = u.link_last_ms;
             limits::take_user_link(&mut u, &cfg, now)?;
             t.put(&records::user_key(user), &u);
-            Ok(Step::Commit(previous))
+            Ok(Step::Commit((previous, u.language.clone())))
         })?;
+        let (previous_attempt_ms, language) = previous_attempt_ms;
+        let template = crate::texts::link_message(&self.active()?.config.texts, &cfg.message_template, language.as_deref()).to_string();
 
         // What the node answers about the account counts (no oracle); the node failing
         // does not (not the player's doing).
@@ -203,8 +205,7 @@ impl Gateway {
         let to_key = target.memo_key.ok_or_else(|| {
             GatewayError::invalid("account", "the account has no usable memo key")
         })?;
-        let text_len = cfg
-            .message_template
+        let text_len = template
             .replace("{code}", &"0".repeat(digits as usize))
             .replace("{user}", user)
             .len();
@@ -312,8 +313,7 @@ impl Gateway {
         committed?;
 
         // Only now does the code exist anywhere outside this call: in the encrypted memo.
-        let text = cfg
-            .message_template
+        let text = template
             .replace("{code}", &code)
             .replace("{user}", user);
         let (memo_key, secrets) = {

@@ -42,6 +42,7 @@ pub struct AccountView {
     pub frozen: u64,
     /// The user record's store version.
     pub revision: u64,
+    pub language: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

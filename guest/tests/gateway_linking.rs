@@ -250,3 +250,33 @@ fn unlink_refused_while_withdrawals_are_in_flight() {
     w.gw.request_withdrawal("u1", cwd_gateway::rates::WithdrawalAmount::Game(100), "w1").unwrap();
     assert_eq!(w.gw.unlink("u1"), Err(GatewayError::WithdrawalsPending));
 }
+
+/// A player reads the gateway's texts in their language (issue 29): the link message on
+/// chain and the deposit note, built in for Russian, or as configured per language.
+#[test]
+fn the_link_message_and_deposit_note_come_in_the_players_language() {
+    let mut c = default_config();
+    c.texts.link_messages = vec![("tr".into(), "Bağlantı kodunuz {code}".into())];
+    let mut w = World::with_config(31, c);
+    w.gw.set_language("u1", "ru").unwrap();
+    assert_eq!(w.gw.account("u1").unwrap().language.as_deref(), Some("ru"));
+    w.gw.start_link("u1", "alice").unwrap();
+    let text = w.chain.borrow().pending_message("alice").or_else(|| w.chain.borrow().last_message("alice")).unwrap();
+    assert!(text.starts_with("Ваш код привязки CrowdWiz: "), "{text}");
+    let code = w.read_code("alice");
+    w.gw.confirm_link("u1", &code).unwrap();
+    assert!(w.gw.deposit_instructions("u1").unwrap().note.starts_with("Переведите CWD на "));
+
+    w.gw.set_language("u2", "tr").unwrap();
+    w.gw.start_link("u2", "bob").unwrap();
+    let text = w.chain.borrow().pending_message("bob").or_else(|| w.chain.borrow().last_message("bob")).unwrap();
+    assert!(text.starts_with("Bağlantı kodunuz "), "{text}");
+    // Cleared: English again; a bad tag is refused.
+    w.gw.set_language("u1", "").unwrap();
+    assert!(w.gw.deposit_instructions("u1").unwrap().note.starts_with("Transfer CWD to "));
+    assert!(matches!(w.gw.set_language("u1", "Russian"), Err(GatewayError::Invalid { .. })));
+    // A configuration with a bad text is refused.
+    let mut bad = default_config();
+    bad.texts.link_messages = vec![("ru".into(), "no code here".into())];
+    assert!(bad.normalized().is_err());
+}

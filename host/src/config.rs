@@ -49,6 +49,27 @@ pub struct FileConfig {
     pub cabinet: CabinetSection,
     #[serde(default)]
     pub console: ConsoleSection,
+    #[serde(default)]
+    pub texts: TextsSection,
+}
+
+/// `[texts]`: what players read that the gateway writes, per language (WIT
+/// `player-texts`): `link_messages = { ru = "… {code} …" }`, `deposit_notes = { … }`.
+/// English and Russian are built in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextsSection {
+    pub link_messages: std::collections::BTreeMap<String, String>,
+    pub deposit_notes: std::collections::BTreeMap<String, String>,
+}
+
+impl TextsSection {
+    pub fn component(&self) -> api::PlayerTexts {
+        let localized = |texts: &std::collections::BTreeMap<String, String>| {
+            texts.iter().map(|(language, text)| api::LocalizedText { language: language.clone(), text: text.clone() }).collect()
+        };
+        api::PlayerTexts { link_messages: localized(&self.link_messages), deposit_notes: localized(&self.deposit_notes) }
+    }
 }
 
 /// The tick lease (see `crate::lease`): which host does the tick's work when several
@@ -678,6 +699,7 @@ impl FileConfig {
             treasury: self.treasury.component(),
             referrals: self.referrals.component(),
             events: self.events.component(),
+            texts: self.texts.component(),
         }
     }
 
@@ -952,6 +974,9 @@ withdrawal = { game_units = 100, per_cwd_units = 100000 }
         assert_eq!(f.cabinet.limits.or_defaults().session_in_flight, 2);
         assert_eq!(f.cabinet.limits.or_defaults().peer_in_flight, 32);
         assert!(FileConfig::parse(&format!("{MIN}\n[cabinet.limits]\nsession_inflight = 2\n")).is_err(), "a misspelt limit is refused");
+        let t = FileConfig::parse(&format!("{MIN}\n[texts.link_messages]\nru = \"Код {{code}}\"\n[texts.deposit_notes]\ntr = \"x\"\n")).unwrap().component_config().texts;
+        assert_eq!((t.link_messages[0].language.as_str(), t.link_messages[0].text.as_str()), ("ru", "Код {code}"));
+        assert_eq!(t.deposit_notes[0].language, "tr");
     }
 
     #[test]

@@ -176,6 +176,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
             pool_user: String::new(),
         },
         events: crate::config::EventsSection::default().component(),
+        texts: crate::config::TextsSection::default().component(),
     };
     let keys = api::Keys {
         active_wif: gateway

@@ -84,6 +84,7 @@ api_calls! {
     fn start_memo_link => call_start_memo_link(user: &str) -> MemoLink;
     fn confirm_link => call_confirm_link(user: &str, code: &str) -> LinkedAccount;
     fn unlink => call_unlink(user: &str) -> ();
+    fn set_language => call_set_language(user: &str, language: &str) -> ();
     fn account => call_account(user: &str) -> AccountView;
     fn deposit_instructions => call_deposit_instructions(user: &str) -> DepositInfo;
     fn quote_deposit => call_quote_deposit(cwd: u64) -> Quote;

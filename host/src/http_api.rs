@@ -978,6 +978,10 @@ fn dispatch_in(
                 "confirm-link" => api
                     .confirm_link(arg!(str "user"), arg!(str "code"))
                     .map(to_json),
+                "set-language" => {
+                    let language = arg!(str "language");
+                    api.set_language(arg!(str "user"), language).map(|()| json!({ "language": language }))
+                }
                 "unlink" => api
                     .unlink(arg!(str "user"))
                     .map(|()| json!({ "unlinked": true })),

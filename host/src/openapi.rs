@@ -84,6 +84,7 @@ pub const CALLS: &[Call] = &[
     },
     Call { name: "confirm-link", summary: "Confirm a link with the code the user read in their wallet.", args: &[USER, req("code", Ty::Str, "the code, as digits")], amount: false },
     Call { name: "unlink", summary: "Unlink the user's chain account.", args: &[USER], amount: false },
+    Call { name: "set-language", summary: "The language the player reads (2 or 3 lowercase letters; empty: none, English): the link message and deposit note are written in it.", args: &[USER, req("language", Ty::Str, "en, ru… or empty")], amount: false },
     Call { name: "revoke-cabinet-sessions", summary: "End every cabinet session of the user issued until now, on every host: {revoked_until_secs}.", args: &[USER], amount: false },
     Call { name: "account", summary: "The user's balance, frozen amount and linked account.", args: &[USER], amount: false },
     Call { name: "deposit-instructions", summary: "Where and how the user deposits CWD.", args: &[USER], amount: false },

@@ -195,7 +195,7 @@ fn sorted<'a>(mut k: Vec<&'a str>) -> Vec<&'a str> {
 }
 
 const WITHDRAWAL_FIELDS: &[&str] =
-    &["account", "approved_by", "attempts", "block_num", "cwd", "game", "note", "requested_at_ms", "state", "tx_id", "user", "withdrawal_id"];
+    &["account", "approved_by", "attempts", "block_num", "cwd", "fee_cwd", "game", "note", "requested_at_ms", "state", "tx_id", "user", "withdrawal_id"];
 const UNCLAIMED_FIELDS: &[&str] = &[
     "amount", "asset_id", "block_num", "deposit_id", "from_account_id", "occurrence", "op", "op_in_trx", "reason", "resolution", "state", "trx_in_block",
 ];
@@ -270,7 +270,14 @@ fn every_call_over_http() {
 
     // account, deposit-instructions
     let view = env.ok("account", json!({ "user": "alice" }));
-    assert_eq!(keys_of(&view), vec!["balance", "frozen", "linked", "pending_link", "revision", "user"]);
+    assert_eq!(keys_of(&view), vec!["balance", "frozen", "language", "linked", "pending_link", "revision", "user"]);
+    assert_eq!(view["language"], Value::Null);
+    // The player's language: the deposit note comes in it.
+    assert_eq!(env.ok("set-language", json!({ "user": "alice", "language": "ru" })), json!({ "language": "ru" }));
+    assert_eq!(env.ok("account", json!({ "user": "alice" }))["language"], "ru");
+    assert!(env.ok("deposit-instructions", json!({ "user": "alice" }))["note"].as_str().unwrap().starts_with("Переведите CWD"));
+    env.refused("set-language", json!({ "user": "alice", "language": "Russian" }), 400, "invalid");
+    env.ok("set-language", json!({ "user": "alice", "language": "" }));
     assert_eq!((view["balance"].as_u64(), view["frozen"].as_u64()), (Some(0), Some(0)));
     assert_eq!(view["linked"]["account"], "alice-cwd");
     assert_eq!(view["pending_link"], Value::Null);

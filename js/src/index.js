@@ -54,6 +54,7 @@ export function withDefaults(config) {
     treasury: { ...DEFAULT_TREASURY, ...config.treasury },
     referrals: { ...DEFAULT_REFERRALS, ...config.referrals },
     events: { ...DEFAULT_EVENTS, ...config.events },
+    texts: { linkMessages: [], depositNotes: [], ...config.texts },
   };
 }
 

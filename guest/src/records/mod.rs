@@ -165,6 +165,9 @@ pub struct UserRec {
     /// A memo-link code waiting for the user's transfer (absent in older records).
     #[serde(default)]
     pub memo_link: Option<MemoLinkPending>,
+    /// The language the player reads (`set-language`; absent: English).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// A memo-link code: only its keyed hash is kept.

@@ -67,6 +67,7 @@ pub fn config(chain_id: String) -> api::Config {
         treasury: cwd_gateway_host::config::TreasurySection::default().component(),
         referrals: cwd_gateway_host::config::ReferralsSection::default().component(),
         events: cwd_gateway_host::config::EventsSection::default().component(),
+        texts: cwd_gateway_host::config::TextsSection::default().component(),
     }
 }
 
