@@ -10,6 +10,8 @@ pub struct Refusal {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// The error object's other fields (`attempts_left`, `retry_after_ms`, `minimum_cwd`…).
+    pub details: Value,
 }
 
 pub struct GatewayApi {
@@ -20,7 +22,8 @@ pub struct GatewayApi {
 
 impl GatewayApi {
     pub fn new(base_url: &str, api_token: String) -> GatewayApi {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+        // The gateway is on loopback or the operator's network: never through a proxy.
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).try_proxy_from_env(false).build();
         GatewayApi { base: base_url.trim_end_matches('/').to_string(), token: api_token, agent }
     }
 
@@ -34,12 +37,13 @@ impl GatewayApi {
                     status,
                     code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
                     message: v["error"]["message"].as_str().unwrap_or("the gateway refused").to_string(),
+                    details: v["error"].clone(),
                 });
             }
             Err(ureq::Error::Transport(t)) => {
-                return Err(Refusal { status: 0, code: "unreachable".into(), message: format!("the gateway could not be reached ({})", t.kind()) })
+                return Err(Refusal { status: 0, code: "unreachable".into(), message: format!("the gateway could not be reached ({})", t.kind()), details: Value::Null })
             }
         };
-        response.into_json().map_err(|_| Refusal { status: 200, code: "bad-answer".into(), message: "the gateway answered something that is not JSON".into() })
+        response.into_json().map_err(|_| Refusal { status: 200, code: "bad-answer".into(), message: "the gateway answered something that is not JSON".into(), details: Value::Null })
     }
 }

@@ -1,8 +1,13 @@
 //! The bot against a fake Bot API server on loopback (`getUpdates`, `sendMessage`) and a
 //! real gateway host (the component in `cwd-gateway`, its HTTP API) on a devnet: a
-//! player links with proof of work, tops up, withdraws to confirmed, by chat commands.
+//! player links with proof of work, tops up, withdraws to confirmed, by chat commands and
+//! by the reply keyboard's buttons, in English and in Russian, with the bot's Telegram
+//! calls going through a local HTTP proxy; notifications come from the gateway's event
+//! feed and survive restarts of the bot (its state file).
 
 use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +28,17 @@ const BOT_TOKEN: &str = "123456:fake-bot-token-ABCdef";
 const API_TOKEN: &str = "bot-test-api-token-0123456789";
 const CWD: i64 = 100_000;
 const PLAYER: i64 = 4242;
+/// The Russian-speaking player.
+const BORIS: i64 = 7777;
+
+/// Which language each test player's Telegram client reports.
+fn language_of(player: i64) -> &'static str {
+    if player == BORIS {
+        "ru-RU"
+    } else {
+        "en"
+    }
+}
 
 fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -44,6 +60,8 @@ struct Chat {
     updates: VecDeque<Value>,
     next_id: i64,
     sent: Vec<(i64, String)>,
+    /// The `reply_markup` of each message sent.
+    markups: Vec<Value>,
     requests_with_wrong_token: u32,
 }
 
@@ -77,6 +95,7 @@ impl FakeTelegram {
                                 args["chat_id"].as_i64().unwrap(),
                                 args["text"].as_str().unwrap().to_string(),
                             ));
+                            chat.markups.push(args["reply_markup"].clone());
                             cv.notify_all();
                             json!({ "ok": true, "result": { "message_id": chat.sent.len() } })
                         }
@@ -120,25 +139,31 @@ impl FakeTelegram {
 
     /// The player types `text`; the update's id.
     fn type_text(&self, text: &str) -> i64 {
-        let (lock, cv) = &*self.chat;
-        let mut chat = lock.lock().unwrap();
-        chat.next_id += 1;
-        let id = chat.next_id;
-        chat.updates.push_back(json!({
-            "update_id": id,
-            "message": { "message_id": id, "chat": { "id": PLAYER, "type": "private" }, "from": { "id": PLAYER, "is_bot": false, "first_name": "Alice" }, "date": 0, "text": text },
-        }));
-        cv.notify_all();
+        self.type_as(PLAYER, text)
+    }
+
+    /// `player` types `text` (or presses the button labelled `text`); the update's id.
+    fn type_as(&self, player: i64, text: &str) -> i64 {
+        let id = {
+            let mut chat = self.chat.0.lock().unwrap();
+            chat.next_id += 1;
+            chat.next_id
+        };
+        self.redeliver_as(player, text, id);
         id
     }
 
     /// Telegram delivers an update again (the bot crashed before confirming it).
     fn redeliver(&self, text: &str, update_id: i64) {
+        self.redeliver_as(PLAYER, text, update_id)
+    }
+
+    fn redeliver_as(&self, player: i64, text: &str, update_id: i64) {
         let (lock, cv) = &*self.chat;
         let mut chat = lock.lock().unwrap();
         chat.updates.push_back(json!({
             "update_id": update_id,
-            "message": { "message_id": update_id, "chat": { "id": PLAYER, "type": "private" }, "from": { "id": PLAYER, "is_bot": false, "first_name": "Alice" }, "date": 0, "text": text },
+            "message": { "message_id": update_id, "chat": { "id": player, "type": "private" }, "from": { "id": player, "is_bot": false, "first_name": "Player", "language_code": language_of(player) }, "date": 0, "text": text },
         }));
         cv.notify_all();
     }
@@ -147,11 +172,28 @@ impl FakeTelegram {
         self.chat.0.lock().unwrap().sent.clone()
     }
 
+    /// The labels of the reply keyboard sent with message `index`, row by row.
+    fn keyboard_of(&self, index: usize) -> Vec<String> {
+        let markup = self.chat.0.lock().unwrap().markups[index].clone();
+        markup["keyboard"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+            .map(|b| b["text"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
     /// The next message the bot sends after the first `seen`.
     fn next_reply(&self, seen: usize) -> String {
+        self.next_reply_to(PLAYER, seen)
+    }
+
+    /// The next message the bot sends after the first `seen`, to `player`.
+    fn next_reply_to(&self, player: i64, seen: usize) -> String {
         eventually("the bot's reply", Duration::from_secs(60), || {
             self.sent().get(seen).map(|(chat, text)| {
-                assert_eq!(*chat, PLAYER);
+                assert_eq!(*chat, player, "{text}");
                 text.clone()
             })
         })
@@ -159,10 +201,144 @@ impl FakeTelegram {
 
     /// Types `text` and waits for the bot's answer.
     fn ask(&self, text: &str) -> String {
-        let seen = self.sent().len();
-        self.type_text(text);
-        self.next_reply(seen)
+        self.ask_as(PLAYER, text)
     }
+
+    /// `player` types `text` and waits for the bot's answer, which must carry the
+    /// keyboard in `player`'s language.
+    fn ask_as(&self, player: i64, text: &str) -> String {
+        let seen = self.sent().len();
+        self.type_as(player, text);
+        let reply = self.next_reply_to(player, seen);
+        let expected: &[&str] = if player == BORIS {
+            &["Пополнить", "Вывести", "Баланс", "История"]
+        } else {
+            &["Top up", "Withdraw", "Balance", "History"]
+        };
+        assert_eq!(self.keyboard_of(seen), expected, "{reply}");
+        reply
+    }
+
+    /// How many messages to `player` start with `prefix`.
+    fn told(&self, player: i64, prefix: &str) -> usize {
+        self.sent()
+            .iter()
+            .filter(|(chat, m)| *chat == player && m.starts_with(prefix))
+            .count()
+    }
+}
+
+/// A forwarding HTTP proxy on loopback (absolute-URI requests, keep-alive; `CONNECT`
+/// tunnels too) that sends everything to `upstream` whatever host is asked for, and
+/// records each request's target host and the last part of its path.
+#[derive(Clone, Default)]
+struct TestProxy {
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl TestProxy {
+    fn start(&self, upstream: SocketAddr) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let me = self.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let me = me.clone();
+                std::thread::spawn(move || {
+                    let _ = me.serve(client, upstream);
+                });
+            }
+        });
+        url
+    }
+
+    fn serve(&self, client: TcpStream, upstream: SocketAddr) -> std::io::Result<()> {
+        let mut from_client = BufReader::new(client.try_clone()?);
+        let mut to_client = client;
+        let mut up: Option<(TcpStream, BufReader<TcpStream>)> = None;
+        loop {
+            let mut line = String::new();
+            if from_client.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let (method, target) = (parts[0].to_string(), parts[1].to_string());
+            let (head, body) = read_message(&mut from_client)?;
+            if method == "CONNECT" {
+                self.seen.lock().unwrap().push((target.clone(), "CONNECT".into()));
+                let server = TcpStream::connect(upstream)?;
+                to_client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+                let (mut a, mut b) = (server.try_clone()?, to_client.try_clone()?);
+                std::thread::spawn(move || std::io::copy(&mut from_client, &mut a));
+                let mut server = server;
+                std::io::copy(&mut server, &mut b)?;
+                return Ok(());
+            }
+            let rest = target.strip_prefix("http://").expect("an absolute URI");
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let method_name = path.rsplit('/').next().unwrap_or("").to_string();
+            self.seen.lock().unwrap().push((host.to_string(), method_name));
+            if up.is_none() {
+                let s = TcpStream::connect(upstream)?;
+                up = Some((s.try_clone()?, BufReader::new(s)));
+            }
+            let (to_server, from_server) = up.as_mut().unwrap();
+            let head: String = head
+                .lines()
+                .filter(|h| !h.to_ascii_lowercase().starts_with("proxy-"))
+                .map(|h| format!("{h}\r\n"))
+                .collect();
+            to_server.write_all(format!("{method} {path} HTTP/1.1\r\n{head}\r\n").as_bytes())?;
+            to_server.write_all(&body)?;
+            let mut status = String::new();
+            from_server.read_line(&mut status)?;
+            let (head, body) = read_message(from_server)?;
+            to_client.write_all(status.as_bytes())?;
+            for h in head.lines() {
+                to_client.write_all(format!("{h}\r\n").as_bytes())?;
+            }
+            to_client.write_all(b"\r\n")?;
+            to_client.write_all(&body)?;
+        }
+    }
+
+    /// Requests to `host` for the Bot API method `name`.
+    fn count(&self, host: &str, name: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(h, m)| h == host && m == name)
+            .count()
+    }
+}
+
+/// Header lines (without the blank line) and a `Content-Length` body.
+fn read_message(r: &mut impl BufRead) -> std::io::Result<(String, Vec<u8>)> {
+    let mut head = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap();
+            }
+            assert!(
+                !(name.eq_ignore_ascii_case("transfer-encoding")),
+                "the test proxy reads Content-Length bodies only"
+            );
+        }
+        head.push_str(line);
+        head.push('\n');
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body)?;
+    Ok((head, body))
 }
 
 struct Gateway {
@@ -185,6 +361,9 @@ fn gateway(seed: &str) -> Gateway {
         .unwrap();
     devnet
         .create_account(AccountSpec::new("alice-cwd", 500 * CWD))
+        .unwrap();
+    devnet
+        .create_account(AccountSpec::new("boris-cwd", 500 * CWD))
         .unwrap();
     let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5))
         .verify_chain_id(&devnet.chain_id_hex())
@@ -222,7 +401,8 @@ fn gateway(seed: &str) -> Gateway {
             min_cwd: 100_000,
             max_cwd: 0,
             daily_cwd: 0,
-            review_above_cwd: 0,
+            // Above 20 CWD an operator looks first: a payout that waits for the test.
+            review_above_cwd: 20 * CWD as u64,
             four_eyes_above_cwd: 0,
             daily_count: 0,
             fee_cwd: 0,
@@ -235,6 +415,7 @@ fn gateway(seed: &str) -> Gateway {
         treasury: cwd_gateway_host::config::TreasurySection::default().component(),
         referrals: cwd_gateway_host::config::ReferralsSection::default().component(),
         events: cwd_gateway_host::config::EventsSection::default().component(),
+        texts: cwd_gateway_host::config::TextsSection::default().component(),
     };
     let keys = api::Keys {
         active_wif: gw.active_wif.clone().unwrap(),
@@ -265,6 +446,16 @@ fn start_bot(
     gateway_token: &str,
     state_file: &std::path::Path,
 ) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    start_bot_via(telegram_url, None, gateway_url, gateway_token, state_file)
+}
+
+fn start_bot_via(
+    telegram_url: &str,
+    proxy: Option<&str>,
+    gateway_url: &str,
+    gateway_token: &str,
+    state_file: &std::path::Path,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
     let settings = Settings {
         bot_token: BOT_TOKEN.into(),
         bot_api_url: telegram_url.into(),
@@ -272,26 +463,74 @@ fn start_bot(
         gateway_token: gateway_token.into(),
         poll_timeout: Duration::from_secs(1),
         state_file: state_file.to_path_buf(),
+        telegram_proxy: proxy.map(str::to_string),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    (stop, std::thread::spawn(move || Bot::new(settings).run(&s)))
+    let mut bot = Bot::new(settings).unwrap();
+    (stop, std::thread::spawn(move || bot.run(&s)))
+}
+
+/// The link code the gateway sent to `account`'s wallet.
+fn code_in_wallet(gw: &Gateway, account: &str) -> String {
+    eventually("the code in the wallet", Duration::from_secs(30), || {
+        let memos = gw.devnet.received_memos(account, None).ok()?;
+        let text = memos
+            .into_iter()
+            .rev()
+            .find(|m| m.op == "send_message")?
+            .text
+            .ok()?;
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .map(str::to_string)
+    })
+}
+
+/// The withdrawal id in "Withdrawal w…: …" / "Вывод w…: …".
+fn withdrawal_id(reply: &str) -> String {
+    reply
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string()
 }
 
 #[test]
-fn a_player_links_tops_up_and_withdraws_by_chat() {
+fn players_link_top_up_and_withdraw_in_their_languages_through_a_proxy() {
     let gw = gateway("telegram-bot-journey");
+    let gateway_url = format!("http://{}", gw.http.addr);
     let telegram = FakeTelegram::default();
-    let telegram_url = telegram.start();
+    let real_telegram = telegram.start();
+    // The bot knows Telegram by a name that resolves nowhere: only the proxy, which sends
+    // every request to the fake Bot API, gets it there.
+    let proxy = TestProxy::default();
+    let proxy_url = proxy.start(
+        real_telegram
+            .strip_prefix("http://")
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
+    let telegram_host = format!(
+        "api.telegram.invalid:{}",
+        real_telegram.rsplit(':').next().unwrap()
+    );
+    let telegram_url = format!("http://{telegram_host}");
     let state_file =
         std::env::temp_dir().join(format!("cwd-bot-journey-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&state_file);
-    let (stop, bot) = start_bot(
-        &telegram_url,
-        &format!("http://{}", gw.http.addr),
-        API_TOKEN,
-        &state_file,
-    );
+    let start = || {
+        start_bot_via(
+            &telegram_url,
+            Some(&proxy_url),
+            &gateway_url,
+            API_TOKEN,
+            &state_file,
+        )
+    };
+    let (stop, bot) = start();
     let user = format!("tg:{PLAYER}");
 
     assert!(telegram.ask("/balance").contains("not linked"));
@@ -301,32 +540,16 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     // Link: the bot does the proof of work the gateway asks for.
     let reply = telegram.ask("/link alice-cwd");
     assert!(reply.contains("6-digit code to alice-cwd"), "{reply}");
-    let code = eventually(
-        "the code in alice's wallet",
-        Duration::from_secs(30),
-        || {
-            let memos = gw.devnet.received_memos("alice-cwd", None).ok()?;
-            let text = memos
-                .into_iter()
-                .rev()
-                .find(|m| m.op == "send_message")?
-                .text
-                .ok()?;
-            text.split(|c: char| !c.is_ascii_digit())
-                .find(|w| w.len() == 6)
-                .map(str::to_string)
-        },
-    );
+    let code = code_in_wallet(&gw, "alice-cwd");
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    assert!(telegram
-        .ask(&format!("/code {wrong}"))
-        .contains("wrong code"));
+    let reply = telegram.ask(&format!("/code {wrong}"));
+    assert!(reply.starts_with("Wrong code: 4 attempts left"), "{reply}");
     assert!(telegram
         .ask(&format!("/code {code}"))
         .contains("Linked to alice-cwd"));
 
-    // Top up from the wallet; the balance shows the credit.
-    let reply = telegram.ask("/deposit");
+    // Top up (the button) from the wallet; the balance shows the credit.
+    let reply = telegram.ask("Top up");
     assert!(
         reply.contains("from alice-cwd to game-gateway") && reply.contains("1 CWD = 90 game units"),
         "{reply}"
@@ -343,7 +566,7 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
             .map(|(_, m)| m)
     });
     assert!(told.contains("+2250 game units (balance 2250)"), "{told}");
-    assert!(telegram.ask("/balance").contains("2250 game units"));
+    assert!(telegram.ask("Balance").contains("2250 game units"));
 
     // Withdraw; the bot reports on its own when the payout is confirmed.
     let before = gw.devnet.balance_of("alice-cwd").unwrap();
@@ -352,15 +575,11 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     let update_id = telegram.type_text("/withdraw 1000");
     let reply = telegram.next_reply(seen);
     assert!(reply.contains("1000 game units → 10.00000 CWD"), "{reply}");
-    let id = reply
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .trim_end_matches(':')
-        .to_string();
+    let id = withdrawal_id(&reply);
     let done = telegram.next_reply(seen + 1);
     assert!(
-        done.starts_with(&format!("Withdrawal {id} confirmed in block ")),
+        done.starts_with(&format!("Withdrawal {id} confirmed in block "))
+            && done.ends_with("10.00000 CWD paid to your CrowdWiz account."),
         "{done}"
     );
     assert_eq!(
@@ -373,12 +592,7 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
     stop.store(true, Ordering::Relaxed);
     bot.join().unwrap();
     telegram.redeliver("/withdraw 1000", update_id);
-    let (stop, bot) = start_bot(
-        &telegram_url,
-        &format!("http://{}", gw.http.addr),
-        API_TOKEN,
-        &state_file,
-    );
+    let (stop, bot) = start();
     let again = telegram.next_reply(seen + 2);
     assert!(again.contains(&format!("Withdrawal {id}:")), "{again}");
     let list = gw
@@ -404,7 +618,7 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
             && reply.contains(&format!("{id}: 1000 game units → 10.00000 CWD, confirmed")),
         "{reply}"
     );
-    let history = telegram.ask("/history");
+    let history = telegram.ask("History");
     assert!(
         history.starts_with("Your deposits, newest first:")
             && history.contains("25.00000 CWD → 2250 game units"),
@@ -419,45 +633,124 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
         "No older deposits."
     );
 
-    // Stopped, the bot misses nothing: a deposit credited meanwhile is told after the
-    // restart, from the feed position it kept; what it told before is not told again.
+    // A Russian-speaking player: the same journey in Russian, by the buttons.
+    let help = telegram.ask_as(BORIS, "/start");
+    assert!(
+        help.starts_with("Нажмите кнопку внизу") && help.contains("/link <аккаунт CrowdWiz>"),
+        "{help}"
+    );
+    let reply = telegram.ask_as(BORIS, "/link boris-cwd");
+    assert!(reply.contains("6-значный код на boris-cwd"), "{reply}");
+    let code = code_in_wallet(&gw, "boris-cwd");
+    let reply = telegram.ask_as(BORIS, &format!("/code {code}"));
+    assert!(reply.starts_with("Аккаунт boris-cwd привязан"), "{reply}");
+    let reply = telegram.ask_as(BORIS, "Пополнить");
+    assert!(
+        reply.contains("с boris-cwd на game-gateway") && reply.contains("1 CWD = 90 игровых единиц"),
+        "{reply}"
+    );
+    gw.devnet
+        .transfer("boris-cwd", "game-gateway", 30 * CWD, Some("пополнение"), None)
+        .unwrap();
+    eventually("the deposit notice in Russian", Duration::from_secs(60), || {
+        (telegram.told(
+            BORIS,
+            "Пополнение на 30.00000 CWD зачислено: +2700 игровых единиц (баланс 2700).",
+        ) == 1)
+            .then_some(())
+    });
+    // English buttons work for him too; Russian words come back.
+    assert!(telegram.ask_as(BORIS, "Balance").starts_with("boris-cwd: 2700 игровых единиц"));
+    assert!(telegram.ask_as(BORIS, "Вывести").starts_with("Сколько игровых единиц вывести?"));
+    // Above 20 CWD: the payout waits for an operator.
+    let reply = telegram.ask_as(BORIS, "2500");
+    assert!(
+        reply.contains("2500 игровых единиц → 25.00000 CWD, на проверке"),
+        "{reply}"
+    );
+    let boris_id = withdrawal_id(&reply);
+    assert!(reply.starts_with(&format!("Вывод {boris_id}:")), "{reply}");
+    // A refusal, in his language, by its code.
+    let reply = telegram.ask_as(BORIS, "/withdraw 900000");
+    assert!(reply.starts_with("Недостаточно игровых единиц"), "{reply}");
+
+    // The bot stops with his withdrawal watched; the state file keeps it (0600).
     stop.store(true, Ordering::Relaxed);
     bot.join().unwrap();
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    assert_eq!(state["watched"][&boris_id]["lang"], "ru", "{state}");
+    assert_eq!(state["languages"][BORIS.to_string()], "ru", "{state}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Stopped, the bot misses nothing: a deposit credited and a payout approved and paid
+    // meanwhile are told after the restart, from the feed position it kept; what it told
+    // before is not told again.
     gw.devnet
         .transfer("alice-cwd", "game-gateway", 5 * CWD, Some("more"), None)
         .unwrap();
-    eventually("the second credit", Duration::from_secs(60), || {
-        (gw.service.with(|a| a.account(&user)).unwrap().balance == 1250 + 450).then_some(())
+    gw.service
+        .with(|a| a.approve_withdrawal("operator", &boris_id))
+        .unwrap();
+    eventually("the second credit and the paid payout", Duration::from_secs(60), || {
+        let credited = gw.service.with(|a| a.account(&user)).unwrap().balance == 1250 + 450;
+        let paid = matches!(
+            gw.service.with(|a| a.get_withdrawal(&boris_id)).unwrap().state,
+            api::WithdrawalState::Confirmed
+        );
+        (credited && paid).then_some(())
     });
-    let (stop, bot) = start_bot(
-        &telegram_url,
-        &format!("http://{}", gw.http.addr),
-        API_TOKEN,
-        &state_file,
-    );
+    let (stop, bot) = start();
     eventually(
-        "the notice of the deposit made while the bot was down",
+        "the notices of what happened while the bot was down",
         Duration::from_secs(30),
         || {
-            telegram
-                .sent()
-                .iter()
-                .any(|(_, m)| {
-                    m.starts_with("Deposit of 5.00000 CWD credited: +450 game units (balance 1700)")
-                })
+            (telegram.told(
+                PLAYER,
+                "Deposit of 5.00000 CWD credited: +450 game units (balance 1700)",
+            ) == 1
+                && telegram.told(BORIS, &format!("Вывод {boris_id} подтверждён в блоке ")) == 1)
                 .then_some(())
         },
     );
-    let told = |prefix: &str| {
-        telegram
-            .sent()
-            .iter()
-            .filter(|(_, m)| m.starts_with(prefix))
-            .count()
-    };
-    assert_eq!(told("Deposit of 25.00000 CWD credited"), 1);
-    assert_eq!(told(&format!("Withdrawal {id} confirmed")), 1);
+    // The feed is followed on: another deposit is told at once, and nothing twice.
+    gw.devnet
+        .transfer("boris-cwd", "game-gateway", 1 * CWD, Some("ещё"), None)
+        .unwrap();
+    eventually("the third credit's notice", Duration::from_secs(60), || {
+        (telegram.told(BORIS, "Пополнение на 1.00000 CWD зачислено: +90 игровых единиц") == 1)
+            .then_some(())
+    });
+    assert_eq!(telegram.told(PLAYER, "Deposit of 25.00000 CWD credited"), 1);
+    assert_eq!(telegram.told(PLAYER, &format!("Withdrawal {id} confirmed")), 1);
+    assert_eq!(telegram.told(BORIS, "Пополнение на 30.00000 CWD"), 1);
+    assert_eq!(telegram.told(BORIS, &format!("Вывод {boris_id} подтверждён")), 1);
+    let bill = telegram
+        .sent()
+        .into_iter()
+        .find(|(_, m)| m.starts_with(&format!("Вывод {boris_id} подтверждён")))
+        .unwrap()
+        .1;
+    assert!(bill.ends_with("25.00000 CWD выплачено на ваш аккаунт CrowdWiz."), "{bill}");
+    stop.store(true, Ordering::Relaxed);
+    bot.join().unwrap();
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    assert!(state["watched"].as_object().unwrap().is_empty(), "{state}");
     let _ = std::fs::remove_file(&state_file);
+
+    // Every Bot API call went through the proxy, and nothing else did: the gateway, on
+    // loopback, is reached directly.
+    let sent = telegram.sent().len();
+    assert_eq!(proxy.count(&telegram_host, "sendMessage"), sent);
+    assert!(proxy.count(&telegram_host, "getUpdates") > 0);
+    assert!(
+        proxy.seen.lock().unwrap().iter().all(|(host, _)| *host == telegram_host),
+        "only Telegram goes through the proxy"
+    );
 
     // Nothing the bot said carries a token or the code.
     for (_, text) in telegram.sent() {
@@ -467,9 +760,90 @@ fn a_player_links_tops_up_and_withdraws_by_chat() {
         );
     }
     assert_eq!(telegram.chat.0.lock().unwrap().requests_with_wrong_token, 0);
-    stop.store(true, Ordering::Relaxed);
-    bot.join().unwrap();
     gw.stop.store(true, Ordering::Relaxed);
+}
+
+/// Every message key exists in every language, with the same `{values}`; every error
+/// code a player can meet has a text in each.
+#[test]
+fn every_language_has_every_text() {
+    use cwd_telegram_bot::i18n;
+    // The gateway's codes a player can meet through the bot (docs/http-api.md's error
+    // tables), and the bot's own for a gateway it cannot reach or read.
+    const ERROR_CODES: &[&str] = &[
+        "unauthorized", "forbidden", "not-found", "unknown-call", "method-not-allowed",
+        "bad-request", "request-timeout", "component-failed", "host-failed", "busy",
+        "invalid", "bad-user-id", "reserved-user", "bad-account-name", "account-not-found",
+        "withdrawal-not-found", "account-taken", "account-reserved", "already-linked",
+        "not-linked", "no-pending-link", "withdrawals-pending", "idempotency-conflict",
+        "not-cancellable", "proof-required", "bad-proof", "link-expired", "wrong-code",
+        "too-many-attempts", "insufficient-balance", "below-minimum", "above-maximum",
+        "amount-too-small", "overflow", "rate-limited", "daily-limit", "wrong-chain",
+        "not-configured", "node-unavailable", "store-unavailable", "signing-failed",
+        "signer-refused", "signer-unavailable", "referrer-already-set", "self-referral",
+        "referral-cycle", "not-cwd", "pool-insufficient", "unreachable", "bad-answer",
+    ];
+    let languages = i18n::languages();
+    assert!(languages.contains(&"en") && languages.contains(&"ru"));
+    let all_keys: std::collections::BTreeSet<&String> = languages
+        .iter()
+        .flat_map(|l| i18n::catalogue(l).unwrap().keys())
+        .collect();
+    let mut missing = Vec::new();
+    for lang in &languages {
+        let texts = i18n::catalogue(lang).unwrap();
+        for key in &all_keys {
+            match texts.get(*key) {
+                None => missing.push(format!("{lang}: {key}")),
+                Some(t) if t.trim().is_empty() => missing.push(format!("{lang}: {key} (empty)")),
+                Some(t) => {
+                    let reference = i18n::catalogue(i18n::DEFAULT).unwrap().get(*key);
+                    if let Some(r) = reference {
+                        assert_eq!(
+                            i18n::placeholders(t),
+                            i18n::placeholders(r),
+                            "{lang}: {key} fills other values than {}",
+                            i18n::DEFAULT
+                        );
+                    }
+                }
+            }
+        }
+        for code in ERROR_CODES {
+            if !texts.contains_key(&format!("error.{code}")) {
+                missing.push(format!("{lang}: error.{code}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "missing texts: {missing:?}");
+    // Telegram's language codes.
+    assert_eq!(i18n::language_for(Some("ru")), "ru");
+    assert_eq!(i18n::language_for(Some("ru-RU")), "ru");
+    assert_eq!(i18n::language_for(Some("en-GB")), "en");
+    assert_eq!(i18n::language_for(Some("de")), "en");
+    assert_eq!(i18n::language_for(None), "en");
+    // A refusal is told by its code, with its values, in the player's language.
+    let wrong = cwd_telegram_bot::gateway::Refusal {
+        status: 422,
+        code: "wrong-code".into(),
+        message: "wrong code; 4 attempts left".into(),
+        details: json!({ "code": "wrong-code", "message": "wrong code; 4 attempts left", "attempts_left": 4 }),
+    };
+    assert_eq!(cwd_telegram_bot::refusal_text("ru", &wrong), "Неверный код: осталось попыток 4.");
+    let limited = cwd_telegram_bot::gateway::Refusal {
+        status: 429,
+        code: "rate-limited".into(),
+        message: "".into(),
+        details: json!({ "retry_after_ms": 1500, "scope": "user" }),
+    };
+    assert_eq!(cwd_telegram_bot::refusal_text("en", &limited), "Too many attempts; try again in 2 s.");
+    let unknown = cwd_telegram_bot::gateway::Refusal {
+        status: 418,
+        code: "teapot".into(),
+        message: "".into(),
+        details: Value::Null,
+    };
+    assert_eq!(cwd_telegram_bot::refusal_text("ru", &unknown), "Извините, не получилось (teapot). Попробуйте позже.");
 }
 
 #[test]
