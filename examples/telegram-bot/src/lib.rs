@@ -274,8 +274,9 @@ impl Bot {
         let me = &*self;
         std::thread::scope(|scope| {
             scope.spawn(|| {
+                let mut checked = false;
                 while !stop.load(Ordering::Relaxed) {
-                    if let Err(e) = me.follow_feed(stop) {
+                    if let Err(e) = me.follow_feed(stop, &mut checked) {
                         eprintln!("telegram-bot: {e:#}");
                         std::thread::sleep(Duration::from_secs(1));
                     }
@@ -527,18 +528,39 @@ impl Bot {
     /// credited deposits and withdrawals that became final. The first start (no state)
     /// begins at the feed's end rather than repeat its history. Waits (long polling) up
     /// to the poll timeout for news.
-    fn follow_feed(&self, stop: &AtomicBool) -> anyhow::Result<()> {
+    ///
+    /// The feed can lose what the bot has not read: events older than the gateway's
+    /// retention are pruned (a gap in `seq`), and a gateway store restored from a backup
+    /// or replaced starts behind the bot's position (checked once, on the first call, with
+    /// `checked`). Then the bot asks the gateway about each withdrawal it watches
+    /// ([`Bot::reconcile_watched`]) instead, and carries on from where the feed is.
+    fn follow_feed(&self, stop: &AtomicBool, checked: &mut bool) -> anyhow::Result<()> {
         let start = self.state.lock().unwrap().feed_after;
+        let head = |what: &str| match self.gateway.call("feed-position", json!({})) {
+            Ok(v) => Ok(v["seq"].as_u64().unwrap_or(0)),
+            Err(r) => Err(anyhow::anyhow!("reading the event feed's position{what}: {}", r.code)),
+        };
+        let mut told = HashSet::new();
         let mut after = match start {
-            Some(after) => after,
+            Some(after) if *checked => after,
+            Some(after) => {
+                let head = head("")?;
+                if head < after {
+                    eprintln!("telegram-bot: the event feed ends before the position in the state file (a restored or replaced gateway store?); asking about the watched withdrawals and carrying on from the feed's end");
+                    told = self.reconcile_watched()?;
+                    let mut state = self.state.lock().unwrap();
+                    state.feed_after = Some(head);
+                    self.save(&state)?;
+                }
+                *checked = true;
+                head.min(after)
+            }
             None => {
-                let head = match self.gateway.call("feed-position", json!({})) {
-                    Ok(v) => v["seq"].as_u64().unwrap_or(0),
-                    Err(r) => anyhow::bail!("reading the event feed's position: {}", r.code),
-                };
+                let head = head("")?;
                 let mut state = self.state.lock().unwrap();
                 state.feed_after = Some(head);
                 self.save(&state)?;
+                *checked = true;
                 head
             }
         };
@@ -550,20 +572,30 @@ impl Bot {
                 Err(r) => anyhow::bail!("reading the event feed: {}", r.code),
             };
             let events = page.as_array().map(Vec::as_slice).unwrap_or_default();
+            if let Some(first) = events.first().and_then(|e| e["seq"].as_u64()) {
+                if first > after + 1 && after > 0 {
+                    eprintln!("telegram-bot: the event feed lost positions {} to {} (pruned); asking about the watched withdrawals", after + 1, first - 1);
+                    told.extend(self.reconcile_watched()?);
+                }
+            }
             for e in events {
                 let seq = e["seq"].as_u64().unwrap_or(after);
                 let mut state = self.state.lock().unwrap();
-                if let Some((chat, lang, text, done)) = news(&state, &e["event"]) {
-                    // Sent with the state held: a reply never saves a position past it.
-                    self.telegram
-                        .send_message_with(chat, &text, &keyboard(&lang))?;
-                    if let Some(id) = done {
-                        state.watched.remove(&id);
+                let already = e["event"]["withdrawal"]["withdrawal_id"]
+                    .as_str()
+                    .is_some_and(|id| told.contains(id));
+                match news(&state, &e["event"]) {
+                    Some((chat, lang, text, done)) if !already => {
+                        // Sent with the state held: a reply never saves a position past it.
+                        self.telegram
+                            .send_message_with(chat, &text, &keyboard(&lang))?;
+                        if let Some(id) = done {
+                            state.watched.remove(&id);
+                        }
+                        state.feed_after = Some(seq);
+                        self.save(&state)?;
                     }
-                    state.feed_after = Some(seq);
-                    self.save(&state)?;
-                } else {
-                    state.feed_after = Some(seq);
+                    _ => state.feed_after = Some(seq),
                 }
                 after = seq;
             }
@@ -576,6 +608,56 @@ impl Bot {
             }
         }
         Ok(())
+    }
+
+    /// Asks the gateway (`get-withdrawal`) about each watched withdrawal and tells the
+    /// ones that became final, as the feed would have; the ids told.
+    fn reconcile_watched(&self) -> anyhow::Result<HashSet<String>> {
+        let watched: Vec<(String, Watched)> = self
+            .state
+            .lock()
+            .unwrap()
+            .watched
+            .iter()
+            .map(|(id, w)| (id.clone(), w.clone()))
+            .collect();
+        let mut told = HashSet::new();
+        for (id, w) in watched {
+            let v = match self
+                .gateway
+                .call("get-withdrawal", json!({ "withdrawal_id": id }))
+            {
+                Ok(v) => v,
+                Err(r) if r.code == "withdrawal-not-found" => {
+                    let mut state = self.state.lock().unwrap();
+                    state.watched.remove(&id);
+                    self.save(&state)?;
+                    continue;
+                }
+                Err(r) => anyhow::bail!("asking about a watched withdrawal: {}", r.code),
+            };
+            let st = v["state"].as_str().unwrap_or("");
+            if !is_final(st) {
+                continue;
+            }
+            let text = i18n::text(
+                &w.lang,
+                &format!("notify.withdrawal-{st}"),
+                &[
+                    ("id", id.clone()),
+                    ("block", plain(&v["block_num"])),
+                    ("cwd", cwd(v["cwd"].as_u64().unwrap_or(0))),
+                    ("reason", plain(&v["note"])),
+                ],
+            );
+            let mut state = self.state.lock().unwrap();
+            self.telegram
+                .send_message_with(w.chat, &text, &keyboard(&w.lang))?;
+            state.watched.remove(&id);
+            self.save(&state)?;
+            told.insert(id);
+        }
+        Ok(told)
     }
 }
 

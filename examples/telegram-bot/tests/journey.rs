@@ -846,6 +846,70 @@ fn every_language_has_every_text() {
     assert_eq!(cwd_telegram_bot::refusal_text("ru", &unknown), "Извините, не получилось (teapot). Попробуйте позже.");
 }
 
+/// The gateway's store was restored from a backup (or replaced) while the bot was down:
+/// its feed ends before the bot's position. The bot asks about the withdrawal it watches
+/// instead, tells it once, and follows the feed from its end.
+#[test]
+fn a_watched_withdrawal_is_told_when_the_feed_was_reset() {
+    let gw = gateway("telegram-bot-feed-reset");
+    let gateway_url = format!("http://{}", gw.http.addr);
+    let telegram = FakeTelegram::default();
+    let telegram_url = telegram.start();
+    let state_file =
+        std::env::temp_dir().join(format!("cwd-bot-reset-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&state_file);
+    let (stop, bot) = start_bot(&telegram_url, &gateway_url, API_TOKEN, &state_file);
+    let user = format!("tg:{PLAYER}");
+    assert!(telegram.ask("/link alice-cwd").contains("alice-cwd"));
+    let code = code_in_wallet(&gw, "alice-cwd");
+    assert!(telegram.ask(&format!("/code {code}")).contains("Linked to alice-cwd"));
+    gw.service
+        .with(|a| a.adjust_balance(&user, 5000, "test-credit", "test"))
+        .unwrap();
+    let reply = telegram.ask("/withdraw 2500");
+    assert!(reply.contains("awaiting review"), "{reply}");
+    let id = withdrawal_id(&reply);
+    stop.store(true, Ordering::Relaxed);
+    bot.join().unwrap();
+
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    assert!(state["watched"].get(&id).is_some(), "{state}");
+    state["feed_after"] = json!(1_000_000);
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    gw.service
+        .with(|a| a.approve_withdrawal("operator", &id))
+        .unwrap();
+    eventually("the payout", Duration::from_secs(60), || {
+        matches!(
+            gw.service.with(|a| a.get_withdrawal(&id)).unwrap().state,
+            api::WithdrawalState::Confirmed
+        )
+        .then_some(())
+    });
+
+    let (stop, bot) = start_bot(&telegram_url, &gateway_url, API_TOKEN, &state_file);
+    let prefix = format!("Withdrawal {id} confirmed in block ");
+    eventually("the payout told", Duration::from_secs(30), || {
+        (telegram.told(PLAYER, &prefix) == 1).then_some(())
+    });
+    // The feed is followed again from its end: a later credit is told, the payout not again.
+    assert!(telegram.ask("/balance").contains("2500 game units"));
+    gw.devnet
+        .transfer("alice-cwd", "game-gateway", 2 * CWD, Some("after"), None)
+        .unwrap();
+    eventually("the credit after the reset", Duration::from_secs(60), || {
+        (telegram.told(PLAYER, "Deposit of 2.00000 CWD credited") == 1).then_some(())
+    });
+    assert_eq!(telegram.told(PLAYER, &prefix), 1);
+    stop.store(true, Ordering::Relaxed);
+    bot.join().unwrap();
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    assert!(state["watched"].as_object().unwrap().is_empty(), "{state}");
+    assert!(state["feed_after"].as_u64().unwrap() < 1_000_000, "{state}");
+    let _ = std::fs::remove_file(&state_file);
+    gw.stop.store(true, Ordering::Relaxed);
+}
+
 #[test]
 fn a_wrong_gateway_token_is_not_the_players_problem_and_is_never_shown() {
     let gw = gateway("telegram-bot-token");
