@@ -315,18 +315,9 @@ impl Bot {
             return Ok(());
         };
         let lang = i18n::language_for(from.language_code.as_deref());
-        {
-            let mut state = self.state.lock().unwrap();
-            if state.languages.get(&from.id).map(String::as_str) != Some(lang) {
-                state.languages.insert(from.id, lang.to_string());
-                // Not worth leaving the player unanswered: the next message retries.
-                if let Err(e) = self.save(&state) {
-                    eprintln!("telegram-bot: saving the state file: {e:#}");
-                }
-            }
-        }
-        let chat = message.chat.id;
         let user = format!("tg:{}", from.id);
+        self.learn_language(from.id, &user, lang);
+        let chat = message.chat.id;
         let awaiting = self.awaiting_amount.lock().unwrap().remove(&chat);
         let mut words = text.split_whitespace();
         // `/cmd@BotName` in groups.
@@ -374,6 +365,34 @@ impl Bot {
         };
         let text = reply.unwrap_or_else(|r| refusal_text(lang, &r));
         self.telegram.send_message_with(chat, &text, &keyboard(lang))
+    }
+
+    /// A player's language, when the bot first sees it or it changed: told to the gateway
+    /// (`set-language`: its link message and deposit note come in it) and kept in the state
+    /// file (for the news). A failure is logged and tried again at the next message.
+    fn learn_language(&self, player: i64, user: &str, lang: &str) {
+        let known = self.state.lock().unwrap().languages.get(&player).map(String::as_str) == Some(lang);
+        if known {
+            return;
+        }
+        match self
+            .gateway
+            .call("set-language", json!({ "user": user, "language": lang }))
+        {
+            // A gateway without the call: nothing to tell it.
+            Ok(_) => {}
+            Err(r) if r.code == "unknown-call" => {}
+            Err(r) => {
+                eprintln!("telegram-bot: set-language refused: {}", r.code);
+                return;
+            }
+        }
+        let mut state = self.state.lock().unwrap();
+        state.languages.insert(player, lang.to_string());
+        // Not worth leaving the player unanswered: the next message retries.
+        if let Err(e) = self.save(&state) {
+            eprintln!("telegram-bot: saving the state file: {e:#}");
+        }
     }
 
     fn link(&self, lang: &str, user: &str, account: &str) -> Result<String, Refusal> {

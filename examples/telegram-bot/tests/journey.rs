@@ -612,6 +612,7 @@ fn players_link_top_up_and_withdraw_in_their_languages_through_a_proxy() {
     assert_eq!(list.len(), 1);
     let account = gw.service.with(|a| a.account(&user)).unwrap();
     assert_eq!((account.balance, account.frozen), (1250, 0));
+    assert_eq!(account.language.as_deref(), Some("en"));
     let reply = telegram.ask("/balance");
     assert!(
         reply.contains("1250 game units")
@@ -644,9 +645,14 @@ fn players_link_top_up_and_withdraw_in_their_languages_through_a_proxy() {
     let code = code_in_wallet(&gw, "boris-cwd");
     let reply = telegram.ask_as(BORIS, &format!("/code {code}"));
     assert!(reply.starts_with("Аккаунт boris-cwd привязан"), "{reply}");
+    // The bot told the gateway his language: its deposit note comes in Russian too.
+    let account = gw.service.with(|a| a.account(&format!("tg:{BORIS}"))).unwrap();
+    assert_eq!(account.language.as_deref(), Some("ru"));
     let reply = telegram.ask_as(BORIS, "Пополнить");
     assert!(
-        reply.contains("с boris-cwd на game-gateway") && reply.contains("1 CWD = 90 игровых единиц"),
+        reply.contains("с boris-cwd на game-gateway")
+            && reply.contains("1 CWD = 90 игровых единиц")
+            && reply.contains("Переведите CWD на game-gateway с аккаунта boris-cwd."),
         "{reply}"
     );
     gw.devnet
