@@ -971,3 +971,91 @@ fn bot_api_errors_never_carry_the_bot_token() {
         "{e}"
     );
 }
+
+/// A SOCKS5 proxy on loopback (no authentication, `CONNECT` only) that connects every
+/// request to `upstream` and records the target it was asked for.
+fn socks5_proxy(upstream: SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("socks5://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let record = record.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                use std::io::Read;
+                let mut client = client;
+                let mut greeting = [0u8; 2];
+                client.read_exact(&mut greeting)?;
+                let mut methods = vec![0u8; greeting[1] as usize];
+                client.read_exact(&mut methods)?;
+                assert_eq!(greeting[0], 5);
+                client.write_all(&[5, 0])?;
+                let mut request = [0u8; 4];
+                client.read_exact(&mut request)?;
+                assert_eq!(request[..2], [5, 1], "CONNECT");
+                let host = match request[3] {
+                    1 => {
+                        let mut a = [0u8; 4];
+                        client.read_exact(&mut a)?;
+                        std::net::Ipv4Addr::from(a).to_string()
+                    }
+                    3 => {
+                        let mut n = [0u8; 1];
+                        client.read_exact(&mut n)?;
+                        let mut name = vec![0u8; n[0] as usize];
+                        client.read_exact(&mut name)?;
+                        String::from_utf8(name).unwrap()
+                    }
+                    other => panic!("address type {other}"),
+                };
+                let mut port = [0u8; 2];
+                client.read_exact(&mut port)?;
+                record
+                    .lock()
+                    .unwrap()
+                    .push(format!("{host}:{}", u16::from_be_bytes(port)));
+                let server = TcpStream::connect(upstream)?;
+                client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0])?;
+                let (mut up, mut down) = (server.try_clone()?, client.try_clone()?);
+                std::thread::spawn(move || std::io::copy(&mut client, &mut up));
+                let mut server = server;
+                std::io::copy(&mut server, &mut down)?;
+                Ok(())
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn bot_api_calls_go_through_a_socks5_proxy() {
+    let telegram = FakeTelegram::default();
+    let real = telegram.start();
+    let (proxy, seen) = socks5_proxy(real.strip_prefix("http://").unwrap().parse().unwrap());
+    // A name that resolves nowhere: the proxy resolves it (as socks5h does).
+    let target = format!("api.telegram.invalid:{}", real.rsplit(':').next().unwrap());
+    let api = cwd_telegram_bot::telegram::BotApi::with_proxy(
+        &format!("http://{target}"),
+        BOT_TOKEN,
+        Duration::from_secs(1),
+        Some(&proxy.replace("socks5://", "socks5h://")),
+    )
+    .unwrap();
+    api.send_message(PLAYER, "through SOCKS").unwrap();
+    assert!(api.get_updates(0, Duration::from_secs(0)).unwrap().is_empty());
+    assert_eq!(telegram.sent(), vec![(PLAYER, "through SOCKS".to_string())]);
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty() && seen.iter().all(|t| *t == target), "{seen:?}");
+    // A setting that is not a proxy URL is refused without repeating it.
+    let e = cwd_telegram_bot::telegram::BotApi::with_proxy(
+        "https://api.telegram.org",
+        BOT_TOKEN,
+        Duration::from_secs(1),
+        Some("ftp://user:secret-pass@proxy:21"),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("not a proxy URL") && !e.contains("secret-pass"), "{e}");
+}
