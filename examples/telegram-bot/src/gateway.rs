@@ -11,7 +11,7 @@ pub struct Refusal {
     pub code: String,
     pub message: String,
     /// The error object's other fields (`attempts_left`, `retry_after_ms`, `minimum_cwd`…).
-    pub details: Value,
+    pub details: Box<Value>,
 }
 
 pub struct GatewayApi {
@@ -37,13 +37,13 @@ impl GatewayApi {
                     status,
                     code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
                     message: v["error"]["message"].as_str().unwrap_or("the gateway refused").to_string(),
-                    details: v["error"].clone(),
+                    details: Box::new(v["error"].clone()),
                 });
             }
             Err(ureq::Error::Transport(t)) => {
-                return Err(Refusal { status: 0, code: "unreachable".into(), message: format!("the gateway could not be reached ({})", t.kind()), details: Value::Null })
+                return Err(Refusal { status: 0, code: "unreachable".into(), message: format!("the gateway could not be reached ({})", t.kind()), details: Box::new(Value::Null) })
             }
         };
-        response.into_json().map_err(|_| Refusal { status: 200, code: "bad-answer".into(), message: "the gateway answered something that is not JSON".into(), details: Value::Null })
+        response.into_json().map_err(|_| Refusal { status: 200, code: "bad-answer".into(), message: "the gateway answered something that is not JSON".into(), details: Box::new(Value::Null) })
     }
 }

@@ -725,7 +725,7 @@ fn players_link_top_up_and_withdraw_in_their_languages_through_a_proxy() {
     );
     // The feed is followed on: another deposit is told at once, and nothing twice.
     gw.devnet
-        .transfer("boris-cwd", "game-gateway", 1 * CWD, Some("ещё"), None)
+        .transfer("boris-cwd", "game-gateway", CWD, Some("ещё"), None)
         .unwrap();
     eventually("the third credit's notice", Duration::from_secs(60), || {
         (telegram.told(BORIS, "Пополнение на 1.00000 CWD зачислено: +90 игровых единиц") == 1)
@@ -833,21 +833,21 @@ fn every_language_has_every_text() {
         status: 422,
         code: "wrong-code".into(),
         message: "wrong code; 4 attempts left".into(),
-        details: json!({ "code": "wrong-code", "message": "wrong code; 4 attempts left", "attempts_left": 4 }),
+        details: Box::new(json!({ "code": "wrong-code", "message": "wrong code; 4 attempts left", "attempts_left": 4 })),
     };
     assert_eq!(cwd_telegram_bot::refusal_text("ru", &wrong), "Неверный код: осталось попыток 4.");
     let limited = cwd_telegram_bot::gateway::Refusal {
         status: 429,
         code: "rate-limited".into(),
         message: "".into(),
-        details: json!({ "retry_after_ms": 1500, "scope": "user" }),
+        details: Box::new(json!({ "retry_after_ms": 1500, "scope": "user" })),
     };
     assert_eq!(cwd_telegram_bot::refusal_text("en", &limited), "Too many attempts; try again in 2 s.");
     let unknown = cwd_telegram_bot::gateway::Refusal {
         status: 418,
         code: "teapot".into(),
         message: "".into(),
-        details: Value::Null,
+        details: Box::new(Value::Null),
     };
     assert_eq!(cwd_telegram_bot::refusal_text("ru", &unknown), "Извините, не получилось (teapot). Попробуйте позже.");
 }
