@@ -178,23 +178,52 @@ class CallError extends Error {
   }
 }
 
+// A request the cabinet refused as one too many (the session's rate, or its requests in
+// progress: a long poll, a followed withdrawal and a refresh at once) is made again after
+// the time it says, a few times, before the player is told.
+// Besides the long poll, at most two requests at once: the cabinet caps a session's
+// requests in progress, and a refresh, a followed withdrawal and a click may coincide.
+const MAX_CALLS = 2;
+let active = 0;
+const waiting = [];
+function acquire() {
+  if (active < MAX_CALLS) { active++; return Promise.resolve(); }
+  return new Promise((r) => waiting.push(r));
+}
+function release() {
+  const next = waiting.shift();
+  if (next) next(); else active--;
+}
+
 async function call(name, args) {
-  let res;
-  try {
-    res = await fetch("api/" + name, {
-      method: "POST",
-      headers: { "Authorization": "Bearer " + session, "Content-Type": "application/json" },
-      body: JSON.stringify(args || {}),
-      cache: "no-store",
-    });
-  } catch (e) {
-    throw new CallError(0, { error: { code: "offline", message: "the cabinet could not be reached; check your connection" } });
+  if (name === "wait") return send(name, args);
+  await acquire();
+  try { return await send(name, args); } finally { release(); }
+}
+
+async function send(name, args) {
+  let res, body;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch("api/" + name, {
+        method: "POST",
+        headers: { "Authorization": "Bearer " + session, "Content-Type": "application/json" },
+        body: JSON.stringify(args || {}),
+        cache: "no-store",
+      });
+    } catch (e) {
+      throw new CallError(0, { error: { code: "offline", message: "the cabinet could not be reached; check your connection" } });
+    }
+    body = null;
+    try { body = await res.json(); } catch (e) { /* not JSON */ }
+    const tooMany = res.status === 429 && body && body.error && body.error.code === "too-many-requests";
+    if (!tooMany || attempt >= 4) break;
+    await new Promise((r) => setTimeout(r, Math.min(body.error.retry_after_ms || 1000, 10000)));
   }
-  let body = null;
-  try { body = await res.json(); } catch (e) { /* not JSON */ }
   if (!res.ok) {
     const err = new CallError(res.status, body);
-    if (res.status === 401) endSession(errorText(err));
+    // Once ended (signed out), requests still in flight say nothing more.
+    if (res.status === 401 && !ended) endSession(() => errorText(err));
     throw err;
   }
   return body;
@@ -204,14 +233,17 @@ async function call(name, args) {
 async function signOut() {
   try { await call("sign-out"); } catch (e) { if (e.status !== 401) { alertText(errorText(e)); return; } }
   sessionStorage.removeItem("cabinet-session");
-  endSession(t("session.signed-out"));
+  endSession(() => t("session.signed-out"));
 }
 
+// `message` gives the text, again when the player switches language.
+let ended = null;
 function endSession(message) {
+  ended = message;
   show("sign-out", false);
   show("who", false);
   for (const id of ["link-panel", "balance-panel", "topup-panel", "withdraw-panel", "referrals-panel", "history-panel"]) show(id, false);
-  $("session-error").textContent = message;
+  $("session-error").textContent = message();
   show("session-panel", true);
   say("");
   stopPolling();
@@ -230,13 +262,18 @@ function stopPolling() {
   if (watch) { clearInterval(watch); watch = null; }
 }
 
+let meSeq = 0; // a slower, older answer never replaces a newer one
 async function refresh() {
+  const seq = ++meSeq;
+  let fresh;
   try {
-    me = await call("me");
+    fresh = await call("me");
   } catch (e) {
     if (e.status !== 401) alertText(errorText(e));
     return;
   }
+  if (seq !== meSeq) return;
+  me = fresh;
   $("who").textContent = t("header.who", { user: me.user });
   show("who", true);
   show("sign-out", true);
@@ -297,13 +334,16 @@ async function loadPage(kind, list) {
   if (page.length) list.cursor = kind === "deposits" ? page[page.length - 1].deposit_id : page[page.length - 1].withdrawal_id;
 }
 
+let historySeq = 0; // two refreshes may overlap: only the last one started is shown
 async function refreshHistory() {
+  const seq = ++historySeq;
   const fresh = { deposits: listOf([]), withdrawals: listOf([]) };
   try {
     await Promise.all([loadPage("deposits", fresh.deposits), loadPage("withdrawals", fresh.withdrawals)]);
   } catch (e) {
     return;
   }
+  if (seq !== historySeq) return;
   ledger = fresh;
   renderHistory();
 }
@@ -365,7 +405,9 @@ function showWithdrawal(w) {
   watched = w;
   $("w-id").textContent = w.withdrawal_id;
   $("w-amount").textContent = t("withdrawal.amount-value", { game: w.game, cwd: formatCwd(w.cwd) });
-  $("w-state").textContent = t("state." + w.state) + (w.note ? " (" + w.note + ")" : "");
+  // The cabinet's own reason, in the player's words; an operator's as they wrote it.
+  const note = w.note === "cancelled by the player" ? t("withdrawal.by-you") : w.note;
+  $("w-state").textContent = t("state." + w.state) + (note ? " (" + note + ")" : "");
   $("w-tx").textContent = w.tx_id ? (w.block_num ? t("withdrawal.in-block", { tx: w.tx_id, block: w.block_num }) : w.tx_id) : t("withdrawal.not-sent");
   $("withdrawal").dataset.state = w.state;
   show("withdrawal", true);
@@ -556,12 +598,17 @@ $("unlink-confirm").addEventListener("click", async () => {
 
 // ---- referrals ------------------------------------------------------------------------
 let referrals = null;
+let referralsSeq = 0;
 async function refreshReferrals() {
+  const seq = ++referralsSeq;
+  let r;
   try {
-    referrals = await call("referrals");
+    r = await call("referrals");
   } catch (e) {
     return;
   }
+  if (seq !== referralsSeq) return;
+  referrals = r;
   renderReferrals();
 }
 
@@ -589,11 +636,11 @@ $("lang").addEventListener("change", async () => {
   if (ledger) renderHistory();
   if (watched) showWithdrawal(watched);
   renderReferrals();
-  if (me) await refresh();
-  else if (!session) endSession(t("error.session-missing"));
+  if (ended) endSession(ended);
+  else if (me) await refresh();
 });
 
 startLanguages().then(() => {
-  if (!session) endSession(t("error.session-missing"));
+  if (!session) endSession(() => t("error.session-missing"));
   else refresh();
 });
