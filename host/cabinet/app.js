@@ -64,7 +64,9 @@ window.CabinetAmounts = { parseCwd, parseGame, formatCwd };
 // in localStorage), else the browser's first known one, else English. Static texts are
 // marked data-i18n="key" (data-i18n-slots="key" for a sentence holding elements, placed
 // by their data-slot); dynamic ones come from t(key, vars), "{name}" replaced by vars.
-const I18N = { lang: "en", messages: {}, fallback: {}, languages: [] };
+// explicit: the player chose (the menu, or ?lang=); else the account's language, once
+// known (set by another front, such as the bot), is preferred to the browser's.
+const I18N = { lang: "en", messages: {}, fallback: {}, languages: [], explicit: false };
 
 function t(key, vars) {
   let text = I18N.messages[key];
@@ -95,10 +97,10 @@ async function fetchJson(path) {
 function pickLanguage(known) {
   const has = (l) => known.some((k) => k.code === l);
   const asked = new URLSearchParams(location.search).get("lang");
-  if (asked && has(asked)) return asked;
+  if (asked && has(asked)) { I18N.explicit = true; return asked; }
   let stored = null;
   try { stored = localStorage.getItem("cabinet-lang"); } catch (e) { /* storage off */ }
-  if (stored && has(stored)) return stored;
+  if (stored && has(stored)) { I18N.explicit = true; return stored; }
   for (const l of navigator.languages || [navigator.language || "en"]) {
     const base = String(l).toLowerCase().split("-")[0];
     if (has(base)) return base;
@@ -274,6 +276,7 @@ async function refresh() {
   }
   if (seq !== meSeq) return;
   me = fresh;
+  await agreeOnLanguage();
   $("who").textContent = t("header.who", { user: me.user });
   show("who", true);
   show("sign-out", true);
@@ -300,6 +303,25 @@ async function refresh() {
   $("deposit-note").textContent = me.deposit.note;
   $("withdraw-rate").textContent = t("withdraw.rate", { rate: describeRate(me.withdrawal_rate) });
   await refreshHistory();
+}
+
+// The gateway writes the link message and the deposit note in the player's language:
+// it is told the page's when they differ, unless the player never chose one here and
+// the account has one the page knows (then the page takes it).
+let toldLanguage = null;
+async function agreeOnLanguage() {
+  const theirs = me.account.language || "";
+  if (theirs === I18N.lang) return;
+  if (!I18N.explicit && theirs && I18N.languages.some((l) => l.code === theirs)) {
+    try { await loadLanguage(theirs); } catch (e) { /* keep this one */ }
+    return;
+  }
+  if (toldLanguage === I18N.lang) return;
+  toldLanguage = I18N.lang;
+  try {
+    await call("set-language", { language: I18N.lang });
+    setTimeout(refresh, 0); // the deposit note, now in this language
+  } catch (e) { toldLanguage = null; }
 }
 
 // Long polling: the host answers when the account's revision moves (a deposit credited,
@@ -627,6 +649,7 @@ function renderReferrals() {
 $("sign-out").addEventListener("click", signOut);
 $("lang").addEventListener("change", async () => {
   const lang = $("lang").value;
+  I18N.explicit = true;
   try { localStorage.setItem("cabinet-lang", lang); } catch (e) { /* storage off */ }
   if (new URLSearchParams(location.search).has("lang")) history.replaceState(null, "", location.pathname + location.hash);
   try { await loadLanguage(lang); } catch (e) { return; }

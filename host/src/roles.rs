@@ -185,6 +185,7 @@ pub const CABINET_CALLS: &[&str] = &[
     "cancel-withdrawal",
     "list-referrals",
     "referral-earnings",
+    "set-language",
 ];
 
 /// The roles that may make `call` (the configurable ones), if the table knows it.

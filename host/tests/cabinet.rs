@@ -604,6 +604,14 @@ fn players_cancel_their_own_unsent_withdrawals_unlink_and_see_their_referrals() 
     assert_eq!((his["referrer"].as_str(), his["referrals"].as_u64(), his["cashback"].as_i64()), (Some("alice"), Some(0), Some(20)), "{his}");
     assert_eq!(his["referred"], json!([]));
 
+    // The page's language, for the link message and the deposit note: the player's own,
+    // one the cabinet has a catalogue for.
+    refused_as(&env, &alice, "set-language", json!({ "language": "de" }), 400, "bad-request");
+    refused_as(&env, &alice, "set-language", json!({}), 400, "bad-request");
+    assert_eq!(as_user(&env, &alice, "set-language", json!({ "language": "ru", "user": "bob" })), json!({ "language": "ru" }));
+    assert_eq!(env.game("account", json!({ "user": "alice" }))["language"], "ru");
+    assert_ne!(env.game("account", json!({ "user": "bob" }))["language"], "ru");
+
     // Unlink: the player's own account only, whatever the browser says.
     let unlinked = as_user(&env, &bob, "unlink", json!({ "user": "alice" }));
     assert!(unlinked.is_object(), "{unlinked}");

@@ -175,6 +175,11 @@ async fn journey(w: Words) {
     assert!(!visible(&c, "#link-panel").await);
     wait_text(&c, "#linked-account", "alice-cwd", Duration::from_secs(5)).await;
     assert_eq!(text(&c, "#balance-title").await, t("balance.title"));
+    // The gateway was told the page's language (its link message and deposit note).
+    wait_until("the account's language", Duration::from_secs(10), || async {
+        tokio::task::block_in_place(|| env.game("account", json!({ "user": "alice" })))["language"] == w.lang
+    })
+    .await;
 
     // Top up: the panel names both accounts and the rate, and quotes live.
     assert_eq!(text(&c, "#deposit-to").await, "game-gateway");

@@ -371,6 +371,14 @@ async fn api(
             }
         }
         "unlink" => run_call(&st, "unlink", args_for(&browser, &[], Some(user))).await,
+        // The page's language, so the link message and the deposit note come in it: one
+        // the cabinet has a catalogue for.
+        "set-language" => match browser.get("language").and_then(Value::as_str) {
+            Some(l) if LANGUAGES.iter().any(|(code, _)| *code == l) => {
+                run_call(&st, "set-language", json!({ "user": user, "language": l })).await
+            }
+            _ => (400, error("bad-request", "`language` must be one of the cabinet's languages (see /cabinet/i18n/languages.json)")),
+        },
         "cancel-withdrawal" => cancel_withdrawal(&st, user, &browser).await,
         "referrals" => referrals(&st, user).await,
         "deposits" => {
