@@ -4,7 +4,7 @@
 //! forged and an expired session refused, a link with proof of work solved by the page's
 //! script (checked against the Rust puzzle), a deposit credited, a withdrawal followed to
 //! confirmed, another held for review and cancelled by the player, the referral panel,
-//! unlinking, signing out, and the memo-link route. Every text checked is the
+//! unlinking, signing out, and the memo-link route once the code route is refused. Every text checked is the
 //! catalogue's (`host/cabinet/i18n/<lang>.json`), so the page is checked to use it.
 //!
 //! Skipped when chromium or chromedriver is absent, unless `CI` is set (then it fails).
@@ -101,10 +101,12 @@ async fn journey(w: Words) {
     let Some((chromium, driver_path)) = browser_paths() else { return };
     let seed = format!("cabinet-browser-{}", w.lang);
     let env = tokio::task::spawn_blocking(move || {
-        CabinetEnv::start_with(&seed, POW_BITS, &["alice-cwd"], |c| {
+        CabinetEnv::start_with(&seed, POW_BITS, &["alice-cwd", "frank-cwd"], |c| {
             c.withdrawals.review_above_cwd = 5 * CWD as u64;
             c.referrals.level_rates_per_mille = vec![100, 50];
             c.referrals.cashback_per_mille = 20;
+            // One code message a day per account: the second player asking is refused.
+            c.link.account_daily = 1;
         })
     })
     .await
@@ -274,10 +276,22 @@ async fn journey(w: Words) {
     wait_exact(&c, "#session-error", &t("session.signed-out")).await;
     assert!(!visible(&c, "#link-panel").await);
 
-    // Another player links by the memo route: the page shows the code and where to send it.
+    // Another player asks for a code to an account whose code messages for the day are
+    // spent: refused, the page offers the memo route, which shows the code and where to
+    // send it.
+    tokio::task::block_in_place(|| {
+        let ch = env.game("link-challenge", json!({}));
+        let challenge = ch["challenge"].as_str().unwrap();
+        let nonce = cwd_gateway::pow::solve(challenge, POW_BITS);
+        env.game("start-link", json!({ "user": "frank", "account": "frank-cwd", "challenge": challenge, "nonce": nonce }));
+    });
     open(&c, &env, "", &env.session("carol")).await;
     wait_visible(&c, "#link-panel").await;
     assert_eq!(page_lang(&c).await, w.lang);
+    type_into(&c, "#account", "frank-cwd").await;
+    click(&c, "#link-start").await;
+    wait_exact(&c, "#alert", &t("error.rate-limited")).await;
+    wait_exact(&c, "#status", &t("link.use-memo")).await;
     click(&c, "#memo-start").await;
     wait_visible(&c, "#memo-route").await;
     assert_eq!(text(&c, "#memo-gateway").await, "game-gateway");
