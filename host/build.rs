@@ -5,6 +5,26 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Every `<lang>.json` in `dir` as `&[(lang, include_str!(path))]` in `$OUT_DIR/out`,
+/// English first: adding a language is adding its file.
+fn catalogues(dir: &std::path::Path, out: &str) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut langs: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p.clone())))
+        .collect();
+    langs.sort_by(|a, b| (a.0 != "en", &a.0).cmp(&(b.0 != "en", &b.0)));
+    let mut code = String::from("&[\n");
+    for (lang, path) in &langs {
+        println!("cargo:rerun-if-changed={}", path.display());
+        code.push_str(&format!("    ({lang:?}, include_str!({:?})),\n", path.display().to_string()));
+    }
+    code.push(']');
+    std::fs::write(PathBuf::from(std::env::var("OUT_DIR").unwrap()).join(out), code).unwrap();
+}
+
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
@@ -12,6 +32,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=CWD_GATEWAY_GUEST_WASM");
+    catalogues(&manifest.join("cabinet").join("i18n"), "cabinet_languages.rs");
 
     // The cache key of compiled components names the wasmtime version in use.
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();

@@ -2,16 +2,13 @@
 //! object of key → text, `{name}` for a value filled in). Plain JSON because the texts are
 //! short sentences with named values and no plural rules the bot needs; a translator edits
 //! one file with any editor, and the format needs no new dependency. Adding a language is
-//! adding its file and one line to [`CATALOGUES`].
+//! adding its file: the build script lists every `i18n/<lang>.json` in [`CATALOGUES`].
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// Every language the bot speaks; the first is the fallback.
-pub const CATALOGUES: &[(&str, &str)] = &[
-    ("en", include_str!("../i18n/en.json")),
-    ("ru", include_str!("../i18n/ru.json")),
-];
+/// Every language the bot speaks, English (the fallback) first.
+pub const CATALOGUES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/catalogues.rs"));
 
 /// The fallback language: players whose Telegram language the bot does not speak.
 pub const DEFAULT: &str = "en";

@@ -34,12 +34,10 @@ const APP_JS: &str = include_str!("../../cabinet/app.js");
 const STYLE_CSS: &str = include_str!("../../cabinet/cabinet.css");
 
 /// The page's message catalogues: one plain JSON object per language (key → text with
-/// `{name}` placeholders), served as `/cabinet/i18n/<code>.json`. Adding a language is
-/// adding its file and its line here; a test checks every catalogue has every key.
-pub const LANGUAGES: &[(&str, &str)] = &[
-    ("en", include_str!("../../cabinet/i18n/en.json")),
-    ("ru", include_str!("../../cabinet/i18n/ru.json")),
-];
+/// `{name}` placeholders), served as `/cabinet/i18n/<code>.json`, English first. The
+/// build script lists every `host/cabinet/i18n/<code>.json`: adding a language is adding
+/// its file; a test checks every catalogue has every key.
+pub const LANGUAGES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/cabinet_languages.rs"));
 
 /// `/cabinet/i18n/languages.json`: `[{code, name}]`, the name being each catalogue's
 /// `language.name`, in [`LANGUAGES`] order (the page's language menu).
@@ -556,6 +554,19 @@ async fn me(st: &AppState, session: &Session) -> (u16, Value) {
 mod i18n_tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    /// Adding a language is adding its file: every catalogue in the directory is served.
+    #[test]
+    fn every_catalogue_file_is_a_language() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/cabinet/i18n");
+        let files: BTreeSet<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".json").map(str::to_string))
+            .collect();
+        let served: BTreeSet<String> = LANGUAGES.iter().map(|(code, _)| code.to_string()).collect();
+        assert_eq!(files, served);
+        assert_eq!(LANGUAGES[0].0, "en", "English first: the fallback");
+    }
 
     /// Every error code a player can meet in the cabinet: the session refusals, the
     /// cabinet's own, the HTTP layer's, and the gateway's for the calls it makes.
