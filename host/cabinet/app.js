@@ -219,7 +219,7 @@ async function send(name, args) {
     body = null;
     try { body = await res.json(); } catch (e) { /* not JSON */ }
     const tooMany = res.status === 429 && body && body.error && body.error.code === "too-many-requests";
-    if (!tooMany || attempt >= 4) break;
+    if (!tooMany || attempt >= 20) break;
     await new Promise((r) => setTimeout(r, Math.min(body.error.retry_after_ms || 1000, 10000)));
   }
   if (!res.ok) {

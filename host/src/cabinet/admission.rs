@@ -16,13 +16,13 @@ use std::time::Instant;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdmissionLimits {
-    /// Requests a session may make per minute, sustained (default 120)…
+    /// Requests a session may make per minute, sustained (default 300)…
     pub session_per_minute: u32,
-    /// …and at once after a pause (default 30).
+    /// …and at once after a pause (default 60).
     pub session_burst: u32,
-    /// Requests of one session in progress at once, long polls included (default 4).
+    /// Requests of one session in progress at once, long polls apart (default 4).
     pub session_in_flight: u32,
-    /// The same per peer address (defaults 600, 120 and 32).
+    /// The same per peer address, long polls included (defaults 600, 120 and 32).
     pub peer_per_minute: u32,
     pub peer_burst: u32,
     pub peer_in_flight: u32,
@@ -31,8 +31,8 @@ pub struct AdmissionLimits {
 impl Default for AdmissionLimits {
     fn default() -> Self {
         AdmissionLimits {
-            session_per_minute: 120,
-            session_burst: 30,
+            session_per_minute: 300,
+            session_burst: 60,
             session_in_flight: 4,
             peer_per_minute: 600,
             peer_burst: 120,
@@ -101,10 +101,15 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
 
     /// Whether `key` may start a request now (nothing is taken).
     fn check(&mut self, key: &K, now: Instant) -> Result<(), Refusal> {
+        self.check_as(key, now, false)
+    }
+
+    /// [`Keyed::check`]; a request that holds no in-flight place only needs a token.
+    fn check_as(&mut self, key: &K, now: Instant, no_place: bool) -> Result<(), Refusal> {
         let Some(b) = self.map.get(key) else { return Ok(()) };
         let mut b = Bucket { level: b.level, at: b.at, in_flight: b.in_flight };
         self.refill(&mut b, now);
-        if b.in_flight >= self.in_flight {
+        if !no_place && b.in_flight >= self.in_flight {
             return Err(Refusal::TooMany);
         }
         if b.level < MILLI {
@@ -115,6 +120,10 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
     }
 
     fn take(&mut self, key: &K, now: Instant) {
+        self.take_as(key, now, false)
+    }
+
+    fn take_as(&mut self, key: &K, now: Instant, no_place: bool) {
         if self.map.len() >= MAX_KEYS && !self.map.contains_key(key) {
             self.forget_idle(now);
         }
@@ -122,7 +131,7 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
         let mut b = self.map.remove(key).unwrap_or(Bucket { level: burst, at: now, in_flight: 0 });
         self.refill(&mut b, now);
         b.level -= MILLI;
-        b.in_flight += 1;
+        b.in_flight += u32::from(!no_place);
         self.map.insert(key.clone(), b);
     }
 
@@ -156,14 +165,17 @@ pub struct Admission {
 /// A request let in: its in-flight places are given back when it is dropped.
 pub struct Admitted {
     books: Arc<Mutex<Books>>,
-    session: String,
+    /// The session whose in-flight place it holds (none for a long poll).
+    session: Option<String>,
     peer: Option<IpAddr>,
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
         let mut b = self.books.lock().unwrap_or_else(|p| p.into_inner());
-        b.sessions.done(&self.session);
+        if let Some(s) = &self.session {
+            b.sessions.done(s);
+        }
         if let Some(p) = &self.peer {
             b.peers.done(p);
         }
@@ -184,17 +196,28 @@ impl Admission {
     /// Lets a request of `session` from `peer` in, or says why not. Both limits are
     /// checked before either is charged, so a refusal costs the other nothing.
     pub fn admit(&self, session: &str, peer: Option<IpAddr>, now: Instant) -> Result<Admitted, Refusal> {
+        self.admit_as(session, peer, now, false)
+    }
+
+    /// [`Admission::admit`] for a long poll: it is charged to both buckets and holds its
+    /// peer's place, but not one of the session's, whose few places are for what the
+    /// player clicks (a page left behind by a reload keeps its poll until it ends).
+    pub fn admit_long_poll(&self, session: &str, peer: Option<IpAddr>, now: Instant) -> Result<Admitted, Refusal> {
+        self.admit_as(session, peer, now, true)
+    }
+
+    fn admit_as(&self, session: &str, peer: Option<IpAddr>, now: Instant, long_poll: bool) -> Result<Admitted, Refusal> {
         let mut b = self.books.lock().unwrap_or_else(|p| p.into_inner());
         let session_key = session.to_string();
         if let Some(p) = &peer {
             b.peers.check(p, now)?;
         }
-        b.sessions.check(&session_key, now)?;
+        b.sessions.check_as(&session_key, now, long_poll)?;
         if let Some(p) = &peer {
             b.peers.take(p, now);
         }
-        b.sessions.take(&session_key, now);
-        Ok(Admitted { books: self.books.clone(), session: session_key, peer })
+        b.sessions.take_as(&session_key, now, long_poll);
+        Ok(Admitted { books: self.books.clone(), session: (!long_poll).then_some(session_key), peer })
     }
 }
 
@@ -239,6 +262,24 @@ mod tests {
         assert_eq!(a.admit("alice", None, t0).err(), Some(Refusal::TooMany));
         drop(one);
         assert!(a.admit("alice", None, t0).is_ok());
+    }
+
+    #[test]
+    fn long_polls_do_not_take_the_sessions_places() {
+        let a = Admission::new(limits());
+        let t0 = Instant::now();
+        let polls: Vec<_> = (0..2).map(|_| a.admit_long_poll("alice", None, t0).unwrap()).collect();
+        // Both places are still the player's…
+        let one = a.admit("alice", None, t0 + Duration::from_secs(2)).unwrap();
+        let _two = a.admit("alice", None, t0 + Duration::from_secs(2)).unwrap();
+        assert_eq!(a.admit("alice", None, t0 + Duration::from_secs(2)).err(), Some(Refusal::TooMany));
+        drop(one);
+        drop(polls);
+        // …and polls still cost tokens and the peer's places.
+        let peer = Some("192.0.2.9".parse().unwrap());
+        let held: Vec<_> = (0..4).map(|i| a.admit_long_poll(&format!("p{i}"), peer, t0).unwrap()).collect();
+        assert_eq!(a.admit_long_poll("p9", peer, t0).err(), Some(Refusal::TooMany));
+        drop(held);
     }
 
     #[test]

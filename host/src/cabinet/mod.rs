@@ -285,7 +285,11 @@ async fn api(
         }
     };
     // Before the body is read: a flood costs a map lookup per request.
-    let _admitted = match cabinet.admission.admit(&session.user, peer, std::time::Instant::now()) {
+    let admit = match call.as_str() {
+        "wait" => admission::Admission::admit_long_poll,
+        _ => admission::Admission::admit,
+    };
+    let _admitted = match admit(&cabinet.admission, &session.user, peer, std::time::Instant::now()) {
         Ok(a) => a,
         Err(admission::Refusal::TooFast { retry_after_ms }) => {
             let body = json!({ "error": { "code": "too-many-requests", "message": "too many requests from this session or address; slow down", "retry_after_ms": retry_after_ms } });
