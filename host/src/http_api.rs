@@ -979,8 +979,8 @@ fn dispatch_in(
                     .confirm_link(arg!(str "user"), arg!(str "code"))
                     .map(to_json),
                 "set-language" => {
-                    let language = arg!(str "language");
-                    api.set_language(arg!(str "user"), language).map(|()| json!({ "language": language }))
+                    let (user, language) = (arg!(str "user"), arg!(str "language"));
+                    api.set_language(user, language).map(|()| json!({ "language": language }))
                 }
                 "unlink" => api
                     .unlink(arg!(str "user"))
