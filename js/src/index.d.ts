@@ -37,7 +37,7 @@ export interface NodeBackend {
 }
 
 /** A configuration where zero or absent fields take their defaults (wit/api.wit). */
-export type ConfigInput = Omit<Api.Config, 'link' | 'withdrawals' | 'lowFeeBalanceCwd' | 'tickIntervalMs' | 'idempotencyWindowMs' | 'treasury' | 'referrals' | 'events'> & {
+export type ConfigInput = Omit<Api.Config, 'link' | 'withdrawals' | 'lowFeeBalanceCwd' | 'tickIntervalMs' | 'idempotencyWindowMs' | 'treasury' | 'referrals' | 'events' | 'texts'> & {
   link?: Partial<Api.LinkConfig>;
   withdrawals?: Partial<Api.WithdrawalConfig>;
   lowFeeBalanceCwd?: bigint;
@@ -46,6 +46,7 @@ export type ConfigInput = Omit<Api.Config, 'link' | 'withdrawals' | 'lowFeeBalan
   treasury?: Partial<Api.TreasuryConfig>;
   referrals?: Partial<Api.ReferralConfig>;
   events?: Partial<Api.EventConfig>;
+  texts?: Partial<Api.PlayerTexts>;
 };
 
 export interface GatewayOptions {
