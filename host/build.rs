@@ -46,7 +46,7 @@ fn main() {
 
     // A prebuilt component can be supplied (e.g. by a packager); otherwise build it.
     if let Ok(path) = std::env::var("CWD_GATEWAY_GUEST_WASM") {
-        println!("cargo:rustc-env=CWD_GATEWAY_WASM={path}");
+        embed(&PathBuf::from(path));
         return;
     }
     let target_dir = root.join("target").join("guest");
@@ -69,5 +69,15 @@ fn main() {
     }
     let wasm = target_dir.join("wasm32-wasip2").join("release").join("cwd_gateway.wasm");
     assert!(wasm.exists(), "guest build produced no {}", wasm.display());
+    embed(&wasm);
+}
+
+/// The component the binary embeds, and its SHA-256 (`cwd-gateway --version` prints it,
+/// so a release's binary, `.wasm` and npm package can be matched).
+fn embed(wasm: &std::path::Path) {
+    use sha2::Digest;
+    let bytes = std::fs::read(wasm).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
+    println!("cargo:rerun-if-changed={}", wasm.display());
     println!("cargo:rustc-env=CWD_GATEWAY_WASM={}", wasm.display());
+    println!("cargo:rustc-env=CWD_GATEWAY_WASM_SHA256={}", hex::encode(sha2::Sha256::digest(&bytes)));
 }

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod assets;
 pub mod blocks;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod error;

@@ -5,33 +5,15 @@
 //   npm install && npm start      (then see the printed curl lines)
 //   node server.js --once         (plays the whole story by itself and exits)
 import { createServer } from 'node:http';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { createGateway, memoryStore, sqliteStore, GatewayError } from '@crowdwiz/gateway';
+import { startDevnet } from '@crowdwiz/gateway/devnet';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 const once = process.argv.includes('--once');
 const port = Number(process.env.PORT ?? 8080);
 
-// The devnet prints its URL, chain id and the accounts it made (with their keys: this is
-// a throwaway chain).
-async function startDevnet() {
-  const devnet = spawn(`${repo}target/debug/cwd-devnet`, ['--block-seconds', '1', '--lag', '2', '--account', 'crowdwiz-gateway:1000', '--account', 'alice-cwd:500'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const out = { proc: devnet, accounts: {} };
-  for await (const line of createInterface({ input: devnet.stdout })) {
-    if (line.startsWith('devnet JSON-RPC: ')) out.url = line.slice(17).trim();
-    else if (line.startsWith('chain id:')) out.chainId = line.split(':')[1].trim();
-    else if (line.startsWith('{')) {
-      const a = JSON.parse(line);
-      out.accounts[a.name] = a;
-      if (Object.keys(out.accounts).length === 2) break;
-    }
-  }
-  return out;
-}
-
-const devnet = await startDevnet();
+// A throwaway local chain: the release's `cwd-gateway devnet` ($CWD_GATEWAY_BIN or the
+// PATH), or a checkout's `cwd-devnet`. It prints the accounts it made with their keys.
+const devnet = await startDevnet({ args: ['--block-seconds', '1', '--lag', '2'], accounts: ['crowdwiz-gateway:1000', 'alice-cwd:500'] });
 const gw = await createGateway({
   nodes: [devnet.url],
   // node:sqlite where the Node has it (state survives restarts), else in memory.
@@ -80,7 +62,7 @@ const base = `http://127.0.0.1:${server.address().port}`;
 async function shutdown() {
   server.close();
   await gw.close();
-  devnet.proc.kill();
+  devnet.stop();
 }
 process.on('SIGINT', () => shutdown().then(() => process.exit(0)));
 

@@ -3,15 +3,25 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use cwd_gateway_host::{demo, serve, CallError, Runtime, RuntimeConfig};
 
 const MAIN_CHAIN_ID: &str = "4bb7d961ed2ed1b2b618711b1bd4d8d905abe061fcb9c79d1ba15468eadfa998";
 
+/// The release and the component inside (matched against the release's `.wasm` and the
+/// npm package's `gen/component.json`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (component sha256:",
+    env!("CWD_GATEWAY_WASM_SHA256"),
+    ", wasmtime ",
+    env!("CWD_GATEWAY_WASMTIME_VERSION"),
+    ")"
+);
+
 #[derive(Parser)]
-#[command(name = "cwd-gateway", version, about = "CrowdWiz gateway: the reference host of the gateway component")]
+#[command(name = "cwd-gateway", version = VERSION, about = "CrowdWiz gateway: the reference host of the gateway component")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,19 +85,14 @@ enum Command {
         #[arg(long, short, default_value = "signer.toml")]
         config: PathBuf,
     },
-    /// Run a simulated CrowdWiz node (JSON-RPC on POST /, control API on POST /devnet).
+    /// Run a simulated CrowdWiz node (JSON-RPC on POST /, control API on POST /devnet):
+    /// the same options as `cwd-devnet` ([--listen ADDR] [--block-seconds N] [--manual]
+    /// [--lag N] [--seed TEXT] [--history-start N] [--max-ops-per-account N]
+    /// [--track-account NAME]... [--account NAME:CWD]...); the seed is "devnet" unless given.
+    #[command(disable_help_flag = true)]
     Devnet {
-        #[arg(long, default_value = "127.0.0.1:8090")]
-        listen: std::net::SocketAddr,
-        /// Real seconds between blocks (each block is 3 s of chain time).
-        #[arg(long, default_value_t = 3.0)]
-        block_seconds: f64,
-        /// Blocks between head and irreversible.
-        #[arg(long, default_value_t = 5)]
-        lag: u32,
-        /// Seed for deterministic keys.
-        #[arg(long, default_value = "devnet")]
-        seed: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        options: Vec<String>,
     },
     /// Print a player's cabinet link: a session token for `user`, signed with the
     /// configured cabinet secret (what a game server does; see docs/cabinet.md).
@@ -206,7 +211,7 @@ fn main() -> ExitCode {
         Command::CabinetToken { config, user, ttl_secs } => cabinet_token(&config, &user, ttl_secs),
         Command::Backup { config, to, force } => backup(&config, &to, force),
         Command::CheckBackup { file, json } => check_backup(&file, json),
-        Command::Devnet { listen, block_seconds, lag, seed } => run_devnet(listen, block_seconds, lag, &seed).map_err(Failure::Host),
+        Command::Devnet { options } => run_devnet(options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -342,18 +347,15 @@ fn check_backup(file: &std::path::Path, json: bool) -> Result<(), Failure> {
     }
 }
 
-fn run_devnet(listen: std::net::SocketAddr, block_seconds: f64, lag: u32, seed: &str) -> anyhow::Result<()> {
-    if !(block_seconds > 0.0 && block_seconds <= 3600.0) {
-        anyhow::bail!("--block-seconds must be in (0, 3600]");
+fn run_devnet(options: Vec<String>) -> Result<(), Failure> {
+    if options.iter().any(|a| a == "--help" || a == "-h") {
+        println!("usage: cwd-gateway devnet {}", cwd_devnet::cli::USAGE);
+        return Ok(());
     }
-    let mut config = cwd_devnet::Config::seeded(seed);
-    config.listen = listen;
-    config.irreversible_lag = lag;
-    config.production = cwd_devnet::Production::Timer(Duration::from_secs_f64(block_seconds));
-    let handle = cwd_devnet::Devnet::start(config)?;
-    println!("devnet: JSON-RPC at {} (chain id {}), control API at {}", handle.url(), handle.chain_id_hex(), handle.control_url());
-    loop {
-        std::thread::park();
+    let options = cwd_devnet::cli::parse(options, Some("devnet")).map_err(|e| Failure::Input(format!("{e}\nusage: cwd-gateway devnet {}", cwd_devnet::cli::USAGE)))?;
+    match cwd_devnet::cli::serve(options) {
+        Ok(never) => match never {},
+        Err(e) => Err(Failure::Host(anyhow::anyhow!(e))),
     }
 }
 

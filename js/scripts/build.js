@@ -7,7 +7,8 @@
 // Defaults: ../target/guest/wasm32-wasip2/release/cwd_gateway.wasm (a host build makes it)
 // and ../target/guest/wasm32-wasip2/codec-component/cwd_codec_component.wasm.
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, rmSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,4 +48,16 @@ if (existsSync(codecWasm)) {
 } else {
   console.error(`note: no codec-only component at ${codecWasm}; the codec entry point loads the gateway component`);
 }
+// What gen/ was made from: the release checks the digest against `cwd-gateway --version`,
+// the tests the codec component's size.
+const source = (file) => {
+  const bytes = readFileSync(file);
+  return { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+};
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+writeFileSync(join(gen, 'component.json'), `${JSON.stringify({
+  version: pkg.version,
+  gateway: source(gatewayWasm),
+  codec: existsSync(codecWasm) ? source(codecWasm) : null,
+}, null, 2)}\n`);
 console.log(`gen/ built from ${gatewayWasm} (${asyncExports.length} async exports)`);

@@ -1,5 +1,18 @@
 // Compiled by test/types.test.js (tsc --noEmit): the package's types as a game uses them.
 import { createGateway, memoryStore, GatewayError, type Event, type Withdrawal } from '../src/index.js';
+import { createCodec, type Codec } from '../src/codec.js';
+import { startDevnet } from '../src/devnet.js';
+
+async function tools(): Promise<string> {
+  const codec: Codec = await createCodec();
+  const devnet = await startDevnet({ accounts: ['alice-cwd:10'], args: ['--block-seconds', '1'] });
+  // @ts-expect-error accounts are keyed by name, each with its keys
+  const wif: number = devnet.accounts['alice-cwd'].active_wif;
+  void wif;
+  devnet.stop();
+  return codec.publicKeyOf(devnet.accounts['alice-cwd'].active_wif);
+}
+void tools;
 
 async function game(): Promise<bigint> {
   const gw = await createGateway({ nodes: ['http://127.0.0.1:8090'], store: memoryStore(), mode: 'auto' });
