@@ -1,9 +1,11 @@
 //! The devnet as a process: the options of `cwd-devnet` and of `cwd-gateway devnet` (one
 //! parser, so the release's single binary serves the npm package's tests too).
 //!
-//!     [--listen 127.0.0.1:8090] [--block-seconds 3] [--manual] [--lag 5] [--seed TEXT]
-//!     [--history-start N] [--max-ops-per-account N] [--track-account NAME]...
-//!     [--account NAME:CWD]...
+//! ```text
+//! [--listen 127.0.0.1:8090] [--block-seconds 3] [--manual] [--lag 5] [--seed TEXT]
+//! [--history-start N] [--max-ops-per-account N] [--track-account NAME]...
+//! [--account NAME:CWD]...
+//! ```
 //!
 //! Prints the URLs, the chain id and each created account (a JSON line with its keys),
 //! then serves until killed.
