@@ -18,6 +18,7 @@ pub mod faults;
 pub mod fees;
 pub mod history;
 pub mod node;
+pub mod objects;
 pub mod ops;
 pub mod player;
 pub mod proposals;

@@ -21,6 +21,7 @@ const DATABASE: &[&str] = &[
     "lookup_accounts",
     "verify_authority",
     "get_potential_signatures",
+    "get_potential_address_signatures",
     "get_required_signatures",
     "get_transaction",
     "get_recent_transaction_by_id",
@@ -31,6 +32,8 @@ const DATABASE: &[&str] = &[
     "get_full_accounts",
     "get_account_count",
     "get_key_references",
+    "get_account_references",
+    "get_vesting_balances",
     "get_objects",
     "get_block_header",
     "get_block",
@@ -45,7 +48,7 @@ const DATABASE: &[&str] = &[
     "cancel_all_subscriptions",
 ];
 const HISTORY: &[&str] = &["get_account_history", "get_relative_account_history", "get_account_history_operations"];
-const BROADCAST: &[&str] = &["broadcast_transaction", "broadcast_transaction_synchronous"];
+const BROADCAST: &[&str] = &["broadcast_transaction", "broadcast_transaction_synchronous", "broadcast_transaction_with_callback"];
 
 /// The APIs one connection has been given ids for, as fc's api_connection numbers them:
 /// 0 is the database API and 1 the login API from the start; `call [1, "database", []]`
@@ -178,10 +181,20 @@ fn run(node: &Node, session: &mut Session, api: &str, method: &str, args: &[Valu
     }
     let out = match method {
         "broadcast_transaction" => {
-            node.broadcast(decode_tx(args)?, drop)?;
+            node.broadcast(decode_tx(args, 0)?, drop)?;
             Ok(Value::Null)
         }
-        "broadcast_transaction_synchronous" => Ok(node.broadcast_synchronous(decode_tx(args)?, drop)?.to_json()),
+        "broadcast_transaction_synchronous" => Ok(node.broadcast_synchronous(decode_tx(args, 0)?, drop)?.to_json()),
+        // api.cpp `network_broadcast_api::broadcast_transaction_with_callback(cb, trx)`:
+        // the callback (a number the client picked) is registered, the transaction pushed,
+        // and the answer is null; the notice comes when a block includes it (websocket.rs).
+        // Over HTTP the node accepts it too and never calls back (fc's http_api.cpp
+        // `send_notice`: "HTTP has no way to do this, so do nothing").
+        "broadcast_transaction_with_callback" => {
+            arg(args, 0, "cb")?;
+            node.broadcast(decode_tx(args, 1)?, drop)?;
+            Ok(Value::Null)
+        }
         _ => {
             let state = node.lock();
             query(&state, method, args)
@@ -212,6 +225,45 @@ fn u64_arg(args: &[Value], i: usize, name: &str, default: u64) -> Result<u64> {
     }
 }
 
+fn public_key_arg(k: &Value) -> Result<PublicKey> {
+    k.as_str()
+        .ok_or_else(|| ChainError::InvalidParams("keys must be strings".into()))?
+        .parse()
+        .map_err(|e: cwd_gateway::CodecError| ChainError::InvalidParams(e.to_string()))
+}
+
+/// protocol/transaction.cpp `signed_transaction::get_required_signatures`, as
+/// database_api.cpp calls it. `available` None: `get_potential_signatures`, every key of
+/// the active and owner authorities the operations need (with no key available, both are
+/// looked at). Some: `get_required_signatures`, for each account the active key if
+/// available, else the owner key if available, leaving out keys that already signed.
+/// Both answer a `set<public_key_type>`, ordered by the keys' bytes.
+fn signature_keys(state: &State, st: &cwd_gateway::ops::SignedTransaction, available: Option<&[PublicKey]>) -> Vec<PublicKey> {
+    let mut accounts: Vec<AccountId> = st.tx.operations.iter().map(cwd_gateway::ops::Operation::fee_payer).collect();
+    accounts.sort();
+    accounts.dedup();
+    let signed: Vec<[u8; 33]> = {
+        let digest = st.tx.digest(state.chain_id());
+        st.signatures.iter().filter_map(|s| cwd_gateway::signing::recover(&digest, s).ok()).map(|k| k.to_compressed()).collect()
+    };
+    let mut out: Vec<PublicKey> = Vec::new();
+    for a in accounts.iter().filter_map(|id| state.account(*id)) {
+        match available {
+            None => out.extend([a.active, a.owner]),
+            Some(keys) => {
+                let has = |k: &PublicKey| keys.contains(k) || signed.contains(&k.to_compressed());
+                let pick = if has(&a.active) { a.active } else if has(&a.owner) { a.owner } else { continue };
+                if !signed.contains(&pick.to_compressed()) {
+                    out.push(pick);
+                }
+            }
+        }
+    }
+    out.sort_by_key(PublicKey::to_compressed);
+    out.dedup();
+    out
+}
+
 /// A `1.11.N` argument; absent = `1.11.0`.
 fn history_id_arg(args: &[Value], i: usize, name: &str) -> Result<u64> {
     match args.get(i) {
@@ -220,8 +272,8 @@ fn history_id_arg(args: &[Value], i: usize, name: &str) -> Result<u64> {
     }
 }
 
-fn decode_tx(args: &[Value]) -> Result<cwd_gateway::ops::SignedTransaction> {
-    let v = arg(args, 0, "trx")?;
+fn decode_tx(args: &[Value], i: usize) -> Result<cwd_gateway::ops::SignedTransaction> {
+    let v = arg(args, i, "trx")?;
     Ok(cj::transaction(v).map_err(crate::error::Reject::Decode)?)
 }
 
@@ -257,17 +309,9 @@ fn asset_json(amount: i64) -> Value {
 fn full_account(state: &State, a: &crate::accounts::Account) -> Value {
     let name = |id: AccountId| state.account(id).map(|a| a.name.clone()).unwrap_or_default();
     let balances: Vec<Value> = state
-        .holdings(a.id)
-        .into_iter()
-        .map(|(asset, amount)| {
-            json!({
-                "id": format!("2.5.{}", state.balance_object_id(a.id, cwd_gateway::ops::AssetId(asset))),
-                "owner": format!("1.2.{}", a.id.0),
-                "asset_type": format!("1.3.{asset}"),
-                "balance": write_i64(amount),
-                "maintenance_flag": false,
-            })
-        })
+        .balance_objects(a.id)
+        .into_keys()
+        .filter_map(|asset| state.balance_object_json(state.balance_object_id(a.id, AssetId(asset))))
         .collect();
     let proposals: Vec<Value> = state.proposals().filter(|p| p.required().contains(&a.id)).map(|p| p.to_json()).collect();
     let assets: Vec<Value> = state.assets_issued_by(a.id).map(|x| json!(x.id_string())).collect();
@@ -314,22 +358,21 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
         }
         "get_potential_signatures" | "get_required_signatures" => {
             let st = cj::transaction(arg(args, 0, "trx")?).map_err(crate::error::Reject::Decode)?;
-            let mut keys = Vec::new();
-            for op in &st.tx.operations {
-                if let Some(a) = state.account(op.fee_payer()) {
-                    keys.push(a.active.to_string());
-                    if method == "get_potential_signatures" {
-                        keys.push(a.owner.to_string());
-                    }
+            let available = if method == "get_required_signatures" {
+                let mut keys = Vec::new();
+                for k in list_arg(args, 1, "available_keys")? {
+                    keys.push(public_key_arg(k)?);
                 }
-            }
-            if method == "get_required_signatures" {
-                let available: Vec<String> = list_arg(args, 1, "available_keys")?.iter().filter_map(|k| k.as_str().map(String::from)).collect();
-                keys.retain(|k| available.contains(k));
-            }
-            keys.sort();
-            keys.dedup();
-            json!(keys)
+                Some(keys)
+            } else {
+                None
+            };
+            json!(signature_keys(state, &st, available.as_deref()).iter().map(PublicKey::to_string).collect::<Vec<_>>())
+        }
+        // Addresses in the authorities (`address_auths`): the devnet's accounts have none.
+        "get_potential_address_signatures" => {
+            cj::transaction(arg(args, 0, "trx")?).map_err(crate::error::Reject::Decode)?;
+            json!([])
         }
         "get_transaction" => {
             let num = u64_arg(args, 0, "block_num", 0)?;
@@ -390,11 +433,7 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
             let keys = list_arg(args, 0, "keys")?;
             let mut out = Vec::new();
             for k in keys {
-                let key: PublicKey = k
-                    .as_str()
-                    .ok_or_else(|| ChainError::InvalidParams("keys must be strings".into()))?
-                    .parse()
-                    .map_err(|e: cwd_gateway::CodecError| ChainError::InvalidParams(e.to_string()))?;
+                let key = public_key_arg(k)?;
                 let ids: Vec<String> = state
                     .accounts()
                     .filter(|a| a.owner == key || a.active == key || a.memo == key)
@@ -403,6 +442,17 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
                 out.push(json!(ids));
             }
             json!(out)
+        }
+        // Accounts naming this one in their owner or active authority (account_auths,
+        // account_member_index): the devnet's authorities are single keys.
+        "get_account_references" => {
+            account_from_string(state, arg(args, 0, "account_id_or_name")?)?;
+            json!([])
+        }
+        // vesting_balance_objects (`1.13.N`) of the account: the devnet makes none.
+        "get_vesting_balances" => {
+            account_from_string(state, arg(args, 0, "account_id_or_name")?)?;
+            json!([])
         }
         "get_objects" => {
             let ids = list_arg(args, 0, "ids")?;
@@ -445,18 +495,22 @@ fn query(state: &State, method: &str, args: &[Value]) -> Result<Value> {
                 Some(_) => return Err(ChainError::InvalidParams("assets must be an array".into())),
             };
             if assets.is_empty() {
-                let mut held: Vec<u64> = state.holdings(account.id).into_keys().collect();
-                held.push(CORE_ASSET.0);
+                // Every balance object the account has (zero ones too), by asset, and
+                // the assets pending transactions are about to give it.
+                let mut held: Vec<u64> = state.balance_objects(account.id).into_keys().collect();
+                held.extend(state.holdings_pending(account.id));
                 held.sort();
                 held.dedup();
-                json!(held.into_iter().map(|a| (a, of(a))).filter(|(_, v)| *v != 0).map(|(a, v)| amount(a, v)).collect::<Vec<_>>())
+                json!(held.into_iter().map(|a| amount(a, of(a))).collect::<Vec<_>>())
             } else {
-                let mut out = Vec::new();
+                // A flat_set<asset_id_type>: ordered, each asset once.
+                let mut ids = Vec::new();
                 for a in &assets {
-                    let id = cj::object_id(a, "assets", 1, 3).map_err(|e| ChainError::InvalidParams(e.to_string()))?;
-                    out.push(amount(id, of(id)));
+                    ids.push(cj::object_id(a, "assets", 1, 3).map_err(|e| ChainError::InvalidParams(e.to_string()))?);
                 }
-                json!(out)
+                ids.sort();
+                ids.dedup();
+                json!(ids.into_iter().map(|id| amount(id, of(id))).collect::<Vec<_>>())
             }
         }
         "get_transaction_hex" => {
@@ -559,7 +613,9 @@ pub(crate) fn object(state: &State, id: &str) -> Value {
         ("2", "8") => state.block_summary(n).unwrap_or(Value::Null),
         ("2", "11") if n == 0 => chain_properties(state),
         ("1", "2") => state.account(AccountId(n)).map_or(Value::Null, |a| a.to_json()),
+        ("2", "5") => state.balance_object_json(n).unwrap_or(Value::Null),
         ("2", "6") => state.account(AccountId(n)).map_or(Value::Null, |a| state.statistics(a)),
+        ("2", "9") => state.account_history_entry_json(n).unwrap_or(Value::Null),
         ("1", "11") => state.history_object(n).map_or(Value::Null, |h| h.to_json()),
         ("1", "3") => state.asset(AssetId(n)).map_or(Value::Null, |a| state.asset_info(a.id).to_json()),
         ("2", "3") => state.asset(AssetId(n)).map_or(Value::Null, |a| state.asset_info(a.id).dynamic_json()),

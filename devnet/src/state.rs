@@ -43,11 +43,15 @@ pub struct TxLocation {
 #[derive(Clone, Debug)]
 pub(crate) enum Change {
     Balance { account: u64, asset: u64, delta: i64 },
+    /// The account's first balance in this asset: its `2.5.N` account_balance_object was
+    /// created (db_balance.cpp `adjust_balance` creates one on first credit, never
+    /// removes it).
+    BalanceCreated { account: u64, asset: u64 },
     FeesBurned(i64),
     /// A `1.11.N` was created (`next_history` moved past it).
     History(u64),
-    /// An entry was appended to this account's history (total_ops grew).
-    EntryAdded(u64),
+    /// An entry (`2.9.ath`) was appended to this account's history (total_ops grew).
+    EntryAdded { account: u64, ath: u64 },
     /// The account's oldest entry was pruned (removed_ops grew).
     EntryRemoved { account: u64, instance: u64, ath: u64 },
     ProposalCreated(u64),
@@ -246,6 +250,46 @@ impl State {
         self.balances.iter().filter(|((a, _), v)| *a == id.0 && **v != 0).map(|((_, asset), v)| (*asset, *v)).collect()
     }
 
+    /// Every `2.5.N` account_balance_object `id` has, by asset id: each asset it ever
+    /// held in a block or was issued, zero balances included (a node never removes one).
+    pub fn balance_objects(&self, id: AccountId) -> BTreeMap<u64, i64> {
+        self.balances.iter().filter(|((a, _), _)| *a == id.0).map(|((_, asset), v)| (*asset, *v)).collect()
+    }
+
+    /// `2.5.N` (account_object.hpp, account_balance_object), if it exists.
+    pub fn balance_object_json(&self, instance: u64) -> Option<Value> {
+        let (account, asset) = (instance / 1_000, instance % 1_000);
+        let balance = *self.balances.get(&(account, asset))?;
+        Some(json!({
+            "id": format!("2.5.{instance}"),
+            "owner": format!("1.2.{account}"),
+            "asset_type": format!("1.3.{asset}"),
+            "balance": write_i64(balance),
+            "maintenance_flag": false,
+        }))
+    }
+
+    /// `2.9.N` (operation_history_object.hpp, account_transaction_history_object), while
+    /// the account keeps that entry: `sequence` is its position in the account's history
+    /// (1 = its first operation) and `next` the entry before it (`2.9.0` for the oldest
+    /// kept, as account_history_plugin.cpp leaves it after pruning).
+    pub fn account_history_entry_json(&self, ath: u64) -> Option<Value> {
+        let (account, h) = self.account_history.iter().find(|(_, h)| h.aths.binary_search(&ath).is_ok())?;
+        let i = h.aths.binary_search(&ath).ok()?;
+        Some(json!({
+            "id": format!("2.9.{ath}"),
+            "account": format!("1.2.{account}"),
+            "operation_id": format!("1.11.{}", h.ops[i]),
+            "sequence": write_u64(h.removed_ops + i as u64 + 1),
+            "next": format!("2.9.{}", if i == 0 { 0 } else { h.aths[i - 1] }),
+        }))
+    }
+
+    /// The oldest `2.9.N` `account` still keeps.
+    pub(crate) fn oldest_history_entry(&self, account: u64) -> Option<u64> {
+        self.account_history.get(&account).and_then(|h| h.aths.first().copied())
+    }
+
     /// What pending transactions will change `id`'s CWD balance by.
     pub fn pending_net(&self, id: AccountId) -> i64 {
         self.pending_delta(id, CORE_ASSET)
@@ -261,6 +305,22 @@ impl State {
             }
         }
         net
+    }
+
+    /// Assets pending transactions change `id`'s balance in (their operations' direct
+    /// effects).
+    pub fn holdings_pending(&self, id: AccountId) -> Vec<u64> {
+        let mut out: Vec<u64> = self
+            .pending
+            .iter()
+            .flat_map(|tx| tx.ops())
+            .flat_map(|op| expanded(&op).iter().flat_map(ChainOp::deltas).collect::<Vec<_>>())
+            .filter(|(a, _, d)| *a == id && *d != 0)
+            .map(|(_, asset, _)| asset.0)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Number of transactions waiting for a block.
@@ -561,7 +621,10 @@ impl State {
             return Err(ChainError::BadInput(format!("cannot issue {amount}: beyond the maximum supply")));
         }
         self.issued += amount;
-        *self.balances.entry((id.0, CORE_ASSET.0)).or_insert(0) += amount;
+        // Nothing issued, no balance object (an account created empty has none).
+        if amount != 0 {
+            *self.balances.entry((id.0, CORE_ASSET.0)).or_insert(0) += amount;
+        }
         Ok(())
     }
 
@@ -595,7 +658,9 @@ impl State {
         if amount < 0 || self.total_of(asset).checked_add(amount).is_none_or(|t| t > max) {
             return Err(ChainError::BadInput(format!("cannot issue {amount}: beyond the asset's max_supply {max}")));
         }
-        *self.balances.entry((to.0, asset.0)).or_insert(0) += amount;
+        if amount != 0 {
+            *self.balances.entry((to.0, asset.0)).or_insert(0) += amount;
+        }
         Ok(())
     }
 
@@ -805,7 +870,7 @@ impl State {
         h.ops.push(instance);
         h.aths.push(ath);
         h.total_ops += 1;
-        undo.push(Change::EntryAdded(account.0));
+        undo.push(Change::EntryAdded { account: account.0, ath });
         if h.total_ops - h.removed_ops > max && h.ops.len() > 1 {
             let (instance, ath) = (h.ops.remove(0), h.aths.remove(0));
             h.removed_ops += 1;
@@ -814,6 +879,9 @@ impl State {
     }
 
     fn adjust(&mut self, account: AccountId, asset: AssetId, delta: i64, undo: &mut Vec<Change>) {
+        if !self.balances.contains_key(&(account.0, asset.0)) {
+            undo.push(Change::BalanceCreated { account: account.0, asset: asset.0 });
+        }
         *self.balances.entry((account.0, asset.0)).or_insert(0) += delta;
         undo.push(Change::Balance { account: account.0, asset: asset.0, delta });
     }
@@ -937,6 +1005,9 @@ impl State {
     fn revert(&mut self, change: Change) {
         match change {
             Change::Balance { account, asset, delta } => *self.balances.entry((account, asset)).or_insert(0) -= delta,
+            Change::BalanceCreated { account, asset } => {
+                self.balances.remove(&(account, asset));
+            }
             Change::FeesBurned(f) => self.fees_burned -= f,
             // The counters move back only while nothing outside the undo log (an
             // account_create) took a later number: reusing it would overwrite that entry.
@@ -946,7 +1017,7 @@ impl State {
                     self.next_history = instance;
                 }
             }
-            Change::EntryAdded(account) => {
+            Change::EntryAdded { account, .. } => {
                 if let Some(h) = self.account_history.get_mut(&account) {
                     h.ops.pop();
                     let ath = h.aths.pop();
