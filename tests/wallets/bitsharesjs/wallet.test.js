@@ -280,6 +280,9 @@ test("bitsharesjs as a player: link, top up, withdraw", { timeout: 150000 }, asy
     const inBlock = await Apis.instance().db_api().exec("get_transaction", [c.block_num, c.trx_num]);
     assert.deepEqual(c.trx, inBlock);
     assert.deepEqual(c.trx.operation_results, [[0, {}]]);
+    const dgp = await Apis.instance().db_api().exec("get_dynamic_global_properties", []);
+    assert.ok(dgp.head_block_number >= c.block_num);
+    assert.equal(dgp.id, "2.1.0");
 
     // ---- the gateway credits it at the deposit rate once the block is irreversible.
     const credit = Math.floor(deposit * DEPOSIT_RATE.game_units / DEPOSIT_RATE.per_cwd_units);
