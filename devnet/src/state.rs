@@ -1005,8 +1005,11 @@ impl State {
     fn revert(&mut self, change: Change) {
         match change {
             Change::Balance { account, asset, delta } => *self.balances.entry((account, asset)).or_insert(0) -= delta,
+            // Unless the faucet has put something there since (outside any block).
             Change::BalanceCreated { account, asset } => {
-                self.balances.remove(&(account, asset));
+                if self.balances.get(&(account, asset)) == Some(&0) {
+                    self.balances.remove(&(account, asset));
+                }
             }
             Change::FeesBurned(f) => self.fees_burned -= f,
             // The counters move back only while nothing outside the undo log (an

@@ -320,4 +320,11 @@ fn account_pages_read_references_vesting_and_balance_objects() {
     d.reorg(1, false).unwrap();
     assert_eq!(result(&d, "database", "get_objects", json!([[id]]))[0], Value::Null);
     assert_eq!(result(&d, "database", "get_account_balances", json!(["carol", []])), json!([]));
+    // …but keeps what the faucet put there since, outside any block.
+    d.transfer("bob", "carol", CWD, None, None).unwrap();
+    d.produce_block();
+    control(&d, "issue", json!({ "account": "carol", "amount": 5 }));
+    d.reorg(1, false).unwrap();
+    assert_eq!(result(&d, "database", "get_objects", json!([[id]]))[0]["balance"], json!(5));
+    assert_conserved(&d);
 }
