@@ -195,7 +195,9 @@ test("bitsharesjs as a player: link, top up, withdraw", { timeout: 150000 }, asy
     });
     const devnet = await startDevnet();
     const port = await freePort();
+    // The gateway starts while the wallet connects (awaited before the first API call).
     const gatewayReady = startGateway(devnet, port);
+    gatewayReady.catch(() => {});
     const player = devnet.accounts[PLAYER];
     // ---- connect and sync, as the web wallet does (routerTransition: Apis, then
     // ChainStore.resetCache(false), which subscribes with notify_remove_create false).
