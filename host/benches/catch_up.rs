@@ -17,7 +17,7 @@ use cwd_gateway_host::bindings::api;
 use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::MemorySink;
 use cwd_gateway_host::gateway::Service;
-use cwd_gateway_host::node::{HttpNode, Node};
+use cwd_gateway_host::node::{NodeClient, Node};
 use cwd_gateway_host::store::SqliteStore;
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use serde_json::Value;
@@ -32,7 +32,7 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::seeded("catch-up bench") }).expect("devnet");
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
-    let node = Arc::new(HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(30)));
+    let node = Arc::new(NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(30)));
     let events = MemorySink::default();
     let store = Arc::new(SqliteStore::open(&dir.join("gateway.db")).unwrap());
     // As `cwd-gateway serve` runs it: the next history page read while one is applied.

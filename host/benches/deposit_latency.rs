@@ -17,7 +17,7 @@ use cwd_gateway_host::bindings::api;
 use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::MemorySink;
 use cwd_gateway_host::gateway::Service;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::MemoryStore;
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use support::*;
@@ -27,7 +27,7 @@ fn main() {
     let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_secs(1)), block_interval: 1, ..DevnetConfig::seeded("deposit latency") })
         .expect("devnet");
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
-    let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5));
+    let node = NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(5));
     let events = MemorySink::default();
     let caps = Capabilities { store: Arc::new(MemoryStore::new()), node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(events.clone()), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
     let mut config = config(devnet.chain_id_hex());

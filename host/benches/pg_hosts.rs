@@ -32,7 +32,7 @@ use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::NullSink;
 use cwd_gateway_host::gateway::{GatewayCallError, Service, ServiceOptions};
 use cwd_gateway_host::lease::LeaseConfig;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::{CommitOutcome, Entry, PostgresOptions, PostgresStore, Precondition, SqliteStore, Store, StoreError, Write};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 
@@ -46,7 +46,7 @@ struct Chain {
 }
 
 fn host(chain: &Chain, store: Arc<dyn Store>, name: &str) -> Arc<Service> {
-    let node = HttpNode::new(vec![chain.devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&chain.devnet.chain_id_hex()).unwrap();
+    let node = NodeClient::new(vec![chain.devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&chain.devnet.chain_id_hex()).unwrap();
     let caps = Capabilities { store, node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
     let options = ServiceOptions { api_instances: 4, lease: LeaseConfig { holder: name.into(), duration: Duration::from_secs(30) } };
     Service::start_opts(&chain.runtime, caps, &chain.config, chain.keys.clone(), options).unwrap()

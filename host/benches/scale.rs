@@ -34,7 +34,7 @@ use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::NullSink;
 use cwd_gateway_host::gateway::{GatewayCallError, Service, ServiceOptions};
 use cwd_gateway_host::lease::LeaseConfig;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::{Entry, PostgresOptions, PostgresStore, SqliteStore, Store};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 
@@ -329,7 +329,7 @@ fn main() {
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let host = |store: Arc<dyn Store>| {
-        let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&devnet.chain_id_hex()).unwrap();
+        let node = NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&devnet.chain_id_hex()).unwrap();
         let caps = Capabilities { store, node: Arc::new(node), clock: Arc::new(SystemClock), events: Arc::new(NullSink), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
         let options = ServiceOptions { api_instances: 4, lease: LeaseConfig { holder: "scale".into(), duration: Duration::from_secs(600) } };
         Service::start_opts(&runtime, caps, &config, keys.clone(), options).unwrap()

@@ -28,7 +28,7 @@ use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::NullSink;
 use cwd_gateway_host::gateway::Service;
 use cwd_gateway_host::http_api::HttpApi;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::SqliteStore;
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use support::*;
@@ -195,7 +195,7 @@ fn main() {
         let store = Arc::new(SqliteStore::open(&dir.join(file)).unwrap());
         let caps = Capabilities {
             store: store.clone(),
-            node: Arc::new(HttpNode::new(
+            node: Arc::new(NodeClient::new(
                 vec![devnet.url().to_string()],
                 Duration::from_secs(5),
             )),

@@ -192,6 +192,10 @@ pub struct NodeSection {
     /// node's answers, and so deposits: only for a network you control end to end.
     #[serde(default)]
     pub insecure_plain_http_to_remote_nodes: bool,
+    /// PEM CA certificates that `https://` and `wss://` nodes' certificates must chain
+    /// to, instead of the webpki roots (the operator's own nodes behind a private CA).
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl NodeSection {
@@ -209,13 +213,13 @@ impl NodeSection {
                 None => false,
             };
             match url.scheme() {
-                "https" => {}
-                "http" if loopback => {}
-                "http" if self.insecure_plain_http_to_remote_nodes => {
+                "https" | "wss" => {}
+                "http" | "ws" if loopback => {}
+                "http" | "ws" if self.insecure_plain_http_to_remote_nodes => {
                     tracing::warn!(host, "[node] insecure_plain_http_to_remote_nodes: plain HTTP to another host; anyone on the path can forge deposits");
                 }
-                "http" => bail!("[node] urls[{i}]: plain http:// to {host}, another host: anyone on the path could forge the node's answers, and so deposits. Use https://, or set [node] insecure_plain_http_to_remote_nodes = true on a network you control end to end"),
-                other => bail!("[node] urls[{i}]: the scheme {other}:// is not supported (https://, or http:// to this machine)"),
+                scheme @ ("http" | "ws") => bail!("[node] urls[{i}]: plain {scheme}:// to {host}, another host: anyone on the path could forge the node's answers, and so deposits. Use https:// or wss://, or set [node] insecure_plain_http_to_remote_nodes = true on a network you control end to end"),
+                other => bail!("[node] urls[{i}]: the scheme {other}:// is not supported (https:// or wss://, or http:// or ws:// to this machine)"),
             }
         }
         Ok(())

@@ -15,7 +15,7 @@ use crate::clock::SystemClock;
 use crate::events::{EventSink, LogSink, MemorySink, NullSink};
 use crate::gateway::Service;
 use crate::imports::Capabilities;
-use crate::node::HttpNode;
+use crate::node::NodeClient;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::MemoryStore;
 
@@ -100,7 +100,7 @@ pub fn run(opts: &DemoOptions, out: &mut dyn FnMut(String)) -> Result<Demo> {
     ));
 
     // 2. The gateway component in this host, talking to the devnet over HTTP.
-    let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5))
+    let node = NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(5))
         .verify_chain_id(&devnet.chain_id_hex())?;
     let events = MemorySink::default();
     let sink: Arc<dyn EventSink> = if opts.verbose {

@@ -1,7 +1,9 @@
 //! When the timer should tick besides the component's own schedule: when the node's
-//! last irreversible block moves. One `get_dynamic_global_properties` per block, timed
-//! for just after the next block is due, so a deposit is credited about one block after
-//! it becomes irreversible instead of up to a whole tick interval later.
+//! last irreversible block moves. One `get_dynamic_global_properties` per block: when
+//! the node announces its blocks (a WebSocket node's `set_block_applied_callback`
+//! notices), after each notice; otherwise timed for just after the next block is due.
+//! Either way a deposit is credited about one block after it becomes irreversible
+//! instead of up to a whole tick interval later.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +20,9 @@ const AFTER_BLOCK: Duration = Duration::from_millis(300);
 /// whole interval: a late block costs a few calls, not an interval of latency.
 const LATE_RETRIES: u32 = 2;
 const LATE_RETRY_FRACTION: u32 = 4;
+/// A node that announces its blocks is still asked this often without a notice: a
+/// notice lost on the way must not stall crediting.
+const ANNOUNCED_FALLBACK: Duration = Duration::from_secs(30);
 
 pub struct FinalityWatch {
     /// Read from the chain's global properties at the first poll.
@@ -27,11 +32,13 @@ pub struct FinalityWatch {
     last_head: Option<u64>,
     /// Polls in a row that found the head where it was.
     misses: u32,
+    /// The node's count of announced blocks at the last look.
+    announced: Option<u64>,
 }
 
 impl Default for FinalityWatch {
     fn default() -> Self {
-        FinalityWatch { block_interval: None, next_poll: Instant::now(), last_irreversible: None, last_head: None, misses: 0 }
+        FinalityWatch { block_interval: None, next_poll: Instant::now(), last_irreversible: None, last_head: None, misses: 0, announced: None }
     }
 }
 
@@ -51,13 +58,25 @@ impl FinalityWatch {
     /// last answer. Node errors are ignored here: the next tick reports them.
     pub fn moved(&mut self, node: &dyn Node) -> bool {
         let now = Instant::now();
+        if let Some(count) = node.blocks_announced() {
+            let news = self.announced != Some(count);
+            if !news && now < self.next_poll {
+                return false;
+            }
+            self.announced = Some(count);
+            self.next_poll = now + ANNOUNCED_FALLBACK;
+            let Some(dgp) = dynamic_properties(node) else { return false };
+            self.last_head = int(&dgp["head_block_number"]);
+            self.misses = 0;
+            return self.irreversible_moved(&dgp);
+        }
+        self.announced = None;
         if now < self.next_poll {
             return false;
         }
         let interval = self.block_interval(node);
         self.next_poll = now + interval;
-        let Some(dgp) = node.call("database", "get_dynamic_global_properties", "[]").ok().and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        else {
+        let Some(dgp) = dynamic_properties(node) else {
             return false;
         };
         let head = int(&dgp["head_block_number"]);
@@ -79,11 +98,19 @@ impl FinalityWatch {
                 }
             }
         }
+        self.irreversible_moved(&dgp)
+    }
+
+    fn irreversible_moved(&mut self, dgp: &Value) -> bool {
         let Some(lib) = int(&dgp["last_irreversible_block_num"]) else { return false };
         let moved = self.last_irreversible.is_some_and(|last| lib > last);
         self.last_irreversible = Some(self.last_irreversible.map_or(lib, |last| last.max(lib)));
         moved
     }
+}
+
+fn dynamic_properties(node: &dyn Node) -> Option<Value> {
+    node.call("database", "get_dynamic_global_properties", "[]").ok().and_then(|t| serde_json::from_str(&t).ok())
 }
 
 fn int(v: &Value) -> Option<u64> {
@@ -164,6 +191,53 @@ mod tests {
         let polls = *chain.polls.lock().unwrap();
         assert!(!watch.moved(&chain));
         assert_eq!(*chain.polls.lock().unwrap(), polls);
+    }
+
+    /// A chain whose node announces its blocks.
+    struct Announcing {
+        chain: Chain,
+        announced: Mutex<Option<u64>>,
+    }
+
+    impl Node for Announcing {
+        fn call(&self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
+            self.chain.call(api, method, params)
+        }
+
+        fn blocks_announced(&self) -> Option<u64> {
+            *self.announced.lock().unwrap()
+        }
+    }
+
+    #[test]
+    fn a_node_that_announces_blocks_is_asked_after_each_notice_and_not_between() {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let node = Announcing { chain: Chain { head: Mutex::new((10, now, 5)), polls: Mutex::new(0) }, announced: Mutex::new(Some(1)) };
+        let polls = || *node.chain.polls.lock().unwrap();
+        let mut watch = FinalityWatch::default();
+        assert!(!watch.moved(&node));
+        assert_eq!(polls(), 1);
+        // No notice: nothing asked, however often the timer looks (the block interval,
+        // 1 s here, would have polled).
+        for _ in 0..5 {
+            assert!(!watch.moved(&node));
+        }
+        assert_eq!(polls(), 1);
+        // A block came, and with it the irreversible block moved: seen at once.
+        *node.chain.head.lock().unwrap() = (11, now + 1, 6);
+        *node.announced.lock().unwrap() = Some(2);
+        assert!(watch.moved(&node));
+        assert_eq!(polls(), 2);
+        // A notice whose block left the irreversible block where it was.
+        *node.chain.head.lock().unwrap() = (12, now + 2, 6);
+        *node.announced.lock().unwrap() = Some(3);
+        assert!(!watch.moved(&node));
+        assert_eq!(polls(), 3);
+        // The connection is lost (no announcements): back to polling on the interval.
+        *node.announced.lock().unwrap() = None;
+        watch.next_poll = Instant::now();
+        *node.chain.head.lock().unwrap() = (13, now + 3, 7);
+        assert!(watch.moved(&node));
     }
 
     #[test]

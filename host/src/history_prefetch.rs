@@ -96,6 +96,10 @@ impl Node for HistoryPrefetch {
         drop(self.take());
         self.inner.fail_over(reason)
     }
+
+    fn blocks_announced(&self) -> Option<u64> {
+        self.inner.blocks_announced()
+    }
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub mod serve;
 pub mod settings;
 pub mod signer;
 pub mod store;
+pub mod tls;
 pub mod webhooks;
 
 pub use codec::{CallError, Codec};

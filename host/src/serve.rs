@@ -15,7 +15,7 @@ use crate::gateway::Service;
 use crate::gateway::ServiceOptions;
 use crate::http_api::HttpApi;
 use crate::imports::Capabilities;
-use crate::node::HttpNode;
+use crate::node::NodeClient;
 use crate::runtime::Runtime;
 use crate::store::{MemoryStore, PostgresStore, SqliteStore, Store};
 
@@ -102,7 +102,7 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     });
     let keys = cfg.load_keys()?;
     let tokens = cfg.api_tokens()?;
-    let node = HttpNode::new(cfg.node.urls.clone(), cfg.node_timeout())
+    let node = NodeClient::with_ca_file(cfg.node.urls.clone(), cfg.node_timeout(), cfg.node.ca_file.as_deref())?
         .verify_chain_id(&cfg.gateway.chain_id)?;
     let webhook = cfg.webhook_target()?;
     let sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(LogSink)];

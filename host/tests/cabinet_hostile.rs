@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use cwd_gateway_host::cabinet::{session, Cabinet};
 use cwd_gateway_host::http_api::HttpApi;
-use cwd_gateway_host::node::{HttpNode, Node, NodeError};
+use cwd_gateway_host::node::{NodeClient, Node, NodeError};
 use cwd_gateway_host::RuntimeConfig;
 use serde_json::{json, Value};
 use support::*;
@@ -20,7 +20,7 @@ const SECRET: &str = "cabinet-test-secret-0123456789abcdef";
 /// The devnet's node, with account lookups taking `delay`: what makes a `start-link`
 /// slow enough that a flood of them would hold the gateway's instances.
 struct SlowLookups {
-    inner: HttpNode,
+    inner: NodeClient,
     delay: Duration,
 }
 

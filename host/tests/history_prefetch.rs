@@ -13,7 +13,7 @@ use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::MemorySink;
 use cwd_gateway_host::gateway::Service;
 use cwd_gateway_host::history_prefetch::HistoryPrefetch;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::MemoryStore;
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use support::*;
@@ -24,7 +24,7 @@ fn a_catch_up_with_prefetched_pages_credits_every_transfer_once() {
     const TRANSFERS: usize = 1_050; // ten full pages and a short one, over several ticks
     let devnet = Devnet::start(DevnetConfig { production: Production::Timer(Duration::from_millis(100)), ..DevnetConfig::seeded("prefetch") }).expect("devnet");
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
-    let http: Arc<dyn cwd_gateway_host::node::Node> = Arc::new(HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(10)));
+    let http: Arc<dyn cwd_gateway_host::node::Node> = Arc::new(NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(10)));
     let node = Arc::new(HistoryPrefetch::new(http));
     let events = MemorySink::default();
     let caps = Capabilities { store: Arc::new(MemoryStore::new()), node, clock: Arc::new(SystemClock), events: Arc::new(events.clone()), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };

@@ -18,7 +18,7 @@ use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::MemorySink;
 use cwd_gateway_host::gateway::Service;
 use cwd_gateway_host::http_api::HttpApi;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::MemoryStore;
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use serde_json::{json, Value};
@@ -68,7 +68,7 @@ impl Env {
         let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
         let players = players.iter().map(|p| devnet.create_account(AccountSpec::new(p, 500 * CWD)).unwrap()).collect();
         devnet.produce_block();
-        let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5))
+        let node = NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(5))
             .verify_chain_id(&devnet.chain_id_hex())
             .unwrap();
         let events = MemorySink::default();

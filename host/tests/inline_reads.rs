@@ -12,7 +12,7 @@ use cwd_gateway_host::bindings::api;
 use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::MemorySink;
 use cwd_gateway_host::gateway::Service;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::{CommitOutcome, Entry, MemoryStore, Precondition, Store, StoreError, Write};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use support::*;
@@ -39,7 +39,7 @@ fn service(store: Arc<dyn Store>) -> (cwd_devnet::DevnetHandle, Arc<Service>) {
     let devnet = Devnet::start(DevnetConfig::seeded("inline-reads")).expect("devnet");
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 10_000 * CWD)).unwrap();
     devnet.produce_block();
-    let node = Arc::new(HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(10)));
+    let node = Arc::new(NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(10)));
     let caps = Capabilities { store, node, clock: Arc::new(SystemClock), events: Arc::new(MemorySink::default()), signer: std::sync::Arc::new(cwd_gateway_host::signer::NoSigner) };
     let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();

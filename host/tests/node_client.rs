@@ -1,4 +1,4 @@
-//! The `node` capability's HTTP client (`HttpNode`) against devnets on loopback:
+//! The `node` capability's HTTP client (`NodeClient`) against devnets on loopback:
 //! failover, the chain id check, which errors fail over and which do not, timeouts and
 //! answers that are not JSON-RPC.
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cwd_devnet::{Config as DevnetConfig, Devnet, DevnetHandle, FaultKind, FaultRule};
-use cwd_gateway_host::node::{HttpNode, Node, NodeError};
+use cwd_gateway_host::node::{NodeClient, Node, NodeError};
 use serde_json::Value;
 
 fn devnet(seed: &str) -> DevnetHandle {
@@ -23,7 +23,7 @@ fn closed_port_url() -> String {
     format!("http://{addr}")
 }
 
-fn chain_id(node: &HttpNode) -> Result<String, NodeError> {
+fn chain_id(node: &NodeClient) -> Result<String, NodeError> {
     node.call("database", "get_chain_id", "[]").map(|s| serde_json::from_str::<String>(&s).unwrap())
 }
 
@@ -59,20 +59,20 @@ impl Drop for FakeNode {
 #[test]
 fn fails_over_from_a_closed_port_to_the_next_node() {
     let d = devnet("node-client failover");
-    let node = HttpNode::new(vec![closed_port_url(), d.url().to_string()], Duration::from_secs(5));
+    let node = NodeClient::new(vec![closed_port_url(), d.url().to_string()], Duration::from_secs(5));
     assert_eq!(chain_id(&node).unwrap(), d.chain_id_hex());
     let props: Value = serde_json::from_str(&node.call("database", "get_dynamic_global_properties", "[]").unwrap()).unwrap();
     assert_eq!(props["head_block_number"].as_u64(), Some(u64::from(d.head_block_number())));
 
     // With no node left to try, the caller learns why.
-    let none = HttpNode::new(vec![closed_port_url()], Duration::from_secs(5));
+    let none = NodeClient::new(vec![closed_port_url()], Duration::from_secs(5));
     match chain_id(&none) {
         Err(NodeError::Unreachable(why)) => assert!(!why.is_empty()),
         other => panic!("expected Unreachable, got {other:?}"),
     }
     // Not being able to connect is safe to fail over even for a broadcast: nothing was
     // sent. The devnet then refuses the (garbage) transaction: an RPC error.
-    let node = HttpNode::new(vec![closed_port_url(), d.url().to_string()], Duration::from_secs(5));
+    let node = NodeClient::new(vec![closed_port_url(), d.url().to_string()], Duration::from_secs(5));
     match node.call("network_broadcast", "broadcast_transaction", "[{}]") {
         Err(NodeError::Rpc { .. }) => {}
         other => panic!("expected the second node's Rpc error, got {other:?}"),
@@ -86,21 +86,21 @@ fn verify_chain_id_keeps_only_matching_nodes() {
     assert_ne!(ours.chain_id_hex(), other.chain_id_hex());
     let urls = vec![closed_port_url(), other.url().to_string(), ours.url().to_string()];
 
-    let node = HttpNode::new(urls.clone(), Duration::from_secs(5)).verify_chain_id(&ours.chain_id_hex()).unwrap();
+    let node = NodeClient::new(urls.clone(), Duration::from_secs(5)).verify_chain_id(&ours.chain_id_hex()).unwrap();
     assert_eq!(node.urls(), &[ours.url().to_string()]);
     assert_eq!(chain_id(&node).unwrap(), ours.chain_id_hex());
     // The id is hex: case does not matter.
-    let node = HttpNode::new(urls.clone(), Duration::from_secs(5)).verify_chain_id(&ours.chain_id_hex().to_uppercase()).unwrap();
+    let node = NodeClient::new(urls.clone(), Duration::from_secs(5)).verify_chain_id(&ours.chain_id_hex().to_uppercase()).unwrap();
     assert_eq!(node.urls(), &[ours.url().to_string()]);
-    let node = HttpNode::new(urls.clone(), Duration::from_secs(5)).verify_chain_id(&other.chain_id_hex()).unwrap();
+    let node = NodeClient::new(urls.clone(), Duration::from_secs(5)).verify_chain_id(&other.chain_id_hex()).unwrap();
     assert_eq!(node.urls(), &[other.url().to_string()]);
 
     // No node serves the expected chain: refuse, and say what each node is.
-    let err = HttpNode::new(urls, Duration::from_secs(5)).verify_chain_id(&"ab".repeat(32)).err().expect("must fail");
+    let err = NodeClient::new(urls, Duration::from_secs(5)).verify_chain_id(&"ab".repeat(32)).err().expect("must fail");
     let text = err.to_string();
     assert!(text.contains("no node serves the expected chain"), "{text}");
     assert!(text.contains(&ours.chain_id_hex()) && text.contains(&other.chain_id_hex()), "{text}");
-    let err = HttpNode::new(vec![other.url().to_string()], Duration::from_secs(5)).verify_chain_id(&ours.chain_id_hex());
+    let err = NodeClient::new(vec![other.url().to_string()], Duration::from_secs(5)).verify_chain_id(&ours.chain_id_hex());
     assert!(err.is_err());
 }
 
@@ -108,7 +108,7 @@ fn verify_chain_id_keeps_only_matching_nodes() {
 fn rpc_errors_come_back_and_do_not_fail_over() {
     let (a, b) = (devnet("node-client rpc A"), devnet("node-client rpc B"));
     a.add_fault(FaultRule::next(1, Some("get_dynamic_global_properties"), FaultKind::Error { code: 1, message: "boom from A".into() }));
-    let node = HttpNode::new(vec![a.url().to_string(), b.url().to_string()], Duration::from_secs(5));
+    let node = NodeClient::new(vec![a.url().to_string(), b.url().to_string()], Duration::from_secs(5));
     // B would have answered: the error is A's, as it said it.
     assert_eq!(
         node.call("database", "get_dynamic_global_properties", "[]"),
@@ -139,7 +139,7 @@ fn a_timeout_fails_over_for_reads_but_never_resends_a_broadcast() {
 
     // A read: A is too slow, B answers.
     a.add_fault(FaultRule::next(1, Some("get_dynamic_global_properties"), delay.clone()));
-    let node = HttpNode::new(vec![a.url().to_string(), b.url().to_string()], timeout);
+    let node = NodeClient::new(vec![a.url().to_string(), b.url().to_string()], timeout);
     let start = Instant::now();
     let props: Value = serde_json::from_str(&node.call("database", "get_dynamic_global_properties", "[]").unwrap()).unwrap();
     assert!(props["head_block_id"].is_string());
@@ -148,14 +148,14 @@ fn a_timeout_fails_over_for_reads_but_never_resends_a_broadcast() {
 
     // A read with one node only: Timeout.
     a.add_fault(FaultRule::next(1, Some("get_chain_id"), delay.clone()));
-    let only_a = HttpNode::new(vec![a.url().to_string()], timeout);
+    let only_a = NodeClient::new(vec![a.url().to_string()], timeout);
     assert_eq!(chain_id(&only_a), Err(NodeError::Timeout));
 
     // A broadcast: A times out (it may have accepted it). The client reports Timeout and
     // does not send it to B: B would have answered an error we would see here.
     a.add_fault(FaultRule::next(1, Some("broadcast_transaction"), delay));
     b.add_fault(FaultRule::next(1, Some("broadcast_transaction"), FaultKind::Error { code: 1, message: "B got it".into() }));
-    let node = HttpNode::new(vec![a.url().to_string(), b.url().to_string()], timeout);
+    let node = NodeClient::new(vec![a.url().to_string(), b.url().to_string()], timeout);
     let start = Instant::now();
     assert_eq!(node.call("network_broadcast", "broadcast_transaction", "[{}]"), Err(NodeError::Timeout));
     assert!(start.elapsed() < Duration::from_millis(2_500), "took {:?}: waited for the slow node", start.elapsed());
@@ -173,7 +173,7 @@ fn answers_that_are_not_json_rpc_are_bad_responses() {
         (200, ""),
     ] {
         let fake = FakeNode::start(status, body);
-        let node = HttpNode::new(vec![fake.url.clone()], Duration::from_secs(5));
+        let node = NodeClient::new(vec![fake.url.clone()], Duration::from_secs(5));
         match chain_id(&node) {
             Err(NodeError::BadResponse(text)) => assert_eq!(text, body, "the start of the answer, for the log"),
             other => panic!("{status} {body:?}: expected BadResponse, got {other:?}"),
@@ -181,13 +181,13 @@ fn answers_that_are_not_json_rpc_are_bad_responses() {
         assert_eq!(fake.hits.load(Ordering::SeqCst), 1);
 
         // A read fails over to a node that answers properly.
-        let node = HttpNode::new(vec![fake.url.clone(), d.url().to_string()], Duration::from_secs(5));
+        let node = NodeClient::new(vec![fake.url.clone(), d.url().to_string()], Duration::from_secs(5));
         assert_eq!(chain_id(&node).unwrap(), d.chain_id_hex());
         assert_eq!(fake.hits.load(Ordering::SeqCst), 2);
     }
     // A long answer is cut for the message.
     let fake = FakeNode::start(200, Box::leak("x".repeat(10_000).into_boxed_str()));
-    match chain_id(&HttpNode::new(vec![fake.url.clone()], Duration::from_secs(5))) {
+    match chain_id(&NodeClient::new(vec![fake.url.clone()], Duration::from_secs(5))) {
         Err(NodeError::BadResponse(text)) => assert_eq!(text.len(), 200),
         other => panic!("expected BadResponse, got {other:?}"),
     }
@@ -199,7 +199,7 @@ fn history_errors_fail_over_and_the_component_can_distrust_a_node() {
     // A node without the history plugin (or not tracking the account) answers an error;
     // another node may have the history.
     a.add_fault(FaultRule::next(1, Some("get_relative_account_history"), FaultKind::Error { code: 1, message: "no history here".into() }));
-    let node = HttpNode::new(vec![a.url().to_string(), b.url().to_string()], Duration::from_secs(5));
+    let node = NodeClient::new(vec![a.url().to_string(), b.url().to_string()], Duration::from_secs(5));
     let page = node.call("history", "get_relative_account_history", r#"["1.2.0", 0, 10, 0]"#);
     assert!(page.is_ok(), "B answered: {page:?}");
     assert_eq!(a.faults_fired(), 1);
@@ -214,6 +214,6 @@ fn history_errors_fail_over_and_the_component_can_distrust_a_node() {
     );
     assert_eq!(a.faults_fired(), fired + 1);
     // With one node there is nowhere to go.
-    let single = HttpNode::new(vec![a.url().to_string()], Duration::from_secs(5));
+    let single = NodeClient::new(vec![a.url().to_string()], Duration::from_secs(5));
     assert!(!single.fail_over("pruned"));
 }

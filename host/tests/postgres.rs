@@ -19,7 +19,7 @@ use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::NullSink;
 use cwd_gateway_host::gateway::{GatewayCallError, Service, ServiceOptions};
 use cwd_gateway_host::lease::LeaseConfig;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::{
     contract, CommitOutcome, PostgresOptions, PostgresStore, Precondition, Store, Write,
 };
@@ -424,7 +424,7 @@ fn host(
     name: &str,
     lease: Duration,
 ) -> Arc<Service> {
-    let node = HttpNode::new(vec![node_url.to_string()], Duration::from_secs(5))
+    let node = NodeClient::new(vec![node_url.to_string()], Duration::from_secs(5))
         .verify_chain_id(chain_id)
         .unwrap();
     let caps = Capabilities {
@@ -954,7 +954,7 @@ fn two_hosts_share_one_signer_whose_limits_hold_whichever_host_asks() {
         .map(|i| {
             let caps = Capabilities {
                 store: Arc::new(open(&url)),
-                node: Arc::new(HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5))),
+                node: Arc::new(NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(5))),
                 clock: Arc::new(SystemClock),
                 events: Arc::new(NullSink),
                 signer: Arc::new(cwd_gateway_host::signer::RemoteSigner::new(

@@ -23,28 +23,11 @@ use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::NullSink;
 use cwd_gateway_host::gateway::{GatewayCallError, Service, ServiceOptions};
 use cwd_gateway_host::lease::LeaseConfig;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::{CommitOutcome, PgSslMode, PostgresOptions, PostgresStore, Precondition, Store, Write};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use pg::PgServer;
 use support::CWD;
-
-/// A CA, and a certificate for `localhost` it signed: `(ca_pem, cert_pem, key_pem)`.
-fn ca_and_server_cert(ca_name: &str) -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, ca_name);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    (ca_cert.pem(), cert.pem(), key.serialize_pem())
-}
 
 fn options(url: &str, sslmode: Option<PgSslMode>, ca_file: Option<PathBuf>) -> PostgresOptions {
     PostgresOptions {
@@ -79,7 +62,7 @@ fn works(store: &PostgresStore, key: &str) {
 
 #[test]
 fn postgres_over_tls_verifies_the_server_and_refuses_plain_text() {
-    let (ca_pem, cert_pem, key_pem) = ca_and_server_cert("cwd test CA");
+    let (ca_pem, cert_pem, key_pem) = support::ca_and_server_cert("cwd test CA");
     let Some(server) = PgServer::start_tls("tls", &cert_pem, &key_pem) else {
         return;
     };
@@ -108,7 +91,7 @@ fn postgres_over_tls_verifies_the_server_and_refuses_plain_text() {
     drop(store);
 
     // verify-full with another CA: refused, saying why, the password nowhere.
-    let (other_ca, _, _) = ca_and_server_cert("someone else's CA");
+    let (other_ca, _, _) = support::ca_and_server_cert("someone else's CA");
     let other_file = server.dir().join("other-ca.pem");
     std::fs::write(&other_file, other_ca).unwrap();
     let e = open_err(&options(&localhost, Some(PgSslMode::VerifyFull), Some(other_file)));
@@ -286,7 +269,7 @@ fn a_black_holed_database_gives_store_unavailable_not_a_hang() {
     .unwrap();
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 100 * CWD)).unwrap();
     let keys = api::Keys { active_wif: gateway.active_wif.clone().unwrap(), memo_wif: gateway.memo_wif.clone().unwrap() };
-    let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&devnet.chain_id_hex()).unwrap();
+    let node = NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(5)).verify_chain_id(&devnet.chain_id_hex()).unwrap();
     let caps = Capabilities {
         store: store.clone(),
         node: Arc::new(node),

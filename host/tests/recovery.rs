@@ -205,7 +205,7 @@ fn a_tick_longer_than_the_lease_keeps_it() {
     use cwd_gateway_host::events::NullSink;
     use cwd_gateway_host::gateway::{Service, ServiceOptions};
     use cwd_gateway_host::lease::LeaseConfig;
-    use cwd_gateway_host::node::HttpNode;
+    use cwd_gateway_host::node::NodeClient;
     use cwd_gateway_host::store::MemoryStore;
     use cwd_gateway_host::{Capabilities, Runtime};
     let gw = start("recovery long tick", RuntimeConfig::default(), Duration::from_secs(5));
@@ -218,7 +218,7 @@ fn a_tick_longer_than_the_lease_keeps_it() {
     let host = |name: &str| {
         let caps = Capabilities {
             store: store.clone(),
-            node: Arc::new(HttpNode::new(vec![gw.devnet.url().to_string()], Duration::from_secs(5))),
+            node: Arc::new(NodeClient::new(vec![gw.devnet.url().to_string()], Duration::from_secs(5))),
             clock: Arc::new(SystemClock),
             events: Arc::new(NullSink),
             signer: Arc::new(cwd_gateway_host::signer::NoSigner),

@@ -16,7 +16,7 @@ use cwd_gateway_host::clock::{Clock, ManualClock};
 use cwd_gateway_host::events::MemorySink;
 use cwd_gateway_host::gateway::Service;
 use cwd_gateway_host::http_api::HttpApi;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::MemoryStore;
 use cwd_gateway_host::webhooks::{self, deliver_due, verify, VerifyError, WebhookTarget};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
@@ -126,7 +126,7 @@ fn chain(seed: &str) -> Chain {
 
 /// One host process: the real component over `store`, on `clock`.
 fn host(c: &Chain, store: Arc<MemoryStore>, clock: &ManualClock) -> Arc<Service> {
-    let node = HttpNode::new(vec![c.devnet.url().to_string()], Duration::from_secs(5))
+    let node = NodeClient::new(vec![c.devnet.url().to_string()], Duration::from_secs(5))
         .verify_chain_id(&c.devnet.chain_id_hex())
         .unwrap();
     let caps = Capabilities {

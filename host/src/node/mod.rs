@@ -1,9 +1,15 @@
-//! The `node` capability: Graphene JSON-RPC over HTTP to one or more nodes, with a
-//! timeout per request and failover to the next node when one cannot be reached.
+//! The `node` capability: Graphene JSON-RPC to one or more nodes, over HTTP(S) (a POST
+//! per call: [`http`]) or one persistent WebSocket per node (`ws://`, `wss://`: [`ws`]),
+//! with a timeout per request and failover to the next node when one cannot be reached.
 //! Every error text is passed through [`crate::redact`]: node URLs may carry
 //! credentials, and these texts reach the component, its events and API answers.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+mod http;
+mod ws;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -44,6 +50,13 @@ pub trait Node: Send + Sync {
         let _ = reason;
         false
     }
+
+    /// How many blocks the node in use has announced (`set_block_applied_callback`
+    /// notices, and one more at each reconnection), when it announces them: the finality
+    /// watch then asks for the irreversible block only when a block came. `None`: poll.
+    fn blocks_announced(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// For hosts that only use the pure codec: every call says no node is configured.
@@ -55,24 +68,61 @@ impl Node for NoNode {
     }
 }
 
-pub struct HttpNode {
-    urls: Vec<String>,
-    agent: ureq::Agent,
-    /// Index of the node that answered last; calls start there.
-    current: AtomicUsize,
-    next_id: AtomicU64,
+/// One node, however it is reached.
+trait Endpoint: Send + Sync {
+    /// The JSON-RPC `result` of `api.method(params…)`.
+    fn request(&self, api: &str, method: &str, params: &Value) -> Result<Value, NodeError>;
+
+    fn blocks_announced(&self) -> Option<u64> {
+        None
+    }
 }
 
-impl HttpNode {
+/// The nodes of `[node] urls`, in order, each over its own transport.
+pub struct NodeClient {
+    nodes: Vec<(String, Box<dyn Endpoint>)>,
+    /// Index of the node that answered last; calls start there.
+    current: AtomicUsize,
+}
+
+fn is_websocket(url: &str) -> bool {
+    let scheme = url.split_once("://").map_or("", |(s, _)| s);
+    scheme.eq_ignore_ascii_case("ws") || scheme.eq_ignore_ascii_case("wss")
+}
+
+impl NodeClient {
+    /// Nodes at `urls` (`http://`, `https://`, `ws://`, `wss://`); certificates are
+    /// verified against the webpki roots.
     pub fn new(urls: Vec<String>, timeout: Duration) -> Self {
+        Self::with_tls(urls, timeout, crate::tls::verifying_client(None, "").expect("the webpki roots make a TLS configuration"))
+    }
+
+    /// As [`NodeClient::new`], certificates verified against `ca_file`'s when given
+    /// (`[node] ca_file`: a private CA in front of the operator's own nodes).
+    pub fn with_ca_file(urls: Vec<String>, timeout: Duration, ca_file: Option<&Path>) -> anyhow::Result<Self> {
+        let tls = crate::tls::verifying_client(ca_file, "[node] ca_file").map_err(anyhow::Error::msg)?;
+        Ok(Self::with_tls(urls, timeout, tls))
+    }
+
+    fn with_tls(urls: Vec<String>, timeout: Duration, tls: Arc<rustls::ClientConfig>) -> Self {
         assert!(!urls.is_empty(), "at least one node URL");
-        let agent = ureq::AgentBuilder::new().timeout(timeout).build();
-        HttpNode { urls, agent, current: AtomicUsize::new(0), next_id: AtomicU64::new(1) }
+        let nodes = urls
+            .into_iter()
+            .map(|url| {
+                let endpoint: Box<dyn Endpoint> = if is_websocket(&url) {
+                    Box::new(ws::WsEndpoint::new(&url, timeout, tls.clone()))
+                } else {
+                    Box::new(http::HttpEndpoint::new(&url, timeout, tls.clone()))
+                };
+                (url, endpoint)
+            })
+            .collect();
+        NodeClient { nodes, current: AtomicUsize::new(0) }
     }
 
     /// The node URLs, credentials masked (for messages).
     pub fn urls(&self) -> Vec<String> {
-        self.urls.iter().map(|u| crate::redact::url(u)).collect()
+        self.nodes.iter().map(|(u, _)| crate::redact::url(u)).collect()
     }
 
     /// Keeps only the nodes whose chain id is `expected`; fails if none is left, so a
@@ -80,11 +130,11 @@ impl HttpNode {
     pub fn verify_chain_id(mut self, expected: &str) -> anyhow::Result<Self> {
         let mut problems = Vec::new();
         let mut good = Vec::new();
-        for url in &self.urls {
-            match self.post(url, "database", "get_chain_id", &json!([])) {
-                Ok(Value::String(id)) if id.eq_ignore_ascii_case(expected) => good.push(url.clone()),
-                Ok(other) => problems.push(format!("{} serves chain {other}, not {expected}", crate::redact::url(url))),
-                Err(e) => problems.push(format!("{}: {e}", crate::redact::url(url))),
+        for (url, endpoint) in std::mem::take(&mut self.nodes) {
+            match redacted(endpoint.request("database", "get_chain_id", &json!([]))) {
+                Ok(Value::String(id)) if id.eq_ignore_ascii_case(expected) => good.push((url, endpoint)),
+                Ok(other) => problems.push(format!("{} serves chain {other}, not {expected}", crate::redact::url(&url))),
+                Err(e) => problems.push(format!("{}: {e}", crate::redact::url(&url))),
             }
         }
         if good.is_empty() {
@@ -93,75 +143,37 @@ impl HttpNode {
         for p in problems {
             tracing::warn!(problem = %p, "node skipped");
         }
-        self.urls = good;
+        self.nodes = good;
         Ok(self)
     }
+}
 
-    fn post(&self, url: &str, api: &str, method: &str, params: &Value) -> Result<Value, NodeError> {
-        self.post_raw(url, api, method, params).map_err(|e| match e {
-            NodeError::Unreachable(m) => NodeError::Unreachable(crate::redact::text(&m)),
-            NodeError::BadResponse(m) => NodeError::BadResponse(crate::redact::text(&m)),
-            NodeError::Rpc { code, message } => NodeError::Rpc { code, message: crate::redact::text(&message) },
-            NodeError::Timeout => NodeError::Timeout,
-        })
-    }
+/// Error texts may quote a URL or a node's answer: masked before they go anywhere.
+fn redacted(result: Result<Value, NodeError>) -> Result<Value, NodeError> {
+    result.map_err(|e| match e {
+        NodeError::Unreachable(m) => NodeError::Unreachable(crate::redact::text(&m)),
+        NodeError::BadResponse(m) => NodeError::BadResponse(crate::redact::text(&m)),
+        NodeError::Rpc { code, message } => NodeError::Rpc { code, message: crate::redact::text(&message) },
+        NodeError::Timeout => NodeError::Timeout,
+    })
+}
 
-    fn post_raw(&self, url: &str, api: &str, method: &str, params: &Value) -> Result<Value, NodeError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = json!({ "jsonrpc": "2.0", "id": id, "method": "call", "params": [api, method, params] });
-        let response = match self.agent.post(url).send_json(body) {
-            Ok(r) => r,
-            // Nodes may answer JSON-RPC errors with an HTTP error status.
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(t)) => {
-                let text = t.to_string();
-                return Err(if is_timeout(&t) {
-                    NodeError::Timeout
-                } else if matches!(t.kind(), ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns) {
-                    NodeError::Unreachable(text)
-                } else {
-                    // The request may have been delivered (connection reset mid-answer).
-                    NodeError::BadResponse(text)
-                });
-            }
-        };
-        let text = response.into_string().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock {
-                NodeError::Timeout
-            } else {
-                NodeError::BadResponse(e.to_string())
-            }
-        })?;
-        let v: Value = serde_json::from_str(&text).map_err(|_| NodeError::BadResponse(truncate(&text)))?;
-        if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
-            return Err(NodeError::Rpc {
-                code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
-                message: err.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
-            });
-        }
-        v.get("result").cloned().ok_or_else(|| NodeError::BadResponse(truncate(&text)))
+/// The `result` of a JSON-RPC answer (`text` is the answer as received, for messages).
+fn rpc_result(v: Value, text: &str) -> Result<Value, NodeError> {
+    if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+        return Err(NodeError::Rpc {
+            code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
+            message: err.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+        });
     }
+    v.get("result").cloned().ok_or_else(|| NodeError::BadResponse(truncate(text)))
 }
 
 fn truncate(s: &str) -> String {
     s.chars().take(200).collect()
 }
 
-fn is_timeout(t: &ureq::Transport) -> bool {
-    use std::error::Error;
-    let mut source = t.source();
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) {
-                return true;
-            }
-        }
-        source = e.source();
-    }
-    t.to_string().contains("timed out")
-}
-
-impl Node for HttpNode {
+impl Node for NodeClient {
     fn call(&self, api: &str, method: &str, params_json: &str) -> Result<String, NodeError> {
         let params: Value = serde_json::from_str(params_json)
             .map_err(|e| NodeError::Rpc { code: -32602, message: format!("params are not JSON: {e}") })?;
@@ -171,9 +183,9 @@ impl Node for HttpNode {
         let idempotent = api != "network_broadcast";
         let start = self.current.load(Ordering::Relaxed);
         let mut last = NodeError::Unreachable("no node tried".into());
-        for i in 0..self.urls.len() {
-            let index = (start + i) % self.urls.len();
-            match self.post(&self.urls[index], api, method, &params) {
+        for i in 0..self.nodes.len() {
+            let index = (start + i) % self.nodes.len();
+            match redacted(self.nodes[index].1.request(api, method, &params)) {
                 Ok(v) => {
                     self.current.store(index, Ordering::Relaxed);
                     return Ok(v.to_string());
@@ -190,7 +202,7 @@ impl Node for HttpNode {
     }
 
     fn fail_over(&self, reason: &str) -> bool {
-        let n = self.urls.len();
+        let n = self.nodes.len();
         if n < 2 {
             eprintln!("warning: the only node is distrusted: {reason}");
             return false;
@@ -200,5 +212,10 @@ impl Node for HttpNode {
         self.current.store(to, Ordering::Relaxed);
         eprintln!("warning: node {} of {n} distrusted ({reason}); now using node {}", from + 1, to + 1);
         true
+    }
+
+    fn blocks_announced(&self) -> Option<u64> {
+        let n = self.nodes.len();
+        self.nodes[self.current.load(Ordering::Relaxed) % n].1.blocks_announced()
     }
 }

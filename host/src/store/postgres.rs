@@ -36,7 +36,6 @@ use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
@@ -325,21 +324,6 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// The certificates of a PEM file, for `verify-full`.
-fn read_ca_file(path: &Path) -> Result<rustls::RootCertStore, StoreError> {
-    let shown = path.display();
-    let pem = std::fs::read(path).map_err(|e| StoreError(format!("[store] ca_file {shown}: {e}")))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| StoreError(format!("[store] ca_file {shown} is not a PEM file of certificates: {e}")))?;
-        roots.add(cert).map_err(|e| StoreError(format!("[store] ca_file {shown}: a certificate rustls cannot use: {e}")))?;
-    }
-    if roots.is_empty() {
-        return Err(StoreError(format!("[store] ca_file {shown} holds no certificate (-----BEGIN CERTIFICATE-----)")));
-    }
-    Ok(roots)
-}
-
 /// The TLS connector for `mode` (never used with `disable`: the driver then never
 /// asks the server for TLS).
 fn tls_connector(mode: PgSslMode, ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
@@ -351,7 +335,7 @@ fn tls_connector(mode: PgSslMode, ca_file: Option<&Path>) -> Result<MakeRustlsCo
         PgSslMode::Require => builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))).with_no_client_auth(),
         PgSslMode::VerifyFull => {
             let roots = match ca_file {
-                Some(path) => read_ca_file(path)?,
+                Some(path) => crate::tls::read_ca_file(path, "[store] ca_file").map_err(StoreError)?,
                 None => rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
             };
             builder.with_root_certificates(roots).with_no_client_auth()

@@ -12,7 +12,7 @@ use cwd_gateway_host::bindings::api;
 use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::MemorySink;
 use cwd_gateway_host::gateway::Service;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::MemoryStore;
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use serde_json::Value;
@@ -95,7 +95,7 @@ pub fn start_with_node(
     seed: &str,
     runtime: RuntimeConfig,
     node_timeout: Duration,
-    node: impl FnOnce(HttpNode) -> Arc<dyn cwd_gateway_host::node::Node>,
+    node: impl FnOnce(NodeClient) -> Arc<dyn cwd_gateway_host::node::Node>,
     tweak: impl FnOnce(&mut api::Config),
 ) -> Gw {
     let devnet = Devnet::start(DevnetConfig {
@@ -106,7 +106,7 @@ pub fn start_with_node(
     let gateway = devnet
         .create_account(AccountSpec::new("game-gateway", 10_000 * CWD))
         .unwrap();
-    let http_node = HttpNode::new(vec![devnet.url().to_string()], node_timeout)
+    let http_node = NodeClient::new(vec![devnet.url().to_string()], node_timeout)
         .verify_chain_id(&devnet.chain_id_hex())
         .unwrap();
     let events = MemorySink::default();
@@ -325,4 +325,22 @@ impl Gw {
         http.spawn_with_tokens(self.service.clone(), ApiTokens::new(tokens).unwrap(), 2);
         http
     }
+}
+
+#[allow(dead_code)]
+/// A CA, and a certificate for `localhost` it signed: `(ca_pem, cert_pem, key_pem)`.
+pub fn ca_and_server_cert(ca_name: &str) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
 }
