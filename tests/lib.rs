@@ -10,7 +10,7 @@ use cwd_gateway_host::bindings::api::{self, WithdrawalState};
 use cwd_gateway_host::clock::ManualClock;
 use cwd_gateway_host::events::MemorySink;
 use cwd_gateway_host::gateway::{GatewayCallError, Service};
-use cwd_gateway_host::node::{HttpNode, Node, NodeError};
+use cwd_gateway_host::node::{NodeClient, Node, NodeError};
 use cwd_gateway_host::store::{MemoryStore, Store};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use serde_json::Value;
@@ -55,7 +55,7 @@ pub enum Interference {
 
 /// The HTTP node client with a switch the test can flip.
 pub struct InterferingNode {
-    pub inner: HttpNode,
+    pub inner: NodeClient,
     pub mode: Mutex<Interference>,
     pub hang: Duration,
 }
@@ -189,7 +189,7 @@ impl Harness {
         let gateway = devnet
             .create_account(AccountSpec::new(GATEWAY, 100_000 * 100_000))
             .unwrap();
-        let inner = HttpNode::new(nodes(&devnet), Duration::from_secs(2));
+        let inner = NodeClient::new(nodes(&devnet), Duration::from_secs(2));
         let node = Arc::new(InterferingNode {
             inner,
             mode: Mutex::new(Interference::None),

@@ -18,7 +18,7 @@ use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::NullSink;
 use cwd_gateway_host::gateway::Service;
 use cwd_gateway_host::http_api::HttpApi;
-use cwd_gateway_host::node::HttpNode;
+use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::MemoryStore;
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 use cwd_telegram_bot::{Bot, Settings};
@@ -365,7 +365,7 @@ fn gateway(seed: &str) -> Gateway {
     devnet
         .create_account(AccountSpec::new("boris-cwd", 500 * CWD))
         .unwrap();
-    let node = HttpNode::new(vec![devnet.url().to_string()], Duration::from_secs(5))
+    let node = NodeClient::new(vec![devnet.url().to_string()], Duration::from_secs(5))
         .verify_chain_id(&devnet.chain_id_hex())
         .unwrap();
     let caps = Capabilities {
