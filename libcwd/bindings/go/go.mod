@@ -1,0 +1,3 @@
+module crowdwiz.local/cwdgateway
+
+go 1.17
