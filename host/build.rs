@@ -67,7 +67,7 @@ fn main() {
         }
         panic!("building the guest component failed:\n{stderr}");
     }
-    let wasm = target_dir.join("wasm32-wasip2").join("release").join("cwd_gateway.wasm");
+    let wasm = target_dir.join("wasm32-wasip2").join("release").join("cwd_gateway_guest.wasm");
     assert!(wasm.exists(), "guest build produced no {}", wasm.display());
     embed(&wasm);
 }

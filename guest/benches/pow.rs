@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use cwd_gateway::pow::{leading_zero_bits, work_hash};
+use cwd_gateway_guest::pow::{leading_zero_bits, work_hash};
 
 fn main() {
     let per: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);

@@ -6,12 +6,12 @@
 
 mod support;
 
-use cwd_gateway::gateway::Gateway;
-use cwd_gateway::ports::Store;
-use cwd_gateway::rates::WithdrawalAmount::Game;
-use cwd_gateway::records::derived::{self, Build, BUILD_KEY};
-use cwd_gateway::records::Order;
-use cwd_gateway::records::totals::{self, Totals, TOTALS_PREFIX};
+use cwd_gateway_guest::gateway::Gateway;
+use cwd_gateway_guest::ports::Store;
+use cwd_gateway_guest::rates::WithdrawalAmount::Game;
+use cwd_gateway_guest::records::derived::{self, Build, BUILD_KEY};
+use cwd_gateway_guest::records::Order;
+use cwd_gateway_guest::records::totals::{self, Totals, TOTALS_PREFIX};
 use support::*;
 
 /// A world with many users, frozen funds, open and finished withdrawals, and unclaimed
@@ -113,12 +113,12 @@ fn a_tick_builds_at_most_one_batch() {
     let mut store = w.store.clone();
     for i in 0..2_500u32 {
         let key = format!("user/bulk{i:05}");
-        let rec = cwd_gateway::records::UserRec { frozen: 1, ..Default::default() };
-        store.commit(&[], &[cwd_gateway::ports::Write { key, value: Some(cwd_gateway::records::encode(&rec)) }]).unwrap();
+        let rec = cwd_gateway_guest::records::UserRec { frozen: 1, ..Default::default() };
+        store.commit(&[], &[cwd_gateway_guest::ports::Write { key, value: Some(cwd_gateway_guest::records::encode(&rec)) }]).unwrap();
     }
     let report = w.gw.tick().unwrap();
     assert_eq!(kept(&w), None, "one batch of 500 does not finish 2,500 records and more");
-    let build: Build = cwd_gateway::records::peek(&mut store, BUILD_KEY).unwrap().unwrap();
+    let build: Build = cwd_gateway_guest::records::peek(&mut store, BUILD_KEY).unwrap().unwrap();
     assert_eq!(build.counted, 500);
     assert_eq!(report.derived_build.as_ref().map(|b| (b.counted, b.done)), Some((500, false)), "the tick reports its progress");
     let mut ticks = 1;
@@ -161,8 +161,8 @@ fn both_orders<T: std::fmt::Debug + PartialEq>(mut page: impl FnMut(Order, Optio
 
 /// Every user's listings, and the open withdrawals by state, in both orders.
 fn listings(w: &mut World, users: &[&str]) -> Vec<String> {
-    use cwd_gateway::records::WdState;
-    use cwd_gateway::views::WithdrawalFilter;
+    use cwd_gateway_guest::records::WdState;
+    use cwd_gateway_guest::views::WithdrawalFilter;
     let mut out = Vec::new();
     for user in users {
         let deposits = both_orders(|o, after| w.gw.list_deposits(user, o, after, 3).unwrap(), |d| d.deposit_id.clone());

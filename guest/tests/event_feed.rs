@@ -6,11 +6,11 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cwd_gateway::events::Event;
-use cwd_gateway::gateway_error::GatewayError;
-use cwd_gateway::rates::WithdrawalAmount::Game;
-use cwd_gateway::records::outbox::EventRec;
-use cwd_gateway::webhooks::{DeliveryState, CLAIM_MS, FIRST_RETRY_MS};
+use cwd_gateway_guest::events::Event;
+use cwd_gateway_guest::gateway_error::GatewayError;
+use cwd_gateway_guest::rates::WithdrawalAmount::Game;
+use cwd_gateway_guest::records::outbox::EventRec;
+use cwd_gateway_guest::webhooks::{DeliveryState, CLAIM_MS, FIRST_RETRY_MS};
 use support::*;
 
 /// Every event in the feed, sequencing what waits.

@@ -7,10 +7,10 @@ mod support;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cwd_gateway::gateway::Gateway;
-use cwd_gateway::ports::{Node, NodeError, Ports};
-use cwd_gateway::rates::WithdrawalAmount;
-use cwd_gateway::records::WdState;
+use cwd_gateway_guest::gateway::Gateway;
+use cwd_gateway_guest::ports::{Node, NodeError, Ports};
+use cwd_gateway_guest::rates::WithdrawalAmount;
+use cwd_gateway_guest::records::WdState;
 use support::*;
 
 /// A node that, on the first call of `method`, lets another instance tick before
@@ -50,7 +50,7 @@ fn interleaved(w: &World, method: &'static str) -> Gateway {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
-        signer: Box::new(cwd_gateway::ports::NoSigner),
+        signer: Box::new(cwd_gateway_guest::ports::NoSigner),
         outbox: Default::default(),
     });
     g.configure(w.config.clone(), gateway_keys()).unwrap();

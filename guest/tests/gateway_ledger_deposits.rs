@@ -2,13 +2,13 @@
 
 mod support;
 
-use cwd_gateway::config::Rate;
-use cwd_gateway::events::{Alert, Event, UnclaimedReason};
-use cwd_gateway::gateway_error::GatewayError;
-use cwd_gateway::ports::NodeError;
-use cwd_gateway::rates::WithdrawalAmount;
-use cwd_gateway::records::{AdjustRec, DepositRec, Order};
-use cwd_gateway::views::UnclaimedStateView;
+use cwd_gateway_guest::config::Rate;
+use cwd_gateway_guest::events::{Alert, Event, UnclaimedReason};
+use cwd_gateway_guest::gateway_error::GatewayError;
+use cwd_gateway_guest::ports::NodeError;
+use cwd_gateway_guest::rates::WithdrawalAmount;
+use cwd_gateway_guest::records::{AdjustRec, DepositRec, Order};
+use cwd_gateway_guest::views::UnclaimedStateView;
 use support::*;
 
 #[test]

@@ -2,9 +2,9 @@
 
 mod support;
 
-use cwd_gateway::events::{Event, LinkFailure};
-use cwd_gateway::gateway_error::{GatewayError, LimitScope, NameProblem};
-use cwd_gateway::records::{LinkRec, UserRec};
+use cwd_gateway_guest::events::{Event, LinkFailure};
+use cwd_gateway_guest::gateway_error::{GatewayError, LimitScope, NameProblem};
+use cwd_gateway_guest::records::{LinkRec, UserRec};
 use support::*;
 
 fn wrong(code: &str) -> String {
@@ -247,7 +247,7 @@ fn unlink_refused_while_withdrawals_are_in_flight() {
     let mut w = World::new(11);
     w.link("u1", "alice");
     w.gw.adjust_balance("u1", 500, "seed", "test").unwrap();
-    w.gw.request_withdrawal("u1", cwd_gateway::rates::WithdrawalAmount::Game(100), "w1").unwrap();
+    w.gw.request_withdrawal("u1", cwd_gateway_guest::rates::WithdrawalAmount::Game(100), "w1").unwrap();
     assert_eq!(w.gw.unlink("u1"), Err(GatewayError::WithdrawalsPending));
 }
 

@@ -7,8 +7,8 @@ mod support;
 
 use std::collections::HashMap;
 
-use cwd_gateway::events::Event;
-use cwd_gateway::records::{Cursor, DepositRec, UnclaimedRec};
+use cwd_gateway_guest::events::Event;
+use cwd_gateway_guest::records::{Cursor, DepositRec, UnclaimedRec};
 use support::*;
 
 /// 125 deposits from a linked account and 125 from an unlinked one, in a few blocks:

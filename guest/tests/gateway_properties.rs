@@ -14,11 +14,11 @@ mod support;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cwd_gateway::gateway::Gateway;
-use cwd_gateway::ports::{Node, NodeError, Ports};
-use cwd_gateway::rates::WithdrawalAmount;
-use cwd_gateway::records::{Order, WdState, WithdrawalRec};
-use cwd_gateway::sweep::{SweepRec, SweepState};
+use cwd_gateway_guest::gateway::Gateway;
+use cwd_gateway_guest::ports::{Node, NodeError, Ports};
+use cwd_gateway_guest::rates::WithdrawalAmount;
+use cwd_gateway_guest::records::{Order, WdState, WithdrawalRec};
+use cwd_gateway_guest::sweep::{SweepRec, SweepState};
 use support::*;
 
 const USERS: [&str; 4] = ["p1", "p2", "p3", "p4"];
@@ -61,7 +61,7 @@ fn interleaved_instance(w: &World, other: &Rc<RefCell<Option<Gateway>>>, seed: u
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
-        signer: Box::new(cwd_gateway::ports::NoSigner),
+        signer: Box::new(cwd_gateway_guest::ports::NoSigner),
         outbox: Default::default(),
     });
     for _ in 0..100 {

@@ -5,8 +5,8 @@
 
 mod support;
 
-use cwd_gateway::events::{Alert, Event, UnclaimedReason};
-use cwd_gateway::records::{Cursor, DepositRec, UnclaimedRec};
+use cwd_gateway_guest::events::{Alert, Event, UnclaimedReason};
+use cwd_gateway_guest::records::{Cursor, DepositRec, UnclaimedRec};
 use serde_json::json;
 use support::*;
 
@@ -190,7 +190,7 @@ fn pruned_history_is_never_read_as_nothing_new_and_the_scan_moves_to_another_nod
     assert!(alerts[0].0.contains("pruned") && !alerts[0].1, "{alerts:?}");
     // Withdrawals wait for a complete scan.
     w.gw.adjust_balance("u1", 1_000, "seed", "x").unwrap();
-    w.gw.request_withdrawal("u1", cwd_gateway::rates::WithdrawalAmount::Game(1_000), "w1").unwrap();
+    w.gw.request_withdrawal("u1", cwd_gateway_guest::rates::WithdrawalAmount::Game(1_000), "w1").unwrap();
     w.gw.tick().unwrap();
     assert!(w.chain.borrow().gateway_payouts(w.gateway_id()).is_empty(), "no payout while the scan is incomplete");
 

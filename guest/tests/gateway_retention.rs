@@ -4,9 +4,9 @@
 
 mod support;
 
-use cwd_gateway::rates::WithdrawalAmount::Game;
-use cwd_gateway::records::{AdjustRec, DepositRec, WdState, WithdrawalRec};
-use cwd_gateway::retention::{AdjustDayRec, DEFAULT_WINDOW_MS, SCAN_PER_TICK};
+use cwd_gateway_guest::rates::WithdrawalAmount::Game;
+use cwd_gateway_guest::records::{AdjustRec, DepositRec, WdState, WithdrawalRec};
+use cwd_gateway_guest::retention::{AdjustDayRec, DEFAULT_WINDOW_MS, SCAN_PER_TICK};
 use support::*;
 
 const HOUR: u64 = 3_600_000;

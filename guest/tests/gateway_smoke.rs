@@ -10,12 +10,12 @@ fn smoke_link_deposit_withdraw() {
     w.settle();
     w.gw.tick().unwrap();
     assert_eq!(w.balance("u1"), (180, 0));
-    let wd = w.gw.request_withdrawal("u1", cwd_gateway::rates::WithdrawalAmount::Game(100), "k1").unwrap();
+    let wd = w.gw.request_withdrawal("u1", cwd_gateway_guest::rates::WithdrawalAmount::Game(100), "k1").unwrap();
     w.gw.tick().unwrap();
     w.produce();
     w.settle();
     w.gw.tick().unwrap();
     let v = w.gw.get_withdrawal(&wd.withdrawal_id).unwrap();
-    assert_eq!(v.state, cwd_gateway::records::WdState::Confirmed, "{:?}", w.events());
+    assert_eq!(v.state, cwd_gateway_guest::records::WdState::Confirmed, "{:?}", w.events());
     assert_eq!(w.balance("u1"), (80, 0));
 }

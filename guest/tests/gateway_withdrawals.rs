@@ -3,16 +3,16 @@
 
 mod support;
 
-use cwd_gateway::events::{Event, WithdrawalFailure};
-use cwd_gateway::gateway::Gateway;
-use cwd_gateway::gateway_error::GatewayError;
-use cwd_gateway::ports::NodeError;
-use cwd_gateway::rates::WithdrawalAmount::{Cwd, Game};
-use cwd_gateway::records::{Order, WdState, WithdrawalRec};
-use cwd_gateway::views::WithdrawalFilter;
+use cwd_gateway_guest::events::{Event, WithdrawalFailure};
+use cwd_gateway_guest::gateway::Gateway;
+use cwd_gateway_guest::gateway_error::GatewayError;
+use cwd_gateway_guest::ports::NodeError;
+use cwd_gateway_guest::rates::WithdrawalAmount::{Cwd, Game};
+use cwd_gateway_guest::records::{Order, WdState, WithdrawalRec};
+use cwd_gateway_guest::views::WithdrawalFilter;
 use support::*;
 
-fn funded(seed: u64, cfg: cwd_gateway::config::Config) -> World {
+fn funded(seed: u64, cfg: cwd_gateway_guest::config::Config) -> World {
     let mut w = World::with_config(seed, cfg);
     w.link("u1", "alice");
     w.gw.adjust_balance("u1", 10_000, "seed", "test funds")
@@ -77,11 +77,11 @@ fn withdrawal_freezes_then_pays_once_and_completes_when_irreversible() {
     let m = &alice_hist.last().unwrap().op[1]["memo"];
     let c = w.chain.borrow();
     let a = c.account("alice");
-    let from: cwd_gateway::keys::PublicKey = m["from"].as_str().unwrap().parse().unwrap();
-    let text = cwd_gateway::memo::decrypt(
+    let from: cwd_gateway_guest::keys::PublicKey = m["from"].as_str().unwrap().parse().unwrap();
+    let text = cwd_gateway_guest::memo::decrypt(
         &a.memo,
         &from,
-        cwd_gateway::json::int_u64(&m["nonce"], "n").unwrap(),
+        cwd_gateway_guest::json::int_u64(&m["nonce"], "n").unwrap(),
         &hex::decode(m["message"].as_str().unwrap()).unwrap(),
     )
     .unwrap();
@@ -420,7 +420,7 @@ fn low_gateway_funds_keep_withdrawals_queued_and_alert() {
         WdState::Queued
     );
     // The alert names the withdrawal and what is missing (payout + fee - funds).
-    assert!(w.events().iter().any(|e| matches!(e, Event::Alert(cwd_gateway::events::Alert::PayoutUnfunded { shortfall, .. }) if *shortfall == 1_000_000 + 2_000 - 500_000)));
+    assert!(w.events().iter().any(|e| matches!(e, Event::Alert(cwd_gateway_guest::events::Alert::PayoutUnfunded { shortfall, .. }) if *shortfall == 1_000_000 + 2_000 - 500_000)));
     let st = w.gw.status().unwrap();
     assert!(st.low_fee_balance);
     assert_eq!(
@@ -474,24 +474,24 @@ fn two_instances_racing_pay_each_withdrawal_once() {
 fn keys_never_leave_the_instance_and_configure_checks_them() {
     let keys = gateway_keys();
     let mut w = World::new(50);
-    let bad = cwd_gateway::config::Keys {
+    let bad = cwd_gateway_guest::config::Keys {
         active_wif: "5Jnot-a-key".into(),
         memo_wif: keys.memo_wif.clone(),
     };
     let e = w.gw.configure(default_config(), bad).unwrap_err();
     assert_eq!(
         e,
-        GatewayError::BadKey(cwd_gateway::gateway_error::KeyRole::Active)
+        GatewayError::BadKey(cwd_gateway_guest::gateway_error::KeyRole::Active)
     );
     // Swapped keys: each valid WIF, neither in its place.
-    let swapped = cwd_gateway::config::Keys {
+    let swapped = cwd_gateway_guest::config::Keys {
         active_wif: keys.memo_wif.clone(),
         memo_wif: keys.active_wif.clone(),
     };
     let e = w.gw.configure(default_config(), swapped).unwrap_err();
     assert_eq!(
         e,
-        GatewayError::KeyMismatch(cwd_gateway::gateway_error::KeyRole::Active)
+        GatewayError::KeyMismatch(cwd_gateway_guest::gateway_error::KeyRole::Active)
     );
     assert!(!format!("{e:?}").contains(&keys.active_wif));
     assert_eq!(format!("{keys:?}"), "Keys(<hidden>)");
@@ -519,7 +519,7 @@ struct Watchful {
     seen: std::rc::Rc<std::cell::Cell<u32>>,
 }
 
-impl cwd_gateway::ports::Node for Watchful {
+impl cwd_gateway_guest::ports::Node for Watchful {
     fn call(&mut self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
         if method == "broadcast_transaction" && params.contains("\"amount\"") {
             let sent: serde_json::Value = serde_json::from_str(params).unwrap();
@@ -534,7 +534,7 @@ impl cwd_gateway::ports::Node for Watchful {
                 })
                 .expect("the broadcast transaction was stored before it was sent");
             assert_eq!(w.state, WdState::Sent);
-            let u: cwd_gateway::records::UserRec =
+            let u: cwd_gateway_guest::records::UserRec =
                 self.store.record(&format!("user/{}", w.user)).unwrap();
             assert!(
                 u.frozen >= w.game,
@@ -550,7 +550,7 @@ impl cwd_gateway::ports::Node for Watchful {
 fn weak_spot_withdrawal_debited_and_stored_before_broadcast() {
     let w = funded(52, default_config());
     let seen = std::rc::Rc::new(std::cell::Cell::new(0));
-    let mut g = Gateway::new(cwd_gateway::ports::Ports {
+    let mut g = Gateway::new(cwd_gateway_guest::ports::Ports {
         store: Box::new(w.store.clone()),
         node: Box::new(Watchful {
             inner: SimNode(w.chain.clone()),
@@ -560,7 +560,7 @@ fn weak_spot_withdrawal_debited_and_stored_before_broadcast() {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
-        signer: Box::new(cwd_gateway::ports::NoSigner),
+        signer: Box::new(cwd_gateway_guest::ports::NoSigner),
         outbox: Default::default(),
     });
     g.configure(w.config.clone(), gateway_keys()).unwrap();

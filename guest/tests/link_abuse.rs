@@ -4,10 +4,10 @@
 
 mod support;
 
-use cwd_gateway::events::Event;
-use cwd_gateway::gateway_error::{GatewayError, LimitScope, ProofProblem};
-use cwd_gateway::memo_link::{MEMO_LINK_GRACE_MS, MEMO_LINK_TTL_MS};
-use cwd_gateway::pow::{self, Proof, CHALLENGE_TTL_MS};
+use cwd_gateway_guest::events::Event;
+use cwd_gateway_guest::gateway_error::{GatewayError, LimitScope, ProofProblem};
+use cwd_gateway_guest::memo_link::{MEMO_LINK_GRACE_MS, MEMO_LINK_TTL_MS};
+use cwd_gateway_guest::pow::{self, Proof, CHALLENGE_TTL_MS};
 use support::*;
 
 fn solved(w: &mut World) -> Proof {
@@ -175,7 +175,7 @@ fn thousand_throwaway_users_cannot_lock_out_the_owner_nor_overspend_the_budget()
 /// cannot link it, withdraw from it or move its units, and the pool keeps every unit.
 #[test]
 fn the_gateways_own_users_cannot_be_played() {
-    use cwd_gateway::rates::WithdrawalAmount::Game;
+    use cwd_gateway_guest::rates::WithdrawalAmount::Game;
     let mut w = World::new(77);
     w.gw.adjust_balance("referral-pool", 10_000, "fund-pool", "pool").unwrap();
     w.gw.adjust_balance("gateway.fees", 500, "fund-fees", "").unwrap();

@@ -7,10 +7,10 @@ mod support;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cwd_gateway::events::{Alert, Event};
-use cwd_gateway::gateway::Gateway;
-use cwd_gateway::ports::{Node, NodeError, Ports};
-use cwd_gateway::records::DepositRec;
+use cwd_gateway_guest::events::{Alert, Event};
+use cwd_gateway_guest::gateway::Gateway;
+use cwd_gateway_guest::ports::{Node, NodeError, Ports};
+use cwd_gateway_guest::records::DepositRec;
 use serde_json::Value;
 use support::*;
 
@@ -58,7 +58,7 @@ fn lying_world() -> (World, Lie, Rc<Cell<u32>>) {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
-        signer: Box::new(cwd_gateway::ports::NoSigner),
+        signer: Box::new(cwd_gateway_guest::ports::NoSigner),
         outbox: Default::default(),
     });
     g.configure(w.config.clone(), gateway_keys()).unwrap();
@@ -171,9 +171,9 @@ fn one_operation_listed_twice_is_refused() {
 /// node quotes sanely again the payout goes once, at the real fee.
 #[test]
 fn a_fee_quote_above_the_ceiling_is_not_paid() {
-    use cwd_gateway::gateway_error::GatewayError;
-    use cwd_gateway::rates::WithdrawalAmount::Game;
-    use cwd_gateway::records::WdState;
+    use cwd_gateway_guest::gateway_error::GatewayError;
+    use cwd_gateway_guest::rates::WithdrawalAmount::Game;
+    use cwd_gateway_guest::records::WdState;
     let mut w = World::new(91);
     w.link("u1", "alice");
     w.gw.adjust_balance("u1", 10_000, "seed", "").unwrap();

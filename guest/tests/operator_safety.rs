@@ -4,12 +4,12 @@
 
 mod support;
 
-use cwd_gateway::alerts::ALERT_EVERY_MS;
-use cwd_gateway::events::{Alert, Event, UnclaimedReason};
-use cwd_gateway::gateway_error::GatewayError;
-use cwd_gateway::ports::NodeError;
-use cwd_gateway::rates::WithdrawalAmount::Game;
-use cwd_gateway::records::{Cursor, PendingLink, UserRec, WdState};
+use cwd_gateway_guest::alerts::ALERT_EVERY_MS;
+use cwd_gateway_guest::events::{Alert, Event, UnclaimedReason};
+use cwd_gateway_guest::gateway_error::GatewayError;
+use cwd_gateway_guest::ports::NodeError;
+use cwd_gateway_guest::rates::WithdrawalAmount::Game;
+use cwd_gateway_guest::records::{Cursor, PendingLink, UserRec, WdState};
 use sha2::{Digest, Sha256};
 use support::*;
 
@@ -377,7 +377,7 @@ fn restore_from_a_backup_taken_before_the_payout_pays_once_and_pauses_until_ackn
     let listed = w.gw.list_unknown_payouts(false).unwrap();
     assert_eq!(listed.len(), 1);
     // The nonces differ: the new withdrawal is not mistaken for the old payout.
-    let recs: Vec<(String, cwd_gateway::records::WithdrawalRec)> = w.store.all("wd/");
+    let recs: Vec<(String, cwd_gateway_guest::records::WithdrawalRec)> = w.store.all("wd/");
     assert_eq!(recs[0].1.state, WdState::Queued);
 
     assert_eq!(
@@ -492,15 +492,15 @@ fn recovering_a_code_from_a_database_copy_fails_without_the_key() {
     // Keyed guesses: the real code itself does not match under any key a copy offers.
     for k in &candidates_keys {
         assert_ne!(
-            cwd_gateway::linking::code_hash(k, &salt, "u1", p.account_id, &code).as_slice(),
+            cwd_gateway_guest::linking::code_hash(k, &salt, "u1", p.account_id, &code).as_slice(),
             stored.as_slice()
         );
     }
     assert!(found.is_empty(), "recovered {found:?}");
     // With the gateway's memo key (never stored) the stored hash is the code's.
-    let key = cwd_gateway::linking::code_key(&key_for(GATEWAY, "memo"));
+    let key = cwd_gateway_guest::linking::code_key(&key_for(GATEWAY, "memo"));
     assert_eq!(
-        cwd_gateway::linking::code_hash(&key, &salt, "u1", p.account_id, &code).as_slice(),
+        cwd_gateway_guest::linking::code_hash(&key, &salt, "u1", p.account_id, &code).as_slice(),
         stored.as_slice()
     );
     w.gw.confirm_link("u1", &code).unwrap();
@@ -538,11 +538,11 @@ fn restore_right_after_a_payout_still_reversible_sends_nothing_until_it_is_seen(
 /// a tick is building its transaction.
 struct CancelDuring {
     inner: SimNode,
-    other: std::rc::Rc<std::cell::RefCell<Option<cwd_gateway::gateway::Gateway>>>,
+    other: std::rc::Rc<std::cell::RefCell<Option<cwd_gateway_guest::gateway::Gateway>>>,
     id: String,
 }
 
-impl cwd_gateway::ports::Node for CancelDuring {
+impl cwd_gateway_guest::ports::Node for CancelDuring {
     fn call(&mut self, api: &str, method: &str, params: &str) -> Result<String, NodeError> {
         if method == "get_required_fees" {
             if let Some(mut g) = self.other.borrow_mut().take() {
@@ -563,7 +563,7 @@ fn cancel_racing_a_tick_that_builds_the_transfer_sends_nothing() {
     w.gw.tick().unwrap();
     let wd = w.gw.request_withdrawal("u1", Game(1_000), "w").unwrap();
     let other = std::rc::Rc::new(std::cell::RefCell::new(Some(w.second_instance())));
-    let mut g = cwd_gateway::gateway::Gateway::new(cwd_gateway::ports::Ports {
+    let mut g = cwd_gateway_guest::gateway::Gateway::new(cwd_gateway_guest::ports::Ports {
         store: Box::new(w.store.clone()),
         node: Box::new(CancelDuring {
             inner: SimNode(w.chain.clone()),
@@ -573,7 +573,7 @@ fn cancel_racing_a_tick_that_builds_the_transfer_sends_nothing() {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
-        signer: Box::new(cwd_gateway::ports::NoSigner),
+        signer: Box::new(cwd_gateway_guest::ports::NoSigner),
         outbox: Default::default(),
     });
     g.configure(w.config.clone(), gateway_keys()).unwrap();

@@ -4,20 +4,20 @@
 
 mod support;
 
-use cwd_gateway::events::{Alert, Event};
-use cwd_gateway::gateway_error::GatewayError;
-use cwd_gateway::rates::WithdrawalAmount::{Cwd, Game};
-use cwd_gateway::records::audit::AuditFilter;
-use cwd_gateway::records::derived::{self, Build, BUILD_KEY};
-use cwd_gateway::records::totals::{self, Totals, TOTALS_PREFIX};
-use cwd_gateway::records::WdState;
+use cwd_gateway_guest::events::{Alert, Event};
+use cwd_gateway_guest::gateway_error::GatewayError;
+use cwd_gateway_guest::rates::WithdrawalAmount::{Cwd, Game};
+use cwd_gateway_guest::records::audit::AuditFilter;
+use cwd_gateway_guest::records::derived::{self, Build, BUILD_KEY};
+use cwd_gateway_guest::records::totals::{self, Totals, TOTALS_PREFIX};
+use cwd_gateway_guest::records::WdState;
 use support::*;
 
-fn audit(w: &mut World) -> Vec<cwd_gateway::records::audit::AuditEntry> {
+fn audit(w: &mut World) -> Vec<cwd_gateway_guest::records::audit::AuditEntry> {
     w.gw.list_audit(&AuditFilter::default(), None, 500).unwrap()
 }
 
-fn review_config(review: u64, four_eyes: u64) -> cwd_gateway::config::Config {
+fn review_config(review: u64, four_eyes: u64) -> cwd_gateway_guest::config::Config {
     let mut c = default_config();
     c.withdrawals.review_above_cwd = review;
     c.withdrawals.four_eyes_above_cwd = four_eyes;
@@ -200,7 +200,7 @@ fn settings_changed_on_one_instance_are_in_force_on_another_at_once() {
     });
     assert_eq!(credited, Some((200_000, 240)));
     // A record keeps the rate it used: earlier quotes and deposits are not rewritten.
-    let deposits = other.list_deposits("u1", cwd_gateway::records::Order::OldestFirst, None, 10).unwrap();
+    let deposits = other.list_deposits("u1", cwd_gateway_guest::records::Order::OldestFirst, None, 10).unwrap();
     assert_eq!(deposits.iter().map(|d| d.game).collect::<Vec<_>>(), vec![240]);
 
     // A stale revision is refused with the current one; nothing changes.
@@ -277,7 +277,7 @@ fn the_books_reconcile_exactly_and_report_a_shortfall() {
     }).collect();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     // The node down: no verdict, no error.
-    w.chain.borrow_mut().fault("get_account_balances", Fault::Error(cwd_gateway::ports::NodeError::Unreachable("down".into())));
+    w.chain.borrow_mut().fault("get_account_balances", Fault::Error(cwd_gateway_guest::ports::NodeError::Unreachable("down".into())));
     let unknown = w.gw.reconcile().unwrap();
     assert_eq!((unknown.hot_cwd, unknown.surplus_cwd, unknown.mismatch), (None, None, false));
 }
@@ -296,14 +296,14 @@ fn a_store_built_by_the_previous_release_gets_its_totals_rebuilt() {
         let keys: Vec<String> = s.data.keys().filter(|k| k.starts_with(TOTALS_PREFIX)).cloned().collect();
         for k in keys {
             let (bytes, v) = s.data[&k].clone();
-            let mut t: Totals = cwd_gateway::records::decode(&k, &bytes).unwrap();
+            let mut t: Totals = cwd_gateway_guest::records::decode(&k, &bytes).unwrap();
             t.balance_game = 0;
             t.sent_cwd = 0;
-            s.data.insert(k, (cwd_gateway::records::encode(&t), v + 1));
+            s.data.insert(k, (cwd_gateway_guest::records::encode(&t), v + 1));
         }
         let old = Build { done: true, cursor: None, counted: 9, version: 0 };
         let v = s.data[BUILD_KEY].1;
-        s.data.insert(BUILD_KEY.into(), (cwd_gateway::records::encode(&old), v + 1));
+        s.data.insert(BUILD_KEY.into(), (cwd_gateway_guest::records::encode(&old), v + 1));
     }
     assert_eq!(totals::read(&mut w.store.clone()).unwrap(), None, "an older build counts as not built");
     // Readers recount meanwhile; a live change between batches is counted once.
@@ -350,7 +350,7 @@ fn a_statement_lists_every_movement_and_a_day_lists_every_user() {
     assert_eq!(kinds, ["withdrawal-paid", "withdrawal-returned", "withdrawal", "withdrawal", "transfer-out", "referral-reward", "adjustment", "deposit"]);
     assert!(lines.windows(2).all(|p| p[0].at_ms >= p[1].at_ms), "newest first");
     let (balance, frozen) = w.balance("u1");
-    let sum = |f: fn(&cwd_gateway::records::journal::Movement) -> i64| lines.iter().map(f).sum::<i64>();
+    let sum = |f: fn(&cwd_gateway_guest::records::journal::Movement) -> i64| lines.iter().map(f).sum::<i64>();
     assert_eq!((sum(|m| m.balance_delta), sum(|m| m.frozen_delta)), (balance as i64, frozen as i64));
     assert_eq!(balance, 900 + 100 + 20 - 70 - 300);
     let deposit = lines.last().unwrap();
@@ -377,7 +377,7 @@ fn a_statement_lists_every_movement_and_a_day_lists_every_user() {
     let end = w.clock.get() + 1;
     let day = w.gw.list_movements(start, end, None, 500).unwrap();
     assert_eq!(day.len(), lines.len() + pool.len() + w.gw.statement("u2", None, 500).unwrap().len());
-    let order = |m: &cwd_gateway::records::journal::Movement| (m.at_ms / 86_400_000, m.user.clone(), m.stamp);
+    let order = |m: &cwd_gateway_guest::records::journal::Movement| (m.at_ms / 86_400_000, m.user.clone(), m.stamp);
     assert!(day.windows(2).all(|p| order(&p[0]) < order(&p[1])), "{day:?}");
     for k in 1..day.len() {
         let first = w.gw.list_movements(start, end, None, k as u32).unwrap();

@@ -4,9 +4,9 @@
 
 mod support;
 
-use cwd_gateway::gateway_error::{GatewayError, LimitScope};
-use cwd_gateway::rates::WithdrawalAmount::{Cwd, Game};
-use cwd_gateway::records::WdState;
+use cwd_gateway_guest::gateway_error::{GatewayError, LimitScope};
+use cwd_gateway_guest::rates::WithdrawalAmount::{Cwd, Game};
+use cwd_gateway_guest::records::WdState;
 use support::*;
 
 fn lookups(w: &World) -> usize {

@@ -9,14 +9,14 @@ mod support;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cwd_gateway::config::Keys;
-use cwd_gateway::events::{Alert, Event};
-use cwd_gateway::gateway_error::GatewayError;
-use cwd_gateway::ops::{Operation, Transaction};
-use cwd_gateway::ports::{Ports, SignError, Signer};
-use cwd_gateway::rates::WithdrawalAmount::Game;
-use cwd_gateway::records::WdState;
-use cwd_gateway::signing::sign_digest;
+use cwd_gateway_guest::config::Keys;
+use cwd_gateway_guest::events::{Alert, Event};
+use cwd_gateway_guest::gateway_error::GatewayError;
+use cwd_gateway_guest::ops::{Operation, Transaction};
+use cwd_gateway_guest::ports::{Ports, SignError, Signer};
+use cwd_gateway_guest::rates::WithdrawalAmount::Game;
+use cwd_gateway_guest::records::WdState;
+use cwd_gateway_guest::signing::sign_digest;
 use sha2::{Digest, Sha256};
 use support::*;
 
@@ -61,7 +61,7 @@ fn with_signer(seed: u64) -> (World, TestSigner) {
         mode: Rc::new(Cell::new(Mode::Sign)),
         read: Rc::default(),
     };
-    let mut gw = cwd_gateway::gateway::Gateway::new(Ports {
+    let mut gw = cwd_gateway_guest::gateway::Gateway::new(Ports {
         store: Box::new(w.store.clone()),
         node: Box::new(SimNode(w.chain.clone())),
         clock: Box::new(TestClock(w.clock.clone())),

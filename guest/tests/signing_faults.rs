@@ -5,12 +5,12 @@
 
 mod support;
 
-use cwd_gateway::events::{Alert, Event};
-use cwd_gateway::gateway_error::GatewayError;
-use cwd_gateway::rates::WithdrawalAmount::Game;
-use cwd_gateway::records::WdState;
-use cwd_gateway::signing::faults::corrupt_next_signatures;
-use cwd_gateway::sweep::SweepRec;
+use cwd_gateway_guest::events::{Alert, Event};
+use cwd_gateway_guest::gateway_error::GatewayError;
+use cwd_gateway_guest::rates::WithdrawalAmount::Game;
+use cwd_gateway_guest::records::WdState;
+use cwd_gateway_guest::signing::faults::corrupt_next_signatures;
+use cwd_gateway_guest::sweep::SweepRec;
 use support::*;
 
 fn broadcasts(w: &World) -> usize {

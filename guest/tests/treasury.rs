@@ -7,14 +7,14 @@ mod support;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cwd_gateway::config::Config;
-use cwd_gateway::events::{Alert, Event};
-use cwd_gateway::gateway::Gateway;
-use cwd_gateway::gateway_error::GatewayError;
-use cwd_gateway::ports::{Node, NodeError, Ports};
-use cwd_gateway::rates::WithdrawalAmount;
-use cwd_gateway::records::Order;
-use cwd_gateway::sweep::{SweepRec, SweepState};
+use cwd_gateway_guest::config::Config;
+use cwd_gateway_guest::events::{Alert, Event};
+use cwd_gateway_guest::gateway::Gateway;
+use cwd_gateway_guest::gateway_error::GatewayError;
+use cwd_gateway_guest::ports::{Node, NodeError, Ports};
+use cwd_gateway_guest::rates::WithdrawalAmount;
+use cwd_gateway_guest::records::Order;
+use cwd_gateway_guest::sweep::{SweepRec, SweepState};
 use support::*;
 
 const HIGH: u64 = 50_000_000;
@@ -77,7 +77,7 @@ fn a_sweep_takes_exactly_the_excess_over_needs_and_the_high_water_mark() {
     // The withdrawal was paid from what the sweep kept.
     assert_eq!(
         w.gw.get_withdrawal(&wd.withdrawal_id).unwrap().state,
-        cwd_gateway::records::WdState::Confirmed
+        cwd_gateway_guest::records::WdState::Confirmed
     );
     assert!(cold(&w) > 0);
     assert!(before > hot(&w));
@@ -141,7 +141,7 @@ fn a_withdrawal_requested_while_a_sweep_is_built_voids_it() {
         clock: Box::new(TestClock(w.clock.clone())),
         events: Box::new(w.events.clone()),
         random: Box::new(SeededRandom(w.rng.clone())),
-        signer: Box::new(cwd_gateway::ports::NoSigner),
+        signer: Box::new(cwd_gateway_guest::ports::NoSigner),
         outbox: Default::default(),
     });
     g.configure(treasury_config(), gateway_keys()).unwrap();
@@ -164,7 +164,7 @@ fn a_withdrawal_requested_while_a_sweep_is_built_voids_it() {
     let racing =
         w.gw.list_withdrawals(&Default::default(), Order::OldestFirst, None, 10)
             .unwrap();
-    assert_eq!(racing[0].state, cwd_gateway::records::WdState::Confirmed);
+    assert_eq!(racing[0].state, cwd_gateway_guest::records::WdState::Confirmed);
     check_ledger(&w.store, "the end");
 }
 

@@ -708,6 +708,13 @@ impl FileConfig {
     }
 
     /// The keys, from the key file or the environment. Errors never include them.
+    /// The keys from a key file's text (`active_wif`, `memo_wif`), as an embedder
+    /// passes them (the C library); the errors never quote the text.
+    pub fn keys_from_text(&self, text: &str) -> Result<api::Keys> {
+        let k: KeyFile = toml::from_str(text).map_err(|_| anyhow::anyhow!("the keys must hold exactly active_wif and memo_wif (TOML)"))?;
+        self.keys_for_signer(api::Keys { active_wif: k.active_wif, memo_wif: k.memo_wif })
+    }
+
     pub fn load_keys(&self) -> Result<api::Keys> {
         if let Some(path) = &self.keys.file {
             let text = zeroize::Zeroizing::new(crate::files::read_secret(path, "key file")?);

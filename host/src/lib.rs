@@ -37,3 +37,23 @@ pub mod webhooks;
 pub use codec::{CallError, Codec};
 pub use imports::Capabilities;
 pub use runtime::{Instance, Runtime, RuntimeConfig};
+
+/// `cwd-gateway --version`'s text: the release, and the component inside (matched against
+/// the release's `.wasm` and the npm package's `gen/component.json`).
+macro_rules! version_text {
+    () => {
+        concat!(
+            env!("CARGO_PKG_VERSION"),
+            " (component sha256:",
+            env!("CWD_GATEWAY_WASM_SHA256"),
+            ", wasmtime ",
+            env!("CWD_GATEWAY_WASMTIME_VERSION"),
+            ")"
+        )
+    };
+}
+
+pub const VERSION: &str = version_text!();
+/// [`VERSION`], NUL-terminated (the C library's `cwd_version`).
+pub const VERSION_NUL: &str = concat!(version_text!(), "\0");
+

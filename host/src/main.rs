@@ -9,19 +9,9 @@ use cwd_gateway_host::{demo, serve, CallError, Runtime, RuntimeConfig};
 
 const MAIN_CHAIN_ID: &str = "4bb7d961ed2ed1b2b618711b1bd4d8d905abe061fcb9c79d1ba15468eadfa998";
 
-/// The release and the component inside (matched against the release's `.wasm` and the
-/// npm package's `gen/component.json`).
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (component sha256:",
-    env!("CWD_GATEWAY_WASM_SHA256"),
-    ", wasmtime ",
-    env!("CWD_GATEWAY_WASMTIME_VERSION"),
-    ")"
-);
 
 #[derive(Parser)]
-#[command(name = "cwd-gateway", version = VERSION, about = "CrowdWiz gateway: the reference host of the gateway component")]
+#[command(name = "cwd-gateway", version = cwd_gateway_host::VERSION, about = "CrowdWiz gateway: the reference host of the gateway component")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

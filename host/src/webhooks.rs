@@ -34,7 +34,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// What `verify` accepts by default: a signature at most five minutes old (or ahead).
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
 
-/// Where and how to deliver.
+/// Where and how to deliver (the secret is wiped when each copy drops).
+#[derive(Clone)]
 pub struct WebhookTarget {
     pub url: String,
     pub secret: zeroize::Zeroizing<Vec<u8>>,

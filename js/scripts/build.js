@@ -4,7 +4,7 @@
 // The codec-only component, when built, goes to gen/codec.
 //
 //   node scripts/build.js [gateway.wasm] [codec.wasm]
-// Defaults: ../target/guest/wasm32-wasip2/release/cwd_gateway.wasm (a host build makes it)
+// Defaults: ../target/guest/wasm32-wasip2/release/cwd_gateway_guest.wasm (a host build makes it)
 // and ../target/guest/wasm32-wasip2/codec-component/cwd_codec_component.wasm.
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const repo = resolve(root, '..');
-const gatewayWasm = resolve(process.argv[2] ?? process.env.CWD_GATEWAY_WASM ?? join(repo, 'target/guest/wasm32-wasip2/release/cwd_gateway.wasm'));
+const gatewayWasm = resolve(process.argv[2] ?? process.env.CWD_GATEWAY_WASM ?? join(repo, 'target/guest/wasm32-wasip2/release/cwd_gateway_guest.wasm'));
 const codecWasm = resolve(process.argv[3] ?? process.env.CWD_CODEC_WASM ?? join(repo, 'target/guest/wasm32-wasip2/codec-component/cwd_codec_component.wasm'));
 const jco = join(root, 'node_modules/@bytecodealliance/jco/dist/jco.js');
 

@@ -9,15 +9,15 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
-use cwd_gateway::config::{Config, Keys, Rate};
-use cwd_gateway::events::{Event, OpPosition};
-use cwd_gateway::gateway::Gateway;
-use cwd_gateway::json::{self, write_i64, write_u64};
-use cwd_gateway::keys::{PrivateKey, PublicKey};
-use cwd_gateway::memo;
-use cwd_gateway::ops::{Operation, SignedTransaction};
-use cwd_gateway::ports::*;
-use cwd_gateway::records::{DepositRec, UnclaimedRec, WdState, WithdrawalRec};
+use cwd_gateway_guest::config::{Config, Keys, Rate};
+use cwd_gateway_guest::events::{Event, OpPosition};
+use cwd_gateway_guest::gateway::Gateway;
+use cwd_gateway_guest::json::{self, write_i64, write_u64};
+use cwd_gateway_guest::keys::{PrivateKey, PublicKey};
+use cwd_gateway_guest::memo;
+use cwd_gateway_guest::ops::{Operation, SignedTransaction};
+use cwd_gateway_guest::ports::*;
+use cwd_gateway_guest::records::{DepositRec, UnclaimedRec, WdState, WithdrawalRec};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -224,7 +224,7 @@ impl MemStore {
         let s = self.0.borrow();
         s.data
             .get(key)
-            .map(|(v, _)| cwd_gateway::records::decode(key, v).unwrap())
+            .map(|(v, _)| cwd_gateway_guest::records::decode(key, v).unwrap())
     }
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         self.0
@@ -815,7 +815,7 @@ impl Chain {
             return Err(rpc("expiration too far in the future"));
         }
         let tapos_ok = self.blocks.iter().any(|b| {
-            let (n, p) = cwd_gateway::ops::tapos_from_block_id(&hex::encode(b.id)).unwrap();
+            let (n, p) = cwd_gateway_guest::ops::tapos_from_block_id(&hex::encode(b.id)).unwrap();
             n == st.tx.ref_block_num && p == st.tx.ref_block_prefix
         });
         if !tapos_ok {
@@ -1145,7 +1145,7 @@ impl World {
             clock: Box::new(TestClock(clock.clone())),
             events: Box::new(events.clone()),
             random: Box::new(SeededRandom(rng.clone())),
-            signer: Box::new(cwd_gateway::ports::NoSigner),
+            signer: Box::new(cwd_gateway_guest::ports::NoSigner),
             outbox: Default::default(),
         })
     }
@@ -1163,7 +1163,7 @@ impl World {
         for _ in 0..100 {
             match g.configure(self.config.clone(), gateway_keys()) {
                 Ok(_) => return g,
-                Err(cwd_gateway::gateway_error::GatewayError::NodeUnavailable { .. }) => continue,
+                Err(cwd_gateway_guest::gateway_error::GatewayError::NodeUnavailable { .. }) => continue,
                 Err(e) => panic!("configure: {e:?}"),
             }
         }
@@ -1256,11 +1256,11 @@ impl World {
 /// (deposits, assignments, game changes) less those paid out: transfers and rewards
 /// only move units. Panics with `ctx` on any mismatch.
 pub fn check_ledger(store: &MemStore, ctx: &str) {
-    use cwd_gateway::records::{
+    use cwd_gateway_guest::records::{
         AdjustRec, DepositRec, UnclaimedRec, UnclaimedState, UserRec, WdState, WithdrawalRec,
     };
-    use cwd_gateway::referrals::RewardRec;
-    use cwd_gateway::transfers::TransferRec;
+    use cwd_gateway_guest::referrals::RewardRec;
+    use cwd_gateway_guest::transfers::TransferRec;
     let users: Vec<(String, UserRec)> = store.all("user/");
     let mut expect: HashMap<String, i128> = HashMap::new();
     let mut entered: i128 = 0;
@@ -1279,7 +1279,7 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
         entered += a.delta as i128;
     }
     // Adjustments whose idempotency records were pruned: their daily totals.
-    for (key, d) in store.all::<cwd_gateway::retention::AdjustDayRec>("adjday/") {
+    for (key, d) in store.all::<cwd_gateway_guest::retention::AdjustDayRec>("adjday/") {
         let user = key["adjday/".len()..]
             .split('/')
             .next()
@@ -1357,8 +1357,8 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
 /// The journal explains every balance: per user, its lines' deltas sum to the balance
 /// and the frozen units, and each line has its user's pointer (and no pointer dangles).
 pub fn check_journal(store: &MemStore, ctx: &str) {
-    use cwd_gateway::records::journal::{Movement, JOURNAL_DAYS, USER_JOURNAL};
-    use cwd_gateway::records::UserRec;
+    use cwd_gateway_guest::records::journal::{Movement, JOURNAL_DAYS, USER_JOURNAL};
+    use cwd_gateway_guest::records::UserRec;
     let mut sums: HashMap<String, (i128, i128)> = HashMap::new();
     let days: HashSet<String> = store.keys(JOURNAL_DAYS).into_iter().collect();
     for key in store.keys(USER_JOURNAL) {
@@ -1380,7 +1380,7 @@ pub fn check_journal(store: &MemStore, ctx: &str) {
 /// The totals kept in commits (`tot/` shards) equal the same sums recounted from the
 /// records, once they are built; and no sum is negative.
 pub fn check_totals(store: &MemStore, ctx: &str) {
-    use cwd_gateway::records::totals::{self, Totals};
+    use cwd_gateway_guest::records::totals::{self, Totals};
     let mut s = store.clone();
     if let Some(kept) = totals::read(&mut s).unwrap() {
         // Per-user index keys: exactly those the records call for.
@@ -1388,7 +1388,7 @@ pub fn check_totals(store: &MemStore, ctx: &str) {
         for prefix in ["adj/", "dep/", "unc/", "wd/"] {
             for k in store.keys(prefix) {
                 let v = store.0.borrow().data[&k].0.clone();
-                want.extend(cwd_gateway::records::indexes::index_key(&k, Some(&v)));
+                want.extend(cwd_gateway_guest::records::indexes::index_key(&k, Some(&v)));
             }
         }
         let have: std::collections::BTreeSet<String> = ["udep/", "uwd/", "adjexp/"]
@@ -1432,7 +1432,7 @@ pub fn check_books(w: &World, ctx: &str, positions: Positions) {
     let deps: Vec<(String, DepositRec)> = w.store.all("dep/");
     let uncs: Vec<(String, UnclaimedRec)> = w.store.all("unc/");
     let wds: Vec<(String, WithdrawalRec)> = w.store.all("wd/");
-    let sweeps: Vec<(String, cwd_gateway::sweep::SweepRec)> = w.store.all("sweep/");
+    let sweeps: Vec<(String, cwd_gateway_guest::sweep::SweepRec)> = w.store.all("sweep/");
 
     // Deposits: each record is a distinct, real, irreversible transfer to the gateway.
     let c = w.chain.borrow();
@@ -1450,7 +1450,7 @@ pub fn check_books(w: &World, ctx: &str, positions: Positions) {
         })
         .map(|h| {
             let from = h.op[1]["from"].as_str().unwrap()[4..].parse().unwrap();
-            let amount = cwd_gateway::json::int_i64(&h.op[1]["amount"]["amount"], "a").unwrap();
+            let amount = cwd_gateway_guest::json::int_i64(&h.op[1]["amount"]["amount"], "a").unwrap();
             let asset = h.op[1]["amount"]["asset_id"].as_str().unwrap()[4..]
                 .parse()
                 .unwrap();
@@ -1539,7 +1539,7 @@ pub fn check_books(w: &World, ctx: &str, positions: Positions) {
         }
     }
     // Sweeps: each paid at most once, to the cold account, never after it expired.
-    use cwd_gateway::sweep::SweepState;
+    use cwd_gateway_guest::sweep::SweepState;
     for (_, s) in &sweeps {
         let n = by_nonce.get(&s.nonce).map_or(0, |v| v.len());
         assert!(n <= 1, "sweep {} paid {n} times at {}", s.id, ctx());
