@@ -10,8 +10,10 @@
  * Rules (libcwd/README.md says more):
  *  - Every function returns a cwd_status; CWD_OK is 0. On any other status the text
  *    output, when the function has one, holds a JSON error
- *    {"error": {"code": "...", "message": "..."}} (for CWD_ERR_GATEWAY: the HTTP API's
- *    error body, and "status", its HTTP status).
+ *    {"error": {"code": "...", "message": "..."}}; for CWD_ERR_GATEWAY it is the HTTP
+ *    API's error body with its HTTP status beside "error":
+ *    {"error": {"code": "insufficient-balance", ...}, "status": 422}. Functions without
+ *    a text output (set_event_callback, start_timer, stop_timer) return the status only.
  *  - Every char* the library hands out is UTF-8, NUL-terminated, owned by the caller, and
  *    freed with cwd_string_free (never free()). Every char* the caller passes in is
  *    UTF-8, NUL-terminated, and only borrowed for the duration of the call.
@@ -94,6 +96,8 @@ typedef void (*cwd_event_fn)(void *user_data, const char *event_json);
  */
 typedef int32_t (*cwd_store_fn)(void *user_data, const char *request_json, cwd_buffer *response);
 
+/* cwd_gateway_new copies this struct; `user_data` must stay valid, and `call` callable
+ * from any thread, until cwd_gateway_free. */
 typedef struct cwd_store {
     cwd_store_fn call;
     void *user_data;
@@ -122,7 +126,9 @@ cwd_status cwd_gateway_new(const char *config_toml, const char *keys_toml, const
  */
 cwd_status cwd_gateway_call(cwd_gateway *gw, const char *function, const char *args_json, char **out);
 
-/* Sets (or, with NULL, clears) the event callback. */
+/* Sets (or, with NULL, clears) the event callback. An event being delivered while it
+ * changes may still reach the previous callback: keep every callback and its user_data
+ * valid until cwd_gateway_free. */
 cwd_status cwd_gateway_set_event_callback(cwd_gateway *gw, cwd_event_fn callback, void *user_data);
 
 /* Starts the timer on a thread of the library's own (ticks at the component's pace,
