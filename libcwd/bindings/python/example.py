@@ -104,10 +104,10 @@ def run_story(gw, devnet, alice, events):
         check(time.monotonic() < deadline, "no link code in alice-cwd's messages within 60 s")
         time.sleep(0.2)
         for m in devnet.control("messages", {"account": "alice-cwd", "memo_wif": alice["memo_wif"]}):
-            found = m.get("op") == "send_message" and code_re.search(m.get("text") or "")
+            found = m.get("op") == "send_message" and code_re.search(m.get("message") or "")
             if found:
                 code = found.group(1)
-                print("link: start-link sent a %d-digit code (tx %s); alice-cwd's wallet reads %r" % (digits, link["tx_id"], m["text"]))
+                print("link: start-link sent a %d-digit code (tx %s); alice-cwd's wallet reads %r" % (digits, link["tx_id"], m["message"]))
                 break
     linked = gw.call("confirm-link", {"user": "alice", "code": code})
     check(linked["account"] == "alice-cwd" and linked["account_id"] == alice["id"], "confirm-link linked %r" % linked)

@@ -236,7 +236,7 @@ pow_bits = 0
 			if m["op"] != "send_message" {
 				continue
 			}
-			body, _ := m["text"].(string)
+			body, _ := m["message"].(string) // the decrypted memo (devnet/README.md, "messages")
 			if match := codeRe.FindStringSubmatch(body); match != nil {
 				code = match[1]
 				fmt.Printf("link: start-link sent a %d-digit code (tx %s); alice-cwd's wallet reads %q\n", link.CodeDigits, link.TxID, body)
