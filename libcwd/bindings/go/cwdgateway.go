@@ -26,8 +26,8 @@ static cwd_status cwd_go_set_event_callback(cwd_gateway *gw, uintptr_t handle) {
 	return cwd_gateway_set_event_callback(gw, cwd_go_event_trampoline, (void *)handle);
 }
 
-// In C memory, kept until the gateway is freed (the header does not say whether the
-// library copies the struct, so it lives as long as the gateway).
+// In C memory (a Go pointer may not be handed to C inside a struct). cwd_gateway_new
+// copies it; the binding frees it with the handle, after cwd_gateway_free.
 static cwd_store *cwd_go_new_store(uintptr_t handle) {
 	cwd_store *s = malloc(sizeof *s);
 	if (s != NULL) {
