@@ -78,7 +78,7 @@ fn fill(store: &Arc<dyn Store>, from: u64, to: u64, now_ms: u64) {
     if from == 0 {
         // A store that kept its totals and indexes from its first commit.
         records::transact_store(&mut port, |t| {
-            t.put(derived::BUILD_KEY, &derived::Build { done: true, cursor: None, counted: 0 });
+            t.put(derived::BUILD_KEY, &derived::Build { done: true, cursor: None, counted: 0, version: derived::BUILD_VERSION });
             Ok(Step::Commit(()))
         })
         .unwrap();
@@ -131,6 +131,8 @@ fn fill(store: &Arc<dyn Store>, from: u64, to: u64, now_ms: u64) {
                     attempts: 1,
                     block_num: Some(1),
                     note: None,
+                    approved_by: Vec::new(),
+                    fee_cwd: 0,
                 };
                 put!(records::wd_key(&id), w);
                 if n % 10 == 0 {

@@ -102,7 +102,8 @@ impl Gateway {
 
     pub(crate) fn call(&self, function: &str, args: &Value) -> Result<Value, Failure> {
         if !cwd_gateway_host::openapi::CALLS.iter().any(|c| c.name == function) {
-            return Err(Failure::invalid(format!("{function:?} is not a gateway function (CWD_FUNCTIONS in cwd_gateway.h lists them)")));
+            // The HTTP API's code for it, with the library's status.
+            return Err(Failure::new(crate::CWD_ERR_INVALID_ARGUMENT, "unknown-call", format!("{function:?} is not a gateway function (CWD_FUNCTIONS in cwd_gateway.h lists them)")));
         }
         if !args.is_object() {
             return Err(Failure::invalid("args_json must be a JSON object"));

@@ -226,7 +226,7 @@ fn bad_input_at_every_door_is_refused_with_a_status_and_a_json_error() {
     assert_eq!(json_of(out)["error"]["message"], "function is not UTF-8");
     assert_eq!(call(gw, "account", json!([1])).unwrap_err().0, CWD_ERR_INVALID_ARGUMENT);
     let (status, e) = call(gw, "format-disk", json!({})).unwrap_err();
-    assert_eq!(status, CWD_ERR_INVALID_ARGUMENT, "{e}");
+    assert_eq!((status, e["error"]["code"].as_str()), (CWD_ERR_INVALID_ARGUMENT, Some("unknown-call")), "{e}");
     assert_eq!(unsafe { cwd_gateway_call(gw, f.as_ptr(), c("{user:").as_ptr(), &mut out) }, CWD_ERR_INVALID_ARGUMENT);
     assert!(take(out).contains("not JSON"));
     // The gateway's own refusals carry the HTTP API's code and status.
