@@ -1380,7 +1380,7 @@ pub fn check_journal(store: &MemStore, ctx: &str) {
 /// The totals kept in commits (`tot/` shards) equal the same sums recounted from the
 /// records, once they are built; and no sum is negative.
 pub fn check_totals(store: &MemStore, ctx: &str) {
-    use cwd_gateway_guest::records::totals::{self, Totals};
+    use cwd_gateway_guest::records::totals;
     let mut s = store.clone();
     if let Some(kept) = totals::read(&mut s).unwrap() {
         // Per-user index keys: exactly those the records call for.
