@@ -25,6 +25,13 @@ pub struct Account {
     pub memo: PublicKey,
 }
 
+/// Why `name` is refused, when [`is_valid_name`] refuses it (one text for every door).
+pub fn invalid_name(name: &str) -> Option<String> {
+    (!is_valid_name(name)).then(|| {
+        format!("{name:?} is not a valid account name (3..63 lowercase letters, digits, '-', dot-separated labels starting with a letter)")
+    })
+}
+
 /// Graphene's `is_valid_name`: dot-separated labels, each starting with a letter,
 /// ending with a letter or digit, made of lowercase letters, digits and hyphens.
 pub fn is_valid_name(name: &str) -> bool {

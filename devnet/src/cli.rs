@@ -56,8 +56,8 @@ pub fn parse(args: impl IntoIterator<Item = String>, seed: Option<&str>) -> Resu
             "--account" => {
                 let v = value()?;
                 let (name, cwd) = v.split_once(':').unwrap_or((v.as_str(), "0"));
-                if !crate::accounts::is_valid_name(name) {
-                    return Err(format!("--account: {name:?} is not a valid account name (3..63 lowercase letters, digits, '-', dot-separated labels starting with a letter)"));
+                if let Some(why) = crate::accounts::invalid_name(name) {
+                    return Err(format!("--account: {why}"));
                 }
                 accounts.push(AccountSpec::new(name, parse_cwd(cwd).map_err(|e| format!("--account {v}: {e}"))?));
             }

@@ -9,7 +9,7 @@ use cwd_gateway::keys::{PrivateKey, PublicKey};
 use cwd_gateway::ops::{AccountId, Asset, AssetId, Operation, SignedTransaction, CORE_ASSET, MAX_SHARE_SUPPLY};
 use serde_json::{json, Value};
 
-use crate::accounts::{is_valid_name, Account, KeyRing, SYSTEM_ACCOUNTS};
+use crate::accounts::{Account, KeyRing, SYSTEM_ACCOUNTS};
 use crate::assets::AssetInfo;
 use crate::blocks::{block_id, Block, BlockTx, ChainTx};
 use crate::ops::ChainOp;
@@ -583,10 +583,8 @@ impl State {
         balance: i64,
         keys: KeyRing,
     ) -> Result<AccountId> {
-        if !is_valid_name(name) {
-            return Err(ChainError::BadInput(format!(
-                "{name:?} is not a valid account name (3..63 lowercase letters, digits, '-', dot-separated labels starting with a letter)"
-            )));
+        if let Some(why) = crate::accounts::invalid_name(name) {
+            return Err(ChainError::BadInput(why));
         }
         if self.by_name.contains_key(name) {
             return Err(ChainError::BadInput(format!("account name {name:?} is taken")));
