@@ -18,12 +18,6 @@ use serde_json::{json, Value};
 use support::{call, eventually, free_port, write_private, CWD};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cwd-node-ws-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A TLS endpoint for `localhost` on a loopback port that relays to `upstream`: what an
 /// operator puts in front of a node. Runs until the test process ends.
@@ -68,7 +62,7 @@ fn port_of(url: &str) -> u16 {
 /// the gateway reaching the devnet at `node_url` only; `node_extra` goes in `[node]`.
 fn story(devnet: &DevnetHandle, gateway: &cwd_devnet::CreatedAccount, name: &str, node_url: &str, node_extra: &str) {
     let player = devnet.create_account(AccountSpec::new(&format!("{name}-player"), 100 * CWD)).unwrap();
-    let dir = temp_dir(name);
+    let dir = support::temp_dir(&format!("node-ws-{name}"));
     let port = free_port();
     write_private(&dir.join("keys.toml"), &format!("active_wif = \"{}\"\nmemo_wif = \"{}\"\n", gateway.active_wif.clone().unwrap(), gateway.memo_wif.clone().unwrap()));
     let config = support::run_config(&devnet.chain_id_hex(), node_url, &dir, port, "").replace("timeout_ms = 5000\n", &format!("timeout_ms = 5000\n{node_extra}\n"));
@@ -113,7 +107,7 @@ fn cwd_gateway_run_plays_the_story_over_ws_and_over_wss() {
 
     let (ca, cert, key) = support::ca_and_server_cert("node test CA");
     let relay = tls_relay(port_of(devnet.url()), &cert, &key);
-    let dir = temp_dir("wss-ca");
+    let dir = support::temp_dir("node-ws-wss-ca");
     let ca_file = dir.join("node-ca.pem");
     std::fs::write(&ca_file, ca).unwrap();
     let wss = format!("wss://localhost:{relay}/");

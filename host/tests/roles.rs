@@ -182,16 +182,10 @@ fn entry(name: &str, role: &str, file: &Path) -> String {
     format!("[[http.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nfile = \"{}\"\n", file.display())
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cwd-roles-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 #[test]
 fn configuration_errors_say_what_to_fix_and_never_show_a_token() {
-    let dir = temp_dir("config");
+    let dir = support::temp_dir("roles-config");
     let (game, observer, other) = (dir.join("game.token"), dir.join("observer.token"), dir.join("other.token"));
     write_private(&game, &format!("{GAME}\n"));
     write_private(&observer, OBSERVER);
@@ -274,7 +268,7 @@ fn cwd_gateway_run_serves_named_tokens_beside_the_old_one() {
     use cwd_devnet::{AccountSpec, Config, Devnet, Production};
     let devnet = Devnet::start(Config { production: Production::Timer(Duration::from_millis(100)), ..Config::seeded("roles run") }).unwrap();
     let gateway = devnet.create_account(AccountSpec::new("game-gateway", 1_000 * CWD)).unwrap();
-    let dir = temp_dir("run");
+    let dir = support::temp_dir("roles-run");
     write_private(
         &dir.join("keys.toml"),
         &format!("active_wif = \"{}\"\nmemo_wif = \"{}\"\n", gateway.active_wif.clone().unwrap(), gateway.memo_wif.clone().unwrap()),

@@ -264,6 +264,15 @@ impl Gw {
     }
 }
 
+/// A fresh directory for one test's files, named for the test binary's process.
+#[allow(dead_code)]
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cwd-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Writes `text` to `path`, readable by its owner only (the host refuses key, token and
 /// secret files that others may read).
 pub fn write_private(path: &std::path::Path, text: &str) {
