@@ -214,8 +214,8 @@ fn main() {
     let (store, http, timer) = start("gateway.db", false);
     // The outbox's cost: two more gateways on fresh files, the same load on each.
     // CWD_BENCH_AA=1: both live-only, to see the harness's own bias (about 1.00).
-    let (_, outbox_http, outbox_timer) = start("outbox.db", std::env::var_os("CWD_BENCH_AA").is_some());
-    let (_, live_http, live_timer) = start("live-only.db", true);
+    let (outbox_store, outbox_http, outbox_timer) = start("outbox.db", std::env::var_os("CWD_BENCH_AA").is_some());
+    let (live_store, live_http, live_timer) = start("live-only.db", true);
     let addr = http.addr;
 
     let adjust = |c: usize, i: u64| {
@@ -234,9 +234,10 @@ fn main() {
     };
     let health = |_, _| ("/health".to_string(), None);
     load(addr, 1.0, adjust); // warm-up: every instance created, users exist
-    let groups0 = store.groups_written();
+    let (groups0, writing0, t0) = (store.groups_written(), store.time_writing(), Instant::now());
     let (adj_rate, adj_lat) = load(addr, secs, |c, i| adjust(c, i + 1_000_000));
     let groups = store.groups_written() - groups0;
+    let writer_busy = (store.time_writing() - writing0).as_secs_f64() / t0.elapsed().as_secs_f64();
     let (acc_rate, acc_lat) = load(addr, secs, account);
     let (health_rate, health_lat) = load(addr, secs, health);
 
@@ -247,9 +248,10 @@ fn main() {
     );
     line("adjust-balance", adj_rate, &adj_lat);
     println!(
-        "  ratio to raw commits {:.2}; {:.1} commits per fsync ({groups} groups)",
+        "  ratio to raw commits {:.2}; {:.1} commits per fsync ({groups} groups); the writer busy {:.0} % of the time",
         adj_rate / raw,
-        adj_lat.len() as f64 / groups.max(1) as f64
+        adj_lat.len() as f64 / groups.max(1) as f64,
+        writer_busy * 100.0
     );
     line("baseline: GET /health", health_rate, &health_lat);
     line("account", acc_rate, &acc_lat);
@@ -259,12 +261,14 @@ fn main() {
     load(live_http.addr, 1.0, adjust);
     load(outbox_http.addr, 1.0, adjust);
     let (mut with_n, mut with_t, mut without_n, mut without_t) = (0usize, 0.0, 0usize, 0.0);
+    let writing = |outbox: bool| if outbox { outbox_store.time_writing() } else { live_store.time_writing() };
+    let (mut with_w, mut without_w) = (0.0, 0.0);
     let mut with_lat = Vec::new();
     // ABBA order, so neither gateway always runs right after the other (a 4-phase A/A
     // run, both gateways live-only, measured 0.95 with plain alternation).
     for round in 0..4u64 {
         for outbox in [round % 2 == 1, round % 2 == 0] {
-            let t = Instant::now();
+            let (t, w) = (Instant::now(), writing(outbox));
             let (addr, base) = match outbox {
                 true => (outbox_http.addr, 3_000_000),
                 false => (live_http.addr, 2_000_000),
@@ -273,11 +277,14 @@ fn main() {
                 adjust(c, i + base + round * 1_000_000_000)
             });
             let took = t.elapsed().as_secs_f64();
+            let wrote = (writing(outbox) - w).as_secs_f64();
             if outbox {
+                with_w += wrote;
                 with_t += took;
                 with_n += lat.len();
                 with_lat.extend(lat);
             } else {
+                without_w += wrote;
                 without_t += took;
                 without_n += lat.len();
             }
@@ -294,9 +301,17 @@ fn main() {
         with_rate,
         &with_lat,
     );
+    for (what, store) in [("with the outbox", &outbox_store), ("live-only", &live_store)] {
+        let (commits, conflicts) = store.commits_and_conflicts();
+        println!("  {what}: {commits} commits written, {conflicts} refused on a changed precondition");
+    }
     println!(
-        "  ratio to live-only {:.2} (goal: at least 0.90)",
-        with_rate / without_rate
+        "  ratio to live-only {:.2} (goal: at least 0.90); the writer busy {:.0} % (live-only {:.0} %), {:.1} µs a call (live-only {:.1} µs)",
+        with_rate / without_rate,
+        100.0 * with_w / with_t,
+        100.0 * without_w / without_t,
+        1e6 * with_w / with_n.max(1) as f64,
+        1e6 * without_w / without_n.max(1) as f64,
     );
 
     stop.store(true, Ordering::Relaxed);

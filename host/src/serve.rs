@@ -19,6 +19,63 @@ use crate::node::NodeClient;
 use crate::runtime::Runtime;
 use crate::store::{MemoryStore, PostgresStore, SqliteStore, Store};
 
+/// A gateway built from its configuration, as `cwd-gateway run` and the C library
+/// (`libcwd`) build it: nodes, store, signer, runtime and the started service.
+pub struct Assembled {
+    pub service: Arc<Service>,
+    pub webhook: Option<crate::webhooks::WebhookTarget>,
+    /// The engine the service's instances run in: keep it as long as the service.
+    pub runtime: Runtime,
+}
+
+/// Why [`assemble`] failed: the configuration (fix the file), or what it names (a node,
+/// the database, the chain, the keys' account) refused.
+pub enum AssembleError {
+    Config(anyhow::Error),
+    Host(anyhow::Error),
+}
+
+impl From<AssembleError> for anyhow::Error {
+    fn from(e: AssembleError) -> Self {
+        match e {
+            AssembleError::Config(e) | AssembleError::Host(e) => e,
+        }
+    }
+}
+
+/// Builds and starts the service of `cfg` with `keys`, on `store` (else the configured
+/// one), telling events to `events`. `configure` checks the chain, the account and that
+/// the keys are its keys: a mismatch is refused here.
+pub fn assemble(
+    cfg: &FileConfig,
+    keys: crate::bindings::api::Keys,
+    store: Option<Arc<dyn Store>>,
+    events: Arc<dyn EventSink>,
+) -> Result<Assembled, AssembleError> {
+    use AssembleError::{Config, Host};
+    let webhook = cfg.webhook_target().map_err(Config)?;
+    let signer = cfg.signer.capability().map_err(Config)?;
+    let node = NodeClient::with_ca_file(cfg.node.urls.clone(), cfg.node_timeout(), cfg.node.ca_file.as_deref())
+        .map_err(Config)?
+        .verify_chain_id(&cfg.gateway.chain_id)
+        .map_err(Host)?;
+    let store = match store {
+        Some(store) => store,
+        None => open_configured_store(cfg).map_err(Host)?,
+    };
+    let caps = Capabilities {
+        store,
+        node: Arc::new(crate::history_prefetch::HistoryPrefetch::new(Arc::new(node))),
+        clock: Arc::new(SystemClock),
+        events,
+        signer,
+    };
+    let runtime = Runtime::new(cfg.runtime_config()).map_err(Host)?;
+    let options = ServiceOptions { api_instances: cfg.runtime.api_instances, lease: cfg.lease_config() };
+    let service = Service::start_opts(&runtime, caps, &cfg.component_config(), keys, options).map_err(Host)?;
+    Ok(Assembled { service, webhook, runtime })
+}
+
 /// PostgreSQL when `[store] url` is set, else SQLite at `[store] path`.
 pub fn open_configured_store(cfg: &FileConfig) -> Result<Arc<dyn Store>> {
     match cfg.postgres_options()? {
@@ -102,27 +159,8 @@ pub fn run(config_path: &Path, json_logs: bool) -> Result<()> {
     });
     let keys = cfg.load_keys()?;
     let tokens = cfg.api_tokens()?;
-    let node = NodeClient::with_ca_file(cfg.node.urls.clone(), cfg.node_timeout(), cfg.node.ca_file.as_deref())?
-        .verify_chain_id(&cfg.gateway.chain_id)?;
-    let webhook = cfg.webhook_target()?;
     let sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(LogSink)];
-    let caps = Capabilities {
-        store: open_configured_store(&cfg)?,
-        node: Arc::new(crate::history_prefetch::HistoryPrefetch::new(Arc::new(
-            node,
-        ))),
-        clock: Arc::new(SystemClock),
-        events: Arc::new(FanOut(sinks)),
-        signer: cfg.signer.capability()?,
-    };
-    let runtime = Runtime::new(cfg.runtime_config())?;
-    // `configure` checks the chain, the account and that the keys are its keys: a
-    // mismatch refuses to start.
-    let options = ServiceOptions {
-        api_instances: cfg.runtime.api_instances,
-        lease: cfg.lease_config(),
-    };
-    let service = Service::start_opts(&runtime, caps, &cfg.component_config(), keys, options)?;
+    let Assembled { service, webhook, runtime: _runtime } = assemble(&cfg, keys, None, Arc::new(FanOut(sinks)))?;
     tracing::info!(
         account = %service.info.account,
         account_id = %service.info.account_id,

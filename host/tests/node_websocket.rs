@@ -132,13 +132,14 @@ fn cwd_gateway_run_plays_the_story_over_ws_and_over_wss() {
 }
 
 /// A node over WebSocket that answers as a node does, except that it closes the
-/// connection, unanswered, when asked one of `drop_on`, and never answers `stall_on`.
+/// connection, unanswered, when asked one of `drop_on`, and never answers one of
+/// `stall_on`.
 struct FakeNode {
     port: u16,
     connections: AtomicUsize,
     calls: Mutex<HashMap<String, usize>>,
     drop_on: Mutex<Vec<&'static str>>,
-    stall_on: &'static str,
+    stall_on: Mutex<Vec<&'static str>>,
     stopped: AtomicBool,
 }
 
@@ -150,7 +151,7 @@ impl FakeNode {
             connections: AtomicUsize::new(0),
             calls: Mutex::new(HashMap::new()),
             drop_on: Mutex::new(Vec::new()),
-            stall_on: "get_block",
+            stall_on: Mutex::new(vec!["get_block"]),
             stopped: AtomicBool::new(false),
         });
         let served = node.clone();
@@ -197,7 +198,7 @@ impl FakeNode {
                 let _ = ws.get_mut().shutdown(std::net::Shutdown::Both);
                 return;
             }
-            if method == self.stall_on {
+            if self.stall_on.lock().unwrap().contains(&method.as_str()) {
                 continue;
             }
             let result = match method.as_str() {
@@ -263,6 +264,26 @@ fn a_connection_dropped_mid_call_or_mid_broadcast() {
     assert!(started.elapsed() < Duration::from_secs(4));
     assert_eq!(nodes.call("database", "get_dynamic_global_properties", "[]").unwrap(), r#"{"answered_by":"fake"}"#);
     assert_eq!(fake.connections.load(Ordering::Relaxed), before + 1);
+}
+
+#[test]
+fn a_node_silent_in_the_handshake_is_given_up_at_its_first_timeout() {
+    // The node accepts the WebSocket, then answers nothing: the host gives it up after
+    // the login's timeout (not one timeout for each of the five handshake calls) and
+    // the call goes to the next node.
+    let fake = FakeNode::start();
+    fake.stall_on.lock().unwrap().push("login");
+    let devnet = devnet_ws();
+    let nodes = NodeClient::new(vec![fake.url(), devnet.ws_url()], Duration::from_secs(1));
+    let answer = nodes.call("database", "get_objects", "[[\"2.1.0\"]]").unwrap();
+    assert!(answer.contains("\"2.1.0\""), "the devnet's answer: {answer}");
+    assert_eq!(fake.calls("login"), 1);
+    for never in ["database", "network_broadcast", "history", "set_block_applied_callback", "get_objects"] {
+        assert_eq!(fake.calls(never), 0, "{never} was sent to a node that had not answered the login");
+    }
+    // Given up, so backed off: the next call does not wait on it again.
+    assert_eq!(nodes.call("database", "get_chain_id", "[]").unwrap(), format!("\"{}\"", devnet.chain_id_hex()));
+    assert_eq!((fake.calls("login"), fake.connections.load(Ordering::Relaxed)), (1, 1));
 }
 
 #[test]

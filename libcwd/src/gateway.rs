@@ -11,12 +11,10 @@ use std::time::Duration;
 use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::config::FileConfig;
 use cwd_gateway_host::events::EventSink;
-use cwd_gateway_host::gateway::{Service, ServiceOptions};
-use cwd_gateway_host::history_prefetch::HistoryPrefetch;
-use cwd_gateway_host::imports::Capabilities;
-use cwd_gateway_host::node::NodeClient;
+use cwd_gateway_host::gateway::Service;
 use cwd_gateway_host::roles::{Caller, Role};
 use cwd_gateway_host::runtime::Runtime;
+use cwd_gateway_host::serve::{AssembleError, Assembled};
 use cwd_gateway_host::store::Store;
 use cwd_gateway_host::webhooks::WebhookTarget;
 use serde_json::{json, Value};
@@ -75,28 +73,16 @@ impl Gateway {
             None => cfg.load_keys(),
         }
         .map_err(config_error)?;
-        let webhook = cfg.webhook_target().map_err(config_error)?;
-        let signer = cfg.signer.capability().map_err(config_error)?;
-        let store: Arc<dyn Store> = match store {
-            Some(callbacks) => Arc::new(CallbackStore::new(callbacks)?),
-            None => cwd_gateway_host::serve::open_configured_store(&cfg).map_err(host_error)?,
+        let store: Option<Arc<dyn Store>> = match store {
+            Some(callbacks) => Some(Arc::new(CallbackStore::new(callbacks)?)),
+            None => None,
         };
-        let node = NodeClient::with_ca_file(cfg.node.urls.clone(), cfg.node_timeout(), cfg.node.ca_file.as_deref())
-            .map_err(config_error)?
-            .verify_chain_id(&cfg.gateway.chain_id)
-            .map_err(host_error)?;
         let events = Arc::new(CallbackSink::default());
-        let caps = Capabilities {
-            store,
-            node: Arc::new(HistoryPrefetch::new(Arc::new(node))),
-            clock: Arc::new(SystemClock),
-            events: events.clone(),
-            signer,
-        };
-        let runtime = Runtime::new(cfg.runtime_config()).map_err(host_error)?;
-        let options = ServiceOptions { api_instances: cfg.runtime.api_instances, lease: cfg.lease_config() };
-        // `configure` checks the chain, the account and the keys: a mismatch is refused here.
-        let service = Service::start_opts(&runtime, caps, &cfg.component_config(), keys, options).map_err(host_error)?;
+        let assembled = cwd_gateway_host::serve::assemble(&cfg, keys, store, events.clone()).map_err(|e| match e {
+            AssembleError::Config(e) => config_error(e),
+            AssembleError::Host(e) => host_error(e),
+        })?;
+        let Assembled { service, webhook, runtime } = assembled;
         Ok(Gateway { service, caller: Caller::new("library", Role::Operator), events, webhook, timer: Mutex::new(None), _runtime: runtime })
     }
 

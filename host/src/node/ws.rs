@@ -152,16 +152,22 @@ impl WsEndpoint {
         opened.recv_timeout(self.timeout + Duration::from_secs(1)).map_err(|_| "the node did not accept the connection in time".to_string())??;
         let mut connection = Connection { calls, closed, apis: HashMap::new(), announces: false };
         // As a wallet does: login, then each API's id. A node that refuses one leaves
-        // its name (nodes also take names) and the calls say why they fail.
-        let _ = self.exchange(&connection.calls, json!(1), "login", &json!(["", ""]));
+        // its name (nodes also take names) and the calls say why they fail. A node that
+        // does not answer one is given up at once (dropping `connection` ends it), not
+        // waited on for each of the five in turn.
+        let step = |connection: &Connection, target: Value, method: &str, params: Value| match self.exchange(&connection.calls, target, method, &params) {
+            Ok(v) => Ok(Some(v)),
+            Err(NodeError::Rpc { .. }) => Ok(None),
+            Err(e) => Err(format!("the node accepted the connection, then `{method}` failed: {e}")),
+        };
+        step(&connection, json!(1), "login", json!(["", ""]))?;
         for api in APIS {
-            if let Ok(id @ Value::Number(_)) = self.exchange(&connection.calls, json!(1), api, &json!([])) {
+            if let Some(id @ Value::Number(_)) = step(&connection, json!(1), api, json!([]))? {
                 connection.apis.insert(api, id);
             }
         }
-        connection.announces = self
-            .exchange(&connection.calls, connection.target("database"), "set_block_applied_callback", &json!([BLOCK_CALLBACK]))
-            .is_ok();
+        let target = connection.target("database");
+        connection.announces = step(&connection, target, "set_block_applied_callback", json!([BLOCK_CALLBACK]))?.is_some();
         Ok(connection)
     }
 

@@ -36,6 +36,11 @@ pub struct SqliteStore {
     group_done: Condvar,
     /// Groups written, for tests and metrics (commits per group = commits / groups).
     groups_written: AtomicU64,
+    /// Nanoseconds the writer spent writing groups (its transaction, fsync included).
+    writing_ns: AtomicU64,
+    /// Commits written, and of them refused on a changed precondition.
+    requests: AtomicU64,
+    conflicts: AtomicU64,
 }
 
 /// One caller's commit, waiting for a group to take it.
@@ -113,12 +118,26 @@ impl SqliteStore {
             group: Mutex::new(Group::default()),
             group_done: Condvar::new(),
             groups_written: AtomicU64::new(0),
+            writing_ns: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            conflicts: AtomicU64::new(0),
         })
     }
 
     /// How many groups (transactions with one fsync each) commits have been written in.
     pub fn groups_written(&self) -> u64 {
         self.groups_written.load(Ordering::Relaxed)
+    }
+
+    /// How long the one writer has spent writing groups, fsync included: against the
+    /// wall clock, how busy it is (at 100 %, commits wait on it alone).
+    pub fn time_writing(&self) -> Duration {
+        Duration::from_nanos(self.writing_ns.load(Ordering::Relaxed))
+    }
+
+    /// Commits written so far, and how many of them met a changed precondition.
+    pub fn commits_and_conflicts(&self) -> (u64, u64) {
+        (self.requests.load(Ordering::Relaxed), self.conflicts.load(Ordering::Relaxed))
     }
 
     /// Runs `f` on a read connection: a pooled one for a file, the writer's in memory.
@@ -303,7 +322,13 @@ impl Store for SqliteStore {
             drop(group);
             let answers = {
                 let mut conn = lock(&self.writer);
-                Self::write_group(&mut conn, &batch)
+                let started = std::time::Instant::now();
+                let answers = Self::write_group(&mut conn, &batch);
+                self.writing_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                self.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let conflicts = answers.iter().filter(|a| matches!(a, Ok(CommitOutcome::Conflict))).count();
+                self.conflicts.fetch_add(conflicts as u64, Ordering::Relaxed);
+                answers
             };
             self.groups_written.fetch_add(1, Ordering::Relaxed);
             group = lock(&self.group);

@@ -23,7 +23,6 @@ const fs = require("node:fs");
 const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
-const readline = require("node:readline");
 
 const { Apis, ChainConfig } = require("bitsharesjs-ws");
 const { ChainStore, FetchChain, TransactionBuilder, TransactionHelper, PrivateKey, PublicKey, Aes } = require("bitsharesjs");
@@ -77,28 +76,13 @@ function freePort() {
     });
 }
 
-/** `cwd-gateway devnet …`: the URLs, chain id and accounts it prints. */
+/** `cwd-gateway devnet …` through the npm package's own helper (`@crowdwiz/gateway/devnet`). */
 async function startDevnet() {
-    const child = spawn(BIN, ["devnet", "--listen", "127.0.0.1:0", "--block-seconds", "1", "--lag", "2",
-        "--account", `${GATEWAY}:1000`, "--account", `${PLAYER}:500`], { stdio: ["ignore", "pipe", "inherit"] });
-    children.push(child);
-    const out = { accounts: {} };
-    const lines = readline.createInterface({ input: child.stdout });
-    await new Promise((resolve, reject) => {
-        child.once("exit", code => reject(new Error(`cwd-gateway devnet exited (${code})`)));
-        lines.on("line", line => {
-            let m;
-            if ((m = line.match(/^devnet JSON-RPC: (\S+)/))) out.url = m[1];
-            else if ((m = line.match(/^chain id:\s+([0-9a-f]{64})/))) out.chainId = m[1];
-            else if (line.startsWith("{")) {
-                const a = JSON.parse(line);
-                out.accounts[a.name] = a;
-            }
-            if (out.url && out.chainId && Object.keys(out.accounts).length === 2) resolve();
-        });
-    });
-    out.ws = out.url.replace(/^http:/, "ws:");
-    return out;
+    const { startDevnet: start } = await import("../../../js/src/devnet.js");
+    const devnet = await start({ bin: BIN, args: ["--block-seconds", "1", "--lag", "2"],
+        accounts: [`${GATEWAY}:1000`, `${PLAYER}:500`] });
+    children.push({ exitCode: null, kill: devnet.stop });
+    return { ...devnet, ws: devnet.url.replace(/^http:/, "ws:") };
 }
 
 function writePrivate(file, text) {
