@@ -14,17 +14,36 @@
 use crate::gateway::Gateway;
 use crate::gateway_error::{GatewayError, GwResult};
 use crate::records::outbox::{self, EventRec, FEED, FEED_SEQ, OUTBOX};
-use crate::records::{self, transact_store, Step};
+use crate::records::{self, journal, transact_store, Step};
 
 /// Outbox entries numbered per commit of the sequencer.
 pub const SEQUENCE_BATCH: u32 = 2000;
+/// Sequencing batches a journal read may run first (beyond them, a flood's newest
+/// lines appear with the ticks that sequence them).
+pub const READ_ROUNDS: u32 = 4;
 /// Feed entries pruned per tick.
 pub const PRUNE_PER_TICK: u32 = 1_000;
 /// Most events one `list-events` answers.
 pub const MAX_PAGE: u32 = 1_000;
 
 impl Gateway {
-    /// Moves up to [`SEQUENCE_BATCH`] outbox entries to the feed; answers how many.
+    /// Sequences what waits in the outbox before the journal is read (its lines are
+    /// written as their events are sequenced): at most [`READ_ROUNDS`] batches, and
+    /// nothing when another instance is sequencing at that moment.
+    pub(crate) fn sequence_before_reading(&mut self) -> GwResult<()> {
+        for _ in 0..READ_ROUNDS {
+            match self.sequence_events() {
+                Ok(n) if n < SEQUENCE_BATCH => break,
+                Ok(_) => {}
+                Err(GatewayError::Busy) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves up to [`SEQUENCE_BATCH`] outbox entries to the feed, with the journal
+    /// lines their commits left to it, in one commit; answers how many.
     /// Safe from any instance: `seq/evt` is read first, so a sequencer that another one
     /// overtook fails its commit on it and retries; outbox entries never change once
     /// written, so they are moved as they are (bytes copied, no precondition).
@@ -43,6 +62,10 @@ impl Gateway {
                 seq += 1;
                 t.put_raw(&outbox::feed_key(seq), e.value.clone());
                 t.delete(&e.key);
+                let rec: EventRec = records::decode(&e.key, &e.value)?;
+                for m in outbox::due_movements(&e.key, &rec) {
+                    journal::stage(t, &m)?;
+                }
             }
             t.put(FEED_SEQ, &seq);
             Ok(Step::Commit(pending.len() as u32))

@@ -113,6 +113,7 @@ impl Gateway {
         self.active()?;
         check_user(user)?;
         crate::gateway::check_limit(limit)?;
+        self.sequence_before_reading()?;
         crate::records::journal::statement(self.ports.store.as_mut(), user, start_before, limit)
     }
 
@@ -130,6 +131,7 @@ impl Gateway {
         if before_ms <= since_ms {
             return Err(GatewayError::invalid("before-ms", "must be after since-ms"));
         }
+        self.sequence_before_reading()?;
         crate::records::journal::between(self.ports.store.as_mut(), since_ms, before_ms, start_after, limit)
     }
 }

@@ -299,4 +299,41 @@ fn live_only_keeps_no_outbox() {
     assert_eq!(w.events().len(), 1, "the live copy still goes out");
     assert!(w.store.keys("obx/").is_empty());
     assert!(w.gw.list_events(0, 10).unwrap().is_empty());
+    assert_eq!(w.store.keys("ujrn/u1/").len(), 1, "without an outbox the line is in the change's commit");
+    check_ledger(&w.store, "live-only");
+}
+
+#[test]
+fn the_outbox_entry_carries_the_journal_line_until_the_sequencer_writes_it() {
+    let mut w = World::new(78);
+    w.gw.adjust_balance("u1", 100, "k1", "prize").unwrap();
+    w.gw.transfer_internal("u1", "u2", 30, "t1", "gift").unwrap();
+    // The changes' commits hold their outbox entries and no line; the ledger's check
+    // counts the lines the entries carry.
+    assert_eq!(w.store.keys("obx/").len(), 2);
+    assert!(w.store.keys("ujrn/").is_empty() && w.store.keys("jday/").is_empty());
+    check_ledger(&w.store, "lines carried by the outbox");
+    // A statement sequences what waits first: every line is there at once.
+    let lines = w.gw.statement("u1", None, 10).unwrap();
+    assert_eq!(lines.iter().map(|m| (m.kind.as_str(), m.balance_delta)).collect::<Vec<_>>(), [("transfer-out", -30), ("adjustment", 100)]);
+    assert!(w.store.keys("obx/").is_empty());
+    assert_eq!((w.store.keys("ujrn/u1/").len(), w.store.keys("ujrn/u2/").len(), w.store.keys("evt/").len()), (2, 1, 2));
+    check_ledger(&w.store, "sequenced");
+    // Sequencing again (the tick) writes no line twice.
+    w.gw.tick().unwrap();
+    assert_eq!(w.store.keys("ujrn/").len(), 3);
+    // An entry of the previous release, whose commit wrote its line: moved, no line.
+    w.gw.adjust_balance("u1", 5, "k2", "").unwrap();
+    let key = w.store.keys("obx/").pop().unwrap();
+    let mut old: EventRec = w.store.record(&key).unwrap();
+    assert!(old.journal_due);
+    old.journal_due = false;
+    {
+        let mut s = w.store.0.borrow_mut();
+        let v = s.data[&key].1;
+        s.data.insert(key.clone(), (cwd_gateway_guest::records::encode(&old), v + 1));
+    }
+    w.gw.tick().unwrap();
+    assert!(w.store.keys("obx/").is_empty());
+    assert_eq!(w.store.keys("ujrn/u1/").len(), 2, "no line for an entry that had one");
 }

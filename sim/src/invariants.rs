@@ -348,8 +348,9 @@ pub fn safety(w: &World) -> Result<(), String> {
     events_and_changes(w)
 }
 
-/// The ledger's journal: per user, its lines' deltas sum to the balance and the frozen
-/// units (through crashes, races and replays), with one pointer per line.
+/// The ledger's journal: per user, its lines' deltas, with those its outbox entries
+/// still carry, sum to the balance and the frozen units (through crashes, races and
+/// replays).
 fn journal_explains_balances(w: &World, users: &[(String, UserRec)]) -> Result<(), String> {
     use cwd_gateway::records::journal::{Movement, USER_JOURNAL};
     let mut sums: std::collections::HashMap<String, (i128, i128)> = Default::default();
@@ -365,6 +366,15 @@ fn journal_explains_balances(w: &World, users: &[(String, UserRec)]) -> Result<(
         match page.last() {
             Some(last) => after = Some(last.key.clone()),
             None => break,
+        }
+    }
+    // Lines the outbox still carries: the sequencer writes them as it moves the entry.
+    let waiting: Vec<(String, cwd_gateway::records::outbox::EventRec)> = all(w, cwd_gateway::records::outbox::OUTBOX)?;
+    for (key, rec) in &waiting {
+        for m in cwd_gateway::records::outbox::due_movements(key, rec) {
+            let s = sums.entry(m.user.clone()).or_default();
+            s.0 += m.balance_delta as i128;
+            s.1 += m.frozen_delta as i128;
         }
     }
     for (key, u) in users {

@@ -215,6 +215,8 @@ fn the_checks_catch_a_change_without_its_event_and_an_event_without_its_change()
             game: 1,
             balance: 1,
         },
+        // Its line "written": only the feed's invariant can tell.
+        journal_due: false,
     };
     let key = cwd_gateway::records::outbox::outbox_key(1, &fake.id);
     w.store

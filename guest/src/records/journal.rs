@@ -1,7 +1,11 @@
-//! The ledger's journal: one line per change of a user's balance or frozen units, written
-//! in the same commit as the change, never pruned. Lines come from the events the commit
-//! reports (each balance change reports one), so no rule can change a balance without its
-//! line. A line is one key, `ujrn/<user>/<stamp>/<kind>/<ref>` (a user's statement is one
+//! The ledger's journal: one line per change of a user's balance or frozen units, never
+//! pruned. Lines come from the events the commit reports (each balance change reports
+//! one), so no rule can change a balance without its line: with the outbox (the
+//! default) the event's outbox entry, in the change's commit, carries them, and the
+//! sequencer writes them as it moves the entry to the feed (in one commit), so that a
+//! change's commit holds one row for both (`crate::feed`); statements sequence what
+//! waits before they are read. With `events.live-only` they are written in the change's
+//! commit. A line is one key, `ujrn/<user>/<stamp>/<kind>/<ref>` (a user's statement is one
 //! range); `jday/<day>/<user>` marks the users with lines on a UTC day (written with a
 //! user's first line of the day), so a day's movements read only that day's users. The
 //! stamp is the line's event's (`records::outbox`): a user's lines follow the order of

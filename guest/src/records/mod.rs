@@ -603,6 +603,7 @@ impl<'a> Txn<'a> {
                 at_ms: outbox::stamp_ms(stamp),
                 seq: 0,
                 event: event.clone(),
+                journal_due: true,
             };
             self.writes.insert(key, Some(encode(&rec)));
         }
@@ -619,17 +620,19 @@ impl<'a> Txn<'a> {
                     "reported from a transaction opened without `Txn::with_events`",
                 ));
             }
-            // The events' stamps order the journal's lines as the feed orders events
-            // (without an outbox: the commit's millisecond, then the event's place).
-            let first = if self.doors.as_ref().is_some_and(|d| d.outbox.enabled) {
-                self.stage_outbox(&events)?
+            // The journal: a line for each balance change the events report, stamped
+            // as the feed orders events. With an outbox the entries carry them and the
+            // sequencer writes them (`crate::feed`): the commit holds one row, not two.
+            // Without one, they are written here (stamped with the commit's
+            // millisecond, then the event's place).
+            if self.doors.as_ref().is_some_and(|d| d.outbox.enabled) {
+                self.stage_outbox(&events)?;
             } else {
-                outbox::stamp_of(self.doors.as_mut().expect("checked above").clock.now_ms())
-            };
-            // The journal: a line for each balance change the events report.
-            for (i, event) in events.iter().enumerate() {
-                for m in journal::movements_of(event, first + i as u64) {
-                    journal::stage(&mut self, &m)?;
+                let first = outbox::stamp_of(self.doors.as_mut().expect("checked above").clock.now_ms());
+                for (i, event) in events.iter().enumerate() {
+                    for m in journal::movements_of(event, first + i as u64) {
+                        journal::stage(&mut self, &m)?;
+                    }
                 }
             }
         }

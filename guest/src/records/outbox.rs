@@ -23,10 +23,28 @@ pub struct EventRec {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub seq: u64,
     pub event: Event,
+    /// Its journal lines are the sequencer's to write (entries of this release's
+    /// outbox); an entry without it had them written in its own commit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub journal_due: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// The stamp an outbox key names.
+pub fn outbox_stamp(key: &str) -> Option<u64> {
+    key.strip_prefix(OUTBOX)?.split('/').next()?.parse().ok()
+}
+
+/// The journal lines an outbox entry still owes the journal (none once sequenced, or
+/// when its commit wrote them).
+pub fn due_movements(key: &str, rec: &EventRec) -> Vec<super::journal::Movement> {
+    match (rec.journal_due, outbox_stamp(key)) {
+        (true, Some(stamp)) => super::journal::movements_of(&rec.event, stamp),
+        _ => Vec::new(),
+    }
 }
 
 /// `ev_` and 16 hex digits: the stamp mixed with the instance's random number

@@ -1354,8 +1354,9 @@ pub fn check_ledger(store: &MemStore, ctx: &str) {
     check_totals(store, ctx);
 }
 
-/// The journal explains every balance: per user, its lines' deltas sum to the balance
-/// and the frozen units, and each line has its user's pointer (and no pointer dangles).
+/// The journal explains every balance: per user, its lines' deltas and those its outbox
+/// entries still carry sum to the balance and the frozen units, and each line has its
+/// day mark.
 pub fn check_journal(store: &MemStore, ctx: &str) {
     use cwd_gateway_guest::records::journal::{Movement, JOURNAL_DAYS, USER_JOURNAL};
     use cwd_gateway_guest::records::UserRec;
@@ -1369,10 +1370,18 @@ pub fn check_journal(store: &MemStore, ctx: &str) {
         s.0 += m.balance_delta as i128;
         s.1 += m.frozen_delta as i128;
     }
+    // Lines the outbox still carries: the sequencer writes them as it moves the entry.
+    for (key, rec) in store.all::<cwd_gateway_guest::records::outbox::EventRec>(cwd_gateway_guest::records::outbox::OUTBOX) {
+        for m in cwd_gateway_guest::records::outbox::due_movements(&key, &rec) {
+            let s = sums.entry(m.user.clone()).or_default();
+            s.0 += m.balance_delta as i128;
+            s.1 += m.frozen_delta as i128;
+        }
+    }
     for (key, u) in store.all::<UserRec>("user/") {
         let user = &key["user/".len()..];
         let (b, f) = sums.remove(user).unwrap_or_default();
-        assert_eq!((b, f), (u.balance as i128, u.frozen as i128), "the journal does not explain {user}'s balance at {ctx}");
+        assert_eq!((b, f), (u.balance as i128, u.frozen as i128), "the journal and the outbox's due lines do not explain {user}'s balance at {ctx}");
     }
     assert!(sums.values().all(|s| *s == (0, 0)), "lines for users without a record at {ctx}: {sums:?}");
 }
