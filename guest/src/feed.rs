@@ -2,7 +2,9 @@
 //! (30 days by default). Changes write their events to the outbox (`obx/`) in their own commit
 //! ([`crate::records::Txn::emit`]); the sequencer moves them to the feed (`evt/<seq>`)
 //! in outbox key order, numbering them from `seq/evt`, which only it writes. So a
-//! change never contends on a shared key, and feed positions are dense and final.
+//! change never contends on a shared key, and feed positions are dense and final. The
+//! entries carry their changes' journal lines (`records::journal`), which the sequencer
+//! writes in the same commit as the move: a change's commit holds one row for both.
 //!
 //! Order: by event stamp (`records::outbox`), as the sequencer finds them. One user's
 //! events are always in commit order: each commit that reports an event about a user
