@@ -141,6 +141,8 @@ struct FakeNode {
     drop_on: Mutex<Vec<&'static str>>,
     stall_on: Mutex<Vec<&'static str>>,
     stopped: AtomicBool,
+    /// Each connection's `Authorization` header, in order.
+    auth: Mutex<Vec<Option<String>>>,
 }
 
 impl FakeNode {
@@ -153,6 +155,7 @@ impl FakeNode {
             drop_on: Mutex::new(Vec::new()),
             stall_on: Mutex::new(vec!["get_block"]),
             stopped: AtomicBool::new(false),
+            auth: Mutex::new(Vec::new()),
         });
         let served = node.clone();
         std::thread::spawn(move || {
@@ -183,7 +186,12 @@ impl FakeNode {
     }
 
     fn serve(&self, stream: TcpStream) {
-        let Ok(mut ws) = tungstenite::accept(stream) else { return };
+        let seen = |request: &tungstenite::handshake::server::Request, response| {
+            let auth = request.headers().get("authorization").map(|v| v.to_str().unwrap().to_string());
+            self.auth.lock().unwrap().push(auth);
+            Ok(response)
+        };
+        let Ok(mut ws) = tungstenite::accept_hdr(stream, seen) else { return };
         self.connections.fetch_add(1, Ordering::Relaxed);
         loop {
             let text = match ws.read() {
@@ -284,6 +292,22 @@ fn a_node_silent_in_the_handshake_is_given_up_at_its_first_timeout() {
     // Given up, so backed off: the next call does not wait on it again.
     assert_eq!(nodes.call("database", "get_chain_id", "[]").unwrap(), format!("\"{}\"", devnet.chain_id_hex()));
     assert_eq!((fake.calls("login"), fake.connections.load(Ordering::Relaxed)), (1, 1));
+}
+
+#[test]
+fn a_user_and_password_in_the_url_go_as_basic_auth_and_nowhere_else() {
+    let fake = FakeNode::start();
+    let with = format!("ws://gamer:p%40ss%3Aword@127.0.0.1:{}/", fake.port);
+    NodeClient::new(vec![with], Duration::from_secs(2)).call("database", "get_chain_id", "[]").unwrap();
+    NodeClient::new(vec![fake.url()], Duration::from_secs(2)).call("database", "get_chain_id", "[]").unwrap();
+    // base64("gamer:p@ss:word"): percent-escapes decoded, the first colon the separator.
+    assert_eq!(*fake.auth.lock().unwrap(), [Some("Basic Z2FtZXI6cEBzczp3b3Jk".to_string()), None]);
+    // A node that cannot be reached: the error does not quote the credentials.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://gamer:s3cret@127.0.0.1:{}/", dead.local_addr().unwrap().port());
+    drop(dead);
+    let e = NodeClient::new(vec![url], Duration::from_secs(1)).call("database", "get_chain_id", "[]").unwrap_err();
+    assert!(!format!("{e} {e:?}").contains("s3cret"), "{e:?}");
 }
 
 #[test]

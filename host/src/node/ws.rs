@@ -230,8 +230,31 @@ async fn connect(url: &str, tls: Arc<rustls::ClientConfig>) -> Result<WebSocketS
         Box::new(tcp)
     };
     let config = WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE)).max_frame_size(Some(MAX_MESSAGE));
-    let (ws, _) = tokio_tungstenite::client_async_with_config(url, io, Some(config)).await.map_err(|e| format!("WebSocket handshake: {e}"))?;
+    let request = handshake_request(&parsed)?;
+    let (ws, _) = tokio_tungstenite::client_async_with_config(request, io, Some(config)).await.map_err(|e| format!("WebSocket handshake: {e}"))?;
     Ok(ws)
+}
+
+/// The handshake's request: the URL without its user and password, which go as HTTP
+/// Basic auth (as over HTTP), for nodes behind an authenticating proxy. Errors never
+/// quote the URL (it may hold them).
+fn handshake_request(url: &url::Url) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, String> {
+    use base64::Engine;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut bare = url.clone();
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
+    let mut request = bare.as_str().into_client_request().map_err(|_| "the node URL is not a WebSocket URL".to_string())?;
+    if !url.username().is_empty() || url.password().is_some() {
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let pair = zeroize::Zeroizing::new(format!("{}:{}", decode(url.username()), decode(url.password().unwrap_or(""))));
+        let token = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
+        let mut value = tokio_tungstenite::tungstenite::http::HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|_| "the node URL's credentials cannot go in a header".to_string())?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(tokio_tungstenite::tungstenite::http::header::AUTHORIZATION, value);
+    }
+    Ok(request)
 }
 
 /// Sends the queued calls, routes the answers by id, counts the block notices, until
