@@ -29,19 +29,26 @@ pub const PRUNE_PER_TICK: u32 = 1_000;
 pub const MAX_PAGE: u32 = 1_000;
 
 impl Gateway {
-    /// Sequences what waits in the outbox before the journal is read (its lines are
-    /// written as their events are sequenced): at most [`READ_ROUNDS`] batches, and
-    /// nothing when another instance is sequencing at that moment.
-    pub(crate) fn sequence_before_reading(&mut self) -> GwResult<()> {
-        for _ in 0..READ_ROUNDS {
+    /// Sequences up to `rounds` batches, stopping at the first that is not full or when
+    /// another instance is sequencing at that moment (no failure); answers whether more
+    /// may wait (a batch was full).
+    pub(crate) fn sequence_rounds(&mut self, rounds: u32) -> GwResult<bool> {
+        let mut more = false;
+        for _ in 0..rounds {
             match self.sequence_events() {
                 Ok(n) if n < SEQUENCE_BATCH => break,
-                Ok(_) => {}
+                Ok(_) => more = true,
                 Err(GatewayError::Busy) => break,
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(more)
+    }
+
+    /// Sequences what waits in the outbox before the journal is read (its lines are
+    /// written as their events are sequenced): at most [`READ_ROUNDS`] batches.
+    pub(crate) fn sequence_before_reading(&mut self) -> GwResult<()> {
+        self.sequence_rounds(READ_ROUNDS).map(|_| ())
     }
 
     /// Moves up to [`SEQUENCE_BATCH`] outbox entries to the feed, with the journal

@@ -517,14 +517,7 @@ impl Gateway {
         self.prune_idempotency()?;
         // The feed: number what the outbox holds (the tick's own events included), a
         // bounded amount a tick; another instance sequencing at once is no failure.
-        for _ in 0..SEQUENCE_ROUNDS {
-            match self.sequence_events() {
-                Ok(n) if n < crate::feed::SEQUENCE_BATCH => break,
-                Ok(_) => busy |= true,
-                Err(GatewayError::Busy) => break,
-                Err(e) => return Err(e),
-            }
-        }
+        busy |= self.sequence_rounds(SEQUENCE_ROUNDS)?;
         self.prune_feed()?;
         if threshold > 0 {
             match chain::cwd_balance(self.ports.node.as_mut(), gateway_id) {

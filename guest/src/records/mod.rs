@@ -571,7 +571,7 @@ impl<'a> Txn<'a> {
     /// Writes `events` to the outbox with their stamps: above this instance's last stamp
     /// and the wall clock, and above the event clock of every user they name, which
     /// advances with them (so that user's record is part of this commit).
-    fn stage_outbox(&mut self, events: &[Event]) -> GwResult<u64> {
+    fn stage_outbox(&mut self, events: &[Event]) -> GwResult<()> {
         let mut users: Vec<&str> = events.iter().flat_map(Event::users).collect();
         users.sort_unstable();
         users.dedup();
@@ -607,7 +607,7 @@ impl<'a> Txn<'a> {
             };
             self.writes.insert(key, Some(encode(&rec)));
         }
-        Ok(first)
+        Ok(())
     }
 
     /// Commits; `Ok(false)` when a precondition failed (re-read and retry).
