@@ -510,6 +510,13 @@ impl Gateway {
                 "building totals and indexes: {e:?}"
             ))),
         }
+        // The audit trail's index over entries from before it, likewise.
+        match crate::records::audit::build_index_batch(self.ports.store.as_mut(), DERIVED_BUILD_BATCH) {
+            Ok(_) | Err(GatewayError::Busy) => {}
+            Err(e) => self.raise(Alert::StoreTrouble(format!(
+                "building the audit trail's index: {e:?}"
+            ))),
+        }
         self.expire_links()?;
         self.expire_memo_links()?;
         self.expire_proofs()?;

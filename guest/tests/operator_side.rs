@@ -7,7 +7,7 @@ mod support;
 use cwd_gateway_guest::events::{Alert, Event};
 use cwd_gateway_guest::gateway_error::GatewayError;
 use cwd_gateway_guest::rates::WithdrawalAmount::{Cwd, Game};
-use cwd_gateway_guest::records::audit::AuditFilter;
+use cwd_gateway_guest::records::audit::{self, AuditFilter};
 use cwd_gateway_guest::records::derived::{self, Build, BUILD_KEY};
 use cwd_gateway_guest::records::totals::{self, Totals, TOTALS_PREFIX};
 use cwd_gateway_guest::records::WdState;
@@ -133,6 +133,121 @@ fn the_audit_trail_lists_by_actor_call_subject_and_time_with_paging() {
     let window = by(AuditFilter { since_ms: Some(since), before_ms: Some(before), ..Default::default() }, &mut w);
     assert_eq!(window, all[2..=5].to_vec());
     assert!(matches!(w.gw.list_audit(&AuditFilter::default(), None, 0), Err(GatewayError::Invalid { .. })));
+}
+
+/// Entries scans answer while `f` runs.
+fn scanned_by<T>(w: &mut World, f: impl FnOnce(&mut World) -> T) -> (T, u64) {
+    let before = w.store.0.borrow().scanned;
+    let out = f(w);
+    (out, w.store.0.borrow().scanned - before)
+}
+
+/// A trail of `busy` refusals by one actor, and three entries by another whose subjects
+/// hold `/` and `%` (escaped in the index).
+fn long_trail(w: &mut World, busy: u64) -> Vec<String> {
+    for i in 0..busy {
+        let _ = w.gw.reject_withdrawal("busy", &format!("nope-{i}"), "no");
+    }
+    let subjects = vec!["a/b".to_string(), "a%2Fb".to_string(), "a".to_string()];
+    for s in &subjects {
+        w.clock.set(w.clock.get() + 1_000);
+        let _ = w.gw.reject_withdrawal("rare", s, "no");
+    }
+    subjects
+}
+
+/// Every filter, listed page by page: the trail's own answer, the oracle.
+fn every_filter(w: &mut World) -> Vec<Vec<cwd_gateway_guest::records::audit::AuditEntry>> {
+    let mut answers = Vec::new();
+    for actor in [None, Some("busy"), Some("rare")] {
+        for call in [None, Some("reject-withdrawal"), Some("approve-withdrawal")] {
+            for subject in [None, Some("a/b"), Some("a%2Fb"), Some("nope-7")] {
+                let filter = AuditFilter { actor: actor.map(Into::into), call: call.map(Into::into), subject: subject.map(Into::into), ..Default::default() };
+                let mut all = Vec::new();
+                let mut cursor: Option<String> = None;
+                loop {
+                    let page = w.gw.list_audit(&filter, cursor.as_deref(), 150).unwrap();
+                    cursor = page.last().map(|e| e.id.clone());
+                    all.extend(page);
+                    if cursor.is_none() {
+                        break;
+                    }
+                }
+                answers.push(all);
+            }
+        }
+    }
+    answers
+}
+
+#[test]
+fn a_filtered_audit_listing_reads_only_the_entries_it_lists() {
+    let mut w = World::with_config(6, review_config(500_000, 0));
+    w.gw.tick().unwrap();
+    let subjects = long_trail(&mut w, 1_200);
+    let rare = AuditFilter { actor: Some("rare".into()), ..Default::default() };
+    let (listed, read) = scanned_by(&mut w, |w| w.gw.list_audit(&rare, None, 100).unwrap());
+    let got: Vec<&str> = listed.iter().map(|e| e.rec.subject.as_str()).collect();
+    assert_eq!(got, subjects.iter().rev().map(String::as_str).collect::<Vec<_>>(), "newest first");
+    assert!(read <= 3, "read {read} entries to list 3 of 1,203");
+    // Escaped values match exactly, not by prefix or by their escaped form.
+    let one = AuditFilter { subject: Some("a/b".into()), call: Some("reject-withdrawal".into()), ..Default::default() };
+    let (listed, read) = scanned_by(&mut w, |w| w.gw.list_audit(&one, None, 100).unwrap());
+    assert_eq!(listed.iter().map(|e| e.rec.subject.as_str()).collect::<Vec<_>>(), vec!["a/b"]);
+    assert!(read <= 1, "read {read}");
+    // No match reads nothing; a time window reads only inside it.
+    let none = AuditFilter { actor: Some("nobody".into()), ..Default::default() };
+    assert_eq!(scanned_by(&mut w, |w| w.gw.list_audit(&none, None, 100).unwrap()), (vec![], 0));
+    let at = listed[0].rec.at_ms;
+    let window = AuditFilter { actor: Some("rare".into()), since_ms: Some(at), before_ms: Some(at + 1), ..Default::default() };
+    let (listed, read) = scanned_by(&mut w, |w| w.gw.list_audit(&window, None, 100).unwrap());
+    assert_eq!(listed.len(), 1);
+    assert!(read <= 2, "read {read}");
+    // Paging a filter through the index: 1,200 entries in pages, each once, newest first.
+    let busy = AuditFilter { actor: Some("busy".into()), ..Default::default() };
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, read) = scanned_by(&mut w, |w| w.gw.list_audit(&busy, cursor.as_deref(), 250).unwrap());
+        assert!(read <= page.len() as u64 + 1, "read {read} for a page of {}", page.len());
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id.clone());
+        seen.extend(page.into_iter().map(|e| e.id));
+    }
+    assert_eq!(seen.len(), 1_200);
+    assert!(seen.windows(2).all(|p| p[0] > p[1]));
+}
+
+#[test]
+fn an_older_trail_gets_its_index_built_in_batches_across_a_restart() {
+    let mut w = World::with_config(7, review_config(500_000, 0));
+    w.gw.tick().unwrap();
+    long_trail(&mut w, 700);
+    let fresh = every_filter(&mut w);
+    let index: Vec<String> = w.store.keys("audf/");
+    assert_eq!(index.len(), 703 * 7, "seven keys an entry");
+
+    // The same trail as the release before the index wrote it: no index, no build.
+    w.store.0.borrow_mut().data.retain(|k, _| !k.starts_with("audf/") && k != "meta/audit-index");
+    assert_eq!(every_filter(&mut w), fresh, "unindexed, filters read the trail");
+    let mut store = w.store.clone();
+    assert!(!audit::build_index_batch(&mut store, 200).unwrap());
+    long_trail(&mut w, 5); // written live, indexed at once, while the build runs
+    assert!(!audit::build_index_batch(&mut store, 200).unwrap());
+    // The host dies mid-build; a new instance's ticks go on from the stored cursor.
+    w.restart();
+    assert_eq!(every_filter(&mut w).len(), fresh.len());
+    w.gw.tick().unwrap(); // one tick's batch (500) finishes the rest
+    let build: audit::IndexBuild = w.store.record(audit::AUDIT_INDEX_BUILD).unwrap();
+    assert!(build.done, "{build:?}");
+    assert!(audit::build_index_batch(&mut store, 200).unwrap());
+    let rebuilt = w.store.keys("audf/");
+    assert!(index.iter().all(|k| rebuilt.contains(k)), "every key the fresh store had");
+    assert_eq!(rebuilt.len(), (703 + 8) * 7);
+    // Once built, a tick does not build again, and the filters answer what the trail does.
+    let after = every_filter(&mut w);
+    w.store.0.borrow_mut().data.retain(|k, _| !k.starts_with("audf/") && k != "meta/audit-index");
+    assert_eq!(every_filter(&mut w), after, "the index answers what the trail answers");
 }
 
 #[test]

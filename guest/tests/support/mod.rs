@@ -103,6 +103,8 @@ pub struct MemStoreInner {
     pub attempts: u64,
     /// A crash at commit call number N: before writing (`false`) or after (`true`).
     pub crash_at: Option<(u64, bool)>,
+    /// Entries scans have answered so far (what a listing read).
+    pub scanned: u64,
 }
 
 #[derive(Clone, Default)]
@@ -124,8 +126,9 @@ impl Store for MemStore {
         start_after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
-        let s = self.0.borrow();
-        Ok(s.data
+        let mut s = self.0.borrow_mut();
+        let page: Vec<Entry> = s
+            .data
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .filter(|(k, _)| start_after.is_none_or(|a| k.as_str() > a))
@@ -135,7 +138,9 @@ impl Store for MemStore {
                 value: v.clone(),
                 version: *ver,
             })
-            .collect())
+            .collect();
+        s.scanned += page.len() as u64;
+        Ok(page)
     }
 
     fn scan_reverse(
@@ -144,8 +149,9 @@ impl Store for MemStore {
         start_before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
-        let s = self.0.borrow();
-        Ok(s.data
+        let mut s = self.0.borrow_mut();
+        let page: Vec<Entry> = s
+            .data
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .filter(|(k, _)| start_before.is_none_or(|b| k.as_str() < b))
@@ -158,7 +164,9 @@ impl Store for MemStore {
                 value: v.clone(),
                 version: *ver,
             })
-            .collect())
+            .collect();
+        s.scanned += page.len() as u64;
+        Ok(page)
     }
 
     fn commit(
