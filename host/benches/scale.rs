@@ -13,6 +13,8 @@
 //!
 //! `cargo bench -p cwd-gateway --bench scale` (all sizes, both stores; about half an
 //! hour on 2 cores), or `-- --sizes 1000,100000 --stores sqlite --seconds 5`.
+//! `--dir DIR` keeps the SQLite store in DIR and goes on from what it holds (filling a
+//! million users takes about ten minutes; this measures a store again without it).
 //! PostgreSQL needs its binaries (see `tests/support/pg.rs`); without them that store
 //! is skipped.
 
@@ -268,7 +270,8 @@ fn measure(service: &Arc<Service>, users: u64, secs: u64, bytes: u64) -> Row {
         let page = service.with(|a| a.list_withdrawals(&filter, ListOrder::NewestFirst, None, 20)).unwrap();
         assert_eq!(page.len(), 1);
     });
-    let (p50, p99, rate) = adjust_under_load(service, users, secs, &format!("adj{users}"));
+    // Keys of their own each run, so a kept store's earlier runs are not replayed.
+    let (p50, p99, rate) = adjust_under_load(service, users, secs, &format!("adj{users}-{}", std::process::id()));
     Row { users, tick, status, account, deposits, withdrawals, p50, p99, rate, bytes, rss: rss_mib() }
 }
 
@@ -339,12 +342,15 @@ fn main() {
     let run = |name: &str, store: Arc<dyn Store>, size: &dyn Fn() -> u64| {
         let service = host(store.clone());
         let mut rows = Vec::new();
-        let mut filled = 0;
+        // A kept store (`--dir`) holds the users of an earlier run: the fill goes on from them.
+        let mut filled: u64 = store.get(records::SEQ_WD).unwrap().map_or(0, |e| records::decode::<u64>(&e.key, &e.value).unwrap());
         for &users in &sizes {
             let t = Instant::now();
-            fill(&store, filled, users, now_ms);
+            if users > filled {
+                fill(&store, filled, users, now_ms);
+                filled = users;
+            }
             println!("{name}: filled to {users} users in {:.1} s", t.elapsed().as_secs_f64());
-            filled = users;
             let row = measure(&service, users, secs, size());
             println!("{name}: {users} users: tick {} ms, status {} ms, adjust p50 {} ms", ms(row.tick), ms(row.status), ms(row.p50));
             rows.push(row);
@@ -352,11 +358,14 @@ fn main() {
         print(name, &rows);
     };
     if stores.contains("sqlite") {
-        let dir = std::env::temp_dir().join(format!("cwd-scale-{}", std::process::id()));
+        let kept = arg("--dir").map(std::path::PathBuf::from);
+        let dir = kept.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("cwd-scale-{}", std::process::id())));
         std::fs::create_dir_all(&dir).unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("scale.db")).unwrap());
         run("SQLite", store, &|| dir_bytes(&dir));
-        std::fs::remove_dir_all(&dir).ok();
+        if kept.is_none() {
+            std::fs::remove_dir_all(&dir).ok();
+        }
     }
     if stores.contains("postgres") {
         match pg::PgServer::start("scale", true) {

@@ -608,7 +608,9 @@ impl Service {
     fn renew_while_ticking(&self, done: &std::sync::atomic::AtomicBool) {
         const STEP: Duration = Duration::from_millis(50);
         while !done.load(Ordering::SeqCst) {
-            std::thread::sleep(STEP);
+            // Woken when the tick ends (see `tick`): a sleep here made every tick last
+            // at least one step.
+            std::thread::park_timeout(STEP);
             if done.load(Ordering::SeqCst) || !self.lease.renewal_due() {
                 continue;
             }
@@ -625,7 +627,7 @@ impl Service {
         let started = Instant::now();
         let done = std::sync::atomic::AtomicBool::new(false);
         let result = std::thread::scope(|s| {
-            s.spawn(|| self.renew_while_ticking(&done));
+            let renewer = s.spawn(|| self.renew_while_ticking(&done));
             let result = self.with_tick_instance(|api| {
                 let report = api.tick()?;
                 // The scan position, for the lag figure: in the report, no status call.
@@ -633,6 +635,7 @@ impl Service {
                 Ok((report, scanned))
             });
             done.store(true, Ordering::SeqCst);
+            renewer.thread().unpark();
             result
         });
         if let Err(GatewayCallError::Standby { holder }) = result {
