@@ -246,10 +246,14 @@ fn handshake_request(url: &url::Url) -> Result<tokio_tungstenite::tungstenite::h
     let _ = bare.set_password(None);
     let mut request = bare.as_str().into_client_request().map_err(|_| "the node URL is not a WebSocket URL".to_string())?;
     if !url.username().is_empty() || url.password().is_some() {
-        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
-        let pair = zeroize::Zeroizing::new(format!("{}:{}", decode(url.username()), decode(url.password().unwrap_or(""))));
-        let token = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
-        let mut value = tokio_tungstenite::tungstenite::http::HeaderValue::from_str(&format!("Basic {token}"))
+        // Every copy we make is wiped when dropped; the header's own (in the request) is
+        // the HTTP library's.
+        let decode = |s: &str| zeroize::Zeroizing::new(percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned());
+        let (user, password) = (decode(url.username()), decode(url.password().unwrap_or("")));
+        let pair = zeroize::Zeroizing::new(format!("{}:{}", *user, *password));
+        let token = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
+        let header = zeroize::Zeroizing::new(format!("Basic {}", *token));
+        let mut value = tokio_tungstenite::tungstenite::http::HeaderValue::from_str(&header)
             .map_err(|_| "the node URL's credentials cannot go in a header".to_string())?;
         value.set_sensitive(true);
         request.headers_mut().insert(tokio_tungstenite::tungstenite::http::header::AUTHORIZATION, value);
