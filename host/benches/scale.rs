@@ -11,6 +11,12 @@
 //! `adjust-balance` p50/p99 under 16 clients, the store's size per user and per record,
 //! and the process's resident memory. Timers are off; the devnet makes no blocks.
 //!
+//! The baseline is a second gateway on a store of 1,000 users (same kind, same server),
+//! measured beside each size in alternating calls, so that both see the same machine
+//! (these machines are shared; their page cache and CPU come and go). The calls are
+//! timed twice: in-process (the component in the host, no HTTP: the store's share
+//! undiluted) and through the HTTP API as a game server calls it.
+//!
 //! `cargo bench -p cwd-gateway --bench scale` (all sizes, both stores; about half an
 //! hour on 2 cores), or `-- --sizes 1000,100000 --stores sqlite --seconds 5`.
 //! `--dir DIR` keeps the SQLite store in DIR and goes on from what it holds (filling a
@@ -18,6 +24,8 @@
 //! PostgreSQL needs its binaries (see `tests/support/pg.rs`); without them that store
 //! is skipped.
 
+#[path = "support/http_client.rs"]
+mod http_client;
 #[path = "../tests/support/pg.rs"]
 mod pg;
 #[path = "../tests/support/mod.rs"]
@@ -35,12 +43,15 @@ use cwd_gateway_host::bindings::api::{self, GatewayError, ListOrder, WithdrawalF
 use cwd_gateway_host::clock::SystemClock;
 use cwd_gateway_host::events::NullSink;
 use cwd_gateway_host::gateway::{GatewayCallError, Service, ServiceOptions};
+use cwd_gateway_host::http_api::HttpApi;
 use cwd_gateway_host::lease::LeaseConfig;
 use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::{Entry, PostgresOptions, PostgresStore, SqliteStore, Store};
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
 
 const CLIENTS: usize = 16;
+/// The baseline's users.
+const BASE_USERS: u64 = 1_000;
 const FILL_BATCH: u64 = 500;
 const DEPOSITS_PER_USER: u32 = 4;
 const ADJUSTMENTS_PER_USER: u32 = 3;
@@ -169,17 +180,27 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Median of `n` runs of `f`.
-fn median(n: usize, mut f: impl FnMut(usize)) -> Duration {
-    let mut times: Vec<Duration> = (0..n)
-        .map(|i| {
-            let t = Instant::now();
-            f(i);
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    percentile(&times, 0.5)
+/// Medians of `n` runs of `base` and of `big`, called in turn (which goes first
+/// alternates), so that both meet the same machine.
+fn paired(n: usize, mut base: impl FnMut(usize), mut big: impl FnMut(usize)) -> (Duration, Duration) {
+    let (mut a, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let time = |f: &mut dyn FnMut(usize), i: usize, into: &mut Vec<Duration>| {
+        let t = Instant::now();
+        f(i);
+        into.push(t.elapsed());
+    };
+    for i in 0..n {
+        if i % 2 == 0 {
+            time(&mut base, i, &mut a);
+            time(&mut big, i, &mut b);
+        } else {
+            time(&mut big, i, &mut b);
+            time(&mut base, i, &mut a);
+        }
+    }
+    a.sort();
+    b.sort();
+    (percentile(&a, 0.5), percentile(&b, 0.5))
 }
 
 /// `adjust-balance` latencies from 16 clients over `secs`, on existing users.
@@ -225,15 +246,42 @@ fn rss_mib() -> f64 {
     kib / 1024.0
 }
 
+/// A gateway under measurement: its service, its HTTP API, and how many users it holds.
+struct Subject {
+    service: Arc<Service>,
+    http: HttpApi,
+    users: u64,
+}
+
+impl Subject {
+    fn pick(&self, i: usize) -> String {
+        user_id((i as u64 * 7_919 + 13) % self.users)
+    }
+}
+
+/// One figure at a size and the baseline's beside it.
+#[derive(Clone, Copy)]
+struct Pair {
+    base: Duration,
+    big: Duration,
+}
+
+impl Pair {
+    fn ratio(&self) -> f64 {
+        self.big.as_secs_f64() / self.base.as_secs_f64()
+    }
+}
+
+const CALLS: [&str; 4] = ["status", "account", "list-deposits", "list-withdrawals"];
+
 struct Row {
     users: u64,
-    tick: Duration,
-    status: Duration,
-    account: Duration,
-    deposits: Duration,
-    withdrawals: Duration,
-    p50: Duration,
-    p99: Duration,
+    tick: Pair,
+    /// In-process, then through HTTP, in the order of [`CALLS`].
+    local: [Pair; 4],
+    http: [Pair; 4],
+    adjust_p50: Pair,
+    adjust_p99: Pair,
     rate: f64,
     bytes: u64,
     rss: f64,
@@ -243,74 +291,112 @@ fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1e3)
 }
 
-fn measure(service: &Arc<Service>, users: u64, secs: u64, bytes: u64) -> Row {
-    // Warm the instances and the database's cache.
-    for i in 0..50 {
-        let _ = service.with(|a| a.account(&user_id(i * 37 % users)));
+/// One call of `CALLS[call]` in-process, for user `i`; checks the answer.
+fn call_local(s: &Subject, call: usize, i: usize) {
+    let user = s.pick(i);
+    match call {
+        0 => assert!(s.service.with(|a| a.status()).unwrap().unclaimed_count as u64 >= s.users / 10, "the kept totals count the dust"),
+        1 => assert!(s.service.with(|a| a.account(&user)).unwrap().linked.is_some()),
+        2 => assert_eq!(s.service.with(|a| a.list_deposits(&user, ListOrder::NewestFirst, None, 20)).unwrap().len(), DEPOSITS_PER_USER as usize),
+        _ => {
+            let filter = WithdrawalFilter { user: Some(user), state: None };
+            assert_eq!(s.service.with(|a| a.list_withdrawals(&filter, ListOrder::NewestFirst, None, 20)).unwrap().len(), 1);
+        }
     }
-    service.tick().unwrap();
-    let tick = median(15, |_| {
-        let r = service.tick().unwrap();
+}
+
+/// The same call through the HTTP API; checks the answer.
+fn call_http(s: &Subject, client: &mut http_client::Client, call: usize, i: usize) {
+    let user = s.pick(i);
+    let body = match call {
+        0 => "{}".to_string(),
+        1 => format!(r#"{{"user":"{user}"}}"#),
+        _ => format!(r#"{{"user":"{user}","order":"newest-first","limit":20}}"#),
+    };
+    assert_eq!(client.send(&format!("/v1/{}", CALLS[call]), Some(&body)), 200, "{}", CALLS[call]);
+    let answer: serde_json::Value = serde_json::from_slice(client.body()).unwrap();
+    match call {
+        0 => assert!(answer["unclaimed_count"].as_u64().unwrap() >= s.users / 10),
+        1 => assert!(answer["linked"].is_object(), "{answer}"),
+        2 => assert_eq!(answer.as_array().map(Vec::len), Some(DEPOSITS_PER_USER as usize), "{answer}"),
+        _ => assert_eq!(answer.as_array().map(Vec::len), Some(1), "{answer}"),
+    }
+}
+
+fn measure(base: &Subject, big: &Subject, secs: u64, bytes: u64) -> Row {
+    // Warm the instances, the connections and the database's cache.
+    for s in [base, big] {
+        for i in 0..50 {
+            let _ = s.service.with(|a| a.account(&user_id(i * 37 % s.users)));
+        }
+        s.service.tick().unwrap();
+    }
+    let tick = |s: &Subject| {
+        let r = s.service.tick().unwrap();
         assert_eq!(r.deposits_credited + r.withdrawals_sent, 0, "nothing new on chain");
+    };
+    let (b, g) = paired(30, |_| tick(base), |_| tick(big));
+    let tick = Pair { base: b, big: g };
+    let runs = [100, 200, 100, 100];
+    let local = std::array::from_fn(|call| {
+        let (b, g) = paired(runs[call], |i| call_local(base, call, i), |i| call_local(big, call, i));
+        Pair { base: b, big: g }
     });
-    let status = median(15, |_| {
-        let s = service.with(|a| a.status()).unwrap();
-        assert!(s.unclaimed_count as u64 >= users / 10, "the kept totals count the dust");
+    let (mut cb, mut cg) = (http_client::Client::connect(base.http.addr, support::TOKEN), http_client::Client::connect(big.http.addr, support::TOKEN));
+    let http = std::array::from_fn(|call| {
+        let (b, g) = paired(runs[call], |i| call_http(base, &mut cb, call, i), |i| call_http(big, &mut cg, call, i));
+        Pair { base: b, big: g }
     });
-    let pick = |i: usize| user_id((i as u64 * 7_919 + 13) % users);
-    let account = median(200, |i| {
-        assert!(service.with(|a| a.account(&pick(i))).unwrap().linked.is_some());
-    });
-    let deposits = median(100, |i| {
-        let page = service.with(|a| a.list_deposits(&pick(i), ListOrder::NewestFirst, None, 20)).unwrap();
-        assert_eq!(page.len(), DEPOSITS_PER_USER as usize);
-    });
-    let withdrawals = median(100, |i| {
-        let filter = WithdrawalFilter { user: Some(pick(i)), state: None };
-        let page = service.with(|a| a.list_withdrawals(&filter, ListOrder::NewestFirst, None, 20)).unwrap();
-        assert_eq!(page.len(), 1);
-    });
-    // Keys of their own each run, so a kept store's earlier runs are not replayed.
-    let (p50, p99, rate) = adjust_under_load(service, users, secs, &format!("adj{users}-{}", std::process::id()));
-    Row { users, tick, status, account, deposits, withdrawals, p50, p99, rate, bytes, rss: rss_mib() }
+    // Under load one gateway at a time: the baseline's, then this size's.
+    let tag = format!("{}-{}", big.users, std::process::id());
+    let (b50, b99, _) = adjust_under_load(&base.service, base.users, secs, &format!("base{tag}"));
+    let (p50, p99, rate) = adjust_under_load(&big.service, big.users, secs, &format!("adj{tag}"));
+    Row {
+        users: big.users,
+        tick,
+        local,
+        http,
+        adjust_p50: Pair { base: b50, big: p50 },
+        adjust_p99: Pair { base: b99, big: p99 },
+        rate,
+        bytes,
+        rss: rss_mib(),
+    }
 }
 
 fn print(store: &str, rows: &[Row]) {
-    println!("\n{store}");
-    println!("| users | records | tick ms | status ms | account ms | list-deposits ms | list-withdrawals ms | adjust p50 ms | p99 ms | adjust/s | bytes/user | bytes/record | host RSS MiB |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("\n{store}: each size, and (in brackets) its ratio to the 1,000-user baseline measured beside it (goal: at most 1.5)");
+    println!("| users | records | tick ms | status ms | account ms | list-deposits ms | list-withdrawals ms | HTTP status ms | HTTP account ms | HTTP list-deposits ms | HTTP list-withdrawals ms | adjust p50 ms | p99 ms | adjust/s | bytes/user | bytes/record | host RSS MiB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let cell = |p: &Pair| format!("{} ({:.2})", ms(p.big), p.ratio());
     for r in rows {
         let records = r.users as f64 * records_per_user();
+        let local: Vec<String> = r.local.iter().map(cell).collect();
+        let http: Vec<String> = r.http.iter().map(cell).collect();
         println!(
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} |",
             r.users,
             records,
-            ms(r.tick),
-            ms(r.status),
-            ms(r.account),
-            ms(r.deposits),
-            ms(r.withdrawals),
-            ms(r.p50),
-            ms(r.p99),
+            cell(&r.tick),
+            local.join(" | "),
+            http.join(" | "),
+            cell(&r.adjust_p50),
+            cell(&r.adjust_p99),
             r.rate,
             r.bytes as f64 / r.users as f64,
             r.bytes as f64 / records,
             r.rss
         );
     }
-    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-        let ratio = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64();
-        println!(
-            "largest / smallest: tick {:.2}, status {:.2}, account {:.2}, list-deposits {:.2}, list-withdrawals {:.2}, adjust p50 {:.2}, p99 {:.2} (goal: each at most 1.5)",
-            ratio(first.tick, last.tick),
-            ratio(first.status, last.status),
-            ratio(first.account, last.account),
-            ratio(first.deposits, last.deposits),
-            ratio(first.withdrawals, last.withdrawals),
-            ratio(first.p50, last.p50),
-            ratio(first.p99, last.p99)
-        );
-    }
+    let worst = |f: &dyn Fn(&Row) -> Vec<f64>| rows.iter().flat_map(f).fold(0.0f64, f64::max);
+    println!(
+        "worst ratio to the baseline: tick {:.2}; in-process calls {:.2}; through HTTP {:.2}; adjust p50 {:.2}, p99 {:.2} (goal: each at most 1.5)",
+        worst(&|r| vec![r.tick.ratio()]),
+        worst(&|r| r.local.iter().map(Pair::ratio).collect()),
+        worst(&|r| r.http.iter().map(Pair::ratio).collect()),
+        worst(&|r| vec![r.adjust_p50.ratio()]),
+        worst(&|r| vec![r.adjust_p99.ratio()])
+    );
 }
 
 fn arg(name: &str) -> Option<String> {
@@ -339,30 +425,53 @@ fn main() {
         let options = ServiceOptions { api_instances: 4, lease: LeaseConfig { holder: "scale".into(), duration: Duration::from_secs(600) } };
         Service::start_opts(&runtime, caps, &config, keys.clone(), options).unwrap()
     };
-    let run = |name: &str, store: Arc<dyn Store>, size: &dyn Fn() -> u64| {
-        let service = host(store.clone());
+    let subject = |store: Arc<dyn Store>, users: u64| {
+        let service = host(store);
+        let http = HttpApi::bind("127.0.0.1:0").unwrap();
+        http.spawn(service.clone(), support::TOKEN.into(), 2);
+        Subject { service, http, users }
+    };
+    let run = |name: &str, base_store: Arc<dyn Store>, store: Arc<dyn Store>, size: &dyn Fn() -> u64| {
+        fill(&base_store, 0, BASE_USERS, now_ms);
+        let base = subject(base_store, BASE_USERS);
+        // A gateway that has served: its commits have drawn every totals shard (the
+        // fill's few large commits drew a handful, and `status` reads them all).
+        for i in 0..2_000u64 {
+            base.service.with(|a| a.adjust_balance(&user_id(i % BASE_USERS), 1, &format!("served-{i}-{}", std::process::id()), "bench")).unwrap();
+        }
+        let mut big = subject(store.clone(), 0);
         let mut rows = Vec::new();
         // A kept store (`--dir`) holds the users of an earlier run: the fill goes on from them.
         let mut filled: u64 = store.get(records::SEQ_WD).unwrap().map_or(0, |e| records::decode::<u64>(&e.key, &e.value).unwrap());
         for &users in &sizes {
-            let t = Instant::now();
-            if users > filled {
-                fill(&store, filled, users, now_ms);
-                filled = users;
+            if users < filled {
+                println!("{name}: the store holds {filled} users already; {users} skipped");
+                continue;
             }
+            let t = Instant::now();
+            fill(&store, filled, users, now_ms);
+            filled = users;
+            big.users = users;
             println!("{name}: filled to {users} users in {:.1} s", t.elapsed().as_secs_f64());
-            let row = measure(&service, users, secs, size());
-            println!("{name}: {users} users: tick {} ms, status {} ms, adjust p50 {} ms", ms(row.tick), ms(row.status), ms(row.p50));
+            let row = measure(&base, &big, secs, size());
+            println!("{name}: {users} users: tick {} ms ({:.2}), account {} ms ({:.2})", ms(row.tick.big), row.tick.ratio(), ms(row.local[1].big), row.local[1].ratio());
             rows.push(row);
         }
         print(name, &rows);
+        for s in [&base, &big] {
+            s.http.shutdown();
+        }
     };
     if stores.contains("sqlite") {
         let kept = arg("--dir").map(std::path::PathBuf::from);
         let dir = kept.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("cwd-scale-{}", std::process::id())));
+        let base_dir = std::env::temp_dir().join(format!("cwd-scale-base-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&base_dir).unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("scale.db")).unwrap());
-        run("SQLite", store, &|| dir_bytes(&dir));
+        let base: Arc<dyn Store> = Arc::new(SqliteStore::open(&base_dir.join("base.db")).unwrap());
+        run("SQLite", base, store, &|| dir_bytes(&dir));
+        std::fs::remove_dir_all(&base_dir).ok();
         if kept.is_none() {
             std::fs::remove_dir_all(&dir).ok();
         }
@@ -371,13 +480,14 @@ fn main() {
         match pg::PgServer::start("scale", true) {
             Some(server) => {
                 let url = server.create_database("scale");
-                let store: Arc<dyn Store> = Arc::new(PostgresStore::open(&PostgresOptions { pool_size: 8, ..PostgresOptions::new(url.clone()) }).unwrap());
+                let open = |url: &str| -> Arc<dyn Store> { Arc::new(PostgresStore::open(&PostgresOptions { pool_size: 8, ..PostgresOptions::new(url.to_string()) }).unwrap()) };
+                let (base, store) = (open(&server.create_database("base")), open(&url));
                 let sizer = Mutex::new(postgres::Client::connect(&url, postgres::NoTls).unwrap());
                 let size = || {
                     let row = sizer.lock().unwrap().query_one("SELECT pg_total_relation_size('cwd_kv')", &[]).unwrap();
                     row.get::<_, i64>(0) as u64
                 };
-                run("PostgreSQL", store, &size);
+                run("PostgreSQL", base, store, &size);
             }
             None => println!("PostgreSQL: no binaries found; skipped"),
         }

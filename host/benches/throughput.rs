@@ -13,6 +13,8 @@
 //! `cargo bench -p cwd-gateway --bench throughput` (optionally `-- <seconds>` per
 //! phase, default 5).
 
+#[path = "support/http_client.rs"]
+mod http_client;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -31,6 +33,7 @@ use cwd_gateway_host::http_api::HttpApi;
 use cwd_gateway_host::node::NodeClient;
 use cwd_gateway_host::store::SqliteStore;
 use cwd_gateway_host::{Capabilities, Runtime, RuntimeConfig};
+use http_client::Client;
 use support::*;
 
 const CLIENTS: usize = 16;
@@ -60,67 +63,6 @@ fn raw_sqlite(path: &Path, secs: f64) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// A minimal HTTP/1.1 keep-alive client: the load generator shares the two cores with
-/// the server, so it must cost as little as possible per request (a general client such
-/// as ureq spent more CPU per request than the server did).
-struct Client {
-    stream: std::io::BufReader<std::net::TcpStream>,
-    out: Vec<u8>,
-}
-
-impl Client {
-    fn connect(addr: SocketAddr) -> Self {
-        let stream = std::net::TcpStream::connect(addr).unwrap();
-        stream.set_nodelay(true).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        Client {
-            stream: std::io::BufReader::new(stream),
-            out: Vec::with_capacity(512),
-        }
-    }
-
-    /// Sends one request and reads its whole answer; the status code.
-    fn send(&mut self, path: &str, body: Option<&str>) -> u16 {
-        use std::io::{BufRead, Read, Write};
-        self.out.clear();
-        match body {
-            Some(b) => write!(
-                self.out,
-                "POST {path} HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{b}",
-                b.len()
-            ),
-            None => write!(self.out, "GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n"),
-        }
-        .unwrap();
-        self.stream.get_mut().write_all(&self.out).unwrap();
-        let mut line = String::new();
-        self.stream.read_line(&mut line).unwrap();
-        let status: u16 = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("{path}: bad status line {line:?}"));
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.stream.read_line(&mut line).unwrap();
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.stream.read_exact(&mut body).unwrap();
-        status
-    }
-}
-
 /// `CLIENTS` threads sending requests made by `request(client, i)` for `secs`: calls a
 /// second and the sorted latencies.
 fn load(
@@ -134,7 +76,7 @@ fn load(
         let handles: Vec<_> = (0..CLIENTS)
             .map(|c| {
                 s.spawn(move || {
-                    let mut client = Client::connect(addr);
+                    let mut client = Client::connect(addr, TOKEN);
                     let mut lat = Vec::new();
                     let mut i = 0u64;
                     while start.elapsed().as_secs_f64() < secs {
