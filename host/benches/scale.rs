@@ -431,7 +431,9 @@ fn main() {
         http.spawn(service.clone(), support::TOKEN.into(), 2);
         Subject { service, http, users }
     };
-    let run = |name: &str, base_store: Arc<dyn Store>, store: Arc<dyn Store>, size: &dyn Fn() -> u64| {
+    // `settle`: brings both stores to the state their database keeps them in between
+    // bursts (PostgreSQL: vacuumed), before each size is measured.
+    let run = |name: &str, base_store: Arc<dyn Store>, store: Arc<dyn Store>, size: &dyn Fn() -> u64, settle: &dyn Fn()| {
         fill(&base_store, 0, BASE_USERS, now_ms);
         let base = subject(base_store, BASE_USERS);
         // A gateway that has served: its commits have drawn every totals shard (the
@@ -453,6 +455,9 @@ fn main() {
             filled = users;
             big.users = users;
             println!("{name}: filled to {users} users in {:.1} s", t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            settle();
+            println!("{name}: settled in {:.1} s", t.elapsed().as_secs_f64());
             let row = measure(&base, &big, secs, size());
             println!("{name}: {users} users: tick {} ms ({:.2}), account {} ms ({:.2})", ms(row.tick.big), row.tick.ratio(), ms(row.local[1].big), row.local[1].ratio());
             rows.push(row);
@@ -470,7 +475,7 @@ fn main() {
         std::fs::create_dir_all(&base_dir).unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("scale.db")).unwrap());
         let base: Arc<dyn Store> = Arc::new(SqliteStore::open(&base_dir.join("base.db")).unwrap());
-        run("SQLite", base, store, &|| dir_bytes(&dir));
+        run("SQLite", base, store, &|| dir_bytes(&dir), &|| {});
         std::fs::remove_dir_all(&base_dir).ok();
         if kept.is_none() {
             std::fs::remove_dir_all(&dir).ok();
@@ -481,13 +486,21 @@ fn main() {
             Some(server) => {
                 let url = server.create_database("scale");
                 let open = |url: &str| -> Arc<dyn Store> { Arc::new(PostgresStore::open(&PostgresOptions { pool_size: 8, ..PostgresOptions::new(url.to_string()) }).unwrap()) };
-                let (base, store) = (open(&server.create_database("base")), open(&url));
+                let base_url = server.create_database("base");
+                let (base, store) = (open(&base_url), open(&url));
+                // What autovacuum does in time: the updates of the previous size's load
+                // (and the baseline's) leave dead row versions that every read then skips.
+                let settle = || {
+                    for url in [&base_url, &url] {
+                        postgres::Client::connect(url, postgres::NoTls).unwrap().batch_execute("VACUUM ANALYZE cwd_kv").unwrap();
+                    }
+                };
                 let sizer = Mutex::new(postgres::Client::connect(&url, postgres::NoTls).unwrap());
                 let size = || {
                     let row = sizer.lock().unwrap().query_one("SELECT pg_total_relation_size('cwd_kv')", &[]).unwrap();
                     row.get::<_, i64>(0) as u64
                 };
-                run("PostgreSQL", base, store, &size);
+                run("PostgreSQL", base, store, &size, &settle);
             }
             None => println!("PostgreSQL: no binaries found; skipped"),
         }

@@ -6,6 +6,11 @@
 //!
 //! Behind a reverse proxy every player has the proxy's address: the per-peer limits then
 //! bound the whole cabinet, and should be raised (or the per-session ones relied on).
+//!
+//! An IPv6 peer is its /64 (one host commonly holds the whole prefix, so a script could
+//! otherwise take a new address a request). Each map is capped: a request never costs
+//! more than one sweep of it a second, and a key that finds no room is let in untracked,
+//! as a new key would be (refusing it would let a flood lock out every new player).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -70,6 +75,9 @@ pub enum Refusal {
 /// (an idle key with a full bucket is the same as a new one).
 const MAX_KEYS: usize = 100_000;
 
+/// A full map is swept for idle keys at most this often.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Bucket levels in thousandths of a request, so refills are exact integers.
 const MILLI: u64 = 1_000;
 
@@ -84,11 +92,14 @@ struct Keyed<K> {
     burst: u64,
     in_flight: u32,
     map: HashMap<K, Bucket>,
+    capacity: usize,
+    last_sweep: Option<Instant>,
+    sweeps: u64,
 }
 
 impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
     fn new(per_minute: u32, burst: u32, in_flight: u32) -> Self {
-        Keyed { per_minute: per_minute as u64, burst: burst as u64 * MILLI, in_flight, map: HashMap::new() }
+        Keyed { per_minute: per_minute as u64, burst: burst as u64 * MILLI, in_flight, map: HashMap::new(), capacity: MAX_KEYS, last_sweep: None, sweeps: 0 }
     }
 
     fn refill(&self, b: &mut Bucket, now: Instant) {
@@ -124,8 +135,13 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
     }
 
     fn take_as(&mut self, key: &K, now: Instant, no_place: bool) {
-        if self.map.len() >= MAX_KEYS && !self.map.contains_key(key) {
-            self.forget_idle(now);
+        if self.map.len() >= self.capacity && !self.map.contains_key(key) {
+            if self.last_sweep.is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_EVERY) {
+                self.forget_idle(now);
+            }
+            if self.map.len() >= self.capacity {
+                return; // untracked: as a new key, with a full bucket
+            }
         }
         let burst = self.burst;
         let mut b = self.map.remove(key).unwrap_or(Bucket { level: burst, at: now, in_flight: 0 });
@@ -142,6 +158,8 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
     }
 
     fn forget_idle(&mut self, now: Instant) {
+        self.last_sweep = Some(now);
+        self.sweeps += 1;
         let (per_minute, burst) = (self.per_minute, self.burst);
         self.map.retain(|_, b| {
             let elapsed_ms = now.saturating_duration_since(b.at).as_millis().min(u64::MAX as u128) as u64;
@@ -154,6 +172,22 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
 struct Books {
     sessions: Keyed<String>,
     peers: Keyed<IpAddr>,
+}
+
+/// The key a peer is limited by: an IPv4 address (an IPv4-mapped IPv6 one as itself), or
+/// an IPv6 address's /64.
+fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut seg = v6.segments();
+                seg[4..].fill(0);
+                IpAddr::V6(seg.into())
+            }
+        },
+        v4 => v4,
+    }
 }
 
 /// The cabinet's admission control, shared by its requests.
@@ -207,6 +241,7 @@ impl Admission {
     }
 
     fn admit_as(&self, session: &str, peer: Option<IpAddr>, now: Instant, long_poll: bool) -> Result<Admitted, Refusal> {
+        let peer = peer.map(peer_key);
         let mut b = self.books.lock().unwrap_or_else(|p| p.into_inner());
         let session_key = session.to_string();
         if let Some(p) = &peer {
@@ -294,5 +329,48 @@ mod tests {
         let _ = a.admit("s9", peer, t0).unwrap();
         assert_eq!(a.admit("s10", peer, t0).err(), Some(Refusal::TooFast { retry_after_ms: 100 }));
         assert!(a.admit("s10", Some("192.0.2.8".parse().unwrap()), t0).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_peer_is_held_by_its_prefix_and_a_mapped_ipv4_by_its_address() {
+        let a = Admission::new(limits());
+        let t0 = Instant::now();
+        // A new address a request inside one /64: one peer's five.
+        for i in 0..5 {
+            drop(a.admit(&format!("s{i}"), Some(format!("2001:db8:1:2::{i:x}").parse().unwrap()), t0).unwrap());
+        }
+        assert_eq!(a.admit("s9", Some("2001:db8:1:2:ffff::1".parse().unwrap()), t0).err(), Some(Refusal::TooFast { retry_after_ms: 100 }));
+        assert!(a.admit("s9", Some("2001:db8:1:3::1".parse().unwrap()), t0).is_ok(), "the next /64 is another peer");
+        for i in 0..5 {
+            drop(a.admit(&format!("m{i}"), Some("::ffff:192.0.2.44".parse().unwrap()), t0).unwrap());
+        }
+        assert!(a.admit("m9", Some("192.0.2.44".parse().unwrap()), t0).is_err(), "mapped and plain IPv4 are one peer");
+    }
+
+    #[test]
+    fn a_full_map_stays_full_sized_and_is_swept_at_most_once_a_second() {
+        let mut k: Keyed<u32> = Keyed::new(60, 3, 2);
+        k.capacity = 1_000;
+        let t0 = Instant::now();
+        // Every key busy (a request in flight): nothing can be forgotten.
+        for i in 0..1_000 {
+            k.take(&i, t0);
+        }
+        for i in 1_000..50_000 {
+            k.check(&i, t0).unwrap();
+            k.take(&i, t0);
+        }
+        assert_eq!(k.map.len(), 1_000, "capped");
+        assert_eq!(k.sweeps, 1, "one sweep for 49,000 new keys within the second");
+        // Untracked keys are let in as new ones, and giving their place back is harmless.
+        k.done(&49_999);
+        // A second later, one more sweep; once requests end, their keys can go.
+        for i in 0..1_000 {
+            k.done(&i);
+        }
+        let later = t0 + Duration::from_secs(61);
+        k.take(&60_000, later);
+        assert_eq!(k.sweeps, 2);
+        assert_eq!(k.map.len(), 1, "the idle keys forgotten, the new one tracked");
     }
 }
