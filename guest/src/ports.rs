@@ -146,13 +146,20 @@ pub struct Ports {
 /// The outbox's side of this instance: whether events are written to the store with
 /// their change (config `events.live-only` turns it off), and the last event stamp it
 /// gave (see `records::outbox`), so its stamps only grow. It also carries the operator
-/// action under way, whose audit entry the next commit writes (see `records::audit`).
+/// action under way, whose audit entry the next commit writes (see `records::audit`),
+/// and the records this instance's commits remember ([`Outbox::remembered`]).
 #[derive(Clone, Debug)]
 pub struct Outbox {
     pub enabled: bool,
     last: u64,
     instance: Option<u64>,
     pub audit: Option<AuditContext>,
+    /// Records nearly every commit of a kind depends on and that nearly never change
+    /// (the derived data's build marker), as last read: a commit takes one from here
+    /// with a precondition on its version instead of reading it, so a change meanwhile
+    /// fails that commit, and a failed commit forgets them all (its retry reads the
+    /// store). On PostgreSQL that is one round trip a balance change fewer.
+    pub remembered: Vec<Entry>,
 }
 
 /// An operator action being carried out: who, which call, on what, with which
@@ -172,6 +179,7 @@ impl Default for Outbox {
             last: 0,
             instance: None,
             audit: None,
+            remembered: Vec::new(),
         }
     }
 }

@@ -215,3 +215,42 @@ fn listings_through_the_index_equal_listings_over_every_record() {
     assert_eq!(listings(&mut w, &users), indexed, "rebuilt indexes answer the same");
     check_ledger(&w.store, "rebuilt");
 }
+
+fn marker_reads(w: &World) -> u64 {
+    w.store.0.borrow().gets.get(BUILD_KEY).copied().unwrap_or(0)
+}
+
+#[test]
+fn a_balance_change_takes_the_build_marker_from_memory_and_retries_when_it_changed() {
+    let mut w = busy_world(94);
+    w.gw.adjust_balance("u1", 5, "first", "read it once").unwrap();
+    let reads = marker_reads(&w);
+    for i in 0..20 {
+        w.gw.adjust_balance("u1", 1, &format!("k{i}"), "remembered").unwrap();
+    }
+    assert_eq!(marker_reads(&w), reads, "twenty balance changes, no read of the marker");
+
+    // Another host rewrites the marker (same build, a new version): the next change's
+    // commit fails its precondition, forgets it, and its retry reads it again.
+    let commits = w.store.0.borrow().attempts;
+    {
+        let mut s = w.store.0.borrow_mut();
+        let value = s.data[BUILD_KEY].0.clone();
+        let version = s.versions[BUILD_KEY] + 1;
+        s.versions.insert(BUILD_KEY.to_string(), version);
+        s.data.insert(BUILD_KEY.to_string(), (value, version));
+    }
+    w.gw.adjust_balance("u1", 1, "after", "retried").unwrap();
+    assert_eq!(w.store.0.borrow().attempts, commits + 2, "one failed commit, one retry");
+    assert_eq!(marker_reads(&w), reads + 1);
+    assert_eq!(kept(&w), Some(recount(&w)), "counted once");
+
+    // A store the marker says is not built (an older release's): the remembered marker
+    // fails the next commit, whose retry reads that, and counts nothing in the totals.
+    as_older_release(&w);
+    w.gw.adjust_balance("u1", 1, "older", "not counted").unwrap();
+    assert_eq!(kept(&w), None, "no totals until they are built");
+    while !derived::build_step(&mut w.store.clone(), 50).unwrap() {}
+    assert_eq!(kept(&w), Some(recount(&w)));
+    check_ledger(&w.store, "after the marker changed under the instance");
+}

@@ -71,8 +71,9 @@ pub(super) fn stage(txn: &mut Txn) -> GwResult<()> {
     if deltas.is_empty() {
         return Ok(()); // most commits (a balance adjustment) change no total
     }
-    // Read in the transaction: the build moving meanwhile makes this commit retry.
-    let build: Build = txn.get_or_default(BUILD_KEY)?;
+    // Read in the transaction (from the instance's memory when it has it, with the same
+    // precondition): the build moving meanwhile makes this commit retry.
+    let build: Build = txn.get_remembered(BUILD_KEY)?;
     deltas.retain(|(key, _)| build.counts(key));
     totals::stage(txn, deltas)
 }

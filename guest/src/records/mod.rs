@@ -528,6 +528,28 @@ impl<'a> Txn<'a> {
         Ok(self.get(key)?.unwrap_or_default())
     }
 
+    /// [`Txn::get_or_default`] for a record this instance remembers (see
+    /// `ports::Outbox::remembered`): from memory, with a precondition on the version it
+    /// had, when a transaction with events has it; else from the store, then
+    /// remembered. Only housekeeping transactions (no events) always read it.
+    pub fn get_remembered<T: DeserializeOwned + Default>(&mut self, key: &str) -> GwResult<T> {
+        let untouched = !self.writes.contains_key(key) && !self.seen.contains_key(key);
+        if untouched {
+            let kept = self.doors.as_ref().and_then(|d| d.outbox.remembered.iter().find(|e| e.key == key).cloned());
+            if let Some(entry) = kept {
+                self.adopt(&entry);
+            }
+        }
+        let value = self.get_or_default(key)?;
+        if let (Some(doors), Some(Some(version)), Some(Some(bytes))) = (self.doors.as_mut(), self.reads.get(key), self.seen.get(key)) {
+            let remembered = &mut doors.outbox.remembered;
+            if !remembered.iter().any(|e| e.key == key) {
+                remembered.push(Entry { key: key.to_string(), value: bytes.clone(), version: *version });
+            }
+        }
+        Ok(value)
+    }
+
     /// What a staged write of `key` replaces: the value read, or read now (a
     /// precondition on it then holds the commit to that value).
     fn replaced(&mut self, key: &str) -> GwResult<Option<Vec<u8>>> {
@@ -659,7 +681,17 @@ impl<'a> Txn<'a> {
             .into_iter()
             .map(|(key, value)| Write { key, value })
             .collect();
-        let committed = self.store.commit(&pre, &writes)?;
+        let committed = self.store.commit(&pre, &writes);
+        if let Some(doors) = self.doors.as_mut() {
+            // A failed commit may have met a remembered record changed: forget them all.
+            // One this commit wrote has a version only the store knows.
+            let remembered = &mut doors.outbox.remembered;
+            match committed {
+                Ok(true) => remembered.retain(|e| writes.iter().all(|w| w.key != e.key)),
+                _ => remembered.clear(),
+            }
+        }
+        let committed = committed?;
         if let (true, Some(doors)) = (committed, self.doors) {
             if audited {
                 doors.outbox.audit = None;

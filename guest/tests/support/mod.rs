@@ -105,6 +105,8 @@ pub struct MemStoreInner {
     pub crash_at: Option<(u64, bool)>,
     /// Entries scans have answered so far (what a listing read).
     pub scanned: u64,
+    /// Gets so far, per key.
+    pub gets: HashMap<String, u64>,
 }
 
 #[derive(Clone, Default)]
@@ -112,7 +114,8 @@ pub struct MemStore(pub Rc<RefCell<MemStoreInner>>);
 
 impl Store for MemStore {
     fn get(&mut self, key: &str) -> Result<Option<Entry>, StoreError> {
-        let s = self.0.borrow();
+        let mut s = self.0.borrow_mut();
+        *s.gets.entry(key.to_string()).or_default() += 1;
         Ok(s.data.get(key).map(|(v, ver)| Entry {
             key: key.to_string(),
             value: v.clone(),
