@@ -158,8 +158,9 @@ pub struct Outbox {
     /// (the derived data's build marker), as last read: a commit takes one from here
     /// with a precondition on its version instead of reading it, so a change meanwhile
     /// fails that commit, and a failed commit forgets them all (its retry reads the
-    /// store). On PostgreSQL that is one round trip a balance change fewer.
-    pub remembered: Vec<Entry>,
+    /// store). On PostgreSQL that is one round trip a balance change fewer. `None`: the
+    /// record was absent (a store before its first build), remembered as such.
+    pub remembered: Vec<(String, Option<Entry>)>,
 }
 
 /// An operator action being carried out: who, which call, on what, with which

@@ -250,7 +250,14 @@ fn a_balance_change_takes_the_build_marker_from_memory_and_retries_when_it_chang
     as_older_release(&w);
     w.gw.adjust_balance("u1", 1, "older", "not counted").unwrap();
     assert_eq!(kept(&w), None, "no totals until they are built");
+    // Its absence is remembered too, and the build writing it fails the next change once.
+    let reads = marker_reads(&w);
+    w.gw.adjust_balance("u1", 1, "older-2", "absent, remembered").unwrap();
+    assert_eq!(marker_reads(&w), reads);
     while !derived::build_step(&mut w.store.clone(), 50).unwrap() {}
+    let commits = w.store.0.borrow().attempts;
+    w.gw.adjust_balance("u1", 1, "built", "counted").unwrap();
+    assert_eq!(w.store.0.borrow().attempts, commits + 2, "one failed commit, one retry");
     assert_eq!(kept(&w), Some(recount(&w)));
     check_ledger(&w.store, "after the marker changed under the instance");
 }

@@ -535,16 +535,25 @@ impl<'a> Txn<'a> {
     pub fn get_remembered<T: DeserializeOwned + Default>(&mut self, key: &str) -> GwResult<T> {
         let untouched = !self.writes.contains_key(key) && !self.seen.contains_key(key);
         if untouched {
-            let kept = self.doors.as_ref().and_then(|d| d.outbox.remembered.iter().find(|e| e.key == key).cloned());
-            if let Some(entry) = kept {
-                self.adopt(&entry);
+            let kept = self.doors.as_ref().and_then(|d| d.outbox.remembered.iter().find(|(k, _)| k == key).cloned());
+            match kept {
+                Some((_, Some(entry))) => self.adopt(&entry),
+                Some((_, None)) => {
+                    self.require_absent(key);
+                    self.seen.insert(key.to_string(), None);
+                }
+                None => {}
             }
         }
         let value = self.get_or_default(key)?;
-        if let (Some(doors), Some(Some(version)), Some(Some(bytes))) = (self.doors.as_mut(), self.reads.get(key), self.seen.get(key)) {
+        if let (Some(doors), Some(version), Some(bytes)) = (self.doors.as_mut(), self.reads.get(key), self.seen.get(key)) {
             let remembered = &mut doors.outbox.remembered;
-            if !remembered.iter().any(|e| e.key == key) {
-                remembered.push(Entry { key: key.to_string(), value: bytes.clone(), version: *version });
+            if !remembered.iter().any(|(k, _)| k == key) {
+                let entry = match (version, bytes) {
+                    (Some(version), Some(value)) => Some(Entry { key: key.to_string(), value: value.clone(), version: *version }),
+                    _ => None,
+                };
+                remembered.push((key.to_string(), entry));
             }
         }
         Ok(value)
@@ -687,7 +696,7 @@ impl<'a> Txn<'a> {
             // One this commit wrote has a version only the store knows.
             let remembered = &mut doors.outbox.remembered;
             match committed {
-                Ok(true) => remembered.retain(|e| writes.iter().all(|w| w.key != e.key)),
+                Ok(true) => remembered.retain(|(key, _)| writes.iter().all(|w| &w.key != key)),
                 _ => remembered.clear(),
             }
         }
