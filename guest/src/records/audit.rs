@@ -167,9 +167,11 @@ pub fn list(
     limit: usize,
 ) -> GwResult<Vec<AuditEntry>> {
     const PAGE: u32 = 200;
-    let index = match index_prefix(filter.actor.as_deref(), filter.call.as_deref(), filter.subject.as_deref()) {
-        Some(prefix) if index_built(store)? => Some(prefix),
-        _ => None,
+    // `lists_all`: every entry read is listed (the index, or the trail unfiltered).
+    let (index, lists_all) = match index_prefix(filter.actor.as_deref(), filter.call.as_deref(), filter.subject.as_deref()) {
+        None => (None, true),
+        Some(prefix) if index_built(store)? => (Some(prefix), true),
+        Some(_) => (None, false),
     };
     let prefix = index.as_deref().unwrap_or(AUDIT);
     // The upper bound: the cursor or `before_ms`, whichever is lower.
@@ -183,8 +185,9 @@ pub fn list(
     let floor = filter.since_ms.map(|ms| format!("{prefix}{ms:016}"));
     let mut out = Vec::new();
     loop {
-        // Every entry the index (or an unfiltered trail) holds is listed: read no more.
-        let want = (limit - out.len()).min(PAGE as usize) as u32;
+        // Read no more than is listed; a filter over the trail (index not built yet)
+        // skips entries: full pages.
+        let want = if lists_all { (limit - out.len()).min(PAGE as usize) as u32 } else { PAGE };
         let page = store.scan_reverse(prefix, from.as_deref(), want)?;
         for e in &page {
             if floor.as_deref().is_some_and(|f| e.key.as_str() < f) {
