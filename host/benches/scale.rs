@@ -22,7 +22,8 @@
 //! `--dir DIR` keeps the SQLite store in DIR and goes on from what it holds (filling a
 //! million users takes about ten minutes; this measures a store again without it).
 //! PostgreSQL needs its binaries (see `tests/support/pg.rs`); without them that store
-//! is skipped.
+//! is skipped. `--pg-settings shared_buffers=6GB,…` starts its server with those
+//! settings (the defaults otherwise: 128 MB of shared buffers).
 
 #[path = "support/http_client.rs"]
 mod http_client;
@@ -482,7 +483,9 @@ fn main() {
         }
     }
     if stores.contains("postgres") {
-        match pg::PgServer::start("scale", true) {
+        let settings = arg("--pg-settings").unwrap_or_default();
+        let settings: Vec<&str> = settings.split(',').filter(|s| !s.is_empty()).collect();
+        match pg::PgServer::start_with("scale", true, &settings) {
             Some(server) => {
                 let url = server.create_database("scale");
                 let open = |url: &str| -> Arc<dyn Store> { Arc::new(PostgresStore::open(&PostgresOptions { pool_size: 8, ..PostgresOptions::new(url.to_string()) }).unwrap()) };

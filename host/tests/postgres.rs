@@ -390,6 +390,26 @@ fn gets_and_commits_read_the_table_by_its_key_however_small() {
     assert_eq!(store.get("k/00").unwrap().unwrap().value, b"w");
 }
 
+/// The last handle on a store may be dropped in async code (the HTTP server's, when it
+/// stops): its sessions' runtimes must not panic there.
+#[test]
+fn a_store_dropped_in_async_code_closes_quietly() {
+    let Some(server) = PgServer::start("async-drop", false) else {
+        return;
+    };
+    // By name, so that connecting resolves it on the session runtime's blocking pool,
+    // whose shutdown is what may not wait in async code.
+    let store = open(&server.create_database("asyncdrop").replace("127.0.0.1", "localhost"));
+    store.commit(&[], &[put("k", "v")]).unwrap();
+    assert!(store.get("k").unwrap().is_some());
+    // The pools' background work (opening their idle sessions) over, so that the drop
+    // below is the last handle's.
+    std::thread::sleep(Duration::from_millis(500));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(async move { drop(store) })));
+    assert!(dropped.is_ok(), "dropping the store panicked");
+}
+
 #[test]
 fn a_commit_is_one_statement() {
     let Some(server) = PgServer::start("trips", false) else {

@@ -151,7 +151,9 @@ type Connection = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>>
 /// half-open connection) makes the call fail after `answer_within`, never hang.
 struct Link {
     connection: Option<Connection>,
-    runtime: tokio::runtime::Runtime,
+    /// Dropped with `shutdown_background`: the last handle on a store may go in async
+    /// code (the HTTP server's, at shutdown), where dropping a runtime panics.
+    runtime: Option<tokio::runtime::Runtime>,
     answer_within: Duration,
     /// An exchange timed out or the connection failed: the pool drops this session.
     broken: bool,
@@ -162,7 +164,8 @@ impl Link {
     /// most `answer_within`.
     fn run<T>(&mut self, work: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, Failure> {
         let (connection, limit) = (&mut self.connection, self.answer_within);
-        let result = self.runtime.block_on(async {
+        let runtime = self.runtime.as_ref().expect("a link's runtime lives until it is dropped");
+        let result = runtime.block_on(async {
             let mut work = std::pin::pin!(work);
             let driven = std::future::poll_fn(|cx| {
                 if let Some(c) = connection.as_mut() {
@@ -191,6 +194,16 @@ impl Link {
                 self.broken = true;
                 Err(Failure::TimedOut { waiting_for: "from the database", after: self.answer_within })
             }
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // The connection's future first: it belongs to the runtime's reactor.
+        self.connection = None;
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
@@ -236,7 +249,7 @@ impl Target {
             }
         };
         let answer_within = self.statement_timeout + ANSWER_GRACE;
-        let mut link = Link { connection: Some(Box::pin(connection)), runtime, answer_within, broken: false };
+        let mut link = Link { connection: Some(Box::pin(connection)), runtime: Some(runtime), answer_within, broken: false };
         link.run(client.batch_execute(&format!("SET statement_timeout = {}{more_settings}", self.statement_timeout.as_millis())))?;
         Ok((link, client))
     }

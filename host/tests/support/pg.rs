@@ -64,17 +64,23 @@ impl PgServer {
     /// `$CI` is unset. With `$CI` set, a missing PostgreSQL fails the test.
     /// `durable`: fsync as in production (benchmarks); tests run without.
     pub fn start(tag: &str, durable: bool) -> Option<PgServer> {
-        Self::launch(tag, durable, None)
+        Self::launch(tag, durable, None, &[])
+    }
+
+    /// A server (see [`PgServer::start`]) started with these `name=value` settings too
+    /// (benchmarks: `shared_buffers` sized as for production).
+    pub fn start_with(tag: &str, durable: bool, settings: &[&str]) -> Option<PgServer> {
+        Self::launch(tag, durable, None, settings)
     }
 
     /// A server (see [`PgServer::start`]) with `ssl = on` and the certificate chain and
     /// key given (PEM), whose `pg_hba.conf` takes TCP connections over TLS only
     /// (`hostssl`; the Unix socket stays open, for administration).
     pub fn start_tls(tag: &str, cert_pem: &str, key_pem: &str) -> Option<PgServer> {
-        Self::launch(tag, false, Some((cert_pem, key_pem)))
+        Self::launch(tag, false, Some((cert_pem, key_pem)), &[])
     }
 
-    fn launch(tag: &str, durable: bool, tls: Option<(&str, &str)>) -> Option<PgServer> {
+    fn launch(tag: &str, durable: bool, tls: Option<(&str, &str)>, settings: &[&str]) -> Option<PgServer> {
         let Some(bin) = find_bin() else {
             let msg = "PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install -y postgresql, or set CWD_PG_BIN";
             if std::env::var_os("CI").is_some() {
@@ -100,6 +106,9 @@ impl PgServer {
             &["-D", &server.data(), "-U", "postgres", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "-N", &format!("--pwfile={}", server.dir.join("pw").display())],
         );
         let mut opts = format!("-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200", server.dir.display());
+        for setting in settings {
+            opts.push_str(&format!(" -c {setting}"));
+        }
         if !durable {
             opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         }
