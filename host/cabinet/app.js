@@ -54,7 +54,7 @@ function formatCwd(units) {
   return (u / CWD_UNITS).toString() + "." + (u % CWD_UNITS).toString().padStart(5, "0") + " CWD";
 }
 function describeRate(rate) {
-  return t("rate.describe", { game: ((BigInt(rate.game_units) * CWD_UNITS) / BigInt(rate.per_cwd_units)).toString() });
+  return t("rate.describe", { game: ((BigInt(rate.game_units) * CWD_UNITS) / BigInt(rate.per_cwd_units)).toString() }, "game");
 }
 window.CabinetAmounts = { parseCwd, parseGame, formatCwd };
 
@@ -68,15 +68,37 @@ window.CabinetAmounts = { parseCwd, parseGame, formatCwd };
 // known (set by another front, such as the bot), is preferred to the browser's.
 const I18N = { lang: "en", messages: {}, fallback: {}, languages: [], explicit: false };
 
-function t(key, vars) {
-  let text = I18N.messages[key];
-  if (text === undefined) text = I18N.fallback[key];
+// t(key, vars, count): with count (the name of the var that is a number of something),
+// the catalogue's plural form "key#one", "key#few", "key#many"… for that number in the
+// catalogue's language (Intl.PluralRules' categories), else key's own text.
+function t(key, vars, count) {
+  const n = count === undefined || !vars ? undefined : vars[count];
+  let text = pick(I18N.messages, key, n, I18N.lang);
+  if (text === undefined) text = pick(I18N.fallback, key, n, "en");
   if (text === undefined) return key;
   return text.replace(/\{([a-z_]+)\}/g, (m, name) => (vars && vars[name] !== undefined && vars[name] !== null ? String(vars[name]) : m));
 }
 
+function pick(messages, key, n, lang) {
+  if (messages[key] === undefined || n === undefined || n === null) return messages[key];
+  const form = messages[key + "#" + pluralCategory(n, lang)];
+  return form === undefined ? messages[key] : form;
+}
+
+// Amounts are integers of up to 20 digits, past a double's exact range: beyond 15 digits
+// the last six decide (plus a million, so never "1"), which keeps every rule of CLDR's
+// integer plurals (n mod 10, n mod 100, n = 1, whole millions).
+function pluralCategory(n, lang) {
+  const digits = String(n);
+  if (!/^\d+$/.test(digits)) return "other";
+  const value = digits.length > 15 ? 1e6 + Number(digits.slice(-6)) : Number(digits);
+  try { return new Intl.PluralRules(lang).select(value); } catch (e) { return "other"; }
+}
+
 // A refusal in the player's language: the catalogue's text for a known code (with the
-// error's fields), else the server's own message.
+// error's fields; in the plural form for the field ERROR_COUNTS names), else the
+// server's own message.
+const ERROR_COUNTS = { "insufficient-balance": "available" };
 function errorText(e) {
   const body = e.body || {};
   const vars = Object.assign({}, body);
@@ -84,7 +106,7 @@ function errorText(e) {
   if (e.code === "unreachable") vars.status = e.status;
   let key = "error." + e.code;
   if (e.code === "daily-limit" && body.requests_left === 0) key = "error.daily-limit-count";
-  if (I18N.messages[key] !== undefined || I18N.fallback[key] !== undefined) return t(key, vars);
+  if (I18N.messages[key] !== undefined || I18N.fallback[key] !== undefined) return t(key, vars, ERROR_COUNTS[e.code]);
   return e.message;
 }
 
@@ -426,7 +448,7 @@ function follow() {
 function showWithdrawal(w) {
   watched = w;
   $("w-id").textContent = w.withdrawal_id;
-  $("w-amount").textContent = t("withdrawal.amount-value", { game: w.game, cwd: formatCwd(w.cwd) });
+  $("w-amount").textContent = t("withdrawal.amount-value", { game: w.game, cwd: formatCwd(w.cwd) }, "game");
   // The cabinet's own reason, in the player's words; an operator's as they wrote it.
   const note = w.note === "cancelled by the player" ? t("withdrawal.by-you") : w.note;
   $("w-state").textContent = t("state." + w.state) + (note ? " (" + note + ")" : "");
@@ -520,7 +542,7 @@ $("topup-cwd").addEventListener("input", async () => {
   if (cwd === null) { $("topup-quote").textContent = t("topup.bad-amount"); return; }
   try {
     const q = await call("quote-deposit", { cwd });
-    if (seq === quoteSeq) $("topup-quote").textContent = t("topup.quote", { cwd: formatCwd(q.cwd), game: q.game });
+    if (seq === quoteSeq) $("topup-quote").textContent = t("topup.quote", { cwd: formatCwd(q.cwd), game: q.game }, "game");
   } catch (e) {
     if (seq === quoteSeq) $("topup-quote").textContent = errorText(e);
   }
@@ -545,7 +567,7 @@ async function quoteWithdrawal() {
   if (!amount) { out.textContent = t("withdraw.bad-amount"); return; }
   try {
     const q = await call("quote-withdrawal", amount);
-    if (seq === withdrawQuoteSeq) out.textContent = t("withdraw.quote", { game: q.game, cwd: formatCwd(q.cwd) });
+    if (seq === withdrawQuoteSeq) out.textContent = t("withdraw.quote", { game: q.game, cwd: formatCwd(q.cwd) }, "game");
   } catch (e) {
     if (seq === withdrawQuoteSeq) out.textContent = errorText(e);
   }
@@ -641,8 +663,8 @@ function renderReferrals() {
   $("ref-count").textContent = String(r.referrals);
   $("ref-list").textContent = r.referred.length ? r.referred.map((x) => x.user).join(", ") : t("referrals.none");
   const levels = (r.by_level || []).map((amount, i) => ({ level: i + 1, amount })).filter((l) => l.amount > 0);
-  $("ref-earnings").textContent = levels.length ? levels.map((l) => t("referrals.level", { level: l.level, amount: t("referrals.units", { amount: l.amount }) })).join("; ") : t("referrals.no-earnings");
-  $("ref-cashback").textContent = t("referrals.units", { amount: r.cashback });
+  $("ref-earnings").textContent = levels.length ? levels.map((l) => t("referrals.level", { level: l.level, amount: t("referrals.units", { amount: l.amount }, "amount") })).join("; ") : t("referrals.no-earnings");
+  $("ref-cashback").textContent = t("referrals.units", { amount: r.cashback }, "amount");
 }
 
 // ---- start ----------------------------------------------------------------------------

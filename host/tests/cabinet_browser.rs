@@ -49,6 +49,24 @@ impl Words {
         s
     }
 
+    /// `t` in the plural form for `n` (`key#one`, `key#few`…) when the catalogue has
+    /// one: CLDR's integer rules for the languages the cabinet ships, written out here
+    /// as the test's own statement of them.
+    fn tn(&self, key: &str, vars: &[(&str, &dyn std::fmt::Display)], n: u128) -> String {
+        let form = match (self.lang, n % 10, n % 100) {
+            ("en", _, _) if n == 1 => "one",
+            ("ru", 1, r) if r != 11 => "one",
+            ("ru", 2..=4, r) if !(12..=14).contains(&r) => "few",
+            ("ru", _, _) => "many",
+            _ => "other",
+        };
+        let plural = format!("{key}#{form}");
+        match self.map.contains_key(&plural) {
+            true => self.t(&plural, vars),
+            false => self.t(key, vars),
+        }
+    }
+
     /// The text of `key` up to its first placeholder.
     fn head(&self, key: &str) -> String {
         self.t(key, &[]).split('{').next().unwrap().to_string()
@@ -114,7 +132,7 @@ async fn journey(w: Words) {
     let driver = Driver::start(&driver_path);
     let profile = std::env::temp_dir().join(format!("cwd-cabinet-chromium-{}-{}", w.lang, std::process::id()));
     let c = connect(&driver, &chromium, &profile, (1100, 1500), None).await;
-    let (units, t) = (|n: i64| w.t("referrals.units", &[("amount", &n)]), |k: &str| w.t(k, &[]));
+    let (units, t) = (|n: u128| w.tn("referrals.units", &[("amount", &n)], n), |k: &str| w.t(k, &[]));
 
     // English is asked for in the link (?lang=en); Russian is chosen in the page's menu,
     // which the page remembers for the next visits.
@@ -127,6 +145,27 @@ async fn journey(w: Words) {
     }
     wait_until("the page's language", Duration::from_secs(10), || async { page_lang(&c).await == w.lang }).await;
     assert_eq!(c.title().await.unwrap(), t("page.title"));
+    // Numbers of game units take the language's plural forms, amounts past 2^53 too
+    // (the page's t(), its catalogue, the browser's Intl.PluralRules).
+    let forms: &[(&str, &str)] = match w.lang {
+        "ru" => &[
+            ("1", "1 игровая единица"),
+            ("2", "2 игровые единицы"),
+            ("5", "5 игровых единиц"),
+            ("11", "11 игровых единиц"),
+            ("21", "21 игровая единица"),
+            ("22", "22 игровые единицы"),
+            ("112", "112 игровых единиц"),
+            ("18446744073709551601", "18446744073709551601 игровая единица"),
+            ("18446744073709551613", "18446744073709551613 игровых единиц"),
+        ],
+        _ => &[("1", "1 game unit"), ("2", "2 game units"), ("21", "21 game units"), ("18446744073709551601", "18446744073709551601 game units")],
+    };
+    for (n, want) in forms {
+        let got = js(&c, "arguments[1](t('referrals.units', { amount: arguments[0] }, 'amount'))", vec![json!(n)]).await;
+        assert_eq!(got, json!(want), "{n} in {}", w.lang);
+        assert_eq!(units(n.parse().unwrap()), *want, "the test's rules for {n}");
+    }
     assert_eq!(text(&c, "#session-title").await, t("session.title"));
     // Sessions the game did not sign, or signed too long ago, are refused by the server,
     // in the player's language.

@@ -615,8 +615,20 @@ mod i18n_tests {
         let (_, en) = LANGUAGES[0];
         assert_eq!(LANGUAGES[0].0, "en", "English first: the page's fallback");
         let en = catalogue("en", en);
+        // A plural form ("key#few", as the page's `t()` picks it) belongs to a key of
+        // en.json, is one of CLDR's categories, and has that key's placeholders; each
+        // language has the forms its grammar needs, so forms are not compared.
+        for (lang, text) in LANGUAGES {
+            for (k, v) in catalogue(lang, text).iter().filter_map(|(k, v)| Some((k.split_once('#')?, v))) {
+                let (base, form) = k;
+                assert!(["zero", "one", "two", "few", "many", "other"].contains(&form), "{lang}.json: {base}#{form} is not a plural category");
+                let base_text = en.get(base).unwrap_or_else(|| panic!("{lang}.json: {base}#{form} is the form of no key of en.json"));
+                assert_eq!(placeholders(v.as_str().unwrap()), placeholders(base_text.as_str().unwrap()), "{lang}.json: {base}#{form}");
+            }
+        }
+        let en: serde_json::Map<String, Value> = en.into_iter().filter(|(k, _)| !k.contains('#')).collect();
         for (lang, text) in &LANGUAGES[1..] {
-            let other = catalogue(lang, text);
+            let other: serde_json::Map<String, Value> = catalogue(lang, text).into_iter().filter(|(k, _)| !k.contains('#')).collect();
             let missing: Vec<_> = en.keys().filter(|k| !other.contains_key(*k)).collect();
             let extra: Vec<_> = other.keys().filter(|k| !en.contains_key(*k)).collect();
             assert!(missing.is_empty(), "{lang}.json lacks {missing:?}");
