@@ -397,9 +397,7 @@ fn a_store_dropped_in_async_code_closes_quietly() {
     let Some(server) = PgServer::start("async-drop", false) else {
         return;
     };
-    // By name, so that connecting resolves it on the session runtime's blocking pool,
-    // whose shutdown is what may not wait in async code.
-    let store = open(&server.create_database("asyncdrop").replace("127.0.0.1", "localhost"));
+    let store = open(&server.create_database("asyncdrop"));
     store.commit(&[], &[put("k", "v")]).unwrap();
     assert!(store.get("k").unwrap().is_some());
     // The pools' background work (opening their idle sessions) over, so that the drop
